@@ -1,0 +1,55 @@
+# Bunker: `make demo` runs a full backup cycle on a local AWS emulator,
+# `make test` runs every test. Both install what they need first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_STAMP := node_modules/.bunker-installed
+VENV := .venv
+VENV_STAMP := $(VENV)/.bunker-installed
+CONFIG ?= bunker.config.json
+TSX := node_modules/.bin/tsx
+
+.PHONY: help deps demo test typecheck lint synth deploy bench schema clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VENV_STAMP): tools/moto/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/moto/requirements.txt
+	@touch $@
+
+deps: $(NODE_STAMP) $(VENV_STAMP) ## Install Node packages and the local AWS emulator
+
+demo: deps ## Run a full backup cycle on the local AWS emulator and print the inventory
+	$(TSX) bin/bunker.ts demo
+
+test: deps ## Type-check and run every test
+	node_modules/.bin/tsc --noEmit
+	node_modules/.bin/vitest run
+
+typecheck: $(NODE_STAMP) ## Type-check only
+	node_modules/.bin/tsc --noEmit
+
+lint: $(NODE_STAMP) ## Format and lint check (Biome)
+	node_modules/.bin/biome check .
+
+synth: $(NODE_STAMP) ## Synthesize the vault and source templates into cdk.out (offline)
+	node_modules/.bin/cdk synth --quiet -c config=$(CONFIG)
+	@ls cdk.out/*.template.json
+
+deploy: $(NODE_STAMP) ## Deploy for real with cdk deploy (STACKS="..." to choose; see README)
+	node_modules/.bin/cdk deploy -c config=$(CONFIG) $(if $(STACKS),$(STACKS),--all)
+
+bench: deps ## Measure the core and the emulator pipeline; prints figures
+	$(TSX) bench/run.ts
+
+schema: $(NODE_STAMP) ## Regenerate bunker.config.schema.json from the zod schema
+	$(TSX) bin/bunker.ts config schema > bunker.config.schema.json
+
+clean: ## Remove installed packages and build output
+	rm -rf node_modules $(VENV) cdk.out

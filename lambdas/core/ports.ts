@@ -1,0 +1,113 @@
+/**
+ * Ports: the small interfaces through which the core reaches AWS. The
+ * adapters in `lambdas/adapters` implement them with the SDK; tests and the
+ * simulation implement them in memory. They speak domain types, never SDK
+ * shapes.
+ */
+import type { CopyStatus, InventoryFilter, InventoryRecord, RecordPatch } from './inventory';
+import type { RdsSnapshotNotification } from './notification';
+
+export type SnapshotType = 'automated' | 'manual' | 'shared' | 'awsbackup' | 'public' | string;
+
+/** What Bunker needs to know of an RDS DB snapshot. */
+export interface RdsSnapshot {
+  readonly arn: string;
+  readonly id: string;
+  readonly dbInstanceId: string;
+  /** `creating`, `available`, `copying`, `failed`, … as RDS reports it. */
+  readonly status: string;
+  readonly type: SnapshotType;
+  readonly encrypted: boolean;
+  readonly kmsKeyId?: string;
+  readonly createdAt?: string;
+  readonly engine?: string;
+  readonly sizeGiB?: number;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** A source account's snapshot as the backup account sees it through the reader role. */
+export interface SourceSnapshotView {
+  readonly snapshot: RdsSnapshot;
+  /** Account ids in the snapshot's `restore` attribute. */
+  readonly sharedWith: readonly string[];
+}
+
+/** Reads a source account's RDS snapshots through the read-only role it grants the backup account. */
+export interface SourceSnapshotReader {
+  /** `undefined` when the snapshot does not exist in that account. */
+  describe(account: string, region: string, snapshotArn: string): Promise<SourceSnapshotView | undefined>;
+}
+
+export interface CopyRequest {
+  readonly sourceArn: string;
+  readonly targetId: string;
+  readonly kmsKeyArn: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** The backup account's own RDS snapshots. */
+export interface BackupSnapshotStore {
+  /**
+   * Starts a copy of a snapshot shared with the backup account. `exists` when
+   * the deterministic target is already there (a retry or a duplicate).
+   * Throws {@link CopyQuotaExceededError} on a copy quota or throttling.
+   */
+  copyShared(request: CopyRequest): Promise<'started' | 'exists'>;
+  describe(targetId: string): Promise<RdsSnapshot | undefined>;
+}
+
+/** The inventory table. Every write is conditional; a lost race answers `false`, never overwrites. */
+export interface Inventory {
+  get(artifactId: string): Promise<InventoryRecord | undefined>;
+  /** Writes a new record unless one with the same id exists. */
+  create(record: InventoryRecord): Promise<boolean>;
+  /**
+   * Replaces `expected` with `next` only if the stored record still has the
+   * status and `updatedAt` of `expected` (optimistic concurrency).
+   */
+  replace(expected: InventoryRecord, next: InventoryRecord): Promise<boolean>;
+  listByStatus(status: CopyStatus): Promise<InventoryRecord[]>;
+  list(filter?: InventoryFilter): Promise<InventoryRecord[]>;
+}
+
+/** The source account's own RDS, as the source agent uses it. */
+export interface SourceRds {
+  describeSnapshot(snapshotId: string): Promise<RdsSnapshot | undefined>;
+  /** Manual and automated snapshots created at or after `since`. */
+  listSnapshots(since: Date): Promise<RdsSnapshot[]>;
+  /** Tags of a DB instance; `undefined` when the instance no longer exists. */
+  instanceTags(dbInstanceId: string): Promise<Record<string, string> | undefined>;
+  /** `exists` when the deterministic target is already there. Throws {@link CopyQuotaExceededError}. */
+  copySnapshot(request: {
+    sourceId: string;
+    targetId: string;
+    kmsKeyArn: string;
+    tags: Readonly<Record<string, string>>;
+  }): Promise<'started' | 'exists'>;
+  sharedWith(snapshotId: string): Promise<string[]>;
+  share(snapshotId: string, account: string): Promise<void>;
+  tag(snapshotArn: string, tags: Readonly<Record<string, string>>): Promise<void>;
+  deleteSnapshot(snapshotId: string): Promise<void>;
+}
+
+/** Publishes to the vault's intake topic. */
+export interface NotificationPublisher {
+  publish(notification: RdsSnapshotNotification): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Structured log lines; the adapter is Powertools Logger. Never pass a secret. */
+export interface Log {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export const silentLog: Log = { info() {}, warn() {}, error() {} };
+
+export type { RecordPatch };

@@ -1,0 +1,135 @@
+/**
+ * Runtime settings of the Lambdas. The CDK stacks and the local mode build
+ * them from `bunker.config.json` and pass them as environment variables;
+ * handlers read and validate them once, at cold start.
+ */
+import { z } from 'zod';
+import { SettingsError } from './errors';
+
+const AccountId = z.string().regex(/^\d{12}$/);
+const Region = z.string().min(1);
+const Json = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected JSON' });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+export const RegisteredSourceSchema = z.object({ account: AccountId, regions: z.array(Region).min(1) });
+export type RegisteredSource = z.infer<typeof RegisteredSourceSchema>;
+
+export const ScopeSettingSchema = z.union([
+  z.object({ tag: z.object({ key: z.string().min(1), value: z.string() }) }),
+  z.object({ ids: z.array(z.string().min(1)).min(1) }),
+]);
+export type ScopeSetting = z.infer<typeof ScopeSettingSchema>;
+
+export interface VaultSettings {
+  readonly prefix: string;
+  readonly backupAccount: string;
+  readonly backupRegion: string;
+  readonly inventoryTable: string;
+  readonly backupKeyArn: string;
+  readonly sources: readonly RegisteredSource[];
+  readonly maxRdsCopiesInProgress: number;
+}
+
+export interface SourceSettings {
+  readonly prefix: string;
+  readonly backupAccount: string;
+  readonly sourceAccount: string;
+  readonly sourceRegion: string;
+  readonly shareKeyArn: string;
+  readonly intakeTopicArn: string;
+  readonly scope: ScopeSetting;
+  readonly intermediateRetentionHours: number;
+  readonly maxIntermediateSnapshots: number;
+}
+
+const VaultEnvSchema = z.object({
+  BUNKER_PREFIX: z.string().min(1),
+  BUNKER_BACKUP_ACCOUNT: AccountId,
+  BUNKER_BACKUP_REGION: Region,
+  BUNKER_INVENTORY_TABLE: z.string().min(1),
+  BUNKER_BACKUP_KEY_ARN: z.string().startsWith('arn:'),
+  BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).min(1)),
+  BUNKER_MAX_RDS_COPIES: z.coerce.number().int().min(1),
+});
+
+const SourceEnvSchema = z.object({
+  BUNKER_PREFIX: z.string().min(1),
+  BUNKER_BACKUP_ACCOUNT: AccountId,
+  BUNKER_SOURCE_ACCOUNT: AccountId,
+  BUNKER_SOURCE_REGION: Region,
+  BUNKER_SHARE_KEY_ARN: z.string().startsWith('arn:'),
+  BUNKER_INTAKE_TOPIC_ARN: z.string().startsWith('arn:'),
+  BUNKER_SCOPE: Json(ScopeSettingSchema),
+  BUNKER_INTERMEDIATE_RETENTION_HOURS: z.coerce.number().int().min(1),
+  BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: z.coerce.number().int().min(1),
+});
+
+function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>, what: string) {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new SettingsError(`invalid ${what} settings: ${problems.join('; ')}`);
+  }
+  return result.data as z.infer<T>;
+}
+
+export function vaultSettingsFromEnv(env: Record<string, string | undefined> = process.env): VaultSettings {
+  const e = parseEnv(VaultEnvSchema, env, 'vault');
+  return {
+    prefix: e.BUNKER_PREFIX,
+    backupAccount: e.BUNKER_BACKUP_ACCOUNT,
+    backupRegion: e.BUNKER_BACKUP_REGION,
+    inventoryTable: e.BUNKER_INVENTORY_TABLE,
+    backupKeyArn: e.BUNKER_BACKUP_KEY_ARN,
+    sources: e.BUNKER_SOURCES,
+    maxRdsCopiesInProgress: e.BUNKER_MAX_RDS_COPIES,
+  };
+}
+
+export function vaultSettingsToEnv(s: VaultSettings): Record<string, string> {
+  return {
+    BUNKER_PREFIX: s.prefix,
+    BUNKER_BACKUP_ACCOUNT: s.backupAccount,
+    BUNKER_BACKUP_REGION: s.backupRegion,
+    BUNKER_INVENTORY_TABLE: s.inventoryTable,
+    BUNKER_BACKUP_KEY_ARN: s.backupKeyArn,
+    BUNKER_SOURCES: JSON.stringify(s.sources),
+    BUNKER_MAX_RDS_COPIES: String(s.maxRdsCopiesInProgress),
+  };
+}
+
+export function sourceSettingsFromEnv(env: Record<string, string | undefined> = process.env): SourceSettings {
+  const e = parseEnv(SourceEnvSchema, env, 'source agent');
+  return {
+    prefix: e.BUNKER_PREFIX,
+    backupAccount: e.BUNKER_BACKUP_ACCOUNT,
+    sourceAccount: e.BUNKER_SOURCE_ACCOUNT,
+    sourceRegion: e.BUNKER_SOURCE_REGION,
+    shareKeyArn: e.BUNKER_SHARE_KEY_ARN,
+    intakeTopicArn: e.BUNKER_INTAKE_TOPIC_ARN,
+    scope: e.BUNKER_SCOPE,
+    intermediateRetentionHours: e.BUNKER_INTERMEDIATE_RETENTION_HOURS,
+    maxIntermediateSnapshots: e.BUNKER_MAX_INTERMEDIATE_SNAPSHOTS,
+  };
+}
+
+export function sourceSettingsToEnv(s: SourceSettings): Record<string, string> {
+  return {
+    BUNKER_PREFIX: s.prefix,
+    BUNKER_BACKUP_ACCOUNT: s.backupAccount,
+    BUNKER_SOURCE_ACCOUNT: s.sourceAccount,
+    BUNKER_SOURCE_REGION: s.sourceRegion,
+    BUNKER_SHARE_KEY_ARN: s.shareKeyArn,
+    BUNKER_INTAKE_TOPIC_ARN: s.intakeTopicArn,
+    BUNKER_SCOPE: JSON.stringify(s.scope),
+    BUNKER_INTERMEDIATE_RETENTION_HOURS: String(s.intermediateRetentionHours),
+    BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: String(s.maxIntermediateSnapshots),
+  };
+}

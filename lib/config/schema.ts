@@ -1,0 +1,193 @@
+/**
+ * The one schema of `bunker.config.json`, shared by the CDK app, the CLI and
+ * the local mode. Every message says what was expected so that, together
+ * with the key path added by {@link formatConfigIssues}, an operator can fix
+ * the file without reading this code.
+ */
+import { z } from 'zod';
+
+export const ARTIFACT_KINDS = ['rds', 'aurora', 'ebs', 'ami', 'ssm', 'secrets', 'dynamodb'] as const;
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
+
+export const AccountIdSchema = z
+  .string({ error: 'expected a 12-digit AWS account id as a string' })
+  .regex(/^\d{12}$/, { error: 'expected a 12-digit AWS account id' });
+
+export const RegionSchema = z
+  .string({ error: 'expected an AWS Region name such as "eu-west-1"' })
+  .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, {
+    error: 'expected an AWS Region name such as "eu-west-1"',
+  });
+
+const TagScopeSchema = z
+  .object({
+    tag: z
+      .object({
+        key: z.string().min(1, { error: 'expected a non-empty tag key' }).max(128),
+        value: z.string().max(256, { error: 'expected a tag value of at most 256 characters' }),
+      })
+      .strict(),
+  })
+  .strict();
+
+const IdsScopeSchema = z
+  .object({
+    ids: z
+      .array(z.string().min(1, { error: 'expected a non-empty resource identifier' }))
+      .min(1, { error: 'expected at least one resource identifier' }),
+  })
+  .strict();
+
+/** Which resources of a kind are backed up: those carrying a tag, or a fixed list of identifiers. */
+export const ScopeSchema = z.union([TagScopeSchema, IdsScopeSchema], {
+  error: 'expected either { "tag": { "key": ..., "value": ... } } or { "ids": [ ... ] }',
+});
+export type Scope = z.infer<typeof ScopeSchema>;
+
+export const DEFAULT_SCOPE: Scope = { tag: { key: 'bunker:backup', value: 'true' } };
+
+export const ArtifactPolicySchema = z
+  .object({
+    enabled: z.boolean({ error: 'expected true or false' }).default(false),
+    scope: ScopeSchema.default(DEFAULT_SCOPE),
+    rpoHours: z
+      .number({ error: 'expected a number of hours' })
+      .positive({ error: 'expected a positive number of hours' })
+      .max(24 * 31, { error: 'expected at most 744 hours (31 days)' })
+      .default(24),
+    retentionDays: z
+      .number({ error: 'expected a whole number of days' })
+      .int({ error: 'expected a whole number of days' })
+      .min(1, { error: 'expected at least 1 day' })
+      .max(3650, { error: 'expected at most 3650 days' })
+      .default(35),
+  })
+  .strict();
+export type ArtifactPolicy = z.infer<typeof ArtifactPolicySchema>;
+
+const disabled = (): ArtifactPolicy => ArtifactPolicySchema.parse({});
+
+export const SourceSchema = z
+  .object({
+    account: AccountIdSchema,
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, {
+        error: 'expected a short label of letters, digits, spaces, dots, dashes or underscores',
+      })
+      .optional(),
+    regions: z
+      .array(RegionSchema)
+      .min(1, { error: 'expected at least one Region' })
+      .refine((regions) => new Set(regions).size === regions.length, {
+        error: 'expected each Region once',
+      }),
+  })
+  .strict();
+export type SourceConfig = z.infer<typeof SourceSchema>;
+
+export const BunkerConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,19}$/, {
+        error: 'expected a lower-case name of at most 20 letters, digits or dashes, starting with a letter',
+      })
+      .default('bunker'),
+    backup: z.object({ account: AccountIdSchema, region: RegionSchema }).strict(),
+    sources: z.array(SourceSchema).min(1, { error: 'expected at least one source account' }),
+    artifacts: z
+      .object({
+        rds: ArtifactPolicySchema.default(disabled),
+        aurora: ArtifactPolicySchema.default(disabled),
+        ebs: ArtifactPolicySchema.default(disabled),
+        ami: ArtifactPolicySchema.default(disabled),
+        ssm: ArtifactPolicySchema.default(disabled),
+        secrets: ArtifactPolicySchema.default(disabled),
+        dynamodb: ArtifactPolicySchema.default(disabled),
+      })
+      .strict()
+      .default(() => ({
+        rds: disabled(),
+        aurora: disabled(),
+        ebs: disabled(),
+        ami: disabled(),
+        ssm: disabled(),
+        secrets: disabled(),
+        dynamodb: disabled(),
+      })),
+    alerts: z
+      .object({
+        emails: z.array(z.email({ error: 'expected an e-mail address' })).default([]),
+      })
+      .strict()
+      .default({ emails: [] }),
+    limits: z
+      .object({
+        rdsCopiesInProgress: z
+          .number({ error: 'expected a whole number' })
+          .int({ error: 'expected a whole number' })
+          .min(1, { error: 'expected at least 1' })
+          .max(100, { error: 'expected at most 100' })
+          .default(5),
+      })
+      .strict()
+      .default({ rdsCopiesInProgress: 5 }),
+    sourceAgent: z
+      .object({
+        intermediateRetentionHours: z
+          .number({ error: 'expected a number of hours' })
+          .int({ error: 'expected a whole number of hours' })
+          .min(1, { error: 'expected at least 1 hour' })
+          .max(24 * 35, { error: 'expected at most 840 hours' })
+          .default(72),
+        maxIntermediateSnapshots: z
+          .number({ error: 'expected a whole number' })
+          .int({ error: 'expected a whole number' })
+          .min(1, { error: 'expected at least 1' })
+          .max(90, { error: 'expected at most 90 (RDS allows 100 manual snapshots per Region)' })
+          .default(20),
+      })
+      .strict()
+      .default({ intermediateRetentionHours: 72, maxIntermediateSnapshots: 20 }),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.sources.forEach((source, index) => {
+      if (source.account === config.backup.account) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', index, 'account'],
+          message: 'expected an account other than the backup account: the backup account cannot be its own source',
+        });
+      }
+      if (seen.has(source.account)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', index, 'account'],
+          message: `expected each source account once; ${source.account} is listed again`,
+        });
+      }
+      seen.add(source.account);
+    });
+  });
+
+/** A validated configuration, defaults applied. */
+export type BunkerConfig = z.infer<typeof BunkerConfigSchema>;
+/** What an operator may write: defaults not yet applied. */
+export type BunkerConfigInput = z.input<typeof BunkerConfigSchema>;
+
+/** The JSON Schema for editors, generated from the zod schema so the two never disagree. */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(BunkerConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    ...schema,
+    title: 'Bunker configuration',
+    description: 'bunker.config.json: the accounts, Regions and artifact policies of one Bunker deployment.',
+  };
+}
