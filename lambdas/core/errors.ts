@@ -17,3 +17,9 @@ export class RetryLaterError extends BunkerError {}
 
 /** A runtime setting (environment variable) is missing or malformed: fail at cold start. */
 export class SettingsError extends BunkerError {}
+
+/**
+ * AWS refused a copy for a reason retrying will not fix (the source is gone
+ * or no longer shared, the key is not usable): the record becomes `failed`.
+ */
+export class CopyRefusedError extends BunkerError {}

@@ -50,7 +50,9 @@ export interface BackupSnapshotStore {
   /**
    * Starts a copy of a snapshot shared with the backup account. `exists` when
    * the deterministic target is already there (a retry or a duplicate).
-   * Throws {@link CopyQuotaExceededError} on a copy quota or throttling.
+   * Throws {@link CopyQuotaExceededError} on a copy quota or throttling and
+   * {@link CopyRefusedError} when AWS refuses the copy for good (source gone
+   * or no longer shared, key not usable).
    */
   copyShared(request: CopyRequest): Promise<'started' | 'exists'>;
   describe(targetId: string): Promise<RdsSnapshot | undefined>;
@@ -73,8 +75,8 @@ export interface Inventory {
 /** The source account's own RDS, as the source agent uses it. */
 export interface SourceRds {
   describeSnapshot(snapshotId: string): Promise<RdsSnapshot | undefined>;
-  /** Manual and automated snapshots created at or after `since`. */
-  listSnapshots(since: Date): Promise<RdsSnapshot[]>;
+  /** The account's manual and automated DB snapshots in this Region (not those shared with it). */
+  listSnapshots(): Promise<RdsSnapshot[]>;
   /** Tags of a DB instance; `undefined` when the instance no longer exists. */
   instanceTags(dbInstanceId: string): Promise<Record<string, string> | undefined>;
   /** `exists` when the deterministic target is already there. Throws {@link CopyQuotaExceededError}. */

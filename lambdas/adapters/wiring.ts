@@ -1,0 +1,42 @@
+/**
+ * Wires the real adapters into the core's use cases. Lambda handlers call
+ * these once per container with the function's own context; the local mode
+ * calls them with the emulator's endpoint and an account's credentials.
+ * Same adapters, same core, either way.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { vaultNames } from '../core/names';
+import { type Clock, type Log, systemClock } from '../core/ports';
+import type { IntakeDeps } from '../core/rds-intake';
+import type { AgentDeps } from '../core/rds-source-agent';
+import type { SourceSettings, VaultSettings } from '../core/settings';
+import { type AwsContext, clientConfig } from './aws-context';
+import { DynamoInventory } from './dynamo-inventory';
+import { AgentRds, RdsBackupSnapshotStore, ReaderRoleSnapshotReader } from './rds';
+import { SnsNotificationPublisher } from './sns-publisher';
+
+export function vaultDeps(settings: VaultSettings, context: AwsContext, log: Log, clock: Clock = systemClock): IntakeDeps {
+  const dynamo = new DynamoDBClient(clientConfig(context));
+  return {
+    settings,
+    inventory: new DynamoInventory(dynamo, settings.inventoryTable, vaultNames(settings.prefix).inventoryStatusIndex),
+    backupStore: new RdsBackupSnapshotStore(new RDSClient(clientConfig(context))),
+    sourceReader: new ReaderRoleSnapshotReader(context, settings.prefix),
+    clock,
+    log,
+  };
+}
+
+export function agentDeps(settings: SourceSettings, context: AwsContext, log: Log, clock: Clock = systemClock): AgentDeps {
+  // The intake topic lives in the backup Region, which may differ from this one.
+  const topicRegion = settings.intakeTopicArn.split(':')[3] || context.region;
+  return {
+    settings,
+    rds: new AgentRds(new RDSClient(clientConfig(context, settings.sourceRegion))),
+    publisher: new SnsNotificationPublisher(new SNSClient(clientConfig(context, topicRegion)), settings.intakeTopicArn),
+    clock,
+    log,
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Lambda: the scheduled sweep of the backup account. Settles copies whose
+ * events were lost and starts copies that waited for capacity.
+ */
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { newLogger, powertoolsLog } from '../adapters/log';
+import { vaultDeps } from '../adapters/wiring';
+import { type SweepSummary, sweepCopies } from '../core/rds-completion';
+import type { VaultDeps } from '../core/rds-copy';
+import { vaultSettingsFromEnv } from '../core/settings';
+
+export function createRdsSweepHandler(deps: VaultDeps, metrics?: Metrics) {
+  return async (): Promise<SweepSummary> => {
+    const summary = await sweepCopies(deps);
+    deps.log.info('sweep finished', { ...summary });
+    if (metrics) {
+      metrics.addMetric('CopiesInProgress', MetricUnit.Count, summary.stillCopying + summary.started);
+      metrics.addMetric('CopiesWaiting', MetricUnit.Count, summary.waiting);
+      metrics.addMetric('CopiesCompleted', MetricUnit.Count, summary.available);
+      metrics.addMetric('CopiesFailed', MetricUnit.Count, summary.failed);
+      metrics.publishStoredMetrics();
+    }
+    return summary;
+  };
+}
+
+let wired: ReturnType<typeof createRdsSweepHandler> | undefined;
+
+export const handler = (): Promise<SweepSummary> => {
+  wired ??= (() => {
+    const settings = vaultSettingsFromEnv();
+    const log = powertoolsLog(newLogger('bunker-rds-sweep'));
+    const metrics = new Metrics({ namespace: 'Bunker', serviceName: 'rds-sweep' });
+    return createRdsSweepHandler(vaultDeps(settings, { region: settings.backupRegion }, log), metrics);
+  })();
+  return wired();
+};
