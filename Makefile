@@ -1,6 +1,8 @@
 # Bunker: `make demo` runs a full backup cycle on a local AWS emulator,
 # `make test` runs every test. Both install what they need first.
 SHELL := /bin/bash
+# The SDK warns that releases after January 2027 need Node 22; Bunker supports Node 20 until then.
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED := true
 .DEFAULT_GOAL := help
 
 NODE_STAMP := node_modules/.bunker-installed

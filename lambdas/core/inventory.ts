@@ -1,15 +1,26 @@
 /**
  * The inventory record of one backup copy and the state machine it follows.
  *
- *   expected ──► copying ──► available
- *      ▲  │         │  ▲
- *      │  └─────────┼──┘ (capacity freed / copy re-issued)
- *      │            ▼
- *      └──────── failed
+ *   expected → copying → available (final)
+ *
+ * - expected → copying: the copy was requested (capacity was free).
+ * - copying → expected: a copy quota answered "not now"; the sweep retries.
+ * - copying → copying: the claimed copy was not found and is requested again
+ *   (the worker that claimed it crashed before asking).
+ * - copying → available / failed: RDS finished or failed the copy, or the
+ *   copy is under the wrong key.
+ * - expected → expected: the reason changed while waiting.
+ * - expected → failed, failed → copying / expected: a refused copy, and a
+ *   later notification of the same snapshot trying again.
  *
  * `rejected` records are kept apart, one per distinct message body, so a
  * hostile or broken message can never overwrite a real copy's record.
  */
+
+import { BunkerError } from './errors';
+
+/** A transition the state machine forbids: a bug in the caller, never a data problem. */
+export class IllegalTransitionError extends BunkerError {}
 
 export const COPY_STATUSES = ['expected', 'copying', 'available', 'failed', 'rejected'] as const;
 export type CopyStatus = (typeof COPY_STATUSES)[number];
@@ -98,7 +109,7 @@ export function applyTransition(
   patch: RecordPatch = {},
 ): InventoryRecord {
   if (!canTransition(record.status, to)) {
-    throw new Error(`illegal inventory transition ${record.status} -> ${to} for ${record.artifactId}`);
+    throw new IllegalTransitionError(`illegal inventory transition ${record.status} -> ${to} for ${record.artifactId}`);
   }
   const when = at.toISOString();
   const history = [...record.history, { status: to, at: when, ...(patch.reason ? { reason: patch.reason } : {}) }];
@@ -121,8 +132,8 @@ export function newRecord(
 ): InventoryRecord {
   const when = at.toISOString();
   return {
-    copyAttempts: 0,
     ...fields,
+    copyAttempts: fields.copyAttempts ?? 0,
     createdAt: when,
     updatedAt: when,
     history: [{ status: fields.status, at: when, ...(fields.reason ? { reason: fields.reason } : {}) }],

@@ -1,0 +1,281 @@
+/**
+ * `make demo`: one backup account and two source accounts on the emulator,
+ * a few databases, a full backup cycle, hostile messages, and a check of
+ * every copy against the backup account's own key.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import {
+  CreateDBInstanceCommand,
+  CreateDBSnapshotCommand,
+  DescribeDBSnapshotsCommand,
+  ModifyDBSnapshotAttributeCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { clientConfig } from '../lambdas/adapters/aws-context';
+import type { InventoryRecord } from '../lambdas/core/inventory';
+import { sameKmsKey } from '../lambdas/core/keys';
+import { intakeTopicArn } from '../lambdas/core/names';
+import { rdsSnapshotNotification } from '../lambdas/core/notification';
+import { parseConfig } from '../lib/config/load';
+import type { BunkerConfig } from '../lib/config/schema';
+import { readInventory } from './inventory';
+import { localContext } from './local/accounts';
+import { type LocalRunSummary, localRun } from './local/run';
+import { LOCAL_OPERATOR_ROLE, localUp } from './local/up';
+
+export const DEMO_CONFIG_FILE = fileURLToPath(new URL('../demo/bunker.demo.json', import.meta.url));
+
+/** An account that is not registered anywhere in the demo configuration. */
+export const DEMO_INTRUDER_ACCOUNT = '444444444444';
+
+export function demoConfig(): BunkerConfig {
+  return parseConfig(JSON.parse(readFileSync(DEMO_CONFIG_FILE, 'utf8')), DEMO_CONFIG_FILE);
+}
+
+interface DemoDatabase {
+  readonly account: string;
+  readonly id: string;
+  readonly engine: string;
+  readonly inScope: boolean;
+  /** Automated snapshots (BackupRetentionPeriod > 0) are made by RDS; the agent must re-key them. */
+  readonly automated: boolean;
+  /** A manual snapshot to take, and under which key the database is encrypted. */
+  readonly manualSnapshot?: string;
+  readonly key: 'default' | 'own';
+}
+
+const PASSWORD = 'demo-only-not-a-secret';
+
+function demoDatabases(config: BunkerConfig): DemoDatabase[] {
+  const [payments, storefront] = config.sources.map((s) => s.account);
+  return [
+    { account: payments, id: 'payments-db', engine: 'postgres', inScope: true, automated: true, key: 'default' },
+    {
+      account: payments,
+      id: 'payments-ledger',
+      engine: 'mysql',
+      inScope: true,
+      automated: false,
+      manualSnapshot: 'ledger-before-migration',
+      key: 'own',
+    },
+    { account: payments, id: 'payments-scratch', engine: 'postgres', inScope: false, automated: true, key: 'default' },
+    {
+      account: storefront,
+      id: 'storefront-db',
+      engine: 'postgres',
+      inScope: true,
+      automated: false,
+      manualSnapshot: 'storefront-db-nightly',
+      key: 'default',
+    },
+  ];
+}
+
+async function rdsFor(endpoint: string, account: string, region: string) {
+  return new RDSClient(clientConfig(await localContext(endpoint, account, region, LOCAL_OPERATOR_ROLE)));
+}
+
+async function seedDatabases(config: BunkerConfig, endpoint: string, progress: (line: string) => void) {
+  const region = config.backup.region;
+  for (const db of demoDatabases(config)) {
+    const context = await localContext(endpoint, db.account, region, LOCAL_OPERATOR_ROLE);
+    const rds = new RDSClient(clientConfig(context));
+    let kmsKeyId: string | undefined;
+    if (db.key === 'own') {
+      const kms = new KMSClient(clientConfig(context));
+      kmsKeyId = (await kms.send(new CreateKeyCommand({ Description: `${db.id} storage key` }))).KeyMetadata?.Arn;
+    }
+    await rds.send(
+      new CreateDBInstanceCommand({
+        DBInstanceIdentifier: db.id,
+        Engine: db.engine,
+        DBInstanceClass: 'db.t4g.micro',
+        AllocatedStorage: 20,
+        MasterUsername: 'demo',
+        MasterUserPassword: PASSWORD,
+        StorageEncrypted: true,
+        KmsKeyId: kmsKeyId,
+        BackupRetentionPeriod: db.automated ? 7 : 0,
+        Tags: db.inScope ? [{ Key: 'bunker:backup', Value: 'true' }] : [{ Key: 'team', Value: 'analytics' }],
+      }),
+    );
+    if (db.manualSnapshot) {
+      await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: db.id, DBSnapshotIdentifier: db.manualSnapshot }));
+    }
+    const snapshots = [db.automated ? 'an automated snapshot' : undefined, db.manualSnapshot && `manual snapshot ${db.manualSnapshot}`]
+      .filter(Boolean)
+      .join(' and ');
+    progress(
+      `  ${db.account}: ${db.engine} database ${db.id} (${db.key === 'own' ? 'own CMK' : 'default aws/rds key'}), ${snapshots}${db.inScope ? '' : ', not tagged for backup'}`,
+    );
+  }
+}
+
+/** Hostile or broken messages, each sent straight to the intake topic as an attacker or a bug would. */
+async function sendHostileMessages(config: BunkerConfig, endpoint: string, progress: (line: string) => void) {
+  const region = config.backup.region;
+  const topicArn = intakeTopicArn(config.name, config.backup.account, region);
+  const [payments, storefront] = config.sources.map((s) => s.account);
+  const publish = async (account: string, message: string, what: string) => {
+    const sns = new SNSClient(clientConfig(await localContext(endpoint, account, region, LOCAL_OPERATOR_ROLE)));
+    await sns.send(new PublishCommand({ TopicArn: topicArn, Message: message }));
+    progress(`  ${what}`);
+  };
+  const notify = (sourceAccount: string, snapshotArn: string) =>
+    JSON.stringify(rdsSnapshotNotification({ sourceAccount, sourceRegion: region, snapshotArn, publishedAt: new Date() }));
+
+  // An unregistered account shares a real snapshot and announces it.
+  const intruder = await rdsFor(endpoint, DEMO_INTRUDER_ACCOUNT, region);
+  await intruder.send(
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: 'intruder-db',
+      Engine: 'postgres',
+      DBInstanceClass: 'db.t4g.micro',
+      AllocatedStorage: 20,
+      MasterUsername: 'demo',
+      MasterUserPassword: PASSWORD,
+      BackupRetentionPeriod: 0,
+    }),
+  );
+  await intruder.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'intruder-db', DBSnapshotIdentifier: 'planted' }));
+  await intruder.send(
+    new ModifyDBSnapshotAttributeCommand({
+      DBSnapshotIdentifier: 'planted',
+      AttributeName: 'restore',
+      ValuesToAdd: [config.backup.account],
+    }),
+  );
+  await publish(
+    DEMO_INTRUDER_ACCOUNT,
+    notify(DEMO_INTRUDER_ACCOUNT, `arn:aws:rds:${region}:${DEMO_INTRUDER_ACCOUNT}:snapshot:planted`),
+    `${DEMO_INTRUDER_ACCOUNT} (not registered) announces a snapshot it shared`,
+  );
+
+  // A registered account announces a snapshot it never shared.
+  const paymentsRds = await rdsFor(endpoint, payments, region);
+  await paymentsRds.send(
+    new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'payments-scratch', DBSnapshotIdentifier: 'scratch-unshared' }),
+  );
+  const unshared = (await paymentsRds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: 'scratch-unshared' })))
+    .DBSnapshots?.[0]?.DBSnapshotArn as string;
+  await publish(payments, notify(payments, unshared), `${payments} announces a snapshot it never shared`);
+
+  // A registered account claims another account's snapshot.
+  await publish(
+    payments,
+    notify(payments, `arn:aws:rds:${region}:${storefront}:snapshot:storefront-db-nightly`),
+    `${payments} claims a snapshot of ${storefront}`,
+  );
+  await publish(payments, '{"version": 1, "kind": "rds-snapshot", ', 'a truncated, malformed message');
+  await publish(payments, JSON.stringify({ version: 1, padding: 'x'.repeat(10_000) }), 'a 10 KB message');
+  await publish(
+    payments,
+    JSON.stringify({ ...JSON.parse(notify(payments, unshared)), version: 2 }),
+    'a message in an unknown format version',
+  );
+}
+
+export interface CopyCheck {
+  readonly artifactId: string;
+  readonly targetId: string;
+  readonly exists: boolean;
+  readonly underBackupKey: boolean;
+  readonly account: string;
+}
+
+/** Reads every available copy back from the backup account and checks its key. */
+async function checkCopies(
+  config: BunkerConfig,
+  endpoint: string,
+  backupKeyArn: string,
+  records: readonly InventoryRecord[],
+): Promise<CopyCheck[]> {
+  const rds = await rdsFor(endpoint, config.backup.account, config.backup.region);
+  const checks: CopyCheck[] = [];
+  for (const record of records.filter((r) => r.status === 'available' && r.targetId)) {
+    const { DBSnapshots } = await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: record.targetId }));
+    const copy = DBSnapshots?.[0];
+    checks.push({
+      artifactId: record.artifactId,
+      targetId: record.targetId as string,
+      exists: copy !== undefined,
+      underBackupKey: copy?.Encrypted === true && sameKmsKey(copy.KmsKeyId, backupKeyArn),
+      account: copy?.DBSnapshotArn?.split(':')[4] ?? '',
+    });
+  }
+  return checks;
+}
+
+export interface DemoResult {
+  readonly config: BunkerConfig;
+  readonly backupKeyArn: string;
+  readonly firstRun: LocalRunSummary;
+  readonly secondRun: LocalRunSummary;
+  readonly records: readonly InventoryRecord[];
+  readonly checks: readonly CopyCheck[];
+  /** Backup copies counted before and after every notification was delivered a second time. */
+  readonly copiesBeforeReplay: number;
+  readonly copiesAfterReplay: number;
+}
+
+/** The whole demo scenario on an emulator that is already running. */
+export async function runDemo(endpoint: string, progress: (line: string) => void = () => {}): Promise<DemoResult> {
+  const config = demoConfig();
+  progress('1. Setting up the backup account and the source accounts (what `cdk deploy` creates)');
+  const env = await localUp(config, endpoint, progress);
+  progress('2. Production databases and their snapshots');
+  await seedDatabases(config, endpoint, progress);
+  progress('3. Hostile and broken messages sent to the intake topic');
+  await sendHostileMessages(config, endpoint, progress);
+  progress('4. A full backup cycle (source agents, intake, copies, completion)');
+  const firstRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`) });
+
+  progress('5. Every announced snapshot delivered again (duplicate notifications)');
+  const rds = await rdsFor(endpoint, config.backup.account, config.backup.region);
+  const countCopies = async () =>
+    ((await rds.send(new DescribeDBSnapshotsCommand({ SnapshotType: 'manual' }))).DBSnapshots ?? []).filter((s) =>
+      s.DBSnapshotIdentifier?.startsWith('bunker-'),
+    ).length;
+  const copiesBeforeReplay = await countCopies();
+  const backupContext = await localContext(endpoint, config.backup.account, config.backup.region, LOCAL_OPERATOR_ROLE);
+  const before = await readInventory(backupContext, config.name, { status: 'available' });
+  for (const record of before) {
+    if (!record.sourceArn || !record.sourceAccount || !record.sourceRegion) continue;
+    const sns = new SNSClient(
+      clientConfig(await localContext(endpoint, record.sourceAccount, config.backup.region, LOCAL_OPERATOR_ROLE)),
+    );
+    await sns.send(
+      new PublishCommand({
+        TopicArn: env.topicArn,
+        Message: JSON.stringify(
+          rdsSnapshotNotification({
+            sourceAccount: record.sourceAccount,
+            sourceRegion: record.sourceRegion,
+            snapshotArn: record.sourceArn,
+            publishedAt: new Date(),
+          }),
+        ),
+      }),
+    );
+  }
+  const secondRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`) });
+  const copiesAfterReplay = await countCopies();
+  progress(`  ${before.length} duplicate(s) delivered: ${copiesBeforeReplay} copies before, ${copiesAfterReplay} after`);
+
+  const records = await readInventory(backupContext, config.name, {});
+  const checks = await checkCopies(config, endpoint, env.backupKeyArn, records);
+  return {
+    config,
+    backupKeyArn: env.backupKeyArn,
+    firstRun,
+    secondRun,
+    records,
+    checks,
+    copiesBeforeReplay,
+    copiesAfterReplay,
+  };
+}

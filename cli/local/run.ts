@@ -1,0 +1,222 @@
+/**
+ * `bunker local run`: the whole pipeline on the emulator, driven by the very
+ * handler functions that run in Lambda, until nothing is pending.
+ *
+ * What AWS would do between the functions is done here instead: the
+ * schedule invokes each source agent's sweep; SQS is polled and handed to the
+ * intake handler in batches (failed items come back later, as with an event
+ * source mapping); for each copy in progress the completion handler gets the
+ * RDS-EVENT-0197 that RDS would send; and the vault sweep runs every round.
+ */
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { clientConfig } from '../../lambdas/adapters/aws-context';
+import { agentDeps, vaultDeps } from '../../lambdas/adapters/wiring';
+import { type CopyStatus, COPY_STATUSES } from '../../lambdas/core/inventory';
+import { sourceNames, vaultNames } from '../../lambdas/core/names';
+import { type Clock, type Log, systemClock } from '../../lambdas/core/ports';
+import type { AgentSweepSummary } from '../../lambdas/core/rds-source-agent';
+import { createRdsCompletionHandler } from '../../lambdas/handlers/rds-completion';
+import { createRdsIntakeHandler } from '../../lambdas/handlers/rds-intake';
+import { createSourceAgentHandler } from '../../lambdas/handlers/rds-source-agent';
+import { createRdsSweepHandler } from '../../lambdas/handlers/rds-sweep';
+import { sourceSettings, vaultSettings } from '../../lib/config/runtime';
+import type { BunkerConfig } from '../../lib/config/schema';
+import { localContext } from './accounts';
+import { localUp } from './up';
+
+export interface LocalRunOptions {
+  /** Stop after this many rounds even if work is pending. @default 20 */
+  readonly maxRounds?: number;
+  readonly progress?: (line: string) => void;
+  readonly log?: Log;
+  readonly clock?: Clock;
+}
+
+export interface LocalRunSummary {
+  readonly rounds: number;
+  /** Notifications the source agents published. */
+  readonly notified: number;
+  /** Messages the intake handler consumed (accepted or rejected). */
+  readonly messagesProcessed: number;
+  /** Messages still in the intake queue or its dead-letter queue. */
+  readonly messagesLeft: number;
+  readonly deadLetters: number;
+  readonly byStatus: Readonly<Record<CopyStatus, number>>;
+  /** False when `maxRounds` ran out with work pending. */
+  readonly settled: boolean;
+}
+
+function eventBridgeEvent(detailType: string, source: string, account: string, region: string, detail: object) {
+  return {
+    version: '0',
+    id: crypto.randomUUID(),
+    'detail-type': detailType,
+    source,
+    account,
+    time: new Date().toISOString(),
+    region,
+    resources: [],
+    detail,
+  };
+}
+
+export async function localRun(
+  config: BunkerConfig,
+  endpoint: string,
+  options: LocalRunOptions = {},
+): Promise<LocalRunSummary> {
+  const progress = options.progress ?? (() => {});
+  const clock = options.clock ?? systemClock;
+  const log: Log = options.log ?? { info() {}, warn() {}, error() {} };
+  const maxRounds = options.maxRounds ?? 20;
+  const env = await localUp(config, endpoint);
+  const { account: backupAccount, region: backupRegion } = config.backup;
+
+  const vaultContext = await localContext(endpoint, backupAccount, backupRegion, vaultNames(config.name).intakeRole);
+  const deps = vaultDeps(vaultSettings(config, env.backupKeyArn), vaultContext, log, clock);
+  const intake = createRdsIntakeHandler(deps);
+  const completion = createRdsCompletionHandler(deps);
+  const sweep = createRdsSweepHandler(deps);
+  const agents = await Promise.all(
+    env.sources.map(async (source) => {
+      const context = await localContext(endpoint, source.account, source.region, sourceNames(config.name, source.region).agentRole);
+      const settings = sourceSettings(config, source.account, source.region, source.shareKeyArn);
+      return {
+        label: `${source.account}/${source.region}`,
+        account: source.account,
+        region: source.region,
+        invoke: createSourceAgentHandler(agentDeps(settings, context, log, clock)),
+      };
+    }),
+  );
+  const sqs = new SQSClient(clientConfig(vaultContext));
+
+  let notified = 0;
+  let messagesProcessed = 0;
+  let rounds = 0;
+  let settled = false;
+  while (rounds < maxRounds) {
+    rounds += 1;
+    let agentsBusy = false;
+    if (config.artifacts.rds.enabled) {
+      for (const agent of agents) {
+        const result = (await agent.invoke(
+          eventBridgeEvent('Scheduled Event', 'aws.events', agent.account, agent.region, {}),
+        )) as AgentSweepSummary;
+        const sent = result.steps.notified ?? 0;
+        notified += sent;
+        agentsBusy ||= (result.steps.rekeying ?? 0) + (result.steps.pending ?? 0) > 0;
+        if (sent > 0 || result.deleted > 0) {
+          progress(`source ${agent.label}: ${sent} snapshot(s) shared and announced, ${result.deleted} expired intermediate(s) deleted`);
+        }
+      }
+    }
+
+    const consumed = await drainQueue(sqs, env.queueUrl, intake);
+    messagesProcessed += consumed.processed;
+    if (consumed.processed > 0) {
+      progress(`intake: ${consumed.processed} message(s) consumed, ${consumed.retried} left for a retry`);
+    }
+
+    for (const record of await deps.inventory.listByStatus('copying')) {
+      if (!record.targetId) continue;
+      await completion(
+        eventBridgeEvent('RDS DB Snapshot Event', 'aws.rds', backupAccount, backupRegion, {
+          SourceIdentifier: record.targetId,
+          EventID: 'RDS-EVENT-0197',
+        }),
+      );
+    }
+    const swept = await sweep();
+    if (swept.available + swept.started + swept.failed > 0) {
+      progress(`vault: ${swept.available} copy(ies) completed by the sweep, ${swept.started} started, ${swept.failed} failed`);
+    }
+
+    const waiting = await queueDepth(sqs, env.queueUrl);
+    const open =
+      (await deps.inventory.listByStatus('copying')).length + (await deps.inventory.listByStatus('expected')).length;
+    if (waiting === 0 && open === 0 && !agentsBusy) {
+      settled = true;
+      break;
+    }
+  }
+
+  const all = await deps.inventory.list();
+  const byStatus = Object.fromEntries(COPY_STATUSES.map((s) => [s, all.filter((r) => r.status === s).length])) as Record<
+    CopyStatus,
+    number
+  >;
+  return {
+    rounds,
+    notified,
+    messagesProcessed,
+    messagesLeft: await queueDepth(sqs, env.queueUrl),
+    deadLetters: await queueDepth(sqs, env.deadLetterQueueUrl),
+    byStatus,
+    settled,
+  };
+}
+
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+}
+
+/**
+ * Polls the intake queue like an event source mapping with
+ * ReportBatchItemFailures: successes are deleted, failures stay and come
+ * back after the visibility timeout. Stops when a poll brings nothing new.
+ */
+async function drainQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  intake: (event: SQSEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>,
+): Promise<{ processed: number; retried: number }> {
+  let processed = 0;
+  let retried = 0;
+  const seen = new Set<string>();
+  for (;;) {
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    const fresh = (Messages ?? []).filter((m) => m.MessageId && !seen.has(m.MessageId));
+    if (fresh.length === 0) break;
+    const records: SQSRecord[] = fresh.map((m) => ({
+      messageId: m.MessageId as string,
+      receiptHandle: m.ReceiptHandle as string,
+      body: m.Body ?? '',
+      attributes: (m.Attributes ?? {}) as unknown as SQSRecord['attributes'],
+      messageAttributes: {},
+      md5OfBody: m.MD5OfBody ?? '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: queueUrl,
+      awsRegion: '',
+    }));
+    const response = await intake({ Records: records });
+    const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    const done = records.filter((r) => !failed.has(r.messageId));
+    for (const r of records) seen.add(r.messageId);
+    if (done.length > 0) {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+        }),
+      );
+    }
+    processed += done.length;
+    retried += failed.size;
+  }
+  return { processed, retried };
+}

@@ -1,0 +1,534 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { BunkerError } from '../../lambdas/core/errors';
+import { ConfigError, formatConfigIssues, formatPath, loadConfig, parseConfig } from '../../lib/config/load';
+import { ARTIFACT_KINDS, configJsonSchema, DEFAULT_SCOPE } from '../../lib/config/schema';
+
+const repoFile = (name: string) => fileURLToPath(new URL(`../../${name}`, import.meta.url));
+const EXAMPLE_FILE = repoFile('bunker.config.example.json');
+const SCHEMA_FILE = repoFile('bunker.config.schema.json');
+
+const BACKUP = '111111111111';
+const SOURCE_A = '222222222222';
+const SOURCE_B = '333333333333';
+
+/** The smallest valid document: every optional section left to its default. */
+// biome-ignore lint/suspicious/noExplicitAny: tests mutate the document freely to break it
+function minimalDocument(): Record<string, any> {
+  return {
+    backup: { account: BACKUP, region: 'eu-west-1' },
+    sources: [
+      { account: SOURCE_A, regions: ['eu-west-1'] },
+      { account: SOURCE_B, regions: ['eu-west-1', 'eu-central-1'] },
+    ],
+  };
+}
+
+/** The problems `parseConfig` reports, or a failure if it accepts the document. */
+function problemsOf(document: unknown): readonly string[] {
+  try {
+    parseConfig(document);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected the document to be rejected, but it was accepted');
+}
+
+describe('the example configuration', () => {
+  it('loads and enables only the artifacts it lists', () => {
+    const config = loadConfig(EXAMPLE_FILE);
+
+    expect(config.name).toBe('bunker');
+    expect(config.backup).toEqual({ account: BACKUP, region: 'eu-west-1' });
+    expect(config.sources.map((source) => source.account)).toEqual([SOURCE_A, SOURCE_B]);
+    expect(config.artifacts.rds.enabled).toBe(true);
+    for (const kind of ARTIFACT_KINDS.filter((k) => k !== 'rds')) {
+      expect(config.artifacts[kind], kind).toEqual({
+        enabled: false,
+        scope: DEFAULT_SCOPE,
+        rpoHours: 24,
+        retentionDays: 35,
+      });
+    }
+  });
+
+  it('points its $schema at the committed JSON Schema file', () => {
+    const example = JSON.parse(readFileSync(EXAMPLE_FILE, 'utf8')) as { $schema?: string };
+
+    expect(example.$schema).toBe('./bunker.config.schema.json');
+    expect(existsSync(SCHEMA_FILE)).toBe(true);
+  });
+});
+
+describe('defaults', () => {
+  it('applies every default to a document that gives only the backup account and the sources', () => {
+    const config = parseConfig(minimalDocument());
+
+    expect(config.name).toBe('bunker');
+    expect(config.limits).toEqual({ rdsCopiesInProgress: 5 });
+    expect(config.alerts).toEqual({ emails: [] });
+    expect(config.sourceAgent).toEqual({ intermediateRetentionHours: 72, maxIntermediateSnapshots: 20 });
+    expect(Object.keys(config.artifacts).sort()).toEqual([...ARTIFACT_KINDS].sort());
+    for (const kind of ARTIFACT_KINDS) {
+      expect(config.artifacts[kind], kind).toEqual({
+        enabled: false,
+        scope: DEFAULT_SCOPE,
+        rpoHours: 24,
+        retentionDays: 35,
+      });
+    }
+  });
+
+  it('fills the unspecified fields of an artifact that is only switched on', () => {
+    const document = minimalDocument();
+    document.artifacts = { aurora: { enabled: true } };
+
+    const config = parseConfig(document);
+
+    expect(config.artifacts.aurora).toEqual({
+      enabled: true,
+      scope: DEFAULT_SCOPE,
+      rpoHours: 24,
+      retentionDays: 35,
+    });
+    expect(config.artifacts.rds.enabled).toBe(false);
+  });
+
+  it('keeps what the operator wrote over the defaults', () => {
+    const document = minimalDocument();
+    document.name = 'acme-backup';
+    document.limits = { rdsCopiesInProgress: 12 };
+    document.artifacts = {
+      rds: { enabled: true, scope: { ids: ['orders-db'] }, rpoHours: 6, retentionDays: 90 },
+    };
+
+    const config = parseConfig(document);
+
+    expect(config.name).toBe('acme-backup');
+    expect(config.limits.rdsCopiesInProgress).toBe(12);
+    expect(config.artifacts.rds).toEqual({
+      enabled: true,
+      scope: { ids: ['orders-db'] },
+      rpoHours: 6,
+      retentionDays: 90,
+    });
+  });
+});
+
+describe('validation errors', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: each row breaks the document in its own way
+  const cases: ReadonlyArray<{ name: string; mutate: (d: Record<string, any>) => void; problem: string }> = [
+    {
+      name: 'names the key path of a malformed source account',
+      mutate: (d) => {
+        d.sources[0].account = '22222222222';
+      },
+      problem: 'sources[0].account: expected a 12-digit AWS account id',
+    },
+    {
+      name: 'asks for the account id as a string when it is a number',
+      mutate: (d) => {
+        d.sources[0].account = 222222222222;
+      },
+      problem: 'sources[0].account: expected a 12-digit AWS account id as a string',
+    },
+    {
+      name: 'names a malformed backup account',
+      mutate: (d) => {
+        d.backup.account = 'acme';
+      },
+      problem: 'backup.account: expected a 12-digit AWS account id',
+    },
+    {
+      name: 'names a malformed backup Region',
+      mutate: (d) => {
+        d.backup.region = 'Ireland';
+      },
+      problem: 'backup.region: expected an AWS Region name such as "eu-west-1"',
+    },
+    {
+      name: 'names a malformed source Region by its index',
+      mutate: (d) => {
+        d.sources[1].regions = ['eu-west-1', 'EU-CENTRAL-1'];
+      },
+      problem: 'sources[1].regions[1]: expected an AWS Region name such as "eu-west-1"',
+    },
+    {
+      name: 'rejects an empty list of sources',
+      mutate: (d) => {
+        d.sources = [];
+      },
+      problem: 'sources: expected at least one source account',
+    },
+    {
+      name: 'rejects a source without Regions',
+      mutate: (d) => {
+        d.sources[0].regions = [];
+      },
+      problem: 'sources[0].regions: expected at least one Region',
+    },
+    {
+      name: 'rejects a misspelt top-level key',
+      mutate: (d) => {
+        d.artifact = { rds: { enabled: true } };
+      },
+      problem: 'artifact: unknown key (check its spelling against the schema)',
+    },
+    {
+      name: 'rejects a misspelt key inside an artifact policy',
+      mutate: (d) => {
+        d.artifacts = { rds: { enabled: true, rpohours: 12 } };
+      },
+      problem: 'artifacts.rds.rpohours: unknown key (check its spelling against the schema)',
+    },
+    {
+      name: 'rejects an artifact kind it does not know',
+      mutate: (d) => {
+        d.artifacts = { s3: { enabled: true } };
+      },
+      problem: 'artifacts.s3: unknown key (check its spelling against the schema)',
+    },
+    {
+      name: 'rejects a scope with neither a tag nor ids',
+      mutate: (d) => {
+        d.artifacts = { rds: { enabled: true, scope: {} } };
+      },
+      problem:
+        'artifacts.rds.scope: expected either { "tag": { "key": ..., "value": ... } } or { "ids": [ ... ] }',
+    },
+    {
+      name: 'rejects a scope with both a tag and ids',
+      mutate: (d) => {
+        d.artifacts = { rds: { scope: { tag: { key: 'backup', value: 'yes' }, ids: ['orders-db'] } } };
+      },
+      problem:
+        'artifacts.rds.scope: expected either { "tag": { "key": ..., "value": ... } } or { "ids": [ ... ] }',
+    },
+    {
+      name: 'rejects a scope with an empty list of ids',
+      mutate: (d) => {
+        d.artifacts = { rds: { scope: { ids: [] } } };
+      },
+      problem: 'artifacts.rds.scope.ids: expected at least one resource identifier',
+    },
+    {
+      name: 'rejects a retention of 0 days',
+      mutate: (d) => {
+        d.artifacts = { rds: { retentionDays: 0 } };
+      },
+      problem: 'artifacts.rds.retentionDays: expected at least 1 day',
+    },
+    {
+      name: 'rejects a retention of a fraction of days',
+      mutate: (d) => {
+        d.artifacts = { rds: { retentionDays: 1.5 } };
+      },
+      problem: 'artifacts.rds.retentionDays: expected a whole number of days',
+    },
+    {
+      name: 'rejects an RPO of 0 hours',
+      mutate: (d) => {
+        d.artifacts = { ebs: { rpoHours: 0 } };
+      },
+      problem: 'artifacts.ebs.rpoHours: expected a positive number of hours',
+    },
+    {
+      name: 'rejects a source that is the backup account',
+      mutate: (d) => {
+        d.sources[1].account = BACKUP;
+      },
+      problem:
+        'sources[1].account: expected an account other than the backup account: the backup account cannot be its own source',
+    },
+    {
+      name: 'rejects a source account listed twice, naming the second listing',
+      mutate: (d) => {
+        d.sources[1].account = SOURCE_A;
+      },
+      problem: `sources[1].account: expected each source account once; ${SOURCE_A} is listed again`,
+    },
+    {
+      name: 'rejects a Region listed twice for one source',
+      mutate: (d) => {
+        d.sources[1].regions = ['eu-central-1', 'eu-central-1'];
+      },
+      problem: 'sources[1].regions: expected each Region once',
+    },
+    {
+      name: 'rejects a malformed alert e-mail address',
+      mutate: (d) => {
+        d.alerts = { emails: ['ops@example.com', 'ops at example.com'] };
+      },
+      problem: 'alerts.emails[1]: expected an e-mail address',
+    },
+    {
+      name: 'rejects a copy limit below 1',
+      mutate: (d) => {
+        d.limits = { rdsCopiesInProgress: 0 };
+      },
+      problem: 'limits.rdsCopiesInProgress: expected at least 1',
+    },
+    {
+      name: 'rejects a copy limit above 100',
+      mutate: (d) => {
+        d.limits = { rdsCopiesInProgress: 101 };
+      },
+      problem: 'limits.rdsCopiesInProgress: expected at most 100',
+    },
+    {
+      name: 'rejects more intermediate snapshots than RDS allows',
+      mutate: (d) => {
+        d.sourceAgent = { maxIntermediateSnapshots: 91 };
+      },
+      problem:
+        'sourceAgent.maxIntermediateSnapshots: expected at most 90 (RDS allows 100 manual snapshots per Region)',
+    },
+    {
+      name: 'rejects a deployment name that cannot prefix resource names',
+      mutate: (d) => {
+        d.name = 'Bunker';
+      },
+      problem:
+        'name: expected a lower-case name of at most 20 letters, digits or dashes, starting with a letter',
+    },
+    {
+      name: 'rejects a source label that starts with punctuation',
+      mutate: (d) => {
+        d.sources[0].name = '-payments';
+      },
+      problem:
+        'sources[0].name: expected a short label of letters, digits, spaces, dots, dashes or underscores',
+    },
+  ];
+
+  it.each(cases)('$name', ({ mutate, problem }) => {
+    const document = minimalDocument();
+    mutate(document);
+
+    expect(problemsOf(document)).toEqual([problem]);
+  });
+
+  it('accepts the boundary values next to each rejected limit', () => {
+    const document = minimalDocument();
+    document.artifacts = {
+      rds: { retentionDays: 1, rpoHours: 744 },
+      ebs: { retentionDays: 3650, rpoHours: 0.5 },
+    };
+    document.limits = { rdsCopiesInProgress: 100 };
+    document.sourceAgent = { maxIntermediateSnapshots: 90, intermediateRetentionHours: 840 };
+
+    expect(() => parseConfig(document)).not.toThrow();
+  });
+
+  it('reports several problems at once, one line each', () => {
+    const document = minimalDocument();
+    document.sources[0].account = '12';
+    document.sources[1].regions = ['eu-west-1', 'eu-west-1'];
+    document.alerts = { emails: ['nobody'] };
+    document.limits = { rdsCopiesInProgress: 0 };
+    document.artifact = {};
+
+    const problems = problemsOf(document);
+
+    expect([...problems].sort()).toEqual(
+      [
+        'sources[0].account: expected a 12-digit AWS account id',
+        'sources[1].regions: expected each Region once',
+        'alerts.emails[0]: expected an e-mail address',
+        'limits.rdsCopiesInProgress: expected at least 1',
+        'artifact: unknown key (check its spelling against the schema)',
+      ].sort(),
+    );
+  });
+
+  it('reports a duplicated source account alongside problems elsewhere in the file', () => {
+    const document = minimalDocument();
+    document.sources[1].account = SOURCE_A;
+    document.alerts = { emails: ['nobody'] };
+
+    expect([...problemsOf(document)].sort()).toEqual(
+      [
+        'alerts.emails[0]: expected an e-mail address',
+        `sources[1].account: expected each source account once; ${SOURCE_A} is listed again`,
+      ].sort(),
+    );
+  });
+
+  it('names the missing required sections', () => {
+    expect(problemsOf({})).toEqual([
+      'backup: Invalid input: expected object, received undefined',
+      'sources: Invalid input: expected array, received undefined',
+    ]);
+  });
+
+  it('rejects a document that is not an object at the root', () => {
+    expect(problemsOf([])).toEqual(['(root): Invalid input: expected object, received array']);
+  });
+
+  it('names the file and lists every problem in the error message', () => {
+    const document = minimalDocument();
+    document.backup.region = 'mars';
+    document.limits = { rdsCopiesInProgress: 0 };
+
+    let error: unknown;
+    try {
+      parseConfig(document, 'prod/bunker.config.json');
+    } catch (caught) {
+      error = caught;
+    }
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toBeInstanceOf(BunkerError);
+    const configError = error as ConfigError;
+    expect(configError.name).toBe('ConfigError');
+    expect(configError.file).toBe('prod/bunker.config.json');
+    expect(configError.message).toBe(
+      [
+        'Invalid Bunker configuration in prod/bunker.config.json:',
+        '  - backup.region: expected an AWS Region name such as "eu-west-1"',
+        '  - limits.rdsCopiesInProgress: expected at least 1',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('formatPath', () => {
+  it.each([
+    { path: [], text: '(root)' },
+    { path: ['name'], text: 'name' },
+    { path: ['sources', 0, 'account'], text: 'sources[0].account' },
+    { path: ['sources', 1, 'regions', 2], text: 'sources[1].regions[2]' },
+    { path: [0, 'account'], text: '[0].account' },
+    { path: ['artifacts', 'rds', 'scope', 'tag', 'key'], text: 'artifacts.rds.scope.tag.key' },
+  ])('writes $path as $text', ({ path, text }) => {
+    expect(formatPath(path)).toBe(text);
+  });
+});
+
+describe('formatConfigIssues', () => {
+  it("replaces zod's generic union message with a readable one", () => {
+    const result = z.object({ port: z.union([z.string(), z.number()]) }).safeParse({ port: true });
+
+    expect(result.success).toBe(false);
+    expect(formatConfigIssues(result.error?.issues ?? [])).toEqual([
+      'port: expected one of the allowed shapes',
+    ]);
+  });
+
+  it('writes one line per unknown key', () => {
+    const result = z.object({}).strict().safeParse({ one: 1, two: 2 });
+
+    expect(formatConfigIssues(result.error?.issues ?? [])).toEqual([
+      'one: unknown key (check its spelling against the schema)',
+      'two: unknown key (check its spelling against the schema)',
+    ]);
+  });
+});
+
+describe('loadConfig', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bunker-config-test-'));
+  });
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The ConfigError `loadConfig` throws for a file. */
+  function loadError(file: string): ConfigError {
+    try {
+      loadConfig(file);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return error as ConfigError;
+    }
+    throw new Error(`expected ${file} to be rejected, but it loaded`);
+  }
+
+  it('reads and validates a file', () => {
+    const file = join(dir, 'valid.json');
+    writeFileSync(file, JSON.stringify(minimalDocument()));
+
+    expect(loadConfig(file).sources).toHaveLength(2);
+  });
+
+  it('names a missing file and says how to create one', () => {
+    const file = join(dir, 'missing.json');
+
+    const error = loadError(file);
+
+    expect(error.file).toBe(file);
+    expect(error.message).toContain(file);
+    expect(error.problems).toEqual([
+      '(root): file not found; pass --config FILE or create bunker.config.json (see bunker.config.example.json)',
+    ]);
+  });
+
+  it('names a file that is not JSON', () => {
+    const file = join(dir, 'not-json.json');
+    writeFileSync(file, 'name = "bunker"\n');
+
+    const error = loadError(file);
+
+    expect(error.file).toBe(file);
+    expect(error.message).toContain(file);
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^\(root\): expected JSON \(.+\)$/s);
+  });
+
+  it('names a path that cannot be read as a file', () => {
+    const path = join(dir, 'a-directory');
+    mkdirSync(path);
+
+    const error = loadError(path);
+
+    expect(error.message).toContain(path);
+    expect(error.problems).toEqual(['(root): cannot read the file (EISDIR)']);
+  });
+
+  it('names the file when its content breaks the schema', () => {
+    const file = join(dir, 'bad-account.json');
+    const document = minimalDocument();
+    document.backup.account = '1';
+    writeFileSync(file, JSON.stringify(document));
+
+    const error = loadError(file);
+
+    expect(error.message).toContain(file);
+    expect(error.problems).toEqual(['backup.account: expected a 12-digit AWS account id']);
+  });
+});
+
+describe('the JSON Schema for editors', () => {
+  it('is committed as bunker.config.schema.json, regenerated from the zod schema', () => {
+    const stale =
+      'bunker.config.schema.json is missing or out of date with lib/config/schema.ts: run `make schema`';
+
+    expect(existsSync(SCHEMA_FILE), stale).toBe(true);
+    expect(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')), stale).toEqual(configJsonSchema());
+  });
+
+  it('is a draft 2020-12 schema that closes every object to unknown keys', () => {
+    const schema = configJsonSchema() as {
+      $schema: string;
+      title: string;
+      required: string[];
+      additionalProperties: boolean;
+      properties: { artifacts: { properties: Record<string, unknown>; additionalProperties: boolean } };
+    };
+
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.title).toBe('Bunker configuration');
+    expect(schema.required.sort()).toEqual(['backup', 'sources']);
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.properties.artifacts.additionalProperties).toBe(false);
+    expect(Object.keys(schema.properties.artifacts.properties).sort()).toEqual([...ARTIFACT_KINDS].sort());
+  });
+});
