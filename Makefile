@@ -44,8 +44,8 @@ synth: $(NODE_STAMP) ## Synthesize the vault and source templates into cdk.out (
 	node_modules/.bin/cdk synth --quiet -c config=$(CONFIG)
 	@ls cdk.out/*.template.json
 
-deploy: $(NODE_STAMP) ## Deploy for real with cdk deploy (STACKS="..." to choose; see README)
-	node_modules/.bin/cdk deploy -c config=$(CONFIG) $(if $(STACKS),$(STACKS),--all)
+deploy: $(NODE_STAMP) ## Deploy with cdk deploy: STACKS="name ..." CDK_ARGS="--profile P" (see README)
+	node_modules/.bin/cdk deploy -c config=$(CONFIG) $(if $(STACKS),$(STACKS),--all) $(CDK_ARGS)
 
 bench: deps ## Measure the core and the emulator pipeline; prints figures
 	$(TSX) bench/run.ts

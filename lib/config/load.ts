@@ -65,7 +65,7 @@ export function loadConfig(file = DEFAULT_CONFIG_FILE): BunkerConfig {
   try {
     document = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(file, [`(root): expected JSON (${(error as Error).message})`]);
+    throw new ConfigError(file, [`(root): expected JSON (${(error as Error).message.replace(/\s+/g, ' ')})`]);
   }
   return parseConfig(document, file);
 }

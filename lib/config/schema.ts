@@ -26,7 +26,8 @@ const TagScopeSchema = z
         key: z.string().min(1, { error: 'expected a non-empty tag key' }).max(128),
         value: z.string().max(256, { error: 'expected a tag value of at most 256 characters' }),
       })
-      .strict(),
+      .strict()
+      .describe('Back up resources carrying this tag (on the DB instance for RDS).'),
   })
   .strict();
 
@@ -34,7 +35,8 @@ const IdsScopeSchema = z
   .object({
     ids: z
       .array(z.string().min(1, { error: 'expected a non-empty resource identifier' }))
-      .min(1, { error: 'expected at least one resource identifier' }),
+      .min(1, { error: 'expected at least one resource identifier' })
+      .describe('Back up exactly these resources (DB instance identifiers for RDS).'),
   })
   .strict();
 
@@ -48,21 +50,24 @@ export const DEFAULT_SCOPE: Scope = { tag: { key: 'bunker:backup', value: 'true'
 
 export const ArtifactPolicySchema = z
   .object({
-    enabled: z.boolean({ error: 'expected true or false' }).default(false),
-    scope: ScopeSchema.default(DEFAULT_SCOPE),
+    enabled: z.boolean({ error: 'expected true or false' }).default(false).describe('Whether Bunker backs up this kind.'),
+    scope: ScopeSchema.default(DEFAULT_SCOPE).describe('Which resources are in scope: a tag, or a list of identifiers.'),
     rpoHours: z
       .number({ error: 'expected a number of hours' })
       .positive({ error: 'expected a positive number of hours' })
       .max(24 * 31, { error: 'expected at most 744 hours (31 days)' })
-      .default(24),
+      .default(24)
+      .describe('Recovery point objective: the newest copy may be at most this old, in hours.'),
     retentionDays: z
       .number({ error: 'expected a whole number of days' })
       .int({ error: 'expected a whole number of days' })
       .min(1, { error: 'expected at least 1 day' })
       .max(3650, { error: 'expected at most 3650 days' })
-      .default(35),
+      .default(35)
+      .describe('How long backup copies are kept, in days.'),
   })
-  .strict();
+  .strict()
+  .describe('Policy of one artifact kind.');
 export type ArtifactPolicy = z.infer<typeof ArtifactPolicySchema>;
 
 const disabled = (): ArtifactPolicy => ArtifactPolicySchema.parse({});
@@ -75,15 +80,18 @@ export const SourceSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/, {
         error: 'expected a short label of letters, digits, spaces, dots, dashes or underscores',
       })
-      .optional(),
+      .optional()
+      .describe('A label for people, shown by the CLI.'),
     regions: z
       .array(RegionSchema)
       .min(1, { error: 'expected at least one Region' })
       .refine((regions) => new Set(regions).size === regions.length, {
         error: 'expected each Region once',
-      }),
+      })
+      .describe('Regions of this account to back up; the first one also holds the account-wide reader role.'),
   })
-  .strict();
+  .strict()
+  .describe('A production account Bunker backs up.');
 export type SourceConfig = z.infer<typeof SourceSchema>;
 
 export const BunkerConfigSchema = z
@@ -94,9 +102,16 @@ export const BunkerConfigSchema = z
       .regex(/^[a-z][a-z0-9-]{0,19}$/, {
         error: 'expected a lower-case name of at most 20 letters, digits or dashes, starting with a letter',
       })
-      .default('bunker'),
-    backup: z.object({ account: AccountIdSchema, region: RegionSchema }).strict(),
-    sources: z.array(SourceSchema).min(1, { error: 'expected at least one source account' }),
+      .default('bunker')
+      .describe('Prefix of every resource name; lets two Bunker deployments share accounts.'),
+    backup: z
+      .object({ account: AccountIdSchema, region: RegionSchema })
+      .strict()
+      .describe('The locked-down backup account and its home Region, where the vault stack lives.'),
+    sources: z
+      .array(SourceSchema)
+      .min(1, { error: 'expected at least one source account' })
+      .describe('The production accounts, each with its Regions.'),
     artifacts: z
       .object({
         rds: ArtifactPolicySchema.default(disabled),
@@ -122,7 +137,8 @@ export const BunkerConfigSchema = z
         emails: z.array(z.email({ error: 'expected an e-mail address' })).default([]),
       })
       .strict()
-      .default({ emails: [] }),
+      .default({ emails: [] })
+      .describe('Who is told when a copy is missing, late or failed.'),
     limits: z
       .object({
         rdsCopiesInProgress: z
@@ -130,10 +146,12 @@ export const BunkerConfigSchema = z
           .int({ error: 'expected a whole number' })
           .min(1, { error: 'expected at least 1' })
           .max(100, { error: 'expected at most 100' })
-          .default(5),
+          .default(5)
+          .describe('RDS snapshot copies the vault keeps in progress at once (AWS allows 5 to 20 by account age).'),
       })
       .strict()
-      .default({ rdsCopiesInProgress: 5 }),
+      .default({ rdsCopiesInProgress: 5 })
+      .describe('Back-pressure limits: work beyond them waits, it is never dropped.'),
     sourceAgent: z
       .object({
         intermediateRetentionHours: z
@@ -141,16 +159,19 @@ export const BunkerConfigSchema = z
           .int({ error: 'expected a whole number of hours' })
           .min(1, { error: 'expected at least 1 hour' })
           .max(24 * 35, { error: 'expected at most 840 hours' })
-          .default(72),
+          .default(72)
+          .describe('How long the source agent keeps its re-keyed intermediate snapshots before deleting them.'),
         maxIntermediateSnapshots: z
           .number({ error: 'expected a whole number' })
           .int({ error: 'expected a whole number' })
           .min(1, { error: 'expected at least 1' })
           .max(90, { error: 'expected at most 90 (RDS allows 100 manual snapshots per Region)' })
-          .default(20),
+          .default(20)
+          .describe('At most this many intermediates per account and Region; beyond it the agent waits.'),
       })
       .strict()
-      .default({ intermediateRetentionHours: 72, maxIntermediateSnapshots: 20 }),
+      .default({ intermediateRetentionHours: 72, maxIntermediateSnapshots: 20 })
+      .describe('Behaviour of the source agent in each production account and Region.'),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -1,0 +1,64 @@
+/**
+ * The demo scenario as a test: what `make demo` shows is what this asserts.
+ * It runs on the shared emulator with the demo's fixed account ids, which no
+ * other test uses (they take fresh random ids).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { DemoResult } from '../../cli/demo';
+import { runDemo } from '../../cli/demo';
+import { demoVerdicts } from '../../cli/demo-report';
+import { emulatorEndpoint } from '../support/emulator';
+
+describe('make demo', () => {
+  let result: DemoResult;
+  const progress: string[] = [];
+
+  beforeAll(async () => {
+    result = await runDemo(emulatorEndpoint(), (line) => progress.push(line));
+  }, 180_000);
+
+  it('passes every check it prints', () => {
+    const failed = demoVerdicts(result).filter((v) => !v.ok);
+    expect(failed).toEqual([]);
+  });
+
+  it('copies each in-scope source snapshot once into the backup account under its own key', () => {
+    const available = result.records.filter((r) => r.status === 'available');
+    const databases = new Set(available.map((r) => r.sourceResourceId));
+    expect(databases).toEqual(new Set(['payments-db', 'payments-ledger', 'storefront-db']));
+    expect(result.checks).toHaveLength(available.length);
+    for (const check of result.checks) {
+      expect(check).toMatchObject({ exists: true, underBackupKey: true, account: result.config.backup.account });
+    }
+    expect(new Set(available.map((r) => r.targetId)).size).toBe(available.length);
+  });
+
+  it('leaves the untagged database out of scope', () => {
+    expect(result.records.some((r) => r.sourceResourceId === 'payments-scratch' && r.status !== 'rejected')).toBe(false);
+  });
+
+  it('rejects each hostile or broken message with its reason', () => {
+    const reasons = result.records.filter((r) => r.status === 'rejected').map((r) => r.reason ?? '');
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/account 444444444444 is not a registered source account/),
+        expect.stringMatching(/scratch-unshared is not shared with the backup account/),
+        expect.stringMatching(/belongs to account 333333333333, not to the sender 222222222222/),
+        'message is not JSON',
+        expect.stringMatching(/message too large: \d+ bytes, limit 4096/),
+        expect.stringMatching(/version: expected version 1/),
+      ]),
+    );
+    expect(reasons).toHaveLength(6);
+  });
+
+  it('makes no second copy when every notification is delivered again', () => {
+    expect(result.copiesBeforeReplay).toBeGreaterThan(0);
+    expect(result.copiesAfterReplay).toBe(result.copiesBeforeReplay);
+    expect(result.secondRun.messagesProcessed).toBe(result.copiesBeforeReplay);
+  });
+
+  it('reports its progress step by step', () => {
+    expect(progress.filter((line) => /^\d\. /.test(line))).toHaveLength(5);
+  });
+});
