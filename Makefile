@@ -11,7 +11,7 @@ VENV_STAMP := $(VENV)/.bunker-installed
 CONFIG ?= bunker.config.json
 TSX := node_modules/.bin/tsx
 
-.PHONY: help deps demo test typecheck lint synth deploy bench schema clean
+.PHONY: help deps demo test typecheck lint format synth deploy bench schema clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,8 +37,12 @@ test: deps ## Type-check and run every test
 typecheck: $(NODE_STAMP) ## Type-check only
 	node_modules/.bin/tsc --noEmit
 
-lint: $(NODE_STAMP) ## Format and lint check (Biome)
-	node_modules/.bin/biome check .
+lint: $(NODE_STAMP) ## Lint (ESLint) and check formatting (Prettier)
+	node_modules/.bin/eslint .
+	node_modules/.bin/prettier --check .
+
+format: $(NODE_STAMP) ## Format every file with Prettier
+	node_modules/.bin/prettier --write .
 
 synth: $(NODE_STAMP) ## Synthesize the vault and source templates into cdk.out (offline)
 	node_modules/.bin/cdk synth --quiet -c config=$(CONFIG)

@@ -222,7 +222,7 @@ function forwardLines(
 
 /** werkzeug colours its banner; keep log files and error messages plain. */
 function stripAnsi(line: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching the ESC of ANSI colour codes is the point
+  // eslint-disable-next-line no-control-regex -- matching the ESC of ANSI colour codes is the point
   return line.replace(/\u001b\[[0-9;]*m/g, '');
 }
 

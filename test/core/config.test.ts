@@ -17,7 +17,7 @@ const SOURCE_A = '222222222222';
 const SOURCE_B = '333333333333';
 
 /** The smallest valid document: every optional section left to its default. */
-// biome-ignore lint/suspicious/noExplicitAny: tests mutate the document freely to break it
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests mutate the document freely to break it
 function minimalDocument(): Record<string, any> {
   return {
     backup: { account: BACKUP, region: 'eu-west-1' },
@@ -121,7 +121,7 @@ describe('defaults', () => {
 });
 
 describe('validation errors', () => {
-  // biome-ignore lint/suspicious/noExplicitAny: each row breaks the document in its own way
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each row breaks the document in its own way
   const cases: ReadonlyArray<{ name: string; mutate: (d: Record<string, any>) => void; problem: string }> = [
     {
       name: 'names the key path of a malformed source account',

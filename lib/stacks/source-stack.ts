@@ -1,0 +1,274 @@
+/**
+ * What Bunker puts in a production account, one stack per Region: a key to
+ * re-encrypt snapshots so they can be shared, the agent that does it and
+ * tells the vault, and (once per account) the read-only role the vault uses
+ * to check what it is told.
+ */
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import {
+  INTERMEDIATE_PREFIX,
+  intakeTopicArn,
+  sourceNames,
+  vaultReaderPrincipalArns,
+} from '../../lambdas/core/names';
+import { sourceSettingsToEnv } from '../../lambdas/core/settings';
+import { sourceSettings } from '../config/runtime';
+import type { BunkerConfig } from '../config/schema';
+import { BunkerFunction } from '../constructs/bunker-function';
+import { acknowledge, NAG_PACK } from '../constructs/nag';
+
+/** RDS events that mean a snapshot may be ready to re-key and share. */
+export const SOURCE_EVENT_IDS = [
+  'RDS-EVENT-0091', // automated snapshot created
+  'RDS-EVENT-0042', // manual snapshot created
+  'RDS-EVENT-0197', // copy finished (the agent's own re-keyed intermediate)
+] as const;
+
+/** Read-only RDS actions of the reader role the vault assumes. */
+export const READER_ACTIONS = [
+  'rds:DescribeDBSnapshots',
+  'rds:DescribeDBSnapshotAttributes',
+  'rds:DescribeDBInstances',
+  'rds:ListTagsForResource',
+] as const;
+
+export interface SourceStackProps extends StackProps {
+  /** The validated configuration. */
+  readonly config: BunkerConfig;
+  /** The production account this stack is deployed to; one of `config.sources`. */
+  readonly sourceAccount: string;
+  /** The Region this stack is deployed to; one of that source's `regions`. */
+  readonly region: string;
+  /**
+   * Whether this stack creates the account's reader role. IAM is global, so
+   * exactly one stack per account does: the one of its first listed Region.
+   * @default - true when `region` is the account's first listed Region
+   */
+  readonly createReaderRole?: boolean;
+}
+
+/**
+ * The stack name of a source stack. `sourceNames().stack` has no account in
+ * it, and two accounts may share a Region: the CDK app needs one name each.
+ */
+export function sourceStackName(prefix: string, account: string, region: string): string {
+  return `${prefix}-source-${account}-${region}`;
+}
+
+/** One production account and Region: share key, source agent and, once per account, the reader role. */
+export class SourceStack extends Stack {
+  /** Re-encrypts snapshots so the backup account can copy them; the backup account may only decrypt via RDS. */
+  public readonly shareKey: kms.Key;
+  /** The account's read-only role for the vault Lambdas, if this stack owns it. */
+  public readonly readerRole?: iam.Role;
+  public readonly agent: BunkerFunction;
+
+  constructor(scope: Construct, id: string, props: SourceStackProps) {
+    const { config, sourceAccount, region, createReaderRole, ...stackProps } = props;
+    const source = config.sources.find((candidate) => candidate.account === sourceAccount);
+    if (!source) throw new Error(`${sourceAccount} is not a source account of the configuration`);
+    if (!source.regions.includes(region)) {
+      throw new Error(`${region} is not a Region of source account ${sourceAccount} in the configuration`);
+    }
+    super(scope, id, {
+      stackName: sourceStackName(config.name, sourceAccount, region),
+      description: `Bunker source (${config.name}): share key and agent of ${sourceAccount} in ${region}`,
+      ...stackProps,
+      env: { account: sourceAccount, region },
+    });
+    const names = sourceNames(config.name, region);
+    const backup = config.backup;
+    const rdsHere = `rds.${region}.amazonaws.com`;
+    // A single-step cross-Region copy may use the key through RDS of either Region.
+    const rdsForCopies = [...new Set([rdsHere, `rds.${backup.region}.amazonaws.com`])];
+
+    this.shareKey = new kms.Key(this, 'ShareKey', {
+      alias: names.shareKeyAlias,
+      description: `Bunker (${config.name}): re-encrypts snapshots shared with backup account ${backup.account}`,
+      enableKeyRotation: true,
+      // Shared intermediates in flight are unreadable without it.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const backupAccount = new iam.AccountPrincipal(backup.account);
+    this.shareKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'BackupAccountDescribes',
+        principals: [backupAccount],
+        actions: ['kms:DescribeKey'],
+        resources: ['*'],
+      }),
+    );
+    this.shareKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'BackupAccountDecryptsThroughRdsOnly',
+        principals: [backupAccount],
+        actions: ['kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:ViaService': rdsForCopies } },
+      }),
+    );
+    this.shareKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'BackupAccountLetsRdsCopy',
+        principals: [backupAccount],
+        actions: ['kms:CreateGrant'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'kms:ViaService': rdsForCopies },
+          Bool: { 'kms:GrantIsForAWSResource': 'true' },
+        },
+      }),
+    );
+
+    const ownsReaderRole = createReaderRole ?? source.regions[0] === region;
+    if (ownsReaderRole) {
+      this.readerRole = new iam.Role(this, 'ReaderRole', {
+        roleName: names.readerRole,
+        description: `Bunker (${config.name}): lets the vault Lambdas of ${backup.account} read RDS snapshot metadata`,
+        assumedBy: backupAccount.withConditions({
+          ArnEquals: { 'aws:PrincipalArn': vaultReaderPrincipalArns(config.name, backup.account) },
+        }),
+        maxSessionDuration: Duration.hours(1),
+      });
+      const readPolicy = new iam.Policy(this, 'ReaderPolicy', {
+        roles: [this.readerRole],
+        statements: [new iam.PolicyStatement({ actions: [...READER_ACTIONS], resources: ['*'] })],
+      });
+      acknowledge(
+        readPolicy,
+        `${NAG_PACK}-IAM5[Resource::*]`,
+        'Read-only RDS Describe/List actions only; listing calls (no identifier) are only authorized on "*", and the role sees nothing beyond this account.',
+      );
+    }
+
+    this.agent = new BunkerFunction(this, 'RdsSourceAgent', {
+      handler: 'rds-source-agent',
+      roleName: names.agentRole,
+      description:
+        'Re-keys RDS snapshots in scope under the share key, shares them with the vault and notifies it',
+      timeout: Duration.minutes(2),
+      environment: {
+        ...sourceSettingsToEnv(sourceSettings(config, sourceAccount, region, this.shareKey.keyArn)),
+        POWERTOOLS_SERVICE_NAME: `${config.name}-rds-source-agent`,
+      },
+    });
+    this.grantAgentRights(config, sourceAccount, region);
+
+    new events.Rule(this, 'SnapshotEvents', {
+      description: 'RDS snapshots created or copied: candidates to share with the vault',
+      eventPattern: {
+        source: ['aws.rds'],
+        detailType: ['RDS DB Snapshot Event'],
+        detail: { EventID: [...SOURCE_EVENT_IDS] },
+      },
+      targets: [
+        new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) }),
+      ],
+    });
+    new events.Rule(this, 'SweepSchedule', {
+      description: 'Events are best-effort: look for missed snapshots every hour',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 2 })],
+    });
+
+    new CfnOutput(this, 'ShareKeyArn', {
+      value: this.shareKey.keyArn,
+      description: 'Encrypts shared intermediates',
+    });
+    if (this.readerRole) {
+      new CfnOutput(this, 'ReaderRoleArn', {
+        value: this.readerRole.roleArn,
+        description: 'Assumed by the vault',
+      });
+    }
+  }
+
+  private grantAgentRights(config: BunkerConfig, account: string, region: string): void {
+    const agent = this.agent;
+    const partition = Aws.PARTITION;
+    const rdsHere = `rds.${region}.amazonaws.com`;
+    const snapshots = `arn:${partition}:rds:${region}:${account}:snapshot:*`;
+    const instances = `arn:${partition}:rds:${region}:${account}:db:*`;
+    const intermediates = `arn:${partition}:rds:${region}:${account}:snapshot:${INTERMEDIATE_PREFIX}-*`;
+
+    agent.allow(
+      { actions: ['rds:DescribeDBSnapshots', 'rds:DescribeDBInstances'], resources: ['*'] },
+      'rds:DescribeDBSnapshots and rds:DescribeDBInstances without an identifier (the hourly sweep lists them) are only authorized on "*"; both are read-only.',
+    );
+    agent.allow(
+      {
+        actions: ['rds:ListTagsForResource', 'rds:DescribeDBSnapshotAttributes'],
+        resources: [snapshots, instances],
+      },
+      'Scope is decided by tags on any snapshot or instance of this account and Region; read-only.',
+    );
+    agent.allow(
+      { actions: ['rds:CopyDBSnapshot', 'rds:AddTagsToResource'], resources: [snapshots] },
+      'The agent copies any in-scope snapshot of this account and Region (automated ones are named by RDS) into a bunker-share-* intermediate and tags it.',
+    );
+    agent.allow(
+      { actions: ['rds:ModifyDBSnapshotAttribute', 'rds:DeleteDBSnapshot'], resources: [intermediates] },
+      "Sharing and deleting are limited to the agent's own intermediates, all named bunker-share-* (intermediateSnapshotId).",
+    );
+
+    agent.allow({ actions: ['kms:DescribeKey'], resources: [this.shareKey.keyArn] });
+    agent.allow(
+      {
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+        resources: [this.shareKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': rdsHere } },
+      },
+      'The share key only, and only through RDS: ReEncrypt* and GenerateDataKey* are the key operation families RDS uses to encrypt a snapshot copy.',
+    );
+    agent.allow({
+      actions: ['kms:CreateGrant'],
+      resources: [this.shareKey.keyArn],
+      conditions: {
+        StringEquals: { 'kms:ViaService': rdsHere },
+        Bool: { 'kms:GrantIsForAWSResource': 'true' },
+      },
+    });
+
+    const ownKeys = `arn:${partition}:kms:${region}:${account}:key/*`;
+    const ownKeysReason =
+      'Snapshots in scope may be encrypted with aws/rds or any customer key of this account, unknown at deploy time; usable only through RDS (kms:ViaService) to read them for the copy.';
+    agent.allow(
+      {
+        actions: ['kms:Decrypt', 'kms:DescribeKey'],
+        resources: [ownKeys],
+        conditions: { StringEquals: { 'kms:ViaService': rdsHere } },
+      },
+      ownKeysReason,
+    );
+    agent.allow(
+      {
+        actions: ['kms:CreateGrant'],
+        resources: [ownKeys],
+        conditions: {
+          StringEquals: { 'kms:ViaService': rdsHere },
+          Bool: { 'kms:GrantIsForAWSResource': 'true' },
+        },
+      },
+      ownKeysReason,
+    );
+
+    const backup = config.backup;
+    agent.allow({
+      actions: ['sns:Publish'],
+      resources: [intakeTopicArn(config.name, backup.account, backup.region)],
+    });
+    agent.allow(
+      {
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: [`arn:${partition}:kms:${backup.region}:${backup.account}:key/*`],
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${backup.region}.amazonaws.com` } },
+      },
+      'Publishing to the encrypted intake topic needs its key, whose id the vault stack creates and this stack cannot know; only through SNS of the backup Region, and the key policy there admits nothing else.',
+    );
+  }
+}

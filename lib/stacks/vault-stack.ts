@@ -1,0 +1,436 @@
+/**
+ * The vault: everything Bunker keeps in the backup account. Production
+ * accounts may only publish "a snapshot is ready" to its intake topic; the
+ * vault pulls the snapshots itself and encrypts them with a key no other
+ * account can use.
+ */
+import { Arn, ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { readerRoleArn, sourceNames, vaultNames } from '../../lambdas/core/names';
+import { vaultSettingsToEnv } from '../../lambdas/core/settings';
+import { vaultSettings } from '../config/runtime';
+import type { BunkerConfig } from '../config/schema';
+import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
+
+/** RDS events of a snapshot copy landing in the backup account. */
+export const COPY_EVENT_IDS = [
+  'RDS-EVENT-0197', // in-Region copy finished
+  'RDS-EVENT-0190', // in-Region copy failed
+  'RDS-EVENT-0060', // cross-Region copy finished
+  'RDS-EVENT-0061', // cross-Region copy failed
+] as const;
+
+/** Every vault snapshot name starts with this (see `backupSnapshotId` in lambdas/core/names.ts). */
+export const VAULT_SNAPSHOT_PREFIX = 'bunker-';
+
+export interface VaultStackProps extends StackProps {
+  /** The validated configuration; `backup` says where this stack goes. */
+  readonly config: BunkerConfig;
+}
+
+/** The backup account's stack: keys, intake, inventory and the three vault Lambdas. */
+export class VaultStack extends Stack {
+  /** Encrypts the backup copies and the inventory; usable by the backup account only. */
+  public readonly backupKey: kms.Key;
+  /** Encrypts the intake topic and queues; source accounts may use it only through SNS. */
+  public readonly intakeKey: kms.Key;
+  /** Where source agents publish; only registered source accounts may. */
+  public readonly intakeTopic: sns.Topic;
+  public readonly intakeQueue: sqs.Queue;
+  public readonly intakeDeadLetterQueue: sqs.Queue;
+  public readonly inventory: dynamodb.Table;
+  public readonly alertsTopic: sns.Topic;
+  public readonly intake: BunkerFunction;
+  public readonly completion: BunkerFunction;
+  public readonly sweep: BunkerFunction;
+
+  constructor(scope: Construct, id: string, props: VaultStackProps) {
+    const { config, ...stackProps } = props;
+    super(scope, id, {
+      stackName: vaultNames(config.name).stack,
+      description: `Bunker vault (${config.name}): backup keys, intake and inventory in the backup account`,
+      // Deleting this stack by mistake would orphan the backups' key and inventory.
+      terminationProtection: true,
+      ...stackProps,
+      env: { account: config.backup.account, region: config.backup.region },
+    });
+    const names = vaultNames(config.name);
+    const { account, region } = config.backup;
+    const sourceAccounts = config.sources.map((source) => source.account);
+
+    this.backupKey = new kms.Key(this, 'BackupKey', {
+      alias: names.backupKeyAlias,
+      description: `Bunker (${config.name}): encrypts backup copies and the inventory; no other account may use it`,
+      enableKeyRotation: true,
+      // The backups are unreadable without it: never delete it with the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+      // The default key policy only names this account's root; nothing is
+      // added, so no source account can use or schedule the deletion of it.
+    });
+
+    this.intakeKey = new kms.Key(this, 'IntakeKey', {
+      alias: names.intakeKeyAlias,
+      description: `Bunker (${config.name}): encrypts intake notifications in flight; never backup data`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // The literal ARN, not a reference: the topic is encrypted with this key,
+    // so a reference from the key policy to the topic would be a cycle.
+    const intakeTopicArn = Arn.format(
+      { service: 'sns', resource: names.intakeTopic, arnFormat: ArnFormat.NO_RESOURCE_NAME },
+      this,
+    );
+    const snsInThisRegion = `sns.${region}.amazonaws.com`;
+    this.intakeKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'RegisteredSourcesPublishThroughSns',
+        principals: sourceAccounts.map((source) => new iam.AccountPrincipal(source)),
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:ViaService': snsInThisRegion } },
+      }),
+    );
+    this.intakeKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'IntakeTopicDeliversToEncryptedQueues',
+        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnEquals: { 'aws:SourceArn': intakeTopicArn },
+        },
+      }),
+    );
+
+    this.intakeTopic = new sns.Topic(this, 'IntakeTopic', {
+      topicName: names.intakeTopic,
+      displayName: `Bunker ${config.name} intake`,
+      masterKey: this.intakeKey,
+      enforceSSL: true,
+    });
+    this.intakeTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'RegisteredSourceAgentsPublish',
+        principals: sourceAccounts.map((source) => new iam.AccountPrincipal(source)),
+        actions: ['sns:Publish'],
+        resources: [this.intakeTopic.topicArn],
+        // Of each source account, only its Bunker agents: a compromised
+        // workload there cannot flood the intake.
+        conditions: { ArnEquals: { 'aws:PrincipalArn': sourceAgentRoleArns(config) } },
+      }),
+    );
+
+    const settingsEnv = vaultSettingsToEnv(vaultSettings(config, this.backupKey.keyArn));
+    const vaultFunction = (
+      id: string,
+      handler: BunkerHandlerName,
+      roleName: string,
+      description: string,
+      timeout: Duration,
+    ) =>
+      new BunkerFunction(this, id, {
+        handler,
+        roleName,
+        description,
+        timeout,
+        environment: { ...settingsEnv, POWERTOOLS_SERVICE_NAME: `${config.name}-${handler}` },
+      });
+    this.intake = vaultFunction(
+      'RdsIntake',
+      'rds-intake',
+      names.intakeRole,
+      'Checks each "snapshot shared" notification and starts the copy into the vault',
+      Duration.seconds(60),
+    );
+    this.completion = vaultFunction(
+      'RdsCompletion',
+      'rds-completion',
+      names.completionRole,
+      'Records finished and failed snapshot copies in the inventory',
+      Duration.seconds(60),
+    );
+    this.sweep = vaultFunction(
+      'RdsSweep',
+      'rds-sweep',
+      names.sweepRole,
+      'Finds copies whose events were lost and retries what is due',
+      Duration.minutes(5),
+    );
+
+    this.intakeDeadLetterQueue = new sqs.Queue(this, 'IntakeDeadLetterQueue', {
+      queueName: names.intakeDeadLetterQueue,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.intakeKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.intakeQueue = new sqs.Queue(this, 'IntakeQueue', {
+      queueName: names.intakeQueue,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.intakeKey,
+      enforceSSL: true,
+      // A message must not reappear while a batch is still being handled,
+      // retries included (AWS's advice for Lambda event sources: 6x timeout).
+      visibilityTimeout: Duration.seconds(this.intake.timeout.toSeconds() * 6),
+      deadLetterQueue: { queue: this.intakeDeadLetterQueue, maxReceiveCount: 5 },
+    });
+    // Written out instead of SqsSubscription, which would add an unconditioned
+    // (or, with the feature flag, cyclic) sns.amazonaws.com statement to the key.
+    const queuePolicy = this.intakeQueue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'IntakeTopicDelivers',
+        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.intakeQueue.queueArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': this.intakeTopic.topicArn } },
+      }),
+    );
+    const subscription = new sns.Subscription(this, 'IntakeSubscription', {
+      topic: this.intakeTopic,
+      protocol: sns.SubscriptionProtocol.SQS,
+      endpoint: this.intakeQueue.queueArn,
+      rawMessageDelivery: true,
+      // A message SNS cannot deliver lands next to those the intake gave up
+      // on, so the one dead-letter alarm covers both.
+      deadLetterQueue: this.intakeDeadLetterQueue,
+    });
+    // SNS confirms the subscription by delivering to the queue: the policy must come first.
+    if (queuePolicy.policyDependable) subscription.node.addDependency(queuePolicy.policyDependable);
+
+    this.intake.lambda.addEventSource(
+      new SqsEventSource(this.intakeQueue, { batchSize: 10, reportBatchItemFailures: true }),
+    );
+
+    new events.Rule(this, 'CopyEvents', {
+      description: 'RDS snapshot copies into the vault finished or failed',
+      eventPattern: {
+        source: ['aws.rds'],
+        detailType: ['RDS DB Snapshot Event'],
+        detail: { EventID: [...COPY_EVENT_IDS] },
+      },
+      targets: [
+        new targets.LambdaFunction(this.completion.lambda, {
+          retryAttempts: 4,
+          maxEventAge: Duration.hours(2),
+        }),
+      ],
+    });
+    new events.Rule(this, 'SweepSchedule', {
+      description: 'Events are best-effort: reconcile the inventory with RDS every 15 minutes',
+      schedule: events.Schedule.rate(Duration.minutes(15)),
+      targets: [new targets.LambdaFunction(this.sweep.lambda, { retryAttempts: 2 })],
+    });
+
+    this.inventory = new dynamodb.Table(this, 'Inventory', {
+      tableName: names.inventoryTable,
+      partitionKey: { name: 'artifactId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.backupKey,
+    });
+    this.inventory.addGlobalSecondaryIndex({
+      indexName: names.inventoryStatusIndex,
+      partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'updatedAt', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
+    for (const fn of [this.intake, this.completion, this.sweep]) this.grantVaultRights(fn, config);
+
+    this.alertsTopic = this.createAlerts(config);
+    const alarmAction = new SnsAction(this.alertsTopic);
+    new cloudwatch.Alarm(this, 'IntakeDeadLettersAlarm', {
+      alarmDescription:
+        'Intake notifications were given up on or could not be delivered: see the dead-letter queue',
+      metric: this.intakeDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(alarmAction);
+    for (const [id, fn] of [
+      ['RdsIntakeErrorsAlarm', this.intake],
+      ['RdsCompletionErrorsAlarm', this.completion],
+      ['RdsSweepErrorsAlarm', this.sweep],
+    ] as const) {
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: `${fn.node.id} failed: see its log group`,
+        metric: fn.lambda.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }).addAlarmAction(alarmAction);
+    }
+
+    new CfnOutput(this, 'BackupKeyArn', {
+      value: this.backupKey.keyArn,
+      description: 'Encrypts the backup copies',
+    });
+    new CfnOutput(this, 'IntakeTopicArn', {
+      value: this.intakeTopic.topicArn,
+      description: 'Source agents publish here',
+    });
+    new CfnOutput(this, 'InventoryTableName', {
+      value: this.inventory.tableName,
+      description: 'The inventory',
+    });
+    new CfnOutput(this, 'AlertsTopicArn', {
+      value: this.alertsTopic.topicArn,
+      description: 'Alarms go here',
+    });
+  }
+
+  /** What every vault Lambda needs: the inventory, the backup key, copying shared snapshots in, reading sources. */
+  private grantVaultRights(fn: BunkerFunction, config: BunkerConfig): void {
+    const { account, region } = config.backup;
+    const partition = Aws.PARTITION;
+
+    this.inventory.grantReadWriteData(fn.role);
+    this.backupKey.grantEncryptDecrypt(fn.role);
+    fn.acknowledgeWildcards(
+      {
+        actions: ['kms:GenerateDataKey*', 'kms:ReEncrypt*'],
+        resources: [`${this.inventory.tableArn}/index/*`],
+      },
+      "Granted by Table.grantReadWriteData and Key.grantEncryptDecrypt: the inventory table, its by-status index and the backup key only; the wildcards are the key operation families DynamoDB uses with a customer-managed key and the table's index ARNs.",
+    );
+    fn.allow({ actions: ['kms:DescribeKey'], resources: [this.backupKey.keyArn] });
+    fn.allow({
+      // RDS makes a grant on the backup key for the copy it encrypts with it.
+      actions: ['kms:CreateGrant'],
+      resources: [this.backupKey.keyArn],
+      conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+    });
+
+    fn.allow(
+      {
+        actions: [
+          'rds:CopyDBSnapshot',
+          'rds:AddTagsToResource',
+          'rds:DescribeDBSnapshots',
+          'rds:ListTagsForResource',
+        ],
+        resources: [`arn:${partition}:rds:${region}:${account}:snapshot:${VAULT_SNAPSHOT_PREFIX}*`],
+      },
+      'Vault copies are named by backupSnapshotId() at run time; all start with "bunker-", so the Lambdas cannot touch other snapshots of the backup account.',
+    );
+    fn.allow(
+      {
+        // Listing calls (shared snapshots awaiting a copy) are authorized
+        // against "*"; the call only returns what this account owns or was
+        // shared, and it is read-only.
+        actions: ['rds:DescribeDBSnapshots'],
+        resources: ['*'],
+      },
+      'rds:DescribeDBSnapshots without an identifier (listing snapshots shared with the vault) is only authorized on "*"; it is read-only.',
+    );
+
+    for (const source of config.sources) {
+      fn.allow(
+        {
+          actions: ['rds:CopyDBSnapshot', 'rds:DescribeDBSnapshots'],
+          resources: source.regions.map((r) => `arn:${partition}:rds:${r}:${source.account}:snapshot:*`),
+        },
+        `Copies the snapshots that source account ${source.account} shares with the vault; their names are chosen in that account, so only the account and its configured Regions are fixed.`,
+      );
+      const rdsServices = [...new Set([region, ...source.regions])].map((r) => `rds.${r}.amazonaws.com`);
+      const shareKeys = source.regions.map((r) => `arn:${partition}:kms:${r}:${source.account}:key/*`);
+      const shareKeyReason = `The share key of source account ${source.account} is created by its source stack and its id is unknown here; usable only through RDS (kms:ViaService) and only as far as that key's own policy allows.`;
+      fn.allow(
+        {
+          actions: ['kms:Decrypt'],
+          resources: shareKeys,
+          conditions: { StringEquals: { 'kms:ViaService': rdsServices } },
+        },
+        shareKeyReason,
+      );
+      fn.allow(
+        {
+          actions: ['kms:CreateGrant'],
+          resources: shareKeys,
+          conditions: {
+            StringEquals: { 'kms:ViaService': rdsServices },
+            Bool: { 'kms:GrantIsForAWSResource': 'true' },
+          },
+        },
+        shareKeyReason,
+      );
+      fn.allow({ actions: ['kms:DescribeKey'], resources: shareKeys }, shareKeyReason);
+      fn.allow({
+        actions: ['sts:AssumeRole'],
+        resources: [readerRoleArn(config.name, source.account, source.regions[0])],
+      });
+    }
+  }
+
+  /** An encrypted alerts topic that CloudWatch alarms of this account may publish to. */
+  private createAlerts(config: BunkerConfig): sns.Topic {
+    const { account } = config.backup;
+    const key = new kms.Key(this, 'AlertsKey', {
+      alias: `alias/${config.name}-alerts`,
+      description: `Bunker (${config.name}): encrypts the alerts topic`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
+      }),
+    );
+    const topic = new sns.Topic(this, 'AlertsTopic', {
+      topicName: `${config.name}-alerts`,
+      displayName: `Bunker ${config.name} alerts`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${config.backup.region}:${account}:alarm:*`,
+          },
+        },
+      }),
+    );
+    for (const email of config.alerts.emails) topic.addSubscription(new EmailSubscription(email));
+    return topic;
+  }
+}
+
+/** The source agents' role ARNs: the only principals of the source accounts that publish to the intake. */
+export function sourceAgentRoleArns(config: BunkerConfig): string[] {
+  return config.sources.flatMap((source) =>
+    source.regions.map(
+      (region) =>
+        `arn:${Aws.PARTITION}:iam::${source.account}:role/${sourceNames(config.name, region).agentRole}`,
+    ),
+  );
+}

@@ -1,0 +1,566 @@
+/**
+ * What the CDK app deploys, asserted on the synthesized templates: who may
+ * publish, which key encrypts what, who may assume or delete what. The app
+ * is built once, with cdk-nag attached, and every test reads the result.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, type Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { intakeTopicArn, sourceNames, vaultNames, vaultReaderPrincipalArns } from '../../lambdas/core/names';
+import { type BunkerApp, buildApp } from '../../lib/app';
+import { parseConfig } from '../../lib/config/load';
+import type { BunkerConfigInput } from '../../lib/config/schema';
+import { SOURCE_EVENT_IDS } from '../../lib/stacks/source-stack';
+import {
+  actionsOf,
+  asArray,
+  conditionValues,
+  type FoundStatement,
+  flatten,
+  logicalIds,
+  policyStatements,
+  principalIsAccount,
+  principalsOf,
+  referencedId,
+  type TemplateJson,
+} from './policy-walk';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BACKUP = '111111111111';
+const PAYMENTS = '222222222222';
+const STOREFRONT = '333333333333';
+const SOURCES = [PAYMENTS, STOREFRONT];
+
+const document: BunkerConfigInput = {
+  name: 'bunker',
+  backup: { account: BACKUP, region: 'eu-west-1' },
+  sources: [
+    { account: PAYMENTS, name: 'payments', regions: ['eu-west-1'] },
+    // First Region differs from the backup Region: the reader role lives there.
+    { account: STOREFRONT, name: 'storefront', regions: ['eu-central-1', 'eu-west-1'] },
+  ],
+  artifacts: { rds: { enabled: true } },
+  alerts: { emails: ['backup-alerts@example.com'] },
+};
+const config = parseConfig(document, 'test config');
+const names = vaultNames(config.name);
+
+let outdir: string;
+let built: BunkerApp;
+let synthError: unknown;
+let vault: TemplateJson;
+/** Source templates by `account/region`. */
+const sources = new Map<string, TemplateJson>();
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'bunker-infra-'));
+  built = buildApp(config, new App({ outdir }));
+  let template: (stack: Stack) => TemplateJson;
+  try {
+    // Under vitest (NODE_ENV=test) CDK throws on a validation failure
+    // instead of only setting the exit code, with the whole report.
+    built.app.synth();
+    template = (stack) => Template.fromStack(stack).toJSON() as TemplateJson;
+  } catch (error) {
+    synthError = error;
+    // The templates were written before validation ran: read them, so the
+    // other tests still say what they check instead of failing on undefined.
+    template = (stack) => JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')) as TemplateJson;
+  }
+  vault = template(built.vault);
+  for (const stack of built.sources) sources.set(`${stack.account}/${stack.region}`, template(stack));
+});
+
+const resourcesOf = (template: TemplateJson, type: string) =>
+  Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+
+/** The logical id of the KMS key behind an alias. */
+function keyByAlias(template: TemplateJson, alias: string): string {
+  const [aliasId] = logicalIds(template, 'AWS::KMS::Alias', (props) => props.AliasName === alias);
+  expect(aliasId, `alias ${alias}`).toBeDefined();
+  const target = referencedId(template.Resources[aliasId].Properties?.TargetKeyId);
+  if (!target) throw new Error(`alias ${alias} does not point to a key of the template`);
+  return target;
+}
+
+function statementsOf(template: TemplateJson, logicalId: string, property?: string): FoundStatement[] {
+  return policyStatements(template).filter(
+    (found) => found.logicalId === logicalId && (property === undefined || found.property === property),
+  );
+}
+
+describe('the CDK app', () => {
+  it('synthesizes the vault and every source stack with no unacknowledged cdk-nag finding', () => {
+    expect(synthError).toBeUndefined();
+    expect(built.sources.map((stack) => stack.stackName)).toEqual([
+      `bunker-source-${PAYMENTS}-eu-west-1`,
+      `bunker-source-${STOREFRONT}-eu-central-1`,
+      `bunker-source-${STOREFRONT}-eu-west-1`,
+    ]);
+    expect(built.vault.stackName).toBe(names.stack);
+    expect(built.vault.terminationProtection).toBe(true);
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: { violations?: unknown[] }[];
+    };
+    expect(report.pluginReports.flatMap((plugin) => plugin.violations ?? [])).toEqual([]);
+  });
+
+  it('gives every cdk-nag acknowledgement a reason and a finding it covers, on the resource itself', () => {
+    const acknowledgements = built.app.node.findAll().flatMap((construct) =>
+      construct.node.metadata
+        .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+        .flatMap((entry) =>
+          Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
+            path: construct.node.path,
+            id: id.replace(/^annotation::/i, ''),
+            reason,
+          })),
+        ),
+    );
+    expect(acknowledgements.length).toBeGreaterThan(0);
+
+    // cdk-nag has no public switch to report acknowledged findings: turn its
+    // acknowledgement lookup off to see every finding the app would raise.
+    const pack = new AwsSolutionsChecks();
+    Object.assign(pack, { isAcknowledged: () => false });
+    const raw = pack.validateScope(built.app).violations.flatMap((violation) =>
+      violation.violatingResources.map((resource) => ({
+        id: violation.ruleName,
+        path: resource.constructPath ?? '',
+      })),
+    );
+    const stackPaths = new Set([built.vault, ...built.sources].map((stack) => stack.node.path));
+    for (const ack of acknowledgements) {
+      expect(ack.reason.trim().length, `${ack.path} ${ack.id}`).toBeGreaterThan(20);
+      // One finding at a time (IAM5[...]), never a whole rule or a whole stack.
+      expect(ack.id, ack.path).toMatch(/^AwsSolutions-IAM5\[.+\]$/);
+      expect(stackPaths.has(ack.path), `${ack.id} acknowledged on a whole stack`).toBe(false);
+      const covered = raw.some((finding) => finding.id === ack.id && finding.path.startsWith(`${ack.path}/`));
+      expect(covered, `stale acknowledgement ${ack.id} on ${ack.path}`).toBe(true);
+    }
+  });
+
+  it('allows "*" resources only to X-Ray and read-only RDS Describe calls', () => {
+    // The IAM5[Resource::*] acknowledgements cover a whole policy: this keeps
+    // them from silently covering a new statement.
+    const readOnlyOnStar = [
+      'xray:PutTraceSegments',
+      'xray:PutTelemetryRecords',
+      'rds:DescribeDBSnapshots',
+      'rds:DescribeDBInstances',
+      'rds:DescribeDBSnapshotAttributes',
+      'rds:ListTagsForResource',
+    ];
+    for (const template of [vault, ...sources.values()]) {
+      const identity = policyStatements(template).filter((found) => found.type === 'AWS::IAM::Policy');
+      expect(identity.length).toBeGreaterThan(0);
+      for (const { statement, logicalId } of identity) {
+        if (!asArray(statement.Resource).includes('*')) continue;
+        for (const action of actionsOf(statement))
+          expect(readOnlyOnStar, `${logicalId} ${action}`).toContain(action);
+      }
+    }
+  });
+
+  it('fails with the key path when the backup account is also listed as a source', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'bunker-config-')), 'bunker.config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...document,
+        sources: [...(document.sources ?? []), { account: BACKUP, regions: ['eu-west-1'] }],
+      }),
+    );
+    const run = spawnSync(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/bunker-app.ts'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ config: file }), CDK_OUTDIR: outdir },
+      timeout: 60_000,
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('sources[2].account');
+    expect(run.stderr).toContain('backup account');
+  });
+});
+
+describe('the vault stack', () => {
+  it('allows only registered source accounts to publish to the intake topic', () => {
+    const [topicId] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName === names.intakeTopic);
+    const [policyId] = logicalIds(vault, 'AWS::SNS::TopicPolicy', (props) =>
+      asArray(props.Topics).some((topic) => referencedId(topic) === topicId),
+    );
+    const allows = statementsOf(vault, policyId).filter((found) => found.statement.Effect === 'Allow');
+    const publishers = allows.flatMap((found) => principalsOf(found.statement));
+    expect(
+      publishers.map((principal) => SOURCES.find((account) => principalIsAccount(principal, account))),
+    ).toEqual(SOURCES);
+    for (const found of allows) expect(actionsOf(found.statement)).toEqual(['sns:Publish']);
+    // Only their Bunker agents, not any principal of the account.
+    expect(
+      allows.flatMap((found) => conditionValues(found.statement, 'ArnEquals', 'aws:PrincipalArn')),
+    ).toEqual(
+      config.sources.flatMap((source) =>
+        source.regions.map(
+          (region) =>
+            `arn:<AWS::Partition>:iam::${source.account}:role/${sourceNames('bunker', region).agentRole}`,
+        ),
+      ),
+    );
+  });
+
+  it('grants source accounts nothing in the backup account but publishing through SNS', () => {
+    const statements = policyStatements(vault);
+    const toSources = statements.filter((found) =>
+      principalsOf(found.statement).some((principal) =>
+        SOURCES.some((account) => principalIsAccount(principal, account)),
+      ),
+    );
+    // The topic policy and the intake key policy, at least: the walk found them.
+    expect(new Set(toSources.map((found) => found.type))).toEqual(
+      new Set(['AWS::SNS::TopicPolicy', 'AWS::KMS::Key']),
+    );
+    for (const { statement, logicalId } of toSources) {
+      expect(statement.Effect, logicalId).toBe('Allow');
+      expect(statement.NotAction, logicalId).toBeUndefined();
+      for (const action of actionsOf(statement)) {
+        expect(['sns:Publish', 'kms:GenerateDataKey*', 'kms:Decrypt'], `${logicalId} ${action}`).toContain(
+          action,
+        );
+        if (action.startsWith('kms:')) {
+          expect(conditionValues(statement, 'StringEquals', 'kms:ViaService'), logicalId).toEqual([
+            'sns.eu-west-1.amazonaws.com',
+          ]);
+        }
+      }
+    }
+    // An allow to "*" would include the source accounts too.
+    for (const { statement, logicalId } of statements.filter((found) => found.statement.Effect === 'Allow')) {
+      expect(principalsOf(statement), logicalId).not.toContain('*');
+    }
+    for (const [roleId, role] of resourcesOf(vault, 'AWS::IAM::Role')) {
+      const trusted = statementsOf(vault, roleId, 'AssumeRolePolicyDocument').flatMap((found) =>
+        principalsOf(found.statement),
+      );
+      expect(trusted.length, roleId).toBeGreaterThan(0);
+      for (const principal of trusted) {
+        expect(
+          SOURCES.some((account) => principalIsAccount(principal, account)),
+          `${roleId} trusts ${principal}`,
+        ).toBe(false);
+      }
+      expect(role.Properties?.ManagedPolicyArns, roleId).toBeUndefined();
+    }
+  });
+
+  it('keeps the backup-data key to the backup account, rotated and retained', () => {
+    const keyId = keyByAlias(vault, names.backupKeyAlias);
+    const key = vault.Resources[keyId];
+    expect(key.Properties?.EnableKeyRotation).toBe(true);
+    expect(key.DeletionPolicy).toBe('Retain');
+    const principals = statementsOf(vault, keyId, 'KeyPolicy').flatMap((found) =>
+      principalsOf(found.statement),
+    );
+    expect(principals.length).toBeGreaterThan(0);
+    for (const principal of principals) expect(principal).toBe(`arn:<AWS::Partition>:iam::${BACKUP}:root`);
+  });
+
+  it('encrypts the inventory with the backup-data key and the intake with the intake key only', () => {
+    const backupKey = keyByAlias(vault, names.backupKeyAlias);
+    const intakeKey = keyByAlias(vault, names.intakeKeyAlias);
+    const [table] = resourcesOf(vault, 'AWS::DynamoDB::Table');
+    const sse = table[1].Properties?.SSESpecification as Record<string, unknown>;
+    expect(sse).toMatchObject({ SSEEnabled: true, SSEType: 'KMS' });
+    expect(referencedId(sse.KMSMasterKeyId)).toBe(backupKey);
+
+    const [topic] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName === names.intakeTopic);
+    expect(referencedId(vault.Resources[topic].Properties?.KmsMasterKeyId)).toBe(intakeKey);
+    for (const queueName of [names.intakeQueue, names.intakeDeadLetterQueue]) {
+      const [queue] = logicalIds(vault, 'AWS::SQS::Queue', (props) => props.QueueName === queueName);
+      expect(referencedId(vault.Resources[queue].Properties?.KmsMasterKeyId), queueName).toBe(intakeKey);
+    }
+    // Nothing but the inventory is encrypted with the backup-data key.
+    const users = Object.entries(vault.Resources)
+      .filter(([, resource]) => resource.Type !== 'AWS::KMS::Alias' && resource.Type !== 'AWS::IAM::Policy')
+      .filter(([, resource]) => JSON.stringify(resource.Properties ?? {}).includes(`"${backupKey}"`))
+      .map(([, resource]) => resource.Type)
+      .filter((type) => type !== 'AWS::Lambda::Function'); // its ARN in the settings, not as encryption
+    expect(users).toEqual(['AWS::DynamoDB::Table']);
+  });
+
+  it('protects the inventory with point-in-time recovery, deletion protection and a status index', () => {
+    const [[, table]] = resourcesOf(vault, 'AWS::DynamoDB::Table');
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      TableName: names.inventoryTable,
+      BillingMode: 'PAY_PER_REQUEST',
+      DeletionProtectionEnabled: true,
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      KeySchema: [{ AttributeName: 'artifactId', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: names.inventoryStatusIndex,
+          KeySchema: [
+            { AttributeName: 'status', KeyType: 'HASH' },
+            { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+  });
+
+  it('moves an intake message to a dead-letter queue after five receives and keeps it 14 days', () => {
+    const [dlq] = logicalIds(
+      vault,
+      'AWS::SQS::Queue',
+      (props) => props.QueueName === names.intakeDeadLetterQueue,
+    );
+    const [queue] = logicalIds(vault, 'AWS::SQS::Queue', (props) => props.QueueName === names.intakeQueue);
+    const props = vault.Resources[queue].Properties ?? {};
+    expect(props.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(vault.Resources[dlq].Properties?.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    const [intake] = logicalIds(vault, 'AWS::Lambda::Function', (p) =>
+      flatten(p.Role).includes(
+        logicalIds(vault, 'AWS::IAM::Role', (r) => r.RoleName === names.intakeRole)[0],
+      ),
+    );
+    expect(props.VisibilityTimeout as number).toBeGreaterThanOrEqual(
+      6 * (vault.Resources[intake].Properties?.Timeout as number),
+    );
+    const [subscription] = resourcesOf(vault, 'AWS::SNS::Subscription').filter(
+      ([, resource]) => resource.Properties?.Protocol === 'sqs',
+    );
+    expect(subscription[1].Properties).toMatchObject({
+      RawMessageDelivery: true,
+      Endpoint: { 'Fn::GetAtt': [queue, 'Arn'] },
+    });
+  });
+
+  it('reports batch item failures from the intake queue, ten messages at a time', () => {
+    const [[, mapping]] = resourcesOf(vault, 'AWS::Lambda::EventSourceMapping');
+    expect(mapping.Properties).toMatchObject({
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('routes finished and failed snapshot copies to the completion Lambda', () => {
+    const [completionRole] = logicalIds(
+      vault,
+      'AWS::IAM::Role',
+      (props) => props.RoleName === names.completionRole,
+    );
+    const [completion] = logicalIds(
+      vault,
+      'AWS::Lambda::Function',
+      (props) => referencedId(props.Role) === completionRole,
+    );
+    const rules = resourcesOf(vault, 'AWS::Events::Rule').filter(([, rule]) =>
+      asArray(rule.Properties?.Targets as { Arn: unknown }[]).some(
+        (target) => referencedId(target.Arn) === completion,
+      ),
+    );
+    expect(rules).toHaveLength(1);
+    expect(rules[0][1].Properties?.EventPattern).toEqual({
+      source: ['aws.rds'],
+      'detail-type': ['RDS DB Snapshot Event'],
+      detail: { EventID: ['RDS-EVENT-0197', 'RDS-EVENT-0190', 'RDS-EVENT-0060', 'RDS-EVENT-0061'] },
+    });
+    expect(
+      resourcesOf(vault, 'AWS::Events::Rule').map(([, rule]) => rule.Properties?.ScheduleExpression),
+    ).toContain('rate(15 minutes)');
+  });
+
+  it('names the vault Lambda roles exactly as the source reader roles trust them', () => {
+    const roleArns = resourcesOf(vault, 'AWS::IAM::Role').map(
+      ([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`,
+    );
+    expect(roleArns.sort()).toEqual(vaultReaderPrincipalArns(config.name, BACKUP).sort());
+  });
+
+  it('runs every Lambda on the newest Node.js runtime on ARM64 with tracing and source maps', () => {
+    for (const template of [vault, ...sources.values()]) {
+      for (const [id, fn] of resourcesOf(template, 'AWS::Lambda::Function')) {
+        expect(fn.Properties, id).toMatchObject({
+          Runtime: 'nodejs24.x',
+          Architectures: ['arm64'],
+          TracingConfig: { Mode: 'Active' },
+          Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+        });
+      }
+    }
+  });
+
+  it('alarms to the alerts topic on dead letters and on errors of each Lambda', () => {
+    const [alertsTopic] = logicalIds(
+      vault,
+      'AWS::SNS::Topic',
+      (props) => props.TopicName !== names.intakeTopic,
+    );
+    const alarms = resourcesOf(vault, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
+    for (const alarm of alarms) {
+      expect(asArray(alarm.AlarmActions).map(referencedId)).toEqual([alertsTopic]);
+      expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    }
+    expect(alarms.map((alarm) => alarm.MetricName).sort()).toEqual([
+      'ApproximateNumberOfMessagesVisible',
+      'Errors',
+      'Errors',
+      'Errors',
+    ]);
+    expect(referencedId(vault.Resources[alertsTopic].Properties?.KmsMasterKeyId)).not.toBe(
+      keyByAlias(vault, names.backupKeyAlias),
+    );
+  });
+});
+
+describe('the source stacks', () => {
+  const each = () =>
+    [...sources.entries()].map(([key, template]) => ({ key, template, account: key.split('/')[0] }));
+
+  it('let the backup account use the share key only to copy through RDS', () => {
+    for (const { key, template, account } of each()) {
+      const keyId = keyByAlias(template, sourceNames(config.name, key.split('/')[1]).shareKeyAlias);
+      expect(template.Resources[keyId].Properties?.EnableKeyRotation, key).toBe(true);
+      const statements = statementsOf(template, keyId, 'KeyPolicy');
+      for (const { statement } of statements) {
+        const principals = principalsOf(statement);
+        const ownRoot = principals.every(
+          (principal) => principal === `arn:<AWS::Partition>:iam::${account}:root`,
+        );
+        if (ownRoot) continue;
+        expect(principals, key).toEqual([`arn:<AWS::Partition>:iam::${BACKUP}:root`]);
+        for (const action of actionsOf(statement)) {
+          expect(['kms:Decrypt', 'kms:DescribeKey', 'kms:CreateGrant'], `${key} ${action}`).toContain(action);
+          if (action === 'kms:DescribeKey') continue;
+          const via = conditionValues(statement, 'StringEquals', 'kms:ViaService');
+          expect(via.length, `${key} ${action}`).toBeGreaterThan(0);
+          for (const service of via) expect(service, key).toMatch(/^rds\.[a-z0-9-]+\.amazonaws\.com$/);
+          if (action === 'kms:CreateGrant') {
+            expect(conditionValues(statement, 'Bool', 'kms:GrantIsForAWSResource'), key).toEqual(['true']);
+          }
+        }
+      }
+      const granted = statements.filter(({ statement }) =>
+        principalsOf(statement).some((principal) => principalIsAccount(principal, BACKUP)),
+      );
+      expect(granted.flatMap(({ statement }) => actionsOf(statement)).sort(), key).toEqual([
+        'kms:CreateGrant',
+        'kms:Decrypt',
+        'kms:DescribeKey',
+      ]);
+    }
+  });
+
+  it('let only the vault Lambda roles assume the reader role, and only to read', () => {
+    const readerName = sourceNames(config.name, 'any').readerRole;
+    for (const { key, template } of each()) {
+      for (const [roleId] of resourcesOf(template, 'AWS::IAM::Role').filter(
+        ([, role]) => role.Properties?.RoleName === readerName,
+      )) {
+        const trust = statementsOf(template, roleId, 'AssumeRolePolicyDocument');
+        expect(trust, key).toHaveLength(1);
+        expect(principalsOf(trust[0].statement), key).toEqual([`arn:<AWS::Partition>:iam::${BACKUP}:root`]);
+        expect(conditionValues(trust[0].statement, 'ArnEquals', 'aws:PrincipalArn').sort(), key).toEqual(
+          vaultReaderPrincipalArns(config.name, BACKUP).sort(),
+        );
+        expect(template.Resources[roleId].Properties?.ManagedPolicyArns, key).toBeUndefined();
+        expect(template.Resources[roleId].Properties?.Policies, key).toBeUndefined();
+        const policies = resourcesOf(template, 'AWS::IAM::Policy').filter(([, policy]) =>
+          asArray(policy.Properties?.Roles).some((role) => referencedId(role) === roleId),
+        );
+        const actions = policies.flatMap(([policyId]) =>
+          statementsOf(template, policyId).flatMap(({ statement }) => actionsOf(statement)),
+        );
+        expect(actions.sort(), key).toEqual([
+          'rds:DescribeDBInstances',
+          'rds:DescribeDBSnapshotAttributes',
+          'rds:DescribeDBSnapshots',
+          'rds:ListTagsForResource',
+        ]);
+      }
+    }
+  });
+
+  it('create the reader role only in the first Region stack of each account', () => {
+    const readerName = sourceNames(config.name, 'any').readerRole;
+    const readers = [...sources.entries()].map(
+      ([key, template]) =>
+        [
+          key,
+          resourcesOf(template, 'AWS::IAM::Role').filter(
+            ([, role]) => role.Properties?.RoleName === readerName,
+          ).length,
+        ] as const,
+    );
+    expect(Object.fromEntries(readers)).toEqual({
+      [`${PAYMENTS}/eu-west-1`]: 1,
+      [`${STOREFRONT}/eu-central-1`]: 1,
+      [`${STOREFRONT}/eu-west-1`]: 0,
+    });
+  });
+
+  it('let the agent delete and share only its bunker-share-* intermediates', () => {
+    for (const { key, template, account } of each()) {
+      const region = key.split('/')[1];
+      const [agentRole] = logicalIds(
+        template,
+        'AWS::IAM::Role',
+        (props) => props.RoleName === sourceNames(config.name, region).agentRole,
+      );
+      const statements = policyStatements(template).filter(
+        (found) =>
+          found.type === 'AWS::IAM::Policy' &&
+          asArray(template.Resources[found.logicalId].Properties?.Roles).some(
+            (role) => referencedId(role) === agentRole,
+          ),
+      );
+      const destructive = statements.filter(({ statement }) =>
+        actionsOf(statement).some((action) => /^rds:(Delete|Modify)/.test(action)),
+      );
+      expect(destructive.length, key).toBeGreaterThan(0);
+      for (const { statement } of destructive) {
+        expect(actionsOf(statement).sort(), key).toEqual([
+          'rds:DeleteDBSnapshot',
+          'rds:ModifyDBSnapshotAttribute',
+        ]);
+        expect(asArray(statement.Resource).map(flatten), key).toEqual([
+          `arn:<AWS::Partition>:rds:${region}:${account}:snapshot:bunker-share-*`,
+        ]);
+      }
+      for (const { statement } of statements) {
+        // No whole service (`rds:*`) and no `*` action.
+        for (const action of actionsOf(statement)) expect(action, key).not.toMatch(/^\*$|^[a-z0-9-]+:\*$/);
+      }
+      // It publishes to the vault's intake topic and to nothing else.
+      const publish = statements.filter(({ statement }) => actionsOf(statement).includes('sns:Publish'));
+      expect(
+        publish.flatMap(({ statement }) => asArray(statement.Resource).map(flatten)),
+        key,
+      ).toEqual([intakeTopicArn(config.name, BACKUP, config.backup.region)]);
+    }
+  });
+
+  it('wake the agent on snapshot events and every hour', () => {
+    for (const { key, template } of each()) {
+      const rules = resourcesOf(template, 'AWS::Events::Rule').map(([, rule]) => rule.Properties ?? {});
+      expect(rules.map((rule) => rule.ScheduleExpression).filter(Boolean), key).toEqual(['rate(1 hour)']);
+      expect(rules.map((rule) => rule.EventPattern).filter(Boolean), key).toEqual([
+        {
+          source: ['aws.rds'],
+          'detail-type': ['RDS DB Snapshot Event'],
+          detail: { EventID: [...SOURCE_EVENT_IDS] },
+        },
+      ]);
+    }
+  });
+});
