@@ -4,8 +4,8 @@
  * emulator serves the whole run without resets.
  */
 import { randomInt } from 'node:crypto';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { assumeLocalRole } from '../../cli/local/accounts';
 
 /** The region tests use when they do not care. */
 export const DEFAULT_TEST_REGION = 'eu-west-1';
@@ -33,64 +33,15 @@ export function freshAccountId(): string {
   }
 }
 
-const credentialCache = new Map<string, Promise<AwsCredentialIdentity>>();
-
 /**
- * Credentials of `account`, obtained like Bunker's own cross-account access:
- * STS AssumeRole into `arn:aws:iam::<account>:role/bunker-test`. moto records
- * the issued key under that account, so requests signed with it land there.
- * Cached per endpoint and account (moto's keys last an hour).
+ * Credentials of `account`, obtained like Bunker's own cross-account access
+ * and through the same code as the local mode: STS AssumeRole into
+ * `arn:aws:iam::<account>:role/bunker-test`. moto records the issued key
+ * under that account, so requests signed with it land there. Cached per
+ * endpoint and account.
  */
-export function credentialsFor(
-  endpoint: string,
-  account: string,
-  region: string = DEFAULT_TEST_REGION,
-): Promise<AwsCredentialIdentity> {
-  const key = `${endpoint}|${account}`;
-  let credentials = credentialCache.get(key);
-  if (credentials === undefined) {
-    credentials = assumeTestRole(endpoint, account, region);
-    // A failed call is not cached, so the next test gets a real retry.
-    credentials.catch(() => credentialCache.delete(key));
-    credentialCache.set(key, credentials);
-  }
-  return credentials;
-}
-
-async function assumeTestRole(
-  endpoint: string,
-  account: string,
-  region: string,
-): Promise<AwsCredentialIdentity> {
-  const sts = new STSClient({
-    endpoint,
-    region,
-    // The caller of AssumeRole itself is irrelevant to moto; any key signs.
-    credentials: { accessKeyId: 'AKIABUNKERTESTCALLER', secretAccessKey: 'bunker-test-not-a-secret' },
-  });
-  try {
-    const { Credentials: issuedCredentials } = await sts.send(
-      new AssumeRoleCommand({
-        RoleArn: `arn:aws:iam::${account}:role/${TEST_ROLE_NAME}`,
-        RoleSessionName: 'bunker-test',
-      }),
-    );
-    if (
-      issuedCredentials?.AccessKeyId === undefined ||
-      issuedCredentials.SecretAccessKey === undefined ||
-      issuedCredentials.SessionToken === undefined
-    ) {
-      throw new Error(`AssumeRole into account ${account} returned no credentials`);
-    }
-    return {
-      accessKeyId: issuedCredentials.AccessKeyId,
-      secretAccessKey: issuedCredentials.SecretAccessKey,
-      sessionToken: issuedCredentials.SessionToken,
-      expiration: issuedCredentials.Expiration,
-    };
-  } finally {
-    sts.destroy();
-  }
+export function credentialsFor(endpoint: string, account: string): Promise<AwsCredentialIdentity> {
+  return assumeLocalRole(endpoint, account, TEST_ROLE_NAME);
 }
 
 /** What an SDK v3 client needs to act as `account` in `region` on the emulator. */
@@ -109,5 +60,5 @@ export function clientConfig(
   account: string,
   region: string = DEFAULT_TEST_REGION,
 ): TestClientConfig {
-  return { endpoint, region, credentials: () => credentialsFor(endpoint, account, region) };
+  return { endpoint, region, credentials: () => credentialsFor(endpoint, account) };
 }
