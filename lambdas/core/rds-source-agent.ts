@@ -140,7 +140,7 @@ export interface AgentSweepSummary {
  * The hourly sweep: what the events missed. Handles in-scope originals
  * created within the retention window that have no intermediate yet,
  * announces available intermediates not yet announced, and deletes
- * intermediates older than the retention window.
+ * announced intermediates older than the retention window.
  */
 export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
   const now = deps.clock.now();
@@ -156,12 +156,22 @@ export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
   let deleted = 0;
   for (const snapshot of intermediates) {
     const created = snapshot.createdAt ? Date.parse(snapshot.createdAt) : now.getTime();
-    if (created < windowStart && snapshot.status === 'available') {
+    // Only an announced intermediate may expire: one the vault never heard of is announced first.
+    const expired = created < windowStart && snapshot.status === 'available' && Boolean(snapshot.tags[TAG_NOTIFIED_AT]);
+    if (!expired) {
+      count(await guarded(() => shareAndNotify(snapshot, deps), snapshot.id, deps));
+      continue;
+    }
+    try {
       await deps.rds.deleteSnapshot(snapshot.id);
       deleted += 1;
       deps.log.info('intermediate snapshot expired and deleted', { snapshotId: snapshot.id });
-    } else {
-      count(await guarded(() => shareAndNotify(snapshot, deps), snapshot.id, deps));
+    } catch (error) {
+      // A failed delete must not stop the sweep: it is the backstop for lost events.
+      deps.log.error('expired intermediate could not be deleted; the next sweep retries', {
+        snapshotId: snapshot.id,
+        error: String(error),
+      });
     }
   }
 

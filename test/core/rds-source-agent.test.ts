@@ -1,0 +1,396 @@
+import { describe, expect, it } from 'vitest';
+import { intermediateSnapshotId } from '../../lambdas/core/names';
+import { parseNotification } from '../../lambdas/core/notification';
+import {
+  type AgentStep,
+  processSnapshot,
+  sweepSource,
+  TAG_INTERMEDIATE,
+  TAG_INTERMEDIATE_OF,
+  TAG_NOTIFIED_AT,
+} from '../../lambdas/core/rds-source-agent';
+import type { ScopeSetting, SourceSettings } from '../../lambdas/core/settings';
+import { ManualClock, MemoryPublisher, MemoryRdsWorld, type NewSnapshot, PortMonitor } from '../../sim/memory-aws';
+import { memoryAgentDeps } from '../../sim/simulation';
+
+const BACKUP = '111111111111';
+const SOURCE = '222222222222';
+const REGION = 'eu-west-1';
+const T0 = '2026-03-01T04:30:00.000Z';
+const COPY_MS = 10 * 60_000;
+const HOUR = 3_600_000;
+const BY_TAG: ScopeSetting = { tag: { key: 'backup', value: 'daily' } };
+const IN_SCOPE = { backup: 'daily' };
+const OUT_OF_SCOPE = { backup: 'none' };
+
+function agent(
+  options: {
+    scope?: ScopeSetting;
+    maxIntermediates?: number;
+    retentionHours?: number;
+  } = {},
+) {
+  const clock = new ManualClock(T0);
+  const monitor = new PortMonitor();
+  const world = new MemoryRdsWorld({ clock, monitor, copyDurationMs: COPY_MS });
+  const publisher = new MemoryPublisher({ monitor });
+  const shareKeyArn = world.createKey(SOURCE, REGION, 'bunker-share', [BACKUP]);
+  const settings: SourceSettings = {
+    prefix: 'bunker',
+    backupAccount: BACKUP,
+    sourceAccount: SOURCE,
+    sourceRegion: REGION,
+    shareKeyArn,
+    intakeTopicArn: `arn:aws:sns:${REGION}:${BACKUP}:bunker-intake`,
+    scope: options.scope ?? BY_TAG,
+    intermediateRetentionHours: options.retentionHours ?? 24,
+    maxIntermediateSnapshots: options.maxIntermediates ?? 10,
+  };
+  const deps = memoryAgentDeps({ world, publisher, clock, settings });
+  /** A production snapshot of `db` (created now, available at once unless told otherwise). */
+  const snapshot = (id: string, db = 'orders-db', extra: Partial<NewSnapshot> = {}) =>
+    world.addSnapshot(SOURCE, REGION, { id, dbInstanceId: db, ...extra });
+  const intermediateOf = (id: string) => world.snapshot(SOURCE, REGION, intermediateSnapshotId(id));
+  /** Runs the snapshot's two events: created (copy to an intermediate), then the copy finished. */
+  const announce = async (id: string) => {
+    await processSnapshot(id, deps);
+    clock.advance(COPY_MS);
+    return processSnapshot(intermediateSnapshotId(id), deps);
+  };
+  return {
+    clock,
+    monitor,
+    world,
+    publisher,
+    deps,
+    shareKeyArn,
+    snapshot,
+    intermediateOf,
+    announce,
+  };
+}
+
+describe('processSnapshot: scope', () => {
+  const ROWS: ReadonlyArray<{
+    readonly name: string;
+    readonly scope: ScopeSetting;
+    /** `undefined`: the instance no longer exists. */
+    readonly instanceTags: Record<string, string> | undefined;
+    readonly snapshotTags: Record<string, string>;
+    readonly inScope: boolean;
+  }> = [
+    {
+      name: 'an instance with the scope tag',
+      scope: BY_TAG,
+      instanceTags: IN_SCOPE,
+      snapshotTags: {},
+      inScope: true,
+    },
+    {
+      name: 'an instance with another tag value',
+      scope: BY_TAG,
+      instanceTags: OUT_OF_SCOPE,
+      snapshotTags: {},
+      inScope: false,
+    },
+    {
+      name: "an untagged instance, whatever the snapshot's tags",
+      scope: BY_TAG,
+      instanceTags: {},
+      snapshotTags: IN_SCOPE,
+      inScope: false,
+    },
+    {
+      name: 'a deleted instance whose snapshot has the tag',
+      scope: BY_TAG,
+      instanceTags: undefined,
+      snapshotTags: IN_SCOPE,
+      inScope: true,
+    },
+    {
+      name: 'a deleted instance whose snapshot lacks the tag',
+      scope: BY_TAG,
+      instanceTags: undefined,
+      snapshotTags: OUT_OF_SCOPE,
+      inScope: false,
+    },
+    {
+      name: 'an instance listed by id',
+      scope: { ids: ['orders-db'] },
+      instanceTags: {},
+      snapshotTags: {},
+      inScope: true,
+    },
+    {
+      name: 'an instance not listed by id, even with the tag',
+      scope: { ids: ['billing-db'] },
+      instanceTags: IN_SCOPE,
+      snapshotTags: IN_SCOPE,
+      inScope: false,
+    },
+  ];
+
+  it.each(ROWS)('treats $name as in scope: $inScope', async (row) => {
+    const a = agent({ scope: row.scope });
+    if (row.instanceTags) a.world.addInstance(SOURCE, REGION, 'orders-db', row.instanceTags);
+    a.snapshot('orders-manual-1', 'orders-db', { tags: row.snapshotTags });
+
+    const step = await processSnapshot('orders-manual-1', a.deps);
+
+    expect(step).toBe(row.inScope ? 'rekeying' : 'out-of-scope');
+    expect(a.world.copies).toHaveLength(row.inScope ? 1 : 0);
+    expect(a.publisher.published).toEqual([]);
+  });
+});
+
+describe('processSnapshot: share and announce', () => {
+  it.each([
+    {
+      kind: 'an automated snapshot',
+      id: 'rds:orders-db-2026-03-01-04-10',
+      extra: { type: 'automated' },
+    },
+    {
+      kind: 'a manual snapshot under the default key',
+      id: 'orders-manual-1',
+      extra: {},
+    },
+    {
+      kind: 'an unencrypted manual snapshot',
+      id: 'orders-plain-1',
+      extra: { encrypted: false },
+    },
+  ] as const)(
+    'copies $kind under the share key, shares the copy with the backup account only and announces it once',
+    async ({ id, extra }) => {
+      const a = agent();
+      a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+      const original = a.snapshot(id, 'orders-db', extra);
+      const intermediateId = intermediateSnapshotId(id);
+
+      const first = await processSnapshot(id, a.deps);
+      a.clock.advance(COPY_MS);
+      const finished = await processSnapshot(intermediateId, a.deps);
+      const repeated = await processSnapshot(intermediateId, a.deps);
+      const originalAgain = await processSnapshot(id, a.deps);
+
+      expect([first, finished, repeated, originalAgain]).toEqual([
+        'rekeying',
+        'notified',
+        'already-notified',
+        'already-notified',
+      ]);
+      expect(a.world.copies).toEqual([
+        expect.objectContaining({
+          sourceArn: original.arn,
+          targetId: intermediateId,
+          kmsKeyArn: a.shareKeyArn,
+        }),
+      ]);
+      const intermediate = a.intermediateOf(id);
+      expect(intermediate).toMatchObject({
+        kmsKeyId: a.shareKeyArn,
+        tags: expect.objectContaining({
+          [TAG_INTERMEDIATE]: 'true',
+          [TAG_INTERMEDIATE_OF]: id,
+          [TAG_NOTIFIED_AT]: expect.any(String),
+        }),
+      });
+      expect(a.world.sharedWithOf(SOURCE, REGION, intermediateId)).toEqual([BACKUP]);
+      expect(a.world.sharedWithOf(SOURCE, REGION, id)).toEqual([]);
+      expect(a.publisher.published).toHaveLength(1);
+      const parsed = parseNotification(a.publisher.peekBodies()[0]);
+      expect(parsed).toEqual({
+        ok: true,
+        notification: {
+          version: 1,
+          kind: 'rds-snapshot',
+          sourceAccount: SOURCE,
+          sourceRegion: REGION,
+          snapshotArn: intermediate?.arn,
+          publishedAt: a.clock.now().toISOString(),
+        },
+      });
+    },
+  );
+
+  it('announces nothing while the intermediate is being copied, then announces it when the copy finishes', async () => {
+    const a = agent();
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-manual-1');
+    const intermediateId = intermediateSnapshotId('orders-manual-1');
+
+    const steps: AgentStep[] = [];
+    steps.push(await processSnapshot('orders-manual-1', a.deps));
+    steps.push(await processSnapshot(intermediateId, a.deps));
+    steps.push(await processSnapshot('orders-manual-1', a.deps));
+    const publishedWhileCopying = a.publisher.published.length;
+    a.clock.advance(COPY_MS);
+    steps.push(await processSnapshot(intermediateId, a.deps));
+
+    expect(steps).toEqual(['rekeying', 'pending', 'rekeying', 'notified']);
+    expect(publishedWhileCopying).toBe(0);
+    expect(a.world.copies).toHaveLength(1);
+    expect(a.publisher.published).toHaveLength(1);
+  });
+
+  it('waits for a production snapshot that is still being created', async () => {
+    const a = agent();
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-manual-1', 'orders-db', { readyInMs: COPY_MS });
+
+    const step = await processSnapshot('orders-manual-1', a.deps);
+
+    expect(step).toBe('pending');
+    expect(a.world.copies).toEqual([]);
+  });
+
+  it('answers gone for a snapshot deleted before its event arrived', async () => {
+    const a = agent();
+
+    expect(await processSnapshot('orders-manual-1', a.deps)).toBe('gone');
+  });
+
+  it('waits without deleting or copying when the intermediate snapshot limit is reached', async () => {
+    const a = agent({ maxIntermediates: 2 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    for (const id of ['orders-1', 'orders-2', 'orders-3']) a.snapshot(id);
+    await a.announce('orders-1');
+    await a.announce('orders-2');
+
+    const step = await processSnapshot('orders-3', a.deps);
+    const sweep = await sweepSource(a.deps);
+
+    expect(step).toBe('waiting-for-room');
+    expect(sweep.steps['waiting-for-room']).toBe(1);
+    expect(sweep.deleted).toBe(0);
+    expect(a.world.deletions).toEqual([]);
+    expect(a.world.copies).toHaveLength(2);
+    expect(a.intermediateOf('orders-3')).toBeUndefined();
+  });
+
+  it('waits, without throwing, when the RDS copy quota is reached, and the sweep copies it once there is room', async () => {
+    const a = agent();
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-manual-1');
+    a.world.setCopyQuota(SOURCE, REGION, 0);
+
+    const step = await processSnapshot('orders-manual-1', a.deps);
+    const blocked = await sweepSource(a.deps);
+    a.world.setCopyQuota(SOURCE, REGION, 20);
+    const freed = await sweepSource(a.deps);
+
+    expect(step).toBe('waiting-for-quota');
+    expect(blocked.steps).toEqual({ 'waiting-for-quota': 1 });
+    expect(freed.steps).toEqual({ rekeying: 1 });
+    expect(a.world.copies).toHaveLength(1);
+  });
+});
+
+describe('sweepSource', () => {
+  it('handles the snapshots whose events were missed, and announces each only once', async () => {
+    const a = agent();
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.world.addInstance(SOURCE, REGION, 'scratch-db', OUT_OF_SCOPE);
+    a.snapshot('rds:orders-db-2026-03-01-04-10', 'orders-db', {
+      type: 'automated',
+    });
+    a.snapshot('orders-manual-1');
+    a.snapshot('scratch-manual-1', 'scratch-db');
+
+    const first = await sweepSource(a.deps);
+    a.clock.advance(COPY_MS);
+    const second = await sweepSource(a.deps);
+    const third = await sweepSource(a.deps);
+
+    expect(first.steps).toEqual({ rekeying: 2, 'out-of-scope': 1 });
+    expect(second.steps).toEqual({ notified: 2, 'out-of-scope': 1 });
+    expect(third.steps).toEqual({ 'already-notified': 2, 'out-of-scope': 1 });
+    expect(a.publisher.published.map((n) => n.snapshotArn).sort()).toEqual(
+      [a.intermediateOf('rds:orders-db-2026-03-01-04-10')?.arn, a.intermediateOf('orders-manual-1')?.arn].sort(),
+    );
+    expect(a.world.copies.map((c) => c.targetId)).not.toContain(intermediateSnapshotId('scratch-manual-1'));
+  });
+
+  it("deletes only intermediates older than the retention window, never production's own snapshots", async () => {
+    const a = agent({ retentionHours: 24 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-old');
+    await a.announce('orders-old');
+    // Production's own, as old as the expired intermediate; one even carries Bunker's prefix.
+    a.snapshot('rds:orders-db-2026-03-01-04-10', 'orders-db', {
+      type: 'automated',
+      createdAt: new Date(T0),
+    });
+    a.snapshot('bunker-share-made-by-hand', 'orders-db', {
+      createdAt: new Date(T0),
+    });
+    a.clock.advance(25 * HOUR);
+    a.snapshot('orders-new');
+    await a.announce('orders-new');
+    const before = a.world.snapshots(SOURCE, REGION).map((s) => s.id);
+
+    const sweep = await sweepSource(a.deps);
+
+    expect(sweep.deleted).toBe(1);
+    expect(a.world.deletions.map((d) => d.snapshotId)).toEqual([intermediateSnapshotId('orders-old')]);
+    expect(a.world.snapshots(SOURCE, REGION).map((s) => s.id)).toEqual(
+      before.filter((id) => id !== intermediateSnapshotId('orders-old')),
+    );
+    expect(a.intermediateOf('orders-new')).toBeDefined();
+  });
+
+  it('keeps an expired intermediate that was never announced, and announces it', async () => {
+    const a = agent({ retentionHours: 24 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-manual-1');
+    await processSnapshot('orders-manual-1', a.deps);
+    // Publishing fails for a whole retention window (say, a broken topic policy), then recovers.
+    a.monitor.fail({ port: 'publisher', method: 'publish' }, { times: 24 });
+    for (let hour = 1; hour <= 24; hour += 1) {
+      a.clock.advance(HOUR);
+      await sweepSource(a.deps);
+    }
+    a.clock.advance(HOUR);
+
+    const sweep = await sweepSource(a.deps);
+
+    expect(a.world.deletions).toEqual([]);
+    expect(sweep.deleted).toBe(0);
+    expect(a.publisher.published.map((n) => n.snapshotArn)).toEqual([a.intermediateOf('orders-manual-1')?.arn]);
+  });
+
+  it('keeps announcing when deleting an expired intermediate fails', async () => {
+    const a = agent({ retentionHours: 24 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-old');
+    await a.announce('orders-old');
+    a.clock.advance(25 * HOUR);
+    a.snapshot('orders-new');
+    await processSnapshot('orders-new', a.deps);
+    a.clock.advance(COPY_MS);
+    a.monitor.fail({ port: 'source-rds', method: 'deleteSnapshot' });
+
+    const sweep = sweepSource(a.deps);
+
+    await expect(sweep).resolves.toMatchObject({ steps: { notified: 1 } });
+    expect(a.publisher.published.map((n) => n.snapshotArn)).toContain(a.intermediateOf('orders-new')?.arn);
+  });
+
+  it('announces again after a crash between publishing and tagging, never zero times', async () => {
+    const a = agent();
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-manual-1');
+    await processSnapshot('orders-manual-1', a.deps);
+    a.clock.advance(COPY_MS);
+    a.monitor.fail({ port: 'source-rds', method: 'tag' });
+
+    const crashed = processSnapshot(intermediateSnapshotId('orders-manual-1'), a.deps);
+    await expect(crashed).rejects.toThrow(/simulated fault before source-rds.tag/);
+    const sweep = await sweepSource(a.deps);
+
+    expect(sweep.steps).toEqual({ notified: 1 });
+    expect(a.publisher.published).toHaveLength(2);
+    expect(a.intermediateOf('orders-manual-1')?.tags[TAG_NOTIFIED_AT]).toBeDefined();
+  });
+});
