@@ -23,7 +23,13 @@
  */
 import { createHash } from 'node:crypto';
 import { CopyQuotaExceededError, CopyRefusedError } from '../lambdas/core/errors';
-import { type CopyStatus, type InventoryFilter, type InventoryRecord, matchesFilter } from '../lambdas/core/inventory';
+import {
+  type ArtifactType,
+  type CopyStatus,
+  type InventoryFilter,
+  type InventoryRecord,
+  matchesFilter,
+} from '../lambdas/core/inventory';
 import { kmsKeyIdOf } from '../lambdas/core/keys';
 import { parseRdsSnapshotArn, rdsSnapshotArn } from '../lambdas/core/names';
 import type { RdsSnapshotNotification } from '../lambdas/core/notification';
@@ -312,6 +318,8 @@ const stored = <T>(value: T): T => withoutUndefined(structuredClone(value));
  */
 export class MemoryInventory implements Inventory {
   private readonly items = new Map<string, InventoryRecord>();
+  /** Copy slots in use per kind, changed atomically with the records, as the DynamoDB adapter's counter item. */
+  private readonly slots = new Map<ArtifactType, number>();
 
   constructor(readonly monitor: PortMonitor = new PortMonitor()) {}
 
@@ -329,12 +337,38 @@ export class MemoryInventory implements Inventory {
 
   replace(expected: InventoryRecord, next: InventoryRecord): Promise<boolean> {
     return this.monitor.run({ port: 'inventory', method: 'replace', subject: next.artifactId }, () => {
+      if (next.status === 'copying' && expected.status !== 'copying') {
+        throw new Error(`entering copying must take a copy slot: use claimCopy for ${next.artifactId}`);
+      }
       // The condition is evaluated on the item the put would overwrite: the one under next's key.
-      const current = this.items.get(next.artifactId);
-      if (!current || current.status !== expected.status || current.updatedAt !== expected.updatedAt) return false;
+      if (!this.matches(expected, next)) return false;
       this.items.set(next.artifactId, stored(next));
+      if (expected.status === 'copying' && next.status !== 'copying') {
+        this.slots.set(next.kind, (this.slots.get(next.kind) ?? 0) - 1);
+      }
       return true;
     });
+  }
+
+  claimCopy(expected: InventoryRecord, next: InventoryRecord, limit: number): Promise<'claimed' | 'conflict' | 'full'> {
+    return this.monitor.run({ port: 'inventory', method: 'claimCopy', subject: next.artifactId }, () => {
+      if (!this.matches(expected, next)) return 'conflict';
+      const inUse = this.slots.get(next.kind) ?? 0;
+      if (inUse >= limit) return 'full';
+      this.items.set(next.artifactId, stored(next));
+      this.slots.set(next.kind, inUse + 1);
+      return 'claimed';
+    });
+  }
+
+  copiesInProgress(kind: ArtifactType): Promise<number> {
+    return this.monitor.run({ port: 'inventory', method: 'copiesInProgress', subject: kind }, () => this.slots.get(kind) ?? 0);
+  }
+
+  /** The DynamoDB adapter's condition: the stored record still has the expected version. */
+  private matches(expected: InventoryRecord, next: InventoryRecord): boolean {
+    const current = this.items.get(next.artifactId);
+    return current !== undefined && current.version === expected.version;
   }
 
   listByStatus(status: CopyStatus): Promise<InventoryRecord[]> {
@@ -362,8 +396,11 @@ export class MemoryInventory implements Inventory {
     return [...this.items.values()].map((record) => structuredClone(record));
   }
 
-  /** Stores a record unconditionally (test setup). */
+  /** Stores a record unconditionally (test setup), keeping the copy slots equal to the `copying` records. */
   put(record: InventoryRecord): void {
+    const before = this.items.get(record.artifactId);
+    const delta = (record.status === 'copying' ? 1 : 0) - (before?.status === 'copying' ? 1 : 0);
+    if (delta !== 0) this.slots.set(record.kind, (this.slots.get(record.kind) ?? 0) + delta);
     this.items.set(record.artifactId, stored(record));
   }
 

@@ -1,8 +1,13 @@
 /**
  * The inventory on DynamoDB: one item per backup copy (or rejected message),
  * keyed by `artifactId`, with a `status` index for the sweep and the CLI.
- * Every write is conditional, so two workers racing on one record can never
- * both win.
+ * Every write is conditional on the record's `version`, so two workers
+ * racing on one record can never both win.
+ *
+ * Copy slots: one counter item per kind (`slots:copying:<kind>`, attribute
+ * `inUse`) changes in the same transaction as every record that enters or
+ * leaves `copying`, so it always equals the number of copies in progress and
+ * a claim beyond the limit fails atomically, however many Lambdas run.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -11,13 +16,30 @@ import {
   PutCommand,
   paginateQuery,
   paginateScan,
+  TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type CopyStatus, type InventoryFilter, type InventoryRecord, matchesFilter } from '../core/inventory';
+import {
+  type ArtifactType,
+  type CopyStatus,
+  type InventoryFilter,
+  type InventoryRecord,
+  matchesFilter,
+} from '../core/inventory';
 import type { Inventory } from '../core/ports';
 
 const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException ||
   (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+
+/** Which items of a cancelled transaction failed their condition (by position). */
+function cancelledConditions(error: unknown): boolean[] | undefined {
+  const e = error as { name?: string; CancellationReasons?: { Code?: string }[] };
+  if (e?.name !== 'TransactionCanceledException' || !e.CancellationReasons) return undefined;
+  return e.CancellationReasons.map((reason) => reason.Code === 'ConditionalCheckFailed');
+}
+
+const SLOTS_PREFIX = 'slots:copying:';
+const slotsKey = (kind: ArtifactType) => ({ artifactId: `${SLOTS_PREFIX}${kind}` });
 
 export class DynamoInventory implements Inventory {
   private readonly doc: DynamoDBDocumentClient;
@@ -53,22 +75,84 @@ export class DynamoInventory implements Inventory {
     }
   }
 
+  /** The conditional put of `next` over `expected`, as a plain or a transaction item. */
+  private putOver(expected: InventoryRecord, next: InventoryRecord) {
+    return {
+      TableName: this.tableName,
+      Item: next,
+      ConditionExpression: 'attribute_exists(artifactId) AND #version = :version',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: { ':version': expected.version },
+    };
+  }
+
   async replace(expected: InventoryRecord, next: InventoryRecord): Promise<boolean> {
+    if (next.status === 'copying' && expected.status !== 'copying') {
+      throw new Error(`entering copying must take a copy slot: use claimCopy for ${next.artifactId}`);
+    }
     try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: next,
-          ConditionExpression: '#status = :status AND updatedAt = :updatedAt',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':status': expected.status, ':updatedAt': expected.updatedAt },
-        }),
-      );
+      if (expected.status === 'copying' && next.status !== 'copying') {
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: this.putOver(expected, next) },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: slotsKey(next.kind),
+                  UpdateExpression: 'ADD inUse :minusOne',
+                  ExpressionAttributeValues: { ':minusOne': -1 },
+                },
+              },
+            ],
+          }),
+        );
+      } else {
+        await this.doc.send(new PutCommand(this.putOver(expected, next)));
+      }
       return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      if (isConditionFailure(error) || cancelledConditions(error)?.[0]) return false;
       throw error;
     }
+  }
+
+  async claimCopy(
+    expected: InventoryRecord,
+    next: InventoryRecord,
+    limit: number,
+  ): Promise<'claimed' | 'conflict' | 'full'> {
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: this.putOver(expected, next) },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: slotsKey(next.kind),
+                UpdateExpression: 'ADD inUse :one',
+                ConditionExpression: 'attribute_not_exists(inUse) OR inUse < :limit',
+                ExpressionAttributeValues: { ':one': 1, ':limit': limit },
+              },
+            },
+          ],
+        }),
+      );
+      return 'claimed';
+    } catch (error) {
+      const failed = cancelledConditions(error);
+      if (failed?.[0]) return 'conflict';
+      if (failed?.[1]) return 'full';
+      throw error;
+    }
+  }
+
+  async copiesInProgress(kind: ArtifactType): Promise<number> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: slotsKey(kind), ConsistentRead: true }),
+    );
+    return Number(Item?.inUse ?? 0);
   }
 
   async listByStatus(status: CopyStatus): Promise<InventoryRecord[]> {
@@ -95,7 +179,8 @@ export class DynamoInventory implements Inventory {
   private async scan(): Promise<InventoryRecord[]> {
     const records: InventoryRecord[] = [];
     for await (const page of paginateScan({ client: this.doc }, { TableName: this.tableName })) {
-      records.push(...((page.Items ?? []) as InventoryRecord[]));
+      const items = (page.Items ?? []) as InventoryRecord[];
+      records.push(...items.filter((item) => !item.artifactId.startsWith(SLOTS_PREFIX)));
     }
     return records;
   }

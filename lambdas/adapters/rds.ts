@@ -61,6 +61,7 @@ export function toRdsSnapshot(s: DBSnapshot): RdsSnapshot {
     encrypted: s.Encrypted === true,
     kmsKeyId: s.KmsKeyId,
     createdAt: (s.SnapshotCreateTime ?? s.OriginalSnapshotCreateTime)?.toISOString(),
+    originalCreatedAt: s.OriginalSnapshotCreateTime?.toISOString(),
     engine: s.Engine,
     sizeGiB: s.AllocatedStorage,
     tags: tagsOf(s.TagList),

@@ -59,6 +59,8 @@ export interface InventoryRecord {
   readonly completedAt?: string;
   /** How many times a copy was requested for this record. */
   readonly copyAttempts: number;
+  /** Incremented by every write: the condition of optimistic concurrency. */
+  readonly version: number;
   /** The last status changes, newest last (bounded by {@link HISTORY_LIMIT}). */
   readonly history: readonly StatusChange[];
 }
@@ -119,13 +121,14 @@ export function applyTransition(
     reason: patch.reason,
     status: to,
     updatedAt: when,
+    version: record.version + 1,
     history: history.slice(-HISTORY_LIMIT),
   };
 }
 
 /** A new record, with its first history entry. */
 export function newRecord(
-  fields: Omit<InventoryRecord, 'createdAt' | 'updatedAt' | 'history' | 'copyAttempts'> & {
+  fields: Omit<InventoryRecord, 'createdAt' | 'updatedAt' | 'history' | 'copyAttempts' | 'version'> & {
     copyAttempts?: number;
   },
   at: Date,
@@ -134,6 +137,7 @@ export function newRecord(
   return {
     ...fields,
     copyAttempts: fields.copyAttempts ?? 0,
+    version: 1,
     createdAt: when,
     updatedAt: when,
     history: [{ status: fields.status, at: when, ...(fields.reason ? { reason: fields.reason } : {}) }],

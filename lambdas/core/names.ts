@@ -75,12 +75,13 @@ function boundedRdsIdentifier(prefix: string, readable: string, unique: string):
 /**
  * Name of the backup account's copy of a shared source snapshot. The same
  * source always maps to the same target, so a retried or duplicated copy
- * finds the first one instead of making a second.
+ * finds the first one instead of making a second. `generation` moves on
+ * only after a copy failed, whose failed snapshot keeps the old name.
  */
-export function backupSnapshotId(sourceSnapshotArn: string): string {
+export function backupSnapshotId(sourceSnapshotArn: string, generation = 0): string {
   const parsed = parseRdsSnapshotArn(sourceSnapshotArn);
   const readable = parsed ? `${parsed.account}-${parsed.snapshotId}` : sourceSnapshotArn;
-  return boundedRdsIdentifier('bunker', readable, sourceSnapshotArn);
+  return boundedRdsIdentifier('bunker', readable, generation === 0 ? sourceSnapshotArn : `${sourceSnapshotArn}#${generation}`);
 }
 
 /** Prefix of the intermediate snapshots the source agent makes under the share key. */

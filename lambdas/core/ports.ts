@@ -4,7 +4,7 @@
  * simulation implement them in memory. They speak domain types, never SDK
  * shapes.
  */
-import type { CopyStatus, InventoryFilter, InventoryRecord, RecordPatch } from './inventory';
+import type { ArtifactType, CopyStatus, InventoryFilter, InventoryRecord, RecordPatch } from './inventory';
 import type { RdsSnapshotNotification } from './notification';
 
 export type SnapshotType = 'automated' | 'manual' | 'shared' | 'awsbackup' | 'public' | string;
@@ -20,6 +20,8 @@ export interface RdsSnapshot {
   readonly encrypted: boolean;
   readonly kmsKeyId?: string;
   readonly createdAt?: string;
+  /** For a copy: when the snapshot it was copied from was taken (RDS's OriginalSnapshotCreateTime). */
+  readonly originalCreatedAt?: string;
   readonly engine?: string;
   readonly sizeGiB?: number;
   readonly tags: Readonly<Record<string, string>>;
@@ -64,10 +66,22 @@ export interface Inventory {
   /** Writes a new record unless one with the same id exists. */
   create(record: InventoryRecord): Promise<boolean>;
   /**
-   * Replaces `expected` with `next` only if the stored record still has the
-   * status and `updatedAt` of `expected` (optimistic concurrency).
+   * Replaces `expected` with `next` only if the stored record still has
+   * `expected`'s `version` (optimistic concurrency). A record that leaves
+   * `copying` gives its copy slot back in the same atomic write. Entering
+   * `copying` from another status goes through {@link Inventory.claimCopy}.
    */
   replace(expected: InventoryRecord, next: InventoryRecord): Promise<boolean>;
+  /**
+   * Moves a record into `copying` and takes one of `limit` copy slots of its
+   * kind in one atomic write: `claimed`; `conflict` when the record changed
+   * meanwhile; `full` when every slot is taken (nothing is written). The
+   * slots always equal the number of `copying` records, so concurrent
+   * workers can never start more copies than the limit.
+   */
+  claimCopy(expected: InventoryRecord, next: InventoryRecord, limit: number): Promise<'claimed' | 'conflict' | 'full'>;
+  /** Copy slots in use for a kind: the number of its `copying` records. */
+  copiesInProgress(kind: ArtifactType): Promise<number>;
   listByStatus(status: CopyStatus): Promise<InventoryRecord[]>;
   list(filter?: InventoryFilter): Promise<InventoryRecord[]>;
 }

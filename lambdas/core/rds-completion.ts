@@ -64,11 +64,15 @@ export async function sweepCopies(deps: VaultDeps): Promise<SweepSummary> {
   const waiting = (await deps.inventory.listByStatus('expected'))
     .filter((r) => r.kind === 'rds-snapshot')
     .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
-  const inProgress = (await deps.inventory.listByStatus('copying')).filter((r) => r.kind === 'rds-snapshot').length;
-  const capacity = { free: deps.settings.maxRdsCopiesInProgress - inProgress };
-  for (const record of waiting) {
+  for (const [index, record] of waiting.entries()) {
     try {
-      tally((await startCopy(deps, record, capacity)).step);
+      const step = (await startCopy(deps, record)).step;
+      tally(step);
+      if (step === 'deferred') {
+        // No slot free, or RDS's quota said "not now": the rest wait for the next sweep.
+        counts.waiting += waiting.length - index - 1;
+        break;
+      }
     } catch (error) {
       counts.waiting += 1;
       deps.log.error('sweep could not start a copy', { artifactId: record.artifactId, error: String(error) });

@@ -12,7 +12,7 @@
 import { CopyQuotaExceededError, CopyRefusedError } from './errors';
 import { type InventoryRecord, applyTransition } from './inventory';
 import { sameKmsKey } from './keys';
-import { parseRdsSnapshotArn } from './names';
+import { backupSnapshotId, parseRdsSnapshotArn } from './names';
 import type { BackupSnapshotStore, Clock, Inventory, Log, RdsSnapshot } from './ports';
 import type { VaultSettings } from './settings';
 
@@ -62,11 +62,6 @@ export function sourceArnFromCopy(copy: RdsSnapshot): string | undefined {
   return `arn:${partition}:rds:${region}:${account}:snapshot:${snapshotId}`;
 }
 
-async function copiesInProgress(deps: VaultDeps): Promise<number> {
-  const copying = await deps.inventory.listByStatus('copying');
-  return copying.filter((record) => record.kind === 'rds-snapshot').length;
-}
-
 /** Writes `next` over `current` if nobody else moved it; answers what is stored now. */
 async function write(deps: VaultDeps, current: InventoryRecord, next: InventoryRecord) {
   if (await deps.inventory.replace(current, next)) return { won: true as const, record: next };
@@ -75,32 +70,33 @@ async function write(deps: VaultDeps, current: InventoryRecord, next: InventoryR
 }
 
 /**
- * Claims an `expected` or `failed` record and requests its copy, unless the
- * copy capacity is used up, in which case the record waits as `expected`
- * for the sweep. `capacity` lets the sweep count once for many records.
+ * Claims an `expected` or `failed` record and requests its copy. The claim
+ * takes a copy slot in the same atomic write, so however many workers run
+ * at once, no more than `maxRdsCopiesInProgress` copies are started; when
+ * every slot is taken the record waits as `expected` for the sweep.
  */
-export async function startCopy(
-  deps: VaultDeps,
-  record: InventoryRecord,
-  capacity?: { free: number },
-): Promise<CopyStep> {
-  const free = capacity ?? { free: deps.settings.maxRdsCopiesInProgress - (await copiesInProgress(deps)) };
-  if (free.free <= 0) return defer(deps, record, `waiting for copy capacity: ${deps.settings.maxRdsCopiesInProgress} RDS copies already in progress`);
+export async function startCopy(deps: VaultDeps, record: InventoryRecord): Promise<CopyStep> {
   const now = deps.clock.now();
-  const claim = await write(
-    deps,
-    record,
-    applyTransition(record, 'copying', now, {
-      copyStartedAt: now.toISOString(),
-      copyAttempts: record.copyAttempts + 1,
-    }),
-  );
-  if (!claim.won) {
-    deps.log.info('copy already claimed by another worker', { artifactId: record.artifactId, status: claim.record.status });
-    return { step: 'unchanged', record: claim.record };
+  const limit = deps.settings.maxRdsCopiesInProgress;
+  const next = applyTransition(record, 'copying', now, {
+    copyStartedAt: now.toISOString(),
+    copyAttempts: record.copyAttempts + 1,
+    // A failed copy keeps its name in the backup account, so a retry after a
+    // failure copies to the next generation's name instead of finding it.
+    ...(record.status === 'failed' && record.sourceArn
+      ? { targetId: backupSnapshotId(record.sourceArn, record.copyAttempts) }
+      : {}),
+  });
+  const claim = await deps.inventory.claimCopy(record, next, limit);
+  if (claim === 'full') {
+    return defer(deps, record, `waiting for copy capacity: ${limit} RDS copies already in progress`);
   }
-  free.free -= 1;
-  return requestCopy(deps, claim.record);
+  if (claim === 'conflict') {
+    const stored = (await deps.inventory.get(record.artifactId)) ?? record;
+    deps.log.info('copy already claimed by another worker', { artifactId: record.artifactId, status: stored.status });
+    return { step: 'unchanged', record: stored };
+  }
+  return requestCopy(deps, next);
 }
 
 /** Asks RDS for the copy of a record we hold as `copying`, then settles what can be settled now. */
@@ -164,7 +160,7 @@ export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Prom
       const reason = `copy ${copy.id} is encrypted with ${copy.kmsKeyId ?? 'no key'}, not the backup-data key`;
       const failed = await write(deps, record, applyTransition(record, 'failed', now, { reason, targetArn: copy.arn }));
       deps.log.error('copy under the wrong key', { artifactId: record.artifactId, targetId: copy.id });
-      return { step: 'failed', record: failed.record };
+      return { step: failed.won ? 'failed' : 'unchanged', record: failed.record };
     }
     const done = await write(
       deps,

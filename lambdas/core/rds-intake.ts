@@ -12,7 +12,8 @@ import { RetryLaterError } from './errors';
 import { type InventoryRecord, newRecord } from './inventory';
 import { backupSnapshotId, parseRdsSnapshotArn, rdsArtifactId, rejectionId } from './names';
 import { parseNotification } from './notification';
-import type { SourceSnapshotReader } from './ports';
+import type { RdsSnapshot, SourceSnapshotReader } from './ports';
+import { TAG_SOURCE_CREATED_AT } from './rds-source-agent';
 import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './rds-copy';
 
 export interface IntakeDeps extends VaultDeps {
@@ -70,7 +71,8 @@ export async function handleRdsNotification(body: string, deps: IntakeDeps): Pro
         sourceRegion: arn.region,
         sourceArn: notification.snapshotArn,
         sourceResourceId: view.snapshot.dbInstanceId,
-        sourceCreatedAt: view.snapshot.createdAt,
+        // The intermediate is a copy: record when production took the snapshot, not when it was re-keyed.
+        sourceCreatedAt: productionTime(view.snapshot),
         engine: view.snapshot.engine,
         sizeGiB: view.snapshot.sizeGiB,
         targetId: backupSnapshotId(notification.snapshotArn),
@@ -82,6 +84,11 @@ export async function handleRdsNotification(body: string, deps: IntakeDeps): Pro
   }
   const step = await advance(deps, record);
   return { outcome: 'accepted', artifactId, step: step.step };
+}
+
+function productionTime(snapshot: RdsSnapshot): string | undefined {
+  const tagged = snapshot.tags[TAG_SOURCE_CREATED_AT];
+  return (tagged && !Number.isNaN(Date.parse(tagged)) ? tagged : undefined) ?? snapshot.originalCreatedAt ?? snapshot.createdAt;
 }
 
 async function advance(deps: IntakeDeps, record: InventoryRecord): Promise<CopyStep> {

@@ -29,6 +29,8 @@ export interface AgentDeps {
 export const TAG_INTERMEDIATE = 'bunker:intermediate';
 export const TAG_INTERMEDIATE_OF = 'bunker:source-snapshot';
 export const TAG_NOTIFIED_AT = 'bunker:notified-at';
+/** When production took the snapshot the intermediate was copied from. */
+export const TAG_SOURCE_CREATED_AT = 'bunker:source-created-at';
 
 export type AgentStep =
   | 'gone'
@@ -94,7 +96,12 @@ async function rekey(snapshot: RdsSnapshot, deps: AgentDeps, intermediates: numb
         sourceId: snapshot.id,
         targetId,
         kmsKeyArn: deps.settings.shareKeyArn,
-        tags: { [TAG_INTERMEDIATE]: 'true', [TAG_INTERMEDIATE_OF]: snapshot.id, 'bunker:source-db': snapshot.dbInstanceId },
+        tags: {
+          [TAG_INTERMEDIATE]: 'true',
+          [TAG_INTERMEDIATE_OF]: snapshot.id,
+          'bunker:source-db': snapshot.dbInstanceId,
+          ...(snapshot.createdAt ? { [TAG_SOURCE_CREATED_AT]: snapshot.createdAt } : {}),
+        },
       });
     } catch (error) {
       if (error instanceof CopyQuotaExceededError) {
