@@ -86,6 +86,21 @@ export class DynamoInventory implements Inventory {
     };
   }
 
+  /** Takes (`+1`, only below `limit`) or gives back (`-1`) a copy slot, as a transaction item. */
+  private slotChange(kind: ArtifactType, delta: 1 | -1, limit?: number) {
+    return {
+      TableName: this.tableName,
+      Key: slotsKey(kind),
+      UpdateExpression: 'ADD inUse :delta',
+      ...(limit === undefined
+        ? { ExpressionAttributeValues: { ':delta': delta } }
+        : {
+            ConditionExpression: 'attribute_not_exists(inUse) OR inUse < :limit',
+            ExpressionAttributeValues: { ':delta': delta, ':limit': limit },
+          }),
+    };
+  }
+
   async replace(expected: InventoryRecord, next: InventoryRecord): Promise<boolean> {
     if (next.status === 'copying' && expected.status !== 'copying') {
       throw new Error(`entering copying must take a copy slot: use claimCopy for ${next.artifactId}`);
@@ -96,14 +111,7 @@ export class DynamoInventory implements Inventory {
           new TransactWriteCommand({
             TransactItems: [
               { Put: this.putOver(expected, next) },
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: slotsKey(next.kind),
-                  UpdateExpression: 'ADD inUse :minusOne',
-                  ExpressionAttributeValues: { ':minusOne': -1 },
-                },
-              },
+              { Update: this.slotChange(next.kind, -1) },
             ],
           }),
         );
@@ -127,15 +135,7 @@ export class DynamoInventory implements Inventory {
         new TransactWriteCommand({
           TransactItems: [
             { Put: this.putOver(expected, next) },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: slotsKey(next.kind),
-                UpdateExpression: 'ADD inUse :one',
-                ConditionExpression: 'attribute_not_exists(inUse) OR inUse < :limit',
-                ExpressionAttributeValues: { ':one': 1, ':limit': limit },
-              },
-            },
+            { Update: this.slotChange(next.kind, 1, limit) },
           ],
         }),
       );

@@ -27,6 +27,12 @@ What is patched (everything else is moto as released):
   in the backend, because moto's Modify/Delete code paths reuse the backend's
   describe: sharing must not let the caller modify or delete someone else's
   snapshot.
+* DynamoDB writes (``put_item``, ``update_item``, ``delete_item``,
+  ``transact_write_items``, ``batch_write_item``): run one at a time under one
+  lock. The server handles requests on several threads and moto evaluates a
+  condition and then writes without isolation, so two concurrent conditional
+  writes could both pass. DynamoDB serializes them (a transaction is
+  all-or-nothing and isolated), and Bunker's copy slots depend on that.
 
 Patches are applied on import of this module, before the server starts.
 """
@@ -189,6 +195,26 @@ def _exit_when_stdin_closes() -> None:
             os._exit(0)  # sys.exit from a thread would not stop werkzeug's serve_forever
 
     threading.Thread(target=watch, name="bunker-parent-watch", daemon=True).start()
+
+
+_DYNAMODB_WRITE_LOCK = threading.RLock()
+
+
+def _serialize_dynamodb_writes() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        @functools.wraps(original)
+        def serialized(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _DYNAMODB_WRITE_LOCK:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, serialized)
+
+
+_serialize_dynamodb_writes()
 
 
 def main(argv: list[str] | None = None) -> None:
