@@ -26,7 +26,9 @@ function rate(label: string, iterations: number, work: (i: number) => unknown) {
   const start = performance.now();
   for (let i = 0; i < iterations; i++) work(i);
   const ms = performance.now() - start;
-  say(`  ${label.padEnd(44)} ${Math.round((iterations / ms) * 1000).toLocaleString('en')} /s  (${(ms / iterations * 1000).toFixed(2)} µs each)`);
+  say(
+    `  ${label.padEnd(44)} ${Math.round((iterations / ms) * 1000).toLocaleString('en')} /s  (${((ms / iterations) * 1000).toFixed(2)} µs each)`,
+  );
 }
 
 function coreFigures() {
@@ -80,7 +82,9 @@ async function emulatorFigures(databases: number) {
             Tags: [{ Key: 'bunker:backup', Value: 'true' }],
           }),
         );
-        await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: `bench-${i}`, DBSnapshotIdentifier: `bench-${i}-s1` }));
+        await rds.send(
+          new CreateDBSnapshotCommand({ DBInstanceIdentifier: `bench-${i}`, DBSnapshotIdentifier: `bench-${i}-s1` }),
+        );
       }
     }
     const start = performance.now();
@@ -88,7 +92,9 @@ async function emulatorFigures(databases: number) {
     const ms = performance.now() - start;
     // moto creates an automated snapshot with each instance too, so count what was copied.
     const copies = summary.byStatus.available;
-    say(`  copies made                                  ${copies} (${summary.byStatus.failed} failed, settled: ${summary.settled})`);
+    say(
+      `  copies made                                  ${copies} (${summary.byStatus.failed} failed, settled: ${summary.settled})`,
+    );
     say(`  rounds                                       ${summary.rounds}`);
     say(`  wall time                                    ${(ms / 1000).toFixed(2)} s`);
     say(`  per copy                                     ${(ms / Math.max(1, copies)).toFixed(0)} ms`);

@@ -10,9 +10,17 @@ import { runSimulation } from '../sim/simulation';
 export async function benchSimulation(say: (line: string) => void): Promise<void> {
   const scenarios = [
     { label: 'calm: no faults', duplicateRate: 0, crashRate: 0, eventLossRate: 0, throttleRate: 0 },
-    { label: 'hostile: 20% duplicates, 10% crashes, 20% lost events', duplicateRate: 0.2, crashRate: 0.1, eventLossRate: 0.2, throttleRate: 0.05 },
+    {
+      label: 'hostile: 20% duplicates, 10% crashes, 20% lost events',
+      duplicateRate: 0.2,
+      crashRate: 0.1,
+      eventLossRate: 0.2,
+      throttleRate: 0.05,
+    },
   ];
-  say('\nDeterministic simulation (core over the in-memory AWS; 4 sources x 25 databases x 2 snapshots; limit 5 copies)');
+  say(
+    '\nDeterministic simulation (core over the in-memory AWS; 4 sources x 25 databases x 2 snapshots; limit 5 copies)',
+  );
   for (const scenario of scenarios) {
     const start = performance.now();
     const result = await runSimulation({
@@ -30,10 +38,18 @@ export async function benchSimulation(say: (line: string) => void): Promise<void
     const copies = Object.values(result.copiesPerSourceSnapshot).reduce((a, b) => a + b, 0);
     const oneEach = Object.values(result.copiesPerSourceSnapshot).every((n) => n === 1);
     say(`  ${scenario.label}`);
-    say(`    in-scope snapshots / copies                ${result.snapshotsInScope} / ${copies} (exactly one each: ${oneEach})`);
-    say(`    wall time                                  ${ms.toFixed(0)} ms (${(ms / Math.max(1, copies)).toFixed(2)} ms per copy)`);
+    say(
+      `    in-scope snapshots / copies                ${result.snapshotsInScope} / ${copies} (exactly one each: ${oneEach})`,
+    );
+    say(
+      `    wall time                                  ${ms.toFixed(0)} ms (${(ms / Math.max(1, copies)).toFixed(2)} ms per copy)`,
+    );
     say(`    port calls per copy                        ${(result.portCalls / Math.max(1, copies)).toFixed(1)}`);
-    say(`    simulated time to settle                   ${(result.simulatedMs / 3_600_000).toFixed(1)} h (settled: ${result.quiescent})`);
-    say(`    most copies in progress / crashes / quota  ${result.maxCopiesInProgressObserved} / ${result.crashes} / ${result.quotaErrors}`);
+    say(
+      `    simulated time to settle                   ${(result.simulatedMs / 3_600_000).toFixed(1)} h (settled: ${result.quiescent})`,
+    );
+    say(
+      `    most copies in progress / crashes / quota  ${result.maxCopiesInProgressObserved} / ${result.crashes} / ${result.quotaErrors}`,
+    );
   }
 }

@@ -3,16 +3,13 @@
  * The `bunker` operator CLI. Entry point only: each command lives in cli/.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { readInventory, inventoryTable } from '../cli/inventory';
-import { localContext } from '../cli/local/accounts';
-import { startEmulator } from '../cli/local/emulator';
-import { localRun } from '../cli/local/run';
-import { LOCAL_OPERATOR_ROLE, localUp } from '../cli/local/up';
-import { printDemo } from '../cli/demo-report';
-import { ARTIFACT_TYPES, COPY_STATUSES, type InventoryFilter } from '../lambdas/core/inventory';
 import { BunkerError } from '../lambdas/core/errors';
+import { ARTIFACT_TYPES, COPY_STATUSES, type InventoryFilter } from '../lambdas/core/inventory';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../lib/config/load';
 import { configJsonSchema } from '../lib/config/schema';
+
+// Commands load their modules (and the AWS SDK clients) when they run, so
+// `--help` and `config` answer at once.
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -38,6 +35,8 @@ program
       'with hostile messages mixed in, and print the inventory (what `make demo` runs).',
   )
   .action(async () => {
+    const { startEmulator } = await import('../cli/local/emulator');
+    const { printDemo } = await import('../cli/demo-report');
     say('Starting the local AWS emulator (moto server with the Bunker launcher)...');
     const emulator = await startEmulator();
     try {
@@ -60,6 +59,7 @@ local
   .addOption(configOption())
   .action(async (options: { endpoint: string; config: string }) => {
     const config = loadConfig(options.config);
+    const { localUp } = await import('../cli/local/up');
     const env = await localUp(config, options.endpoint, say);
     say(`Vault ready: topic ${env.topicArn}, table ${env.tableName}, ${env.sources.length} source Region(s).`);
   });
@@ -81,6 +81,7 @@ local
   )
   .action(async (options: { endpoint: string; config: string; maxRounds: number }) => {
     const config = loadConfig(options.config);
+    const { localRun } = await import('../cli/local/run');
     const summary = await localRun(config, options.endpoint, { progress: say, maxRounds: options.maxRounds });
     const counts = Object.entries(summary.byStatus)
       .map(([status, n]) => `${n} ${status}`)
@@ -95,6 +96,7 @@ local
   .description('Start the local AWS emulator in the foreground and print its URL (Ctrl-C stops it).')
   .option('--port <port>', 'port on 127.0.0.1 (default: a free one)', (v) => Number(v))
   .action(async (options: { port?: number }) => {
+    const { startEmulator } = await import('../cli/local/emulator');
     const emulator = await startEmulator({ port: options.port });
     say(`Emulator listening on ${emulator.endpoint} (Ctrl-C to stop)`);
     const stop = () => {
@@ -114,10 +116,12 @@ program
   .addOption(configOption())
   .addOption(endpointOption())
   .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
-  .addOption(new Option('--account <id>', 'only records of this source account').argParser((v) => {
-    if (!/^\d{12}$/.test(v)) throw new InvalidArgumentError('expected a 12-digit account id');
-    return v;
-  }))
+  .addOption(
+    new Option('--account <id>', 'only records of this source account').argParser((v) => {
+      if (!/^\d{12}$/.test(v)) throw new InvalidArgumentError('expected a 12-digit account id');
+      return v;
+    }),
+  )
   .addOption(new Option('--kind <kind>', 'only records of this kind').choices([...ARTIFACT_TYPES]))
   .addOption(new Option('--status <status>', 'only records in this status').choices([...COPY_STATUSES]))
   .action(
@@ -131,6 +135,9 @@ program
     }) => {
       const config = loadConfig(options.config);
       const { account, region } = config.backup;
+      const { readInventory, inventoryTable } = await import('../cli/inventory');
+      const { localContext } = await import('../cli/local/accounts');
+      const { LOCAL_OPERATOR_ROLE } = await import('../cli/local/up');
       const context = options.endpoint
         ? await localContext(options.endpoint, account, region, LOCAL_OPERATOR_ROLE)
         : { region };

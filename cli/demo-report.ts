@@ -9,7 +9,9 @@ import { inventoryTable } from './inventory';
 export function demoVerdicts(result: DemoResult): { ok: boolean; line: string }[] {
   const available = result.records.filter((r) => r.status === 'available');
   const rejected = result.records.filter((r) => r.status === 'rejected');
-  const stuck = result.records.filter((r) => r.status === 'copying' || r.status === 'expected' || r.status === 'failed');
+  const stuck = result.records.filter(
+    (r) => r.status === 'copying' || r.status === 'expected' || r.status === 'failed',
+  );
   const backupAccount = result.config.backup.account;
   return [
     {

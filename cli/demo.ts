@@ -104,9 +104,14 @@ async function seedDatabases(config: BunkerConfig, endpoint: string, progress: (
       }),
     );
     if (db.manualSnapshot) {
-      await rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: db.id, DBSnapshotIdentifier: db.manualSnapshot }));
+      await rds.send(
+        new CreateDBSnapshotCommand({ DBInstanceIdentifier: db.id, DBSnapshotIdentifier: db.manualSnapshot }),
+      );
     }
-    const snapshots = [db.automated ? 'an automated snapshot' : undefined, db.manualSnapshot && `manual snapshot ${db.manualSnapshot}`]
+    const snapshots = [
+      db.automated ? 'an automated snapshot' : undefined,
+      db.manualSnapshot && `manual snapshot ${db.manualSnapshot}`,
+    ]
       .filter(Boolean)
       .join(' and ');
     progress(
@@ -126,7 +131,9 @@ async function sendHostileMessages(config: BunkerConfig, endpoint: string, progr
     progress(`  ${what}`);
   };
   const notify = (sourceAccount: string, snapshotArn: string) =>
-    JSON.stringify(rdsSnapshotNotification({ sourceAccount, sourceRegion: region, snapshotArn, publishedAt: new Date() }));
+    JSON.stringify(
+      rdsSnapshotNotification({ sourceAccount, sourceRegion: region, snapshotArn, publishedAt: new Date() }),
+    );
 
   // An unregistered account shares a real snapshot and announces it.
   const intruder = await rdsFor(endpoint, DEMO_INTRUDER_ACCOUNT, region);
@@ -141,7 +148,9 @@ async function sendHostileMessages(config: BunkerConfig, endpoint: string, progr
       BackupRetentionPeriod: 0,
     }),
   );
-  await intruder.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'intruder-db', DBSnapshotIdentifier: 'planted' }));
+  await intruder.send(
+    new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'intruder-db', DBSnapshotIdentifier: 'planted' }),
+  );
   await intruder.send(
     new ModifyDBSnapshotAttributeCommand({
       DBSnapshotIdentifier: 'planted',
@@ -160,8 +169,9 @@ async function sendHostileMessages(config: BunkerConfig, endpoint: string, progr
   await paymentsRds.send(
     new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'payments-scratch', DBSnapshotIdentifier: 'scratch-unshared' }),
   );
-  const unshared = (await paymentsRds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: 'scratch-unshared' })))
-    .DBSnapshots?.[0]?.DBSnapshotArn as string;
+  const unshared = (
+    await paymentsRds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: 'scratch-unshared' }))
+  ).DBSnapshots?.[0]?.DBSnapshotArn as string;
   await publish(payments, notify(payments, unshared), `${payments} announces a snapshot it never shared`);
 
   // A registered account claims another account's snapshot.
@@ -264,7 +274,9 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
   }
   const secondRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`) });
   const copiesAfterReplay = await countCopies();
-  progress(`  ${before.length} duplicate(s) delivered: ${copiesBeforeReplay} copies before, ${copiesAfterReplay} after`);
+  progress(
+    `  ${before.length} duplicate(s) delivered: ${copiesBeforeReplay} copies before, ${copiesAfterReplay} after`,
+  );
 
   const records = await readInventory(backupContext, config.name, {});
   const checks = await checkCopies(config, endpoint, env.backupKeyArn, records);

@@ -16,7 +16,11 @@ export async function readInventory(
   filter: InventoryFilter,
 ): Promise<InventoryRecord[]> {
   const names = vaultNames(prefix);
-  const inventory = new DynamoInventory(new DynamoDBClient(clientConfig(context)), names.inventoryTable, names.inventoryStatusIndex);
+  const inventory = new DynamoInventory(
+    new DynamoDBClient(clientConfig(context)),
+    names.inventoryTable,
+    names.inventoryStatusIndex,
+  );
   const records = await inventory.list(filter);
   return records.sort(
     (a, b) =>

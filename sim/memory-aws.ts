@@ -362,7 +362,10 @@ export class MemoryInventory implements Inventory {
   }
 
   copiesInProgress(kind: ArtifactType): Promise<number> {
-    return this.monitor.run({ port: 'inventory', method: 'copiesInProgress', subject: kind }, () => this.slots.get(kind) ?? 0);
+    return this.monitor.run(
+      { port: 'inventory', method: 'copiesInProgress', subject: kind },
+      () => this.slots.get(kind) ?? 0,
+    );
   }
 
   /** The DynamoDB adapter's condition: the stored record still has the expected version. */

@@ -53,9 +53,7 @@ const LAUNCHER = `${REPO_ROOT}tools/moto/bunker_moto.py`;
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   if (!existsSync(PYTHON)) {
-    throw new EmulatorError(
-      `The local AWS emulator is not installed (${PYTHON} is missing): run \`make deps\``,
-    );
+    throw new EmulatorError(`The local AWS emulator is not installed (${PYTHON} is missing): run \`make deps\``);
   }
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await findFreePort());
@@ -201,11 +199,7 @@ async function waitUntilReady(
   throw describeFailure(`did not answer at ${endpoint} within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-function forwardLines(
-  child: ChildProcess,
-  stream: 'stdout' | 'stderr',
-  onLine: (line: string) => void,
-): void {
+function forwardLines(child: ChildProcess, stream: 'stdout' | 'stderr', onLine: (line: string) => void): void {
   let pending = '';
   const source = child[stream];
   if (source === null) return;

@@ -8,7 +8,12 @@
  * source mapping); for each copy in progress the completion handler gets the
  * RDS-EVENT-0197 that RDS would send; and the vault sweep runs every round.
  */
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { clientConfig } from '../../lambdas/adapters/aws-context';
 import { agentDeps, vaultDeps } from '../../lambdas/adapters/wiring';
@@ -80,7 +85,12 @@ export async function localRun(
   const sweep = createRdsSweepHandler(deps);
   const agents = await Promise.all(
     env.sources.map(async (source) => {
-      const context = await localContext(endpoint, source.account, source.region, sourceNames(config.name, source.region).agentRole);
+      const context = await localContext(
+        endpoint,
+        source.account,
+        source.region,
+        sourceNames(config.name, source.region).agentRole,
+      );
       const settings = sourceSettings(config, source.account, source.region, source.shareKeyArn);
       return {
         label: `${source.account}/${source.region}`,
@@ -108,7 +118,9 @@ export async function localRun(
         notified += sent;
         agentsBusy ||= (result.steps.rekeying ?? 0) + (result.steps.pending ?? 0) > 0;
         if (sent > 0 || result.deleted > 0) {
-          progress(`source ${agent.label}: ${sent} snapshot(s) shared and announced, ${result.deleted} expired intermediate(s) deleted`);
+          progress(
+            `source ${agent.label}: ${sent} snapshot(s) shared and announced, ${result.deleted} expired intermediate(s) deleted`,
+          );
         }
       }
     }
@@ -130,7 +142,9 @@ export async function localRun(
     }
     const swept = await sweep();
     if (swept.available + swept.started + swept.failed > 0) {
-      progress(`vault: ${swept.available} copy(ies) completed by the sweep, ${swept.started} started, ${swept.failed} failed`);
+      progress(
+        `vault: ${swept.available} copy(ies) completed by the sweep, ${swept.started} started, ${swept.failed} failed`,
+      );
     }
 
     const waiting = await queueDepth(sqs, env.queueUrl);
@@ -143,10 +157,9 @@ export async function localRun(
   }
 
   const all = await deps.inventory.list();
-  const byStatus = Object.fromEntries(COPY_STATUSES.map((s) => [s, all.filter((r) => r.status === s).length])) as Record<
-    CopyStatus,
-    number
-  >;
+  const byStatus = Object.fromEntries(
+    COPY_STATUSES.map((s) => [s, all.filter((r) => r.status === s).length]),
+  ) as Record<CopyStatus, number>;
   return {
     rounds,
     notified,
@@ -165,7 +178,10 @@ async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
     }),
   );
-  return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages ?? 0) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
 }
 
 /**

@@ -102,7 +102,15 @@ async function upVault(config: BunkerConfig, context: AwsContext, progress: Prog
   const kms = new KMSClient(clientConfig(context));
   const adminOnly = {
     Version: '2012-10-17',
-    Statement: [{ Sid: 'BackupAccountOnly', Effect: 'Allow', Principal: { AWS: accountRoot(account) }, Action: 'kms:*', Resource: '*' }],
+    Statement: [
+      {
+        Sid: 'BackupAccountOnly',
+        Effect: 'Allow',
+        Principal: { AWS: accountRoot(account) },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    ],
   };
   const backupKeyArn = await ensureKey(kms, names.backupKeyAlias, 'Bunker backup data', adminOnly, progress);
   const intakeKeyArn = await ensureKey(
@@ -263,7 +271,13 @@ async function upSource(
     {
       Version: '2012-10-17',
       Statement: [
-        { Sid: 'SourceAccountAdmin', Effect: 'Allow', Principal: { AWS: accountRoot(account) }, Action: 'kms:*', Resource: '*' },
+        {
+          Sid: 'SourceAccountAdmin',
+          Effect: 'Allow',
+          Principal: { AWS: accountRoot(account) },
+          Action: 'kms:*',
+          Resource: '*',
+        },
         {
           Sid: 'BackupAccountCopiesThroughRds',
           Effect: 'Allow',
@@ -272,7 +286,13 @@ async function upSource(
           Resource: '*',
           Condition: { StringEquals: { 'kms:ViaService': `rds.${region}.amazonaws.com` } },
         },
-        { Sid: 'BackupAccountDescribes', Effect: 'Allow', Principal: { AWS: accountRoot(backup) }, Action: 'kms:DescribeKey', Resource: '*' },
+        {
+          Sid: 'BackupAccountDescribes',
+          Effect: 'Allow',
+          Principal: { AWS: accountRoot(backup) },
+          Action: 'kms:DescribeKey',
+          Resource: '*',
+        },
       ],
     },
     progress,

@@ -109,10 +109,7 @@ export class DynamoInventory implements Inventory {
       if (expected.status === 'copying' && next.status !== 'copying') {
         await this.doc.send(
           new TransactWriteCommand({
-            TransactItems: [
-              { Put: this.putOver(expected, next) },
-              { Update: this.slotChange(next.kind, -1) },
-            ],
+            TransactItems: [{ Put: this.putOver(expected, next) }, { Update: this.slotChange(next.kind, -1) }],
           }),
         );
       } else {
@@ -133,10 +130,7 @@ export class DynamoInventory implements Inventory {
     try {
       await this.doc.send(
         new TransactWriteCommand({
-          TransactItems: [
-            { Put: this.putOver(expected, next) },
-            { Update: this.slotChange(next.kind, 1, limit) },
-          ],
+          TransactItems: [{ Put: this.putOver(expected, next) }, { Update: this.slotChange(next.kind, 1, limit) }],
         }),
       );
       return 'claimed';

@@ -108,7 +108,8 @@ export class RdsBackupSnapshotStore implements BackupSnapshotStore {
       return 'started';
     } catch (error) {
       if (isAlreadyExists(error)) return 'exists';
-      if (isQuota(error)) throw new CopyQuotaExceededError(`${errorName(error)}: ${(error as Error).message}`, { cause: error });
+      if (isQuota(error))
+        throw new CopyQuotaExceededError(`${errorName(error)}: ${(error as Error).message}`, { cause: error });
       if (isRefusal(error)) {
         throw new CopyRefusedError(`RDS refused the copy: ${errorName(error)}: ${(error as Error).message}`, {
           cause: error,
@@ -210,7 +211,8 @@ export class AgentRds implements SourceRds {
       return 'started';
     } catch (error) {
       if (isAlreadyExists(error)) return 'exists';
-      if (isQuota(error)) throw new CopyQuotaExceededError(`${errorName(error)}: ${(error as Error).message}`, { cause: error });
+      if (isQuota(error))
+        throw new CopyQuotaExceededError(`${errorName(error)}: ${(error as Error).message}`, { cause: error });
       throw error;
     }
   }

@@ -17,7 +17,12 @@ import { DynamoInventory } from './dynamo-inventory';
 import { AgentRds, RdsBackupSnapshotStore, ReaderRoleSnapshotReader } from './rds';
 import { SnsNotificationPublisher } from './sns-publisher';
 
-export function vaultDeps(settings: VaultSettings, context: AwsContext, log: Log, clock: Clock = systemClock): IntakeDeps {
+export function vaultDeps(
+  settings: VaultSettings,
+  context: AwsContext,
+  log: Log,
+  clock: Clock = systemClock,
+): IntakeDeps {
   const dynamo = new DynamoDBClient(clientConfig(context));
   return {
     settings,
@@ -29,7 +34,12 @@ export function vaultDeps(settings: VaultSettings, context: AwsContext, log: Log
   };
 }
 
-export function agentDeps(settings: SourceSettings, context: AwsContext, log: Log, clock: Clock = systemClock): AgentDeps {
+export function agentDeps(
+  settings: SourceSettings,
+  context: AwsContext,
+  log: Log,
+  clock: Clock = systemClock,
+): AgentDeps {
   // The intake topic lives in the backup Region, which may differ from this one.
   const topicRegion = settings.intakeTopicArn.split(':')[3] || context.region;
   return {

@@ -81,7 +81,11 @@ function boundedRdsIdentifier(prefix: string, readable: string, unique: string):
 export function backupSnapshotId(sourceSnapshotArn: string, generation = 0): string {
   const parsed = parseRdsSnapshotArn(sourceSnapshotArn);
   const readable = parsed ? `${parsed.account}-${parsed.snapshotId}` : sourceSnapshotArn;
-  return boundedRdsIdentifier('bunker', readable, generation === 0 ? sourceSnapshotArn : `${sourceSnapshotArn}#${generation}`);
+  return boundedRdsIdentifier(
+    'bunker',
+    readable,
+    generation === 0 ? sourceSnapshotArn : `${sourceSnapshotArn}#${generation}`,
+  );
 }
 
 /** Prefix of the intermediate snapshots the source agent makes under the share key. */
@@ -110,7 +114,8 @@ export interface RdsSnapshotArn {
   readonly cluster: boolean;
 }
 
-const RDS_SNAPSHOT_ARN = /^arn:(aws[a-z-]*):rds:([a-z0-9-]+):(\d{12}):(snapshot|cluster-snapshot):([A-Za-z0-9:-]{1,255})$/;
+const RDS_SNAPSHOT_ARN =
+  /^arn:(aws[a-z-]*):rds:([a-z0-9-]+):(\d{12}):(snapshot|cluster-snapshot):([A-Za-z0-9:-]{1,255})$/;
 
 export function parseRdsSnapshotArn(arn: string): RdsSnapshotArn | undefined {
   const match = RDS_SNAPSHOT_ARN.exec(arn);

@@ -115,7 +115,11 @@ async function requestCopy(deps: VaultDeps, record: InventoryRecord): Promise<Co
       return defer(deps, record, `RDS copy quota reached (${error.message}); the sweep will retry`);
     }
     if (error instanceof CopyRefusedError) {
-      const failed = await write(deps, record, applyTransition(record, 'failed', deps.clock.now(), { reason: error.message }));
+      const failed = await write(
+        deps,
+        record,
+        applyTransition(record, 'failed', deps.clock.now(), { reason: error.message }),
+      );
       deps.log.warn('copy refused', { artifactId: record.artifactId, reason: error.message });
       return { step: failed.won ? 'failed' : 'unchanged', record: failed.record };
     }
@@ -151,7 +155,10 @@ export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Prom
     const again = await write(
       deps,
       record,
-      applyTransition(record, 'copying', now, { copyStartedAt: now.toISOString(), copyAttempts: record.copyAttempts + 1 }),
+      applyTransition(record, 'copying', now, {
+        copyStartedAt: now.toISOString(),
+        copyAttempts: record.copyAttempts + 1,
+      }),
     );
     return again.won ? requestCopy(deps, again.record) : { step: 'unchanged', record: again.record };
   }

@@ -38,7 +38,12 @@ export async function handleRdsNotification(body: string, deps: IntakeDeps): Pro
   }
   const arn = parseRdsSnapshotArn(notification.snapshotArn);
   if (!arn || arn.account !== claimed) {
-    return reject(deps, body, `snapshot ARN belongs to account ${arn?.account ?? '?'}, not to the sender ${claimed}`, claimed);
+    return reject(
+      deps,
+      body,
+      `snapshot ARN belongs to account ${arn?.account ?? '?'}, not to the sender ${claimed}`,
+      claimed,
+    );
   }
   if (arn.region !== notification.sourceRegion) {
     return reject(deps, body, `snapshot ARN is in Region ${arn.region}, not ${notification.sourceRegion}`, claimed);
@@ -88,7 +93,11 @@ export async function handleRdsNotification(body: string, deps: IntakeDeps): Pro
 
 function productionTime(snapshot: RdsSnapshot): string | undefined {
   const tagged = snapshot.tags[TAG_SOURCE_CREATED_AT];
-  return (tagged && !Number.isNaN(Date.parse(tagged)) ? tagged : undefined) ?? snapshot.originalCreatedAt ?? snapshot.createdAt;
+  return (
+    (tagged && !Number.isNaN(Date.parse(tagged)) ? tagged : undefined) ??
+    snapshot.originalCreatedAt ??
+    snapshot.createdAt
+  );
 }
 
 async function advance(deps: IntakeDeps, record: InventoryRecord): Promise<CopyStep> {
@@ -107,12 +116,7 @@ async function advance(deps: IntakeDeps, record: InventoryRecord): Promise<CopyS
   }
 }
 
-async function reject(
-  deps: IntakeDeps,
-  body: string,
-  reason: string,
-  claimedAccount?: string,
-): Promise<IntakeOutcome> {
+async function reject(deps: IntakeDeps, body: string, reason: string, claimedAccount?: string): Promise<IntakeOutcome> {
   const recordId = rejectionId(body);
   const created = await deps.inventory.create(
     newRecord(

@@ -58,7 +58,8 @@ export function inScope(scope: ScopeSetting, dbInstanceId: string, tags: Readonl
  * reason so an operator sees what the copy fixes.
  */
 export function shareBlocker(snapshot: RdsSnapshot, shareKeyArn: string): string | undefined {
-  if (snapshot.type === 'automated' || snapshot.type === 'awsbackup') return `${snapshot.type} snapshots cannot be shared`;
+  if (snapshot.type === 'automated' || snapshot.type === 'awsbackup')
+    return `${snapshot.type} snapshots cannot be shared`;
   if (!snapshot.encrypted) return 'unencrypted: re-encrypted under the share key';
   if (!sameKmsKey(snapshot.kmsKeyId, shareKeyArn)) return 'encrypted under a key the backup account cannot use';
   return undefined;

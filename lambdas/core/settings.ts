@@ -9,14 +9,17 @@ import { SettingsError } from './errors';
 const AccountId = z.string().regex(/^\d{12}$/);
 const Region = z.string().min(1);
 const Json = <T extends z.ZodType>(schema: T) =>
-  z.string().transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected JSON' });
-      return z.NEVER;
-    }
-  }).pipe(schema);
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 export const RegisteredSourceSchema = z.object({ account: AccountId, regions: z.array(Region).min(1) });
 export type RegisteredSource = z.infer<typeof RegisteredSourceSchema>;

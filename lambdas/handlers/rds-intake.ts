@@ -53,7 +53,10 @@ export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResp
     const logger = newLogger('bunker-rds-intake');
     const settings = vaultSettingsFromEnv();
     const metrics = new Metrics({ namespace: 'Bunker', serviceName: 'rds-intake' });
-    return createRdsIntakeHandler(vaultDeps(settings, { region: settings.backupRegion }, powertoolsLog(logger)), metrics);
+    return createRdsIntakeHandler(
+      vaultDeps(settings, { region: settings.backupRegion }, powertoolsLog(logger)),
+      metrics,
+    );
   })();
   return wired(event, context);
 };

@@ -7,7 +7,13 @@ import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbr
 import { z } from 'zod';
 import { newLogger, powertoolsLog } from '../adapters/log';
 import { agentDeps } from '../adapters/wiring';
-import { type AgentDeps, type AgentStep, type AgentSweepSummary, processSnapshot, sweepSource } from '../core/rds-source-agent';
+import {
+  type AgentDeps,
+  type AgentStep,
+  type AgentSweepSummary,
+  processSnapshot,
+  sweepSource,
+} from '../core/rds-source-agent';
 import { sourceSettingsFromEnv } from '../core/settings';
 
 const SnapshotEventSchema = EventBridgeSchema.extend({

@@ -20,9 +20,7 @@ export class ConfigError extends BunkerError {
 export function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(root)';
   return path
-    .map((part, index) =>
-      typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`,
-    )
+    .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`))
     .join('');
 }
 

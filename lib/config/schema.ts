@@ -50,8 +50,13 @@ export const DEFAULT_SCOPE: Scope = { tag: { key: 'bunker:backup', value: 'true'
 
 export const ArtifactPolicySchema = z
   .object({
-    enabled: z.boolean({ error: 'expected true or false' }).default(false).describe('Whether Bunker backs up this kind.'),
-    scope: ScopeSchema.default(DEFAULT_SCOPE).describe('Which resources are in scope: a tag, or a list of identifiers.'),
+    enabled: z
+      .boolean({ error: 'expected true or false' })
+      .default(false)
+      .describe('Whether Bunker backs up this kind.'),
+    scope: ScopeSchema.default(DEFAULT_SCOPE).describe(
+      'Which resources are in scope: a tag, or a list of identifiers.',
+    ),
     rpoHours: z
       .number({ error: 'expected a number of hours' })
       .positive({ error: 'expected a positive number of hours' })
@@ -202,10 +207,7 @@ export type BunkerConfigInput = z.input<typeof BunkerConfigSchema>;
 
 /** The JSON Schema for editors, generated from the zod schema so the two never disagree. */
 export function configJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(BunkerConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
+  const schema = z.toJSONSchema(BunkerConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return {
     ...schema,
     title: 'Bunker configuration',

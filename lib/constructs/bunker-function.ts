@@ -151,9 +151,7 @@ export class BunkerFunction extends Construct {
     const findings = wildcardFindings(this, statement.actions ?? [], statement.resources ?? []);
     if (findings.length === 0) return;
     if (!wildcardReason) {
-      throw new Error(
-        `${this.node.path}: a statement with ${findings.join(', ')} needs a reason for the wildcard`,
-      );
+      throw new Error(`${this.node.path}: a statement with ${findings.join(', ')} needs a reason for the wildcard`);
     }
     this.acknowledgeWildcards({ actions: statement.actions, resources: statement.resources }, wildcardReason);
   }

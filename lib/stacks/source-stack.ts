@@ -10,12 +10,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import {
-  INTERMEDIATE_PREFIX,
-  intakeTopicArn,
-  sourceNames,
-  vaultReaderPrincipalArns,
-} from '../../lambdas/core/names';
+import { INTERMEDIATE_PREFIX, intakeTopicArn, sourceNames, vaultReaderPrincipalArns } from '../../lambdas/core/names';
 import { sourceSettingsToEnv } from '../../lambdas/core/settings';
 import { sourceSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
@@ -149,8 +144,7 @@ export class SourceStack extends Stack {
     this.agent = new BunkerFunction(this, 'RdsSourceAgent', {
       handler: 'rds-source-agent',
       roleName: names.agentRole,
-      description:
-        'Re-keys RDS snapshots in scope under the share key, shares them with the vault and notifies it',
+      description: 'Re-keys RDS snapshots in scope under the share key, shares them with the vault and notifies it',
       timeout: Duration.minutes(2),
       environment: {
         ...sourceSettingsToEnv(sourceSettings(config, sourceAccount, region, this.shareKey.keyArn)),
@@ -166,9 +160,7 @@ export class SourceStack extends Stack {
         detailType: ['RDS DB Snapshot Event'],
         detail: { EventID: [...SOURCE_EVENT_IDS] },
       },
-      targets: [
-        new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) }),
-      ],
+      targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) })],
     });
     new events.Rule(this, 'SweepSchedule', {
       description: 'Events are best-effort: look for missed snapshots every hour',

@@ -255,8 +255,7 @@ export class VaultStack extends Stack {
     this.alertsTopic = this.createAlerts(config);
     const alarmAction = new SnsAction(this.alertsTopic);
     new cloudwatch.Alarm(this, 'IntakeDeadLettersAlarm', {
-      alarmDescription:
-        'Intake notifications were given up on or could not be delivered: see the dead-letter queue',
+      alarmDescription: 'Intake notifications were given up on or could not be delivered: see the dead-letter queue',
       metric: this.intakeDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(5),
         statistic: cloudwatch.Stats.MAXIMUM,
@@ -323,12 +322,7 @@ export class VaultStack extends Stack {
 
     fn.allow(
       {
-        actions: [
-          'rds:CopyDBSnapshot',
-          'rds:AddTagsToResource',
-          'rds:DescribeDBSnapshots',
-          'rds:ListTagsForResource',
-        ],
+        actions: ['rds:CopyDBSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBSnapshots', 'rds:ListTagsForResource'],
         resources: [`arn:${partition}:rds:${region}:${account}:snapshot:${VAULT_SNAPSHOT_PREFIX}*`],
       },
       'Vault copies are named by backupSnapshotId() at run time; all start with "bunker-", so the Lambdas cannot touch other snapshots of the backup account.',
@@ -429,8 +423,7 @@ export class VaultStack extends Stack {
 export function sourceAgentRoleArns(config: BunkerConfig): string[] {
   return config.sources.flatMap((source) =>
     source.regions.map(
-      (region) =>
-        `arn:${Aws.PARTITION}:iam::${source.account}:role/${sourceNames(config.name, region).agentRole}`,
+      (region) => `arn:${Aws.PARTITION}:iam::${source.account}:role/${sourceNames(config.name, region).agentRole}`,
     ),
   );
 }

@@ -198,16 +198,14 @@ describe('validation errors', () => {
       mutate: (d) => {
         d.artifacts = { rds: { enabled: true, scope: {} } };
       },
-      problem:
-        'artifacts.rds.scope: expected either { "tag": { "key": ..., "value": ... } } or { "ids": [ ... ] }',
+      problem: 'artifacts.rds.scope: expected either { "tag": { "key": ..., "value": ... } } or { "ids": [ ... ] }',
     },
     {
       name: 'rejects a scope with both a tag and ids',
       mutate: (d) => {
         d.artifacts = { rds: { scope: { tag: { key: 'backup', value: 'yes' }, ids: ['orders-db'] } } };
       },
-      problem:
-        'artifacts.rds.scope: expected either { "tag": { "key": ..., "value": ... } } or { "ids": [ ... ] }',
+      problem: 'artifacts.rds.scope: expected either { "tag": { "key": ..., "value": ... } } or { "ids": [ ... ] }',
     },
     {
       name: 'rejects a scope with an empty list of ids',
@@ -285,24 +283,21 @@ describe('validation errors', () => {
       mutate: (d) => {
         d.sourceAgent = { maxIntermediateSnapshots: 91 };
       },
-      problem:
-        'sourceAgent.maxIntermediateSnapshots: expected at most 90 (RDS allows 100 manual snapshots per Region)',
+      problem: 'sourceAgent.maxIntermediateSnapshots: expected at most 90 (RDS allows 100 manual snapshots per Region)',
     },
     {
       name: 'rejects a deployment name that cannot prefix resource names',
       mutate: (d) => {
         d.name = 'Bunker';
       },
-      problem:
-        'name: expected a lower-case name of at most 20 letters, digits or dashes, starting with a letter',
+      problem: 'name: expected a lower-case name of at most 20 letters, digits or dashes, starting with a letter',
     },
     {
       name: 'rejects a source label that starts with punctuation',
       mutate: (d) => {
         d.sources[0].name = '-payments';
       },
-      problem:
-        'sources[0].name: expected a short label of letters, digits, spaces, dots, dashes or underscores',
+      problem: 'sources[0].name: expected a short label of letters, digits, spaces, dots, dashes or underscores',
     },
   ];
 
@@ -415,9 +410,7 @@ describe('formatConfigIssues', () => {
     const result = z.object({ port: z.union([z.string(), z.number()]) }).safeParse({ port: true });
 
     expect(result.success).toBe(false);
-    expect(formatConfigIssues(result.error?.issues ?? [])).toEqual([
-      'port: expected one of the allowed shapes',
-    ]);
+    expect(formatConfigIssues(result.error?.issues ?? [])).toEqual(['port: expected one of the allowed shapes']);
   });
 
   it('writes one line per unknown key', () => {
@@ -508,8 +501,7 @@ describe('loadConfig', () => {
 
 describe('the JSON Schema for editors', () => {
   it('is committed as bunker.config.schema.json, regenerated from the zod schema', () => {
-    const stale =
-      'bunker.config.schema.json is missing or out of date with lib/config/schema.ts: run `make schema`';
+    const stale = 'bunker.config.schema.json is missing or out of date with lib/config/schema.ts: run `make schema`';
 
     expect(existsSync(SCHEMA_FILE), stale).toBe(true);
     expect(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')), stale).toEqual(configJsonSchema());

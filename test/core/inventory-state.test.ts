@@ -91,9 +91,7 @@ describe('the copy state machine', () => {
   });
 
   it.each(COPY_STATUSES)('lists as the sources of %s exactly the statuses allowed to move to it', (to) => {
-    const expected = TRANSITIONS.filter(([, target, allowed]) => target === to && allowed).map(
-      ([from]) => from,
-    );
+    const expected = TRANSITIONS.filter(([, target, allowed]) => target === to && allowed).map(([from]) => from);
 
     expect(sourcesOf(to)).toEqual(expected);
   });
@@ -127,9 +125,7 @@ describe('newRecord', () => {
     );
 
     expect(created.reason).toBe('message is not JSON');
-    expect(created.history).toEqual([
-      { status: 'rejected', at: T0.toISOString(), reason: 'message is not JSON' },
-    ]);
+    expect(created.history).toEqual([{ status: 'rejected', at: T0.toISOString(), reason: 'message is not JSON' }]);
   });
 
   it('counts no copy attempts unless told otherwise', () => {

@@ -270,24 +270,16 @@ describe('parseRdsSnapshotArn', () => {
 
 describe('cross-account ARNs', () => {
   it('names the reader role of a source account', () => {
-    expect(readerRoleArn('bunker', SOURCE_A, 'eu-west-1')).toBe(
-      `arn:aws:iam::${SOURCE_A}:role/bunker-reader`,
-    );
+    expect(readerRoleArn('bunker', SOURCE_A, 'eu-west-1')).toBe(`arn:aws:iam::${SOURCE_A}:role/bunker-reader`);
   });
 
   it('names one reader role per account, whatever the Region, because IAM is global', () => {
-    expect(readerRoleArn('bunker', SOURCE_A, 'eu-central-1')).toBe(
-      readerRoleArn('bunker', SOURCE_A, 'eu-west-1'),
-    );
-    expect(readerRoleArn('bunker', SOURCE_B, 'eu-west-1')).not.toBe(
-      readerRoleArn('bunker', SOURCE_A, 'eu-west-1'),
-    );
+    expect(readerRoleArn('bunker', SOURCE_A, 'eu-central-1')).toBe(readerRoleArn('bunker', SOURCE_A, 'eu-west-1'));
+    expect(readerRoleArn('bunker', SOURCE_B, 'eu-west-1')).not.toBe(readerRoleArn('bunker', SOURCE_A, 'eu-west-1'));
   });
 
   it('names the intake topic in the backup account and Region', () => {
-    expect(intakeTopicArn('acme', BACKUP, 'eu-central-1')).toBe(
-      `arn:aws:sns:eu-central-1:${BACKUP}:acme-intake`,
-    );
+    expect(intakeTopicArn('acme', BACKUP, 'eu-central-1')).toBe(`arn:aws:sns:eu-central-1:${BACKUP}:acme-intake`);
   });
 
   it('trusts exactly the three vault Lambda roles of the backup account', () => {
@@ -303,9 +295,7 @@ describe('cross-account ARNs', () => {
 
     expect(intakeTopicArn('acme', BACKUP, 'eu-west-1').endsWith(`:${vault.intakeTopic}`)).toBe(true);
     expect(
-      readerRoleArn('acme', SOURCE_A, 'eu-west-1').endsWith(
-        `:role/${sourceNames('acme', 'eu-west-1').readerRole}`,
-      ),
+      readerRoleArn('acme', SOURCE_A, 'eu-west-1').endsWith(`:role/${sourceNames('acme', 'eu-west-1').readerRole}`),
     ).toBe(true);
     expect(vaultReaderPrincipalArns('acme', BACKUP).map((arn) => arn.split('/').pop())).toEqual([
       vault.intakeRole,

@@ -130,9 +130,7 @@ describe('parseNotification', () => {
   });
 
   it('lists every offending field of a message', () => {
-    const rejection = rejectionOf(
-      JSON.stringify({ ...valid(), version: 3, sourceRegion: '', publishedAt: 'now' }),
-    );
+    const rejection = rejectionOf(JSON.stringify({ ...valid(), version: 3, sourceRegion: '', publishedAt: 'now' }));
 
     expect(rejection.reason).toContain('version:');
     expect(rejection.reason).toContain('sourceRegion:');
@@ -147,14 +145,11 @@ describe('parseNotification', () => {
     { name: 'an account as a number', sourceAccount: 222222222222, surfaced: undefined },
     { name: 'an account with a newline after it', sourceAccount: `${SOURCE}\n`, surfaced: undefined },
     { name: 'no account', sourceAccount: undefined, surfaced: undefined },
-  ])(
-    'surfaces the claimed account of a schema failure only when it is $name',
-    ({ sourceAccount, surfaced }) => {
-      const rejection = rejectionOf(JSON.stringify({ ...valid(), version: 2, sourceAccount }));
+  ])('surfaces the claimed account of a schema failure only when it is $name', ({ sourceAccount, surfaced }) => {
+    const rejection = rejectionOf(JSON.stringify({ ...valid(), version: 2, sourceAccount }));
 
-      expect(rejection.sourceAccount).toBe(surfaced);
-    },
-  );
+    expect(rejection.sourceAccount).toBe(surfaced);
+  });
 
   it('surfaces no account for a message that is too large or not JSON', () => {
     const tooLarge = JSON.stringify({ ...valid(), padding: 'x'.repeat(MAX_NOTIFICATION_BYTES) });
@@ -175,8 +170,7 @@ describe('parseNotification', () => {
 
   const deepArray = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
   const deepObject = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
-  const withKey = (key: string, value: string) =>
-    JSON.stringify(valid()).replace(/^\{/, `{"${key}":${value},`);
+  const withKey = (key: string, value: string) => JSON.stringify(valid()).replace(/^\{/, `{"${key}":${value},`);
 
   it.each([
     { name: 'arrays nested to the size limit', body: deepArray(MAX_NOTIFICATION_BYTES / 2) },

@@ -34,7 +34,9 @@ describe('make demo', () => {
   });
 
   it('leaves the untagged database out of scope', () => {
-    expect(result.records.some((r) => r.sourceResourceId === 'payments-scratch' && r.status !== 'rejected')).toBe(false);
+    expect(result.records.some((r) => r.sourceResourceId === 'payments-scratch' && r.status !== 'rejected')).toBe(
+      false,
+    );
   });
 
   it('rejects each hostile or broken message with its reason', () => {

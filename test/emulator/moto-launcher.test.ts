@@ -176,9 +176,7 @@ describe('cross-account RDS snapshots (bunker moto launcher)', () => {
     await shareDbSnapshot(source.rds, other.id);
     await expect(copy()).rejects.toBeInstanceOf(DBSnapshotNotFoundFault);
     // The share itself took effect: the third account sees the snapshot.
-    const { DBSnapshots } = await other.rds.send(
-      new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: sourceArn }),
-    );
+    const { DBSnapshots } = await other.rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: sourceArn }));
     expect(DBSnapshots?.map((s) => s.DBSnapshotArn)).toEqual([sourceArn]);
 
     const { DBSnapshots: backupSnapshots } = await backup.rds.send(new DescribeDBSnapshotsCommand({}));
@@ -245,9 +243,7 @@ describe('cross-account RDS snapshots (bunker moto launcher)', () => {
     );
     expect(DBClusterSnapshots?.map((s) => s.DBClusterSnapshotArn)).toEqual([sourceArn]);
 
-    const { DBClusterSnapshots: backupSnapshots } = await backup.rds.send(
-      new DescribeDBClusterSnapshotsCommand({}),
-    );
+    const { DBClusterSnapshots: backupSnapshots } = await backup.rds.send(new DescribeDBClusterSnapshotsCommand({}));
     expect(backupSnapshots).toEqual([]);
   });
 
@@ -255,8 +251,7 @@ describe('cross-account RDS snapshots (bunker moto launcher)', () => {
     const source = account();
     const backup = account();
     const sourceArn = await sourceDbSnapshot(source);
-    const describeByArn = () =>
-      backup.rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: sourceArn }));
+    const describeByArn = () => backup.rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: sourceArn }));
 
     await expect(describeByArn()).rejects.toBeInstanceOf(DBSnapshotNotFoundFault);
 
@@ -269,13 +264,9 @@ describe('cross-account RDS snapshots (bunker moto launcher)', () => {
     });
 
     // The share also shows in the listings AWS offers for shared snapshots.
-    const { DBSnapshots: shared } = await backup.rds.send(
-      new DescribeDBSnapshotsCommand({ SnapshotType: 'shared' }),
-    );
+    const { DBSnapshots: shared } = await backup.rds.send(new DescribeDBSnapshotsCommand({ SnapshotType: 'shared' }));
     expect(shared?.map((s) => s.DBSnapshotArn)).toEqual([sourceArn]);
-    const { DBSnapshots: withShared } = await backup.rds.send(
-      new DescribeDBSnapshotsCommand({ IncludeShared: true }),
-    );
+    const { DBSnapshots: withShared } = await backup.rds.send(new DescribeDBSnapshotsCommand({ IncludeShared: true }));
     expect(withShared?.map((s) => s.DBSnapshotArn)).toEqual([sourceArn]);
     const { DBSnapshots: own } = await backup.rds.send(new DescribeDBSnapshotsCommand({}));
     expect(own).toEqual([]);

@@ -162,8 +162,7 @@ describe('the CDK app', () => {
       expect(identity.length).toBeGreaterThan(0);
       for (const { statement, logicalId } of identity) {
         if (!asArray(statement.Resource).includes('*')) continue;
-        for (const action of actionsOf(statement))
-          expect(readOnlyOnStar, `${logicalId} ${action}`).toContain(action);
+        for (const action of actionsOf(statement)) expect(readOnlyOnStar, `${logicalId} ${action}`).toContain(action);
       }
     }
   });
@@ -197,18 +196,15 @@ describe('the vault stack', () => {
     );
     const allows = statementsOf(vault, policyId).filter((found) => found.statement.Effect === 'Allow');
     const publishers = allows.flatMap((found) => principalsOf(found.statement));
-    expect(
-      publishers.map((principal) => SOURCES.find((account) => principalIsAccount(principal, account))),
-    ).toEqual(SOURCES);
+    expect(publishers.map((principal) => SOURCES.find((account) => principalIsAccount(principal, account)))).toEqual(
+      SOURCES,
+    );
     for (const found of allows) expect(actionsOf(found.statement)).toEqual(['sns:Publish']);
     // Only their Bunker agents, not any principal of the account.
-    expect(
-      allows.flatMap((found) => conditionValues(found.statement, 'ArnEquals', 'aws:PrincipalArn')),
-    ).toEqual(
+    expect(allows.flatMap((found) => conditionValues(found.statement, 'ArnEquals', 'aws:PrincipalArn'))).toEqual(
       config.sources.flatMap((source) =>
         source.regions.map(
-          (region) =>
-            `arn:<AWS::Partition>:iam::${source.account}:role/${sourceNames('bunker', region).agentRole}`,
+          (region) => `arn:<AWS::Partition>:iam::${source.account}:role/${sourceNames('bunker', region).agentRole}`,
         ),
       ),
     );
@@ -222,16 +218,12 @@ describe('the vault stack', () => {
       ),
     );
     // The topic policy and the intake key policy, at least: the walk found them.
-    expect(new Set(toSources.map((found) => found.type))).toEqual(
-      new Set(['AWS::SNS::TopicPolicy', 'AWS::KMS::Key']),
-    );
+    expect(new Set(toSources.map((found) => found.type))).toEqual(new Set(['AWS::SNS::TopicPolicy', 'AWS::KMS::Key']));
     for (const { statement, logicalId } of toSources) {
       expect(statement.Effect, logicalId).toBe('Allow');
       expect(statement.NotAction, logicalId).toBeUndefined();
       for (const action of actionsOf(statement)) {
-        expect(['sns:Publish', 'kms:GenerateDataKey*', 'kms:Decrypt'], `${logicalId} ${action}`).toContain(
-          action,
-        );
+        expect(['sns:Publish', 'kms:GenerateDataKey*', 'kms:Decrypt'], `${logicalId} ${action}`).toContain(action);
         if (action.startsWith('kms:')) {
           expect(conditionValues(statement, 'StringEquals', 'kms:ViaService'), logicalId).toEqual([
             'sns.eu-west-1.amazonaws.com',
@@ -263,9 +255,7 @@ describe('the vault stack', () => {
     const key = vault.Resources[keyId];
     expect(key.Properties?.EnableKeyRotation).toBe(true);
     expect(key.DeletionPolicy).toBe('Retain');
-    const principals = statementsOf(vault, keyId, 'KeyPolicy').flatMap((found) =>
-      principalsOf(found.statement),
-    );
+    const principals = statementsOf(vault, keyId, 'KeyPolicy').flatMap((found) => principalsOf(found.statement));
     expect(principals.length).toBeGreaterThan(0);
     for (const principal of principals) expect(principal).toBe(`arn:<AWS::Partition>:iam::${BACKUP}:root`);
   });
@@ -316,11 +306,7 @@ describe('the vault stack', () => {
   });
 
   it('moves an intake message to a dead-letter queue after five receives and keeps it 14 days', () => {
-    const [dlq] = logicalIds(
-      vault,
-      'AWS::SQS::Queue',
-      (props) => props.QueueName === names.intakeDeadLetterQueue,
-    );
+    const [dlq] = logicalIds(vault, 'AWS::SQS::Queue', (props) => props.QueueName === names.intakeDeadLetterQueue);
     const [queue] = logicalIds(vault, 'AWS::SQS::Queue', (props) => props.QueueName === names.intakeQueue);
     const props = vault.Resources[queue].Properties ?? {};
     expect(props.RedrivePolicy).toEqual({
@@ -329,9 +315,7 @@ describe('the vault stack', () => {
     });
     expect(vault.Resources[dlq].Properties?.MessageRetentionPeriod).toBe(14 * 24 * 3600);
     const [intake] = logicalIds(vault, 'AWS::Lambda::Function', (p) =>
-      flatten(p.Role).includes(
-        logicalIds(vault, 'AWS::IAM::Role', (r) => r.RoleName === names.intakeRole)[0],
-      ),
+      flatten(p.Role).includes(logicalIds(vault, 'AWS::IAM::Role', (r) => r.RoleName === names.intakeRole)[0]),
     );
     expect(props.VisibilityTimeout as number).toBeGreaterThanOrEqual(
       6 * (vault.Resources[intake].Properties?.Timeout as number),
@@ -354,20 +338,14 @@ describe('the vault stack', () => {
   });
 
   it('routes finished and failed snapshot copies to the completion Lambda', () => {
-    const [completionRole] = logicalIds(
-      vault,
-      'AWS::IAM::Role',
-      (props) => props.RoleName === names.completionRole,
-    );
+    const [completionRole] = logicalIds(vault, 'AWS::IAM::Role', (props) => props.RoleName === names.completionRole);
     const [completion] = logicalIds(
       vault,
       'AWS::Lambda::Function',
       (props) => referencedId(props.Role) === completionRole,
     );
     const rules = resourcesOf(vault, 'AWS::Events::Rule').filter(([, rule]) =>
-      asArray(rule.Properties?.Targets as { Arn: unknown }[]).some(
-        (target) => referencedId(target.Arn) === completion,
-      ),
+      asArray(rule.Properties?.Targets as { Arn: unknown }[]).some((target) => referencedId(target.Arn) === completion),
     );
     expect(rules).toHaveLength(1);
     expect(rules[0][1].Properties?.EventPattern).toEqual({
@@ -375,9 +353,9 @@ describe('the vault stack', () => {
       'detail-type': ['RDS DB Snapshot Event'],
       detail: { EventID: ['RDS-EVENT-0197', 'RDS-EVENT-0190', 'RDS-EVENT-0060', 'RDS-EVENT-0061'] },
     });
-    expect(
-      resourcesOf(vault, 'AWS::Events::Rule').map(([, rule]) => rule.Properties?.ScheduleExpression),
-    ).toContain('rate(15 minutes)');
+    expect(resourcesOf(vault, 'AWS::Events::Rule').map(([, rule]) => rule.Properties?.ScheduleExpression)).toContain(
+      'rate(15 minutes)',
+    );
   });
 
   it('names the vault Lambda roles exactly as the source reader roles trust them', () => {
@@ -401,11 +379,7 @@ describe('the vault stack', () => {
   });
 
   it('alarms to the alerts topic on dead letters and on errors of each Lambda', () => {
-    const [alertsTopic] = logicalIds(
-      vault,
-      'AWS::SNS::Topic',
-      (props) => props.TopicName !== names.intakeTopic,
-    );
+    const [alertsTopic] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName !== names.intakeTopic);
     const alarms = resourcesOf(vault, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
     for (const alarm of alarms) {
       expect(asArray(alarm.AlarmActions).map(referencedId)).toEqual([alertsTopic]);
@@ -424,8 +398,7 @@ describe('the vault stack', () => {
 });
 
 describe('the source stacks', () => {
-  const each = () =>
-    [...sources.entries()].map(([key, template]) => ({ key, template, account: key.split('/')[0] }));
+  const each = () => [...sources.entries()].map(([key, template]) => ({ key, template, account: key.split('/')[0] }));
 
   it('let the backup account use the share key only to copy through RDS', () => {
     for (const { key, template, account } of each()) {
@@ -434,9 +407,7 @@ describe('the source stacks', () => {
       const statements = statementsOf(template, keyId, 'KeyPolicy');
       for (const { statement } of statements) {
         const principals = principalsOf(statement);
-        const ownRoot = principals.every(
-          (principal) => principal === `arn:<AWS::Partition>:iam::${account}:root`,
-        );
+        const ownRoot = principals.every((principal) => principal === `arn:<AWS::Partition>:iam::${account}:root`);
         if (ownRoot) continue;
         expect(principals, key).toEqual([`arn:<AWS::Partition>:iam::${BACKUP}:root`]);
         for (const action of actionsOf(statement)) {
@@ -497,9 +468,7 @@ describe('the source stacks', () => {
       ([key, template]) =>
         [
           key,
-          resourcesOf(template, 'AWS::IAM::Role').filter(
-            ([, role]) => role.Properties?.RoleName === readerName,
-          ).length,
+          resourcesOf(template, 'AWS::IAM::Role').filter(([, role]) => role.Properties?.RoleName === readerName).length,
         ] as const,
     );
     expect(Object.fromEntries(readers)).toEqual({
@@ -529,10 +498,7 @@ describe('the source stacks', () => {
       );
       expect(destructive.length, key).toBeGreaterThan(0);
       for (const { statement } of destructive) {
-        expect(actionsOf(statement).sort(), key).toEqual([
-          'rds:DeleteDBSnapshot',
-          'rds:ModifyDBSnapshotAttribute',
-        ]);
+        expect(actionsOf(statement).sort(), key).toEqual(['rds:DeleteDBSnapshot', 'rds:ModifyDBSnapshotAttribute']);
         expect(asArray(statement.Resource).map(flatten), key).toEqual([
           `arn:<AWS::Partition>:rds:${region}:${account}:snapshot:bunker-share-*`,
         ]);

@@ -67,8 +67,7 @@ export function policyStatements(template: TemplateJson): FoundStatement[] {
         found.push({ logicalId, type, property: path, statement });
       return;
     }
-    for (const [key, child] of Object.entries(record))
-      visit(logicalId, type, path ? `${path}.${key}` : key, child);
+    for (const [key, child] of Object.entries(record)) visit(logicalId, type, path ? `${path}.${key}` : key, child);
   };
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     if (resource.Type === 'AWS::Lambda::Permission') {

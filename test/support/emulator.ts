@@ -7,9 +7,7 @@ import { inject } from 'vitest';
 export function emulatorEndpoint(): string {
   const endpoint = inject('emulatorEndpoint');
   if (!endpoint) {
-    throw new Error(
-      'No emulator endpoint: run the tests with vitest.config.ts (its globalSetup starts the emulator)',
-    );
+    throw new Error('No emulator endpoint: run the tests with vitest.config.ts (its globalSetup starts the emulator)');
   }
   return endpoint;
 }

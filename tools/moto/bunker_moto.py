@@ -27,12 +27,14 @@ What is patched (everything else is moto as released):
   in the backend, because moto's Modify/Delete code paths reuse the backend's
   describe: sharing must not let the caller modify or delete someone else's
   snapshot.
-* DynamoDB writes (``put_item``, ``update_item``, ``delete_item``,
-  ``transact_write_items``, ``batch_write_item``): run one at a time under one
-  lock. The server handles requests on several threads and moto evaluates a
-  condition and then writes without isolation, so two concurrent conditional
-  writes could both pass. DynamoDB serializes them (a transaction is
-  all-or-nothing and isolated), and Bunker's copy slots depend on that.
+* DynamoDB reads and writes (``get_item``, ``query``, ``scan``, ``put_item``,
+  ``update_item``, ``delete_item``, ``transact_write_items``): run one at a
+  time under one lock. The server handles requests on several threads and
+  moto evaluates a condition and then writes without isolation (a cancelled
+  transaction even restores a copy of the table taken when it began, erasing
+  concurrent writes), so two concurrent conditional writes could both pass
+  and a read could see half a transaction. DynamoDB serializes them, and
+  Bunker's copy slots depend on that.
 
 Patches are applied on import of this module, before the server starts.
 """
@@ -203,7 +205,7 @@ _DYNAMODB_WRITE_LOCK = threading.RLock()
 def _serialize_dynamodb_writes() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+    for name in ("get_item", "query", "scan", "put_item", "update_item", "delete_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
 
         @functools.wraps(original)
