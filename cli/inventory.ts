@@ -30,29 +30,39 @@ export async function readInventory(
   );
 }
 
+/** Identifiers must be shown whole: break them into cell-wide pieces instead of letting the table cut them short. */
+function hardWrap(text: string, width: number): string {
+  return text
+    .split('\n')
+    .flatMap((line) => line.match(new RegExp(`.{1,${width}}`, 'g')) ?? [''])
+    .join('\n');
+}
+
+/** The database and the production snapshot, as operators name them; the shared ARN is in the JSON output. */
 const sourceLabel = (r: InventoryRecord) => {
-  const snapshot = r.sourceArn?.split(':').slice(6).join(':');
+  const snapshot = r.sourceSnapshotId ?? r.sourceArn?.split(':').slice(6).join(':');
   return [r.sourceResourceId, snapshot].filter(Boolean).join('\n') || '-';
 };
 
-/** A table sized for a terminal; `reason` wraps rather than truncates, because it is what an operator acts on. */
+/**
+ * A table for a terminal of about 150 columns; `reason` wraps rather than
+ * truncates, because it is what an operator acts on.
+ */
 export function inventoryTable(records: readonly InventoryRecord[]): string {
   if (records.length === 0) return 'The inventory holds no records matching the filter.';
   const table = new Table({
-    head: ['Status', 'Kind', 'Account', 'Region', 'Source (db / snapshot)', 'Backup copy', 'Updated (UTC)', 'Reason'],
-    colWidths: [11, 14, 14, 14, 34, 34, 21, 40],
+    head: ['Status', 'Account', 'Database / snapshot', 'Backup copy', 'Updated (UTC)', 'Reason'],
+    colWidths: [14, 16, 30, 30, 21, 36],
     wordWrap: true,
-    wrapOnWordBoundary: false,
+    wrapOnWordBoundary: true,
     style: { head: [], border: [] },
   });
   for (const r of records) {
     table.push([
-      r.status,
-      r.kind,
-      r.sourceAccount ?? '-',
-      r.sourceRegion ?? '-',
-      sourceLabel(r),
-      r.targetId ?? '-',
+      `${r.status}\n${r.kind}`,
+      [r.sourceAccount ?? '-', r.sourceRegion].filter(Boolean).join('\n'),
+      hardWrap(sourceLabel(r), 28),
+      hardWrap(r.targetId ?? '-', 28),
       r.updatedAt.replace('T', ' ').slice(0, 19),
       r.reason ?? '',
     ]);

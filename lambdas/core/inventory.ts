@@ -46,6 +46,8 @@ export interface InventoryRecord {
   readonly sourceArn?: string;
   /** The database the snapshot was taken of, as the source's Describe said. */
   readonly sourceResourceId?: string;
+  /** The production snapshot the shared one was re-keyed from (the agent's tag), as operators know it. */
+  readonly sourceSnapshotId?: string;
   readonly sourceCreatedAt?: string;
   readonly targetId?: string;
   readonly targetArn?: string;

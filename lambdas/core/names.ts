@@ -80,7 +80,10 @@ function boundedRdsIdentifier(prefix: string, readable: string, unique: string):
  */
 export function backupSnapshotId(sourceSnapshotArn: string, generation = 0): string {
   const parsed = parseRdsSnapshotArn(sourceSnapshotArn);
-  const readable = parsed ? `${parsed.account}-${parsed.snapshotId}` : sourceSnapshotArn;
+  // The agent's intermediates all start with the same prefix: it says nothing in the copy's name.
+  const readable = parsed
+    ? `${parsed.account}-${parsed.snapshotId.replace(new RegExp(`^${INTERMEDIATE_PREFIX}-`), '')}`
+    : sourceSnapshotArn;
   return boundedRdsIdentifier(
     'bunker',
     readable,

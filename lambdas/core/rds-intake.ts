@@ -13,7 +13,7 @@ import { type InventoryRecord, newRecord } from './inventory';
 import { backupSnapshotId, parseRdsSnapshotArn, rdsArtifactId, rejectionId } from './names';
 import { parseNotification } from './notification';
 import type { RdsSnapshot, SourceSnapshotReader } from './ports';
-import { TAG_SOURCE_CREATED_AT } from './rds-source-agent';
+import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from './rds-source-agent';
 import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './rds-copy';
 
 export interface IntakeDeps extends VaultDeps {
@@ -76,6 +76,7 @@ export async function handleRdsNotification(body: string, deps: IntakeDeps): Pro
         sourceRegion: arn.region,
         sourceArn: notification.snapshotArn,
         sourceResourceId: view.snapshot.dbInstanceId,
+        sourceSnapshotId: view.snapshot.tags[TAG_INTERMEDIATE_OF] ?? arn.snapshotId,
         // The intermediate is a copy: record when production took the snapshot, not when it was re-keyed.
         sourceCreatedAt: productionTime(view.snapshot),
         engine: view.snapshot.engine,
