@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { type InventoryRecord, newRecord } from '../../lambdas/core/inventory';
 import { backupSnapshotId, rdsArtifactId } from '../../lambdas/core/names';
 import { handleCopyEvent, sweepCopies } from '../../lambdas/core/rds-completion';
 import {
@@ -9,102 +8,11 @@ import {
   TAG_SOURCE_REGION,
   TAG_SOURCE_SNAPSHOT,
 } from '../../lambdas/core/rds-copy';
-import { handleRdsNotification } from '../../lambdas/core/rds-intake';
-import { ManualClock, MemoryInventory, MemoryRdsWorld, PortMonitor, type RdsWorldOptions } from '../../sim/memory-aws';
-import { memoryVaultDeps } from '../../sim/simulation';
-
-const BACKUP = '111111111111';
-const SOURCE = '222222222222';
-const REGION = 'eu-west-1';
-const T0 = '2026-03-01T04:30:00.000Z';
-const COPY_MS = 10 * 60_000;
-
-function vault(
-  options: {
-    maxCopies?: number;
-    world?: Partial<Omit<RdsWorldOptions, 'clock' | 'monitor'>>;
-  } = {},
-) {
-  const clock = new ManualClock(T0);
-  const monitor = new PortMonitor();
-  const world = new MemoryRdsWorld({
-    clock,
-    monitor,
-    copyDurationMs: COPY_MS,
-    ...options.world,
-  });
-  const inventory = new MemoryInventory(monitor);
-  const backupKeyArn = world.createKey(BACKUP, REGION, 'bunker-backup-data');
-  const shareKeyArn = world.createKey(SOURCE, REGION, 'bunker-share', [BACKUP]);
-  const deps = memoryVaultDeps({
-    world,
-    inventory,
-    clock,
-    backupAccount: BACKUP,
-    backupRegion: REGION,
-    backupKeyArn,
-    sources: [{ account: SOURCE, regions: [REGION] }],
-    maxRdsCopiesInProgress: options.maxCopies ?? 5,
-  });
-  const shared = (id: string) =>
-    world.addSnapshot(SOURCE, REGION, {
-      id,
-      dbInstanceId: 'orders-db',
-      kmsKeyId: shareKeyArn,
-      sharedWith: [BACKUP],
-    });
-  /** Announces a shared snapshot to intake; answers the snapshot's ARN and its copy's id. */
-  const announce = async (id: string) => {
-    const snapshot = shared(id);
-    await handleRdsNotification(
-      JSON.stringify({
-        version: 1,
-        kind: 'rds-snapshot',
-        sourceAccount: SOURCE,
-        sourceRegion: REGION,
-        snapshotArn: snapshot.arn,
-        publishedAt: clock.now().toISOString(),
-      }),
-      deps,
-    );
-    return {
-      arn: snapshot.arn,
-      artifactId: rdsArtifactId(snapshot.arn),
-      targetId: backupSnapshotId(snapshot.arn),
-    };
-  };
-  /** A record waiting for capacity since `at`, as intake leaves it. */
-  const waitingSince = (arn: string, at: string): InventoryRecord =>
-    newRecord(
-      {
-        artifactId: rdsArtifactId(arn),
-        kind: 'rds-snapshot',
-        status: 'expected',
-        reason: 'waiting for copy capacity',
-        sourceAccount: SOURCE,
-        sourceRegion: REGION,
-        sourceArn: arn,
-        sourceResourceId: 'orders-db',
-        targetId: backupSnapshotId(arn),
-      },
-      new Date(at),
-    );
-  return {
-    clock,
-    monitor,
-    world,
-    inventory,
-    deps,
-    backupKeyArn,
-    shared,
-    announce,
-    waitingSince,
-  };
-}
+import { BACKUP, COPY_MS, REGION, SOURCE, vaultFixture } from './support/memory-fixtures';
 
 describe('handleCopyEvent', () => {
   it('settles the record of a Bunker copy that finished', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const copy = await v.announce('bunker-share-orders');
     v.clock.advance(COPY_MS);
 
@@ -122,7 +30,7 @@ describe('handleCopyEvent', () => {
   });
 
   it('leaves a copy still in progress copying', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const copy = await v.announce('bunker-share-orders');
 
     const outcome = await handleCopyEvent(copy.targetId, v.deps);
@@ -136,11 +44,8 @@ describe('handleCopyEvent', () => {
   });
 
   it('ignores an event about a snapshot Bunker does not name', async () => {
-    const v = vault();
-    v.world.addSnapshot(BACKUP, REGION, {
-      id: 'nightly-export',
-      dbInstanceId: 'orders-db',
-    });
+    const v = vaultFixture();
+    v.backupSnapshot('nightly-export');
 
     const outcome = await handleCopyEvent('nightly-export', v.deps);
 
@@ -152,7 +57,7 @@ describe('handleCopyEvent', () => {
   });
 
   it('ignores an event about a Bunker-named snapshot that does not exist', async () => {
-    const v = vault();
+    const v = vaultFixture();
 
     const outcome = await handleCopyEvent('bunker-gone-0123456789', v.deps);
 
@@ -163,12 +68,8 @@ describe('handleCopyEvent', () => {
   });
 
   it('ignores a Bunker-named copy that carries no Bunker source tags', async () => {
-    const v = vault();
-    v.world.addSnapshot(BACKUP, REGION, {
-      id: 'bunker-by-hand',
-      dbInstanceId: 'orders-db',
-      tags: { [TAG_SOURCE_ACCOUNT]: SOURCE, [TAG_SOURCE_REGION]: REGION },
-    });
+    const v = vaultFixture();
+    v.backupSnapshot('bunker-by-hand', { [TAG_SOURCE_ACCOUNT]: SOURCE, [TAG_SOURCE_REGION]: REGION });
 
     const outcome = await handleCopyEvent('bunker-by-hand', v.deps);
 
@@ -179,18 +80,14 @@ describe('handleCopyEvent', () => {
   });
 
   it('ignores a tagged copy that has no inventory record', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const source = v.shared('bunker-share-orders');
     const targetId = backupSnapshotId(source.arn);
-    v.world.addSnapshot(BACKUP, REGION, {
-      id: targetId,
-      dbInstanceId: 'orders-db',
-      tags: {
-        [TAG_MANAGED_BY]: 'bunker',
-        [TAG_SOURCE_ACCOUNT]: SOURCE,
-        [TAG_SOURCE_REGION]: REGION,
-        [TAG_SOURCE_SNAPSHOT]: 'bunker-share-orders',
-      },
+    v.backupSnapshot(targetId, {
+      [TAG_MANAGED_BY]: 'bunker',
+      [TAG_SOURCE_ACCOUNT]: SOURCE,
+      [TAG_SOURCE_REGION]: REGION,
+      [TAG_SOURCE_SNAPSHOT]: 'bunker-share-orders',
     });
 
     const outcome = await handleCopyEvent(targetId, v.deps);
@@ -203,7 +100,7 @@ describe('handleCopyEvent', () => {
   });
 
   it('ignores a repeated event once the record is settled', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const copy = await v.announce('bunker-share-orders');
     v.clock.advance(COPY_MS);
     await handleCopyEvent(copy.targetId, v.deps);
@@ -221,7 +118,7 @@ describe('handleCopyEvent', () => {
 
 describe('sweepCopies', () => {
   it('settles copies whose completion events were lost', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const first = await v.announce('bunker-share-first');
     const second = await v.announce('bunker-share-second');
     v.clock.advance(COPY_MS);
@@ -241,7 +138,7 @@ describe('sweepCopies', () => {
   });
 
   it('marks a copy RDS failed as failed, with the reason', async () => {
-    const v = vault({
+    const v = vaultFixture({
       world: {
         copyOutcome: (copy) => (copy.targetId.includes('broken') ? 'failed' : 'available'),
       },
@@ -261,7 +158,7 @@ describe('sweepCopies', () => {
   });
 
   it('starts waiting records oldest first, and no more than the free capacity', async () => {
-    const v = vault({ maxCopies: 3 });
+    const v = vaultFixture({ maxCopies: 3 });
     const running = await v.announce('bunker-share-running');
     const arns = ['a', 'b', 'c', 'd'].map((name) => v.shared(`bunker-share-${name}`).arn);
     // Stored out of order: the sweep must sort, not rely on the table's order.
@@ -282,7 +179,7 @@ describe('sweepCopies', () => {
   });
 
   it('keeps settling the other copies when one of them throws', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const unlucky = await v.announce('bunker-share-unlucky');
     const lucky = await v.announce('bunker-share-lucky');
     v.clock.advance(COPY_MS);
@@ -304,7 +201,7 @@ describe('sweepCopies', () => {
   });
 
   it('keeps starting the other waiting records when one of them throws', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const unlucky = v.shared('bunker-share-unlucky').arn;
     const lucky = v.shared('bunker-share-lucky').arn;
     v.inventory.put(v.waitingSince(unlucky, '2026-03-01T04:01:00.000Z'));
@@ -323,7 +220,7 @@ describe('sweepCopies', () => {
   });
 
   it('tags every copy it starts so completion can find the record from the copy alone', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const arn = v.shared('bunker-share-orders').arn;
     const waiting = v.waitingSince(arn, '2026-03-01T04:01:00.000Z');
     v.inventory.put(waiting);

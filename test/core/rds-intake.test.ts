@@ -3,98 +3,26 @@ import { CopyQuotaExceededError, RetryLaterError } from '../../lambdas/core/erro
 import { backupSnapshotId, rdsArtifactId, rdsSnapshotArn, rejectionId } from '../../lambdas/core/names';
 import { handleCopyEvent, sweepCopies } from '../../lambdas/core/rds-completion';
 import { handleRdsNotification } from '../../lambdas/core/rds-intake';
+import { SimulatedFaultError } from '../../sim/memory-aws';
 import {
-  ManualClock,
-  MemoryInventory,
-  MemoryRdsWorld,
-  PortMonitor,
-  type RdsWorldOptions,
-  SimulatedFaultError,
-} from '../../sim/memory-aws';
-import { memoryVaultDeps } from '../../sim/simulation';
-
-const BACKUP = '111111111111';
-const SOURCE = '222222222222';
-const OTHER = '333333333333';
-const STRANGER = '444444444444';
-const REGION = 'eu-west-1';
-const SECOND_REGION = 'eu-central-1';
-const T0 = '2026-03-01T04:30:00.000Z';
-const COPY_MS = 10 * 60_000;
-
-/** A vault over a memory world: SOURCE is registered in two Regions, OTHER in one. */
-function vault(
-  options: {
-    maxCopies?: number;
-    world?: Partial<Omit<RdsWorldOptions, 'clock' | 'monitor'>>;
-  } = {},
-) {
-  const clock = new ManualClock(T0);
-  const monitor = new PortMonitor();
-  const world = new MemoryRdsWorld({
-    clock,
-    monitor,
-    copyDurationMs: COPY_MS,
-    ...options.world,
-  });
-  const inventory = new MemoryInventory(monitor);
-  const backupKeyArn = world.createKey(BACKUP, REGION, 'bunker-backup-data');
-  const shareKeyArn = world.createKey(SOURCE, REGION, 'bunker-share', [BACKUP]);
-  const deps = memoryVaultDeps({
-    world,
-    inventory,
-    clock,
-    backupAccount: BACKUP,
-    backupRegion: REGION,
-    backupKeyArn,
-    sources: [
-      { account: SOURCE, regions: [REGION, SECOND_REGION] },
-      { account: OTHER, regions: [REGION] },
-    ],
-    maxRdsCopiesInProgress: options.maxCopies ?? 5,
-  });
-  /** A snapshot the source agent made shareable and shared with the backup account. */
-  const shared = (id: string, extra: { account?: string; region?: string; sharedWith?: string[] } = {}) =>
-    world.addSnapshot(extra.account ?? SOURCE, extra.region ?? REGION, {
-      id,
-      dbInstanceId: 'orders-db',
-      kmsKeyId: world.createKey(extra.account ?? SOURCE, extra.region ?? REGION, 'bunker-share', [BACKUP]),
-      sharedWith: extra.sharedWith ?? [BACKUP],
-    });
-  const backupCopies = () => world.snapshots(BACKUP, REGION);
-  return {
-    clock,
-    monitor,
-    world,
-    inventory,
-    deps,
-    backupKeyArn,
-    shareKeyArn,
-    shared,
-    backupCopies,
-  };
-}
+  BACKUP,
+  COPY_MS,
+  notification,
+  OTHER,
+  REGION,
+  SECOND_REGION,
+  SOURCE,
+  STRANGER,
+  type VaultFixture,
+  vaultFixture,
+} from './support/memory-fixtures';
 
 const arnOf = (id: string, account = SOURCE, region = REGION) => rdsSnapshotArn('aws', region, account, id);
-
-function notification(snapshotArn: string, fields: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    version: 1,
-    kind: 'rds-snapshot',
-    sourceAccount: SOURCE,
-    sourceRegion: REGION,
-    snapshotArn,
-    publishedAt: '2026-03-01T04:25:00.000Z',
-    ...fields,
-  });
-}
-
-type Vault = ReturnType<typeof vault>;
 
 interface RejectionCase {
   readonly name: string;
   /** Prepares the world and returns the message body. */
-  readonly prepare: (v: Vault) => string;
+  readonly prepare: (v: VaultFixture) => string;
   readonly reason: RegExp;
 }
 
@@ -175,7 +103,7 @@ const REJECTIONS: readonly RejectionCase[] = [
 
 describe('handleRdsNotification: rejections', () => {
   it.each(REJECTIONS)('rejects $name, records why under the message hash and copies nothing', async (row) => {
-    const v = vault();
+    const v = vaultFixture();
     const body = row.prepare(v);
 
     const outcome = await handleRdsNotification(body, v.deps);
@@ -197,7 +125,7 @@ describe('handleRdsNotification: rejections', () => {
   });
 
   it('never overwrites the record of a real copy when a message about the same snapshot is rejected', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const snapshot = v.shared('bunker-share-orders');
     await handleRdsNotification(notification(snapshot.arn), v.deps);
     v.clock.advance(COPY_MS);
@@ -219,7 +147,7 @@ describe('handleRdsNotification: rejections', () => {
   });
 
   it('keeps one rejection record for a message delivered twice', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const body = notification(arnOf('bunker-share-missing'));
 
     const first = await handleRdsNotification(body, v.deps);
@@ -232,7 +160,7 @@ describe('handleRdsNotification: rejections', () => {
 
 describe('handleRdsNotification: copies', () => {
   it('copies a shared snapshot once, under the backup key, and records it copying then available', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const snapshot = v.shared('bunker-share-orders');
     const artifactId = rdsArtifactId(snapshot.arn);
     const targetId = backupSnapshotId(snapshot.arn);
@@ -279,7 +207,7 @@ describe('handleRdsNotification: copies', () => {
   });
 
   it('makes one copy and one record when the same snapshot is announced twice', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const snapshot = v.shared('bunker-share-orders');
 
     await handleRdsNotification(notification(snapshot.arn), v.deps);
@@ -299,7 +227,7 @@ describe('handleRdsNotification: copies', () => {
   });
 
   it('asks for a retry, and records nothing, while the snapshot is still being created', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const snapshot = v.world.addSnapshot(SOURCE, REGION, {
       id: 'bunker-share-orders',
       dbInstanceId: 'orders-db',
@@ -317,7 +245,7 @@ describe('handleRdsNotification: copies', () => {
   });
 
   it('keeps a notification waiting as expected when copy capacity is used up, and the sweep starts it later', async () => {
-    const v = vault({ maxCopies: 1 });
+    const v = vaultFixture({ maxCopies: 1 });
     const first = v.shared('bunker-share-first');
     const second = v.shared('bunker-share-second');
     await handleRdsNotification(notification(first.arn), v.deps);
@@ -340,7 +268,7 @@ describe('handleRdsNotification: copies', () => {
   });
 
   it('keeps a copy refused by the RDS quota as expected, never failed or dropped, and the sweep retries it', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const snapshot = v.shared('bunker-share-orders');
     v.world.setCopyQuota(BACKUP, REGION, 0);
 
@@ -363,7 +291,7 @@ describe('handleRdsNotification: copies', () => {
   });
 
   it('treats throttling like the quota: the record waits as expected', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const snapshot = v.shared('bunker-share-orders');
     v.monitor.fail(
       { port: 'backup-store', method: 'copyShared' },
@@ -382,7 +310,7 @@ describe('handleRdsNotification: copies', () => {
   });
 
   it('marks a copy RDS refuses for good as failed, with the reason', async () => {
-    const v = vault();
+    const v = vaultFixture();
     // Shared, but under a key the backup account may not use.
     const snapshot = v.world.addSnapshot(SOURCE, REGION, {
       id: 'bunker-share-orders',
@@ -402,7 +330,7 @@ describe('handleRdsNotification: copies', () => {
   });
 
   it('ends with one available copy when it crashed after RDS started the copy and the message is redelivered', async () => {
-    const v = vault();
+    const v = vaultFixture();
     const snapshot = v.shared('bunker-share-orders');
     const body = notification(snapshot.arn);
     v.monitor.fail({ port: 'backup-store', method: 'copyShared' }, { phase: 'after' });
@@ -425,13 +353,13 @@ describe('handleRdsNotification: copies', () => {
   it.each([
     {
       by: 'the redelivered message',
-      recover: (v: Vault, body: string) => handleRdsNotification(body, v.deps),
+      recover: (v: VaultFixture, body: string) => handleRdsNotification(body, v.deps),
     },
-    { by: 'the sweep', recover: (v: Vault) => sweepCopies(v.deps) },
+    { by: 'the sweep', recover: (v: VaultFixture) => sweepCopies(v.deps) },
   ])(
     'requests the copy once, through $by, when it crashed after the claim and before the request',
     async ({ recover }) => {
-      const v = vault();
+      const v = vaultFixture();
       const snapshot = v.shared('bunker-share-orders');
       const body = notification(snapshot.arn);
       v.monitor.fail({ port: 'backup-store', method: 'copyShared' }, { phase: 'before' });
@@ -453,7 +381,7 @@ describe('handleRdsNotification: copies', () => {
 
   it('marks a copy that ended up under another key than the backup key as failed, naming that key', async () => {
     let wrongKey = '';
-    const v = vault({ world: { copyKmsKey: () => wrongKey } });
+    const v = vaultFixture({ world: { copyKmsKey: () => wrongKey } });
     // The classic bug: the copy keeps the source's key.
     wrongKey = v.shareKeyArn;
     const snapshot = v.shared('bunker-share-orders');
@@ -471,7 +399,7 @@ describe('handleRdsNotification: copies', () => {
 
   it('never starts more copies than the capacity when two notifications are handled at the same time', async () => {
     // The intake Lambda handles a batch's records concurrently (BatchProcessor's default).
-    const v = vault({ maxCopies: 1 });
+    const v = vaultFixture({ maxCopies: 1 });
     const first = v.shared('bunker-share-first');
     const second = v.shared('bunker-share-second');
 

@@ -9,66 +9,20 @@ import {
   TAG_INTERMEDIATE_OF,
   TAG_NOTIFIED_AT,
 } from '../../lambdas/core/rds-source-agent';
-import type { ScopeSetting, SourceSettings } from '../../lambdas/core/settings';
-import { ManualClock, MemoryPublisher, MemoryRdsWorld, type NewSnapshot, PortMonitor } from '../../sim/memory-aws';
-import { memoryAgentDeps } from '../../sim/simulation';
+import type { ScopeSetting } from '../../lambdas/core/settings';
+import {
+  agentFixture,
+  BACKUP,
+  BY_TAG,
+  COPY_MS,
+  IN_SCOPE,
+  OUT_OF_SCOPE,
+  REGION,
+  SOURCE,
+  T0,
+} from './support/memory-fixtures';
 
-const BACKUP = '111111111111';
-const SOURCE = '222222222222';
-const REGION = 'eu-west-1';
-const T0 = '2026-03-01T04:30:00.000Z';
-const COPY_MS = 10 * 60_000;
 const HOUR = 3_600_000;
-const BY_TAG: ScopeSetting = { tag: { key: 'backup', value: 'daily' } };
-const IN_SCOPE = { backup: 'daily' };
-const OUT_OF_SCOPE = { backup: 'none' };
-
-function agent(
-  options: {
-    scope?: ScopeSetting;
-    maxIntermediates?: number;
-    retentionHours?: number;
-  } = {},
-) {
-  const clock = new ManualClock(T0);
-  const monitor = new PortMonitor();
-  const world = new MemoryRdsWorld({ clock, monitor, copyDurationMs: COPY_MS });
-  const publisher = new MemoryPublisher({ monitor });
-  const shareKeyArn = world.createKey(SOURCE, REGION, 'bunker-share', [BACKUP]);
-  const settings: SourceSettings = {
-    prefix: 'bunker',
-    backupAccount: BACKUP,
-    sourceAccount: SOURCE,
-    sourceRegion: REGION,
-    shareKeyArn,
-    intakeTopicArn: `arn:aws:sns:${REGION}:${BACKUP}:bunker-intake`,
-    scope: options.scope ?? BY_TAG,
-    intermediateRetentionHours: options.retentionHours ?? 24,
-    maxIntermediateSnapshots: options.maxIntermediates ?? 10,
-  };
-  const deps = memoryAgentDeps({ world, publisher, clock, settings });
-  /** A production snapshot of `db` (created now, available at once unless told otherwise). */
-  const snapshot = (id: string, db = 'orders-db', extra: Partial<NewSnapshot> = {}) =>
-    world.addSnapshot(SOURCE, REGION, { id, dbInstanceId: db, ...extra });
-  const intermediateOf = (id: string) => world.snapshot(SOURCE, REGION, intermediateSnapshotId(id));
-  /** Runs the snapshot's two events: created (copy to an intermediate), then the copy finished. */
-  const announce = async (id: string) => {
-    await processSnapshot(id, deps);
-    clock.advance(COPY_MS);
-    return processSnapshot(intermediateSnapshotId(id), deps);
-  };
-  return {
-    clock,
-    monitor,
-    world,
-    publisher,
-    deps,
-    shareKeyArn,
-    snapshot,
-    intermediateOf,
-    announce,
-  };
-}
 
 describe('processSnapshot: scope', () => {
   const ROWS: ReadonlyArray<{
@@ -131,7 +85,7 @@ describe('processSnapshot: scope', () => {
   ];
 
   it.each(ROWS)('treats $name as in scope: $inScope', async (row) => {
-    const a = agent({ scope: row.scope });
+    const a = agentFixture({ scope: row.scope });
     if (row.instanceTags) a.world.addInstance(SOURCE, REGION, 'orders-db', row.instanceTags);
     a.snapshot('orders-manual-1', 'orders-db', { tags: row.snapshotTags });
 
@@ -163,7 +117,7 @@ describe('processSnapshot: share and announce', () => {
   ] as const)(
     'copies $kind under the share key, shares the copy with the backup account only and announces it once',
     async ({ id, extra }) => {
-      const a = agent();
+      const a = agentFixture();
       a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
       const original = a.snapshot(id, 'orders-db', extra);
       const intermediateId = intermediateSnapshotId(id);
@@ -215,7 +169,7 @@ describe('processSnapshot: share and announce', () => {
   );
 
   it('announces nothing while the intermediate is being copied, then announces it when the copy finishes', async () => {
-    const a = agent();
+    const a = agentFixture();
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.snapshot('orders-manual-1');
     const intermediateId = intermediateSnapshotId('orders-manual-1');
@@ -235,7 +189,7 @@ describe('processSnapshot: share and announce', () => {
   });
 
   it('waits for a production snapshot that is still being created', async () => {
-    const a = agent();
+    const a = agentFixture();
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.snapshot('orders-manual-1', 'orders-db', { readyInMs: COPY_MS });
 
@@ -246,13 +200,13 @@ describe('processSnapshot: share and announce', () => {
   });
 
   it('answers gone for a snapshot deleted before its event arrived', async () => {
-    const a = agent();
+    const a = agentFixture();
 
     expect(await processSnapshot('orders-manual-1', a.deps)).toBe('gone');
   });
 
   it('waits without deleting or copying when the intermediate snapshot limit is reached', async () => {
-    const a = agent({ maxIntermediates: 2 });
+    const a = agentFixture({ maxIntermediates: 2 });
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     for (const id of ['orders-1', 'orders-2', 'orders-3']) a.snapshot(id);
     await a.announce('orders-1');
@@ -270,7 +224,7 @@ describe('processSnapshot: share and announce', () => {
   });
 
   it('waits, without throwing, when the RDS copy quota is reached, and the sweep copies it once there is room', async () => {
-    const a = agent();
+    const a = agentFixture();
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.snapshot('orders-manual-1');
     a.world.setCopyQuota(SOURCE, REGION, 0);
@@ -289,7 +243,7 @@ describe('processSnapshot: share and announce', () => {
 
 describe('sweepSource', () => {
   it('handles the snapshots whose events were missed, and announces each only once', async () => {
-    const a = agent();
+    const a = agentFixture();
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.world.addInstance(SOURCE, REGION, 'scratch-db', OUT_OF_SCOPE);
     a.snapshot('rds:orders-db-2026-03-01-04-10', 'orders-db', {
@@ -313,7 +267,7 @@ describe('sweepSource', () => {
   });
 
   it("deletes only intermediates older than the retention window, never production's own snapshots", async () => {
-    const a = agent({ retentionHours: 24 });
+    const a = agentFixture({ retentionHours: 24 });
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.snapshot('orders-old');
     await a.announce('orders-old');
@@ -341,7 +295,7 @@ describe('sweepSource', () => {
   });
 
   it('keeps an expired intermediate that was never announced, and announces it', async () => {
-    const a = agent({ retentionHours: 24 });
+    const a = agentFixture({ retentionHours: 24 });
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.snapshot('orders-manual-1');
     await processSnapshot('orders-manual-1', a.deps);
@@ -361,7 +315,7 @@ describe('sweepSource', () => {
   });
 
   it('keeps announcing when deleting an expired intermediate fails', async () => {
-    const a = agent({ retentionHours: 24 });
+    const a = agentFixture({ retentionHours: 24 });
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.snapshot('orders-old');
     await a.announce('orders-old');
@@ -378,7 +332,7 @@ describe('sweepSource', () => {
   });
 
   it('announces again after a crash between publishing and tagging, never zero times', async () => {
-    const a = agent();
+    const a = agentFixture();
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.snapshot('orders-manual-1');
     await processSnapshot('orders-manual-1', a.deps);
