@@ -3,10 +3,10 @@
  * Region, 0060/0061 across Regions). The event only says which copy to look
  * at; the copy itself is re-read before the inventory changes.
  */
-import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import { z } from 'zod';
-import { newLogger, powertoolsLog } from '../adapters/log';
+import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { vaultDeps } from '../adapters/wiring';
 import { type CompletionOutcome, handleCopyEvent } from '../core/rds-completion';
 import type { VaultDeps } from '../core/rds-copy';
@@ -41,7 +41,7 @@ export const handler = (event: unknown): Promise<CompletionOutcome> => {
   wired ??= (() => {
     const settings = vaultSettingsFromEnv();
     const log = powertoolsLog(newLogger('bunker-rds-completion'));
-    const metrics = new Metrics({ namespace: 'Bunker', serviceName: 'rds-completion' });
+    const metrics = newMetrics('bunker-rds-completion');
     return createRdsCompletionHandler(vaultDeps(settings, { region: settings.backupRegion }, log), metrics);
   })();
   return wired(event);

@@ -4,9 +4,9 @@
  * reported as that record's failure so only it is retried.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { powertoolsLog, newLogger } from '../adapters/log';
+import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { vaultDeps } from '../adapters/wiring';
 import { handleRdsNotification, type IntakeDeps, type IntakeOutcome } from '../core/rds-intake';
 import { vaultSettingsFromEnv } from '../core/settings';
@@ -52,7 +52,7 @@ export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResp
   wired ??= (() => {
     const logger = newLogger('bunker-rds-intake');
     const settings = vaultSettingsFromEnv();
-    const metrics = new Metrics({ namespace: 'Bunker', serviceName: 'rds-intake' });
+    const metrics = newMetrics('bunker-rds-intake');
     return createRdsIntakeHandler(
       vaultDeps(settings, { region: settings.backupRegion }, powertoolsLog(logger)),
       metrics,

@@ -2,8 +2,8 @@
  * Lambda: the scheduled sweep of the backup account. Settles copies whose
  * events were lost and starts copies that waited for capacity.
  */
-import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { newLogger, powertoolsLog } from '../adapters/log';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { vaultDeps } from '../adapters/wiring';
 import { type SweepSummary, sweepCopies } from '../core/rds-completion';
 import type { VaultDeps } from '../core/rds-copy';
@@ -30,7 +30,7 @@ export const handler = (): Promise<SweepSummary> => {
   wired ??= (() => {
     const settings = vaultSettingsFromEnv();
     const log = powertoolsLog(newLogger('bunker-rds-sweep'));
-    const metrics = new Metrics({ namespace: 'Bunker', serviceName: 'rds-sweep' });
+    const metrics = newMetrics('bunker-rds-sweep');
     return createRdsSweepHandler(vaultDeps(settings, { region: settings.backupRegion }, log), metrics);
   })();
   return wired();

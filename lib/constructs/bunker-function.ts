@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge, NAG_PACK, wildcardFindings } from './nag';
@@ -18,6 +18,30 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 
 /** The entry points under `lambdas/handlers/`, one file each. */
 export type BunkerHandlerName = 'rds-intake' | 'rds-completion' | 'rds-sweep' | 'rds-source-agent';
+
+/**
+ * How every Bunker function is bundled; exported so the bundle test builds
+ * exactly what CDK deploys.
+ */
+export const BUNKER_BUNDLING: BundlingOptions = {
+  // The AWS SDK v3 is bundled too, so the versions in package-lock.json
+  // are the ones that run, not whatever the runtime ships.
+  externalModules: [],
+  minify: true,
+  // Keep class names: Lambda and the logs report an error by its name (SettingsError, not a minified one).
+  keepNames: true,
+  sourceMap: true,
+  sourcesContent: false,
+  target: 'node24',
+  format: OutputFormat.ESM,
+  mainFields: ['module', 'main'],
+  // Some CommonJS dependencies call require() on Node built-ins; an ESM
+  // bundle needs a require of its own for them.
+  banner:
+    "import { createRequire as __bunkerCreateRequire } from 'node:module';const require = __bunkerCreateRequire(import.meta.url);",
+  // No Docker on the build machines: esbuild from node_modules bundles.
+  forceDockerBundling: false,
+};
 
 /** The newest Node.js runtime this aws-cdk-lib offers; cdk-nag (AwsSolutions-L1) flags any older one. */
 export const BUNKER_RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -115,23 +139,7 @@ export class BunkerFunction extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: 'Bunker',
         ...props.environment,
       },
-      bundling: {
-        // The AWS SDK v3 is bundled too, so the versions in package-lock.json
-        // are the ones that run, not whatever the runtime ships.
-        externalModules: [],
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        target: 'node24',
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        // Some CommonJS dependencies call require() on Node built-ins; an ESM
-        // bundle needs a require of its own for them.
-        banner:
-          "import { createRequire as __bunkerCreateRequire } from 'node:module';const require = __bunkerCreateRequire(import.meta.url);",
-        // No Docker on the build machines: esbuild from node_modules bundles.
-        forceDockerBundling: false,
-      },
+      bundling: BUNKER_BUNDLING,
     });
 
     this.acknowledgeWildcards(
