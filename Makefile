@@ -30,8 +30,10 @@ deps: $(NODE_STAMP) $(VENV_STAMP) ## Install Node packages and the local AWS emu
 demo: deps ## Run a full backup cycle on the local AWS emulator and print the inventory
 	$(TSX) bin/bunker.ts demo
 
-test: deps ## Type-check and run every test
+test: deps ## Type-check, lint and run every test
 	node_modules/.bin/tsc --noEmit
+	node_modules/.bin/eslint .
+	node_modules/.bin/prettier --check --log-level warn .
 	node_modules/.bin/vitest run
 
 typecheck: $(NODE_STAMP) ## Type-check only
