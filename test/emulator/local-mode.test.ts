@@ -207,9 +207,12 @@ describe.concurrent('the local mode', () => {
       const records = await inventory(bunkerConfig(backup, [source]), endpoint);
       const available = records.filter((r) => r.status === 'available').length;
       expect(available).toBeGreaterThanOrEqual(1);
-      expect(result.stdout).toMatch(/│ Status\s+│ Kind\s+│ Account\s+│/);
-      expect(result.stdout).toContain(`│ available │ rds-snapshot │ ${source} │ ${REGION}`);
-      expect(result.stdout).toMatch(/│ rejected\s+│ unknown\s+│ -\s+│.*│ message is not JSON/);
+      expect(result.stdout).toMatch(/│ Status\s+│ Account\s+│ Database \/ snapshot\s+│ Backup copy\s+│/);
+      // Each record spans two lines: status over kind, account over Region.
+      expect(result.stdout).toMatch(
+        new RegExp(`│ available\\s+│ ${source}\\s+│[^\\n]*\\n│ rds-snapshot\\s+│ ${REGION}\\s+│`),
+      );
+      expect(result.stdout).toMatch(/│ rejected\s+│ -\s+│.*│ message is not JSON/);
       expect(result.stdout).toContain(`${records.length} record(s): 1 rejected, ${available} available`);
     });
   });
