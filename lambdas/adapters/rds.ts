@@ -5,6 +5,7 @@
 import {
   AddTagsToResourceCommand,
   CopyDBSnapshotCommand,
+  type CopyDBSnapshotCommandInput,
   type DBSnapshot,
   DeleteDBSnapshotCommand,
   DescribeDBInstancesCommand,
@@ -87,6 +88,29 @@ async function restoreAttribute(client: RDSClient, identifier: string): Promise<
   return restore?.AttributeValues ?? [];
 }
 
+/**
+ * CopyDBSnapshot with the deterministic target's "already exists" as
+ * success, quotas and throttling as {@link CopyQuotaExceededError}, and,
+ * where the caller wants it, refusals as {@link CopyRefusedError}.
+ */
+async function copyDbSnapshot(
+  client: RDSClient,
+  input: CopyDBSnapshotCommandInput,
+  { refusalsAreFinal }: { refusalsAreFinal: boolean },
+): Promise<'started' | 'exists'> {
+  try {
+    await client.send(new CopyDBSnapshotCommand(input));
+    return 'started';
+  } catch (error) {
+    const what = `${errorName(error)}: ${(error as Error).message}`;
+    if (isAlreadyExists(error)) return 'exists';
+    if (isQuota(error)) throw new CopyQuotaExceededError(what, { cause: error });
+    if (refusalsAreFinal && isRefusal(error))
+      throw new CopyRefusedError(`RDS refused the copy: ${what}`, { cause: error });
+    throw error;
+  }
+}
+
 /** The backup account's copies. */
 export class RdsBackupSnapshotStore implements BackupSnapshotStore {
   constructor(private readonly client: RDSClient) {}
@@ -94,29 +118,18 @@ export class RdsBackupSnapshotStore implements BackupSnapshotStore {
   async copyShared(request: CopyRequest): Promise<'started' | 'exists'> {
     const source = parseRdsSnapshotArn(request.sourceArn);
     const region = await this.client.config.region();
-    try {
-      await this.client.send(
-        new CopyDBSnapshotCommand({
-          SourceDBSnapshotIdentifier: request.sourceArn,
-          TargetDBSnapshotIdentifier: request.targetId,
-          KmsKeyId: request.kmsKeyArn,
-          Tags: tagList(request.tags),
-          // A cross-Region source needs SourceRegion; the SDK then presigns the request.
-          ...(source && source.region !== region ? { SourceRegion: source.region } : {}),
-        }),
-      );
-      return 'started';
-    } catch (error) {
-      if (isAlreadyExists(error)) return 'exists';
-      if (isQuota(error))
-        throw new CopyQuotaExceededError(`${errorName(error)}: ${(error as Error).message}`, { cause: error });
-      if (isRefusal(error)) {
-        throw new CopyRefusedError(`RDS refused the copy: ${errorName(error)}: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    return copyDbSnapshot(
+      this.client,
+      {
+        SourceDBSnapshotIdentifier: request.sourceArn,
+        TargetDBSnapshotIdentifier: request.targetId,
+        KmsKeyId: request.kmsKeyArn,
+        Tags: tagList(request.tags),
+        // A cross-Region source needs SourceRegion; the SDK then presigns the request.
+        ...(source && source.region !== region ? { SourceRegion: source.region } : {}),
+      },
+      { refusalsAreFinal: true },
+    );
   }
 
   describe(targetId: string): Promise<RdsSnapshot | undefined> {
@@ -199,22 +212,16 @@ export class AgentRds implements SourceRds {
     kmsKeyArn: string;
     tags: Readonly<Record<string, string>>;
   }): Promise<'started' | 'exists'> {
-    try {
-      await this.client.send(
-        new CopyDBSnapshotCommand({
-          SourceDBSnapshotIdentifier: request.sourceId,
-          TargetDBSnapshotIdentifier: request.targetId,
-          KmsKeyId: request.kmsKeyArn,
-          Tags: tagList(request.tags),
-        }),
-      );
-      return 'started';
-    } catch (error) {
-      if (isAlreadyExists(error)) return 'exists';
-      if (isQuota(error))
-        throw new CopyQuotaExceededError(`${errorName(error)}: ${(error as Error).message}`, { cause: error });
-      throw error;
-    }
+    return copyDbSnapshot(
+      this.client,
+      {
+        SourceDBSnapshotIdentifier: request.sourceId,
+        TargetDBSnapshotIdentifier: request.targetId,
+        KmsKeyId: request.kmsKeyArn,
+        Tags: tagList(request.tags),
+      },
+      { refusalsAreFinal: false },
+    );
   }
 
   sharedWith(snapshotId: string): Promise<string[]> {
