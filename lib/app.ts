@@ -6,9 +6,9 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { vaultNames } from '../lambdas/core/names';
+import { sourceStackName, vaultNames } from '../lambdas/core/names';
 import type { BunkerConfig } from './config/schema';
-import { SourceStack, sourceStackName } from './stacks/source-stack';
+import { SourceStack } from './stacks/source-stack';
 import { VaultStack } from './stacks/vault-stack';
 
 /** What {@link buildApp} made, for callers that synthesize or inspect it. */

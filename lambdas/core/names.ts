@@ -27,12 +27,16 @@ export function vaultNames(prefix: string) {
 /** Names of a source stack's resources in a production account. */
 export function sourceNames(prefix: string, region: string) {
   return {
-    stack: `${prefix}-source-${region}`,
     shareKeyAlias: `alias/${prefix}-share`,
     /** IAM is global: one reader role per account, made by the stack of the first listed Region. */
     readerRole: `${prefix}-reader`,
     agentRole: `${prefix}-rds-agent-${region}`,
   } as const;
+}
+
+/** One source stack per account and Region: two accounts may share a Region, so both are in the name. */
+export function sourceStackName(prefix: string, account: string, region: string): string {
+  return `${prefix}-source-${account}-${region}`;
 }
 
 export function intakeTopicArn(prefix: string, backupAccount: string, backupRegion: string): string {

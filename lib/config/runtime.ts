@@ -3,10 +3,9 @@
  * CDK stacks and the local mode both go through here, so a setting reaches
  * a Lambda the same way in AWS and on the emulator.
  */
-import { intakeTopicArn } from '../../lambdas/core/names';
+import { intakeTopicArn, vaultNames } from '../../lambdas/core/names';
 import type { SourceSettings, VaultSettings } from '../../lambdas/core/settings';
 import type { BunkerConfig } from './schema';
-import { vaultNames } from '../../lambdas/core/names';
 
 export function vaultSettings(config: BunkerConfig, backupKeyArn: string): VaultSettings {
   return {

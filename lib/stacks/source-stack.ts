@@ -10,7 +10,13 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import { INTERMEDIATE_PREFIX, intakeTopicArn, sourceNames, vaultReaderPrincipalArns } from '../../lambdas/core/names';
+import {
+  INTERMEDIATE_PREFIX,
+  intakeTopicArn,
+  sourceNames,
+  sourceStackName,
+  vaultReaderPrincipalArns,
+} from '../../lambdas/core/names';
 import { sourceSettingsToEnv } from '../../lambdas/core/settings';
 import { sourceSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
@@ -45,14 +51,6 @@ export interface SourceStackProps extends StackProps {
    * @default - true when `region` is the account's first listed Region
    */
   readonly createReaderRole?: boolean;
-}
-
-/**
- * The stack name of a source stack. `sourceNames().stack` has no account in
- * it, and two accounts may share a Region: the CDK app needs one name each.
- */
-export function sourceStackName(prefix: string, account: string, region: string): string {
-  return `${prefix}-source-${account}-${region}`;
 }
 
 /** One production account and Region: share key, source agent and, once per account, the reader role. */
