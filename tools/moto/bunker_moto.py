@@ -1,16 +1,22 @@
 """Bunker's launcher for the local AWS emulator (moto server, pinned in
-requirements.txt) with cross-account RDS snapshot sharing added.
+requirements.txt) with cross-account sharing of RDS snapshots, EBS snapshots
+and AMIs added, and the storage and encryption facts of EBS snapshots and
+AMIs kept.
 
 Usage is the same as ``python -m moto.server``::
 
     .venv/bin/python tools/moto/bunker_moto.py -H 127.0.0.1 -p 5000
 
-Why this exists: moto keeps one RDS backend per (account, region) and always
-looks a snapshot up in the caller's own backend, even when the caller names
-the snapshot by the ARN of another account. Bunker's whole job is the
-cross-account leg (the backup account copies the snapshots that source
-accounts shared with it), so without this the copy can never be exercised
-locally. Nothing here changes what happens inside one account.
+Why this exists: moto keeps one RDS and one EC2 backend per (account, region)
+and always looks a snapshot up in the caller's own backend, even when the
+caller names it by the ARN of another account (RDS) or by a ``snap-``/``ami-``
+id, which AWS resolves across accounts within a Region (EC2). Bunker's whole
+job is the cross-account leg (the backup account copies the snapshots and
+images that source accounts shared with it), so without this the copy can
+never be exercised locally. The RDS patches change nothing inside one
+account; the EC2 ones do where moto dropped a fact (which key encrypts a
+snapshot, which snapshots back an image), ignored a parameter or answered
+unlike AWS, as noted per patch.
 
 What is patched (everything else is moto as released):
 
@@ -27,6 +33,85 @@ What is patched (everything else is moto as released):
   in the backend, because moto's Modify/Delete code paths reuse the backend's
   describe: sharing must not let the caller modify or delete someone else's
   snapshot.
+* ``ElasticBlockStore.copy_snapshot`` (CopySnapshot, replaced): the source
+  is looked up in SourceRegion, first among the caller's own snapshots, then
+  among other accounts' snapshots whose ``createVolumePermission`` names the
+  caller (or the group ``all``); a snapshot that is missing or not shared
+  answers the same ``InvalidSnapshot.NotFound``. The copy lands in the
+  caller's account in the client's Region, tagged from TagSpecifications,
+  with the encryption AWS documents: KmsKeyId requires Encrypted (moto's
+  ``InvalidParameterDependency``, as for CreateVolume); a given KmsKeyId is
+  the copy's key; a copy of an encrypted snapshot is always encrypted; with no
+  KmsKeyId it keeps the source's key when that key is the caller's own in the
+  destination Region, else it gets the caller's default EBS key
+  (``alias/aws/ebs``). moto ignored Encrypted, did not look beyond the
+  caller's account and left the description empty (AWS: ``[Copied snap-… from
+  region]``).
+* ``ElasticBlockStore.describe_snapshots`` (DescribeSnapshots, replaced):
+  SnapshotIds resolve like the copy's source, so another account's snapshot
+  is returned (with its owner's OwnerId) only when shared with the caller;
+  without ids the listing adds the snapshots other accounts shared with the
+  caller, as AWS lists every snapshot the caller may restore; ``OwnerIds``
+  (``self`` or account ids) and ``RestorableByUserIds`` (``self``, ``all`` or
+  account ids) are honoured (moto ignored both); filters apply as before.
+  Patched at the response layer: moto's Modify/Delete paths use the backend's
+  own lookup, so sharing never lets the caller change or delete someone
+  else's snapshot.
+* ``ElasticBlockStore.modify_snapshot_attribute``: the structured
+  ``CreateVolumePermission={Add: [...], Remove: [...]}`` form, which moto
+  silently ignored, now adds and removes user ids and the group ``all``; the
+  ``OperationType``/``UserIds``/``GroupNames`` form is moto's as before.
+* ``EBSBackend.create_snapshot``: a snapshot of an encrypted volume carries
+  the volume's KmsKeyId (moto set Encrypted but dropped the key). Also covers
+  CreateSnapshots.
+* ``Ami.block_device_mappings`` (a property): moto backs every image
+  with one new unencrypted 15 GiB snapshot made when the image object is
+  built. Images the launcher registers, creates or copies record their own
+  block devices (snapshot, size, type, DeleteOnTermination) and drop that
+  extra snapshot; BlockDeviceMappings are rendered from the devices, with
+  ``Encrypted`` from each snapshot. A snapshot backing an image gets moto's
+  ``from_ami`` mark, so DeleteSnapshot answers ``InvalidSnapshot.InUse`` while
+  the image is registered, as AWS does. moto's default images keep their
+  single root snapshot.
+* ``AmisResponse.register_image`` (RegisterImage): BlockDeviceMappings are
+  honoured (Ebs.SnapshotId must be one of the caller's snapshots in the
+  Region, else ``InvalidSnapshot.NotFound``; VolumeSize defaults to the
+  snapshot's), with RootDeviceName, Architecture, VirtualizationType and the
+  ``image`` TagSpecifications (moto ignored all of them). Without mappings it
+  is moto's image as before, tagged.
+* ``AmiBackend.create_image`` (CreateImage): the image is backed by a new
+  snapshot of each volume attached to the instance (through the patched
+  create_snapshot, so an encrypted volume's key is kept), described as AWS
+  does (``Created by CreateImage(i-…) for ami-…``); ``snapshot``
+  TagSpecifications tag them (moto raised NotImplementedError).
+* ``AmisResponse.copy_image`` (CopyImage, replaced): the source is looked up
+  in SourceRegion, first among the caller's own images, then among other
+  accounts' images whose ``launchPermission`` names the caller (or ``all``);
+  a missing or unshared image answers ``InvalidAMIID.NotFound``. Another
+  account's image is copied only when every backing snapshot's
+  ``createVolumePermission`` names the caller too; otherwise the answer is
+  AWS's ``InvalidRequest`` "You do not have permission to access the storage
+  of this ami", to which the launcher appends the unshared snapshot ids (AWS
+  does not name them). Each backing snapshot is copied into the caller's
+  account in the client's Region with the same encryption rules as
+  CopySnapshot (Encrypted, KmsKeyId), described and tagged as AWS does, and
+  the new image (SourceImageId, SourceImageRegion, ``image`` tags) is backed
+  by the copies. A repeated ClientToken returns the first copy's image id
+  (moto made a new image each time); the same token with another source
+  answers ``IdempotentParameterMismatch``.
+* ``AmisResponse.describe_images`` (DescribeImages): an ImageIds entry that
+  is not the caller's is answered with another account's image shared with
+  the caller (with its owner's OwnerId), else ``InvalidAMIID.NotFound`` (also
+  when listed with found ids; moto answered only when none was found).
+  Without ids the images other accounts shared with the caller are added to
+  moto's listing, subject to ExecutableUsers (``self``, ``all`` or account
+  ids), Owners and filters. Response layer, as for snapshots:
+  ModifyImageAttribute and DeregisterImage keep using the caller's own
+  images.
+* ``AmiBackend.describe_image_attribute``: an image id the caller does not
+  own answers ``InvalidAMIID.NotFound`` (moto's KeyError was an internal
+  server error, which SDKs retry). The owner's launchPermission reads as in
+  moto.
 * DynamoDB reads and writes (``get_item``, ``query``, ``scan``, ``put_item``,
   ``update_item``, ``delete_item``, ``transact_write_items``): run one at a
   time under one lock. The server handles requests on several threads and
@@ -45,10 +130,26 @@ import functools
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import moto
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
+from moto.ec2.exceptions import (
+    EC2ClientError,
+    InvalidAMIIdError,
+    InvalidParameterDependency,
+    InvalidSnapshotIdError,
+    InvalidTaggableResourceType,
+    MissingParameterError,
+)
+from moto.ec2.models import EC2Backend, ec2_backends
+from moto.ec2.models.amis import Ami, AmiBackend
+from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
+from moto.ec2.responses.amis import AmisResponse
+from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+from moto.ec2.utils import generic_filter, random_ami_id, random_snapshot_id
 from moto.rds import responses as rds_responses
 from moto.rds.exceptions import (
     DBClusterSnapshotNotFoundError,
@@ -179,6 +280,651 @@ _patch_describe(
     "get_db_cluster_snapshot",
     "get_shared_db_cluster_snapshots",
 )
+
+
+# --- EC2: EBS snapshots -----------------------------------------------------
+#
+# moto keeps one EC2 backend per (account, region); a snapshot lives in its
+# owner's backend. In AWS ``snap-`` ids are global within a Region, so the
+# helpers below look an id up in the caller's backend first and then in the
+# other accounts' backends of that Region, where only resources the backend's
+# own account owns count: every backend also holds copies of moto's default
+# Amazon AMIs and their snapshots, which are no account's to share.
+
+
+def _other_ec2_backends(caller: str, region: str) -> Iterator[tuple[str, EC2Backend]]:
+    """(account, backend) of every other account that already has an EC2
+    backend in ``region``. Reads the dicts directly: indexing them would
+    create (and populate with default AMIs) a backend per account."""
+    for account, per_region in list(dict.items(ec2_backends)):
+        if account == caller:
+            continue
+        backend = dict.get(per_region, region)
+        if backend is not None:
+            yield account, backend
+
+
+def _caller_ec2_backend(caller: str, region: str) -> EC2Backend | None:
+    """The caller's backend in ``region`` (created on first use, as moto
+    does), or None for a Region moto does not know."""
+    try:
+        return ec2_backends[caller][region]
+    except KeyError:
+        return None
+
+
+def _snapshot_shared_with(snapshot: Snapshot, account: str) -> bool:
+    """AWS lets an account use another's snapshot when the owner added that
+    account id (or the group ``all``) to its ``createVolumePermission``."""
+    return (
+        account in snapshot.create_volume_permission_userids
+        or "all" in snapshot.create_volume_permission_groups
+    )
+
+
+def _shared_snapshot(caller: str, snapshot_id: str, region: str) -> tuple[Snapshot, str] | None:
+    """Another account's snapshot in ``region`` shared with ``caller``, with
+    its owner account; None when missing or not shared (AWS does not tell
+    the two apart)."""
+    for account, backend in _other_ec2_backends(caller, region):
+        snapshot = backend.snapshots.get(snapshot_id)
+        if snapshot is not None and snapshot.owner_id == account:
+            return (snapshot, account) if _snapshot_shared_with(snapshot, caller) else None
+    return None
+
+
+def _source_snapshot(caller: str, snapshot_id: str, region: str) -> tuple[Snapshot, str]:
+    """The snapshot ``caller`` may copy: its own in ``region``, or one shared
+    with it. Returns (snapshot, owner account); raises the not-found error
+    AWS gives for a missing or unshared snapshot."""
+    own = _caller_ec2_backend(caller, region)
+    if own is not None and snapshot_id in own.snapshots:
+        return own.snapshots[snapshot_id], caller
+    shared = _shared_snapshot(caller, snapshot_id, region)
+    if shared is None:
+        raise InvalidSnapshotIdError()
+    return shared
+
+
+def _kms_key_home(key_id: str, account: str, region: str) -> tuple[str, str]:
+    """(account, region) of a KMS key named by ARN; a bare key id or alias
+    belongs to ``account`` in ``region``, where it was used."""
+    if key_id.startswith("arn:"):
+        parts = key_id.split(":")
+        if len(parts) >= 6:
+            return parts[4], parts[3]
+    return account, region
+
+
+def _copy_encryption(
+    destination: EC2Backend,
+    source: Snapshot,
+    source_account: str,
+    source_region: str,
+    encrypted: bool,
+    kms_key_id: str | None,
+) -> tuple[bool, str | None]:
+    """(encrypted, key) of a copy of ``source`` made by ``destination``'s
+    account in its Region, as AWS documents CopySnapshot and CopyImage:
+    KmsKeyId requires Encrypted; a given key wins; a copy of an encrypted
+    snapshot is always encrypted; without a key it keeps the source's key
+    when that key is the copier's own in the destination Region, else the
+    copier's default EBS key (``alias/aws/ebs``) is used."""
+    if kms_key_id and not encrypted:
+        raise InvalidParameterDependency("KmsKeyId", "Encrypted")
+    if kms_key_id:
+        return True, kms_key_id
+    if not (encrypted or source.encrypted):
+        return False, None
+    if source.encrypted and source.kms_key_id:
+        home = _kms_key_home(source.kms_key_id, source_account, source_region)
+        if home == (destination.account_id, destination.region_name):
+            return True, source.kms_key_id
+    return True, destination.default_kms_key_id or destination._create_default_encryption_key()
+
+
+def _new_snapshot_copy(
+    destination: EC2Backend,
+    source: Snapshot,
+    description: str,
+    encrypted: bool,
+    kms_key_id: str | None,
+) -> Snapshot:
+    """A completed copy of ``source`` owned by ``destination``'s account."""
+    copy = Snapshot(
+        destination,
+        random_snapshot_id(),
+        volume=source.volume,
+        description=description,
+        encrypted=encrypted,
+        kms_key_id=kms_key_id,
+    )
+    destination.snapshots[copy.id] = copy
+    return copy
+
+
+def _copy_snapshot(self: ElasticBlockStore) -> ActionResult:
+    source_id = self._get_param("SourceSnapshotId")
+    source_region = self._get_param("SourceRegion") or self.region
+    description = self._get_param("Description")
+    encrypted = self._get_bool_param("Encrypted", False)
+    kms_key_id = self._get_param("KmsKeyId")
+    tags = self._parse_tag_specification()
+
+    self.error_on_dryrun()
+
+    destination = self.ec2_backend
+    source, source_account = _source_snapshot(destination.account_id, source_id, source_region)
+    encrypted, kms_key_id = _copy_encryption(
+        destination, source, source_account, source_region, encrypted, kms_key_id
+    )
+    copy = _new_snapshot_copy(
+        destination,
+        source,
+        description or f"[Copied {source_id} from {source_region}]",
+        encrypted,
+        kms_key_id,
+    )
+    copy.add_tags(tags.get("snapshot", {}))
+    return ActionResult({"SnapshotId": copy.id, "Tags": copy.tag_set})
+
+
+ElasticBlockStore.copy_snapshot = _copy_snapshot  # type: ignore[method-assign]
+
+
+def _restorable_by(snapshot: Snapshot, users: list[str], caller: str) -> bool:
+    """DescribeSnapshots' RestorableByUserIds: ``self`` is the caller as owner
+    or as an explicitly named account, ``all`` a public snapshot, an account
+    id one the snapshot's createVolumePermission names."""
+    for user in users:
+        if user == "self":
+            if snapshot.owner_id == caller or caller in snapshot.create_volume_permission_userids:
+                return True
+        elif user == "all":
+            if "all" in snapshot.create_volume_permission_groups:
+                return True
+        elif user in snapshot.create_volume_permission_userids:
+            return True
+    return False
+
+
+def _describe_snapshots(self: ElasticBlockStore) -> ActionResult:
+    snapshot_ids: list[str] = self._get_param("SnapshotIds", [])
+    owner_ids: list[str] = self._get_param("OwnerIds", [])
+    restorable_by: list[str] = self._get_param("RestorableByUserIds", [])
+    filters = self._filters_from_querystring()
+
+    backend = self.ec2_backend
+    caller = backend.account_id
+    snapshots: list[Snapshot]
+    if snapshot_ids:
+        snapshots = []
+        for snapshot_id in snapshot_ids:
+            own = backend.snapshots.get(snapshot_id)
+            if own is not None:
+                snapshots.append(own)
+                continue
+            shared = _shared_snapshot(caller, snapshot_id, self.region)
+            if shared is None:
+                raise InvalidSnapshotIdError()
+            snapshots.append(shared[0])
+    else:
+        snapshots = list(backend.snapshots.values())
+        for account, other in _other_ec2_backends(caller, self.region):
+            snapshots.extend(
+                snapshot
+                for snapshot in list(other.snapshots.values())
+                if snapshot.owner_id == account and _snapshot_shared_with(snapshot, caller)
+            )
+    if owner_ids:
+        owners = {caller if owner == "self" else owner for owner in owner_ids}
+        snapshots = [snapshot for snapshot in snapshots if snapshot.owner_id in owners]
+    if restorable_by:
+        snapshots = [snapshot for snapshot in snapshots if _restorable_by(snapshot, restorable_by, caller)]
+    if filters:
+        snapshots = generic_filter(filters, snapshots)
+    return ActionResult({"Snapshots": snapshots})
+
+
+ElasticBlockStore.describe_snapshots = _describe_snapshots  # type: ignore[method-assign]
+
+
+_original_modify_snapshot_attribute = ElasticBlockStore.modify_snapshot_attribute
+
+
+@functools.wraps(_original_modify_snapshot_attribute)
+def _modify_snapshot_attribute(self: ElasticBlockStore) -> ActionResult:
+    changes = self._get_param("CreateVolumePermission") or {}
+    if not changes:
+        return _original_modify_snapshot_attribute(self)
+    snapshot_id = self._get_param("SnapshotId")
+
+    self.error_on_dryrun()
+
+    for entries, apply in (
+        (changes.get("Add", []), self.ec2_backend.add_create_volume_permission),
+        (changes.get("Remove", []), self.ec2_backend.remove_create_volume_permission),
+    ):
+        if entries:
+            apply(
+                snapshot_id,
+                user_ids=[entry["UserId"] for entry in entries if "UserId" in entry],
+                groups=[entry["Group"] for entry in entries if "Group" in entry],
+            )
+    if self._get_param("OperationType"):
+        return _original_modify_snapshot_attribute(self)
+    return EmptyResult()
+
+
+ElasticBlockStore.modify_snapshot_attribute = _modify_snapshot_attribute  # type: ignore[method-assign]
+
+
+_original_create_snapshot = EBSBackend.create_snapshot
+
+
+@functools.wraps(_original_create_snapshot)
+def _create_snapshot(
+    self: EBSBackend,
+    volume_id: str,
+    description: str,
+    owner_id: str | None = None,
+    from_ami: str | None = None,
+) -> Snapshot:
+    snapshot = _original_create_snapshot(self, volume_id, description, owner_id, from_ami)
+    # A snapshot of an encrypted volume is encrypted under the volume's key.
+    if snapshot.volume.encrypted and snapshot.kms_key_id is None:
+        snapshot.kms_key_id = snapshot.volume.kms_key_id
+    return snapshot
+
+
+EBSBackend.create_snapshot = _create_snapshot  # type: ignore[method-assign]
+
+
+# --- EC2: AMIs ----------------------------------------------------------------
+#
+# moto backs every image with one new unencrypted 15 GiB snapshot made when
+# the image object is built, whatever the request said. The launcher records
+# an image's block devices itself (``_Device``) and renders
+# BlockDeviceMappings from them, so an image is backed by the snapshots it
+# was registered, created or copied with.
+
+
+@dataclass
+class _Device:
+    """One block device mapping of an image: an EBS volume made from
+    ``snapshot`` (or an empty one of ``volume_size`` when there is none), or
+    an instance store volume when ``virtual_name`` is set."""
+
+    device_name: str
+    snapshot: Snapshot | None = None
+    volume_size: int | None = None
+    volume_type: str = "gp2"
+    delete_on_termination: bool = True
+    encrypted: bool = False  # of an empty volume; a snapshot's volume has the snapshot's
+    virtual_name: str | None = None
+
+    def mapping(self) -> dict[str, Any]:
+        if self.virtual_name is not None:
+            return {"DeviceName": self.device_name, "VirtualName": self.virtual_name}
+        ebs: dict[str, Any] = {
+            "DeleteOnTermination": self.delete_on_termination,
+            "VolumeSize": self.volume_size,
+            "VolumeType": self.volume_type,
+            "Encrypted": self.snapshot.encrypted if self.snapshot is not None else self.encrypted,
+        }
+        if self.snapshot is not None:
+            ebs["SnapshotId"] = self.snapshot.id
+        return {"DeviceName": self.device_name, "Ebs": ebs}
+
+
+def _devices(image: Ami) -> list[_Device]:
+    """The image's block devices: those the launcher recorded, else moto's
+    single root volume from the snapshot ``Ami.__init__`` made."""
+    recorded: list[_Device] | None = getattr(image, "bunker_devices", None)
+    if recorded is not None:
+        return recorded
+    return [_Device(image.root_device_name, image.ebs_snapshot, 15, "standard", False)]
+
+
+def _block_device_mappings(self: Ami) -> list[dict[str, Any]]:
+    return [device.mapping() for device in _devices(self)]
+
+
+Ami.block_device_mappings = property(_block_device_mappings)  # type: ignore[assignment,method-assign]
+
+
+def _new_image(backend: EC2Backend, image_id: str, devices: list[_Device], **image_args: Any) -> Ami:
+    """Register an image in ``backend`` backed by ``devices``."""
+    image = Ami(backend, image_id, **image_args)
+    # Ami.__init__ always made a new 15 GiB snapshot to back the image: drop
+    # it, the devices are the image's storage.
+    backend.snapshots.pop(image.ebs_snapshot.id, None)
+    image.bunker_devices = devices  # type: ignore[attr-defined]
+    for device in devices:
+        # As in AWS, a snapshot backing a registered image cannot be deleted
+        # (moto's delete_snapshot checks from_ami).
+        if device.snapshot is not None and device.snapshot.from_ami is None:
+            device.snapshot.from_ami = image_id
+    backend.amis[image_id] = image
+    return image
+
+
+def _image_shared_with(image: Ami, account: str) -> bool:
+    """AWS lets an account use another's image when the owner added that
+    account id (or the group ``all``) to its ``launchPermission``."""
+    return any(
+        permission.get("UserId") == account or permission.get("Group") == "all"
+        for permission in image.launch_permissions
+    )
+
+
+def _shared_image(caller: str, image_id: str, region: str) -> tuple[Ami, str] | None:
+    """Another account's image in ``region`` shared with ``caller``, with its
+    owner account; None when missing or not shared."""
+    for account, backend in _other_ec2_backends(caller, region):
+        image = backend.amis.get(image_id)
+        if image is not None and image.owner_id == account:
+            return (image, account) if _image_shared_with(image, caller) else None
+    return None
+
+
+def _source_image(caller: str, image_id: str, region: str) -> tuple[Ami, str]:
+    """The image ``caller`` may copy: its own in ``region`` (moto's default
+    images included), or one shared with it. Returns (image, owner account);
+    raises ``InvalidAMIID.NotFound`` for a missing or unshared image."""
+    own = _caller_ec2_backend(caller, region)
+    if own is not None and image_id in own.amis:
+        return own.amis[image_id], caller
+    shared = _shared_image(caller, image_id, region)
+    if shared is None:
+        raise InvalidAMIIdError(image_id)
+    return shared
+
+
+def _copy_image(
+    destination: EC2Backend,
+    source_image_id: str,
+    source_region: str,
+    name: str | None,
+    description: str | None,
+    encrypted: bool,
+    kms_key_id: str | None,
+    tags: dict[str, dict[str, str]],
+) -> Ami:
+    caller = destination.account_id
+    source, source_account = _source_image(caller, source_image_id, source_region)
+    devices = _devices(source)
+    if source_account != caller:
+        unshared = [
+            device.snapshot.id
+            for device in devices
+            if device.snapshot is not None and not _snapshot_shared_with(device.snapshot, caller)
+        ]
+        if unshared:
+            raise EC2ClientError(
+                "InvalidRequest",
+                "You do not have permission to access the storage of this ami"
+                f" ({', '.join(unshared)}: createVolumePermission does not name {caller})",
+            )
+    image_id = random_ami_id()
+    copies: list[_Device] = []
+    for device in devices:
+        if device.snapshot is None:
+            copies.append(replace(device))
+            continue
+        snapshot_encrypted, snapshot_key = _copy_encryption(
+            destination, device.snapshot, source_account, source_region, encrypted, kms_key_id
+        )
+        snapshot = _new_snapshot_copy(
+            destination,
+            device.snapshot,
+            f"Copied for DestinationAmi {image_id} from SourceAmi {source.id}"
+            f" for SourceSnapshot {device.snapshot.id}",
+            snapshot_encrypted,
+            snapshot_key,
+        )
+        snapshot.add_tags(tags.get("snapshot", {}))
+        copies.append(replace(device, snapshot=snapshot))
+    image = _new_image(
+        destination,
+        image_id,
+        copies,
+        source_ami=source,
+        name=name,
+        description=description,
+        root_device_name=source.root_device_name,
+        root_device_type=source.root_device_type,
+    )
+    image.source_image_id = source.id  # type: ignore[attr-defined]
+    image.source_image_region = source_region  # type: ignore[attr-defined]
+    image.add_tags(tags.get("image", {}))
+    return image
+
+
+_COPY_IMAGE_LOCK = threading.Lock()
+
+
+def _copy_image_response(self: AmisResponse) -> ActionResult:
+    source_image_id = self._get_param("SourceImageId")
+    source_region = self._get_param("SourceRegion") or self.region
+    name = self._get_param("Name")
+    description = self._get_param("Description")
+    encrypted = self._get_bool_param("Encrypted", False)
+    kms_key_id = self._get_param("KmsKeyId")
+    client_token = self._get_param("ClientToken")
+    tags = self._parse_tag_specification()
+
+    self.error_on_dryrun()
+
+    if kms_key_id and not encrypted:
+        raise InvalidParameterDependency("KmsKeyId", "Encrypted")
+    destination = self.ec2_backend
+    request = (source_image_id, source_region)
+    # One lock so that two requests with the same ClientToken make one image.
+    with _COPY_IMAGE_LOCK:
+        # Kept on the backend, so that moto's reset forgets the tokens too.
+        tokens: dict[str, tuple[tuple[str, str], str]] = destination.__dict__.setdefault(
+            "bunker_copy_image_tokens", {}
+        )
+        if client_token and client_token in tokens:
+            earlier_request, image_id = tokens[client_token]
+            if earlier_request != request:
+                raise EC2ClientError(
+                    "IdempotentParameterMismatch",
+                    f"The client token {client_token} was already used for another request",
+                )
+            return ActionResult({"ImageId": image_id})
+        image = _copy_image(
+            destination, source_image_id, source_region, name, description, encrypted, kms_key_id, tags
+        )
+        if client_token:
+            tokens[client_token] = (request, image.id)
+    return ActionResult({"ImageId": image.id})
+
+
+AmisResponse.copy_image = _copy_image_response  # type: ignore[method-assign]
+
+
+def _requested_device(backend: EC2Backend, mapping: dict[str, Any]) -> _Device:
+    """A RegisterImage BlockDeviceMappings entry; Ebs.SnapshotId must name one
+    of the caller's snapshots in the Region."""
+    device_name = mapping.get("DeviceName", "")
+    ebs = mapping.get("Ebs")
+    if ebs is None:
+        return _Device(device_name, virtual_name=mapping.get("VirtualName", ""))
+    snapshot_id = ebs.get("SnapshotId")
+    snapshot = backend.get_snapshot(snapshot_id) if snapshot_id else None
+    size = ebs.get("VolumeSize") or (snapshot.volume_size if snapshot is not None else None)
+    if size is None:
+        raise MissingParameterError("VolumeSize")
+    return _Device(
+        device_name,
+        snapshot,
+        int(size),
+        ebs.get("VolumeType") or "gp2",
+        bool(ebs.get("DeleteOnTermination", True)),
+        bool(ebs.get("Encrypted", False)),
+    )
+
+
+_original_register_image = AmisResponse.register_image
+
+
+@functools.wraps(_original_register_image)
+def _register_image(self: AmisResponse) -> ActionResult:
+    mappings: list[dict[str, Any]] = self._get_param("BlockDeviceMappings", [])
+    tags = self._parse_tag_specification()
+
+    self.error_on_dryrun()
+
+    backend = self.ec2_backend
+    devices = [_requested_device(backend, mapping) for mapping in mappings if "NoDevice" not in mapping]
+    if devices:
+        image = _new_image(
+            backend,
+            random_ami_id(),
+            devices,
+            name=self._get_param("Name"),
+            description=self._get_param("Description", ""),
+            architecture=self._get_param("Architecture"),
+            virtualization_type=self._get_param("VirtualizationType"),
+            root_device_name=self._get_param("RootDeviceName") or devices[0].device_name,
+            root_device_type="ebs",
+        )
+        image_id = image.id
+    else:
+        result = _original_register_image(self)
+        image_id = result.result["ImageId"]  # type: ignore[index]
+        image = backend.amis[image_id]
+    image.add_tags(tags.get("image", {}))
+    return ActionResult({"ImageId": image_id})
+
+
+AmisResponse.register_image = _register_image  # type: ignore[method-assign]
+
+
+_original_create_image = AmiBackend.create_image
+
+
+@functools.wraps(_original_create_image)
+def _create_image(
+    self: EC2Backend,
+    instance_id: str,
+    name: str,
+    description: str,
+    tag_specifications: list[dict[str, Any]],
+) -> Ami:
+    instance = self.get_instance(instance_id)
+    attached = instance.get_block_device_mapping
+    if not attached:
+        return _original_create_image(self, instance_id, name, description, tag_specifications)
+    tags: dict[str, dict[str, str]] = {"image": {}, "snapshot": {}}
+    for specification in tag_specifications:
+        resource_type = specification["ResourceType"]
+        if resource_type not in tags:
+            raise InvalidTaggableResourceType(resource_type)
+        tags[resource_type].update({tag["Key"]: tag["Value"] for tag in specification.get("Tags", [])})
+    image_id = random_ami_id()
+    devices: list[_Device] = []
+    for device_name, block in attached:
+        volume = self.get_volume(block.volume_id)
+        # The patched create_snapshot: encrypted volumes keep their key.
+        snapshot = self.create_snapshot(volume.id, f"Created by CreateImage({instance_id}) for {image_id}")
+        snapshot.add_tags(tags["snapshot"])
+        devices.append(
+            _Device(device_name, snapshot, volume.size, volume.volume_type, bool(block.delete_on_termination))
+        )
+    image = _new_image(
+        self,
+        image_id,
+        devices,
+        instance=instance,
+        name=name,
+        description=description,
+        root_device_name=instance.root_device_name,
+        root_device_type="ebs",
+    )
+    image.add_tags(tags["image"])
+    return image
+
+
+AmiBackend.create_image = _create_image  # type: ignore[method-assign,assignment]
+
+
+_original_describe_images = AmisResponse.describe_images
+
+
+@functools.wraps(_original_describe_images)
+def _describe_images(self: AmisResponse) -> ActionResult:
+    image_ids: list[str] = self._get_param("ImageIds", [])
+    backend = self.ec2_backend
+    caller = backend.account_id
+    if image_ids:
+        if not all(image_id.startswith("ami-") for image_id in image_ids):
+            return _original_describe_images(self)  # moto's InvalidAMIID.Malformed
+        foreign = [
+            image_id
+            for image_id in image_ids
+            if image_id not in backend.amis and image_id not in backend.deleted_amis
+        ]
+        if not foreign:
+            return _original_describe_images(self)
+        shared: dict[str, Ami] = {}
+        for image_id in foreign:
+            found = _shared_image(caller, image_id, self.region)
+            if found is not None:
+                shared[image_id] = found[0]
+        missing = [image_id for image_id in foreign if image_id not in shared]
+        if missing:
+            raise InvalidAMIIdError(missing)
+        self.error_on_dryrun()
+        own_ids = [image_id for image_id in image_ids if image_id not in shared]
+        images = backend.describe_images(ami_ids=own_ids) if own_ids else []
+        return ActionResult({"Images": [*images, *shared.values()]})
+
+    result = _original_describe_images(self)
+    extra = [
+        image
+        for account, other in _other_ec2_backends(caller, self.region)
+        for image in list(other.amis.values())
+        if image.owner_id == account and _image_shared_with(image, caller)
+    ]
+    executable_users: list[str] = self._get_param("ExecutableUsers", [])
+    if executable_users:
+        users = {caller if user == "self" else user for user in executable_users}
+        extra = [
+            image
+            for image in extra
+            if ("all" in users and image.is_public)
+            or any(permission.get("UserId") in users for permission in image.launch_permissions)
+        ]
+    owners: list[str] = self._get_param("Owners", [])
+    if owners:
+        wanted = {caller if owner == "self" else owner for owner in owners}
+        extra = [image for image in extra if image.owner_id in wanted or image.owner_alias in wanted]
+    filters = self._filters_from_querystring()
+    if filters:
+        extra = generic_filter(filters, extra)
+    result.result["Images"].extend(extra)  # type: ignore[index]
+    return result
+
+
+AmisResponse.describe_images = _describe_images  # type: ignore[method-assign]
+
+
+_original_describe_image_attribute = AmiBackend.describe_image_attribute
+
+
+@functools.wraps(_original_describe_image_attribute)
+def _describe_image_attribute(self: AmiBackend, ami_id: str, attribute_name: str) -> Any:
+    # moto indexes its dict directly: an unknown id was a KeyError, answered
+    # as an internal server error that SDKs retry.
+    if ami_id not in self.amis:
+        raise InvalidAMIIdError(ami_id)
+    return _original_describe_image_attribute(self, ami_id, attribute_name)
+
+
+AmiBackend.describe_image_attribute = _describe_image_attribute  # type: ignore[method-assign]
 
 
 def _exit_when_stdin_closes() -> None:
