@@ -10,8 +10,9 @@
 import { performance } from 'node:perf_hooks';
 import { CreateDBInstanceCommand, CreateDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
 import { clientConfig } from '../lambdas/adapters/aws-context';
-import { backupSnapshotId, intermediateSnapshotId } from '../lambdas/core/names';
-import { parseNotification, rdsSnapshotNotification } from '../lambdas/core/notification';
+import { intermediateSnapshotId } from '../lambdas/core/names';
+import { notificationOf, parseNotification } from '../lambdas/core/notification';
+import { rdsSnapshot } from '../lambdas/kinds/rds-snapshot/kind';
 import { parseConfig } from '../lib/config/load';
 import { localContext } from '../cli/local/accounts';
 import { startEmulator } from '../cli/local/emulator';
@@ -34,19 +35,23 @@ function rate(label: string, iterations: number, work: (i: number) => unknown) {
 function coreFigures() {
   say('Core (in process)');
   const good = JSON.stringify(
-    rdsSnapshotNotification({
+    notificationOf({
+      kind: 'rds-snapshot',
       sourceAccount: '222222222222',
       sourceRegion: 'eu-west-1',
-      snapshotArn: 'arn:aws:rds:eu-west-1:222222222222:snapshot:bunker-share-payments-db-2026-11-22-01-44-4c14fac2ee',
+      id: 'bunker-share-payments-db-2026-11-22-01-44-4c14fac2ee',
       publishedAt: new Date(),
     }),
   );
   const oversize = 'x'.repeat(300_000);
-  rate('parse a valid v1 notification', 100_000, () => parseNotification(good));
+  rate('parse a valid v2 notification', 100_000, () => parseNotification(good));
   rate('reject a malformed notification', 100_000, () => parseNotification('{"version": 1, "kind"'));
   rate('reject a 300 KB notification (size first)', 100_000, () => parseNotification(oversize));
   rate('derive a backup snapshot name', 100_000, (i) =>
-    backupSnapshotId(`arn:aws:rds:eu-west-1:222222222222:snapshot:db-${i}`),
+    rdsSnapshot.targetName(
+      { kind: 'rds-snapshot', partition: 'aws', account: '222222222222', region: 'eu-west-1', id: `db-${i}` },
+      0,
+    ),
   );
   rate('derive an intermediate snapshot name', 100_000, (i) => intermediateSnapshotId(`rds:db-${i}-2026-11-22-01-44`));
 }

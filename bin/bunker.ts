@@ -4,7 +4,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BunkerError } from '../lambdas/core/errors';
-import { ARTIFACT_TYPES, COPY_STATUSES, type InventoryFilter } from '../lambdas/core/inventory';
+import { COPY_STATUSES, type InventoryFilter } from '../lambdas/core/inventory';
+import { ALL_KINDS } from '../lambdas/kinds/registry';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../lib/config/load';
 import { configJsonSchema } from '../lib/config/schema';
 
@@ -61,7 +62,9 @@ local
     const config = loadConfig(options.config);
     const { localUp } = await import('../cli/local/up');
     const env = await localUp(config, options.endpoint, say);
-    say(`Vault ready: topic ${env.topicArn}, table ${env.tableName}, ${env.sources.length} source Region(s).`);
+    say(
+      `Vault ready: ${Object.keys(env.topicArns).length} intake topic(s), table ${env.tableName}, ${env.sources.length} source Region(s).`,
+    );
   });
 
 local
@@ -115,20 +118,38 @@ program
   )
   .addOption(configOption())
   .addOption(endpointOption())
-  .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .addOption(
+    new Option('--output <format>', 'output format; json is the contract of docs/inventory-format.md')
+      .choices(['table', 'json'])
+      .default('table'),
+  )
+  .addOption(new Option('--wide', 'show every column (the default table fits 120 columns)'))
   .addOption(
     new Option('--account <id>', 'only records of this source account').argParser((v) => {
       if (!/^\d{12}$/.test(v)) throw new InvalidArgumentError('expected a 12-digit account id');
       return v;
     }),
   )
-  .addOption(new Option('--kind <kind>', 'only records of this kind').choices([...ARTIFACT_TYPES]))
+  .addOption(
+    new Option(
+      '--kind <kind>',
+      `only records of this kind: ${ALL_KINDS.map((k) => `${k.configKey} (${k.name})`).join(', ')}, or unknown (rejections)`,
+    ).argParser((v): InventoryFilter['kind'] => {
+      const kind = ALL_KINDS.find((k) => k.configKey === v || k.name === v);
+      if (kind) return kind.name;
+      if (v === 'unknown') return 'unknown';
+      throw new InvalidArgumentError(
+        `expected one of ${ALL_KINDS.map((k) => k.configKey).join(', ')}, their full names, or unknown`,
+      );
+    }),
+  )
   .addOption(new Option('--status <status>', 'only records in this status').choices([...COPY_STATUSES]))
   .action(
     async (options: {
       config: string;
       endpoint?: string;
       output: 'table' | 'json';
+      wide?: boolean;
       account?: string;
       kind?: InventoryFilter['kind'];
       status?: InventoryFilter['status'];
@@ -146,7 +167,11 @@ program
         kind: options.kind,
         status: options.status,
       });
-      say(options.output === 'json' ? JSON.stringify(records, null, 2) : inventoryTable(records));
+      say(
+        options.output === 'json'
+          ? JSON.stringify(records, null, 2)
+          : inventoryTable(records, { wide: options.wide ?? false }),
+      );
     },
   );
 

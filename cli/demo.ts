@@ -18,7 +18,7 @@ import { clientConfig } from '../lambdas/adapters/aws-context';
 import type { InventoryRecord } from '../lambdas/core/inventory';
 import { sameKmsKey } from '../lambdas/core/keys';
 import { intakeTopicArn } from '../lambdas/core/names';
-import { rdsSnapshotNotification } from '../lambdas/core/notification';
+import { notificationOf } from '../lambdas/core/notification';
 import { parseConfig } from '../lib/config/load';
 import type { BunkerConfig } from '../lib/config/schema';
 import { readInventory } from './inventory';
@@ -120,22 +120,23 @@ async function seedDatabases(config: BunkerConfig, endpoint: string, progress: (
   }
 }
 
-/** Hostile or broken messages, each sent straight to the intake topic as an attacker or a bug would. */
+/** Hostile or broken messages, each published to an intake topic as an attacker or a bug would. */
 async function sendHostileMessages(config: BunkerConfig, endpoint: string, progress: (line: string) => void) {
   const region = config.backup.region;
-  const topicArn = intakeTopicArn(config.name, config.backup.account, region);
   const [payments, storefront] = config.sources.map((s) => s.account);
-  const publish = async (account: string, message: string, what: string) => {
+  const topicOf = (account: string) => intakeTopicArn(config.name, config.backup.account, region, account);
+  const publish = async (account: string, topicAccount: string, message: string, what: string) => {
     const sns = new SNSClient(clientConfig(await localContext(endpoint, account, region, LOCAL_OPERATOR_ROLE)));
-    await sns.send(new PublishCommand({ TopicArn: topicArn, Message: message }));
+    await sns.send(new PublishCommand({ TopicArn: topicOf(topicAccount), Message: message }));
     progress(`  ${what}`);
   };
-  const notify = (sourceAccount: string, snapshotArn: string) =>
+  const notify = (sourceAccount: string, id: string) =>
     JSON.stringify(
-      rdsSnapshotNotification({ sourceAccount, sourceRegion: region, snapshotArn, publishedAt: new Date() }),
+      notificationOf({ kind: 'rds-snapshot', sourceAccount, sourceRegion: region, id, publishedAt: new Date() }),
     );
 
-  // An unregistered account shares a real snapshot and announces it.
+  // An unregistered account shares a real snapshot and announces it on a registered account's topic
+  // (AWS's topic policy would refuse the publish; the emulator does not enforce it, so intake must).
   const intruder = await rdsFor(endpoint, DEMO_INTRUDER_ACCOUNT, region);
   await intruder.send(
     new CreateDBInstanceCommand({
@@ -160,8 +161,9 @@ async function sendHostileMessages(config: BunkerConfig, endpoint: string, progr
   );
   await publish(
     DEMO_INTRUDER_ACCOUNT,
-    notify(DEMO_INTRUDER_ACCOUNT, `arn:aws:rds:${region}:${DEMO_INTRUDER_ACCOUNT}:snapshot:planted`),
-    `${DEMO_INTRUDER_ACCOUNT} (not registered) announces a snapshot it shared`,
+    payments,
+    notify(DEMO_INTRUDER_ACCOUNT, 'planted'),
+    `${DEMO_INTRUDER_ACCOUNT} (not registered) announces a snapshot it shared, on ${payments}'s topic`,
   );
 
   // A registered account announces a snapshot it never shared.
@@ -169,23 +171,51 @@ async function sendHostileMessages(config: BunkerConfig, endpoint: string, progr
   await paymentsRds.send(
     new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'payments-scratch', DBSnapshotIdentifier: 'scratch-unshared' }),
   );
-  const unshared = (
-    await paymentsRds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: 'scratch-unshared' }))
-  ).DBSnapshots?.[0]?.DBSnapshotArn as string;
-  await publish(payments, notify(payments, unshared), `${payments} announces a snapshot it never shared`);
-
-  // A registered account claims another account's snapshot.
   await publish(
     payments,
-    notify(payments, `arn:aws:rds:${region}:${storefront}:snapshot:storefront-db-nightly`),
-    `${payments} claims a snapshot of ${storefront}`,
+    payments,
+    notify(payments, 'scratch-unshared'),
+    `${payments} announces a snapshot it never shared`,
   );
-  await publish(payments, '{"version": 1, "kind": "rds-snapshot", ', 'a truncated, malformed message');
-  await publish(payments, JSON.stringify({ version: 1, padding: 'x'.repeat(10_000) }), 'a 10 KB message');
+
+  // A registered account shares a snapshot of an untagged database by hand and announces it.
+  await paymentsRds.send(
+    new CreateDBSnapshotCommand({ DBInstanceIdentifier: 'payments-scratch', DBSnapshotIdentifier: 'scratch-by-hand' }),
+  );
+  await paymentsRds.send(
+    new ModifyDBSnapshotAttributeCommand({
+      DBSnapshotIdentifier: 'scratch-by-hand',
+      AttributeName: 'restore',
+      ValuesToAdd: [config.backup.account],
+    }),
+  );
   await publish(
     payments,
-    JSON.stringify({ ...JSON.parse(notify(payments, unshared)), version: 2 }),
+    payments,
+    notify(payments, 'scratch-by-hand'),
+    `${payments} shares a snapshot of an untagged database by hand and announces it`,
+  );
+
+  // A registered account speaks for another: on its own topic, naming the other account.
+  await publish(
+    payments,
+    payments,
+    notify(storefront, 'storefront-db-nightly'),
+    `${payments} announces a snapshot of ${storefront} in ${storefront}'s name`,
+  );
+  await publish(payments, payments, '{"version": 2, "kind": "rds-snapshot", ', 'a truncated, malformed message');
+  await publish(payments, payments, JSON.stringify({ version: 2, padding: 'x'.repeat(10_000) }), 'a 10 KB message');
+  await publish(
+    payments,
+    payments,
+    JSON.stringify({ ...JSON.parse(notify(payments, 'scratch-unshared')), version: 3 }),
     'a message in an unknown format version',
+  );
+  await publish(
+    payments,
+    payments,
+    JSON.stringify({ ...JSON.parse(notify(payments, 'scratch-unshared')), '\u001b]0;pwned\u0007\u001b[2J': 1 }),
+    'a message with an unknown key made of terminal control characters',
   );
 }
 
@@ -254,18 +284,19 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
   const backupContext = await localContext(endpoint, config.backup.account, config.backup.region, LOCAL_OPERATOR_ROLE);
   const before = await readInventory(backupContext, config.name, { status: 'available' });
   for (const record of before) {
-    if (!record.sourceArn || !record.sourceAccount || !record.sourceRegion) continue;
+    if (!record.sourceId || !record.sourceAccount || !record.sourceRegion || record.kind === 'unknown') continue;
     const sns = new SNSClient(
       clientConfig(await localContext(endpoint, record.sourceAccount, config.backup.region, LOCAL_OPERATOR_ROLE)),
     );
     await sns.send(
       new PublishCommand({
-        TopicArn: env.topicArn,
+        TopicArn: env.topicArns[record.sourceAccount],
         Message: JSON.stringify(
-          rdsSnapshotNotification({
+          notificationOf({
+            kind: record.kind,
             sourceAccount: record.sourceAccount,
             sourceRegion: record.sourceRegion,
-            snapshotArn: record.sourceArn,
+            id: record.sourceId,
             publishedAt: new Date(),
           }),
         ),

@@ -1,6 +1,7 @@
 /**
  * `bunker inventory`: what the backup account holds, read from the
- * inventory table, as a table for people or JSON for scripts.
+ * inventory table, as a table for people or JSON for scripts (the JSON is
+ * the contract documented in docs/inventory-format.md).
  */
 import Table from 'cli-table3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -9,6 +10,8 @@ import { clientConfig } from '../lambdas/adapters/aws-context';
 import { DynamoInventory } from '../lambdas/adapters/dynamo-inventory';
 import type { InventoryFilter, InventoryRecord } from '../lambdas/core/inventory';
 import { vaultNames } from '../lambdas/core/names';
+import { safeText } from '../lambdas/core/text';
+import { KINDS } from '../lambdas/kinds/registry';
 
 export async function readInventory(
   context: AwsContext,
@@ -25,47 +28,93 @@ export async function readInventory(
   return records.sort(
     (a, b) =>
       (a.sourceAccount ?? '').localeCompare(b.sourceAccount ?? '') ||
+      a.kind.localeCompare(b.kind) ||
       a.status.localeCompare(b.status) ||
       a.artifactId.localeCompare(b.artifactId),
   );
 }
 
+/**
+ * Text for a terminal cell: control characters (which could retitle or
+ * clear the operator's terminal) and bidirectional overrides shown as
+ * escapes. Records hold text that came from outside (reasons quote AWS
+ * errors; rejections quote what a sender named).
+ */
+const cell = (text: string | undefined) =>
+  (text ?? '')
+    .split('\n')
+    .map((line) => safeText(line, 10_000))
+    .join('\n');
+
 /** Identifiers must be shown whole: break them into cell-wide pieces instead of letting the table cut them short. */
 function hardWrap(text: string, width: number): string {
   return text
     .split('\n')
-    .flatMap((line) => line.match(new RegExp(`.{1,${width}}`, 'g')) ?? [''])
+    .flatMap((line) => line.match(new RegExp(`.{1,${width}}`, 'gu')) ?? [''])
     .join('\n');
 }
 
-/** The database and the production snapshot, as operators name them; the shared ARN is in the JSON output. */
-const sourceLabel = (r: InventoryRecord) => {
-  const snapshot = r.sourceSnapshotId ?? r.sourceArn?.split(':').slice(6).join(':');
-  return [r.sourceResourceId, snapshot].filter(Boolean).join('\n') || '-';
-};
+/** The production resource and snapshot, as operators name them; the shared ARN is in the JSON output. */
+const sourceLabel = (r: InventoryRecord) =>
+  [r.sourceResourceId, r.sourceSnapshotId ?? r.sourceId].filter(Boolean).join('\n') || '-';
+
+/** `2026-03-01 04:10` on two lines: date, then time. */
+const when = (iso: string | undefined) => (iso ? `${iso.slice(0, 10)}\n${iso.slice(11, 16)}` : '-');
+
+/** Words longer than a cell broken into pieces, so the table wraps them instead of cutting them off. */
+const breakLongWords = (text: string, width: number) =>
+  text.replace(new RegExp(`\\S{${width + 1},}`, 'gu'), (word) => hardWrap(word, width));
+
+const kindLabel = (r: InventoryRecord) => (r.kind === 'unknown' ? '-' : KINDS[r.kind].configKey);
+
+export interface InventoryTableOptions {
+  /** Every column, for a terminal wider than 120 columns. @default false */
+  readonly wide?: boolean;
+}
 
 /**
- * A table for a terminal of about 150 columns; `reason` wraps rather than
- * truncates, because it is what an operator acts on.
+ * A table that fits 120 columns (`wide` adds the copy's Region, key and
+ * last update). Identifiers wrap rather than truncate, and `reason` wraps
+ * too, because it is what an operator acts on.
  */
-export function inventoryTable(records: readonly InventoryRecord[]): string {
+export function inventoryTable(records: readonly InventoryRecord[], options: InventoryTableOptions = {}): string {
   if (records.length === 0) return 'The inventory holds no records matching the filter.';
+  const wide = options.wide ?? false;
+  // Column widths include cli-table3's one-space padding on each side; with
+  // the borders (one per column, plus one) the default layout is 120 wide.
+  const columns: { head: string; width: number; value: (r: InventoryRecord) => string; wrap?: boolean }[] = [
+    { head: 'Status', width: 12, value: (r) => `${r.status}\n${kindLabel(r)}` },
+    {
+      head: 'Account',
+      width: 15,
+      value: (r) => [r.sourceAccount ?? '-', r.sourceRegion].filter(Boolean).join('\n'),
+    },
+    { head: 'Source', width: wide ? 40 : 26, value: sourceLabel, wrap: true },
+    { head: 'Taken (UTC)', width: 13, value: (r) => when(r.sourceCreatedAt) },
+    { head: 'Copy', width: wide ? 40 : 26, value: (r) => r.targetId ?? r.targetName ?? '-', wrap: true },
+    ...(wide
+      ? [
+          { head: 'Copy Region', width: 14, value: (r: InventoryRecord) => r.targetRegion ?? '-' },
+          { head: 'Key', width: 40, value: (r: InventoryRecord) => r.kmsKeyArn ?? '-', wrap: true },
+          { head: 'Updated (UTC)', width: 13, value: (r: InventoryRecord) => when(r.updatedAt) },
+        ]
+      : []),
+    { head: 'Reason', width: wide ? 50 : 21, value: (r) => r.reason ?? '' },
+  ];
   const table = new Table({
-    head: ['Status', 'Account', 'Database / snapshot', 'Backup copy', 'Updated (UTC)', 'Reason'],
-    colWidths: [14, 16, 30, 30, 21, 36],
+    head: columns.map((c) => c.head),
+    colWidths: columns.map((c) => c.width),
     wordWrap: true,
     wrapOnWordBoundary: true,
     style: { head: [], border: [] },
   });
   for (const r of records) {
-    table.push([
-      `${r.status}\n${r.kind}`,
-      [r.sourceAccount ?? '-', r.sourceRegion].filter(Boolean).join('\n'),
-      hardWrap(sourceLabel(r), 28),
-      hardWrap(r.targetId ?? '-', 28),
-      r.updatedAt.replace('T', ' ').slice(0, 19),
-      r.reason ?? '',
-    ]);
+    table.push(
+      columns.map((c) => {
+        const text = cell(c.value(r));
+        return c.wrap ? hardWrap(text, c.width - 2) : breakLongWords(text, c.width - 2);
+      }),
+    );
   }
   const counts = new Map<string, number>();
   for (const r of records) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);

@@ -23,28 +23,30 @@
  */
 import { createHash } from 'node:crypto';
 import { CopyQuotaExceededError, CopyRefusedError } from '../lambdas/core/errors';
-import {
-  type ArtifactType,
-  type CopyStatus,
-  type InventoryFilter,
-  type InventoryRecord,
-  matchesFilter,
-} from '../lambdas/core/inventory';
+import { type CopyStatus, type InventoryFilter, type InventoryRecord, matchesFilter } from '../lambdas/core/inventory';
 import { kmsKeyIdOf } from '../lambdas/core/keys';
-import { parseRdsSnapshotArn, rdsSnapshotArn } from '../lambdas/core/names';
-import type { RdsSnapshotNotification } from '../lambdas/core/notification';
+import { rdsSnapshotArn } from '../lambdas/core/names';
+import type { Notification } from '../lambdas/core/notification';
 import type {
-  BackupSnapshotStore,
   Clock,
-  CopyRequest,
   Inventory,
   NotificationPublisher,
   RdsSnapshot,
   SnapshotType,
   SourceRds,
-  SourceSnapshotReader,
-  SourceSnapshotView,
 } from '../lambdas/core/ports';
+import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../lambdas/core/rds-source-agent';
+import { rdsSnapshot as rdsSnapshotKind } from '../lambdas/kinds/rds-snapshot/kind';
+import type {
+  ArtifactCopier,
+  ArtifactRef,
+  ArtifactState,
+  CopyLocation,
+  CopyRequest,
+  CopyStarted,
+  CopyView,
+  SourceView,
+} from '../lambdas/kinds/types';
 
 // ---------------------------------------------------------------------------
 // Randomness and time
@@ -318,8 +320,8 @@ const stored = <T>(value: T): T => withoutUndefined(structuredClone(value));
  */
 export class MemoryInventory implements Inventory {
   private readonly items = new Map<string, InventoryRecord>();
-  /** Copy slots in use per kind, changed atomically with the records, as the DynamoDB adapter's counter item. */
-  private readonly slots = new Map<ArtifactType, number>();
+  /** Copy slots in use per pool, changed atomically with the records, as the DynamoDB adapter's counter item. */
+  private readonly slots = new Map<string, number>();
 
   constructor(readonly monitor: PortMonitor = new PortMonitor()) {}
 
@@ -344,7 +346,8 @@ export class MemoryInventory implements Inventory {
       if (!this.matches(expected, next)) return false;
       this.items.set(next.artifactId, stored(next));
       if (expected.status === 'copying' && next.status !== 'copying') {
-        this.slots.set(next.kind, (this.slots.get(next.kind) ?? 0) - 1);
+        const pool = expected.pool ?? '';
+        this.slots.set(pool, (this.slots.get(pool) ?? 0) - 1);
       }
       return true;
     });
@@ -353,18 +356,19 @@ export class MemoryInventory implements Inventory {
   claimCopy(expected: InventoryRecord, next: InventoryRecord, limit: number): Promise<'claimed' | 'conflict' | 'full'> {
     return this.monitor.run({ port: 'inventory', method: 'claimCopy', subject: next.artifactId }, () => {
       if (!this.matches(expected, next)) return 'conflict';
-      const inUse = this.slots.get(next.kind) ?? 0;
+      const pool = next.pool ?? '';
+      const inUse = this.slots.get(pool) ?? 0;
       if (inUse >= limit) return 'full';
       this.items.set(next.artifactId, stored(next));
-      this.slots.set(next.kind, inUse + 1);
+      this.slots.set(pool, inUse + 1);
       return 'claimed';
     });
   }
 
-  copiesInProgress(kind: ArtifactType): Promise<number> {
+  copiesInProgress(pool: string): Promise<number> {
     return this.monitor.run(
-      { port: 'inventory', method: 'copiesInProgress', subject: kind },
-      () => this.slots.get(kind) ?? 0,
+      { port: 'inventory', method: 'copiesInProgress', subject: pool },
+      () => this.slots.get(pool) ?? 0,
     );
   }
 
@@ -403,7 +407,8 @@ export class MemoryInventory implements Inventory {
   put(record: InventoryRecord): void {
     const before = this.items.get(record.artifactId);
     const delta = (record.status === 'copying' ? 1 : 0) - (before?.status === 'copying' ? 1 : 0);
-    if (delta !== 0) this.slots.set(record.kind, (this.slots.get(record.kind) ?? 0) + delta);
+    const pool = record.pool ?? before?.pool ?? '';
+    if (delta !== 0) this.slots.set(pool, (this.slots.get(pool) ?? 0) + delta);
     this.items.set(record.artifactId, stored(record));
   }
 
@@ -830,90 +835,111 @@ export class MemoryRdsWorld {
   }
 
   /**
-   * The backup account's RDS in one Region. `copyShared` maps RDS's answers
-   * the way `RdsBackupSnapshotStore` does: already there → `exists`; quota or
-   * throttling → {@link CopyQuotaExceededError}; not found, not shared, not
-   * available or key not usable → {@link CopyRefusedError}.
+   * The RDS DB snapshot kind's copier for the backup account, as
+   * `RdsFamilyCopier` does it: sources are read in the account the
+   * reference names (through its reader role) and answered only if the
+   * snapshot exists there; copies map RDS's answers the same way (already
+   * there → `exists`; quota or throttling → {@link CopyQuotaExceededError};
+   * not found, not shared, not available or key not usable → {@link CopyRefusedError}).
    */
-  backupStore(account: string, region: string): BackupSnapshotStore {
+  copier(backupAccount: string): ArtifactCopier {
     return {
-      copyShared: (request: CopyRequest) =>
+      kind: 'rds-snapshot',
+      describeSource: (ref: ArtifactRef) =>
+        this.monitor.run(
+          { port: 'reader', method: 'describe', account: ref.account, region: ref.region, subject: ref.id },
+          (): SourceView | undefined => {
+            if (!(this.options.readerTrust?.(ref.account, backupAccount) ?? true)) {
+              throw new AwsServiceError(
+                'AccessDenied',
+                `${backupAccount} is not authorized to assume the reader role of ${ref.account}`,
+              );
+            }
+            const found = this.regions.get(`${ref.account}/${ref.region}`)?.snapshots.get(ref.id);
+            if (!found) return undefined;
+            const status = this.status(found);
+            const instanceTags = this.regions.get(`${ref.account}/${ref.region}`)?.instances.get(found.dbInstanceId);
+            const productionId = found.tags[TAG_INTERMEDIATE_OF];
+            const tagged = found.tags[TAG_SOURCE_CREATED_AT];
+            return {
+              ref,
+              arn: found.arn,
+              ownerAccount: found.account,
+              state: worldState(status),
+              detail: status,
+              encrypted: found.encrypted,
+              ...(found.kmsKeyId ? { keyArn: found.kmsKeyId } : {}),
+              sharedWith: [...found.sharedWith],
+              producedAt: tagged ?? new Date(found.createdAtMs).toISOString(),
+              resourceId: found.dbInstanceId,
+              ...(productionId ? { productionId } : {}),
+              scopeIds: [found.dbInstanceId, productionId, found.id].filter((id): id is string => Boolean(id)),
+              scopeTags: instanceTags ? { ...instanceTags } : { ...found.tags },
+              ...(found.sizeGiB !== undefined ? { sizeGiB: found.sizeGiB } : {}),
+              ...(found.engine ? { engine: found.engine } : {}),
+            };
+          },
+        ),
+      copy: (request: CopyRequest) =>
         this.monitor.run(
           {
             port: 'backup-store',
             method: 'copyShared',
-            account,
-            region,
-            subject: request.targetId,
+            account: backupAccount,
+            region: request.targetRegion,
+            subject: request.targetName,
           },
-          () => {
-            const parsed = parseRdsSnapshotArn(request.sourceArn);
+          (): CopyStarted => {
+            const region = request.targetRegion;
+            const parsed = rdsSnapshotKind.parseArn(request.sourceArn);
             const source = parsed
-              ? this.regions.get(`${parsed.account}/${parsed.region}`)?.snapshots.get(parsed.snapshotId)
+              ? this.regions.get(`${parsed.account}/${parsed.region}`)?.snapshots.get(parsed.id)
               : undefined;
             const visible =
               source !== undefined &&
               source.arn === request.sourceArn &&
-              (source.account === account || source.sharedWith.has(account));
+              (source.account === backupAccount || source.sharedWith.has(backupAccount));
             // A snapshot not shared with the caller looks exactly like one that does not exist.
-            if (!visible && !this.region(account, region).snapshots.has(request.targetId)) {
+            if (!visible && !this.region(backupAccount, region).snapshots.has(request.targetName)) {
               throw new CopyRefusedError(
                 `RDS refused the copy: DBSnapshotNotFound: DBSnapshot ${request.sourceArn} not found.`,
               );
             }
             const result = source
-              ? this.copy(account, region, source, request.targetId, request.kmsKeyArn, request.tags)
+              ? this.copy(backupAccount, region, source, request.targetName, request.kmsKeyArn, request.tags)
               : 'exists';
             if (result instanceof CopyQuotaExceededError) throw result;
-            if (result instanceof Error)
+            if (result instanceof Error) {
               throw new CopyRefusedError(`RDS refused the copy: ${result.name}: ${result.message}`);
-            return result;
+            }
+            return { outcome: result, targetId: request.targetName };
           },
         ),
-      describe: (targetId) =>
+      describeCopy: (location: CopyLocation) =>
         this.monitor.run(
           {
             port: 'backup-store',
             method: 'describe',
-            account,
-            region,
-            subject: targetId,
+            account: backupAccount,
+            region: location.region,
+            subject: location.targetId ?? location.targetName,
           },
-          () => this.snapshot(account, region, targetId),
-        ),
-    };
-  }
-
-  /**
-   * What the backup account sees through each source account's reader role:
-   * like `ReaderRoleSnapshotReader`, the snapshot is looked up by id in the
-   * account the caller names, and answered only if its ARN is the one asked about.
-   */
-  reader(backupAccount: string): SourceSnapshotReader {
-    return {
-      describe: (account, region, snapshotArn) =>
-        this.monitor.run(
-          {
-            port: 'reader',
-            method: 'describe',
-            account,
-            region,
-            subject: snapshotArn,
-          },
-          (): SourceSnapshotView | undefined => {
-            if (!(this.options.readerTrust?.(account, backupAccount) ?? true)) {
-              throw new AwsServiceError(
-                'AccessDenied',
-                `${backupAccount} is not authorized to assume the reader role of ${account}`,
-              );
-            }
-            const parsed = parseRdsSnapshotArn(snapshotArn);
-            if (!parsed || parsed.account !== account) return undefined;
-            const found = this.regions.get(`${account}/${region}`)?.snapshots.get(parsed.snapshotId);
-            if (!found || found.arn !== snapshotArn) return undefined;
+          (): CopyView | undefined => {
+            const found = this.regions
+              .get(`${backupAccount}/${location.region}`)
+              ?.snapshots.get(location.targetId ?? location.targetName);
+            if (!found) return undefined;
+            const status = this.status(found);
             return {
-              snapshot: this.view(found),
-              sharedWith: [...found.sharedWith],
+              targetId: found.id,
+              arn: found.arn,
+              region: location.region,
+              state: worldState(status),
+              detail: status,
+              encrypted: found.encrypted,
+              ...(found.kmsKeyId ? { keyArn: found.kmsKeyId } : {}),
+              ...(found.sizeGiB !== undefined ? { sizeGiB: found.sizeGiB } : {}),
+              tags: { ...found.tags },
             };
           },
         ),
@@ -1063,6 +1089,13 @@ export class MemoryRdsWorld {
   }
 }
 
+/** RDS's status words in Bunker's, as `rdsState` in the adapter. */
+function worldState(status: string): ArtifactState {
+  if (status === 'available') return 'available';
+  if (status === 'creating' || status === 'copying') return 'pending';
+  return 'failed';
+}
+
 function notFound(identifier: string): AwsServiceError {
   return new AwsServiceError('DBSnapshotNotFound', `DBSnapshot ${identifier} not found.`);
 }
@@ -1100,15 +1133,35 @@ interface QueuedMessage {
 }
 
 /**
- * The intake topic as the source agent sees it (a {@link NotificationPublisher})
- * and, behind it, the intake queue as the intake Lambda's event source
- * mapping sees it: receive, delete on success, make visible again on
- * failure, dead-letter after `maxReceiveCount` receipts.
+ * The SNS envelope SNS delivers to a queue subscribed without raw delivery:
+ * the topic is SNS's word, the `Message` the publisher's.
  */
-export class MemoryPublisher implements NotificationPublisher {
+export function snsEnvelope(topicArn: string, message: string, messageId = 'memory-message'): string {
+  return JSON.stringify({
+    Type: 'Notification',
+    MessageId: messageId,
+    TopicArn: topicArn,
+    Message: message,
+    Timestamp: '2026-03-01T00:00:00.000Z',
+    SignatureVersion: '1',
+    Signature: 'memory',
+    SigningCertURL: 'https://sns.invalid/cert.pem',
+    UnsubscribeURL: 'https://sns.invalid/unsubscribe',
+  });
+}
+
+/**
+ * The intake topics as the source agents see them ({@link MemoryPublisher.topic}
+ * gives a {@link NotificationPublisher} per topic) and, behind them, the
+ * intake queue as the intake Lambda's event source mapping sees it:
+ * receive, delete on success, make visible again on failure, dead-letter
+ * after `maxReceiveCount` receipts. What arrives is SNS's envelope naming
+ * the topic, as in AWS.
+ */
+export class MemoryPublisher {
   readonly monitor: PortMonitor;
   /** Every notification published, in order (copies, safe to keep). */
-  readonly published: RdsSnapshotNotification[] = [];
+  readonly published: Notification[] = [];
   /** Messages moved to the dead-letter queue. */
   readonly deadLetters: Delivery[] = [];
   /** Messages deleted after a successful delivery. */
@@ -1130,21 +1183,31 @@ export class MemoryPublisher implements NotificationPublisher {
     this.maxReceiveCount = options.maxReceiveCount ?? 5;
   }
 
-  publish(notification: RdsSnapshotNotification): Promise<void> {
-    return this.monitor.run(
-      {
-        port: 'publisher',
-        method: 'publish',
-        subject: notification.snapshotArn,
-      },
-      () => {
-        this.published.push(structuredClone(notification));
-        this.send(JSON.stringify(notification));
-      },
-    );
+  /** The intake topic `topicArn`, as an agent allowed to publish to it sees it. */
+  topic(topicArn: string): NotificationPublisher {
+    return {
+      publish: (notification: Notification) =>
+        this.monitor.run(
+          {
+            port: 'publisher',
+            method: 'publish',
+            subject: 'id' in notification ? notification.id : notification.snapshotArn,
+          },
+          () => {
+            this.published.push(structuredClone(notification));
+            this.sendVia(topicArn, JSON.stringify(notification));
+          },
+        ),
+    };
   }
 
-  /** Queues a raw body, as if anyone had published it (a test's hostile or broken message). */
+  /** Publishes `message` as it is to `topicArn` (a test's hostile or broken message): SNS wraps it. */
+  sendVia(topicArn: string, message: string): void {
+    this.sequence += 1;
+    this.send(snsEnvelope(topicArn, message, `sns-${this.sequence}`));
+  }
+
+  /** Queues a body exactly as given, as if it reached the queue some other way. */
   send(body: string): void {
     this.enqueue(body);
     if (this.prng?.chance(this.duplicateRate)) this.enqueue(body);

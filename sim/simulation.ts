@@ -33,13 +33,15 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { COPY_STATUSES, type CopyStatus } from '../lambdas/core/inventory';
-import { intermediateSnapshotId, rdsArtifactId, rdsSnapshotArn } from '../lambdas/core/names';
+import { intakeTopicArn, intermediateSnapshotId, rdsSnapshotArn } from '../lambdas/core/names';
+import { handleCopyEvent, sweepCopies } from '../lambdas/core/pipeline/completion';
+import { TAG_SOURCE_ACCOUNT, TAG_SOURCE_ID, TAG_SOURCE_REGION } from '../lambdas/core/pipeline/copy';
+import { handleDelivery, type IntakeDeps } from '../lambdas/core/pipeline/intake';
 import { type Clock, type Log, silentLog } from '../lambdas/core/ports';
-import { handleCopyEvent, sweepCopies } from '../lambdas/core/rds-completion';
-import { sourceArnFromCopy } from '../lambdas/core/rds-copy';
-import { handleRdsNotification, type IntakeDeps } from '../lambdas/core/rds-intake';
 import { type AgentDeps, processSnapshot, sweepSource, TAG_NOTIFIED_AT } from '../lambdas/core/rds-source-agent';
-import type { RegisteredSource, ScopeSetting, SourceSettings } from '../lambdas/core/settings';
+import type { KindsSettings, RegisteredSource, ScopeSetting, SourceSettings } from '../lambdas/core/settings';
+import { artifactId, KIND_NAMES } from '../lambdas/kinds/registry';
+import type { ArtifactCopier, Copiers, KindName } from '../lambdas/kinds/types';
 import {
   type FaultPhase,
   ManualClock,
@@ -64,23 +66,47 @@ export interface MemoryVaultOptions {
   readonly backupRegion: string;
   readonly backupKeyArn: string;
   readonly sources: readonly RegisteredSource[];
+  /** The vault's limit on RDS DB snapshot copies in progress per Region. */
   readonly maxRdsCopiesInProgress: number;
+  /** Which RDS snapshots the vault accepts. @default the simulation's tag scope, backup=daily */
+  readonly scope?: ScopeSetting;
   /** @default silentLog */
   readonly log?: Log;
 }
 
+/** The kinds the memory world does not model (yet): any call says so instead of pretending. */
+function unmodelledCopier(kind: KindName): ArtifactCopier {
+  const refuse = () => Promise.reject(new Error(`the memory world does not model ${kind}`));
+  return { kind, describeSource: refuse, copy: refuse, describeCopy: refuse };
+}
+
+/** The vault's kind settings with only RDS DB snapshots enabled, as the simulation runs them. */
+export function rdsOnlyKinds(scope: ScopeSetting, copyLimit: number): KindsSettings {
+  return Object.fromEntries(
+    KIND_NAMES.map((name) => [name, { enabled: name === 'rds-snapshot', scope, copyLimit }]),
+  ) as unknown as KindsSettings;
+}
+
 /** The vault's dependencies (intake, completion, sweep) over the memory world, as `vaultDeps` wires the real ones. */
 export function memoryVaultDeps(options: MemoryVaultOptions): IntakeDeps {
+  const copiers = Object.fromEntries(
+    KIND_NAMES.map((name) => [
+      name,
+      name === 'rds-snapshot' ? options.world.copier(options.backupAccount) : unmodelledCopier(name),
+    ]),
+  ) as unknown as Copiers;
   return {
     settings: {
+      prefix: 'bunker',
+      partition: 'aws',
       backupAccount: options.backupAccount,
+      backupRegion: options.backupRegion,
       backupKeyArn: options.backupKeyArn,
       sources: options.sources,
-      maxRdsCopiesInProgress: options.maxRdsCopiesInProgress,
+      kinds: rdsOnlyKinds(options.scope ?? SCOPE, options.maxRdsCopiesInProgress),
     },
     inventory: options.inventory,
-    backupStore: options.world.backupStore(options.backupAccount, options.backupRegion),
-    sourceReader: options.world.reader(options.backupAccount),
+    copiers,
     clock: options.clock,
     log: options.log ?? silentLog,
   };
@@ -97,7 +123,7 @@ export function memoryAgentDeps(options: {
   return {
     settings: options.settings,
     rds: options.world.sourceRds(options.settings.sourceAccount, options.settings.sourceRegion),
-    publisher: options.publisher,
+    publisher: options.publisher.topic(options.settings.intakeTopicArn),
     clock: options.clock,
     log: options.log ?? silentLog,
   };
@@ -342,12 +368,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     }
     const settings: SourceSettings = {
       prefix: 'bunker',
+      partition: 'aws',
       backupAccount: BACKUP_ACCOUNT,
       sourceAccount: source.account,
       sourceRegion: source.region,
       shareKeyArn,
-      intakeTopicArn: `arn:aws:sns:${BACKUP_REGION}:${BACKUP_ACCOUNT}:bunker-intake`,
-      scope: SCOPE,
+      intakeTopicArn: intakeTopicArn('bunker', BACKUP_ACCOUNT, BACKUP_REGION, source.account),
+      scopes: { 'rds-snapshot': SCOPE },
       intermediateRetentionHours: options.intermediateRetentionHours ?? 24,
       maxIntermediateSnapshots: options.maxIntermediateSnapshots ?? 100,
     };
@@ -426,7 +453,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       const ok = await invoke(() =>
         event.kind === 'agent'
           ? processSnapshot(event.snapshotId, agents[event.source].deps)
-          : handleCopyEvent(event.targetId, vault),
+          : handleCopyEvent(
+              'RDS DB Snapshot Event',
+              { EventID: 'RDS-EVENT-0197', SourceIdentifier: event.targetId },
+              vault,
+            ),
       );
       eventsDelivered += 1;
       if (!ok && event.attempts < EVENT_RETRIES) events.push({ ...event, attempts: event.attempts + 1 });
@@ -440,7 +471,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       async (body) => {
         let outcome: unknown;
         const ok = await invoke(async () => {
-          outcome = await handleRdsNotification(body, vault);
+          outcome = await handleDelivery(body, vault);
         });
         // A failed record is reported to SQS and comes back later.
         if (!ok) throw new Error('redeliver');
@@ -451,7 +482,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
     if (round % vaultSweepEvery === 0) await invoke(() => sweepCopies(vault));
 
-    for (const n of publisher.published.slice(publishedSeen)) announced.add(n.snapshotArn);
+    for (const n of publisher.published.slice(publishedSeen)) {
+      announced.add(rdsSnapshotArn('aws', n.sourceRegion, n.sourceAccount, 'id' in n ? n.id : ''));
+    }
     publishedSeen = publisher.published.length;
     settled = quiescent();
   }
@@ -459,7 +492,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   // Counting, by inspection only (no port calls).
   const copiesBySource = new Map<string, number>();
   for (const copy of world.snapshots(BACKUP_ACCOUNT, BACKUP_REGION)) {
-    const source = sourceArnFromCopy(copy) ?? `untagged:${copy.id}`;
+    const tags = copy.tags;
+    const source =
+      tags[TAG_SOURCE_ACCOUNT] && tags[TAG_SOURCE_REGION] && tags[TAG_SOURCE_ID]
+        ? rdsSnapshotArn('aws', tags[TAG_SOURCE_REGION], tags[TAG_SOURCE_ACCOUNT], tags[TAG_SOURCE_ID])
+        : `untagged:${copy.id}`;
     copiesBySource.set(source, (copiesBySource.get(source) ?? 0) + 1);
   }
   const copiesPerSourceSnapshot: Record<string, number> = {};
@@ -472,7 +509,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const copies = copiesBySource.get(intermediateArn) ?? 0;
     accounted += copies;
     copiesPerSourceSnapshot[arn] = copies;
-    recordPerSourceSnapshot[arn] = inventory.peek(rdsArtifactId(intermediateArn))?.status ?? 'missing';
+    const intermediate = intermediateSnapshotId(p.snapshot.id);
+    const id = artifactId({
+      kind: 'rds-snapshot',
+      partition: 'aws',
+      account: agent.account,
+      region: agent.region,
+      id: intermediate,
+    });
+    recordPerSourceSnapshot[arn] = inventory.peek(id)?.status ?? 'missing';
   }
   const all = inventory.records();
   const recordsByStatus = Object.fromEntries(

@@ -21,10 +21,11 @@ import { type CopyStatus, COPY_STATUSES } from '../../lambdas/core/inventory';
 import { sourceNames, vaultNames } from '../../lambdas/core/names';
 import { type Clock, type Log, systemClock } from '../../lambdas/core/ports';
 import type { AgentSweepSummary } from '../../lambdas/core/rds-source-agent';
-import { createRdsCompletionHandler } from '../../lambdas/handlers/rds-completion';
-import { createRdsIntakeHandler } from '../../lambdas/handlers/rds-intake';
-import { createSourceAgentHandler } from '../../lambdas/handlers/rds-source-agent';
-import { createRdsSweepHandler } from '../../lambdas/handlers/rds-sweep';
+import { createCompletionHandler } from '../../lambdas/handlers/completion';
+import { createIntakeHandler } from '../../lambdas/handlers/intake';
+import { createSourceAgentHandler } from '../../lambdas/handlers/source-agent';
+import { createSweepHandler } from '../../lambdas/handlers/sweep';
+import { KINDS } from '../../lambdas/kinds/registry';
 import { sourceSettings, vaultSettings } from '../../lib/config/runtime';
 import type { BunkerConfig } from '../../lib/config/schema';
 import { localContext } from './accounts';
@@ -80,9 +81,9 @@ export async function localRun(
 
   const vaultContext = await localContext(endpoint, backupAccount, backupRegion, vaultNames(config.name).intakeRole);
   const deps = vaultDeps(vaultSettings(config, env.backupKeyArn), vaultContext, log, clock);
-  const intake = createRdsIntakeHandler(deps);
-  const completion = createRdsCompletionHandler(deps);
-  const sweep = createRdsSweepHandler(deps);
+  const intake = createIntakeHandler(deps);
+  const completion = createCompletionHandler(deps);
+  const sweep = createSweepHandler(deps);
   const agents = await Promise.all(
     env.sources.map(async (source) => {
       const context = await localContext(
@@ -109,7 +110,7 @@ export async function localRun(
   while (rounds < maxRounds) {
     rounds += 1;
     let agentsBusy = false;
-    if (config.artifacts.rds.enabled) {
+    if (Object.values(config.artifacts).some((policy) => policy.enabled)) {
       for (const agent of agents) {
         const result = (await agent.invoke(
           eventBridgeEvent('Scheduled Event', 'aws.events', agent.account, agent.region, {}),
@@ -131,14 +132,11 @@ export async function localRun(
       progress(`intake: ${consumed.processed} message(s) consumed, ${consumed.retried} left for a retry`);
     }
 
+    // The event each kind's service sends when a copy finishes (the emulator sends none).
     for (const record of await deps.inventory.listByStatus('copying')) {
-      if (!record.targetId) continue;
-      await completion(
-        eventBridgeEvent('RDS DB Snapshot Event', 'aws.rds', backupAccount, backupRegion, {
-          SourceIdentifier: record.targetId,
-          EventID: 'RDS-EVENT-0197',
-        }),
-      );
+      if (!record.targetId || record.kind === 'unknown') continue;
+      const event = KINDS[record.kind].finishedCopyEvent(record.targetId, backupRegion, 'aws');
+      await completion(eventBridgeEvent(event.detailType, event.source, backupAccount, backupRegion, event.detail));
     }
     const swept = await sweep();
     if (swept.available + swept.started + swept.failed > 0) {

@@ -20,7 +20,7 @@ import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } f
 import { CreateTopicCommand, ListSubscriptionsByTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { clientConfig, type AwsContext } from '../../lambdas/adapters/aws-context';
-import { sourceNames, vaultNames, vaultReaderPrincipalArns } from '../../lambdas/core/names';
+import { intakeTopicName, sourceNames, vaultNames } from '../../lambdas/core/names';
 import type { BunkerConfig } from '../../lib/config/schema';
 import { localContext } from './accounts';
 
@@ -37,7 +37,8 @@ export interface LocalEnvironment {
   readonly endpoint: string;
   readonly backupKeyArn: string;
   readonly intakeKeyArn: string;
-  readonly topicArn: string;
+  /** The intake topic of each source account, by account id. */
+  readonly topicArns: Readonly<Record<string, string>>;
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
   readonly tableName: string;
@@ -135,27 +136,39 @@ async function upVault(config: BunkerConfig, context: AwsContext, progress: Prog
   );
 
   const sns = new SNSClient(clientConfig(context));
-  const { TopicArn: topicArn } = await sns.send(
-    new CreateTopicCommand({
-      Name: names.intakeTopic,
-      Attributes: {
-        KmsMasterKeyId: intakeKeyArn,
-        Policy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Sid: 'RegisteredSourcesMayPublish',
-              Effect: 'Allow',
-              Principal: { AWS: config.sources.map((s) => accountRoot(s.account)) },
-              Action: 'sns:Publish',
-              Resource: `arn:aws:sns:${region}:${account}:${names.intakeTopic}`,
-            },
-          ],
-        }),
-      },
-    }),
-  );
-  if (!topicArn) throw new Error('the emulator did not create the intake topic');
+  const topicArns: Record<string, string> = {};
+  for (const source of config.sources) {
+    const name = intakeTopicName(config.name, source.account);
+    const { TopicArn } = await sns.send(
+      new CreateTopicCommand({
+        Name: name,
+        Attributes: {
+          KmsMasterKeyId: intakeKeyArn,
+          Policy: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'ThisSourceAccountsAgentsPublish',
+                Effect: 'Allow',
+                Principal: { AWS: accountRoot(source.account) },
+                Action: 'sns:Publish',
+                Resource: `arn:aws:sns:${region}:${account}:${name}`,
+                Condition: {
+                  ArnEquals: {
+                    'aws:PrincipalArn': source.regions.map(
+                      (r) => `arn:aws:iam::${source.account}:role/${sourceNames(config.name, r).agentRole}`,
+                    ),
+                  },
+                },
+              },
+            ],
+          }),
+        },
+      }),
+    );
+    if (!TopicArn) throw new Error(`the emulator did not create the intake topic ${name}`);
+    topicArns[source.account] = TopicArn;
+  }
 
   const sqs = new SQSClient(clientConfig(context));
   const dlq = await sqs.send(
@@ -182,17 +195,13 @@ async function upVault(config: BunkerConfig, context: AwsContext, progress: Prog
     await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }))
   ).Attributes?.QueueArn;
   if (!queue.QueueUrl || !dlq.QueueUrl || !queueArn) throw new Error('the emulator did not create the intake queues');
-  const subscriptions = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }));
-  if (!subscriptions.Subscriptions?.some((s) => s.Endpoint === queueArn)) {
-    await sns.send(
-      new SubscribeCommand({
-        TopicArn: topicArn,
-        Protocol: 'sqs',
-        Endpoint: queueArn,
-        Attributes: { RawMessageDelivery: 'true' },
-      }),
-    );
-    progress(`  subscribed queue ${names.intakeQueue} to topic ${names.intakeTopic}`);
+  for (const [source, topicArn] of Object.entries(topicArns)) {
+    const subscriptions = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }));
+    if (!subscriptions.Subscriptions?.some((s) => s.Endpoint === queueArn)) {
+      // Not raw: SNS's envelope names the topic, which is how intake knows the sender.
+      await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
+      progress(`  subscribed queue ${names.intakeQueue} to topic ${intakeTopicName(config.name, source)}`);
+    }
   }
 
   const dynamo = new DynamoDBClient(clientConfig(context));
@@ -246,7 +255,7 @@ async function upVault(config: BunkerConfig, context: AwsContext, progress: Prog
   return {
     backupKeyArn,
     intakeKeyArn,
-    topicArn,
+    topicArns,
     queueUrl: queue.QueueUrl,
     deadLetterQueueUrl: dlq.QueueUrl,
     tableName: names.inventoryTable,
@@ -309,7 +318,9 @@ async function upSource(
             Effect: 'Allow',
             Principal: { AWS: accountRoot(backup) },
             Action: 'sts:AssumeRole',
-            Condition: { ArnEquals: { 'aws:PrincipalArn': vaultReaderPrincipalArns(config.name, backup) } },
+            Condition: {
+              ArnEquals: { 'aws:PrincipalArn': `arn:aws:iam::${backup}:role/${vaultNames(config.name).intakeRole}` },
+            },
           },
         ],
       },

@@ -4,10 +4,11 @@
  * Every write is conditional on the record's `version`, so two workers
  * racing on one record can never both win.
  *
- * Copy slots: one counter item per kind (`slots:copying:<kind>`, attribute
- * `inUse`) changes in the same transaction as every record that enters or
- * leaves `copying`, so it always equals the number of copies in progress and
- * a claim beyond the limit fails atomically, however many Lambdas run.
+ * Copy slots: one counter item per pool (`slots:copying:<pool>`, a kind in
+ * a destination Region; attribute `inUse`) changes in the same transaction
+ * as every record that enters or leaves `copying`, so it always equals the
+ * number of the pool's copies in progress and a claim beyond the limit
+ * fails atomically, however many Lambdas run.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -18,13 +19,7 @@ import {
   paginateScan,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import {
-  type ArtifactType,
-  type CopyStatus,
-  type InventoryFilter,
-  type InventoryRecord,
-  matchesFilter,
-} from '../core/inventory';
+import { type CopyStatus, type InventoryFilter, type InventoryRecord, matchesFilter } from '../core/inventory';
 import type { Inventory } from '../core/ports';
 
 const isConditionFailure = (error: unknown) =>
@@ -39,7 +34,12 @@ function cancelledConditions(error: unknown): boolean[] | undefined {
 }
 
 const SLOTS_PREFIX = 'slots:copying:';
-const slotsKey = (kind: ArtifactType) => ({ artifactId: `${SLOTS_PREFIX}${kind}` });
+const slotsKey = (pool: string) => ({ artifactId: `${SLOTS_PREFIX}${pool}` });
+
+function poolOfRecord(record: InventoryRecord): string {
+  if (!record.pool) throw new Error(`record ${record.artifactId} has no copy pool`);
+  return record.pool;
+}
 
 export class DynamoInventory implements Inventory {
   private readonly doc: DynamoDBDocumentClient;
@@ -87,10 +87,10 @@ export class DynamoInventory implements Inventory {
   }
 
   /** Takes (`+1`, only below `limit`) or gives back (`-1`) a copy slot, as a transaction item. */
-  private slotChange(kind: ArtifactType, delta: 1 | -1, limit?: number) {
+  private slotChange(pool: string, delta: 1 | -1, limit?: number) {
     return {
       TableName: this.tableName,
-      Key: slotsKey(kind),
+      Key: slotsKey(pool),
       UpdateExpression: 'ADD inUse :delta',
       ...(limit === undefined
         ? { ExpressionAttributeValues: { ':delta': delta } }
@@ -109,7 +109,10 @@ export class DynamoInventory implements Inventory {
       if (expected.status === 'copying' && next.status !== 'copying') {
         await this.doc.send(
           new TransactWriteCommand({
-            TransactItems: [{ Put: this.putOver(expected, next) }, { Update: this.slotChange(next.kind, -1) }],
+            TransactItems: [
+              { Put: this.putOver(expected, next) },
+              { Update: this.slotChange(poolOfRecord(expected), -1) },
+            ],
           }),
         );
       } else {
@@ -130,7 +133,10 @@ export class DynamoInventory implements Inventory {
     try {
       await this.doc.send(
         new TransactWriteCommand({
-          TransactItems: [{ Put: this.putOver(expected, next) }, { Update: this.slotChange(next.kind, 1, limit) }],
+          TransactItems: [
+            { Put: this.putOver(expected, next) },
+            { Update: this.slotChange(poolOfRecord(next), 1, limit) },
+          ],
         }),
       );
       return 'claimed';
@@ -142,9 +148,9 @@ export class DynamoInventory implements Inventory {
     }
   }
 
-  async copiesInProgress(kind: ArtifactType): Promise<number> {
+  async copiesInProgress(pool: string): Promise<number> {
     const { Item } = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: slotsKey(kind), ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: slotsKey(pool), ConsistentRead: true }),
     );
     return Number(Item?.inUse ?? 0);
   }

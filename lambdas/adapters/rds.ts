@@ -1,6 +1,6 @@
 /**
- * RDS adapters: the backup account's own snapshots, a source account's
- * snapshots seen through its reader role, and the source agent's RDS.
+ * The source agent's RDS in a production account. (The vault's side of the
+ * RDS kinds is the RDS family copier, `rds-family.ts`.)
  */
 import {
   AddTagsToResourceCommand,
@@ -13,44 +13,14 @@ import {
   DescribeDBSnapshotsCommand,
   ModifyDBSnapshotAttributeCommand,
   paginateDescribeDBSnapshots,
-  RDSClient,
-  type Tag,
+  type RDSClient,
 } from '@aws-sdk/client-rds';
-import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import { CopyQuotaExceededError, CopyRefusedError } from '../core/errors';
-import { parseRdsSnapshotArn, readerRoleArn } from '../core/names';
-import type {
-  BackupSnapshotStore,
-  CopyRequest,
-  RdsSnapshot,
-  SourceRds,
-  SourceSnapshotReader,
-  SourceSnapshotView,
-} from '../core/ports';
-import { type AwsContext, clientConfig } from './aws-context';
+import { CopyQuotaExceededError } from '../core/errors';
+import type { RdsSnapshot, SourceRds } from '../core/ports';
+import { classifyAwsError, describeAwsError } from './aws-errors';
+import { tagList, tagsOf } from './reader-role';
 
-const errorName = (error: unknown): string => {
-  const e = error as { name?: string; Code?: string; code?: string };
-  return e?.name ?? e?.Code ?? e?.code ?? '';
-};
-const isNotFound = (error: unknown) => /^(DBSnapshotNotFound|DBInstanceNotFound)/.test(errorName(error));
-const isAlreadyExists = (error: unknown) => /^DBSnapshotAlreadyExists/.test(errorName(error));
-/** Quotas and throttling are back-pressure: the caller waits and tries again later. */
-const isQuota = (error: unknown) =>
-  /^(SnapshotQuotaExceeded|Throttling|ThrottlingException|RequestLimitExceeded|TooManyRequests)/.test(
-    errorName(error),
-  ) || /limit is \d+|too many .*copies|copy .*limit/i.test((error as Error)?.message ?? '');
-/** Refusals that retrying will not fix. */
-const isRefusal = (error: unknown) =>
-  /^(DBSnapshotNotFound|KMSKeyNotAccessible|InvalidDBSnapshotState|AuthorizationNotFound|AccessDenied)/.test(
-    errorName(error),
-  );
-
-const tagsOf = (list: Tag[] | undefined): Record<string, string> =>
-  Object.fromEntries((list ?? []).filter((t) => t.Key).map((t) => [t.Key as string, t.Value ?? '']));
-
-const tagList = (tags: Readonly<Record<string, string>>): Tag[] =>
-  Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+const isNotFound = (error: unknown) => classifyAwsError(error) === 'not-found';
 
 export function toRdsSnapshot(s: DBSnapshot): RdsSnapshot {
   return {
@@ -93,87 +63,16 @@ async function restoreAttribute(client: RDSClient, identifier: string): Promise<
  * success, quotas and throttling as {@link CopyQuotaExceededError}, and,
  * where the caller wants it, refusals as {@link CopyRefusedError}.
  */
-async function copyDbSnapshot(
-  client: RDSClient,
-  input: CopyDBSnapshotCommandInput,
-  { refusalsAreFinal }: { refusalsAreFinal: boolean },
-): Promise<'started' | 'exists'> {
+async function copyDbSnapshot(client: RDSClient, input: CopyDBSnapshotCommandInput): Promise<'started' | 'exists'> {
   try {
     await client.send(new CopyDBSnapshotCommand(input));
     return 'started';
   } catch (error) {
-    const what = `${errorName(error)}: ${(error as Error).message}`;
-    if (isAlreadyExists(error)) return 'exists';
-    if (isQuota(error)) throw new CopyQuotaExceededError(what, { cause: error });
-    if (refusalsAreFinal && isRefusal(error))
-      throw new CopyRefusedError(`RDS refused the copy: ${what}`, { cause: error });
+    const { class: kind, code, message } = describeAwsError(error);
+    const what = `${code}: ${message}`;
+    if (kind === 'exists') return 'exists';
+    if (kind === 'quota' || kind === 'throttled') throw new CopyQuotaExceededError(what, { cause: error });
     throw error;
-  }
-}
-
-/** The backup account's copies. */
-export class RdsBackupSnapshotStore implements BackupSnapshotStore {
-  constructor(private readonly client: RDSClient) {}
-
-  async copyShared(request: CopyRequest): Promise<'started' | 'exists'> {
-    const source = parseRdsSnapshotArn(request.sourceArn);
-    const region = await this.client.config.region();
-    return copyDbSnapshot(
-      this.client,
-      {
-        SourceDBSnapshotIdentifier: request.sourceArn,
-        TargetDBSnapshotIdentifier: request.targetId,
-        KmsKeyId: request.kmsKeyArn,
-        Tags: tagList(request.tags),
-        // A cross-Region source needs SourceRegion; the SDK then presigns the request.
-        ...(source && source.region !== region ? { SourceRegion: source.region } : {}),
-      },
-      { refusalsAreFinal: true },
-    );
-  }
-
-  describe(targetId: string): Promise<RdsSnapshot | undefined> {
-    return describeOne(this.client, targetId);
-  }
-}
-
-/**
- * Reads source snapshots by assuming each source account's read-only role.
- * One client per account and Region, kept for warm invocations; the SDK
- * refreshes the role's temporary credentials before they expire.
- */
-export class ReaderRoleSnapshotReader implements SourceSnapshotReader {
-  private readonly clients = new Map<string, RDSClient>();
-
-  constructor(
-    private readonly context: AwsContext,
-    private readonly prefix: string,
-    private readonly sessionName = 'bunker-vault',
-  ) {}
-
-  private clientFor(account: string, region: string): RDSClient {
-    const key = `${account}/${region}`;
-    let client = this.clients.get(key);
-    if (!client) {
-      const credentials = fromTemporaryCredentials({
-        params: { RoleArn: readerRoleArn(this.prefix, account, region), RoleSessionName: this.sessionName },
-        ...(this.context.credentials ? { masterCredentials: this.context.credentials } : {}),
-        clientConfig: clientConfig(this.context),
-      });
-      client = new RDSClient(clientConfig({ ...this.context, credentials }, region));
-      this.clients.set(key, client);
-    }
-    return client;
-  }
-
-  async describe(account: string, region: string, snapshotArn: string): Promise<SourceSnapshotView | undefined> {
-    const parsed = parseRdsSnapshotArn(snapshotArn);
-    if (!parsed || parsed.account !== account) return undefined;
-    const client = this.clientFor(account, region);
-    // By id inside the owner's own account: proves the sender owns it.
-    const snapshot = await describeOne(client, parsed.snapshotId);
-    if (!snapshot || snapshot.arn !== snapshotArn) return undefined;
-    return { snapshot, sharedWith: await restoreAttribute(client, parsed.snapshotId) };
   }
 }
 
@@ -212,16 +111,12 @@ export class AgentRds implements SourceRds {
     kmsKeyArn: string;
     tags: Readonly<Record<string, string>>;
   }): Promise<'started' | 'exists'> {
-    return copyDbSnapshot(
-      this.client,
-      {
-        SourceDBSnapshotIdentifier: request.sourceId,
-        TargetDBSnapshotIdentifier: request.targetId,
-        KmsKeyId: request.kmsKeyArn,
-        Tags: tagList(request.tags),
-      },
-      { refusalsAreFinal: false },
-    );
+    return copyDbSnapshot(this.client, {
+      SourceDBSnapshotIdentifier: request.sourceId,
+      TargetDBSnapshotIdentifier: request.targetId,
+      KmsKeyId: request.kmsKeyArn,
+      Tags: tagList(request.tags),
+    });
   }
 
   sharedWith(snapshotId: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import type { RdsSnapshotNotification } from '../core/notification';
+import type { Notification } from '../core/notification';
 import type { NotificationPublisher } from '../core/ports';
 
 /** Publishes notifications to the vault's intake topic in the backup account. */
@@ -9,7 +9,7 @@ export class SnsNotificationPublisher implements NotificationPublisher {
     private readonly topicArn: string,
   ) {}
 
-  async publish(notification: RdsSnapshotNotification): Promise<void> {
+  async publish(notification: Notification): Promise<void> {
     await this.client.send(
       new PublishCommand({
         TopicArn: this.topicArn,

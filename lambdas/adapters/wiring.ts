@@ -8,13 +8,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { vaultNames } from '../core/names';
+import type { VaultDeps } from '../core/pipeline/copy';
 import { type Clock, type Log, systemClock } from '../core/ports';
-import type { IntakeDeps } from '../core/rds-intake';
 import type { AgentDeps } from '../core/rds-source-agent';
 import type { SourceSettings, VaultSettings } from '../core/settings';
 import { type AwsContext, clientConfig } from './aws-context';
+import { sdkCopiers } from './copiers';
 import { DynamoInventory } from './dynamo-inventory';
-import { AgentRds, RdsBackupSnapshotStore, ReaderRoleSnapshotReader } from './rds';
+import { AgentRds } from './rds';
 import { SnsNotificationPublisher } from './sns-publisher';
 
 export function vaultDeps(
@@ -22,13 +23,12 @@ export function vaultDeps(
   context: AwsContext,
   log: Log,
   clock: Clock = systemClock,
-): IntakeDeps {
+): VaultDeps {
   const dynamo = new DynamoDBClient(clientConfig(context));
   return {
     settings,
     inventory: new DynamoInventory(dynamo, settings.inventoryTable, vaultNames(settings.prefix).inventoryStatusIndex),
-    backupStore: new RdsBackupSnapshotStore(new RDSClient(clientConfig(context))),
-    sourceReader: new ReaderRoleSnapshotReader(context, settings.prefix),
+    copiers: sdkCopiers(context, settings.prefix, settings.partition),
     clock,
     log,
   };

@@ -10,13 +10,16 @@
  * - copying → available / failed: RDS finished or failed the copy, or the
  *   copy is under the wrong key.
  * - expected → expected: the reason changed while waiting.
- * - expected → failed, failed → copying / expected: a refused copy, and a
- *   later notification of the same snapshot trying again.
+ * - expected → failed: AWS refused the copy for good.
+ * - failed → copying / expected: the sweep retries a failed copy after a
+ *   backoff, a bounded number of times (`failures` counts them); then the
+ *   record stays `failed` with its reason.
  *
  * `rejected` records are kept apart, one per distinct message body, so a
  * hostile or broken message can never overwrite a real copy's record.
  */
 
+import type { KindName } from '../kinds/types';
 import { BunkerError } from './errors';
 
 /** A transition the state machine forbids: a bug in the caller, never a data problem. */
@@ -25,8 +28,8 @@ export class IllegalTransitionError extends BunkerError {}
 export const COPY_STATUSES = ['expected', 'copying', 'available', 'failed', 'rejected'] as const;
 export type CopyStatus = (typeof COPY_STATUSES)[number];
 
-export const ARTIFACT_TYPES = ['rds-snapshot', 'unknown'] as const;
-export type ArtifactType = (typeof ARTIFACT_TYPES)[number];
+/** A record's kind: a snapshot kind, or `unknown` for a rejected message that named none. */
+export type RecordKind = KindName | 'unknown';
 
 export interface StatusChange {
   readonly status: CopyStatus;
@@ -35,32 +38,52 @@ export interface StatusChange {
 }
 
 export interface InventoryRecord {
-  /** `rds-snapshot:<source ARN>`, or `rejected:<hash of the message>`. */
+  /** `<kind>:<account>:<region>:<id>` ({@link artifactId}), or `rejected:<hash of the message>`. */
   readonly artifactId: string;
-  readonly kind: ArtifactType;
+  readonly kind: RecordKind;
   readonly status: CopyStatus;
   /** Why the record is in its status, in words an operator can act on. */
   readonly reason?: string;
+  /** For a copy: the account that owns the source. For a rejection: the account whose intake topic carried it. */
   readonly sourceAccount?: string;
   readonly sourceRegion?: string;
+  /** The shared source's id (`bunker-share-…`, `snap-…`, `ami-…`). */
+  readonly sourceId?: string;
   readonly sourceArn?: string;
-  /** The database the snapshot was taken of, as the source's Describe said. */
+  /** The production resource the snapshot is of (DB instance, cluster, volume, image), as the service reports it. */
   readonly sourceResourceId?: string;
-  /** The production snapshot the shared one was re-keyed from (the agent's tag), as operators know it. */
+  /** The production snapshot the shared one was made from, as operators know it. */
   readonly sourceSnapshotId?: string;
+  /** When production took the snapshot, by the service's own timestamps. */
   readonly sourceCreatedAt?: string;
+  /** The copy's deterministic name (RDS identifier, EC2 `bunker:copy-name` tag, AMI name). */
+  readonly targetName?: string;
+  /** The copy's id in the backup account, once known (the name for RDS kinds; `snap-…`, `ami-…` for EC2). */
   readonly targetId?: string;
   readonly targetArn?: string;
-  /** The key the backup copy is encrypted with, as read back from the copy. */
-  readonly kmsKeyId?: string;
+  readonly targetRegion?: string;
+  /** Copy slots are counted per pool: a kind's copy quota in the target Region. */
+  readonly pool?: string;
+  /** The key the copy is encrypted with, as read back from the copy. */
+  readonly kmsKeyArn?: string;
+  /** An AMI copy's backing snapshots, as read back from the copy. */
+  readonly targetChildren?: readonly string[];
   readonly sizeGiB?: number;
   readonly engine?: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly copyStartedAt?: string;
   readonly completedAt?: string;
-  /** How many times a copy was requested for this record. */
+  /** How many times a copy was requested for this record, over its whole life. */
   readonly copyAttempts: number;
+  /** Requests since the copy was last claimed: what the cap on a copy that never appears counts. */
+  readonly claimRequests?: number;
+  /** Copies that failed or were refused; also the generation of the next copy's name. */
+  readonly failures: number;
+  /** A failed record is retried by the sweep from this time on (backoff). */
+  readonly nextAttemptAt?: string;
+  /** Epoch seconds after which DynamoDB's TTL deletes the record (rejections only). */
+  readonly expiresAt?: number;
   /** Incremented by every write: the condition of optimistic concurrency. */
   readonly version: number;
   /** The last status changes, newest last (bounded by {@link HISTORY_LIMIT}). */
@@ -94,14 +117,19 @@ export type RecordPatch = Partial<
     | 'reason'
     | 'sourceResourceId'
     | 'sourceCreatedAt'
+    | 'targetName'
     | 'targetId'
     | 'targetArn'
-    | 'kmsKeyId'
+    | 'kmsKeyArn'
+    | 'targetChildren'
     | 'sizeGiB'
     | 'engine'
     | 'copyStartedAt'
     | 'completedAt'
     | 'copyAttempts'
+    | 'claimRequests'
+    | 'failures'
+    | 'nextAttemptAt'
   >
 >;
 
@@ -130,8 +158,9 @@ export function applyTransition(
 
 /** A new record, with its first history entry. */
 export function newRecord(
-  fields: Omit<InventoryRecord, 'createdAt' | 'updatedAt' | 'history' | 'copyAttempts' | 'version'> & {
+  fields: Omit<InventoryRecord, 'createdAt' | 'updatedAt' | 'history' | 'copyAttempts' | 'failures' | 'version'> & {
     copyAttempts?: number;
+    failures?: number;
   },
   at: Date,
 ): InventoryRecord {
@@ -139,6 +168,7 @@ export function newRecord(
   return {
     ...fields,
     copyAttempts: fields.copyAttempts ?? 0,
+    failures: fields.failures ?? 0,
     version: 1,
     createdAt: when,
     updatedAt: when,
@@ -148,7 +178,7 @@ export function newRecord(
 
 export interface InventoryFilter {
   readonly account?: string;
-  readonly kind?: ArtifactType;
+  readonly kind?: RecordKind;
   readonly status?: CopyStatus;
 }
 

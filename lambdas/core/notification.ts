@@ -1,93 +1,197 @@
 /**
- * The notification a source agent publishes to the vault's intake topic.
+ * The notification a source agent publishes to its intake topic, and the
+ * SNS envelope it arrives in.
  *
  * It carries identifiers only: the vault trusts none of its contents beyond
  * choosing what to re-check, and re-reads everything else with a Describe.
- * The format is versioned; a reader rejects any version it does not know.
- * See docs/notification-format.md.
+ * The account it is attributed to comes from the transport (the topic SNS
+ * says delivered it), never from the text. The format is versioned; a
+ * reader rejects any version it does not know. See docs/notification-format.md.
  */
 import { z } from 'zod';
-import { parseRdsSnapshotArn } from './names';
+import { KINDS } from '../kinds/registry';
+import { rdsSnapshot } from '../kinds/rds-snapshot/kind';
+import { KIND_NAMES, type KindName } from '../kinds/types';
+import { safeText } from './text';
 
-/** Bodies larger than this are rejected before parsing: a v1 notification is about 400 bytes. */
+/** Bodies larger than this are rejected before parsing: a notification is about 250 bytes. */
 export const MAX_NOTIFICATION_BYTES = 4096;
+/**
+ * The SNS envelope around a notification adds about 1.2 KB (signature,
+ * URLs, ids) and JSON escaping can double the notification: a delivered
+ * body above this is rejected unread.
+ */
+export const MAX_DELIVERY_BYTES = 12_288;
 
-export const NOTIFICATION_VERSION = 1;
+export const NOTIFICATION_VERSION = 2;
+export const SUPPORTED_VERSIONS = [1, 2] as const;
 
 const AccountId = z.string().regex(/^\d{12}$/, { error: 'expected a 12-digit account id' });
 const Region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, { error: 'expected a Region name' });
+/** Informative only: any ISO 8601 date-time with `Z` or an offset such as `+00:00`. */
+const PublishedAt = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time' });
 
-export const RdsSnapshotNotificationSchema = z
+/** v1 (Bunker 0.1): RDS DB snapshots only, named by ARN. Accepted for this release. */
+export const NotificationV1Schema = z
   .object({
-    version: z.literal(NOTIFICATION_VERSION, { error: `expected version ${NOTIFICATION_VERSION}` }),
+    version: z.literal(1),
     kind: z.literal('rds-snapshot', { error: 'expected kind "rds-snapshot"' }),
     sourceAccount: AccountId,
     sourceRegion: Region,
     snapshotArn: z
       .string()
       .max(512)
-      .refine((arn) => parseRdsSnapshotArn(arn)?.cluster === false, {
-        error: 'expected an RDS DB snapshot ARN',
-      }),
-    /** ISO 8601 time of publication; informative only. */
-    publishedAt: z.iso.datetime({ error: 'expected an ISO 8601 date-time' }),
+      .refine((arn) => rdsSnapshot.parseArn(arn) !== undefined, { error: 'expected an RDS DB snapshot ARN' }),
+    publishedAt: PublishedAt,
   })
   .strict();
 
-export type RdsSnapshotNotification = z.infer<typeof RdsSnapshotNotificationSchema>;
+const v2Of = (kind: KindName) =>
+  z
+    .object({
+      version: z.literal(2),
+      kind: z.literal(kind),
+      sourceAccount: AccountId,
+      sourceRegion: Region,
+      id: z
+        .string()
+        .max(255)
+        .refine((id) => KINDS[kind].isId(id), { error: `expected the id of a ${KINDS[kind].label}` }),
+      publishedAt: PublishedAt,
+    })
+    .strict();
+
+/** v2: a union on `kind`, each naming its artifact by the service's own id. */
+export const NotificationV2Schema = z.discriminatedUnion(
+  'kind',
+  [v2Of('rds-snapshot'), v2Of('aurora-cluster-snapshot'), v2Of('ebs-snapshot'), v2Of('ami')],
+  { error: `expected kind to be one of ${KIND_NAMES.join(', ')}` },
+);
+
+export type NotificationV1 = z.infer<typeof NotificationV1Schema>;
+export type NotificationV2 = z.infer<typeof NotificationV2Schema>;
+export type Notification = NotificationV1 | NotificationV2;
+
+/** What a notification names, whichever version it came in. */
+export interface NotificationSubject {
+  readonly version: 1 | 2;
+  readonly kind: KindName;
+  readonly sourceAccount: string;
+  readonly sourceRegion: string;
+  readonly id: string;
+  /** v1's ARN, kept to check that it agrees with the account and Region. */
+  readonly arn?: { readonly partition: string; readonly account: string; readonly region: string };
+}
 
 export type ParsedNotification =
-  | { readonly ok: true; readonly notification: RdsSnapshotNotification }
-  | { readonly ok: false; readonly reason: string; readonly sourceAccount?: string };
+  { readonly ok: true; readonly subject: NotificationSubject } | { readonly ok: false; readonly reason: string };
+
+function schemaProblems(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.map((p) => safeText(String(p), 40)).join('.') : '(message)';
+      if (issue.code === 'unrecognized_keys') {
+        // The key names are the sender's text: counted, and only the first shown, escaped and cut.
+        return `${where}: ${issue.keys.length} unknown key(s), first "${safeText(issue.keys[0] ?? '', 40)}"`;
+      }
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
 
 /**
- * Checks size, JSON and schema, in that order, and says why a message fails.
- * Never throws: a bad message is a rejection, not an error.
+ * Checks size, JSON, version and schema of the notification as the sender
+ * published it, and says why it fails. Never throws: a bad message is a
+ * rejection, not an error.
  */
-export function parseNotification(body: string): ParsedNotification {
-  const bytes = Buffer.byteLength(body, 'utf8');
+export function parseNotification(message: string): ParsedNotification {
+  const bytes = Buffer.byteLength(message, 'utf8');
   if (bytes > MAX_NOTIFICATION_BYTES) {
     return { ok: false, reason: `message too large: ${bytes} bytes, limit ${MAX_NOTIFICATION_BYTES}` };
   }
   let document: unknown;
   try {
-    document = JSON.parse(body);
+    document = JSON.parse(message);
   } catch {
     return { ok: false, reason: 'message is not JSON' };
   }
-  const result = RdsSnapshotNotificationSchema.safeParse(document);
-  if (!result.success) {
-    const problems = result.error.issues
-      .map((issue) => {
-        const where = issue.path.length > 0 ? issue.path.join('.') : '(message)';
-        return issue.code === 'unrecognized_keys'
-          ? `${where}: unknown keys ${issue.keys.join(', ')}`
-          : `${where}: ${issue.message}`;
-      })
-      .join('; ');
-    const claimed = (document as { sourceAccount?: unknown } | null)?.sourceAccount;
+  const version = (document as { version?: unknown } | null)?.version;
+  if (version === 1) {
+    const result = NotificationV1Schema.safeParse(document);
+    if (!result.success) {
+      return { ok: false, reason: `message does not match notification schema v1: ${schemaProblems(result.error)}` };
+    }
+    const arn = rdsSnapshot.parseArn(result.data.snapshotArn);
+    if (!arn) return { ok: false, reason: 'message does not match notification schema v1: snapshotArn' };
+    const { sourceAccount, sourceRegion } = result.data;
     return {
-      ok: false,
-      reason: `message does not match notification schema v${NOTIFICATION_VERSION}: ${problems}`,
-      sourceAccount: typeof claimed === 'string' && /^\d{12}$/.test(claimed) ? claimed : undefined,
+      ok: true,
+      subject: { version: 1, kind: 'rds-snapshot', sourceAccount, sourceRegion, id: arn.id, arn },
     };
   }
-  return { ok: true, notification: result.data };
+  if (version === 2) {
+    const result = NotificationV2Schema.safeParse(document);
+    if (!result.success) {
+      return { ok: false, reason: `message does not match notification schema v2: ${schemaProblems(result.error)}` };
+    }
+    const { kind, sourceAccount, sourceRegion, id } = result.data;
+    return { ok: true, subject: { version: 2, kind, sourceAccount, sourceRegion, id } };
+  }
+  const shown = typeof version === 'number' ? String(version) : version === undefined ? 'none' : typeof version;
+  return {
+    ok: false,
+    reason: `unsupported notification version ${safeText(shown, 20)}; supported: ${SUPPORTED_VERSIONS.join(', ')}`,
+  };
 }
 
-/** Builds a v1 notification from identifiers the source agent has just re-read. */
-export function rdsSnapshotNotification(input: {
+/** Builds a v2 notification from identifiers the source agent has just re-read. */
+export function notificationOf(input: {
+  kind: KindName;
   sourceAccount: string;
   sourceRegion: string;
-  snapshotArn: string;
+  id: string;
   publishedAt: Date;
-}): RdsSnapshotNotification {
-  return RdsSnapshotNotificationSchema.parse({
+}): NotificationV2 {
+  return NotificationV2Schema.parse({
     version: NOTIFICATION_VERSION,
-    kind: 'rds-snapshot',
+    kind: input.kind,
     sourceAccount: input.sourceAccount,
     sourceRegion: input.sourceRegion,
-    snapshotArn: input.snapshotArn,
+    id: input.id,
     publishedAt: input.publishedAt.toISOString(),
   });
+}
+
+/** A message as SNS delivered it to the intake queue: the topic it came through, and what the sender published. */
+export type ParsedDelivery =
+  | { readonly ok: true; readonly topicArn: string; readonly message: string }
+  | { readonly ok: false; readonly reason: string };
+
+const EnvelopeSchema = z.object({
+  Type: z.literal('Notification'),
+  TopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/),
+  Message: z.string(),
+});
+
+/**
+ * The body exactly as the queue delivered it. Only SNS can write to the
+ * intake queue (its policy admits the intake topics and nothing else), and
+ * SNS wraps what a sender published in an envelope naming the topic, so the
+ * envelope is SNS's word and the `Message` inside it is the sender's.
+ */
+export function parseDelivery(body: string): ParsedDelivery {
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > MAX_DELIVERY_BYTES) {
+    return { ok: false, reason: `delivery too large: ${bytes} bytes, limit ${MAX_DELIVERY_BYTES}` };
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(body);
+  } catch {
+    return { ok: false, reason: 'delivery is not an SNS notification envelope (not JSON)' };
+  }
+  const result = EnvelopeSchema.safeParse(document);
+  if (!result.success) return { ok: false, reason: 'delivery is not an SNS notification envelope' };
+  return { ok: true, topicArn: result.data.TopicArn, message: result.data.Message };
 }

@@ -4,12 +4,12 @@
  * simulation implement them in memory. They speak domain types, never SDK
  * shapes.
  */
-import type { ArtifactType, CopyStatus, InventoryFilter, InventoryRecord, RecordPatch } from './inventory';
-import type { RdsSnapshotNotification } from './notification';
+import type { CopyStatus, InventoryFilter, InventoryRecord, RecordPatch } from './inventory';
+import type { Notification } from './notification';
 
 export type SnapshotType = 'automated' | 'manual' | 'shared' | 'awsbackup' | 'public' | string;
 
-/** What Bunker needs to know of an RDS DB snapshot. */
+/** What the source agent needs to know of an RDS DB snapshot. */
 export interface RdsSnapshot {
   readonly arn: string;
   readonly id: string;
@@ -27,39 +27,6 @@ export interface RdsSnapshot {
   readonly tags: Readonly<Record<string, string>>;
 }
 
-/** A source account's snapshot as the backup account sees it through the reader role. */
-export interface SourceSnapshotView {
-  readonly snapshot: RdsSnapshot;
-  /** Account ids in the snapshot's `restore` attribute. */
-  readonly sharedWith: readonly string[];
-}
-
-/** Reads a source account's RDS snapshots through the read-only role it grants the backup account. */
-export interface SourceSnapshotReader {
-  /** `undefined` when the snapshot does not exist in that account. */
-  describe(account: string, region: string, snapshotArn: string): Promise<SourceSnapshotView | undefined>;
-}
-
-export interface CopyRequest {
-  readonly sourceArn: string;
-  readonly targetId: string;
-  readonly kmsKeyArn: string;
-  readonly tags: Readonly<Record<string, string>>;
-}
-
-/** The backup account's own RDS snapshots. */
-export interface BackupSnapshotStore {
-  /**
-   * Starts a copy of a snapshot shared with the backup account. `exists` when
-   * the deterministic target is already there (a retry or a duplicate).
-   * Throws {@link CopyQuotaExceededError} on a copy quota or throttling and
-   * {@link CopyRefusedError} when AWS refuses the copy for good (source gone
-   * or no longer shared, key not usable).
-   */
-  copyShared(request: CopyRequest): Promise<'started' | 'exists'>;
-  describe(targetId: string): Promise<RdsSnapshot | undefined>;
-}
-
 /** The inventory table. Every write is conditional; a lost race answers `false`, never overwrites. */
 export interface Inventory {
   get(artifactId: string): Promise<InventoryRecord | undefined>;
@@ -74,14 +41,14 @@ export interface Inventory {
   replace(expected: InventoryRecord, next: InventoryRecord): Promise<boolean>;
   /**
    * Moves a record into `copying` and takes one of `limit` copy slots of its
-   * kind in one atomic write: `claimed`; `conflict` when the record changed
-   * meanwhile; `full` when every slot is taken (nothing is written). The
-   * slots always equal the number of `copying` records, so concurrent
-   * workers can never start more copies than the limit.
+   * pool (`next.pool`) in one atomic write: `claimed`; `conflict` when the
+   * record changed meanwhile; `full` when every slot is taken (nothing is
+   * written). The slots always equal the number of the pool's `copying`
+   * records, so concurrent workers can never start more copies than the limit.
    */
   claimCopy(expected: InventoryRecord, next: InventoryRecord, limit: number): Promise<'claimed' | 'conflict' | 'full'>;
-  /** Copy slots in use for a kind: the number of its `copying` records. */
-  copiesInProgress(kind: ArtifactType): Promise<number>;
+  /** Copy slots in use in a pool: the number of its `copying` records. */
+  copiesInProgress(pool: string): Promise<number>;
   listByStatus(status: CopyStatus): Promise<InventoryRecord[]>;
   list(filter?: InventoryFilter): Promise<InventoryRecord[]>;
 }
@@ -108,7 +75,7 @@ export interface SourceRds {
 
 /** Publishes to the vault's intake topic. */
 export interface NotificationPublisher {
-  publish(notification: RdsSnapshotNotification): Promise<void>;
+  publish(notification: Notification): Promise<void>;
 }
 
 export interface Clock {

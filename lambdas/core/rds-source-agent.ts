@@ -13,8 +13,9 @@
 import { CopyQuotaExceededError } from './errors';
 import { sameKmsKey } from './keys';
 import { INTERMEDIATE_PREFIX, intermediateSnapshotId } from './names';
-import { rdsSnapshotNotification } from './notification';
+import { notificationOf } from './notification';
 import type { Clock, Log, NotificationPublisher, RdsSnapshot, SourceRds } from './ports';
+import { inScope as scopeHolds } from './scope';
 import type { ScopeSetting, SourceSettings } from './settings';
 
 export interface AgentDeps {
@@ -47,9 +48,12 @@ export function isIntermediate(snapshot: RdsSnapshot): boolean {
 }
 
 /** Whether a database, by its identifier and tags, is in the configured scope. */
-export function inScope(scope: ScopeSetting, dbInstanceId: string, tags: Readonly<Record<string, string>>): boolean {
-  if ('ids' in scope) return scope.ids.includes(dbInstanceId);
-  return tags[scope.tag.key] === scope.tag.value;
+export function inScope(
+  scope: ScopeSetting | undefined,
+  dbInstanceId: string,
+  tags: Readonly<Record<string, string>>,
+): boolean {
+  return scope !== undefined && scopeHolds(scope, [dbInstanceId], tags);
 }
 
 /**
@@ -79,7 +83,7 @@ async function countIntermediates(deps: AgentDeps): Promise<number> {
 
 async function rekey(snapshot: RdsSnapshot, deps: AgentDeps, intermediates: number): Promise<AgentStep> {
   const tags = (await deps.rds.instanceTags(snapshot.dbInstanceId)) ?? snapshot.tags;
-  if (!inScope(deps.settings.scope, snapshot.dbInstanceId, tags)) return 'out-of-scope';
+  if (!inScope(deps.settings.scopes['rds-snapshot'], snapshot.dbInstanceId, tags)) return 'out-of-scope';
   if (snapshot.status !== 'available') return 'pending';
   const targetId = intermediateSnapshotId(snapshot.id);
   const existing = await deps.rds.describeSnapshot(targetId);
@@ -130,7 +134,13 @@ async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps): Promise<A
     await deps.rds.share(snapshot.id, backupAccount);
   }
   await deps.publisher.publish(
-    rdsSnapshotNotification({ sourceAccount, sourceRegion, snapshotArn: snapshot.arn, publishedAt: deps.clock.now() }),
+    notificationOf({
+      kind: 'rds-snapshot',
+      sourceAccount,
+      sourceRegion,
+      id: snapshot.id,
+      publishedAt: deps.clock.now(),
+    }),
   );
   // Tagged after publishing: a crash in between publishes twice, which intake absorbs; never zero times.
   await deps.rds.tag(snapshot.arn, { [TAG_NOTIFIED_AT]: deps.clock.now().toISOString() });

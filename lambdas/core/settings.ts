@@ -4,10 +4,12 @@
  * handlers read and validate them once, at cold start.
  */
 import { z } from 'zod';
+import { KIND_NAMES, type KindName } from '../kinds/types';
 import { SettingsError } from './errors';
 
 const AccountId = z.string().regex(/^\d{12}$/);
 const Region = z.string().min(1);
+const Partition = z.enum(['aws', 'aws-cn', 'aws-us-gov']);
 const Json = <T extends z.ZodType>(schema: T) =>
   z
     .string()
@@ -30,46 +32,69 @@ export const ScopeSettingSchema = z.union([
 ]);
 export type ScopeSetting = z.infer<typeof ScopeSettingSchema>;
 
+/** What the vault does with one kind. */
+export const KindSettingsSchema = z.object({
+  enabled: z.boolean(),
+  scope: ScopeSettingSchema,
+  /** Copies in progress per pool (this kind in one destination Region). */
+  copyLimit: z.number().int().min(1),
+});
+export type KindSettings = z.infer<typeof KindSettingsSchema>;
+
+const KindsSchema = z.object(
+  Object.fromEntries(KIND_NAMES.map((name) => [name, KindSettingsSchema])) as Record<
+    KindName,
+    typeof KindSettingsSchema
+  >,
+);
+export type KindsSettings = { readonly [K in KindName]: KindSettings };
+
 export interface VaultSettings {
   readonly prefix: string;
+  /** `aws`, `aws-cn` or `aws-us-gov`: where the vault's ARNs live. */
+  readonly partition: string;
   readonly backupAccount: string;
   readonly backupRegion: string;
   readonly inventoryTable: string;
   readonly backupKeyArn: string;
   readonly sources: readonly RegisteredSource[];
-  readonly maxRdsCopiesInProgress: number;
+  readonly kinds: KindsSettings;
 }
 
 export interface SourceSettings {
   readonly prefix: string;
+  readonly partition: string;
   readonly backupAccount: string;
   readonly sourceAccount: string;
   readonly sourceRegion: string;
   readonly shareKeyArn: string;
   readonly intakeTopicArn: string;
-  readonly scope: ScopeSetting;
+  /** Which resources are in scope, per kind the agent handles; a kind that is absent is not handled. */
+  readonly scopes: { readonly [K in KindName]?: ScopeSetting };
   readonly intermediateRetentionHours: number;
   readonly maxIntermediateSnapshots: number;
 }
 
 const VaultEnvSchema = z.object({
   BUNKER_PREFIX: z.string().min(1),
+  BUNKER_PARTITION: Partition,
   BUNKER_BACKUP_ACCOUNT: AccountId,
   BUNKER_BACKUP_REGION: Region,
   BUNKER_INVENTORY_TABLE: z.string().min(1),
   BUNKER_BACKUP_KEY_ARN: z.string().startsWith('arn:'),
   BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).min(1)),
-  BUNKER_MAX_RDS_COPIES: z.coerce.number().int().min(1),
+  BUNKER_KINDS: Json(KindsSchema),
 });
 
 const SourceEnvSchema = z.object({
   BUNKER_PREFIX: z.string().min(1),
+  BUNKER_PARTITION: Partition,
   BUNKER_BACKUP_ACCOUNT: AccountId,
   BUNKER_SOURCE_ACCOUNT: AccountId,
   BUNKER_SOURCE_REGION: Region,
   BUNKER_SHARE_KEY_ARN: z.string().startsWith('arn:'),
   BUNKER_INTAKE_TOPIC_ARN: z.string().startsWith('arn:'),
-  BUNKER_SCOPE: Json(ScopeSettingSchema),
+  BUNKER_SCOPES: Json(z.partialRecord(z.enum(KIND_NAMES), ScopeSettingSchema)),
   BUNKER_INTERMEDIATE_RETENTION_HOURS: z.coerce.number().int().min(1),
   BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: z.coerce.number().int().min(1),
 });
@@ -87,24 +112,26 @@ export function vaultSettingsFromEnv(env: Record<string, string | undefined> = p
   const e = parseEnv(VaultEnvSchema, env, 'vault');
   return {
     prefix: e.BUNKER_PREFIX,
+    partition: e.BUNKER_PARTITION,
     backupAccount: e.BUNKER_BACKUP_ACCOUNT,
     backupRegion: e.BUNKER_BACKUP_REGION,
     inventoryTable: e.BUNKER_INVENTORY_TABLE,
     backupKeyArn: e.BUNKER_BACKUP_KEY_ARN,
     sources: e.BUNKER_SOURCES,
-    maxRdsCopiesInProgress: e.BUNKER_MAX_RDS_COPIES,
+    kinds: e.BUNKER_KINDS,
   };
 }
 
 export function vaultSettingsToEnv(s: VaultSettings): Record<string, string> {
   return {
     BUNKER_PREFIX: s.prefix,
+    BUNKER_PARTITION: s.partition,
     BUNKER_BACKUP_ACCOUNT: s.backupAccount,
     BUNKER_BACKUP_REGION: s.backupRegion,
     BUNKER_INVENTORY_TABLE: s.inventoryTable,
     BUNKER_BACKUP_KEY_ARN: s.backupKeyArn,
     BUNKER_SOURCES: JSON.stringify(s.sources),
-    BUNKER_MAX_RDS_COPIES: String(s.maxRdsCopiesInProgress),
+    BUNKER_KINDS: JSON.stringify(s.kinds),
   };
 }
 
@@ -112,12 +139,13 @@ export function sourceSettingsFromEnv(env: Record<string, string | undefined> = 
   const e = parseEnv(SourceEnvSchema, env, 'source agent');
   return {
     prefix: e.BUNKER_PREFIX,
+    partition: e.BUNKER_PARTITION,
     backupAccount: e.BUNKER_BACKUP_ACCOUNT,
     sourceAccount: e.BUNKER_SOURCE_ACCOUNT,
     sourceRegion: e.BUNKER_SOURCE_REGION,
     shareKeyArn: e.BUNKER_SHARE_KEY_ARN,
     intakeTopicArn: e.BUNKER_INTAKE_TOPIC_ARN,
-    scope: e.BUNKER_SCOPE,
+    scopes: e.BUNKER_SCOPES,
     intermediateRetentionHours: e.BUNKER_INTERMEDIATE_RETENTION_HOURS,
     maxIntermediateSnapshots: e.BUNKER_MAX_INTERMEDIATE_SNAPSHOTS,
   };
@@ -126,12 +154,13 @@ export function sourceSettingsFromEnv(env: Record<string, string | undefined> = 
 export function sourceSettingsToEnv(s: SourceSettings): Record<string, string> {
   return {
     BUNKER_PREFIX: s.prefix,
+    BUNKER_PARTITION: s.partition,
     BUNKER_BACKUP_ACCOUNT: s.backupAccount,
     BUNKER_SOURCE_ACCOUNT: s.sourceAccount,
     BUNKER_SOURCE_REGION: s.sourceRegion,
     BUNKER_SHARE_KEY_ARN: s.shareKeyArn,
     BUNKER_INTAKE_TOPIC_ARN: s.intakeTopicArn,
-    BUNKER_SCOPE: JSON.stringify(s.scope),
+    BUNKER_SCOPES: JSON.stringify(s.scopes),
     BUNKER_INTERMEDIATE_RETENTION_HOURS: String(s.intermediateRetentionHours),
     BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: String(s.maxIntermediateSnapshots),
   };

@@ -3,19 +3,47 @@
  * CDK stacks and the local mode both go through here, so a setting reaches
  * a Lambda the same way in AWS and on the emulator.
  */
+import { ALL_KINDS } from '../../lambdas/kinds/registry';
+import type { Kind, KindName } from '../../lambdas/kinds/types';
 import { intakeTopicArn, vaultNames } from '../../lambdas/core/names';
-import type { SourceSettings, VaultSettings } from '../../lambdas/core/settings';
+import type { KindsSettings, ScopeSetting, SourceSettings, VaultSettings } from '../../lambdas/core/settings';
 import type { BunkerConfig } from './schema';
 
-export function vaultSettings(config: BunkerConfig, backupKeyArn: string): VaultSettings {
+/** The kinds a configuration enables: the stacks build rules and grants for these only. */
+export function enabledKinds(config: BunkerConfig): Kind[] {
+  return ALL_KINDS.filter((kind) => config.artifacts[kind.configKey].enabled);
+}
+
+/** The kinds the source agent handles today (the others are shared by hand until it does). */
+export const AGENT_KINDS: readonly KindName[] = ['rds-snapshot'];
+
+/** What the vault does with each kind: the config's `artifacts.<kind>` and `limits.<kind>CopiesInProgress`. */
+export function kindsSettings(config: BunkerConfig): KindsSettings {
+  return Object.fromEntries(
+    ALL_KINDS.map((kind) => {
+      const policy = config.artifacts[kind.configKey];
+      return [
+        kind.name,
+        {
+          enabled: policy.enabled,
+          scope: policy.scope,
+          copyLimit: config.limits[`${kind.configKey}CopiesInProgress`],
+        },
+      ];
+    }),
+  ) as unknown as KindsSettings;
+}
+
+export function vaultSettings(config: BunkerConfig, backupKeyArn: string, partition = 'aws'): VaultSettings {
   return {
     prefix: config.name,
+    partition,
     backupAccount: config.backup.account,
     backupRegion: config.backup.region,
     inventoryTable: vaultNames(config.name).inventoryTable,
     backupKeyArn,
     sources: config.sources.map(({ account, regions }) => ({ account, regions })),
-    maxRdsCopiesInProgress: config.limits.rdsCopiesInProgress,
+    kinds: kindsSettings(config),
   };
 }
 
@@ -24,15 +52,22 @@ export function sourceSettings(
   sourceAccount: string,
   sourceRegion: string,
   shareKeyArn: string,
+  partition = 'aws',
 ): SourceSettings {
+  const scopes: { [K in KindName]?: ScopeSetting } = {};
+  for (const kind of ALL_KINDS) {
+    const policy = config.artifacts[kind.configKey];
+    if (policy.enabled && AGENT_KINDS.includes(kind.name)) scopes[kind.name] = policy.scope;
+  }
   return {
     prefix: config.name,
+    partition,
     backupAccount: config.backup.account,
     sourceAccount,
     sourceRegion,
     shareKeyArn,
-    intakeTopicArn: intakeTopicArn(config.name, config.backup.account, config.backup.region),
-    scope: config.artifacts.rds.scope,
+    intakeTopicArn: intakeTopicArn(config.name, config.backup.account, config.backup.region, sourceAccount, partition),
+    scopes,
     intermediateRetentionHours: config.sourceAgent.intermediateRetentionHours,
     maxIntermediateSnapshots: config.sourceAgent.maxIntermediateSnapshots,
   };

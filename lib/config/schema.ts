@@ -77,6 +77,16 @@ export type ArtifactPolicy = z.infer<typeof ArtifactPolicySchema>;
 
 const disabled = (): ArtifactPolicy => ArtifactPolicySchema.parse({});
 
+/** A copies-in-progress limit of one kind, defaulting to AWS's quota. */
+const copyLimit = (aws: number, what: string, quota: string) =>
+  z
+    .number({ error: 'expected a whole number' })
+    .int({ error: 'expected a whole number' })
+    .min(1, { error: 'expected at least 1' })
+    .max(1000, { error: 'expected at most 1000' })
+    .default(aws)
+    .describe(`${what} the vault keeps in progress at once per Region (${quota}; raise it only with a raised quota).`);
+
 export const SourceSchema = z
   .object({
     account: AccountIdSchema,
@@ -146,17 +156,21 @@ export const BunkerConfigSchema = z
       .describe('Who is told when a copy is missing, late or failed.'),
     limits: z
       .object({
-        rdsCopiesInProgress: z
-          .number({ error: 'expected a whole number' })
-          .int({ error: 'expected a whole number' })
-          .min(1, { error: 'expected at least 1' })
-          .max(100, { error: 'expected at most 100' })
-          .default(5)
-          .describe('RDS snapshot copies the vault keeps in progress at once (AWS allows 5 to 20 by account age).'),
+        rdsCopiesInProgress: copyLimit(20, 'RDS DB snapshot copies', 'AWS allows 20 per Region; older accounts 5'),
+        auroraCopiesInProgress: copyLimit(5, 'Aurora DB cluster snapshot copies', 'AWS allows 5 per Region'),
+        ebsCopiesInProgress: copyLimit(20, 'EBS snapshot copies', 'AWS allows 20 per Region'),
+        amiCopiesInProgress: copyLimit(100, 'AMI copies', 'AWS allows 100 per Region'),
       })
       .strict()
-      .default({ rdsCopiesInProgress: 5 })
-      .describe('Back-pressure limits: work beyond them waits, it is never dropped.'),
+      .default({
+        rdsCopiesInProgress: 20,
+        auroraCopiesInProgress: 5,
+        ebsCopiesInProgress: 20,
+        amiCopiesInProgress: 100,
+      })
+      .describe(
+        'Back-pressure limits: copies in progress per kind and destination Region. Work beyond them waits, it is never dropped. The defaults are the AWS quotas.',
+      ),
     sourceAgent: z
       .object({
         intermediateRetentionHours: z

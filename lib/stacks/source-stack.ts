@@ -15,10 +15,10 @@ import {
   intakeTopicArn,
   sourceNames,
   sourceStackName,
-  vaultReaderPrincipalArns,
+  vaultNames,
 } from '../../lambdas/core/names';
 import { sourceSettingsToEnv } from '../../lambdas/core/settings';
-import { sourceSettings } from '../config/runtime';
+import { enabledKinds, sourceSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 import { BunkerFunction } from '../constructs/bunker-function';
 import { acknowledge, NAG_PACK } from '../constructs/nag';
@@ -30,13 +30,10 @@ export const SOURCE_EVENT_IDS = [
   'RDS-EVENT-0197', // copy finished (the agent's own re-keyed intermediate)
 ] as const;
 
-/** Read-only RDS actions of the reader role the vault assumes. */
-export const READER_ACTIONS = [
-  'rds:DescribeDBSnapshots',
-  'rds:DescribeDBSnapshotAttributes',
-  'rds:DescribeDBInstances',
-  'rds:ListTagsForResource',
-] as const;
+/** Read-only actions of the reader role the vault's intake assumes: exactly what the enabled kinds' copiers call. */
+export function readerActions(config: BunkerConfig): string[] {
+  return [...new Set(enabledKinds(config).flatMap((kind) => kind.infra.readerActions))].sort();
+}
 
 export interface SourceStackProps extends StackProps {
   /** The validated configuration. */
@@ -76,9 +73,12 @@ export class SourceStack extends Stack {
     });
     const names = sourceNames(config.name, region);
     const backup = config.backup;
-    const rdsHere = `rds.${region}.amazonaws.com`;
-    // A single-step cross-Region copy may use the key through RDS of either Region.
-    const rdsForCopies = [...new Set([rdsHere, `rds.${backup.region}.amazonaws.com`])];
+    // The services of the enabled kinds, in this Region and the vault's: a
+    // single-step cross-Region copy uses the key through the vault Region's service.
+    const services = [...new Set(['rds', ...enabledKinds(config).map((kind) => kind.infra.service)])];
+    const viaCopyServices = services.flatMap((service) => [
+      ...new Set([`${service}.${region}.amazonaws.com`, `${service}.${backup.region}.amazonaws.com`]),
+    ]);
 
     this.shareKey = new kms.Key(this, 'ShareKey', {
       alias: names.shareKeyAlias,
@@ -102,7 +102,7 @@ export class SourceStack extends Stack {
         principals: [backupAccount],
         actions: ['kms:Decrypt'],
         resources: ['*'],
-        conditions: { StringEquals: { 'kms:ViaService': rdsForCopies } },
+        conditions: { StringEquals: { 'kms:ViaService': viaCopyServices } },
       }),
     );
     this.shareKey.addToResourcePolicy(
@@ -112,7 +112,7 @@ export class SourceStack extends Stack {
         actions: ['kms:CreateGrant'],
         resources: ['*'],
         conditions: {
-          StringEquals: { 'kms:ViaService': rdsForCopies },
+          StringEquals: { 'kms:ViaService': viaCopyServices },
           Bool: { 'kms:GrantIsForAWSResource': 'true' },
         },
       }),
@@ -124,29 +124,39 @@ export class SourceStack extends Stack {
         roleName: names.readerRole,
         description: `Bunker (${config.name}): lets the vault Lambdas of ${backup.account} read RDS snapshot metadata`,
         assumedBy: backupAccount.withConditions({
-          ArnEquals: { 'aws:PrincipalArn': vaultReaderPrincipalArns(config.name, backup.account) },
+          // Only the vault's intake reads sources; completion and the sweep read the vault's own copies.
+          ArnEquals: {
+            'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${backup.account}:role/${vaultNames(config.name).intakeRole}`,
+          },
         }),
         maxSessionDuration: Duration.hours(1),
       });
       const readPolicy = new iam.Policy(this, 'ReaderPolicy', {
         roles: [this.readerRole],
-        statements: [new iam.PolicyStatement({ actions: [...READER_ACTIONS], resources: ['*'] })],
+        statements: [
+          new iam.PolicyStatement({
+            actions: readerActions(config),
+            resources: ['*'],
+            // Only in the Regions the configuration registers for this account.
+            conditions: { StringEquals: { 'aws:RequestedRegion': source.regions } },
+          }),
+        ],
       });
       acknowledge(
         readPolicy,
         `${NAG_PACK}-IAM5[Resource::*]`,
-        'Read-only RDS Describe/List actions only; listing calls (no identifier) are only authorized on "*", and the role sees nothing beyond this account.',
+        'Read-only Describe/List actions of the enabled kinds only, in the registered Regions only; RDS and EC2 authorize these listing calls only on "*", and the role sees nothing beyond this account.',
       );
     }
 
-    this.agent = new BunkerFunction(this, 'RdsSourceAgent', {
-      handler: 'rds-source-agent',
+    this.agent = new BunkerFunction(this, 'SourceAgent', {
+      handler: 'source-agent',
       roleName: names.agentRole,
       description: 'Re-keys RDS snapshots in scope under the share key, shares them with the vault and notifies it',
       timeout: Duration.minutes(2),
       environment: {
-        ...sourceSettingsToEnv(sourceSettings(config, sourceAccount, region, this.shareKey.keyArn)),
-        POWERTOOLS_SERVICE_NAME: `${config.name}-rds-source-agent`,
+        ...sourceSettingsToEnv(sourceSettings(config, sourceAccount, region, this.shareKey.keyArn, Aws.PARTITION)),
+        POWERTOOLS_SERVICE_NAME: `${config.name}-source-agent`,
       },
     });
     this.grantAgentRights(config, sourceAccount, region);
@@ -250,7 +260,7 @@ export class SourceStack extends Stack {
     const backup = config.backup;
     agent.allow({
       actions: ['sns:Publish'],
-      resources: [intakeTopicArn(config.name, backup.account, backup.region)],
+      resources: [intakeTopicArn(config.name, backup.account, backup.region, account, partition)],
     });
     agent.allow(
       {

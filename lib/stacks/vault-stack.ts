@@ -17,22 +17,14 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { readerRoleArn, sourceNames, vaultNames } from '../../lambdas/core/names';
+import { intakeTopicName, readerRoleArn, sourceNames, vaultNames } from '../../lambdas/core/names';
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
-import { vaultSettings } from '../config/runtime';
+import { enabledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
 
-/** RDS events of a snapshot copy landing in the backup account. */
-export const COPY_EVENT_IDS = [
-  'RDS-EVENT-0197', // in-Region copy finished
-  'RDS-EVENT-0190', // in-Region copy failed
-  'RDS-EVENT-0060', // cross-Region copy finished
-  'RDS-EVENT-0061', // cross-Region copy failed
-] as const;
-
-/** Every vault snapshot name starts with this (see `backupSnapshotId` in lambdas/core/names.ts). */
-export const VAULT_SNAPSHOT_PREFIX = 'bunker-';
+/** How many intake deliveries are handled at once: a flood of bad messages cannot take every Lambda. */
+export const INTAKE_MAX_CONCURRENCY = 5;
 
 export interface VaultStackProps extends StackProps {
   /** The validated configuration; `backup` says where this stack goes. */
@@ -45,8 +37,8 @@ export class VaultStack extends Stack {
   public readonly backupKey: kms.Key;
   /** Encrypts the intake topic and queues; source accounts may use it only through SNS. */
   public readonly intakeKey: kms.Key;
-  /** Where source agents publish; only registered source accounts may. */
-  public readonly intakeTopic: sns.Topic;
+  /** One per source account, by account id: only that account's agents may publish to it. */
+  public readonly intakeTopics: ReadonlyMap<string, sns.Topic>;
   public readonly intakeQueue: sqs.Queue;
   public readonly intakeDeadLetterQueue: sqs.Queue;
   public readonly inventory: dynamodb.Table;
@@ -85,12 +77,14 @@ export class VaultStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    // The literal ARN, not a reference: the topic is encrypted with this key,
-    // so a reference from the key policy to the topic would be a cycle.
-    const intakeTopicArn = Arn.format(
-      { service: 'sns', resource: names.intakeTopic, arnFormat: ArnFormat.NO_RESOURCE_NAME },
-      this,
-    );
+    // Literal ARNs, not references: the topics are encrypted with this key,
+    // so a reference from the key policy to a topic would be a cycle.
+    const topicArnOf = (source: string) =>
+      Arn.format(
+        { service: 'sns', resource: intakeTopicName(config.name, source), arnFormat: ArnFormat.NO_RESOURCE_NAME },
+        this,
+      );
+    const intakeTopicArns = sourceAccounts.map(topicArnOf);
     const snsInThisRegion = `sns.${region}.amazonaws.com`;
     this.intakeKey.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -103,36 +97,44 @@ export class VaultStack extends Stack {
     );
     this.intakeKey.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'IntakeTopicDeliversToEncryptedQueues',
+        sid: 'IntakeTopicsDeliverToEncryptedQueues',
         principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
         actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
         resources: ['*'],
         conditions: {
           StringEquals: { 'aws:SourceAccount': account },
-          ArnEquals: { 'aws:SourceArn': intakeTopicArn },
+          ArnEquals: { 'aws:SourceArn': intakeTopicArns },
         },
       }),
     );
 
-    this.intakeTopic = new sns.Topic(this, 'IntakeTopic', {
-      topicName: names.intakeTopic,
-      displayName: `Bunker ${config.name} intake`,
-      masterKey: this.intakeKey,
-      enforceSSL: true,
-    });
-    this.intakeTopic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'RegisteredSourceAgentsPublish',
-        principals: sourceAccounts.map((source) => new iam.AccountPrincipal(source)),
-        actions: ['sns:Publish'],
-        resources: [this.intakeTopic.topicArn],
-        // Of each source account, only its Bunker agents: a compromised
-        // workload there cannot flood the intake.
-        conditions: { ArnEquals: { 'aws:PrincipalArn': sourceAgentRoleArns(config) } },
-      }),
-    );
+    // One topic per source account: SNS names the topic in the envelope it
+    // delivers, so the topic (not the message text) says who sent it, and
+    // each topic's policy admits only that account's source agents.
+    const topics = new Map<string, sns.Topic>();
+    for (const source of config.sources) {
+      const topic = new sns.Topic(this, `IntakeTopic${source.account}`, {
+        topicName: intakeTopicName(config.name, source.account),
+        displayName: `Bunker ${config.name} intake from ${source.account}`,
+        masterKey: this.intakeKey,
+        enforceSSL: true,
+      });
+      topic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'ThisSourceAccountsAgentsPublish',
+          principals: [new iam.AccountPrincipal(source.account)],
+          actions: ['sns:Publish'],
+          resources: [topic.topicArn],
+          // Of the source account, only its Bunker agents: a compromised
+          // workload there cannot flood the intake.
+          conditions: { ArnEquals: { 'aws:PrincipalArn': sourceAgentRoleArns(config, source.account) } },
+        }),
+      );
+      topics.set(source.account, topic);
+    }
+    this.intakeTopics = topics;
 
-    const settingsEnv = vaultSettingsToEnv(vaultSettings(config, this.backupKey.keyArn));
+    const settingsEnv = vaultSettingsToEnv(vaultSettings(config, this.backupKey.keyArn, Aws.PARTITION));
     const vaultFunction = (
       id: string,
       handler: BunkerHandlerName,
@@ -148,22 +150,22 @@ export class VaultStack extends Stack {
         environment: { ...settingsEnv, POWERTOOLS_SERVICE_NAME: `${config.name}-${handler}` },
       });
     this.intake = vaultFunction(
-      'RdsIntake',
-      'rds-intake',
+      'Intake',
+      'intake',
       names.intakeRole,
       'Checks each "snapshot shared" notification and starts the copy into the vault',
       Duration.seconds(60),
     );
     this.completion = vaultFunction(
-      'RdsCompletion',
-      'rds-completion',
+      'Completion',
+      'completion',
       names.completionRole,
       'Records finished and failed snapshot copies in the inventory',
       Duration.seconds(60),
     );
     this.sweep = vaultFunction(
-      'RdsSweep',
-      'rds-sweep',
+      'Sweep',
+      'sweep',
       names.sweepRole,
       'Finds copies whose events were lost and retries what is due',
       Duration.minutes(5),
@@ -188,47 +190,56 @@ export class VaultStack extends Stack {
     });
     // Written out instead of SqsSubscription, which would add an unconditioned
     // (or, with the feature flag, cyclic) sns.amazonaws.com statement to the key.
+    // Only the intake topics may write to the queue: nothing reaches intake but SNS envelopes.
     const queuePolicy = this.intakeQueue.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'IntakeTopicDelivers',
+        sid: 'IntakeTopicsDeliver',
         principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
         actions: ['sqs:SendMessage'],
         resources: [this.intakeQueue.queueArn],
-        conditions: { ArnEquals: { 'aws:SourceArn': this.intakeTopic.topicArn } },
+        conditions: { ArnEquals: { 'aws:SourceArn': [...topics.values()].map((topic) => topic.topicArn) } },
       }),
     );
-    const subscription = new sns.Subscription(this, 'IntakeSubscription', {
-      topic: this.intakeTopic,
-      protocol: sns.SubscriptionProtocol.SQS,
-      endpoint: this.intakeQueue.queueArn,
-      rawMessageDelivery: true,
-      // A message SNS cannot deliver lands next to those the intake gave up
-      // on, so the one dead-letter alarm covers both.
-      deadLetterQueue: this.intakeDeadLetterQueue,
-    });
-    // SNS confirms the subscription by delivering to the queue: the policy must come first.
-    if (queuePolicy.policyDependable) subscription.node.addDependency(queuePolicy.policyDependable);
+    for (const [source, topic] of topics) {
+      const subscription = new sns.Subscription(this, `IntakeSubscription${source}`, {
+        topic,
+        protocol: sns.SubscriptionProtocol.SQS,
+        endpoint: this.intakeQueue.queueArn,
+        // Not raw: SNS's envelope names the topic, which is how intake knows the sender.
+        rawMessageDelivery: false,
+        // A message SNS cannot deliver lands next to those the intake gave up
+        // on, so the one dead-letter alarm covers both.
+        deadLetterQueue: this.intakeDeadLetterQueue,
+      });
+      // SNS confirms the subscription by delivering to the queue: the policy must come first.
+      if (queuePolicy.policyDependable) subscription.node.addDependency(queuePolicy.policyDependable);
+    }
 
     this.intake.lambda.addEventSource(
-      new SqsEventSource(this.intakeQueue, { batchSize: 10, reportBatchItemFailures: true }),
+      new SqsEventSource(this.intakeQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: INTAKE_MAX_CONCURRENCY,
+      }),
     );
 
-    new events.Rule(this, 'CopyEvents', {
-      description: 'RDS snapshot copies into the vault finished or failed',
-      eventPattern: {
-        source: ['aws.rds'],
-        detailType: ['RDS DB Snapshot Event'],
-        detail: { EventID: [...COPY_EVENT_IDS] },
-      },
-      targets: [
-        new targets.LambdaFunction(this.completion.lambda, {
-          retryAttempts: 4,
-          maxEventAge: Duration.hours(2),
-        }),
-      ],
-    });
+    // One rule per enabled kind, built from the kind registry: the events
+    // only say which copy to re-read, so a broad pattern is safe.
+    for (const kind of enabledKinds(config)) {
+      const { source, detailType, detail } = kind.infra.copyEvents;
+      new events.Rule(this, `CopyEvents-${kind.name}`, {
+        description: `${kind.label} copies into the vault finished or failed`,
+        eventPattern: { source: [source], detailType: [detailType], ...(detail ? { detail: { ...detail } } : {}) },
+        targets: [
+          new targets.LambdaFunction(this.completion.lambda, {
+            retryAttempts: 4,
+            maxEventAge: Duration.hours(2),
+          }),
+        ],
+      });
+    }
     new events.Rule(this, 'SweepSchedule', {
-      description: 'Events are best-effort: reconcile the inventory with RDS every 15 minutes',
+      description: 'Events are best-effort: reconcile the inventory with the copies every 15 minutes',
       schedule: events.Schedule.rate(Duration.minutes(15)),
       targets: [new targets.LambdaFunction(this.sweep.lambda, { retryAttempts: 2 })],
     });
@@ -240,6 +251,8 @@ export class VaultStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
+      // Rejected messages expire, so a flood of bad messages cannot grow the table for good.
+      timeToLiveAttribute: 'expiresAt',
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: this.backupKey,
     });
@@ -250,7 +263,10 @@ export class VaultStack extends Stack {
       projectionType: dynamodb.ProjectionType.ALL,
     });
 
-    for (const fn of [this.intake, this.completion, this.sweep]) this.grantVaultRights(fn, config);
+    // Only intake reads sources through the reader role; completion and the sweep read the vault's own copies.
+    this.grantVaultRights(this.intake, config, true);
+    this.grantVaultRights(this.completion, config, false);
+    this.grantVaultRights(this.sweep, config, false);
 
     this.alertsTopic = this.createAlerts(config);
     const alarmAction = new SnsAction(this.alertsTopic);
@@ -266,9 +282,9 @@ export class VaultStack extends Stack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }).addAlarmAction(alarmAction);
     for (const [id, fn] of [
-      ['RdsIntakeErrorsAlarm', this.intake],
-      ['RdsCompletionErrorsAlarm', this.completion],
-      ['RdsSweepErrorsAlarm', this.sweep],
+      ['IntakeErrorsAlarm', this.intake],
+      ['CompletionErrorsAlarm', this.completion],
+      ['SweepErrorsAlarm', this.sweep],
     ] as const) {
       new cloudwatch.Alarm(this, id, {
         alarmDescription: `${fn.node.id} failed: see its log group`,
@@ -284,10 +300,12 @@ export class VaultStack extends Stack {
       value: this.backupKey.keyArn,
       description: 'Encrypts the backup copies',
     });
-    new CfnOutput(this, 'IntakeTopicArn', {
-      value: this.intakeTopic.topicArn,
-      description: 'Source agents publish here',
-    });
+    for (const [source, topic] of topics) {
+      new CfnOutput(this, `IntakeTopicArn${source}`, {
+        value: topic.topicArn,
+        description: `Source agents of ${source} publish here`,
+      });
+    }
     new CfnOutput(this, 'InventoryTableName', {
       value: this.inventory.tableName,
       description: 'The inventory',
@@ -298,10 +316,15 @@ export class VaultStack extends Stack {
     });
   }
 
-  /** What every vault Lambda needs: the inventory, the backup key, copying shared snapshots in, reading sources. */
-  private grantVaultRights(fn: BunkerFunction, config: BunkerConfig): void {
+  /**
+   * What every vault Lambda needs: the inventory, the backup key, and for
+   * each enabled kind (from the kind registry) copying shared artifacts in
+   * and reading its own copies; reading sources goes through the reader role.
+   */
+  private grantVaultRights(fn: BunkerFunction, config: BunkerConfig, readsSources: boolean): void {
     const { account, region } = config.backup;
     const partition = Aws.PARTITION;
+    const kinds = enabledKinds(config);
 
     this.inventory.grantReadWriteData(fn.role);
     this.backupKey.grantEncryptDecrypt(fn.role);
@@ -314,46 +337,47 @@ export class VaultStack extends Stack {
     );
     fn.allow({ actions: ['kms:DescribeKey'], resources: [this.backupKey.keyArn] });
     fn.allow({
-      // RDS makes a grant on the backup key for the copy it encrypts with it.
+      // RDS and EC2 make a grant on the backup key for the copy they encrypt with it.
       actions: ['kms:CreateGrant'],
       resources: [this.backupKey.keyArn],
       conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
     });
+    if (kinds.length === 0) return;
 
-    fn.allow(
-      {
-        actions: ['rds:CopyDBSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBSnapshots', 'rds:ListTagsForResource'],
-        resources: [`arn:${partition}:rds:${region}:${account}:snapshot:${VAULT_SNAPSHOT_PREFIX}*`],
-      },
-      'Vault copies are named by backupSnapshotId() at run time; all start with "bunker-", so the Lambdas cannot touch other snapshots of the backup account.',
-    );
-    fn.allow(
-      {
-        // Listing calls (shared snapshots awaiting a copy) are authorized
-        // against "*"; the call only returns what this account owns or was
-        // shared, and it is read-only.
-        actions: ['rds:DescribeDBSnapshots'],
-        resources: ['*'],
-      },
-      'rds:DescribeDBSnapshots without an identifier (listing snapshots shared with the vault) is only authorized on "*"; it is read-only.',
-    );
+    for (const kind of kinds) {
+      fn.allow(
+        { actions: [...kind.infra.vaultCopyActions], resources: kind.infra.vaultCopyArns(partition, account, region) },
+        `${kind.label} copies are named at run time (${kind.name}'s targetName); RDS names all start with "bunker-", and EC2 ARNs carry no account or name to narrow by.`,
+      );
+      if (kind.infra.vaultDescribeActions.length > 0) {
+        fn.allow(
+          { actions: [...kind.infra.vaultDescribeActions], resources: ['*'] },
+          `${kind.infra.vaultDescribeActions.join(', ')} have no resource-level permissions in EC2: they are only authorized on "*", and they are read-only.`,
+        );
+      }
+    }
 
     for (const source of config.sources) {
-      fn.allow(
-        {
-          actions: ['rds:CopyDBSnapshot', 'rds:DescribeDBSnapshots'],
-          resources: source.regions.map((r) => `arn:${partition}:rds:${r}:${source.account}:snapshot:*`),
-        },
-        `Copies the snapshots that source account ${source.account} shares with the vault; their names are chosen in that account, so only the account and its configured Regions are fixed.`,
+      for (const kind of kinds) {
+        fn.allow(
+          {
+            actions: [...kind.infra.vaultSourceActions],
+            resources: source.regions.flatMap((r) => kind.infra.sourceArns(partition, source.account, r)),
+          },
+          `Copies the ${kind.label}s that source account ${source.account} shares with the vault; their names are chosen in that account (EC2 ARNs carry no account), so only the service and the configured Regions are fixed.`,
+        );
+      }
+      const services = [...new Set(kinds.map((kind) => kind.infra.service))];
+      const viaServices = services.flatMap((service) =>
+        [...new Set([region, ...source.regions])].map((r) => `${service}.${r}.amazonaws.com`),
       );
-      const rdsServices = [...new Set([region, ...source.regions])].map((r) => `rds.${r}.amazonaws.com`);
       const shareKeys = source.regions.map((r) => `arn:${partition}:kms:${r}:${source.account}:key/*`);
-      const shareKeyReason = `The share key of source account ${source.account} is created by its source stack and its id is unknown here; usable only through RDS (kms:ViaService) and only as far as that key's own policy allows.`;
+      const shareKeyReason = `The share key of source account ${source.account} is created by its source stack and its id is unknown here; usable only through ${services.join(' and ')} (kms:ViaService) and only as far as that key's own policy allows.`;
       fn.allow(
         {
           actions: ['kms:Decrypt'],
           resources: shareKeys,
-          conditions: { StringEquals: { 'kms:ViaService': rdsServices } },
+          conditions: { StringEquals: { 'kms:ViaService': viaServices } },
         },
         shareKeyReason,
       );
@@ -362,17 +386,19 @@ export class VaultStack extends Stack {
           actions: ['kms:CreateGrant'],
           resources: shareKeys,
           conditions: {
-            StringEquals: { 'kms:ViaService': rdsServices },
+            StringEquals: { 'kms:ViaService': viaServices },
             Bool: { 'kms:GrantIsForAWSResource': 'true' },
           },
         },
         shareKeyReason,
       );
       fn.allow({ actions: ['kms:DescribeKey'], resources: shareKeys }, shareKeyReason);
-      fn.allow({
-        actions: ['sts:AssumeRole'],
-        resources: [readerRoleArn(config.name, source.account, source.regions[0])],
-      });
+      if (readsSources) {
+        fn.allow({
+          actions: ['sts:AssumeRole'],
+          resources: [readerRoleArn(config.name, source.account, source.regions[0], partition)],
+        });
+      }
     }
   }
 
@@ -419,11 +445,10 @@ export class VaultStack extends Stack {
   }
 }
 
-/** The source agents' role ARNs: the only principals of the source accounts that publish to the intake. */
-export function sourceAgentRoleArns(config: BunkerConfig): string[] {
-  return config.sources.flatMap((source) =>
-    source.regions.map(
-      (region) => `arn:${Aws.PARTITION}:iam::${source.account}:role/${sourceNames(config.name, region).agentRole}`,
-    ),
+/** A source account's agent role ARNs (one per Region): the only principals that publish to its intake topic. */
+export function sourceAgentRoleArns(config: BunkerConfig, account: string): string[] {
+  const source = config.sources.find((s) => s.account === account);
+  return (source?.regions ?? []).map(
+    (region) => `arn:${Aws.PARTITION}:iam::${account}:role/${sourceNames(config.name, region).agentRole}`,
   );
 }

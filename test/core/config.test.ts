@@ -70,7 +70,13 @@ describe('defaults', () => {
     const config = parseConfig(minimalDocument());
 
     expect(config.name).toBe('bunker');
-    expect(config.limits).toEqual({ rdsCopiesInProgress: 5 });
+    // The AWS quotas of each kind (../shared/aws-facts.md): RDS 20, Aurora 5, EBS 20, AMIs 100.
+    expect(config.limits).toEqual({
+      rdsCopiesInProgress: 20,
+      auroraCopiesInProgress: 5,
+      ebsCopiesInProgress: 20,
+      amiCopiesInProgress: 100,
+    });
     expect(config.alerts).toEqual({ emails: [] });
     expect(config.sourceAgent).toEqual({ intermediateRetentionHours: 72, maxIntermediateSnapshots: 20 });
     expect(Object.keys(config.artifacts).sort()).toEqual([...ARTIFACT_KINDS].sort());
@@ -272,11 +278,11 @@ describe('validation errors', () => {
       problem: 'limits.rdsCopiesInProgress: expected at least 1',
     },
     {
-      name: 'rejects a copy limit above 100',
+      name: 'rejects a copy limit above 1000',
       mutate: (d) => {
-        d.limits = { rdsCopiesInProgress: 101 };
+        d.limits = { rdsCopiesInProgress: 1001 };
       },
-      problem: 'limits.rdsCopiesInProgress: expected at most 100',
+      problem: 'limits.rdsCopiesInProgress: expected at most 1000',
     },
     {
       name: 'rejects more intermediate snapshots than RDS allows',

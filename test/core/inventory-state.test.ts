@@ -284,6 +284,7 @@ describe('matchesFilter', () => {
 describe('vault settings', () => {
   const settings: VaultSettings = {
     prefix: 'bunker',
+    partition: 'aws',
     backupAccount: '111111111111',
     backupRegion: 'eu-west-1',
     inventoryTable: 'bunker-inventory',
@@ -292,7 +293,12 @@ describe('vault settings', () => {
       { account: SOURCE, regions: ['eu-west-1'] },
       { account: '333333333333', regions: ['eu-west-1', 'eu-central-1'] },
     ],
-    maxRdsCopiesInProgress: 5,
+    kinds: {
+      'rds-snapshot': { enabled: true, scope: { tag: { key: 'bunker:backup', value: 'true' } }, copyLimit: 20 },
+      'aurora-cluster-snapshot': { enabled: true, scope: { ids: ['ledger'] }, copyLimit: 5 },
+      'ebs-snapshot': { enabled: false, scope: { tag: { key: 'bunker:backup', value: 'true' } }, copyLimit: 20 },
+      ami: { enabled: false, scope: { tag: { key: 'bunker:backup', value: 'true' } }, copyLimit: 100 },
+    },
   };
 
   it('reads back what it writes to the environment', () => {
@@ -313,9 +319,20 @@ describe('vault settings', () => {
     { name: 'BUNKER_SOURCES', value: 'not json' },
     { name: 'BUNKER_SOURCES', value: '[]' },
     { name: 'BUNKER_SOURCES', value: '[{"account":"2222","regions":["eu-west-1"]}]' },
-    { name: 'BUNKER_MAX_RDS_COPIES', value: 'five' },
-    { name: 'BUNKER_MAX_RDS_COPIES', value: '0' },
-    { name: 'BUNKER_MAX_RDS_COPIES', value: '2.5' },
+    { name: 'BUNKER_PARTITION', value: 'azure' },
+    { name: 'BUNKER_KINDS', value: 'not json' },
+    { name: 'BUNKER_KINDS', value: '{}' },
+    {
+      name: 'BUNKER_KINDS',
+      value: JSON.stringify({
+        ...settings.kinds,
+        'rds-snapshot': { ...settings.kinds['rds-snapshot'], copyLimit: 0 },
+      }),
+    },
+    {
+      name: 'BUNKER_KINDS',
+      value: JSON.stringify({ ...settings.kinds, ami: { ...settings.kinds.ami, copyLimit: 2.5 } }),
+    },
   ])('names $name when it is $value', ({ name, value }) => {
     const env = { ...vaultSettingsToEnv(settings), [name]: value };
 
@@ -328,12 +345,13 @@ describe('vault settings', () => {
 describe('source agent settings', () => {
   const settings: SourceSettings = {
     prefix: 'bunker',
+    partition: 'aws',
     backupAccount: '111111111111',
     sourceAccount: SOURCE,
     sourceRegion: 'eu-central-1',
     shareKeyArn: `arn:aws:kms:eu-central-1:${SOURCE}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0`,
-    intakeTopicArn: 'arn:aws:sns:eu-west-1:111111111111:bunker-intake',
-    scope: { tag: { key: 'bunker:backup', value: 'true' } },
+    intakeTopicArn: `arn:aws:sns:eu-west-1:111111111111:bunker-intake-${SOURCE}`,
+    scopes: { 'rds-snapshot': { tag: { key: 'bunker:backup', value: 'true' } } },
     intermediateRetentionHours: 72,
     maxIntermediateSnapshots: 20,
   };
@@ -343,7 +361,7 @@ describe('source agent settings', () => {
     { name: 'a tag scope with an empty value', scope: { tag: { key: 'backup', value: '' } } },
     { name: 'an ids scope', scope: { ids: ['orders-db', 'billing-db'] } },
   ])('reads back what it writes to the environment, with $name', ({ scope }) => {
-    const withScope: SourceSettings = { ...settings, scope };
+    const withScope: SourceSettings = { ...settings, scopes: { 'rds-snapshot': scope } };
 
     expect(sourceSettingsFromEnv(sourceSettingsToEnv(withScope))).toEqual(withScope);
   });
@@ -359,9 +377,10 @@ describe('source agent settings', () => {
     { name: 'BUNKER_SOURCE_ACCOUNT', value: 'payments' },
     { name: 'BUNKER_SHARE_KEY_ARN', value: '0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0' },
     { name: 'BUNKER_INTAKE_TOPIC_ARN', value: 'bunker-intake' },
-    { name: 'BUNKER_SCOPE', value: '{"tag":' },
-    { name: 'BUNKER_SCOPE', value: '{}' },
-    { name: 'BUNKER_SCOPE', value: '{"ids":[]}' },
+    { name: 'BUNKER_SCOPES', value: '{"rds-snapshot":{"tag":' },
+    { name: 'BUNKER_SCOPES', value: '{"rds-snapshot":{}}' },
+    { name: 'BUNKER_SCOPES', value: '{"rds-snapshot":{"ids":[]}}' },
+    { name: 'BUNKER_SCOPES', value: '{"dynamodb-table":{"ids":["orders"]}}' },
     { name: 'BUNKER_INTERMEDIATE_RETENTION_HOURS', value: '0' },
     { name: 'BUNKER_MAX_INTERMEDIATE_SNAPSHOTS', value: 'many' },
   ])('names $name when it is $value', ({ name, value }) => {

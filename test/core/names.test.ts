@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
-  backupSnapshotId,
   INTERMEDIATE_PREFIX,
   intakeTopicArn,
   intermediateSnapshotId,
-  parseRdsSnapshotArn,
-  rdsArtifactId,
   rdsSnapshotArn,
   readerRoleArn,
   rejectionId,
   sanitizeRdsIdentifier,
+  sourceAccountOfTopic,
   sourceNames,
   vaultNames,
   vaultReaderPrincipalArns,
 } from '../../lambdas/core/names';
+import { artifactId } from '../../lambdas/kinds/registry';
+import { rdsSnapshot } from '../../lambdas/kinds/rds-snapshot/kind';
 
 /** What RDS accepts as a snapshot identifier: a letter first, single hyphens, no trailing hyphen. */
 const RDS_IDENTIFIER = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -26,6 +26,17 @@ const AUTOMATED_ID = 'rds:orders-db-2026-03-01-04-10';
 
 const arnOf = (snapshotId: string, account = SOURCE_A, region = 'eu-west-1') =>
   `arn:aws:rds:${region}:${account}:snapshot:${snapshotId}`;
+
+/** The backup copy's name of an RDS snapshot (`rdsSnapshot.targetName`), from the parts of its ARN. */
+const backupSnapshotId = (arnOrId: string, generation = 0) => {
+  const match = /^arn:([^:]+):rds:([^:]+):(\d{12}):snapshot:(.*)$/s.exec(arnOrId);
+  const [partition, region, account, id] = match ? match.slice(1) : ['aws', 'eu-west-1', SOURCE_A, arnOrId];
+  return rdsSnapshot.targetName({ kind: 'rds-snapshot', partition, region, account, id }, generation);
+};
+const rdsArtifactId = (arn: string) => {
+  const ref = rdsSnapshot.parseArn(arn);
+  return ref ? artifactId(ref) : `unparsable:${arn}`;
+};
 
 function expectValidRdsIdentifier(id: string): void {
   expect(id).toMatch(RDS_IDENTIFIER);
@@ -85,13 +96,10 @@ describe('backupSnapshotId', () => {
   });
 
   it.each([
-    { name: 'a string that is not an ARN', raw: 'not an arn at all' },
-    { name: 'a very long string that is not an ARN', raw: 'Z_'.repeat(600) },
-    { name: 'an empty string', raw: '' },
-    {
-      name: 'a cluster snapshot ARN',
-      raw: `arn:aws:rds:eu-west-1:${SOURCE_A}:cluster-snapshot:rds:orders-2026`,
-    },
+    { name: 'an id with spaces', raw: 'not an id at all' },
+    { name: 'a very long id', raw: 'Z_'.repeat(600) },
+    { name: 'an empty id', raw: '' },
+    { name: 'an id with colons', raw: 'rds:orders-2026' },
     { name: 'unicode', raw: 'snapshot-é-日本-🙂' },
   ])('is a valid RDS identifier even for $name', ({ raw }) => {
     const id = backupSnapshotId(raw);
@@ -102,6 +110,17 @@ describe('backupSnapshotId', () => {
 
   it('uses every character RDS allows when the source id is long', () => {
     expect(backupSnapshotId(arnOf(`a${'b'.repeat(254)}`))).toHaveLength(RDS_IDENTIFIER_MAX);
+  });
+
+  it('moves to a new name for the next generation (a retry after a failed copy)', () => {
+    expect(backupSnapshotId(arnOf('orders'), 1)).not.toBe(backupSnapshotId(arnOf('orders'), 0));
+    expect(backupSnapshotId(arnOf('orders'), 1)).toMatch(/^bunker-222222222222-orders-[0-9a-f]{10}$/);
+  });
+
+  it("leaves the agent's share prefix out of the copy's name", () => {
+    expect(backupSnapshotId(arnOf('bunker-share-orders-db-0123456789'))).toMatch(
+      /^bunker-222222222222-orders-db-0123456789-[0-9a-f]{10}$/,
+    );
   });
 });
 
@@ -158,7 +177,7 @@ describe('sanitizeRdsIdentifier', () => {
   });
 });
 
-describe('parseRdsSnapshotArn', () => {
+describe('rdsSnapshot.parseArn', () => {
   it.each([
     {
       name: 'a manual DB snapshot',
@@ -167,41 +186,7 @@ describe('parseRdsSnapshotArn', () => {
         partition: 'aws',
         region: 'eu-west-1',
         account: SOURCE_A,
-        snapshotId: 'orders-before-migration',
-        cluster: false,
-      },
-    },
-    {
-      name: 'an automated DB snapshot',
-      arn: `arn:aws:rds:eu-west-1:${SOURCE_A}:snapshot:rds:db-2026-03-01-04-10`,
-      parsed: {
-        partition: 'aws',
-        region: 'eu-west-1',
-        account: SOURCE_A,
-        snapshotId: 'rds:db-2026-03-01-04-10',
-        cluster: false,
-      },
-    },
-    {
-      name: 'a cluster snapshot',
-      arn: `arn:aws:rds:us-east-1:${SOURCE_B}:cluster-snapshot:orders-cluster-final`,
-      parsed: {
-        partition: 'aws',
-        region: 'us-east-1',
-        account: SOURCE_B,
-        snapshotId: 'orders-cluster-final',
-        cluster: true,
-      },
-    },
-    {
-      name: 'an automated cluster snapshot',
-      arn: `arn:aws:rds:us-east-1:${SOURCE_B}:cluster-snapshot:rds:orders-cluster-2026-03-01-04-10`,
-      parsed: {
-        partition: 'aws',
-        region: 'us-east-1',
-        account: SOURCE_B,
-        snapshotId: 'rds:orders-cluster-2026-03-01-04-10',
-        cluster: true,
+        id: 'orders-before-migration',
       },
     },
     {
@@ -211,8 +196,7 @@ describe('parseRdsSnapshotArn', () => {
         partition: 'aws-cn',
         region: 'cn-north-1',
         account: SOURCE_A,
-        snapshotId: 'orders',
-        cluster: false,
+        id: 'orders',
       },
     },
     {
@@ -222,16 +206,23 @@ describe('parseRdsSnapshotArn', () => {
         partition: 'aws-us-gov',
         region: 'us-gov-west-1',
         account: SOURCE_A,
-        snapshotId: 'orders',
-        cluster: false,
+        id: 'orders',
       },
     },
   ])('reads $name', ({ arn, parsed }) => {
-    expect(parseRdsSnapshotArn(arn)).toEqual(parsed);
+    expect(rdsSnapshot.parseArn(arn)).toEqual({ kind: 'rds-snapshot', ...parsed });
   });
 
   it.each([
     { name: 'an empty string', arn: '' },
+    {
+      name: 'an automated snapshot (never shareable)',
+      arn: `arn:aws:rds:eu-west-1:${SOURCE_A}:snapshot:rds:db-2026-03-01-04-10`,
+    },
+    {
+      name: 'a cluster snapshot (another kind)',
+      arn: `arn:aws:rds:us-east-1:${SOURCE_B}:cluster-snapshot:orders-cluster-final`,
+    },
     { name: 'a snapshot id alone', arn: 'orders-before-migration' },
     { name: 'another service', arn: `arn:aws:ec2:eu-west-1:${SOURCE_A}:snapshot:snap-0123456789abcdef0` },
     { name: 'a DB instance', arn: `arn:aws:rds:eu-west-1:${SOURCE_A}:db:orders` },
@@ -251,19 +242,21 @@ describe('parseRdsSnapshotArn', () => {
     },
     { name: 'upper-case ARN prefix', arn: `ARN:AWS:RDS:eu-west-1:${SOURCE_A}:snapshot:orders` },
   ])('rejects $name', ({ arn }) => {
-    expect(parseRdsSnapshotArn(arn)).toBeUndefined();
+    expect(rdsSnapshot.parseArn(arn)).toBeUndefined();
   });
 
-  it('reads back what rdsSnapshotArn builds', () => {
+  it('reads back what rdsSnapshotArn builds for a manual snapshot, and refuses an automated one (never shared)', () => {
     const arn = rdsSnapshotArn('aws', 'eu-central-1', SOURCE_B, AUTOMATED_ID);
 
     expect(arn).toBe(`arn:aws:rds:eu-central-1:${SOURCE_B}:snapshot:${AUTOMATED_ID}`);
-    expect(parseRdsSnapshotArn(arn)).toEqual({
+    expect(rdsSnapshot.parseArn(arn)).toBeUndefined();
+    const manual = rdsSnapshotArn('aws', 'eu-central-1', SOURCE_B, 'orders-final');
+    expect(rdsSnapshot.parseArn(manual)).toEqual({
+      kind: 'rds-snapshot',
       partition: 'aws',
       region: 'eu-central-1',
       account: SOURCE_B,
-      snapshotId: AUTOMATED_ID,
-      cluster: false,
+      id: 'orders-final',
     });
   });
 });
@@ -278,22 +271,60 @@ describe('cross-account ARNs', () => {
     expect(readerRoleArn('bunker', SOURCE_B, 'eu-west-1')).not.toBe(readerRoleArn('bunker', SOURCE_A, 'eu-west-1'));
   });
 
-  it('names the intake topic in the backup account and Region', () => {
-    expect(intakeTopicArn('acme', BACKUP, 'eu-central-1')).toBe(`arn:aws:sns:eu-central-1:${BACKUP}:acme-intake`);
+  it('names one intake topic per source account, in the backup account and Region', () => {
+    expect(intakeTopicArn('acme', BACKUP, 'eu-central-1', SOURCE_A)).toBe(
+      `arn:aws:sns:eu-central-1:${BACKUP}:acme-intake-${SOURCE_A}`,
+    );
+    expect(intakeTopicArn('acme', BACKUP, 'cn-north-1', SOURCE_A, 'aws-cn')).toBe(
+      `arn:aws-cn:sns:cn-north-1:${BACKUP}:acme-intake-${SOURCE_A}`,
+    );
   });
 
-  it('trusts exactly the three vault Lambda roles of the backup account', () => {
+  it.each([
+    {
+      name: "a source's intake topic",
+      arn: `arn:aws:sns:eu-west-1:${BACKUP}:acme-intake-${SOURCE_A}`,
+      account: SOURCE_A,
+    },
+    {
+      name: 'a topic in another account',
+      arn: `arn:aws:sns:eu-west-1:${SOURCE_A}:acme-intake-${SOURCE_A}`,
+      account: undefined,
+    },
+    {
+      name: 'a topic in another Region',
+      arn: `arn:aws:sns:us-east-1:${BACKUP}:acme-intake-${SOURCE_A}`,
+      account: undefined,
+    },
+    {
+      name: "another deployment's topic",
+      arn: `arn:aws:sns:eu-west-1:${BACKUP}:other-intake-${SOURCE_A}`,
+      account: undefined,
+    },
+    {
+      name: 'a topic named for no account',
+      arn: `arn:aws:sns:eu-west-1:${BACKUP}:acme-intake-alerts`,
+      account: undefined,
+    },
+    { name: 'not an ARN', arn: 'acme-intake-222222222222', account: undefined },
+  ])('reads the source account of $name', ({ arn, account }) => {
+    expect(sourceAccountOfTopic('acme', BACKUP, 'eu-west-1', arn)).toBe(account);
+  });
+
+  it('names the three vault Lambda roles of the backup account', () => {
     expect(vaultReaderPrincipalArns('acme', BACKUP)).toEqual([
-      `arn:aws:iam::${BACKUP}:role/acme-rds-intake`,
-      `arn:aws:iam::${BACKUP}:role/acme-rds-completion`,
-      `arn:aws:iam::${BACKUP}:role/acme-rds-sweep`,
+      `arn:aws:iam::${BACKUP}:role/acme-intake`,
+      `arn:aws:iam::${BACKUP}:role/acme-completion`,
+      `arn:aws:iam::${BACKUP}:role/acme-sweep`,
     ]);
   });
 
   it('derives the ARNs from the same names the stacks give the resources', () => {
     const vault = vaultNames('acme');
 
-    expect(intakeTopicArn('acme', BACKUP, 'eu-west-1').endsWith(`:${vault.intakeTopic}`)).toBe(true);
+    expect(
+      intakeTopicArn('acme', BACKUP, 'eu-west-1', SOURCE_A).endsWith(`:${vault.intakeTopicPrefix}${SOURCE_A}`),
+    ).toBe(true);
     expect(
       readerRoleArn('acme', SOURCE_A, 'eu-west-1').endsWith(`:role/${sourceNames('acme', 'eu-west-1').readerRole}`),
     ).toBe(true);
@@ -331,7 +362,7 @@ describe('inventory keys', () => {
     expect(rdsArtifactId(body).startsWith('rejected:')).toBe(false);
   });
 
-  it('keys an RDS snapshot copy by its source ARN', () => {
-    expect(rdsArtifactId(arnOf(AUTOMATED_ID))).toBe(`rds-snapshot:${arnOf(AUTOMATED_ID)}`);
+  it('keys an RDS snapshot copy by its kind, account, Region and id', () => {
+    expect(rdsArtifactId(arnOf('orders-final'))).toBe(`rds-snapshot:${SOURCE_A}:eu-west-1:orders-final`);
   });
 });

@@ -1,13 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_DELIVERY_BYTES,
   MAX_NOTIFICATION_BYTES,
+  notificationOf,
   type ParsedNotification,
+  parseDelivery,
   parseNotification,
-  rdsSnapshotNotification,
 } from '../../lambdas/core/notification';
+import { snsEnvelope } from '../../sim/memory-aws';
 
 const SOURCE = '222222222222';
-const SNAPSHOT_ARN = `arn:aws:rds:eu-west-1:${SOURCE}:snapshot:rds:orders-db-2026-03-01-04-10`;
+const SNAPSHOT_ID = 'bunker-share-orders-db-2026-03-01-04-10-0a1b2c3d4e';
+const SNAPSHOT_ARN = `arn:aws:rds:eu-west-1:${SOURCE}:snapshot:${SNAPSHOT_ID}`;
+const TOPIC = `arn:aws:sns:eu-west-1:111111111111:bunker-intake-${SOURCE}`;
+
+/** The subject a valid v1 or v2 message names. */
+const SUBJECT = {
+  kind: 'rds-snapshot',
+  sourceAccount: SOURCE,
+  sourceRegion: 'eu-west-1',
+  id: SNAPSHOT_ID,
+};
+
+const validV2 = () => ({
+  version: 2,
+  kind: 'rds-snapshot',
+  sourceAccount: SOURCE,
+  sourceRegion: 'eu-west-1',
+  id: SNAPSHOT_ID,
+  publishedAt: '2026-03-01T04:25:00.000Z',
+});
 
 const valid = () => ({
   version: 1,
@@ -32,10 +54,76 @@ function paddedTo(bytes: number): string {
 }
 
 describe('parseNotification', () => {
-  it('accepts a valid v1 message', () => {
+  it('accepts a valid v1 message, reading the snapshot from its ARN', () => {
     const result = parseNotification(JSON.stringify(valid()));
 
-    expect(result).toEqual({ ok: true, notification: valid() });
+    expect(result).toEqual({
+      ok: true,
+      subject: {
+        version: 1,
+        ...SUBJECT,
+        arn: { kind: 'rds-snapshot', partition: 'aws', account: SOURCE, region: 'eu-west-1', id: SNAPSHOT_ID },
+      },
+    });
+  });
+
+  it('accepts a valid v2 message', () => {
+    expect(parseNotification(JSON.stringify(validV2()))).toEqual({ ok: true, subject: { version: 2, ...SUBJECT } });
+  });
+
+  it.each([
+    { kind: 'aurora-cluster-snapshot', id: 'bunker-share-ledger-0a1b2c3d4e' },
+    { kind: 'ebs-snapshot', id: 'snap-0123456789abcdef0' },
+    { kind: 'ami', id: 'ami-0123456789abcdef0' },
+  ])('accepts a v2 message of kind $kind', ({ kind, id }) => {
+    const result = parseNotification(JSON.stringify({ ...validV2(), kind, id }));
+
+    expect(result).toEqual({ ok: true, subject: { ...SUBJECT, version: 2, kind, id } });
+  });
+
+  it.each([
+    {
+      name: 'an EBS id given for an AMI',
+      change: { kind: 'ami', id: 'snap-0123456789abcdef0' },
+      field: 'id: expected the id of a AMI',
+    },
+    { name: 'an unknown kind', change: { kind: 'dynamodb-table' }, field: 'kind: expected kind to be one of' },
+    {
+      name: 'an RDS ARN where an id belongs',
+      change: { id: SNAPSHOT_ARN },
+      field: 'id: expected the id of a RDS DB snapshot',
+    },
+    { name: 'a missing id', change: { id: undefined }, field: 'id:' },
+    {
+      name: 'a v1 snapshotArn in a v2 message',
+      change: { snapshotArn: SNAPSHOT_ARN },
+      field: '1 unknown key(s), first "snapshotArn"',
+    },
+  ])('rejects a v2 message with $name', ({ change, field }) => {
+    const rejection = rejectionOf(JSON.stringify({ ...validV2(), ...change }));
+
+    expect(rejection.reason).toMatch(/^message does not match notification schema v2: /);
+    expect(rejection.reason).toContain(field);
+  });
+
+  it.each([
+    { name: 'Z', publishedAt: '2026-03-01T04:25:00Z' },
+    { name: '+00:00', publishedAt: '2026-03-01T04:25:00+00:00' },
+    { name: 'milliseconds and +00:00', publishedAt: '2026-03-01T04:25:00.123+00:00' },
+  ])('accepts publishedAt in the UTC form with $name (informative only)', ({ publishedAt }) => {
+    expect(parseNotification(JSON.stringify({ ...validV2(), publishedAt })).ok).toBe(true);
+  });
+
+  it('counts unknown keys and shows only the first, escaped and cut, never the raw text', () => {
+    const hostileKey = '\u001b]0;pwned\u0007\u001b[2J';
+    const body = JSON.stringify({ ...validV2(), [hostileKey]: 1, ['k'.repeat(500)]: 2, third: 3 });
+
+    const { reason } = rejectionOf(body);
+
+    expect(reason).toContain('3 unknown key(s), first "\\u001b]0;pwned\\u0007\\u001b[2J"');
+    expect([...reason].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)).toBe(false);
+    expect(reason).not.toContain('k'.repeat(41));
+    expect(reason.length).toBeLessThan(300);
   });
 
   it('accepts a message of exactly the size limit', () => {
@@ -69,31 +157,39 @@ describe('parseNotification', () => {
   });
 
   it.each([
-    { name: 'a JSON array', body: '[]', received: 'array' },
-    { name: 'JSON null', body: 'null', received: 'null' },
-    { name: 'a JSON number', body: '42', received: 'number' },
-    { name: 'a JSON string', body: '"rds-snapshot"', received: 'string' },
-  ])('rejects $name as not a message object', ({ body, received }) => {
-    const rejection = rejectionOf(body);
-
-    expect(rejection.reason).toContain('message does not match notification schema v1');
-    expect(rejection.reason).toContain(`(message): Invalid input: expected object, received ${received}`);
-    expect(rejection.sourceAccount).toBeUndefined();
+    { name: 'a JSON array', body: '[]', shown: 'none' },
+    { name: 'JSON null', body: 'null', shown: 'none' },
+    { name: 'a JSON number', body: '42', shown: 'none' },
+    { name: 'a JSON string', body: '"rds-snapshot"', shown: 'none' },
+    { name: 'a version given as a string', body: '{"version":"1"}', shown: 'string' },
+    { name: 'version 3', body: '{"version":3}', shown: '3' },
+  ])('rejects $name as an unsupported version', ({ body, shown }) => {
+    expect(rejectionOf(body)).toEqual({
+      ok: false,
+      reason: `unsupported notification version ${shown}; supported: 1, 2`,
+    });
   });
 
   it.each([
-    { name: 'an unknown version', change: { version: 2 }, field: 'version: expected version 1' },
-    { name: 'a version given as a string', change: { version: '1' }, field: 'version: expected version 1' },
     {
-      name: 'an unknown kind',
+      name: 'a v1 message of another kind',
       change: { kind: 'ebs-snapshot' },
       field: 'kind: expected kind "rds-snapshot"',
     },
-    { name: 'an extra key', change: { restoreTo: 'attacker' }, field: '(message): unknown keys restoreTo' },
+    {
+      name: 'an extra key',
+      change: { restoreTo: 'attacker' },
+      field: '(message): 1 unknown key(s), first "restoreTo"',
+    },
     { name: 'a missing snapshot ARN', change: { snapshotArn: undefined }, field: 'snapshotArn:' },
     {
       name: 'a cluster snapshot ARN',
-      change: { snapshotArn: `arn:aws:rds:eu-west-1:${SOURCE}:cluster-snapshot:rds:orders-2026-03-01` },
+      change: { snapshotArn: `arn:aws:rds:eu-west-1:${SOURCE}:cluster-snapshot:orders-2026-03-01` },
+      field: 'snapshotArn: expected an RDS DB snapshot ARN',
+    },
+    {
+      name: 'an automated snapshot ARN (never shareable)',
+      change: { snapshotArn: `arn:aws:rds:eu-west-1:${SOURCE}:snapshot:rds:orders-2026-03-01` },
       field: 'snapshotArn: expected an RDS DB snapshot ARN',
     },
     {
@@ -130,42 +226,26 @@ describe('parseNotification', () => {
   });
 
   it('lists every offending field of a message', () => {
-    const rejection = rejectionOf(JSON.stringify({ ...valid(), version: 3, sourceRegion: '', publishedAt: 'now' }));
+    const rejection = rejectionOf(JSON.stringify({ ...valid(), kind: 'x', sourceRegion: '', publishedAt: 'now' }));
 
-    expect(rejection.reason).toContain('version:');
+    expect(rejection.reason).toContain('kind:');
     expect(rejection.reason).toContain('sourceRegion:');
     expect(rejection.reason).toContain('publishedAt:');
     expect(rejection.reason).not.toContain('snapshotArn:');
   });
 
-  it.each([
-    { name: 'a valid 12-digit account', sourceAccount: SOURCE, surfaced: SOURCE },
-    { name: 'a short account', sourceAccount: '2222', surfaced: undefined },
-    { name: 'an account with letters', sourceAccount: '22222222222x', surfaced: undefined },
-    { name: 'an account as a number', sourceAccount: 222222222222, surfaced: undefined },
-    { name: 'an account with a newline after it', sourceAccount: `${SOURCE}\n`, surfaced: undefined },
-    { name: 'no account', sourceAccount: undefined, surfaced: undefined },
-  ])('surfaces the claimed account of a schema failure only when it is $name', ({ sourceAccount, surfaced }) => {
-    const rejection = rejectionOf(JSON.stringify({ ...valid(), version: 2, sourceAccount }));
+  it("carries no account in a rejection: who sent it is the transport's to say", () => {
+    const rejection = rejectionOf(JSON.stringify({ ...validV2(), sourceRegion: 'Ireland' }));
 
-    expect(rejection.sourceAccount).toBe(surfaced);
+    expect(Object.keys(rejection).sort()).toEqual(['ok', 'reason']);
   });
 
-  it('surfaces no account for a message that is too large or not JSON', () => {
-    const tooLarge = JSON.stringify({ ...valid(), padding: 'x'.repeat(MAX_NOTIFICATION_BYTES) });
-    const notJson = `${JSON.stringify(valid())}}`;
+  it('names a __proto__ key as unknown instead of reading through it', () => {
+    const body = JSON.stringify(valid()).replace(/^\{/, `{"__proto__":{"sourceAccount":"${SOURCE}"},`);
 
-    expect(rejectionOf(tooLarge).sourceAccount).toBeUndefined();
-    expect(rejectionOf(notJson).sourceAccount).toBeUndefined();
-  });
-
-  it('surfaces no account hidden behind a __proto__ key', () => {
-    const body = `{"__proto__":{"sourceAccount":"${SOURCE}"},"version":1}`;
-
-    const rejection = rejectionOf(body);
-
-    expect(rejection.sourceAccount).toBeUndefined();
-    expect(rejection.reason).toContain('unknown keys __proto__');
+    expect(rejectionOf(body).reason).toBe(
+      'message does not match notification schema v1: (message): 1 unknown key(s), first "__proto__"',
+    );
   });
 
   const deepArray = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -212,38 +292,98 @@ describe('parseNotification', () => {
   });
 });
 
-describe('rdsSnapshotNotification', () => {
-  it('builds a v1 message that parseNotification accepts unchanged', () => {
-    const notification = rdsSnapshotNotification({
+describe('notificationOf', () => {
+  it('builds a v2 message that parseNotification accepts unchanged', () => {
+    const notification = notificationOf({
+      kind: 'rds-snapshot',
       sourceAccount: SOURCE,
       sourceRegion: 'eu-west-1',
-      snapshotArn: SNAPSHOT_ARN,
+      id: SNAPSHOT_ID,
       publishedAt: new Date('2026-03-01T04:25:00Z'),
     });
 
-    expect(notification).toEqual(valid());
-    expect(parseNotification(JSON.stringify(notification))).toEqual({ ok: true, notification });
+    expect(notification).toEqual(validV2());
+    expect(parseNotification(JSON.stringify(notification))).toEqual({ ok: true, subject: { version: 2, ...SUBJECT } });
   });
 
   it('builds a message far below the size limit', () => {
-    const notification = rdsSnapshotNotification({
+    const notification = notificationOf({
+      kind: 'rds-snapshot',
       sourceAccount: SOURCE,
       sourceRegion: 'eu-west-1',
-      snapshotArn: `arn:aws:rds:eu-west-1:${SOURCE}:snapshot:${'a'.repeat(255)}`,
+      id: `a${'b'.repeat(254)}`,
       publishedAt: new Date(),
     });
 
     expect(Buffer.byteLength(JSON.stringify(notification), 'utf8')).toBeLessThan(MAX_NOTIFICATION_BYTES / 4);
   });
 
-  it('refuses to build a message for a cluster snapshot', () => {
+  it('refuses to build a message whose id is not of its kind', () => {
     expect(() =>
-      rdsSnapshotNotification({
+      notificationOf({
+        kind: 'ebs-snapshot',
         sourceAccount: SOURCE,
         sourceRegion: 'eu-west-1',
-        snapshotArn: `arn:aws:rds:eu-west-1:${SOURCE}:cluster-snapshot:orders`,
+        id: 'orders',
         publishedAt: new Date(),
       }),
-    ).toThrow(/expected an RDS DB snapshot ARN/);
+    ).toThrow(/expected the id of a EBS snapshot/);
+  });
+});
+
+describe('parseDelivery', () => {
+  it('reads the topic and the message from the SNS envelope', () => {
+    const message = JSON.stringify(validV2());
+
+    expect(parseDelivery(snsEnvelope(TOPIC, message))).toEqual({ ok: true, topicArn: TOPIC, message });
+  });
+
+  it('leaves the message exactly as published: an envelope inside the message is not unwrapped', () => {
+    const inner = snsEnvelope(TOPIC, JSON.stringify(validV2()));
+    const delivered = parseDelivery(snsEnvelope(TOPIC, inner));
+
+    expect(delivered).toEqual({ ok: true, topicArn: TOPIC, message: inner });
+    expect(delivered.ok && parseNotification(delivered.message).ok).toBe(false);
+  });
+
+  it.each([
+    {
+      name: 'a bare notification (raw delivery)',
+      body: JSON.stringify(validV2()),
+      reason: 'delivery is not an SNS notification envelope',
+    },
+    { name: 'not JSON', body: 'hello', reason: 'delivery is not an SNS notification envelope (not JSON)' },
+    {
+      name: 'an envelope of another type',
+      body: JSON.stringify({ Type: 'SubscriptionConfirmation', TopicArn: TOPIC, Message: '{}' }),
+      reason: 'delivery is not an SNS notification envelope',
+    },
+    {
+      name: 'an envelope without a topic',
+      body: JSON.stringify({ Type: 'Notification', Message: '{}' }),
+      reason: 'delivery is not an SNS notification envelope',
+    },
+  ])('rejects $name', ({ body, reason }) => {
+    expect(parseDelivery(body)).toEqual({ ok: false, reason });
+  });
+
+  it('rejects a delivery over its size limit unread', () => {
+    const body = snsEnvelope(TOPIC, 'x'.repeat(MAX_DELIVERY_BYTES));
+
+    expect(parseDelivery(body)).toEqual({
+      ok: false,
+      reason: `delivery too large: ${Buffer.byteLength(body, 'utf8')} bytes, limit ${MAX_DELIVERY_BYTES}`,
+    });
+  });
+
+  it('lets the message inside be size-checked as published: 6 KB passes the envelope, not the notification', () => {
+    const message = JSON.stringify({ ...validV2(), padding: 'x'.repeat(6000) });
+    const delivered = parseDelivery(snsEnvelope(TOPIC, message));
+
+    expect(delivered.ok).toBe(true);
+    expect(delivered.ok && parseNotification(delivered.message)).toEqual({
+      ok: false,
+      reason: `message too large: ${Buffer.byteLength(message, 'utf8')} bytes, limit ${MAX_NOTIFICATION_BYTES}`,
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { intermediateSnapshotId } from '../../lambdas/core/names';
-import { parseNotification } from '../../lambdas/core/notification';
+import { parseDelivery, parseNotification } from '../../lambdas/core/notification';
 import {
   type AgentStep,
   processSnapshot,
@@ -153,18 +153,18 @@ describe('processSnapshot: share and announce', () => {
       expect(a.world.sharedWithOf(SOURCE, REGION, intermediateId)).toEqual([BACKUP]);
       expect(a.world.sharedWithOf(SOURCE, REGION, id)).toEqual([]);
       expect(a.publisher.published).toHaveLength(1);
-      const parsed = parseNotification(a.publisher.peekBodies()[0]);
-      expect(parsed).toEqual({
-        ok: true,
-        notification: {
-          version: 1,
-          kind: 'rds-snapshot',
-          sourceAccount: SOURCE,
-          sourceRegion: REGION,
-          snapshotArn: intermediate?.arn,
-          publishedAt: a.clock.now().toISOString(),
-        },
+      const delivery = parseDelivery(a.publisher.peekBodies()[0]);
+      expect(delivery).toMatchObject({ ok: true, topicArn: `arn:aws:sns:${REGION}:${BACKUP}:bunker-intake-${SOURCE}` });
+      const message = delivery.ok ? delivery.message : '';
+      expect(JSON.parse(message)).toEqual({
+        version: 2,
+        kind: 'rds-snapshot',
+        sourceAccount: SOURCE,
+        sourceRegion: REGION,
+        id: intermediate?.id,
+        publishedAt: a.clock.now().toISOString(),
       });
+      expect(parseNotification(message).ok).toBe(true);
     },
   );
 
@@ -260,8 +260,8 @@ describe('sweepSource', () => {
     expect(first.steps).toEqual({ rekeying: 2, 'out-of-scope': 1 });
     expect(second.steps).toEqual({ notified: 2, 'out-of-scope': 1 });
     expect(third.steps).toEqual({ 'already-notified': 2, 'out-of-scope': 1 });
-    expect(a.publisher.published.map((n) => n.snapshotArn).sort()).toEqual(
-      [a.intermediateOf('rds:orders-db-2026-03-01-04-10')?.arn, a.intermediateOf('orders-manual-1')?.arn].sort(),
+    expect(a.publisher.published.map((n) => ('id' in n ? n.id : undefined)).sort()).toEqual(
+      [a.intermediateOf('rds:orders-db-2026-03-01-04-10')?.id, a.intermediateOf('orders-manual-1')?.id].sort(),
     );
     expect(a.world.copies.map((c) => c.targetId)).not.toContain(intermediateSnapshotId('scratch-manual-1'));
   });
@@ -311,7 +311,9 @@ describe('sweepSource', () => {
 
     expect(a.world.deletions).toEqual([]);
     expect(sweep.deleted).toBe(0);
-    expect(a.publisher.published.map((n) => n.snapshotArn)).toEqual([a.intermediateOf('orders-manual-1')?.arn]);
+    expect(a.publisher.published.map((n) => ('id' in n ? n.id : undefined))).toEqual([
+      a.intermediateOf('orders-manual-1')?.id,
+    ]);
   });
 
   it('keeps announcing when deleting an expired intermediate fails', async () => {
@@ -328,7 +330,9 @@ describe('sweepSource', () => {
     const sweep = sweepSource(a.deps);
 
     await expect(sweep).resolves.toMatchObject({ steps: { notified: 1 } });
-    expect(a.publisher.published.map((n) => n.snapshotArn)).toContain(a.intermediateOf('orders-new')?.arn);
+    expect(a.publisher.published.map((n) => ('id' in n ? n.id : undefined))).toContain(
+      a.intermediateOf('orders-new')?.id,
+    );
   });
 
   it('announces again after a crash between publishing and tagging, never zero times', async () => {

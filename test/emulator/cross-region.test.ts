@@ -1,7 +1,8 @@
 /**
  * A source database in another Region than the vault: the vault copies the
  * shared snapshot across Regions and accounts in one CopyDBSnapshot, with
- * SourceRegion set (the SDK presigns the request).
+ * SourceRegion set (the SDK presigns the request). The copy counts against
+ * the copy quota of its destination, the vault's Region.
  */
 import { RDSClient } from '@aws-sdk/client-rds';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,10 +12,12 @@ import { sameKmsKey } from '../../lambdas/core/keys';
 import { parseConfig } from '../../lib/config/load';
 import { clientConfig, freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
-import { createDatabase, createSnapshot, inventory, ownSnapshots } from './support/bunker';
+import { createDatabase, createSnapshot, inventory, ownSnapshots, tagsOf } from './support/bunker';
 
 const VAULT_REGION = 'eu-west-1';
 const SOURCE_REGION = 'eu-central-1';
+/** The agent's intermediate of `orders-before-upgrade` (its name hashes the production id). */
+const INTERMEDIATE = 'bunker-share-orders-before-upgrade-2725bcb57f';
 
 describe('a source in another Region than the vault', () => {
   const endpoint = emulatorEndpoint();
@@ -23,7 +26,7 @@ describe('a source in another Region than the vault', () => {
   const clients: RDSClient[] = [];
   afterAll(() => clients.forEach((c) => c.destroy()));
 
-  it('copies the shared snapshot into the vault Region under the backup-data key', async () => {
+  it('copies the shared snapshot into the vault Region under the backup-data key, in the pool of the vault Region (bunker moto launcher)', async () => {
     const config = parseConfig({
       backup: { account: backup, region: VAULT_REGION },
       sources: [{ account: source, regions: [SOURCE_REGION] }],
@@ -41,9 +44,27 @@ describe('a source in another Region than the vault', () => {
     expect(summary.settled).toBe(true);
     const records = await inventory(config, endpoint, { status: 'available' });
     const record = records.find((r) => r.sourceSnapshotId === 'orders-before-upgrade');
-    expect(record).toMatchObject({ sourceRegion: SOURCE_REGION, sourceResourceId: 'orders-db' });
+    expect(record).toMatchObject({
+      artifactId: `rds-snapshot:${source}:eu-central-1:${INTERMEDIATE}`,
+      sourceRegion: 'eu-central-1',
+      sourceId: INTERMEDIATE,
+      sourceArn: `arn:aws:rds:eu-central-1:${source}:snapshot:${INTERMEDIATE}`,
+      sourceResourceId: 'orders-db',
+      targetRegion: 'eu-west-1',
+      pool: 'rds-snapshot@eu-west-1',
+    });
     const copy = (await ownSnapshots(vaultRds)).find((s) => s.DBSnapshotIdentifier === record?.targetId);
-    expect(copy?.DBSnapshotArn).toContain(`:rds:${VAULT_REGION}:${backup}:snapshot:`);
+    expect(copy?.DBSnapshotArn).toBe(`arn:aws:rds:eu-west-1:${backup}:snapshot:${record?.targetId}`);
+    expect(record?.targetArn).toBe(copy?.DBSnapshotArn);
     expect(sameKmsKey(copy?.KmsKeyId, env.backupKeyArn)).toBe(true);
+    expect(tagsOf(copy ?? {})).toMatchObject({
+      'bunker:source-account': source,
+      'bunker:source-region': 'eu-central-1',
+      'bunker:source-id': INTERMEDIATE,
+    });
+    // Nothing lands in the source's Region of the backup account.
+    const sourceRegionOfVault = new RDSClient(clientConfig(endpoint, backup, SOURCE_REGION));
+    clients.push(sourceRegionOfVault);
+    expect(await ownSnapshots(sourceRegionOfVault)).toEqual([]);
   });
 });

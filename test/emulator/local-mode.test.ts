@@ -67,8 +67,11 @@ describe.concurrent('the local mode', () => {
         const { Attributes } = await sqs.send(
           new GetQueueAttributesCommand({ QueueUrl: first.queueUrl, AttributeNames: ['QueueArn'] }),
         );
-        const { Subscriptions } = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: first.topicArn }));
-        expect(Subscriptions?.map((s) => [s.Protocol, s.Endpoint])).toEqual([['sqs', Attributes?.QueueArn]]);
+        expect(Object.keys(first.topicArns)).toEqual(sources);
+        for (const topicArn of Object.values(first.topicArns)) {
+          const { Subscriptions } = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }));
+          expect(Subscriptions?.map((s) => [s.Protocol, s.Endpoint])).toEqual([['sqs', Attributes?.QueueArn]]);
+        }
         const { QueueUrls } = await sqs.send(new ListQueuesCommand({}));
         expect(QueueUrls?.sort()).toEqual([first.queueUrl, first.deadLetterQueueUrl].sort());
         const { Keys } = await kms.send(new ListKeysCommand({}));
@@ -96,7 +99,7 @@ describe.concurrent('the local mode', () => {
       const rds = aws.rds(source);
       await createDatabase(rds, { id: 'orders', inScope: true });
       await createSnapshot(rds, 'orders', 'orders-manual');
-      await publish(aws.sns(source), env.topicArn, 'not a notification');
+      await publish(aws.sns(source), env.topicArns[source], 'not a notification');
       const progress: string[] = [];
 
       const summary = await localRun(config, endpoint, { progress: (line) => progress.push(line) });
@@ -143,7 +146,7 @@ describe.concurrent('the local mode', () => {
       await createSnapshot(rds, 'orders', 'orders-manual');
       // One broken message too, so the inventory holds a rejected record that --status must leave out.
       const env = await localUp(parseConfig(input), endpoint);
-      await publish(aws.sns(source), env.topicArn, 'not a notification');
+      await publish(aws.sns(source), env.topicArns[source], 'not a notification');
       run = await runBunker(['local', 'run', '--endpoint', endpoint, '--config', configFile]);
     });
 
@@ -207,13 +210,13 @@ describe.concurrent('the local mode', () => {
       const records = await inventory(bunkerConfig(backup, [source]), endpoint);
       const available = records.filter((r) => r.status === 'available').length;
       expect(available).toBeGreaterThanOrEqual(1);
-      expect(result.stdout).toMatch(/│ Status\s+│ Account\s+│ Database \/ snapshot\s+│ Backup copy\s+│/);
+      expect(result.stdout).toMatch(/│ Status\s+│ Account\s+│ Source\s+│ Taken \(UTC\)\s+│ Copy\s+│ Reason\s+│/);
+      expect(Math.max(...result.stdout.split('\n').map((line) => line.length))).toBeLessThanOrEqual(120);
       // Each record spans two lines: status over kind, account over Region.
-      expect(result.stdout).toMatch(
-        new RegExp(`│ available\\s+│ ${source}\\s+│[^\\n]*\\n│ rds-snapshot\\s+│ ${REGION}\\s+│`),
-      );
-      expect(result.stdout).toMatch(/│ rejected\s+│ -\s+│.*│ message is not JSON/);
-      expect(result.stdout).toContain(`${records.length} record(s): 1 rejected, ${available} available`);
+      expect(result.stdout).toMatch(new RegExp(`│ available\\s+│ ${source}\\s+│[^\\n]*\\n│ rds\\s+│ ${REGION}\\s+│`));
+      // A rejection belongs to the account whose intake topic carried it.
+      expect(result.stdout).toMatch(new RegExp(`│ rejected\\s+│ ${source}\\s+│.*│ message is not JSON`));
+      expect(result.stdout).toContain(`${records.length} record(s): ${available} available, 1 rejected`);
     });
   });
 
@@ -257,9 +260,10 @@ describe.concurrent('the local mode', () => {
           'Usage: bunker inventory [options]',
           '--config <file>',
           '--endpoint <url>',
-          /--output <format>.*"table", "json"/,
+          /--output <format>[\s\S]*"table", "json"/,
+          '--wide',
           '--account <id>',
-          '--kind <kind>',
+          /--kind <kind>[\s\S]*aurora[\s\S]*ebs[\s\S]*ami/,
           /--status <status>[\s\S]*"available"/,
         ],
       ],

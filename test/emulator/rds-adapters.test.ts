@@ -1,37 +1,46 @@
 /**
  * The SDK adapters against the emulator: the inventory table created by
- * `localUp` (the same schema the vault stack creates), the backup account's
- * RDS, a source account's RDS through the reader role, and the source
- * agent's own RDS. One set of fresh accounts serves the file; each test uses
- * its own records and snapshots.
+ * `localUp` (the same schema the vault stack creates), the RDS family copier
+ * (RDS DB snapshots and Aurora DB cluster snapshots: sources read through
+ * the reader role, copies made and read in the backup account), and the
+ * source agent's own RDS. One set of fresh accounts serves the file; each
+ * test uses its own records and snapshots.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { RDSClient } from '@aws-sdk/client-rds';
+import { CopyDBSnapshotCommand, DeleteDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localContext } from '../../cli/local/accounts';
 import { type LocalEnvironment, localUp } from '../../cli/local/up';
+import { sdkCopiers } from '../../lambdas/adapters/copiers';
 import { DynamoInventory } from '../../lambdas/adapters/dynamo-inventory';
-import { AgentRds, RdsBackupSnapshotStore, ReaderRoleSnapshotReader } from '../../lambdas/adapters/rds';
+import { AgentRds } from '../../lambdas/adapters/rds';
 import { CopyRefusedError } from '../../lambdas/core/errors';
 import {
-  type ArtifactType,
   applyTransition,
   type CopyStatus,
   type InventoryRecord,
   newRecord,
+  type RecordKind,
 } from '../../lambdas/core/inventory';
 import { kmsKeyIdOf } from '../../lambdas/core/keys';
 import { vaultNames } from '../../lambdas/core/names';
+import { auroraClusterSnapshotCopier } from '../../lambdas/kinds/aurora-cluster-snapshot/copier';
+import type { ArtifactCopier, ArtifactRef, CopyRequest } from '../../lambdas/kinds/types';
 import { clientConfig, freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
 import {
   bunkerConfig,
+  createCluster,
+  createClusterSnapshot,
   createDatabase,
   createSnapshot,
+  describeSnapshot,
   IN_SCOPE_TAG,
+  ownClusterSnapshots,
   ownSnapshots,
   REGION,
   restoreAttribute,
+  shareClusterSnapshot,
   shareSnapshot,
   TestClients,
 } from './support/bunker';
@@ -46,21 +55,32 @@ const sourceRds = aws.rds(source);
 const backupRds = aws.rds(backup);
 let env: LocalEnvironment;
 
-/** `orders` in the source account: one snapshot shared with the backup account, one not. */
-const snapshots = { shared: '', private: '', otherAccountShared: '' };
+/**
+ * In the source account: the database `orders` (in scope) with one snapshot
+ * shared with the backup account and one not; the aurora cluster `ledger`
+ * (in scope) with the same pair of cluster snapshots. Another account owns
+ * a snapshot of the same name and shares it with both.
+ */
+const arns = { shared: '', private: '', otherAccountShared: '', clusterShared: '', clusterPrivate: '' };
 
 beforeAll(async () => {
   env = await localUp(config, endpoint);
-  await createDatabase(sourceRds, { id: 'orders', inScope: true, kmsKeyId: env.sources[0].shareKeyArn });
-  snapshots.shared = await createSnapshot(sourceRds, 'orders', 'orders-shared');
+  const shareKey = env.sources[0].shareKeyArn;
+  await createDatabase(sourceRds, { id: 'orders', inScope: true, kmsKeyId: shareKey });
+  // The snapshot's own tags differ from the database's: scope is judged on the database's.
+  arns.shared = await createSnapshot(sourceRds, 'orders', 'orders-shared', { team: 'payments' });
   await shareSnapshot(sourceRds, 'orders-shared', backup);
-  snapshots.private = await createSnapshot(sourceRds, 'orders', 'orders-private');
-  // Another account owns a snapshot of the same name and shares it with both.
+  arns.private = await createSnapshot(sourceRds, 'orders', 'orders-private');
   const otherRds = aws.rds(other);
   await createDatabase(otherRds, { id: 'orders', inScope: true });
-  snapshots.otherAccountShared = await createSnapshot(otherRds, 'orders', 'orders-shared');
+  arns.otherAccountShared = await createSnapshot(otherRds, 'orders', 'orders-shared');
   await shareSnapshot(otherRds, 'orders-shared', backup);
   await shareSnapshot(otherRds, 'orders-shared', source);
+
+  await createCluster(sourceRds, { id: 'ledger', inScope: true, kmsKeyId: shareKey });
+  arns.clusterShared = await createClusterSnapshot(sourceRds, 'ledger', 'ledger-shared');
+  await shareClusterSnapshot(sourceRds, 'ledger-shared', backup);
+  arns.clusterPrivate = await createClusterSnapshot(sourceRds, 'ledger', 'ledger-private');
 });
 
 afterAll(() => aws.destroy());
@@ -72,13 +92,15 @@ describe('DynamoInventory', () => {
     names.inventoryTable,
     names.inventoryStatusIndex,
   );
+  /** The pool of RDS DB snapshot copies into the vault's Region, where the records below copy to. */
+  const POOL = 'rds-snapshot@eu-west-1';
   /** Far above anything these tests hold, for claims that must not meet the limit. */
   const NO_LIMIT = 1000;
   const at = (second: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, second));
   const record = (
     artifactId: string,
     status: CopyStatus,
-    fields: { sourceAccount?: string; kind?: ArtifactType; second?: number } = {},
+    fields: { sourceAccount?: string; kind?: RecordKind; pool?: string; second?: number } = {},
   ): InventoryRecord =>
     newRecord(
       {
@@ -87,6 +109,7 @@ describe('DynamoInventory', () => {
         status,
         sourceAccount: fields.sourceAccount,
         reason: `created ${status}`,
+        pool: 'pool' in fields ? fields.pool : POOL,
       },
       at(fields.second ?? 0),
     );
@@ -134,10 +157,10 @@ describe('DynamoInventory', () => {
   // moto 5.2.5 does neither under concurrent requests (a cancelled TransactWriteItems restores a
   // copy of the whole table taken when it began, erasing what other requests wrote meanwhile):
   // the launcher (tools/moto/bunker_moto.py) has to serialize the DynamoDB backend for them to hold.
-  it('lets exactly one of five concurrent claims of the same record win, taking one copy slot', async () => {
+  it('lets exactly one of five concurrent claims of the same record win, taking one copy slot of its pool (bunker moto launcher)', async () => {
     const created = record('concurrent-claims', 'expected');
     await inventory.create(created);
-    const slotsBefore = await inventory.copiesInProgress('rds-snapshot');
+    const slotsBefore = await inventory.copiesInProgress(POOL);
     const claims = [1, 2, 3, 4, 5].map((worker) => claimOf(created, worker, `claimed by worker ${worker}`));
 
     const results = await Promise.all(claims.map((claim) => inventory.claimCopy(created, claim, NO_LIMIT)));
@@ -145,19 +168,19 @@ describe('DynamoInventory', () => {
     expect(results.filter((r) => r === 'claimed')).toHaveLength(1);
     expect(results.filter((r) => r === 'conflict')).toHaveLength(4);
     expect(await inventory.get('concurrent-claims')).toEqual(claims[results.indexOf('claimed')]);
-    expect(await inventory.copiesInProgress('rds-snapshot')).toBe(slotsBefore + 1);
+    expect(await inventory.copiesInProgress(POOL)).toBe(slotsBefore + 1);
   });
 
-  it('starts no more copies than the limit when claims of different records race, and frees a slot when a copy leaves copying', async () => {
+  it('starts no more copies than the limit when claims of different records race, and frees a slot when a copy leaves copying (bunker moto launcher)', async () => {
     const racers = [1, 2, 3, 4, 5].map((n) => record(`slot-race-${n}`, 'expected'));
     for (const r of racers) await inventory.create(r);
-    const limit = (await inventory.copiesInProgress('rds-snapshot')) + 2;
+    const limit = (await inventory.copiesInProgress(POOL)) + 2;
 
     const results = await Promise.all(racers.map((r, i) => inventory.claimCopy(r, claimOf(r, i + 1), limit)));
 
     expect(results.filter((r) => r === 'claimed')).toHaveLength(2);
     expect(results.filter((r) => r === 'full')).toHaveLength(3);
-    expect(await inventory.copiesInProgress('rds-snapshot')).toBe(limit);
+    expect(await inventory.copiesInProgress(POOL)).toBe(limit);
     const stored = await Promise.all(racers.map((r) => inventory.get(r.artifactId)));
     expect(stored.filter((r) => r?.status === 'copying')).toHaveLength(2);
     // A full claim writes nothing.
@@ -168,9 +191,45 @@ describe('DynamoInventory', () => {
     const winner = racers[results.indexOf('claimed')];
     const copying = claimOf(winner, results.indexOf('claimed') + 1);
     expect(await inventory.replace(copying, applyTransition(copying, 'available', at(9)))).toBe(true);
-    expect(await inventory.copiesInProgress('rds-snapshot')).toBe(limit - 1);
+    expect(await inventory.copiesInProgress(POOL)).toBe(limit - 1);
     const loser = racers[results.indexOf('full')];
     expect(await inventory.claimCopy(loser, claimOf(loser, 10), limit)).toBe('claimed');
+  });
+
+  it('counts copy slots per pool: a full pool holds back its own claims only, not those of another kind or Region', async () => {
+    const rdsHere = record('pool-rds-here', 'expected');
+    const auroraHere = record('pool-aurora-here', 'expected', {
+      kind: 'aurora-cluster-snapshot',
+      pool: 'aurora-cluster-snapshot@eu-west-1',
+    });
+    const rdsThere = record('pool-rds-there', 'expected', { pool: 'rds-snapshot@eu-central-1' });
+    for (const r of [rdsHere, auroraHere, rdsThere]) await inventory.create(r);
+    expect(await inventory.copiesInProgress('aurora-cluster-snapshot@eu-west-1')).toBe(0);
+    expect(await inventory.copiesInProgress('rds-snapshot@eu-central-1')).toBe(0);
+    const filler = record('pool-filler', 'expected');
+    await inventory.create(filler);
+    expect(await inventory.claimCopy(filler, claimOf(filler, 1), NO_LIMIT)).toBe('claimed');
+    // One limit for all three claims, reached in the RDS pool of eu-west-1 only.
+    const limit = await inventory.copiesInProgress(POOL);
+
+    expect(await inventory.claimCopy(rdsHere, claimOf(rdsHere, 2), limit)).toBe('full');
+    expect(await inventory.claimCopy(auroraHere, claimOf(auroraHere, 2), limit)).toBe('claimed');
+    expect(await inventory.claimCopy(rdsThere, claimOf(rdsThere, 2), limit)).toBe('claimed');
+
+    expect(await inventory.copiesInProgress(POOL)).toBe(limit);
+    expect(await inventory.copiesInProgress('aurora-cluster-snapshot@eu-west-1')).toBe(1);
+    expect(await inventory.copiesInProgress('rds-snapshot@eu-central-1')).toBe(1);
+    expect(await inventory.get('pool-rds-here')).toEqual(rdsHere);
+  });
+
+  it('refuses to claim a copy slot for a record that names no pool, and writes nothing', async () => {
+    const poolless = record('claim-without-pool', 'expected', { pool: undefined });
+    await inventory.create(poolless);
+
+    await expect(inventory.claimCopy(poolless, claimOf(poolless, 1), NO_LIMIT)).rejects.toThrow(
+      'record claim-without-pool has no copy pool',
+    );
+    expect(await inventory.get('claim-without-pool')).toEqual(poolless);
   });
 
   it('refuses to move a record into copying without taking a copy slot', async () => {
@@ -208,7 +267,8 @@ describe('DynamoInventory', () => {
       record('filter-alice-available', 'available', { sourceAccount: alice }),
       record('filter-alice-rejected', 'rejected', { sourceAccount: alice }),
       record('filter-bob-available', 'available', { sourceAccount: bob }),
-      record('filter-anonymous-rejected', 'rejected', { kind: 'unknown' }),
+      record('filter-bob-aurora', 'available', { sourceAccount: bob, kind: 'aurora-cluster-snapshot' }),
+      record('filter-anonymous-rejected', 'rejected', { kind: 'unknown', pool: undefined }),
     ];
     for (const r of records) await inventory.create(r);
     const ours = new Set(records.map((r) => r.artifactId));
@@ -217,10 +277,12 @@ describe('DynamoInventory', () => {
     expect(ids(await inventory.list({ account: alice }))).toEqual(['filter-alice-available', 'filter-alice-rejected']);
     expect(ids(await inventory.list({ account: alice, status: 'rejected' }))).toEqual(['filter-alice-rejected']);
     expect(ids(await inventory.list({ account: bob, kind: 'rds-snapshot' }))).toEqual(['filter-bob-available']);
+    expect(ids(await inventory.list({ account: bob, kind: 'aurora-cluster-snapshot' }))).toEqual(['filter-bob-aurora']);
     expect(ids(await inventory.list({ account: bob, kind: 'unknown' }))).toEqual([]);
     expect(onlyOurs(await inventory.list({ kind: 'unknown' }))).toEqual(['filter-anonymous-rejected']);
     expect(onlyOurs(await inventory.list({ status: 'available' }))).toEqual([
       'filter-alice-available',
+      'filter-bob-aurora',
       'filter-bob-available',
     ]);
     expect(onlyOurs(await inventory.list())).toEqual([...ours].sort());
@@ -229,92 +291,289 @@ describe('DynamoInventory', () => {
   });
 });
 
-describe('RdsBackupSnapshotStore', () => {
-  const store = new RdsBackupSnapshotStore(backupRds);
-  const tags = { 'bunker:managed-by': 'bunker', 'bunker:source-account': source };
+/** The vault's copiers, acting as the intake Lambda's role in the backup account. */
+async function vaultCopiers() {
+  const context = await localContext(endpoint, backup, REGION, vaultNames(config.name).intakeRole);
+  return {
+    rds: sdkCopiers(context, config.name, 'aws')['rds-snapshot'],
+    aurora: auroraClusterSnapshotCopier(context, config.name, 'aws'),
+  };
+}
 
-  it('copies a shared snapshot under the given key with its tags, and answers exists for the same copy again', async () => {
-    const request = { sourceArn: snapshots.shared, targetId: 'bunker-adapter-copy', kmsKeyArn: env.backupKeyArn, tags };
+const rdsRef = (id: string, account = source, region = REGION): ArtifactRef => ({
+  kind: 'rds-snapshot',
+  partition: 'aws',
+  account,
+  region,
+  id,
+});
 
-    expect(await store.copyShared(request)).toBe('started');
-    expect(await store.copyShared(request)).toBe('exists');
+const clusterRef = (id: string): ArtifactRef => ({
+  kind: 'aurora-cluster-snapshot',
+  partition: 'aws',
+  account: source,
+  region: REGION,
+  id,
+});
 
-    const copy = await store.describe('bunker-adapter-copy');
-    expect(copy).toMatchObject({
-      arn: `arn:aws:rds:${REGION}:${backup}:snapshot:bunker-adapter-copy`,
-      id: 'bunker-adapter-copy',
-      dbInstanceId: 'orders',
-      status: 'available',
-      encrypted: true,
-      tags,
-    });
-    expect(kmsKeyIdOf(copy?.kmsKeyId)).toBe(kmsKeyIdOf(env.backupKeyArn));
-    const named = (await ownSnapshots(backupRds)).filter((s) => s.DBSnapshotIdentifier === 'bunker-adapter-copy');
-    expect(named).toHaveLength(1);
+const COPY_TAGS = { 'bunker:managed-by': 'bunker', 'bunker:source-account': 'set-by-the-test' };
+
+describe('RdsFamilyCopier of RDS DB snapshots', () => {
+  let copier: ArtifactCopier;
+
+  beforeAll(async () => {
+    copier = (await vaultCopiers()).rds;
   });
 
-  it('refuses for good the copy of a snapshot that is not shared with the backup account', async () => {
-    const copy = store.copyShared({
-      sourceArn: snapshots.private,
-      targetId: 'bunker-adapter-unshared',
-      kmsKeyArn: env.backupKeyArn,
-      tags,
+  const request = (ref: ArtifactRef, sourceArn: string, targetName: string): CopyRequest => ({
+    ref,
+    sourceArn,
+    targetName,
+    targetRegion: REGION,
+    kmsKeyArn: env.backupKeyArn,
+    tags: COPY_TAGS,
+  });
+
+  it('describes a source snapshot through the reader role: owner from the ARN RDS returns, restore attribute, and the DB instance tags as scope', async () => {
+    const taken = (await describeSnapshot(sourceRds, 'orders-shared')).SnapshotCreateTime?.toISOString();
+
+    const view = await copier.describeSource(rdsRef('orders-shared'));
+
+    expect(view).toEqual({
+      ref: rdsRef('orders-shared'),
+      arn: `arn:aws:rds:eu-west-1:${source}:snapshot:orders-shared`,
+      ownerAccount: source,
+      state: 'available',
+      detail: 'available',
+      encrypted: true,
+      keyArn: env.sources[0].shareKeyArn,
+      sharedWith: [backup],
+      producedAt: taken,
+      resourceId: 'orders',
+      productionId: undefined,
+      scopeIds: ['orders', 'orders-shared'],
+      scopeTags: { 'bunker:backup': 'true' },
+      sizeGiB: 20,
+      engine: 'postgres',
     });
+    expect(taken).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('reports an unshared source snapshot with nobody in its restore attribute', async () => {
+    const view = await copier.describeSource(rdsRef('orders-private'));
+
+    expect(view).toMatchObject({ arn: `arn:aws:rds:eu-west-1:${source}:snapshot:orders-private`, sharedWith: [] });
+  });
+
+  it("reads an intermediate's production snapshot and production time from the source agent's tags", async () => {
+    await sourceRds.send(
+      new CopyDBSnapshotCommand({
+        SourceDBSnapshotIdentifier: 'orders-private',
+        TargetDBSnapshotIdentifier: 'bunker-share-orders-nightly-adapter',
+        KmsKeyId: env.sources[0].shareKeyArn,
+        Tags: [
+          { Key: 'bunker:intermediate', Value: 'true' },
+          { Key: 'bunker:source-snapshot', Value: 'rds:orders-2026-02-01-03-00' },
+          { Key: 'bunker:source-created-at', Value: '2026-02-01T03:00:00.000Z' },
+        ],
+      }),
+    );
+
+    const view = await copier.describeSource(rdsRef('bunker-share-orders-nightly-adapter'));
+
+    expect(view).toMatchObject({
+      arn: `arn:aws:rds:eu-west-1:${source}:snapshot:bunker-share-orders-nightly-adapter`,
+      ownerAccount: source,
+      resourceId: 'orders',
+      productionId: 'rds:orders-2026-02-01-03-00',
+      producedAt: '2026-02-01T03:00:00.000Z',
+      scopeIds: ['orders', 'rds:orders-2026-02-01-03-00', 'bunker-share-orders-nightly-adapter'],
+      scopeTags: { 'bunker:backup': 'true' },
+    });
+  });
+
+  it('judges the snapshot of a deleted DB instance on its own tags', async () => {
+    await createDatabase(sourceRds, { id: 'retired', inScope: false });
+    await createSnapshot(sourceRds, 'retired', 'retired-final', { 'bunker:backup': 'true' });
+    await sourceRds.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'retired', SkipFinalSnapshot: true }));
+
+    const view = await copier.describeSource(rdsRef('retired-final'));
+
+    expect(view?.resourceId).toBe('retired');
+    expect(view?.scopeTags).toEqual({ 'bunker:backup': 'true' });
+  });
+
+  it('answers undefined for a snapshot that does not exist in the named account and Region', async () => {
+    expect(await copier.describeSource(rdsRef('orders-deleted'))).toBeUndefined();
+    // The same name in another Region is another snapshot.
+    expect(await copier.describeSource(rdsRef('orders-shared', source, 'eu-central-1'))).toBeUndefined();
+  });
+
+  it("reads the named account's own snapshot, never another account's of the same name shared with it", async () => {
+    const view = await copier.describeSource(rdsRef('orders-shared'));
+
+    expect(view?.arn).toBe(arns.shared);
+    expect(view?.ownerAccount).toBe(source);
+    expect(view?.arn).not.toBe(arns.otherAccountShared);
+  });
+
+  it('copies a shared snapshot under the given key with its tags, then answers exists for the same copy (bunker moto launcher)', async () => {
+    const copy = request(rdsRef('orders-shared'), arns.shared, 'bunker-adapter-copy');
+
+    expect(await copier.copy(copy)).toEqual({ outcome: 'started', targetId: 'bunker-adapter-copy' });
+    expect(await copier.copy(copy)).toEqual({ outcome: 'exists', targetId: 'bunker-adapter-copy' });
+
+    const expected = {
+      targetId: 'bunker-adapter-copy',
+      arn: `arn:aws:rds:eu-west-1:${backup}:snapshot:bunker-adapter-copy`,
+      region: 'eu-west-1',
+      state: 'available',
+      detail: 'available',
+      encrypted: true,
+      keyArn: env.backupKeyArn,
+      sizeGiB: 20,
+      tags: COPY_TAGS,
+    };
+    expect(await copier.describeCopy({ targetName: 'bunker-adapter-copy', region: REGION })).toEqual(expected);
+    // Once known, the id is what is described.
+    expect(
+      await copier.describeCopy({ targetName: 'another-name', targetId: 'bunker-adapter-copy', region: REGION }),
+    ).toEqual(expected);
+    // Read independently, as the backup account: one copy, under the backup-data key.
+    const named = (await ownSnapshots(backupRds)).filter((s) => s.DBSnapshotIdentifier === 'bunker-adapter-copy');
+    expect(named).toHaveLength(1);
+    expect(kmsKeyIdOf(named[0].KmsKeyId)).toBe(kmsKeyIdOf(env.backupKeyArn));
+  });
+
+  it('refuses for good the copy of a snapshot that is not shared with the backup account (bunker moto launcher)', async () => {
+    const copy = copier.copy(request(rdsRef('orders-private'), arns.private, 'bunker-adapter-unshared'));
 
     await expect(copy).rejects.toBeInstanceOf(CopyRefusedError);
-    await expect(copy).rejects.toThrow(/DBSnapshotNotFound/);
-    expect(await store.describe('bunker-adapter-unshared')).toBeUndefined();
+    await expect(copy).rejects.toThrow(/^RDS refused the copy: DBSnapshotNotFound/);
+    expect(await copier.describeCopy({ targetName: 'bunker-adapter-unshared', region: REGION })).toBeUndefined();
+    expect((await ownSnapshots(backupRds)).map((s) => s.DBSnapshotIdentifier)).not.toContain('bunker-adapter-unshared');
   });
 
   it('refuses for good the copy of a snapshot that does not exist', async () => {
-    const copy = store.copyShared({
-      sourceArn: `arn:aws:rds:${REGION}:${source}:snapshot:orders-deleted`,
-      targetId: 'bunker-adapter-missing',
-      kmsKeyArn: env.backupKeyArn,
-      tags,
-    });
+    const copy = copier.copy(
+      request(
+        rdsRef('orders-deleted'),
+        `arn:aws:rds:eu-west-1:${source}:snapshot:orders-deleted`,
+        'bunker-adapter-missing',
+      ),
+    );
 
     await expect(copy).rejects.toBeInstanceOf(CopyRefusedError);
-    expect(await store.describe('bunker-adapter-missing')).toBeUndefined();
+    expect(await copier.describeCopy({ targetName: 'bunker-adapter-missing', region: REGION })).toBeUndefined();
   });
 });
 
-describe('ReaderRoleSnapshotReader', () => {
-  let reader: ReaderRoleSnapshotReader;
+describe('RdsFamilyCopier of Aurora DB cluster snapshots', () => {
+  let copier: ArtifactCopier;
 
   beforeAll(async () => {
-    const context = await localContext(endpoint, backup, REGION, vaultNames(config.name).intakeRole);
-    reader = new ReaderRoleSnapshotReader(context, config.name);
+    copier = (await vaultCopiers()).aurora;
   });
 
-  it('reads a source snapshot through the reader role, with the accounts in its restore attribute', async () => {
-    const shared = await reader.describe(source, REGION, snapshots.shared);
-    expect(shared?.snapshot).toMatchObject({
-      arn: snapshots.shared,
-      id: 'orders-shared',
-      dbInstanceId: 'orders',
-      status: 'available',
-      type: 'manual',
+  const request = (ref: ArtifactRef, sourceArn: string, targetName: string): CopyRequest => ({
+    ref,
+    sourceArn,
+    targetName,
+    targetRegion: REGION,
+    kmsKeyArn: env.backupKeyArn,
+    tags: COPY_TAGS,
+  });
+
+  it('describes a source cluster snapshot through the reader role: owner, restore attribute, and the DB cluster tags as scope', async () => {
+    const taken = (await ownClusterSnapshots(sourceRds))
+      .find((s) => s.DBClusterSnapshotIdentifier === 'ledger-shared')
+      ?.SnapshotCreateTime?.toISOString();
+
+    const view = await copier.describeSource(clusterRef('ledger-shared'));
+
+    expect(view).toEqual({
+      ref: clusterRef('ledger-shared'),
+      arn: `arn:aws:rds:eu-west-1:${source}:cluster-snapshot:ledger-shared`,
+      ownerAccount: source,
+      state: 'available',
+      detail: 'available',
       encrypted: true,
+      keyArn: env.sources[0].shareKeyArn,
+      sharedWith: [backup],
+      producedAt: taken,
+      resourceId: 'ledger',
+      productionId: undefined,
+      scopeIds: ['ledger', 'ledger-shared'],
+      scopeTags: { 'bunker:backup': 'true' },
+      sizeGiB: 1,
+      engine: 'aurora-postgresql',
     });
-    expect(shared?.sharedWith).toEqual([backup]);
-
-    const unshared = await reader.describe(source, REGION, snapshots.private);
-    expect(unshared?.snapshot.arn).toBe(snapshots.private);
-    expect(unshared?.sharedWith).toEqual([]);
+    expect(taken).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect((await copier.describeSource(clusterRef('ledger-private')))?.sharedWith).toEqual([]);
   });
 
-  it('answers undefined for a snapshot that does not exist', async () => {
+  it("reads an intermediate cluster snapshot's production snapshot from the source agent's tag", async () => {
+    await createClusterSnapshot(sourceRds, 'ledger', 'bunker-share-ledger-nightly-adapter', {
+      'bunker:intermediate': 'true',
+      'bunker:source-snapshot': 'ledger-nightly',
+    });
+
+    const view = await copier.describeSource(clusterRef('bunker-share-ledger-nightly-adapter'));
+
+    expect(view).toMatchObject({
+      ownerAccount: source,
+      resourceId: 'ledger',
+      productionId: 'ledger-nightly',
+      scopeIds: ['ledger', 'ledger-nightly', 'bunker-share-ledger-nightly-adapter'],
+    });
+  });
+
+  it('answers undefined for a cluster snapshot that does not exist, or a DB snapshot of the same name', async () => {
+    expect(await copier.describeSource(clusterRef('ledger-deleted'))).toBeUndefined();
+    expect(await copier.describeSource(clusterRef('orders-shared'))).toBeUndefined();
+  });
+
+  it('copies a shared cluster snapshot under the given key with its tags, then answers exists for the same copy (bunker moto launcher)', async () => {
+    const copy = request(clusterRef('ledger-shared'), arns.clusterShared, 'bunker-adapter-cluster-copy');
+
+    expect(await copier.copy(copy)).toEqual({ outcome: 'started', targetId: 'bunker-adapter-cluster-copy' });
+    expect(await copier.copy(copy)).toEqual({ outcome: 'exists', targetId: 'bunker-adapter-cluster-copy' });
+
+    expect(await copier.describeCopy({ targetName: 'bunker-adapter-cluster-copy', region: REGION })).toEqual({
+      targetId: 'bunker-adapter-cluster-copy',
+      arn: `arn:aws:rds:eu-west-1:${backup}:cluster-snapshot:bunker-adapter-cluster-copy`,
+      region: 'eu-west-1',
+      state: 'available',
+      detail: 'available',
+      encrypted: true,
+      keyArn: env.backupKeyArn,
+      sizeGiB: 1,
+      tags: COPY_TAGS,
+    });
+    const named = (await ownClusterSnapshots(backupRds)).filter(
+      (s) => s.DBClusterSnapshotIdentifier === 'bunker-adapter-cluster-copy',
+    );
+    expect(named).toHaveLength(1);
+    expect(kmsKeyIdOf(named[0].KmsKeyId)).toBe(kmsKeyIdOf(env.backupKeyArn));
+  });
+
+  it('refuses for good the copy of a cluster snapshot that is not shared with the backup account (bunker moto launcher)', async () => {
+    const copy = copier.copy(
+      request(clusterRef('ledger-private'), arns.clusterPrivate, 'bunker-adapter-cluster-unshared'),
+    );
+
+    await expect(copy).rejects.toBeInstanceOf(CopyRefusedError);
+    await expect(copy).rejects.toThrow(/^RDS refused the copy: DBClusterSnapshotNotFound/);
     expect(
-      await reader.describe(source, REGION, `arn:aws:rds:${REGION}:${source}:snapshot:orders-deleted`),
+      await copier.describeCopy({ targetName: 'bunker-adapter-cluster-unshared', region: REGION }),
     ).toBeUndefined();
+    expect((await ownClusterSnapshots(backupRds)).map((s) => s.DBClusterSnapshotIdentifier)).not.toContain(
+      'bunker-adapter-cluster-unshared',
+    );
   });
 
-  it('answers undefined for the ARN of another account, even one shared with the backup account under the same name', async () => {
-    expect(await reader.describe(source, REGION, snapshots.otherAccountShared)).toBeUndefined();
-    // The same name in another Region is another snapshot, too.
-    const otherRegionArn = snapshots.shared.replace(`:${REGION}:`, ':eu-central-1:');
-    expect(await reader.describe(source, REGION, otherRegionArn)).toBeUndefined();
+  it('answers undefined for a copy that was never made', async () => {
+    expect(await copier.describeCopy({ targetName: 'bunker-never-copied', region: REGION })).toBeUndefined();
   });
 });
 
@@ -334,12 +593,12 @@ describe('AgentRds', () => {
     expect(reports.find((s) => s.type === 'automated')?.id).toMatch(/^rds:reports-/);
     expect(reports.find((s) => s.type === 'manual')).toMatchObject({
       id: 'reports-manual',
-      arn: `arn:aws:rds:${REGION}:${source}:snapshot:reports-manual`,
+      arn: `arn:aws:rds:eu-west-1:${source}:snapshot:reports-manual`,
       status: 'available',
       encrypted: true,
     });
     expect(listed.map((s) => s.id)).toEqual(expect.arrayContaining(['orders-shared', 'orders-private']));
-    expect(listed.map((s) => s.arn)).not.toContain(snapshots.otherAccountShared);
+    expect(listed.map((s) => s.arn)).not.toContain(arns.otherAccountShared);
     expect(listed.every((s) => s.arn.split(':')[4] === source)).toBe(true);
   });
 

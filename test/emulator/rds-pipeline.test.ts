@@ -1,14 +1,17 @@
 /**
  * The RDS pipeline end to end on the emulator: source agents, the intake
- * topic and queue, intake, copies and completion, with the real SDK clients
+ * topics and queue, intake, copies and completion, with the real SDK clients
  * over HTTP and real STS AssumeRole into every account. Every assertion reads
  * the emulator's state back: the backup account's snapshots with its own
  * credentials, and the inventory table.
  *
  * Two environments, each on fresh accounts: one driven by `localRun` (the
  * whole pipeline, as `bunker local run` drives it), one driving the intake
- * handler directly with hand-built SQS batches, where a fault-injecting
- * wrapper around a real adapter stands in for a crash or a race.
+ * handler on the real intake queue, fed by SNS, batch by batch, where a
+ * fault-injecting wrapper around a real copier stands in for a crash or a race.
+ *
+ * Every cross-account copy relies on the launcher's cross-account RDS
+ * snapshot sharing, hence the describe blocks' names.
  */
 import type { DBSnapshot, RDSClient } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,25 +19,13 @@ import { type LocalRunSummary, localRun } from '../../cli/local/run';
 import { type LocalEnvironment, localUp } from '../../cli/local/up';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
 import { kmsKeyIdOf } from '../../lambdas/core/keys';
-import {
-  backupSnapshotId,
-  INTERMEDIATE_PREFIX,
-  intermediateSnapshotId,
-  rdsArtifactId,
-  rejectionId,
-} from '../../lambdas/core/names';
-import { MAX_NOTIFICATION_BYTES } from '../../lambdas/core/notification';
-import type { BackupSnapshotStore, SourceSnapshotReader } from '../../lambdas/core/ports';
-import type { IntakeDeps } from '../../lambdas/core/rds-intake';
-import {
-  TAG_MANAGED_BY,
-  TAG_SOURCE_ACCOUNT,
-  TAG_SOURCE_DB,
-  TAG_SOURCE_REGION,
-  TAG_SOURCE_SNAPSHOT,
-} from '../../lambdas/core/rds-copy';
-import { TAG_NOTIFIED_AT } from '../../lambdas/core/rds-source-agent';
-import { createRdsIntakeHandler } from '../../lambdas/handlers/rds-intake';
+import { INTERMEDIATE_PREFIX, intermediateSnapshotId, rejectionId } from '../../lambdas/core/names';
+import type { VaultDeps } from '../../lambdas/core/pipeline/copy';
+import type { Clock } from '../../lambdas/core/ports';
+import { createIntakeHandler } from '../../lambdas/handlers/intake';
+import { createSweepHandler } from '../../lambdas/handlers/sweep';
+import { rdsSnapshot } from '../../lambdas/kinds/rds-snapshot/kind';
+import type { ArtifactCopier, ArtifactRef } from '../../lambdas/kinds/types';
 import type { BunkerConfig } from '../../lib/config/schema';
 import { freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
@@ -43,16 +34,19 @@ import {
   createDatabase,
   createKey,
   createSnapshot,
+  deliveryOf,
   describeSnapshot,
+  type IntakeQueue,
+  intakeQueue,
   inventory,
-  notificationBody,
+  notificationV1,
+  notificationV2,
   ownSnapshots,
   publish,
   REGION,
   realVaultDeps,
   restoreAttribute,
   shareSnapshot,
-  sqsEvent,
   TestClients,
   tagsOf,
   unshareSnapshot,
@@ -60,12 +54,12 @@ import {
 
 /** The backup account's copies made by Bunker. */
 async function backupCopies(rds: RDSClient): Promise<DBSnapshot[]> {
-  return (await ownSnapshots(rds)).filter((s) => tagsOf(s)[TAG_MANAGED_BY] === 'bunker');
+  return (await ownSnapshots(rds)).filter((s) => tagsOf(s)['bunker:managed-by'] === 'bunker');
 }
 
-/** The backup copies of one source snapshot (by the id the copy's tags name). */
-async function copiesOf(rds: RDSClient, sourceSnapshotId: string): Promise<DBSnapshot[]> {
-  return (await backupCopies(rds)).filter((s) => tagsOf(s)[TAG_SOURCE_SNAPSHOT] === sourceSnapshotId);
+/** The backup copies of one shared source snapshot (by the id the copy's tags name). */
+async function copiesOf(rds: RDSClient, sourceId: string): Promise<DBSnapshot[]> {
+  return (await backupCopies(rds)).filter((s) => tagsOf(s)['bunker:source-id'] === sourceId);
 }
 
 const sameKey = (a: string | undefined, b: string | undefined) => {
@@ -73,7 +67,10 @@ const sameKey = (a: string | undefined, b: string | undefined) => {
   expect(kmsKeyIdOf(a)).toBe(kmsKeyIdOf(b));
 };
 
-describe('a backup cycle driven by localRun', () => {
+/** The agent's intermediate of the manual snapshot `orders-manual` (its name hashes the production id). */
+const ORDERS_INTERMEDIATE = 'bunker-share-orders-manual-4c2001710a';
+
+describe('a backup cycle driven by localRun (bunker moto launcher)', () => {
   const endpoint = emulatorEndpoint();
   const aws = new TestClients(endpoint);
   const backup = freshAccountId();
@@ -87,10 +84,10 @@ describe('a backup cycle driven by localRun', () => {
   let firstRun: LocalRunSummary;
   /** Production's snapshots as they were before Bunker ran: id → snapshot. */
   const productionBefore = new Map<string, DBSnapshot>();
-  let intruderArn: string;
-  let unsharedArn: string;
 
   beforeAll(async () => {
+    // The intruder was a source once: its intake topic is still there, subscribed to the intake queue.
+    const former = await localUp(bunkerConfig(backup, [source, intruder]), endpoint);
     env = await localUp(config, endpoint);
     const ownKey = await createKey(aws.kms(source));
     // In scope: a manual snapshot under the database's own key.
@@ -109,15 +106,17 @@ describe('a backup cycle driven by localRun', () => {
     }
 
     // A registered source announces a snapshot it never shared.
-    unsharedArn = await createSnapshot(sourceRds, 'scratch', 'scratch-never-shared');
-    await publish(aws.sns(source), env.topicArn, notificationBody(source, unsharedArn));
+    await createSnapshot(sourceRds, 'scratch', 'scratch-never-shared');
+    await publish(aws.sns(source), env.topicArns[source], notificationV2(source, 'scratch-never-shared'));
 
-    // An unregistered account really shares a snapshot with the backup account and announces it.
+    // An account no longer registered really shares a snapshot with the backup account and announces it,
+    // on the intake topic it had and on a registered source's topic.
     const intruderRds = aws.rds(intruder);
     await createDatabase(intruderRds, { id: 'planted-db', inScope: true });
-    intruderArn = await createSnapshot(intruderRds, 'planted-db', 'planted');
+    await createSnapshot(intruderRds, 'planted-db', 'planted');
     await shareSnapshot(intruderRds, 'planted', backup);
-    await publish(aws.sns(intruder), env.topicArn, notificationBody(intruder, intruderArn));
+    await publish(aws.sns(intruder), former.topicArns[intruder], notificationV2(intruder, 'planted'));
+    await publish(aws.sns(intruder), env.topicArns[source], notificationV2(intruder, 'planted'));
 
     firstRun = await localRun(config, endpoint);
   });
@@ -126,40 +125,62 @@ describe('a backup cycle driven by localRun', () => {
 
   it('copies a tagged database snapshot once into the backup account, under the backup-data key, tagged with its source', async () => {
     expect(firstRun.settled).toBe(true);
-    const intermediate = await describeSnapshot(sourceRds, intermediateSnapshotId('orders-manual'));
-    const copies = await copiesOf(backupRds, intermediate.DBSnapshotIdentifier ?? '');
+    expect(intermediateSnapshotId('orders-manual')).toBe(ORDERS_INTERMEDIATE);
+    const intermediateArn = `arn:aws:rds:eu-west-1:${source}:snapshot:${ORDERS_INTERMEDIATE}`;
+    expect((await describeSnapshot(sourceRds, ORDERS_INTERMEDIATE)).DBSnapshotArn).toBe(intermediateArn);
+    const copies = await copiesOf(backupRds, ORDERS_INTERMEDIATE);
 
     expect(copies).toHaveLength(1);
     const [copy] = copies;
-    expect(copy.DBSnapshotIdentifier).toBe(backupSnapshotId(intermediate.DBSnapshotArn ?? ''));
-    expect(copy.DBSnapshotArn?.split(':')[4]).toBe(backup);
+    const copyName = copy.DBSnapshotIdentifier ?? '';
+    // The kind's deterministic name: the source account and snapshot, and a hash of the artifact.
+    expect(copyName).toMatch(new RegExp(`^bunker-${source}-orders-manual-4c2001710a-[0-9a-f]{10}$`));
+    const ref: ArtifactRef = {
+      kind: 'rds-snapshot',
+      partition: 'aws',
+      account: source,
+      region: 'eu-west-1',
+      id: ORDERS_INTERMEDIATE,
+    };
+    expect(copyName).toBe(rdsSnapshot.targetName(ref, 0));
+    expect(copy.DBSnapshotArn).toBe(`arn:aws:rds:eu-west-1:${backup}:snapshot:${copyName}`);
     expect(copy.Status).toBe('available');
     expect(copy.Encrypted).toBe(true);
     sameKey(copy.KmsKeyId, env.backupKeyArn);
-    expect(tagsOf(copy)).toMatchObject({
-      [TAG_MANAGED_BY]: 'bunker',
-      [TAG_SOURCE_ACCOUNT]: source,
-      [TAG_SOURCE_REGION]: REGION,
-      [TAG_SOURCE_SNAPSHOT]: intermediate.DBSnapshotIdentifier,
-      [TAG_SOURCE_DB]: 'orders',
+    expect(tagsOf(copy)).toEqual({
+      'bunker:managed-by': 'bunker',
+      'bunker:kind': 'rds-snapshot',
+      'bunker:source-account': source,
+      'bunker:source-region': 'eu-west-1',
+      'bunker:source-id': ORDERS_INTERMEDIATE,
+      'bunker:source-resource': 'orders',
+      'bunker:copy-name': copyName,
     });
 
     const records = await inventory(config, endpoint);
-    const record = records.find((r) => r.artifactId === rdsArtifactId(intermediate.DBSnapshotArn ?? ''));
+    const record = records.find((r) => r.artifactId === `rds-snapshot:${source}:eu-west-1:${ORDERS_INTERMEDIATE}`);
     expect(record).toMatchObject({
       status: 'available',
       kind: 'rds-snapshot',
       sourceAccount: source,
-      sourceRegion: REGION,
-      sourceArn: intermediate.DBSnapshotArn,
+      sourceRegion: 'eu-west-1',
+      sourceId: ORDERS_INTERMEDIATE,
+      sourceArn: intermediateArn,
       sourceResourceId: 'orders',
-      targetId: copy.DBSnapshotIdentifier,
+      sourceSnapshotId: 'orders-manual',
+      engine: 'postgres',
+      sizeGiB: 20,
+      targetName: copyName,
+      targetId: copyName,
       targetArn: copy.DBSnapshotArn,
+      targetRegion: 'eu-west-1',
+      pool: 'rds-snapshot@eu-west-1',
+      kmsKeyArn: env.backupKeyArn,
       copyAttempts: 1,
+      failures: 0,
     });
-    sameKey(record?.kmsKeyId, env.backupKeyArn);
     // Exactly one record per source snapshot.
-    expect(records.filter((r) => r.sourceArn === intermediate.DBSnapshotArn)).toHaveLength(1);
+    expect(records.filter((r) => r.sourceArn === intermediateArn)).toHaveLength(1);
   });
 
   it('keeps one available record per copy and one copy per available record', async () => {
@@ -172,7 +193,7 @@ describe('a backup cycle driven by localRun', () => {
 
   it('does not copy the snapshots of a database outside the scope', async () => {
     const copies = await backupCopies(backupRds);
-    expect(copies.map((c) => tagsOf(c)[TAG_SOURCE_DB])).not.toContain('scratch');
+    expect(copies.map((c) => tagsOf(c)['bunker:source-resource'])).not.toContain('scratch');
     const intermediates = (await ownSnapshots(sourceRds)).filter((s) =>
       s.DBSnapshotIdentifier?.startsWith(`${INTERMEDIATE_PREFIX}-`),
     );
@@ -180,7 +201,9 @@ describe('a backup cycle driven by localRun', () => {
     const accepted = (await inventory(config, endpoint)).filter((r) => r.status !== 'rejected');
     expect(accepted.map((r) => r.sourceResourceId)).not.toContain('scratch');
     // The in-scope databases were all copied: the check above is not vacuous.
-    expect(new Set(copies.map((c) => tagsOf(c)[TAG_SOURCE_DB]))).toEqual(new Set(['orders', 'reports', 'billing']));
+    expect(new Set(copies.map((c) => tagsOf(c)['bunker:source-resource']))).toEqual(
+      new Set(['orders', 'reports', 'billing']),
+    );
   });
 
   it('re-keys an automated snapshot and a manual one under the default aws/rds key, shares them and copies them', async () => {
@@ -205,7 +228,11 @@ describe('a backup cycle driven by localRun', () => {
       const [record] = await inventory(config, endpoint).then((all) =>
         all.filter((r) => r.sourceArn === intermediate.DBSnapshotArn),
       );
-      expect(record).toMatchObject({ status: 'available', targetId: copies[0].DBSnapshotIdentifier });
+      expect(record).toMatchObject({
+        status: 'available',
+        sourceSnapshotId: original?.DBSnapshotIdentifier,
+        targetId: copies[0].DBSnapshotIdentifier,
+      });
     }
   });
 
@@ -222,13 +249,13 @@ describe('a backup cycle driven by localRun', () => {
       expect(await restoreAttribute(sourceRds, id), id).toEqual([]);
       expect(after?.KmsKeyId, id).toBe(before.KmsKeyId);
       expect(tagsOf(after as DBSnapshot), id).toEqual(tagsOf(before));
-      expect(tagsOf(after as DBSnapshot)[TAG_NOTIFIED_AT], id).toBeUndefined();
+      expect(tagsOf(after as DBSnapshot)['bunker:notified-at'], id).toBeUndefined();
     }
   });
 
   it('records when production took the snapshot, not when the agent re-keyed it', async () => {
     const original = productionBefore.get('orders-manual');
-    const intermediate = await describeSnapshot(sourceRds, intermediateSnapshotId('orders-manual'));
+    const intermediate = await describeSnapshot(sourceRds, ORDERS_INTERMEDIATE);
     // The emulator keeps the two times apart, so the check below can tell them apart.
     expect(intermediate.SnapshotCreateTime?.toISOString()).not.toBe(original?.SnapshotCreateTime?.toISOString());
 
@@ -236,37 +263,54 @@ describe('a backup cycle driven by localRun', () => {
     expect(record?.sourceCreatedAt).toBe(original?.SnapshotCreateTime?.toISOString());
   });
 
-  it('rejects a notification from an unregistered account that really shared a snapshot, and copies nothing of it', async () => {
-    const rejected = (await inventory(config, endpoint, { status: 'rejected' })).filter(
-      (r) => r.sourceArn === intruderArn,
-    );
-    expect(rejected).toHaveLength(1);
-    expect(rejected[0].reason).toContain(intruder);
-    expect(rejected[0].reason).toMatch(/not a registered source account/);
-    expect(rejected[0].artifactId).toMatch(/^rejected:/);
-    expect((await inventory(config, endpoint)).map((r) => r.artifactId)).not.toContain(rdsArtifactId(intruderArn));
+  it('rejects the notifications of an account that is no longer registered and really shared a snapshot, whichever topic carried them, and copies nothing of it', async () => {
+    const rejected = (await inventory(config, endpoint, { status: 'rejected' }))
+      .filter((r) => r.reason?.includes(intruder))
+      .map((r) => ({ kind: r.kind, reason: r.reason, sourceAccount: r.sourceAccount }))
+      .sort((a, b) => (a.reason ?? '').localeCompare(b.reason ?? ''));
+
+    expect(rejected).toEqual([
+      {
+        kind: 'unknown',
+        reason: `delivered through arn:aws:sns:eu-west-1:${backup}:bunker-intake-${intruder}, not the intake topic of a registered source account`,
+        sourceAccount: undefined,
+      },
+      {
+        kind: 'unknown',
+        reason: `names account ${intruder} but was published on the intake topic of account ${source}`,
+        sourceAccount: source,
+      },
+    ]);
+    const ids = (await inventory(config, endpoint)).map((r) => r.artifactId);
+    expect(ids).not.toContain(`rds-snapshot:${intruder}:eu-west-1:planted`);
     const copies = await backupCopies(backupRds);
-    expect(copies.map((c) => tagsOf(c)[TAG_SOURCE_ACCOUNT])).not.toContain(intruder);
+    expect(copies.map((c) => tagsOf(c)['bunker:source-account'])).not.toContain(intruder);
+    expect(copies.map((c) => tagsOf(c)['bunker:source-id'])).not.toContain('planted');
   });
 
   it('rejects a notification of a snapshot its source never shared, and copies nothing of it', async () => {
-    const rejected = (await inventory(config, endpoint, { status: 'rejected' })).filter(
-      (r) => r.sourceArn === unsharedArn,
+    const rejected = (await inventory(config, endpoint, { status: 'rejected' })).filter((r) =>
+      r.reason?.includes('scratch-never-shared'),
     );
     expect(rejected).toHaveLength(1);
-    expect(rejected[0].reason).toMatch(/scratch-never-shared is not shared with the backup account/);
-    expect(rejected[0].sourceAccount).toBe(source);
-    expect((await inventory(config, endpoint)).map((r) => r.artifactId)).not.toContain(rdsArtifactId(unsharedArn));
+    expect(rejected[0]).toMatchObject({
+      kind: 'unknown',
+      reason: `RDS DB snapshot scratch-never-shared is not shared with the backup account ${backup}`,
+      sourceAccount: source,
+    });
+    expect(rejected[0].artifactId).toMatch(/^rejected:[0-9a-f]{32}$/);
+    expect((await inventory(config, endpoint)).map((r) => r.artifactId)).not.toContain(
+      `rds-snapshot:${source}:eu-west-1:scratch-never-shared`,
+    );
     expect(await copiesOf(backupRds, 'scratch-never-shared')).toEqual([]);
   });
 
   it('absorbs duplicate notifications: still one copy and one record per snapshot', async () => {
     const recordsBefore = await inventory(config, endpoint);
     const copiesBefore = await backupCopies(backupRds);
-    const intermediate = await describeSnapshot(sourceRds, intermediateSnapshotId('orders-manual'));
-    const duplicate = notificationBody(source, intermediate.DBSnapshotArn ?? '');
-    await publish(aws.sns(source), env.topicArn, duplicate);
-    await publish(aws.sns(source), env.topicArn, duplicate);
+    const duplicate = notificationV2(source, ORDERS_INTERMEDIATE);
+    await publish(aws.sns(source), env.topicArns[source], duplicate);
+    await publish(aws.sns(source), env.topicArns[source], duplicate);
 
     const secondRun = await localRun(config, endpoint);
 
@@ -276,168 +320,301 @@ describe('a backup cycle driven by localRun', () => {
     expect(copiesAfter.map((c) => c.DBSnapshotIdentifier).sort()).toEqual(
       copiesBefore.map((c) => c.DBSnapshotIdentifier).sort(),
     );
-    expect(await copiesOf(backupRds, intermediate.DBSnapshotIdentifier ?? '')).toHaveLength(1);
+    expect(await copiesOf(backupRds, ORDERS_INTERMEDIATE)).toHaveLength(1);
     const recordsAfter = await inventory(config, endpoint);
     expect(recordsAfter).toEqual(recordsBefore);
   });
 });
 
-describe('the intake handler on SQS batches', () => {
+describe('the intake handler on the intake queue (bunker moto launcher)', () => {
   const endpoint = emulatorEndpoint();
   const aws = new TestClients(endpoint);
   const backup = freshAccountId();
   const source = freshAccountId();
-  const config: BunkerConfig = bunkerConfig(backup, [source]);
+  const sibling = freshAccountId();
+  const config: BunkerConfig = bunkerConfig(backup, [source, sibling]);
   const backupRds = aws.rds(backup);
   const sourceRds = aws.rds(source);
   let env: LocalEnvironment;
-  let deps: IntakeDeps;
+  let deps: VaultDeps;
+  let queue: IntakeQueue;
 
   beforeAll(async () => {
     env = await localUp(config, endpoint);
     deps = await realVaultDeps(config, env, endpoint);
-    // Out of scope for the agent: these tests announce by hand what the agent would.
-    await createDatabase(sourceRds, { id: 'ledger', inScope: false, kmsKeyId: env.sources[0].shareKeyArn });
+    queue = intakeQueue(config, env, aws.sqs(backup));
+    // These tests share and announce by hand what the source agent would; only the last one runs the agents.
+    await createDatabase(sourceRds, { id: 'ledger', inScope: true, kmsKeyId: env.sources[0].shareKeyArn });
+    await createDatabase(sourceRds, { id: 'scratch', inScope: false, kmsKeyId: env.sources[0].shareKeyArn });
   });
 
   afterAll(() => aws.destroy());
 
-  /** A snapshot of the source's database, shared with the backup account, and its notification. */
-  async function announced(snapshotId: string): Promise<{ arn: string; body: string; targetId: string }> {
-    const arn = await createSnapshot(sourceRds, 'ledger', snapshotId);
-    await shareSnapshot(sourceRds, snapshotId, backup);
-    return { arn, body: notificationBody(source, arn), targetId: backupSnapshotId(arn) };
+  interface Announced {
+    readonly artifactId: string;
+    readonly arn: string;
+    readonly notification: string;
+    readonly targetName: string;
   }
 
-  const recordOf = async (arn: string): Promise<InventoryRecord | undefined> => deps.inventory.get(rdsArtifactId(arn));
+  /** A snapshot of one of the source's databases, shared with the backup account, and its v2 notification. */
+  async function shared(snapshotId: string, database = 'ledger'): Promise<Announced> {
+    const arn = await createSnapshot(sourceRds, database, snapshotId);
+    await shareSnapshot(sourceRds, snapshotId, backup);
+    const ref: ArtifactRef = {
+      kind: 'rds-snapshot',
+      partition: 'aws',
+      account: source,
+      region: REGION,
+      id: snapshotId,
+    };
+    return {
+      artifactId: `rds-snapshot:${source}:eu-west-1:${snapshotId}`,
+      arn,
+      notification: notificationV2(source, snapshotId),
+      targetName: rdsSnapshot.targetName(ref, 0),
+    };
+  }
 
-  it('consumes malformed and oversized messages in the same batch as a good one, records why, and copies the good one', async () => {
-    const good = await announced('ledger-batch');
-    const malformed = '{"version": 1, "kind": "rds-snapshot", ';
-    const oversized = JSON.stringify({ ...JSON.parse(good.body), padding: 'x'.repeat(MAX_NOTIFICATION_BYTES) });
-    const wrongVersion = JSON.stringify({ ...JSON.parse(good.body), version: 2 });
-    const handler = createRdsIntakeHandler(deps);
+  /** Publishes on the source's own intake topic, as its agent does. */
+  const publishAsSource = (message: string) => publish(aws.sns(source), env.topicArns[source], message);
 
-    const response = await handler(sqsEvent([malformed, oversized, good.body, wrongVersion]));
+  const recordOf = (id: string): Promise<InventoryRecord | undefined> => deps.inventory.get(id);
+
+  /** The real copier of RDS DB snapshots with some of its calls replaced. */
+  function withCopier(replace: (real: ArtifactCopier) => Partial<ArtifactCopier>): VaultDeps {
+    const real = deps.copiers['rds-snapshot'];
+    const copier: ArtifactCopier = {
+      kind: real.kind,
+      describeSource: (ref) => real.describeSource(ref),
+      copy: (request) => real.copy(request),
+      describeCopy: (location) => real.describeCopy(location),
+      ...replace(real),
+    };
+    return { ...deps, copiers: { ...deps.copiers, 'rds-snapshot': copier } };
+  }
+
+  it('consumes malformed, oversized, unsupported and unenveloped messages in the same batch as a good one, records why, and copies the good one', async () => {
+    const good = await shared('ledger-batch');
+    const malformed = '{"version": 2, "kind": "rds-snapshot", ';
+    const oversized = JSON.stringify({ ...JSON.parse(good.notification), padding: 'x'.repeat(4096) });
+    const unsupported = JSON.stringify({ ...JSON.parse(good.notification), version: 3 });
+    for (const message of [malformed, oversized, good.notification, unsupported]) await publishAsSource(message);
+    // The good notification once more, sent to the queue directly: no SNS envelope says who sent it.
+    await queue.sendDirectly(good.notification);
+
+    const { event, response } = await queue.deliver(createIntakeHandler(deps), 5);
 
     expect(response.batchItemFailures).toEqual([]);
     const copies = await copiesOf(backupRds, 'ledger-batch');
-    expect(copies.map((c) => c.DBSnapshotIdentifier)).toEqual([good.targetId]);
-    expect(await recordOf(good.arn)).toMatchObject({ status: 'available', targetId: good.targetId });
-    const rejections = await Promise.all(
-      [malformed, oversized, wrongVersion].map((b) => deps.inventory.get(rejectionId(b))),
-    );
-    expect(rejections.map((r) => r?.status)).toEqual(['rejected', 'rejected', 'rejected']);
-    expect(rejections[0]?.reason).toBe('message is not JSON');
-    expect(rejections[1]?.reason).toMatch(/^message too large: \d+ bytes, limit 4096$/);
-    expect(rejections[2]?.reason).toMatch(/version: expected version 1/);
+    expect(copies.map((c) => c.DBSnapshotIdentifier)).toEqual([good.targetName]);
+    expect(await recordOf(good.artifactId)).toMatchObject({ status: 'available', targetId: good.targetName });
+    const rejectionOf = (body: string) => recordOf(rejectionId(body));
+    const rejections = await Promise.all([
+      rejectionOf(deliveryOf(event, malformed).body),
+      rejectionOf(deliveryOf(event, oversized).body),
+      rejectionOf(deliveryOf(event, unsupported).body),
+      rejectionOf(good.notification),
+    ]);
+    expect(rejections.map((r) => ({ status: r?.status, reason: r?.reason, sourceAccount: r?.sourceAccount }))).toEqual([
+      { status: 'rejected', reason: 'message is not JSON', sourceAccount: source },
+      { status: 'rejected', reason: 'message too large: 4263 bytes, limit 4096', sourceAccount: source },
+      {
+        status: 'rejected',
+        reason: 'unsupported notification version 3; supported: 1, 2',
+        sourceAccount: source,
+      },
+      { status: 'rejected', reason: 'delivery is not an SNS notification envelope', sourceAccount: undefined },
+    ]);
     // A rejected message never takes the key of the real copy it imitates.
-    expect(rejections.map((r) => r?.artifactId)).not.toContain(rdsArtifactId(good.arn));
+    expect(rejections.map((r) => r?.artifactId)).not.toContain(good.artifactId);
+  });
+
+  it("accepts a version 1 notification (Bunker 0.1's format) and copies the snapshot it names", async () => {
+    const announced = await shared('ledger-v1');
+    await publishAsSource(notificationV1(source, announced.arn));
+
+    const { response } = await queue.deliver(createIntakeHandler(deps), 1);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await copiesOf(backupRds, 'ledger-v1')).map((c) => c.DBSnapshotIdentifier)).toEqual([announced.targetName]);
+    expect(await recordOf(announced.artifactId)).toMatchObject({
+      status: 'available',
+      sourceId: 'ledger-v1',
+      sourceArn: `arn:aws:rds:eu-west-1:${source}:snapshot:ledger-v1`,
+    });
   });
 
   it('makes one copy of a notification delivered twice in the same batch', async () => {
-    const good = await announced('ledger-twice');
+    const announced = await shared('ledger-twice');
+    await publishAsSource(announced.notification);
+    await publishAsSource(announced.notification);
 
-    const response = await createRdsIntakeHandler(deps)(sqsEvent([good.body, good.body]));
+    const { response } = await queue.deliver(createIntakeHandler(deps), 2);
 
     expect(response.batchItemFailures).toEqual([]);
-    expect((await copiesOf(backupRds, 'ledger-twice')).map((c) => c.DBSnapshotIdentifier)).toEqual([good.targetId]);
-    // copyAttempts may be 2: a duplicate that sees the claim before the claimer asked RDS takes it for a
-    // crashed claimer and asks again, which the deterministic target name turns into "exists".
-    expect(await recordOf(good.arn)).toMatchObject({ status: 'available', targetId: good.targetId });
+    expect((await copiesOf(backupRds, 'ledger-twice')).map((c) => c.DBSnapshotIdentifier)).toEqual([
+      announced.targetName,
+    ]);
+    // The duplicate finds the claim and leaves the copy to its claimer: one request.
+    expect(await recordOf(announced.artifactId)).toMatchObject({
+      status: 'available',
+      targetId: announced.targetName,
+      copyAttempts: 1,
+    });
   });
 
-  it('finds the copy on redelivery after a crash between the copy request and the inventory update (fault-injecting store wrapper)', async () => {
-    const crashing = await announced('ledger-crash-after-copy');
-    const bystander = await announced('ledger-bystander');
+  it('finds the copy on redelivery after a crash between the copy request and the inventory update (fault-injecting copier wrapper)', async () => {
+    const crashing = await shared('ledger-crash-after-copy');
+    const bystander = await shared('ledger-bystander');
     // The first look at the crashing copy after it was requested dies, as a Lambda timeout would.
     let crashed = false;
-    const store: BackupSnapshotStore = {
-      copyShared: (request) => deps.backupStore.copyShared(request),
-      describe: async (targetId) => {
-        if (!crashed && targetId === crashing.targetId) {
-          crashed = true;
-          throw new Error('simulated crash after the copy was requested');
-        }
-        return deps.backupStore.describe(targetId);
-      },
-    };
-    const handler = createRdsIntakeHandler({ ...deps, backupStore: store });
-    const event = sqsEvent([crashing.body, bystander.body]);
+    const handler = createIntakeHandler(
+      withCopier((real) => ({
+        describeCopy: async (location) => {
+          if (!crashed && location.targetName === crashing.targetName) {
+            crashed = true;
+            throw new Error('simulated crash after the copy was requested');
+          }
+          return real.describeCopy(location);
+        },
+      })),
+    );
+    await publishAsSource(crashing.notification);
+    await publishAsSource(bystander.notification);
 
-    const first = await handler(event);
+    const first = await queue.deliver(handler, 2);
 
-    expect(first.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0].messageId }]);
+    const crashedDelivery = deliveryOf(first.event, crashing.notification);
+    expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: crashedDelivery.messageId }]);
     expect(await copiesOf(backupRds, 'ledger-crash-after-copy')).toHaveLength(1);
-    expect((await recordOf(crashing.arn))?.status).toBe('copying');
+    expect((await recordOf(crashing.artifactId))?.status).toBe('copying');
     // The rest of the batch went on.
-    expect(await recordOf(bystander.arn)).toMatchObject({ status: 'available' });
+    expect(await recordOf(bystander.artifactId)).toMatchObject({ status: 'available' });
 
-    const retry = await handler(sqsEvent([crashing.body]));
+    const retry = await queue.deliver(handler, 1);
 
-    expect(retry.batchItemFailures).toEqual([]);
+    expect(retry.event.Records.map((r) => r.messageId)).toEqual([crashedDelivery.messageId]);
+    expect(retry.response.batchItemFailures).toEqual([]);
     const copies = await copiesOf(backupRds, 'ledger-crash-after-copy');
-    expect(copies.map((c) => c.DBSnapshotIdentifier)).toEqual([crashing.targetId]);
-    expect(await recordOf(crashing.arn)).toMatchObject({
+    expect(copies.map((c) => c.DBSnapshotIdentifier)).toEqual([crashing.targetName]);
+    expect(await recordOf(crashing.artifactId)).toMatchObject({
       status: 'available',
       targetArn: copies[0].DBSnapshotArn,
       copyAttempts: 1,
     });
   });
 
-  it('requests the copy on redelivery after a crash between the claim and the copy request (fault-injecting store wrapper)', async () => {
-    const crashing = await announced('ledger-crash-before-copy');
+  it("requests the copy again after a crash between the claim and the copy request, once the claim's grace period is over (fault-injecting copier wrapper)", async () => {
+    const crashing = await shared('ledger-crash-before-copy');
     let crashed = false;
-    const store: BackupSnapshotStore = {
-      copyShared: async (request) => {
+    const crashingDeps = withCopier((real) => ({
+      copy: async (request) => {
         if (!crashed) {
           crashed = true;
           throw new Error('simulated crash before the copy was requested');
         }
-        return deps.backupStore.copyShared(request);
+        return real.copy(request);
       },
-      describe: (targetId) => deps.backupStore.describe(targetId),
-    };
-    const handler = createRdsIntakeHandler({ ...deps, backupStore: store });
-    const event = sqsEvent([crashing.body]);
+    }));
+    const handler = createIntakeHandler(crashingDeps);
+    await publishAsSource(crashing.notification);
 
-    expect((await handler(event)).batchItemFailures).toEqual([{ itemIdentifier: event.Records[0].messageId }]);
+    const first = await queue.deliver(handler, 1);
+
+    expect(first.response.batchItemFailures).toEqual([{ itemIdentifier: first.event.Records[0].messageId }]);
     expect(await copiesOf(backupRds, 'ledger-crash-before-copy')).toEqual([]);
-    expect((await recordOf(crashing.arn))?.status).toBe('copying');
+    expect(await recordOf(crashing.artifactId)).toMatchObject({ status: 'copying', copyAttempts: 1 });
 
-    expect((await handler(sqsEvent([crashing.body]))).batchItemFailures).toEqual([]);
+    // Redelivered at once: the claimer may still be about to ask, so the copy is left to it.
+    const redelivered = await queue.deliver(handler, 1);
+
+    expect(redelivered.response.batchItemFailures).toEqual([]);
+    expect(await copiesOf(backupRds, 'ledger-crash-before-copy')).toEqual([]);
+    expect(await recordOf(crashing.artifactId)).toMatchObject({ status: 'copying', copyAttempts: 1 });
+
+    // Eleven minutes on, past the ten-minute grace, the sweep asks for the copy again.
+    const later: Clock = { now: () => new Date(Date.now() + 11 * 60_000) };
+    await createSweepHandler({ ...crashingDeps, clock: later })();
 
     expect((await copiesOf(backupRds, 'ledger-crash-before-copy')).map((c) => c.DBSnapshotIdentifier)).toEqual([
-      crashing.targetId,
+      crashing.targetName,
     ]);
-    expect(await recordOf(crashing.arn)).toMatchObject({ status: 'available', copyAttempts: 2 });
+    expect(await recordOf(crashing.artifactId)).toMatchObject({ status: 'available', copyAttempts: 2 });
   });
 
-  it('marks the record failed, never available, when the source unshares between the check and the copy (reader wrapper removes the share)', async () => {
-    const racing = await announced('ledger-unshared-in-between');
-    // Intake's Describe sees the share; the source withdraws it right after, before the copy.
-    const reader: SourceSnapshotReader = {
-      describe: async (account, region, arn) => {
-        const view = await deps.sourceReader.describe(account, region, arn);
-        await unshareSnapshot(sourceRds, 'ledger-unshared-in-between', backup);
-        return view;
-      },
-    };
-    const handler = createRdsIntakeHandler({ ...deps, sourceReader: reader });
+  it('rejects a notification that a registered account publishes on its own topic naming another registered account, attributes it to the publisher, and copies nothing', async () => {
+    const lent = await shared('ledger-lent');
+    await publish(aws.sns(sibling), env.topicArns[sibling], lent.notification);
 
-    const response = await handler(sqsEvent([racing.body]));
+    const { event, response } = await queue.deliver(createIntakeHandler(deps), 1);
 
     expect(response.batchItemFailures).toEqual([]);
-    const record = await recordOf(racing.arn);
+    expect(await recordOf(rejectionId(event.Records[0].body))).toMatchObject({
+      status: 'rejected',
+      kind: 'unknown',
+      reason: `names account ${source} but was published on the intake topic of account ${sibling}`,
+      sourceAccount: sibling,
+    });
+    expect(await recordOf(lent.artifactId)).toBeUndefined();
+    expect(await copiesOf(backupRds, 'ledger-lent')).toEqual([]);
+
+    // The same notification on the source's own topic is copied: only the topic made the difference.
+    await publishAsSource(lent.notification);
+    expect((await queue.deliver(createIntakeHandler(deps), 1)).response.batchItemFailures).toEqual([]);
+    expect((await copiesOf(backupRds, 'ledger-lent')).map((c) => c.DBSnapshotIdentifier)).toEqual([lent.targetName]);
+  });
+
+  it('rejects as out of scope a snapshot of an untagged database that its account shared by hand and announced, and copies nothing', async () => {
+    const byHand = await shared('scratch-by-hand', 'scratch');
+    await publishAsSource(byHand.notification);
+
+    const { event, response } = await queue.deliver(createIntakeHandler(deps), 1);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await recordOf(rejectionId(event.Records[0].body))).toMatchObject({
+      status: 'rejected',
+      kind: 'unknown',
+      reason: 'DB instance scratch is out of scope: it does not match the tag bunker:backup=true',
+      sourceAccount: source,
+    });
+    expect(await recordOf(byHand.artifactId)).toBeUndefined();
+    // Read independently, as the backup account: no snapshot of it, under any name.
+    const backupSnapshots = await ownSnapshots(aws.rds(backup));
+    expect(backupSnapshots.map((s) => s.DBSnapshotIdentifier)).not.toContain(byHand.targetName);
+    expect(backupSnapshots.map((s) => tagsOf(s)['bunker:source-id'])).not.toContain('scratch-by-hand');
+    expect(backupSnapshots.map((s) => tagsOf(s)['bunker:source-resource'])).not.toContain('scratch');
+    expect(backupSnapshots.length).toBeGreaterThan(0);
+  });
+
+  it('marks the record failed, never available, when the source unshares between the check and the copy (fault-injecting copier wrapper)', async () => {
+    const racing = await shared('ledger-unshared-in-between');
+    // Intake's Describe sees the share; the source withdraws it right after, before the copy.
+    const handler = createIntakeHandler(
+      withCopier((real) => ({
+        describeSource: async (ref) => {
+          const view = await real.describeSource(ref);
+          await unshareSnapshot(sourceRds, 'ledger-unshared-in-between', backup);
+          return view;
+        },
+      })),
+    );
+    await publishAsSource(racing.notification);
+
+    const { response } = await queue.deliver(handler, 1);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const record = await recordOf(racing.artifactId);
     expect(record?.status).toBe('failed');
-    expect(record?.reason).toMatch(/refused the copy/);
-    expect(record?.reason).toMatch(/DBSnapshotNotFound/);
+    expect(record?.reason).toBe(
+      `RDS refused the copy: DBSnapshotNotFoundFault: DBSnapshot ${racing.arn} not found.; retry 2 of 3 after a backoff`,
+    );
     expect(await copiesOf(backupRds, 'ledger-unshared-in-between')).toEqual([]);
 
     // The rest of the pipeline (agents, completion events, sweep) does not turn it into a copy either.
     const run = await localRun(config, endpoint);
     expect(run.settled).toBe(true);
-    const after = await recordOf(racing.arn);
+    const after = await recordOf(racing.artifactId);
     expect(after?.status).toBe('failed');
     expect(after?.history.map((h) => h.status)).not.toContain('available');
     expect(await copiesOf(backupRds, 'ledger-unshared-in-between')).toEqual([]);

@@ -12,7 +12,14 @@ import { App, type Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { intakeTopicArn, sourceNames, vaultNames, vaultReaderPrincipalArns } from '../../lambdas/core/names';
+import {
+  intakeTopicArn,
+  intakeTopicName,
+  sourceNames,
+  vaultNames,
+  vaultReaderPrincipalArns,
+} from '../../lambdas/core/names';
+import { INTAKE_MAX_CONCURRENCY } from '../../lib/stacks/vault-stack';
 import { type BunkerApp, buildApp } from '../../lib/app';
 import { parseConfig } from '../../lib/config/load';
 import type { BunkerConfigInput } from '../../lib/config/schema';
@@ -45,7 +52,8 @@ const document: BunkerConfigInput = {
     // First Region differs from the backup Region: the reader role lives there.
     { account: STOREFRONT, name: 'storefront', regions: ['eu-central-1', 'eu-west-1'] },
   ],
-  artifacts: { rds: { enabled: true } },
+  // Every snapshot kind: the rules, grants and reader actions are built from the kind registry.
+  artifacts: { rds: { enabled: true }, aurora: { enabled: true }, ebs: { enabled: true }, ami: { enabled: true } },
   alerts: { emails: ['backup-alerts@example.com'] },
 };
 const config = parseConfig(document, 'test config');
@@ -155,7 +163,16 @@ describe('the CDK app', () => {
       'rds:DescribeDBSnapshots',
       'rds:DescribeDBInstances',
       'rds:DescribeDBSnapshotAttributes',
+      'rds:DescribeDBClusterSnapshots',
+      'rds:DescribeDBClusters',
+      'rds:DescribeDBClusterSnapshotAttributes',
       'rds:ListTagsForResource',
+      'ec2:DescribeSnapshots',
+      'ec2:DescribeSnapshotAttribute',
+      'ec2:DescribeVolumes',
+      'ec2:DescribeImages',
+      'ec2:DescribeImageAttribute',
+      'ec2:DescribeTags',
     ];
     for (const template of [vault, ...sources.values()]) {
       const identity = policyStatements(template).filter((found) => found.type === 'AWS::IAM::Policy');
@@ -189,25 +206,57 @@ describe('the CDK app', () => {
 });
 
 describe('the vault stack', () => {
-  it('allows only registered source accounts to publish to the intake topic', () => {
-    const [topicId] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName === names.intakeTopic);
-    const [policyId] = logicalIds(vault, 'AWS::SNS::TopicPolicy', (props) =>
-      asArray(props.Topics).some((topic) => referencedId(topic) === topicId),
-    );
-    const allows = statementsOf(vault, policyId).filter((found) => found.statement.Effect === 'Allow');
-    const publishers = allows.flatMap((found) => principalsOf(found.statement));
-    expect(publishers.map((principal) => SOURCES.find((account) => principalIsAccount(principal, account)))).toEqual(
-      SOURCES,
-    );
-    for (const found of allows) expect(actionsOf(found.statement)).toEqual(['sns:Publish']);
-    // Only their Bunker agents, not any principal of the account.
-    expect(allows.flatMap((found) => conditionValues(found.statement, 'ArnEquals', 'aws:PrincipalArn'))).toEqual(
-      config.sources.flatMap((source) =>
+  it("gives each source account its own intake topic that only that account's agents may publish to", () => {
+    for (const source of config.sources) {
+      const [topicId] = logicalIds(
+        vault,
+        'AWS::SNS::Topic',
+        (props) => props.TopicName === intakeTopicName(config.name, source.account),
+      );
+      expect(topicId, source.account).toBeDefined();
+      const [policyId] = logicalIds(vault, 'AWS::SNS::TopicPolicy', (props) =>
+        asArray(props.Topics).some((topic) => referencedId(topic) === topicId),
+      );
+      const allows = statementsOf(vault, policyId).filter((found) => found.statement.Effect === 'Allow');
+      expect(allows.flatMap((found) => principalsOf(found.statement))).toEqual([
+        `arn:<AWS::Partition>:iam::${source.account}:root`,
+      ]);
+      for (const found of allows) expect(actionsOf(found.statement)).toEqual(['sns:Publish']);
+      // Only that account's Bunker agents, one per Region, not any principal of the account.
+      expect(allows.flatMap((found) => conditionValues(found.statement, 'ArnEquals', 'aws:PrincipalArn'))).toEqual(
         source.regions.map(
           (region) => `arn:<AWS::Partition>:iam::${source.account}:role/${sourceNames('bunker', region).agentRole}`,
         ),
-      ),
+      );
+    }
+    expect(
+      logicalIds(vault, 'AWS::SNS::Topic', (props) => String(props.TopicName).startsWith(names.intakeTopicPrefix)),
+    ).toHaveLength(SOURCES.length);
+  });
+
+  it('lets only the intake topics write to the intake queue, enveloped so the topic names the sender', () => {
+    const [queue] = logicalIds(vault, 'AWS::SQS::Queue', (props) => props.QueueName === names.intakeQueue);
+    const [policyId] = logicalIds(vault, 'AWS::SQS::QueuePolicy', (props) =>
+      asArray(props.Queues).some((q) => referencedId(q) === queue),
     );
+    const statements = statementsOf(vault, policyId).filter((found) => found.statement.Effect === 'Allow');
+    expect(statements.flatMap((found) => principalsOf(found.statement))).toEqual(['sns.amazonaws.com']);
+    const topics = logicalIds(vault, 'AWS::SNS::Topic', (props) =>
+      String(props.TopicName).startsWith(names.intakeTopicPrefix),
+    );
+    expect(
+      statements
+        .flatMap((found) => asArray(found.statement.Condition?.ArnEquals?.['aws:SourceArn']).map(referencedId))
+        .sort(),
+    ).toEqual([...topics].sort());
+    const subscriptions = resourcesOf(vault, 'AWS::SNS::Subscription').filter(
+      ([, resource]) => resource.Properties?.Protocol === 'sqs',
+    );
+    expect(subscriptions.map(([, sub]) => referencedId(sub.Properties?.TopicArn)).sort()).toEqual([...topics].sort());
+    for (const [id, subscription] of subscriptions) {
+      expect(subscription.Properties?.RawMessageDelivery, id).not.toBe(true);
+      expect(subscription.Properties?.Endpoint, id).toEqual({ 'Fn::GetAtt': [queue, 'Arn'] });
+    }
   });
 
   it('grants source accounts nothing in the backup account but publishing through SNS', () => {
@@ -268,8 +317,11 @@ describe('the vault stack', () => {
     expect(sse).toMatchObject({ SSEEnabled: true, SSEType: 'KMS' });
     expect(referencedId(sse.KMSMasterKeyId)).toBe(backupKey);
 
-    const [topic] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName === names.intakeTopic);
-    expect(referencedId(vault.Resources[topic].Properties?.KmsMasterKeyId)).toBe(intakeKey);
+    const topics = logicalIds(vault, 'AWS::SNS::Topic', (props) =>
+      String(props.TopicName).startsWith(names.intakeTopicPrefix),
+    );
+    expect(topics).toHaveLength(SOURCES.length);
+    for (const topic of topics) expect(referencedId(vault.Resources[topic].Properties?.KmsMasterKeyId)).toBe(intakeKey);
     for (const queueName of [names.intakeQueue, names.intakeDeadLetterQueue]) {
       const [queue] = logicalIds(vault, 'AWS::SQS::Queue', (props) => props.QueueName === queueName);
       expect(referencedId(vault.Resources[queue].Properties?.KmsMasterKeyId), queueName).toBe(intakeKey);
@@ -292,6 +344,8 @@ describe('the vault stack', () => {
       DeletionProtectionEnabled: true,
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       KeySchema: [{ AttributeName: 'artifactId', KeyType: 'HASH' }],
+      // Rejected messages expire: a flood cannot grow the table for good.
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       GlobalSecondaryIndexes: [
         {
           IndexName: names.inventoryStatusIndex,
@@ -320,20 +374,15 @@ describe('the vault stack', () => {
     expect(props.VisibilityTimeout as number).toBeGreaterThanOrEqual(
       6 * (vault.Resources[intake].Properties?.Timeout as number),
     );
-    const [subscription] = resourcesOf(vault, 'AWS::SNS::Subscription').filter(
-      ([, resource]) => resource.Properties?.Protocol === 'sqs',
-    );
-    expect(subscription[1].Properties).toMatchObject({
-      RawMessageDelivery: true,
-      Endpoint: { 'Fn::GetAtt': [queue, 'Arn'] },
-    });
   });
 
-  it('reports batch item failures from the intake queue, ten messages at a time', () => {
+  it('reports batch item failures from the intake queue, ten messages at a time, at most five batches at once', () => {
     const [[, mapping]] = resourcesOf(vault, 'AWS::Lambda::EventSourceMapping');
+    expect(INTAKE_MAX_CONCURRENCY).toBe(5);
     expect(mapping.Properties).toMatchObject({
       BatchSize: 10,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
     });
   });
 
@@ -347,22 +396,51 @@ describe('the vault stack', () => {
     const rules = resourcesOf(vault, 'AWS::Events::Rule').filter(([, rule]) =>
       asArray(rule.Properties?.Targets as { Arn: unknown }[]).some((target) => referencedId(target.Arn) === completion),
     );
-    expect(rules).toHaveLength(1);
-    expect(rules[0][1].Properties?.EventPattern).toEqual({
-      source: ['aws.rds'],
-      'detail-type': ['RDS DB Snapshot Event'],
-      detail: { EventID: ['RDS-EVENT-0197', 'RDS-EVENT-0190', 'RDS-EVENT-0060', 'RDS-EVENT-0061'] },
-    });
+    // One rule per enabled kind, from the kind registry.
+    expect(rules.map(([, rule]) => rule.Properties?.EventPattern)).toEqual([
+      {
+        source: ['aws.rds'],
+        'detail-type': ['RDS DB Snapshot Event'],
+        detail: {
+          EventID: ['RDS-EVENT-0197', 'RDS-EVENT-0190', 'RDS-EVENT-0060', 'RDS-EVENT-0061'],
+          SourceIdentifier: [{ prefix: 'bunker-' }],
+        },
+      },
+      {
+        source: ['aws.rds'],
+        'detail-type': ['RDS DB Cluster Snapshot Event'],
+        detail: { SourceIdentifier: [{ prefix: 'bunker-' }] },
+      },
+      { source: ['aws.ec2'], 'detail-type': ['EBS Snapshot Notification'], detail: { event: ['copySnapshot'] } },
+      { source: ['aws.ec2'], 'detail-type': ['EC2 AMI State Change'], detail: { State: ['available', 'failed'] } },
+    ]);
     expect(resourcesOf(vault, 'AWS::Events::Rule').map(([, rule]) => rule.Properties?.ScheduleExpression)).toContain(
       'rate(15 minutes)',
     );
   });
 
-  it('names the vault Lambda roles exactly as the source reader roles trust them', () => {
-    const roleArns = resourcesOf(vault, 'AWS::IAM::Role').map(
-      ([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`,
-    );
+  it('names the vault Lambda roles as the source stacks name them, and lets only intake assume reader roles', () => {
+    const roles = resourcesOf(vault, 'AWS::IAM::Role');
+    const roleArns = roles.map(([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`);
     expect(roleArns.sort()).toEqual(vaultReaderPrincipalArns(config.name, BACKUP).sort());
+    const assumers = roles
+      .filter(([roleId]) =>
+        policyStatements(vault).some(
+          (found) =>
+            found.type === 'AWS::IAM::Policy' &&
+            asArray(vault.Resources[found.logicalId].Properties?.Roles).some((r) => referencedId(r) === roleId) &&
+            actionsOf(found.statement).includes('sts:AssumeRole'),
+        ),
+      )
+      .map(([, role]) => role.Properties?.RoleName);
+    expect(assumers).toEqual([names.intakeRole]);
+  });
+
+  it('grants no vault Lambda a listing of RDS snapshots: sources are read through the reader role', () => {
+    for (const { statement, logicalId } of policyStatements(vault).filter((f) => f.type === 'AWS::IAM::Policy')) {
+      if (!asArray(statement.Resource).includes('*')) continue;
+      for (const action of actionsOf(statement)) expect(action, logicalId).not.toMatch(/^rds:/);
+    }
   });
 
   it('runs every Lambda on the newest Node.js runtime on ARM64 with tracing and source maps', () => {
@@ -379,7 +457,7 @@ describe('the vault stack', () => {
   });
 
   it('alarms to the alerts topic on dead letters and on errors of each Lambda', () => {
-    const [alertsTopic] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName !== names.intakeTopic);
+    const [alertsTopic] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName === `${config.name}-alerts`);
     const alarms = resourcesOf(vault, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
     for (const alarm of alarms) {
       expect(asArray(alarm.AlarmActions).map(referencedId)).toEqual([alertsTopic]);
@@ -400,7 +478,7 @@ describe('the vault stack', () => {
 describe('the source stacks', () => {
   const each = () => [...sources.entries()].map(([key, template]) => ({ key, template, account: key.split('/')[0] }));
 
-  it('let the backup account use the share key only to copy through RDS', () => {
+  it('let the backup account use the share key only to copy through RDS or EC2', () => {
     for (const { key, template, account } of each()) {
       const keyId = keyByAlias(template, sourceNames(config.name, key.split('/')[1]).shareKeyAlias);
       expect(template.Resources[keyId].Properties?.EnableKeyRotation, key).toBe(true);
@@ -415,7 +493,11 @@ describe('the source stacks', () => {
           if (action === 'kms:DescribeKey') continue;
           const via = conditionValues(statement, 'StringEquals', 'kms:ViaService');
           expect(via.length, `${key} ${action}`).toBeGreaterThan(0);
-          for (const service of via) expect(service, key).toMatch(/^rds\.[a-z0-9-]+\.amazonaws\.com$/);
+          for (const service of via) expect(service, key).toMatch(/^(rds|ec2)\.[a-z0-9-]+\.amazonaws\.com$/);
+          // This Region's service and the vault Region's (a single-step cross-Region copy), nothing else.
+          expect(new Set(via.map((service) => service.split('.')[1])), key).toEqual(
+            new Set([key.split('/')[1], config.backup.region]),
+          );
           if (action === 'kms:CreateGrant') {
             expect(conditionValues(statement, 'Bool', 'kms:GrantIsForAWSResource'), key).toEqual(['true']);
           }
@@ -432,7 +514,7 @@ describe('the source stacks', () => {
     }
   });
 
-  it('let only the vault Lambda roles assume the reader role, and only to read', () => {
+  it("let only the vault's intake role assume the reader role, only to read, only in the registered Regions", () => {
     const readerName = sourceNames(config.name, 'any').readerRole;
     for (const { key, template } of each()) {
       for (const [roleId] of resourcesOf(template, 'AWS::IAM::Role').filter(
@@ -441,23 +523,36 @@ describe('the source stacks', () => {
         const trust = statementsOf(template, roleId, 'AssumeRolePolicyDocument');
         expect(trust, key).toHaveLength(1);
         expect(principalsOf(trust[0].statement), key).toEqual([`arn:<AWS::Partition>:iam::${BACKUP}:root`]);
-        expect(conditionValues(trust[0].statement, 'ArnEquals', 'aws:PrincipalArn').sort(), key).toEqual(
-          vaultReaderPrincipalArns(config.name, BACKUP).sort(),
-        );
+        expect(conditionValues(trust[0].statement, 'ArnEquals', 'aws:PrincipalArn'), key).toEqual([
+          `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.intakeRole}`,
+        ]);
         expect(template.Resources[roleId].Properties?.ManagedPolicyArns, key).toBeUndefined();
         expect(template.Resources[roleId].Properties?.Policies, key).toBeUndefined();
         const policies = resourcesOf(template, 'AWS::IAM::Policy').filter(([, policy]) =>
           asArray(policy.Properties?.Roles).some((role) => referencedId(role) === roleId),
         );
-        const actions = policies.flatMap(([policyId]) =>
-          statementsOf(template, policyId).flatMap(({ statement }) => actionsOf(statement)),
-        );
+        const statements = policies.flatMap(([policyId]) => statementsOf(template, policyId));
+        const actions = statements.flatMap(({ statement }) => actionsOf(statement));
         expect(actions.sort(), key).toEqual([
+          'ec2:DescribeImageAttribute',
+          'ec2:DescribeImages',
+          'ec2:DescribeSnapshotAttribute',
+          'ec2:DescribeSnapshots',
+          'ec2:DescribeTags',
+          'ec2:DescribeVolumes',
+          'rds:DescribeDBClusterSnapshotAttributes',
+          'rds:DescribeDBClusterSnapshots',
+          'rds:DescribeDBClusters',
           'rds:DescribeDBInstances',
           'rds:DescribeDBSnapshotAttributes',
           'rds:DescribeDBSnapshots',
           'rds:ListTagsForResource',
         ]);
+        const account = key.split('/')[0];
+        const regions = config.sources.find((source) => source.account === account)?.regions;
+        for (const { statement } of statements) {
+          expect(conditionValues(statement, 'StringEquals', 'aws:RequestedRegion'), key).toEqual(regions);
+        }
       }
     }
   });
@@ -512,7 +607,7 @@ describe('the source stacks', () => {
       expect(
         publish.flatMap(({ statement }) => asArray(statement.Resource).map(flatten)),
         key,
-      ).toEqual([intakeTopicArn(config.name, BACKUP, config.backup.region)]);
+      ).toEqual([intakeTopicArn(config.name, BACKUP, config.backup.region, account, '<AWS::Partition>')]);
     }
   });
 

@@ -8,7 +8,7 @@
  * from the SDK's default chain (the role session Lambda exports); the
  * emulator only through `AWS_ENDPOINT_URL`.
  *
- * Beyond the factory-level tests (which call `createRdsIntakeHandler` and
+ * Beyond the factory-level tests (which call `createIntakeHandler` and
  * friends with hand-wired dependencies), this proves: the bundles load and
  * need nothing outside themselves; the module-scope wiring of each
  * `handler` builds working clients from the environment alone (Region,
@@ -36,11 +36,12 @@ import { assumeLocalRole } from '../../cli/local/accounts';
 import { type LocalEnvironment, localUp } from '../../cli/local/up';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
 import { kmsKeyIdOf } from '../../lambdas/core/keys';
-import { intermediateSnapshotId, rdsArtifactId, sourceNames, vaultNames } from '../../lambdas/core/names';
-import type { CompletionOutcome, SweepSummary } from '../../lambdas/core/rds-completion';
+import { intermediateSnapshotId, sourceNames, vaultNames } from '../../lambdas/core/names';
+import type { CompletionOutcome, SweepSummary } from '../../lambdas/core/pipeline/completion';
 import type { AgentSweepSummary } from '../../lambdas/core/rds-source-agent';
 import { sourceSettingsToEnv, vaultSettingsToEnv } from '../../lambdas/core/settings';
-import { createRdsIntakeHandler } from '../../lambdas/handlers/rds-intake';
+import { createIntakeHandler } from '../../lambdas/handlers/intake';
+import { artifactId } from '../../lambdas/kinds/registry';
 import { sourceSettings, vaultSettings } from '../../lib/config/runtime';
 import { BunkerFunction, REPO_ROOT } from '../../lib/constructs/bunker-function';
 import { clientConfig, freshAccountId } from '../support/aws';
@@ -96,12 +97,12 @@ describe('the handler bundles', () => {
     const outdir = join(root, 'cdk.out');
     const stack = new Stack(new App({ outdir }), 'BundleCheck', { env: { account: '111111111111', region: REGION } });
     // Construction bundles the asset through NodejsFunction's own esbuild invocation.
-    new BunkerFunction(stack, 'Agent', { handler: 'rds-source-agent', description: 'bundle check' });
+    new BunkerFunction(stack, 'Agent', { handler: 'source-agent', description: 'bundle check' });
     const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
     expect(assets).toHaveLength(1);
     const fromConstruct = join(outdir, assets[0], BUNDLE_FILE);
     expect(
-      sha256(bundle('rds-source-agent')),
+      sha256(bundle('source-agent')),
       'test/infra/support/bundle.ts bunkerEsbuildOptions must mirror BunkerFunction bundling',
     ).toBe(sha256(fromConstruct));
   });
@@ -153,36 +154,36 @@ describe('a bundle started with a bad environment variable', () => {
     throw new Error(`${file} accepted its environment`);
   }
 
-  it.each(['rds-intake', 'rds-completion', 'rds-sweep'] as const)(
+  it.each(['intake', 'completion', 'sweep'] as const)(
     '%s fails its first invocation with an error naming the missing BUNKER_BACKUP_KEY_ARN, and only it',
     async (name) => {
       const error = await firstInvocationError(bundle(name), without(vaultEnv, 'BUNKER_BACKUP_KEY_ARN'), EMPTY_BATCH);
       expect(error.message).toMatch(/^invalid vault settings: BUNKER_BACKUP_KEY_ARN: /);
-      expect(error.message).not.toMatch(/BUNKER_(PREFIX|BACKUP_ACCOUNT|INVENTORY_TABLE|SOURCES|MAX_RDS_COPIES)/);
+      expect(error.message).not.toMatch(/BUNKER_(PREFIX|BACKUP_ACCOUNT|INVENTORY_TABLE|SOURCES|KINDS|PARTITION)/);
     },
   );
 
-  it('rds-intake fails with an error naming BUNKER_SOURCES when it is not JSON', async () => {
+  it('intake fails with an error naming BUNKER_SOURCES when it is not JSON', async () => {
     const error = await firstInvocationError(
-      bundle('rds-intake'),
+      bundle('intake'),
       { ...vaultEnv, BUNKER_SOURCES: '[{"account":' },
       EMPTY_BATCH,
     );
     expect(error.message).toBe('invalid vault settings: BUNKER_SOURCES: expected JSON');
   });
 
-  it('rds-source-agent fails with an error naming a malformed BUNKER_SCOPE', async () => {
+  it('source-agent fails with an error naming a malformed BUNKER_SCOPES', async () => {
     const error = await firstInvocationError(
-      bundle('rds-source-agent'),
-      { ...sourceEnv, BUNKER_SCOPE: JSON.stringify({ tag: { key: '' } }) },
+      bundle('source-agent'),
+      { ...sourceEnv, BUNKER_SCOPES: JSON.stringify({ 'rds-snapshot': { tag: { key: '' } } }) },
       eventBridgeEvent('Scheduled Event', 'aws.events', config.sources[0].account, REGION, {}),
     );
-    expect(error.message).toMatch(/^invalid source agent settings: BUNKER_SCOPE/);
+    expect(error.message).toMatch(/^invalid source agent settings: BUNKER_SCOPES/);
     expect(error.message).not.toMatch(/BUNKER_(PREFIX|SHARE_KEY_ARN|INTAKE_TOPIC_ARN|SOURCE_ACCOUNT)/);
   });
 
   it('reports its error as a SettingsError, the errorType Lambda logs and alarms see', async () => {
-    const error = await firstInvocationError(bundle('rds-sweep'), without(vaultEnv, 'BUNKER_PREFIX'), {});
+    const error = await firstInvocationError(bundle('sweep'), without(vaultEnv, 'BUNKER_PREFIX'), {});
     expect(error.message).toMatch(/BUNKER_PREFIX/);
     expect(error.name).toBe('SettingsError');
   });
@@ -205,8 +206,8 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
 
   let env: LocalEnvironment;
   let vaultSettingsEnv: Record<string, string>;
-  /** Intermediate snapshot ARN by production snapshot id. */
-  const intermediateArns = new Map<string, string>();
+  /** Intermediate snapshot id by production snapshot id. */
+  const intermediateIds = new Map<string, string>();
   let agentSummary: AgentSweepSummary;
   let received: Message[];
   let intakeResponse: SQSBatchResponse;
@@ -214,9 +215,21 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
   let completionOutcome: CompletionOutcome;
   let sweepSummary: SweepSummary;
 
-  const arnIn = (message: Message) => (JSON.parse(message.Body ?? '{}') as { snapshotArn?: string }).snapshotArn;
+  /** The snapshot id a notification names, read from inside SNS's envelope. */
+  const idIn = (message: Message) => {
+    const envelope = JSON.parse(message.Body ?? '{}') as { Message?: string };
+    return (JSON.parse(envelope.Message ?? '{}') as { id?: string }).id;
+  };
+  const artifactOf = (snapshotId: string) =>
+    artifactId({
+      kind: 'rds-snapshot',
+      partition: 'aws',
+      account: source,
+      region: REGION,
+      id: intermediateIds.get(snapshotId) ?? 'unknown',
+    });
   const recordOf = (records: readonly InventoryRecord[], snapshotId: string) =>
-    records.find((r) => r.artifactId === rdsArtifactId(intermediateArns.get(snapshotId) ?? 'unknown'));
+    records.find((r) => r.artifactId === artifactOf(snapshotId));
 
   /** The environment of one function, with its own execution role's session. */
   async function functionEnv(handler: string, settings: Record<string, string>, account: string, role: string) {
@@ -239,9 +252,9 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
     // 1. The source agent's hourly schedule.
     const [localSource] = env.sources;
     agentSummary = (await invokeCold(
-      bundle('rds-source-agent'),
+      bundle('source-agent'),
       await functionEnv(
-        'rds-source-agent',
+        'source-agent',
         sourceSettingsToEnv(sourceSettings(config, source, REGION, localSource.shareKeyArn)),
         source,
         sourceNames(config.name, REGION).agentRole,
@@ -249,10 +262,13 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
       eventBridgeEvent('Scheduled Event', 'aws.events', source, REGION, {}, [
         `arn:aws:events:${REGION}:${source}:rule/${config.name}-rds-agent-sweep`,
       ]),
-      `${config.name}-rds-agent-${REGION}`,
+      `${config.name}-source-agent-${REGION}`,
     )) as AgentSweepSummary;
     for (const id of [IN_PROGRESS, WAITING]) {
-      intermediateArns.set(id, (await describeSnapshot(sourceRds, intermediateSnapshotId(id))).DBSnapshotArn ?? '');
+      intermediateIds.set(
+        id,
+        (await describeSnapshot(sourceRds, intermediateSnapshotId(id))).DBSnapshotIdentifier ?? '',
+      );
     }
 
     // 2. The intake queue, read as the event source mapping reads it, with the backup account's credentials.
@@ -284,15 +300,21 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
     // Staging, not under test: on the emulator an RDS copy is available at once, so a
     // copy "in progress" as in AWS is made by the source-level intake with the copy
     // reported as still creating. It holds the one copy slot.
-    const staged = received.filter((m) => arnIn(m) === intermediateArns.get(IN_PROGRESS));
+    const staged = received.filter((m) => idIn(m) === intermediateIds.get(IN_PROGRESS));
     const deps = await realVaultDeps(config, env, endpoint);
-    const stagedResponse = await createRdsIntakeHandler({
+    const rds = deps.copiers['rds-snapshot'];
+    const stagedResponse = await createIntakeHandler({
       ...deps,
-      backupStore: {
-        copyShared: (request) => deps.backupStore.copyShared(request),
-        describe: async (targetId) => {
-          const copy = await deps.backupStore.describe(targetId);
-          return copy && { ...copy, status: 'creating' };
+      copiers: {
+        ...deps.copiers,
+        'rds-snapshot': {
+          kind: 'rds-snapshot',
+          describeSource: (ref) => rds.describeSource(ref),
+          copy: (request) => rds.copy(request),
+          describeCopy: async (location) => {
+            const copy = await rds.describeCopy(location);
+            return copy && { ...copy, state: 'pending', detail: 'creating' };
+          },
         },
       },
     })(sqsEventOf(staged, queueArn, REGION));
@@ -304,22 +326,22 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
 
     // 3. The intake bundle with the rest of the batch.
     intakeResponse = (await invokeCold(
-      bundle('rds-intake'),
-      await functionEnv('rds-intake', vaultSettingsEnv, backup, vault.intakeRole),
+      bundle('intake'),
+      await functionEnv('intake', vaultSettingsEnv, backup, vault.intakeRole),
       sqsEventOf(
         received.filter((m) => !staged.includes(m)),
         queueArn,
         REGION,
       ),
-      `${config.name}-rds-intake`,
+      `${config.name}-intake`,
     )) as SQSBatchResponse;
     afterIntake = await inventory(config, endpoint);
 
     // 4. RDS's "copy finished" event for the copy in progress, then the vault's schedule.
     const targetId = recordOf(afterIntake, IN_PROGRESS)?.targetId ?? 'no-record';
     completionOutcome = (await invokeCold(
-      bundle('rds-completion'),
-      await functionEnv('rds-completion', vaultSettingsEnv, backup, vault.completionRole),
+      bundle('completion'),
+      await functionEnv('completion', vaultSettingsEnv, backup, vault.completionRole),
       eventBridgeEvent(
         'RDS DB Snapshot Event',
         'aws.rds',
@@ -330,19 +352,19 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
           SourceType: 'SNAPSHOT',
           SourceArn: `arn:aws:rds:${REGION}:${backup}:snapshot:${targetId}`,
           Date: new Date().toISOString(),
-          Message: `Finished copy of snapshot ${intermediateArns.get(IN_PROGRESS)}`,
+          Message: `Finished copy of snapshot ${intermediateIds.get(IN_PROGRESS)}`,
           SourceIdentifier: targetId,
           EventID: 'RDS-EVENT-0197',
         },
         [`arn:aws:rds:${REGION}:${backup}:snapshot:${targetId}`],
       ),
-      `${config.name}-rds-completion`,
+      `${config.name}-completion`,
     )) as CompletionOutcome;
     sweepSummary = (await invokeCold(
-      bundle('rds-sweep'),
-      await functionEnv('rds-sweep', vaultSettingsEnv, backup, vault.sweepRole),
+      bundle('sweep'),
+      await functionEnv('sweep', vaultSettingsEnv, backup, vault.sweepRole),
       eventBridgeEvent('Scheduled Event', 'aws.events', backup, REGION, {}),
-      `${config.name}-rds-sweep`,
+      `${config.name}-sweep`,
     )) as SweepSummary;
   });
 
@@ -355,7 +377,7 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
     // Both manual snapshots, and the automated one the emulator takes at creation.
     expect(agentSummary.steps).toEqual({ notified: 3 });
     expect(received).toHaveLength(3);
-    expect(received.map(arnIn)).toEqual(expect.arrayContaining([...intermediateArns.values()]));
+    expect(received.map(idIn)).toEqual(expect.arrayContaining([...intermediateIds.values()]));
   });
 
   it('the intake bundle accepts the whole batch through the reader role and defers it while the copy slot is taken', () => {
@@ -365,8 +387,8 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
     const deferred = afterIntake.filter((r) => r.status === 'expected');
     expect(deferred).toHaveLength(2);
     expect(deferred.map((r) => r.reason)).toEqual([
-      'waiting for copy capacity: 1 RDS copies already in progress',
-      'waiting for copy capacity: 1 RDS copies already in progress',
+      `waiting for copy capacity: 1 RDS DB snapshot copies already in progress in ${REGION}`,
+      `waiting for copy capacity: 1 RDS DB snapshot copies already in progress in ${REGION}`,
     ]);
     expect(recordOf(afterIntake, WAITING)?.status).toBe('expected');
     expect(recordOf(afterIntake, IN_PROGRESS)?.status).toBe('copying');
@@ -376,7 +398,7 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
   it('the completion bundle settles the copy its RDS-EVENT-0197 names', () => {
     expect(completionOutcome).toEqual({
       outcome: 'settled',
-      artifactId: rdsArtifactId(intermediateArns.get(IN_PROGRESS) ?? ''),
+      artifactId: artifactOf(IN_PROGRESS),
       step: 'available',
     });
   });
@@ -395,7 +417,7 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
       expect(copy.Status).toBe('available');
       expect(copy.Encrypted).toBe(true);
       expect(kmsKeyIdOf(copy.KmsKeyId)).toBe(kmsKeyIdOf(env.backupKeyArn));
-      expect(kmsKeyIdOf(record.kmsKeyId)).toBe(kmsKeyIdOf(env.backupKeyArn));
+      expect(record.kmsKeyArn).toBe(env.backupKeyArn);
     }
     expect(recordOf(records, IN_PROGRESS)?.copyAttempts).toBe(1);
   });

@@ -7,9 +7,12 @@
  * tests never share state; the shared part is only how they are wired.
  */
 import { type InventoryRecord, newRecord } from '../../../lambdas/core/inventory';
-import { backupSnapshotId, intermediateSnapshotId, rdsArtifactId } from '../../../lambdas/core/names';
+import { intakeTopicArn, intermediateSnapshotId } from '../../../lambdas/core/names';
+import { handleDelivery, type IntakeDeps } from '../../../lambdas/core/pipeline/intake';
 import type { RdsSnapshot } from '../../../lambdas/core/ports';
-import { handleRdsNotification, type IntakeDeps } from '../../../lambdas/core/rds-intake';
+import { artifactId, poolOf } from '../../../lambdas/kinds/registry';
+import { rdsSnapshot } from '../../../lambdas/kinds/rds-snapshot/kind';
+import type { ArtifactRef } from '../../../lambdas/kinds/types';
 import { type AgentDeps, type AgentStep, processSnapshot } from '../../../lambdas/core/rds-source-agent';
 import type { ScopeSetting, SourceSettings } from '../../../lambdas/core/settings';
 import {
@@ -20,6 +23,7 @@ import {
   type NewSnapshot,
   PortMonitor,
   type RdsWorldOptions,
+  snsEnvelope,
 } from '../../../sim/memory-aws';
 import { memoryAgentDeps, memoryVaultDeps } from '../../../sim/simulation';
 
@@ -47,9 +51,40 @@ export const IN_SCOPE = { backup: 'daily' };
 /** Tags that leave an instance out of {@link BY_TAG}'s scope. */
 export const OUT_OF_SCOPE = { backup: 'none' };
 
+/** The intake topic of `account` in the vault of {@link BACKUP}/{@link REGION}. */
+export const topicOf = (account: string) => intakeTopicArn('bunker', BACKUP, REGION, account);
+
+/** What SNS delivers to the intake queue when `message` is published to `account`'s intake topic. */
+export function delivered(message: string, account = SOURCE): string {
+  return snsEnvelope(topicOf(account), message);
+}
+
+/** The vault's reference to an RDS snapshot of {@link SOURCE} in {@link REGION}. */
+export function rdsRef(id: string, account = SOURCE, region = REGION): ArtifactRef {
+  return { kind: 'rds-snapshot', partition: 'aws', account, region, id };
+}
+
 /**
- * The body of an RDS snapshot notification from {@link SOURCE} in {@link REGION},
+ * The body of a v2 RDS snapshot notification from {@link SOURCE} in {@link REGION},
  * as a source agent publishes it.
+ *
+ * @param fields - overrides or adds fields (an added field keeps its place after the standard ones).
+ */
+export function notificationV2(id: string, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    version: 2,
+    kind: 'rds-snapshot',
+    sourceAccount: SOURCE,
+    sourceRegion: REGION,
+    id,
+    publishedAt: '2026-03-01T04:25:00.000Z',
+    ...fields,
+  });
+}
+
+/**
+ * The body of a v1 RDS snapshot notification (Bunker 0.1's format, still
+ * accepted) from {@link SOURCE} in {@link REGION}.
  *
  * @param fields - overrides or adds fields (an added field keeps its place after the standard ones).
  */
@@ -71,6 +106,11 @@ export interface VaultFixtureOptions {
    * @default 5
    */
   readonly maxCopies?: number;
+  /**
+   * Which RDS snapshots the vault accepts.
+   * @default - the DB instance `orders-db`, which every {@link VaultFixture.shared} snapshot is of
+   */
+  readonly scope?: ScopeSetting;
   /** Options for the memory world, on top of the fixture's clock, monitor and {@link COPY_MS}. */
   readonly world?: Partial<Omit<RdsWorldOptions, 'clock' | 'monitor'>>;
 }
@@ -152,6 +192,7 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
       { account: OTHER, regions: [REGION] },
     ],
     maxRdsCopiesInProgress: options.maxCopies ?? 5,
+    scope: options.scope ?? { ids: ['orders-db'] },
   });
   const shared = (id: string, extra: SharedSnapshotOptions = {}) =>
     world.addSnapshot(extra.account ?? SOURCE, extra.region ?? REGION, {
@@ -162,28 +203,34 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
     });
   const announce = async (id: string) => {
     const snapshot = shared(id);
-    await handleRdsNotification(notification(snapshot.arn, { publishedAt: clock.now().toISOString() }), deps);
+    await handleDelivery(delivered(notificationV2(id, { publishedAt: clock.now().toISOString() })), deps);
     return {
       arn: snapshot.arn,
-      artifactId: rdsArtifactId(snapshot.arn),
-      targetId: backupSnapshotId(snapshot.arn),
+      artifactId: artifactId(rdsRef(id)),
+      targetId: rdsSnapshot.targetName(rdsRef(id), 0),
     };
   };
-  const waitingSince = (arn: string, at: string): InventoryRecord =>
-    newRecord(
+  const waitingSince = (arn: string, at: string): InventoryRecord => {
+    const ref = rdsSnapshot.parseArn(arn);
+    if (!ref) throw new Error(`not an RDS snapshot ARN: ${arn}`);
+    return newRecord(
       {
-        artifactId: rdsArtifactId(arn),
+        artifactId: artifactId(ref),
         kind: 'rds-snapshot',
         status: 'expected',
         reason: 'waiting for copy capacity',
-        sourceAccount: SOURCE,
-        sourceRegion: REGION,
+        sourceAccount: ref.account,
+        sourceRegion: ref.region,
+        sourceId: ref.id,
         sourceArn: arn,
         sourceResourceId: 'orders-db',
-        targetId: backupSnapshotId(arn),
+        targetName: rdsSnapshot.targetName(ref, 0),
+        targetRegion: REGION,
+        pool: poolOf('rds-snapshot', REGION),
       },
       new Date(at),
     );
+  };
   return {
     clock,
     monitor,
@@ -245,12 +292,13 @@ export function agentFixture(options: AgentFixtureOptions = {}): AgentFixture {
   const shareKeyArn = world.createKey(SOURCE, REGION, 'bunker-share', [BACKUP]);
   const settings: SourceSettings = {
     prefix: 'bunker',
+    partition: 'aws',
     backupAccount: BACKUP,
     sourceAccount: SOURCE,
     sourceRegion: REGION,
     shareKeyArn,
-    intakeTopicArn: `arn:aws:sns:${REGION}:${BACKUP}:bunker-intake`,
-    scope: options.scope ?? BY_TAG,
+    intakeTopicArn: topicOf(SOURCE),
+    scopes: { 'rds-snapshot': options.scope ?? BY_TAG },
     intermediateRetentionHours: options.retentionHours ?? 24,
     maxIntermediateSnapshots: options.maxIntermediates ?? 10,
   };

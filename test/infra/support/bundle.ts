@@ -16,10 +16,10 @@ import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { BUNKER_BUNDLING, type BunkerHandlerName, REPO_ROOT } from '../../../lib/constructs/bunker-function';
 
 export const BUNKER_HANDLERS = [
-  'rds-intake',
-  'rds-completion',
-  'rds-sweep',
-  'rds-source-agent',
+  'intake',
+  'completion',
+  'sweep',
+  'source-agent',
 ] as const satisfies readonly BunkerHandlerName[];
 
 /** NodejsFunction names the output after the format: `index.mjs` for ESM. */

@@ -5,11 +5,11 @@
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { vaultDeps } from '../adapters/wiring';
-import { type SweepSummary, sweepCopies } from '../core/rds-completion';
-import type { VaultDeps } from '../core/rds-copy';
+import { type SweepSummary, sweepCopies } from '../core/pipeline/completion';
+import type { VaultDeps } from '../core/pipeline/copy';
 import { vaultSettingsFromEnv } from '../core/settings';
 
-export function createRdsSweepHandler(deps: VaultDeps, metrics?: Metrics) {
+export function createSweepHandler(deps: VaultDeps, metrics?: Metrics) {
   return async (): Promise<SweepSummary> => {
     const summary = await sweepCopies(deps);
     deps.log.info('sweep finished', { ...summary });
@@ -24,14 +24,14 @@ export function createRdsSweepHandler(deps: VaultDeps, metrics?: Metrics) {
   };
 }
 
-let wired: ReturnType<typeof createRdsSweepHandler> | undefined;
+let wired: ReturnType<typeof createSweepHandler> | undefined;
 
 export const handler = (): Promise<SweepSummary> => {
   wired ??= (() => {
     const settings = vaultSettingsFromEnv();
-    const log = powertoolsLog(newLogger('bunker-rds-sweep'));
-    const metrics = newMetrics('bunker-rds-sweep');
-    return createRdsSweepHandler(vaultDeps(settings, { region: settings.backupRegion }, log), metrics);
+    const log = powertoolsLog(newLogger('bunker-sweep'));
+    const metrics = newMetrics('bunker-sweep');
+    return createSweepHandler(vaultDeps(settings, { region: settings.backupRegion }, log), metrics);
   })();
   return wired();
 };

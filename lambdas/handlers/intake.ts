@@ -1,31 +1,22 @@
 /**
- * Lambda: the intake queue's consumer. Each SQS record is one notification;
- * a rejected message is consumed (and recorded), a transient failure is
- * reported as that record's failure so only it is retried.
+ * Lambda: the intake queue's consumer. Each SQS record is one notification
+ * in the SNS envelope of the intake topic it came through; a rejected
+ * message is consumed (and recorded), a transient failure is reported as
+ * that record's failure so only it is retried.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { vaultDeps } from '../adapters/wiring';
-import { handleRdsNotification, type IntakeDeps, type IntakeOutcome } from '../core/rds-intake';
+import { handleDelivery, type IntakeDeps, type IntakeOutcome } from '../core/pipeline/intake';
 import { vaultSettingsFromEnv } from '../core/settings';
 
-/** SNS → SQS without raw delivery wraps the message in an envelope; accept both. */
-export function messageBody(sqsBody: string): string {
-  if (!sqsBody.startsWith('{') || !sqsBody.includes('"Type"')) return sqsBody;
-  try {
-    const envelope = JSON.parse(sqsBody) as { Type?: unknown; Message?: unknown };
-    return envelope.Type === 'Notification' && typeof envelope.Message === 'string' ? envelope.Message : sqsBody;
-  } catch {
-    return sqsBody;
-  }
-}
-
-export function createRdsIntakeHandler(deps: IntakeDeps, metrics?: Metrics) {
+export function createIntakeHandler(deps: IntakeDeps, metrics?: Metrics) {
   const processor = new BatchProcessor(EventType.SQS);
+  // The body exactly as delivered: never unwrapped, trimmed or re-encoded before it is checked.
   const recordHandler = async (record: SQSRecord): Promise<IntakeOutcome> => {
-    const outcome = await handleRdsNotification(messageBody(record.body), deps);
+    const outcome = await handleDelivery(record.body, deps);
     metrics?.addMetric(
       outcome.outcome === 'rejected' ? 'NotificationsRejected' : 'NotificationsAccepted',
       MetricUnit.Count,
@@ -45,18 +36,15 @@ export function createRdsIntakeHandler(deps: IntakeDeps, metrics?: Metrics) {
   };
 }
 
-let wired: ReturnType<typeof createRdsIntakeHandler> | undefined;
+let wired: ReturnType<typeof createIntakeHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   // Cold start: settings validated once, clients created once and reused while warm.
   wired ??= (() => {
-    const logger = newLogger('bunker-rds-intake');
+    const logger = newLogger('bunker-intake');
     const settings = vaultSettingsFromEnv();
-    const metrics = newMetrics('bunker-rds-intake');
-    return createRdsIntakeHandler(
-      vaultDeps(settings, { region: settings.backupRegion }, powertoolsLog(logger)),
-      metrics,
-    );
+    const metrics = newMetrics('bunker-intake');
+    return createIntakeHandler(vaultDeps(settings, { region: settings.backupRegion }, powertoolsLog(logger)), metrics);
   })();
   return wired(event, context);
 };

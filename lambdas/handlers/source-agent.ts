@@ -44,7 +44,7 @@ let wired: ReturnType<typeof createSourceAgentHandler> | undefined;
 export const handler = (event: unknown): Promise<AgentResult> => {
   wired ??= (() => {
     const settings = sourceSettingsFromEnv();
-    const log = powertoolsLog(newLogger('bunker-rds-source-agent'));
+    const log = powertoolsLog(newLogger('bunker-source-agent'));
     return createSourceAgentHandler(agentDeps(settings, { region: settings.sourceRegion }, log));
   })();
   return wired(event);

@@ -1,0 +1,277 @@
+/**
+ * The copier of the RDS snapshot kinds (DB instance snapshots and Aurora
+ * cluster snapshots): the same calls in two flavours, so each kind's
+ * `copier.ts` is one flavour table. Sources are read through the reader
+ * role; copies are made and read in the backup account.
+ */
+import {
+  CopyDBClusterSnapshotCommand,
+  CopyDBSnapshotCommand,
+  type DBClusterSnapshot,
+  type DBSnapshot,
+  DescribeDBClusterSnapshotAttributesCommand,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  DescribeDBSnapshotAttributesCommand,
+  DescribeDBSnapshotsCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import type {
+  ArtifactCopier,
+  ArtifactRef,
+  ArtifactState,
+  CopyLocation,
+  CopyRequest,
+  CopyStarted,
+  CopyView,
+  KindName,
+  SourceView,
+} from '../kinds/types';
+import { CopyQuotaExceededError, CopyRefusedError } from '../core/errors';
+import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../core/rds-source-agent';
+import { type AwsContext, clientConfig } from './aws-context';
+import { classifyAwsError, describeAwsError } from './aws-errors';
+import { ReaderRoleClients, tagList, tagsOf } from './reader-role';
+
+/** A DB snapshot or a DB cluster snapshot, in the words both share. */
+export interface RdsFamilySnapshot {
+  readonly arn: string;
+  readonly id: string;
+  readonly resourceId: string;
+  readonly status: string;
+  readonly encrypted: boolean;
+  readonly kmsKeyId?: string;
+  readonly createdAt?: Date;
+  readonly originalCreatedAt?: Date;
+  readonly engine?: string;
+  readonly sizeGiB?: number;
+  readonly tags: Record<string, string>;
+}
+
+export function fromDbSnapshot(s: DBSnapshot): RdsFamilySnapshot {
+  return {
+    arn: s.DBSnapshotArn ?? '',
+    id: s.DBSnapshotIdentifier ?? '',
+    resourceId: s.DBInstanceIdentifier ?? '',
+    status: s.Status ?? 'unknown',
+    encrypted: s.Encrypted === true,
+    kmsKeyId: s.KmsKeyId,
+    createdAt: s.SnapshotCreateTime,
+    originalCreatedAt: s.OriginalSnapshotCreateTime,
+    engine: s.Engine,
+    sizeGiB: s.AllocatedStorage,
+    tags: tagsOf(s.TagList),
+  };
+}
+
+export function fromClusterSnapshot(s: DBClusterSnapshot): RdsFamilySnapshot {
+  return {
+    arn: s.DBClusterSnapshotArn ?? '',
+    id: s.DBClusterSnapshotIdentifier ?? '',
+    resourceId: s.DBClusterIdentifier ?? '',
+    status: s.Status ?? 'unknown',
+    encrypted: s.StorageEncrypted === true,
+    kmsKeyId: s.KmsKeyId,
+    createdAt: s.SnapshotCreateTime,
+    engine: s.Engine,
+    sizeGiB: s.AllocatedStorage,
+    tags: tagsOf(s.TagList),
+  };
+}
+
+/** The calls of one flavour. Each answers `undefined` for "not found". */
+export interface RdsFlavour {
+  readonly kind: KindName;
+  describe(client: RDSClient, id: string): Promise<RdsFamilySnapshot | undefined>;
+  sharedWith(client: RDSClient, id: string): Promise<string[]>;
+  /** The production resource's tags; `undefined` when it no longer exists. */
+  resourceTags(client: RDSClient, resourceId: string): Promise<Record<string, string> | undefined>;
+  copy(client: RDSClient, request: CopyRequest, crossRegion: boolean): Promise<unknown>;
+}
+
+async function orUndefined<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (error) {
+    if (classifyAwsError(error) === 'not-found') return undefined;
+    throw error;
+  }
+}
+
+export const dbSnapshotFlavour: RdsFlavour = {
+  kind: 'rds-snapshot',
+  async describe(client, id) {
+    const answer = await orUndefined(client.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id })));
+    const found = answer?.DBSnapshots?.[0];
+    return found ? fromDbSnapshot(found) : undefined;
+  },
+  async sharedWith(client, id) {
+    const { DBSnapshotAttributesResult } = await client.send(
+      new DescribeDBSnapshotAttributesCommand({ DBSnapshotIdentifier: id }),
+    );
+    return (
+      DBSnapshotAttributesResult?.DBSnapshotAttributes?.find((a) => a.AttributeName === 'restore')?.AttributeValues ??
+      []
+    );
+  },
+  async resourceTags(client, resourceId) {
+    const answer = await orUndefined(client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: resourceId })));
+    const instance = answer?.DBInstances?.[0];
+    return instance ? tagsOf(instance.TagList) : undefined;
+  },
+  copy: (client, request, crossRegion) =>
+    client.send(
+      new CopyDBSnapshotCommand({
+        SourceDBSnapshotIdentifier: request.sourceArn,
+        TargetDBSnapshotIdentifier: request.targetName,
+        KmsKeyId: request.kmsKeyArn,
+        Tags: tagList(request.tags),
+        // A cross-Region source needs SourceRegion; the SDK then presigns the request.
+        ...(crossRegion ? { SourceRegion: request.ref.region } : {}),
+      }),
+    ),
+};
+
+export const clusterSnapshotFlavour: RdsFlavour = {
+  kind: 'aurora-cluster-snapshot',
+  async describe(client, id) {
+    const answer = await orUndefined(
+      client.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: id })),
+    );
+    const found = answer?.DBClusterSnapshots?.[0];
+    return found ? fromClusterSnapshot(found) : undefined;
+  },
+  async sharedWith(client, id) {
+    const { DBClusterSnapshotAttributesResult } = await client.send(
+      new DescribeDBClusterSnapshotAttributesCommand({ DBClusterSnapshotIdentifier: id }),
+    );
+    return (
+      DBClusterSnapshotAttributesResult?.DBClusterSnapshotAttributes?.find((a) => a.AttributeName === 'restore')
+        ?.AttributeValues ?? []
+    );
+  },
+  async resourceTags(client, resourceId) {
+    const answer = await orUndefined(client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: resourceId })));
+    const cluster = answer?.DBClusters?.[0];
+    return cluster ? tagsOf(cluster.TagList) : undefined;
+  },
+  copy: (client, request, crossRegion) =>
+    client.send(
+      new CopyDBClusterSnapshotCommand({
+        SourceDBClusterSnapshotIdentifier: request.sourceArn,
+        TargetDBClusterSnapshotIdentifier: request.targetName,
+        // Mandatory for a shared encrypted cluster snapshot: the copy is under the backup-data key.
+        KmsKeyId: request.kmsKeyArn,
+        Tags: tagList(request.tags),
+        ...(crossRegion ? { SourceRegion: request.ref.region } : {}),
+      }),
+    ),
+};
+
+/** RDS's status words in Bunker's. */
+export function rdsState(status: string): ArtifactState {
+  if (status === 'available') return 'available';
+  if (['creating', 'copying', 'pending', 'backing-up'].includes(status)) return 'pending';
+  return 'failed';
+}
+
+/** When production took a snapshot: the agent's record of the original, else RDS's own timestamps. */
+function producedAt(snapshot: RdsFamilySnapshot): string | undefined {
+  const tagged = snapshot.tags[TAG_SOURCE_CREATED_AT];
+  if (tagged && !Number.isNaN(Date.parse(tagged))) return new Date(tagged).toISOString();
+  return (snapshot.originalCreatedAt ?? snapshot.createdAt)?.toISOString();
+}
+
+/** The owner account of an RDS ARN the service returned. */
+const accountOfArn = (arn: string) => arn.split(':')[4] ?? '';
+
+export class RdsFamilyCopier implements ArtifactCopier {
+  readonly kind: KindName;
+  private readonly reader: ReaderRoleClients<RDSClient>;
+  private readonly backup = new Map<string, RDSClient>();
+
+  constructor(
+    private readonly flavour: RdsFlavour,
+    private readonly context: AwsContext,
+    prefix: string,
+    partition: string,
+  ) {
+    this.kind = flavour.kind;
+    this.reader = new ReaderRoleClients(context, prefix, partition, (config) => new RDSClient(config));
+  }
+
+  private backupClient(region: string): RDSClient {
+    let client = this.backup.get(region);
+    if (!client) {
+      client = new RDSClient(clientConfig(this.context, region));
+      this.backup.set(region, client);
+    }
+    return client;
+  }
+
+  async describeSource(ref: ArtifactRef): Promise<SourceView | undefined> {
+    const client = this.reader.clientFor(ref.account, ref.region);
+    // By id inside the named account, through that account's own role: the service says who owns it.
+    const snapshot = await this.flavour.describe(client, ref.id);
+    if (!snapshot || snapshot.id !== ref.id) return undefined;
+    const resourceTags = snapshot.resourceId ? await this.flavour.resourceTags(client, snapshot.resourceId) : undefined;
+    const productionId = snapshot.tags[TAG_INTERMEDIATE_OF];
+    return {
+      ref,
+      arn: snapshot.arn,
+      ownerAccount: accountOfArn(snapshot.arn),
+      state: rdsState(snapshot.status),
+      detail: snapshot.status,
+      encrypted: snapshot.encrypted,
+      keyArn: snapshot.kmsKeyId,
+      sharedWith: await this.flavour.sharedWith(client, ref.id),
+      producedAt: producedAt(snapshot),
+      resourceId: snapshot.resourceId || undefined,
+      productionId,
+      scopeIds: [snapshot.resourceId, productionId, snapshot.id].filter((id): id is string => Boolean(id)),
+      // The resource's tags decide; a deleted resource's snapshot keeps its own.
+      scopeTags: resourceTags ?? snapshot.tags,
+      sizeGiB: snapshot.sizeGiB,
+      engine: snapshot.engine,
+    };
+  }
+
+  async copy(request: CopyRequest): Promise<CopyStarted> {
+    try {
+      await this.flavour.copy(
+        this.backupClient(request.targetRegion),
+        request,
+        request.ref.region !== request.targetRegion,
+      );
+      return { outcome: 'started', targetId: request.targetName };
+    } catch (error) {
+      const { class: kind, code, message } = describeAwsError(error);
+      const what = `${code}: ${message}`;
+      if (kind === 'exists') return { outcome: 'exists', targetId: request.targetName };
+      if (kind === 'quota' || kind === 'throttled') throw new CopyQuotaExceededError(what, { cause: error });
+      if (kind === 'not-found' || kind === 'refused')
+        throw new CopyRefusedError(`RDS refused the copy: ${what}`, { cause: error });
+      throw error;
+    }
+  }
+
+  async describeCopy(location: CopyLocation): Promise<CopyView | undefined> {
+    const copy = await this.flavour.describe(
+      this.backupClient(location.region),
+      location.targetId ?? location.targetName,
+    );
+    if (!copy) return undefined;
+    return {
+      targetId: copy.id,
+      arn: copy.arn,
+      region: location.region,
+      state: rdsState(copy.status),
+      detail: copy.status,
+      encrypted: copy.encrypted,
+      keyArn: copy.kmsKeyId,
+      sizeGiB: copy.sizeGiB,
+      tags: copy.tags,
+    };
+  }
+}

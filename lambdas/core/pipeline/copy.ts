@@ -1,0 +1,330 @@
+/**
+ * Starting, resuming and finishing the backup account's copy of a shared
+ * artifact, for every kind. Shared by intake (a notification arrived),
+ * completion (a copy event arrived) and the sweep (what the events missed),
+ * so all three take the same decisions. What differs per kind is behind the
+ * kind's {@link ArtifactCopier}.
+ *
+ * Idempotent by construction: the record is claimed with a conditional
+ * write (taking a slot of its pool) before the copy is requested, the
+ * copy's name is derived from the artifact, and "already exists" counts as
+ * success. Delivered twice, crashed half way or retried, the result is one copy.
+ */
+import { KINDS } from '../../kinds/registry';
+import type { ArtifactCopier, ArtifactRef, Copiers, CopyView } from '../../kinds/types';
+import { CopyQuotaExceededError, CopyRefusedError } from '../errors';
+import { applyTransition, type InventoryRecord, type RecordPatch } from '../inventory';
+import { sameKmsKey } from '../keys';
+import type { Clock, Inventory, Log } from '../ports';
+import type { VaultSettings } from '../settings';
+import { safeText } from '../text';
+
+export interface VaultDeps {
+  readonly settings: Pick<
+    VaultSettings,
+    'prefix' | 'partition' | 'backupAccount' | 'backupRegion' | 'backupKeyArn' | 'sources' | 'kinds'
+  >;
+  readonly inventory: Inventory;
+  readonly copiers: Copiers;
+  readonly clock: Clock;
+  readonly log: Log;
+}
+
+/** What happened to one record; every use case reports in these words. */
+export type CopyStep =
+  | { readonly step: 'started'; readonly record: InventoryRecord }
+  | { readonly step: 'in-progress'; readonly record: InventoryRecord }
+  | { readonly step: 'available'; readonly record: InventoryRecord }
+  | { readonly step: 'failed'; readonly record: InventoryRecord }
+  | { readonly step: 'deferred'; readonly record: InventoryRecord }
+  | { readonly step: 'unchanged'; readonly record: InventoryRecord };
+
+/**
+ * A claimed copy that is not visible yet is left alone this long before it
+ * is requested again: the worker that claimed it may be about to ask.
+ */
+export const CLAIM_GRACE_MS = 10 * 60_000;
+/** Requests of one copy that never becomes visible before the record is `failed`. */
+export const MAX_COPY_REQUESTS = 5;
+/** Failed or refused copies of one artifact before the sweep stops retrying it. */
+export const MAX_FAILURES = 3;
+/** Backoff before the sweep retries a failed copy: 30 minutes, then 2 hours, then 8 (x4). */
+export function retryBackoffMs(failures: number): number {
+  return 30 * 60_000 * 4 ** Math.max(0, failures - 1);
+}
+
+/** Tags on every backup copy: enough to find its inventory record from the copy alone. */
+export const TAG_MANAGED_BY = 'bunker:managed-by';
+export const TAG_KIND = 'bunker:kind';
+export const TAG_SOURCE_ACCOUNT = 'bunker:source-account';
+export const TAG_SOURCE_REGION = 'bunker:source-region';
+export const TAG_SOURCE_ID = 'bunker:source-id';
+export const TAG_SOURCE_RESOURCE = 'bunker:source-resource';
+export const TAG_COPY_NAME = 'bunker:copy-name';
+
+/** The artifact a record is about. */
+export function refOf(record: InventoryRecord, partition: string): ArtifactRef {
+  if (record.kind === 'unknown' || !record.sourceAccount || !record.sourceRegion || !record.sourceId) {
+    throw new Error(`record ${record.artifactId} names no artifact`);
+  }
+  return {
+    kind: record.kind,
+    partition,
+    account: record.sourceAccount,
+    region: record.sourceRegion,
+    id: record.sourceId,
+  };
+}
+
+export function copyTags(record: InventoryRecord, targetName: string): Record<string, string> {
+  const tags: Record<string, string> = {
+    [TAG_MANAGED_BY]: 'bunker',
+    [TAG_KIND]: record.kind,
+    [TAG_SOURCE_ACCOUNT]: record.sourceAccount ?? '',
+    [TAG_SOURCE_REGION]: record.sourceRegion ?? '',
+    [TAG_SOURCE_ID]: record.sourceId ?? '',
+    [TAG_COPY_NAME]: targetName,
+  };
+  // Tag values hold at most 256 characters; the resource is informative only.
+  if (record.sourceResourceId && record.sourceResourceId.length <= 256) {
+    tags[TAG_SOURCE_RESOURCE] = record.sourceResourceId;
+  }
+  return tags;
+}
+
+/** The artifact a backup copy was made from, read back from its tags; `undefined` for a copy Bunker did not make. */
+export function refOfCopy(copy: CopyView, partition: string): ArtifactRef | undefined {
+  const { tags } = copy;
+  const kind = tags[TAG_KIND];
+  const account = tags[TAG_SOURCE_ACCOUNT];
+  const region = tags[TAG_SOURCE_REGION];
+  const id = tags[TAG_SOURCE_ID];
+  if (tags[TAG_MANAGED_BY] !== 'bunker' || !kind || !(kind in KINDS) || !account || !region || !id) return undefined;
+  return { kind: kind as ArtifactRef['kind'], partition, account, region, id };
+}
+
+function copierOf(deps: VaultDeps, record: InventoryRecord): ArtifactCopier {
+  if (record.kind === 'unknown') throw new Error(`record ${record.artifactId} has no kind`);
+  return deps.copiers[record.kind];
+}
+
+/** Writes `next` over `current` if nobody else moved it; answers what is stored now. */
+async function write(deps: VaultDeps, current: InventoryRecord, next: InventoryRecord) {
+  if (await deps.inventory.replace(current, next)) return { won: true as const, record: next };
+  const stored = (await deps.inventory.get(current.artifactId)) ?? current;
+  return { won: false as const, record: stored };
+}
+
+/** Whether the sweep may start a `failed` record again now. */
+export function retryDue(record: InventoryRecord, now: Date): boolean {
+  return (
+    record.status === 'failed' &&
+    record.failures < MAX_FAILURES &&
+    (record.nextAttemptAt === undefined || Date.parse(record.nextAttemptAt) <= now.getTime())
+  );
+}
+
+/**
+ * Claims an `expected` (or retry-due `failed`) record and requests its copy.
+ * The claim takes a slot of the record's pool in the same atomic write, so
+ * however many workers run at once, no more than the kind's `copyLimit`
+ * copies are in progress in a Region; when every slot is taken the record
+ * waits as `expected` for a slot to free.
+ */
+export async function startCopy(deps: VaultDeps, record: InventoryRecord): Promise<CopyStep> {
+  const now = deps.clock.now();
+  if (record.status === 'failed' && !retryDue(record, now)) return { step: 'unchanged', record };
+  if (record.kind === 'unknown' || !record.pool) throw new Error(`record ${record.artifactId} has no kind or pool`);
+  const limit = deps.settings.kinds[record.kind].copyLimit;
+  const ref = refOf(record, deps.settings.partition);
+  // A failed copy keeps its name in the backup account: the next generation copies to a new name.
+  const targetName = KINDS[record.kind].targetName(ref, record.failures);
+  const next = applyTransition(record, 'copying', now, {
+    copyStartedAt: now.toISOString(),
+    copyAttempts: record.copyAttempts + 1,
+    claimRequests: 1,
+    targetName,
+    ...(targetName !== record.targetName ? { targetId: undefined, targetArn: undefined } : {}),
+  });
+  const claim = await deps.inventory.claimCopy(record, next, limit);
+  if (claim === 'full') {
+    return defer(
+      deps,
+      record,
+      `waiting for copy capacity: ${limit} ${KINDS[record.kind].label} copies already in progress in ${record.targetRegion}`,
+    );
+  }
+  if (claim === 'conflict') {
+    const stored = (await deps.inventory.get(record.artifactId)) ?? record;
+    deps.log.info('copy already claimed by another worker', { artifactId: record.artifactId, status: stored.status });
+    return { step: 'unchanged', record: stored };
+  }
+  return requestCopy(deps, next);
+}
+
+/** Why a record is waiting on an AWS quota, in words that say which quota. */
+export function quotaReason(label: string, message: string): string {
+  const shown = safeText(message, 160);
+  if (
+    /manual.*snapshot|snapshot.*quota|SnapshotQuotaExceeded|SnapshotLimitExceeded/i.test(message) &&
+    !/in progress|at the same time|concurrent|copies/i.test(message)
+  ) {
+    return `waiting on the manual snapshot quota of the backup account (${shown}); copies resume when room frees`;
+  }
+  return `waiting on the ${label} copy quota or throttling (${shown}); the sweep retries`;
+}
+
+async function fail(
+  deps: VaultDeps,
+  record: InventoryRecord,
+  reason: string,
+  patch: RecordPatch = {},
+): Promise<CopyStep> {
+  const now = deps.clock.now();
+  const failures = record.failures + 1;
+  const final = failures >= MAX_FAILURES;
+  const next = applyTransition(record, 'failed', now, {
+    ...patch,
+    failures,
+    reason: final
+      ? `${reason}; gave up after ${failures} attempts`
+      : `${reason}; retry ${failures + 1} of ${MAX_FAILURES} after a backoff`,
+    nextAttemptAt: final ? undefined : new Date(now.getTime() + retryBackoffMs(failures)).toISOString(),
+  });
+  const written = await write(deps, record, next);
+  if (written.won) deps.log.warn('copy failed', { artifactId: record.artifactId, reason, failures });
+  return { step: written.won ? 'failed' : 'unchanged', record: written.record };
+}
+
+/** Asks AWS for the copy of a record we hold as `copying`, then settles what can be settled now. */
+async function requestCopy(deps: VaultDeps, record: InventoryRecord): Promise<CopyStep> {
+  if (!record.targetName || !record.sourceArn || !record.targetRegion) {
+    throw new Error(`record ${record.artifactId} lacks source or target`);
+  }
+  const copier = copierOf(deps, record);
+  let started: Awaited<ReturnType<ArtifactCopier['copy']>>;
+  try {
+    started = await copier.copy({
+      ref: refOf(record, deps.settings.partition),
+      sourceArn: record.sourceArn,
+      targetName: record.targetName,
+      targetRegion: record.targetRegion,
+      kmsKeyArn: deps.settings.backupKeyArn,
+      tags: copyTags(record, record.targetName),
+    });
+  } catch (error) {
+    if (error instanceof CopyQuotaExceededError) {
+      return defer(deps, record, quotaReason(KINDS[record.kind as keyof typeof KINDS].label, error.message));
+    }
+    if (error instanceof CopyRefusedError) return fail(deps, record, safeText(error.message, 300));
+    throw error;
+  }
+  deps.log.info(started.outcome === 'started' ? 'copy started' : 'copy target already exists', {
+    artifactId: record.artifactId,
+    targetName: record.targetName,
+    targetId: started.targetId,
+  });
+  let current = record;
+  // RDS names the copy as asked (the id is the name): known already, nothing to write.
+  if (started.targetId && started.targetId !== record.targetId && started.targetId !== record.targetName) {
+    // EC2 names the copy itself: keep its id, so completion and the sweep describe it directly.
+    const known = await write(
+      deps,
+      record,
+      applyTransition(record, 'copying', deps.clock.now(), { targetId: started.targetId }),
+    );
+    if (!known.won) return { step: 'unchanged', record: known.record };
+    current = known.record;
+  }
+  const settled = await settleCopy(deps, current);
+  return settled.step === 'in-progress' && started.outcome === 'started'
+    ? { step: 'started', record: current }
+    : settled;
+}
+
+async function defer(deps: VaultDeps, record: InventoryRecord, reason: string): Promise<CopyStep> {
+  if (record.status === 'expected' && record.reason === reason) return { step: 'deferred', record };
+  const next = await write(deps, record, applyTransition(record, 'expected', deps.clock.now(), { reason }));
+  deps.log.info('copy deferred', { artifactId: record.artifactId, reason });
+  return { step: next.won ? 'deferred' : 'unchanged', record: next.record };
+}
+
+/** Every key a copy is under: its own, and each backing snapshot's. */
+function keysOf(copy: CopyView): (string | undefined)[] {
+  return copy.children && copy.children.length > 0 ? copy.children.map((child) => child.keyArn) : [copy.keyArn];
+}
+
+/**
+ * Looks at the copy of a `copying` record and moves the record on: to
+ * `available` when the copy is done and under the backup-data key (every
+ * backing snapshot of an AMI included), to `failed` when AWS failed it or
+ * used another key, and requests the copy again when it is not visible
+ * after a grace period (the worker that claimed it crashed before asking),
+ * a bounded number of times.
+ */
+export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Promise<CopyStep> {
+  if (record.status !== 'copying' || !record.targetName || !record.targetRegion) return { step: 'unchanged', record };
+  const copier = copierOf(deps, record);
+  const copy = await copier.describeCopy({
+    targetName: record.targetName,
+    targetId: record.targetId,
+    region: record.targetRegion,
+  });
+  const now = deps.clock.now();
+  if (!copy) {
+    const claimedAt = Date.parse(record.copyStartedAt ?? record.updatedAt);
+    if (now.getTime() - claimedAt < CLAIM_GRACE_MS) return { step: 'in-progress', record };
+    const requests = record.claimRequests ?? 1;
+    if (requests >= MAX_COPY_REQUESTS) {
+      return fail(deps, record, `the copy was requested ${requests} times and never appeared`);
+    }
+    deps.log.warn('copy claimed but not found after the grace period; requesting it again', {
+      artifactId: record.artifactId,
+    });
+    const again = await write(
+      deps,
+      record,
+      applyTransition(record, 'copying', now, {
+        copyStartedAt: now.toISOString(),
+        copyAttempts: record.copyAttempts + 1,
+        claimRequests: requests + 1,
+      }),
+    );
+    return again.won ? requestCopy(deps, again.record) : { step: 'unchanged', record: again.record };
+  }
+  const found: RecordPatch = {
+    targetId: copy.targetId,
+    targetArn: copy.arn,
+    ...(copy.children ? { targetChildren: copy.children.map((child) => child.id) } : {}),
+  };
+  if (copy.state === 'available') {
+    const keys = keysOf(copy);
+    const wrong = keys.filter((key) => !sameKmsKey(key, deps.settings.backupKeyArn));
+    if (!copy.encrypted || keys.length === 0 || wrong.length > 0) {
+      const shown = wrong.map((key) => key ?? 'no key').join(', ') || 'no key';
+      deps.log.error('copy under the wrong key', { artifactId: record.artifactId, targetId: copy.targetId });
+      return fail(deps, record, `copy ${copy.targetId} is encrypted with ${shown}, not the backup-data key`, found);
+    }
+    const done = await write(
+      deps,
+      record,
+      applyTransition(record, 'available', now, {
+        ...found,
+        kmsKeyArn: deps.settings.backupKeyArn,
+        sizeGiB: copy.sizeGiB ?? record.sizeGiB,
+        completedAt: now.toISOString(),
+        nextAttemptAt: undefined,
+      }),
+    );
+    if (done.won) deps.log.info('copy available', { artifactId: record.artifactId, targetId: copy.targetId });
+    return { step: done.won ? 'available' : 'unchanged', record: done.record };
+  }
+  if (copy.state === 'failed') {
+    return fail(deps, record, `AWS reports the copy ${copy.targetId} as ${safeText(copy.detail, 40)}`, found);
+  }
+  if (!record.targetId && copy.targetId) {
+    const known = await write(deps, record, applyTransition(record, 'copying', now, found));
+    return { step: known.won ? 'in-progress' : 'unchanged', record: known.record };
+  }
+  return { step: 'in-progress', record };
+}

@@ -1,0 +1,132 @@
+/**
+ * The SDK side of EBS snapshots. CopySnapshot has no idempotency token, so
+ * the copy's deterministic name is a `bunker:copy-name` tag set atomically
+ * by TagSpecifications, and a copy is requested only after a look for one
+ * with that name finds none (the claim already keeps two workers apart).
+ */
+import { CopySnapshotCommand, DescribeSnapshotsCommand, EC2Client, type Snapshot } from '@aws-sdk/client-ec2';
+import type { AwsContext } from '../../adapters/aws-context';
+import {
+  BackupEc2Clients,
+  copyError,
+  describeSnapshot,
+  ec2State,
+  snapshotSharedWith,
+  volumeTags,
+} from '../../adapters/ec2-common';
+import { ReaderRoleClients, tagList, tagsOf } from '../../adapters/reader-role';
+import { TAG_COPY_NAME } from '../../core/pipeline/copy';
+import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../../core/rds-source-agent';
+import type {
+  ArtifactCopier,
+  ArtifactRef,
+  CopyLocation,
+  CopyRequest,
+  CopyStarted,
+  CopyView,
+  SourceView,
+} from '../types';
+import { ebsSnapshot } from './kind';
+
+export class EbsSnapshotCopier implements ArtifactCopier {
+  readonly kind = 'ebs-snapshot' as const;
+  private readonly reader: ReaderRoleClients<EC2Client>;
+  private readonly backup: BackupEc2Clients;
+
+  constructor(
+    context: AwsContext,
+    prefix: string,
+    private readonly partition: string,
+  ) {
+    this.reader = new ReaderRoleClients(context, prefix, partition, (config) => new EC2Client(config));
+    this.backup = new BackupEc2Clients(context);
+  }
+
+  async describeSource(ref: ArtifactRef): Promise<SourceView | undefined> {
+    const client = this.reader.clientFor(ref.account, ref.region);
+    // Owned by the named account, as EC2 reports it: a snapshot shared with that account does not count.
+    const snapshot = await describeSnapshot(client, ref.id, ref.account);
+    if (!snapshot) return undefined;
+    const tags = tagsOf(snapshot.Tags);
+    const volumeId = snapshot.VolumeId && snapshot.VolumeId !== 'vol-ffffffff' ? snapshot.VolumeId : undefined;
+    const ofVolume = volumeId ? await volumeTags(client, volumeId) : undefined;
+    const productionId = tags[TAG_INTERMEDIATE_OF];
+    const tagged = tags[TAG_SOURCE_CREATED_AT];
+    return {
+      ref,
+      arn: ebsSnapshot.arn(ref),
+      ownerAccount: snapshot.OwnerId ?? '',
+      state: ec2State(snapshot.State),
+      detail: snapshot.State ?? 'unknown',
+      encrypted: snapshot.Encrypted === true,
+      keyArn: snapshot.KmsKeyId,
+      sharedWith: await snapshotSharedWith(client, ref.id),
+      producedAt:
+        tagged && !Number.isNaN(Date.parse(tagged))
+          ? new Date(tagged).toISOString()
+          : snapshot.StartTime?.toISOString(),
+      resourceId: volumeId,
+      productionId,
+      scopeIds: [volumeId, productionId, ref.id].filter((id): id is string => Boolean(id)),
+      // In scope by a tag on the volume or on the snapshot.
+      scopeTags: { ...ofVolume, ...tags },
+      sizeGiB: snapshot.VolumeSize,
+    };
+  }
+
+  async copy(request: CopyRequest): Promise<CopyStarted> {
+    const existing = await this.describeCopy({ targetName: request.targetName, region: request.targetRegion });
+    if (existing) return { outcome: 'exists', targetId: existing.targetId };
+    try {
+      const { SnapshotId } = await this.backup.clientFor(request.targetRegion).send(
+        new CopySnapshotCommand({
+          SourceSnapshotId: request.ref.id,
+          SourceRegion: request.ref.region,
+          Encrypted: true,
+          KmsKeyId: request.kmsKeyArn,
+          Description: `Bunker copy of ${request.ref.id} from ${request.ref.account}`,
+          TagSpecifications: [{ ResourceType: 'snapshot', Tags: tagList(request.tags) }],
+        }),
+      );
+      return { outcome: 'started', targetId: SnapshotId };
+    } catch (error) {
+      throw copyError('EC2', error);
+    }
+  }
+
+  async describeCopy(location: CopyLocation): Promise<CopyView | undefined> {
+    const client = this.backup.clientFor(location.region);
+    let snapshot: Snapshot | undefined;
+    if (location.targetId?.startsWith('snap-')) {
+      snapshot = await describeSnapshot(client, location.targetId, 'self');
+    } else {
+      const { Snapshots } = await client.send(
+        new DescribeSnapshotsCommand({
+          OwnerIds: ['self'],
+          Filters: [{ Name: `tag:${TAG_COPY_NAME}`, Values: [location.targetName] }],
+        }),
+      );
+      snapshot = Snapshots?.[0];
+    }
+    if (!snapshot?.SnapshotId) return undefined;
+    return {
+      targetId: snapshot.SnapshotId,
+      arn: ebsSnapshot.arn({
+        partition: this.partition,
+        account: '',
+        region: location.region,
+        id: snapshot.SnapshotId,
+      }),
+      region: location.region,
+      state: ec2State(snapshot.State),
+      detail: snapshot.State ?? 'unknown',
+      encrypted: snapshot.Encrypted === true,
+      keyArn: snapshot.KmsKeyId,
+      sizeGiB: snapshot.VolumeSize,
+      tags: tagsOf(snapshot.Tags),
+    };
+  }
+}
+
+export const ebsSnapshotCopier = (context: AwsContext, prefix: string, partition: string) =>
+  new EbsSnapshotCopier(context, prefix, partition);
