@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type Stack, Token } from 'aws-cdk-lib';
-import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { BUNDLING_STACKS, CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import { BunkerError } from '../../lambdas/core/errors';
 import { sourceNames, vaultNames } from '../../lambdas/core/names';
 import { buildApp } from '../../lib/app';
@@ -80,7 +80,12 @@ export function synthesizeStacks(config: BunkerConfig): LocalStacks {
     const app = new App({
       outdir,
       builtinCloudFormationValidation: false,
-      context: { [BUNDLING_STACKS]: [] },
+      context: {
+        [BUNDLING_STACKS]: [],
+        // A cdk-nag finding then throws with its report, instead of only
+        // setting the exit code when CDK_APP_MODE says a CDK CLI runs the app.
+        [CDK_APP_MODE_CONTEXT]: 'inmemory',
+      },
     });
     const built = buildApp(config, app);
     const assembly = app.synth();
