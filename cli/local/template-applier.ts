@@ -1071,9 +1071,6 @@ function handlersFor(template: CfnTemplate): Readonly<Record<string, ResourceHan
   };
 }
 
-/** The resource types the applier creates. */
-export const APPLIED_TYPES: readonly string[] = Object.keys(handlersFor({ Resources: {} }));
-
 // ---------------------------------------------------------------------------
 // Planning and applying a stack
 // ---------------------------------------------------------------------------
@@ -1231,7 +1228,7 @@ export async function applyStack(stack: StackTemplate, options: ApplyOptions): P
     sns: new SNSClient(clientConfig(context)),
     sqs: new SQSClient(clientConfig(context)),
     dynamodb: new DynamoDBClient(clientConfig(context)),
-    // IAM is global: its endpoint lives in the partition's first Region.
+    // IAM is global; its requests are signed for us-east-1 whatever the stack's Region.
     iam: new IAMClient(clientConfig(context, 'us-east-1')),
   };
   const applied = new Map<string, AppliedResource>();
