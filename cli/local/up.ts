@@ -1,38 +1,41 @@
 /**
  * `bunker local up`: creates on the emulator what the vault and source
- * stacks create in AWS, with the same names. Idempotent: running it again
- * finds what exists and creates only what is missing.
+ * stacks create in AWS. The CDK app is synthesized in-process and each
+ * stack's template is applied to its account and Region by
+ * ./template-applier, so the emulator holds the keys, policies, topics,
+ * queues, table and roles the templates describe, not a second copy of them
+ * written by hand. Idempotent: running it again finds what exists, creates
+ * only what is missing, and rewrites a policy document that differs from the
+ * template (an emulator set up by an older Bunker gets the current policies).
  *
  * The emulator stores resource policies but does not enforce them (see
  * docs/architecture.md); they are written anyway so the emulator's state
  * reads like the real accounts, and the synthesized templates' tests are
  * where the policies are proven.
  */
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  UpdateContinuousBackupsCommand,
-  waitUntilTableExists,
-} from '@aws-sdk/client-dynamodb';
-import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { CreateTopicCommand, ListSubscriptionsByTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { clientConfig, type AwsContext } from '../../lambdas/adapters/aws-context';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type Stack, Token } from 'aws-cdk-lib';
+import { BUNDLING_STACKS, CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
+import { BunkerError } from '../../lambdas/core/errors';
 import { intakeTopicName, sourceNames, vaultNames } from '../../lambdas/core/names';
+import { buildApp } from '../../lib/app';
 import type { BunkerConfig } from '../../lib/config/schema';
 import { localContext } from './accounts';
+import { type AppliedStack, applyStack, type CfnTemplate, findApplied, type StackTemplate } from './template-applier';
 
 /** The role the local mode acts as in each account (the vault and agent Lambdas' roles in AWS). */
 export const LOCAL_OPERATOR_ROLE = 'bunker-local-operator';
 
+/** One source stack as `local up` left it: the account, the Region and its share key. */
 export interface LocalSource {
   readonly account: string;
   readonly region: string;
   readonly shareKeyArn: string;
 }
 
+/** What `local up` created (or found) that `local run`, the demo and the tests work with. */
 export interface LocalEnvironment {
   readonly endpoint: string;
   readonly backupKeyArn: string;
@@ -47,323 +50,147 @@ export interface LocalEnvironment {
 
 type Progress = (line: string) => void;
 
-async function ensureKey(
-  kms: KMSClient,
-  alias: string,
-  description: string,
-  policy: object,
-  progress: Progress,
-): Promise<string> {
+/** The synthesized stacks don't say what `local up` needs, or a stack has no concrete account or Region. */
+export class LocalStacksError extends BunkerError {}
+
+/** The templates of Bunker's stacks, as {@link synthesizeStacks} made them. */
+export interface LocalStacks {
+  readonly vault: StackTemplate;
+  /** In configuration order: each source account, each of its Regions. */
+  readonly sources: readonly StackTemplate[];
+  /** How long building and synthesizing the app took. */
+  readonly seconds: number;
+}
+
+/**
+ * Synthesizes the CDK app of `config` in-process, as `cdk synth` would, and
+ * returns every stack's template.
+ *
+ * Two things of a deployment's synth are left out, because the templates
+ * come out the same without them and `local up` stays fast and offline:
+ * Lambda bundling (the code is not deployed locally; `local run` imports the
+ * handlers) and CDK's built-in CloudFormation schema validation (seconds of
+ * WebAssembly per run; the applier checks every type and property it
+ * creates, and `cdk synth` and test/infra still validate). cdk-nag runs, as
+ * {@link buildApp} registers it.
+ */
+export function synthesizeStacks(config: BunkerConfig): LocalStacks {
+  const started = performance.now();
+  const outdir = mkdtempSync(join(tmpdir(), 'bunker-local-synth-'));
   try {
-    const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: alias }));
-    if (KeyMetadata?.Arn) return KeyMetadata.Arn;
-  } catch (error) {
-    if ((error as Error).name !== 'NotFoundException') throw error;
-  }
-  const { KeyMetadata } = await kms.send(
-    new CreateKeyCommand({ Description: description, Policy: JSON.stringify(policy), KeySpec: 'SYMMETRIC_DEFAULT' }),
-  );
-  if (!KeyMetadata?.Arn || !KeyMetadata.KeyId) throw new Error(`the emulator did not create ${alias}`);
-  await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: KeyMetadata.KeyId }));
-  progress(`  created KMS key ${alias}`);
-  return KeyMetadata.Arn;
-}
-
-async function ensureRole(
-  iam: IAMClient,
-  roleName: string,
-  trust: object,
-  inline: { name: string; document: object } | undefined,
-  progress: Progress,
-): Promise<void> {
-  try {
-    await iam.send(new GetRoleCommand({ RoleName: roleName }));
-    return;
-  } catch (error) {
-    if ((error as Error).name !== 'NoSuchEntityException' && (error as Error).name !== 'NoSuchEntity') throw error;
-  }
-  await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: JSON.stringify(trust) }));
-  if (inline) {
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: roleName,
-        PolicyName: inline.name,
-        PolicyDocument: JSON.stringify(inline.document),
-      }),
-    );
-  }
-  progress(`  created IAM role ${roleName}`);
-}
-
-const accountRoot = (account: string) => `arn:aws:iam::${account}:root`;
-
-async function upVault(config: BunkerConfig, context: AwsContext, progress: Progress) {
-  const names = vaultNames(config.name);
-  const { account, region } = config.backup;
-  const kms = new KMSClient(clientConfig(context));
-  const adminOnly = {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'BackupAccountOnly',
-        Effect: 'Allow',
-        Principal: { AWS: accountRoot(account) },
-        Action: 'kms:*',
-        Resource: '*',
+    const app = new App({
+      outdir,
+      builtinCloudFormationValidation: false,
+      context: {
+        [BUNDLING_STACKS]: [],
+        // A cdk-nag finding then throws with its report, instead of only
+        // setting the exit code when CDK_APP_MODE says a CDK CLI runs the app.
+        [CDK_APP_MODE_CONTEXT]: 'inmemory',
       },
-    ],
+    });
+    const built = buildApp(config, app);
+    const assembly = app.synth();
+    const templateOf = (stack: Stack): StackTemplate => {
+      if (Token.isUnresolved(stack.account) || Token.isUnresolved(stack.region)) {
+        throw new LocalStacksError(`${stack.stackName} has no concrete account and Region to apply it to`);
+      }
+      return {
+        stackName: stack.stackName,
+        account: stack.account,
+        region: stack.region,
+        template: assembly.getStackArtifact(stack.artifactId).template as CfnTemplate,
+      };
+    };
+    const vault = templateOf(built.vault);
+    const sources = built.sources.map(templateOf);
+    return { vault, sources, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+/** Local visibility timeout of the intake queue, in seconds. */
+const LOCAL_INTAKE_VISIBILITY_SECONDS = 1;
+
+/**
+ * The vault template with the one change the local mode makes: the intake
+ * queue's visibility timeout is 1 s instead of six times the intake Lambda's
+ * timeout, so a message the intake handler failed comes back within the same
+ * `bunker local run` instead of minutes later.
+ */
+function withLocalIntakeQueue(vault: StackTemplate, queueName: string): StackTemplate {
+  const resources = { ...vault.template.Resources };
+  const queues = Object.entries(resources).filter(
+    ([, resource]) => resource.Type === 'AWS::SQS::Queue' && resource.Properties?.QueueName === queueName,
+  );
+  if (queues.length !== 1) {
+    throw new LocalStacksError(`${vault.stackName}: expected one SQS queue named ${queueName}, found ${queues.length}`);
+  }
+  const [[id, queue]] = queues;
+  resources[id] = {
+    ...queue,
+    Properties: { ...queue.Properties, VisibilityTimeout: LOCAL_INTAKE_VISIBILITY_SECONDS },
   };
-  const backupKeyArn = await ensureKey(kms, names.backupKeyAlias, 'Bunker backup data', adminOnly, progress);
-  const intakeKeyArn = await ensureKey(
-    kms,
-    names.intakeKeyAlias,
-    'Bunker intake topic and queue',
-    {
-      ...adminOnly,
-      Statement: [
-        ...adminOnly.Statement,
-        {
-          Sid: 'SourcesPublishThroughSnsOnly',
-          Effect: 'Allow',
-          Principal: { AWS: config.sources.map((s) => accountRoot(s.account)) },
-          Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-          Resource: '*',
-          Condition: { StringEquals: { 'kms:ViaService': `sns.${region}.amazonaws.com` } },
-        },
-      ],
-    },
-    progress,
-  );
-
-  const sns = new SNSClient(clientConfig(context));
-  const topicArns: Record<string, string> = {};
-  for (const source of config.sources) {
-    const name = intakeTopicName(config.name, source.account);
-    const { TopicArn } = await sns.send(
-      new CreateTopicCommand({
-        Name: name,
-        Attributes: {
-          KmsMasterKeyId: intakeKeyArn,
-          Policy: JSON.stringify({
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Sid: 'ThisSourceAccountsAgentsPublish',
-                Effect: 'Allow',
-                Principal: { AWS: accountRoot(source.account) },
-                Action: 'sns:Publish',
-                Resource: `arn:aws:sns:${region}:${account}:${name}`,
-                Condition: {
-                  ArnEquals: {
-                    'aws:PrincipalArn': source.regions.map(
-                      (r) => `arn:aws:iam::${source.account}:role/${sourceNames(config.name, r).agentRole}`,
-                    ),
-                  },
-                },
-              },
-            ],
-          }),
-        },
-      }),
-    );
-    if (!TopicArn) throw new Error(`the emulator did not create the intake topic ${name}`);
-    topicArns[source.account] = TopicArn;
-  }
-
-  const sqs = new SQSClient(clientConfig(context));
-  const dlq = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: names.intakeDeadLetterQueue,
-      Attributes: { KmsMasterKeyId: intakeKeyArn, MessageRetentionPeriod: String(14 * 24 * 3600) },
-    }),
-  );
-  const dlqArn = (
-    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
-  ).Attributes?.QueueArn;
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: names.intakeQueue,
-      Attributes: {
-        KmsMasterKeyId: intakeKeyArn,
-        // Short in the local mode so a retried message comes back within one `local run`.
-        VisibilityTimeout: '1',
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }),
-      },
-    }),
-  );
-  const queueArn = (
-    await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }))
-  ).Attributes?.QueueArn;
-  if (!queue.QueueUrl || !dlq.QueueUrl || !queueArn) throw new Error('the emulator did not create the intake queues');
-  for (const [source, topicArn] of Object.entries(topicArns)) {
-    const subscriptions = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }));
-    if (!subscriptions.Subscriptions?.some((s) => s.Endpoint === queueArn)) {
-      // Not raw: SNS's envelope names the topic, which is how intake knows the sender.
-      await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn }));
-      progress(`  subscribed queue ${names.intakeQueue} to topic ${intakeTopicName(config.name, source)}`);
-    }
-  }
-
-  const dynamo = new DynamoDBClient(clientConfig(context));
-  try {
-    await dynamo.send(new DescribeTableCommand({ TableName: names.inventoryTable }));
-  } catch (error) {
-    if ((error as Error).name !== 'ResourceNotFoundException') throw error;
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: names.inventoryTable,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'artifactId', AttributeType: 'S' },
-          { AttributeName: 'status', AttributeType: 'S' },
-          { AttributeName: 'updatedAt', AttributeType: 'S' },
-        ],
-        KeySchema: [{ AttributeName: 'artifactId', KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: names.inventoryStatusIndex,
-            KeySchema: [
-              { AttributeName: 'status', KeyType: 'HASH' },
-              { AttributeName: 'updatedAt', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-        SSESpecification: { Enabled: true, SSEType: 'KMS', KMSMasterKeyId: backupKeyArn },
-        DeletionProtectionEnabled: true,
-      }),
-    );
-    await waitUntilTableExists({ client: dynamo, maxWaitTime: 30 }, { TableName: names.inventoryTable });
-    await dynamo.send(
-      new UpdateContinuousBackupsCommand({
-        TableName: names.inventoryTable,
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      }),
-    );
-    progress(`  created inventory table ${names.inventoryTable}`);
-  }
-
-  const iam = new IAMClient(clientConfig(context, 'us-east-1'));
-  const lambdaTrust = {
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-  };
-  for (const role of [names.intakeRole, names.completionRole, names.sweepRole]) {
-    await ensureRole(iam, role, lambdaTrust, undefined, progress);
-  }
-
-  return {
-    backupKeyArn,
-    intakeKeyArn,
-    topicArns,
-    queueUrl: queue.QueueUrl,
-    deadLetterQueueUrl: dlq.QueueUrl,
-    tableName: names.inventoryTable,
-  };
+  return { ...vault, template: { ...vault.template, Resources: resources } };
 }
 
-async function upSource(
-  config: BunkerConfig,
-  account: string,
-  region: string,
-  ownsReaderRole: boolean,
-  context: AwsContext,
-  progress: Progress,
-): Promise<LocalSource> {
-  const names = sourceNames(config.name, region);
-  const backup = config.backup.account;
-  const kms = new KMSClient(clientConfig(context));
-  const shareKeyArn = await ensureKey(
-    kms,
-    names.shareKeyAlias,
-    'Bunker share key: lets the backup account copy shared snapshots',
-    {
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Sid: 'SourceAccountAdmin',
-          Effect: 'Allow',
-          Principal: { AWS: accountRoot(account) },
-          Action: 'kms:*',
-          Resource: '*',
-        },
-        {
-          Sid: 'BackupAccountCopiesThroughRds',
-          Effect: 'Allow',
-          Principal: { AWS: accountRoot(backup) },
-          Action: ['kms:Decrypt', 'kms:CreateGrant'],
-          Resource: '*',
-          Condition: { StringEquals: { 'kms:ViaService': `rds.${region}.amazonaws.com` } },
-        },
-        {
-          Sid: 'BackupAccountDescribes',
-          Effect: 'Allow',
-          Principal: { AWS: accountRoot(backup) },
-          Action: 'kms:DescribeKey',
-          Resource: '*',
-        },
-      ],
-    },
-    progress,
+/** The ARN of the key behind `alias` in an applied stack. */
+function keyArnByAlias(stack: AppliedStack, alias: string): string {
+  const target = findApplied(stack, 'AWS::KMS::Alias', 'AliasName', alias).properties.TargetKeyId;
+  const key = stack.resources.find(
+    (r) => r.type === 'AWS::KMS::Key' && (r.attributes.Arn === target || r.attributes.KeyId === target),
   );
-  const iam = new IAMClient(clientConfig(context, 'us-east-1'));
-  if (ownsReaderRole) {
-    await ensureRole(
-      iam,
-      names.readerRole,
-      {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { AWS: accountRoot(backup) },
-            Action: 'sts:AssumeRole',
-            Condition: {
-              ArnEquals: { 'aws:PrincipalArn': `arn:aws:iam::${backup}:role/${vaultNames(config.name).intakeRole}` },
-            },
-          },
-        ],
-      },
-      {
-        name: 'read-only',
-        document: {
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Effect: 'Allow',
-              Action: [
-                'rds:DescribeDBSnapshots',
-                'rds:DescribeDBSnapshotAttributes',
-                'rds:DescribeDBInstances',
-                'rds:ListTagsForResource',
-              ],
-              Resource: '*',
-            },
-          ],
-        },
-      },
-      progress,
-    );
-  }
-  return { account, region, shareKeyArn };
+  if (!key) throw new LocalStacksError(`${stack.stackName}: ${alias} points at no key of the stack`);
+  return key.attributes.Arn;
 }
 
-/** Creates (or finds) the vault and every source account's resources on the emulator. */
+/**
+ * Creates (or finds) the vault and every source stack's resources on the
+ * emulator, each in its account and Region, acting as
+ * {@link LOCAL_OPERATOR_ROLE} there.
+ */
 export async function localUp(
   config: BunkerConfig,
   endpoint: string,
   progress: Progress = () => {},
 ): Promise<LocalEnvironment> {
+  const stacks = synthesizeStacks(config);
+  progress(`synthesized ${1 + stacks.sources.length} stack(s) in ${stacks.seconds.toFixed(1)} s`);
+  const options = {
+    contextFor: (account: string, region: string) => localContext(endpoint, account, region, LOCAL_OPERATOR_ROLE),
+    progress,
+  };
+  const names = vaultNames(config.name);
+
   progress(`vault: backup account ${config.backup.account} in ${config.backup.region}`);
-  const backupContext = await localContext(endpoint, config.backup.account, config.backup.region, LOCAL_OPERATOR_ROLE);
-  const vault = await upVault(config, backupContext, progress);
+  const vault = await applyStack(withLocalIntakeQueue(stacks.vault, names.intakeQueue), options);
+
   const sources: LocalSource[] = [];
-  for (const source of config.sources) {
-    for (const [index, region] of source.regions.entries()) {
-      progress(`source: account ${source.account}${source.name ? ` (${source.name})` : ''} in ${region}`);
-      const context = await localContext(endpoint, source.account, region, LOCAL_OPERATOR_ROLE);
-      sources.push(await upSource(config, source.account, region, index === 0, context, progress));
-    }
+  for (const stack of stacks.sources) {
+    const source = config.sources.find((candidate) => candidate.account === stack.account);
+    progress(`source: account ${stack.account}${source?.name ? ` (${source.name})` : ''} in ${stack.region}`);
+    const applied = await applyStack(stack, options);
+    sources.push({
+      account: stack.account,
+      region: stack.region,
+      shareKeyArn: keyArnByAlias(applied, sourceNames(config.name, stack.region).shareKeyAlias),
+    });
   }
-  return { endpoint, ...vault, sources };
+
+  const queueUrl = (name: string) => findApplied(vault, 'AWS::SQS::Queue', 'QueueName', name).ref;
+  return {
+    endpoint,
+    backupKeyArn: keyArnByAlias(vault, names.backupKeyAlias),
+    intakeKeyArn: keyArnByAlias(vault, names.intakeKeyAlias),
+    topicArns: Object.fromEntries(
+      config.sources.map((source) => [
+        source.account,
+        findApplied(vault, 'AWS::SNS::Topic', 'TopicName', intakeTopicName(config.name, source.account)).ref,
+      ]),
+    ),
+    queueUrl: queueUrl(names.intakeQueue),
+    deadLetterQueueUrl: queueUrl(names.intakeDeadLetterQueue),
+    tableName: findApplied(vault, 'AWS::DynamoDB::Table', 'TableName', names.inventoryTable).ref,
+    sources,
+  };
 }

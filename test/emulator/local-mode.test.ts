@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KMSClient, ListAliasesCommand, ListKeysCommand } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, KMSClient, ListAliasesCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -74,11 +74,16 @@ describe.concurrent('the local mode', () => {
         }
         const { QueueUrls } = await sqs.send(new ListQueuesCommand({}));
         expect(QueueUrls?.sort()).toEqual([first.queueUrl, first.deadLetterQueueUrl].sort());
+        // The vault stack's third key encrypts the alerts topic.
+        const { KeyMetadata: alertsKey } = await kms.send(new DescribeKeyCommand({ KeyId: 'alias/bunker-alerts' }));
         const { Keys } = await kms.send(new ListKeysCommand({}));
-        expect(Keys?.map((k) => k.KeyArn).sort()).toEqual([first.backupKeyArn, first.intakeKeyArn].sort());
+        expect(Keys?.map((k) => k.KeyArn).sort()).toEqual(
+          [first.backupKeyArn, first.intakeKeyArn, alertsKey?.Arn].sort(),
+        );
         const { Aliases } = await kms.send(new ListAliasesCommand({}));
         const bunkerAliases = Aliases?.filter((a) => a.AliasName?.startsWith('alias/bunker-'));
         expect(bunkerAliases?.map((a) => a.AliasName).sort()).toEqual([
+          'alias/bunker-alerts',
           'alias/bunker-backup-data',
           'alias/bunker-intake',
         ]);

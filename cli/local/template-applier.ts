@@ -1,0 +1,1289 @@
+/**
+ * Applies synthesized CloudFormation templates to the local emulator, so the
+ * emulator holds what the CDK stacks create in AWS (keys and their policies,
+ * topics, queues, the inventory table, roles and their policies), read from
+ * the templates instead of written a second time by hand.
+ *
+ * It is not CloudFormation. It creates what is missing and finds what exists
+ * by name (keys by their alias); of an existing resource it only rewrites the
+ * policy documents that differ from the template, so an emulator set up by an
+ * older Bunker converges on the current templates. It never deletes anything.
+ *
+ * The resource types the local mode replaces with something of its own
+ * (Lambda, EventBridge, logs, alarms) are skipped by an explicit list. Any
+ * other type, property or intrinsic function it does not know fails the
+ * stack before its first call to the emulator: a resource added to a stack
+ * is never silently missing locally.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import {
+  type AttributeDefinition,
+  type BillingMode,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  type KeySchemaElement,
+  type Projection,
+  type ProvisionedThroughput,
+  type TableClass,
+  UpdateContinuousBackupsCommand,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateRoleCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  PutRolePolicyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  EnableKeyRotationCommand,
+  GetKeyPolicyCommand,
+  type KeySpec,
+  type KeyUsageType,
+  KMSClient,
+  PutKeyPolicyCommand,
+} from '@aws-sdk/client-kms';
+import {
+  CreateTopicCommand,
+  GetTopicAttributesCommand,
+  ListSubscriptionsByTopicCommand,
+  SetTopicAttributesCommand,
+  SNSClient,
+  SubscribeCommand,
+} from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { type AwsContext, clientConfig } from '../../lambdas/adapters/aws-context';
+import { BunkerError } from '../../lambdas/core/errors';
+
+/** One resource of a synthesized template, as CloudFormation reads it. */
+export interface CfnResource {
+  readonly Type: string;
+  readonly Properties?: Readonly<Record<string, unknown>>;
+  readonly DependsOn?: string | readonly string[];
+  readonly Condition?: string;
+  readonly [attribute: string]: unknown;
+}
+
+/** The parts of a synthesized template the applier reads. */
+export interface CfnTemplate {
+  readonly Resources: Readonly<Record<string, CfnResource>>;
+  readonly Parameters?: Readonly<Record<string, unknown>>;
+  readonly Transform?: unknown;
+  readonly [section: string]: unknown;
+}
+
+/** A stack's template and where it is deployed. */
+export interface StackTemplate {
+  readonly stackName: string;
+  readonly account: string;
+  readonly region: string;
+  readonly template: CfnTemplate;
+}
+
+/** The template uses a resource type, property, intrinsic function or section the applier does not support. */
+export class UnsupportedTemplateError extends BunkerError {}
+
+/** The template imports another stack's output; Bunker's stacks share deterministic names instead. */
+export class CrossStackReferenceError extends UnsupportedTemplateError {}
+
+/** The emulator holds something that contradicts the template, or answered without what was asked for. */
+export class TemplateApplyError extends BunkerError {}
+
+// ---------------------------------------------------------------------------
+// Intrinsic functions
+// ---------------------------------------------------------------------------
+
+/** What `{ "Ref": "AWS::NoValue" }` resolves to: the property or list element is dropped. */
+export const NO_VALUE: unique symbol = Symbol('AWS::NoValue');
+
+/** What intrinsic functions resolve against: pseudo parameters and the physical ids of the stack's resources. */
+export interface IntrinsicScope {
+  /** `AWS::Partition`, `AWS::AccountId` and the other pseudo parameters, by name. */
+  readonly pseudo: Readonly<Record<string, string>>;
+  /** What `Ref` of a resource returns (a key's id, a topic's ARN, a queue's URL, a role's name...). */
+  ref(logicalId: string): string;
+  /** What `Fn::GetAtt` of a resource's attribute returns. */
+  getAtt(logicalId: string, attribute: string): string;
+}
+
+/** The partition and URL suffix of a Region, as CloudFormation's pseudo parameters give them. */
+function partitionOf(region: string): { partition: string; urlSuffix: string } {
+  if (region.startsWith('cn-')) return { partition: 'aws-cn', urlSuffix: 'amazonaws.com.cn' };
+  if (region.startsWith('us-gov-')) return { partition: 'aws-us-gov', urlSuffix: 'amazonaws.com' };
+  return { partition: 'aws', urlSuffix: 'amazonaws.com' };
+}
+
+/** The pseudo parameters of a stack deployed as `stackName` in `account` and `region`. */
+export function pseudoParameters(stackName: string, account: string, region: string): Record<string, string> {
+  const { partition, urlSuffix } = partitionOf(region);
+  return {
+    'AWS::Partition': partition,
+    'AWS::AccountId': account,
+    'AWS::Region': region,
+    'AWS::URLSuffix': urlSuffix,
+    'AWS::StackName': stackName,
+    // CloudFormation's id ends in a generated UUID; nothing local depends on it.
+    'AWS::StackId': `arn:${partition}:cloudformation:${region}:${account}:stack/${stackName}/local`,
+  };
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `[name, argument]` when `value` is an intrinsic function call (`{ "Ref": ... }`, `{ "Fn::Join": ... }`). */
+function intrinsicOf(value: unknown): [string, unknown] | undefined {
+  if (!isRecord(value)) return undefined;
+  const keys = Object.keys(value);
+  if (keys.length !== 1) return undefined;
+  const [name] = keys;
+  return name === 'Ref' || name.startsWith('Fn::') ? [name, value[name]] : undefined;
+}
+
+const CONDITION_FUNCTIONS = new Set(['Fn::If', 'Fn::Equals', 'Fn::And', 'Fn::Or', 'Fn::Not']);
+
+function unsupportedFunction(name: string, where: string): never {
+  if (name === 'Fn::ImportValue') {
+    throw new CrossStackReferenceError(
+      `${where}: Fn::ImportValue reads another stack's export; the local applier applies each stack on its own, so stacks must name what they share`,
+    );
+  }
+  if (CONDITION_FUNCTIONS.has(name)) {
+    throw new UnsupportedTemplateError(
+      `${where}: ${name} needs template Conditions, which the local applier does not evaluate`,
+    );
+  }
+  throw new UnsupportedTemplateError(`${where}: the local applier does not support the intrinsic function ${name}`);
+}
+
+function expectString(value: unknown, where: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  throw new UnsupportedTemplateError(`${where}: expected a string, got ${JSON.stringify(value)}`);
+}
+
+function expectList(value: unknown, where: string): unknown[] {
+  if (Array.isArray(value)) return value;
+  throw new UnsupportedTemplateError(`${where}: expected a list, got ${JSON.stringify(value)}`);
+}
+
+/** `Fn::GetAtt`'s two spellings: `["Id", "Attr"]` and `"Id.Attr"`. */
+function getAttArguments(argument: unknown, where: string): [string, unknown] {
+  if (typeof argument === 'string') {
+    const dot = argument.indexOf('.');
+    if (dot > 0) return [argument.slice(0, dot), argument.slice(dot + 1)];
+  } else if (Array.isArray(argument) && argument.length === 2 && typeof argument[0] === 'string') {
+    return [argument[0], argument[1]];
+  }
+  throw new UnsupportedTemplateError(`${where}: malformed Fn::GetAtt ${JSON.stringify(argument)}`);
+}
+
+/** `Fn::Sub`'s two spellings: a string, or `[string, variables]`. */
+function subArguments(argument: unknown, where: string): [string, Record<string, unknown>] {
+  if (typeof argument === 'string') return [argument, {}];
+  if (Array.isArray(argument) && argument.length === 2 && typeof argument[0] === 'string' && isRecord(argument[1])) {
+    return [argument[0], argument[1]];
+  }
+  throw new UnsupportedTemplateError(`${where}: malformed Fn::Sub ${JSON.stringify(argument)}`);
+}
+
+const SUB_VARIABLE = /\$\{([^}]*)\}/g;
+
+function resolveFunction(name: string, argument: unknown, scope: IntrinsicScope, where: string): unknown {
+  const at = `${where} (${name})`;
+  switch (name) {
+    case 'Ref': {
+      const target = expectString(argument, at);
+      if (target === 'AWS::NoValue') return NO_VALUE;
+      if (target.startsWith('AWS::')) {
+        const pseudo = scope.pseudo[target];
+        if (pseudo === undefined) throw new UnsupportedTemplateError(`${at}: unsupported pseudo parameter ${target}`);
+        return pseudo;
+      }
+      return scope.ref(target);
+    }
+    case 'Fn::GetAtt': {
+      const [logicalId, attribute] = getAttArguments(argument, at);
+      return scope.getAtt(logicalId, expectString(resolveValue(attribute, scope, at), at));
+    }
+    case 'Fn::Join': {
+      const [delimiter, list] = expectList(argument, at);
+      const parts = expectList(resolveValue(list, scope, at), at);
+      return parts.map((part) => expectString(part, at)).join(expectString(delimiter, at));
+    }
+    case 'Fn::Select': {
+      const [index, list] = expectList(argument, at);
+      const items = expectList(resolveValue(list, scope, at), at);
+      const position = Number(resolveValue(index, scope, at));
+      if (!Number.isInteger(position) || position < 0 || position >= items.length) {
+        throw new UnsupportedTemplateError(`${at}: index ${String(index)} is outside a list of ${items.length}`);
+      }
+      return items[position];
+    }
+    case 'Fn::Split': {
+      const [delimiter, source] = expectList(argument, at);
+      return expectString(resolveValue(source, scope, at), at).split(expectString(delimiter, at));
+    }
+    case 'Fn::Sub': {
+      const [text, variables] = subArguments(argument, at);
+      const values = Object.fromEntries(
+        Object.entries(variables).map(([key, value]) => [key, expectString(resolveValue(value, scope, at), at)]),
+      );
+      return text.replace(SUB_VARIABLE, (_match, variable: string) => {
+        if (variable.startsWith('!')) return `\${${variable.slice(1)}}`;
+        if (variable in values) return values[variable];
+        if (variable.startsWith('AWS::')) return expectString(resolveFunction('Ref', variable, scope, at), at);
+        const dot = variable.indexOf('.');
+        return dot > 0 ? scope.getAtt(variable.slice(0, dot), variable.slice(dot + 1)) : scope.ref(variable);
+      });
+    }
+    default:
+      return unsupportedFunction(name, where);
+  }
+}
+
+function resolveValue(value: unknown, scope: IntrinsicScope, where: string): unknown {
+  const intrinsic = intrinsicOf(value);
+  if (intrinsic) return resolveFunction(intrinsic[0], intrinsic[1], scope, where);
+  if (Array.isArray(value)) {
+    return value.map((item, index) => resolveValue(item, scope, `${where}[${index}]`)).filter((v) => v !== NO_VALUE);
+  }
+  if (isRecord(value)) {
+    const resolved: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const result = resolveValue(item, scope, `${where}.${key}`);
+      if (result !== NO_VALUE) resolved[key] = result;
+    }
+    return resolved;
+  }
+  return value;
+}
+
+/**
+ * `value` with every intrinsic function replaced by its value in `scope`:
+ * `Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Sub` (both forms), `Fn::Select` and
+ * `Fn::Split`; `AWS::NoValue` drops the property or list element. `where`
+ * names the value in error messages.
+ *
+ * @throws UnsupportedTemplateError for any other function (conditions included)
+ * @throws CrossStackReferenceError for `Fn::ImportValue`
+ */
+export function resolveIntrinsics(value: unknown, scope: IntrinsicScope, where = 'value'): unknown {
+  const resolved = resolveValue(value, scope, where);
+  return resolved === NO_VALUE ? undefined : resolved;
+}
+
+/** A reference found in a template value: `Ref` (no attribute) or an attribute of `Fn::GetAtt` / `Fn::Sub`. */
+export interface TemplateReference {
+  readonly logicalId: string;
+  readonly attribute?: string;
+}
+
+const SUPPORTED_FUNCTIONS = new Set(['Ref', 'Fn::GetAtt', 'Fn::Join', 'Fn::Select', 'Fn::Split', 'Fn::Sub']);
+
+/**
+ * Every resource or parameter `value` refers to (pseudo parameters left out).
+ * With `strict`, an intrinsic function {@link resolveIntrinsics} cannot
+ * resolve throws here, before anything is applied.
+ */
+export function referencesOf(value: unknown, where: string, strict: boolean): TemplateReference[] {
+  const found: TemplateReference[] = [];
+  const walk = (node: unknown, at: string): void => {
+    const intrinsic = intrinsicOf(node);
+    if (!intrinsic) {
+      if (Array.isArray(node)) node.forEach((item, index) => walk(item, `${at}[${index}]`));
+      else if (isRecord(node)) for (const [key, item] of Object.entries(node)) walk(item, `${at}.${key}`);
+      return;
+    }
+    const [name, argument] = intrinsic;
+    if (strict && !SUPPORTED_FUNCTIONS.has(name)) unsupportedFunction(name, at);
+    if (name === 'Ref') {
+      if (typeof argument === 'string' && !argument.startsWith('AWS::')) found.push({ logicalId: argument });
+      return;
+    }
+    if (name === 'Fn::GetAtt') {
+      const [logicalId, attribute] = getAttArguments(argument, at);
+      found.push(typeof attribute === 'string' ? { logicalId, attribute } : { logicalId });
+      if (typeof attribute !== 'string') walk(attribute, at);
+      return;
+    }
+    if (name === 'Fn::Sub') {
+      const [text, variables] = subArguments(argument, at);
+      for (const [, variable] of text.matchAll(SUB_VARIABLE)) {
+        if (variable.startsWith('!') || variable.startsWith('AWS::') || variable in variables) continue;
+        const dot = variable.indexOf('.');
+        found.push(
+          dot > 0 ? { logicalId: variable.slice(0, dot), attribute: variable.slice(dot + 1) } : { logicalId: variable },
+        );
+      }
+      walk(variables, at);
+      return;
+    }
+    walk(argument, at);
+  };
+  walk(value, where);
+  return found;
+}
+
+// ---------------------------------------------------------------------------
+// What is applied, what is skipped
+// ---------------------------------------------------------------------------
+
+/**
+ * Resource types the local mode does not create, and why. `bunker local run`
+ * stands in for what they do in AWS.
+ */
+export const SKIPPED_TYPES: Readonly<Record<string, string>> = {
+  'AWS::Lambda::Function': '`bunker local run` calls the handlers in-process',
+  'AWS::Lambda::Permission': 'no Lambda functions locally',
+  'AWS::Lambda::EventSourceMapping': '`bunker local run` polls the queue and hands batches to the handler',
+  'AWS::Logs::LogGroup': 'the handlers log to the terminal locally',
+  'AWS::Events::Rule': '`bunker local run` runs the sweeps and delivers the RDS events itself',
+  'AWS::CloudWatch::Alarm': 'nothing alarms locally',
+  'AWS::CDK::Metadata': 'CDK version reporting; nothing to create',
+  'AWS::CloudFormation::CustomResource': 'its provider is a Lambda function, which the local mode does not deploy',
+};
+
+/** Why `type` is skipped, or undefined when it is not. `Custom::*` are custom resources. */
+export function skipReason(type: string): string | undefined {
+  return (
+    SKIPPED_TYPES[type] ??
+    (type.startsWith('Custom::') ? SKIPPED_TYPES['AWS::CloudFormation::CustomResource'] : undefined)
+  );
+}
+
+/**
+ * What stands in for an attribute of a skipped resource that an applied one
+ * names: a role's policy names its function's log group, which is not created.
+ */
+interface StandIn {
+  readonly attributes: readonly string[];
+  value(
+    stack: StackTemplate,
+    logicalId: string,
+    properties: Readonly<Record<string, unknown>>,
+    attribute?: string,
+  ): string;
+}
+
+const STAND_INS: Readonly<Record<string, StandIn>> = {
+  'AWS::Logs::LogGroup': {
+    attributes: ['Arn'],
+    value(stack, logicalId, properties, attribute) {
+      // CloudFormation generates "<stack>-<logical id>-<random>"; the local name drops the random part.
+      const name =
+        properties.LogGroupName === undefined
+          ? `${stack.stackName}-${logicalId}`
+          : expectString(properties.LogGroupName, `${logicalId}.LogGroupName`);
+      if (attribute === undefined) return name;
+      const { partition } = partitionOf(stack.region);
+      return `arn:${partition}:logs:${stack.region}:${stack.account}:log-group:${name}:*`;
+    },
+  },
+};
+
+/** The outcome of applying one resource. */
+export type ApplyOutcome =
+  /** The resource did not exist and was created. */
+  | 'created'
+  /** A policy document was written: a policy resource's, or one of an existing resource that differed from the template. */
+  | 'written'
+  /** Already as in the template. */
+  | 'unchanged';
+
+/** A resource the applier created or found, with the values intrinsic functions resolve to. */
+export interface AppliedResource {
+  readonly logicalId: string;
+  readonly type: string;
+  readonly outcome: ApplyOutcome;
+  /** What `Ref` returns. */
+  readonly ref: string;
+  /** What `Fn::GetAtt` returns, by attribute. */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The template's properties with intrinsics resolved, as applied. */
+  readonly properties: Readonly<Record<string, unknown>>;
+}
+
+/** A stack as the applier left it on the emulator. */
+export interface AppliedStack {
+  readonly stackName: string;
+  readonly account: string;
+  readonly region: string;
+  /** In the order they were applied. */
+  readonly resources: readonly AppliedResource[];
+  /** Logical ids of the resources of {@link SKIPPED_TYPES}. */
+  readonly skipped: readonly string[];
+}
+
+/**
+ * The one applied resource of `type` whose resolved `property` equals `value`,
+ * such as the queue named "bunker-intake".
+ *
+ * @throws TemplateApplyError when there is none or more than one
+ */
+export function findApplied(stack: AppliedStack, type: string, property: string, value: unknown): AppliedResource {
+  const matches = stack.resources.filter((r) => r.type === type && isDeepStrictEqual(r.properties[property], value));
+  if (matches.length !== 1) {
+    throw new TemplateApplyError(
+      `${stack.stackName}: expected one ${type} with ${property} ${JSON.stringify(value)}, found ${matches.length}`,
+    );
+  }
+  return matches[0];
+}
+
+// ---------------------------------------------------------------------------
+// Resource handlers
+// ---------------------------------------------------------------------------
+
+interface StackClients {
+  readonly kms: KMSClient;
+  readonly sns: SNSClient;
+  readonly sqs: SQSClient;
+  readonly dynamodb: DynamoDBClient;
+  readonly iam: IAMClient;
+}
+
+interface HandlerContext {
+  readonly stack: StackTemplate;
+  readonly logicalId: string;
+  readonly partition: string;
+  readonly clients: StackClients;
+  /** Resolves another part of the template (a key's aliases) against what is applied so far. */
+  resolve(value: unknown, where: string): unknown;
+  say(line: string): void;
+}
+
+interface HandlerResult {
+  readonly outcome: ApplyOutcome;
+  readonly ref: string;
+  readonly attributes?: Readonly<Record<string, string>>;
+}
+
+interface ResourceHandler {
+  /** The properties it applies; any other fails the stack before anything is applied. */
+  readonly properties: readonly string[];
+  /** Properties that only steer CloudFormation (deletion windows) and mean nothing locally. */
+  readonly ignored?: readonly string[];
+  /** Properties CloudFormation can do without but the applier cannot: the names a second run finds resources by. */
+  readonly required?: readonly string[];
+  /** What `Fn::GetAtt` may ask of it. */
+  readonly attributes: readonly string[];
+  apply(properties: Properties, context: HandlerContext): Promise<HandlerResult>;
+}
+
+/** A resource's resolved properties, read with the types CloudFormation allows for them. */
+class Properties {
+  constructor(
+    readonly values: Readonly<Record<string, unknown>>,
+    private readonly where: string,
+  ) {}
+
+  private fail(name: string, expected: string): never {
+    throw new UnsupportedTemplateError(
+      `${this.where}.${name}: expected ${expected}, got ${JSON.stringify(this.values[name])}`,
+    );
+  }
+
+  has(name: string): boolean {
+    return this.values[name] !== undefined;
+  }
+
+  string(name: string): string {
+    return this.optionalString(name) ?? this.fail(name, 'a string');
+  }
+
+  optionalString(name: string): string | undefined {
+    const value = this.values[name];
+    if (value === undefined || typeof value === 'string') return value;
+    return this.fail(name, 'a string');
+  }
+
+  optionalNumber(name: string): number | undefined {
+    const value = this.values[name];
+    if (value === undefined) return undefined;
+    const number = typeof value === 'string' ? Number(value) : value;
+    return typeof number === 'number' && Number.isFinite(number) ? number : this.fail(name, 'a number');
+  }
+
+  optionalBoolean(name: string): boolean | undefined {
+    const value = this.values[name];
+    if (value === undefined || typeof value === 'boolean') return value;
+    if (value === 'true' || value === 'false') return value === 'true';
+    return this.fail(name, 'a boolean');
+  }
+
+  /** A JSON document: CloudFormation takes an object or its JSON text. */
+  optionalDocument(name: string): Record<string, unknown> | undefined {
+    const value = this.values[name];
+    if (value === undefined || isRecord(value)) return value;
+    if (typeof value === 'string') {
+      const parsed: unknown = JSON.parse(value);
+      if (isRecord(parsed)) return parsed;
+    }
+    return this.fail(name, 'a JSON object');
+  }
+
+  document(name: string): Record<string, unknown> {
+    return this.optionalDocument(name) ?? this.fail(name, 'a JSON object');
+  }
+
+  optionalRecords(name: string): Record<string, unknown>[] | undefined {
+    const value = this.values[name];
+    if (value === undefined) return undefined;
+    return Array.isArray(value) && value.every(isRecord) ? value : this.fail(name, 'a list of objects');
+  }
+
+  /** A nested object whose keys must all be in `known`, so a new sub-property fails loudly too. */
+  optionalObject(name: string, known: readonly string[]): Record<string, unknown> | undefined {
+    const value = this.values[name];
+    if (value === undefined) return undefined;
+    if (!isRecord(value)) return this.fail(name, 'an object');
+    checkKeys(value, known, `${this.where}.${name}`);
+    return value;
+  }
+
+  strings(name: string): string[] {
+    const value = this.values[name];
+    return Array.isArray(value) && value.every((item) => typeof item === 'string')
+      ? value
+      : this.fail(name, 'a list of strings');
+  }
+
+  tags(name = 'Tags'): { Key: string; Value: string }[] | undefined {
+    const tags = this.optionalRecords(name);
+    return tags?.map((tag, index) => {
+      checkKeys(tag, ['Key', 'Value'], `${this.where}.${name}[${index}]`);
+      return {
+        Key: expectString(tag.Key, `${this.where}.${name}[${index}].Key`),
+        Value: expectString(tag.Value, `${this.where}.${name}[${index}].Value`),
+      };
+    });
+  }
+}
+
+function checkKeys(value: Readonly<Record<string, unknown>>, known: readonly string[], where: string): void {
+  const unknown = Object.keys(value).filter((key) => !known.includes(key));
+  if (unknown.length > 0) {
+    throw new UnsupportedTemplateError(`${where}: the local applier does not support ${unknown.join(', ')}`);
+  }
+}
+
+const errorName = (error: unknown) => (error instanceof Error ? error.name : '');
+
+/** Runs `call`, or returns undefined when it failed with one of `notFound` (the resource does not exist). */
+async function unlessMissing<T>(notFound: readonly string[], call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (error) {
+    if (notFound.includes(errorName(error))) return undefined;
+    throw error;
+  }
+}
+
+function required<T>(value: T | undefined | null, what: string, context: HandlerContext): T {
+  if (value === undefined || value === null) {
+    throw new TemplateApplyError(`${context.stack.stackName}/${context.logicalId}: the emulator returned no ${what}`);
+  }
+  return value;
+}
+
+/**
+ * Whether a policy document read back from AWS equals the template's. IAM
+ * returns its documents URL-encoded; whitespace and key order do not count.
+ */
+export function sameDocument(current: string | undefined, desired: unknown): boolean {
+  if (current === undefined || current === '') return false;
+  const text = current.trimStart().startsWith('{') ? current : decodeURIComponent(current);
+  return isDeepStrictEqual(JSON.parse(text), JSON.parse(JSON.stringify(desired)));
+}
+
+const KMS_NOT_FOUND = ['NotFoundException'];
+const SNS_NOT_FOUND = ['NotFoundException', 'NotFound'];
+const SQS_NOT_FOUND = ['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue'];
+const DYNAMODB_NOT_FOUND = ['ResourceNotFoundException'];
+const IAM_NOT_FOUND = ['NoSuchEntityException', 'NoSuchEntity'];
+
+/** The template's `AWS::KMS::Alias` resources that point at the key `keyId`. */
+function aliasResourcesOf(template: CfnTemplate, keyId: string): [string, CfnResource][] {
+  return Object.entries(template.Resources).filter(
+    ([, resource]) =>
+      resource.Type === 'AWS::KMS::Alias' &&
+      referencesOf(resource.Properties?.TargetKeyId, 'TargetKeyId', false).some((r) => r.logicalId === keyId),
+  );
+}
+
+const hasAlias = (template: CfnTemplate, keyId: string) => aliasResourcesOf(template, keyId).length > 0;
+
+/** The alias names of the template's `AWS::KMS::Alias` resources that point at the key `keyId`. */
+function aliasesOf(template: CfnTemplate, keyId: string, context: HandlerContext): string[] {
+  return aliasResourcesOf(template, keyId).map(([aliasId, resource]) =>
+    expectString(context.resolve(resource.Properties?.AliasName, `${aliasId}.AliasName`), `${aliasId}.AliasName`),
+  );
+}
+
+const kmsKey = (template: CfnTemplate): ResourceHandler => ({
+  properties: ['Description', 'KeyPolicy', 'EnableKeyRotation', 'KeySpec', 'KeyUsage', 'Tags'],
+  ignored: ['PendingWindowInDays'],
+  attributes: ['Arn', 'KeyId'],
+  async apply(properties, context) {
+    const { kms } = context.clients;
+    // planStack made sure there is one.
+    const aliases = aliasesOf(template, context.logicalId, context);
+    const policy = properties.optionalDocument('KeyPolicy');
+    const existing = await unlessMissing(KMS_NOT_FOUND, () => kms.send(new DescribeKeyCommand({ KeyId: aliases[0] })));
+    if (existing) {
+      const keyId = required(existing.KeyMetadata?.KeyId, 'key id', context);
+      const attributes = { Arn: required(existing.KeyMetadata?.Arn, 'key ARN', context), KeyId: keyId };
+      if (!policy) return { outcome: 'unchanged', ref: keyId, attributes };
+      const current = await kms.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' }));
+      if (sameDocument(current.Policy, policy)) return { outcome: 'unchanged', ref: keyId, attributes };
+      await kms.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: JSON.stringify(policy) }));
+      context.say(`rewrote the key policy of KMS key ${aliases[0]}`);
+      return { outcome: 'written', ref: keyId, attributes };
+    }
+    const { KeyMetadata } = await kms.send(
+      new CreateKeyCommand({
+        Description: properties.optionalString('Description'),
+        Policy: policy && JSON.stringify(policy),
+        KeySpec: properties.optionalString('KeySpec') as KeySpec | undefined,
+        KeyUsage: properties.optionalString('KeyUsage') as KeyUsageType | undefined,
+        Tags: properties.tags()?.map((tag) => ({ TagKey: tag.Key, TagValue: tag.Value })),
+      }),
+    );
+    const keyId = required(KeyMetadata?.KeyId, 'key id', context);
+    if (properties.optionalBoolean('EnableKeyRotation')) {
+      await kms.send(new EnableKeyRotationCommand({ KeyId: keyId }));
+    }
+    context.say(`created KMS key ${aliases.join(', ')}`);
+    return {
+      outcome: 'created',
+      ref: keyId,
+      attributes: { Arn: required(KeyMetadata?.Arn, 'key ARN', context), KeyId: keyId },
+    };
+  },
+});
+
+const kmsAlias: ResourceHandler = {
+  properties: ['AliasName', 'TargetKeyId'],
+  attributes: [],
+  async apply(properties, context) {
+    const { kms } = context.clients;
+    const aliasName = properties.string('AliasName');
+    const target = properties.string('TargetKeyId');
+    const existing = await unlessMissing(KMS_NOT_FOUND, () => kms.send(new DescribeKeyCommand({ KeyId: aliasName })));
+    if (existing) {
+      if (existing.KeyMetadata?.KeyId !== target && existing.KeyMetadata?.Arn !== target) {
+        throw new TemplateApplyError(
+          `${context.stack.stackName}/${context.logicalId}: ${aliasName} already points at ${existing.KeyMetadata?.Arn}, not ${target}`,
+        );
+      }
+      return { outcome: 'unchanged', ref: aliasName };
+    }
+    await kms.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: target }));
+    context.say(`created KMS alias ${aliasName}`);
+    return { outcome: 'created', ref: aliasName };
+  },
+};
+
+const snsTopic: ResourceHandler = {
+  properties: ['TopicName', 'DisplayName', 'KmsMasterKeyId', 'FifoTopic', 'ContentBasedDeduplication', 'Tags'],
+  required: ['TopicName'],
+  attributes: ['TopicArn', 'TopicName'],
+  async apply(properties, context) {
+    const { sns } = context.clients;
+    const { stack, partition } = context;
+    const name = properties.string('TopicName');
+    const arn = `arn:${partition}:sns:${stack.region}:${stack.account}:${name}`;
+    const attributes = { TopicArn: arn, TopicName: name };
+    if (await unlessMissing(SNS_NOT_FOUND, () => sns.send(new GetTopicAttributesCommand({ TopicArn: arn })))) {
+      return { outcome: 'unchanged', ref: arn, attributes };
+    }
+    const topicAttributes: Record<string, string> = {};
+    for (const attribute of ['DisplayName', 'KmsMasterKeyId', 'FifoTopic', 'ContentBasedDeduplication']) {
+      if (properties.has(attribute)) topicAttributes[attribute] = String(properties.values[attribute]);
+    }
+    const { TopicArn } = await sns.send(
+      new CreateTopicCommand({ Name: name, Attributes: topicAttributes, Tags: properties.tags() }),
+    );
+    if (TopicArn !== arn) {
+      throw new TemplateApplyError(`${stack.stackName}/${context.logicalId}: created ${TopicArn}, expected ${arn}`);
+    }
+    context.say(`created SNS topic ${name}`);
+    return { outcome: 'created', ref: arn, attributes };
+  },
+};
+
+const snsTopicPolicy: ResourceHandler = {
+  properties: ['PolicyDocument', 'Topics'],
+  attributes: [],
+  async apply(properties, context) {
+    const { sns } = context.clients;
+    const policy = properties.document('PolicyDocument');
+    let outcome: ApplyOutcome = 'unchanged';
+    for (const topicArn of properties.strings('Topics')) {
+      const { Attributes } = await sns.send(new GetTopicAttributesCommand({ TopicArn: topicArn }));
+      if (sameDocument(Attributes?.Policy, policy)) continue;
+      await sns.send(
+        new SetTopicAttributesCommand({
+          TopicArn: topicArn,
+          AttributeName: 'Policy',
+          AttributeValue: JSON.stringify(policy),
+        }),
+      );
+      context.say(`set the policy of SNS topic ${topicArn.split(':').pop()}`);
+      outcome = 'written';
+    }
+    return { outcome, ref: context.logicalId };
+  },
+};
+
+const snsSubscription: ResourceHandler = {
+  properties: [
+    'TopicArn',
+    'Protocol',
+    'Endpoint',
+    'RawMessageDelivery',
+    'RedrivePolicy',
+    'FilterPolicy',
+    'FilterPolicyScope',
+    'DeliveryPolicy',
+  ],
+  attributes: [],
+  async apply(properties, context) {
+    const { sns } = context.clients;
+    const topicArn = properties.string('TopicArn');
+    const protocol = properties.string('Protocol');
+    const endpoint = properties.string('Endpoint');
+    let nextToken: string | undefined;
+    do {
+      const page = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken: nextToken }));
+      const existing = page.Subscriptions?.find((s) => s.Protocol === protocol && s.Endpoint === endpoint);
+      if (existing)
+        return { outcome: 'unchanged', ref: required(existing.SubscriptionArn, 'subscription ARN', context) };
+      nextToken = page.NextToken;
+    } while (nextToken);
+    const attributes: Record<string, string> = {};
+    const raw = properties.optionalBoolean('RawMessageDelivery');
+    if (raw !== undefined) attributes.RawMessageDelivery = String(raw);
+    for (const name of ['RedrivePolicy', 'FilterPolicy', 'DeliveryPolicy']) {
+      const document = properties.optionalDocument(name);
+      if (document) attributes[name] = JSON.stringify(document);
+    }
+    const scope = properties.optionalString('FilterPolicyScope');
+    if (scope) attributes.FilterPolicyScope = scope;
+    const { SubscriptionArn } = await sns.send(
+      new SubscribeCommand({
+        TopicArn: topicArn,
+        Protocol: protocol,
+        Endpoint: endpoint,
+        Attributes: attributes,
+        ReturnSubscriptionArn: true,
+      }),
+    );
+    context.say(`subscribed ${protocol} ${endpoint.split(':').pop()} to SNS topic ${topicArn.split(':').pop()}`);
+    return { outcome: 'created', ref: required(SubscriptionArn, 'subscription ARN', context) };
+  },
+};
+
+/** CloudFormation's queue properties that are SQS queue attributes of the same name. */
+const QUEUE_ATTRIBUTES = [
+  'DelaySeconds',
+  'FifoQueue',
+  'ContentBasedDeduplication',
+  'DeduplicationScope',
+  'FifoThroughputLimit',
+  'KmsMasterKeyId',
+  'KmsDataKeyReusePeriodSeconds',
+  'MaximumMessageSize',
+  'MessageRetentionPeriod',
+  'ReceiveMessageWaitTimeSeconds',
+  'RedriveAllowPolicy',
+  'RedrivePolicy',
+  'SqsManagedSseEnabled',
+  'VisibilityTimeout',
+];
+
+const sqsQueue: ResourceHandler = {
+  properties: ['QueueName', 'Tags', ...QUEUE_ATTRIBUTES],
+  required: ['QueueName'],
+  attributes: ['Arn', 'QueueName', 'QueueUrl'],
+  async apply(properties, context) {
+    const { sqs } = context.clients;
+    const name = properties.string('QueueName');
+    const found = await unlessMissing(SQS_NOT_FOUND, () => sqs.send(new GetQueueUrlCommand({ QueueName: name })));
+    let url = found?.QueueUrl;
+    if (!url) {
+      const attributes: Record<string, string> = {};
+      for (const attribute of QUEUE_ATTRIBUTES) {
+        const value = properties.values[attribute];
+        if (value !== undefined) attributes[attribute] = isRecord(value) ? JSON.stringify(value) : String(value);
+      }
+      const tags = properties.tags();
+      const created = await sqs.send(
+        new CreateQueueCommand({
+          QueueName: name,
+          Attributes: attributes,
+          tags: tags && Object.fromEntries(tags.map((tag) => [tag.Key, tag.Value])),
+        }),
+      );
+      url = required(created.QueueUrl, 'queue URL', context);
+      context.say(`created SQS queue ${name}`);
+    }
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+    );
+    const arn = required(Attributes?.QueueArn, 'queue ARN', context);
+    return {
+      outcome: found ? 'unchanged' : 'created',
+      ref: url,
+      attributes: { Arn: arn, QueueName: name, QueueUrl: url },
+    };
+  },
+};
+
+const sqsQueuePolicy: ResourceHandler = {
+  properties: ['PolicyDocument', 'Queues'],
+  attributes: [],
+  async apply(properties, context) {
+    const { sqs } = context.clients;
+    const policy = properties.document('PolicyDocument');
+    let outcome: ApplyOutcome = 'unchanged';
+    for (const queueUrl of properties.strings('Queues')) {
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['Policy'] }),
+      );
+      if (sameDocument(Attributes?.Policy, policy)) continue;
+      await sqs.send(
+        new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { Policy: JSON.stringify(policy) } }),
+      );
+      context.say(`set the policy of SQS queue ${queueUrl.split('/').pop()}`);
+      outcome = 'written';
+    }
+    return { outcome, ref: context.logicalId };
+  },
+};
+
+const INDEX_KEYS = ['IndexName', 'KeySchema', 'Projection', 'ProvisionedThroughput'];
+
+function indexes(properties: Properties, name: string) {
+  return properties.optionalRecords(name)?.map((index, position) => {
+    checkKeys(index, INDEX_KEYS, `${name}[${position}]`);
+    return {
+      IndexName: expectString(index.IndexName, `${name}[${position}].IndexName`),
+      KeySchema: index.KeySchema as KeySchemaElement[],
+      Projection: index.Projection as Projection,
+      ProvisionedThroughput: index.ProvisionedThroughput as ProvisionedThroughput | undefined,
+    };
+  });
+}
+
+const dynamodbTable: ResourceHandler = {
+  properties: [
+    'TableName',
+    'AttributeDefinitions',
+    'KeySchema',
+    'GlobalSecondaryIndexes',
+    'LocalSecondaryIndexes',
+    'BillingMode',
+    'ProvisionedThroughput',
+    'SSESpecification',
+    'PointInTimeRecoverySpecification',
+    'TimeToLiveSpecification',
+    'DeletionProtectionEnabled',
+    'StreamSpecification',
+    'TableClass',
+    'Tags',
+  ],
+  required: ['TableName'],
+  attributes: ['Arn', 'StreamArn'],
+  async apply(properties, context) {
+    const { dynamodb } = context.clients;
+    const name = properties.string('TableName');
+    const attributesOf = (table: { TableArn?: string; LatestStreamArn?: string } | undefined) => ({
+      Arn: required(table?.TableArn, 'table ARN', context),
+      ...(table?.LatestStreamArn ? { StreamArn: table.LatestStreamArn } : {}),
+    });
+    const existing = await unlessMissing(DYNAMODB_NOT_FOUND, () =>
+      dynamodb.send(new DescribeTableCommand({ TableName: name })),
+    );
+    if (existing) return { outcome: 'unchanged', ref: name, attributes: attributesOf(existing.Table) };
+
+    const sse = properties.optionalObject('SSESpecification', ['SSEEnabled', 'SSEType', 'KMSMasterKeyId']);
+    const stream = properties.optionalObject('StreamSpecification', ['StreamViewType']);
+    const pitr = properties.optionalObject('PointInTimeRecoverySpecification', [
+      'PointInTimeRecoveryEnabled',
+      'RecoveryPeriodInDays',
+    ]);
+    const ttl = properties.optionalObject('TimeToLiveSpecification', ['AttributeName', 'Enabled']);
+    const { TableDescription } = await dynamodb.send(
+      new CreateTableCommand({
+        TableName: name,
+        AttributeDefinitions: properties.optionalRecords('AttributeDefinitions') as AttributeDefinition[] | undefined,
+        KeySchema: properties.optionalRecords('KeySchema') as KeySchemaElement[] | undefined,
+        GlobalSecondaryIndexes: indexes(properties, 'GlobalSecondaryIndexes'),
+        LocalSecondaryIndexes: indexes(properties, 'LocalSecondaryIndexes'),
+        BillingMode: properties.optionalString('BillingMode') as BillingMode | undefined,
+        ProvisionedThroughput: properties.values.ProvisionedThroughput as ProvisionedThroughput | undefined,
+        SSESpecification: sse && {
+          Enabled: sse.SSEEnabled as boolean | undefined,
+          SSEType: sse.SSEType as 'KMS' | 'AES256' | undefined,
+          KMSMasterKeyId: sse.KMSMasterKeyId as string | undefined,
+        },
+        StreamSpecification: stream && { StreamEnabled: true, StreamViewType: stream.StreamViewType as never },
+        DeletionProtectionEnabled: properties.optionalBoolean('DeletionProtectionEnabled'),
+        TableClass: properties.optionalString('TableClass') as TableClass | undefined,
+        Tags: properties.tags(),
+      }),
+    );
+    await waitUntilTableExists({ client: dynamodb, maxWaitTime: 30 }, { TableName: name });
+    if (pitr?.PointInTimeRecoveryEnabled) {
+      await dynamodb.send(
+        new UpdateContinuousBackupsCommand({
+          TableName: name,
+          PointInTimeRecoverySpecification: {
+            PointInTimeRecoveryEnabled: true,
+            RecoveryPeriodInDays: pitr.RecoveryPeriodInDays as number | undefined,
+          },
+        }),
+      );
+    }
+    if (ttl?.Enabled) {
+      await dynamodb.send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { Enabled: true, AttributeName: ttl.AttributeName as string },
+        }),
+      );
+    }
+    context.say(`created DynamoDB table ${name}`);
+    return { outcome: 'created', ref: name, attributes: attributesOf(TableDescription) };
+  },
+};
+
+/** Puts `document` as the inline policy `policyName` of `roleName` unless it is there already; true if it put it. */
+async function ensureRolePolicy(
+  iam: IAMClient,
+  roleName: string,
+  policyName: string,
+  document: unknown,
+): Promise<boolean> {
+  const current = await unlessMissing(IAM_NOT_FOUND, () =>
+    iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })),
+  );
+  if (sameDocument(current?.PolicyDocument, document)) return false;
+  await iam.send(
+    new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: JSON.stringify(document) }),
+  );
+  return true;
+}
+
+const iamRole: ResourceHandler = {
+  properties: ['RoleName', 'AssumeRolePolicyDocument', 'Description', 'MaxSessionDuration', 'Path', 'Policies', 'Tags'],
+  required: ['RoleName'],
+  attributes: ['Arn', 'RoleId'],
+  async apply(properties, context) {
+    const { iam } = context.clients;
+    const name = properties.string('RoleName');
+    const trust = properties.document('AssumeRolePolicyDocument');
+    const inline = (properties.optionalRecords('Policies') ?? []).map((policy, index) => {
+      checkKeys(policy, ['PolicyName', 'PolicyDocument'], `${context.logicalId}.Policies[${index}]`);
+      return {
+        name: expectString(policy.PolicyName, `${context.logicalId}.Policies[${index}].PolicyName`),
+        document: policy.PolicyDocument,
+      };
+    });
+    const existing = await unlessMissing(IAM_NOT_FOUND, () => iam.send(new GetRoleCommand({ RoleName: name })));
+    let outcome: ApplyOutcome = existing ? 'unchanged' : 'created';
+    let role = existing?.Role;
+    if (!role) {
+      const created = await iam.send(
+        new CreateRoleCommand({
+          RoleName: name,
+          AssumeRolePolicyDocument: JSON.stringify(trust),
+          Description: properties.optionalString('Description'),
+          MaxSessionDuration: properties.optionalNumber('MaxSessionDuration'),
+          Path: properties.optionalString('Path'),
+          Tags: properties.tags(),
+        }),
+      );
+      role = created.Role;
+      context.say(`created IAM role ${name}`);
+    } else if (!sameDocument(role.AssumeRolePolicyDocument, trust)) {
+      await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust) }));
+      context.say(`rewrote the trust policy of IAM role ${name}`);
+      outcome = 'written';
+    }
+    for (const policy of inline) {
+      if ((await ensureRolePolicy(iam, name, policy.name, policy.document)) && outcome !== 'created') {
+        context.say(`put policy ${policy.name} on IAM role ${name}`);
+        outcome = 'written';
+      }
+    }
+    return {
+      outcome,
+      ref: name,
+      attributes: { Arn: required(role?.Arn, 'role ARN', context), RoleId: required(role?.RoleId, 'role id', context) },
+    };
+  },
+};
+
+const iamPolicy: ResourceHandler = {
+  properties: ['PolicyName', 'PolicyDocument', 'Roles'],
+  attributes: [],
+  async apply(properties, context) {
+    const { iam } = context.clients;
+    const name = properties.string('PolicyName');
+    const document = properties.document('PolicyDocument');
+    let outcome: ApplyOutcome = 'unchanged';
+    for (const role of properties.strings('Roles')) {
+      if (await ensureRolePolicy(iam, role, name, document)) {
+        context.say(`put policy ${name} on IAM role ${role}`);
+        outcome = 'written';
+      }
+    }
+    return { outcome, ref: name };
+  },
+};
+
+function handlersFor(template: CfnTemplate): Readonly<Record<string, ResourceHandler>> {
+  return {
+    'AWS::KMS::Key': kmsKey(template),
+    'AWS::KMS::Alias': kmsAlias,
+    'AWS::SNS::Topic': snsTopic,
+    'AWS::SNS::TopicPolicy': snsTopicPolicy,
+    'AWS::SNS::Subscription': snsSubscription,
+    'AWS::SQS::Queue': sqsQueue,
+    'AWS::SQS::QueuePolicy': sqsQueuePolicy,
+    'AWS::DynamoDB::Table': dynamodbTable,
+    'AWS::IAM::Role': iamRole,
+    'AWS::IAM::Policy': iamPolicy,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Planning and applying a stack
+// ---------------------------------------------------------------------------
+
+/** What {@link planStack} decided. */
+export interface StackPlan {
+  /** Logical ids of the resources to apply, each after everything it refers to or depends on. */
+  readonly order: readonly string[];
+  /** Logical ids of the resources of {@link SKIPPED_TYPES}. */
+  readonly skipped: readonly string[];
+}
+
+const dependsOnOf = (resource: CfnResource): string[] =>
+  resource.DependsOn === undefined
+    ? []
+    : typeof resource.DependsOn === 'string'
+      ? [resource.DependsOn]
+      : [...resource.DependsOn];
+
+/**
+ * Checks that every resource of `template` is either applied or skipped, that
+ * applied ones use only supported properties, intrinsic functions and
+ * references, and orders them by their references and `DependsOn`.
+ *
+ * @throws UnsupportedTemplateError on anything the applier would not create faithfully
+ * @throws CrossStackReferenceError on `Fn::ImportValue`
+ */
+export function planStack(template: CfnTemplate, stackName = 'template'): StackPlan {
+  if (template.Transform !== undefined) {
+    throw new UnsupportedTemplateError(`${stackName}: template transforms (macros) are not supported locally`);
+  }
+  const resources = template.Resources ?? {};
+  const handlers = handlersFor(template);
+  const parameters = template.Parameters ?? {};
+  const ids = Object.keys(resources);
+  const skipped = ids.filter((id) => skipReason(resources[id].Type) !== undefined);
+  const dependencies = new Map<string, Set<string>>();
+
+  for (const id of ids) {
+    const resource = resources[id];
+    const where = `${stackName}/${id}`;
+    const handler = handlers[resource.Type];
+    const isSkipped = skipReason(resource.Type) !== undefined;
+    if (!handler && !isSkipped) {
+      throw new UnsupportedTemplateError(
+        `${where}: the local applier does not know ${resource.Type}; teach cli/local/template-applier.ts to create it, or list it as skipped with the reason`,
+      );
+    }
+    if (handler) {
+      if (resource.Condition !== undefined) {
+        throw new UnsupportedTemplateError(
+          `${where}: Condition ${resource.Condition}: template conditions are not evaluated locally`,
+        );
+      }
+      checkKeys(
+        resource.Properties ?? {},
+        [...handler.properties, ...(handler.ignored ?? [])],
+        `${where} (${resource.Type})`,
+      );
+      const missing = (handler.required ?? []).filter((name) => resource.Properties?.[name] === undefined);
+      if (missing.length > 0) {
+        throw new UnsupportedTemplateError(
+          `${where} (${resource.Type}): ${missing.join(', ')} must be set locally, where a second run finds the resource by its name`,
+        );
+      }
+      if (resource.Type === 'AWS::KMS::Key' && !hasAlias(template, id)) {
+        throw new UnsupportedTemplateError(
+          `${where}: a KMS key needs an AWS::KMS::Alias in its template, by which a second run finds it`,
+        );
+      }
+    }
+    const references = referencesOf(resource.Properties ?? {}, `${where}.Properties`, handler !== undefined);
+    const needs = new Set<string>();
+    for (const reference of references) {
+      const target = resources[reference.logicalId];
+      if (!target) {
+        if (!handler) continue;
+        if (reference.logicalId in parameters) {
+          throw new UnsupportedTemplateError(
+            `${where}: refers to parameter ${reference.logicalId}; the local applier takes no parameters`,
+          );
+        }
+        throw new UnsupportedTemplateError(`${where}: refers to ${reference.logicalId}, which is not in the template`);
+      }
+      if (handler && skipReason(target.Type) !== undefined) {
+        const standIn = STAND_INS[target.Type];
+        if (!standIn || (reference.attribute !== undefined && !standIn.attributes.includes(reference.attribute))) {
+          throw new UnsupportedTemplateError(
+            `${where}: refers to ${reference.logicalId}${reference.attribute ? `.${reference.attribute}` : ''}, a ${target.Type}, which is not created locally and has no local stand-in`,
+          );
+        }
+        continue;
+      }
+      const targetHandler = handlers[target.Type];
+      if (
+        handler &&
+        targetHandler &&
+        reference.attribute !== undefined &&
+        !targetHandler.attributes.includes(reference.attribute)
+      ) {
+        throw new UnsupportedTemplateError(
+          `${where}: ${target.Type} ${reference.logicalId} has no attribute ${reference.attribute} locally`,
+        );
+      }
+      needs.add(reference.logicalId);
+    }
+    for (const dependency of dependsOnOf(resource)) {
+      if (!resources[dependency]) {
+        throw new UnsupportedTemplateError(`${where}: DependsOn ${dependency}, which is not in the template`);
+      }
+      needs.add(dependency);
+    }
+    dependencies.set(id, needs);
+  }
+
+  // Over every resource, so an order through a skipped one is kept too; the
+  // first ready resource in template order goes next, so related resources
+  // stay together in the progress lines as they are in the template.
+  const order: string[] = [];
+  const done = new Set<string>();
+  while (order.length < ids.length) {
+    const next = ids.find((id) => !done.has(id) && [...(dependencies.get(id) ?? [])].every((d) => done.has(d)));
+    if (next === undefined) {
+      const cycle = ids.filter((id) => !done.has(id));
+      throw new UnsupportedTemplateError(`${stackName}: circular references among ${cycle.join(', ')}`);
+    }
+    done.add(next);
+    order.push(next);
+  }
+  const skippedSet = new Set(skipped);
+  return { order: order.filter((id) => !skippedSet.has(id)), skipped };
+}
+
+/** How {@link applyStack} reaches the emulator. */
+export interface ApplyOptions {
+  /** Endpoint and credentials to act in `account` and `region`. */
+  contextFor(account: string, region: string): Promise<AwsContext>;
+  /** Receives one line per resource created or changed, and a summary. */
+  readonly progress?: (line: string) => void;
+}
+
+/**
+ * Creates on the emulator what `stack`'s template creates, in its account
+ * and Region, and finds what exists. Nothing is called when the template
+ * uses something unsupported (see {@link planStack}).
+ */
+export async function applyStack(stack: StackTemplate, options: ApplyOptions): Promise<AppliedStack> {
+  const { template } = stack;
+  const plan = planStack(template, stack.stackName);
+  const say = (line: string) => options.progress?.(`  ${line}`);
+  const handlers = handlersFor(template);
+  const context = await options.contextFor(stack.account, stack.region);
+  const clients: StackClients = {
+    kms: new KMSClient(clientConfig(context)),
+    sns: new SNSClient(clientConfig(context)),
+    sqs: new SQSClient(clientConfig(context)),
+    dynamodb: new DynamoDBClient(clientConfig(context)),
+    // IAM is global; its requests are signed for us-east-1 whatever the stack's Region.
+    iam: new IAMClient(clientConfig(context, 'us-east-1')),
+  };
+  const applied = new Map<string, AppliedResource>();
+  const pseudo = pseudoParameters(stack.stackName, stack.account, stack.region);
+  const standIn = (logicalId: string, attribute?: string): string | undefined => {
+    const resource = template.Resources[logicalId];
+    const stand = resource && skipReason(resource.Type) !== undefined ? STAND_INS[resource.Type] : undefined;
+    return stand?.value(stack, logicalId, resource.Properties ?? {}, attribute);
+  };
+  const scope: IntrinsicScope = {
+    pseudo,
+    ref(logicalId) {
+      const value = applied.get(logicalId)?.ref ?? standIn(logicalId);
+      if (value === undefined) throw new TemplateApplyError(`${stack.stackName}: ${logicalId} is not applied yet`);
+      return value;
+    },
+    getAtt(logicalId, attribute) {
+      const value = applied.get(logicalId)?.attributes[attribute] ?? standIn(logicalId, attribute);
+      if (value === undefined) {
+        throw new TemplateApplyError(`${stack.stackName}: ${logicalId} has no ${attribute} on the emulator`);
+      }
+      return value;
+    },
+  };
+  const { partition } = partitionOf(stack.region);
+  try {
+    for (const logicalId of plan.order) {
+      const resource = template.Resources[logicalId];
+      const where = `${stack.stackName}/${logicalId}`;
+      const properties = resolveIntrinsics(resource.Properties ?? {}, scope, where) as Record<string, unknown>;
+      const result = await handlers[resource.Type].apply(new Properties(properties, where), {
+        stack,
+        logicalId,
+        partition,
+        clients,
+        resolve: (value, at) => resolveIntrinsics(value, scope, `${stack.stackName}/${at}`),
+        say,
+      });
+      applied.set(logicalId, {
+        logicalId,
+        type: resource.Type,
+        outcome: result.outcome,
+        ref: result.ref,
+        attributes: result.attributes ?? {},
+        properties,
+      });
+    }
+  } finally {
+    for (const client of Object.values(clients)) client.destroy();
+  }
+  const resources = [...applied.values()];
+  const count = (outcome: ApplyOutcome) => resources.filter((r) => r.outcome === outcome).length;
+  say(
+    `${count('created')} created, ${count('written')} policy document(s) written, ${count('unchanged')} already as in the template; ` +
+      `${plan.skipped.length} not emulated (${[...new Set(plan.skipped.map((id) => template.Resources[id].Type))].join(', ') || 'none'})`,
+  );
+  return { stackName: stack.stackName, account: stack.account, region: stack.region, resources, skipped: plan.skipped };
+}
