@@ -4,6 +4,14 @@
  */
 import {
   AddTagsToResourceCommand,
+  CopyDBClusterSnapshotCommand,
+  type DBClusterSnapshot,
+  DeleteDBClusterSnapshotCommand,
+  DescribeDBClusterSnapshotAttributesCommand,
+  DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
+  ModifyDBClusterSnapshotAttributeCommand,
+  paginateDescribeDBClusterSnapshots,
   CopyDBSnapshotCommand,
   type CopyDBSnapshotCommandInput,
   type DBSnapshot,
@@ -87,7 +95,9 @@ export class AgentRds implements SourceRds {
   async listSnapshots(): Promise<RdsSnapshot[]> {
     const snapshots: RdsSnapshot[] = [];
     for await (const page of paginateDescribeDBSnapshots({ client: this.client }, {})) {
-      for (const s of page.DBSnapshots ?? []) snapshots.push(toRdsSnapshot(s));
+      // DB snapshots only: a cluster snapshot is the cluster store's (the emulator lists both here).
+      for (const s of page.DBSnapshots ?? [])
+        if (s.DBSnapshotArn?.includes(':snapshot:')) snapshots.push(toRdsSnapshot(s));
     }
     return snapshots;
   }
@@ -140,6 +150,121 @@ export class AgentRds implements SourceRds {
   async deleteSnapshot(snapshotId: string): Promise<void> {
     try {
       await this.client.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: snapshotId }));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}
+
+export function clusterSnapshotOf(s: DBClusterSnapshot): RdsSnapshot {
+  return {
+    arn: s.DBClusterSnapshotArn ?? '',
+    id: s.DBClusterSnapshotIdentifier ?? '',
+    dbInstanceId: s.DBClusterIdentifier ?? '',
+    status: s.Status ?? 'unknown',
+    type: s.SnapshotType ?? 'unknown',
+    encrypted: s.StorageEncrypted === true,
+    kmsKeyId: s.KmsKeyId,
+    createdAt: s.SnapshotCreateTime?.toISOString(),
+    engine: s.Engine,
+    sizeGiB: s.AllocatedStorage,
+    tags: tagsOf(s.TagList),
+  };
+}
+
+/**
+ * The source agent's Aurora DB cluster snapshots in its account and Region:
+ * the same port as {@link AgentRds}, through the cluster calls (the
+ * snapshot's `dbInstanceId` is the cluster's identifier).
+ */
+export class AgentRdsClusters implements SourceRds {
+  constructor(private readonly client: RDSClient) {}
+
+  async describeSnapshot(snapshotId: string): Promise<RdsSnapshot | undefined> {
+    try {
+      const { DBClusterSnapshots } = await this.client.send(
+        new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshotId }),
+      );
+      const found = DBClusterSnapshots?.[0];
+      return found ? clusterSnapshotOf(found) : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async listSnapshots(): Promise<RdsSnapshot[]> {
+    const snapshots: RdsSnapshot[] = [];
+    for await (const page of paginateDescribeDBClusterSnapshots({ client: this.client }, {})) {
+      for (const s of page.DBClusterSnapshots ?? []) snapshots.push(clusterSnapshotOf(s));
+    }
+    return snapshots;
+  }
+
+  async instanceTags(clusterId: string): Promise<Record<string, string> | undefined> {
+    try {
+      const { DBClusters } = await this.client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: clusterId }));
+      const cluster = DBClusters?.[0];
+      return cluster ? tagsOf(cluster.TagList) : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async copySnapshot(request: {
+    sourceId: string;
+    targetId: string;
+    kmsKeyArn: string;
+    tags: Readonly<Record<string, string>>;
+  }): Promise<'started' | 'exists'> {
+    try {
+      await this.client.send(
+        new CopyDBClusterSnapshotCommand({
+          SourceDBClusterSnapshotIdentifier: request.sourceId,
+          TargetDBClusterSnapshotIdentifier: request.targetId,
+          KmsKeyId: request.kmsKeyArn,
+          Tags: tagList(request.tags),
+        }),
+      );
+      return 'started';
+    } catch (error) {
+      const { class: kind, code, message } = describeAwsError(error);
+      if (kind === 'exists') return 'exists';
+      if (kind === 'quota' || kind === 'throttled') {
+        throw new CopyQuotaExceededError(`${code}: ${message}`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async sharedWith(snapshotId: string): Promise<string[]> {
+    const { DBClusterSnapshotAttributesResult } = await this.client.send(
+      new DescribeDBClusterSnapshotAttributesCommand({ DBClusterSnapshotIdentifier: snapshotId }),
+    );
+    return (
+      DBClusterSnapshotAttributesResult?.DBClusterSnapshotAttributes?.find((a) => a.AttributeName === 'restore')
+        ?.AttributeValues ?? []
+    );
+  }
+
+  async share(snapshotId: string, account: string): Promise<void> {
+    await this.client.send(
+      new ModifyDBClusterSnapshotAttributeCommand({
+        DBClusterSnapshotIdentifier: snapshotId,
+        AttributeName: 'restore',
+        ValuesToAdd: [account],
+      }),
+    );
+  }
+
+  async tag(snapshotArn: string, tags: Readonly<Record<string, string>>): Promise<void> {
+    await this.client.send(new AddTagsToResourceCommand({ ResourceName: snapshotArn, Tags: tagList(tags) }));
+  }
+
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: snapshotId }));
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }

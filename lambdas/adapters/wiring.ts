@@ -15,7 +15,7 @@ import type { SourceSettings, VaultSettings } from '../core/settings';
 import { type AwsContext, clientConfig } from './aws-context';
 import { sdkCopiers } from './copiers';
 import { DynamoInventory } from './dynamo-inventory';
-import { AgentRds } from './rds';
+import { AgentRds, AgentRdsClusters } from './rds';
 import { SnsNotificationPublisher } from './sns-publisher';
 
 export function vaultDeps(
@@ -42,9 +42,11 @@ export function agentDeps(
 ): AgentDeps {
   // The intake topic lives in the backup Region, which may differ from this one.
   const topicRegion = settings.intakeTopicArn.split(':')[3] || context.region;
+  const rds = new RDSClient(clientConfig(context, settings.sourceRegion));
   return {
     settings,
-    rds: new AgentRds(new RDSClient(clientConfig(context, settings.sourceRegion))),
+    rds: new AgentRds(rds),
+    clusters: new AgentRdsClusters(rds),
     publisher: new SnsNotificationPublisher(new SNSClient(clientConfig(context, topicRegion)), settings.intakeTopicArn),
     clock,
     log,

@@ -1,7 +1,7 @@
 /**
  * The source agent, in each production account and Region: makes in-scope
- * RDS snapshots shareable, shares them with the backup account and tells
- * the vault, with identifiers only.
+ * RDS DB snapshots and Aurora cluster snapshots shareable, shares them with
+ * the backup account and tells the vault, with identifiers only.
  *
  * It always works on an intermediate copy under the share key and never
  * modifies production's own snapshots. Automated snapshots cannot be
@@ -20,10 +20,36 @@ import type { ScopeSetting, SourceSettings } from './settings';
 
 export interface AgentDeps {
   readonly settings: SourceSettings;
+  /** The account's DB instance snapshots. */
   readonly rds: SourceRds;
+  /** The account's Aurora DB cluster snapshots, when the agent handles them (same port, cluster calls). */
+  readonly clusters?: SourceRds;
   readonly publisher: NotificationPublisher;
   readonly clock: Clock;
   readonly log: Log;
+}
+
+/** The RDS snapshot kinds the agent handles, each through its own store. */
+export type RdsKind = 'rds-snapshot' | 'aurora-cluster-snapshot';
+
+interface Flavour {
+  readonly kind: RdsKind;
+  readonly store: SourceRds;
+  /** Longest identifier of the kind: 255 for DB snapshots, 63 for cluster snapshots. */
+  readonly maxId: number;
+}
+
+function flavourOf(deps: AgentDeps, kind: RdsKind): Flavour | undefined {
+  if (kind === 'rds-snapshot') return { kind, store: deps.rds, maxId: 255 };
+  return deps.clusters ? { kind, store: deps.clusters, maxId: 63 } : undefined;
+}
+
+/** The kinds this agent handles: those in its scopes whose store it has. */
+function flavours(deps: AgentDeps): Flavour[] {
+  return (['rds-snapshot', 'aurora-cluster-snapshot'] as const)
+    .filter((kind) => deps.settings.scopes[kind] !== undefined)
+    .map((kind) => flavourOf(deps, kind))
+    .filter((flavour): flavour is Flavour => flavour !== undefined);
 }
 
 /** Tags on the agent's intermediate snapshots. */
@@ -69,24 +95,40 @@ export function shareBlocker(snapshot: RdsSnapshot, shareKeyArn: string): string
   return undefined;
 }
 
-/** Handles one snapshot by id: an original in scope gets an intermediate; an intermediate gets shared and announced. */
-export async function processSnapshot(snapshotId: string, deps: AgentDeps): Promise<AgentStep> {
-  const snapshot = await deps.rds.describeSnapshot(snapshotId);
+/**
+ * Handles one snapshot by id (`kind` says whether it is a DB snapshot or a
+ * cluster snapshot): an original in scope gets an intermediate; an
+ * intermediate gets shared and announced.
+ */
+export async function processSnapshot(
+  snapshotId: string,
+  deps: AgentDeps,
+  kind: RdsKind = 'rds-snapshot',
+): Promise<AgentStep> {
+  const flavour = flavourOf(deps, kind);
+  if (!flavour || deps.settings.scopes[kind] === undefined) return 'out-of-scope';
+  const snapshot = await flavour.store.describeSnapshot(snapshotId);
   if (!snapshot) return 'gone';
-  if (isIntermediate(snapshot)) return shareAndNotify(snapshot, deps);
-  return rekey(snapshot, deps, await countIntermediates(deps));
+  if (isIntermediate(snapshot)) return shareAndNotify(snapshot, deps, flavour);
+  return rekey(snapshot, deps, flavour, await countIntermediates(flavour));
 }
 
-async function countIntermediates(deps: AgentDeps): Promise<number> {
-  return (await deps.rds.listSnapshots()).filter(isIntermediate).length;
+async function countIntermediates(flavour: Flavour): Promise<number> {
+  return (await flavour.store.listSnapshots()).filter(isIntermediate).length;
 }
 
-async function rekey(snapshot: RdsSnapshot, deps: AgentDeps, intermediates: number): Promise<AgentStep> {
-  const tags = (await deps.rds.instanceTags(snapshot.dbInstanceId)) ?? snapshot.tags;
-  if (!inScope(deps.settings.scopes['rds-snapshot'], snapshot.dbInstanceId, tags)) return 'out-of-scope';
+async function rekey(
+  snapshot: RdsSnapshot,
+  deps: AgentDeps,
+  flavour: Flavour,
+  intermediates: number,
+): Promise<AgentStep> {
+  const store = flavour.store;
+  const tags = (await store.instanceTags(snapshot.dbInstanceId)) ?? snapshot.tags;
+  if (!inScope(deps.settings.scopes[flavour.kind], snapshot.dbInstanceId, tags)) return 'out-of-scope';
   if (snapshot.status !== 'available') return 'pending';
-  const targetId = intermediateSnapshotId(snapshot.id);
-  const existing = await deps.rds.describeSnapshot(targetId);
+  const targetId = intermediateSnapshotId(snapshot.id, flavour.maxId);
+  const existing = await store.describeSnapshot(targetId);
   if (!existing && intermediates >= deps.settings.maxIntermediateSnapshots) {
     // Back-pressure: never delete an intermediate the vault may not have copied yet.
     deps.log.warn('intermediate snapshot limit reached; waiting for cleanup', {
@@ -97,7 +139,7 @@ async function rekey(snapshot: RdsSnapshot, deps: AgentDeps, intermediates: numb
   }
   if (!existing) {
     try {
-      await deps.rds.copySnapshot({
+      await store.copySnapshot({
         sourceId: snapshot.id,
         targetId,
         kmsKeyArn: deps.settings.shareKeyArn,
@@ -121,21 +163,22 @@ async function rekey(snapshot: RdsSnapshot, deps: AgentDeps, intermediates: numb
       why: shareBlocker(snapshot, deps.settings.shareKeyArn) ?? 'uniform share path',
     });
   }
-  const intermediate = existing ?? (await deps.rds.describeSnapshot(targetId));
+  const intermediate = existing ?? (await store.describeSnapshot(targetId));
   if (!intermediate || intermediate.status !== 'available') return 'rekeying';
-  return shareAndNotify(intermediate, deps);
+  return shareAndNotify(intermediate, deps, flavour);
 }
 
-async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps): Promise<AgentStep> {
+async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps, flavour: Flavour): Promise<AgentStep> {
+  const store = flavour.store;
   if (snapshot.status !== 'available') return 'pending';
   if (snapshot.tags[TAG_NOTIFIED_AT]) return 'already-notified';
   const { backupAccount, sourceAccount, sourceRegion } = deps.settings;
-  if (!(await deps.rds.sharedWith(snapshot.id)).includes(backupAccount)) {
-    await deps.rds.share(snapshot.id, backupAccount);
+  if (!(await store.sharedWith(snapshot.id)).includes(backupAccount)) {
+    await store.share(snapshot.id, backupAccount);
   }
   await deps.publisher.publish(
     notificationOf({
-      kind: 'rds-snapshot',
+      kind: flavour.kind,
       sourceAccount,
       sourceRegion,
       id: snapshot.id,
@@ -143,7 +186,7 @@ async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps): Promise<A
     }),
   );
   // Tagged after publishing: a crash in between publishes twice, which intake absorbs; never zero times.
-  await deps.rds.tag(snapshot.arn, { [TAG_NOTIFIED_AT]: deps.clock.now().toISOString() });
+  await store.tag(snapshot.arn, { [TAG_NOTIFIED_AT]: deps.clock.now().toISOString() });
   deps.log.info('snapshot shared and announced', { snapshotId: snapshot.id });
   return 'notified';
 }
@@ -161,9 +204,25 @@ export interface AgentSweepSummary {
  * announced intermediates older than the retention window.
  */
 export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
+  const summaries: AgentSweepSummary[] = [];
+  for (const flavour of flavours(deps)) summaries.push(await sweepFlavour(deps, flavour));
+  const steps: Partial<Record<AgentStep, number>> = {};
+  for (const summary of summaries) {
+    for (const [step, n] of Object.entries(summary.steps) as [AgentStep, number][])
+      steps[step] = (steps[step] ?? 0) + n;
+  }
+  return {
+    examined: summaries.reduce((n, s) => n + s.examined, 0),
+    steps,
+    deleted: summaries.reduce((n, s) => n + s.deleted, 0),
+  };
+}
+
+async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSweepSummary> {
+  const store = flavour.store;
   const now = deps.clock.now();
   const windowStart = now.getTime() - deps.settings.intermediateRetentionHours * 3_600_000;
-  const all = await deps.rds.listSnapshots();
+  const all = await store.listSnapshots();
   const intermediates = all.filter(isIntermediate);
   const ids = new Set(all.map((s) => s.id));
   const steps: Partial<Record<AgentStep, number>> = {};
@@ -177,11 +236,11 @@ export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
     // Only an announced intermediate may expire: one the vault never heard of is announced first.
     const expired = created < windowStart && snapshot.status === 'available' && Boolean(snapshot.tags[TAG_NOTIFIED_AT]);
     if (!expired) {
-      count(await guarded(() => shareAndNotify(snapshot, deps), snapshot.id, deps));
+      count(await guarded(() => shareAndNotify(snapshot, deps, flavour), snapshot.id, deps));
       continue;
     }
     try {
-      await deps.rds.deleteSnapshot(snapshot.id);
+      await store.deleteSnapshot(snapshot.id);
       deleted += 1;
       deps.log.info('intermediate snapshot expired and deleted', { snapshotId: snapshot.id });
     } catch (error) {
@@ -197,11 +256,11 @@ export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
   const originals = all.filter(
     (s) =>
       !isIntermediate(s) &&
-      !ids.has(intermediateSnapshotId(s.id)) &&
+      !ids.has(intermediateSnapshotId(s.id, flavour.maxId)) &&
       (s.createdAt ? Date.parse(s.createdAt) >= windowStart : true),
   );
   for (const snapshot of originals) {
-    const step = await guarded(() => rekey(snapshot, deps, live), snapshot.id, deps);
+    const step = await guarded(() => rekey(snapshot, deps, flavour, live), snapshot.id, deps);
     if (step === 'rekeying' || step === 'notified') live += 1;
     count(step);
   }

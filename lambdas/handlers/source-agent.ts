@@ -1,7 +1,7 @@
 /**
- * Lambda: the source agent in a production account. An RDS snapshot event
- * handles that one snapshot; the hourly schedule sweeps for what events
- * missed and cleans up expired intermediates.
+ * Lambda: the source agent in a production account. An RDS DB snapshot or
+ * cluster snapshot event handles that one snapshot; the hourly schedule
+ * sweeps for what events missed and cleans up expired intermediates.
  */
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import { z } from 'zod';
@@ -17,7 +17,7 @@ import {
 import { sourceSettingsFromEnv } from '../core/settings';
 
 const SnapshotEventSchema = EventBridgeSchema.extend({
-  'detail-type': z.literal('RDS DB Snapshot Event'),
+  'detail-type': z.enum(['RDS DB Snapshot Event', 'RDS DB Cluster Snapshot Event']),
   detail: z.object({ SourceIdentifier: z.string().min(1), EventID: z.string().optional() }),
 });
 
@@ -28,7 +28,11 @@ export function createSourceAgentHandler(deps: AgentDeps) {
     const snapshotEvent = SnapshotEventSchema.safeParse(event);
     if (snapshotEvent.success) {
       const snapshot = snapshotEvent.data.detail.SourceIdentifier;
-      const step = await processSnapshot(snapshot, deps);
+      const kind =
+        snapshotEvent.data['detail-type'] === 'RDS DB Cluster Snapshot Event'
+          ? 'aurora-cluster-snapshot'
+          : 'rds-snapshot';
+      const step = await processSnapshot(snapshot, deps, kind);
       deps.log.info('snapshot event handled', { snapshot, eventId: snapshotEvent.data.detail.EventID, step });
       return { snapshot, step };
     }

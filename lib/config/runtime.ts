@@ -15,7 +15,7 @@ export function enabledKinds(config: BunkerConfig): Kind[] {
 }
 
 /** The kinds the source agent handles today (the others are shared by hand until it does). */
-export const AGENT_KINDS: readonly KindName[] = ['rds-snapshot'];
+export const AGENT_KINDS: readonly KindName[] = ['rds-snapshot', 'aurora-cluster-snapshot'];
 
 /** What the vault does with each kind: the config's `artifacts.<kind>` and `limits.<kind>CopiesInProgress`. */
 export function kindsSettings(config: BunkerConfig): KindsSettings {

@@ -170,6 +170,14 @@ export class SourceStack extends Stack {
       },
       targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) })],
     });
+    if (config.artifacts.aurora.enabled) {
+      new events.Rule(this, 'ClusterSnapshotEvents', {
+        // Every cluster snapshot event: the agent re-reads the snapshot, so no event id list has to be exact.
+        description: 'Aurora cluster snapshots created or copied: candidates to share with the vault',
+        eventPattern: { source: ['aws.rds'], detailType: ['RDS DB Cluster Snapshot Event'] },
+        targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) })],
+      });
+    }
     new events.Rule(this, 'SweepSchedule', {
       description: 'Events are best-effort: look for missed snapshots every hour',
       schedule: events.Schedule.rate(Duration.hours(1)),
@@ -215,6 +223,32 @@ export class SourceStack extends Stack {
       { actions: ['rds:ModifyDBSnapshotAttribute', 'rds:DeleteDBSnapshot'], resources: [intermediates] },
       "Sharing and deleting are limited to the agent's own intermediates, all named bunker-share-* (intermediateSnapshotId).",
     );
+    if (config.artifacts.aurora.enabled) {
+      const clusterSnapshots = `arn:${partition}:rds:${region}:${account}:cluster-snapshot:*`;
+      const clusters = `arn:${partition}:rds:${region}:${account}:cluster:*`;
+      agent.allow(
+        { actions: ['rds:DescribeDBClusterSnapshots', 'rds:DescribeDBClusters'], resources: ['*'] },
+        'rds:DescribeDBClusterSnapshots and rds:DescribeDBClusters without an identifier (the hourly sweep lists them) are only authorized on "*"; both are read-only.',
+      );
+      agent.allow(
+        {
+          actions: ['rds:ListTagsForResource', 'rds:DescribeDBClusterSnapshotAttributes'],
+          resources: [clusterSnapshots, clusters],
+        },
+        'Scope is decided by tags on any cluster or cluster snapshot of this account and Region; read-only.',
+      );
+      agent.allow(
+        { actions: ['rds:CopyDBClusterSnapshot', 'rds:AddTagsToResource'], resources: [clusterSnapshots] },
+        'The agent copies any in-scope cluster snapshot of this account and Region (automated ones are named by RDS) into a bunker-share-* intermediate and tags it.',
+      );
+      agent.allow(
+        {
+          actions: ['rds:ModifyDBClusterSnapshotAttribute', 'rds:DeleteDBClusterSnapshot'],
+          resources: [`arn:${partition}:rds:${region}:${account}:cluster-snapshot:${INTERMEDIATE_PREFIX}-*`],
+        },
+        "Sharing and deleting are limited to the agent's own cluster snapshot intermediates, all named bunker-share-* (intermediateSnapshotId).",
+      );
+    }
 
     agent.allow({ actions: ['kms:DescribeKey'], resources: [this.shareKey.keyArn] });
     agent.allow(

@@ -592,12 +592,19 @@ describe('the source stacks', () => {
         actionsOf(statement).some((action) => /^rds:(Delete|Modify)/.test(action)),
       );
       expect(destructive.length, key).toBeGreaterThan(0);
-      for (const { statement } of destructive) {
-        expect(actionsOf(statement).sort(), key).toEqual(['rds:DeleteDBSnapshot', 'rds:ModifyDBSnapshotAttribute']);
-        expect(asArray(statement.Resource).map(flatten), key).toEqual([
-          `arn:<AWS::Partition>:rds:${region}:${account}:snapshot:bunker-share-*`,
-        ]);
-      }
+      expect(
+        destructive.map(({ statement }) => [actionsOf(statement).sort(), asArray(statement.Resource).map(flatten)]),
+        key,
+      ).toEqual([
+        [
+          ['rds:DeleteDBSnapshot', 'rds:ModifyDBSnapshotAttribute'],
+          [`arn:<AWS::Partition>:rds:${region}:${account}:snapshot:bunker-share-*`],
+        ],
+        [
+          ['rds:DeleteDBClusterSnapshot', 'rds:ModifyDBClusterSnapshotAttribute'],
+          [`arn:<AWS::Partition>:rds:${region}:${account}:cluster-snapshot:bunker-share-*`],
+        ],
+      ]);
       for (const { statement } of statements) {
         // No whole service (`rds:*`) and no `*` action.
         for (const action of actionsOf(statement)) expect(action, key).not.toMatch(/^\*$|^[a-z0-9-]+:\*$/);
@@ -621,6 +628,7 @@ describe('the source stacks', () => {
           'detail-type': ['RDS DB Snapshot Event'],
           detail: { EventID: [...SOURCE_EVENT_IDS] },
         },
+        { source: ['aws.rds'], 'detail-type': ['RDS DB Cluster Snapshot Event'] },
       ]);
     }
   });
