@@ -27,6 +27,7 @@ import { type CopyStatus, type InventoryFilter, type InventoryRecord, matchesFil
 import { kmsKeyIdOf } from '../lambdas/core/keys';
 import { rdsSnapshotArn } from '../lambdas/core/names';
 import type { Notification } from '../lambdas/core/notification';
+import type { Receipt, ReceiptSender } from '../lambdas/core/receipts';
 import type {
   Clock,
   Inventory,
@@ -150,7 +151,7 @@ export class ManualClock implements Clock {
 // Port calls: counting, faults and interleaving
 // ---------------------------------------------------------------------------
 
-export type PortName = 'inventory' | 'backup-store' | 'source-rds' | 'reader' | 'publisher';
+export type PortName = 'inventory' | 'backup-store' | 'source-rds' | 'reader' | 'publisher' | 'receipts';
 
 /** One call of a port method, as fault rules and counters see it. */
 export interface PortCall {
@@ -1130,6 +1131,19 @@ interface QueuedMessage {
   readonly messageId: string;
   readonly body: string;
   receiveCount: number;
+}
+
+/** The source accounts' receipts topics: what the vault sent, in order, for the simulation to deliver. */
+export class MemoryReceipts implements ReceiptSender {
+  readonly sent: Receipt[] = [];
+
+  constructor(readonly monitor: PortMonitor = new PortMonitor()) {}
+
+  send(receipt: Receipt): Promise<void> {
+    return this.monitor.run({ port: 'receipts', method: 'send', account: receipt.account, subject: receipt.id }, () => {
+      this.sent.push(structuredClone(receipt));
+    });
+  }
 }
 
 /**

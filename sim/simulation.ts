@@ -48,6 +48,7 @@ import {
   MemoryInventory,
   MemoryPublisher,
   MemoryRdsWorld,
+  MemoryReceipts,
   type NewSnapshot,
   PortMonitor,
   Prng,
@@ -70,6 +71,8 @@ export interface MemoryVaultOptions {
   readonly maxRdsCopiesInProgress: number;
   /** Which RDS snapshots the vault accepts. @default the simulation's tag scope, backup=daily */
   readonly scope?: ScopeSetting;
+  /** Where the vault's receipts go. @default - a fresh one */
+  readonly receipts?: MemoryReceipts;
   /** @default silentLog */
   readonly log?: Log;
 }
@@ -107,6 +110,7 @@ export function memoryVaultDeps(options: MemoryVaultOptions): IntakeDeps {
     },
     inventory: options.inventory,
     copiers,
+    receipts: options.receipts ?? new MemoryReceipts(options.inventory.monitor),
     clock: options.clock,
     log: options.log ?? silentLog,
   };
@@ -175,6 +179,8 @@ export interface SimulationOptions {
   readonly snapshotIntervalMs?: number;
   /** @default 24 */
   readonly intermediateRetentionHours?: number;
+  /** The agents' hard horizon for intermediates with no receipt. @default 336 */
+  readonly intermediateHorizonHours?: number;
   /** @default 100 */
   readonly maxIntermediateSnapshots?: number;
 }
@@ -376,6 +382,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       intakeTopicArn: intakeTopicArn('bunker', BACKUP_ACCOUNT, BACKUP_REGION, source.account),
       scopes: { 'rds-snapshot': SCOPE },
       intermediateRetentionHours: options.intermediateRetentionHours ?? 24,
+      intermediateHorizonHours: options.intermediateHorizonHours ?? 24 * 14,
       maxIntermediateSnapshots: options.maxIntermediateSnapshots ?? 100,
     };
     return {

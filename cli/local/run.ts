@@ -11,6 +11,7 @@
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -93,11 +94,17 @@ export async function localRun(
         sourceNames(config.name, source.region).agentRole,
       );
       const settings = sourceSettings(config, source.account, source.region, source.shareKeyArn);
+      const sqs = new SQSClient(clientConfig(context, source.region));
+      const { QueueUrl } = await sqs.send(
+        new GetQueueUrlCommand({ QueueName: sourceNames(config.name, source.region).receiptsQueue }),
+      );
+      if (!QueueUrl) throw new Error(`no receipts queue in ${source.account}/${source.region}: run local up`);
       return {
         label: `${source.account}/${source.region}`,
         account: source.account,
         region: source.region,
         invoke: createSourceAgentHandler(agentDeps(settings, context, log, clock)),
+        receipts: { sqs, queueUrl: QueueUrl },
       };
     }),
   );
@@ -120,7 +127,7 @@ export async function localRun(
         agentsBusy ||= (result.steps.rekeying ?? 0) + (result.steps.pending ?? 0) > 0;
         if (sent > 0 || result.deleted > 0) {
           progress(
-            `source ${agent.label}: ${sent} snapshot(s) shared and announced, ${result.deleted} expired intermediate(s) deleted`,
+            `source ${agent.label}: ${sent} snapshot(s) shared and announced, ${result.deleted} copied intermediate(s) deleted`,
           );
         }
       }
@@ -139,6 +146,14 @@ export async function localRun(
       await completion(eventBridgeEvent(event.detailType, event.source, backupAccount, backupRegion, event.detail));
     }
     const swept = await sweep();
+    // The vault's receipts reach each agent through its receipts queue, as the event source mapping delivers them.
+    for (const agent of agents) {
+      const drained = await drainQueue(agent.receipts.sqs, agent.receipts.queueUrl, async (event) => {
+        const result = (await agent.invoke(event)) as { batchItemFailures?: { itemIdentifier: string }[] };
+        return { batchItemFailures: result.batchItemFailures ?? [] };
+      });
+      if (drained.processed > 0) progress(`source ${agent.label}: ${drained.processed} receipt(s) from the vault`);
+    }
     if (swept.available + swept.started + swept.failed > 0) {
       progress(
         `vault: ${swept.available} copy(ies) completed by the sweep, ${swept.started} started, ${swept.failed} failed`,

@@ -82,6 +82,8 @@ export interface InventoryRecord {
   readonly failures: number;
   /** A failed record is retried by the sweep from this time on (backoff). */
   readonly nextAttemptAt?: string;
+  /** When the source agent was told the copy is in the backup account (its intermediate may go). */
+  readonly receiptSentAt?: string;
   /** Epoch seconds after which DynamoDB's TTL deletes the record (rejections only). */
   readonly expiresAt?: number;
   /** Incremented by every write: the condition of optimistic concurrency. */
@@ -154,6 +156,18 @@ export function applyTransition(
     version: record.version + 1,
     history: history.slice(-HISTORY_LIMIT),
   };
+}
+
+/**
+ * A change that is not a status change (a receipt sent): same status, no
+ * history entry, but a new `version`, so the write is still conditional.
+ */
+export function withFields(
+  record: InventoryRecord,
+  at: Date,
+  fields: Partial<Pick<InventoryRecord, 'receiptSentAt'>>,
+): InventoryRecord {
+  return { ...record, ...fields, updatedAt: at.toISOString(), version: record.version + 1 };
 }
 
 /** A new record, with its first history entry. */

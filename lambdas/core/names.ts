@@ -34,6 +34,11 @@ export function sourceNames(prefix: string, region: string) {
     /** IAM is global: one reader role per account, made by the stack of the first listed Region. */
     readerRole: `${prefix}-reader`,
     agentRole: `${prefix}-source-agent-${region}`,
+    /** Where the vault's receipts arrive in this account and Region, and the queue the agent reads them from. */
+    receiptsTopic: `${prefix}-receipts`,
+    receiptsQueue: `${prefix}-receipts`,
+    receiptsDeadLetterQueue: `${prefix}-receipts-dlq`,
+    receiptsKeyAlias: `alias/${prefix}-receipts`,
   } as const;
 }
 
@@ -74,12 +79,17 @@ export function sourceAccountOfTopic(
   return /^\d{12}$/.test(account) ? account : undefined;
 }
 
+/** The receipts topic of a source account in one Region: the vault publishes there when a copy is done. */
+export function receiptsTopicArn(prefix: string, sourceAccount: string, region: string, partition = 'aws'): string {
+  return `arn:${partition}:sns:${region}:${sourceAccount}:${sourceNames(prefix, region).receiptsTopic}`;
+}
+
 export function readerRoleArn(prefix: string, sourceAccount: string, region: string, partition = 'aws'): string {
   return `arn:${partition}:iam::${sourceAccount}:role/${sourceNames(prefix, region).readerRole}`;
 }
 
-/** The vault Lambda roles trusted by the reader role, and nothing else. */
-export function vaultReaderPrincipalArns(prefix: string, backupAccount: string, partition = 'aws'): string[] {
+/** The vault's three Lambda roles (intake, completion, sweep); of them only intake may assume reader roles. */
+export function vaultRoleArns(prefix: string, backupAccount: string, partition = 'aws'): string[] {
   const names = vaultNames(prefix);
   return [names.intakeRole, names.completionRole, names.sweepRole].map(
     (role) => `arn:${partition}:iam::${backupAccount}:role/${role}`,

@@ -56,7 +56,7 @@ const v2Of = (kind: KindName) =>
       id: z
         .string()
         .max(255)
-        .refine((id) => KINDS[kind].isId(id), { error: `expected the id of a ${KINDS[kind].label}` }),
+        .refine((id) => KINDS[kind].isId(id), { error: `expected the id of an ${KINDS[kind].label}` }),
       publishedAt: PublishedAt,
     })
     .strict();

@@ -4,17 +4,20 @@
  * the backup account and tells the vault, with identifiers only.
  *
  * It always works on an intermediate copy under the share key and never
- * modifies production's own snapshots. Automated snapshots cannot be
+ * shares, copies over or deletes production's own snapshots; it only tags
+ * one once the vault holds its copy (`bunker:backed-up-at`). Automated snapshots cannot be
  * shared, and neither can snapshots under the default `aws/rds` key, so
  * those need the copy anyway; doing it for every snapshot keeps one path,
  * lets the agent's delete right stop at its own `bunker-share-*` snapshots,
  * and makes cleanup uniform.
  */
+import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
 import { CopyQuotaExceededError } from './errors';
 import { sameKmsKey } from './keys';
 import { INTERMEDIATE_PREFIX, intermediateSnapshotId } from './names';
 import { notificationOf } from './notification';
 import type { Clock, Log, NotificationPublisher, RdsSnapshot, SourceRds } from './ports';
+import type { Receipt } from './receipts';
 import { inScope as scopeHolds } from './scope';
 import type { ScopeSetting, SourceSettings } from './settings';
 
@@ -126,6 +129,8 @@ async function rekey(
   const store = flavour.store;
   const tags = (await store.instanceTags(snapshot.dbInstanceId)) ?? snapshot.tags;
   if (!inScope(deps.settings.scopes[flavour.kind], snapshot.dbInstanceId, tags)) return 'out-of-scope';
+  // Already in the backup account: its intermediate may be gone, and must not be made again.
+  if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   if (snapshot.status !== 'available') return 'pending';
   const targetId = intermediateSnapshotId(snapshot.id, flavour.maxId);
   const existing = await store.describeSnapshot(targetId);
@@ -194,14 +199,18 @@ async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps, flavour: F
 export interface AgentSweepSummary {
   readonly examined: number;
   readonly steps: Readonly<Partial<Record<AgentStep, number>>>;
+  /** Intermediates deleted after the vault's receipt. */
   readonly deleted: number;
+  /** Intermediates deleted past the hard horizon with no receipt: the alarm's count, never expected. */
+  readonly expiredUncopied: number;
 }
 
 /**
  * The hourly sweep: what the events missed. Handles in-scope originals
- * created within the retention window that have no intermediate yet,
- * announces available intermediates not yet announced, and deletes
- * announced intermediates older than the retention window.
+ * made within the hard horizon that have no intermediate yet, announces
+ * available intermediates not yet announced, deletes intermediates the
+ * vault has confirmed copying (after `intermediateRetentionHours`), and,
+ * loudly, those past `intermediateHorizonHours` with no receipt.
  */
 export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
   const summaries: AgentSweepSummary[] = [];
@@ -211,17 +220,44 @@ export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
     for (const [step, n] of Object.entries(summary.steps) as [AgentStep, number][])
       steps[step] = (steps[step] ?? 0) + n;
   }
-  return {
-    examined: summaries.reduce((n, s) => n + s.examined, 0),
-    steps,
-    deleted: summaries.reduce((n, s) => n + s.deleted, 0),
-  };
+  const total = (field: 'examined' | 'deleted' | 'expiredUncopied') => summaries.reduce((n, s) => n + s[field], 0);
+  return { examined: total('examined'), steps, deleted: total('deleted'), expiredUncopied: total('expiredUncopied') };
+}
+
+export type ReceiptStep = 'recorded' | 'already-recorded' | 'gone' | 'not-an-intermediate' | 'not-handled';
+
+/**
+ * The vault's receipt for one intermediate: tags it `bunker:copied-at`, so
+ * the sweep may delete it. Re-reads the snapshot first, and only ever marks
+ * the agent's own intermediates.
+ */
+export async function recordReceipt(receipt: Receipt, deps: AgentDeps): Promise<ReceiptStep> {
+  const { sourceAccount, sourceRegion } = deps.settings;
+  if (receipt.account !== sourceAccount || receipt.region !== sourceRegion) return 'not-handled';
+  if (receipt.kind !== 'rds-snapshot' && receipt.kind !== 'aurora-cluster-snapshot') return 'not-handled';
+  const flavour = flavourOf(deps, receipt.kind);
+  if (!flavour) return 'not-handled';
+  const snapshot = await flavour.store.describeSnapshot(receipt.id);
+  if (!snapshot) return 'gone';
+  if (!isIntermediate(snapshot)) return 'not-an-intermediate';
+  if (snapshot.tags[TAG_COPIED_AT]) return 'already-recorded';
+  // The original first: once the intermediate is gone, its tag is what says the original is done.
+  const original = snapshot.tags[TAG_INTERMEDIATE_OF];
+  const production = original ? await flavour.store.describeSnapshot(original) : undefined;
+  if (production && !production.tags[TAG_BACKED_UP_AT]) {
+    await flavour.store.tag(production.arn, { [TAG_BACKED_UP_AT]: receipt.copiedAt });
+  }
+  await flavour.store.tag(snapshot.arn, { [TAG_COPIED_AT]: receipt.copiedAt });
+  deps.log.info('the vault holds its copy; intermediate may go', { snapshotId: snapshot.id });
+  return 'recorded';
 }
 
 async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSweepSummary> {
   const store = flavour.store;
-  const now = deps.clock.now();
-  const windowStart = now.getTime() - deps.settings.intermediateRetentionHours * 3_600_000;
+  const now = deps.clock.now().getTime();
+  // Originals are looked at for as long as an intermediate of theirs could be kept: a snapshot
+  // waiting on the cap or a quota is found again by every sweep until the horizon.
+  const windowStart = now - deps.settings.intermediateHorizonHours * 3_600_000;
   const all = await store.listSnapshots();
   const intermediates = all.filter(isIntermediate);
   const ids = new Set(all.map((s) => s.id));
@@ -231,31 +267,41 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
   };
 
   let deleted = 0;
+  let expiredUncopied = 0;
   for (const snapshot of intermediates) {
-    const created = snapshot.createdAt ? Date.parse(snapshot.createdAt) : now.getTime();
-    // Only an announced intermediate may expire: one the vault never heard of is announced first.
-    const expired = created < windowStart && snapshot.status === 'available' && Boolean(snapshot.tags[TAG_NOTIFIED_AT]);
-    if (!expired) {
+    const created = snapshot.createdAt ? Date.parse(snapshot.createdAt) : now;
+    const fate =
+      snapshot.status === 'available' ? intermediateFate(snapshot.tags, created, now, deps.settings) : 'keep';
+    if (fate === 'keep') {
       count(await guarded(() => shareAndNotify(snapshot, deps, flavour), snapshot.id, deps));
       continue;
     }
     try {
       await store.deleteSnapshot(snapshot.id);
-      deleted += 1;
-      deps.log.info('intermediate snapshot expired and deleted', { snapshotId: snapshot.id });
+      if (fate === 'delete-copied') {
+        deleted += 1;
+        deps.log.info('intermediate copied by the vault, deleted', { snapshotId: snapshot.id });
+      } else {
+        expiredUncopied += 1;
+        deps.log.error('intermediate deleted past the hard horizon with no receipt from the vault', {
+          snapshotId: snapshot.id,
+          horizonHours: deps.settings.intermediateHorizonHours,
+        });
+      }
     } catch (error) {
       // A failed delete must not stop the sweep: it is the backstop for lost events.
-      deps.log.error('expired intermediate could not be deleted; the next sweep retries', {
+      deps.log.error('intermediate could not be deleted; the next sweep retries', {
         snapshotId: snapshot.id,
         error: String(error),
       });
     }
   }
 
-  let live = intermediates.length - deleted;
+  let live = intermediates.length - deleted - expiredUncopied;
   const originals = all.filter(
     (s) =>
       !isIntermediate(s) &&
+      !s.tags[TAG_BACKED_UP_AT] &&
       !ids.has(intermediateSnapshotId(s.id, flavour.maxId)) &&
       (s.createdAt ? Date.parse(s.createdAt) >= windowStart : true),
   );
@@ -264,7 +310,7 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
     if (step === 'rekeying' || step === 'notified') live += 1;
     count(step);
   }
-  return { examined: intermediates.length + originals.length, steps, deleted };
+  return { examined: intermediates.length + originals.length, steps, deleted, expiredUncopied };
 }
 
 /** One snapshot's failure is logged and left for the next sweep; it never stops the others. */

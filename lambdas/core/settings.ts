@@ -71,7 +71,10 @@ export interface SourceSettings {
   readonly intakeTopicArn: string;
   /** Which resources are in scope, per kind the agent handles; a kind that is absent is not handled. */
   readonly scopes: { readonly [K in KindName]?: ScopeSetting };
+  /** Kept this long after the vault's receipt. */
   readonly intermediateRetentionHours: number;
+  /** Deleted this long after it was made even without a receipt, with an alarm. */
+  readonly intermediateHorizonHours: number;
   readonly maxIntermediateSnapshots: number;
 }
 
@@ -95,7 +98,8 @@ const SourceEnvSchema = z.object({
   BUNKER_SHARE_KEY_ARN: z.string().startsWith('arn:'),
   BUNKER_INTAKE_TOPIC_ARN: z.string().startsWith('arn:'),
   BUNKER_SCOPES: Json(z.partialRecord(z.enum(KIND_NAMES), ScopeSettingSchema)),
-  BUNKER_INTERMEDIATE_RETENTION_HOURS: z.coerce.number().int().min(1),
+  BUNKER_INTERMEDIATE_RETENTION_HOURS: z.coerce.number().int().min(0),
+  BUNKER_INTERMEDIATE_HORIZON_HOURS: z.coerce.number().int().min(1),
   BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: z.coerce.number().int().min(1),
 });
 
@@ -147,6 +151,7 @@ export function sourceSettingsFromEnv(env: Record<string, string | undefined> = 
     intakeTopicArn: e.BUNKER_INTAKE_TOPIC_ARN,
     scopes: e.BUNKER_SCOPES,
     intermediateRetentionHours: e.BUNKER_INTERMEDIATE_RETENTION_HOURS,
+    intermediateHorizonHours: e.BUNKER_INTERMEDIATE_HORIZON_HOURS,
     maxIntermediateSnapshots: e.BUNKER_MAX_INTERMEDIATE_SNAPSHOTS,
   };
 }
@@ -162,6 +167,7 @@ export function sourceSettingsToEnv(s: SourceSettings): Record<string, string> {
     BUNKER_INTAKE_TOPIC_ARN: s.intakeTopicArn,
     BUNKER_SCOPES: JSON.stringify(s.scopes),
     BUNKER_INTERMEDIATE_RETENTION_HOURS: String(s.intermediateRetentionHours),
+    BUNKER_INTERMEDIATE_HORIZON_HOURS: String(s.intermediateHorizonHours),
     BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: String(s.maxIntermediateSnapshots),
   };
 }

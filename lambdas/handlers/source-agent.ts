@@ -1,45 +1,129 @@
 /**
- * Lambda: the source agent in a production account. An RDS DB snapshot or
- * cluster snapshot event handles that one snapshot; the hourly schedule
- * sweeps for what events missed and cleans up expired intermediates.
+ * Lambda: the source agent in a production account. A snapshot or image
+ * event handles that one artifact (RDS DB and cluster snapshots, EBS
+ * snapshots, AMIs); the vault's receipts (from the receipts queue) mark
+ * intermediates the backup account has copied; the hourly schedule sweeps
+ * for what events missed and deletes intermediates that may go.
  */
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
 import { newLogger, powertoolsLog } from '../adapters/log';
 import { agentDeps } from '../adapters/wiring';
+import {
+  type Ec2AgentDeps,
+  processEbsSnapshot,
+  processImage,
+  recordEc2Receipt,
+  sweepEc2Source,
+} from '../core/agent/ec2-agent';
+import { parseReceipt } from '../core/receipts';
 import {
   type AgentDeps,
   type AgentStep,
   type AgentSweepSummary,
   processSnapshot,
+  recordReceipt,
   sweepSource,
 } from '../core/rds-source-agent';
 import { sourceSettingsFromEnv } from '../core/settings';
+import { safeText } from '../core/text';
+import { snapshotIdOfArn } from '../kinds/ebs-snapshot/kind';
 
-const SnapshotEventSchema = EventBridgeSchema.extend({
+const RdsSnapshotEventSchema = EventBridgeSchema.extend({
   'detail-type': z.enum(['RDS DB Snapshot Event', 'RDS DB Cluster Snapshot Event']),
   detail: z.object({ SourceIdentifier: z.string().min(1), EventID: z.string().optional() }),
 });
 
-export type AgentResult = { readonly snapshot: string; readonly step: AgentStep } | AgentSweepSummary;
+const EbsSnapshotEventSchema = EventBridgeSchema.extend({
+  'detail-type': z.literal('EBS Snapshot Notification'),
+  detail: z.object({ event: z.string(), result: z.string().optional(), snapshot_id: z.string() }),
+});
 
-export function createSourceAgentHandler(deps: AgentDeps) {
+const AmiEventSchema = EventBridgeSchema.extend({
+  'detail-type': z.literal('EC2 AMI State Change'),
+  detail: z.object({ ImageId: z.string().min(1), State: z.string() }),
+});
+
+const ReceiptBatchSchema = z.object({
+  Records: z.array(z.object({ messageId: z.string(), body: z.string(), eventSource: z.literal('aws:sqs') })).min(1),
+});
+
+export type AgentResult =
+  { readonly snapshot: string; readonly step: AgentStep } | AgentSweepSummary | SQSBatchResponse;
+
+/** The agent's dependencies, with the EC2 side when the account's EBS snapshots or AMIs are in scope. */
+export type SourceAgentDeps = AgentDeps & { readonly ec2Deps?: Ec2AgentDeps };
+
+export function createSourceAgentHandler(deps: SourceAgentDeps) {
+  const ec2 = deps.ec2Deps;
   return async (event: unknown): Promise<AgentResult> => {
-    const snapshotEvent = SnapshotEventSchema.safeParse(event);
-    if (snapshotEvent.success) {
-      const snapshot = snapshotEvent.data.detail.SourceIdentifier;
+    const receipts = ReceiptBatchSchema.safeParse(event);
+    if (receipts.success) {
+      const batchItemFailures: { itemIdentifier: string }[] = [];
+      for (const record of receipts.data.Records) {
+        const parsed = parseReceipt(record.body);
+        if (!parsed.ok) {
+          // A receipt that is not one is dropped with a word: retrying it would not make it one.
+          deps.log.warn('not a receipt', { reason: parsed.reason, messageId: safeText(record.messageId, 80) });
+          continue;
+        }
+        try {
+          const { receipt } = parsed;
+          const step =
+            receipt.kind === 'ebs-snapshot' || receipt.kind === 'ami'
+              ? ec2
+                ? await recordEc2Receipt(receipt, ec2)
+                : 'not-handled'
+              : await recordReceipt(receipt, deps);
+          deps.log.info('receipt handled', { kind: receipt.kind, id: receipt.id, step });
+        } catch (error) {
+          deps.log.error('receipt could not be recorded; it comes back', { error: String(error) });
+          batchItemFailures.push({ itemIdentifier: record.messageId });
+        }
+      }
+      return { batchItemFailures };
+    }
+    const rdsEvent = RdsSnapshotEventSchema.safeParse(event);
+    if (rdsEvent.success) {
+      const snapshot = rdsEvent.data.detail.SourceIdentifier;
       const kind =
-        snapshotEvent.data['detail-type'] === 'RDS DB Cluster Snapshot Event'
-          ? 'aurora-cluster-snapshot'
-          : 'rds-snapshot';
+        rdsEvent.data['detail-type'] === 'RDS DB Cluster Snapshot Event' ? 'aurora-cluster-snapshot' : 'rds-snapshot';
       const step = await processSnapshot(snapshot, deps, kind);
-      deps.log.info('snapshot event handled', { snapshot, eventId: snapshotEvent.data.detail.EventID, step });
+      deps.log.info('snapshot event handled', { snapshot, eventId: rdsEvent.data.detail.EventID, step });
       return { snapshot, step };
     }
+    const ebsEvent = EbsSnapshotEventSchema.safeParse(event);
+    if (ebsEvent.success && ec2) {
+      const snapshot = snapshotIdOfArn(ebsEvent.data.detail.snapshot_id) ?? '';
+      const ok = ebsEvent.data.detail.result === undefined || ebsEvent.data.detail.result === 'succeeded';
+      const step: AgentStep = snapshot && ok ? await processEbsSnapshot(snapshot, ec2) : 'gone';
+      deps.log.info('EBS snapshot event handled', { snapshot, step });
+      return { snapshot, step };
+    }
+    const amiEvent = AmiEventSchema.safeParse(event);
+    if (amiEvent.success && ec2) {
+      const image = amiEvent.data.detail.ImageId;
+      const step: AgentStep = amiEvent.data.detail.State === 'available' ? await processImage(image, ec2) : 'pending';
+      deps.log.info('AMI event handled', { image, step });
+      return { snapshot: image, step };
+    }
     // Anything else (the hourly schedule) is a sweep: safe to run at any time.
-    const summary = await sweepSource(deps);
+    const rds = await sweepSource(deps);
+    const summary = ec2 ? mergeSummaries(rds, await sweepEc2Source(ec2)) : rds;
     deps.log.info('source sweep finished', { ...summary });
     return summary;
+  };
+}
+
+function mergeSummaries(a: AgentSweepSummary, b: AgentSweepSummary): AgentSweepSummary {
+  const steps: Partial<Record<AgentStep, number>> = { ...a.steps };
+  for (const [step, n] of Object.entries(b.steps) as [AgentStep, number][]) steps[step] = (steps[step] ?? 0) + n;
+  return {
+    examined: a.examined + b.examined,
+    steps,
+    deleted: a.deleted + b.deleted,
+    expiredUncopied: a.expiredUncopied + b.expiredUncopied,
   };
 }
 

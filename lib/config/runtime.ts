@@ -14,8 +14,8 @@ export function enabledKinds(config: BunkerConfig): Kind[] {
   return ALL_KINDS.filter((kind) => config.artifacts[kind.configKey].enabled);
 }
 
-/** The kinds the source agent handles today (the others are shared by hand until it does). */
-export const AGENT_KINDS: readonly KindName[] = ['rds-snapshot', 'aurora-cluster-snapshot'];
+/** The kinds the source agent handles. */
+export const AGENT_KINDS: readonly KindName[] = ['rds-snapshot', 'aurora-cluster-snapshot', 'ebs-snapshot', 'ami'];
 
 /** What the vault does with each kind: the config's `artifacts.<kind>` and `limits.<kind>CopiesInProgress`. */
 export function kindsSettings(config: BunkerConfig): KindsSettings {
@@ -69,6 +69,7 @@ export function sourceSettings(
     intakeTopicArn: intakeTopicArn(config.name, config.backup.account, config.backup.region, sourceAccount, partition),
     scopes,
     intermediateRetentionHours: config.sourceAgent.intermediateRetentionHours,
+    intermediateHorizonHours: config.sourceAgent.intermediateHorizonHours,
     maxIntermediateSnapshots: config.sourceAgent.maxIntermediateSnapshots,
   };
 }

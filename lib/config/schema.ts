@@ -176,20 +176,31 @@ export const BunkerConfigSchema = z
         intermediateRetentionHours: z
           .number({ error: 'expected a number of hours' })
           .int({ error: 'expected a whole number of hours' })
-          .min(1, { error: 'expected at least 1 hour' })
+          .min(0, { error: 'expected 0 hours or more' })
           .max(24 * 35, { error: 'expected at most 840 hours' })
-          .default(72)
-          .describe('How long the source agent keeps its re-keyed intermediate snapshots before deleting them.'),
+          .default(1)
+          .describe(
+            "How long the source agent keeps a re-keyed intermediate after the vault's receipt says the backup account holds its copy.",
+          ),
+        intermediateHorizonHours: z
+          .number({ error: 'expected a number of hours' })
+          .int({ error: 'expected a whole number of hours' })
+          .min(24, { error: 'expected at least 24 hours' })
+          .max(24 * 35, { error: 'expected at most 840 hours' })
+          .default(24 * 14)
+          .describe(
+            'The hard horizon: an intermediate with no receipt is deleted this long after it was made, with an alarm, and production snapshots older than this are no longer picked up.',
+          ),
         maxIntermediateSnapshots: z
           .number({ error: 'expected a whole number' })
           .int({ error: 'expected a whole number' })
           .min(1, { error: 'expected at least 1' })
           .max(90, { error: 'expected at most 90 (RDS allows 100 manual snapshots per Region)' })
           .default(20)
-          .describe('At most this many intermediates per account and Region; beyond it the agent waits.'),
+          .describe('At most this many intermediates per account, Region and kind; beyond it the agent waits.'),
       })
       .strict()
-      .default({ intermediateRetentionHours: 72, maxIntermediateSnapshots: 20 })
+      .default({ intermediateRetentionHours: 1, intermediateHorizonHours: 24 * 14, maxIntermediateSnapshots: 20 })
       .describe('Behaviour of the source agent in each production account and Region.'),
   })
   .strict()

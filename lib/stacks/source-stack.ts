@@ -9,6 +9,9 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
   INTERMEDIATE_PREFIX,
@@ -57,6 +60,8 @@ export class SourceStack extends Stack {
   /** The account's read-only role for the vault Lambdas, if this stack owns it. */
   public readonly readerRole?: iam.Role;
   public readonly agent: BunkerFunction;
+  /** Where the vault says "copied": only the vault's Lambda roles may publish. */
+  public readonly receiptsTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: SourceStackProps) {
     const { config, sourceAccount, region, createReaderRole, ...stackProps } = props;
@@ -160,6 +165,7 @@ export class SourceStack extends Stack {
       },
     });
     this.grantAgentRights(config, sourceAccount, region);
+    this.receiptsTopic = this.createReceipts(config);
 
     new events.Rule(this, 'SnapshotEvents', {
       description: 'RDS snapshots created or copied: candidates to share with the vault',
@@ -170,6 +176,24 @@ export class SourceStack extends Stack {
       },
       targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) })],
     });
+    if (config.artifacts.ebs.enabled) {
+      new events.Rule(this, 'EbsSnapshotEvents', {
+        description: 'EBS snapshots created or copied: candidates to share with the vault',
+        eventPattern: {
+          source: ['aws.ec2'],
+          detailType: ['EBS Snapshot Notification'],
+          detail: { event: ['createSnapshot', 'copySnapshot'], result: ['succeeded'] },
+        },
+        targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) })],
+      });
+    }
+    if (config.artifacts.ami.enabled) {
+      new events.Rule(this, 'ImageEvents', {
+        description: 'AMIs that became available: candidates to share with the vault',
+        eventPattern: { source: ['aws.ec2'], detailType: ['EC2 AMI State Change'], detail: { State: ['available'] } },
+        targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) })],
+      });
+    }
     if (config.artifacts.aurora.enabled) {
       new events.Rule(this, 'ClusterSnapshotEvents', {
         // Every cluster snapshot event: the agent re-reads the snapshot, so no event id list has to be exact.
@@ -194,6 +218,102 @@ export class SourceStack extends Stack {
         description: 'Assumed by the vault',
       });
     }
+  }
+
+  /**
+   * The vault's receipts: a topic only the vault's Lambda roles may publish
+   * to (backup → production; never a right of production in the backup
+   * account), delivered to a queue the agent reads, so a receipt survives an
+   * agent that is down and a failed one ends in a dead-letter queue.
+   */
+  private createReceipts(config: BunkerConfig): sns.Topic {
+    const names = sourceNames(config.name, this.region);
+    const backup = config.backup;
+    const key = new kms.Key(this, 'ReceiptsKey', {
+      alias: names.receiptsKeyAlias,
+      description: `Bunker (${config.name}): encrypts the vault's receipts in flight; never backup data`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const topicArn = `arn:${Aws.PARTITION}:sns:${this.region}:${this.account}:${names.receiptsTopic}`;
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'VaultPublishesThroughSns',
+        principals: [new iam.AccountPrincipal(backup.account)],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'kms:ViaService': `sns.${this.region}.amazonaws.com` } },
+      }),
+    );
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReceiptsTopicDeliversToEncryptedQueue',
+        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account }, ArnEquals: { 'aws:SourceArn': topicArn } },
+      }),
+    );
+    const topic = new sns.Topic(this, 'ReceiptsTopic', {
+      topicName: names.receiptsTopic,
+      displayName: `Bunker ${config.name} receipts from the vault`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'VaultLambdasPublish',
+        principals: [new iam.AccountPrincipal(backup.account)],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          ArnEquals: {
+            'aws:PrincipalArn': [
+              vaultNames(config.name).completionRole,
+              vaultNames(config.name).sweepRole,
+              vaultNames(config.name).intakeRole,
+            ].map((role) => `arn:${Aws.PARTITION}:iam::${backup.account}:role/${role}`),
+          },
+        },
+      }),
+    );
+    const deadLetters = new sqs.Queue(this, 'ReceiptsDeadLetterQueue', {
+      queueName: names.receiptsDeadLetterQueue,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const queue = new sqs.Queue(this, 'ReceiptsQueue', {
+      queueName: names.receiptsQueue,
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(this.agent.timeout.toSeconds() * 6),
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: 5 },
+    });
+    const queuePolicy = queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReceiptsTopicDelivers',
+        principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [queue.queueArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': topic.topicArn } },
+      }),
+    );
+    const subscription = new sns.Subscription(this, 'ReceiptsSubscription', {
+      topic,
+      protocol: sns.SubscriptionProtocol.SQS,
+      endpoint: queue.queueArn,
+      rawMessageDelivery: true,
+    });
+    if (queuePolicy.policyDependable) subscription.node.addDependency(queuePolicy.policyDependable);
+    this.agent.lambda.addEventSource(new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
+    new CfnOutput(this, 'ReceiptsTopicArn', {
+      value: topic.topicArn,
+      description: 'The vault publishes receipts here',
+    });
+    return topic;
   }
 
   private grantAgentRights(config: BunkerConfig, account: string, region: string): void {
@@ -250,32 +370,70 @@ export class SourceStack extends Stack {
       );
     }
 
+    const ec2Kinds = config.artifacts.ebs.enabled || config.artifacts.ami.enabled;
+    if (ec2Kinds) {
+      const ec2Snapshots = `arn:${partition}:ec2:${region}::snapshot/*`;
+      const images = `arn:${partition}:ec2:${region}::image/*`;
+      agent.allow(
+        {
+          actions: [
+            'ec2:DescribeSnapshots',
+            'ec2:DescribeSnapshotAttribute',
+            'ec2:DescribeVolumes',
+            'ec2:DescribeImages',
+            'ec2:DescribeImageAttribute',
+          ],
+          resources: ['*'],
+        },
+        'EC2 Describe calls have no resource-level permissions: they are only authorized on "*", and they are read-only.',
+      );
+      agent.allow(
+        { actions: ['ec2:CopySnapshot', 'ec2:CopyImage', 'ec2:CreateTags'], resources: [ec2Snapshots, images] },
+        'The agent copies any in-scope EBS snapshot or AMI of this Region (their ids are chosen by EC2) into an intermediate under the share key, and tags it; EC2 ARNs carry no account to narrow by.',
+      );
+      agent.allow(
+        {
+          actions: [
+            'ec2:ModifySnapshotAttribute',
+            'ec2:DeleteSnapshot',
+            'ec2:ModifyImageAttribute',
+            'ec2:DeregisterImage',
+          ],
+          resources: [ec2Snapshots, images],
+          // Only what the agent made: its intermediates carry this tag from their creation.
+          conditions: { StringEquals: { 'aws:ResourceTag/bunker:intermediate': 'true' } },
+        },
+        "Sharing, deleting and deregistering are limited to the agent's own intermediates by their bunker:intermediate tag; EC2 ids are chosen by EC2, so no name narrows them.",
+      );
+    }
+    const agentServices = [rdsHere, ...(ec2Kinds ? [`ec2.${region}.amazonaws.com`] : [])];
+
     agent.allow({ actions: ['kms:DescribeKey'], resources: [this.shareKey.keyArn] });
     agent.allow(
       {
         actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
         resources: [this.shareKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': rdsHere } },
+        conditions: { StringEquals: { 'kms:ViaService': agentServices } },
       },
-      'The share key only, and only through RDS: ReEncrypt* and GenerateDataKey* are the key operation families RDS uses to encrypt a snapshot copy.',
+      'The share key only, and only through RDS or EC2: ReEncrypt* and GenerateDataKey* are the key operation families they use to encrypt a snapshot copy.',
     );
     agent.allow({
       actions: ['kms:CreateGrant'],
       resources: [this.shareKey.keyArn],
       conditions: {
-        StringEquals: { 'kms:ViaService': rdsHere },
+        StringEquals: { 'kms:ViaService': agentServices },
         Bool: { 'kms:GrantIsForAWSResource': 'true' },
       },
     });
 
     const ownKeys = `arn:${partition}:kms:${region}:${account}:key/*`;
     const ownKeysReason =
-      'Snapshots in scope may be encrypted with aws/rds or any customer key of this account, unknown at deploy time; usable only through RDS (kms:ViaService) to read them for the copy.';
+      'Snapshots in scope may be encrypted with aws/rds, aws/ebs or any customer key of this account, unknown at deploy time; usable only through RDS or EC2 (kms:ViaService) to read them for the copy.';
     agent.allow(
       {
         actions: ['kms:Decrypt', 'kms:DescribeKey'],
         resources: [ownKeys],
-        conditions: { StringEquals: { 'kms:ViaService': rdsHere } },
+        conditions: { StringEquals: { 'kms:ViaService': agentServices } },
       },
       ownKeysReason,
     );
@@ -284,7 +442,7 @@ export class SourceStack extends Stack {
         actions: ['kms:CreateGrant'],
         resources: [ownKeys],
         conditions: {
-          StringEquals: { 'kms:ViaService': rdsHere },
+          StringEquals: { 'kms:ViaService': agentServices },
           Bool: { 'kms:GrantIsForAWSResource': 'true' },
         },
       },

@@ -17,7 +17,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { intakeTopicName, readerRoleArn, sourceNames, vaultNames } from '../../lambdas/core/names';
+import { intakeTopicName, readerRoleArn, receiptsTopicArn, sourceNames, vaultNames } from '../../lambdas/core/names';
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
 import { enabledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
@@ -357,48 +357,72 @@ export class VaultStack extends Stack {
       }
     }
 
-    for (const source of config.sources) {
-      for (const kind of kinds) {
-        fn.allow(
-          {
-            actions: [...kind.infra.vaultSourceActions],
-            resources: source.regions.flatMap((r) => kind.infra.sourceArns(partition, source.account, r)),
-          },
-          `Copies the ${kind.label}s that source account ${source.account} shares with the vault; their names are chosen in that account (EC2 ARNs carry no account), so only the service and the configured Regions are fixed.`,
-        );
-      }
-      const services = [...new Set(kinds.map((kind) => kind.infra.service))];
-      const viaServices = services.flatMap((service) =>
-        [...new Set([region, ...source.regions])].map((r) => `${service}.${r}.amazonaws.com`),
-      );
-      const shareKeys = source.regions.map((r) => `arn:${partition}:kms:${r}:${source.account}:key/*`);
-      const shareKeyReason = `The share key of source account ${source.account} is created by its source stack and its id is unknown here; usable only through ${services.join(' and ')} (kms:ViaService) and only as far as that key's own policy allows.`;
-      fn.allow(
-        {
-          actions: ['kms:Decrypt'],
-          resources: shareKeys,
-          conditions: { StringEquals: { 'kms:ViaService': viaServices } },
-        },
-        shareKeyReason,
+    // One statement per purpose for all sources together: a statement per
+    // source would outgrow the 10 KB inline policy with a few dozen accounts.
+    const sources = config.sources;
+    const services = [...new Set(kinds.map((kind) => kind.infra.service))];
+    const sourceRegions = (account: string) => sources.find((s) => s.account === account)?.regions ?? [];
+    for (const kind of kinds) {
+      const resources = sources.flatMap((source) =>
+        source.regions.flatMap((r) => kind.infra.sourceArns(partition, source.account, r)),
       );
       fn.allow(
-        {
-          actions: ['kms:CreateGrant'],
-          resources: shareKeys,
-          conditions: {
-            StringEquals: { 'kms:ViaService': viaServices },
-            Bool: { 'kms:GrantIsForAWSResource': 'true' },
+        { actions: [...kind.infra.vaultSourceActions], resources: [...new Set(resources)] },
+        `Copies the ${kind.label}s the registered source accounts share with the vault; their names are chosen in those accounts (EC2 ARNs carry no account), so only the service, the accounts and the configured Regions are fixed.`,
+      );
+    }
+    const sourceKeys = sources.flatMap((source) =>
+      source.regions.map((r) => `arn:${partition}:kms:${r}:${source.account}:key/*`),
+    );
+    const allRegions = [...new Set([region, ...sources.flatMap((source) => source.regions)])];
+    const viaServices = services.flatMap((service) => allRegions.map((r) => `${service}.${r}.amazonaws.com`));
+    const shareKeyReason = `The share keys of the source accounts are created by their source stacks and their ids are unknown here; usable only through ${services.join(' and ')} (kms:ViaService) and only as far as each key's own policy allows.`;
+    fn.allow(
+      {
+        actions: ['kms:Decrypt'],
+        resources: sourceKeys,
+        conditions: { StringEquals: { 'kms:ViaService': viaServices } },
+      },
+      shareKeyReason,
+    );
+    fn.allow(
+      {
+        actions: ['kms:CreateGrant'],
+        resources: sourceKeys,
+        conditions: {
+          StringEquals: { 'kms:ViaService': viaServices },
+          Bool: { 'kms:GrantIsForAWSResource': 'true' },
+        },
+      },
+      shareKeyReason,
+    );
+    fn.allow({ actions: ['kms:DescribeKey'], resources: sourceKeys }, shareKeyReason);
+    // Receipts: "your intermediate is copied" to each source agent's topic, in each of its Regions.
+    fn.allow({
+      actions: ['sns:Publish'],
+      resources: sources.flatMap((source) =>
+        sourceRegions(source.account).map((r) => receiptsTopicArn(config.name, source.account, r, partition)),
+      ),
+    });
+    fn.allow(
+      {
+        actions: ['kms:GenerateDataKey*'],
+        resources: sourceKeys,
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': [...new Set(sources.flatMap((source) => source.regions))].map(
+              (r) => `sns.${r}.amazonaws.com`,
+            ),
           },
         },
-        shareKeyReason,
-      );
-      fn.allow({ actions: ['kms:DescribeKey'], resources: shareKeys }, shareKeyReason);
-      if (readsSources) {
-        fn.allow({
-          actions: ['sts:AssumeRole'],
-          resources: [readerRoleArn(config.name, source.account, source.regions[0], partition)],
-        });
-      }
+      },
+      "Publishing to a source account's encrypted receipts topic needs its key, whose id that account's source stack creates; only through SNS, and that key's policy admits nothing else of the backup account.",
+    );
+    if (readsSources) {
+      fn.allow({
+        actions: ['sts:AssumeRole'],
+        resources: sources.map((source) => readerRoleArn(config.name, source.account, source.regions[0], partition)),
+      });
     }
   }
 

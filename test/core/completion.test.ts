@@ -174,7 +174,15 @@ describe('sweepCopies', () => {
 
     const summary = await sweepCopies(v.deps);
 
-    expect(summary).toEqual({ checked: 2, available: 2, failed: 0, stillCopying: 0, started: 0, waiting: 0 });
+    expect(summary).toEqual({
+      checked: 2,
+      available: 2,
+      failed: 0,
+      stillCopying: 0,
+      started: 0,
+      waiting: 0,
+      receiptsResent: 0,
+    });
     expect(v.inventory.peek(artifactOf('bunker-share-first'))?.status).toBe('available');
     expect(v.inventory.peek(artifactOf('bunker-share-second'))?.status).toBe('available');
     expect(await v.inventory.copiesInProgress(POOL)).toBe(0);
@@ -268,7 +276,15 @@ describe('sweepCopies', () => {
 
     const summary = await sweepCopies(v.deps);
 
-    expect(summary).toEqual({ checked: 0, available: 0, failed: 0, stillCopying: 0, started: 0, waiting: 0 });
+    expect(summary).toEqual({
+      checked: 0,
+      available: 0,
+      failed: 0,
+      stillCopying: 0,
+      started: 0,
+      waiting: 0,
+      receiptsResent: 0,
+    });
     expect(v.inventory.records()).toEqual(before);
     expect(v.world.copies.map((c) => c.targetId)).toEqual([done.targetId]);
   });

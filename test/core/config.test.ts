@@ -78,7 +78,11 @@ describe('defaults', () => {
       amiCopiesInProgress: 100,
     });
     expect(config.alerts).toEqual({ emails: [] });
-    expect(config.sourceAgent).toEqual({ intermediateRetentionHours: 72, maxIntermediateSnapshots: 20 });
+    expect(config.sourceAgent).toEqual({
+      intermediateRetentionHours: 1,
+      intermediateHorizonHours: 336,
+      maxIntermediateSnapshots: 20,
+    });
     expect(Object.keys(config.artifacts).sort()).toEqual([...ARTIFACT_KINDS].sort());
     for (const kind of ARTIFACT_KINDS) {
       expect(config.artifacts[kind], kind).toEqual({

@@ -156,7 +156,7 @@ const REJECTIONS: readonly RejectionCase[] = [
   {
     name: 'an id that is not an RDS DB snapshot identifier',
     prepare: () => delivered(notificationV2('../../etc/passwd')),
-    reason: /^message does not match notification schema v2: id: expected the id of a RDS DB snapshot$/,
+    reason: /^message does not match notification schema v2: id: expected the id of an RDS DB snapshot$/,
     account: SOURCE,
   },
   {

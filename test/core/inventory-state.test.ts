@@ -353,6 +353,7 @@ describe('source agent settings', () => {
     intakeTopicArn: `arn:aws:sns:eu-west-1:111111111111:bunker-intake-${SOURCE}`,
     scopes: { 'rds-snapshot': { tag: { key: 'bunker:backup', value: 'true' } } },
     intermediateRetentionHours: 72,
+    intermediateHorizonHours: 336,
     maxIntermediateSnapshots: 20,
   };
 
@@ -381,7 +382,8 @@ describe('source agent settings', () => {
     { name: 'BUNKER_SCOPES', value: '{"rds-snapshot":{}}' },
     { name: 'BUNKER_SCOPES', value: '{"rds-snapshot":{"ids":[]}}' },
     { name: 'BUNKER_SCOPES', value: '{"dynamodb-table":{"ids":["orders"]}}' },
-    { name: 'BUNKER_INTERMEDIATE_RETENTION_HOURS', value: '0' },
+    { name: 'BUNKER_INTERMEDIATE_RETENTION_HOURS', value: '-1' },
+    { name: 'BUNKER_INTERMEDIATE_HORIZON_HOURS', value: '0' },
     { name: 'BUNKER_MAX_INTERMEDIATE_SNAPSHOTS', value: 'many' },
   ])('names $name when it is $value', ({ name, value }) => {
     const env = { ...sourceSettingsToEnv(settings), [name]: value };

@@ -10,7 +10,7 @@ import {
   sourceAccountOfTopic,
   sourceNames,
   vaultNames,
-  vaultReaderPrincipalArns,
+  vaultRoleArns,
 } from '../../lambdas/core/names';
 import { artifactId } from '../../lambdas/kinds/registry';
 import { rdsSnapshot } from '../../lambdas/kinds/rds-snapshot/kind';
@@ -312,7 +312,7 @@ describe('cross-account ARNs', () => {
   });
 
   it('names the three vault Lambda roles of the backup account', () => {
-    expect(vaultReaderPrincipalArns('acme', BACKUP)).toEqual([
+    expect(vaultRoleArns('acme', BACKUP)).toEqual([
       `arn:aws:iam::${BACKUP}:role/acme-intake`,
       `arn:aws:iam::${BACKUP}:role/acme-completion`,
       `arn:aws:iam::${BACKUP}:role/acme-sweep`,
@@ -328,7 +328,7 @@ describe('cross-account ARNs', () => {
     expect(
       readerRoleArn('acme', SOURCE_A, 'eu-west-1').endsWith(`:role/${sourceNames('acme', 'eu-west-1').readerRole}`),
     ).toBe(true);
-    expect(vaultReaderPrincipalArns('acme', BACKUP).map((arn) => arn.split('/').pop())).toEqual([
+    expect(vaultRoleArns('acme', BACKUP).map((arn) => arn.split('/').pop())).toEqual([
       vault.intakeRole,
       vault.completionRole,
       vault.sweepRole,

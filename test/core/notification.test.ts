@@ -85,13 +85,13 @@ describe('parseNotification', () => {
     {
       name: 'an EBS id given for an AMI',
       change: { kind: 'ami', id: 'snap-0123456789abcdef0' },
-      field: 'id: expected the id of a AMI',
+      field: 'id: expected the id of an AMI',
     },
     { name: 'an unknown kind', change: { kind: 'dynamodb-table' }, field: 'kind: expected kind to be one of' },
     {
       name: 'an RDS ARN where an id belongs',
       change: { id: SNAPSHOT_ARN },
-      field: 'id: expected the id of a RDS DB snapshot',
+      field: 'id: expected the id of an RDS DB snapshot',
     },
     { name: 'a missing id', change: { id: undefined }, field: 'id:' },
     {
@@ -327,7 +327,7 @@ describe('notificationOf', () => {
         id: 'orders',
         publishedAt: new Date(),
       }),
-    ).toThrow(/expected the id of a EBS snapshot/);
+    ).toThrow(/expected the id of an EBS snapshot/);
   });
 });
 

@@ -19,7 +19,7 @@ import { type Inventory, silentLog } from '../../lambdas/core/ports';
 import type { KindsSettings } from '../../lambdas/core/settings';
 import { artifactId, KIND_NAMES, KINDS, poolOf } from '../../lambdas/kinds/registry';
 import type { ArtifactRef, KindName } from '../../lambdas/kinds/types';
-import { ManualClock, MemoryInventory, PortMonitor, Prng } from '../../sim/memory-aws';
+import { ManualClock, MemoryInventory, MemoryReceipts, PortMonitor, Prng } from '../../sim/memory-aws';
 import { MemoryCopier } from '../../sim/memory-copier';
 import { BACKUP, delivered, OTHER, REGION, SECOND_REGION, SOURCE, T0 } from './support/memory-fixtures';
 
@@ -205,6 +205,7 @@ async function runPools(scenario: Scenario): Promise<PoolsRun> {
     },
     inventory: watchedInventory(inventory, check),
     copiers,
+    receipts: new MemoryReceipts(),
     clock,
     log: silentLog,
   };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { intermediateSnapshotId } from '../../lambdas/core/names';
 import { parseDelivery, parseNotification } from '../../lambdas/core/notification';
+import type { Receipt } from '../../lambdas/core/receipts';
 import {
   type AgentStep,
   processSnapshot,
@@ -8,6 +9,7 @@ import {
   TAG_INTERMEDIATE,
   TAG_INTERMEDIATE_OF,
   TAG_NOTIFIED_AT,
+  recordReceipt,
 } from '../../lambdas/core/rds-source-agent';
 import type { ScopeSetting } from '../../lambdas/core/settings';
 import {
@@ -16,13 +18,25 @@ import {
   BY_TAG,
   COPY_MS,
   IN_SCOPE,
+  OTHER,
   OUT_OF_SCOPE,
   REGION,
+  SECOND_REGION,
   SOURCE,
   T0,
 } from './support/memory-fixtures';
 
 const HOUR = 3_600_000;
+
+/** The vault's receipt for intermediate `id` of {@link SOURCE} in {@link REGION}. */
+const receiptFor = (id: string, at: Date): Receipt => ({
+  version: 1,
+  kind: 'rds-snapshot',
+  account: SOURCE,
+  region: REGION,
+  id,
+  copiedAt: at.toISOString(),
+});
 
 describe('processSnapshot: scope', () => {
   const ROWS: ReadonlyArray<{
@@ -266,11 +280,14 @@ describe('sweepSource', () => {
     expect(a.world.copies.map((c) => c.targetId)).not.toContain(intermediateSnapshotId('scratch-manual-1'));
   });
 
-  it("deletes only intermediates older than the retention window, never production's own snapshots", async () => {
+  it("deletes an intermediate only once the vault's receipt says it holds the copy, never production's own", async () => {
     const a = agentFixture({ retentionHours: 24 });
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.snapshot('orders-old');
     await a.announce('orders-old');
+    expect(await recordReceipt(receiptFor(intermediateSnapshotId('orders-old'), a.clock.now()), a.deps)).toBe(
+      'recorded',
+    );
     // Production's own, as old as the expired intermediate; one even carries Bunker's prefix.
     a.snapshot('rds:orders-db-2026-03-01-04-10', 'orders-db', {
       type: 'automated',
@@ -286,11 +303,11 @@ describe('sweepSource', () => {
 
     const sweep = await sweepSource(a.deps);
 
-    expect(sweep.deleted).toBe(1);
+    expect(sweep).toMatchObject({ deleted: 1, expiredUncopied: 0 });
     expect(a.world.deletions.map((d) => d.snapshotId)).toEqual([intermediateSnapshotId('orders-old')]);
-    expect(a.world.snapshots(SOURCE, REGION).map((s) => s.id)).toEqual(
-      before.filter((id) => id !== intermediateSnapshotId('orders-old')),
-    );
+    // Everything else is still there (the sweep may have added intermediates of older originals).
+    const after = a.world.snapshots(SOURCE, REGION).map((s) => s.id);
+    expect(before.filter((id) => !after.includes(id))).toEqual([intermediateSnapshotId('orders-old')]);
     expect(a.intermediateOf('orders-new')).toBeDefined();
   });
 
@@ -316,11 +333,12 @@ describe('sweepSource', () => {
     ]);
   });
 
-  it('keeps announcing when deleting an expired intermediate fails', async () => {
+  it('keeps announcing when deleting a copied intermediate fails', async () => {
     const a = agentFixture({ retentionHours: 24 });
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
     a.snapshot('orders-old');
     await a.announce('orders-old');
+    await recordReceipt(receiptFor(intermediateSnapshotId('orders-old'), a.clock.now()), a.deps);
     a.clock.advance(25 * HOUR);
     a.snapshot('orders-new');
     await processSnapshot('orders-new', a.deps);
@@ -332,6 +350,93 @@ describe('sweepSource', () => {
     await expect(sweep).resolves.toMatchObject({ steps: { notified: 1 } });
     expect(a.publisher.published.map((n) => ('id' in n ? n.id : undefined))).toContain(
       a.intermediateOf('orders-new')?.id,
+    );
+  });
+
+  it('never makes a second intermediate of an original once the vault holds its copy and the intermediate is gone', async () => {
+    const a = agentFixture({ retentionHours: 1 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-manual-1');
+    await a.announce('orders-manual-1');
+    await recordReceipt(receiptFor(intermediateSnapshotId('orders-manual-1'), a.clock.now()), a.deps);
+    a.clock.advance(2 * HOUR);
+
+    const deleting = await sweepSource(a.deps);
+    a.clock.advance(HOUR);
+    const after = await sweepSource(a.deps);
+    const event = await processSnapshot('orders-manual-1', a.deps);
+
+    expect(deleting.deleted).toBe(1);
+    expect(after.steps).toEqual({});
+    expect(event).toBe('already-notified');
+    expect(a.world.copies).toHaveLength(1);
+    expect(a.publisher.published).toHaveLength(1);
+    expect(a.world.snapshot(SOURCE, REGION, 'orders-manual-1')?.tags['bunker:backed-up-at']).toBe(
+      '2026-03-01T04:40:00.000Z',
+    );
+  });
+
+  it('keeps an intermediate with no receipt until the hard horizon, then deletes it and says so loudly', async () => {
+    const errors: string[] = [];
+    const a = agentFixture({ retentionHours: 1, horizonHours: 48 });
+    const deps = { ...a.deps, log: { info() {}, warn() {}, error: (message: string) => errors.push(message) } };
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-manual-1');
+    await a.announce('orders-manual-1');
+    a.clock.advance(47 * HOUR);
+
+    const before = await sweepSource(deps);
+    a.clock.advance(2 * HOUR);
+    const after = await sweepSource(deps);
+
+    expect(before).toMatchObject({ deleted: 0, expiredUncopied: 0 });
+    expect(after).toMatchObject({ deleted: 0, expiredUncopied: 1 });
+    expect(a.world.deletions.map((d) => d.snapshotId)).toEqual([intermediateSnapshotId('orders-manual-1')]);
+    expect(errors).toEqual(['intermediate deleted past the hard horizon with no receipt from the vault']);
+  });
+
+  it('picks up a production snapshot that waited on the cap for longer than a day, within the horizon', async () => {
+    const a = agentFixture({ maxIntermediates: 1, retentionHours: 1, horizonHours: 24 * 14 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-first');
+    a.snapshot('orders-second');
+    await sweepSource(a.deps);
+    a.clock.advance(COPY_MS);
+    await sweepSource(a.deps);
+    // Three days pass with the cap full: the vault is slow to copy.
+    a.clock.advance(72 * HOUR);
+    const waiting = await sweepSource(a.deps);
+    await recordReceipt(receiptFor(intermediateSnapshotId('orders-first'), a.clock.now()), a.deps);
+    a.clock.advance(2 * HOUR);
+    await sweepSource(a.deps);
+    a.clock.advance(COPY_MS);
+    await sweepSource(a.deps);
+
+    expect(waiting.steps['waiting-for-room']).toBe(1);
+    expect(a.publisher.published.map((n) => ('id' in n ? n.id : undefined))).toEqual([
+      intermediateSnapshotId('orders-first'),
+      intermediateSnapshotId('orders-second'),
+    ]);
+  });
+
+  it.each([
+    { name: "a production snapshot, never the agent's to delete", id: 'orders-manual-1', step: 'not-an-intermediate' },
+    { name: 'a snapshot that is gone', id: 'bunker-share-gone-0123456789', step: 'gone' },
+  ])('marks nothing for a receipt naming $name', async ({ id, step }) => {
+    const a = agentFixture();
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-manual-1');
+
+    expect(await recordReceipt(receiptFor(id, a.clock.now()), a.deps)).toBe(step);
+    expect(a.world.snapshot(SOURCE, REGION, 'orders-manual-1')?.tags['bunker:copied-at']).toBeUndefined();
+  });
+
+  it("ignores a receipt for another account's or Region's snapshot", async () => {
+    const a = agentFixture();
+
+    expect(await recordReceipt({ ...receiptFor('x', a.clock.now()), account: OTHER }, a.deps)).toBe('not-handled');
+    expect(await recordReceipt({ ...receiptFor('x', a.clock.now()), region: SECOND_REGION }, a.deps)).toBe(
+      'not-handled',
     );
   });
 

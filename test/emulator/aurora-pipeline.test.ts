@@ -105,6 +105,18 @@ describe('Aurora cluster snapshots from a source account to the vault (bunker mo
     expect(first.settled).toBe(true);
   });
 
+  it("delivers the vault's receipts to the agent: each intermediate marked copied, each original backed up", async () => {
+    const snapshots = await ownClusterSnapshots(aws.rds(source));
+    const intermediates = snapshots.filter((s) => s.DBClusterSnapshotIdentifier?.startsWith('bunker-share-'));
+    const originals = snapshots.filter(
+      (s) => !s.DBClusterSnapshotIdentifier?.startsWith('bunker-share-') && s.DBClusterIdentifier !== 'scratch',
+    );
+
+    for (const s of intermediates) expect(tagsOf(s)['bunker:copied-at']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    for (const s of originals) expect(tagsOf(s)['bunker:backed-up-at']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(records.every((r) => r.receiptSentAt !== undefined)).toBe(true);
+  });
+
   it('makes no second copy when run again', () => {
     expect(second.notified).toBe(0);
     expect(second.byStatus.available).toBe(first.byStatus.available);

@@ -87,8 +87,17 @@ describe.concurrent('the local mode', () => {
           'alias/bunker-backup-data',
           'alias/bunker-intake',
         ]);
-        const { Keys: shareKeys } = await aws.kms(sources[0]).send(new ListKeysCommand({}));
-        expect(shareKeys?.map((k) => k.KeyArn)).toEqual([first.sources[0].shareKeyArn]);
+        // A source account holds its share key and the key of the vault's receipts, once each.
+        const { Keys: sourceKeys } = await aws.kms(sources[0]).send(new ListKeysCommand({}));
+        expect(sourceKeys).toHaveLength(2);
+        expect(sourceKeys?.map((k) => k.KeyArn)).toContain(first.sources[0].shareKeyArn);
+        const { Aliases: sourceAliases } = await aws.kms(sources[0]).send(new ListAliasesCommand({}));
+        expect(
+          sourceAliases
+            ?.map((a) => a.AliasName)
+            .filter((name) => name?.startsWith('alias/bunker-'))
+            .sort(),
+        ).toEqual(['alias/bunker-receipts', 'alias/bunker-share']);
       } finally {
         for (const client of [sns, sqs, kms]) client.destroy();
       }

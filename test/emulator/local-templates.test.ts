@@ -310,8 +310,8 @@ describe('local up against the synthesized templates', () => {
         keys++;
       }
     }
-    // Backup-data, intake and alerts keys; a share key per source stack.
-    expect(keys).toBe(6);
+    // Backup-data, intake and alerts keys; a share key and a receipts key per source stack.
+    expect(keys).toBe(9);
   });
 
   it("gives the share key of a source's second Region the RDS of both Regions, literally", async () => {
@@ -369,8 +369,8 @@ describe('local up against the synthesized templates', () => {
         expect(attributes.DisplayName).toBe(topic.Properties?.DisplayName);
       }
     }
-    // The two sources' intake topics and the alerts topic.
-    expect(policies).toBe(3);
+    // The two sources' intake topics, the alerts topic, and a receipts topic per source stack.
+    expect(policies).toBe(6);
   });
 
   it("lets only the source's own agent roles publish to its intake topic, literally", async () => {

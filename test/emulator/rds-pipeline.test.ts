@@ -236,19 +236,27 @@ describe('a backup cycle driven by localRun (bunker moto launcher)', () => {
     }
   });
 
-  it("shares each intermediate with the backup account only and leaves production's own snapshots untouched", async () => {
+  it("shares each intermediate with the backup account only and leaves production's own snapshots untouched but for one tag", async () => {
     const now = await ownSnapshots(sourceRds);
     const intermediates = now.filter((s) => s.DBSnapshotIdentifier?.startsWith(`${INTERMEDIATE_PREFIX}-`));
     expect(intermediates.length).toBeGreaterThanOrEqual(3);
     for (const intermediate of intermediates) {
       expect(await restoreAttribute(sourceRds, intermediate.DBSnapshotIdentifier ?? '')).toEqual([backup]);
     }
+    const copiedOriginals = new Set(
+      intermediates.filter((s) => tagsOf(s)['bunker:copied-at']).map((s) => tagsOf(s)['bunker:source-snapshot']),
+    );
+    expect(copiedOriginals.size).toBeGreaterThanOrEqual(3);
     for (const [id, before] of productionBefore) {
       const after = now.find((s) => s.DBSnapshotIdentifier === id);
       expect(after, id).toBeDefined();
       expect(await restoreAttribute(sourceRds, id), id).toEqual([]);
       expect(after?.KmsKeyId, id).toBe(before.KmsKeyId);
-      expect(tagsOf(after as DBSnapshot), id).toEqual(tagsOf(before));
+      // The one change the agent makes to production's own: the tag that says the vault holds its copy.
+      const { 'bunker:backed-up-at': backedUpAt, ...rest } = tagsOf(after as DBSnapshot);
+      expect(rest, id).toEqual(tagsOf(before));
+      // Set on exactly the originals the vault holds a copy of.
+      expect(backedUpAt !== undefined, id).toBe(copiedOriginals.has(id));
       expect(tagsOf(after as DBSnapshot)['bunker:notified-at'], id).toBeUndefined();
     }
   });

@@ -12,13 +12,7 @@ import { App, type Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  intakeTopicArn,
-  intakeTopicName,
-  sourceNames,
-  vaultNames,
-  vaultReaderPrincipalArns,
-} from '../../lambdas/core/names';
+import { intakeTopicArn, intakeTopicName, sourceNames, vaultNames, vaultRoleArns } from '../../lambdas/core/names';
 import { INTAKE_MAX_CONCURRENCY } from '../../lib/stacks/vault-stack';
 import { type BunkerApp, buildApp } from '../../lib/app';
 import { parseConfig } from '../../lib/config/load';
@@ -422,7 +416,7 @@ describe('the vault stack', () => {
   it('names the vault Lambda roles as the source stacks name them, and lets only intake assume reader roles', () => {
     const roles = resourcesOf(vault, 'AWS::IAM::Role');
     const roleArns = roles.map(([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`);
-    expect(roleArns.sort()).toEqual(vaultReaderPrincipalArns(config.name, BACKUP).sort());
+    expect(roleArns.sort()).toEqual(vaultRoleArns(config.name, BACKUP).sort());
     const assumers = roles
       .filter(([roleId]) =>
         policyStatements(vault).some(
@@ -557,6 +551,42 @@ describe('the source stacks', () => {
     }
   });
 
+  it("let only the vault's Lambda roles publish receipts, and deliver them to the agent's queue", () => {
+    for (const { key, template, account } of each()) {
+      const region = key.split('/')[1];
+      const [topicId] = logicalIds(
+        template,
+        'AWS::SNS::Topic',
+        (props) => props.TopicName === sourceNames(config.name, region).receiptsTopic,
+      );
+      const [policyId] = logicalIds(template, 'AWS::SNS::TopicPolicy', (props) =>
+        asArray(props.Topics).some((topic) => referencedId(topic) === topicId),
+      );
+      const allows = statementsOf(template, policyId).filter((found) => found.statement.Effect === 'Allow');
+      expect(
+        allows.flatMap((found) => principalsOf(found.statement)),
+        key,
+      ).toEqual([`arn:<AWS::Partition>:iam::${BACKUP}:root`]);
+      expect(
+        allows.flatMap((found) => actionsOf(found.statement)),
+        key,
+      ).toEqual(['sns:Publish']);
+      expect(
+        allows.flatMap((found) => conditionValues(found.statement, 'ArnEquals', 'aws:PrincipalArn')).sort(),
+        key,
+      ).toEqual(
+        vaultRoleArns(config.name, BACKUP)
+          .map((arn) => arn.replace('arn:aws:', 'arn:<AWS::Partition>:'))
+          .sort(),
+      );
+      const [subscription] = resourcesOf(template, 'AWS::SNS::Subscription');
+      expect(referencedId(subscription[1].Properties?.TopicArn), key).toBe(topicId);
+      expect(subscription[1].Properties?.Protocol, key).toBe('sqs');
+      expect(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'), key).toHaveLength(1);
+      expect(account).toMatch(/^\d{12}$/);
+    }
+  });
+
   it('create the reader role only in the first Region stack of each account', () => {
     const readerName = sourceNames(config.name, 'any').readerRole;
     const readers = [...sources.entries()].map(
@@ -605,6 +635,21 @@ describe('the source stacks', () => {
           [`arn:<AWS::Partition>:rds:${region}:${account}:cluster-snapshot:bunker-share-*`],
         ],
       ]);
+      // EC2 ids are EC2's: the agent's destructive EC2 rights hold only on what carries its intermediate tag.
+      const ec2Destructive = statements.filter(({ statement }) =>
+        actionsOf(statement).some((action) => /^ec2:(Delete|Deregister|Modify)/.test(action)),
+      );
+      expect(ec2Destructive.length, key).toBe(1);
+      expect(actionsOf(ec2Destructive[0].statement).sort(), key).toEqual([
+        'ec2:DeleteSnapshot',
+        'ec2:DeregisterImage',
+        'ec2:ModifyImageAttribute',
+        'ec2:ModifySnapshotAttribute',
+      ]);
+      expect(
+        conditionValues(ec2Destructive[0].statement, 'StringEquals', 'aws:ResourceTag/bunker:intermediate'),
+        key,
+      ).toEqual(['true']);
       for (const { statement } of statements) {
         // No whole service (`rds:*`) and no `*` action.
         for (const action of actionsOf(statement)) expect(action, key).not.toMatch(/^\*$|^[a-z0-9-]+:\*$/);
@@ -628,6 +673,12 @@ describe('the source stacks', () => {
           'detail-type': ['RDS DB Snapshot Event'],
           detail: { EventID: [...SOURCE_EVENT_IDS] },
         },
+        {
+          source: ['aws.ec2'],
+          'detail-type': ['EBS Snapshot Notification'],
+          detail: { event: ['createSnapshot', 'copySnapshot'], result: ['succeeded'] },
+        },
+        { source: ['aws.ec2'], 'detail-type': ['EC2 AMI State Change'], detail: { State: ['available'] } },
         { source: ['aws.rds'], 'detail-type': ['RDS DB Cluster Snapshot Event'] },
       ]);
     }

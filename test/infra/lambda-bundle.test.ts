@@ -404,7 +404,15 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
   });
 
   it('the sweep bundle starts and settles the deferred copies once the slot is free', () => {
-    expect(sweepSummary).toEqual({ checked: 0, available: 2, failed: 0, stillCopying: 0, started: 0, waiting: 0 });
+    expect(sweepSummary).toEqual({
+      checked: 0,
+      available: 2,
+      failed: 0,
+      stillCopying: 0,
+      started: 0,
+      waiting: 0,
+      receiptsResent: 0,
+    });
   });
 
   it('leaves every copy available in the backup account under the backup key, as the inventory records it', async () => {

@@ -7,7 +7,7 @@
  */
 import { ALL_KINDS, artifactId } from '../../kinds/registry';
 import type { InventoryRecord } from '../inventory';
-import { type CopyStep, refOfCopy, retryDue, settleCopy, startCopy, type VaultDeps } from './copy';
+import { type CopyStep, refOfCopy, retryDue, sendReceipt, settleCopy, startCopy, type VaultDeps } from './copy';
 
 export type CompletionOutcome =
   | { readonly outcome: 'ignored'; readonly reason: string }
@@ -55,15 +55,18 @@ export interface SweepSummary {
   readonly started: number;
   /** Records still waiting for a slot or a quota. */
   readonly waiting: number;
+  /** Receipts that had not reached their source agent, sent again. */
+  readonly receiptsResent: number;
 }
 
 /**
  * Settles every `copying` record, then, pool by pool, starts waiting
  * (`expected`) records and failed records due a retry, oldest first, while
- * the pool has room. One record's error is logged and does not stop the others.
+ * the pool has room, and sends the receipts that did not go out. One
+ * record's error is logged and does not stop the others.
  */
 export async function sweepCopies(deps: VaultDeps): Promise<SweepSummary> {
-  const counts = { checked: 0, available: 0, failed: 0, stillCopying: 0, started: 0, waiting: 0 };
+  const counts = { checked: 0, available: 0, failed: 0, stillCopying: 0, started: 0, waiting: 0, receiptsResent: 0 };
   const tally = (step: CopyStep['step']) => {
     if (step === 'available') counts.available += 1;
     else if (step === 'failed') counts.failed += 1;
@@ -105,6 +108,15 @@ export async function sweepCopies(deps: VaultDeps): Promise<SweepSummary> {
         counts.waiting += 1;
         deps.log.error('sweep could not start a copy', { artifactId: record.artifactId, error: String(error) });
       }
+    }
+  }
+  for (const record of await deps.inventory.listByStatus('available')) {
+    if (record.receiptSentAt || record.kind === 'unknown') continue;
+    try {
+      const sent = await sendReceipt(deps, record);
+      if (sent.receiptSentAt) counts.receiptsResent += 1;
+    } catch (error) {
+      deps.log.error('sweep could not record a receipt', { artifactId: record.artifactId, error: String(error) });
     }
   }
   return counts;

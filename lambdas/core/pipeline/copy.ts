@@ -13,9 +13,10 @@
 import { KINDS } from '../../kinds/registry';
 import type { ArtifactCopier, ArtifactRef, Copiers, CopyView } from '../../kinds/types';
 import { CopyQuotaExceededError, CopyRefusedError } from '../errors';
-import { applyTransition, type InventoryRecord, type RecordPatch } from '../inventory';
+import { applyTransition, type InventoryRecord, type RecordPatch, withFields } from '../inventory';
 import { sameKmsKey } from '../keys';
 import type { Clock, Inventory, Log } from '../ports';
+import { type ReceiptSender, receiptOf } from '../receipts';
 import type { VaultSettings } from '../settings';
 import { safeText } from '../text';
 
@@ -26,6 +27,8 @@ export interface VaultDeps {
   >;
   readonly inventory: Inventory;
   readonly copiers: Copiers;
+  /** Tells a source agent its intermediate was copied, so it may delete it. */
+  readonly receipts: ReceiptSender;
   readonly clock: Clock;
   readonly log: Log;
 }
@@ -48,7 +51,7 @@ export const CLAIM_GRACE_MS = 10 * 60_000;
 export const MAX_COPY_REQUESTS = 5;
 /** Failed or refused copies of one artifact before the sweep stops retrying it. */
 export const MAX_FAILURES = 3;
-/** Backoff before the sweep retries a failed copy: 30 minutes, then 2 hours, then 8 (x4). */
+/** Backoff before the sweep retries a failed copy: 30 minutes after the first failure, 2 hours after the second (x4). */
 export function retryBackoffMs(failures: number): number {
   return 30 * 60_000 * 4 ** Math.max(0, failures - 1);
 }
@@ -249,6 +252,28 @@ async function defer(deps: VaultDeps, record: InventoryRecord, reason: string): 
   return { step: next.won ? 'deferred' : 'unchanged', record: next.record };
 }
 
+/**
+ * Tells the source agent that the backup account holds the copy, then
+ * records that it did. A receipt that could not be sent is sent again by
+ * the sweep; a receipt sent twice is harmless.
+ */
+export async function sendReceipt(deps: VaultDeps, record: InventoryRecord): Promise<InventoryRecord> {
+  const now = deps.clock.now();
+  const receipt = receiptOf(record, now);
+  if (record.status !== 'available' || record.receiptSentAt || !receipt) return record;
+  try {
+    await deps.receipts.send(receipt);
+  } catch (error) {
+    deps.log.warn('receipt not sent; the sweep sends it again', {
+      artifactId: record.artifactId,
+      error: safeText(String(error), 300),
+    });
+    return record;
+  }
+  const next = withFields(record, now, { receiptSentAt: now.toISOString() });
+  return (await write(deps, record, next)).record;
+}
+
 /** Every key a copy is under: its own, and each backing snapshot's. */
 function keysOf(copy: CopyView): (string | undefined)[] {
   return copy.children && copy.children.length > 0 ? copy.children.map((child) => child.keyArn) : [copy.keyArn];
@@ -316,8 +341,9 @@ export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Prom
         nextAttemptAt: undefined,
       }),
     );
-    if (done.won) deps.log.info('copy available', { artifactId: record.artifactId, targetId: copy.targetId });
-    return { step: done.won ? 'available' : 'unchanged', record: done.record };
+    if (!done.won) return { step: 'unchanged', record: done.record };
+    deps.log.info('copy available', { artifactId: record.artifactId, targetId: copy.targetId });
+    return { step: 'available', record: await sendReceipt(deps, done.record) };
   }
   if (copy.state === 'failed') {
     return fail(deps, record, `AWS reports the copy ${copy.targetId} as ${safeText(copy.detail, 40)}`, found);

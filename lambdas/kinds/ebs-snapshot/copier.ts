@@ -15,6 +15,7 @@ import {
   volumeTags,
 } from '../../adapters/ec2-common';
 import { ReaderRoleClients, tagList, tagsOf } from '../../adapters/reader-role';
+import { TAG_SOURCE_VOLUME } from '../../core/agent/ec2-agent';
 import { TAG_COPY_NAME } from '../../core/pipeline/copy';
 import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../../core/rds-source-agent';
 import type {
@@ -48,7 +49,10 @@ export class EbsSnapshotCopier implements ArtifactCopier {
     const snapshot = await describeSnapshot(client, ref.id, ref.account);
     if (!snapshot) return undefined;
     const tags = tagsOf(snapshot.Tags);
-    const volumeId = snapshot.VolumeId && snapshot.VolumeId !== 'vol-ffffffff' ? snapshot.VolumeId : undefined;
+    // An intermediate is a copy (EC2 reports `vol-ffffffff`): the source agent names the production volume.
+    const volumeId =
+      tags[TAG_SOURCE_VOLUME] ??
+      (snapshot.VolumeId && snapshot.VolumeId !== 'vol-ffffffff' ? snapshot.VolumeId : undefined);
     const ofVolume = volumeId ? await volumeTags(client, volumeId) : undefined;
     const productionId = tags[TAG_INTERMEDIATE_OF];
     const tagged = tags[TAG_SOURCE_CREATED_AT];

@@ -20,6 +20,7 @@ import {
   MemoryInventory,
   MemoryPublisher,
   MemoryRdsWorld,
+  MemoryReceipts,
   type NewSnapshot,
   PortMonitor,
   type RdsWorldOptions,
@@ -143,6 +144,8 @@ export interface VaultFixture {
   readonly inventory: MemoryInventory;
   /** Intake's, completion's and the sweep's dependencies. */
   readonly deps: IntakeDeps;
+  /** What the vault told the source agents about their copies. */
+  readonly receipts: MemoryReceipts;
   /** The backup account's data key: every copy must end up under it. */
   readonly backupKeyArn: string;
   /** {@link SOURCE}'s share key in {@link REGION}, usable by the backup account. */
@@ -178,6 +181,7 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
     ...options.world,
   });
   const inventory = new MemoryInventory(monitor);
+  const receipts = new MemoryReceipts(monitor);
   const backupKeyArn = world.createKey(BACKUP, REGION, 'bunker-backup-data');
   const shareKeyArn = world.createKey(SOURCE, REGION, 'bunker-share', [BACKUP]);
   const deps = memoryVaultDeps({
@@ -193,6 +197,7 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
     ],
     maxRdsCopiesInProgress: options.maxCopies ?? 5,
     scope: options.scope ?? { ids: ['orders-db'] },
+    receipts,
   });
   const shared = (id: string, extra: SharedSnapshotOptions = {}) =>
     world.addSnapshot(extra.account ?? SOURCE, extra.region ?? REGION, {
@@ -237,6 +242,7 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
     world,
     inventory,
     deps,
+    receipts,
     backupKeyArn,
     shareKeyArn,
     shared,
@@ -260,6 +266,11 @@ export interface AgentFixtureOptions {
    * @default 24
    */
   readonly retentionHours?: number;
+  /**
+   * How long an intermediate with no receipt is kept.
+   * @default 336
+   */
+  readonly horizonHours?: number;
 }
 
 export interface AgentFixture {
@@ -300,6 +311,7 @@ export function agentFixture(options: AgentFixtureOptions = {}): AgentFixture {
     intakeTopicArn: topicOf(SOURCE),
     scopes: { 'rds-snapshot': options.scope ?? BY_TAG },
     intermediateRetentionHours: options.retentionHours ?? 24,
+    intermediateHorizonHours: options.horizonHours ?? 24 * 14,
     maxIntermediateSnapshots: options.maxIntermediates ?? 10,
   };
   const deps = memoryAgentDeps({ world, publisher, clock, settings });

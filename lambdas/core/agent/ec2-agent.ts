@@ -1,0 +1,672 @@
+/**
+ * The source agent for EBS snapshots and AMIs, in each production account
+ * and Region: makes in-scope snapshots and images shareable, shares them with
+ * the backup account only and tells the vault, with identifiers only. The
+ * RDS agent (`../rds-source-agent.ts`) is the model: same steps, same tags,
+ * same sweep.
+ *
+ * It always works on an intermediate copy under the share key and never
+ * shares, copies over or deletes production's own snapshots or images; it
+ * only tags one once the vault holds its copy (`bunker:backed-up-at`). Snapshots under the
+ * AWS-managed `aws/ebs` key cannot be shared usefully (no other account can
+ * use that key), unencrypted ones would leave the account in the clear, and
+ * snapshots made by Data Lifecycle Manager or AWS Backup are deleted by their
+ * policies, possibly before the vault has copied them; copying every one
+ * keeps one path, lets the agent's delete right stop at what it tagged
+ * `bunker:intermediate=true`, and makes cleanup uniform.
+ *
+ * EBS: CopySnapshot has no idempotency token and EC2 assigns the id, so the
+ * intermediate's deterministic name is its `bunker:copy-name` tag, set
+ * atomically by the copy, and the agent looks for it before copying. Two
+ * agents racing on duplicate events can still both copy: the oldest copy is
+ * the one announced (`canonical`), the sweep deletes the other.
+ * AMI: CopyImage is idempotent by its client token and an AMI name is unique
+ * per account and Region, so the deterministic name serves both. The copy
+ * re-encrypts every backing snapshot under the share key; the agent shares
+ * the image and every backing snapshot.
+ */
+import { hash, INTERMEDIATE_PREFIX } from '../../kinds/shared';
+import { CopyQuotaExceededError } from '../errors';
+import { sameKmsKey } from '../keys';
+import { notificationOf } from '../notification';
+import { TAG_COPY_NAME } from '../pipeline/copy';
+import type { Clock, Log, NotificationPublisher } from '../ports';
+import {
+  type AgentStep,
+  type AgentSweepSummary,
+  type ReceiptStep,
+  TAG_INTERMEDIATE,
+  TAG_INTERMEDIATE_OF,
+  TAG_NOTIFIED_AT,
+  TAG_SOURCE_CREATED_AT,
+} from '../rds-source-agent';
+import { inScope } from '../scope';
+import type { ScopeSetting, SourceSettings } from '../settings';
+import type { Receipt } from '../receipts';
+import type { Ec2Image, Ec2Snapshot, SourceEc2, TagFilter } from './ec2-ports';
+import { type IntermediateFate, intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
+
+export type { AgentStep, AgentSweepSummary, ReceiptStep } from '../rds-source-agent';
+export type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
+
+/** What the EC2 source agent works with. */
+export interface Ec2AgentDeps {
+  readonly settings: SourceSettings;
+  readonly ec2: SourceEc2;
+  readonly publisher: NotificationPublisher;
+  readonly clock: Clock;
+  readonly log: Log;
+}
+
+/** On an EBS intermediate: the production volume, which the vault judges scope on (copies report `vol-ffffffff`). */
+export const TAG_SOURCE_VOLUME = 'bunker:source-volume';
+/** On an intermediate image and its backing snapshots: the production image it was copied from. */
+export const TAG_SOURCE_IMAGE = 'bunker:source-image';
+
+/** EC2 allows 50 user tags per resource; `aws:` tags do not count and cannot be set. */
+const TAG_LIMIT = 50;
+const HOUR_MS = 3_600_000;
+const ONLY_INTERMEDIATES: TagFilter = { key: TAG_INTERMEDIATE, value: 'true' };
+/** AMI states after which an image never becomes available. */
+const FAILED_IMAGE = new Set(['failed', 'invalid', 'error', 'deregistered', 'disabled']);
+
+/**
+ * The deterministic name of the intermediate of a production snapshot or
+ * image: `bunker-share-snap-…` (its `bunker:copy-name` tag) or
+ * `bunker-share-ami-…` (its AMI name). EC2 ids are unique per Region, so the
+ * id alone names it.
+ */
+export function intermediateEc2Name(productionId: string): string {
+  return `${INTERMEDIATE_PREFIX}-${productionId}`;
+}
+
+const named = (value: string | undefined) => (value ?? '').startsWith(`${INTERMEDIATE_PREFIX}-`);
+
+/** An EBS intermediate the agent made: tagged as one, of a production snapshot, under a `bunker-share-` name. */
+export function isEbsIntermediate(snapshot: Ec2Snapshot): boolean {
+  const { tags } = snapshot;
+  return (
+    tags[TAG_INTERMEDIATE] === 'true' &&
+    Boolean(tags[TAG_INTERMEDIATE_OF]) &&
+    tags[TAG_SOURCE_IMAGE] === undefined &&
+    named(tags[TAG_COPY_NAME])
+  );
+}
+
+/** A backing snapshot of an intermediate image: the agent's to delete once its image is gone. */
+export function isIntermediateImageStorage(snapshot: Ec2Snapshot): boolean {
+  const { tags } = snapshot;
+  return tags[TAG_INTERMEDIATE] === 'true' && Boolean(tags[TAG_SOURCE_IMAGE]) && named(tags[TAG_COPY_NAME]);
+}
+
+/** An intermediate image the agent made: tagged as one, under a `bunker-share-` name. */
+export function isIntermediateImage(image: Ec2Image): boolean {
+  return image.tags[TAG_INTERMEDIATE] === 'true' && named(image.name);
+}
+
+/**
+ * Production's own tags to carry onto an intermediate, so the vault (which
+ * judges scope on the intermediate it is told about) sees what the agent
+ * judged: the scope tag first, then the others, within EC2's 50 tags
+ * (leaving room for `ours`, `bunker:notified-at` and `bunker:copied-at`). `aws:` tags are
+ * reserved to AWS and `bunker:` tags are the agent's own: neither is copied.
+ */
+export function carriedTags(
+  production: Readonly<Record<string, string>>,
+  ours: Readonly<Record<string, string>>,
+  scope: ScopeSetting | undefined,
+): Record<string, string> {
+  const room = TAG_LIMIT - Object.keys(ours).length - 2;
+  const eligible = Object.keys(production).filter((key) => !key.startsWith('aws:') && !key.startsWith('bunker:'));
+  const first = scope && 'tag' in scope ? scope.tag.key : undefined;
+  const ordered = first && eligible.includes(first) ? [first, ...eligible.filter((k) => k !== first)] : eligible;
+  const carried: Record<string, string> = {};
+  for (const key of ordered.slice(0, Math.max(0, room))) carried[key] = production[key];
+  return { ...carried, ...ours };
+}
+
+// ---------------------------------------------------------------------------
+// EBS snapshots
+// ---------------------------------------------------------------------------
+
+/**
+ * Handles one EBS snapshot by id (an "EBS Snapshot Notification" for
+ * createSnapshot or copySnapshot): an in-scope production snapshot gets an
+ * intermediate; an intermediate gets shared and announced.
+ */
+export async function processEbsSnapshot(snapshotId: string, deps: Ec2AgentDeps): Promise<AgentStep> {
+  const snapshot = await deps.ec2.describeSnapshot(snapshotId);
+  if (!snapshot) return 'gone';
+  if (isEbsIntermediate(snapshot)) {
+    // Whichever copy the event is about, the one to announce is the canonical one.
+    const [canonical] = await intermediatesOf(snapshot.tags[TAG_INTERMEDIATE_OF], deps);
+    return shareAndNotifySnapshot(canonical ?? snapshot, deps);
+  }
+  // Anything else the agent tagged (an intermediate image's storage) is never an original.
+  if (snapshot.tags[TAG_INTERMEDIATE]) return 'out-of-scope';
+  // Already in the backup account: its intermediate may be gone, and must not be made again.
+  if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
+  return rekeySnapshot(snapshot, deps, {});
+}
+
+/** What a sweep already knows, so it need not ask again per snapshot. */
+interface Known {
+  /** Intermediates in place now; counted on demand when unknown. */
+  intermediates?: number;
+  volumeTags?: (volumeId: string) => Promise<Record<string, string> | undefined>;
+}
+
+/** The agent's intermediates of one production snapshot, the canonical one first (see {@link canonicalOrder}). */
+async function intermediatesOf(productionId: string, deps: Ec2AgentDeps): Promise<Ec2Snapshot[]> {
+  const found = await deps.ec2.listSnapshots({ key: TAG_COPY_NAME, value: intermediateEc2Name(productionId) });
+  return found.filter(isEbsIntermediate).sort(canonicalOrder);
+}
+
+/**
+ * Copies that did not fail before failed ones, then the oldest, then the
+ * lowest id: every agent that sees the same copies picks the same one.
+ */
+function canonicalOrder(a: Ec2Snapshot, b: Ec2Snapshot): number {
+  const failed = Number(a.state === 'error') - Number(b.state === 'error');
+  return failed || (a.startTime ?? '').localeCompare(b.startTime ?? '') || a.id.localeCompare(b.id);
+}
+
+async function countEbsIntermediates(deps: Ec2AgentDeps): Promise<number> {
+  return (await deps.ec2.listSnapshots(ONLY_INTERMEDIATES)).filter(isEbsIntermediate).length;
+}
+
+async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: Known): Promise<AgentStep> {
+  const scope = deps.settings.scopes['ebs-snapshot'];
+  if (!scope) return 'out-of-scope';
+  const { volumeId } = snapshot;
+  const readVolume = known.volumeTags ?? ((id: string) => deps.ec2.volumeTags(id));
+  const ofVolume = volumeId ? await readVolume(volumeId) : undefined;
+  // As the vault judges it: the volume's tags, overridden by the snapshot's own.
+  const tags = { ...ofVolume, ...snapshot.tags };
+  const ids = volumeId ? [volumeId, snapshot.id] : [snapshot.id];
+  if (!inScope(scope, ids, tags)) return 'out-of-scope';
+  if (snapshot.state !== 'completed') return 'pending';
+
+  let intermediate: Ec2Snapshot | undefined = (await intermediatesOf(snapshot.id, deps))[0];
+  if (!intermediate) {
+    const count = known.intermediates ?? (await countEbsIntermediates(deps));
+    if (count >= deps.settings.maxIntermediateSnapshots) {
+      // Back-pressure: never delete an intermediate the vault may not have copied yet.
+      deps.log.warn('intermediate snapshot limit reached; waiting for cleanup', {
+        snapshotId: snapshot.id,
+        limit: deps.settings.maxIntermediateSnapshots,
+      });
+      return 'waiting-for-room';
+    }
+    const ours: Record<string, string> = {
+      [TAG_INTERMEDIATE]: 'true',
+      [TAG_INTERMEDIATE_OF]: snapshot.id,
+      ...(volumeId ? { [TAG_SOURCE_VOLUME]: volumeId } : {}),
+      ...(snapshot.startTime ? { [TAG_SOURCE_CREATED_AT]: snapshot.startTime } : {}),
+      [TAG_COPY_NAME]: intermediateEc2Name(snapshot.id),
+    };
+    let copyId: string;
+    try {
+      copyId = await deps.ec2.copySnapshot({
+        sourceId: snapshot.id,
+        kmsKeyArn: deps.settings.shareKeyArn,
+        description: `Bunker intermediate of ${snapshot.id}, shareable with ${deps.settings.backupAccount}`,
+        tags: carriedTags(tags, ours, scope),
+      });
+    } catch (error) {
+      if (error instanceof CopyQuotaExceededError) {
+        deps.log.warn('copy quota reached; the next sweep retries', { snapshotId: snapshot.id });
+        return 'waiting-for-quota';
+      }
+      throw error;
+    }
+    deps.log.info('intermediate copy requested', {
+      snapshotId: snapshot.id,
+      intermediateId: copyId,
+      why: shareBlocker(snapshot, deps.settings.shareKeyArn) ?? 'uniform share path',
+    });
+    intermediate = await deps.ec2.describeSnapshot(copyId);
+  }
+  if (!intermediate || intermediate.state !== 'completed') return 'rekeying';
+  return shareAndNotifySnapshot(intermediate, deps);
+}
+
+/**
+ * Why a snapshot could not be shared usefully as it is; `undefined` when it
+ * could. The agent copies in every case (see the module comment) but logs
+ * this, so an operator sees what the copy fixes.
+ */
+export function shareBlocker(snapshot: Ec2Snapshot, shareKeyArn: string): string | undefined {
+  if (!snapshot.encrypted) return 'unencrypted: re-encrypted under the share key';
+  if (!sameKmsKey(snapshot.kmsKeyId, shareKeyArn)) return 'encrypted under a key the backup account cannot use';
+  return undefined;
+}
+
+async function shareAndNotifySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps): Promise<AgentStep> {
+  if (snapshot.state !== 'completed') return 'pending';
+  if (snapshot.tags[TAG_NOTIFIED_AT]) return 'already-notified';
+  const { backupAccount } = deps.settings;
+  if (!(await deps.ec2.snapshotSharedWith(snapshot.id)).includes(backupAccount)) {
+    await deps.ec2.shareSnapshot(snapshot.id, backupAccount);
+  }
+  await publish('ebs-snapshot', snapshot.id, deps);
+  // Tagged after publishing: a crash in between publishes twice, which intake absorbs; never zero times.
+  await deps.ec2.tag(snapshot.id, { [TAG_NOTIFIED_AT]: deps.clock.now().toISOString() });
+  deps.log.info('EBS snapshot shared and announced', { snapshotId: snapshot.id });
+  return 'notified';
+}
+
+async function publish(kind: 'ebs-snapshot' | 'ami', id: string, deps: Ec2AgentDeps): Promise<void> {
+  const { sourceAccount, sourceRegion } = deps.settings;
+  await deps.publisher.publish(
+    notificationOf({ kind, sourceAccount, sourceRegion, id, publishedAt: deps.clock.now() }),
+  );
+}
+
+// ---------------------------------------------------------------------------
+// AMIs
+// ---------------------------------------------------------------------------
+
+/**
+ * Handles one image by id (an "EC2 AMI State Change" to available): an
+ * in-scope production image gets an intermediate; an intermediate gets
+ * shared, with every backing snapshot, and announced.
+ */
+export async function processImage(imageId: string, deps: Ec2AgentDeps): Promise<AgentStep> {
+  const image = await deps.ec2.describeImage(imageId);
+  if (!image) return 'gone';
+  if (isIntermediateImage(image)) return shareAndNotifyImage(image, deps);
+  // Tagged by the agent but not under its name: never an original, never shared.
+  if (image.tags[TAG_INTERMEDIATE]) return 'out-of-scope';
+  if (image.tags[TAG_BACKED_UP_AT]) return 'already-notified';
+  return rekeyImage(image, deps, {});
+}
+
+async function countImageIntermediates(deps: Ec2AgentDeps): Promise<number> {
+  return (await deps.ec2.listImages(ONLY_INTERMEDIATES)).filter(isIntermediateImage).length;
+}
+
+async function rekeyImage(image: Ec2Image, deps: Ec2AgentDeps, known: Known): Promise<AgentStep> {
+  const scope = deps.settings.scopes.ami;
+  if (!scope || !inScope(scope, [image.id], image.tags)) return 'out-of-scope';
+  if (image.state !== 'available') return 'pending';
+  const name = intermediateEc2Name(image.id);
+  let intermediate = await deps.ec2.imageByName(name);
+  if (intermediate && !isIntermediateImage(intermediate)) {
+    // An image the agent did not make holds the name: sharing it would share something of production's.
+    deps.log.error('an image not made by the agent holds the intermediate name; not sharing it', {
+      imageId: image.id,
+      name,
+      holder: intermediate.id,
+    });
+    return 'pending';
+  }
+  if (!intermediate) {
+    const count = known.intermediates ?? (await countImageIntermediates(deps));
+    if (count >= deps.settings.maxIntermediateSnapshots) {
+      deps.log.warn('intermediate image limit reached; waiting for cleanup', {
+        imageId: image.id,
+        limit: deps.settings.maxIntermediateSnapshots,
+      });
+      return 'waiting-for-room';
+    }
+    const ours: Record<string, string> = {
+      [TAG_INTERMEDIATE]: 'true',
+      [TAG_SOURCE_IMAGE]: image.id,
+      // The vault's AMI copier reads the production id from this tag, as for every kind.
+      [TAG_INTERMEDIATE_OF]: image.id,
+      ...(image.createdAt ? { [TAG_SOURCE_CREATED_AT]: image.createdAt } : {}),
+    };
+    let copyId: string;
+    try {
+      copyId = await deps.ec2.copyImage({
+        sourceId: image.id,
+        name,
+        // The same name gives the same token: a retried request returns the first copy.
+        clientToken: hash(name, 64),
+        kmsKeyArn: deps.settings.shareKeyArn,
+        description: `Bunker intermediate of ${image.id}, shareable with ${deps.settings.backupAccount}`,
+        imageTags: carriedTags(image.tags, ours, scope),
+        snapshotTags: { [TAG_INTERMEDIATE]: 'true', [TAG_SOURCE_IMAGE]: image.id, [TAG_COPY_NAME]: name },
+      });
+    } catch (error) {
+      if (error instanceof CopyQuotaExceededError) {
+        deps.log.warn('copy quota reached; the next sweep retries', { imageId: image.id });
+        return 'waiting-for-quota';
+      }
+      throw error;
+    }
+    deps.log.info('intermediate image copy requested', { imageId: image.id, intermediateId: copyId });
+    intermediate = await deps.ec2.describeImage(copyId);
+  }
+  if (!intermediate || intermediate.state !== 'available') return 'rekeying';
+  return shareAndNotifyImage(intermediate, deps);
+}
+
+async function shareAndNotifyImage(image: Ec2Image, deps: Ec2AgentDeps): Promise<AgentStep> {
+  if (image.state !== 'available') return 'pending';
+  if (image.tags[TAG_NOTIFIED_AT]) return 'already-notified';
+  const { backupAccount } = deps.settings;
+  // The storage first: CopyImage by the backup account needs every backing snapshot shared too.
+  for (const snapshotId of image.snapshotIds) {
+    if (!(await deps.ec2.snapshotSharedWith(snapshotId)).includes(backupAccount)) {
+      await deps.ec2.shareSnapshot(snapshotId, backupAccount);
+    }
+  }
+  if (!(await deps.ec2.imageSharedWith(image.id)).includes(backupAccount)) {
+    await deps.ec2.shareImage(image.id, backupAccount);
+  }
+  await publish('ami', image.id, deps);
+  // Tagged after publishing: a crash in between publishes twice, which intake absorbs; never zero times.
+  await deps.ec2.tag(image.id, { [TAG_NOTIFIED_AT]: deps.clock.now().toISOString() });
+  deps.log.info('image and its backing snapshots shared and announced', { imageId: image.id });
+  return 'notified';
+}
+
+// ---------------------------------------------------------------------------
+// The sweep
+// ---------------------------------------------------------------------------
+
+const since = (iso: string | undefined, fallback: number) => (iso ? Date.parse(iso) : fallback);
+
+/**
+ * A backing snapshot of an intermediate image whose image is gone is deleted
+ * only once this old: CopyImage registers its image at once, so this covers
+ * no more than a listing that lags behind.
+ */
+const ORPHAN_GRACE_MS = HOUR_MS;
+
+/**
+ * The hourly sweep: what the events missed, for both kinds. Handles in-scope
+ * originals made within the hard horizon that have no intermediate yet,
+ * announces available intermediates not yet announced, deletes those the
+ * vault confirmed copying (`intermediateRetentionHours` after its receipt)
+ * and, loudly, those past `intermediateHorizonHours` with no receipt (an
+ * image is deregistered, then its backing snapshots deleted), and deletes
+ * failed or duplicate copies that were never announced. It deletes nothing
+ * not tagged `bunker:intermediate=true`, and one item's failure is logged
+ * and never stops the others.
+ */
+export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSummary> {
+  const now = deps.clock.now().getTime();
+  // Originals are looked at for as long as an intermediate of theirs could be kept: one waiting
+  // on the cap or a quota is found again by every sweep until the horizon.
+  const windowStart = now - deps.settings.intermediateHorizonHours * HOUR_MS;
+  const tally = new Tally();
+  const snapshots = await deps.ec2.listSnapshots();
+  const images = await deps.ec2.listImages();
+  /** Snapshots this sweep already deleted or tried to: never tried twice in one sweep. */
+  const handled = new Set<string>();
+
+  // -- EBS intermediates ------------------------------------------------------
+  const groups = new Map<string, Ec2Snapshot[]>();
+  for (const snapshot of snapshots.filter(isEbsIntermediate)) {
+    const of = snapshot.tags[TAG_INTERMEDIATE_OF];
+    groups.set(of, [...(groups.get(of) ?? []), snapshot]);
+  }
+  const covered = new Set<string>();
+  let liveSnapshots = 0;
+  for (const [productionId, group] of groups) {
+    const [canonical] = group.sort(canonicalOrder);
+    for (const snapshot of group) {
+      tally.examined += 1;
+      const gone = await retireSnapshot(snapshot, snapshot === canonical, now, tally, deps);
+      if (gone === undefined) {
+        tally.count(await guarded(() => shareAndNotifySnapshot(snapshot, deps), snapshot.id, deps));
+      }
+      if (gone) continue;
+      liveSnapshots += 1;
+      covered.add(productionId);
+    }
+  }
+
+  // -- AMI intermediates ------------------------------------------------------
+  const byId = new Map(snapshots.map((s) => [s.id, s]));
+  const liveNames = new Set<string>();
+  const coveredImages = new Set<string>();
+  let liveImages = 0;
+  for (const image of images.filter(isIntermediateImage)) {
+    tally.examined += 1;
+    const fate = FAILED_IMAGE.has(image.state)
+      ? 'failed'
+      : image.state === 'available'
+        ? intermediateFate(image.tags, since(image.createdAt, now), now, deps.settings)
+        : 'keep';
+    if (fate === 'keep') {
+      tally.count(await guarded(() => shareAndNotifyImage(image, deps), image.id, deps));
+    } else if (await retireImage(image, fate, byId, handled, deps)) {
+      tally.removed(fate);
+      continue;
+    }
+    liveImages += 1;
+    liveNames.add(image.name);
+    coveredImages.add(image.tags[TAG_SOURCE_IMAGE] ?? '');
+  }
+
+  // -- Backing snapshots whose image is gone: a delete that failed after the deregistration, in an earlier sweep
+  for (const snapshot of snapshots.filter(isIntermediateImageStorage)) {
+    const orphan = !liveNames.has(snapshot.tags[TAG_COPY_NAME]) && !handled.has(snapshot.id);
+    if (orphan && since(snapshot.startTime, now) < now - ORPHAN_GRACE_MS) {
+      await deleteGuarded(snapshot.id, 'backing snapshot of a deregistered intermediate image', 'info', deps);
+    }
+  }
+
+  // -- Originals the events missed --------------------------------------------
+  const recent = (iso: string | undefined) => since(iso, now) >= windowStart;
+  if (deps.settings.scopes['ebs-snapshot']) {
+    const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
+    const originals = snapshots.filter(
+      (s) => !s.tags[TAG_INTERMEDIATE] && !s.tags[TAG_BACKED_UP_AT] && !covered.has(s.id) && recent(s.startTime),
+    );
+    for (const snapshot of originals) {
+      tally.examined += 1;
+      const step = await guarded(
+        () => rekeySnapshot(snapshot, deps, { intermediates: liveSnapshots, volumeTags }),
+        snapshot.id,
+        deps,
+      );
+      if (step === 'rekeying' || step === 'notified') liveSnapshots += 1;
+      tally.count(step);
+    }
+  }
+  if (deps.settings.scopes.ami) {
+    const originals = images.filter(
+      (i) => !i.tags[TAG_INTERMEDIATE] && !i.tags[TAG_BACKED_UP_AT] && !coveredImages.has(i.id) && recent(i.createdAt),
+    );
+    for (const image of originals) {
+      tally.examined += 1;
+      const step = await guarded(() => rekeyImage(image, deps, { intermediates: liveImages }), image.id, deps);
+      if (step === 'rekeying' || step === 'notified') liveImages += 1;
+      tally.count(step);
+    }
+  }
+  return tally.summary();
+}
+
+/**
+ * Deletes an EBS intermediate whose time has come: copied by the vault and
+ * kept long enough, past the horizon with no receipt (loudly), a failed
+ * copy, or a completed duplicate of the canonical copy that was never
+ * announced. `true` once deleted, `false` when the delete failed (the next
+ * sweep retries), `undefined` when it stays.
+ */
+async function retireSnapshot(
+  snapshot: Ec2Snapshot,
+  canonical: boolean,
+  now: number,
+  tally: Tally,
+  deps: Ec2AgentDeps,
+): Promise<boolean | undefined> {
+  const announced = Boolean(snapshot.tags[TAG_NOTIFIED_AT]);
+  let fate: IntermediateFate | 'failed' | 'duplicate' = 'keep';
+  if (snapshot.state === 'error') fate = 'failed';
+  else if (snapshot.state === 'completed' && !canonical && !announced) fate = 'duplicate';
+  else if (snapshot.state === 'completed') {
+    fate = intermediateFate(snapshot.tags, since(snapshot.startTime, now), now, deps.settings);
+  }
+  if (fate === 'keep') return undefined;
+  const level = fate === 'delete-past-horizon' ? 'error' : 'info';
+  if (!(await deleteGuarded(snapshot.id, FATE_WORDS[fate], level, deps))) return false;
+  tally.removed(fate);
+  return true;
+}
+
+const FATE_WORDS: Readonly<Record<Exclude<IntermediateFate, 'keep'> | 'failed' | 'duplicate', string>> = {
+  'delete-copied': 'copied by the vault',
+  'delete-past-horizon': 'past the hard horizon with no receipt from the vault',
+  failed: 'failed copy, never announced',
+  duplicate: 'duplicate of the canonical copy, never announced',
+};
+
+/**
+ * Deregisters an intermediate image, then deletes those of its backing
+ * snapshots the agent tagged as its own. `true` once the image is
+ * deregistered: a snapshot that cannot be deleted yet (EC2 frees it
+ * eventually) is left to a later sweep's orphan cleanup. Every snapshot it
+ * tries goes into `tried`.
+ */
+async function retireImage(
+  image: Ec2Image,
+  fate: Exclude<IntermediateFate, 'keep'> | 'failed',
+  known: ReadonlyMap<string, Ec2Snapshot>,
+  tried: Set<string>,
+  deps: Ec2AgentDeps,
+): Promise<boolean> {
+  const why = FATE_WORDS[fate];
+  try {
+    await deps.ec2.deregisterImage(image.id);
+  } catch (error) {
+    deps.log.error('intermediate image could not be deregistered; the next sweep retries', {
+      imageId: image.id,
+      why,
+      error: String(error),
+    });
+    return false;
+  }
+  const fields = { imageId: image.id, why, horizonHours: deps.settings.intermediateHorizonHours };
+  if (fate === 'delete-past-horizon') deps.log.error('intermediate image deregistered past the hard horizon', fields);
+  else deps.log.info('intermediate image deregistered', fields);
+  for (const snapshotId of image.snapshotIds) {
+    const snapshot = known.get(snapshotId);
+    if (!snapshot || !isIntermediateImageStorage(snapshot)) {
+      deps.log.warn('backing snapshot not tagged as the agent’s; left alone', { imageId: image.id, snapshotId });
+      continue;
+    }
+    tried.add(snapshotId);
+    await deleteGuarded(snapshotId, `backing snapshot of ${image.id}`, 'info', deps);
+  }
+  return true;
+}
+
+/** A failed delete must not stop the sweep: it is the backstop for lost events. */
+async function deleteGuarded(
+  snapshotId: string,
+  why: string,
+  level: 'info' | 'error',
+  deps: Ec2AgentDeps,
+): Promise<boolean> {
+  try {
+    await deps.ec2.deleteSnapshot(snapshotId);
+    deps.log[level]('intermediate snapshot deleted', { snapshotId, why });
+    return true;
+  } catch (error) {
+    deps.log.error('intermediate snapshot could not be deleted; the next sweep retries', {
+      snapshotId,
+      why,
+      error: String(error),
+    });
+    return false;
+  }
+}
+
+/** One item's failure is logged and left for the next sweep; it never stops the others. */
+async function guarded(work: () => Promise<AgentStep>, id: string, deps: Ec2AgentDeps): Promise<AgentStep> {
+  try {
+    return await work();
+  } catch (error) {
+    deps.log.error('snapshot or image could not be handled; the next sweep retries', { id, error: String(error) });
+    return 'pending';
+  }
+}
+
+/** One DescribeVolumes per volume per sweep: a volume's snapshots share its tags. */
+function memo<T>(read: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const seen = new Map<string, Promise<T>>();
+  return (key) => {
+    let found = seen.get(key);
+    if (!found) {
+      found = read(key);
+      seen.set(key, found);
+    }
+    return found;
+  };
+}
+
+class Tally {
+  examined = 0;
+  private deleted = 0;
+  private expiredUncopied = 0;
+  private readonly steps: Partial<Record<AgentStep, number>> = {};
+
+  count(step: AgentStep): void {
+    this.steps[step] = (this.steps[step] ?? 0) + 1;
+  }
+
+  /** Only what the summary reports: deletions after a receipt, and past the horizon; failed and duplicate copies are logged only. */
+  removed(fate: string): void {
+    if (fate === 'delete-copied') this.deleted += 1;
+    if (fate === 'delete-past-horizon') this.expiredUncopied += 1;
+  }
+
+  summary(): AgentSweepSummary {
+    return {
+      examined: this.examined,
+      steps: { ...this.steps },
+      deleted: this.deleted,
+      expiredUncopied: this.expiredUncopied,
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Receipts
+// ---------------------------------------------------------------------------
+
+/**
+ * The vault's receipt for one EBS or AMI intermediate: tags it
+ * `bunker:copied-at`, so the sweep may delete it. Re-reads it first, and
+ * only ever marks the agent's own intermediates (for an image, the image:
+ * its backing snapshots go with it).
+ */
+export async function recordEc2Receipt(receipt: Receipt, deps: Ec2AgentDeps): Promise<ReceiptStep> {
+  const { sourceAccount, sourceRegion } = deps.settings;
+  if (receipt.account !== sourceAccount || receipt.region !== sourceRegion) return 'not-handled';
+  if (receipt.kind === 'ebs-snapshot') {
+    const snapshot = await deps.ec2.describeSnapshot(receipt.id);
+    if (!snapshot) return 'gone';
+    if (!isEbsIntermediate(snapshot)) return 'not-an-intermediate';
+    return markCopied(snapshot.id, snapshot.tags, snapshot.tags[TAG_INTERMEDIATE_OF], receipt.copiedAt, deps);
+  }
+  if (receipt.kind === 'ami') {
+    const image = await deps.ec2.describeImage(receipt.id);
+    if (!image) return 'gone';
+    if (!isIntermediateImage(image)) return 'not-an-intermediate';
+    return markCopied(image.id, image.tags, image.tags[TAG_SOURCE_IMAGE], receipt.copiedAt, deps);
+  }
+  return 'not-handled';
+}
+
+async function markCopied(
+  id: string,
+  tags: Readonly<Record<string, string>>,
+  originalId: string | undefined,
+  copiedAt: string,
+  deps: Ec2AgentDeps,
+): Promise<ReceiptStep> {
+  if (tags[TAG_COPIED_AT]) return 'already-recorded';
+  // The original first: once the intermediate is gone, its tag is what says the original is done.
+  if (originalId) await deps.ec2.tag(originalId, { [TAG_BACKED_UP_AT]: copiedAt });
+  await deps.ec2.tag(id, { [TAG_COPIED_AT]: copiedAt });
+  deps.log.info('the vault holds its copy; intermediate may go', { id });
+  return 'recorded';
+}
