@@ -9,18 +9,17 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateDBInstanceCommand,
   CreateDBSnapshotCommand,
-  DescribeDBSnapshotsCommand,
   ModifyDBSnapshotAttributeCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { clientConfig } from '../lambdas/adapters/aws-context';
 import type { InventoryRecord } from '../lambdas/core/inventory';
-import { sameKmsKey } from '../lambdas/core/keys';
 import { intakeTopicArn } from '../lambdas/core/names';
 import { notificationOf } from '../lambdas/core/notification';
 import { parseConfig } from '../lib/config/load';
 import type { BunkerConfig } from '../lib/config/schema';
+import { type CopyCheck, checkCopies, countCopies, seedOtherKinds, sendHostileEc2Messages } from './demo-kinds';
 import { readInventory } from './inventory';
 import { localContext } from './local/accounts';
 import { type LocalRunSummary, localRun } from './local/run';
@@ -219,36 +218,7 @@ async function sendHostileMessages(config: BunkerConfig, endpoint: string, progr
   );
 }
 
-export interface CopyCheck {
-  readonly artifactId: string;
-  readonly targetId: string;
-  readonly exists: boolean;
-  readonly underBackupKey: boolean;
-  readonly account: string;
-}
-
-/** Reads every available copy back from the backup account and checks its key. */
-async function checkCopies(
-  config: BunkerConfig,
-  endpoint: string,
-  backupKeyArn: string,
-  records: readonly InventoryRecord[],
-): Promise<CopyCheck[]> {
-  const rds = await rdsFor(endpoint, config.backup.account, config.backup.region);
-  const checks: CopyCheck[] = [];
-  for (const record of records.filter((r) => r.status === 'available' && r.targetId)) {
-    const { DBSnapshots } = await rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: record.targetId }));
-    const copy = DBSnapshots?.[0];
-    checks.push({
-      artifactId: record.artifactId,
-      targetId: record.targetId as string,
-      exists: copy !== undefined,
-      underBackupKey: copy?.Encrypted === true && sameKmsKey(copy.KmsKeyId, backupKeyArn),
-      account: copy?.DBSnapshotArn?.split(':')[4] ?? '',
-    });
-  }
-  return checks;
-}
+export type { CopyCheck };
 
 export interface DemoResult {
   readonly config: BunkerConfig;
@@ -267,20 +237,17 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
   const config = demoConfig();
   progress('1. Setting up the backup account and the source accounts (what `cdk deploy` creates)');
   const env = await localUp(config, endpoint, progress);
-  progress('2. Production databases and their snapshots');
+  progress('2. Production databases, clusters, volumes and images, and their snapshots');
   await seedDatabases(config, endpoint, progress);
-  progress('3. Hostile and broken messages sent to the intake topic');
+  await seedOtherKinds(config, endpoint, progress);
+  progress('3. Hostile and broken messages sent to the intake topics');
   await sendHostileMessages(config, endpoint, progress);
+  await sendHostileEc2Messages(config, endpoint, progress);
   progress('4. A full backup cycle (source agents, intake, copies, completion)');
   const firstRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`) });
 
   progress('5. Every announced snapshot delivered again (duplicate notifications)');
-  const rds = await rdsFor(endpoint, config.backup.account, config.backup.region);
-  const countCopies = async () =>
-    ((await rds.send(new DescribeDBSnapshotsCommand({ SnapshotType: 'manual' }))).DBSnapshots ?? []).filter((s) =>
-      s.DBSnapshotIdentifier?.startsWith('bunker-'),
-    ).length;
-  const copiesBeforeReplay = await countCopies();
+  const copiesBeforeReplay = await countCopies(config, endpoint);
   const backupContext = await localContext(endpoint, config.backup.account, config.backup.region, LOCAL_OPERATOR_ROLE);
   const before = await readInventory(backupContext, config.name, { status: 'available' });
   for (const record of before) {
@@ -304,7 +271,7 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
     );
   }
   const secondRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`) });
-  const copiesAfterReplay = await countCopies();
+  const copiesAfterReplay = await countCopies(config, endpoint);
   progress(
     `  ${before.length} duplicate(s) delivered: ${copiesBeforeReplay} copies before, ${copiesAfterReplay} after`,
   );

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  carriedTags,
   type Ec2AgentDeps,
   intermediateEc2Name,
   processEbsSnapshot,
@@ -904,5 +905,17 @@ describe('recordEc2Receipt', () => {
     expect(await recordEc2Receipt({ ...receipt, region: SECOND_REGION }, a.deps)).toBe('not-handled');
     expect(await recordEc2Receipt({ ...receipt, kind: 'rds-snapshot' }, a.deps)).toBe('not-handled');
     expect(a.world.calls.get('describeSnapshot')).toBeUndefined();
+  });
+});
+
+describe('carriedTags', () => {
+  it("carries the scope tag even when it is a bunker: key, and none of the agent's own bunker: tags", () => {
+    expect(
+      carriedTags(
+        { 'bunker:backup': 'true', 'bunker:notified-at': 'x', 'aws:backup:source': 'y', team: 'web' },
+        { 'bunker:intermediate': 'true' },
+        { tag: { key: 'bunker:backup', value: 'true' } },
+      ),
+    ).toEqual({ 'bunker:backup': 'true', team: 'web', 'bunker:intermediate': 'true' });
   });
 });

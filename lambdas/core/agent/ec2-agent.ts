@@ -109,7 +109,7 @@ export function isIntermediateImage(image: Ec2Image): boolean {
  * judges scope on the intermediate it is told about) sees what the agent
  * judged: the scope tag first, then the others, within EC2's 50 tags
  * (leaving room for `ours`, `bunker:notified-at` and `bunker:copied-at`). `aws:` tags are
- * reserved to AWS and `bunker:` tags are the agent's own: neither is copied.
+ * reserved to AWS and other `bunker:` tags are the agent's own: neither is copied.
  */
 export function carriedTags(
   production: Readonly<Record<string, string>>,
@@ -117,8 +117,11 @@ export function carriedTags(
   scope: ScopeSetting | undefined,
 ): Record<string, string> {
   const room = TAG_LIMIT - Object.keys(ours).length - 2;
-  const eligible = Object.keys(production).filter((key) => !key.startsWith('aws:') && !key.startsWith('bunker:'));
   const first = scope && 'tag' in scope ? scope.tag.key : undefined;
+  // The scope tag is carried even when it is a `bunker:` key (the default scope is `bunker:backup`).
+  const eligible = Object.keys(production).filter(
+    (key) => !key.startsWith('aws:') && (!key.startsWith('bunker:') || key === first),
+  );
   const ordered = first && eligible.includes(first) ? [first, ...eligible.filter((k) => k !== first)] : eligible;
   const carried: Record<string, string> = {};
   for (const key of ordered.slice(0, Math.max(0, room))) carried[key] = production[key];
