@@ -8,7 +8,8 @@
 import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { z } from 'zod';
-import { newLogger, powertoolsLog } from '../adapters/log';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { agentDeps } from '../adapters/wiring';
 import {
   type Ec2AgentDeps,
@@ -55,7 +56,10 @@ export type AgentResult =
 /** The agent's dependencies, with the EC2 side when the account's EBS snapshots or AMIs are in scope. */
 export type SourceAgentDeps = AgentDeps & { readonly ec2Deps?: Ec2AgentDeps };
 
-export function createSourceAgentHandler(deps: SourceAgentDeps) {
+/** The metric a horizon deletion counts: the source stack's alarm watches it. */
+export const EXPIRED_UNCOPIED_METRIC = 'IntermediatesExpiredUncopied';
+
+export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metrics) {
   const ec2 = deps.ec2Deps;
   return async (event: unknown): Promise<AgentResult> => {
     const receipts = ReceiptBatchSchema.safeParse(event);
@@ -112,6 +116,11 @@ export function createSourceAgentHandler(deps: SourceAgentDeps) {
     const rds = await sweepSource(deps);
     const summary = ec2 ? mergeSummaries(rds, await sweepEc2Source(ec2)) : rds;
     deps.log.info('source sweep finished', { ...summary });
+    if (metrics) {
+      // Zero included, so the alarm sees data every hour and a missing sweep is not mistaken for a quiet one.
+      metrics.addMetric(EXPIRED_UNCOPIED_METRIC, MetricUnit.Count, summary.expiredUncopied);
+      metrics.publishStoredMetrics();
+    }
     return summary;
   };
 }
@@ -133,7 +142,8 @@ export const handler = (event: unknown): Promise<AgentResult> => {
   wired ??= (() => {
     const settings = sourceSettingsFromEnv();
     const log = powertoolsLog(newLogger('bunker-source-agent'));
-    return createSourceAgentHandler(agentDeps(settings, { region: settings.sourceRegion }, log));
+    const metrics = newMetrics('bunker-source-agent');
+    return createSourceAgentHandler(agentDeps(settings, { region: settings.sourceRegion }, log), metrics);
   })();
   return wired(event);
 };

@@ -62,14 +62,16 @@ export const ArtifactPolicySchema = z
       .positive({ error: 'expected a positive number of hours' })
       .max(24 * 31, { error: 'expected at most 744 hours (31 days)' })
       .default(24)
-      .describe('Recovery point objective: the newest copy may be at most this old, in hours.'),
+      .describe(
+        'Recovery point objective: the newest copy may be at most this old, in hours. Not acted on yet: no alarm fires on a late or missing copy.',
+      ),
     retentionDays: z
       .number({ error: 'expected a whole number of days' })
       .int({ error: 'expected a whole number of days' })
       .min(1, { error: 'expected at least 1 day' })
       .max(3650, { error: 'expected at most 3650 days' })
       .default(35)
-      .describe('How long backup copies are kept, in days.'),
+      .describe('How long backup copies are kept, in days. Not acted on yet: copies are never expired.'),
   })
   .strict()
   .describe('Policy of one artifact kind.');
@@ -133,9 +135,13 @@ export const BunkerConfigSchema = z
         aurora: ArtifactPolicySchema.default(disabled),
         ebs: ArtifactPolicySchema.default(disabled),
         ami: ArtifactPolicySchema.default(disabled),
-        ssm: ArtifactPolicySchema.default(disabled),
-        secrets: ArtifactPolicySchema.default(disabled),
-        dynamodb: ArtifactPolicySchema.default(disabled),
+        ssm: ArtifactPolicySchema.default(disabled).describe('SSM parameters. Not acted on yet: nothing is pulled.'),
+        secrets: ArtifactPolicySchema.default(disabled).describe(
+          'Secrets Manager secrets. Not acted on yet: nothing is pulled.',
+        ),
+        dynamodb: ArtifactPolicySchema.default(disabled).describe(
+          'DynamoDB tables. Not acted on yet: nothing is pulled.',
+        ),
       })
       .strict()
       .default(() => ({
@@ -227,6 +233,24 @@ export const BunkerConfigSchema = z
 
 /** A validated configuration, defaults applied. */
 export type BunkerConfig = z.infer<typeof BunkerConfigSchema>;
+/**
+ * Settings a configuration enables that Bunker does not act on yet, each
+ * with its key path: `config validate` says so, so nobody relies on them.
+ */
+export function inactiveSettings(config: BunkerConfig): string[] {
+  const notes: string[] = [];
+  for (const [key, policy] of Object.entries(config.artifacts)) {
+    if (!policy.enabled) continue;
+    if (key === 'ssm' || key === 'secrets' || key === 'dynamodb') {
+      notes.push(`artifacts.${key}: not acted on yet; nothing is pulled`);
+      continue;
+    }
+    notes.push(`artifacts.${key}.rpoHours (${policy.rpoHours}): not acted on yet; no alarm fires on a late copy`);
+    notes.push(`artifacts.${key}.retentionDays (${policy.retentionDays}): not acted on yet; copies are never expired`);
+  }
+  return notes;
+}
+
 /** What an operator may write: defaults not yet applied. */
 export type BunkerConfigInput = z.input<typeof BunkerConfigSchema>;
 

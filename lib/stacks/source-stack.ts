@@ -5,6 +5,7 @@
  * to check what it is told.
  */
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -312,6 +313,34 @@ export class SourceStack extends Stack {
     new CfnOutput(this, 'ReceiptsTopicArn', {
       value: topic.topicArn,
       description: 'The vault publishes receipts here',
+    });
+
+    // Loud by design: an intermediate deleted with no receipt, or a receipt the agent could not record.
+    new cloudwatch.Alarm(this, 'IntermediatesExpiredUncopiedAlarm', {
+      alarmDescription:
+        'The source agent deleted an intermediate past the hard horizon with no receipt from the vault: a snapshot may not be in the backup account',
+      metric: new cloudwatch.Metric({
+        namespace: 'Bunker',
+        metricName: 'IntermediatesExpiredUncopied',
+        dimensionsMap: { service: `${config.name}-source-agent` },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.hours(1),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new cloudwatch.Alarm(this, 'ReceiptsDeadLettersAlarm', {
+      alarmDescription: 'Receipts from the vault the agent could not record: see the receipts dead-letter queue',
+      metric: deadLetters.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     return topic;
   }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BunkerError } from '../../lambdas/core/errors';
 import { ConfigError, formatConfigIssues, formatPath, loadConfig, parseConfig } from '../../lib/config/load';
-import { ARTIFACT_KINDS, configJsonSchema, DEFAULT_SCOPE } from '../../lib/config/schema';
+import { ARTIFACT_KINDS, configJsonSchema, DEFAULT_SCOPE, inactiveSettings } from '../../lib/config/schema';
 
 const repoFile = (name: string) => fileURLToPath(new URL(`../../${name}`, import.meta.url));
 const EXAMPLE_FILE = repoFile('bunker.config.example.json');
@@ -532,5 +532,22 @@ describe('the JSON Schema for editors', () => {
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.artifacts.additionalProperties).toBe(false);
     expect(Object.keys(schema.properties.artifacts.properties).sort()).toEqual([...ARTIFACT_KINDS].sort());
+  });
+});
+
+describe('inactiveSettings', () => {
+  it('names every enabled setting Bunker does not act on yet, with its key path and value', () => {
+    const document = minimalDocument();
+    document.artifacts = { ebs: { enabled: true, rpoHours: 6 }, ssm: { enabled: true }, ami: { enabled: false } };
+
+    expect(inactiveSettings(parseConfig(document))).toEqual([
+      'artifacts.ebs.rpoHours (6): not acted on yet; no alarm fires on a late copy',
+      'artifacts.ebs.retentionDays (35): not acted on yet; copies are never expired',
+      'artifacts.ssm: not acted on yet; nothing is pulled',
+    ]);
+  });
+
+  it('says nothing when no kind is enabled', () => {
+    expect(inactiveSettings(parseConfig(minimalDocument()))).toEqual([]);
   });
 });

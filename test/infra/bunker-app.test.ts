@@ -583,6 +583,14 @@ describe('the source stacks', () => {
       expect(referencedId(subscription[1].Properties?.TopicArn), key).toBe(topicId);
       expect(subscription[1].Properties?.Protocol, key).toBe('sqs');
       expect(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'), key).toHaveLength(1);
+      // An intermediate deleted past the horizon with no receipt, or a receipt that could not be recorded, alarms.
+      const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
+      expect(alarms.map((alarm) => alarm.MetricName).sort(), key).toEqual([
+        'ApproximateNumberOfMessagesVisible',
+        'IntermediatesExpiredUncopied',
+      ]);
+      for (const alarm of alarms)
+        expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
       expect(account).toMatch(/^\d{12}$/);
     }
   });
