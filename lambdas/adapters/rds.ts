@@ -7,17 +7,12 @@ import {
   CopyDBClusterSnapshotCommand,
   type DBClusterSnapshot,
   DeleteDBClusterSnapshotCommand,
-  DescribeDBClusterSnapshotAttributesCommand,
   DescribeDBClusterSnapshotsCommand,
-  DescribeDBClustersCommand,
   ModifyDBClusterSnapshotAttributeCommand,
   paginateDescribeDBClusterSnapshots,
   CopyDBSnapshotCommand,
-  type CopyDBSnapshotCommandInput,
   type DBSnapshot,
   DeleteDBSnapshotCommand,
-  DescribeDBInstancesCommand,
-  DescribeDBSnapshotAttributesCommand,
   DescribeDBSnapshotsCommand,
   ModifyDBSnapshotAttributeCommand,
   paginateDescribeDBSnapshots,
@@ -26,6 +21,7 @@ import {
 import { CopyQuotaExceededError } from '../core/errors';
 import type { RdsSnapshot, SourceRds } from '../core/ports';
 import { classifyAwsError, describeAwsError } from './aws-errors';
+import { clusterSnapshotFlavour, dbSnapshotFlavour } from './rds-family';
 import { tagList, tagsOf } from './reader-role';
 
 const isNotFound = (error: unknown) => classifyAwsError(error) === 'not-found';
@@ -58,28 +54,20 @@ async function describeOne(client: RDSClient, identifier: string): Promise<RdsSn
   }
 }
 
-async function restoreAttribute(client: RDSClient, identifier: string): Promise<string[]> {
-  const { DBSnapshotAttributesResult } = await client.send(
-    new DescribeDBSnapshotAttributesCommand({ DBSnapshotIdentifier: identifier }),
-  );
-  const restore = DBSnapshotAttributesResult?.DBSnapshotAttributes?.find((a) => a.AttributeName === 'restore');
-  return restore?.AttributeValues ?? [];
-}
-
 /**
- * CopyDBSnapshot with the deterministic target's "already exists" as
- * success, quotas and throttling as {@link CopyQuotaExceededError}, and,
- * where the caller wants it, refusals as {@link CopyRefusedError}.
+ * A copy request's answer: the deterministic target's "already exists" is
+ * success, quotas and throttling are {@link CopyQuotaExceededError}; the
+ * agent leaves every other error to its sweep.
  */
-async function copyDbSnapshot(client: RDSClient, input: CopyDBSnapshotCommandInput): Promise<'started' | 'exists'> {
+async function copyOutcome(request: Promise<unknown>): Promise<'started' | 'exists'> {
   try {
-    await client.send(new CopyDBSnapshotCommand(input));
+    await request;
     return 'started';
   } catch (error) {
     const { class: kind, code, message } = describeAwsError(error);
-    const what = `${code}: ${message}`;
     if (kind === 'exists') return 'exists';
-    if (kind === 'quota' || kind === 'throttled') throw new CopyQuotaExceededError(what, { cause: error });
+    if (kind === 'quota' || kind === 'throttled')
+      throw new CopyQuotaExceededError(`${code}: ${message}`, { cause: error });
     throw error;
   }
 }
@@ -102,17 +90,8 @@ export class AgentRds implements SourceRds {
     return snapshots;
   }
 
-  async instanceTags(dbInstanceId: string): Promise<Record<string, string> | undefined> {
-    try {
-      const { DBInstances } = await this.client.send(
-        new DescribeDBInstancesCommand({ DBInstanceIdentifier: dbInstanceId }),
-      );
-      const instance = DBInstances?.[0];
-      return instance ? tagsOf(instance.TagList) : undefined;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  instanceTags(dbInstanceId: string): Promise<Record<string, string> | undefined> {
+    return dbSnapshotFlavour.resourceTags(this.client, dbInstanceId);
   }
 
   async copySnapshot(request: {
@@ -121,16 +100,20 @@ export class AgentRds implements SourceRds {
     kmsKeyArn: string;
     tags: Readonly<Record<string, string>>;
   }): Promise<'started' | 'exists'> {
-    return copyDbSnapshot(this.client, {
-      SourceDBSnapshotIdentifier: request.sourceId,
-      TargetDBSnapshotIdentifier: request.targetId,
-      KmsKeyId: request.kmsKeyArn,
-      Tags: tagList(request.tags),
-    });
+    return copyOutcome(
+      this.client.send(
+        new CopyDBSnapshotCommand({
+          SourceDBSnapshotIdentifier: request.sourceId,
+          TargetDBSnapshotIdentifier: request.targetId,
+          KmsKeyId: request.kmsKeyArn,
+          Tags: tagList(request.tags),
+        }),
+      ),
+    );
   }
 
   sharedWith(snapshotId: string): Promise<string[]> {
-    return restoreAttribute(this.client, snapshotId);
+    return dbSnapshotFlavour.sharedWith(this.client, snapshotId);
   }
 
   async share(snapshotId: string, account: string): Promise<void> {
@@ -201,15 +184,8 @@ export class AgentRdsClusters implements SourceRds {
     return snapshots;
   }
 
-  async instanceTags(clusterId: string): Promise<Record<string, string> | undefined> {
-    try {
-      const { DBClusters } = await this.client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: clusterId }));
-      const cluster = DBClusters?.[0];
-      return cluster ? tagsOf(cluster.TagList) : undefined;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  instanceTags(clusterId: string): Promise<Record<string, string> | undefined> {
+    return clusterSnapshotFlavour.resourceTags(this.client, clusterId);
   }
 
   async copySnapshot(request: {
@@ -218,34 +194,20 @@ export class AgentRdsClusters implements SourceRds {
     kmsKeyArn: string;
     tags: Readonly<Record<string, string>>;
   }): Promise<'started' | 'exists'> {
-    try {
-      await this.client.send(
+    return copyOutcome(
+      this.client.send(
         new CopyDBClusterSnapshotCommand({
           SourceDBClusterSnapshotIdentifier: request.sourceId,
           TargetDBClusterSnapshotIdentifier: request.targetId,
           KmsKeyId: request.kmsKeyArn,
           Tags: tagList(request.tags),
         }),
-      );
-      return 'started';
-    } catch (error) {
-      const { class: kind, code, message } = describeAwsError(error);
-      if (kind === 'exists') return 'exists';
-      if (kind === 'quota' || kind === 'throttled') {
-        throw new CopyQuotaExceededError(`${code}: ${message}`, { cause: error });
-      }
-      throw error;
-    }
+      ),
+    );
   }
 
-  async sharedWith(snapshotId: string): Promise<string[]> {
-    const { DBClusterSnapshotAttributesResult } = await this.client.send(
-      new DescribeDBClusterSnapshotAttributesCommand({ DBClusterSnapshotIdentifier: snapshotId }),
-    );
-    return (
-      DBClusterSnapshotAttributesResult?.DBClusterSnapshotAttributes?.find((a) => a.AttributeName === 'restore')
-        ?.AttributeValues ?? []
-    );
+  sharedWith(snapshotId: string): Promise<string[]> {
+    return clusterSnapshotFlavour.sharedWith(this.client, snapshotId);
   }
 
   async share(snapshotId: string, account: string): Promise<void> {
