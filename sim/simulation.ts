@@ -38,7 +38,13 @@ import { handleCopyEvent, sweepCopies } from '../lambdas/core/pipeline/completio
 import { TAG_SOURCE_ACCOUNT, TAG_SOURCE_ID, TAG_SOURCE_REGION } from '../lambdas/core/pipeline/copy';
 import { handleDelivery, type IntakeDeps } from '../lambdas/core/pipeline/intake';
 import { type Clock, type Log, silentLog } from '../lambdas/core/ports';
-import { type AgentDeps, processSnapshot, sweepSource, TAG_NOTIFIED_AT } from '../lambdas/core/rds-source-agent';
+import {
+  type AgentDeps,
+  processSnapshot,
+  recordReceipt,
+  sweepSource,
+  TAG_NOTIFIED_AT,
+} from '../lambdas/core/rds-source-agent';
 import type { KindsSettings, RegisteredSource, ScopeSetting, SourceSettings } from '../lambdas/core/settings';
 import { artifactId, KIND_NAMES } from '../lambdas/kinds/registry';
 import type { ArtifactCopier, Copiers, KindName } from '../lambdas/kinds/types';
@@ -213,6 +219,8 @@ export interface SimulationResult {
   readonly notificationsPublished: number;
   readonly messagesDelivered: number;
   readonly deadLetters: number;
+  /** Intermediates the agents deleted past the hard horizon with no receipt (each an alarm). */
+  readonly expiredUncopied: number;
   readonly eventsDelivered: number;
   readonly eventsLost: number;
 }
@@ -323,10 +331,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     account: s.account,
     regions: [s.region],
   }));
+  const receipts = new MemoryReceipts(inventory.monitor);
   const vault = memoryVaultDeps({
     world,
     inventory,
     clock,
+    receipts,
     backupAccount: BACKUP_ACCOUNT,
     backupRegion: BACKUP_REGION,
     backupKeyArn,
@@ -429,6 +439,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       });
 
   let publishedSeen = 0;
+  let receiptsSeen = 0;
+  let expiredUncopied = 0;
   let round = 0;
   let settled = false;
   while (round < options.rounds && !settled) {
@@ -471,7 +483,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     }
 
     if (round % sourceSweepEvery === 0) {
-      for (const agent of agents) await invoke(() => sweepSource(agent.deps));
+      for (const agent of agents) {
+        await invoke(async () => {
+          const summary = await sweepSource(agent.deps);
+          expiredUncopied += summary.expiredUncopied;
+        });
+      }
     }
 
     await publisher.deliver(
@@ -488,6 +505,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     );
 
     if (round % vaultSweepEvery === 0) await invoke(() => sweepCopies(vault));
+
+    // The vault's receipts reach the agents through their queues (at least once: a failed one comes back).
+    const receiptsDue = receipts.sent.slice(receiptsSeen);
+    receiptsSeen = receipts.sent.length;
+    for (const receipt of receiptsDue) {
+      const agent = agents.find((a) => a.account === receipt.account && a.region === receipt.region);
+      if (agent && !(await invoke(() => recordReceipt(receipt, agent.deps)))) receipts.sent.push(receipt);
+    }
 
     for (const n of publisher.published.slice(publishedSeen)) {
       announced.add(rdsSnapshotArn('aws', n.sourceRegion, n.sourceAccount, 'id' in n ? n.id : ''));
@@ -553,6 +578,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     notificationsPublished: publisher.published.length,
     messagesDelivered: publisher.delivered,
     deadLetters: publisher.deadLetters.length,
+    expiredUncopied,
     eventsDelivered,
     eventsLost,
   };

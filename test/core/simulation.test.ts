@@ -113,3 +113,38 @@ describe('runSimulation', () => {
     },
   );
 });
+
+describe('a burst longer than a three-day backlog, with the shipped source agent defaults', () => {
+  it('copies every in-scope snapshot exactly once, and no intermediate is deleted before the vault holds its copy', async () => {
+    // 20 accounts x 17 databases x 3 snapshots arriving within half an hour; at most 20 intermediates per
+    // account and Region (the default), copies of 2 hours with 20 in progress: a backlog of days.
+    const result = await runSimulation({
+      seed: 11,
+      sources: 20,
+      databasesPerSource: 17,
+      snapshotsPerDatabase: 3,
+      maxCopiesInProgress: 20,
+      copyDurationMs: 2 * 3_600_000,
+      duplicateRate: 0,
+      crashRate: 0,
+      quotaLimit: 20,
+      rounds: 1_500,
+      roundMs: 10 * 60_000,
+      eventLossRate: 0.2,
+      snapshotIntervalMs: 10 * 60_000,
+      sourceSweepEveryRounds: 6,
+      vaultSweepEveryRounds: 2,
+      intermediateRetentionHours: 1,
+      intermediateHorizonHours: 14 * 24,
+      maxIntermediateSnapshots: 20,
+    });
+
+    expect(result.snapshotsInScope + result.snapshotsOutOfScope).toBe(1_020);
+    expect(unsettled(result)).toEqual([]);
+    expect(result.recordsByStatus.failed).toBe(0);
+    expect(result.expiredUncopied).toBe(0);
+    expect(result.quiescent).toBe(true);
+    // The backlog really was longer than the old 72-hour retention window.
+    expect(result.simulatedMs).toBeGreaterThan(72 * 3_600_000);
+  }, 240_000);
+});
