@@ -104,7 +104,7 @@ export class SourceStack extends Stack {
     );
     this.shareKey.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'BackupAccountDecryptsThroughRdsOnly',
+        sid: 'BackupAccountDecryptsThroughCopyServicesOnly',
         principals: [backupAccount],
         actions: ['kms:Decrypt'],
         resources: ['*'],
@@ -113,7 +113,7 @@ export class SourceStack extends Stack {
     );
     this.shareKey.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'BackupAccountLetsRdsCopy',
+        sid: 'BackupAccountLetsCopyServicesGrant',
         principals: [backupAccount],
         actions: ['kms:CreateGrant'],
         resources: ['*'],
@@ -128,7 +128,7 @@ export class SourceStack extends Stack {
     if (ownsReaderRole) {
       this.readerRole = new iam.Role(this, 'ReaderRole', {
         roleName: names.readerRole,
-        description: `Bunker (${config.name}): lets the vault Lambdas of ${backup.account} read RDS snapshot metadata`,
+        description: `Bunker (${config.name}): lets the vault Lambdas of ${backup.account} read the metadata of the snapshots and images in scope`,
         assumedBy: backupAccount.withConditions({
           // Only the vault's intake reads sources; completion and the sweep read the vault's own copies.
           ArnEquals: {
@@ -417,8 +417,39 @@ export class SourceStack extends Stack {
         'EC2 Describe calls have no resource-level permissions: they are only authorized on "*", and they are read-only.',
       );
       agent.allow(
-        { actions: ['ec2:CopySnapshot', 'ec2:CopyImage', 'ec2:CreateTags'], resources: [ec2Snapshots, images] },
-        'The agent copies any in-scope EBS snapshot or AMI of this Region (their ids are chosen by EC2) into an intermediate under the share key, and tags it; EC2 ARNs carry no account to narrow by.',
+        { actions: ['ec2:CopySnapshot', 'ec2:CopyImage'], resources: [ec2Snapshots, images] },
+        'The agent copies any in-scope EBS snapshot or AMI of this Region (their ids are chosen by EC2) into an intermediate under the share key; EC2 ARNs carry no account to narrow by.',
+      );
+      // Tags decide what the agent may delete, so who may set which tag is narrow:
+      agent.allow(
+        {
+          // the tags a copy is made with (bunker:intermediate among them), only as part of the copy;
+          actions: ['ec2:CreateTags'],
+          resources: [ec2Snapshots, images],
+          conditions: { StringEquals: { 'ec2:CreateAction': ['CopySnapshot', 'CopyImage'] } },
+        },
+        'Tags set by CopySnapshot and CopyImage on the copies they create, whose ids EC2 chooses; only at creation (ec2:CreateAction).',
+      );
+      agent.allow(
+        {
+          // the agent's later marks, only on its own intermediates;
+          actions: ['ec2:CreateTags'],
+          resources: [ec2Snapshots, images],
+          conditions: {
+            StringEquals: { 'aws:ResourceTag/bunker:intermediate': 'true' },
+            'ForAllValues:StringEquals': { 'aws:TagKeys': ['bunker:notified-at', 'bunker:copied-at'] },
+          },
+        },
+        "Marks on the agent's own intermediates (tagged bunker:intermediate at their creation); only these two keys.",
+      );
+      agent.allow(
+        {
+          // and on production's own snapshots and images, only the one mark that the vault holds their copy.
+          actions: ['ec2:CreateTags'],
+          resources: [ec2Snapshots, images],
+          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['bunker:backed-up-at'] } },
+        },
+        "The one tag the agent sets on production's snapshots and images (bunker:backed-up-at); never bunker:intermediate, so production can never be made deletable.",
       );
       agent.allow(
         {

@@ -332,7 +332,7 @@ describe('local up against the synthesized templates', () => {
           Resource: '*',
         },
         {
-          Sid: 'BackupAccountDecryptsThroughRdsOnly',
+          Sid: 'BackupAccountDecryptsThroughCopyServicesOnly',
           Effect: 'Allow',
           Principal: { AWS: rootOf(backup) },
           Action: 'kms:Decrypt',
@@ -340,7 +340,7 @@ describe('local up against the synthesized templates', () => {
           Condition: { StringEquals: viaRds },
         },
         {
-          Sid: 'BackupAccountLetsRdsCopy',
+          Sid: 'BackupAccountLetsCopyServicesGrant',
           Effect: 'Allow',
           Principal: { AWS: rootOf(backup) },
           Action: 'kms:CreateGrant',

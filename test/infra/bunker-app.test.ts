@@ -658,6 +658,14 @@ describe('the source stacks', () => {
         conditionValues(ec2Destructive[0].statement, 'StringEquals', 'aws:ResourceTag/bunker:intermediate'),
         key,
       ).toEqual(['true']);
+      // Tags decide what it may delete: it can never give production the bunker:intermediate tag.
+      const tagging = statements.filter(({ statement }) => actionsOf(statement).includes('ec2:CreateTags'));
+      expect(tagging.length, key).toBe(3);
+      for (const { statement } of tagging) {
+        const createAction = conditionValues(statement, 'StringEquals', 'ec2:CreateAction');
+        const keys = conditionValues(statement, 'ForAllValues:StringEquals', 'aws:TagKeys');
+        expect(createAction.length > 0 || (keys.length > 0 && !keys.includes('bunker:intermediate')), key).toBe(true);
+      }
       for (const { statement } of statements) {
         // No whole service (`rds:*`) and no `*` action.
         for (const action of actionsOf(statement)) expect(action, key).not.toMatch(/^\*$|^[a-z0-9-]+:\*$/);
