@@ -203,6 +203,12 @@ export interface AgentSweepSummary {
   readonly deleted: number;
   /** Intermediates deleted past the hard horizon with no receipt: the alarm's count, never expected. */
   readonly expiredUncopied: number;
+  /**
+   * In-scope production snapshots (and images) older than the horizon that
+   * the vault never confirmed copying: no longer picked up, so counted on
+   * every sweep while they exist, for the alarm.
+   */
+  readonly agedOutUncopied: number;
 }
 
 /**
@@ -220,8 +226,15 @@ export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
     for (const [step, n] of Object.entries(summary.steps) as [AgentStep, number][])
       steps[step] = (steps[step] ?? 0) + n;
   }
-  const total = (field: 'examined' | 'deleted' | 'expiredUncopied') => summaries.reduce((n, s) => n + s[field], 0);
-  return { examined: total('examined'), steps, deleted: total('deleted'), expiredUncopied: total('expiredUncopied') };
+  const total = (field: 'examined' | 'deleted' | 'expiredUncopied' | 'agedOutUncopied') =>
+    summaries.reduce((n, s) => n + s[field], 0);
+  return {
+    examined: total('examined'),
+    steps,
+    deleted: total('deleted'),
+    expiredUncopied: total('expiredUncopied'),
+    agedOutUncopied: total('agedOutUncopied'),
+  };
 }
 
 export type ReceiptStep = 'recorded' | 'already-recorded' | 'gone' | 'not-an-intermediate' | 'not-handled';
@@ -310,7 +323,41 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
     if (step === 'rekeying' || step === 'notified') live += 1;
     count(step);
   }
-  return { examined: intermediates.length + originals.length, steps, deleted, expiredUncopied };
+  const agedOutUncopied = await countAgedOut(
+    all.filter(
+      (s) =>
+        !isIntermediate(s) &&
+        !s.tags[TAG_BACKED_UP_AT] &&
+        !ids.has(intermediateSnapshotId(s.id, flavour.maxId)) &&
+        s.createdAt !== undefined &&
+        Date.parse(s.createdAt) < windowStart,
+    ),
+    deps,
+    flavour,
+  );
+  return { examined: intermediates.length + originals.length, steps, deleted, expiredUncopied, agedOutUncopied };
+}
+
+/** In-scope originals past the horizon with no copy: logged and counted, never silently forgotten. */
+async function countAgedOut(candidates: RdsSnapshot[], deps: AgentDeps, flavour: Flavour): Promise<number> {
+  const tagsOf = new Map<string, Promise<Record<string, string> | undefined>>();
+  let aged = 0;
+  for (const snapshot of candidates) {
+    const resource = snapshot.dbInstanceId;
+    if (!tagsOf.has(resource))
+      tagsOf.set(
+        resource,
+        flavour.store.instanceTags(resource).catch(() => undefined),
+      );
+    const tags = (await tagsOf.get(resource)) ?? snapshot.tags;
+    if (!inScope(deps.settings.scopes[flavour.kind], resource, tags)) continue;
+    aged += 1;
+    deps.log.error('an in-scope snapshot is older than the horizon and was never copied to the vault', {
+      snapshotId: snapshot.id,
+      horizonHours: deps.settings.intermediateHorizonHours,
+    });
+  }
+  return aged;
 }
 
 /** One snapshot's failure is logged and left for the next sweep; it never stops the others. */

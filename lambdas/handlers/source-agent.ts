@@ -58,6 +58,8 @@ export type SourceAgentDeps = AgentDeps & { readonly ec2Deps?: Ec2AgentDeps };
 
 /** The metric a horizon deletion counts: the source stack's alarm watches it. */
 export const EXPIRED_UNCOPIED_METRIC = 'IntermediatesExpiredUncopied';
+/** The metric of in-scope originals past the horizon that were never copied. */
+export const AGED_OUT_UNCOPIED_METRIC = 'SnapshotsAgedOutUncopied';
 
 export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metrics) {
   const ec2 = deps.ec2Deps;
@@ -119,6 +121,7 @@ export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metric
     if (metrics) {
       // Zero included, so the alarm sees data every hour and a missing sweep is not mistaken for a quiet one.
       metrics.addMetric(EXPIRED_UNCOPIED_METRIC, MetricUnit.Count, summary.expiredUncopied);
+      metrics.addMetric(AGED_OUT_UNCOPIED_METRIC, MetricUnit.Count, summary.agedOutUncopied);
       metrics.publishStoredMetrics();
     }
     return summary;
@@ -133,6 +136,7 @@ function mergeSummaries(a: AgentSweepSummary, b: AgentSweepSummary): AgentSweepS
     steps,
     deleted: a.deleted + b.deleted,
     expiredUncopied: a.expiredUncopied + b.expiredUncopied,
+    agedOutUncopied: a.agedOutUncopied + b.agedOutUncopied,
   };
 }
 

@@ -331,6 +331,21 @@ export class SourceStack extends Stack {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    new cloudwatch.Alarm(this, 'SnapshotsAgedOutUncopiedAlarm', {
+      alarmDescription:
+        'An in-scope snapshot or image is older than the hard horizon and the vault never confirmed a copy: it will not be backed up',
+      metric: new cloudwatch.Metric({
+        namespace: 'Bunker',
+        metricName: 'SnapshotsAgedOutUncopied',
+        dimensionsMap: { service: `${config.name}-source-agent` },
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.hours(1),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     new cloudwatch.Alarm(this, 'ReceiptsDeadLettersAlarm', {
       alarmDescription: 'Receipts from the vault the agent could not record: see the receipts dead-letter queue',
       metric: deadLetters.metricApproximateNumberOfMessagesVisible({

@@ -652,7 +652,7 @@ describe('sweepEc2Source', () => {
     const second = await sweepEc2Source(a.deps);
     const third = await sweepEc2Source(a.deps);
 
-    const none = { deleted: 0, expiredUncopied: 0 };
+    const none = { deleted: 0, expiredUncopied: 0, agedOutUncopied: 0 };
     expect(first).toEqual({ examined: 5, ...none, steps: { rekeying: 2, 'out-of-scope': 3 } });
     expect(second).toEqual({ examined: 5, ...none, steps: { notified: 2, 'out-of-scope': 3 } });
     expect(third).toEqual({ examined: 5, ...none, steps: { 'already-notified': 2, 'out-of-scope': 3 } });
@@ -839,9 +839,13 @@ describe('sweepEc2Source', () => {
       const after = await sweepEc2Source(a.deps);
 
       expect(before).toMatchObject({ deleted: 0, expiredUncopied: 0 });
-      expect(after).toMatchObject({ deleted: 0, expiredUncopied: 1 });
+      // Its original, never copied and now past the horizon too, is counted and logged as well.
+      expect(after).toMatchObject({ deleted: 0, expiredUncopied: 1, agedOutUncopied: 1 });
       expect(a.lines.filter((line) => line.level === 'error').map((line) => line.message)).toEqual([
         expect.stringMatching(/^intermediate (snapshot deleted|image deregistered past the hard horizon)/),
+        expect.stringMatching(
+          /^an in-scope (EBS snapshot|AMI) is older than the horizon and was never copied to the vault$/,
+        ),
       ]);
       expect(a.world.snapshots(SOURCE, REGION).filter((s) => s.tags['bunker:intermediate'])).toEqual([]);
       expect(a.world.images(SOURCE, REGION).filter((i) => i.tags['bunker:intermediate'])).toEqual([]);

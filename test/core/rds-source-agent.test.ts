@@ -395,6 +395,28 @@ describe('sweepSource', () => {
     expect(errors).toEqual(['intermediate deleted past the hard horizon with no receipt from the vault']);
   });
 
+  it('counts and logs an in-scope snapshot that aged past the horizon uncopied, never an out-of-scope or backed-up one', async () => {
+    const errors: string[] = [];
+    const a = agentFixture({ maxIntermediates: 1, horizonHours: 48 });
+    const deps = { ...a.deps, log: { info() {}, warn() {}, error: (message: string) => errors.push(message) } };
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.world.addInstance(SOURCE, REGION, 'scratch-db', OUT_OF_SCOPE);
+    a.snapshot('orders-first');
+    a.snapshot('orders-waiting');
+    a.snapshot('scratch-old', 'scratch-db');
+    await sweepSource(deps);
+    a.clock.advance(COPY_MS);
+    await sweepSource(deps);
+    await recordReceipt(receiptFor(intermediateSnapshotId('orders-first'), a.clock.now()), deps);
+    // The cap stays full (the receipt came, but retention keeps the intermediate) until the horizon passes.
+    a.clock.advance(49 * HOUR);
+
+    const sweep = await sweepSource(deps);
+
+    expect(sweep.agedOutUncopied).toBe(1);
+    expect(errors).toEqual(['an in-scope snapshot is older than the horizon and was never copied to the vault']);
+  });
+
   it('picks up a production snapshot that waited on the cap for longer than a day, within the horizon', async () => {
     const a = agentFixture({ maxIntermediates: 1, retentionHours: 1, horizonHours: 24 * 14 });
     a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);

@@ -588,6 +588,7 @@ describe('the source stacks', () => {
       expect(alarms.map((alarm) => alarm.MetricName).sort(), key).toEqual([
         'ApproximateNumberOfMessagesVisible',
         'IntermediatesExpiredUncopied',
+        'SnapshotsAgedOutUncopied',
       ]);
       for (const alarm of alarms)
         expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });

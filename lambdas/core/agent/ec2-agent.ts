@@ -456,8 +456,21 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
 
   // -- Originals the events missed --------------------------------------------
   const recent = (iso: string | undefined) => since(iso, now) >= windowStart;
+  const agedOut = (message: string, id: string) => {
+    tally.agedOutUncopied += 1;
+    deps.log.error(message, { id, horizonHours: deps.settings.intermediateHorizonHours });
+  };
   if (deps.settings.scopes['ebs-snapshot']) {
     const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
+    const scope = deps.settings.scopes['ebs-snapshot'];
+    for (const s of snapshots) {
+      if (s.tags[TAG_INTERMEDIATE] || s.tags[TAG_BACKED_UP_AT] || covered.has(s.id) || recent(s.startTime)) continue;
+      const ofVolume = s.volumeId ? await volumeTags(s.volumeId).catch(() => undefined) : undefined;
+      const ids = s.volumeId ? [s.volumeId, s.id] : [s.id];
+      if (inScope(scope, ids, { ...ofVolume, ...s.tags })) {
+        agedOut('an in-scope EBS snapshot is older than the horizon and was never copied to the vault', s.id);
+      }
+    }
     const originals = snapshots.filter(
       (s) => !s.tags[TAG_INTERMEDIATE] && !s.tags[TAG_BACKED_UP_AT] && !covered.has(s.id) && recent(s.startTime),
     );
@@ -473,6 +486,14 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
     }
   }
   if (deps.settings.scopes.ami) {
+    const scope = deps.settings.scopes.ami;
+    for (const i of images) {
+      if (i.tags[TAG_INTERMEDIATE] || i.tags[TAG_BACKED_UP_AT] || coveredImages.has(i.id) || recent(i.createdAt))
+        continue;
+      if (inScope(scope, [i.id], i.tags)) {
+        agedOut('an in-scope AMI is older than the horizon and was never copied to the vault', i.id);
+      }
+    }
     const originals = images.filter(
       (i) => !i.tags[TAG_INTERMEDIATE] && !i.tags[TAG_BACKED_UP_AT] && !coveredImages.has(i.id) && recent(i.createdAt),
     );
@@ -609,6 +630,7 @@ class Tally {
   examined = 0;
   private deleted = 0;
   private expiredUncopied = 0;
+  agedOutUncopied = 0;
   private readonly steps: Partial<Record<AgentStep, number>> = {};
 
   count(step: AgentStep): void {
@@ -627,6 +649,7 @@ class Tally {
       steps: { ...this.steps },
       deleted: this.deleted,
       expiredUncopied: this.expiredUncopied,
+      agedOutUncopied: this.agedOutUncopied,
     };
   }
 }
