@@ -9,12 +9,15 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { sourceStackName, vaultNames } from '../lambdas/core/names';
 import type { BunkerConfig } from './config/schema';
 import { SourceStack } from './stacks/source-stack';
+import { VaultRegionStack } from './stacks/vault-region-stack';
 import { VaultStack } from './stacks/vault-stack';
 
 /** What {@link buildApp} made, for callers that synthesize or inspect it. */
 export interface BunkerApp {
   readonly app: App;
   readonly vault: VaultStack;
+  /** The backup account's second Region, when `backup.secondRegion` is set. */
+  readonly vaultRegion?: VaultRegionStack;
   /** In configuration order: each source account, each of its Regions. */
   readonly sources: readonly SourceStack[];
 }
@@ -25,6 +28,10 @@ export interface BunkerApp {
  */
 export function buildApp(config: BunkerConfig, app: App = new App()): BunkerApp {
   const vault = new VaultStack(app, vaultNames(config.name).stack, { config });
+  const second = config.backup.secondRegion;
+  const vaultRegion = second
+    ? new VaultRegionStack(app, `${vaultNames(config.name).stack}-${second}`, { config, region: second })
+    : undefined;
   const sources = config.sources.flatMap((source) =>
     source.regions.map(
       (region, index) =>
@@ -38,5 +45,5 @@ export function buildApp(config: BunkerConfig, app: App = new App()): BunkerApp 
     ),
   );
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, vault, sources };
+  return { app, vault, ...(vaultRegion ? { vaultRegion } : {}), sources };
 }

@@ -79,6 +79,9 @@ export interface MemoryVaultOptions {
   readonly scope?: ScopeSetting;
   /** Where the vault's receipts go. @default - a fresh one */
   readonly receipts?: MemoryReceipts;
+  /** Also copy into this Region of the backup account, under `secondKeyArn`. @default - no second hop */
+  readonly secondRegion?: string;
+  readonly secondKeyArn?: string;
   /** @default silentLog */
   readonly log?: Log;
 }
@@ -113,7 +116,18 @@ export function memoryVaultDeps(options: MemoryVaultOptions): IntakeDeps {
       backupKeyArn: options.backupKeyArn,
       sources: options.sources,
       kinds: rdsOnlyKinds(options.scope ?? SCOPE, options.maxRdsCopiesInProgress),
+      ...(options.secondRegion ? { secondRegion: options.secondRegion } : {}),
     },
+    ...(options.secondRegion && options.secondKeyArn
+      ? {
+          keys: {
+            keyFor: async (region: string) => {
+              if (region !== options.secondRegion) throw new Error(`no backup-data key for ${region}`);
+              return options.secondKeyArn as string;
+            },
+          },
+        }
+      : {}),
     inventory: options.inventory,
     copiers,
     receipts: options.receipts ?? new MemoryReceipts(options.inventory.monitor),

@@ -58,6 +58,8 @@ export interface LocalStacks {
   readonly vault: StackTemplate;
   /** In configuration order: each source account, each of its Regions. */
   readonly sources: readonly StackTemplate[];
+  /** The backup account's second Region, when `backup.secondRegion` is set. */
+  readonly vaultRegion?: StackTemplate;
   /** How long building and synthesizing the app took. */
   readonly seconds: number;
 }
@@ -103,7 +105,8 @@ export function synthesizeStacks(config: BunkerConfig): LocalStacks {
     };
     const vault = templateOf(built.vault);
     const sources = built.sources.map(templateOf);
-    return { vault, sources, seconds: (performance.now() - started) / 1000 };
+    const vaultRegion = built.vaultRegion ? templateOf(built.vaultRegion) : undefined;
+    return { vault, sources, ...(vaultRegion ? { vaultRegion } : {}), seconds: (performance.now() - started) / 1000 };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
@@ -155,7 +158,8 @@ export async function localUp(
   progress: Progress = () => {},
 ): Promise<LocalEnvironment> {
   const stacks = synthesizeStacks(config);
-  progress(`synthesized ${1 + stacks.sources.length} stack(s) in ${stacks.seconds.toFixed(1)} s`);
+  const count = 1 + stacks.sources.length + (stacks.vaultRegion ? 1 : 0);
+  progress(`synthesized ${count} stack(s) in ${stacks.seconds.toFixed(1)} s`);
   const options = {
     contextFor: (account: string, region: string) => localContext(endpoint, account, region, LOCAL_OPERATOR_ROLE),
     progress,
@@ -164,6 +168,10 @@ export async function localUp(
 
   progress(`vault: backup account ${config.backup.account} in ${config.backup.region}`);
   const vault = await applyStack(withLocalIntakeQueue(stacks.vault, names.intakeQueue), options);
+  if (stacks.vaultRegion) {
+    progress(`vault: backup account ${config.backup.account} in ${stacks.vaultRegion.region} (second Region)`);
+    await applyStack(stacks.vaultRegion, options);
+  }
 
   const sources: LocalSource[] = [];
   for (const stack of stacks.sources) {

@@ -128,7 +128,7 @@ export const dbSnapshotFlavour: RdsFlavour = {
         KmsKeyId: request.kmsKeyArn,
         Tags: tagList(request.tags),
         // A cross-Region source needs SourceRegion; the SDK then presigns the request.
-        ...(crossRegion ? { SourceRegion: request.ref.region } : {}),
+        ...(crossRegion ? { SourceRegion: request.sourceRegion } : {}),
       }),
     ),
 };
@@ -164,7 +164,7 @@ export const clusterSnapshotFlavour: RdsFlavour = {
         // Mandatory for a shared encrypted cluster snapshot: the copy is under the backup-data key.
         KmsKeyId: request.kmsKeyArn,
         Tags: tagList(request.tags),
-        ...(crossRegion ? { SourceRegion: request.ref.region } : {}),
+        ...(crossRegion ? { SourceRegion: request.sourceRegion } : {}),
       }),
     ),
 };
@@ -242,7 +242,7 @@ export class RdsFamilyCopier implements ArtifactCopier {
       await this.flavour.copy(
         this.backupClient(request.targetRegion),
         request,
-        request.ref.region !== request.targetRegion,
+        request.sourceRegion !== request.targetRegion,
       );
       return { outcome: 'started', targetId: request.targetName };
     } catch (error) {

@@ -17,6 +17,7 @@ import type { SourceSettings, VaultSettings } from '../core/settings';
 import { type AwsContext, clientConfig } from './aws-context';
 import { sdkCopiers } from './copiers';
 import { DynamoInventory } from './dynamo-inventory';
+import { KmsBackupKeys } from './kms-keys';
 import { AgentEc2 } from './agent-ec2';
 import { AgentRds, AgentRdsClusters } from './rds';
 import { SnsNotificationPublisher } from './sns-publisher';
@@ -34,6 +35,7 @@ export function vaultDeps(
     inventory: new DynamoInventory(dynamo, settings.inventoryTable, vaultNames(settings.prefix).inventoryStatusIndex),
     copiers: sdkCopiers(context, settings.prefix, settings.partition),
     receipts: new SnsReceiptSender(context, settings.prefix, settings.partition),
+    ...(settings.secondRegion ? { keys: new KmsBackupKeys(context, settings.prefix) } : {}),
     clock,
     log,
   };

@@ -84,6 +84,16 @@ export interface InventoryRecord {
   readonly nextAttemptAt?: string;
   /** When the source agent was told the copy is in the backup account (its intermediate may go). */
   readonly receiptSentAt?: string;
+  /**
+   * 2 for the second hop: a copy of the vault's own first copy into the
+   * backup account's second Region (`backup.secondRegion`). Absent for the first.
+   */
+  readonly hop?: 2;
+  /** The second hop's source: the first copy, in the vault Region. */
+  readonly hopSourceId?: string;
+  readonly hopSourceRegion?: string;
+  /** When the second hop's record was made for this first copy. */
+  readonly secondHopAt?: string;
   /** Epoch seconds after which DynamoDB's TTL deletes the record (rejections only). */
   readonly expiresAt?: number;
   /** Incremented by every write: the condition of optimistic concurrency. */
@@ -165,7 +175,7 @@ export function applyTransition(
 export function withFields(
   record: InventoryRecord,
   at: Date,
-  fields: Partial<Pick<InventoryRecord, 'receiptSentAt'>>,
+  fields: Partial<Pick<InventoryRecord, 'receiptSentAt' | 'secondHopAt'>>,
 ): InventoryRecord {
   return { ...record, ...fields, updatedAt: at.toISOString(), version: record.version + 1 };
 }

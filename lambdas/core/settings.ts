@@ -59,6 +59,8 @@ export interface VaultSettings {
   readonly backupKeyArn: string;
   readonly sources: readonly RegisteredSource[];
   readonly kinds: KindsSettings;
+  /** Also copy each artifact into this Region of the backup account (a second hop). */
+  readonly secondRegion?: string;
 }
 
 export interface SourceSettings {
@@ -87,6 +89,7 @@ const VaultEnvSchema = z.object({
   BUNKER_BACKUP_KEY_ARN: z.string().startsWith('arn:'),
   BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).min(1)),
   BUNKER_KINDS: Json(KindsSchema),
+  BUNKER_SECOND_REGION: Region.optional(),
 });
 
 const SourceEnvSchema = z.object({
@@ -123,6 +126,7 @@ export function vaultSettingsFromEnv(env: Record<string, string | undefined> = p
     backupKeyArn: e.BUNKER_BACKUP_KEY_ARN,
     sources: e.BUNKER_SOURCES,
     kinds: e.BUNKER_KINDS,
+    ...(e.BUNKER_SECOND_REGION ? { secondRegion: e.BUNKER_SECOND_REGION } : {}),
   };
 }
 
@@ -136,6 +140,7 @@ export function vaultSettingsToEnv(s: VaultSettings): Record<string, string> {
     BUNKER_BACKUP_KEY_ARN: s.backupKeyArn,
     BUNKER_SOURCES: JSON.stringify(s.sources),
     BUNKER_KINDS: JSON.stringify(s.kinds),
+    ...(s.secondRegion ? { BUNKER_SECOND_REGION: s.secondRegion } : {}),
   };
 }
 

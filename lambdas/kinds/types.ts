@@ -90,7 +90,13 @@ export interface CopyView {
 
 export interface CopyRequest {
   readonly ref: ArtifactRef;
+  /**
+   * What is copied: the shared source (a first copy), or, for the second
+   * hop into another Region of the backup account, the vault's own first copy.
+   */
   readonly sourceArn: string;
+  readonly sourceId: string;
+  readonly sourceRegion: string;
   /** Deterministic: the same artifact and generation always give the same name. */
   readonly targetName: string;
   readonly targetRegion: string;

@@ -44,6 +44,7 @@ export function vaultSettings(config: BunkerConfig, backupKeyArn: string, partit
     backupKeyArn,
     sources: config.sources.map(({ account, regions }) => ({ account, regions })),
     kinds: kindsSettings(config),
+    ...(config.backup.secondRegion ? { secondRegion: config.backup.secondRegion } : {}),
   };
 }
 

@@ -122,7 +122,13 @@ export const BunkerConfigSchema = z
       .default('bunker')
       .describe('Prefix of every resource name; lets two Bunker deployments share accounts.'),
     backup: z
-      .object({ account: AccountIdSchema, region: RegionSchema })
+      .object({
+        account: AccountIdSchema,
+        region: RegionSchema,
+        secondRegion: RegionSchema.optional().describe(
+          "Also copy every artifact into this Region of the backup account: a second hop of the vault's own copy, under a backup-data key of that Region (the stack bunker-vault-<region>), tracked in the inventory as a record of its own.",
+        ),
+      })
       .strict()
       .describe('The locked-down backup account and its home Region, where the vault stack lives.'),
     sources: z
@@ -211,6 +217,13 @@ export const BunkerConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    if (config.backup.secondRegion === config.backup.region) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backup', 'secondRegion'],
+        message: 'expected a Region other than backup.region: the second hop copies into another Region',
+      });
+    }
     const seen = new Set<string>();
     config.sources.forEach((source, index) => {
       if (source.account === config.backup.account) {

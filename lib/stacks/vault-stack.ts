@@ -357,6 +357,42 @@ export class VaultStack extends Stack {
       }
     }
 
+    const second = config.backup.secondRegion;
+    if (second) {
+      // The second hop: copies of the vault's own copies into the second Region, under its backup-data key.
+      for (const kind of kinds) {
+        fn.allow(
+          {
+            actions: [...kind.infra.vaultCopyActions],
+            resources: kind.infra.vaultCopyArns(partition, account, second),
+          },
+          `${kind.label} second-hop copies in ${second} are named at run time like the first copies; EC2 ARNs carry no account or name to narrow by.`,
+        );
+      }
+      const secondKeys = [`arn:${partition}:kms:${second}:${account}:key/*`];
+      const secondServices = [...new Set(kinds.map((kind) => kind.infra.service))].map(
+        (service) => `${service}.${second}.amazonaws.com`,
+      );
+      const secondKeyReason = `The backup-data key of ${second} is created by the stack of that Region and its id is unknown here; this account's own keys only, usable only through the copy services of that Region.`;
+      fn.allow(
+        {
+          actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:CreateGrant'],
+          resources: secondKeys,
+          conditions: { StringEquals: { 'kms:ViaService': secondServices } },
+        },
+        secondKeyReason,
+      );
+      fn.allow(
+        {
+          // The Lambdas find the key by its alias, and compare every copy's key with it by whole ARN.
+          actions: ['kms:DescribeKey'],
+          resources: secondKeys,
+          conditions: { StringEquals: { 'kms:RequestAlias': vaultNames(config.name).backupKeyAlias } },
+        },
+        secondKeyReason,
+      );
+    }
+
     // One statement per purpose for all sources together: a statement per
     // source would outgrow the 10 KB inline policy with a few dozen accounts.
     const sources = config.sources;

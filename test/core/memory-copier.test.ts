@@ -34,6 +34,8 @@ function requestOf(copier: MemoryCopier, source: ArtifactRef, targetName: string
   return {
     ref: source,
     sourceArn: copier.addSource(source).arn,
+    sourceId: source.id,
+    sourceRegion: source.region,
     targetName,
     targetRegion: REGION,
     kmsKeyArn: KEY,
@@ -223,6 +225,8 @@ describe('MemoryCopier', () => {
       .copy({
         ref: source,
         sourceArn: view.arn,
+        sourceId: source.id,
+        sourceRegion: source.region,
         targetName: 'bunker-ebs-copy',
         targetRegion: REGION,
         kmsKeyArn: KEY,

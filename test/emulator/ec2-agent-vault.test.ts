@@ -159,6 +159,8 @@ describe('the EC2 source agent and the vault copiers', () => {
     const started = await ebs.copy({
       ref,
       sourceArn: ebsSnapshot.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,
@@ -257,6 +259,8 @@ describe('the EC2 source agent and the vault copiers', () => {
     const started = await copier.copy({
       ref,
       sourceArn: ami.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,

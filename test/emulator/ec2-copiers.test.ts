@@ -147,6 +147,8 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
     const started = await ebs.copy({
       ref,
       sourceArn: ebsSnapshot.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,
@@ -195,6 +197,8 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
     const request = {
       ref,
       sourceArn: ebsSnapshot.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,
@@ -232,6 +236,8 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
       .copy({
         ref,
         sourceArn: ebsSnapshot.arn(ref),
+        sourceId: ref.id,
+        sourceRegion: ref.region,
         targetName,
         targetRegion: REGION,
         kmsKeyArn: backupKey,
@@ -257,6 +263,8 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
     const { targetId } = await ebs.copy({
       ref,
       sourceArn: ebsSnapshot.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,
@@ -314,6 +322,8 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
     const started = await ebs.copy({
       ref,
       sourceArn: ebsSnapshot.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,
@@ -422,6 +432,8 @@ describe('AmiCopier.copy and describeCopy', () => {
     const started = await copier.copy({
       ref,
       sourceArn: ami.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,
@@ -473,6 +485,8 @@ describe('AmiCopier.copy and describeCopy', () => {
     const { targetId } = await copier.copy({
       ref,
       sourceArn: ami.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,
@@ -513,6 +527,8 @@ describe('AmiCopier.copy and describeCopy', () => {
     const request = {
       ref,
       sourceArn: ami.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,
@@ -541,6 +557,8 @@ describe('AmiCopier.copy and describeCopy', () => {
     const request = {
       ref,
       sourceArn: ami.arn(ref),
+      sourceId: ref.id,
+      sourceRegion: ref.region,
       targetName,
       targetRegion: REGION,
       kmsKeyArn: backupKey,
@@ -571,6 +589,8 @@ describe('AmiCopier.copy and describeCopy', () => {
       .copy({
         ref,
         sourceArn: ami.arn(ref),
+        sourceId: ref.id,
+        sourceRegion: ref.region,
         targetName,
         targetRegion: REGION,
         kmsKeyArn: backupKey,

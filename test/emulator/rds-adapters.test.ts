@@ -328,6 +328,8 @@ describe('RdsFamilyCopier of RDS DB snapshots', () => {
   const request = (ref: ArtifactRef, sourceArn: string, targetName: string): CopyRequest => ({
     ref,
     sourceArn,
+    sourceId: ref.id,
+    sourceRegion: ref.region,
     targetName,
     targetRegion: REGION,
     kmsKeyArn: env.backupKeyArn,
@@ -478,6 +480,8 @@ describe('RdsFamilyCopier of Aurora DB cluster snapshots', () => {
   const request = (ref: ArtifactRef, sourceArn: string, targetName: string): CopyRequest => ({
     ref,
     sourceArn,
+    sourceId: ref.id,
+    sourceRegion: ref.region,
     targetName,
     targetRegion: REGION,
     kmsKeyArn: env.backupKeyArn,

@@ -7,7 +7,16 @@
  */
 import { ALL_KINDS, artifactId } from '../../kinds/registry';
 import type { InventoryRecord } from '../inventory';
-import { type CopyStep, refOfCopy, retryDue, sendReceipt, settleCopy, startCopy, type VaultDeps } from './copy';
+import {
+  type CopyStep,
+  refOfCopy,
+  retryDue,
+  sendReceipt,
+  settleCopy,
+  startCopy,
+  startSecondHop,
+  type VaultDeps,
+} from './copy';
 
 export type CompletionOutcome =
   | { readonly outcome: 'ignored'; readonly reason: string }
@@ -111,12 +120,21 @@ export async function sweepCopies(deps: VaultDeps): Promise<SweepSummary> {
     }
   }
   for (const record of await deps.inventory.listByStatus('available')) {
-    if (record.receiptSentAt || record.kind === 'unknown') continue;
+    if (record.receiptSentAt || record.hop === 2 || record.kind === 'unknown') continue;
     try {
       const sent = await sendReceipt(deps, record);
       if (sent.receiptSentAt) counts.receiptsResent += 1;
     } catch (error) {
       deps.log.error('sweep could not record a receipt', { artifactId: record.artifactId, error: String(error) });
+    }
+  }
+  // A first copy whose second hop was never recorded (its worker stopped in between).
+  for (const record of deps.settings.secondRegion ? await deps.inventory.listByStatus('available') : []) {
+    if (record.hop === 2 || record.secondHopAt || record.kind === 'unknown') continue;
+    try {
+      await startSecondHop(deps, record);
+    } catch (error) {
+      deps.log.error('sweep could not record a second hop', { artifactId: record.artifactId, error: String(error) });
     }
   }
   return counts;

@@ -10,20 +10,27 @@
  * copy's name is derived from the artifact, and "already exists" counts as
  * success. Delivered twice, crashed half way or retried, the result is one copy.
  */
-import { KINDS } from '../../kinds/registry';
+import { KINDS, poolOf } from '../../kinds/registry';
 import type { ArtifactCopier, ArtifactRef, Copiers, CopyView } from '../../kinds/types';
 import { CopyQuotaExceededError, CopyRefusedError } from '../errors';
-import { applyTransition, type InventoryRecord, type RecordPatch, withFields } from '../inventory';
+import { applyTransition, type InventoryRecord, newRecord, type RecordPatch, withFields } from '../inventory';
 import { sameKmsKey } from '../keys';
 import type { Clock, Inventory, Log } from '../ports';
 import { type ReceiptSender, receiptOf } from '../receipts';
 import type { VaultSettings } from '../settings';
 import { safeText } from '../text';
 
+/** The backup-data key of each Region of the backup account: the home Region's is in the settings. */
+export interface BackupKeys {
+  keyFor(region: string): Promise<string>;
+}
+
 export interface VaultDeps {
+  /** The second Region's backup-data key, when `secondRegion` is set. */
+  readonly keys?: BackupKeys;
   readonly settings: Pick<
     VaultSettings,
-    'prefix' | 'partition' | 'backupAccount' | 'backupRegion' | 'backupKeyArn' | 'sources' | 'kinds'
+    'prefix' | 'partition' | 'backupAccount' | 'backupRegion' | 'backupKeyArn' | 'sources' | 'kinds' | 'secondRegion'
   >;
   readonly inventory: Inventory;
   readonly copiers: Copiers;
@@ -109,6 +116,13 @@ export function refOfCopy(copy: CopyView, partition: string): ArtifactRef | unde
 function copierOf(deps: VaultDeps, record: InventoryRecord): ArtifactCopier {
   if (record.kind === 'unknown') throw new Error(`record ${record.artifactId} has no kind`);
   return deps.copiers[record.kind];
+}
+
+/** The backup-data key copies into `region` go under. */
+export async function backupKeyFor(deps: VaultDeps, region: string): Promise<string> {
+  if (region === deps.settings.backupRegion) return deps.settings.backupKeyArn;
+  if (!deps.keys) throw new Error(`no backup-data key is known for ${region}`);
+  return deps.keys.keyFor(region);
 }
 
 /** Writes `next` over `current` if nobody else moved it; answers what is stored now. */
@@ -207,12 +221,16 @@ async function requestCopy(deps: VaultDeps, record: InventoryRecord): Promise<Co
   const copier = copierOf(deps, record);
   let started: Awaited<ReturnType<ArtifactCopier['copy']>>;
   try {
+    const ref = refOf(record, deps.settings.partition);
     started = await copier.copy({
-      ref: refOf(record, deps.settings.partition),
+      ref,
+      // The second hop copies the vault's own first copy, in the vault Region.
       sourceArn: record.sourceArn,
+      sourceId: record.hop === 2 ? (record.hopSourceId ?? ref.id) : ref.id,
+      sourceRegion: record.hop === 2 ? (record.hopSourceRegion ?? ref.region) : ref.region,
       targetName: record.targetName,
       targetRegion: record.targetRegion,
-      kmsKeyArn: deps.settings.backupKeyArn,
+      kmsKeyArn: await backupKeyFor(deps, record.targetRegion),
       tags: copyTags(record, record.targetName),
     });
   } catch (error) {
@@ -260,7 +278,8 @@ async function defer(deps: VaultDeps, record: InventoryRecord, reason: string): 
 export async function sendReceipt(deps: VaultDeps, record: InventoryRecord): Promise<InventoryRecord> {
   const now = deps.clock.now();
   const receipt = receiptOf(record, now);
-  if (record.status !== 'available' || record.receiptSentAt || !receipt) return record;
+  // The second hop is the vault's own business: the agent heard when the first copy was done.
+  if (record.status !== 'available' || record.receiptSentAt || record.hop === 2 || !receipt) return record;
   try {
     await deps.receipts.send(receipt);
   } catch (error) {
@@ -272,6 +291,65 @@ export async function sendReceipt(deps: VaultDeps, record: InventoryRecord): Pro
   }
   const next = withFields(record, now, { receiptSentAt: now.toISOString() });
   return (await write(deps, record, next)).record;
+}
+
+/**
+ * With `secondRegion` set, a first copy that is available gets a second
+ * record: a copy of the vault's own first copy into the second Region,
+ * under that Region's backup-data key, in that Region's pool. Made once
+ * (conditional create); the sweep makes it for a first copy whose worker
+ * crashed before it could.
+ */
+export async function startSecondHop(deps: VaultDeps, record: InventoryRecord): Promise<InventoryRecord> {
+  const region = deps.settings.secondRegion;
+  if (!region || record.hop === 2 || record.status !== 'available' || record.secondHopAt || record.kind === 'unknown') {
+    return record;
+  }
+  if (!record.targetId || !record.targetArn || !record.targetRegion) return record;
+  const now = deps.clock.now();
+  const ref = refOf(record, deps.settings.partition);
+  const hop = newRecord(
+    {
+      artifactId: secondHopId(record.artifactId, region),
+      kind: record.kind,
+      status: 'expected',
+      reason: `second hop into ${region}; copy not started yet`,
+      sourceAccount: record.sourceAccount,
+      sourceRegion: record.sourceRegion,
+      sourceId: record.sourceId,
+      sourceArn: record.targetArn,
+      sourceResourceId: record.sourceResourceId,
+      sourceSnapshotId: record.sourceSnapshotId,
+      sourceCreatedAt: record.sourceCreatedAt,
+      engine: record.engine,
+      sizeGiB: record.sizeGiB,
+      targetName: KINDS[record.kind].targetName(ref, 0),
+      targetRegion: region,
+      pool: poolOf(record.kind, region),
+      hop: 2,
+      hopSourceId: record.targetId,
+      hopSourceRegion: record.targetRegion,
+    },
+    now,
+  );
+  if (await deps.inventory.create(hop)) {
+    deps.log.info('second hop recorded', { artifactId: hop.artifactId });
+    try {
+      await startCopy(deps, hop);
+    } catch (error) {
+      // The sweep starts it: the record is there, waiting.
+      deps.log.warn('second hop not started; the sweep starts it', {
+        artifactId: hop.artifactId,
+        error: String(error),
+      });
+    }
+  }
+  return (await write(deps, record, withFields(record, deps.clock.now(), { secondHopAt: now.toISOString() }))).record;
+}
+
+/** The inventory key of an artifact's copy in the backup account's second Region. */
+export function secondHopId(artifactId: string, region: string): string {
+  return `${artifactId}@${region}`;
 }
 
 /** Every key a copy is under: its own, and each backing snapshot's. */
@@ -324,7 +402,8 @@ export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Prom
   };
   if (copy.state === 'available') {
     const keys = keysOf(copy);
-    const wrong = keys.filter((key) => !sameKmsKey(key, deps.settings.backupKeyArn));
+    const backupKey = await backupKeyFor(deps, record.targetRegion);
+    const wrong = keys.filter((key) => !sameKmsKey(key, backupKey));
     if (!copy.encrypted || keys.length === 0 || wrong.length > 0) {
       const shown = wrong.map((key) => key ?? 'no key').join(', ') || 'no key';
       deps.log.error('copy under the wrong key', { artifactId: record.artifactId, targetId: copy.targetId });
@@ -335,7 +414,7 @@ export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Prom
       record,
       applyTransition(record, 'available', now, {
         ...found,
-        kmsKeyArn: deps.settings.backupKeyArn,
+        kmsKeyArn: backupKey,
         sizeGiB: copy.sizeGiB ?? record.sizeGiB,
         completedAt: now.toISOString(),
         nextAttemptAt: undefined,
@@ -343,7 +422,9 @@ export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Prom
     );
     if (!done.won) return { step: 'unchanged', record: done.record };
     deps.log.info('copy available', { artifactId: record.artifactId, targetId: copy.targetId });
-    return { step: 'available', record: await sendReceipt(deps, done.record) };
+    if (done.record.hop === 2) return { step: 'available', record: done.record };
+    const receipted = await sendReceipt(deps, done.record);
+    return { step: 'available', record: await startSecondHop(deps, receipted) };
   }
   if (copy.state === 'failed') {
     return fail(deps, record, `AWS reports the copy ${copy.targetId} as ${safeText(copy.detail, 40)}`, found);

@@ -99,8 +99,8 @@ export class AmiCopier implements ArtifactCopier {
     try {
       const { ImageId } = await this.backup.clientFor(request.targetRegion).send(
         new CopyImageCommand({
-          SourceImageId: request.ref.id,
-          SourceRegion: request.ref.region,
+          SourceImageId: request.sourceId,
+          SourceRegion: request.sourceRegion,
           Name: request.targetName,
           Description: `Bunker copy of ${request.ref.id} from ${request.ref.account}`,
           // The same name gives the same token: a retried request returns the first copy.

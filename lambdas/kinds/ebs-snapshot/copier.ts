@@ -84,8 +84,8 @@ export class EbsSnapshotCopier implements ArtifactCopier {
     try {
       const { SnapshotId } = await this.backup.clientFor(request.targetRegion).send(
         new CopySnapshotCommand({
-          SourceSnapshotId: request.ref.id,
-          SourceRegion: request.ref.region,
+          SourceSnapshotId: request.sourceId,
+          SourceRegion: request.sourceRegion,
           Encrypted: true,
           KmsKeyId: request.kmsKeyArn,
           Description: `Bunker copy of ${request.ref.id} from ${request.ref.account}`,

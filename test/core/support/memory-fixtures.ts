@@ -112,6 +112,8 @@ export interface VaultFixtureOptions {
    * @default - the DB instance `orders-db`, which every {@link VaultFixture.shared} snapshot is of
    */
   readonly scope?: ScopeSetting;
+  /** Also copy into this Region of the backup account (a second hop), under a key of the backup account there. */
+  readonly secondRegion?: string;
   /** Options for the memory world, on top of the fixture's clock, monitor and {@link COPY_MS}. */
   readonly world?: Partial<Omit<RdsWorldOptions, 'clock' | 'monitor'>>;
 }
@@ -198,6 +200,12 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
     maxRdsCopiesInProgress: options.maxCopies ?? 5,
     scope: options.scope ?? { ids: ['orders-db'] },
     receipts,
+    ...(options.secondRegion
+      ? {
+          secondRegion: options.secondRegion,
+          secondKeyArn: world.createKey(BACKUP, options.secondRegion, 'bunker-backup-data'),
+        }
+      : {}),
   });
   const shared = (id: string, extra: SharedSnapshotOptions = {}) =>
     world.addSnapshot(extra.account ?? SOURCE, extra.region ?? REGION, {
