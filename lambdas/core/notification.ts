@@ -61,10 +61,11 @@ const v2Of = (kind: KindName) =>
     })
     .strict();
 
-/** v2: a union on `kind`, each naming its artifact by the service's own id. */
+/** v2: a union on `kind`, one member per registered kind, each naming its artifact by the service's own id. */
 export const NotificationV2Schema = z.discriminatedUnion(
   'kind',
-  [v2Of('rds-snapshot'), v2Of('aurora-cluster-snapshot'), v2Of('ebs-snapshot'), v2Of('ami')],
+  // Built from the registry: a new kind is announced without a change here.
+  KIND_NAMES.map(v2Of) as unknown as [ReturnType<typeof v2Of>, ...ReturnType<typeof v2Of>[]],
   { error: `expected kind to be one of ${KIND_NAMES.join(', ')}` },
 );
 

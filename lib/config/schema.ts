@@ -5,8 +5,21 @@
  * the file without reading this code.
  */
 import { z } from 'zod';
+import { ALL_KINDS } from '../../lambdas/kinds/registry';
+import type { KindConfigKey } from '../../lambdas/kinds/types';
 
-export const ARTIFACT_KINDS = ['rds', 'aurora', 'ebs', 'ami', 'ssm', 'secrets', 'dynamodb'] as const;
+/** The pulled kinds, configured already, not acted on yet. */
+const PULLED_KINDS = ['ssm', 'secrets', 'dynamodb'] as const;
+const PULLED_DESCRIPTIONS: Record<(typeof PULLED_KINDS)[number], string> = {
+  ssm: 'SSM parameters. Not acted on yet: nothing is pulled.',
+  secrets: 'Secrets Manager secrets. Not acted on yet: nothing is pulled.',
+  dynamodb: 'DynamoDB tables. Not acted on yet: nothing is pulled.',
+};
+
+/** Every kind's key under `artifacts`: the snapshot kinds of the registry, then the pulled kinds. */
+export const ARTIFACT_KINDS = [...ALL_KINDS.map((kind) => kind.configKey), ...PULLED_KINDS] as readonly (
+  KindConfigKey | (typeof PULLED_KINDS)[number]
+)[];
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 export const AccountIdSchema = z
@@ -79,15 +92,44 @@ export type ArtifactPolicy = z.infer<typeof ArtifactPolicySchema>;
 
 const disabled = (): ArtifactPolicy => ArtifactPolicySchema.parse({});
 
+type ArtifactPolicies = { [K in ArtifactKind]: ArtifactPolicy };
+
+/** One policy per kind, disabled by default; a snapshot kind's key comes from the kind registry. */
+const artifactPolicies = Object.fromEntries(
+  ARTIFACT_KINDS.map((key) => {
+    const policy = ArtifactPolicySchema.default(disabled);
+    const pulled = PULLED_DESCRIPTIONS[key as (typeof PULLED_KINDS)[number]];
+    return [key, pulled ? policy.describe(pulled) : policy];
+  }),
+) as { [K in ArtifactKind]: ReturnType<typeof ArtifactPolicySchema.default> };
+
 /** A copies-in-progress limit of one kind, defaulting to AWS's quota. */
-const copyLimit = (aws: number, what: string, quota: string) =>
-  z
+function copyLimit(aws: number, what: string, quota: string) {
+  return z
     .number({ error: 'expected a whole number' })
     .int({ error: 'expected a whole number' })
     .min(1, { error: 'expected at least 1' })
     .max(1000, { error: 'expected at most 1000' })
     .default(aws)
     .describe(`${what} the vault keeps in progress at once per Region (${quota}; raise it only with a raised quota).`);
+}
+
+/** The `limits` key of a kind. */
+type CopyLimitKey = `${KindConfigKey}CopiesInProgress`;
+
+/** One copies-in-progress limit per registered kind, each defaulting to AWS's quota for it. */
+const copyLimits = Object.fromEntries(
+  ALL_KINDS.map((kind) => [
+    `${kind.configKey}CopiesInProgress`,
+    copyLimit(kind.defaultCopyLimit, `${kind.label} copies`, `AWS allows ${kind.defaultCopyLimit} per Region`),
+  ]),
+) as { [K in CopyLimitKey]: ReturnType<typeof copyLimit> };
+
+function defaultCopyLimits(): { [K in CopyLimitKey]: number } {
+  return Object.fromEntries(ALL_KINDS.map((kind) => [`${kind.configKey}CopiesInProgress`, kind.defaultCopyLimit])) as {
+    [K in CopyLimitKey]: number;
+  };
+}
 
 export const SourceSchema = z
   .object({
@@ -136,29 +178,9 @@ export const BunkerConfigSchema = z
       .min(1, { error: 'expected at least one source account' })
       .describe('The production accounts, each with its Regions.'),
     artifacts: z
-      .object({
-        rds: ArtifactPolicySchema.default(disabled),
-        aurora: ArtifactPolicySchema.default(disabled),
-        ebs: ArtifactPolicySchema.default(disabled),
-        ami: ArtifactPolicySchema.default(disabled),
-        ssm: ArtifactPolicySchema.default(disabled).describe('SSM parameters. Not acted on yet: nothing is pulled.'),
-        secrets: ArtifactPolicySchema.default(disabled).describe(
-          'Secrets Manager secrets. Not acted on yet: nothing is pulled.',
-        ),
-        dynamodb: ArtifactPolicySchema.default(disabled).describe(
-          'DynamoDB tables. Not acted on yet: nothing is pulled.',
-        ),
-      })
+      .object(artifactPolicies)
       .strict()
-      .default(() => ({
-        rds: disabled(),
-        aurora: disabled(),
-        ebs: disabled(),
-        ami: disabled(),
-        ssm: disabled(),
-        secrets: disabled(),
-        dynamodb: disabled(),
-      })),
+      .default(() => Object.fromEntries(ARTIFACT_KINDS.map((key) => [key, disabled()])) as ArtifactPolicies),
     alerts: z
       .object({
         emails: z.array(z.email({ error: 'expected an e-mail address' })).default([]),
@@ -167,19 +189,9 @@ export const BunkerConfigSchema = z
       .default({ emails: [] })
       .describe('Who is told when a copy is missing, late or failed.'),
     limits: z
-      .object({
-        rdsCopiesInProgress: copyLimit(20, 'RDS DB snapshot copies', 'AWS allows 20 per Region; older accounts 5'),
-        auroraCopiesInProgress: copyLimit(5, 'Aurora DB cluster snapshot copies', 'AWS allows 5 per Region'),
-        ebsCopiesInProgress: copyLimit(20, 'EBS snapshot copies', 'AWS allows 20 per Region'),
-        amiCopiesInProgress: copyLimit(100, 'AMI copies', 'AWS allows 100 per Region'),
-      })
+      .object(copyLimits)
       .strict()
-      .default({
-        rdsCopiesInProgress: 20,
-        auroraCopiesInProgress: 5,
-        ebsCopiesInProgress: 20,
-        amiCopiesInProgress: 100,
-      })
+      .default(() => defaultCopyLimits())
       .describe(
         'Back-pressure limits: copies in progress per kind and destination Region. Work beyond them waits, it is never dropped. The defaults are the AWS quotas.',
       ),
