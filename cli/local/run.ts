@@ -6,7 +6,8 @@
  * schedule invokes each source agent's sweep; SQS is polled and handed to the
  * intake handler in batches (failed items come back later, as with an event
  * source mapping); for each copy in progress the completion handler gets the
- * RDS-EVENT-0197 that RDS would send; and the vault sweep runs every round.
+ * event its kind's service would send when it finishes; the vault sweep runs
+ * every round; and each source's receipts queue is handed to its agent.
  */
 import {
   DeleteMessageBatchCommand,

@@ -168,15 +168,17 @@ export class SourceStack extends Stack {
     this.grantAgentRights(config, sourceAccount, region);
     this.receiptsTopic = this.createReceipts(config);
 
-    new events.Rule(this, 'SnapshotEvents', {
-      description: 'RDS snapshots created or copied: candidates to share with the vault',
-      eventPattern: {
-        source: ['aws.rds'],
-        detailType: ['RDS DB Snapshot Event'],
-        detail: { EventID: [...SOURCE_EVENT_IDS] },
-      },
-      targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) })],
-    });
+    if (config.artifacts.rds.enabled) {
+      new events.Rule(this, 'SnapshotEvents', {
+        description: 'RDS snapshots created or copied: candidates to share with the vault',
+        eventPattern: {
+          source: ['aws.rds'],
+          detailType: ['RDS DB Snapshot Event'],
+          detail: { EventID: [...SOURCE_EVENT_IDS] },
+        },
+        targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 4, maxEventAge: Duration.hours(2) })],
+      });
+    }
     if (config.artifacts.ebs.enabled) {
       new events.Rule(this, 'EbsSnapshotEvents', {
         description: 'EBS snapshots created or copied: candidates to share with the vault',
@@ -368,25 +370,27 @@ export class SourceStack extends Stack {
     const instances = `arn:${partition}:rds:${region}:${account}:db:*`;
     const intermediates = `arn:${partition}:rds:${region}:${account}:snapshot:${INTERMEDIATE_PREFIX}-*`;
 
-    agent.allow(
-      { actions: ['rds:DescribeDBSnapshots', 'rds:DescribeDBInstances'], resources: ['*'] },
-      'rds:DescribeDBSnapshots and rds:DescribeDBInstances without an identifier (the hourly sweep lists them) are only authorized on "*"; both are read-only.',
-    );
-    agent.allow(
-      {
-        actions: ['rds:ListTagsForResource', 'rds:DescribeDBSnapshotAttributes'],
-        resources: [snapshots, instances],
-      },
-      'Scope is decided by tags on any snapshot or instance of this account and Region; read-only.',
-    );
-    agent.allow(
-      { actions: ['rds:CopyDBSnapshot', 'rds:AddTagsToResource'], resources: [snapshots] },
-      'The agent copies any in-scope snapshot of this account and Region (automated ones are named by RDS) into a bunker-share-* intermediate and tags it.',
-    );
-    agent.allow(
-      { actions: ['rds:ModifyDBSnapshotAttribute', 'rds:DeleteDBSnapshot'], resources: [intermediates] },
-      "Sharing and deleting are limited to the agent's own intermediates, all named bunker-share-* (intermediateSnapshotId).",
-    );
+    if (config.artifacts.rds.enabled) {
+      agent.allow(
+        { actions: ['rds:DescribeDBSnapshots', 'rds:DescribeDBInstances'], resources: ['*'] },
+        'rds:DescribeDBSnapshots and rds:DescribeDBInstances without an identifier (the hourly sweep lists them) are only authorized on "*"; both are read-only.',
+      );
+      agent.allow(
+        {
+          actions: ['rds:ListTagsForResource', 'rds:DescribeDBSnapshotAttributes'],
+          resources: [snapshots, instances],
+        },
+        'Scope is decided by tags on any snapshot or instance of this account and Region; read-only.',
+      );
+      agent.allow(
+        { actions: ['rds:CopyDBSnapshot', 'rds:AddTagsToResource'], resources: [snapshots] },
+        'The agent copies any in-scope snapshot of this account and Region (automated ones are named by RDS) into a bunker-share-* intermediate and tags it.',
+      );
+      agent.allow(
+        { actions: ['rds:ModifyDBSnapshotAttribute', 'rds:DeleteDBSnapshot'], resources: [intermediates] },
+        "Sharing and deleting are limited to the agent's own intermediates, all named bunker-share-* (intermediateSnapshotId).",
+      );
+    }
     if (config.artifacts.aurora.enabled) {
       const clusterSnapshots = `arn:${partition}:rds:${region}:${account}:cluster-snapshot:*`;
       const clusters = `arn:${partition}:rds:${region}:${account}:cluster:*`;
