@@ -55,15 +55,16 @@ const nastySnapshotIds: ReadonlyArray<{ name: string; snapshotId: string }> = [
   { name: 'only punctuation', snapshotId: ':-:' },
 ];
 
-describe('backupSnapshotId', () => {
+describe("an RDS snapshot copy's name (rdsSnapshot.targetName)", () => {
   it('names the copy after the source account and snapshot, then a hash', () => {
     expect(backupSnapshotId(arnOf(AUTOMATED_ID))).toMatch(
       /^bunker-222222222222-rds-orders-db-2026-03-01-04-10-[0-9a-f]{10}$/,
     );
   });
 
-  it('is deterministic, so a retried copy lands on the same target', () => {
-    expect(backupSnapshotId(arnOf(AUTOMATED_ID))).toBe(backupSnapshotId(arnOf(AUTOMATED_ID)));
+  it('is deterministic across calls and releases, so a retried copy lands on the same target', () => {
+    // Written out: a changed name would make the next release copy everything again.
+    expect(backupSnapshotId(arnOf(AUTOMATED_ID))).toBe('bunker-222222222222-rds-orders-db-2026-03-01-04-10-8bf9fabc56');
   });
 
   it.each([
@@ -132,7 +133,7 @@ describe('intermediateSnapshotId', () => {
   });
 
   it('is deterministic', () => {
-    expect(intermediateSnapshotId(AUTOMATED_ID)).toBe(intermediateSnapshotId(AUTOMATED_ID));
+    expect(intermediateSnapshotId(AUTOMATED_ID)).toBe('bunker-share-orders-db-2026-03-01-04-10-b44bc3556f');
   });
 
   it.each([
@@ -347,7 +348,7 @@ describe('inventory keys', () => {
   ];
 
   it('gives a message body the same rejection id every time', () => {
-    expect(rejectionId('{"version":2}')).toBe(rejectionId('{"version":2}'));
+    expect(rejectionId('{"version":2}')).toBe('rejected:732322c128ed67841ef5aa42c7cd04ff');
   });
 
   it('gives different message bodies different rejection ids', () => {
