@@ -24,7 +24,38 @@ export function vaultNames(prefix: string) {
     intakeRole: `${prefix}-intake`,
     completionRole: `${prefix}-completion`,
     sweepRole: `${prefix}-sweep`,
+    /** Pulled backups: the pull function's role (the only principal the puller roles trust) and its queue. */
+    pullRole: `${prefix}-pull`,
+    pullQueue: `${prefix}-pull`,
+    pullDeadLetterQueue: `${prefix}-pull-dlq`,
+    /** The index listing one run's pulled records: partition key `pullScope`, sort key `artifactId`. */
+    inventoryPullScopeIndex: 'by-pull-scope',
   } as const;
+}
+
+/** The vault's bucket for pulled data (S3 names are global, so the account and Region are in it). */
+export function vaultBucketName(prefix: string, backupAccount: string, backupRegion: string): string {
+  return `${prefix}-vault-${backupAccount}-${backupRegion}`;
+}
+
+/** The pull function's role in the backup account: the one principal a puller role trusts. */
+export function pullRoleArn(prefix: string, backupAccount: string, partition = 'aws'): string {
+  return `arn:${partition}:iam::${backupAccount}:role/${vaultNames(prefix).pullRole}`;
+}
+
+/** The read-only puller role of a source account (IAM is global: one per account). */
+export function pullerRoleArn(prefix: string, sourceAccount: string, partition = 'aws'): string {
+  return `arn:${partition}:iam::${sourceAccount}:role/${prefix}-puller`;
+}
+
+/**
+ * A source account's staging bucket for DynamoDB exports, in the source
+ * account and Region: DynamoDB writes an export where the caller may write,
+ * and the vault must grant no source principal a write in the backup
+ * account, so the export lands here and the vault pulls it.
+ */
+export function exportBucketName(prefix: string, sourceAccount: string, region: string): string {
+  return `${prefix}-exports-${sourceAccount}-${region}`;
 }
 
 /** Names of a source stack's resources in a production account. */
@@ -39,6 +70,8 @@ export function sourceNames(prefix: string, region: string) {
     receiptsQueue: `${prefix}-receipts`,
     receiptsDeadLetterQueue: `${prefix}-receipts-dlq`,
     receiptsKeyAlias: `alias/${prefix}-receipts`,
+    /** Read-only role the vault's pull function assumes to read parameters, secrets and tables. */
+    pullerRole: `${prefix}-puller`,
   } as const;
 }
 
