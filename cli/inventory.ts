@@ -9,6 +9,7 @@ import type { AwsContext } from '../lambdas/adapters/aws-context';
 import { clientConfig } from '../lambdas/adapters/aws-context';
 import { DynamoInventory } from '../lambdas/adapters/dynamo-inventory';
 import type { InventoryFilter, InventoryRecord } from '../lambdas/core/inventory';
+import type { PulledRecord } from '../lambdas/core/pull/types';
 import { vaultNames } from '../lambdas/core/names';
 import { safeText } from '../lambdas/core/text';
 import { KINDS } from '../lambdas/kinds/registry';
@@ -67,6 +68,34 @@ const breakLongWords = (text: string, width: number) =>
 
 const kindLabel = (r: InventoryRecord) => (r.kind === 'unknown' ? '-' : KINDS[r.kind].configKey);
 
+interface Column<T> {
+  readonly head: string;
+  /** Width including cli-table3's one-space padding on each side. */
+  readonly width: number;
+  readonly value: (record: T) => string;
+  /** Identifiers: hard-wrapped so they are shown whole. */
+  readonly wrap?: boolean;
+}
+
+function render<T>(columns: readonly Column<T>[], records: readonly T[]): string {
+  const table = new Table({
+    head: columns.map((c) => c.head),
+    colWidths: columns.map((c) => c.width),
+    wordWrap: true,
+    wrapOnWordBoundary: true,
+    style: { head: [], border: [] },
+  });
+  for (const r of records) {
+    table.push(
+      columns.map((c) => {
+        const text = cell(c.value(r));
+        return c.wrap ? hardWrap(text, c.width - 2) : breakLongWords(text, c.width - 2);
+      }),
+    );
+  }
+  return table.toString();
+}
+
 export interface InventoryTableOptions {
   /** Every column, for a terminal wider than 120 columns. @default false */
   readonly wide?: boolean;
@@ -82,7 +111,7 @@ export function inventoryTable(records: readonly InventoryRecord[], options: Inv
   const wide = options.wide ?? false;
   // Column widths include cli-table3's one-space padding on each side; with
   // the borders (one per column, plus one) the default layout is 120 wide.
-  const columns: { head: string; width: number; value: (r: InventoryRecord) => string; wrap?: boolean }[] = [
+  const columns: Column<InventoryRecord>[] = [
     { head: 'Status', width: 12, value: (r) => `${r.status}\n${kindLabel(r)}` },
     {
       head: 'Account',
@@ -101,23 +130,34 @@ export function inventoryTable(records: readonly InventoryRecord[], options: Inv
       : []),
     { head: 'Reason', width: wide ? 50 : 21, value: (r) => r.reason ?? '' },
   ];
-  const table = new Table({
-    head: columns.map((c) => c.head),
-    colWidths: columns.map((c) => c.width),
-    wordWrap: true,
-    wrapOnWordBoundary: true,
-    style: { head: [], border: [] },
-  });
-  for (const r of records) {
-    table.push(
-      columns.map((c) => {
-        const text = cell(c.value(r));
-        return c.wrap ? hardWrap(text, c.width - 2) : breakLongWords(text, c.width - 2);
-      }),
-    );
-  }
+  const table = render(columns, records);
   const counts = new Map<string, number>();
   for (const r of records) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
   const summary = [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
-  return `${table.toString()}\n${records.length} record(s): ${summary}`;
+  return `${table}\n${records.length} record(s): ${summary}`;
+}
+
+const shortChecksum = (checksum: string | undefined) =>
+  checksum ? checksum.replace(/^([a-z0-9-]+:)?(.{12}).*$/, '$2') : '-';
+
+/**
+ * Pulled backups (parameters, secrets, tables): one row per resource, never
+ * a value. The checksum is shortened; the JSON output has it whole.
+ */
+export function pulledTable(records: readonly PulledRecord[]): string {
+  if (records.length === 0) return 'The inventory holds no pulled backups matching the filter.';
+  const columns: Column<PulledRecord>[] = [
+    { head: 'State', width: 19, value: (r) => `${r.state}\n${r.kind}` },
+    { head: 'Account', width: 15, value: (r) => `${r.sourceAccount}\n${r.sourceRegion}` },
+    { head: 'Name', width: 29, value: (r) => r.sourceId, wrap: true },
+    { head: 'Count', width: 8, value: (r) => (r.count === undefined ? '-' : String(r.count)) },
+    { head: 'Checksum', width: 14, value: (r) => shortChecksum(r.checksum) },
+    { head: 'Changed (UTC)', width: 14, value: (r) => when(r.deletedAt ?? r.lastChangedAt) },
+    { head: 'Reason', width: 13, value: (r) => r.reason ?? '' },
+  ];
+  const table = render(columns, records);
+  const counts = new Map<string, number>();
+  for (const r of records) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
+  const summary = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
+  return `${table}\n${records.length} pulled resource(s): ${summary}`;
 }

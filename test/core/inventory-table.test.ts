@@ -4,8 +4,9 @@
  * the operator's terminal a control character from a record.
  */
 import { describe, expect, it } from 'vitest';
-import { inventoryTable } from '../../cli/inventory';
+import { inventoryTable, pulledTable } from '../../cli/inventory';
 import { type InventoryRecord, newRecord } from '../../lambdas/core/inventory';
+import type { PulledRecord } from '../../lambdas/core/pull/types';
 
 const T = new Date('2026-03-01T04:30:00.000Z');
 const LONG_ID = `bunker-share-${'orders-db-nightly-'.repeat(8)}0123456789`;
@@ -90,5 +91,40 @@ describe('inventoryTable', () => {
 
   it('says so when nothing matches', () => {
     expect(inventoryTable([])).toBe('The inventory holds no records matching the filter.');
+  });
+});
+
+describe('pulledTable', () => {
+  const parameter: PulledRecord = {
+    artifactId: 'ssm-parameter:222222222222:eu-west-1:/payments/db/password',
+    kind: 'ssm-parameter',
+    pullScope: 'ssm-parameter:222222222222:eu-west-1',
+    state: 'deleted-at-source',
+    sourceAccount: '222222222222',
+    sourceRegion: 'eu-west-1',
+    sourceId: '/payments/db/password',
+    valueType: 'SecureString',
+    count: 3,
+    checksum: 'hmac-sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+    lastChangedAt: '2026-03-01T04:10:07.000Z',
+    deletedAt: '2026-03-02T05:20:00.000Z',
+    createdAt: '2026-03-01T04:10:07.000Z',
+    updatedAt: '2026-03-02T05:20:00.000Z',
+    version: 4,
+  };
+
+  it('shows each resource with its state, count, a short checksum and when it was first seen missing', () => {
+    const text = pulledTable([parameter]);
+    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(120);
+    expect(text).toContain('deleted-at-source');
+    expect(text).toContain('/payments/db/password');
+    expect(text).toContain('9f86d081884c');
+    expect(text).not.toContain('9f86d081884c7');
+    expect(text).toContain('2026-03-02');
+    expect(text.split('\n').at(-1)).toBe('1 pulled resource(s): 1 deleted-at-source');
+  });
+
+  it('says so when nothing was pulled', () => {
+    expect(pulledTable([])).toBe('The inventory holds no pulled backups matching the filter.');
   });
 });
