@@ -9,6 +9,7 @@
  * inventory record: an unchanged resource costs no value read, no object
  * write and no record write.
  */
+import type { RetryLaterError } from '../errors';
 import { safeText } from '../text';
 import { SecretValue } from './secret-value';
 import {
@@ -25,6 +26,9 @@ import {
 export type ValueKind = 'ssm' | 'secrets';
 
 export const VALUE_OBJECT_FORMAT = 'bunker-value-v1';
+
+/** How long a throttled run waits before it goes on. */
+export const THROTTLED_DELAY_SECONDS = 60;
 
 /** Version ids kept on a record for change detection. */
 export const MAX_HELD_VERSION_IDS = 100;
@@ -170,6 +174,8 @@ export class ValueRun {
   private readonly seen = new Set<string>();
   private tally = { inScope: 0, changed: 0, unchanged: 0, deleted: 0, failed: 0, dataWrites: 0 };
   private continued = false;
+  private throttled = false;
+  private skipped = false;
 
   private constructor(
     private readonly ctx: PullContext,
@@ -203,20 +209,41 @@ export class ValueRun {
     this.tally.unchanged += 1;
   }
 
-  /** Whether the run is past its deadline: the caller stops and {@link continueLater}s. */
-  pastDeadline(): boolean {
-    return this.ctx.clock.now().getTime() >= this.ctx.deadline;
+  /**
+   * Whether the run should stop reading: past its deadline, or the source
+   * kept throttling past the SDK's own retries. The caller stops and
+   * {@link continueLater}s: throttling delays a run, it never fails a resource.
+   */
+  shouldStop(): boolean {
+    if (this.throttled || this.ctx.clock.now().getTime() >= this.ctx.deadline) this.skipped = true;
+    return this.skipped;
+  }
+
+  /** Whether work was left undone (a {@link shouldStop} said so): the caller must {@link continueLater}. */
+  get stoppedEarly(): boolean {
+    return this.skipped || this.throttled;
+  }
+
+  /** The source answered "slow down" even after the SDK's adaptive retries: the rest waits for a new invocation. */
+  throttledBy(error: RetryLaterError): void {
+    if (!this.throttled) {
+      this.ctx.log.warn('pull source throttled, continuing later', {
+        kind: this.kind,
+        reason: failureReason(error),
+      });
+    }
+    this.throttled = true;
   }
 
   /** Queues the rest of the job; what was not reached is found changed again next time. */
   async continueLater(): Promise<void> {
     this.continued = true;
-    this.ctx.log.warn('pull run out of time, continuing in a new invocation', {
+    this.ctx.log.warn('pull run stopped early, continuing in a new invocation', {
       kind: this.kind,
       account: this.ctx.job.account,
       region: this.ctx.job.region,
     });
-    await this.ctx.continueLater(this.ctx.job, 0);
+    await this.ctx.continueLater(this.ctx.job, this.throttled ? THROTTLED_DELAY_SECONDS : 0);
   }
 
   /**

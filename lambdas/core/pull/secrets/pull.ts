@@ -7,6 +7,7 @@
  * except one whose only label is AWSPENDING: a rotation in progress, not a
  * value anything uses yet.
  */
+import { RetryLaterError } from '../../errors';
 import type { SecretValue } from '../secret-value';
 import { pulledInScope } from '../scope';
 import type { PullContext, PullRunSummary, SecretsPullSettings } from '../types';
@@ -71,12 +72,8 @@ export async function pullSecrets(
     else changed.push({ secret, read, current });
   }
 
-  let outOfTime = false;
   await eachLimited(changed, READ_CONCURRENCY, async ({ secret, read, current }) => {
-    if (outOfTime || run.pastDeadline()) {
-      outOfTime = true;
-      return;
-    }
+    if (run.shouldStop()) return;
     const versions: PulledVersion[] = [];
     try {
       for (const id of read) {
@@ -90,13 +87,14 @@ export async function pullSecrets(
         });
       }
     } catch (error) {
+      if (error instanceof RetryLaterError) return run.throttledBy(error);
       return run.fail(resourceOf(secret), failureReason(error));
     }
     // Oldest first, so the record's newest version is written last.
     versions.sort((a, b) => (a.modifiedAt < b.modifiedAt ? -1 : a.modifiedAt > b.modifiedAt ? 1 : 0));
     await run.store(resourceOf(secret), versions, current);
   });
-  if (outOfTime) await run.continueLater();
+  if (run.stoppedEarly) await run.continueLater();
   await run.markMissing(new Set(secrets.map((s) => s.name)));
   return run.summary();
 }

@@ -7,6 +7,7 @@
  * GetParametersByPath would read (and decrypt) every value on every run, 10
  * a page.
  */
+import { RetryLaterError } from '../../errors';
 import type { SecretValue } from '../secret-value';
 import { pulledInScope } from '../scope';
 import type { PullContext, PullRunSummary, SsmPullSettings } from '../types';
@@ -73,15 +74,11 @@ export async function pullSsm(ctx: PullContext, settings: SsmPullSettings, sourc
 
   const batches: SsmParameterMeta[][] = [];
   for (let i = 0; i < changed.length; i += SSM_READ_BATCH) batches.push(changed.slice(i, i + SSM_READ_BATCH));
-  let outOfTime = false;
   await eachLimited(batches, READ_CONCURRENCY, async (batch) => {
-    if (outOfTime || run.pastDeadline()) {
-      outOfTime = true;
-      return;
-    }
+    if (run.shouldStop()) return;
     await readAndStore(run, source, batch);
   });
-  if (outOfTime) await run.continueLater();
+  if (run.stoppedEarly) await run.continueLater();
   await run.markMissing(new Set(parameters.map((p) => p.name)));
   return run.summary();
 }
@@ -92,8 +89,11 @@ async function readAndStore(run: ValueRun, source: SsmSource, batch: readonly Ss
   try {
     read = await source.read(batch.map((p) => p.name));
   } catch (error) {
+    if (error instanceof RetryLaterError) return run.throttledBy(error);
     if (batch.length === 1) return run.fail(resourceOf(batch[0]), failureReason(error));
-    for (const parameter of batch) await readAndStore(run, source, [parameter]);
+    for (const parameter of batch) {
+      if (!run.shouldStop()) await readAndStore(run, source, [parameter]);
+    }
     return;
   }
   for (const value of read.values) {
