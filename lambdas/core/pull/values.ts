@@ -275,13 +275,11 @@ export class ValueRun {
         value: version.value,
       };
       // A retried run finds its object already there: held, not written twice.
-      if (await this.ctx.store.putOnce(objectKey, encodeValueObject(object), 'application/json')) {
-        this.tally.dataWrites += 1;
-      }
-      if (!heldIds.includes(version.id)) {
-        heldIds.push(version.id);
-        added += 1;
-      }
+      const written = await this.ctx.store.putOnce(objectKey, encodeValueObject(object), 'application/json');
+      if (written) this.tally.dataWrites += 1;
+      // A new object is a new version even under a known id (SSM starts again at 1 for a name made again).
+      if (written || !heldIds.includes(version.id)) added += 1;
+      if (!heldIds.includes(version.id)) heldIds.push(version.id);
       if (version.id === latestId) {
         latest = {
           id: version.id,
