@@ -53,7 +53,7 @@ interface Parameter {
 
 export class MemorySsm implements SsmSource {
   private readonly parameters = new Map<string, Parameter>();
-  readonly calls = { describePages: 0, tagPages: 0, getParameters: 0, putParameter: 0 };
+  readonly calls = { describePages: 0, tagPages: 0, getParameters: 0, getParameterHistory: 0, putParameter: 0 };
 
   constructor(
     private readonly clock: Clock,
@@ -154,6 +154,22 @@ export class MemorySsm implements SsmSource {
       values.push({ ...this.meta(name, parameter), value: SecretValue.text(latest.value) });
     }
     return { values, missing };
+  }
+
+  async history(name: string, afterVersion: number): Promise<SsmParameterValue[] | undefined> {
+    this.calls.getParameterHistory += 1;
+    const parameter = this.parameters.get(name);
+    if (!parameter) return undefined;
+    if (parameter.failure) throw awsError(parameter.failure, 'The key cannot be used to decrypt the parameter.');
+    return parameter.versions
+      .filter((v) => v.version > afterVersion)
+      .map((v) => ({
+        name,
+        type: parameter.type,
+        version: String(v.version),
+        modifiedAt: v.modifiedAt,
+        value: SecretValue.text(v.value),
+      }));
   }
 
   /** This Parameter Store as a restore's target. */

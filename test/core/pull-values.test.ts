@@ -12,7 +12,12 @@ import { RetryLaterError } from '../../lambdas/core/errors';
 import type { Log } from '../../lambdas/core/ports';
 import { hmacFingerprint } from '../../lambdas/core/pull/fingerprint';
 import { parseRewrites } from '../../lambdas/core/pull/restore/rewrite';
-import { restoreValues, targetNameOf, type ValueTarget } from '../../lambdas/core/pull/restore/values';
+import {
+  planValueRestore,
+  restoreValues,
+  targetNameOf,
+  type ValueTarget,
+} from '../../lambdas/core/pull/restore/values';
 import { PullNotEnabledError, runPull } from '../../lambdas/core/pull/run';
 import { pulledInScope } from '../../lambdas/core/pull/scope';
 import { SecretValue } from '../../lambdas/core/pull/secret-value';
@@ -243,6 +248,35 @@ describe('pullSsm', () => {
     expect(record?.latest).toMatchObject({ id: '2', modifiedAt: '2026-03-01T01:00:00.000Z' });
   });
 
+  it('reads the versions made between two pulls from the history, so each is kept and can be restored', async () => {
+    const h = harness();
+    const ssm = source(h);
+    await runPull(h.ctx('ssm'), ssmSettings, { ssm });
+    h.clock.advance(HOUR);
+    ssm.put('/app/db/password', 'db-password-2', { type: 'SecureString', overwrite: true });
+    h.clock.advance(HOUR);
+    ssm.put('/app/db/password', 'db-password-3', { type: 'SecureString', overwrite: true });
+    h.clock.advance(HOUR);
+    ssm.put('/app/hosts', 'c.example', { type: 'StringList', overwrite: true });
+    const reads = ssm.calls.getParameters;
+
+    expect(await runPull(h.ctx('ssm'), ssmSettings, { ssm })).toMatchObject({ changed: 2, dataWrites: 3 });
+
+    expect(ssm.calls).toMatchObject({ getParameterHistory: 1, getParameters: reads + 1 });
+    const keys = (await h.store.list('ssm/111111111111/eu-west-1/%2Fapp%2Fdb%2Fpassword/')).map((o) => o.key);
+    expect(keys).toEqual([
+      'ssm/111111111111/eu-west-1/%2Fapp%2Fdb%2Fpassword/20260301T000000.000Z-1.json',
+      'ssm/111111111111/eu-west-1/%2Fapp%2Fdb%2Fpassword/20260301T010000.000Z-2.json',
+      'ssm/111111111111/eu-west-1/%2Fapp%2Fdb%2Fpassword/20260301T020000.000Z-3.json',
+    ]);
+    expect(await storedValue(h.store, keys[1])).toBe('db-password-2');
+    expect(await h.records.get('ssm-parameter:111111111111:eu-west-1:/app/db/password')).toMatchObject({
+      count: 3,
+      heldVersionIds: ['1', '2', '3'],
+      latest: { id: '3', modifiedAt: '2026-03-01T02:00:00.000Z' },
+    });
+  });
+
   it('keeps a parameter deleted at the source, marked with the time first seen missing; made again, it is held again', async () => {
     const h = harness();
     const ssm = source(h);
@@ -300,6 +334,7 @@ describe('pullSsm', () => {
     const throttling: SsmSource = {
       describe: () => ssm.describe(),
       tags: (filter) => ssm.tags(filter),
+      history: (name, after) => ssm.history(name, after),
       read: async (names) => {
         if (throttles-- > 0) throw new RetryLaterError('the source kept throttling');
         return ssm.read(names);
@@ -534,6 +569,30 @@ describe('restoreValues', () => {
     expect(summary).toMatchObject({ planned: 2, equal: 2, ok: true });
     expect(target.current('prod/cert')).toEqual(Uint8Array.from([0, 1, 2, 250]));
     expect(target.current('prod/db')).toBe('secret-v1');
+  });
+
+  it('of two secret versions made in the same instant, plans the one that was current', async () => {
+    const store = new MemoryVaultStore();
+    const records = new MemoryPulledInventory();
+    const prefix = 'secrets/111111111111/eu-west-1/prod%2Ftie/20260301T000000.000Z-';
+    // The current version's id sorts first: key order alone would pick the previous one.
+    await store.putOnce(`${prefix}a-current.json`, new Uint8Array([1]));
+    await store.putOnce(`${prefix}z-previous.json`, new Uint8Array([2]));
+    await records.create({
+      artifactId: 'secret:111111111111:eu-west-1:prod/tie',
+      kind: 'secret',
+      pullScope: 'secret:111111111111:eu-west-1',
+      state: 'held',
+      sourceAccount: ACCOUNT,
+      sourceRegion: REGION,
+      sourceId: 'prod/tie',
+      latest: { id: 'a-current', modifiedAt: T0, pulledAt: T0, objectKey: `${prefix}a-current.json`, checksum: 'x' },
+      createdAt: T0,
+      updatedAt: T0,
+      version: 1,
+    });
+    const plan = await planValueRestore({ store, records }, { kind: 'secrets', account: ACCOUNT, region: REGION });
+    expect(plan.values.map((v) => v.versionId)).toEqual(['a-current']);
   });
 
   it('joins a prefix and a name with one slash', () => {

@@ -349,6 +349,19 @@ describe.each([
     expect((await h.source.read(['/life/x'])).missing).toEqual(['/life/x']);
   });
 
+  it('reads the history after a version, oldest first, decrypted; none for a parameter it does not have', async () => {
+    await h.put('/hist/x', 'h1', { type: 'SecureString' });
+    await h.overwrite('/hist/x', 'h2');
+    await h.overwrite('/hist/x', 'h3');
+    const history = await h.source.history('/hist/x', 1);
+    expect(history?.map((v) => [v.version, v.value.reveal()])).toEqual([
+      ['2', 'h2'],
+      ['3', 'h3'],
+    ]);
+    expect(history?.[0].modifiedAt).toMatch(ISO);
+    expect(await h.source.history('/hist/none', 0)).toBeUndefined();
+  });
+
   it('the restore target writes over what is there, keeps the type, and reads back', async () => {
     expect(await h.target.read('/restored/none')).toBeUndefined();
     await h.target.write('/restored/secure', 'SecureString', SecretValue.text('first'));

@@ -253,17 +253,20 @@ describe('pulled SSM parameters on the emulator', () => {
     expect(again.deletedAt.S).toBe(item.deletedAt.S);
   });
 
-  it('restores SecureString, StringList and String values equal into another account, and --at an earlier time the earlier ones', async () => {
+  it('restores SecureString, StringList and String values equal into another account, and --at a time between two pulls the version of that time', async () => {
     const w = await world();
     await putParameter(w, '/app/db/password', 'password-one', 'SecureString');
     await putParameter(w, '/app/hosts', 'a.example,b.example', 'StringList');
     await putParameter(w, '/app/url', `https://api.${w.source}.eu-west-1.example`);
     await w.pull('ssm');
+    // Two changes between two pulls: the first is only in the parameter's history.
+    await sleep(1100);
+    await putParameter(w, '/app/db/password', 'password-two', 'SecureString', true, true);
     await sleep(1100);
     const between = new Date().toISOString();
     await sleep(1100);
-    await putParameter(w, '/app/db/password', 'password-two', 'SecureString', true, true);
-    await w.pull('ssm');
+    await putParameter(w, '/app/db/password', 'password-three', 'SecureString', true, true);
+    expect(await w.pull('ssm')).toMatchObject({ changed: 1, dataWrites: 2 });
 
     const now = await targetContext();
     const nowSsm = new SSMClient(sdkConfig(now));
@@ -275,7 +278,7 @@ describe('pulled SSM parameters on the emulator', () => {
     expect(latest).toMatchObject({ planned: 3, written: 3, equal: 3, ok: true });
     const read = async (client: SSMClient, name: string) =>
       (await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter;
-    expect(await read(nowSsm, '/app/db/password')).toMatchObject({ Type: 'SecureString', Value: 'password-two' });
+    expect(await read(nowSsm, '/app/db/password')).toMatchObject({ Type: 'SecureString', Value: 'password-three' });
     expect(await read(nowSsm, '/app/hosts')).toMatchObject({ Type: 'StringList', Value: 'a.example,b.example' });
     expect((await read(nowSsm, '/app/url'))?.Value).toBe('https://api.333333333333.eu-west-1.example');
 
@@ -287,7 +290,7 @@ describe('pulled SSM parameters on the emulator', () => {
       new SsmValueTarget(earlierSsm),
     );
     expect(atBetween).toMatchObject({ planned: 1, equal: 1, ok: true });
-    expect((await read(earlierSsm, '/restored/app/db/password'))?.Value).toBe('password-one');
+    expect((await read(earlierSsm, '/restored/app/db/password'))?.Value).toBe('password-two');
   });
 });
 

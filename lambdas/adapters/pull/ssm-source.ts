@@ -5,7 +5,12 @@
  * throttling that outlasts it becomes {@link RetryLaterError}, so the run
  * goes on later instead of failing.
  */
-import { GetParametersCommand, paginateDescribeParameters, type SSMClient } from '@aws-sdk/client-ssm';
+import {
+  GetParametersCommand,
+  paginateDescribeParameters,
+  paginateGetParameterHistory,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
 import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { RetryLaterError } from '../../core/errors';
 import { SecretValue } from '../../core/pull/secret-value';
@@ -101,6 +106,32 @@ export class SdkSsmSource implements SsmSource {
     } catch (error) {
       return laterWhenThrottled(error);
     }
+  }
+
+  async history(name: string, afterVersion: number): Promise<SsmParameterValue[] | undefined> {
+    const out: SsmParameterValue[] = [];
+    try {
+      const pages = paginateGetParameterHistory(
+        { client: this.ssm, pageSize: 50 },
+        { Name: name, WithDecryption: true },
+      );
+      for await (const page of pages) {
+        for (const v of page.Parameters ?? []) {
+          if ((v.Version ?? 0) <= afterVersion) continue;
+          out.push({
+            name,
+            type: typeOf(v.Type, name),
+            version: String(v.Version ?? 0),
+            modifiedAt: iso(v.LastModifiedDate),
+            value: SecretValue.text(v.Value ?? ''),
+          });
+        }
+      }
+    } catch (error) {
+      if ((error as { name?: string })?.name === 'ParameterNotFound') return undefined;
+      laterWhenThrottled(error);
+    }
+    return out.sort((a, b) => Number(a.version) - Number(b.version));
   }
 }
 

@@ -124,7 +124,11 @@ export async function planValueRestore(
       .map(({ key }) => ({ key, parsed: parseValueObjectKey(key) }))
       .filter((v) => v.parsed?.name === name && (!atIso || v.parsed.modifiedAt <= atIso))
       .sort((a, b) => (a.key < b.key ? -1 : 1));
-    const newest = versions.at(-1);
+    // Versions made within one tick of the source's clock (secrets made in one second) tie on time: the one
+    // that was current at the last pull wins the tie, else the last in key order.
+    const newestTime = versions.at(-1)?.parsed?.modifiedAt;
+    const tied = versions.filter((v) => v.parsed?.modifiedAt === newestTime);
+    const newest = tied.find((v) => v.parsed?.versionId === record.latest?.id) ?? tied.at(-1);
     if (!newest?.parsed) {
       notYet.push(name);
       continue;

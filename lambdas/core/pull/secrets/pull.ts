@@ -90,8 +90,9 @@ export async function pullSecrets(
       if (error instanceof RetryLaterError) return run.throttledBy(error);
       return run.fail(resourceOf(secret), failureReason(error));
     }
-    // Oldest first, so the record's newest version is written last.
-    versions.sort((a, b) => (a.modifiedAt < b.modifiedAt ? -1 : a.modifiedAt > b.modifiedAt ? 1 : 0));
+    // Oldest first, the current one last among equal times.
+    const rank = (v: PulledVersion) => `${v.modifiedAt}${v.id === current ? '1' : '0'}`;
+    versions.sort((a, b) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0));
     await run.store(resourceOf(secret), versions, current);
   });
   if (run.stoppedEarly) await run.continueLater();

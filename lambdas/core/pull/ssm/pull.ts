@@ -5,12 +5,13 @@
  * names a call, decrypted). An unchanged run over 10,000 parameters is 200
  * Describe pages and nothing else: no value read, no KMS decrypt, no write.
  * GetParametersByPath would read (and decrypt) every value on every run, 10
- * a page.
+ * a page. A parameter that changed more than once between two pulls has its
+ * missed versions read from its history, so every version is kept.
  */
 import { RetryLaterError } from '../../errors';
 import type { SecretValue } from '../secret-value';
 import { pulledInScope } from '../scope';
-import type { PullContext, PullRunSummary, SsmPullSettings } from '../types';
+import type { PullContext, PulledRecord, PullRunSummary, SsmPullSettings } from '../types';
 import { eachLimited, failureReason, type PulledVersion, ValueRun } from '../values';
 
 export const SSM_PARAMETER_TYPES = ['String', 'StringList', 'SecureString'] as const;
@@ -45,6 +46,29 @@ export interface SsmSource {
   tags(filter?: { key: string; value: string }): Promise<Map<string, Record<string, string>>>;
   /** Current values of at most {@link SSM_READ_BATCH} parameters; names the source no longer has are `missing`. */
   read(names: readonly string[]): Promise<{ values: SsmParameterValue[]; missing: string[] }>;
+  /**
+   * The versions of `name` after `afterVersion`, oldest first, decrypted
+   * (GetParameterHistory; SSM keeps the newest 100); `undefined` when the
+   * parameter is gone.
+   */
+  history(name: string, afterVersion: number): Promise<SsmParameterValue[] | undefined>;
+}
+
+/**
+ * Whether versions came and went since the held one: SSM numbers a
+ * parameter's versions 1, 2, 3…, so a jump of more than one means versions
+ * the vault never saw, read from the parameter's history so a restore can
+ * go back to any of them. (A parameter made again starts at 1 with a later
+ * time; its number is then not above the held one.)
+ */
+function skippedVersions(held: PulledRecord | undefined, parameter: SsmParameterMeta): number | undefined {
+  const latest = held?.latest;
+  if (!latest) return undefined;
+  const heldVersion = Number(latest.id);
+  const version = Number(parameter.version);
+  return Number.isInteger(heldVersion) && version > heldVersion + 1 && parameter.modifiedAt > latest.modifiedAt
+    ? heldVersion
+    : undefined;
 }
 
 export async function pullSsm(ctx: PullContext, settings: SsmPullSettings, source: SsmSource): Promise<PullRunSummary> {
@@ -54,6 +78,7 @@ export async function pullSsm(ctx: PullContext, settings: SsmPullSettings, sourc
   const tags = 'tag' in scope ? await source.tags(scope.tag) : new Map<string, Record<string, string>>();
   const rules = { scope: settings.scope, prefixes: settings.paths };
   const changed: SsmParameterMeta[] = [];
+  const gapped: { parameter: SsmParameterMeta; after: number }[] = [];
   for (const parameter of parameters) {
     if (!pulledInScope(rules, { name: parameter.name, arn: parameter.arn, tags: tags.get(parameter.name) ?? {} })) {
       continue;
@@ -67,9 +92,11 @@ export async function pullSsm(ctx: PullContext, settings: SsmPullSettings, sourc
       held.latest.modifiedAt === parameter.modifiedAt
     ) {
       run.unchanged();
-    } else {
-      changed.push(parameter);
+      continue;
     }
+    const after = skippedVersions(held, parameter);
+    if (after === undefined) changed.push(parameter);
+    else gapped.push({ parameter, after });
   }
 
   const batches: SsmParameterMeta[][] = [];
@@ -77,6 +104,10 @@ export async function pullSsm(ctx: PullContext, settings: SsmPullSettings, sourc
   await eachLimited(batches, READ_CONCURRENCY, async (batch) => {
     if (run.shouldStop()) return;
     await readAndStore(run, source, batch);
+  });
+  await eachLimited(gapped, READ_CONCURRENCY, async ({ parameter, after }) => {
+    if (run.shouldStop()) return;
+    await readHistoryAndStore(run, source, parameter, after);
   });
   if (run.stoppedEarly) await run.continueLater();
   await run.markMissing(new Set(parameters.map((p) => p.name)));
@@ -107,6 +138,32 @@ async function readAndStore(run: ValueRun, source: SsmSource, batch: readonly Ss
   }
   // Deleted between Describe and read: seen missing now.
   for (const name of read.missing) await run.markDeleted(name);
+}
+
+/** Every version since `after`, one GetParameterHistory walk: the versions between two pulls are kept too. */
+async function readHistoryAndStore(
+  run: ValueRun,
+  source: SsmSource,
+  parameter: SsmParameterMeta,
+  after: number,
+): Promise<void> {
+  let history: SsmParameterValue[] | undefined;
+  try {
+    history = await source.history(parameter.name, after);
+  } catch (error) {
+    if (error instanceof RetryLaterError) return run.throttledBy(error);
+    return run.fail(resourceOf(parameter), failureReason(error));
+  }
+  if (!history) return run.markDeleted(parameter.name);
+  const newest = history.at(-1);
+  if (!newest) return run.fail(resourceOf(parameter), `the history of version ${parameter.version} came back empty`);
+  const versions: PulledVersion[] = history.map((v) => ({
+    id: v.version,
+    modifiedAt: v.modifiedAt,
+    value: v.value,
+    valueType: v.type,
+  }));
+  await run.store(resourceOf(newest), versions, newest.version);
 }
 
 const resourceOf = (p: SsmParameterMeta) => ({ name: p.name, arn: p.arn, valueType: p.type });
