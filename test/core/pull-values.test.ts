@@ -350,6 +350,23 @@ describe('pullSsm', () => {
     expect(second).toMatchObject({ changed: 2, failed: 0, continued: false });
   });
 
+  it('throttling while listing delays the whole run: it is queued again and its run record says so', async () => {
+    const h = harness();
+    const ssm = source(h);
+    const throttling: SsmSource = {
+      describe: async () => {
+        throw new RetryLaterError('the source kept throttling');
+      },
+      tags: (filter) => ssm.tags(filter),
+      history: (name, after) => ssm.history(name, after),
+      read: (names) => ssm.read(names),
+    };
+    const summary = await runPull(h.ctx('ssm'), ssmSettings, { ssm: throttling });
+    expect(summary).toMatchObject({ inScope: 0, continued: true, failed: 0 });
+    expect(h.continued).toEqual([{ job: { kind: 'ssm', account: ACCOUNT, region: REGION }, delaySeconds: 60 }]);
+    expect((await h.records.getRun('ssm', ACCOUNT, REGION))?.summary.continued).toBe(true);
+  });
+
   it('past its deadline a run stops reading and continues in a new invocation', async () => {
     const h = harness();
     const ssm = source(h);

@@ -5,9 +5,11 @@
  * The run record is written on every run, changed or not, so "the last
  * pull found nothing changed" is a fact in the inventory, not an absence.
  */
+import { RetryLaterError } from '../errors';
 import { pullSecrets, type SecretsSource } from './secrets/pull';
 import { pullSsm, type SsmSource } from './ssm/pull';
 import { type PullContext, type PullRunSummary, type PullSettings, pullRunId } from './types';
+import { THROTTLED_DELAY_SECONDS } from './values';
 
 export interface PullSources {
   readonly ssm?: SsmSource;
@@ -21,7 +23,13 @@ export class PullNotEnabledError extends Error {
 }
 
 export async function runPull(ctx: PullContext, settings: PullSettings, sources: PullSources): Promise<PullRunSummary> {
-  const summary = await dispatch(ctx, settings, sources);
+  const startedAt = ctx.clock.now().toISOString();
+  const summary = await dispatch(ctx, settings, sources).catch(async (error: unknown) => {
+    if (!(error instanceof RetryLaterError)) throw error;
+    // Throttled while listing the source: nothing was read, the whole run goes on later.
+    await ctx.continueLater(ctx.job, THROTTLED_DELAY_SECONDS);
+    return throttledRun(ctx, startedAt);
+  });
   const { kind, account, region } = ctx.job;
   const previous = await ctx.records.getRun(kind, account, region);
   await ctx.records.putRun({
@@ -32,10 +40,34 @@ export async function runPull(ctx: PullContext, settings: PullSettings, sources:
     version: (previous?.version ?? 0) + 1,
   });
   const { breaches, ...counts } = summary;
-  const line = summary.nothingChanged ? 'pull run: nothing changed' : 'pull run';
+  const line = summary.continued
+    ? 'pull run: continues in a new invocation'
+    : summary.nothingChanged
+      ? 'pull run: nothing changed'
+      : 'pull run';
   if (summary.failed > 0 || breaches.length > 0) ctx.log.warn(line, { ...counts, breaches });
   else ctx.log.info(line, { ...counts, breaches });
   return summary;
+}
+
+function throttledRun(ctx: PullContext, startedAt: string): PullRunSummary {
+  const { kind, account, region } = ctx.job;
+  return {
+    kind,
+    account,
+    region,
+    startedAt,
+    finishedAt: ctx.clock.now().toISOString(),
+    inScope: 0,
+    changed: 0,
+    unchanged: 0,
+    deleted: 0,
+    failed: 0,
+    dataWrites: 0,
+    nothingChanged: true,
+    continued: true,
+    breaches: [],
+  };
 }
 
 function dispatch(ctx: PullContext, settings: PullSettings, sources: PullSources): Promise<PullRunSummary> {
