@@ -384,6 +384,25 @@ describe('pullSsm', () => {
     expect(ssm.calls).toMatchObject({ describePages: 3, getParameters: 12, tagPages: 2 });
   });
 
+  it('a run over 10,000 unchanged parameters is 200 Describe and 100 tag pages: no value read, no write', async () => {
+    const h = harness();
+    const ssm = new MemorySsm(h.clock, ACCOUNT, REGION);
+    for (let i = 0; i < 10_000; i += 1) ssm.put(`/app/p${i}`, `v${i}`, { type: 'SecureString', tags: TAGGED });
+    expect(await runPull(h.ctx('ssm'), ssmSettings, { ssm })).toMatchObject({ changed: 10_000, dataWrites: 10_000 });
+    const calls = { ...ssm.calls };
+    h.clock.advance(HOUR);
+
+    const summary = await runPull(h.ctx('ssm'), ssmSettings, { ssm });
+
+    expect(summary).toMatchObject({ inScope: 10_000, unchanged: 10_000, dataWrites: 0, nothingChanged: true });
+    expect(h.store.writes).toBe(10_000);
+    expect(ssm.calls).toEqual({
+      ...calls,
+      describePages: calls.describePages + 200,
+      tagPages: calls.tagPages + 100,
+    });
+  });
+
   it('a kind not enabled in the settings, or without a source, is a clear error', async () => {
     const h = harness();
     const ssm = source(h);
