@@ -10,7 +10,14 @@
 import { safeText } from '../../text';
 import type { SecretValue } from '../secret-value';
 import { type Fingerprint, PULLED_KIND_OF, type PulledInventory, type VaultStore } from '../types';
-import { decodeValueObject, failureReason, parseValueObjectKey, type ValueKind, valueNamePrefix } from '../values';
+import {
+  decodeValueObject,
+  failureReason,
+  parseValueObjectKey,
+  type ValueKey,
+  type ValueKind,
+  valueNamePrefix,
+} from '../values';
 import { type Rewrite, rewriteValue } from './rewrite';
 
 /** Where restored values are written: a target account's Parameter Store or Secrets Manager. */
@@ -109,27 +116,32 @@ export async function planValueRestore(
   const values: PlannedValue[] = [];
   const deletedBefore: string[] = [];
   const notYet: string[] = [];
-  const names = records
-    .map((r) => r)
-    .filter((r) => r.sourceId.startsWith(request.namePrefix ?? ''))
-    .sort((a, b) => (a.sourceId < b.sourceId ? -1 : 1));
+  const prefix = request.namePrefix ?? '';
+  const names = records.filter((r) => r.sourceId.startsWith(prefix)).sort((a, b) => (a.sourceId < b.sourceId ? -1 : 1));
+  // One listing of every version under the prefix (1,000 keys a page), not one per resource.
+  const byName = new Map<string, { key: string; parsed: ValueKey }[]>();
+  for (const { key } of await deps.store.list(
+    valueNamePrefix(request.kind, request.account, request.region, prefix, false),
+  )) {
+    const parsed = parseValueObjectKey(key);
+    if (!parsed || (atIso && parsed.modifiedAt > atIso)) continue;
+    const versions = byName.get(parsed.name) ?? [];
+    versions.push({ key, parsed });
+    byName.set(parsed.name, versions);
+  }
   for (const record of names) {
     const name = record.sourceId;
     if (record.deletedAt && (!atIso || record.deletedAt <= atIso)) {
       deletedBefore.push(name);
       continue;
     }
-    const listed = await deps.store.list(valueNamePrefix(request.kind, request.account, request.region, name));
-    const versions = listed
-      .map(({ key }) => ({ key, parsed: parseValueObjectKey(key) }))
-      .filter((v) => v.parsed?.name === name && (!atIso || v.parsed.modifiedAt <= atIso))
-      .sort((a, b) => (a.key < b.key ? -1 : 1));
+    const versions = (byName.get(name) ?? []).sort((a, b) => (a.key < b.key ? -1 : 1));
     // Versions made within one tick of the source's clock (secrets made in one second) tie on time: the one
     // that was current at the last pull wins the tie, else the last in key order.
-    const newestTime = versions.at(-1)?.parsed?.modifiedAt;
-    const tied = versions.filter((v) => v.parsed?.modifiedAt === newestTime);
-    const newest = tied.find((v) => v.parsed?.versionId === record.latest?.id) ?? tied.at(-1);
-    if (!newest?.parsed) {
+    const newestTime = versions.at(-1)?.parsed.modifiedAt;
+    const tied = versions.filter((v) => v.parsed.modifiedAt === newestTime);
+    const newest = tied.find((v) => v.parsed.versionId === record.latest?.id) ?? tied.at(-1);
+    if (!newest) {
       notYet.push(name);
       continue;
     }
