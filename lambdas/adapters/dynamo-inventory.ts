@@ -34,6 +34,12 @@ function cancelledConditions(error: unknown): boolean[] | undefined {
 }
 
 const SLOTS_PREFIX = 'slots:copying:';
+
+/**
+ * Pulled records (they carry `pullScope`) and pull run records share the
+ * table but are not copies: the copy inventory's readers never see them.
+ */
+const isPulledItem = (item: object) => 'pullScope' in item || (item as { kind?: unknown }).kind === 'pull-run';
 const slotsKey = (pool: string) => ({ artifactId: `${SLOTS_PREFIX}${pool}` });
 
 function poolOfRecord(record: InventoryRecord): string {
@@ -180,7 +186,7 @@ export class DynamoInventory implements Inventory {
     const records: InventoryRecord[] = [];
     for await (const page of paginateScan({ client: this.doc }, { TableName: this.tableName })) {
       const items = (page.Items ?? []) as InventoryRecord[];
-      records.push(...items.filter((item) => !item.artifactId.startsWith(SLOTS_PREFIX)));
+      records.push(...items.filter((item) => !item.artifactId.startsWith(SLOTS_PREFIX) && !isPulledItem(item)));
     }
     return records;
   }
