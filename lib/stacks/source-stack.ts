@@ -22,9 +22,10 @@ import {
   vaultNames,
 } from '../../lambdas/core/names';
 import { sourceSettingsToEnv } from '../../lambdas/core/settings';
-import { enabledKinds, sourceSettings } from '../config/runtime';
+import { enabledKinds, enabledPulledKinds, sourceSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 import { BunkerFunction } from '../constructs/bunker-function';
+import { PullSource } from '../constructs/pull';
 import { acknowledge, NAG_PACK } from '../constructs/nag';
 
 /** RDS events that mean a snapshot may be ready to re-key and share. */
@@ -63,6 +64,8 @@ export class SourceStack extends Stack {
   public readonly agent: BunkerFunction;
   /** Where the vault says "copied": only the vault's Lambda roles may publish. */
   public readonly receiptsTopic: sns.Topic;
+  /** The puller role (first listed Region's stack) and export staging bucket, when a pulled kind is enabled. */
+  public readonly pull?: PullSource;
 
   constructor(scope: Construct, id: string, props: SourceStackProps) {
     const { config, sourceAccount, region, createReaderRole, ...stackProps } = props;
@@ -210,6 +213,11 @@ export class SourceStack extends Stack {
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 2 })],
     });
+
+    if (enabledPulledKinds(config).length > 0) {
+      // IAM is global: the puller role is made by the stack that makes the reader role.
+      this.pull = new PullSource(this, 'Pulled', { config, source, region, createPullerRole: ownsReaderRole });
+    }
 
     new CfnOutput(this, 'ShareKeyArn', {
       value: this.shareKey.keyArn,
