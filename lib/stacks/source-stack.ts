@@ -140,22 +140,25 @@ export class SourceStack extends Stack {
         }),
         maxSessionDuration: Duration.hours(1),
       });
-      const readPolicy = new iam.Policy(this, 'ReaderPolicy', {
-        roles: [this.readerRole],
-        statements: [
-          new iam.PolicyStatement({
-            actions: readerActions(config),
-            resources: ['*'],
-            // Only in the Regions the configuration registers for this account.
-            conditions: { StringEquals: { 'aws:RequestedRegion': source.regions } },
-          }),
-        ],
-      });
-      acknowledge(
-        readPolicy,
-        `${NAG_PACK}-IAM5[Resource::*]`,
-        'Read-only Describe/List actions of the enabled kinds only, in the registered Regions only; RDS and EC2 authorize these listing calls only on "*", and the role sees nothing beyond this account.',
-      );
+      // With only pulled kinds enabled the reader reads nothing: a policy must have a statement.
+      if (readerActions(config).length > 0) {
+        const readPolicy = new iam.Policy(this, 'ReaderPolicy', {
+          roles: [this.readerRole],
+          statements: [
+            new iam.PolicyStatement({
+              actions: readerActions(config),
+              resources: ['*'],
+              // Only in the Regions the configuration registers for this account.
+              conditions: { StringEquals: { 'aws:RequestedRegion': source.regions } },
+            }),
+          ],
+        });
+        acknowledge(
+          readPolicy,
+          `${NAG_PACK}-IAM5[Resource::*]`,
+          'Read-only Describe/List actions of the enabled kinds only, in the registered Regions only; RDS and EC2 authorize these listing calls only on "*", and the role sees nothing beyond this account.',
+        );
+      }
     }
 
     this.agent = new BunkerFunction(this, 'SourceAgent', {
