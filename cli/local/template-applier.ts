@@ -7,8 +7,9 @@
  *
  * It is not CloudFormation. It creates what is missing and finds what exists
  * by name (keys by their alias); of an existing resource it only rewrites the
- * policy documents that differ from the template, so an emulator set up by an
- * older Bunker converges on the current templates. It never deletes anything.
+ * policy documents that differ from the template and adds a table's missing
+ * indexes, so an emulator set up by an older Bunker converges on the current
+ * templates. It never deletes anything.
  *
  * The resource types the local mode replaces with something of its own
  * (Lambda, EventBridge, logs, alarms) are skipped by an explicit list. Any
