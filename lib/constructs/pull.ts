@@ -539,11 +539,19 @@ export function pullerStatements(config: BunkerConfig, source: SourceConfig): ia
     if (!('ids' in ssm.scope)) {
       statements.push(
         // IAM authorizes GetParametersByPath on the path, which carries no
-        // tags: a tag scope cannot narrow it, only the paths do.
+        // tags: a tag scope cannot narrow it, only the paths do. A path
+        // "/app/" is asked for as "/app", whose ARN ends without the slash.
         new iam.PolicyStatement({
           sid: 'ReadParametersByPath',
           actions: ['ssm:GetParametersByPath'],
-          resources: parameters,
+          resources: [
+            ...parameters,
+            ...regions.flatMap((r) =>
+              (ssm.paths ?? [])
+                .filter((path) => path.length > 1 && path.endsWith('/'))
+                .map((path) => `arn:${partition}:ssm:${r}:${account}:parameter${path.slice(0, -1)}`),
+            ),
+          ],
           conditions: inRegions,
         }),
       );

@@ -144,14 +144,12 @@ describe('the app with every pulled kind enabled', () => {
     );
     const pack = new AwsSolutionsChecks();
     Object.assign(pack, { isAcknowledged: () => false });
-    const raw = pack
-      .validateScope(all.built.app)
-      .violations.flatMap((violation) =>
-        violation.violatingResources.map((resource) => ({
-          id: violation.ruleName,
-          path: resource.constructPath ?? '',
-        })),
-      );
+    const raw = pack.validateScope(all.built.app).violations.flatMap((violation) =>
+      violation.violatingResources.map((resource) => ({
+        id: violation.ruleName,
+        path: resource.constructPath ?? '',
+      })),
+    );
     const pulled = acknowledgements.filter((ack) => ack.path.includes('/Pulled/'));
     expect(pulled.length).toBeGreaterThan(0);
     for (const ack of acknowledgements) {
@@ -243,6 +241,21 @@ describe('the puller role', () => {
       `arn:<AWS::Partition>:ssm:eu-west-1:${STOREFRONT}:parameter/app/*`,
       `arn:<AWS::Partition>:ssm:eu-west-1:${STOREFRONT}:parameter/shared/*`,
     ]);
+    expect(resources(bySid.get('ReadParametersByPath') as Statement)).toEqual([
+      `arn:<AWS::Partition>:ssm:eu-central-1:${STOREFRONT}:parameter/app/*`,
+      `arn:<AWS::Partition>:ssm:eu-central-1:${STOREFRONT}:parameter/shared/*`,
+      `arn:<AWS::Partition>:ssm:eu-west-1:${STOREFRONT}:parameter/app/*`,
+      `arn:<AWS::Partition>:ssm:eu-west-1:${STOREFRONT}:parameter/shared/*`,
+      // The paths themselves, asked for without their trailing slash.
+      `arn:<AWS::Partition>:ssm:eu-central-1:${STOREFRONT}:parameter/app`,
+      `arn:<AWS::Partition>:ssm:eu-central-1:${STOREFRONT}:parameter/shared`,
+      `arn:<AWS::Partition>:ssm:eu-west-1:${STOREFRONT}:parameter/app`,
+      `arn:<AWS::Partition>:ssm:eu-west-1:${STOREFRONT}:parameter/shared`,
+    ]);
+    // By path is not narrowed by the tag: IAM checks it against the path, which has no tags.
+    expect(
+      conditionValues(bySid.get('ReadParametersByPath') as Statement, 'StringEquals', 'aws:ResourceTag/bunker:backup'),
+    ).toEqual([]);
     expect(resources(bySid.get('ReadSecretsInScope') as Statement)).toEqual([
       `arn:<AWS::Partition>:secretsmanager:eu-central-1:${STOREFRONT}:secret:prod/*`,
       `arn:<AWS::Partition>:secretsmanager:eu-west-1:${STOREFRONT}:secret:prod/*`,
