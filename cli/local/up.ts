@@ -19,8 +19,9 @@ import { join } from 'node:path';
 import { App, type Stack, Token } from 'aws-cdk-lib';
 import { BUNDLING_STACKS, CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import { BunkerError } from '../../lambdas/core/errors';
-import { intakeTopicName, sourceNames, vaultNames } from '../../lambdas/core/names';
+import { intakeTopicName, sourceNames, vaultBucketName, vaultNames } from '../../lambdas/core/names';
 import { buildApp } from '../../lib/app';
+import { enabledPulledKinds } from '../../lib/config/runtime';
 import type { BunkerConfig } from '../../lib/config/schema';
 import { localContext } from './accounts';
 import { type AppliedStack, applyStack, type CfnTemplate, findApplied, type StackTemplate } from './template-applier';
@@ -46,6 +47,8 @@ export interface LocalEnvironment {
   readonly deadLetterQueueUrl: string;
   readonly tableName: string;
   readonly sources: readonly LocalSource[];
+  /** Pulled backups, when a pulled kind is enabled: the vault bucket and the pull queues. */
+  readonly pull?: { readonly vaultBucket: string; readonly queueUrl: string; readonly deadLetterQueueUrl: string };
 }
 
 type Progress = (line: string) => void;
@@ -200,5 +203,19 @@ export async function localUp(
     deadLetterQueueUrl: queueUrl(names.intakeDeadLetterQueue),
     tableName: findApplied(vault, 'AWS::DynamoDB::Table', 'TableName', names.inventoryTable).ref,
     sources,
+    ...(enabledPulledKinds(config).length > 0
+      ? {
+          pull: {
+            vaultBucket: findApplied(
+              vault,
+              'AWS::S3::Bucket',
+              'BucketName',
+              vaultBucketName(config.name, config.backup.account, config.backup.region),
+            ).ref,
+            queueUrl: queueUrl(names.pullQueue),
+            deadLetterQueueUrl: queueUrl(names.pullDeadLetterQueue),
+          },
+        }
+      : {}),
   };
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { KIND_NAMES, type KindName } from '../kinds/types';
 import { SettingsError } from './errors';
+import type { PullSettings } from './pull/types';
 
 const AccountId = z.string().regex(/^\d{12}$/);
 const Region = z.string().min(1);
@@ -174,5 +175,89 @@ export function sourceSettingsToEnv(s: SourceSettings): Record<string, string> {
     BUNKER_INTERMEDIATE_RETENTION_HOURS: String(s.intermediateRetentionHours),
     BUNKER_INTERMEDIATE_HORIZON_HOURS: String(s.intermediateHorizonHours),
     BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: String(s.maxIntermediateSnapshots),
+  };
+}
+
+const PullScopeSchema = ScopeSettingSchema;
+const PrefixesSchema = z.array(z.string().min(1)).min(1);
+
+/** The zod form of {@link PullSettings}: what the pull handler accepts from its environment. */
+export const PullSettingsSchema = z.object({
+  ssm: z.object({ scope: PullScopeSchema, paths: PrefixesSchema.optional() }).optional(),
+  secrets: z.object({ scope: PullScopeSchema, namePrefixes: PrefixesSchema.optional() }).optional(),
+  dynamodb: z
+    .object({
+      scope: PullScopeSchema,
+      scanReadShare: z.number().gt(0).max(1),
+      scanReadUnitsPerSecond: z.number().int().min(1),
+      scanSegments: z.number().int().min(1).max(64),
+      fullExportEveryHours: z.number().int().min(1),
+    })
+    .optional(),
+}) satisfies z.ZodType<PullSettings>;
+
+/** What the pull function needs: where the vault keeps pulled data, and what each enabled pulled kind pulls. */
+export interface PullHandlerSettings {
+  readonly prefix: string;
+  readonly partition: string;
+  readonly backupAccount: string;
+  readonly backupRegion: string;
+  readonly inventoryTable: string;
+  /** The inventory's index by `pullScope` (`vaultNames(prefix).inventoryPullScopeIndex`). */
+  readonly pullScopeIndex: string;
+  /** The Object Lock bucket pulled values and table dumps are written to. */
+  readonly vaultBucket: string;
+  readonly backupKeyArn: string;
+  /** Where a run that does not finish in one invocation queues its continuation. */
+  readonly pullQueueUrl: string;
+  readonly sources: readonly RegisteredSource[];
+  /** Only the enabled pulled kinds are present. */
+  readonly pull: PullSettings;
+}
+
+const PullEnvSchema = z.object({
+  BUNKER_PREFIX: z.string().min(1),
+  BUNKER_PARTITION: Partition,
+  BUNKER_BACKUP_ACCOUNT: AccountId,
+  BUNKER_BACKUP_REGION: Region,
+  BUNKER_INVENTORY_TABLE: z.string().min(1),
+  BUNKER_PULL_SCOPE_INDEX: z.string().min(1),
+  BUNKER_VAULT_BUCKET: z.string().min(3),
+  BUNKER_BACKUP_KEY_ARN: z.string().startsWith('arn:'),
+  BUNKER_PULL_QUEUE_URL: z.url(),
+  BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).min(1)),
+  BUNKER_PULL: Json(PullSettingsSchema),
+});
+
+export function pullSettingsFromEnv(env: Record<string, string | undefined> = process.env): PullHandlerSettings {
+  const e = parseEnv(PullEnvSchema, env, 'pull');
+  return {
+    prefix: e.BUNKER_PREFIX,
+    partition: e.BUNKER_PARTITION,
+    backupAccount: e.BUNKER_BACKUP_ACCOUNT,
+    backupRegion: e.BUNKER_BACKUP_REGION,
+    inventoryTable: e.BUNKER_INVENTORY_TABLE,
+    pullScopeIndex: e.BUNKER_PULL_SCOPE_INDEX,
+    vaultBucket: e.BUNKER_VAULT_BUCKET,
+    backupKeyArn: e.BUNKER_BACKUP_KEY_ARN,
+    pullQueueUrl: e.BUNKER_PULL_QUEUE_URL,
+    sources: e.BUNKER_SOURCES,
+    pull: e.BUNKER_PULL,
+  };
+}
+
+export function pullSettingsToEnv(s: PullHandlerSettings): Record<string, string> {
+  return {
+    BUNKER_PREFIX: s.prefix,
+    BUNKER_PARTITION: s.partition,
+    BUNKER_BACKUP_ACCOUNT: s.backupAccount,
+    BUNKER_BACKUP_REGION: s.backupRegion,
+    BUNKER_INVENTORY_TABLE: s.inventoryTable,
+    BUNKER_PULL_SCOPE_INDEX: s.pullScopeIndex,
+    BUNKER_VAULT_BUCKET: s.vaultBucket,
+    BUNKER_BACKUP_KEY_ARN: s.backupKeyArn,
+    BUNKER_PULL_QUEUE_URL: s.pullQueueUrl,
+    BUNKER_SOURCES: JSON.stringify(s.sources),
+    BUNKER_PULL: JSON.stringify(s.pull),
   };
 }

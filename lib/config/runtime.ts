@@ -5,9 +5,16 @@
  */
 import { ALL_KINDS } from '../../lambdas/kinds/registry';
 import type { Kind, KindName } from '../../lambdas/kinds/types';
-import { intakeTopicArn, vaultNames } from '../../lambdas/core/names';
-import type { KindsSettings, ScopeSetting, SourceSettings, VaultSettings } from '../../lambdas/core/settings';
-import type { BunkerConfig } from './schema';
+import { intakeTopicArn, vaultBucketName, vaultNames } from '../../lambdas/core/names';
+import { PULLED_CONFIG_KEYS, type PulledConfigKey, type PullSettings } from '../../lambdas/core/pull/types';
+import type {
+  KindsSettings,
+  PullHandlerSettings,
+  ScopeSetting,
+  SourceSettings,
+  VaultSettings,
+} from '../../lambdas/core/settings';
+import { type BunkerConfig, defaultPullEveryMinutes } from './schema';
 
 /** The kinds a configuration enables: the stacks build rules and grants for these only. */
 export function enabledKinds(config: BunkerConfig): Kind[] {
@@ -72,5 +79,83 @@ export function sourceSettings(
     intermediateRetentionHours: config.sourceAgent.intermediateRetentionHours,
     intermediateHorizonHours: config.sourceAgent.intermediateHorizonHours,
     maxIntermediateSnapshots: config.sourceAgent.maxIntermediateSnapshots,
+  };
+}
+
+/** The pulled kinds a configuration enables, in the order of {@link PULLED_CONFIG_KEYS}. */
+export function enabledPulledKinds(config: BunkerConfig): PulledConfigKey[] {
+  return PULLED_CONFIG_KEYS.filter((key) => config.artifacts[key].enabled);
+}
+
+/** What each enabled pulled kind pulls: the config's `artifacts.<kind>`; a disabled kind is absent. */
+export function pullSettings(config: BunkerConfig): PullSettings {
+  const { ssm, secrets, dynamodb } = config.artifacts;
+  return {
+    ...(ssm.enabled ? { ssm: { scope: ssm.scope, ...(ssm.paths ? { paths: ssm.paths } : {}) } } : {}),
+    ...(secrets.enabled
+      ? { secrets: { scope: secrets.scope, ...(secrets.namePrefixes ? { namePrefixes: secrets.namePrefixes } : {}) } }
+      : {}),
+    ...(dynamodb.enabled
+      ? {
+          dynamodb: {
+            scope: dynamodb.scope,
+            scanReadShare: dynamodb.scanReadShare,
+            scanReadUnitsPerSecond: dynamodb.scanReadUnitsPerSecond,
+            scanSegments: dynamodb.scanSegments,
+            fullExportEveryHours: dynamodb.fullExportEveryHours,
+          },
+        }
+      : {}),
+  };
+}
+
+/** One scheduled pull: a kind in one source account and Region, every so many minutes. */
+export interface PullSchedule {
+  readonly kind: PulledConfigKey;
+  readonly account: string;
+  readonly region: string;
+  readonly everyMinutes: number;
+}
+
+/** Every enabled pulled kind × source account × Region, with its rate (`pullEveryMinutes`, else half the RPO). */
+export function pullSchedules(config: BunkerConfig): PullSchedule[] {
+  return enabledPulledKinds(config).flatMap((kind) => {
+    const policy = config.artifacts[kind];
+    const everyMinutes = policy.pullEveryMinutes ?? defaultPullEveryMinutes(kind, policy.rpoHours);
+    return config.sources.flatMap((source) =>
+      source.regions.map((region) => ({ kind, account: source.account, region, everyMinutes })),
+    );
+  });
+}
+
+/**
+ * The vault bucket's default Object Lock retention: the longest
+ * `retentionDays` of the enabled pulled kinds, so no kind's data is kept
+ * shorter than it asks. Undefined when no pulled kind is enabled.
+ */
+export function vaultRetentionDays(config: BunkerConfig): number | undefined {
+  const days = enabledPulledKinds(config).map((kind) => config.artifacts[kind].retentionDays);
+  return days.length > 0 ? Math.max(...days) : undefined;
+}
+
+export function pullHandlerSettings(
+  config: BunkerConfig,
+  backupKeyArn: string,
+  pullQueueUrl: string,
+  partition = 'aws',
+): PullHandlerSettings {
+  const names = vaultNames(config.name);
+  return {
+    prefix: config.name,
+    partition,
+    backupAccount: config.backup.account,
+    backupRegion: config.backup.region,
+    inventoryTable: names.inventoryTable,
+    pullScopeIndex: names.inventoryPullScopeIndex,
+    vaultBucket: vaultBucketName(config.name, config.backup.account, config.backup.region),
+    backupKeyArn,
+    pullQueueUrl,
+    sources: config.sources.map(({ account, regions }) => ({ account, regions })),
+    pull: pullSettings(config),
   };
 }

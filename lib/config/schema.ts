@@ -8,13 +8,9 @@ import { z } from 'zod';
 import { ALL_KINDS } from '../../lambdas/kinds/registry';
 import type { KindConfigKey } from '../../lambdas/kinds/types';
 
-/** The pulled kinds, configured already, not acted on yet. */
+/** The pulled kinds: the vault reads them on a schedule through each source account's puller role. */
 const PULLED_KINDS = ['ssm', 'secrets', 'dynamodb'] as const;
-const PULLED_DESCRIPTIONS: Record<(typeof PULLED_KINDS)[number], string> = {
-  ssm: 'SSM parameters. Not acted on yet: nothing is pulled.',
-  secrets: 'Secrets Manager secrets. Not acted on yet: nothing is pulled.',
-  dynamodb: 'DynamoDB tables. Not acted on yet: nothing is pulled.',
-};
+type PulledKindKey = (typeof PULLED_KINDS)[number];
 
 /** Every kind's key under `artifacts`: the snapshot kinds of the registry, then the pulled kinds. */
 export const ARTIFACT_KINDS = [...ALL_KINDS.map((kind) => kind.configKey), ...PULLED_KINDS] as readonly (
@@ -90,18 +86,146 @@ export const ArtifactPolicySchema = z
   .describe('Policy of one artifact kind.');
 export type ArtifactPolicy = z.infer<typeof ArtifactPolicySchema>;
 
-const disabled = (): ArtifactPolicy => ArtifactPolicySchema.parse({});
+/**
+ * The fewest minutes between two pulls of a kind. DynamoDB's incremental
+ * exports cover windows of at least 15 minutes, so tables are pulled no more
+ * often than that; parameters and secrets every 5 minutes at most, which
+ * keeps the source's read quotas (about 40 GetParameter calls a second) free
+ * for the source's own workloads.
+ */
+export const MIN_PULL_EVERY_MINUTES: Readonly<Record<PulledKindKey, number>> = { ssm: 5, secrets: 5, dynamodb: 15 };
+/** At least one pull a day, whatever the RPO. */
+export const MAX_PULL_EVERY_MINUTES = 1440;
 
-type ArtifactPolicies = { [K in ArtifactKind]: ArtifactPolicy };
+/**
+ * How often a pulled kind is pulled when `pullEveryMinutes` is not set: half
+ * the RPO, so a run that fails still leaves the next one inside the RPO;
+ * never more often than the kind allows, at least daily.
+ */
+export function defaultPullEveryMinutes(kind: PulledKindKey, rpoHours: number): number {
+  const half = Math.floor((rpoHours * 60) / 2);
+  return Math.min(MAX_PULL_EVERY_MINUTES, Math.max(MIN_PULL_EVERY_MINUTES[kind], half));
+}
+
+/** The fields every pulled kind adds to or words differently from a snapshot kind's policy. */
+function pulledPolicyFields(kind: PulledKindKey) {
+  const min = MIN_PULL_EVERY_MINUTES[kind];
+  return {
+    rpoHours: ArtifactPolicySchema.shape.rpoHours.describe(
+      'Recovery point objective: the newest pulled version may be at most this old, in hours. It sets how often the vault pulls (every half of it, unless pullEveryMinutes says otherwise). No alarm fires yet on a late pull.',
+    ),
+    retentionDays: ArtifactPolicySchema.shape.retentionDays.describe(
+      "How long what the vault stores is kept at least, in days: the vault bucket's Object Lock retention (the longest of the enabled pulled kinds). Expiry after it is not done yet: nothing is deleted.",
+    ),
+    pullEveryMinutes: z
+      .number({ error: 'expected a whole number of minutes' })
+      .int({ error: 'expected a whole number of minutes' })
+      .min(min, {
+        error:
+          kind === 'dynamodb'
+            ? `expected at least ${min} minutes: incremental exports cover at least 15 minutes`
+            : `expected at least ${min} minutes`,
+      })
+      .max(MAX_PULL_EVERY_MINUTES, { error: `expected at most ${MAX_PULL_EVERY_MINUTES} minutes (a day)` })
+      .optional()
+      .describe(
+        `Pull every this many minutes (${min} to ${MAX_PULL_EVERY_MINUTES}). Default: half of rpoHours, so one failed run still leaves a pull within the RPO.`,
+      ),
+  };
+}
+
+const NamePrefixesSchema = z
+  .array(z.string().min(1, { error: 'expected a non-empty secret name prefix' }))
+  .min(1, { error: 'expected at least one secret name prefix, or no key at all' })
+  .refine((items) => new Set(items).size === items.length, { error: 'expected each secret name prefix once' })
+  .optional();
+
+const SsmPolicySchema = ArtifactPolicySchema.extend({
+  ...pulledPolicyFields('ssm'),
+  paths: z
+    .array(z.string().regex(/^\//, { error: 'expected a parameter path prefix starting with "/"' }))
+    .min(1, { error: 'expected at least one parameter path prefix, or no key at all' })
+    .refine((items) => new Set(items).size === items.length, { error: 'expected each parameter path prefix once' })
+    .optional()
+    .describe(
+      'Only parameters under one of these path prefixes ("/app/"); with a tag scope, a parameter must match both. Without it, every parameter.',
+    ),
+})
+  .strict()
+  .describe('SSM parameters (String, StringList, SecureString), pulled with every version.');
+
+const SecretsPolicySchema = ArtifactPolicySchema.extend({
+  ...pulledPolicyFields('secrets'),
+  namePrefixes: NamePrefixesSchema.describe(
+    'Only secrets whose name starts with one of these ("prod/"); with a tag scope, a secret must match both. Without it, every secret.',
+  ),
+})
+  .strict()
+  .describe('Secrets Manager secrets, pulled with every version and its staging labels.');
+
+const DynamoPolicySchema = ArtifactPolicySchema.extend({
+  ...pulledPolicyFields('dynamodb'),
+  scanReadShare: z
+    .number({ error: 'expected a number greater than 0 and at most 1' })
+    .gt(0, { error: 'expected a share greater than 0' })
+    .max(1, { error: 'expected a share of at most 1' })
+    .default(0.25)
+    .describe(
+      "Share of a provisioned table's read capacity a scan dump may use (a table without point-in-time recovery).",
+    ),
+  scanReadUnitsPerSecond: z
+    .number({ error: 'expected a whole number of read units per second' })
+    .int({ error: 'expected a whole number of read units per second' })
+    .min(1, { error: 'expected at least 1 read unit per second' })
+    .max(40000, { error: 'expected at most 40000 read units per second (the default table quota)' })
+    .default(100)
+    .describe('Read units per second a scan dump of an on-demand table may use.'),
+  scanSegments: z
+    .number({ error: 'expected a whole number of segments' })
+    .int({ error: 'expected a whole number of segments' })
+    .min(1, { error: 'expected at least 1 segment' })
+    .max(64, { error: 'expected at most 64 segments' })
+    .default(4)
+    .describe('Parallel scan segments of a scan dump.'),
+  fullExportEveryHours: z
+    .number({ error: 'expected a whole number of hours' })
+    .int({ error: 'expected a whole number of hours' })
+    .min(1, { error: 'expected at least 1 hour' })
+    .max(24 * 366, { error: 'expected at most 8784 hours (a year)' })
+    .default(168)
+    .describe(
+      'A full export of a table with point-in-time recovery at least this often; incremental exports chain from it in between.',
+    ),
+})
+  .strict()
+  .describe('DynamoDB tables: exported (point-in-time recovery on) or dumped by a throttled scan.');
+
+const PULLED_POLICY_SCHEMAS = { ssm: SsmPolicySchema, secrets: SecretsPolicySchema, dynamodb: DynamoPolicySchema };
+export type SsmPolicy = z.infer<typeof SsmPolicySchema>;
+export type SecretsPolicy = z.infer<typeof SecretsPolicySchema>;
+export type DynamoPolicy = z.infer<typeof DynamoPolicySchema>;
+export type PulledPolicies = { ssm: SsmPolicy; secrets: SecretsPolicy; dynamodb: DynamoPolicy };
+
+type ArtifactPolicies = { [K in Exclude<ArtifactKind, PulledKindKey>]: ArtifactPolicy } & PulledPolicies;
+
+const isPulled = (key: string): key is PulledKindKey => (PULLED_KINDS as readonly string[]).includes(key);
+
+const disabledPolicy = (key: ArtifactKind) =>
+  isPulled(key) ? PULLED_POLICY_SCHEMAS[key].parse({}) : ArtifactPolicySchema.parse({});
 
 /** One policy per kind, disabled by default; a snapshot kind's key comes from the kind registry. */
-const artifactPolicies = Object.fromEntries(
-  ARTIFACT_KINDS.map((key) => {
-    const policy = ArtifactPolicySchema.default(disabled);
-    const pulled = PULLED_DESCRIPTIONS[key as (typeof PULLED_KINDS)[number]];
-    return [key, pulled ? policy.describe(pulled) : policy];
-  }),
-) as { [K in ArtifactKind]: ReturnType<typeof ArtifactPolicySchema.default> };
+const artifactPolicies = {
+  ...Object.fromEntries(
+    ALL_KINDS.map((kind) => [kind.configKey, ArtifactPolicySchema.default(() => ArtifactPolicySchema.parse({}))]),
+  ),
+  ssm: SsmPolicySchema.default(() => SsmPolicySchema.parse({})),
+  secrets: SecretsPolicySchema.default(() => SecretsPolicySchema.parse({})),
+  dynamodb: DynamoPolicySchema.default(() => DynamoPolicySchema.parse({})),
+} as unknown as { [K in Exclude<ArtifactKind, PulledKindKey>]: ReturnType<typeof ArtifactPolicySchema.default> } & {
+  ssm: ReturnType<typeof SsmPolicySchema.default>;
+  secrets: ReturnType<typeof SecretsPolicySchema.default>;
+  dynamodb: ReturnType<typeof DynamoPolicySchema.default>;
+};
 
 /** A copies-in-progress limit of one kind, defaulting to AWS's quota. */
 function copyLimit(aws: number, what: string, quota: string) {
@@ -180,7 +304,7 @@ export const BunkerConfigSchema = z
     artifacts: z
       .object(artifactPolicies)
       .strict()
-      .default(() => Object.fromEntries(ARTIFACT_KINDS.map((key) => [key, disabled()])) as ArtifactPolicies),
+      .default(() => Object.fromEntries(ARTIFACT_KINDS.map((key) => [key, disabledPolicy(key)])) as ArtifactPolicies),
     alerts: z
       .object({
         emails: z.array(z.email({ error: 'expected an e-mail address' })).default([]),
@@ -229,6 +353,18 @@ export const BunkerConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    for (const kind of PULLED_KINDS) {
+      const policy = config.artifacts[kind];
+      if (!policy.enabled) continue;
+      const every = policy.pullEveryMinutes ?? defaultPullEveryMinutes(kind, policy.rpoHours);
+      if (every > policy.rpoHours * 60) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['artifacts', kind, policy.pullEveryMinutes === undefined ? 'rpoHours' : 'pullEveryMinutes'],
+          message: `expected a pull at least once per rpoHours (${policy.rpoHours * 60} minutes), but ${kind} is pulled every ${every} minutes`,
+        });
+      }
+    }
     if (config.backup.secondRegion === config.backup.region) {
       ctx.addIssue({
         code: 'custom',
@@ -259,15 +395,21 @@ export const BunkerConfigSchema = z
 /** A validated configuration, defaults applied. */
 export type BunkerConfig = z.infer<typeof BunkerConfigSchema>;
 /**
- * Settings a configuration enables that Bunker does not act on yet, each
- * with its key path: `config validate` says so, so nobody relies on them.
+ * Settings a configuration enables that Bunker does not act on yet, or
+ * only in part, each with its key path: `config validate` says so, so
+ * nobody relies on them.
  */
 export function inactiveSettings(config: BunkerConfig): string[] {
   const notes: string[] = [];
   for (const [key, policy] of Object.entries(config.artifacts)) {
     if (!policy.enabled) continue;
-    if (key === 'ssm' || key === 'secrets' || key === 'dynamodb') {
-      notes.push(`artifacts.${key}: not acted on yet; nothing is pulled`);
+    if (isPulled(key)) {
+      notes.push(
+        `artifacts.${key}.rpoHours (${policy.rpoHours}): sets the pull schedule; no alarm fires yet on a late pull`,
+      );
+      notes.push(
+        `artifacts.${key}.retentionDays (${policy.retentionDays}): kept at least this long under Object Lock; nothing expires them after it yet`,
+      );
       continue;
     }
     notes.push(`artifacts.${key}.rpoHours (${policy.rpoHours}): not acted on yet; no alarm fires on a late copy`);

@@ -22,9 +22,10 @@ import {
   vaultNames,
 } from '../../lambdas/core/names';
 import { sourceSettingsToEnv } from '../../lambdas/core/settings';
-import { enabledKinds, sourceSettings } from '../config/runtime';
+import { enabledKinds, enabledPulledKinds, sourceSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 import { BunkerFunction } from '../constructs/bunker-function';
+import { PullSource } from '../constructs/pull';
 import { acknowledge, NAG_PACK } from '../constructs/nag';
 
 /** RDS events that mean a snapshot may be ready to re-key and share. */
@@ -63,6 +64,8 @@ export class SourceStack extends Stack {
   public readonly agent: BunkerFunction;
   /** Where the vault says "copied": only the vault's Lambda roles may publish. */
   public readonly receiptsTopic: sns.Topic;
+  /** The puller role (first listed Region's stack) and export staging bucket, when a pulled kind is enabled. */
+  public readonly pull?: PullSource;
 
   constructor(scope: Construct, id: string, props: SourceStackProps) {
     const { config, sourceAccount, region, createReaderRole, ...stackProps } = props;
@@ -137,22 +140,25 @@ export class SourceStack extends Stack {
         }),
         maxSessionDuration: Duration.hours(1),
       });
-      const readPolicy = new iam.Policy(this, 'ReaderPolicy', {
-        roles: [this.readerRole],
-        statements: [
-          new iam.PolicyStatement({
-            actions: readerActions(config),
-            resources: ['*'],
-            // Only in the Regions the configuration registers for this account.
-            conditions: { StringEquals: { 'aws:RequestedRegion': source.regions } },
-          }),
-        ],
-      });
-      acknowledge(
-        readPolicy,
-        `${NAG_PACK}-IAM5[Resource::*]`,
-        'Read-only Describe/List actions of the enabled kinds only, in the registered Regions only; RDS and EC2 authorize these listing calls only on "*", and the role sees nothing beyond this account.',
-      );
+      // With only pulled kinds enabled the reader reads nothing: a policy must have a statement.
+      if (readerActions(config).length > 0) {
+        const readPolicy = new iam.Policy(this, 'ReaderPolicy', {
+          roles: [this.readerRole],
+          statements: [
+            new iam.PolicyStatement({
+              actions: readerActions(config),
+              resources: ['*'],
+              // Only in the Regions the configuration registers for this account.
+              conditions: { StringEquals: { 'aws:RequestedRegion': source.regions } },
+            }),
+          ],
+        });
+        acknowledge(
+          readPolicy,
+          `${NAG_PACK}-IAM5[Resource::*]`,
+          'Read-only Describe/List actions of the enabled kinds only, in the registered Regions only; RDS and EC2 authorize these listing calls only on "*", and the role sees nothing beyond this account.',
+        );
+      }
     }
 
     this.agent = new BunkerFunction(this, 'SourceAgent', {
@@ -210,6 +216,11 @@ export class SourceStack extends Stack {
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.LambdaFunction(this.agent.lambda, { retryAttempts: 2 })],
     });
+
+    if (enabledPulledKinds(config).length > 0) {
+      // IAM is global: the puller role is made by the stack that makes the reader role.
+      this.pull = new PullSource(this, 'Pulled', { config, source, region, createPullerRole: ownsReaderRole });
+    }
 
     new CfnOutput(this, 'ShareKeyArn', {
       value: this.shareKey.keyArn,

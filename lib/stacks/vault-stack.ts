@@ -19,9 +19,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { intakeTopicName, readerRoleArn, receiptsTopicArn, sourceNames, vaultNames } from '../../lambdas/core/names';
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
-import { enabledKinds, vaultSettings } from '../config/runtime';
+import { enabledKinds, enabledPulledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
+import { PullVault } from '../constructs/pull';
 
 /** How many intake deliveries are handled at once: a flood of bad messages cannot take every Lambda. */
 export const INTAKE_MAX_CONCURRENCY = 5;
@@ -46,6 +47,8 @@ export class VaultStack extends Stack {
   public readonly intake: BunkerFunction;
   public readonly completion: BunkerFunction;
   public readonly sweep: BunkerFunction;
+  /** Pulled backups (vault bucket, pull queue, schedules, pull function), when a pulled kind is enabled. */
+  public readonly pull?: PullVault;
 
   constructor(scope: Construct, id: string, props: VaultStackProps) {
     const { config, ...stackProps } = props;
@@ -294,6 +297,15 @@ export class VaultStack extends Stack {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }).addAlarmAction(alarmAction);
+    }
+
+    if (enabledPulledKinds(config).length > 0) {
+      this.pull = new PullVault(this, 'Pulled', {
+        config,
+        backupKey: this.backupKey,
+        inventory: this.inventory,
+        alarmAction,
+      });
     }
 
     new CfnOutput(this, 'BackupKeyArn', {

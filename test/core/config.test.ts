@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BunkerError } from '../../lambdas/core/errors';
 import { ConfigError, formatConfigIssues, formatPath, loadConfig, parseConfig } from '../../lib/config/load';
+import { pullSchedules, pullSettings, vaultRetentionDays } from '../../lib/config/runtime';
 import { ARTIFACT_KINDS, configJsonSchema, DEFAULT_SCOPE, inactiveSettings } from '../../lib/config/schema';
 
 const repoFile = (name: string) => fileURLToPath(new URL(`../../${name}`, import.meta.url));
@@ -48,7 +49,7 @@ describe('the example configuration', () => {
     expect(config.sources.map((source) => source.account)).toEqual([SOURCE_A, SOURCE_B]);
     expect(config.artifacts.rds.enabled).toBe(true);
     for (const kind of ARTIFACT_KINDS.filter((k) => k !== 'rds')) {
-      expect(config.artifacts[kind], kind).toEqual({
+      expect(config.artifacts[kind], kind).toMatchObject({
         enabled: false,
         scope: DEFAULT_SCOPE,
         rpoHours: 24,
@@ -84,7 +85,8 @@ describe('defaults', () => {
       maxIntermediateSnapshots: 20,
     });
     expect(Object.keys(config.artifacts).sort()).toEqual([...ARTIFACT_KINDS].sort());
-    for (const kind of ARTIFACT_KINDS) {
+    // The pulled kinds' own defaults are under 'pulled kinds'.
+    for (const kind of ARTIFACT_KINDS.filter((k) => k !== 'dynamodb')) {
       expect(config.artifacts[kind], kind).toEqual({
         enabled: false,
         scope: DEFAULT_SCOPE,
@@ -543,11 +545,224 @@ describe('inactiveSettings', () => {
     expect(inactiveSettings(parseConfig(document))).toEqual([
       'artifacts.ebs.rpoHours (6): not acted on yet; no alarm fires on a late copy',
       'artifacts.ebs.retentionDays (35): not acted on yet; copies are never expired',
-      'artifacts.ssm: not acted on yet; nothing is pulled',
+      'artifacts.ssm.rpoHours (24): sets the pull schedule; no alarm fires yet on a late pull',
+      'artifacts.ssm.retentionDays (35): kept at least this long under Object Lock; nothing expires them after it yet',
     ]);
   });
 
   it('says nothing when no kind is enabled', () => {
     expect(inactiveSettings(parseConfig(minimalDocument()))).toEqual([]);
+  });
+});
+
+describe('pulled kinds', () => {
+  it('are disabled by default, with the scan and export defaults and no rate, paths or prefixes', () => {
+    const config = parseConfig(minimalDocument());
+
+    expect(config.artifacts.ssm).toEqual({ enabled: false, scope: DEFAULT_SCOPE, rpoHours: 24, retentionDays: 35 });
+    expect(config.artifacts.secrets).toEqual({ enabled: false, scope: DEFAULT_SCOPE, rpoHours: 24, retentionDays: 35 });
+    expect(config.artifacts.dynamodb).toEqual({
+      enabled: false,
+      scope: DEFAULT_SCOPE,
+      rpoHours: 24,
+      retentionDays: 35,
+      scanReadShare: 0.25,
+      scanReadUnitsPerSecond: 100,
+      scanSegments: 4,
+      fullExportEveryHours: 168,
+    });
+    expect(pullSettings(config)).toEqual({});
+    expect(pullSchedules(config)).toEqual([]);
+    expect(vaultRetentionDays(config)).toBeUndefined();
+  });
+
+  it('pull every half of rpoHours unless pullEveryMinutes says otherwise, per source account and Region', () => {
+    const document = minimalDocument();
+    document.artifacts = {
+      ssm: { enabled: true, rpoHours: 1 },
+      secrets: { enabled: true, rpoHours: 6, pullEveryMinutes: 45 },
+      dynamodb: { enabled: true, rpoHours: 168 },
+    };
+
+    expect(pullSchedules(parseConfig(document))).toEqual([
+      { kind: 'ssm', account: SOURCE_A, region: 'eu-west-1', everyMinutes: 30 },
+      { kind: 'ssm', account: SOURCE_B, region: 'eu-west-1', everyMinutes: 30 },
+      { kind: 'ssm', account: SOURCE_B, region: 'eu-central-1', everyMinutes: 30 },
+      { kind: 'secrets', account: SOURCE_A, region: 'eu-west-1', everyMinutes: 45 },
+      { kind: 'secrets', account: SOURCE_B, region: 'eu-west-1', everyMinutes: 45 },
+      { kind: 'secrets', account: SOURCE_B, region: 'eu-central-1', everyMinutes: 45 },
+      // Half of a week is more than a day: at least daily.
+      { kind: 'dynamodb', account: SOURCE_A, region: 'eu-west-1', everyMinutes: 1440 },
+      { kind: 'dynamodb', account: SOURCE_B, region: 'eu-west-1', everyMinutes: 1440 },
+      { kind: 'dynamodb', account: SOURCE_B, region: 'eu-central-1', everyMinutes: 1440 },
+    ]);
+  });
+
+  it('never default to pulling more often than the kind allows', () => {
+    const document = minimalDocument();
+    // Half of 12 minutes is 6: allowed for parameters, too often for tables' 15-minute export windows.
+    document.artifacts = { ssm: { enabled: true, rpoHours: 0.2 }, dynamodb: { enabled: true, rpoHours: 0.5 } };
+
+    expect(pullSchedules(parseConfig(document)).map((s) => `${s.kind} ${s.everyMinutes}`)).toEqual([
+      'ssm 6',
+      'ssm 6',
+      'ssm 6',
+      'dynamodb 15',
+      'dynamodb 15',
+      'dynamodb 15',
+    ]);
+  });
+
+  it('give the pull function the settings of the enabled kinds only', () => {
+    const document = minimalDocument();
+    document.artifacts = {
+      ssm: { enabled: true, paths: ['/app/'] },
+      secrets: { enabled: false, namePrefixes: ['prod/'] },
+      dynamodb: { enabled: true, scope: { ids: ['orders'] }, scanSegments: 8, scanReadShare: 1 },
+    };
+
+    expect(pullSettings(parseConfig(document))).toEqual({
+      ssm: { scope: DEFAULT_SCOPE, paths: ['/app/'] },
+      dynamodb: {
+        scope: { ids: ['orders'] },
+        scanReadShare: 1,
+        scanReadUnitsPerSecond: 100,
+        scanSegments: 8,
+        fullExportEveryHours: 168,
+      },
+    });
+  });
+
+  it('lock the vault for the longest retentionDays of the enabled pulled kinds', () => {
+    const document = minimalDocument();
+    document.artifacts = {
+      rds: { enabled: true, retentionDays: 3000 },
+      ssm: { enabled: true, retentionDays: 30 },
+      secrets: { enabled: true, retentionDays: 365 },
+      dynamodb: { enabled: false, retentionDays: 3650 },
+    };
+
+    expect(vaultRetentionDays(parseConfig(document))).toBe(365);
+  });
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each row breaks the document in its own way
+  const rejected: ReadonlyArray<{ name: string; artifacts: Record<string, any>; problem: string }> = [
+    {
+      name: 'a pull rate under 5 minutes',
+      artifacts: { ssm: { pullEveryMinutes: 4 } },
+      problem: 'artifacts.ssm.pullEveryMinutes: expected at least 5 minutes',
+    },
+    {
+      name: 'a table pull rate under the 15-minute export window',
+      artifacts: { dynamodb: { pullEveryMinutes: 14 } },
+      problem:
+        'artifacts.dynamodb.pullEveryMinutes: expected at least 15 minutes: incremental exports cover at least 15 minutes',
+    },
+    {
+      name: 'a pull rate over a day',
+      artifacts: { secrets: { pullEveryMinutes: 1441 } },
+      problem: 'artifacts.secrets.pullEveryMinutes: expected at most 1440 minutes (a day)',
+    },
+    {
+      name: 'a pull rate that is not a whole number',
+      artifacts: { secrets: { pullEveryMinutes: 7.5 } },
+      problem: 'artifacts.secrets.pullEveryMinutes: expected a whole number of minutes',
+    },
+    {
+      name: 'a pull rate slower than the RPO of an enabled kind',
+      artifacts: { ssm: { enabled: true, rpoHours: 1, pullEveryMinutes: 90 } },
+      problem:
+        'artifacts.ssm.pullEveryMinutes: expected a pull at least once per rpoHours (60 minutes), but ssm is pulled every 90 minutes',
+    },
+    {
+      name: 'an RPO shorter than tables can be pulled',
+      artifacts: { dynamodb: { enabled: true, rpoHours: 0.2 } },
+      problem:
+        'artifacts.dynamodb.rpoHours: expected a pull at least once per rpoHours (12 minutes), but dynamodb is pulled every 15 minutes',
+    },
+    {
+      name: 'a parameter path without a leading slash',
+      artifacts: { ssm: { paths: ['app/'] } },
+      problem: 'artifacts.ssm.paths[0]: expected a parameter path prefix starting with "/"',
+    },
+    {
+      name: 'an empty list of paths',
+      artifacts: { ssm: { paths: [] } },
+      problem: 'artifacts.ssm.paths: expected at least one parameter path prefix, or no key at all',
+    },
+    {
+      name: 'a secret name prefix listed twice',
+      artifacts: { secrets: { namePrefixes: ['prod/', 'prod/'] } },
+      problem: 'artifacts.secrets.namePrefixes: expected each secret name prefix once',
+    },
+    {
+      name: 'a scan read share of 0',
+      artifacts: { dynamodb: { scanReadShare: 0 } },
+      problem: 'artifacts.dynamodb.scanReadShare: expected a share greater than 0',
+    },
+    {
+      name: 'a scan read share over 1',
+      artifacts: { dynamodb: { scanReadShare: 1.5 } },
+      problem: 'artifacts.dynamodb.scanReadShare: expected a share of at most 1',
+    },
+    {
+      name: 'more than 64 scan segments',
+      artifacts: { dynamodb: { scanSegments: 65 } },
+      problem: 'artifacts.dynamodb.scanSegments: expected at most 64 segments',
+    },
+    {
+      name: 'no scan segment',
+      artifacts: { dynamodb: { scanSegments: 0 } },
+      problem: 'artifacts.dynamodb.scanSegments: expected at least 1 segment',
+    },
+    {
+      name: 'zero read units per second',
+      artifacts: { dynamodb: { scanReadUnitsPerSecond: 0 } },
+      problem: 'artifacts.dynamodb.scanReadUnitsPerSecond: expected at least 1 read unit per second',
+    },
+    {
+      name: 'a full export less often than yearly',
+      artifacts: { dynamodb: { fullExportEveryHours: 8785 } },
+      problem: 'artifacts.dynamodb.fullExportEveryHours: expected at most 8784 hours (a year)',
+    },
+    {
+      name: 'a setting of another pulled kind',
+      artifacts: { secrets: { paths: ['/app/'] } },
+      problem: 'artifacts.secrets.paths: unknown key (check its spelling against the schema)',
+    },
+    {
+      name: 'a pulled setting on a snapshot kind',
+      artifacts: { rds: { pullEveryMinutes: 30 } },
+      problem: 'artifacts.rds.pullEveryMinutes: unknown key (check its spelling against the schema)',
+    },
+  ];
+
+  it.each(rejected)('reject $name', ({ artifacts, problem }) => {
+    const document = minimalDocument();
+    document.artifacts = artifacts;
+
+    expect(problemsOf(document)).toEqual([problem]);
+  });
+
+  it('accept the boundary values next to each rejected limit', () => {
+    const document = minimalDocument();
+    document.artifacts = {
+      ssm: { enabled: true, pullEveryMinutes: 5, rpoHours: 744, paths: ['/'] },
+      secrets: { enabled: true, pullEveryMinutes: 1440, namePrefixes: ['p'] },
+      dynamodb: {
+        enabled: true,
+        pullEveryMinutes: 15,
+        rpoHours: 0.25,
+        scanReadShare: 1,
+        scanSegments: 64,
+        scanReadUnitsPerSecond: 1,
+        fullExportEveryHours: 8784,
+      },
+    };
+
+    expect(() => parseConfig(document)).not.toThrow();
+    // A disabled kind's rate is not held to its RPO: it is not pulled.
+    document.artifacts = { ssm: { enabled: false, rpoHours: 1, pullEveryMinutes: 90 } };
+    expect(() => parseConfig(document)).not.toThrow();
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type CfnTemplate,
   CrossStackReferenceError,
+  emulatedBucketPolicy,
   type IntrinsicScope,
   planStack,
   pseudoParameters,
@@ -200,9 +201,11 @@ describe('planStack', () => {
   });
 
   it('fails on a resource type it neither creates nor skips, naming the stack, resource and type', () => {
-    expect(() => planStack(withResource('Bucket', { Type: 'AWS::S3::Bucket' }), 'bunker-vault')).toThrow(
+    expect(() =>
+      planStack(withResource('Machine', { Type: 'AWS::StepFunctions::StateMachine' }), 'bunker-vault'),
+    ).toThrow(
       new UnsupportedTemplateError(
-        'bunker-vault/Bucket: the local applier does not know AWS::S3::Bucket; teach cli/local/template-applier.ts to create it, or list it as skipped with the reason',
+        'bunker-vault/Machine: the local applier does not know AWS::StepFunctions::StateMachine; teach cli/local/template-applier.ts to create it, or list it as skipped with the reason',
       ),
     );
   });
@@ -214,6 +217,15 @@ describe('planStack', () => {
         's',
       ),
     ).toThrow('s/Fifo (AWS::SNS::Topic): the local applier does not support ArchivePolicy');
+    expect(() =>
+      planStack(
+        withResource('Site', { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'b', WebsiteConfiguration: {} } }),
+        's',
+      ),
+    ).toThrow('s/Site (AWS::S3::Bucket): the local applier does not support WebsiteConfiguration');
+    expect(() => planStack(withResource('Anonymous', { Type: 'AWS::S3::Bucket', Properties: {} }), 's')).toThrow(
+      's/Anonymous (AWS::S3::Bucket): BucketName must be set locally, where a second run finds the resource by its name',
+    );
   });
 
   it('fails on a topic, queue, table or role without a name, and on a key without an alias', () => {
@@ -269,6 +281,37 @@ describe('planStack', () => {
         's',
       ),
     ).toThrow(CrossStackReferenceError);
+  });
+});
+
+describe('emulatedBucketPolicy', () => {
+  it('leaves out the conditioned denials the emulator would apply to every call, and keeps the rest', () => {
+    const sslOnly = {
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 's3:*',
+      Resource: 'arn:aws:s3:::b/*',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    };
+    const logDelivery = {
+      Effect: 'Allow',
+      Principal: { Service: 'logging.s3.amazonaws.com' },
+      Action: 's3:PutObject',
+      Resource: 'arn:aws:s3:::b/*',
+      Condition: { StringEquals: { 'aws:SourceAccount': '111111111111' } },
+    };
+    const plainDeny = {
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 's3:DeleteBucket',
+      Resource: 'arn:aws:s3:::b',
+    };
+
+    expect(emulatedBucketPolicy({ Version: '2012-10-17', Statement: [sslOnly, logDelivery, plainDeny] })).toEqual({
+      policy: { Version: '2012-10-17', Statement: [logDelivery, plainDeny] },
+      leftOut: 1,
+    });
+    expect(emulatedBucketPolicy({ Version: '2012-10-17', Statement: [sslOnly] })).toEqual({ leftOut: 1 });
   });
 });
 

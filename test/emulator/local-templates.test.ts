@@ -38,6 +38,21 @@ import {
   SetTopicAttributesCommand,
   SNSClient,
 } from '@aws-sdk/client-sns';
+import {
+  DeleteObjectCommand,
+  GetBucketEncryptionCommand,
+  GetBucketLifecycleConfigurationCommand,
+  GetBucketLoggingCommand,
+  GetBucketPolicyCommand,
+  GetBucketVersioningCommand,
+  GetObjectLockConfigurationCommand,
+  GetPublicAccessBlockCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { App } from 'aws-cdk-lib';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
@@ -656,7 +671,7 @@ describe('applyStack on a template with a resource it does not know', () => {
       Resources: {
         Key: { Type: 'AWS::KMS::Key', Properties: { Description: 'before the bucket' } },
         KeyAlias: { Type: 'AWS::KMS::Alias', Properties: { AliasName: 'alias/early', TargetKeyId: { Ref: 'Key' } } },
-        Bucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'bunker-reports' } },
+        Machine: { Type: 'AWS::StepFunctions::StateMachine', Properties: { StateMachineName: 'bunker-reports' } },
       },
     };
     const contextFor = async (target: string, region: string) => ({
@@ -669,7 +684,7 @@ describe('applyStack on a template with a resource it does not know', () => {
       applyStack({ stackName: 'reports', account, region: VAULT_REGION, template }, { contextFor }),
     ).rejects.toThrow(
       new UnsupportedTemplateError(
-        'reports/Bucket: the local applier does not know AWS::S3::Bucket; teach cli/local/template-applier.ts to create it, or list it as skipped with the reason',
+        'reports/Machine: the local applier does not know AWS::StepFunctions::StateMachine; teach cli/local/template-applier.ts to create it, or list it as skipped with the reason',
       ),
     );
     const kms = new KMSClient(clientConfig(endpoint, account, VAULT_REGION));
@@ -677,6 +692,271 @@ describe('applyStack on a template with a resource it does not know', () => {
       expect((await kms.send(new ListKeysCommand({}))).Keys).toEqual([]);
     } finally {
       kms.destroy();
+    }
+  });
+});
+
+describe('local up with every pulled kind enabled', () => {
+  const backup = freshAccountId();
+  const payments = freshAccountId();
+  const storefront = freshAccountId();
+  const config = parseConfig({
+    name: 'bunker',
+    backup: { account: backup, region: VAULT_REGION },
+    sources: [
+      { account: payments, regions: [VAULT_REGION] },
+      // The puller role comes from the first listed Region's stack.
+      { account: storefront, regions: [OTHER_REGION, VAULT_REGION] },
+    ],
+    artifacts: {
+      rds: { enabled: true },
+      ssm: { enabled: true, retentionDays: 30 },
+      secrets: { enabled: true, retentionDays: 90 },
+      dynamodb: { enabled: true, retentionDays: 60 },
+    },
+  });
+  const vaultBucket = `bunker-vault-${backup}-${VAULT_REGION}`;
+  const s3Of = (account: string, region: string) =>
+    new S3Client({ ...clientConfig(endpoint, account, region), forcePathStyle: true });
+  let env: LocalEnvironment;
+  let secondRun: string[];
+  let s3: S3Client;
+  let vault: Reader;
+
+  beforeAll(async () => {
+    env = await localUp(config, endpoint);
+    secondRun = [];
+    await localUp(config, endpoint, (line) => secondRun.push(line));
+    s3 = s3Of(backup, VAULT_REGION);
+    vault = new Reader(backup, VAULT_REGION);
+  });
+  afterAll(() => {
+    s3?.destroy();
+    vault?.destroy();
+  });
+
+  it('creates the vault bucket in the backup account: versioned, Object Lock for the longest retention, SSE-KMS', async () => {
+    expect(env.pull?.vaultBucket).toBe(vaultBucket);
+    expect((await s3.send(new GetBucketVersioningCommand({ Bucket: vaultBucket }))).Status).toBe('Enabled');
+    const lock = await s3.send(new GetObjectLockConfigurationCommand({ Bucket: vaultBucket }));
+    // toMatchObject: the emulator also answers "Years": 0 next to the days.
+    expect(lock.ObjectLockConfiguration).toMatchObject({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 90 } },
+    });
+    const backupKey = await vault.keyByAlias('alias/bunker-backup-data');
+    const encryption = await s3.send(new GetBucketEncryptionCommand({ Bucket: vaultBucket }));
+    expect(encryption.ServerSideEncryptionConfiguration?.Rules).toEqual([
+      {
+        ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: backupKey.Arn },
+        BucketKeyEnabled: true,
+      },
+    ]);
+    expect(
+      (await s3.send(new GetPublicAccessBlockCommand({ Bucket: vaultBucket }))).PublicAccessBlockConfiguration,
+    ).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    const logging = await s3.send(new GetBucketLoggingCommand({ Bucket: vaultBucket }));
+    expect(logging.LoggingEnabled).toEqual({
+      TargetBucket: `bunker-access-logs-${backup}-${VAULT_REGION}`,
+      TargetPrefix: `${vaultBucket}/`,
+    });
+  });
+
+  it('stores only the bucket policy statements the emulator evaluates as written: no conditioned denials', async () => {
+    // All of the vault bucket's statements are conditioned denials, which the emulator would apply to every call.
+    await expect(s3.send(new GetBucketPolicyCommand({ Bucket: vaultBucket }))).rejects.toMatchObject({
+      name: 'NoSuchBucketPolicy',
+    });
+    const logs = `bunker-access-logs-${backup}-${VAULT_REGION}`;
+    const { Policy } = await s3.send(new GetBucketPolicyCommand({ Bucket: logs }));
+    expect(JSON.parse(Policy ?? '{}')).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'logging.s3.amazonaws.com' },
+          Action: 's3:PutObject',
+          Resource: `arn:aws:s3:::${logs}/${vaultBucket}/*`,
+          Condition: {
+            ArnLike: { 'aws:SourceArn': `arn:aws:s3:::${vaultBucket}` },
+            StringEquals: { 'aws:SourceAccount': backup },
+          },
+        },
+      ],
+    });
+  });
+
+  it('keeps a version written to the vault bucket from being deleted before its retention', async () => {
+    const { VersionId } = await s3.send(
+      new PutObjectCommand({ Bucket: vaultBucket, Key: 'ssm/probe.json', Body: '{}', ContentType: 'application/json' }),
+    );
+    expect(VersionId).toBeDefined();
+    // Refused by Object Lock (the bucket has no policy locally); the emulator's 403 has no body the SDK can name.
+    await expect(
+      s3.send(new DeleteObjectCommand({ Bucket: vaultBucket, Key: 'ssm/probe.json', VersionId })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+    const kept = await s3.send(new HeadObjectCommand({ Bucket: vaultBucket, Key: 'ssm/probe.json', VersionId }));
+    expect(kept.ObjectLockMode).toBe('COMPLIANCE');
+  });
+
+  it('lists the vault bucket in the backup account only', async () => {
+    const inBackup = (await s3.send(new ListBucketsCommand({}))).Buckets?.map((bucket) => bucket.Name);
+    expect(inBackup).toContain(vaultBucket);
+    const other = s3Of(payments, VAULT_REGION);
+    try {
+      const inSource = (await other.send(new ListBucketsCommand({}))).Buckets?.map((bucket) => bucket.Name);
+      expect(inSource).not.toContain(vaultBucket);
+    } finally {
+      other.destroy();
+    }
+  });
+
+  it('creates the export staging bucket in every source Region, SSE-S3, expiring exports after 7 days', async () => {
+    for (const [account, region] of [
+      [payments, VAULT_REGION],
+      [storefront, OTHER_REGION],
+      [storefront, VAULT_REGION],
+    ]) {
+      const client = s3Of(account, region);
+      const bucket = `bunker-exports-${account}-${region}`;
+      try {
+        await expect(client.send(new HeadBucketCommand({ Bucket: bucket })), bucket).resolves.toBeDefined();
+        const encryption = await client.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
+        expect(encryption.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault).toEqual({
+          SSEAlgorithm: 'AES256',
+        });
+        const lifecycle = await client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
+        expect(lifecycle.Rules?.map((rule) => [rule.ID, rule.Status, rule.Expiration?.Days])).toEqual([
+          ['expire-exports', 'Enabled', 7],
+        ]);
+      } finally {
+        client.destroy();
+      }
+    }
+  });
+
+  it('adds the by-pull-scope index to the inventory table', async () => {
+    const { Table } = await vault.dynamodb.send(new DescribeTableCommand({ TableName: 'bunker-inventory' }));
+    expect(
+      Table?.GlobalSecondaryIndexes?.map(({ IndexName, KeySchema, Projection }) => ({
+        IndexName,
+        KeySchema,
+        Projection,
+      })),
+    ).toEqual([
+      {
+        IndexName: 'by-status',
+        KeySchema: [
+          { AttributeName: 'status', KeyType: 'HASH' },
+          { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+      {
+        IndexName: 'by-pull-scope',
+        KeySchema: [
+          { AttributeName: 'pullScope', KeyType: 'HASH' },
+          { AttributeName: 'artifactId', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ]);
+  });
+
+  it('creates the puller role in each source account, trusting only the pull role', async () => {
+    for (const account of [payments, storefront]) {
+      const source = new Reader(account, VAULT_REGION);
+      try {
+        expect(await source.roleTrust('bunker-puller')).toEqual({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: rootOf(backup) },
+              Action: 'sts:AssumeRole',
+              Condition: { ArnEquals: { 'aws:PrincipalArn': `arn:aws:iam::${backup}:role/bunker-pull` } },
+            },
+          ],
+        });
+        const { PolicyNames } = await source.iam.send(new ListRolePoliciesCommand({ RoleName: 'bunker-puller' }));
+        expect(PolicyNames?.length).toBe(1);
+      } finally {
+        source.destroy();
+      }
+    }
+  });
+
+  it('creates the pull queue and its dead-letter queue, three receives before it', async () => {
+    const queue = await vault.queueAttributes(env.pull?.queueUrl ?? '');
+    const deadLetters = await vault.queueAttributes(env.pull?.deadLetterQueueUrl ?? '');
+    expect(JSON.parse(queue.RedrivePolicy)).toEqual({ deadLetterTargetArn: deadLetters.QueueArn, maxReceiveCount: 3 });
+    expect(queue.KmsMasterKeyId).toBe((await vault.keyByAlias('alias/bunker-pull')).Arn);
+  });
+
+  it('changes nothing on a second run', () => {
+    expect(secondRun.filter((line) => /^ {2}(created|set|put|rewrote|subscribed) /.test(line))).toEqual([]);
+  });
+});
+
+describe('applyStack on an inventory table made before the pull index', () => {
+  it('adds the index the template gained, and says so', async () => {
+    const account = freshAccountId();
+    const table = (index?: Record<string, unknown>): CfnTemplate => ({
+      Resources: {
+        Table: {
+          Type: 'AWS::DynamoDB::Table',
+          Properties: {
+            TableName: 'bunker-inventory',
+            AttributeDefinitions: [
+              { AttributeName: 'artifactId', AttributeType: 'S' },
+              ...(index ? [{ AttributeName: 'pullScope', AttributeType: 'S' }] : []),
+            ],
+            KeySchema: [{ AttributeName: 'artifactId', KeyType: 'HASH' }],
+            BillingMode: 'PAY_PER_REQUEST',
+            ...(index ? { GlobalSecondaryIndexes: [index] } : {}),
+          },
+        },
+      },
+    });
+    const index = {
+      IndexName: 'by-pull-scope',
+      KeySchema: [
+        { AttributeName: 'pullScope', KeyType: 'HASH' },
+        { AttributeName: 'artifactId', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    };
+    const contextFor = async (target: string, region: string) => ({
+      endpoint,
+      region,
+      credentials: await credentialsFor(endpoint, target),
+    });
+    await applyStack({ stackName: 'inventory', account, region: VAULT_REGION, template: table() }, { contextFor });
+    const progress: string[] = [];
+
+    await applyStack(
+      { stackName: 'inventory', account, region: VAULT_REGION, template: table(index) },
+      { contextFor, progress: (line) => progress.push(line) },
+    );
+
+    expect(progress[0]).toBe('  created index by-pull-scope of DynamoDB table bunker-inventory');
+    const dynamodb = new DynamoDBClient(clientConfig(endpoint, account, VAULT_REGION));
+    try {
+      const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: 'bunker-inventory' }));
+      expect(
+        Table?.GlobalSecondaryIndexes?.map(({ IndexName, KeySchema, Projection }) => ({
+          IndexName,
+          KeySchema,
+          Projection,
+        })),
+      ).toEqual([index]);
+    } finally {
+      dynamodb.destroy();
     }
   });
 });

@@ -39,10 +39,10 @@ import { kmsKeyIdOf } from '../../lambdas/core/keys';
 import { intermediateSnapshotId, sourceNames, vaultNames } from '../../lambdas/core/names';
 import type { CompletionOutcome, SweepSummary } from '../../lambdas/core/pipeline/completion';
 import type { AgentSweepSummary } from '../../lambdas/core/rds-source-agent';
-import { sourceSettingsToEnv, vaultSettingsToEnv } from '../../lambdas/core/settings';
+import { pullSettingsToEnv, sourceSettingsToEnv, vaultSettingsToEnv } from '../../lambdas/core/settings';
 import { createIntakeHandler } from '../../lambdas/handlers/intake';
 import { artifactId } from '../../lambdas/kinds/registry';
-import { sourceSettings, vaultSettings } from '../../lib/config/runtime';
+import { pullHandlerSettings, sourceSettings, vaultSettings } from '../../lib/config/runtime';
 import { BunkerFunction, REPO_ROOT } from '../../lib/constructs/bunker-function';
 import { clientConfig, freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
@@ -180,6 +180,20 @@ describe('a bundle started with a bad environment variable', () => {
     );
     expect(error.message).toMatch(/^invalid source agent settings: BUNKER_SCOPES/);
     expect(error.message).not.toMatch(/BUNKER_(PREFIX|SHARE_KEY_ARN|INTAKE_TOPIC_ARN|SOURCE_ACCOUNT)/);
+  });
+
+  it('pull fails with an error naming the missing BUNKER_VAULT_BUCKET, and only it', async () => {
+    const pullEnv = pullSettingsToEnv(
+      pullHandlerSettings(
+        bunkerConfig(config.backup.account, [config.sources[0].account], { artifacts: { ssm: { enabled: true } } }),
+        keyArn,
+        `http://127.0.0.1/${config.backup.account}/bunker-pull`,
+      ),
+    );
+    const error = await firstInvocationError(bundle('pull'), without(pullEnv, 'BUNKER_VAULT_BUCKET'), EMPTY_BATCH);
+    expect(error.message).toMatch(/^invalid pull settings: BUNKER_VAULT_BUCKET: /);
+    expect(error.message).not.toMatch(/BUNKER_(PREFIX|BACKUP_ACCOUNT|INVENTORY_TABLE|SOURCES|PULL_QUEUE_URL|PULL:)/);
+    expect(error.name).toBe('SettingsError');
   });
 
   it('reports its error as a SettingsError, the errorType Lambda logs and alarms see', async () => {

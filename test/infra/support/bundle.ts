@@ -20,6 +20,7 @@ export const BUNKER_HANDLERS = [
   'completion',
   'sweep',
   'source-agent',
+  'pull',
 ] as const satisfies readonly BunkerHandlerName[];
 
 /** NodejsFunction names the output after the format: `index.mjs` for ESM. */
