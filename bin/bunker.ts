@@ -70,8 +70,8 @@ local
 local
   .command('run')
   .description(
-    'Run the pipeline until nothing is pending: source agents, intake, copies, completion.\n' +
-      'Runs `local up` first, so it also works on a fresh emulator.',
+    'Run the pulls that are due (parameters, secrets, tables), then the snapshot pipeline until nothing is\n' +
+      'pending: source agents, intake, copies, completion. Runs `local up` first, so it also works on a fresh emulator.',
   )
   .addOption(endpointOption().makeOptionMandatory())
   .addOption(configOption())
@@ -82,10 +82,20 @@ local
       return n;
     }),
   )
-  .action(async (options: { endpoint: string; config: string; maxRounds: number }) => {
+  .addOption(
+    new Option(
+      '--pull-now',
+      'run every pull (parameters, secrets, tables) now; without it only the pulls whose schedule is due run',
+    ),
+  )
+  .action(async (options: { endpoint: string; config: string; maxRounds: number; pullNow?: boolean }) => {
     const config = loadConfig(options.config);
     const { localRun } = await import('../cli/local/run');
-    const summary = await localRun(config, options.endpoint, { progress: say, maxRounds: options.maxRounds });
+    const summary = await localRun(config, options.endpoint, {
+      progress: say,
+      maxRounds: options.maxRounds,
+      pullNow: options.pullNow ?? false,
+    });
     const counts = Object.entries(summary.byStatus)
       .map(([status, n]) => `${n} ${status}`)
       .join(', ');
@@ -174,6 +184,131 @@ program
       );
     },
   );
+
+const accountOption = (flag: string, description: string) =>
+  new Option(`${flag} <id>`, description).argParser((v) => {
+    if (!/^\d{12}$/.test(v)) throw new InvalidArgumentError('expected a 12-digit account id');
+    return v;
+  });
+const regionOption = (flag: string, description: string) =>
+  new Option(`${flag} <region>`, description).argParser((v) => {
+    if (!/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/.test(v))
+      throw new InvalidArgumentError('expected a Region such as eu-west-1');
+    return v;
+  });
+const atOption = () =>
+  new Option(
+    '--at <time>',
+    'restore the data as it was at this time (ISO 8601, e.g. 2026-11-20T08:00:00Z); default: the newest pulled',
+  ).argParser((v) => {
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(Date.parse(v))) {
+      throw new InvalidArgumentError('expected an ISO 8601 time such as 2026-11-20T08:00:00Z');
+    }
+    return new Date(v).toISOString();
+  });
+
+/** The options every restore shares: where from, where to, with whose credentials, rewriting what. */
+function restoreCommand(name: string, description: string) {
+  return restore
+    .command(name)
+    .description(description)
+    .addOption(accountOption('--account', 'the source account the data was pulled from').makeOptionMandatory())
+    .addOption(regionOption('--region', 'the source Region the data was pulled from').makeOptionMandatory())
+    .addOption(
+      accountOption('--to-account', 'the account to write into (its credentials are required)').makeOptionMandatory(),
+    )
+    .addOption(regionOption('--to-region', 'the Region to write into (default: --region)'))
+    .addOption(
+      new Option(
+        '--to-profile <profile>',
+        'AWS profile with credentials for --to-account (default: the default chain); the backup account is read with the default chain',
+      ),
+    )
+    .addOption(atOption())
+    .addOption(
+      new Option(
+        '--rewrite <OLD=NEW>',
+        'replace OLD with NEW inside every restored value (account ids, Regions, ARNs, host names); repeatable, applied in order',
+      ).argParser((v: string, previous: string[] = []) => [...previous, v]),
+    )
+    .addOption(configOption())
+    .addOption(endpointOption());
+}
+
+interface RestoreCliOptions {
+  account: string;
+  region: string;
+  toAccount: string;
+  toRegion?: string;
+  toProfile?: string;
+  at?: string;
+  rewrite?: string[];
+  config: string;
+  endpoint?: string;
+}
+
+const restore = program
+  .command('restore')
+  .description(
+    'Restore pulled backups (parameters, secrets, tables) from the vault into an account you name, with ' +
+      "that account's credentials, then read them back and compare them with the vault's checksums. " +
+      'Exits non-zero when anything restored differs from what the vault holds, or nothing matched.',
+  );
+
+for (const kind of ['ssm', 'secrets'] as const) {
+  const ssm = kind === 'ssm';
+  restoreCommand(
+    kind,
+    ssm
+      ? 'Restore SSM parameters (String, StringList, SecureString), keeping their types.'
+      : 'Restore Secrets Manager secrets (text or binary), creating those the target does not have.',
+  )
+    .addOption(
+      ssm
+        ? new Option('--path <prefix>', 'only parameters whose names start with this path (e.g. /payments/)')
+        : new Option('--name-prefix <prefix>', 'only secrets whose names start with this prefix'),
+    )
+    .addOption(
+      ssm
+        ? new Option('--prefix <prefix>', 'write each parameter under this prefix (e.g. /restored/)')
+        : new Option('--prefix <prefix>', 'write each secret under this name prefix'),
+    )
+    .addOption(
+      new Option(
+        '--kms-key-id <key>',
+        ssm
+          ? "KMS key in the target account for SecureStrings (default: the target's aws/ssm)"
+          : "KMS key in the target account for the secrets (default: the target's aws/secretsmanager)",
+      ),
+    )
+    .action(
+      async (
+        options: RestoreCliOptions & { path?: string; namePrefix?: string; prefix?: string; kmsKeyId?: string },
+      ) => {
+        const config = loadConfig(options.config);
+        const { restoreValuesCommand } = await import('../cli/restore');
+        const summary = await restoreValuesCommand(
+          config,
+          {
+            kind,
+            account: options.account,
+            region: options.region,
+            toAccount: options.toAccount,
+            toRegion: options.toRegion ?? options.region,
+            toProfile: options.toProfile,
+            endpoint: options.endpoint,
+            namePrefix: options.path ?? options.namePrefix,
+            at: options.at,
+            targetPrefix: options.prefix,
+            rewrites: options.rewrite ?? [],
+            kmsKeyId: options.kmsKeyId,
+          },
+          say,
+        );
+        if (!summary.ok || summary.planned === 0) process.exitCode = 1;
+      },
+    );
+}
 
 const configCommand = program.command('config').description('Check or describe the configuration file.');
 configCommand

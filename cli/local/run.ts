@@ -8,30 +8,42 @@
  * source mapping); for each copy in progress the completion handler gets the
  * event its kind's service would send when it finishes; the vault sweep runs
  * every round; and each source's receipts queue is handed to its agent.
+ *
+ * Pulled backups run first: each pull that its schedule would have started
+ * by now (or every one, with `pullNow`) is queued on the pull queue as its
+ * EventBridge rule would queue it, and the queue, continuations included,
+ * is handed to the pull handler until it is empty.
  */
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { clientConfig } from '../../lambdas/adapters/aws-context';
+import { DynamoPulledInventory } from '../../lambdas/adapters/pull/dynamo-pulled';
+import { pullJobRunner } from '../../lambdas/adapters/pull/wiring';
 import { agentDeps, vaultDeps } from '../../lambdas/adapters/wiring';
 import { type CopyStatus, COPY_STATUSES } from '../../lambdas/core/inventory';
 import { sourceNames, vaultNames } from '../../lambdas/core/names';
 import { type Clock, type Log, systemClock } from '../../lambdas/core/ports';
+import { pullsDue } from '../../lambdas/core/pull/schedule';
+import type { PullJob, PullRunRecord, PullRunSummary } from '../../lambdas/core/pull/types';
 import type { AgentSweepSummary } from '../../lambdas/core/rds-source-agent';
 import { createCompletionHandler } from '../../lambdas/handlers/completion';
 import { createIntakeHandler } from '../../lambdas/handlers/intake';
+import { createPullHandler } from '../../lambdas/handlers/pull';
 import { createSourceAgentHandler } from '../../lambdas/handlers/source-agent';
 import { createSweepHandler } from '../../lambdas/handlers/sweep';
 import { KINDS } from '../../lambdas/kinds/registry';
-import { sourceSettings, vaultSettings } from '../../lib/config/runtime';
+import { pullHandlerSettings, pullSchedules, sourceSettings, vaultSettings } from '../../lib/config/runtime';
 import type { BunkerConfig } from '../../lib/config/schema';
 import { localContext } from './accounts';
-import { localUp } from './up';
+import { type LocalEnvironment, localUp } from './up';
 
 export interface LocalRunOptions {
   /** Stop after this many rounds even if work is pending. @default 20 */
@@ -39,6 +51,8 @@ export interface LocalRunOptions {
   readonly progress?: (line: string) => void;
   readonly log?: Log;
   readonly clock?: Clock;
+  /** Run every pull now, whatever its schedule (`--pull-now`). @default false */
+  readonly pullNow?: boolean;
 }
 
 export interface LocalRunSummary {
@@ -53,6 +67,8 @@ export interface LocalRunSummary {
   readonly byStatus: Readonly<Record<CopyStatus, number>>;
   /** False when `maxRounds` ran out with work pending. */
   readonly settled: boolean;
+  /** The pull runs of this local run, continuations included, in the order they ran. */
+  readonly pulls: readonly PullRunSummary[];
 }
 
 function eventBridgeEvent(detailType: string, source: string, account: string, region: string, detail: object) {
@@ -80,6 +96,7 @@ export async function localRun(
   const maxRounds = options.maxRounds ?? 20;
   const env = await localUp(config, endpoint);
   const { account: backupAccount, region: backupRegion } = config.backup;
+  const pulls = await runDuePulls(config, endpoint, env, { progress, log, clock, all: options.pullNow ?? false });
 
   const vaultContext = await localContext(endpoint, backupAccount, backupRegion, vaultNames(config.name).intakeRole);
   const deps = vaultDeps(vaultSettings(config, env.backupKeyArn), vaultContext, log, clock);
@@ -182,7 +199,79 @@ export async function localRun(
     deadLetters: await queueDepth(sqs, env.deadLetterQueueUrl),
     byStatus,
     settled,
+    pulls,
   };
+}
+
+/** How many times the pull queue is drained before the local run gives up on continuations. */
+const MAX_PULL_PASSES = 50;
+
+function describePull(run: PullRunSummary): string {
+  const where = `pull ${run.kind} ${run.account}/${run.region}`;
+  const counts = `${run.inScope} in scope, ${run.changed} changed, ${run.deleted} newly deleted at the source, ${run.failed} failed, ${run.dataWrites} object(s) written`;
+  const state = run.continued ? ' (goes on)' : run.nothingChanged ? ' (nothing changed)' : '';
+  const breaches = run.breaches.map((breach) => `\n    breach: ${breach}`).join('');
+  return `${where}: ${counts}${state}${breaches}`;
+}
+
+/**
+ * The pulls due now, queued as their schedules would queue them, then the
+ * pull queue handed to the pull handler (with the pull function's role)
+ * until no job and no continuation is left.
+ */
+async function runDuePulls(
+  config: BunkerConfig,
+  endpoint: string,
+  env: LocalEnvironment,
+  options: { progress: (line: string) => void; log: Log; clock: Clock; all: boolean },
+): Promise<PullRunSummary[]> {
+  if (!env.pull) return [];
+  const { account: backupAccount, region: backupRegion } = config.backup;
+  const names = vaultNames(config.name);
+  const vault = await localContext(endpoint, backupAccount, backupRegion, names.pullRole);
+  const settings = pullHandlerSettings(config, env.backupKeyArn, env.pull.queueUrl);
+  const records = new DynamoPulledInventory(
+    new DynamoDBClient(clientConfig(vault)),
+    settings.inventoryTable,
+    settings.pullScopeIndex,
+  );
+  const schedules = pullSchedules(config);
+  const lastRuns = new Map<string, PullRunRecord | undefined>();
+  for (const s of schedules) {
+    lastRuns.set(`${s.kind} ${s.account} ${s.region}`, await records.getRun(s.kind, s.account, s.region));
+  }
+  const due = pullsDue(schedules, (s) => lastRuns.get(`${s.kind} ${s.account} ${s.region}`), options.clock.now(), {
+    all: options.all,
+  });
+  if (due.length === 0) return [];
+  options.progress(
+    `${due.length} pull(s) due: ${due.map((job) => `${job.kind} ${job.account}/${job.region}`).join(', ')}`,
+  );
+
+  const sqs = new SQSClient(clientConfig(vault));
+  const queue = async (job: PullJob) => {
+    await sqs.send(new SendMessageCommand({ QueueUrl: settings.pullQueueUrl, MessageBody: JSON.stringify(job) }));
+  };
+  for (const job of due) await queue(job);
+  const runner = pullJobRunner(settings, vault, options.clock);
+  const summaries: PullRunSummary[] = [];
+  const handler = createPullHandler({
+    settings,
+    log: options.log,
+    // Locally nothing else waits for the queue: a continuation is queued again at once.
+    continueLater: (job) => queue(job),
+    run: async (job, _settings, deps) => {
+      const summary = await runner(job, deps);
+      summaries.push(summary);
+      options.progress(describePull(summary));
+      return summary;
+    },
+  });
+  for (let pass = 0; pass < MAX_PULL_PASSES; pass += 1) {
+    const drained = await drainQueue(sqs, settings.pullQueueUrl, (event) => handler(event));
+    if (drained.processed + drained.retried === 0) break;
+  }
+  return summaries;
 }
 
 async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {

@@ -7,6 +7,7 @@ import { ALL_KINDS } from '../../lambdas/kinds/registry';
 import type { Kind, KindName } from '../../lambdas/kinds/types';
 import { intakeTopicArn, vaultBucketName, vaultNames } from '../../lambdas/core/names';
 import { PULLED_CONFIG_KEYS, type PulledConfigKey, type PullSettings } from '../../lambdas/core/pull/types';
+import type { PullSchedule } from '../../lambdas/core/pull/schedule';
 import type {
   KindsSettings,
   PullHandlerSettings,
@@ -107,14 +108,6 @@ export function pullSettings(config: BunkerConfig): PullSettings {
         }
       : {}),
   };
-}
-
-/** One scheduled pull: a kind in one source account and Region, every so many minutes. */
-export interface PullSchedule {
-  readonly kind: PulledConfigKey;
-  readonly account: string;
-  readonly region: string;
-  readonly everyMinutes: number;
 }
 
 /** Every enabled pulled kind × source account × Region, with its rate (`pullEveryMinutes`, else half the RPO). */

@@ -1,20 +1,85 @@
 /**
- * Placeholder: the pull pipeline's wiring (the puller role's clients, the
- * vault store and the pulled inventory on AWS) is provided by the
- * integration, which replaces this file. It exists so the pull handler and
- * its stack build on their own.
+ * Wires the pull pipeline: the vault store and pulled records with the pull
+ * function's own credentials, and each kind's source through the source
+ * account's puller role. The pull handler calls {@link runPullJob} with the
+ * function's context; the local mode calls {@link pullJobRunner} with the
+ * emulator's endpoint and the pull role's credentials. Same adapters, same
+ * core, either way.
  */
-import type { Log } from '../../core/ports';
-import type { PullJob, PullRunSummary } from '../../core/pull/types';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { pullerRoleArn } from '../../core/names';
+import { type Clock, type Log, systemClock } from '../../core/ports';
+import { loadFingerprint } from '../../core/pull/fingerprint';
+import { runPull } from '../../core/pull/run';
+import type { Fingerprint, PullContext, PullJob, PullRunSummary } from '../../core/pull/types';
 import type { PullHandlerSettings } from '../../core/settings';
+import { type AwsContext, clientConfig } from '../aws-context';
+import { DynamoPulledInventory } from './dynamo-pulled';
+import { S3VaultStore, vaultS3Client } from './s3-vault-store';
+import { secretsSourceFor } from './secrets-source';
+import { ssmSourceFor } from './ssm-source';
 
-export async function runPullJob(
-  job: PullJob,
+export interface PullJobDeps {
+  readonly log: Log;
+  /** Epoch milliseconds by which the run must have saved its work. */
+  readonly deadline: number;
+  continueLater(job: PullJob, delaySeconds: number): Promise<void>;
+}
+
+/**
+ * A runner of pull jobs for one vault: the store, the records and the
+ * fingerprint key are made once and reused by every job of a warm
+ * container; the puller's credentials are per source account.
+ */
+export function pullJobRunner(
   settings: PullHandlerSettings,
-  deps: { log: Log; deadline: number; continueLater(job: PullJob, delaySeconds: number): Promise<void> },
-): Promise<PullRunSummary> {
-  void job;
-  void settings;
-  void deps;
-  throw new Error('pull wiring is provided by the integration');
+  vault: AwsContext,
+  clock: Clock = systemClock,
+): (job: PullJob, deps: PullJobDeps) => Promise<PullRunSummary> {
+  const store = new S3VaultStore(vaultS3Client(vault), settings.vaultBucket, settings.backupKeyArn);
+  const records = new DynamoPulledInventory(
+    new DynamoDBClient(clientConfig(vault)),
+    settings.inventoryTable,
+    settings.pullScopeIndex,
+  );
+  let fingerprint: Promise<Fingerprint> | undefined;
+  const puller = (account: string, region: string): AwsContext => ({
+    region,
+    ...(vault.endpoint ? { endpoint: vault.endpoint } : {}),
+    credentials: fromTemporaryCredentials({
+      params: { RoleArn: pullerRoleArn(settings.prefix, account, settings.partition), RoleSessionName: 'bunker-pull' },
+      ...(vault.credentials ? { masterCredentials: vault.credentials } : {}),
+      clientConfig: clientConfig(vault),
+    }),
+  });
+  return async (job, deps) => {
+    fingerprint ??= loadFingerprint(store).catch((error: unknown) => {
+      fingerprint = undefined;
+      throw error;
+    });
+    const ctx: PullContext = {
+      job,
+      store,
+      records,
+      fingerprint: await fingerprint,
+      clock,
+      log: deps.log,
+      deadline: deps.deadline,
+      continueLater: deps.continueLater,
+    };
+    const source = puller(job.account, job.region);
+    return runPull(ctx, settings.pull, {
+      ...(job.kind === 'ssm' ? { ssm: ssmSourceFor(source) } : {}),
+      ...(job.kind === 'secrets' ? { secrets: secretsSourceFor(source) } : {}),
+    });
+  };
+}
+
+let runner: ReturnType<typeof pullJobRunner> | undefined;
+
+/** The pull handler's entry: the function's own credentials, in the backup Region. */
+export function runPullJob(job: PullJob, settings: PullHandlerSettings, deps: PullJobDeps): Promise<PullRunSummary> {
+  runner ??= pullJobRunner(settings, { region: settings.backupRegion });
+  return runner(job, deps);
 }

@@ -14,6 +14,13 @@ export function hmacFingerprint(key: Uint8Array): Fingerprint {
   return { of: (bytes) => `hmac-sha256:${createHmac('sha256', key).update(bytes).digest('hex')}` };
 }
 
+/** The vault's fingerprint key for a reader (a restore): it never makes one, and says so when there is none. */
+export async function readFingerprint(store: VaultStore): Promise<Fingerprint> {
+  const key = await store.get(FINGERPRINT_KEY_OBJECT);
+  if (!key) throw new Error(`the vault store has no ${FINGERPRINT_KEY_OBJECT}: nothing was ever pulled into it`);
+  return hmacFingerprint(key);
+}
+
 /** The vault's fingerprint key: made once (the first writer wins), read by every later run and restore. */
 export async function loadFingerprint(store: VaultStore): Promise<Fingerprint> {
   const existing = await store.get(FINGERPRINT_KEY_OBJECT);
