@@ -229,11 +229,14 @@ export class MemoryTables implements TableSource, TableTarget {
     return [...state.values()];
   }
 
-  /** One record per key changed in [from, to): its image before and after the window. */
+  /**
+   * One record per key changed in (from, to]: its image before and after the window. A full
+   * export at T holds the changes made at T, so a window starting at T must not repeat them.
+   */
   private changesIn(table: MemoryTable, from: number, to: number): Record<string, unknown>[] {
     const byKey = new Map<string, { keys: Item; first: Change; last: Change }>();
     for (const change of table.changes) {
-      if (change.at < from || change.at >= to) continue;
+      if (change.at <= from || change.at > to) continue;
       const key = this.keyOf(table, change.keys);
       const seen = byKey.get(key);
       byKey.set(key, { keys: change.keys, first: seen?.first ?? change, last: change });
