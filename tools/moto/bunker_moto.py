@@ -1166,7 +1166,7 @@ def _state_at(table: Any, at: float) -> list[dict[str, Any]]:
     key_names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
 
     def key_text(image: dict[str, Any]) -> str:
-        return json.dumps([image.get(name) for name in key_names], sort_keys=True)
+        return _json_line([image.get(name) for name in key_names], sort_keys=True)
 
     state = {key_text(image): image for image in (_image(item) for item in table.all_items()) if image}
     for change in reversed(_changes(table)):
@@ -1186,7 +1186,7 @@ def _incremental_records(table: Any, start: float, end: float, view: str) -> lis
     by_key: dict[str, list[_Change]] = {}
     for change in _changes(table):
         if start < change.at <= end:
-            by_key.setdefault(json.dumps(change.keys, sort_keys=True), []).append(change)
+            by_key.setdefault(_json_line(change.keys, sort_keys=True), []).append(change)
     records = []
     for changes in by_key.values():
         first, last = changes[0], changes[-1]
@@ -1255,7 +1255,7 @@ class _BunkerExport:
         entries = []
         chunks = [lines[i : i + _EXPORT_LINES_PER_FILE] for i in range(0, len(lines), _EXPORT_LINES_PER_FILE)] or [[]]
         for chunk in chunks:
-            text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in chunk)
+            text = "".join(_json_line(line) + "\n" for line in chunk)
             body = gzip.compress(text.encode("utf-8"), mtime=0)
             key = f"{self.base}/data/{uuid.uuid4().hex[:26]}.json.gz"
             s3.put_object(bucket_name=self.s3_bucket, key_name=key, value=body)
@@ -1328,6 +1328,13 @@ class _BunkerExport:
             answer["FailureCode"] = self.failure_code
             answer["FailureMessage"] = self.failure_message
         return answer
+
+
+def _json_line(value: Any, sort_keys: bool = False) -> str:
+    """DynamoDB JSON as export files hold it: binary values in base64."""
+    from moto.dynamodb.models.utilities import DynamoJsonEncoder
+
+    return json.dumps(value, cls=DynamoJsonEncoder, separators=(",", ":"), sort_keys=sort_keys)
 
 
 def _epoch(value: Any) -> float:
