@@ -88,7 +88,10 @@ export class SdkTableTarget implements TableTarget {
 
   /** TTL and point-in-time recovery are settings of their own, made once the table is ACTIVE. */
   private async settle(name: string, spec: TableSpec): Promise<void> {
-    await waitUntilTableExists({ client: this.dynamo, maxWaitTime: WAIT_SECONDS }, { TableName: name });
+    await waitUntilTableExists(
+      { client: this.dynamo, maxWaitTime: WAIT_SECONDS, minDelay: 1, maxDelay: 20 },
+      { TableName: name },
+    );
     if (spec.ttlAttribute) {
       await this.dynamo.send(
         new UpdateTimeToLiveCommand({
@@ -141,7 +144,10 @@ export class SdkTableTarget implements TableTarget {
     );
     const importArn = ImportTableDescription?.ImportArn;
     if (!importArn) throw new Error('ImportTable answered no ImportArn');
-    await waitUntilImportCompleted({ client: this.dynamo, maxWaitTime: WAIT_SECONDS }, { ImportArn: importArn });
+    await waitUntilImportCompleted(
+      { client: this.dynamo, maxWaitTime: WAIT_SECONDS, minDelay: 1, maxDelay: 30 },
+      { ImportArn: importArn },
+    );
     await this.settle(name, spec);
   }
 
