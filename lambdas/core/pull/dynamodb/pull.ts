@@ -40,7 +40,10 @@ import { ReadBudget, realSleep, type Sleep } from './read-budget';
 import type { Item, PitrState, TableSource, TableSpec } from './types';
 
 const KIND = PULLED_KIND_OF.dynamodb;
-/** Items per scan page: small enough that one page's misestimate barely moves the budget. */
+/**
+ * Items per scan page: small enough that one page's misestimate barely moves the budget
+ * and a small table's budget is spent evenly, not in bursts of a 1 MB page.
+ */
 export const SCAN_PAGE_LIMIT = 100;
 /** Pages between checkpoints (and always at the deadline and at the end). */
 export const CHECKPOINT_EVERY_PAGES = 20;
@@ -55,6 +58,8 @@ export const MAX_INCREMENTAL_MS = 24 * 3_600_000;
 export interface PullTablesDeps {
   /** Waits of the read budget; tests pass one that moves their clock. */
   readonly sleep?: Sleep;
+  /** Items per scan page ({@link SCAN_PAGE_LIMIT}); DynamoDB caps a page at 1 MB anyway. */
+  readonly pageLimit?: number;
 }
 
 /** The end of the recorded export chain: what an incremental export follows. */
@@ -125,7 +130,7 @@ export async function pullTables(
   for (const table of targets) {
     let run: TableRun;
     try {
-      run = await pullTable(ctx, settings, source, table.name, deps.sleep ?? realSleep);
+      run = await pullTable(ctx, settings, source, table.name, deps);
     } catch (error) {
       if (error instanceof LostRace) {
         ctx.log.warn('another run updated the table record first; leaving the table to it', { table: table.name });
@@ -218,8 +223,12 @@ class TableRunner {
     readonly name: string,
     readonly spec: TableSpec,
     public record: PulledRecord,
-    readonly sleep: Sleep,
+    readonly deps: PullTablesDeps,
   ) {}
+
+  get sleep(): Sleep {
+    return this.deps.sleep ?? realSleep;
+  }
 
   get detail(): TableDetail {
     return (this.record.detail ?? {}) as TableDetail;
@@ -308,11 +317,11 @@ async function pullTable(
   settings: DynamoPullSettings,
   source: TableSource,
   name: string,
-  sleep: Sleep,
+  deps: PullTablesDeps,
 ): Promise<TableRun> {
   const spec = await source.describeTable(name);
   if (!spec) return { outcome: 'unchanged', writes: 0, breaches: [] };
-  const runner = new TableRunner(ctx, settings, source, name, spec, await recordOf(ctx, name, spec), sleep);
+  const runner = new TableRunner(ctx, settings, source, name, spec, await recordOf(ctx, name, spec), deps);
   let outcome: Outcome;
   if (runner.detail.scan) outcome = await scanDump(runner);
   else if (runner.detail.pending) outcome = await pollExport(runner);
@@ -399,7 +408,7 @@ async function scanDump(runner: TableRunner): Promise<Outcome> {
         table: name,
         segment: n,
         totalSegments: segments.length,
-        limit: SCAN_PAGE_LIMIT,
+        limit: runner.deps.pageLimit ?? SCAN_PAGE_LIMIT,
         startKey: segment.lastKey,
       });
       budget.settle(segment.estimate, page.consumed);
