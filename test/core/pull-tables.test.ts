@@ -270,6 +270,19 @@ describe('pullTables: export chains (point-in-time recovery on)', () => {
     expect(record.detail).not.toHaveProperty('chain');
   });
 
+  it('turning point-in-time recovery on after scan dumps starts an export chain without a breach', async () => {
+    const w = world(ordersSpec(), small, 10);
+    await w.pull();
+    w.clock.advance(3_600_000);
+    w.tables.setPitr('orders', true);
+    w.clock.advance(60_000);
+    const summary = await w.pull();
+    expect(summary).toMatchObject({ breaches: [], continued: true });
+    expect((await w.record()).detail).toMatchObject({
+      pending: { method: 'export-full', pointInTime: '2026-11-01T01:01:00.000Z' },
+    });
+  });
+
   it('a failed export leaves the record failed with the failure message', async () => {
     const w = world(pitrSpec, small, 10);
     w.tables.failNextExport = 'S3 access denied';

@@ -479,7 +479,10 @@ export function planExport(
 ): { type: 'full' } | { type: 'incremental'; from: Date } | { type: 'none' } | { type: 'full'; breach: string } {
   if (!chain) return { type: 'full' };
   const end = new Date(chain.end);
-  if (pitr.earliestRestorable && pitr.earliestRestorable.getTime() > end.getTime()) {
+  const unreachable = pitr.earliestRestorable !== undefined && pitr.earliestRestorable.getTime() > end.getTime();
+  // A chain that starts with a scan dump was made while recovery was off: turning it on is no gap, just a new start.
+  if (unreachable && chain.fullDumpId.endsWith('-scan')) return { type: 'full' };
+  if (unreachable && pitr.earliestRestorable) {
     return {
       type: 'full',
       breach:
