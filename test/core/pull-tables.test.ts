@@ -59,7 +59,8 @@ function world(spec = ordersSpec(), items: (i: number) => Item = small, count = 
     job,
     store,
     records,
-    fingerprint: { of: () => 'unused' },
+    // A readable stand-in for the HMAC: the record must hold the fingerprint of the checksum.
+    fingerprint: { of: (bytes) => `fp:${Buffer.from(bytes).toString('utf8')}` },
     clock,
     log: silentLog,
     deadline,
@@ -84,7 +85,7 @@ describe('pullTables: scan dumps (point-in-time recovery off)', () => {
     const summary = await w.pull();
     expect(summary).toMatchObject({ inScope: 1, changed: 1, failed: 0, continued: false, breaches: [] });
     const record = await w.record();
-    expect(record).toMatchObject({ state: 'held', count: 1000, checksum: SUM_1000_SMALL, valueType: 'table' });
+    expect(record).toMatchObject({ state: 'held', count: 1000, checksum: `fp:${SUM_1000_SMALL}`, valueType: 'table' });
     expect(record.latest?.id).toBe('20261101T000000Z-scan');
     const manifest = await w.manifest('dynamodb/222222222222/eu-west-1/orders/20261101T000000Z-scan/manifest.json');
     expect(manifest).toMatchObject({ method: 'scan', itemCount: 1000, checksum: SUM_1000_SMALL });
@@ -114,7 +115,7 @@ describe('pullTables: scan dumps (point-in-time recovery off)', () => {
     const second = await w.pull({ ...JOB, table: 'orders' });
     expect(second).toMatchObject({ continued: false, changed: 1 });
     const record = await w.record();
-    expect(record).toMatchObject({ state: 'held', count: 1000, checksum: SUM_1000_PADDED });
+    expect(record).toMatchObject({ state: 'held', count: 1000, checksum: `fp:${SUM_1000_PADDED}` });
     expect(record.detail).not.toHaveProperty('scan');
   });
 
@@ -133,7 +134,7 @@ describe('pullTables: scan dumps (point-in-time recovery off)', () => {
     const resumed = await w.pull({ ...JOB, table: 'orders' });
     expect(resumed.changed).toBe(1);
     const record = await w.record();
-    expect(record).toMatchObject({ count: 1000, checksum: SUM_1000_SMALL });
+    expect(record).toMatchObject({ count: 1000, checksum: `fp:${SUM_1000_SMALL}` });
     const parts = (await w.store.list('dynamodb/222222222222/eu-west-1/orders/')).filter((o) => o.key.includes('part'));
     expect(parts).toHaveLength(12);
   });
@@ -190,7 +191,7 @@ describe('pullTables: export chains (point-in-time recovery on)', () => {
     const copied = await w.pull({ ...JOB, table: 'orders' });
     expect(copied).toMatchObject({ changed: 1, continued: false });
     const record = await w.record();
-    expect(record).toMatchObject({ state: 'held', count: 1000, checksum: SUM_1000_SMALL });
+    expect(record).toMatchObject({ state: 'held', count: 1000, checksum: `fp:${SUM_1000_SMALL}` });
     const prefix = 'dynamodb/222222222222/eu-west-1/orders/20261101T000000Z-export-full/';
     const manifest = await w.manifest(`${prefix}manifest.json`);
     expect(manifest).toMatchObject({ method: 'export-full', pointInTime: T0, itemCount: 1000, exportArn: arn });

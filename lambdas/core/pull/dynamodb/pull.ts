@@ -270,12 +270,16 @@ class TableRunner {
     const key = manifestKey(this.ctx.job.account, this.ctx.job.region, this.name, manifest.dumpId);
     await this.put(key, encodeManifest(manifest), 'application/json');
     const nowIso = this.now.toISOString();
+    // The inventory holds the fingerprint of the items' checksum, not the checksum itself: a
+    // one-item table of a short secret must not be testable against guesses by inventory readers.
+    // The manifest, in the store under the backup-data key, keeps the checksum a restore compares.
+    const checksum = this.ctx.fingerprint.of(Buffer.from(manifest.checksum));
     const latest: HeldVersion = {
       id: manifest.dumpId,
       modifiedAt: manifest.pointInTime ?? manifest.to ?? nowIso,
       pulledAt: nowIso,
       objectKey: key,
-      checksum: manifest.checksum,
+      checksum,
     };
     const full = manifest.method !== 'export-incremental';
     await this.save(
@@ -284,7 +288,7 @@ class TableRunner {
         reason: undefined,
         latest,
         // An incremental export holds changes, not the table: count and checksum stay the full dump's.
-        ...(full ? { count: manifest.itemCount, checksum: manifest.checksum } : {}),
+        ...(full ? { count: manifest.itemCount, checksum } : {}),
         firstPulledAt: this.record.firstPulledAt ?? nowIso,
         lastChangedAt: nowIso,
         deletedAt: undefined,
