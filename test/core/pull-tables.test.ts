@@ -305,5 +305,12 @@ describe('pullTables: export chains (point-in-time recovery on)', () => {
     const summary = await w.pull({ ...JOB, table: 'orders' });
     expect(summary.failed).toBe(1);
     expect((await w.store.list('dynamodb/')).filter((o) => o.key.endsWith('manifest.json'))).toEqual([]);
+    const record = await w.record();
+    expect(record.state).toBe('failed');
+    expect(record.reason).toBe(`export file ${dataKey} does not match its MD5 in manifest-files.json`);
+    // The next run does not copy the bad export again: it starts a new one.
+    w.clock.advance(60_000);
+    await w.pull();
+    expect((await w.record()).detail).toMatchObject({ pending: { dumpId: '20261101T000100Z-export-full' } });
   });
 });

@@ -100,6 +100,7 @@ const ON_DEMAND: Omit<TableSpec, 'arn'> = {
   globalIndexes: [
     { name: 'n-global', keySchema: [{ AttributeName: 'n', KeyType: 'HASH' }], projection: { ProjectionType: 'ALL' } },
   ],
+  streamViewType: 'NEW_IMAGE',
   pointInTimeRecovery: true,
 };
 
@@ -324,6 +325,8 @@ describe('pulled tables on the emulator', () => {
     const { Table } = await w.target.dynamo.send(new DescribeTableCommand({ TableName: 'events-restored' }));
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
     expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['n-global']);
+    // ImportTable makes no stream: the target turns it on afterwards.
+    expect(Table?.StreamSpecification).toMatchObject({ StreamEnabled: true, StreamViewType: 'NEW_IMAGE' });
   });
 
   it('a scan that runs out of time saves its checkpoint and the continuation finishes it (launcher: Scan consumed capacity)', async () => {

@@ -12,6 +12,7 @@ import {
   ImportTableCommand,
   paginateScan,
   UpdateContinuousBackupsCommand,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilImportCompleted,
   waitUntilTableExists,
@@ -63,6 +64,8 @@ export function createTableInput(name: string, spec: TableSpec): CreateTableComm
         }
       : {}),
     ...(spec.tableClass ? { TableClass: spec.tableClass as 'STANDARD' } : {}),
+    // A source key is the source account's: the restored table gets the target's AWS-managed KMS key.
+    ...(spec.sseType === 'KMS' ? { SSESpecification: { Enabled: true, SSEType: 'KMS' as const } } : {}),
   };
 }
 
@@ -149,6 +152,16 @@ export class SdkTableTarget implements TableTarget {
       { ImportArn: importArn },
     );
     await this.settle(name, spec);
+    // ImportTable takes no stream specification: the stream is turned on once the table is there.
+    if (input.StreamSpecification) {
+      await this.dynamo.send(
+        new UpdateTableCommand({ TableName: name, StreamSpecification: input.StreamSpecification }),
+      );
+      await waitUntilTableExists(
+        { client: this.dynamo, maxWaitTime: WAIT_SECONDS, minDelay: 1, maxDelay: 20 },
+        { TableName: name },
+      );
+    }
   }
 
   async batchPut(name: string, items: Item[]): Promise<WriteResult> {

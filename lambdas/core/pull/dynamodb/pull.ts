@@ -113,6 +113,12 @@ interface TableRun {
 /** Another worker replaced the record first: this run leaves the table to it. */
 class LostRace extends Error {}
 
+/**
+ * An export whose files do not match its own manifests (or are gone): copying it again
+ * would fail again, so the record says `failed` and the next run starts a new export.
+ */
+class BadExport extends Error {}
+
 export async function pullTables(
   ctx: PullContext,
   settings: DynamoPullSettings,
@@ -328,8 +334,15 @@ async function pullTable(
   const runner = new TableRunner(ctx, settings, source, name, spec, await recordOf(ctx, name, spec), deps);
   let outcome: Outcome;
   if (runner.detail.scan) outcome = await scanDump(runner);
-  else if (runner.detail.pending) outcome = await pollExport(runner);
-  else {
+  else if (runner.detail.pending) {
+    try {
+      outcome = await pollExport(runner);
+    } catch (error) {
+      if (!(error instanceof BadExport)) throw error;
+      await runner.save({ state: 'failed', reason: safeText(error.message, 300) }, { chain: runner.detail.chain });
+      outcome = 'failed';
+    }
+  } else {
     const pitr = await source.pitr(name);
     outcome = pitr.enabled ? await startExport(runner, pitr) : await startScan(runner);
   }
@@ -576,7 +589,7 @@ async function pollExport(runner: TableRunner): Promise<Outcome> {
 
 async function readStaging(source: TableSource, key: string): Promise<Uint8Array> {
   const body = await source.readStaging(key);
-  if (!body) throw new Error(`the export file ${key} is missing from the staging bucket`);
+  if (!body) throw new BadExport(`the export file ${key} is missing from the staging bucket`);
   return body;
 }
 
@@ -609,11 +622,11 @@ async function copyExport(runner: TableRunner, pending: PendingExport, summaryKe
     const body = await readStaging(source, entry.dataFileS3Key);
     const md5 = createHash('md5').update(body).digest('base64');
     if (md5 !== entry.md5Checksum) {
-      throw new Error(`export file ${entry.dataFileS3Key} does not match its MD5 in manifest-files.json`);
+      throw new BadExport(`export file ${entry.dataFileS3Key} does not match its MD5 in manifest-files.json`);
     }
     const lines = decodeLines(body);
     if (lines.length !== entry.itemCount) {
-      throw new Error(
+      throw new BadExport(
         `export file ${entry.dataFileS3Key} holds ${lines.length} records, manifest-files.json says ${entry.itemCount}`,
       );
     }
@@ -624,7 +637,7 @@ async function copyExport(runner: TableRunner, pending: PendingExport, summaryKe
     copied.push({ key, count: lines.length, sha256: sha256Hex(body) });
   }
   if (pending.method === 'export-full' && summary.itemCount !== undefined && summary.itemCount !== sum.count) {
-    throw new Error(`export ${pending.exportArn} says ${summary.itemCount} items, its files hold ${sum.count}`);
+    throw new BadExport(`export ${pending.exportArn} says ${summary.itemCount} items, its files hold ${sum.count}`);
   }
 
   const manifest = runner.manifest(
