@@ -447,7 +447,15 @@ async function scanDump(runner: TableRunner): Promise<Outcome> {
       }
     }
   };
-  await Promise.all(segments.map((_, n) => worker(n)));
+  // One segment's failure stops the others at their next page: nothing scans on after the run gave up.
+  await Promise.all(
+    segments.map((_, n) =>
+      worker(n).catch((error: unknown) => {
+        outOfTime = true;
+        throw error;
+      }),
+    ),
+  );
   await saving;
 
   if (segments.some((s) => !s.done)) {
