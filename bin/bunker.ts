@@ -310,6 +310,44 @@ for (const kind of ['ssm', 'secrets'] as const) {
     );
 }
 
+restoreCommand(
+  'dynamodb',
+  'Restore one DynamoDB table into a new table: its keys, local and global indexes, billing mode, stream, TTL and ' +
+    'point-in-time setting from the manifest, then its items from the newest full dump and the incremental exports up to --at.',
+)
+  .addOption(new Option('--table <name>', 'the source table').makeOptionMandatory())
+  .addOption(
+    new Option('--to-table <name>', 'the table to create in the target (must not exist)').makeOptionMandatory(),
+  )
+  .addOption(
+    new Option(
+      '--import-bucket <bucket>',
+      "a bucket in the target account for DynamoDB's import; a big table without local indexes is then imported (default: every table is loaded by batch writes)",
+    ),
+  )
+  .action(async (options: RestoreCliOptions & { table: string; toTable: string; importBucket?: string }) => {
+    const config = loadConfig(options.config);
+    const { restoreTableCommand } = await import('../cli/restore');
+    const summary = await restoreTableCommand(
+      config,
+      {
+        account: options.account,
+        region: options.region,
+        table: options.table,
+        toAccount: options.toAccount,
+        toRegion: options.toRegion ?? options.region,
+        toProfile: options.toProfile,
+        toTable: options.toTable,
+        endpoint: options.endpoint,
+        at: options.at,
+        rewrites: options.rewrite ?? [],
+        importBucket: options.importBucket,
+      },
+      say,
+    );
+    if (!summary.ok) process.exitCode = 1;
+  });
+
 const configCommand = program.command('config').description('Check or describe the configuration file.');
 configCommand
   .command('validate')

@@ -11,6 +11,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromIni } from '@aws-sdk/credential-providers';
 import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
 import { DynamoPulledInventory } from '../lambdas/adapters/pull/dynamo-pulled';
+import { SdkTableTarget } from '../lambdas/adapters/pull/table-target';
 import { S3VaultStore, vaultS3Client } from '../lambdas/adapters/pull/s3-vault-store';
 import {
   SecretsValueTarget,
@@ -21,7 +22,8 @@ import {
 import { BunkerError } from '../lambdas/core/errors';
 import { vaultBucketName, vaultNames } from '../lambdas/core/names';
 import { readFingerprint } from '../lambdas/core/pull/fingerprint';
-import { parseRewrites } from '../lambdas/core/pull/restore/rewrite';
+import { parseRewrites, rewriteText } from '../lambdas/core/pull/restore/rewrite';
+import { restoreTable, type TableRestoreSummary } from '../lambdas/core/pull/restore/tables';
 import { type RestoredValue, restoreValues, type ValueRestoreSummary } from '../lambdas/core/pull/restore/values';
 import type { BunkerConfig } from '../lib/config/schema';
 import { localContext } from './local/accounts';
@@ -166,5 +168,64 @@ export async function restoreValuesCommand(
       '.',
   );
   if (summary.planned === 0) say(`Nothing to restore: the vault holds no ${what} matching these options.`);
+  return summary;
+}
+
+export interface TableRestoreCliOptions extends RestoreTargetOptions {
+  readonly account: string;
+  readonly region: string;
+  readonly table: string;
+  readonly toTable: string;
+  readonly at?: string;
+  readonly rewrites: readonly string[];
+  /** A bucket in the target account for ImportTable's input; without it every table is loaded by batch writes. */
+  readonly importBucket?: string;
+}
+
+/** Restores one table at a time and says whether count, checksum and description match the manifests. */
+export async function restoreTableCommand(
+  config: BunkerConfig,
+  options: TableRestoreCliOptions,
+  say: (line: string) => void,
+): Promise<TableRestoreSummary> {
+  const rewrites = parseRewrites(options.rewrites);
+  const sides = await restoreSides(config, options);
+  const { store } = vaultReader(config, sides.vault);
+  const target = new SdkTableTarget(sides.target, options.importBucket ? { importBucket: options.importBucket } : {});
+  say(
+    `Restoring table ${options.table} of ${options.account} ${options.region} as it was ${options.at ? `at ${options.at}` : 'last pulled'} ` +
+      `into ${options.toTable} in ${options.toAccount} ${options.toRegion}` +
+      (rewrites.length > 0 ? `, rewriting ${rewrites.length} identifier(s)` : ''),
+  );
+  const summary = await restoreTable(
+    store,
+    target,
+    {
+      account: options.account,
+      region: options.region,
+      table: options.table,
+      toTable: options.toTable,
+      ...(options.at ? { at: new Date(options.at) } : {}),
+      ...(rewrites.length > 0 ? { rewrite: (text: string) => rewriteText(text, rewrites) } : {}),
+    },
+    {
+      progress: (message, fields) =>
+        say(
+          `  ${message}${
+            fields && Object.keys(fields).length > 0
+              ? ` (${Object.entries(fields)
+                  .map(([key, value]) => `${key} ${typeof value === 'string' ? value : JSON.stringify(value)}`)
+                  .join(', ')})`
+              : ''
+          }`,
+        ),
+    },
+  );
+  say(
+    `${summary.ok ? 'Restored' : 'Restore FAILED'}: ${summary.restoredCount} of ${summary.expectedCount} item(s) ` +
+      `from ${summary.dumps.length} dump(s) as of ${summary.pointInTime} by ${summary.method}; ` +
+      `checksum ${summary.restoredChecksum === summary.expectedChecksum ? 'equal' : 'DIFFERENT'}.`,
+  );
+  for (const problem of summary.problems) say(`  problem: ${problem}`);
   return summary;
 }

@@ -203,6 +203,21 @@ describe('pullTables: export chains (point-in-time recovery on)', () => {
     ]);
   });
 
+  it('waits for the next second when recovery was turned on within this one, instead of asking for an export before it', async () => {
+    const w = world(ordersSpec());
+    w.clock.advance(400);
+    w.tables.setPitr('orders', true); // earliest restorable: T0 + 0.4 s; an export time in whole seconds would be T0
+    const waiting = await w.pull();
+    expect(waiting).toMatchObject({ continued: true, failed: 0, changed: 0 });
+    expect(w.continuations).toEqual([{ job: { ...JOB, table: 'orders' }, delay: 2 }]);
+    w.clock.advance(2000);
+    expect(await w.pull({ ...JOB, table: 'orders' })).toMatchObject({ continued: true, failed: 0 });
+    expect((await w.record()).state).toBe('pulling');
+    expect(w.continuations.at(-1)).toEqual({ job: { ...JOB, table: 'orders' }, delay: 60 });
+    expect(await w.pull({ ...JOB, table: 'orders' })).toMatchObject({ changed: 1, failed: 0 });
+    expect((await w.record()).state).toBe('held');
+  });
+
   it('chains incremental exports after the full one, skips windows under 15 minutes, and a full one when due', async () => {
     const w = world(pitrSpec, small, 10);
     await w.pull();

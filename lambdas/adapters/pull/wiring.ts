@@ -8,8 +8,9 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import { pullerRoleArn } from '../../core/names';
+import { exportBucketName, pullerRoleArn } from '../../core/names';
 import { type Clock, type Log, systemClock } from '../../core/ports';
+import { pullTables } from '../../core/pull/dynamodb/pull';
 import { loadFingerprint } from '../../core/pull/fingerprint';
 import { runPull } from '../../core/pull/run';
 import type { Fingerprint, PullContext, PullJob, PullRunSummary } from '../../core/pull/types';
@@ -19,6 +20,7 @@ import { DynamoPulledInventory } from './dynamo-pulled';
 import { S3VaultStore, vaultS3Client } from './s3-vault-store';
 import { secretsSourceFor } from './secrets-source';
 import { ssmSourceFor } from './ssm-source';
+import { SdkTableSource } from './table-source';
 
 export interface PullJobDeps {
   readonly log: Log;
@@ -72,6 +74,16 @@ export function pullJobRunner(
     return runPull(ctx, settings.pull, {
       ...(job.kind === 'ssm' ? { ssm: ssmSourceFor(source) } : {}),
       ...(job.kind === 'secrets' ? { secrets: secretsSourceFor(source) } : {}),
+      ...(job.kind === 'dynamodb' && settings.pull.dynamodb
+        ? {
+            dynamodb: (pullCtx: PullContext) =>
+              pullTables(
+                pullCtx,
+                settings.pull.dynamodb as NonNullable<typeof settings.pull.dynamodb>,
+                new SdkTableSource(source, exportBucketName(settings.prefix, job.account, job.region), job.account),
+              ),
+          }
+        : {}),
     });
   };
 }

@@ -51,6 +51,8 @@ export const CHECKPOINT_EVERY_PAGES = 20;
 export const EXPORT_POLL_SECONDS = 60;
 /** Delay before a scan that ran out of time goes on. */
 export const SCAN_CONTINUE_SECONDS = 1;
+/** Delay before a full export whose time would fall before the recovery window opened tries again. */
+export const RECOVERY_WINDOW_WAIT_SECONDS = 2;
 /** DynamoDB's bounds on an incremental export's window. */
 export const MIN_INCREMENTAL_MS = 15 * 60_000;
 export const MAX_INCREMENTAL_MS = 24 * 3_600_000;
@@ -538,6 +540,12 @@ async function startExport(runner: TableRunner, pitr: PitrState): Promise<Outcom
   if (plan.type === 'none') {
     if (runner.record.state !== 'held' && runner.record.latest) await runner.save({ state: 'held' }, runner.detail);
     return 'unchanged';
+  }
+  if (plan.type === 'full' && pitr.earliestRestorable && pitr.earliestRestorable.getTime() > now.getTime()) {
+    // Recovery was turned on within this second: DynamoDB refuses an export time before it, so wait for the next.
+    ctx.log.info('export waits for the recovery window to open', { table: name });
+    await runner.continueLater(RECOVERY_WINDOW_WAIT_SECONDS);
+    return 'continued';
   }
   const method: DumpMethod = plan.type === 'full' ? 'export-full' : 'export-incremental';
   const dumpId = dumpIdOf(now, method);
