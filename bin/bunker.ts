@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BunkerError } from '../lambdas/core/errors';
 import { COPY_STATUSES, type InventoryFilter } from '../lambdas/core/inventory';
+import { PULLED_CONFIG_KEYS, PULLED_KIND_OF, type PulledKindName } from '../lambdas/core/pull/types';
 import { ALL_KINDS } from '../lambdas/kinds/registry';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../lib/config/load';
 import { configJsonSchema, inactiveSettings } from '../lib/config/schema';
@@ -123,7 +124,8 @@ local
 program
   .command('inventory')
   .description(
-    'List backup copies and rejected messages from the inventory table in the backup account.\n' +
+    'List backup copies, pulled backups (parameters, secrets, tables) and rejected messages from the inventory\n' +
+      'table in the backup account.\n' +
       'Without --endpoint it reads AWS with your default credentials (they must reach the backup account).',
   )
   .addOption(configOption())
@@ -143,13 +145,16 @@ program
   .addOption(
     new Option(
       '--kind <kind>',
-      `only records of this kind: ${ALL_KINDS.map((k) => `${k.configKey} (${k.name})`).join(', ')}, or unknown (rejections)`,
-    ).argParser((v): InventoryFilter['kind'] => {
+      `only records of this kind: ${ALL_KINDS.map((k) => `${k.configKey} (${k.name})`).join(', ')}, ` +
+        `${PULLED_CONFIG_KEYS.map((key) => `${key} (${PULLED_KIND_OF[key]})`).join(', ')}, or unknown (rejections)`,
+    ).argParser((v): InventoryFilter['kind'] | PulledKindName => {
       const kind = ALL_KINDS.find((k) => k.configKey === v || k.name === v);
       if (kind) return kind.name;
+      const pulled = PULLED_CONFIG_KEYS.find((key) => key === v || PULLED_KIND_OF[key] === v);
+      if (pulled) return PULLED_KIND_OF[pulled];
       if (v === 'unknown') return 'unknown';
       throw new InvalidArgumentError(
-        `expected one of ${ALL_KINDS.map((k) => k.configKey).join(', ')}, their full names, or unknown`,
+        `expected one of ${[...ALL_KINDS.map((k) => k.configKey), ...PULLED_CONFIG_KEYS].join(', ')}, their full names, or unknown`,
       );
     }),
   )
@@ -161,27 +166,38 @@ program
       output: 'table' | 'json';
       wide?: boolean;
       account?: string;
-      kind?: InventoryFilter['kind'];
+      kind?: InventoryFilter['kind'] | PulledKindName;
       status?: InventoryFilter['status'];
     }) => {
       const config = loadConfig(options.config);
       const { account, region } = config.backup;
-      const { readInventory, inventoryTable } = await import('../cli/inventory');
+      const { readInventory, readPulled, inventoryTable, pulledTable } = await import('../cli/inventory');
       const { localContext } = await import('../cli/local/accounts');
       const { LOCAL_OPERATOR_ROLE } = await import('../cli/local/up');
       const context = options.endpoint
         ? await localContext(options.endpoint, account, region, LOCAL_OPERATOR_ROLE)
         : { region };
-      const records = await readInventory(context, config.name, {
-        account: options.account,
-        kind: options.kind,
-        status: options.status,
-      });
-      say(
-        options.output === 'json'
-          ? JSON.stringify(records, null, 2)
-          : inventoryTable(records, { wide: options.wide ?? false }),
-      );
+      const pulledKind = (Object.values(PULLED_KIND_OF) as string[]).includes(options.kind ?? '')
+        ? (options.kind as PulledKindName)
+        : undefined;
+      // Copies and rejections have a status; pulled records a state: --status and a snapshot kind select copies only.
+      const copies = pulledKind
+        ? []
+        : await readInventory(context, config.name, {
+            account: options.account,
+            kind: options.kind as InventoryFilter['kind'],
+            status: options.status,
+          });
+      const wantPulled = pulledKind !== undefined || (options.kind === undefined && options.status === undefined);
+      const pulled = wantPulled
+        ? await readPulled(context, config.name, { account: options.account, kind: pulledKind })
+        : [];
+      if (options.output === 'json') {
+        say(JSON.stringify([...copies, ...pulled], null, 2));
+        return;
+      }
+      if (!pulledKind) say(inventoryTable(copies, { wide: options.wide ?? false }));
+      if (pulledKind || pulled.length > 0) say(`${pulledKind ? '' : '\n'}${pulledTable(pulled)}`);
     },
   );
 

@@ -9,14 +9,24 @@
 import {
   BatchWriteItemCommand,
   CreateTableCommand,
+  DescribeTableCommand,
+  ScanCommand,
   DynamoDBClient,
   UpdateContinuousBackupsCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { HeadObjectCommand, paginateListObjectsV2, S3Client } from '@aws-sdk/client-s3';
 import { clientConfig } from '../lambdas/adapters/aws-context';
+import { sameKmsKey } from '../lambdas/core/keys';
+import { vaultBucketName } from '../lambdas/core/names';
 import type { BunkerConfig } from '../lib/config/schema';
 import { localContext } from './local/accounts';
 import { LOCAL_OPERATOR_ROLE } from './local/up';
@@ -220,4 +230,165 @@ export async function seedPulled(
     secrets: ['payments/api-key', 'payments/signing-key'],
     tables,
   };
+}
+
+/** The rotation the demo makes between two pulls: the vault keeps both versions. */
+export async function rotatePassword(endpoint: string, pulled: DemoPulled): Promise<void> {
+  const { ssm } = await pulledClientsOf(endpoint, pulled.account, pulled.region);
+  await ssm.send(
+    new PutParameterCommand({
+      Name: '/payments/db/password',
+      Type: 'SecureString',
+      Value: DEMO_CANARIES.dbPasswordRotated,
+      Overwrite: true,
+    }),
+  );
+}
+
+export interface PulledCheck {
+  readonly ok: boolean;
+  readonly line: string;
+}
+
+const text = (value: Uint8Array | string | undefined) =>
+  value === undefined ? undefined : typeof value === 'string' ? value : Buffer.from(value).toString('base64');
+
+/**
+ * Everything pulled, restored into the recovery account with the source
+ * account's id rewritten, then compared with production, read with plain
+ * SDK clients in both accounts; and one parameter restored as it was
+ * before the rotation.
+ */
+export async function restoreAndCompare(
+  config: BunkerConfig,
+  endpoint: string,
+  pulled: DemoPulled,
+  beforeRotation: string,
+  progress: (line: string) => void,
+): Promise<PulledCheck[]> {
+  const { restoreTableCommand, restoreValuesCommand } = await import('./restore');
+  const say = (line: string) => progress(`  ${line}`);
+  const base = {
+    account: pulled.account,
+    region: pulled.region,
+    toAccount: DEMO_RECOVERY_ACCOUNT,
+    toRegion: pulled.region,
+    endpoint,
+    rewrites: [`${pulled.account}=${DEMO_RECOVERY_ACCOUNT}`],
+  };
+  const ssmRestore = await restoreValuesCommand(config, { ...base, kind: 'ssm' }, say);
+  const secretsRestore = await restoreValuesCommand(config, { ...base, kind: 'secrets' }, say);
+  const earlier = await restoreValuesCommand(
+    config,
+    {
+      ...base,
+      kind: 'ssm',
+      namePrefix: '/payments/db/password',
+      at: beforeRotation,
+      targetPrefix: '/before-rotation',
+      rewrites: [],
+    },
+    say,
+  );
+  const tableRestores = [];
+  for (const table of pulled.tables) {
+    tableRestores.push(
+      await restoreTableCommand(config, { ...base, table: table.name, toTable: table.name, rewrites: [] }, say),
+    );
+  }
+
+  const source = await pulledClientsOf(endpoint, pulled.account, pulled.region);
+  const target = await pulledClientsOf(endpoint, DEMO_RECOVERY_ACCOUNT, pulled.region);
+  const rewrite = (value: string) => value.split(pulled.account).join(DEMO_RECOVERY_ACCOUNT);
+  let parametersEqual = 0;
+  for (const name of pulled.parameters) {
+    const [a, b] = await Promise.all(
+      [source, target].map(
+        async (c) => (await c.ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }))).Parameter,
+      ),
+    );
+    if (a?.Value !== undefined && b?.Value === rewrite(a.Value) && a.Type === b.Type) parametersEqual += 1;
+  }
+  let secretsEqual = 0;
+  for (const name of pulled.secrets) {
+    const [a, b] = await Promise.all(
+      [source, target].map((c) => c.secrets.send(new GetSecretValueCommand({ SecretId: name }))),
+    );
+    const aText = a.SecretString !== undefined ? rewrite(a.SecretString) : text(a.SecretBinary);
+    if (aText !== undefined && aText === (b.SecretString ?? text(b.SecretBinary))) secretsEqual += 1;
+  }
+  let tablesEqual = 0;
+  for (const table of pulled.tables) {
+    const [a, b] = await Promise.all(
+      [source, target].map(async (c) => {
+        const { Table } = await c.dynamodb.send(new DescribeTableCommand({ TableName: table.name }));
+        const { Count } = await c.dynamodb.send(new ScanCommand({ TableName: table.name, Select: 'COUNT' }));
+        return {
+          count: Count,
+          keys: JSON.stringify(Table?.KeySchema),
+          billing: Table?.BillingModeSummary?.BillingMode ?? 'PROVISIONED',
+          lsi: JSON.stringify((Table?.LocalSecondaryIndexes ?? []).map((i) => [i.IndexName, i.Projection])),
+          gsi: JSON.stringify((Table?.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName, i.Projection])),
+        };
+      }),
+    );
+    if (JSON.stringify(a) === JSON.stringify(b) && a.count === table.items) tablesEqual += 1;
+  }
+  const { Parameter: old } = await target.ssm.send(
+    new GetParameterCommand({ Name: '/before-rotation/payments/db/password', WithDecryption: true }),
+  );
+  return [
+    {
+      ok: ssmRestore.ok && secretsRestore.ok && parametersEqual === pulled.parameters.length,
+      line: `${parametersEqual} of ${pulled.parameters.length} parameter(s) restored into ${DEMO_RECOVERY_ACCOUNT} equal to production, account id rewritten (read back with GetParameter)`,
+    },
+    {
+      ok: secretsRestore.ok && secretsEqual === pulled.secrets.length,
+      line: `${secretsEqual} of ${pulled.secrets.length} secret(s) (text and binary) restored equal to production`,
+    },
+    {
+      ok: tableRestores.every((r) => r.ok) && tablesEqual === pulled.tables.length,
+      line: `${tablesEqual} of ${pulled.tables.length} table(s) restored with their keys, indexes, billing mode and every item (count and checksum checked)`,
+    },
+    {
+      ok: earlier.ok && old?.Value === DEMO_CANARIES.dbPassword,
+      line: `restore --at ${beforeRotation} brought back the password as it was before the rotation`,
+    },
+  ];
+}
+
+/** The canary values the demo planted that appear in `texts` (log lines, inventory records): none, or the demo fails. */
+export function canariesIn(texts: readonly string[]): string[] {
+  return Object.values(DEMO_CANARIES).filter((canary) => texts.some((t) => t.includes(canary)));
+}
+
+/**
+ * Every object in the vault bucket, read back with a plain S3 client in the
+ * backup account: how many there are, and how many are encrypted under the
+ * backup-data key and locked.
+ */
+export async function vaultObjects(
+  config: BunkerConfig,
+  endpoint: string,
+  backupKeyArn: string,
+): Promise<{ objects: number; underBackupKey: number; locked: number }> {
+  const context = await localContext(endpoint, config.backup.account, config.backup.region, LOCAL_OPERATOR_ROLE);
+  const s3 = new S3Client({ ...clientConfig(context), forcePathStyle: true });
+  const Bucket = vaultBucketName(config.name, config.backup.account, config.backup.region);
+  let objects = 0;
+  let underBackupKey = 0;
+  let locked = 0;
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket })) {
+    for (const { Key } of page.Contents ?? []) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket, Key }));
+      objects += 1;
+      if (head.ServerSideEncryption === 'aws:kms' && head.SSEKMSKeyId && sameKmsKey(head.SSEKMSKeyId, backupKeyArn)) {
+        underBackupKey += 1;
+      }
+      if (head.ObjectLockMode && head.ObjectLockRetainUntilDate && head.ObjectLockRetainUntilDate > new Date()) {
+        locked += 1;
+      }
+    }
+  }
+  return { objects, underBackupKey, locked };
 }

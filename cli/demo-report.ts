@@ -3,7 +3,7 @@
  * checks that make the demo's claims verifiable rather than decorative.
  */
 import { type DemoResult, runDemo } from './demo';
-import { inventoryTable } from './inventory';
+import { inventoryTable, pulledTable } from './inventory';
 
 /** The demo's claims, each checked against the emulator's state. */
 export function demoVerdicts(result: DemoResult): { ok: boolean; line: string }[] {
@@ -34,6 +34,43 @@ export function demoVerdicts(result: DemoResult): { ok: boolean; line: string }[
       ok: stuck.length === 0 && result.firstRun.settled && result.secondRun.settled,
       line: 'nothing left pending, copying or failed',
     },
+    ...pulledVerdicts(result),
+  ];
+}
+
+/** The pulled backups' claims: held, written only when changed, restored equal, never logged. */
+function pulledVerdicts(result: DemoResult): { ok: boolean; line: string }[] {
+  const held = result.pulled.filter((r) => r.state === 'held');
+  const byKind = (kind: string) => held.filter((r) => r.kind === kind).length;
+  // The demo's parameters and secrets are in the first source account.
+  const payments = result.config.sources[0].account;
+  const run = (kind: string) => result.repull.find((r) => r.kind === kind && r.account === payments);
+  const ssm = run('ssm');
+  const secrets = run('secrets');
+  return [
+    {
+      ok: held.length > 0 && held.length === result.pulled.length,
+      line: `${byKind('ssm-parameter')} parameter(s), ${byKind('secret')} secret(s) and ${byKind('dynamodb-table')} table(s) pulled and held`,
+    },
+    {
+      ok:
+        result.vault.objects > 0 &&
+        result.vault.underBackupKey === result.vault.objects &&
+        result.vault.locked === result.vault.objects,
+      line: `${result.vault.underBackupKey} of ${result.vault.objects} object(s) in the vault bucket under the backup-data key, ${result.vault.locked} locked (read back with HeadObject)`,
+    },
+    {
+      ok: ssm?.changed === 1 && ssm.dataWrites === 1 && secrets?.nothingChanged === true && secrets.dataWrites === 0,
+      line: `after one rotation the pulls wrote ${ssm?.dataWrites ?? '?'} parameter version(s) and ${secrets?.dataWrites ?? '?'} secret object(s): only what changed`,
+    },
+    ...result.pulledChecks,
+    {
+      ok: result.canaryLeaks.length === 0,
+      line:
+        result.canaryLeaks.length === 0
+          ? 'no planted secret value in any log line or inventory record'
+          : `${result.canaryLeaks.length} planted secret value(s) found in a log line or an inventory record`,
+    },
   ];
 }
 
@@ -42,6 +79,8 @@ export async function printDemo(endpoint: string, say: (line: string) => void): 
   const result = await runDemo(endpoint, say);
   say('\nInventory (bunker inventory --endpoint URL --config demo/bunker.demo.json):');
   say(inventoryTable(result.records));
+  say('\nPulled backups:');
+  say(pulledTable(result.pulled));
   say('\nChecks:');
   const verdicts = demoVerdicts(result);
   for (const v of verdicts) say(`  ${v.ok ? 'ok  ' : 'FAIL'} ${v.line}`);

@@ -15,12 +15,22 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { clientConfig } from '../lambdas/adapters/aws-context';
 import type { InventoryRecord } from '../lambdas/core/inventory';
+import type { Log } from '../lambdas/core/ports';
+import type { PulledRecord, PullRunSummary } from '../lambdas/core/pull/types';
 import { intakeTopicArn } from '../lambdas/core/names';
 import { notificationOf } from '../lambdas/core/notification';
 import { parseConfig } from '../lib/config/load';
 import type { BunkerConfig } from '../lib/config/schema';
 import { type CopyCheck, checkCopies, countCopies, seedOtherKinds, sendHostileEc2Messages } from './demo-kinds';
-import { readInventory } from './inventory';
+import {
+  canariesIn,
+  type PulledCheck,
+  restoreAndCompare,
+  rotatePassword,
+  seedPulled,
+  vaultObjects,
+} from './demo-pulled';
+import { readInventory, readPulled } from './inventory';
 import { localContext } from './local/accounts';
 import { type LocalRunSummary, localRun } from './local/run';
 import { LOCAL_OPERATOR_ROLE, localUp } from './local/up';
@@ -230,21 +240,43 @@ export interface DemoResult {
   /** Backup copies counted before and after every notification was delivered a second time. */
   readonly copiesBeforeReplay: number;
   readonly copiesAfterReplay: number;
+  /** Parameters, secrets and tables in the inventory after every pull. */
+  readonly pulled: readonly PulledRecord[];
+  /** The pulls after a password was rotated: only what changed is written. */
+  readonly repull: readonly PullRunSummary[];
+  /** The restore into the recovery account, compared with production. */
+  readonly pulledChecks: readonly PulledCheck[];
+  /** The vault bucket's objects, read back with a plain S3 client. */
+  readonly vault: { readonly objects: number; readonly underBackupKey: number; readonly locked: number };
+  /** Canary values found in a log line or an inventory record (none, or the demo fails). */
+  readonly canaryLeaks: readonly string[];
 }
 
 /** The whole demo scenario on an emulator that is already running. */
 export async function runDemo(endpoint: string, progress: (line: string) => void = () => {}): Promise<DemoResult> {
   const config = demoConfig();
+  // Every log line of the Lambdas' code, kept to look for the planted secret values in afterwards.
+  const logLines: string[] = [];
+  const keep =
+    (level: string) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      logLines.push(JSON.stringify({ level, message, ...fields }));
+    };
+  const log: Log = { info: keep('info'), warn: keep('warn'), error: keep('error') };
   progress('1. Setting up the backup account and the source accounts (what `cdk deploy` creates)');
   const env = await localUp(config, endpoint, progress);
   progress('2. Production databases, clusters, volumes and images, and their snapshots');
   await seedDatabases(config, endpoint, progress);
   await seedOtherKinds(config, endpoint, progress);
+  const seeded = await seedPulled(config, endpoint, progress);
   progress('3. Hostile and broken messages sent to the intake topics');
   await sendHostileMessages(config, endpoint, progress);
   await sendHostileEc2Messages(config, endpoint, progress);
-  progress('4. A full backup cycle (source agents, intake, copies, completion)');
-  const firstRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`) });
+  progress(
+    '4. A full backup cycle (pulls of parameters, secrets and tables; source agents, intake, copies, completion)',
+  );
+  const firstRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`), pullNow: true, log });
+  const beforeRotation = new Date().toISOString();
 
   progress('5. Every announced snapshot delivered again (duplicate notifications)');
   const copiesBeforeReplay = await countCopies(config, endpoint);
@@ -270,14 +302,26 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
       }),
     );
   }
-  const secondRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`) });
+  const secondRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`), log });
   const copiesAfterReplay = await countCopies(config, endpoint);
   progress(
     `  ${before.length} duplicate(s) delivered: ${copiesBeforeReplay} copies before, ${copiesAfterReplay} after`,
   );
 
+  progress('6. A password rotated in production, then every pull run again: only the change is written');
+  await rotatePassword(endpoint, seeded);
+  const thirdRun = await localRun(config, endpoint, { progress: (line) => progress(`  ${line}`), pullNow: true, log });
+
+  progress(
+    `7. Parameters, secrets and tables restored into a new account, and one password as it was at ${beforeRotation}`,
+  );
+  const pulledChecks = await restoreAndCompare(config, endpoint, seeded, beforeRotation, progress);
+
   const records = await readInventory(backupContext, config.name, {});
+  const pulled = await readPulled(backupContext, config.name, {});
   const checks = await checkCopies(config, endpoint, env.backupKeyArn, records);
+  const vault = await vaultObjects(config, endpoint, env.backupKeyArn);
+  const canaryLeaks = canariesIn([...logLines, JSON.stringify(records), JSON.stringify(pulled)]);
   return {
     config,
     backupKeyArn: env.backupKeyArn,
@@ -287,5 +331,10 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
     checks,
     copiesBeforeReplay,
     copiesAfterReplay,
+    pulled,
+    repull: thirdRun.pulls,
+    pulledChecks,
+    vault,
+    canaryLeaks,
   };
 }

@@ -8,8 +8,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AwsContext } from '../lambdas/adapters/aws-context';
 import { clientConfig } from '../lambdas/adapters/aws-context';
 import { DynamoInventory } from '../lambdas/adapters/dynamo-inventory';
+import { DynamoPulledInventory } from '../lambdas/adapters/pull/dynamo-pulled';
 import type { InventoryFilter, InventoryRecord } from '../lambdas/core/inventory';
-import type { PulledRecord } from '../lambdas/core/pull/types';
+import type { PulledKindName, PulledRecord } from '../lambdas/core/pull/types';
 import { vaultNames } from '../lambdas/core/names';
 import { safeText } from '../lambdas/core/text';
 import { KINDS } from '../lambdas/kinds/registry';
@@ -31,6 +32,30 @@ export async function readInventory(
       (a.sourceAccount ?? '').localeCompare(b.sourceAccount ?? '') ||
       a.kind.localeCompare(b.kind) ||
       a.status.localeCompare(b.status) ||
+      a.artifactId.localeCompare(b.artifactId),
+  );
+}
+
+export interface PulledFilter {
+  readonly account?: string;
+  readonly kind?: PulledKindName;
+}
+
+/** The pulled backups' records (parameters, secrets, tables), sorted like the copies. */
+export async function readPulled(context: AwsContext, prefix: string, filter: PulledFilter): Promise<PulledRecord[]> {
+  const names = vaultNames(prefix);
+  const pulled = new DynamoPulledInventory(
+    new DynamoDBClient(clientConfig(context)),
+    names.inventoryTable,
+    names.inventoryPullScopeIndex,
+  );
+  const records = (await pulled.list()).filter(
+    (r) => (!filter.account || r.sourceAccount === filter.account) && (!filter.kind || r.kind === filter.kind),
+  );
+  return records.sort(
+    (a, b) =>
+      a.sourceAccount.localeCompare(b.sourceAccount) ||
+      a.kind.localeCompare(b.kind) ||
       a.artifactId.localeCompare(b.artifactId),
   );
 }

@@ -85,7 +85,32 @@ describe('make demo', () => {
     expect(result.secondRun.messagesProcessed).toBe(result.copiesBeforeReplay);
   });
 
+  it('pulls the in-scope parameters, secrets and tables of the payments account and nothing else', () => {
+    const names = (kind: string) =>
+      result.pulled
+        .filter((r) => r.kind === kind)
+        .map((r) => r.sourceId)
+        .sort();
+    expect(names('secret')).toEqual(['payments/api-key', 'payments/signing-key']);
+    expect(names('dynamodb-table')).toEqual(['payments-orders', 'payments-sessions']);
+    expect(names('ssm-parameter')).toHaveLength(16);
+    expect(names('ssm-parameter')).not.toContain('/payments/scratch');
+    expect(names('ssm-parameter')).not.toContain('/analytics/token');
+    expect(new Set(result.pulled.map((r) => `${r.sourceAccount} ${r.state}`))).toEqual(new Set(['222222222222 held']));
+    const password = result.pulled.find((r) => r.sourceId === '/payments/db/password');
+    expect(password).toMatchObject({ valueType: 'SecureString', count: 2 });
+    expect(password?.checksum).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+    const orders = result.pulled.find((r) => r.sourceId === 'payments-orders');
+    expect(orders).toMatchObject({ count: 300 });
+  });
+
+  it('keeps every pulled object in the vault bucket under the backup-data key, locked', () => {
+    expect(result.vault.objects).toBeGreaterThanOrEqual(16 + 1 + 3 + 4);
+    expect(result.vault.underBackupKey).toBe(result.vault.objects);
+    expect(result.vault.locked).toBe(result.vault.objects);
+  });
+
   it('reports its progress step by step', () => {
-    expect(progress.filter((line) => /^\d\. /.test(line))).toHaveLength(5);
+    expect(progress.filter((line) => /^\d\. /.test(line))).toHaveLength(7);
   });
 });
