@@ -71,7 +71,7 @@ local
 local
   .command('run')
   .description(
-    'Run the pulls that are due (parameters, secrets, tables), then the snapshot pipeline until nothing is\n' +
+    'Run the pulls that are due (parameters, secrets, tables), then the snapshot pipeline until nothing is ' +
       'pending: source agents, intake, copies, completion. Runs `local up` first, so it also works on a fresh emulator.',
   )
   .addOption(endpointOption().makeOptionMandatory())
