@@ -124,7 +124,7 @@ local
 program
   .command('inventory')
   .description(
-    'List backup copies, pulled backups (parameters, secrets, tables) and rejected messages from the inventory\n' +
+    'List backup copies, pulled backups (parameters, secrets, tables) and rejected messages from the inventory ' +
       'table in the backup account.\n' +
       'Without --endpoint it reads AWS with your default credentials (they must reach the backup account).',
   )
