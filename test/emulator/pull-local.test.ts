@@ -16,7 +16,7 @@ import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { HeadObjectCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEMO_CANARIES, seedPulled } from '../../cli/demo-pulled';
 import { type LocalRunSummary, localRun } from '../../cli/local/run';
 import { type LocalEnvironment, localUp } from '../../cli/local/up';
@@ -86,8 +86,22 @@ const log: Log = {
   warn: (message, fields) => logLines.push(JSON.stringify({ level: 'warn', message, fields })),
   error: (message, fields) => logLines.push(JSON.stringify({ level: 'error', message, fields })),
 };
-const run = (pullNow: boolean) =>
-  localRun(config, endpoint, { pullNow, log, progress: (line) => progressLines.push(line) });
+/** What the process printed during the local runs (a library that logs on its own would show here). */
+const processOutput: string[] = [];
+const capture = (chunk: unknown) => {
+  processOutput.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+  return true;
+};
+async function run(pullNow: boolean): Promise<LocalRunSummary> {
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    return await localRun(config, endpoint, { pullNow, log, progress: (line) => progressLines.push(line) });
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
 const bunker = async (args: string[]): Promise<CliResult> => {
   const result = await runBunker(args);
   cliOutputs.push(result.stdout, result.stderr);
@@ -289,6 +303,9 @@ describe('pulled backups through the local mode and the restore CLI', () => {
       ['secrets', 2, 0, 2, 0, true],
       ['ssm', 16, 0, 16, 0, true],
     ]);
+    const tables = again.pulls.filter((p) => p.kind === 'dynamodb');
+    expect(tables.length).toBeGreaterThanOrEqual(1);
+    expect(tables.map((p) => [p.inScope, p.failed, p.breaches])).toEqual(tables.map(() => [2, 0, []]));
     expect((await versionsUnder('ssm/')).length).toBe(ssmBefore.length);
     expect((await versionsUnder('secrets/')).length).toBe(secretsBefore.length);
     expect(ssmBefore).toHaveLength(16);
@@ -507,6 +524,7 @@ out(sorted(found))
       ['log', logLines],
       ['progress', progressLines],
       ['CLI output', cliOutputs],
+      ['process output', processOutput],
       ['inventory', items.map((item) => JSON.stringify(item))],
     ] as const) {
       const leaks = lines.filter((line) => canaries.some((canary) => line.includes(canary)));
