@@ -243,16 +243,19 @@ async function runDuePulls(
   const due = pullsDue(schedules, (s) => lastRuns.get(`${s.kind} ${s.account} ${s.region}`), options.clock.now(), {
     all: options.all,
   });
-  if (due.length === 0) return [];
-  options.progress(
-    `${due.length} pull(s) due: ${due.map((job) => `${job.kind} ${job.account}/${job.region}`).join(', ')}`,
-  );
+  if (due.length > 0) {
+    options.progress(
+      `${due.length} pull(s) due: ${due.map((job) => `${job.kind} ${job.account}/${job.region}`).join(', ')}`,
+    );
+  }
 
   const sqs = new SQSClient(clientConfig(vault));
   const queue = async (job: PullJob) => {
     await sqs.send(new SendMessageCommand({ QueueUrl: settings.pullQueueUrl, MessageBody: JSON.stringify(job) }));
   };
   for (const job of due) await queue(job);
+  // The queue is drained even when nothing is due, as the event source mapping consumes whatever arrives:
+  // a job left by an interrupted run, or one somebody else queued, is handled (or rejected) now.
   const runner = pullJobRunner(settings, vault, options.clock);
   const summaries: PullRunSummary[] = [];
   const handler = createPullHandler({
