@@ -93,11 +93,33 @@ describe('pullTables: scan dumps (point-in-time recovery off)', () => {
     // 4 segments of 250 items in pages of 100: 3 parts each.
     expect(manifest.files).toHaveLength(12);
     expect(manifest.files.reduce((n, f) => n + f.count, 0)).toBe(1000);
-    expect(manifest.files[0].key).toBe(
-      'dynamodb/222222222222/eu-west-1/orders/20261101T000000Z-scan/segment-0-part-0.json.gz',
-    );
+    // Parts are named by their content (SHA-256 of the gzip body), for the table, not the dump.
+    for (const file of manifest.files) {
+      expect(file.key).toBe(`dynamodb/222222222222/eu-west-1/orders/parts/${file.sha256}.json.gz`);
+    }
     expect(manifest.table).toMatchObject({ billingMode: 'PAY_PER_REQUEST', pointInTimeRecovery: false });
     expect(summary.dataWrites).toBe(13);
+  });
+
+  it('a second dump of an unchanged table reads it, writes nothing and says nothing changed; a change writes one part', async () => {
+    const w = world();
+    await w.pull();
+    const writes = w.store.writes;
+    w.clock.advance(3_600_000);
+    const again = await w.pull();
+    expect(again).toMatchObject({ changed: 0, unchanged: 1, dataWrites: 0, nothingChanged: true });
+    expect(w.store.writes).toBe(writes);
+    const record = await w.record();
+    expect(record).toMatchObject({ state: 'held', count: 1000, checksum: `fp:${SUM_1000_SMALL}` });
+    expect(record.latest?.id).toBe('20261101T000000Z-scan');
+    expect(record.detail).not.toHaveProperty('scan');
+
+    w.tables.putItem('orders', { pk: { S: 'item-7' }, n: { N: '7000' } });
+    w.clock.advance(3_600_000);
+    const changed = await w.pull();
+    // The page holding item-7 is new; the other eleven parts are found, and the manifest is written.
+    expect(changed).toMatchObject({ changed: 1, dataWrites: 2 });
+    expect((await w.record()).latest?.id).toBe('20261101T020000Z-scan');
   });
 
   it('stops at the deadline, saves its checkpoint, continues later and ends with every item once', async () => {

@@ -25,6 +25,7 @@ import { pulledArtifactId, pullScopeOf, PULLED_KIND_OF } from '../types';
 import { ItemsChecksum } from './checksum';
 import {
   decodeLines,
+  decodeManifest,
   dumpIdOf,
   dumpPrefix,
   type DumpFile,
@@ -35,6 +36,7 @@ import {
   MANIFEST_FORMAT,
   manifestKey,
   sha256Hex,
+  tablePrefix,
 } from './manifest';
 import { ReadBudget, realSleep, type Sleep } from './read-budget';
 import type { Item, PitrState, TableSource, TableSpec } from './types';
@@ -269,6 +271,23 @@ class TableRunner {
     return dumpPrefix(this.ctx.job.account, this.ctx.job.region, this.name, dumpId);
   }
 
+  /** Where scan dumps keep their parts, named by content and shared by every dump of the table. */
+  partsPrefix(): string {
+    return `${tablePrefix(this.ctx.job.account, this.ctx.job.region, this.name)}parts/`;
+  }
+
+  /**
+   * Whether `manifest` holds what the newest dump, a scan, already holds: the same items (count
+   * and checksum, compared by fingerprint as the record keeps it) of a table described the same way.
+   */
+  async sameAsLatestScan(manifest: DumpManifest): Promise<boolean> {
+    const latest = this.record.latest;
+    if (!latest || !latest.id.endsWith('-scan') || this.record.count !== manifest.itemCount) return false;
+    if (this.record.checksum !== this.ctx.fingerprint.of(Buffer.from(manifest.checksum))) return false;
+    const body = await this.ctx.store.get(latest.objectKey);
+    return body !== undefined && JSON.stringify(decodeManifest(body).table) === JSON.stringify(manifest.table);
+  }
+
   async continueLater(delaySeconds: number): Promise<void> {
     await this.ctx.continueLater({ ...this.ctx.job, table: this.name }, delaySeconds);
   }
@@ -385,7 +404,6 @@ async function scanDump(runner: TableRunner): Promise<Outcome> {
   const sum = new ItemsChecksum(start.sum);
   let consumed = start.consumed;
   const budget = new ReadBudget(scanReadRate(runner.spec, runner.settings), ctx.clock, runner.sleep);
-  const prefix = runner.prefix(start.dumpId);
   let outOfTime = false;
   let pagesSinceSave = 0;
   let saving = Promise.resolve();
@@ -403,16 +421,13 @@ async function scanDump(runner: TableRunner): Promise<Outcome> {
     return saving;
   };
 
-  const partKey = async (n: number, k: number, body: Uint8Array): Promise<string> => {
-    const key = `${prefix}segment-${n}-part-${k}.json.gz`;
-    if (await runner.put(key, body, 'application/gzip')) return key;
-    // A run that crashed after writing this part but before its checkpoint left it:
-    // the same bytes are the same part; other bytes (the table changed) get a key of their own.
-    const existing = await ctx.store.get(key);
-    if (existing && sha256Hex(existing) === sha256Hex(body)) return key;
-    const other = `${prefix}segment-${n}-part-${k}-${sha256Hex(body).slice(0, 12)}.json.gz`;
-    await runner.put(other, body, 'application/gzip');
-    return other;
+  // Parts are named by their content, for the table rather than the dump: a page an earlier dump
+  // (or a run that crashed before its checkpoint) already wrote is found, not written again, so an
+  // unchanged table costs reads and no data writes; a changed page gets a key of its own.
+  const partKey = async (body: Uint8Array): Promise<string> => {
+    const key = `${runner.partsPrefix()}${sha256Hex(body)}.json.gz`;
+    await runner.put(key, body, 'application/gzip');
+    return key;
   };
 
   const worker = async (n: number) => {
@@ -434,7 +449,7 @@ async function scanDump(runner: TableRunner): Promise<Outcome> {
       consumed += page.consumed;
       if (page.items.length > 0) {
         const body = encodeItemsFile(page.items);
-        const key = await partKey(n, segment.parts, body);
+        const key = await partKey(body);
         files.push({ key, count: page.items.length, sha256: sha256Hex(body) });
         for (const item of page.items) sum.add(item);
         segment.parts += 1;
@@ -474,6 +489,12 @@ async function scanDump(runner: TableRunner): Promise<Outcome> {
 
   files.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const manifest = runner.manifest({ dumpId: start.dumpId, method: 'scan', pointInTime: start.startedAt }, sum, files);
+  if (await runner.sameAsLatestScan(manifest)) {
+    // Nothing changed since the last dump: its manifest still describes the table, so no new one.
+    await runner.save({ state: 'held', reason: undefined }, { ...runner.detail, scan: undefined });
+    ctx.log.info('scan dump unchanged', { table: name, items: sum.count, consumedReadUnits: consumed });
+    return 'unchanged';
+  }
   // A scan is a full dump: incremental exports may chain after it once point-in-time recovery is on.
   await runner.finish(manifest, {
     fullDumpId: start.dumpId,
