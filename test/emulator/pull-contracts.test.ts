@@ -45,6 +45,7 @@ import { MemoryPulledInventory, MemoryVaultStore } from '../../sim/memory-pull';
 import { MemorySecrets, MemorySsm } from '../../sim/memory-pull-sources';
 import { freshAccountId, TEST_ROLE_NAME } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
+import { pullRunSummary } from '../support/pull-runs';
 import { createPullVault, type PullVault } from './support/pull';
 
 const endpoint = emulatorEndpoint();
@@ -134,22 +135,7 @@ const runRecord: PullRunRecord = {
   artifactId: 'pull-run:ssm:111111111111:eu-west-1',
   kind: 'pull-run',
   lastRunAt: T,
-  summary: {
-    kind: 'ssm',
-    account: '111111111111',
-    region: 'eu-west-1',
-    startedAt: T,
-    finishedAt: T,
-    inScope: 1,
-    changed: 0,
-    unchanged: 1,
-    deleted: 0,
-    failed: 0,
-    dataWrites: 0,
-    nothingChanged: true,
-    continued: false,
-    breaches: [],
-  },
+  summary: pullRunSummary({ account: '111111111111', startedAt: T, finishedAt: T, inScope: 1, unchanged: 1 }),
   version: 1,
 };
 
