@@ -207,6 +207,27 @@ describe('the copy inventory on the emulator', () => {
 // Sources and targets
 // ---------------------------------------------------------------------------
 
+/**
+ * A source account and a restore target account, fresh for the harness, each
+ * with its own client of one service (closed after the file): the adapters
+ * read the one and write the other, and the harness checks both with these
+ * clients, not through the adapters.
+ */
+async function sourceAndTarget<C extends { destroy(): void }>(client: (config: ReturnType<typeof sdkConfig>) => C) {
+  const context = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
+  const targetContext = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
+  const sourceClient = client(sdkConfig(context));
+  const targetClient = client(sdkConfig(targetContext));
+  destroyers.push(
+    () => sourceClient.destroy(),
+    () => targetClient.destroy(),
+  );
+  return { context, client: sourceClient, targetClient };
+}
+
+/** Tags as the SSM and Secrets Manager APIs take them. */
+const tagList = (tags: Record<string, string>) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+
 interface SsmHarness {
   readonly source: SsmSource;
   put(name: string, value: string, options?: { type?: SsmParameterType; tags?: Record<string, string> }): Promise<void>;
@@ -219,18 +240,11 @@ interface SsmHarness {
 }
 
 async function emulatorSsm(): Promise<SsmHarness> {
-  const context = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
-  const targetContext = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
-  const ssm = new SSMClient(sdkConfig(context));
-  const targetSsm = new SSMClient(sdkConfig(targetContext));
-  destroyers.push(
-    () => ssm.destroy(),
-    () => targetSsm.destroy(),
-  );
+  const { context, client: ssm, targetClient: targetSsm } = await sourceAndTarget((config) => new SSMClient(config));
   return {
     source: ssmSourceFor(context),
     put: async (name, value, options = {}) => {
-      const tags = Object.entries(options.tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
+      const tags = tagList(options.tags ?? {});
       await ssm.send(
         new PutParameterCommand({
           Name: name,
@@ -244,7 +258,7 @@ async function emulatorSsm(): Promise<SsmHarness> {
       await ssm.send(new PutParameterCommand({ Name: name, Value: value, Overwrite: true }));
     },
     tag: async (name, tags) => {
-      const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+      const Tags = tagList(tags);
       await ssm.send(new AddTagsToResourceCommand({ ResourceType: 'Parameter', ResourceId: name, Tags }));
     },
     delete: async (name) => {
@@ -369,18 +383,11 @@ interface SecretsHarness {
 }
 
 async function emulatorSecrets(): Promise<SecretsHarness> {
-  const context = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
-  const targetContext = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
-  const client = new SecretsManagerClient(sdkConfig(context));
-  const targetClient = new SecretsManagerClient(sdkConfig(targetContext));
-  destroyers.push(
-    () => client.destroy(),
-    () => targetClient.destroy(),
-  );
+  const { context, client, targetClient } = await sourceAndTarget((config) => new SecretsManagerClient(config));
   return {
     source: secretsSourceFor(context),
     create: async (name, value, tags = {}) => {
-      const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+      const Tags = tagList(tags);
       const body = typeof value === 'string' ? { SecretString: value } : { SecretBinary: value };
       await client.send(new CreateSecretCommand({ Name: name, ...body, ...(Tags.length ? { Tags } : {}) }));
     },
@@ -388,7 +395,7 @@ async function emulatorSecrets(): Promise<SecretsHarness> {
       await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
     },
     tag: async (name, tags) => {
-      const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+      const Tags = tagList(tags);
       await client.send(new TagResourceCommand({ SecretId: name, Tags }));
     },
     delete: async (name) => {
