@@ -10,7 +10,7 @@
  * number of the pool's copies in progress and a claim beyond the limit
  * fails atomically, however many Lambdas run.
  */
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -21,17 +21,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { type CopyStatus, type InventoryFilter, type InventoryRecord, matchesFilter } from '../core/inventory';
 import type { Inventory } from '../core/ports';
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException ||
-  (error as { name?: string })?.name === 'ConditionalCheckFailedException';
-
-/** Which items of a cancelled transaction failed their condition (by position). */
-function cancelledConditions(error: unknown): boolean[] | undefined {
-  const e = error as { name?: string; CancellationReasons?: { Code?: string }[] };
-  if (e?.name !== 'TransactionCanceledException' || !e.CancellationReasons) return undefined;
-  return e.CancellationReasons.map((reason) => reason.Code === 'ConditionalCheckFailed');
-}
+import { cancelledConditions, isConditionFailure, putNew, putOver, sendConditionalPut } from './dynamo-conditional';
 
 const SLOTS_PREFIX = 'slots:copying:';
 
@@ -66,30 +56,7 @@ export class DynamoInventory implements Inventory {
   }
 
   async create(record: InventoryRecord): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: record,
-          ConditionExpression: 'attribute_not_exists(artifactId)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  }
-
-  /** The conditional put of `next` over `expected`, as a plain or a transaction item. */
-  private putOver(expected: InventoryRecord, next: InventoryRecord) {
-    return {
-      TableName: this.tableName,
-      Item: next,
-      ConditionExpression: 'attribute_exists(artifactId) AND #version = :version',
-      ExpressionAttributeNames: { '#version': 'version' },
-      ExpressionAttributeValues: { ':version': expected.version },
-    };
+    return sendConditionalPut(this.doc, putNew(this.tableName, record));
   }
 
   /** Takes (`+1`, only below `limit`) or gives back (`-1`) a copy slot, as a transaction item. */
@@ -116,13 +83,13 @@ export class DynamoInventory implements Inventory {
         await this.doc.send(
           new TransactWriteCommand({
             TransactItems: [
-              { Put: this.putOver(expected, next) },
+              { Put: putOver(this.tableName, expected, next) },
               { Update: this.slotChange(poolOfRecord(expected), -1) },
             ],
           }),
         );
       } else {
-        await this.doc.send(new PutCommand(this.putOver(expected, next)));
+        await this.doc.send(new PutCommand(putOver(this.tableName, expected, next)));
       }
       return true;
     } catch (error) {
@@ -140,7 +107,7 @@ export class DynamoInventory implements Inventory {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: this.putOver(expected, next) },
+            { Put: putOver(this.tableName, expected, next) },
             { Update: this.slotChange(poolOfRecord(next), 1, limit) },
           ],
         }),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type PullSchedule, pullsDue } from '../../lambdas/core/pull/schedule';
 import type { PullRunRecord } from '../../lambdas/core/pull/types';
+import { pullRunSummary } from '../support/pull-runs';
 
 const SSM: PullSchedule = { kind: 'ssm', account: '222222222222', region: 'eu-west-1', everyMinutes: 720 };
 const TABLES: PullSchedule = { kind: 'dynamodb', account: '222222222222', region: 'eu-west-1', everyMinutes: 60 };
@@ -11,22 +12,7 @@ function ranAt(startedAt: string): PullRunRecord {
     kind: 'pull-run',
     lastRunAt: startedAt,
     version: 1,
-    summary: {
-      kind: 'ssm',
-      account: '222222222222',
-      region: 'eu-west-1',
-      startedAt,
-      finishedAt: startedAt,
-      inScope: 0,
-      changed: 0,
-      unchanged: 0,
-      deleted: 0,
-      failed: 0,
-      dataWrites: 0,
-      nothingChanged: true,
-      continued: false,
-      breaches: [],
-    },
+    summary: pullRunSummary({ startedAt, finishedAt: startedAt }),
   };
 }
 

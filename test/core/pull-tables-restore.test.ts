@@ -4,13 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { pullTables } from '../../lambdas/core/pull/dynamodb/pull';
-import type { Item, TableSpec } from '../../lambdas/core/pull/dynamodb/types';
+import type { Item } from '../../lambdas/core/pull/dynamodb/types';
 import { restoreTable } from '../../lambdas/core/pull/restore/tables';
 import type { DynamoPullSettings, PullJob } from '../../lambdas/core/pull/types';
 import { silentLog } from '../../lambdas/core/ports';
 import { ManualClock } from '../../sim/memory-aws';
 import { MemoryPulledInventory, MemoryVaultStore } from '../../sim/memory-pull';
 import { MemoryTables } from '../../sim/memory-tables';
+import { indexedOrdersSpec, orderItem } from '../support/tables';
 
 const ACCOUNT = '222222222222';
 const TARGET = '555555555555';
@@ -24,45 +25,7 @@ const SETTINGS: DynamoPullSettings = {
   fullExportEveryHours: 24,
 };
 
-const SPEC: Omit<TableSpec, 'arn'> = {
-  name: 'orders',
-  keySchema: [
-    { AttributeName: 'pk', KeyType: 'HASH' },
-    { AttributeName: 'sk', KeyType: 'RANGE' },
-  ],
-  attributeDefinitions: [
-    { AttributeName: 'pk', AttributeType: 'S' },
-    { AttributeName: 'sk', AttributeType: 'N' },
-    { AttributeName: 'n', AttributeType: 'N' },
-  ],
-  billingMode: 'PROVISIONED',
-  provisioned: { read: 50, write: 10 },
-  localIndexes: [
-    {
-      name: 'by-n',
-      keySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'n', KeyType: 'RANGE' },
-      ],
-      projection: { ProjectionType: 'KEYS_ONLY' },
-    },
-  ],
-  globalIndexes: [
-    {
-      name: 'n-global',
-      keySchema: [{ AttributeName: 'n', KeyType: 'HASH' }],
-      projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['pk'] },
-      provisioned: { read: 5, write: 5 },
-    },
-  ],
-  streamViewType: 'NEW_AND_OLD_IMAGES',
-  ttlAttribute: 'expires',
-  pointInTimeRecovery: false,
-};
-
-const item = (i: number, n = i): Item => ({ pk: { S: `item-${i}` }, sk: { N: '0' }, n: { N: String(n) } });
-
-function world(spec: Omit<TableSpec, 'arn'> = SPEC) {
+function world(spec = indexedOrdersSpec()) {
   const clock = new ManualClock('2026-11-01T00:00:00.000Z');
   const source = new MemoryTables(ACCOUNT, REGION, clock);
   const target = new MemoryTables(TARGET, REGION, clock);
@@ -108,7 +71,7 @@ const byPk = (items: Item[]) =>
 describe('restoreTable', () => {
   it('recreates a scan-dumped table with its indexes, billing, stream and TTL, and every item', async () => {
     const w = world();
-    for (let i = 0; i < 1000; i += 1) w.source.putItem('orders', item(i));
+    for (let i = 0; i < 1000; i += 1) w.source.putItem('orders', orderItem(i));
     await w.pull();
     const progress: string[] = [];
     const summary = await w.restore(undefined, { progress: (message: string) => progress.push(message) });
@@ -130,25 +93,25 @@ describe('restoreTable', () => {
     expect(restored?.localIndexes.map((i) => i.name)).toEqual(['by-n']);
     expect(restored?.globalIndexes[0]).toMatchObject({
       name: 'n-global',
-      projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['pk'] },
+      projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['tags'] },
     });
     expect(progress[0]).toBe('replaying dumps');
     expect(progress[progress.length - 1]).toBe('restored');
   });
 
   it('--at replays the full export and the incremental exports up to T, and no further', async () => {
-    const w = world({ ...SPEC, pointInTimeRecovery: true });
-    for (let i = 0; i < 10; i += 1) w.source.putItem('orders', item(i));
+    const w = world(indexedOrdersSpec({ pointInTimeRecovery: true }));
+    for (let i = 0; i < 10; i += 1) w.source.putItem('orders', orderItem(i));
     await w.pull();
     await w.pull({ ...JOB, table: 'orders' });
     w.clock.advance(30 * 60_000);
-    w.source.putItem('orders', item(100));
+    w.source.putItem('orders', orderItem(100));
     w.source.deleteItem('orders', { pk: { S: 'item-3' }, sk: { N: '0' } });
     w.clock.advance(30 * 60_000);
     await w.pull();
     await w.pull({ ...JOB, table: 'orders' });
     w.clock.advance(30 * 60_000);
-    w.source.putItem('orders', item(5, 500));
+    w.source.putItem('orders', orderItem(5, 500));
     w.clock.advance(30 * 60_000);
     await w.pull();
     await w.pull({ ...JOB, table: 'orders' });
@@ -188,15 +151,15 @@ describe('restoreTable', () => {
   });
 
   it('imports a big table without local indexes, and loads one with them itself', async () => {
-    const noLsi = world({ ...SPEC, localIndexes: [] });
-    for (let i = 0; i < 30; i += 1) noLsi.source.putItem('orders', item(i));
+    const noLsi = world(indexedOrdersSpec({ localIndexes: [] }));
+    for (let i = 0; i < 30; i += 1) noLsi.source.putItem('orders', orderItem(i));
     await noLsi.pull();
     const imported = await noLsi.restore(undefined, { importThreshold: 20 });
     expect(imported).toMatchObject({ ok: true, method: 'import', restoredCount: 30 });
     expect(noLsi.target.imports).toBe(1);
 
     const withLsi = world();
-    for (let i = 0; i < 30; i += 1) withLsi.source.putItem('orders', item(i));
+    for (let i = 0; i < 30; i += 1) withLsi.source.putItem('orders', orderItem(i));
     await withLsi.pull();
     const loaded = await withLsi.restore(undefined, { importThreshold: 20 });
     expect(loaded).toMatchObject({ ok: true, method: 'batch-write', restoredCount: 30 });
@@ -205,7 +168,7 @@ describe('restoreTable', () => {
 
   it('sends unprocessed items again', async () => {
     const w = world();
-    for (let i = 0; i < 60; i += 1) w.source.putItem('orders', item(i));
+    for (let i = 0; i < 60; i += 1) w.source.putItem('orders', orderItem(i));
     await w.pull();
     w.target.throttleNextBatch = 30;
     const summary = await w.restore(undefined, { sleep: async () => {} });
@@ -214,7 +177,7 @@ describe('restoreTable', () => {
 
   it('fails when the restored table does not hold what the dumps hold', async () => {
     const w = world();
-    for (let i = 0; i < 1000; i += 1) w.source.putItem('orders', item(i));
+    for (let i = 0; i < 1000; i += 1) w.source.putItem('orders', orderItem(i));
     await w.pull();
     const batchPut = w.target.batchPut.bind(w.target);
     let calls = 0;
@@ -233,7 +196,7 @@ describe('restoreTable', () => {
 
   it('refuses a dump file that does not match its manifest', async () => {
     const w = world();
-    for (let i = 0; i < 10; i += 1) w.source.putItem('orders', item(i));
+    for (let i = 0; i < 10; i += 1) w.source.putItem('orders', orderItem(i));
     await w.pull();
     const part = [...w.store.objects.keys()].find((k) => k.includes('/parts/')) as string;
     w.store.objects.set(part, Uint8Array.from([1, 2, 3]));

@@ -7,12 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import type { DumpManifest } from '../../lambdas/core/pull/dynamodb/manifest';
 import { pullTables } from '../../lambdas/core/pull/dynamodb/pull';
-import type { Item, TableSpec } from '../../lambdas/core/pull/dynamodb/types';
+import type { Item } from '../../lambdas/core/pull/dynamodb/types';
 import type { DynamoPullSettings, PullContext, PullJob, PulledRecord } from '../../lambdas/core/pull/types';
 import { silentLog } from '../../lambdas/core/ports';
 import { ManualClock } from '../../sim/memory-aws';
 import { MemoryPulledInventory, MemoryVaultStore } from '../../sim/memory-pull';
 import { MemoryTables } from '../../sim/memory-tables';
+import { plainTableSpec } from '../support/tables';
 
 const ACCOUNT = '222222222222';
 const REGION = 'eu-west-1';
@@ -31,23 +32,10 @@ const SETTINGS: DynamoPullSettings = {
   fullExportEveryHours: 24,
 };
 
-export function ordersSpec(overrides: Partial<TableSpec> = {}): Omit<TableSpec, 'arn'> {
-  return {
-    name: 'orders',
-    keySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    attributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    billingMode: 'PAY_PER_REQUEST',
-    localIndexes: [],
-    globalIndexes: [],
-    pointInTimeRecovery: false,
-    ...overrides,
-  };
-}
-
 const small = (i: number): Item => ({ pk: { S: `item-${i}` }, n: { N: String(i) } });
 const padded = (i: number): Item => ({ pk: { S: `item-${i}` }, n: { N: String(i) }, pad: { S: 'x'.repeat(2000) } });
 
-function world(spec = ordersSpec(), items: (i: number) => Item = small, count = 1000) {
+function world(spec = plainTableSpec(), items: (i: number) => Item = small, count = 1000) {
   const clock = new ManualClock(T0);
   const tables = new MemoryTables(ACCOUNT, REGION, clock);
   const store = new MemoryVaultStore();
@@ -123,7 +111,7 @@ describe('pullTables: scan dumps (point-in-time recovery off)', () => {
   });
 
   it('stops at the deadline, saves its checkpoint, continues later and ends with every item once', async () => {
-    const w = world(ordersSpec(), padded);
+    const w = world(plainTableSpec(), padded);
     // On demand at 10 units/s; a page of 100 padded items costs 25 units: 2.5 s a page.
     const first = await w.pull(JOB, Date.parse(T0) + 10_000);
     expect(first).toMatchObject({ continued: true, changed: 0 });
@@ -162,7 +150,7 @@ describe('pullTables: scan dumps (point-in-time recovery off)', () => {
   });
 
   it('keeps a provisioned table within its share of read capacity (measured on the virtual clock)', async () => {
-    const w = world(ordersSpec({ billingMode: 'PROVISIONED', provisioned: { read: 100, write: 5 } }), padded);
+    const w = world(plainTableSpec({ billingMode: 'PROVISIONED', provisioned: { read: 100, write: 5 } }), padded);
     const summary = await w.pull();
     expect(summary.changed).toBe(1);
     const elapsedSeconds = (w.clock.epochMs - Date.parse(T0)) / 1000;
@@ -174,7 +162,7 @@ describe('pullTables: scan dumps (point-in-time recovery off)', () => {
   });
 
   it('an on-demand table uses the configured read rate', async () => {
-    const w = world(ordersSpec(), padded);
+    const w = world(plainTableSpec(), padded);
     await w.pull(JOB, undefined, { ...SETTINGS, scanReadUnitsPerSecond: 50 });
     const elapsedSeconds = (w.clock.epochMs - Date.parse(T0)) / 1000;
     expect(w.tables.consumedReads).toBeLessThanOrEqual(50 * elapsedSeconds + 50 + 4 * 25);
@@ -184,7 +172,7 @@ describe('pullTables: scan dumps (point-in-time recovery off)', () => {
 
   it('leaves tables out of scope alone and marks a vanished table deleted at the source', async () => {
     const w = world();
-    w.tables.create(ordersSpec({ name: 'scratch' }), {});
+    w.tables.create(plainTableSpec({ name: 'scratch' }), {});
     expect((await w.pull()).inScope).toBe(1);
     w.tables.tables.delete('orders');
     const summary = await w.pull();
@@ -195,7 +183,7 @@ describe('pullTables: scan dumps (point-in-time recovery off)', () => {
 });
 
 describe('pullTables: export chains (point-in-time recovery on)', () => {
-  const pitrSpec = ordersSpec({ pointInTimeRecovery: true });
+  const pitrSpec = plainTableSpec({ pointInTimeRecovery: true });
 
   it('starts a full export, records it and continues; the continuation copies the verified files', async () => {
     const w = world(pitrSpec);
@@ -226,7 +214,7 @@ describe('pullTables: export chains (point-in-time recovery on)', () => {
   });
 
   it('waits for the next second when recovery was turned on within this one, instead of asking for an export before it', async () => {
-    const w = world(ordersSpec());
+    const w = world(plainTableSpec());
     w.clock.advance(400);
     w.tables.setPitr('orders', true); // earliest restorable: T0 + 0.4 s; an export time in whole seconds would be T0
     const waiting = await w.pull();
@@ -309,7 +297,7 @@ describe('pullTables: export chains (point-in-time recovery on)', () => {
   });
 
   it('turning point-in-time recovery on after scan dumps starts an export chain without a breach', async () => {
-    const w = world(ordersSpec(), small, 10);
+    const w = world(plainTableSpec(), small, 10);
     await w.pull();
     w.clock.advance(3_600_000);
     w.tables.setPitr('orders', true);

@@ -78,6 +78,20 @@ type Setup = Awaited<ReturnType<typeof setup>>;
 const put = (s: Setup, pk: string, v: string) =>
   s.dynamo.send(new PutItemCommand({ TableName: 't', Item: { pk: { S: pk }, v: { S: v } } }));
 
+/** Sets `v` by UpdateItem, the change an export must see as well as a put's. */
+const update = (s: Setup, pk: string, v: string) =>
+  s.dynamo.send(
+    new UpdateItemCommand({
+      TableName: 't',
+      Key: { pk: { S: pk } },
+      UpdateExpression: 'SET v = :v',
+      ExpressionAttributeValues: { ':v': { S: v } },
+    }),
+  );
+
+const remove = (s: Setup, pk: string) =>
+  s.dynamo.send(new DeleteItemCommand({ TableName: 't', Key: { pk: { S: pk } } }));
+
 /** The lines of every data file of a completed export, each file checked against manifest-files.json. */
 async function exportLines(s: Setup, exportArn: string): Promise<Record<string, unknown>[]> {
   const { ExportDescription } = await s.dynamo.send(new DescribeExportCommand({ ExportArn: exportArn }));
@@ -165,15 +179,8 @@ describe('emulator launcher: DynamoDB', () => {
     await s.advance(60);
     const at = s.now();
     await s.advance(60);
-    await s.dynamo.send(
-      new UpdateItemCommand({
-        TableName: 't',
-        Key: { pk: { S: 'a' } },
-        UpdateExpression: 'SET v = :v',
-        ExpressionAttributeValues: { ':v': { S: 'after' } },
-      }),
-    );
-    await s.dynamo.send(new DeleteItemCommand({ TableName: 't', Key: { pk: { S: 'b' } } }));
+    await update(s, 'a', 'after');
+    await remove(s, 'b');
     await put(s, 'c', 'new');
     const { ExportDescription } = await s.dynamo.send(
       new ExportTableToPointInTimeCommand({ TableArn: s.tableArn, S3Bucket: s.bucket, S3Prefix: 'p', ExportTime: at }),
@@ -214,15 +221,8 @@ describe('emulator launcher: DynamoDB', () => {
     const from = s.now();
     await s.advance(60);
     await put(s, 'a', '10');
-    await s.dynamo.send(
-      new UpdateItemCommand({
-        TableName: 't',
-        Key: { pk: { S: 'a' } },
-        UpdateExpression: 'SET v = :v',
-        ExpressionAttributeValues: { ':v': { S: '11' } },
-      }),
-    );
-    await s.dynamo.send(new DeleteItemCommand({ TableName: 't', Key: { pk: { S: 'b' } } }));
+    await update(s, 'a', '11');
+    await remove(s, 'b');
     await s.dynamo.send(
       new BatchWriteItemCommand({ RequestItems: { t: [{ PutRequest: { Item: { pk: { S: 'c' }, v: { S: '3' } } } }] } }),
     );

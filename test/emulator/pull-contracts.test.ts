@@ -45,6 +45,7 @@ import { MemoryPulledInventory, MemoryVaultStore } from '../../sim/memory-pull';
 import { MemorySecrets, MemorySsm } from '../../sim/memory-pull-sources';
 import { freshAccountId, TEST_ROLE_NAME } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
+import { pullRunSummary } from '../support/pull-runs';
 import { createPullVault, type PullVault } from './support/pull';
 
 const endpoint = emulatorEndpoint();
@@ -134,22 +135,7 @@ const runRecord: PullRunRecord = {
   artifactId: 'pull-run:ssm:111111111111:eu-west-1',
   kind: 'pull-run',
   lastRunAt: T,
-  summary: {
-    kind: 'ssm',
-    account: '111111111111',
-    region: 'eu-west-1',
-    startedAt: T,
-    finishedAt: T,
-    inScope: 1,
-    changed: 0,
-    unchanged: 1,
-    deleted: 0,
-    failed: 0,
-    dataWrites: 0,
-    nothingChanged: true,
-    continued: false,
-    breaches: [],
-  },
+  summary: pullRunSummary({ account: '111111111111', startedAt: T, finishedAt: T, inScope: 1, unchanged: 1 }),
   version: 1,
 };
 
@@ -221,6 +207,27 @@ describe('the copy inventory on the emulator', () => {
 // Sources and targets
 // ---------------------------------------------------------------------------
 
+/**
+ * A source account and a restore target account, fresh for the harness, each
+ * with its own client of one service (closed after the file): the adapters
+ * read the one and write the other, and the harness checks both with these
+ * clients, not through the adapters.
+ */
+async function sourceAndTarget<C extends { destroy(): void }>(client: (config: ReturnType<typeof sdkConfig>) => C) {
+  const context = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
+  const targetContext = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
+  const sourceClient = client(sdkConfig(context));
+  const targetClient = client(sdkConfig(targetContext));
+  destroyers.push(
+    () => sourceClient.destroy(),
+    () => targetClient.destroy(),
+  );
+  return { context, client: sourceClient, targetClient };
+}
+
+/** Tags as the SSM and Secrets Manager APIs take them. */
+const tagList = (tags: Record<string, string>) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+
 interface SsmHarness {
   readonly source: SsmSource;
   put(name: string, value: string, options?: { type?: SsmParameterType; tags?: Record<string, string> }): Promise<void>;
@@ -233,18 +240,11 @@ interface SsmHarness {
 }
 
 async function emulatorSsm(): Promise<SsmHarness> {
-  const context = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
-  const targetContext = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
-  const ssm = new SSMClient(sdkConfig(context));
-  const targetSsm = new SSMClient(sdkConfig(targetContext));
-  destroyers.push(
-    () => ssm.destroy(),
-    () => targetSsm.destroy(),
-  );
+  const { context, client: ssm, targetClient: targetSsm } = await sourceAndTarget((config) => new SSMClient(config));
   return {
     source: ssmSourceFor(context),
     put: async (name, value, options = {}) => {
-      const tags = Object.entries(options.tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
+      const tags = tagList(options.tags ?? {});
       await ssm.send(
         new PutParameterCommand({
           Name: name,
@@ -258,7 +258,7 @@ async function emulatorSsm(): Promise<SsmHarness> {
       await ssm.send(new PutParameterCommand({ Name: name, Value: value, Overwrite: true }));
     },
     tag: async (name, tags) => {
-      const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+      const Tags = tagList(tags);
       await ssm.send(new AddTagsToResourceCommand({ ResourceType: 'Parameter', ResourceId: name, Tags }));
     },
     delete: async (name) => {
@@ -383,18 +383,11 @@ interface SecretsHarness {
 }
 
 async function emulatorSecrets(): Promise<SecretsHarness> {
-  const context = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
-  const targetContext = await localContext(endpoint, freshAccountId(), REGION, TEST_ROLE_NAME);
-  const client = new SecretsManagerClient(sdkConfig(context));
-  const targetClient = new SecretsManagerClient(sdkConfig(targetContext));
-  destroyers.push(
-    () => client.destroy(),
-    () => targetClient.destroy(),
-  );
+  const { context, client, targetClient } = await sourceAndTarget((config) => new SecretsManagerClient(config));
   return {
     source: secretsSourceFor(context),
     create: async (name, value, tags = {}) => {
-      const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+      const Tags = tagList(tags);
       const body = typeof value === 'string' ? { SecretString: value } : { SecretBinary: value };
       await client.send(new CreateSecretCommand({ Name: name, ...body, ...(Tags.length ? { Tags } : {}) }));
     },
@@ -402,7 +395,7 @@ async function emulatorSecrets(): Promise<SecretsHarness> {
       await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
     },
     tag: async (name, tags) => {
-      const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+      const Tags = tagList(tags);
       await client.send(new TagResourceCommand({ SecretId: name, Tags }));
     },
     delete: async (name) => {

@@ -30,12 +30,13 @@ import { createTableInput, SdkTableTarget } from '../../lambdas/adapters/pull/ta
 import { exportBucketName } from '../../lambdas/core/names';
 import { silentLog } from '../../lambdas/core/ports';
 import { pullTables } from '../../lambdas/core/pull/dynamodb/pull';
-import type { Item, TableSpec } from '../../lambdas/core/pull/dynamodb/types';
+import type { Item } from '../../lambdas/core/pull/dynamodb/types';
 import { restoreTable } from '../../lambdas/core/pull/restore/tables';
 import type { DynamoPullSettings, PullJob, PulledRecord } from '../../lambdas/core/pull/types';
 import { MemoryPulledInventory, MemoryVaultStore } from '../../sim/memory-pull';
 import { freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
+import { indexedOrdersSpec, type NewTableSpec } from '../support/tables';
 import { advanceEmulatorClock } from './support/dynamodb-clock';
 
 const REGION = 'eu-west-1';
@@ -53,42 +54,13 @@ const SETTINGS: DynamoPullSettings = {
   fullExportEveryHours: 24,
 };
 
-const PROVISIONED_WITH_INDEXES: Omit<TableSpec, 'arn'> = {
-  name: 'orders',
-  keySchema: [
-    { AttributeName: 'pk', KeyType: 'HASH' },
-    { AttributeName: 'sk', KeyType: 'RANGE' },
-  ],
-  attributeDefinitions: [
-    { AttributeName: 'pk', AttributeType: 'S' },
-    { AttributeName: 'sk', AttributeType: 'N' },
-    { AttributeName: 'n', AttributeType: 'N' },
-  ],
-  billingMode: 'PROVISIONED',
-  provisioned: { read: 1000, write: 50 },
-  localIndexes: [
-    {
-      name: 'by-n',
-      keySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'n', KeyType: 'RANGE' },
-      ],
-      projection: { ProjectionType: 'KEYS_ONLY' },
-    },
-  ],
-  globalIndexes: [
-    {
-      name: 'n-global',
-      keySchema: [{ AttributeName: 'n', KeyType: 'HASH' }],
-      projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['tags'] },
-      provisioned: { read: 7, write: 3 },
-    },
-  ],
-  streamViewType: 'NEW_AND_OLD_IMAGES',
-  pointInTimeRecovery: false,
-};
+/**
+ * Read capacity enough for the scan budget (share 1 of 1,000 units a second);
+ * no TTL, as `createTable` here does not turn it on.
+ */
+const PROVISIONED_WITH_INDEXES = indexedOrdersSpec({ provisioned: { read: 1000, write: 50 }, ttlAttribute: undefined });
 
-const ON_DEMAND: Omit<TableSpec, 'arn'> = {
+const ON_DEMAND: NewTableSpec = {
   name: 'events',
   keySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
   attributeDefinitions: [
@@ -145,7 +117,7 @@ async function account(role: string): Promise<Account & { context: Awaited<Retur
   return { id, dynamo, s3, context };
 }
 
-async function createTable(a: Account, spec: Omit<TableSpec, 'arn'>): Promise<void> {
+async function createTable(a: Account, spec: NewTableSpec): Promise<void> {
   await a.dynamo.send(
     new CreateTableCommand({
       ...createTableInput(spec.name, { ...spec, arn: '' }),

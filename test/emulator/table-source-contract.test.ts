@@ -30,11 +30,12 @@ import { itemFromJson, SdkTableSource } from '../../lambdas/adapters/pull/table-
 import { createTableInput } from '../../lambdas/adapters/pull/table-target';
 import { exportBucketName } from '../../lambdas/core/names';
 import { decodeLines } from '../../lambdas/core/pull/dynamodb/manifest';
-import type { Item, TableSource, TableSpec } from '../../lambdas/core/pull/dynamodb/types';
+import type { Item, TableSource } from '../../lambdas/core/pull/dynamodb/types';
 import { ManualClock } from '../../sim/memory-aws';
 import { MemoryTables } from '../../sim/memory-tables';
 import { freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
+import { indexedOrdersSpec, type NewTableSpec, orderItem, plainTableSpec } from '../support/tables';
 import { advanceEmulatorClock } from './support/dynamodb-clock';
 
 const REGION = 'eu-west-1';
@@ -44,46 +45,10 @@ afterAll(() => {
   for (const destroy of destroyers.splice(0)) destroy();
 });
 
-const SPEC: Omit<TableSpec, 'arn'> = {
-  name: 'orders',
-  keySchema: [
-    { AttributeName: 'pk', KeyType: 'HASH' },
-    { AttributeName: 'sk', KeyType: 'RANGE' },
-  ],
-  attributeDefinitions: [
-    { AttributeName: 'pk', AttributeType: 'S' },
-    { AttributeName: 'sk', AttributeType: 'N' },
-    { AttributeName: 'n', AttributeType: 'N' },
-  ],
-  billingMode: 'PROVISIONED',
-  provisioned: { read: 40, write: 20 },
-  localIndexes: [
-    {
-      name: 'by-n',
-      keySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'n', KeyType: 'RANGE' },
-      ],
-      projection: { ProjectionType: 'KEYS_ONLY' },
-    },
-  ],
-  globalIndexes: [
-    {
-      name: 'n-global',
-      keySchema: [{ AttributeName: 'n', KeyType: 'HASH' }],
-      projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['pad'] },
-      provisioned: { read: 5, write: 6 },
-    },
-  ],
-  streamViewType: 'NEW_AND_OLD_IMAGES',
-  ttlAttribute: 'expires',
-  pointInTimeRecovery: false,
-};
+const SPEC = indexedOrdersSpec();
 
 const item = (i: number, n = i): Item => ({
-  pk: { S: `item-${i}` },
-  sk: { N: '0' },
-  n: { N: String(n) },
+  ...orderItem(i, n),
   pad: { S: 'x'.repeat(2000) },
   blob: { B: Buffer.from(`bin-${i}`).toString('base64') },
 });
@@ -91,7 +56,7 @@ const item = (i: number, n = i): Item => ({
 interface Harness {
   readonly source: TableSource;
   readonly account: string;
-  create(spec: Omit<TableSpec, 'arn'>, tags?: Record<string, string>): Promise<void>;
+  create(spec: NewTableSpec, tags?: Record<string, string>): Promise<void>;
   put(table: string, items: Item[]): Promise<void>;
   remove(table: string, keys: Item): Promise<void>;
   setPitr(table: string, enabled: boolean): Promise<void>;
@@ -233,15 +198,7 @@ describe.each([
   it('lists tables with their ARNs and tags, and describes one as a restore needs it', async () => {
     const h = await makeHarness();
     await h.create(SPEC, { backup: 'yes' });
-    await h.create({
-      name: 'scratch',
-      keySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      attributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      billingMode: 'PAY_PER_REQUEST',
-      localIndexes: [],
-      globalIndexes: [],
-      pointInTimeRecovery: false,
-    });
+    await h.create(plainTableSpec({ name: 'scratch' }));
     const listed = (await h.source.listTables()).sort((a, b) => a.name.localeCompare(b.name));
     expect(listed).toEqual([
       { name: 'orders', arn: `arn:aws:dynamodb:eu-west-1:${h.account}:table/orders`, tags: { backup: 'yes' } },
@@ -305,7 +262,7 @@ describe.each([
 
   it('a full export writes manifest-summary.json, manifest-files.json and data files to the staging bucket', async () => {
     const h = await makeHarness();
-    await h.create({ ...SPEC, pointInTimeRecovery: true });
+    await h.create(indexedOrdersSpec({ pointInTimeRecovery: true }));
     await h.put(
       'orders',
       Array.from({ length: 30 }, (_, i) => item(i)),
@@ -336,7 +293,7 @@ describe.each([
 
   it('an incremental export holds one record per changed key with its images before and after', async () => {
     const h = await makeHarness();
-    await h.create({ ...SPEC, pointInTimeRecovery: true });
+    await h.create(indexedOrdersSpec({ pointInTimeRecovery: true }));
     await h.put(
       'orders',
       Array.from({ length: 5 }, (_, i) => item(i)),
@@ -373,7 +330,7 @@ describe.each([
 
   it('refuses an export from before the earliest restorable time', async () => {
     const h = await makeHarness();
-    await h.create({ ...SPEC, pointInTimeRecovery: true });
+    await h.create(indexedOrdersSpec({ pointInTimeRecovery: true }));
     const before = new Date(h.now().getTime() - 3_600_000);
     await expect(
       h.source.startExport({

@@ -11,6 +11,7 @@ import type { Log } from '../../lambdas/core/ports';
 import type { PullJob, PullRunSummary } from '../../lambdas/core/pull/types';
 import type { PullHandlerSettings } from '../../lambdas/core/settings';
 import { createPullHandler, DEADLINE_MARGIN_MS, parsePullJob } from '../../lambdas/handlers/pull';
+import { pullRunSummary } from '../support/pull-runs';
 
 const SOURCE = '222222222222';
 const settings: PullHandlerSettings = {
@@ -54,22 +55,19 @@ function recordingLog() {
   return { log, lines };
 }
 
-const summaryOf = (job: PullJob): PullRunSummary => ({
-  kind: job.kind,
-  account: job.account,
-  region: job.region,
-  startedAt: '2026-11-22T10:00:00.000Z',
-  finishedAt: '2026-11-22T10:00:05.000Z',
-  inScope: 3,
-  changed: 1,
-  unchanged: 2,
-  deleted: 0,
-  failed: 0,
-  dataWrites: 1,
-  nothingChanged: false,
-  continued: false,
-  breaches: [],
-});
+const summaryOf = ({ kind, account, region }: PullJob): PullRunSummary =>
+  pullRunSummary({
+    kind,
+    account,
+    region,
+    startedAt: '2026-11-22T10:00:00.000Z',
+    finishedAt: '2026-11-22T10:00:05.000Z',
+    inScope: 3,
+    changed: 1,
+    unchanged: 2,
+    dataWrites: 1,
+    nothingChanged: false,
+  });
 
 describe('parsePullJob', () => {
   it('reads a scheduled job and a continuation', () => {

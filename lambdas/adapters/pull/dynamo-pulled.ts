@@ -5,7 +5,7 @@
  * as for the copy records. Run records (`pull-run:…`) have no `pullScope`,
  * so the index never lists them.
  */
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
 import {
   type PulledConfigKey,
@@ -16,10 +16,7 @@ import {
   pullRunId,
   pullScopeOf,
 } from '../../core/pull/types';
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException ||
-  (error as { name?: string })?.name === 'ConditionalCheckFailedException';
+import { putNew, putOver, sendConditionalPut } from '../dynamo-conditional';
 
 export class DynamoPulledInventory implements PulledInventory {
   private readonly doc: DynamoDBDocumentClient;
@@ -65,37 +62,11 @@ export class DynamoPulledInventory implements PulledInventory {
   }
 
   async create(record: PulledRecord): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: record,
-          ConditionExpression: 'attribute_not_exists(artifactId)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return sendConditionalPut(this.doc, putNew(this.tableName, record));
   }
 
   async replace(expected: PulledRecord, next: PulledRecord): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: next,
-          ConditionExpression: 'attribute_exists(artifactId) AND #version = :version',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: { ':version': expected.version },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return sendConditionalPut(this.doc, putOver(this.tableName, expected, next));
   }
 
   async getRun(kind: PulledConfigKey, account: string, region: string): Promise<PullRunRecord | undefined> {
