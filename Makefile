@@ -47,6 +47,7 @@ format: $(NODE_STAMP) ## Format every file with Prettier
 	node_modules/.bin/prettier --write .
 
 synth: $(NODE_STAMP) ## Synthesize the vault and source templates into cdk.out (offline)
+	@rm -f cdk.out/*.template.json # templates of stacks an earlier configuration had
 	node_modules/.bin/cdk synth --quiet -c config=$(CONFIG)
 	@ls cdk.out/*.template.json
 
