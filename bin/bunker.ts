@@ -21,6 +21,33 @@ const endpointOption = () =>
     return value.replace(/\/$/, '');
   });
 const configOption = () => new Option('--config <file>', 'Bunker configuration file').default(DEFAULT_CONFIG_FILE);
+const profileOption = () =>
+  new Option(
+    '--profile <profile>',
+    'AWS profile with credentials for the backup account (default: the default chain); checked to be that account',
+  );
+
+const accountOption = (flag: string, description: string) =>
+  new Option(`${flag} <id>`, description).argParser((v) => {
+    if (!/^\d{12}$/.test(v)) throw new InvalidArgumentError('expected a 12-digit account id');
+    return v;
+  });
+const regionOption = (flag: string, description: string) =>
+  new Option(`${flag} <region>`, description).argParser((v) => {
+    if (!/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/.test(v))
+      throw new InvalidArgumentError('expected a Region such as eu-west-1');
+    return v;
+  });
+const atOption = () =>
+  new Option(
+    '--at <time>',
+    'restore the data as it was at this time (ISO 8601, e.g. 2026-11-20T08:00:00Z); default: the newest pulled',
+  ).argParser((v) => {
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(Date.parse(v))) {
+      throw new InvalidArgumentError('expected an ISO 8601 time such as 2026-11-20T08:00:00Z');
+    }
+    return new Date(v).toISOString();
+  });
 
 const program = new Command()
   .name('bunker')
@@ -126,14 +153,29 @@ program
   .description(
     'List backup copies, pulled backups (parameters, secrets, tables) and rejected messages from the inventory ' +
       'table in the backup account.\n' +
-      'Without --endpoint it reads AWS with your default credentials (they must reach the backup account).',
+      'Without --endpoint it reads AWS with your default credentials or --profile, checked to be the backup account.',
   )
   .addOption(configOption())
   .addOption(endpointOption())
   .addOption(
-    new Option('--output <format>', 'output format; json is the contract of docs/inventory-format.md')
-      .choices(['table', 'json'])
+    new Option(
+      '--output <format>',
+      'output format; json is the contract of docs/inventory-format.md, csv one row per record for spreadsheets',
+    )
+      .choices(['table', 'json', 'csv'])
       .default('table'),
+  )
+  .addOption(profileOption())
+  .addOption(
+    regionOption('--region', "the backup account's Region to read (default: backup.region of the configuration)"),
+  )
+  .addOption(
+    new Option('--since <time>', 'only records changed at or after this time (ISO 8601)').argParser((v) => {
+      if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(Date.parse(v))) {
+        throw new InvalidArgumentError('expected an ISO 8601 time such as 2026-11-20T08:00:00Z');
+      }
+      return new Date(v).toISOString();
+    }),
   )
   .addOption(new Option('--wide', 'show every column (the default table fits 120 columns)'))
   .addOption(
@@ -163,35 +205,47 @@ program
     async (options: {
       config: string;
       endpoint?: string;
-      output: 'table' | 'json';
+      output: 'table' | 'json' | 'csv';
+      profile?: string;
+      region?: string;
+      since?: string;
       wide?: boolean;
       account?: string;
       kind?: InventoryFilter['kind'] | PulledKindName;
       status?: InventoryFilter['status'];
     }) => {
       const config = loadConfig(options.config);
-      const { account, region } = config.backup;
-      const { readInventory, readPulled, inventoryTable, pulledTable } = await import('../cli/inventory');
-      const { localContext } = await import('../cli/local/accounts');
-      const { LOCAL_OPERATOR_ROLE } = await import('../cli/local/up');
-      const context = options.endpoint
-        ? await localContext(options.endpoint, account, region, LOCAL_OPERATOR_ROLE)
-        : { region };
+      const { readInventory, readPulled, inventoryTable, pulledTable, inventoryCsv, changedSince } =
+        await import('../cli/inventory');
+      const { backupContext, notFound } = await import('../cli/aws-session');
+      const context = await backupContext(config, options);
       const pulledKind = (Object.values(PULLED_KIND_OF) as string[]).includes(options.kind ?? '')
         ? (options.kind as PulledKindName)
         : undefined;
+      const table = `the inventory table ${config.name}-inventory`;
+      const where = `account ${config.backup.account} ${context.region}`;
       // Copies and rejections have a status; pulled records a state: --status and a snapshot kind select copies only.
-      const copies = pulledKind
-        ? []
-        : await readInventory(context, config.name, {
-            account: options.account,
-            kind: options.kind as InventoryFilter['kind'],
-            status: options.status,
-          });
+      const copies = changedSince(
+        pulledKind
+          ? []
+          : await readInventory(context, config.name, {
+              account: options.account,
+              kind: options.kind as InventoryFilter['kind'],
+              status: options.status,
+            }).catch((error: unknown) => {
+              throw notFound(error, table, where);
+            }),
+        options.since,
+      );
       const wantPulled = pulledKind !== undefined || (options.kind === undefined && options.status === undefined);
-      const pulled = wantPulled
-        ? await readPulled(context, config.name, { account: options.account, kind: pulledKind })
-        : [];
+      const pulled = changedSince(
+        wantPulled ? await readPulled(context, config.name, { account: options.account, kind: pulledKind }) : [],
+        options.since,
+      );
+      if (options.output === 'csv') {
+        process.stdout.write(inventoryCsv(copies, pulled));
+        return;
+      }
       if (options.output === 'json') {
         say(JSON.stringify([...copies, ...pulled], null, 2));
         return;
@@ -200,28 +254,6 @@ program
       if (pulledKind || pulled.length > 0) say(`${pulledKind ? '' : '\n'}${pulledTable(pulled)}`);
     },
   );
-
-const accountOption = (flag: string, description: string) =>
-  new Option(`${flag} <id>`, description).argParser((v) => {
-    if (!/^\d{12}$/.test(v)) throw new InvalidArgumentError('expected a 12-digit account id');
-    return v;
-  });
-const regionOption = (flag: string, description: string) =>
-  new Option(`${flag} <region>`, description).argParser((v) => {
-    if (!/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/.test(v))
-      throw new InvalidArgumentError('expected a Region such as eu-west-1');
-    return v;
-  });
-const atOption = () =>
-  new Option(
-    '--at <time>',
-    'restore the data as it was at this time (ISO 8601, e.g. 2026-11-20T08:00:00Z); default: the newest pulled',
-  ).argParser((v) => {
-    if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(Date.parse(v))) {
-      throw new InvalidArgumentError('expected an ISO 8601 time such as 2026-11-20T08:00:00Z');
-    }
-    return new Date(v).toISOString();
-  });
 
 /** The options every restore shares: where from, where to, with whose credentials, rewriting what. */
 function restoreCommand(name: string, description: string) {
@@ -237,9 +269,10 @@ function restoreCommand(name: string, description: string) {
     .addOption(
       new Option(
         '--to-profile <profile>',
-        'AWS profile with credentials for --to-account (default: the default chain); the backup account is read with the default chain',
+        'AWS profile with credentials for --to-account (default: the default chain)',
       ),
     )
+    .addOption(profileOption())
     .addOption(atOption())
     .addOption(
       new Option(
@@ -257,6 +290,7 @@ interface RestoreCliOptions {
   toAccount: string;
   toRegion?: string;
   toProfile?: string;
+  profile?: string;
   at?: string;
   rewrite?: string[];
   config: string;
@@ -312,6 +346,7 @@ for (const kind of ['ssm', 'secrets'] as const) {
             toAccount: options.toAccount,
             toRegion: options.toRegion ?? options.region,
             toProfile: options.toProfile,
+            profile: options.profile,
             endpoint: options.endpoint,
             namePrefix: options.path ?? options.namePrefix,
             at: options.at,
@@ -353,6 +388,7 @@ restoreCommand(
         toAccount: options.toAccount,
         toRegion: options.toRegion ?? options.region,
         toProfile: options.toProfile,
+        profile: options.profile,
         toTable: options.toTable,
         endpoint: options.endpoint,
         at: options.at,

@@ -4,6 +4,7 @@
  * the contract documented in docs/inventory-format.md).
  */
 import Table from 'cli-table3';
+import { stringify } from 'csv-stringify/sync';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AwsContext } from '../lambdas/adapters/aws-context';
 import { clientConfig } from '../lambdas/adapters/aws-context';
@@ -185,4 +186,82 @@ export function pulledTable(records: readonly PulledRecord[]): string {
   for (const r of records) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
   const summary = [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
   return `${table}\n${records.length} pulled resource(s): ${summary}`;
+}
+
+/** Columns of `--output csv`: one row per record, copies and pulled backups alike. */
+const CSV_COLUMNS = [
+  'artifactId',
+  'kind',
+  'status',
+  'sourceAccount',
+  'sourceRegion',
+  'source',
+  'sourceCreatedAt',
+  'target',
+  'targetRegion',
+  'kmsKeyArn',
+  'count',
+  'checksum',
+  'createdAt',
+  'updatedAt',
+  'reason',
+] as const;
+
+/**
+ * A spreadsheet opens a cell that starts with `=`, `+`, `-`, `@`, a tab or a
+ * carriage return as a formula; records hold text from outside (reasons
+ * quote what a sender named), so such a cell is prefixed with `'`.
+ */
+const inert = (text: string | number | undefined) => {
+  const value = text === undefined ? '' : String(text);
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+};
+
+/** `--output csv`: RFC 4180 (csv-stringify), a header row, formula-inert cells. */
+export function inventoryCsv(copies: readonly InventoryRecord[], pulled: readonly PulledRecord[]): string {
+  const rows = [
+    ...copies.map((r) => [
+      r.artifactId,
+      r.kind,
+      r.status,
+      r.sourceAccount,
+      r.sourceRegion,
+      r.sourceResourceId ?? r.sourceId,
+      r.sourceCreatedAt,
+      r.targetId ?? r.targetName,
+      r.targetRegion,
+      r.kmsKeyArn,
+      undefined,
+      undefined,
+      r.createdAt,
+      r.updatedAt,
+      r.reason,
+    ]),
+    ...pulled.map((r) => [
+      r.artifactId,
+      r.kind,
+      r.state,
+      r.sourceAccount,
+      r.sourceRegion,
+      r.sourceId,
+      r.latest?.modifiedAt,
+      r.latest?.objectKey,
+      undefined,
+      undefined,
+      r.count,
+      r.checksum,
+      r.createdAt,
+      r.updatedAt,
+      r.reason,
+    ]),
+  ];
+  return stringify(
+    rows.map((row) => row.map(inert)),
+    { header: true, columns: [...CSV_COLUMNS], record_delimiter: 'unix' },
+  );
+}
+
+/** Records changed at or after `since` (`--since`), by their `updatedAt`. */
+export function changedSince<T extends { readonly updatedAt: string }>(records: readonly T[], since?: string): T[] {
+  return since ? records.filter((r) => r.updatedAt >= since) : [...records];
 }

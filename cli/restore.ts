@@ -7,8 +7,6 @@
  * profile for the target; with `--endpoint`: the emulator's accounts).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { fromIni } from '@aws-sdk/credential-providers';
 import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
 import { DynamoPulledInventory } from '../lambdas/adapters/pull/dynamo-pulled';
 import { SdkTableTarget } from '../lambdas/adapters/pull/table-target';
@@ -19,18 +17,13 @@ import {
   secretsClientFor,
   ssmClientFor,
 } from '../lambdas/adapters/pull/value-targets';
-import { BunkerError } from '../lambdas/core/errors';
 import { vaultBucketName, vaultNames } from '../lambdas/core/names';
 import { readFingerprint } from '../lambdas/core/pull/fingerprint';
 import { parseRewrites, rewriteText } from '../lambdas/core/pull/restore/rewrite';
 import { restoreTable, type TableRestoreSummary } from '../lambdas/core/pull/restore/tables';
 import { type RestoredValue, restoreValues, type ValueRestoreSummary } from '../lambdas/core/pull/restore/values';
 import type { BunkerConfig } from '../lib/config/schema';
-import { localContext } from './local/accounts';
-import { LOCAL_OPERATOR_ROLE } from './local/up';
-
-/** A restore that cannot start: wrong credentials, no vault, a bad option. */
-export class RestoreError extends BunkerError {}
+import { backupContext, checkedContext } from './aws-session';
 
 export interface RestoreTargetOptions {
   readonly endpoint?: string;
@@ -38,6 +31,8 @@ export interface RestoreTargetOptions {
   readonly toRegion: string;
   /** The AWS profile with credentials for the target account (ignored with `endpoint`). */
   readonly toProfile?: string;
+  /** The AWS profile with credentials for the backup account (ignored with `endpoint`); default the default chain. */
+  readonly profile?: string;
 }
 
 export interface RestoreSides {
@@ -45,38 +40,15 @@ export interface RestoreSides {
   readonly target: AwsContext;
 }
 
-/** Whose credentials these are; a restore refuses to write with credentials of another account than named. */
-async function accountOf(context: AwsContext): Promise<string | undefined> {
-  const { Account } = await new STSClient(clientConfig(context)).send(new GetCallerIdentityCommand({}));
-  return Account;
-}
-
 /** The two sides of a restore, each checked to be the account it is meant to be. */
 export async function restoreSides(config: BunkerConfig, options: RestoreTargetOptions): Promise<RestoreSides> {
-  const { account: backupAccount, region: backupRegion } = config.backup;
-  if (options.endpoint) {
-    return {
-      vault: await localContext(options.endpoint, backupAccount, backupRegion, LOCAL_OPERATOR_ROLE),
-      target: await localContext(options.endpoint, options.toAccount, options.toRegion, LOCAL_OPERATOR_ROLE),
-    };
-  }
-  const vault: AwsContext = { region: backupRegion };
-  const target: AwsContext = {
-    region: options.toRegion,
-    ...(options.toProfile ? { credentials: fromIni({ profile: options.toProfile }) } : {}),
+  return {
+    vault: await backupContext(config, { endpoint: options.endpoint, profile: options.profile }),
+    target: await checkedContext(options.toAccount, options.toRegion, '--to-account', {
+      endpoint: options.endpoint,
+      profile: options.toProfile,
+    }),
   };
-  const [vaultAccount, targetAccount] = await Promise.all([accountOf(vault), accountOf(target)]);
-  if (vaultAccount !== backupAccount) {
-    throw new RestoreError(
-      `the default credentials belong to account ${vaultAccount}, not the backup account ${backupAccount}`,
-    );
-  }
-  if (targetAccount !== options.toAccount) {
-    throw new RestoreError(
-      `the credentials for the target (${options.toProfile ? `profile ${options.toProfile}` : 'the default chain'}) belong to account ${targetAccount}, not --to-account ${options.toAccount}`,
-    );
-  }
-  return { vault, target };
 }
 
 /** The vault's store and pulled records, read-only for a restore. */

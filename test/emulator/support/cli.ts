@@ -16,14 +16,18 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function runBunker(args: readonly string[], timeoutMs = 45_000): Promise<CliResult> {
+export function runBunker(
+  args: readonly string[],
+  timeoutMs = 45_000,
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       TSX,
       ['bin/bunker.ts', ...args],
       {
         cwd: REPO_ROOT,
-        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' },
+        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1', ...env },
         timeout: timeoutMs,
         maxBuffer: 16 * 1024 * 1024,
       },
