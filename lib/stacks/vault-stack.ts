@@ -22,6 +22,7 @@ import { vaultSettingsToEnv } from '../../lambdas/core/settings';
 import { enabledKinds, enabledPulledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
+import { BunkerDashboard } from '../constructs/dashboard';
 import { PullVault } from '../constructs/pull';
 
 /** How many intake deliveries are handled at once: a flood of bad messages cannot take every Lambda. */
@@ -307,6 +308,14 @@ export class VaultStack extends Stack {
         alarmAction,
       });
     }
+
+    new BunkerDashboard(this, 'Operations', {
+      config,
+      functions: [this.intake, this.completion, this.sweep, ...(this.pull ? [this.pull.pull] : [])].map(
+        (f) => f.lambda,
+      ),
+      deadLetterQueues: [this.intakeDeadLetterQueue, ...(this.pull ? [this.pull.deadLetterQueue] : [])],
+    });
 
     new CfnOutput(this, 'BackupKeyArn', {
       value: this.backupKey.keyArn,

@@ -1,0 +1,131 @@
+/**
+ * The operator's CloudWatch dashboard in the vault stack: per kind and
+ * source account, what breaches or is at risk, the age of the oldest
+ * newest copy against the kind's RPO, copies that failed or wait on a quota,
+ * rejected notifications, and the queues' dead letters and the Lambdas'
+ * errors. Every number is a metric the auditor (namespace `Bunker`) or AWS
+ * publishes; the dashboard computes nothing of its own.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { PULLED_KIND_OF } from '../../lambdas/core/pull/types';
+import { enabledKinds, enabledPulledKinds } from '../config/runtime';
+import type { BunkerConfig } from '../config/schema';
+
+/** The auditor's metric namespace. */
+export const METRICS_NAMESPACE = 'Bunker';
+
+export interface DashboardProps {
+  readonly config: BunkerConfig;
+  readonly functions: readonly lambda.IFunction[];
+  readonly deadLetterQueues: readonly sqs.IQueue[];
+}
+
+/** Every enabled kind as the auditor names it (`Kind` dimension), labelled by its config key, with its RPO in hours. */
+export function dashboardKinds(config: BunkerConfig): { kind: string; label: string; rpoHours: number }[] {
+  return [
+    ...enabledKinds(config).map((k) => ({
+      kind: k.name,
+      label: k.configKey,
+      rpoHours: config.artifacts[k.configKey].rpoHours,
+    })),
+    ...enabledPulledKinds(config).map((key) => ({
+      kind: PULLED_KIND_OF[key],
+      label: key,
+      rpoHours: config.artifacts[key].rpoHours,
+    })),
+  ];
+}
+
+export class BunkerDashboard extends Construct {
+  public readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: DashboardProps) {
+    super(scope, id);
+    const { config } = props;
+    const metric = (metricName: string, dimensionsMap: Record<string, string> = {}, statistic = 'Maximum') =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap,
+        statistic,
+        period: Duration.minutes(15),
+      });
+    const kinds = dashboardKinds(config);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${config.name}-backups`,
+      defaultInterval: Duration.days(7),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown:
+          `# Bunker ${config.name}: is everything backed up?\n` +
+          'Breaching: the newest copy is older than its RPO, failed, stuck, or never made. ' +
+          'At risk: the next copy cannot finish within the RPO at the measured copy durations. ' +
+          '`bunker status` lists the resources behind each number.',
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Breaching resources, per kind',
+        left: kinds.map((k) => metric('BreachingResources', { Kind: k.kind }).with({ label: k.label })),
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'At-risk resources, per kind',
+        left: kinds.map((k) => metric('AtRiskResources', { Kind: k.kind }).with({ label: k.label })),
+        width: 12,
+      }),
+    );
+    // One age graph per kind, with its RPO drawn: the line must stay under it.
+    this.dashboard.addWidgets(
+      ...kinds.map(
+        (k) =>
+          new cloudwatch.GraphWidget({
+            title: `${k.label}: age of the oldest newest copy (hours)`,
+            left: [metric('OldestNewestCopyAgeHours', { Kind: k.kind }).with({ label: 'age' })],
+            leftAnnotations: [{ value: k.rpoHours, label: `RPO ${k.rpoHours} h`, color: '#d62728' }],
+            width: 6,
+          }),
+      ),
+    );
+    this.dashboard.addWidgets(
+      ...config.sources.map(
+        (source) =>
+          new cloudwatch.GraphWidget({
+            title: `Breaching resources of ${source.name ?? source.account} (${source.account})`,
+            left: kinds.map((k) =>
+              metric('BreachingResources', { Kind: k.kind, SourceAccount: source.account }).with({ label: k.label }),
+            ),
+            width: 8,
+          }),
+      ),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Copies failed and waiting on a quota',
+        left: [
+          metric('FailedCopies').with({ label: 'failed' }),
+          metric('CopiesWaitingOnQuota').with({ label: 'waiting on a quota' }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Rejected notifications',
+        left: [metric('RejectedNotifications', {}, 'Sum').with({ label: 'rejected' })],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead letters and Lambda errors',
+        left: props.deadLetterQueues.map((queue) => queue.metricApproximateNumberOfMessagesVisible()),
+        right: props.functions.map((fn) => fn.metricErrors({ period: Duration.minutes(15) })),
+        width: 8,
+      }),
+    );
+  }
+}
