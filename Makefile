@@ -25,16 +25,24 @@ $(VENV_STAMP): tools/moto/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/moto/requirements.txt
 	@touch $@
 
+# The HTML report's browser test drives Debian's chromium; installed when missing (as root, or with sudo).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the HTML report's browser test"
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
+	else echo "Install chromium (Debian: apt-get install chromium), or name one with CHROMIUM=/path/to/chromium"; exit 1; fi
+
 deps: $(NODE_STAMP) $(VENV_STAMP) ## Install Node packages and the local AWS emulator
 
 demo: deps ## Run a full backup cycle on the local AWS emulator and print the inventory
 	$(TSX) bin/bunker.ts demo
 
-test: deps ## Type-check, lint and run every test
+test: deps $(CHROMIUM) ## Type-check, lint and run every test
 	node_modules/.bin/tsc --noEmit
 	node_modules/.bin/eslint .
 	node_modules/.bin/prettier --check --log-level warn .
-	node_modules/.bin/vitest run
+	BUNKER_CHROMIUM=$(CHROMIUM) node_modules/.bin/vitest run
 
 typecheck: $(NODE_STAMP) ## Type-check only
 	node_modules/.bin/tsc --noEmit

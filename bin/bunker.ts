@@ -400,6 +400,33 @@ restoreCommand(
     if (!summary.ok) process.exitCode = 1;
   });
 
+program
+  .command('report')
+  .description(
+    'Write one self-contained HTML page (no network needed to view it): freshness over time per source account ' +
+      'and kind against the RPO, the resources that breach or are at risk, and the newest copy of each.',
+  )
+  .requiredOption('--html <file>', 'where to write the page')
+  .addOption(
+    new Option('--days <n>', 'how many days the freshness charts go back').default(14).argParser((v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 366)
+        throw new InvalidArgumentError('expected a whole number of days, 1 to 366');
+      return n;
+    }),
+  )
+  .addOption(configOption())
+  .addOption(endpointOption())
+  .addOption(profileOption())
+  .action(async (options: { html: string; days: number; config: string; endpoint?: string; profile?: string }) => {
+    const config = loadConfig(options.config);
+    const { writeReport } = await import('../cli/report');
+    const written = await writeReport(config, options.html, options);
+    say(
+      `Wrote ${options.html}: ${written.copies} copy record(s), ${written.pulled} pulled resource(s), ${written.resources} audited resource(s).`,
+    );
+  });
+
 const configCommand = program.command('config').description('Check or describe the configuration file.');
 configCommand
   .command('validate')

@@ -6,7 +6,12 @@
 import { ALL_KINDS } from '../../lambdas/kinds/registry';
 import type { Kind, KindName } from '../../lambdas/kinds/types';
 import { intakeTopicArn, vaultBucketName, vaultNames } from '../../lambdas/core/names';
-import { PULLED_CONFIG_KEYS, type PulledConfigKey, type PullSettings } from '../../lambdas/core/pull/types';
+import {
+  PULLED_CONFIG_KEYS,
+  PULLED_KIND_OF,
+  type PulledConfigKey,
+  type PullSettings,
+} from '../../lambdas/core/pull/types';
 import type { PullSchedule } from '../../lambdas/core/pull/schedule';
 import type {
   KindsSettings,
@@ -151,4 +156,20 @@ export function pullHandlerSettings(
     sources: config.sources.map(({ account, regions }) => ({ account, regions })),
     pull: pullSettings(config),
   };
+}
+
+/** Every enabled kind as the auditor names it (`Kind` dimension), labelled by its config key, with its RPO in hours. */
+export function enabledKindRpos(config: BunkerConfig): { kind: string; label: string; rpoHours: number }[] {
+  return [
+    ...enabledKinds(config).map((k) => ({
+      kind: k.name,
+      label: k.configKey,
+      rpoHours: config.artifacts[k.configKey].rpoHours,
+    })),
+    ...enabledPulledKinds(config).map((key) => ({
+      kind: PULLED_KIND_OF[key],
+      label: key,
+      rpoHours: config.artifacts[key].rpoHours,
+    })),
+  ];
 }

@@ -11,8 +11,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { PULLED_KIND_OF } from '../../lambdas/core/pull/types';
-import { enabledKinds, enabledPulledKinds } from '../config/runtime';
+import { enabledKindRpos } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 
 /** The auditor's metric namespace. */
@@ -22,22 +21,6 @@ export interface DashboardProps {
   readonly config: BunkerConfig;
   readonly functions: readonly lambda.IFunction[];
   readonly deadLetterQueues: readonly sqs.IQueue[];
-}
-
-/** Every enabled kind as the auditor names it (`Kind` dimension), labelled by its config key, with its RPO in hours. */
-export function dashboardKinds(config: BunkerConfig): { kind: string; label: string; rpoHours: number }[] {
-  return [
-    ...enabledKinds(config).map((k) => ({
-      kind: k.name,
-      label: k.configKey,
-      rpoHours: config.artifacts[k.configKey].rpoHours,
-    })),
-    ...enabledPulledKinds(config).map((key) => ({
-      kind: PULLED_KIND_OF[key],
-      label: key,
-      rpoHours: config.artifacts[key].rpoHours,
-    })),
-  ];
 }
 
 export class BunkerDashboard extends Construct {
@@ -54,7 +37,7 @@ export class BunkerDashboard extends Construct {
         statistic,
         period: Duration.minutes(15),
       });
-    const kinds = dashboardKinds(config);
+    const kinds = enabledKindRpos(config);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `${config.name}-backups`,
       defaultInterval: Duration.days(7),

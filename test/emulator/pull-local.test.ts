@@ -9,7 +9,7 @@
  * The table with point-in-time recovery is exported, so its cases rely on
  * Bunker's launcher (tools/moto/bunker_moto.py) writing export files.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -455,6 +455,18 @@ out(sorted(found))
       "error: option '--to-account <id>' argument '12345' is invalid. expected a 12-digit account id",
     );
     expect(result.stdout).toBe('');
+  });
+
+  it('`bunker report --html` writes one page with a freshness chart per kind pulled, and no value', async () => {
+    const page = join(dir, 'report.html');
+    const result = await bunker(['report', '--html', page, '--endpoint', endpoint, '--config', configFile]);
+    expect(result.code, describeRun(result)).toBe(0);
+    expect(result.stdout).toMatch(/^Wrote .*report\.html: 0 copy record\(s\), 20 pulled resource\(s\)/);
+    const html = readFileSync(page, 'utf8');
+    for (const kind of ['ssm-parameter', 'secret', 'dynamodb-table']) {
+      expect(html).toContain(`<figure data-account="${source}" data-kind="${kind}">`);
+    }
+    cliOutputs.push(html);
   });
 
   it('a pull job queued for an unregistered account is rejected and logged, and nothing of that account is pulled', async () => {
