@@ -151,9 +151,10 @@ What is patched (everything else is moto as released):
   turning recovery off and on again starts EarliestRestorableDateTime anew;
   LatestRestorableDateTime is the account's now.
 * ``POST /moto-api/bunker/clock`` with ``{"account", "offsetSeconds"}``: that
-  account's DynamoDB time (change log, recovery window, export times) runs
-  that far ahead of the machine's from then on, never back. Tests make export
-  windows of 15 minutes and more without waiting; other accounts and
+  account's DynamoDB time (change log, recovery window, export times) and
+  its EC2 snapshot locks and image protection cooldowns run that far ahead
+  of the machine's from then on, never back. Tests make export windows of 15
+  minutes and more, or outlive a lock, without waiting; other accounts and
   services are not affected.
 * ``DynamoHandler.scan``: ConsumedCapacity is what the page read (the items'
   size in 4 KB units, halved unless ConsistentRead; moto answered 1 for any
@@ -171,7 +172,8 @@ What is patched (everything else is moto as released):
   never unlocked; a governance lock, or one in its cool-off, may be. While a
   lock has not expired, DeleteSnapshot answers ``SnapshotLocked`` (the
   backend's ``delete_snapshot`` is patched, so every path that deletes a
-  snapshot is refused). Times are the machine's clock.
+  snapshot is refused). Times are the account's clock (see the clock
+  endpoint below), so a test moves past a lock instead of waiting.
 * AMI deregistration protection (``EnableImageDeregistrationProtection``,
   ``DisableImageDeregistrationProtection``, added): the image's
   ``DeregistrationProtection`` reads ``enabled-with-cooldown`` or
@@ -1008,8 +1010,10 @@ AmiBackend.describe_image_attribute = _describe_image_attribute  # type: ignore[
 _MAX_LOCK_DAYS = 36_500
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+def _utcnow(account: str) -> datetime.datetime:
+    """The account's clock (``POST /moto-api/bunker/clock``), so a test of
+    retention can move past a lock without waiting for it."""
+    return datetime.datetime.fromtimestamp(_account_now(account), datetime.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -1075,7 +1079,7 @@ def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
         raise EC2ClientError("InvalidParameterCombination", "Specify exactly one of LockDuration and ExpirationDate")
     if cool_off is not None and (mode != "compliance" or not 1 <= cool_off <= 72):
         raise EC2ClientError("InvalidParameterValue", "CoolOffPeriod is 1 to 72 hours, in compliance mode only")
-    now = _utcnow()
+    now = _utcnow(self.ec2_backend.account_id)
     if duration is not None:
         if not 1 <= duration <= _MAX_LOCK_DAYS:
             raise EC2ClientError("InvalidParameterValue", f"LockDuration is 1 to {_MAX_LOCK_DAYS} days")
@@ -1107,7 +1111,7 @@ def _unlock_snapshot(self: ElasticBlockStore) -> ActionResult:
     snapshot_id = self._get_param("SnapshotId")
     self.error_on_dryrun()
     snapshot = _own_snapshot(self.ec2_backend, snapshot_id)
-    now = _utcnow()
+    now = _utcnow(self.ec2_backend.account_id)
     lock = _live_lock(snapshot, now)
     if lock is not None and lock.state(now) == "compliance":
         raise EC2ClientError(
@@ -1122,7 +1126,7 @@ def _describe_locked_snapshots(self: ElasticBlockStore) -> ActionResult:
     self.error_on_dryrun()
     backend = self.ec2_backend
     snapshots = [_own_snapshot(backend, i) for i in snapshot_ids] if snapshot_ids else list(backend.snapshots.values())
-    now = _utcnow()
+    now = _utcnow(backend.account_id)
     infos = [
         lock.info(snapshot, now)
         for snapshot in snapshots
@@ -1141,7 +1145,7 @@ _original_delete_snapshot = EBSBackend.delete_snapshot
 @functools.wraps(_original_delete_snapshot)
 def _delete_snapshot(self: EBSBackend, snapshot_id: str) -> Snapshot:
     snapshot = self.snapshots.get(snapshot_id)
-    lock = _live_lock(snapshot, _utcnow()) if snapshot is not None else None
+    lock = _live_lock(snapshot, _utcnow(self.account_id)) if snapshot is not None else None
     if lock is not None:
         raise EC2ClientError(
             "SnapshotLocked",
@@ -1186,7 +1190,7 @@ def _disable_image_deregistration_protection(self: AmisResponse) -> ActionResult
     image = _own_image(self.ec2_backend, image_id)
     state = getattr(image, "deregistration_protection", None) or "disabled"
     if state == "enabled-with-cooldown":
-        until = (_utcnow() + datetime.timedelta(hours=24)).isoformat()
+        until = (_utcnow(self.ec2_backend.account_id) + datetime.timedelta(hours=24)).isoformat()
         image.deregistration_protection = f"disabled-until-{until}"  # type: ignore[attr-defined]
     elif state == "enabled-without-cooldown":
         image.deregistration_protection = "disabled"  # type: ignore[attr-defined]
@@ -1202,7 +1206,7 @@ _original_deregister_image = AmiBackend.deregister_image
 @functools.wraps(_original_deregister_image)
 def _deregister_image(self: AmiBackend, ami_id: str) -> None:
     image = self.amis.get(ami_id)
-    if image is not None and _image_protected(image, _utcnow()):
+    if image is not None and _image_protected(image, _utcnow(self.account_id)):
         raise EC2ClientError(
             "OperationNotPermitted",
             f"The image {ami_id} has deregistration protection enabled and cannot be deregistered",
