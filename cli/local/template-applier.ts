@@ -372,6 +372,7 @@ export const SKIPPED_TYPES: Readonly<Record<string, string>> = {
   'AWS::Logs::LogGroup': 'the handlers log to the terminal locally',
   'AWS::Events::Rule': '`bunker local run` runs the sweeps, delivers the RDS events and starts the pulls itself',
   'AWS::CloudWatch::Alarm': 'nothing alarms locally',
+  'AWS::Rbin::Rule': 'moto has no Recycle Bin; locally a deleted snapshot or image is gone at once',
   'AWS::CDK::Metadata': 'CDK version reporting; nothing to create',
   'AWS::CloudFormation::CustomResource': 'its provider is a Lambda function, which the local mode does not deploy',
 };
