@@ -80,7 +80,9 @@ export const ArtifactPolicySchema = z
       .min(1, { error: 'expected at least 1 day' })
       .max(3650, { error: 'expected at most 3650 days' })
       .default(35)
-      .describe('How long backup copies are kept, in days. Not acted on yet: copies are never expired.'),
+      .describe(
+        'How long backup copies are kept, in days. EBS and AMI copies are locked this long (immutability); expiry after it is not done yet: copies are never expired.',
+      ),
   })
   .strict()
   .describe('Policy of one artifact kind.');
@@ -464,7 +466,11 @@ export function inactiveSettings(config: BunkerConfig): string[] {
       continue;
     }
     notes.push(`artifacts.${key}.rpoHours (${policy.rpoHours}): not acted on yet; no alarm fires on a late copy`);
-    notes.push(`artifacts.${key}.retentionDays (${policy.retentionDays}): not acted on yet; copies are never expired`);
+    notes.push(
+      key === 'ebs' || key === 'ami'
+        ? `artifacts.${key}.retentionDays (${policy.retentionDays}): copies are locked this long (immutability.mode); nothing expires them after it yet`
+        : `artifacts.${key}.retentionDays (${policy.retentionDays}): not acted on yet; copies are never expired`,
+    );
   }
   return notes;
 }

@@ -10,7 +10,12 @@ import { handleCopyEvent, sweepCopies } from '../../lambdas/core/pipeline/comple
 import type { VaultDeps } from '../../lambdas/core/pipeline/copy';
 import { handleDelivery } from '../../lambdas/core/pipeline/intake';
 import { silentLog } from '../../lambdas/core/ports';
-import type { ImmutabilitySettings, KindsSettings } from '../../lambdas/core/settings';
+import {
+  type ImmutabilitySettings,
+  type KindsSettings,
+  vaultSettingsFromEnv,
+  vaultSettingsToEnv,
+} from '../../lambdas/core/settings';
 import { KIND_NAMES, KINDS } from '../../lambdas/kinds/registry';
 import type { ArtifactRef, KindName } from '../../lambdas/kinds/types';
 import { ManualClock, MemoryInventory, MemoryReceipts, Prng } from '../../sim/memory-aws';
@@ -193,5 +198,28 @@ describe('locking copies as they become available', () => {
     );
 
     expect(again?.lockedUntil).toBe('2026-04-05T04:40:00.000Z');
+  });
+});
+
+describe('the immutability settings in the vault Lambdas’ environment', () => {
+  it('reach the handlers as they were built, and are absent when not set', () => {
+    const settings = {
+      prefix: 'bunker',
+      partition: 'aws',
+      backupAccount: BACKUP,
+      backupRegion: REGION,
+      inventoryTable: 'bunker-inventory',
+      backupKeyArn: BACKUP_KEY,
+      sources: [{ account: SOURCE, regions: [REGION] }],
+      kinds: fixture().deps.settings.kinds,
+    };
+
+    const env = vaultSettingsToEnv({ ...settings, immutability: LOCKS });
+
+    expect(env.BUNKER_IMMUTABILITY).toBe(
+      '{"mode":"compliance","coolOffHours":24,"lockDays":{"ebs-snapshot":35,"ami":90}}',
+    );
+    expect(vaultSettingsFromEnv(env).immutability).toEqual(LOCKS);
+    expect(vaultSettingsFromEnv(vaultSettingsToEnv(settings)).immutability).toBeUndefined();
   });
 });
