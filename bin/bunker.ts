@@ -427,6 +427,22 @@ program
     );
   });
 
+program
+  .command('scp')
+  .description(
+    'Print the service control policy to attach to the backup account: only the pruner deletes copies, only a deployment changes keys and guards (see README).',
+  )
+  .addOption(configOption())
+  .addOption(
+    new Option('--partition <partition>', 'AWS partition of the ARNs')
+      .choices(['aws', 'aws-cn', 'aws-us-gov'])
+      .default('aws'),
+  )
+  .action(async (options: { config: string; partition: string }) => {
+    const { scpText } = await import('../cli/scp');
+    say(scpText(loadConfig(options.config), options.partition));
+  });
+
 const configCommand = program.command('config').description('Check or describe the configuration file.');
 configCommand
   .command('validate')

@@ -19,7 +19,10 @@
  *
  * For the tests it records the peak number of copies in progress per Region,
  * the copy requests per source, and which copies finished since the last
- * look (the copy events AWS would send). Nothing here reads a real clock or
+ * look (the copy events AWS would send). EBS and AMI copies can be locked
+ * (`protect`: one lock per copy, kept when asked again, refusing when
+ * {@link MemoryCopier.lockFails} is set); the other kinds have no `protect`,
+ * as their copiers have none. Nothing here reads a real clock or
  * `Math.random`: the same {@link ManualClock}, {@link Prng} seed and calls
  * give the same run.
  */
@@ -32,10 +35,12 @@ import type {
   ArtifactState,
   ChildView,
   CopyLocation,
+  CopyProtection,
   CopyRequest,
   CopyStarted,
   CopyView,
   KindName,
+  ProtectedCopy,
   SourceView,
 } from '../lambdas/kinds/types';
 import type { ManualClock, Prng } from './memory-aws';
@@ -125,6 +130,12 @@ export class MemoryCopier implements ArtifactCopier {
   private readonly perSource = new Map<string, SourceRequests>();
   private readonly reported = new Set<string>();
 
+  /** Set by a test: `protect` throws, as a lock AWS refused would. */
+  lockFails = false;
+  /** Only the kinds AWS can lock (EBS snapshot lock, AMI deregistration protection). */
+  readonly protect?: (copy: CopyView, protection: CopyProtection) => Promise<ProtectedCopy>;
+  private readonly locks = new Map<string, ProtectedCopy>();
+
   constructor(
     readonly kind: KindName,
     private readonly clock: ManualClock,
@@ -132,6 +143,7 @@ export class MemoryCopier implements ArtifactCopier {
     private readonly options: MemoryCopierOptions,
   ) {
     this.partition = options.partition ?? 'aws';
+    if (EC2_ID_PREFIX[kind]) this.protect = (copy, protection) => this.lock(copy, protection);
   }
 
   // -- setup -----------------------------------------------------------------
@@ -247,7 +259,27 @@ export class MemoryCopier implements ArtifactCopier {
     return found ? this.view(found) : undefined;
   }
 
+  private async lock(copy: CopyView, protection: CopyProtection): Promise<ProtectedCopy> {
+    await Promise.resolve();
+    if (this.lockFails) throw new Error(`memory: locking ${copy.targetId} refused`);
+    const key = this.key(copy.targetId, copy.region);
+    if (!this.copies.has(key)) throw new Error(`memory: no copy ${copy.targetId} in ${copy.region}`);
+    const held = this.locks.get(key);
+    if (held) return held;
+    const until = new Date(this.clock.epochMs + protection.days * 86_400_000).toISOString();
+    const mode =
+      protection.mode === 'compliance' && protection.coolOffHours > 0 ? 'compliance-cooloff' : protection.mode;
+    const lock = { lockedUntil: until, lock: this.kind === 'ami' ? `${mode}+deregistration-protection` : mode };
+    this.locks.set(key, lock);
+    return lock;
+  }
+
   // -- inspection for tests (no side effects on the double's behaviour) ------
+
+  /** The lock on a copy, if `protect` set one. */
+  lockOf(targetId: string, region: string): ProtectedCopy | undefined {
+    return this.locks.get(this.key(targetId, region));
+  }
 
   /** Copies pending now in a Region. */
   inProgress(region: string): number {

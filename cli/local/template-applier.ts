@@ -373,6 +373,7 @@ export const SKIPPED_TYPES: Readonly<Record<string, string>> = {
   'AWS::Events::Rule': '`bunker local run` runs the sweeps, delivers the RDS events and starts the pulls itself',
   'AWS::CloudWatch::Alarm': 'nothing alarms locally',
   'AWS::CloudWatch::Dashboard': 'no CloudWatch console locally; `bunker status` shows the same numbers',
+  'AWS::Rbin::Rule': 'moto has no Recycle Bin; locally a deleted snapshot or image is gone at once',
   'AWS::CDK::Metadata': 'CDK version reporting; nothing to create',
   'AWS::CloudFormation::CustomResource': 'its provider is a Lambda function, which the local mode does not deploy',
 };

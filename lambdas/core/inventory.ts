@@ -94,6 +94,10 @@ export interface InventoryRecord {
   readonly hopSourceRegion?: string;
   /** When the second hop's record was made for this first copy. */
   readonly secondHopAt?: string;
+  /** When the copy's snapshot lock ends (EBS copies, an AMI copy's backing snapshots): nobody deletes it before. */
+  readonly lockedUntil?: string;
+  /** How the copy is locked (`compliance`, `governance+deregistration-protection`, …), as read back. */
+  readonly lock?: string;
   /** Epoch seconds after which DynamoDB's TTL deletes the record (rejections only). */
   readonly expiresAt?: number;
   /** Incremented by every write: the condition of optimistic concurrency. */
@@ -142,6 +146,8 @@ export type RecordPatch = Partial<
     | 'claimRequests'
     | 'failures'
     | 'nextAttemptAt'
+    | 'lockedUntil'
+    | 'lock'
   >
 >;
 
@@ -175,7 +181,7 @@ export function applyTransition(
 export function withFields(
   record: InventoryRecord,
   at: Date,
-  fields: Partial<Pick<InventoryRecord, 'receiptSentAt' | 'secondHopAt'>>,
+  fields: Partial<Pick<InventoryRecord, 'receiptSentAt' | 'secondHopAt' | 'lockedUntil' | 'lock'>>,
 ): InventoryRecord {
   return { ...record, ...fields, updatedAt: at.toISOString(), version: record.version + 1 };
 }

@@ -50,6 +50,15 @@ const KindsSchema = z.object(
 );
 export type KindsSettings = { readonly [K in KindName]: KindSettings };
 
+/** How the vault locks its copies (the config's `immutability`, with each lockable kind's `retentionDays`). */
+export const ImmutabilitySettingsSchema = z.object({
+  mode: z.enum(['governance', 'compliance']),
+  coolOffHours: z.number().int().min(0).max(72),
+  /** Lock days per kind whose copier can lock (EBS, AMI): the kind's `retentionDays`. */
+  lockDays: z.partialRecord(z.enum(KIND_NAMES), z.number().int().min(1)),
+});
+export type ImmutabilitySettings = z.infer<typeof ImmutabilitySettingsSchema>;
+
 export interface VaultSettings {
   readonly prefix: string;
   /** `aws`, `aws-cn` or `aws-us-gov`: where the vault's ARNs live. */
@@ -62,6 +71,8 @@ export interface VaultSettings {
   readonly kinds: KindsSettings;
   /** Also copy each artifact into this Region of the backup account (a second hop). */
   readonly secondRegion?: string;
+  /** Lock available copies against deletion; absent: copies are not locked. */
+  readonly immutability?: ImmutabilitySettings;
 }
 
 export interface SourceSettings {
@@ -91,6 +102,7 @@ const VaultEnvSchema = z.object({
   BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).min(1)),
   BUNKER_KINDS: Json(KindsSchema),
   BUNKER_SECOND_REGION: Region.optional(),
+  BUNKER_IMMUTABILITY: Json(ImmutabilitySettingsSchema).optional(),
 });
 
 const SourceEnvSchema = z.object({
@@ -128,6 +140,7 @@ export function vaultSettingsFromEnv(env: Record<string, string | undefined> = p
     sources: e.BUNKER_SOURCES,
     kinds: e.BUNKER_KINDS,
     ...(e.BUNKER_SECOND_REGION ? { secondRegion: e.BUNKER_SECOND_REGION } : {}),
+    ...(e.BUNKER_IMMUTABILITY ? { immutability: e.BUNKER_IMMUTABILITY } : {}),
   };
 }
 
@@ -142,6 +155,7 @@ export function vaultSettingsToEnv(s: VaultSettings): Record<string, string> {
     BUNKER_SOURCES: JSON.stringify(s.sources),
     BUNKER_KINDS: JSON.stringify(s.kinds),
     ...(s.secondRegion ? { BUNKER_SECOND_REGION: s.secondRegion } : {}),
+    ...(s.immutability ? { BUNKER_IMMUTABILITY: JSON.stringify(s.immutability) } : {}),
   };
 }
 

@@ -117,6 +117,24 @@ export interface CopyLocation {
   readonly region: string;
 }
 
+/** How a copy is kept from early deletion: the config's `immutability` and the kind's `retentionDays`. */
+export interface CopyProtection {
+  /** EBS snapshot lock mode; governance locks yield to principals allowed `ec2:UnlockSnapshot`. */
+  readonly mode: 'governance' | 'compliance';
+  /** The lock lasts this many days from when it is set (the kind's `retentionDays`). */
+  readonly days: number;
+  /** Compliance only: how long a new lock can still be lifted (0: none). */
+  readonly coolOffHours: number;
+}
+
+/** What protects a copy now, as read back from the service. */
+export interface ProtectedCopy {
+  /** When the (earliest) snapshot lock ends: nothing may delete the copy before. */
+  readonly lockedUntil: string;
+  /** For people and the record: `compliance`, `governance`, `compliance-cooloff`, with `+deregistration-protection` for an AMI. */
+  readonly lock: string;
+}
+
 /**
  * The SDK side of a kind: reads sources through the reader role, requests
  * and reads copies in the backup account. Throws `CopyQuotaExceededError`
@@ -129,6 +147,14 @@ export interface ArtifactCopier {
   describeSource(ref: ArtifactRef): Promise<SourceView | undefined>;
   copy(request: CopyRequest): Promise<CopyStarted>;
   describeCopy(location: CopyLocation): Promise<CopyView | undefined>;
+  /**
+   * Locks an available copy against deletion for `protection.days`
+   * (EBS snapshot lock; for an AMI, deregistration protection with cooldown
+   * and a lock on each backing snapshot). Idempotent: a copy already locked
+   * keeps its lock, so calling again never moves the end of it. Kinds with
+   * no lock of their own (RDS, Aurora) have no `protect`.
+   */
+  protect?(copy: CopyView, protection: CopyProtection): Promise<ProtectedCopy>;
 }
 
 /** One copier per kind: the compiler insists that a new kind brings its copier. */

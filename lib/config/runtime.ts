@@ -14,6 +14,7 @@ import {
 } from '../../lambdas/core/pull/types';
 import type { PullSchedule } from '../../lambdas/core/pull/schedule';
 import type {
+  ImmutabilitySettings,
   KindsSettings,
   PullHandlerSettings,
   ScopeSetting,
@@ -58,7 +59,20 @@ export function vaultSettings(config: BunkerConfig, backupKeyArn: string, partit
     sources: config.sources.map(({ account, regions }) => ({ account, regions })),
     kinds: kindsSettings(config),
     ...(config.backup.secondRegion ? { secondRegion: config.backup.secondRegion } : {}),
+    immutability: immutabilitySettings(config),
   };
+}
+
+/** The kinds whose copies the vault locks itself: EBS snapshot lock, AMI deregistration protection. */
+export const LOCKABLE_KINDS: readonly KindName[] = ['ebs-snapshot', 'ami'];
+
+/** The config's `immutability`, with each enabled lockable kind's `retentionDays` as its lock. */
+export function immutabilitySettings(config: BunkerConfig): ImmutabilitySettings {
+  const lockDays: ImmutabilitySettings['lockDays'] = {};
+  for (const kind of enabledKinds(config)) {
+    if (LOCKABLE_KINDS.includes(kind.name)) lockDays[kind.name] = config.artifacts[kind.configKey].retentionDays;
+  }
+  return { mode: config.immutability.mode, coolOffHours: config.immutability.coolOffHours, lockDays };
 }
 
 export function sourceSettings(

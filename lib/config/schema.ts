@@ -80,7 +80,9 @@ export const ArtifactPolicySchema = z
       .min(1, { error: 'expected at least 1 day' })
       .max(3650, { error: 'expected at most 3650 days' })
       .default(35)
-      .describe('How long backup copies are kept, in days. Not acted on yet: copies are never expired.'),
+      .describe(
+        'How long backup copies are kept, in days. EBS and AMI copies are locked this long (immutability); expiry after it is not done yet: copies are never expired.',
+      ),
   })
   .strict()
   .describe('Policy of one artifact kind.');
@@ -255,6 +257,56 @@ function defaultCopyLimits(): { [K in CopyLimitKey]: number } {
   };
 }
 
+/**
+ * How the copies are kept from early deletion. Compliance by default: a
+ * governance lock yields to any principal allowed `ec2:UnlockSnapshot` or
+ * `s3:BypassGovernanceRetention`, and an administrator of the backup
+ * account, the principal a ransomware or insider attack takes over, is
+ * one. The cool-off is the price's remedy: a compliance lock on a new copy
+ * can still be lifted for that long, after which nobody can shorten it.
+ */
+export const ImmutabilitySchema = z
+  .object({
+    mode: z
+      .enum(['governance', 'compliance'], { error: 'expected "governance" or "compliance"' })
+      .default('compliance')
+      .describe(
+        "Lock mode of EBS snapshot copies and of the vault bucket's Object Lock. compliance: nobody, root included, can shorten or lift a lock once its cool-off is over; governance: principals allowed to unlock may (the SCP from bunker scp denies that).",
+      ),
+    coolOffHours: z
+      .number({ error: 'expected a whole number of hours' })
+      .int({ error: 'expected a whole number of hours' })
+      .min(0, { error: 'expected 0 hours or more' })
+      .max(72, { error: 'expected at most 72 hours (the EBS snapshot lock maximum)' })
+      .default(24)
+      .describe(
+        "Compliance mode: how long a new EBS copy's lock can still be lifted (0: none). Ignored in governance mode.",
+      ),
+    recycleBinDays: z
+      .number({ error: 'expected a whole number of days' })
+      .int({ error: 'expected a whole number of days' })
+      .min(7, { error: 'expected at least 7 days' })
+      .max(365, { error: 'expected at most 365 days (the Recycle Bin maximum)' })
+      .default(7)
+      .describe(
+        "A deleted EBS copy or AMI copy stays this long in the backup account's Recycle Bin, from where it can be restored.",
+      ),
+    recycleBinUnlockDelayDays: z
+      .number({ error: 'expected a whole number of days' })
+      .int({ error: 'expected a whole number of days' })
+      .min(7, { error: 'expected at least 7 days (the Recycle Bin minimum)' })
+      .max(30, { error: 'expected at most 30 days (the Recycle Bin maximum)' })
+      .default(7)
+      .describe(
+        'The Recycle Bin rules are locked: changing or deleting one takes effect only this many days after it is unlocked.',
+      ),
+  })
+  .strict()
+  .describe(
+    'Backups nobody can delete early: EBS snapshot locks, AMI deregistration protection, Object Lock and Recycle Bin.',
+  );
+export type Immutability = z.infer<typeof ImmutabilitySchema>;
+
 export const SourceSchema = z
   .object({
     account: AccountIdSchema,
@@ -312,6 +364,7 @@ export const BunkerConfigSchema = z
       .strict()
       .default({ emails: [] })
       .describe('Who is told when a copy is missing, late or failed.'),
+    immutability: ImmutabilitySchema.default(() => ImmutabilitySchema.parse({})),
     limits: z
       .object(copyLimits)
       .strict()
@@ -413,7 +466,11 @@ export function inactiveSettings(config: BunkerConfig): string[] {
       continue;
     }
     notes.push(`artifacts.${key}.rpoHours (${policy.rpoHours}): not acted on yet; no alarm fires on a late copy`);
-    notes.push(`artifacts.${key}.retentionDays (${policy.retentionDays}): not acted on yet; copies are never expired`);
+    notes.push(
+      key === 'ebs' || key === 'ami'
+        ? `artifacts.${key}.retentionDays (${policy.retentionDays}): copies are locked this long (immutability.mode); nothing expires them after it yet`
+        : `artifacts.${key}.retentionDays (${policy.retentionDays}): not acted on yet; copies are never expired`,
+    );
   }
   return notes;
 }

@@ -67,7 +67,7 @@ export const VAULT_LOCK_ACTIONS = ['s3:BypassGovernanceRetention', 's3:PutBucket
  * may change the bucket's default retention (a `retentionDays` change is a
  * deployment). Only CloudFormation can assume it.
  */
-const deploymentRoleArn = `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/cdk-*-cfn-exec-role-${Aws.ACCOUNT_ID}-${Aws.REGION}`;
+export const deploymentRoleArn = `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/cdk-*-cfn-exec-role-${Aws.ACCOUNT_ID}-${Aws.REGION}`;
 
 const S3_LOGS_BY_BUCKET_POLICY = '@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy';
 
@@ -144,12 +144,16 @@ export class PullVault extends Construct {
       bucketName: vaultBucketName(config.name, account, region),
       versioned: true,
       objectLockEnabled: true,
-      // Compliance, not governance: a governance retention yields to anyone
-      // who may rewrite the bucket policy, that is any administrator of the
-      // backup account, the very principal a ransomware or insider attack
-      // takes over. Compliance holds against the account root too; the price
-      // is that a retention once written cannot be shortened.
-      objectLockDefaultRetention: s3.ObjectLockRetention.compliance(Duration.days(retentionDays)),
+      // The mode of `immutability.mode`, compliance by default: a governance
+      // retention yields to anyone who may rewrite the bucket policy, that is
+      // any administrator of the backup account, the very principal a
+      // ransomware or insider attack takes over. Compliance holds against the
+      // account root too; the price is that a retention once written cannot
+      // be shortened.
+      objectLockDefaultRetention:
+        config.immutability.mode === 'governance'
+          ? s3.ObjectLockRetention.governance(Duration.days(retentionDays))
+          : s3.ObjectLockRetention.compliance(Duration.days(retentionDays)),
       encryption: s3.BucketEncryption.KMS,
       encryptionKey: backupKey,
       // One data key per bucket instead of one KMS call per object: pulls write many small values.

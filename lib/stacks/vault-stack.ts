@@ -23,6 +23,7 @@ import { enabledKinds, enabledPulledKinds, vaultSettings } from '../config/runti
 import type { BunkerConfig } from '../config/schema';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
 import { BunkerDashboard } from '../constructs/dashboard';
+import { Immutability } from '../constructs/immutability';
 import { PullVault } from '../constructs/pull';
 
 /** How many intake deliveries are handled at once: a flood of bad messages cannot take every Lambda. */
@@ -35,8 +36,12 @@ export interface VaultStackProps extends StackProps {
 
 /** The backup account's stack: keys, intake, inventory and the three vault Lambdas. */
 export class VaultStack extends Stack {
-  /** Encrypts the backup copies and the inventory; usable by the backup account only. */
+  /** Encrypts the backup copies and pulled data; usable by the backup account only. */
   public readonly backupKey: kms.Key;
+  /** Encrypts the inventory table only. */
+  public readonly inventoryKey: kms.Key;
+  /** Key denials, deletion and key-change alarms, locked Recycle Bin rules. */
+  public readonly immutability: Immutability;
   /** Encrypts the intake topic and queues; source accounts may use it only through SNS. */
   public readonly intakeKey: kms.Key;
   /** One per source account, by account id: only that account's agents may publish to it. */
@@ -67,12 +72,20 @@ export class VaultStack extends Stack {
 
     this.backupKey = new kms.Key(this, 'BackupKey', {
       alias: names.backupKeyAlias,
-      description: `Bunker (${config.name}): encrypts backup copies and the inventory; no other account may use it`,
+      description: `Bunker (${config.name}): encrypts backup copies and pulled data; no other account may use it`,
       enableKeyRotation: true,
       // The backups are unreadable without it: never delete it with the stack.
       removalPolicy: RemovalPolicy.RETAIN,
       // The default key policy only names this account's root; nothing is
       // added, so no source account can use or schedule the deletion of it.
+    });
+
+    // The inventory's own key: disabling or losing it must not take the backups' key with it, nor the reverse.
+    this.inventoryKey = new kms.Key(this, 'InventoryKey', {
+      alias: `alias/${config.name}-inventory`,
+      description: `Bunker (${config.name}): encrypts the inventory table; never backup data`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
     });
 
     this.intakeKey = new kms.Key(this, 'IntakeKey', {
@@ -258,7 +271,7 @@ export class VaultStack extends Stack {
       // Rejected messages expire, so a flood of bad messages cannot grow the table for good.
       timeToLiveAttribute: 'expiresAt',
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-      encryptionKey: this.backupKey,
+      encryptionKey: this.inventoryKey,
     });
     this.inventory.addGlobalSecondaryIndex({
       indexName: names.inventoryStatusIndex,
@@ -315,6 +328,20 @@ export class VaultStack extends Stack {
         (f) => f.lambda,
       ),
       deadLetterQueues: [this.intakeDeadLetterQueue, ...(this.pull ? [this.pull.deadLetterQueue] : [])],
+    });
+
+    if (this.pull) {
+      // The pull function writes its records next to the copies': the table's key, named (no wildcard).
+      this.pull.pull.allow({
+        actions: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: [this.inventoryKey.keyArn],
+      });
+    }
+    this.immutability = new Immutability(this, 'Immutability', {
+      config,
+      dataKeys: [this.backupKey, this.inventoryKey],
+      watchedKeys: [this.backupKey, this.inventoryKey, this.intakeKey, ...(this.pull ? [this.pull.queueKey] : [])],
+      alertsTopic: this.alertsTopic,
     });
 
     new CfnOutput(this, 'BackupKeyArn', {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BunkerError } from '../../lambdas/core/errors';
 import { ConfigError, formatConfigIssues, formatPath, loadConfig, parseConfig } from '../../lib/config/load';
-import { pullSchedules, pullSettings, vaultRetentionDays } from '../../lib/config/runtime';
+import { immutabilitySettings, pullSchedules, pullSettings, vaultRetentionDays } from '../../lib/config/runtime';
 import { ARTIFACT_KINDS, configJsonSchema, DEFAULT_SCOPE, inactiveSettings } from '../../lib/config/schema';
 
 const repoFile = (name: string) => fileURLToPath(new URL(`../../${name}`, import.meta.url));
@@ -544,10 +544,19 @@ describe('inactiveSettings', () => {
 
     expect(inactiveSettings(parseConfig(document))).toEqual([
       'artifacts.ebs.rpoHours (6): not acted on yet; no alarm fires on a late copy',
-      'artifacts.ebs.retentionDays (35): not acted on yet; copies are never expired',
+      'artifacts.ebs.retentionDays (35): copies are locked this long (immutability.mode); nothing expires them after it yet',
       'artifacts.ssm.rpoHours (24): sets the pull schedule; no alarm fires yet on a late pull',
       'artifacts.ssm.retentionDays (35): kept at least this long under Object Lock; nothing expires them after it yet',
     ]);
+  });
+
+  it('still says an RDS copy’s retention is not acted on: it has no lock of its own', () => {
+    const document = minimalDocument();
+    document.artifacts = { rds: { enabled: true } };
+
+    expect(inactiveSettings(parseConfig(document))).toContain(
+      'artifacts.rds.retentionDays (35): not acted on yet; copies are never expired',
+    );
   });
 
   it('says nothing when no kind is enabled', () => {
@@ -764,5 +773,46 @@ describe('pulled kinds', () => {
     // A disabled kind's rate is not held to its RPO: it is not pulled.
     document.artifacts = { ssm: { enabled: false, rpoHours: 1, pullEveryMinutes: 90 } };
     expect(() => parseConfig(document)).not.toThrow();
+  });
+});
+
+describe('immutability', () => {
+  it('defaults to compliance locks with a 24-hour cool-off and a week in a Recycle Bin locked for a week', () => {
+    expect(parseConfig(minimalDocument()).immutability).toEqual({
+      mode: 'compliance',
+      coolOffHours: 24,
+      recycleBinDays: 7,
+      recycleBinUnlockDelayDays: 7,
+    });
+  });
+
+  it('names the key path of a mode, cool-off or unlock delay AWS would refuse', () => {
+    const document = minimalDocument();
+    document.immutability = { mode: 'legal-hold', coolOffHours: 73, recycleBinUnlockDelayDays: 31 };
+
+    let problems: readonly string[] = [];
+    try {
+      parseConfig(document);
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+
+    expect(problems).toEqual([
+      'immutability.mode: expected "governance" or "compliance"',
+      'immutability.coolOffHours: expected at most 72 hours (the EBS snapshot lock maximum)',
+      'immutability.recycleBinUnlockDelayDays: expected at most 30 days (the Recycle Bin maximum)',
+    ]);
+  });
+
+  it('reaches the vault Lambdas with each enabled lockable kind’s retention as its lock', () => {
+    const document = minimalDocument();
+    document.artifacts = { ebs: { enabled: true, retentionDays: 14 }, ami: { enabled: true }, rds: { enabled: true } };
+    document.immutability = { mode: 'governance' };
+
+    expect(immutabilitySettings(parseConfig(document))).toEqual({
+      mode: 'governance',
+      coolOffHours: 24,
+      lockDays: { 'ebs-snapshot': 14, ami: 35 },
+    });
   });
 });

@@ -325,8 +325,8 @@ describe('local up against the synthesized templates', () => {
         keys++;
       }
     }
-    // Backup-data, intake and alerts keys; a share key and a receipts key per source stack.
-    expect(keys).toBe(9);
+    // Backup-data, inventory, intake and alerts keys; a share key and a receipts key per source stack.
+    expect(keys).toBe(10);
   });
 
   it("gives the share key of a source's second Region the RDS of both Regions, literally", async () => {
@@ -575,7 +575,9 @@ describe('local up against the synthesized templates', () => {
       SSEType: 'KMS',
       KMSMasterKeyArn: expected.SSESpecification.KMSMasterKeyId,
     });
-    expect(Table.SSEDescription?.KMSMasterKeyArn).toBe(env.backupKeyArn);
+    // The inventory's own key, not the backup-data key.
+    expect(Table.SSEDescription?.KMSMasterKeyArn).toBe((await reader.keyByAlias('alias/bunker-inventory')).Arn);
+    expect(Table.SSEDescription?.KMSMasterKeyArn).not.toBe(env.backupKeyArn);
     const { ContinuousBackupsDescription } = await reader.dynamodb.send(
       new DescribeContinuousBackupsCommand({ TableName: env.tableName }),
     );

@@ -162,6 +162,7 @@ describe('the CDK app', () => {
       'rds:DescribeDBClusterSnapshotAttributes',
       'rds:ListTagsForResource',
       'ec2:DescribeSnapshots',
+      'ec2:DescribeLockedSnapshots',
       'ec2:DescribeSnapshotAttribute',
       'ec2:DescribeVolumes',
       'ec2:DescribeImages',
@@ -298,18 +299,22 @@ describe('the vault stack', () => {
     const key = vault.Resources[keyId];
     expect(key.Properties?.EnableKeyRotation).toBe(true);
     expect(key.DeletionPolicy).toBe('Retain');
-    const principals = statementsOf(vault, keyId, 'KeyPolicy').flatMap((found) => principalsOf(found.statement));
+    // Allowed to the backup account only; its Deny of key changes to everyone is in immutability.test.ts.
+    const principals = statementsOf(vault, keyId, 'KeyPolicy')
+      .filter((found) => found.statement.Effect === 'Allow')
+      .flatMap((found) => principalsOf(found.statement));
     expect(principals.length).toBeGreaterThan(0);
     for (const principal of principals) expect(principal).toBe(`arn:<AWS::Partition>:iam::${BACKUP}:root`);
   });
 
-  it('encrypts the inventory with the backup-data key and the intake with the intake key only', () => {
+  it('encrypts the inventory with its own key and the intake with the intake key only', () => {
     const backupKey = keyByAlias(vault, names.backupKeyAlias);
     const intakeKey = keyByAlias(vault, names.intakeKeyAlias);
+    const inventoryKey = keyByAlias(vault, 'alias/bunker-inventory');
     const [table] = resourcesOf(vault, 'AWS::DynamoDB::Table');
     const sse = table[1].Properties?.SSESpecification as Record<string, unknown>;
     expect(sse).toMatchObject({ SSEEnabled: true, SSEType: 'KMS' });
-    expect(referencedId(sse.KMSMasterKeyId)).toBe(backupKey);
+    expect(referencedId(sse.KMSMasterKeyId)).toBe(inventoryKey);
 
     const topics = logicalIds(vault, 'AWS::SNS::Topic', (props) =>
       String(props.TopicName).startsWith(names.intakeTopicPrefix),
@@ -320,13 +325,14 @@ describe('the vault stack', () => {
       const [queue] = logicalIds(vault, 'AWS::SQS::Queue', (props) => props.QueueName === queueName);
       expect(referencedId(vault.Resources[queue].Properties?.KmsMasterKeyId), queueName).toBe(intakeKey);
     }
-    // Nothing but the inventory is encrypted with the backup-data key.
+    // No resource of the stack is encrypted with the backup-data key: the copies are (and pulled data, when enabled).
     const users = Object.entries(vault.Resources)
       .filter(([, resource]) => resource.Type !== 'AWS::KMS::Alias' && resource.Type !== 'AWS::IAM::Policy')
       .filter(([, resource]) => JSON.stringify(resource.Properties ?? {}).includes(`"${backupKey}"`))
       .map(([, resource]) => resource.Type)
       .filter((type) => type !== 'AWS::Lambda::Function'); // its ARN in the settings, not as encryption
-    expect(users).toEqual(['AWS::DynamoDB::Table']);
+    // The key-change alarm names it in its event pattern.
+    expect(users).toEqual(['AWS::Events::Rule']);
   });
 
   it('protects the inventory with point-in-time recovery, deletion protection and a status index', () => {

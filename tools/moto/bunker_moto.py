@@ -151,15 +151,36 @@ What is patched (everything else is moto as released):
   turning recovery off and on again starts EarliestRestorableDateTime anew;
   LatestRestorableDateTime is the account's now.
 * ``POST /moto-api/bunker/clock`` with ``{"account", "offsetSeconds"}``: that
-  account's DynamoDB time (change log, recovery window, export times) runs
-  that far ahead of the machine's from then on, never back. Tests make export
-  windows of 15 minutes and more without waiting; other accounts and
+  account's DynamoDB time (change log, recovery window, export times) and
+  its EC2 snapshot locks and image protection cooldowns run that far ahead
+  of the machine's from then on, never back. Tests make export windows of 15
+  minutes and more, or outlive a lock, without waiting; other accounts and
   services are not affected.
 * ``DynamoHandler.scan``: ConsumedCapacity is what the page read (the items'
   size in 4 KB units, halved unless ConsistentRead; moto answered 1 for any
   page), and the answer is written with moto's DynamoDB JSON encoder
   instead of its generic model serializer, which took about a millisecond
   per item (a 5,000-item scan took seconds).
+
+* EBS snapshot lock (``LockSnapshot``, ``UnlockSnapshot``,
+  ``DescribeLockedSnapshots``, added: moto 5.2.5 has none of them). A lock
+  in governance or compliance mode (with an optional cool-off of 1 to 72
+  hours) for LockDuration days (1 to 36,500) or until ExpirationDate, on a
+  snapshot of the caller's own; the lock's state reads ``governance``,
+  ``compliance-cooloff``, ``compliance`` or ``expired``. A compliance lock
+  past its cool-off can only be extended (``IncorrectState`` otherwise) and
+  never unlocked; a governance lock, or one in its cool-off, may be. While a
+  lock has not expired, DeleteSnapshot answers ``SnapshotLocked`` (the
+  backend's ``delete_snapshot`` is patched, so every path that deletes a
+  snapshot is refused). Times are the account's clock (see the clock
+  endpoint below), so a test moves past a lock instead of waiting.
+* AMI deregistration protection (``EnableImageDeregistrationProtection``,
+  ``DisableImageDeregistrationProtection``, added): the image's
+  ``DeregistrationProtection`` reads ``enabled-with-cooldown`` or
+  ``enabled-without-cooldown``; disabling a protection that had the
+  cooldown leaves ``disabled-until-<time>`` 24 hours ahead. While protected,
+  DeregisterImage answers ``OperationNotPermitted`` (the error code is the
+  launcher's choice: AWS documents the refusal, not its code).
 
 Patches are applied on import of this module, before the server starts.
 """
@@ -976,6 +997,224 @@ def _describe_image_attribute(self: AmiBackend, ami_id: str, attribute_name: str
 
 
 AmiBackend.describe_image_attribute = _describe_image_attribute  # type: ignore[method-assign]
+
+
+# --- EC2: snapshot locks and image deregistration protection ---------------
+#
+# moto 5.2.5 has neither: Bunker locks its EBS copies and protects its AMI
+# copies, and the emulator tests read the lock back and try to delete. The
+# lock is kept on the snapshot object (``bunker_lock``), the protection on
+# the image (``deregistration_protection``, the name the EC2 model
+# serializes as ``DeregistrationProtection``).
+
+_MAX_LOCK_DAYS = 36_500
+
+
+def _utcnow(account: str) -> datetime.datetime:
+    """The account's clock (``POST /moto-api/bunker/clock``), so a test of
+    retention can move past a lock without waiting for it."""
+    return datetime.datetime.fromtimestamp(_account_now(account), datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class _SnapshotLock:
+    mode: str
+    created: datetime.datetime
+    expires: datetime.datetime
+    duration_days: int | None
+    cool_off_hours: int | None
+
+    def cool_off_ends(self) -> datetime.datetime | None:
+        return self.created + datetime.timedelta(hours=self.cool_off_hours) if self.cool_off_hours else None
+
+    def state(self, now: datetime.datetime) -> str:
+        if now >= self.expires:
+            return "expired"
+        if self.mode == "governance":
+            return "governance"
+        ends = self.cool_off_ends()
+        return "compliance-cooloff" if ends is not None and now < ends else "compliance"
+
+    def info(self, snapshot: Snapshot, now: datetime.datetime) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "OwnerId": snapshot.owner_id,
+            "SnapshotId": snapshot.id,
+            "LockState": self.state(now),
+            "LockCreatedOn": self.created,
+            "LockDurationStartTime": self.created,
+            "LockExpiresOn": self.expires,
+        }
+        if self.duration_days is not None:
+            info["LockDuration"] = self.duration_days
+        if self.cool_off_hours:
+            info["CoolOffPeriod"] = self.cool_off_hours
+            info["CoolOffPeriodExpiresOn"] = self.cool_off_ends()
+        return info
+
+
+def _own_snapshot(backend: EC2Backend, snapshot_id: str) -> Snapshot:
+    snapshot = backend.snapshots.get(snapshot_id)
+    if snapshot is None:
+        raise InvalidSnapshotIdError()
+    return snapshot
+
+
+def _live_lock(snapshot: Snapshot, now: datetime.datetime) -> _SnapshotLock | None:
+    lock: _SnapshotLock | None = getattr(snapshot, "bunker_lock", None)
+    return lock if lock is not None and lock.state(now) != "expired" else None
+
+
+def _lock_snapshot(self: ElasticBlockStore) -> ActionResult:
+    snapshot_id = self._get_param("SnapshotId")
+    mode = self._get_param("LockMode")
+    cool_off = self._get_int_param("CoolOffPeriod")
+    duration = self._get_int_param("LockDuration")
+    expiration = self._get_param("ExpirationDate")
+    self.error_on_dryrun()
+
+    snapshot = _own_snapshot(self.ec2_backend, snapshot_id)
+    if mode not in ("governance", "compliance"):
+        raise EC2ClientError("InvalidParameterValue", f"LockMode must be governance or compliance, not {mode}")
+    if (duration is None) == (expiration is None):
+        raise EC2ClientError("InvalidParameterCombination", "Specify exactly one of LockDuration and ExpirationDate")
+    if cool_off is not None and (mode != "compliance" or not 1 <= cool_off <= 72):
+        raise EC2ClientError("InvalidParameterValue", "CoolOffPeriod is 1 to 72 hours, in compliance mode only")
+    now = _utcnow(self.ec2_backend.account_id)
+    if duration is not None:
+        if not 1 <= duration <= _MAX_LOCK_DAYS:
+            raise EC2ClientError("InvalidParameterValue", f"LockDuration is 1 to {_MAX_LOCK_DAYS} days")
+        expires = now + datetime.timedelta(days=duration)
+    else:
+        expires = datetime.datetime.fromisoformat(str(expiration).replace("Z", "+00:00"))
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=datetime.timezone.utc)
+        if expires <= now:
+            raise EC2ClientError("InvalidParameterValue", "ExpirationDate must be in the future")
+    current = _live_lock(snapshot, now)
+    if current is not None and current.state(now) == "compliance":
+        # Past its cool-off a compliance lock only grows: longer, same mode.
+        if mode != "compliance" or expires < current.expires:
+            raise EC2ClientError(
+                "IncorrectState",
+                f"The snapshot {snapshot_id} is locked in compliance mode until "
+                f"{current.expires.isoformat()}: the lock can only be extended",
+            )
+        cool_off = None
+    lock = _SnapshotLock(mode, now, expires, duration, cool_off)
+    snapshot.bunker_lock = lock  # type: ignore[attr-defined]
+    info = lock.info(snapshot, now)
+    info.pop("OwnerId")
+    return ActionResult(info)
+
+
+def _unlock_snapshot(self: ElasticBlockStore) -> ActionResult:
+    snapshot_id = self._get_param("SnapshotId")
+    self.error_on_dryrun()
+    snapshot = _own_snapshot(self.ec2_backend, snapshot_id)
+    now = _utcnow(self.ec2_backend.account_id)
+    lock = _live_lock(snapshot, now)
+    if lock is not None and lock.state(now) == "compliance":
+        raise EC2ClientError(
+            "IncorrectState", f"The snapshot {snapshot_id} is locked in compliance mode and cannot be unlocked"
+        )
+    snapshot.bunker_lock = None  # type: ignore[attr-defined]
+    return ActionResult({"SnapshotId": snapshot_id})
+
+
+def _describe_locked_snapshots(self: ElasticBlockStore) -> ActionResult:
+    snapshot_ids: list[str] = self._get_param("SnapshotIds", [])
+    self.error_on_dryrun()
+    backend = self.ec2_backend
+    snapshots = [_own_snapshot(backend, i) for i in snapshot_ids] if snapshot_ids else list(backend.snapshots.values())
+    now = _utcnow(backend.account_id)
+    infos = [
+        lock.info(snapshot, now)
+        for snapshot in snapshots
+        if (lock := getattr(snapshot, "bunker_lock", None)) is not None
+    ]
+    return ActionResult({"Snapshots": infos})
+
+
+ElasticBlockStore.lock_snapshot = _lock_snapshot  # type: ignore[attr-defined]
+ElasticBlockStore.unlock_snapshot = _unlock_snapshot  # type: ignore[attr-defined]
+ElasticBlockStore.describe_locked_snapshots = _describe_locked_snapshots  # type: ignore[attr-defined]
+
+_original_delete_snapshot = EBSBackend.delete_snapshot
+
+
+@functools.wraps(_original_delete_snapshot)
+def _delete_snapshot(self: EBSBackend, snapshot_id: str) -> Snapshot:
+    snapshot = self.snapshots.get(snapshot_id)
+    lock = _live_lock(snapshot, _utcnow(self.account_id)) if snapshot is not None else None
+    if lock is not None:
+        raise EC2ClientError(
+            "SnapshotLocked",
+            f"The snapshot {snapshot_id} is locked ({lock.mode}) until {lock.expires.isoformat()} and cannot be deleted",
+        )
+    return _original_delete_snapshot(self, snapshot_id)
+
+
+EBSBackend.delete_snapshot = _delete_snapshot  # type: ignore[method-assign]
+
+
+def _own_image(backend: EC2Backend, image_id: str) -> Ami:
+    image = backend.amis.get(image_id)
+    if image is None or image.owner_id != backend.account_id:
+        raise InvalidAMIIdError(image_id)
+    return image
+
+
+def _image_protected(image: Ami, now: datetime.datetime) -> bool:
+    state: str = getattr(image, "deregistration_protection", None) or "disabled"
+    if state.startswith("enabled"):
+        return True
+    if state.startswith("disabled-until-"):
+        return now < datetime.datetime.fromisoformat(state.removeprefix("disabled-until-"))
+    return False
+
+
+def _enable_image_deregistration_protection(self: AmisResponse) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    with_cooldown = self._get_bool_param("WithCooldown", False)
+    self.error_on_dryrun()
+    image = _own_image(self.ec2_backend, image_id)
+    image.deregistration_protection = (  # type: ignore[attr-defined]
+        "enabled-with-cooldown" if with_cooldown else "enabled-without-cooldown"
+    )
+    return ActionResult({"Return": "true"})
+
+
+def _disable_image_deregistration_protection(self: AmisResponse) -> ActionResult:
+    image_id = self._get_param("ImageId")
+    self.error_on_dryrun()
+    image = _own_image(self.ec2_backend, image_id)
+    state = getattr(image, "deregistration_protection", None) or "disabled"
+    if state == "enabled-with-cooldown":
+        until = (_utcnow(self.ec2_backend.account_id) + datetime.timedelta(hours=24)).isoformat()
+        image.deregistration_protection = f"disabled-until-{until}"  # type: ignore[attr-defined]
+    elif state == "enabled-without-cooldown":
+        image.deregistration_protection = "disabled"  # type: ignore[attr-defined]
+    return ActionResult({"Return": "true"})
+
+
+AmisResponse.enable_image_deregistration_protection = _enable_image_deregistration_protection  # type: ignore[attr-defined]
+AmisResponse.disable_image_deregistration_protection = _disable_image_deregistration_protection  # type: ignore[attr-defined]
+
+_original_deregister_image = AmiBackend.deregister_image
+
+
+@functools.wraps(_original_deregister_image)
+def _deregister_image(self: AmiBackend, ami_id: str) -> None:
+    image = self.amis.get(ami_id)
+    if image is not None and _image_protected(image, _utcnow(self.account_id)):
+        raise EC2ClientError(
+            "OperationNotPermitted",
+            f"The image {ami_id} has deregistration protection enabled and cannot be deregistered",
+        )
+    _original_deregister_image(self, ami_id)
+
+
+AmiBackend.deregister_image = _deregister_image  # type: ignore[method-assign]
 
 
 def _exit_when_stdin_closes() -> None:

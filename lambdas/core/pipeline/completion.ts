@@ -9,6 +9,8 @@ import { ALL_KINDS, artifactId } from '../../kinds/registry';
 import type { InventoryRecord } from '../inventory';
 import {
   type CopyStep,
+  lockAvailable,
+  needsLock,
   refOfCopy,
   retryDue,
   sendReceipt,
@@ -126,6 +128,15 @@ export async function sweepCopies(deps: VaultDeps): Promise<SweepSummary> {
       if (sent.receiptSentAt) counts.receiptsResent += 1;
     } catch (error) {
       deps.log.error('sweep could not record a receipt', { artifactId: record.artifactId, error: String(error) });
+    }
+  }
+  // A copy recorded available without its lock (the lock failed): lock it now.
+  for (const record of await deps.inventory.listByStatus('available')) {
+    if (!needsLock(deps, record)) continue;
+    try {
+      await lockAvailable(deps, record);
+    } catch (error) {
+      deps.log.error('sweep could not lock a copy', { artifactId: record.artifactId, error: String(error) });
     }
   }
   // A first copy whose second hop was never recorded (its worker stopped in between).

@@ -11,7 +11,7 @@
  * success. Delivered twice, crashed half way or retried, the result is one copy.
  */
 import { KINDS, poolOf } from '../../kinds/registry';
-import type { ArtifactCopier, ArtifactRef, Copiers, CopyView } from '../../kinds/types';
+import type { ArtifactCopier, ArtifactRef, Copiers, CopyProtection, CopyView } from '../../kinds/types';
 import { CopyQuotaExceededError, CopyRefusedError } from '../errors';
 import { applyTransition, type InventoryRecord, newRecord, type RecordPatch, withFields } from '../inventory';
 import { sameKmsKey } from '../keys';
@@ -30,7 +30,15 @@ export interface VaultDeps {
   readonly keys?: BackupKeys;
   readonly settings: Pick<
     VaultSettings,
-    'prefix' | 'partition' | 'backupAccount' | 'backupRegion' | 'backupKeyArn' | 'sources' | 'kinds' | 'secondRegion'
+    | 'prefix'
+    | 'partition'
+    | 'backupAccount'
+    | 'backupRegion'
+    | 'backupKeyArn'
+    | 'sources'
+    | 'kinds'
+    | 'secondRegion'
+    | 'immutability'
   >;
   readonly inventory: Inventory;
   readonly copiers: Copiers;
@@ -352,6 +360,65 @@ export function secondHopId(artifactId: string, region: string): string {
   return `${artifactId}@${region}`;
 }
 
+/**
+ * Whether the vault locks copies of this record's kind, and for how long:
+ * undefined for kinds with no lock of their own (RDS, Aurora: the deletion
+ * alarm and the SCP cover them) or when immutability is not configured.
+ */
+function protectionOf(deps: VaultDeps, record: InventoryRecord): CopyProtection | undefined {
+  const settings = deps.settings.immutability;
+  if (!settings || record.kind === 'unknown') return undefined;
+  const days = settings.lockDays[record.kind];
+  if (!days || !deps.copiers[record.kind].protect) return undefined;
+  return { mode: settings.mode, days, coolOffHours: settings.coolOffHours };
+}
+
+/**
+ * Locks an available copy and answers what to record. A lock that fails
+ * does not hold the copy back: the record becomes available without
+ * `lockedUntil`, and the sweep locks it ({@link lockAvailable}).
+ */
+async function lockPatch(deps: VaultDeps, record: InventoryRecord, copy: CopyView): Promise<RecordPatch> {
+  const protection = protectionOf(deps, record);
+  const protect = protection && copierOf(deps, record).protect;
+  if (!protection || !protect) return {};
+  try {
+    const locked = await protect.call(copierOf(deps, record), copy, protection);
+    deps.log.info('copy locked', { artifactId: record.artifactId, lockedUntil: locked.lockedUntil, lock: locked.lock });
+    return { lockedUntil: locked.lockedUntil, lock: locked.lock };
+  } catch (error) {
+    deps.log.error('copy not locked; the sweep tries again', {
+      artifactId: record.artifactId,
+      targetId: copy.targetId,
+      error: safeText(String(error), 300),
+    });
+    return {};
+  }
+}
+
+/** Whether an available record still lacks the lock its kind should have. */
+export function needsLock(deps: VaultDeps, record: InventoryRecord): boolean {
+  return record.status === 'available' && !record.lockedUntil && protectionOf(deps, record) !== undefined;
+}
+
+/**
+ * Locks the copy of an available record that was recorded without its lock
+ * (the lock failed, or the record predates locking). Idempotent: the copier
+ * keeps a lock already there.
+ */
+export async function lockAvailable(deps: VaultDeps, record: InventoryRecord): Promise<InventoryRecord> {
+  if (!needsLock(deps, record) || !record.targetName || !record.targetRegion) return record;
+  const copy = await copierOf(deps, record).describeCopy({
+    targetName: record.targetName,
+    targetId: record.targetId,
+    region: record.targetRegion,
+  });
+  if (!copy || copy.state !== 'available') return record;
+  const locked = await lockPatch(deps, record, copy);
+  if (!locked.lockedUntil) return record;
+  return (await write(deps, record, withFields(record, deps.clock.now(), locked))).record;
+}
+
 /** Every key a copy is under: its own, and each backing snapshot's. */
 function keysOf(copy: CopyView): (string | undefined)[] {
   return copy.children && copy.children.length > 0 ? copy.children.map((child) => child.keyArn) : [copy.keyArn];
@@ -409,11 +476,14 @@ export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Prom
       deps.log.error('copy under the wrong key', { artifactId: record.artifactId, targetId: copy.targetId });
       return fail(deps, record, `copy ${copy.targetId} is encrypted with ${shown}, not the backup-data key`, found);
     }
+    // Locked before the record says available: an available copy is a locked one, unless locking failed.
+    const locked = await lockPatch(deps, record, copy);
     const done = await write(
       deps,
       record,
       applyTransition(record, 'available', now, {
         ...found,
+        ...locked,
         kmsKeyArn: backupKey,
         sizeGiB: copy.sizeGiB ?? record.sizeGiB,
         completedAt: now.toISOString(),

@@ -9,6 +9,7 @@ import {
   DescribeImageAttributeCommand,
   DescribeImagesCommand,
   EC2Client,
+  EnableImageDeregistrationProtectionCommand,
   type Image,
 } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../../adapters/aws-context';
@@ -29,11 +30,14 @@ import type {
   ArtifactRef,
   ChildView,
   CopyLocation,
+  CopyProtection,
   CopyRequest,
   CopyStarted,
   CopyView,
+  ProtectedCopy,
   SourceView,
 } from '../types';
+import { lockSnapshotOnce } from '../ebs-snapshot/copier';
 import { ami } from './kind';
 
 /** The EBS snapshots an image boots from, in mapping order. */
@@ -147,6 +151,24 @@ export class AmiCopier implements ArtifactCopier {
       tags: tagsOf(image.Tags),
       children,
     };
+  }
+
+  /**
+   * Deregistration protection with cooldown (disabling it leaves the image
+   * protected 24 hours more, time for the alarm to be read), and a snapshot
+   * lock on every backing snapshot, so that even an image deregistered after
+   * its protection was lifted leaves its data until the retention ends.
+   * Enabling protection again is harmless; the locks are kept if present.
+   */
+  async protect(copy: CopyView, protection: CopyProtection): Promise<ProtectedCopy> {
+    const children = copy.children ?? [];
+    if (children.length === 0) throw new Error(`image ${copy.targetId} has no backing snapshot to lock`);
+    const client = this.backup.clientFor(copy.region);
+    await client.send(new EnableImageDeregistrationProtectionCommand({ ImageId: copy.targetId, WithCooldown: true }));
+    const locks: ProtectedCopy[] = [];
+    for (const child of children) locks.push(await lockSnapshotOnce(client, child.id, protection));
+    const earliest = locks.reduce((a, b) => (a.lockedUntil <= b.lockedUntil ? a : b));
+    return { lockedUntil: earliest.lockedUntil, lock: `${earliest.lock}+deregistration-protection` };
   }
 }
 

@@ -45,8 +45,13 @@ export const ami: Kind = {
       'ec2:DescribeSnapshotAttribute',
       'ec2:DescribeTags',
     ],
-    vaultCopyActions: ['ec2:CopyImage', 'ec2:CreateTags'],
-    vaultDescribeActions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots'],
+    vaultCopyActions: [
+      'ec2:CopyImage',
+      'ec2:CreateTags',
+      'ec2:EnableImageDeregistrationProtection',
+      'ec2:LockSnapshot',
+    ],
+    vaultDescribeActions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeLockedSnapshots'],
     vaultSourceActions: ['ec2:CopyImage'],
     vaultCopyArns: (partition, _account, region) => [
       `arn:${partition}:ec2:${region}::image/*`,

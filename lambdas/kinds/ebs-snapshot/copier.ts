@@ -4,7 +4,14 @@
  * by TagSpecifications, and a copy is requested only after a look for one
  * with that name finds none (the claim already keeps two workers apart).
  */
-import { CopySnapshotCommand, DescribeSnapshotsCommand, EC2Client, type Snapshot } from '@aws-sdk/client-ec2';
+import {
+  CopySnapshotCommand,
+  DescribeLockedSnapshotsCommand,
+  DescribeSnapshotsCommand,
+  EC2Client,
+  LockSnapshotCommand,
+  type Snapshot,
+} from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../../adapters/aws-context';
 import {
   BackupEc2Clients,
@@ -22,9 +29,11 @@ import type {
   ArtifactCopier,
   ArtifactRef,
   CopyLocation,
+  CopyProtection,
   CopyRequest,
   CopyStarted,
   CopyView,
+  ProtectedCopy,
   SourceView,
 } from '../types';
 import { ebsSnapshot } from './kind';
@@ -130,6 +139,42 @@ export class EbsSnapshotCopier implements ArtifactCopier {
       tags: tagsOf(snapshot.Tags),
     };
   }
+
+  /** EBS snapshot lock for the kind's retention; the lock outlives any principal's DeleteSnapshot. */
+  async protect(copy: CopyView, protection: CopyProtection): Promise<ProtectedCopy> {
+    return lockSnapshotOnce(this.backup.clientFor(copy.region), copy.targetId, protection);
+  }
+}
+
+/**
+ * Locks one snapshot of the backup account for `protection.days`, unless a
+ * lock that has not expired is there already: LockDuration counts from the
+ * call, so locking again would push the end out on every retry.
+ * AMI copies use it for their backing snapshots.
+ */
+export async function lockSnapshotOnce(
+  client: EC2Client,
+  snapshotId: string,
+  protection: CopyProtection,
+): Promise<ProtectedCopy> {
+  const { Snapshots } = await client.send(new DescribeLockedSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+  const current = Snapshots?.find((s) => s.SnapshotId === snapshotId && s.LockState && s.LockState !== 'expired');
+  if (current?.LockExpiresOn && current.LockState) {
+    return { lockedUntil: current.LockExpiresOn.toISOString(), lock: current.LockState };
+  }
+  const locked = await client.send(
+    new LockSnapshotCommand({
+      SnapshotId: snapshotId,
+      LockMode: protection.mode,
+      LockDuration: protection.days,
+      // A cool-off exists in compliance mode only; 0 means none.
+      ...(protection.mode === 'compliance' && protection.coolOffHours > 0
+        ? { CoolOffPeriod: protection.coolOffHours }
+        : {}),
+    }),
+  );
+  if (!locked.LockExpiresOn) throw new Error(`LockSnapshot of ${snapshotId} answered no expiry`);
+  return { lockedUntil: locked.LockExpiresOn.toISOString(), lock: locked.LockState ?? protection.mode };
 }
 
 export const ebsSnapshotCopier = (context: AwsContext, prefix: string, partition: string) =>

@@ -54,8 +54,8 @@ export const ebsSnapshot: Kind = {
       'ec2:DescribeVolumes',
       'ec2:DescribeTags',
     ],
-    vaultCopyActions: ['ec2:CopySnapshot', 'ec2:CreateTags'],
-    vaultDescribeActions: ['ec2:DescribeSnapshots'],
+    vaultCopyActions: ['ec2:CopySnapshot', 'ec2:CreateTags', 'ec2:LockSnapshot'],
+    vaultDescribeActions: ['ec2:DescribeSnapshots', 'ec2:DescribeLockedSnapshots'],
     vaultSourceActions: ['ec2:CopySnapshot'],
     // EC2 snapshot ARNs carry no account: the copy's and the source's patterns are the same.
     vaultCopyArns: (partition, _account, region) => [`arn:${partition}:ec2:${region}::snapshot/*`],

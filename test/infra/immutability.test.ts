@@ -1,0 +1,303 @@
+/**
+ * Backups nobody can delete early, in the synthesized vault template: the
+ * data keys' denials (who may not), the alarm rules' event patterns and
+ * targets, the locked Recycle Bin rules, the inventory's own key, the vault
+ * bucket's Object Lock mode following the configuration, and cdk-nag clean.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type BunkerApp, buildApp } from '../../lib/app';
+import { parseConfig } from '../../lib/config/load';
+import type { BunkerConfigInput } from '../../lib/config/schema';
+import {
+  actionsOf,
+  conditionValues,
+  flatten,
+  logicalIds,
+  policyStatements,
+  principalsOf,
+  type Statement,
+  type TemplateJson,
+} from './policy-walk';
+
+const BACKUP = '111111111111';
+const PAYMENTS = '222222222222';
+
+const document: BunkerConfigInput = {
+  name: 'bunker',
+  backup: { account: BACKUP, region: 'eu-west-1' },
+  sources: [{ account: PAYMENTS, name: 'payments', regions: ['eu-west-1'] }],
+  artifacts: {
+    rds: { enabled: true },
+    aurora: { enabled: true },
+    ebs: { enabled: true },
+    ami: { enabled: true },
+    ssm: { enabled: true, retentionDays: 35 },
+  },
+  alerts: { emails: ['backup-alerts@example.com'] },
+  immutability: { recycleBinDays: 14, recycleBinUnlockDelayDays: 10 },
+};
+
+interface Synthesized {
+  readonly built: BunkerApp;
+  readonly outdir: string;
+  readonly synthError: unknown;
+  readonly vault: TemplateJson;
+}
+
+function synthesize(input: BunkerConfigInput): Synthesized {
+  const outdir = mkdtempSync(join(tmpdir(), 'bunker-immutability-infra-'));
+  const built = buildApp(parseConfig(input, 'test config'), new App({ outdir, context: { [BUNDLING_STACKS]: [] } }));
+  let synthError: unknown;
+  let vault: TemplateJson;
+  try {
+    built.app.synth();
+    vault = Template.fromStack(built.vault).toJSON() as TemplateJson;
+  } catch (error) {
+    synthError = error;
+    vault = JSON.parse(readFileSync(join(outdir, built.vault.templateFile), 'utf8')) as TemplateJson;
+  }
+  return { built, outdir, synthError, vault };
+}
+
+let all: Synthesized;
+let governance: Synthesized;
+let rdsOnly: Synthesized;
+
+beforeAll(() => {
+  all = synthesize(document);
+  governance = synthesize({ ...document, immutability: { mode: 'governance' } });
+  rdsOnly = synthesize({ ...document, artifacts: { rds: { enabled: true } } });
+});
+
+const DEPLOYMENT_ROLE =
+  'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-*-cfn-exec-role-<AWS::AccountId>-<AWS::Region>';
+
+/** The logical id of the KMS key behind an alias. */
+function keyOfAlias(template: TemplateJson, alias: string): string {
+  const [aliasId] = logicalIds(template, 'AWS::KMS::Alias', (props) => props.AliasName === alias);
+  expect(aliasId, alias).toBeDefined();
+  const target = template.Resources[aliasId].Properties?.TargetKeyId as { 'Fn::GetAtt': [string, string] };
+  return target['Fn::GetAtt'][0];
+}
+
+function keyPolicy(template: TemplateJson, keyId: string): Statement[] {
+  return policyStatements(template)
+    .filter((found) => found.logicalId === keyId && found.property === 'KeyPolicy')
+    .map((found) => found.statement);
+}
+
+function ruleNamed(template: TemplateJson, name: string) {
+  const [id] = logicalIds(template, 'AWS::Events::Rule', (props) => props.Name === name);
+  expect(id, name).toBeDefined();
+  return template.Resources[id].Properties as {
+    EventPattern: Record<string, unknown>;
+    Targets: { Arn: unknown; InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string } }[];
+  };
+}
+
+describe('the data keys', () => {
+  it.each(['alias/bunker-backup-data', 'alias/bunker-inventory'])(
+    '%s denies disabling, scheduling deletion and rewriting its policy to everyone but the deployment role',
+    (alias) => {
+      const denials = keyPolicy(all.vault, keyOfAlias(all.vault, alias)).filter((s) => s.Effect === 'Deny');
+      expect(denials).toHaveLength(1);
+      const [deny] = denials;
+      expect(principalsOf(deny)).toEqual(['*']);
+      expect(actionsOf(deny)).toEqual(['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy']);
+      expect(deny.Resource).toBe('*');
+      expect(conditionValues(deny, 'ArnNotLike', 'aws:PrincipalArn')).toEqual([DEPLOYMENT_ROLE]);
+      // Nothing else in the condition: the account root and every role of the account are refused.
+      expect(Object.keys(deny.Condition ?? {})).toEqual(['ArnNotLike']);
+    },
+  );
+
+  it('encrypts the inventory under a key of its own, not the backup-data key', () => {
+    const inventoryKey = keyOfAlias(all.vault, 'alias/bunker-inventory');
+    const backupKey = keyOfAlias(all.vault, 'alias/bunker-backup-data');
+    const [tableId] = logicalIds(all.vault, 'AWS::DynamoDB::Table', (props) => props.TableName === 'bunker-inventory');
+    const sse = all.vault.Resources[tableId].Properties?.SSESpecification as Record<string, unknown>;
+
+    expect(sse.SSEEnabled).toBe(true);
+    expect(sse.SSEType).toBe('KMS');
+    expect(flatten(sse.KMSMasterKeyId)).toBe(`<${inventoryKey}.Arn>`);
+    expect(inventoryKey).not.toBe(backupKey);
+    expect(all.vault.Resources[inventoryKey].DeletionPolicy).toBe('Retain');
+    expect(all.vault.Resources[inventoryKey].Properties?.EnableKeyRotation).toBe(true);
+  });
+
+  it('lets every vault Lambda that reads or writes the table use the inventory key, the pull function included', () => {
+    const inventoryKey = `<${keyOfAlias(all.vault, 'alias/bunker-inventory')}.Arn>`;
+    const roles = ['bunker-intake', 'bunker-completion', 'bunker-sweep', 'bunker-pull'];
+    for (const role of roles) {
+      const [roleId] = logicalIds(all.vault, 'AWS::IAM::Role', (props) => props.RoleName === role);
+      const policies = logicalIds(all.vault, 'AWS::IAM::Policy', (props) =>
+        JSON.stringify(props.Roles).includes(`"${roleId}"`),
+      );
+      const decrypts = policyStatements(all.vault)
+        .filter((found) => policies.includes(found.logicalId))
+        .map((found) => found.statement)
+        .filter((s) => s.Effect === 'Allow' && actionsOf(s).includes('kms:Decrypt'))
+        .flatMap((s) => [s.Resource].flat().map(flatten));
+      expect(decrypts, role).toContain(inventoryKey);
+    }
+  });
+});
+
+describe('the alarms on tampering', () => {
+  it('alarms on a deletion or re-share of a Bunker RDS or Aurora copy by anyone but the pruner', () => {
+    const rule = ruleNamed(all.vault, 'bunker-copy-changes');
+
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.rds'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['rds.amazonaws.com'],
+        eventName: [
+          'DeleteDBSnapshot',
+          'DeleteDBClusterSnapshot',
+          'ModifyDBSnapshotAttribute',
+          'ModifyDBClusterSnapshotAttribute',
+        ],
+        userIdentity: {
+          arn: [{ 'anything-but': { wildcard: 'arn:aws*:sts::111111111111:assumed-role/bunker-retention/*' } }],
+        },
+        requestParameters: {
+          $or: [
+            { dBSnapshotIdentifier: [{ prefix: { 'equals-ignore-case': 'bunker-' } }] },
+            { dBClusterSnapshotIdentifier: [{ prefix: { 'equals-ignore-case': 'bunker-' } }] },
+          ],
+        },
+      },
+    });
+    expect(rule.Targets).toHaveLength(1);
+    const [target] = rule.Targets;
+    expect(flatten(target.Arn)).toBe('<AlertsTopic3414BE91>');
+    // The message names who did what to which copy.
+    expect(target.InputTransformer.InputPathsMap).toMatchObject({
+      'detail-userIdentity-arn': '$.detail.userIdentity.arn',
+      'detail-eventName': '$.detail.eventName',
+      'detail-requestParameters-dBSnapshotIdentifier': '$.detail.requestParameters.dBSnapshotIdentifier',
+      'detail-requestParameters-dBClusterSnapshotIdentifier': '$.detail.requestParameters.dBClusterSnapshotIdentifier',
+    });
+    expect(target.InputTransformer.InputTemplate).toContain(
+      '<detail-userIdentity-arn> called <detail-eventName> on the copy <detail-requestParameters-dBSnapshotIdentifier><detail-requestParameters-dBClusterSnapshotIdentifier>',
+    );
+  });
+
+  it('alarms on a deletion or unlock of an EBS snapshot or AMI by anyone but the pruner', () => {
+    const rule = ruleNamed(all.vault, 'bunker-ec2-copy-changes');
+
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.ec2'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['ec2.amazonaws.com'],
+        eventName: ['DeleteSnapshot', 'DeregisterImage', 'UnlockSnapshot', 'DisableImageDeregistrationProtection'],
+        userIdentity: {
+          arn: [{ 'anything-but': { wildcard: 'arn:aws*:sts::111111111111:assumed-role/bunker-retention/*' } }],
+        },
+      },
+    });
+    expect(flatten(rule.Targets[0].Arn)).toBe('<AlertsTopic3414BE91>');
+  });
+
+  it('alarms on any attempt to disable, delete or rewrite the policy of any Bunker key', () => {
+    const rule = ruleNamed(all.vault, 'bunker-key-changes');
+    const keys = ['backup-data', 'inventory', 'intake', 'pull'].map(
+      (name) => `<${keyOfAlias(all.vault, `alias/bunker-${name}`)}.Arn>`,
+    );
+
+    const detail = rule.EventPattern.detail as { resources: { ARN: unknown[] } };
+    expect(rule.EventPattern.source).toEqual(['aws.kms']);
+    expect(rule.EventPattern['detail-type']).toEqual(['AWS API Call via CloudTrail']);
+    expect(detail).toMatchObject({
+      eventSource: ['kms.amazonaws.com'],
+      eventName: ['ScheduleKeyDeletion', 'DisableKey', 'PutKeyPolicy'],
+    });
+    // No principal is excepted: even the deployment role's change is worth a look.
+    expect(Object.keys(detail)).toEqual(['eventSource', 'eventName', 'resources']);
+    expect(detail.resources.ARN.map(flatten)).toEqual(keys);
+    expect(rule.Targets[0].InputTransformer.InputTemplate).toContain(
+      '<detail-userIdentity-arn> called <detail-eventName> on the key <detail-requestParameters-keyId>',
+    );
+  });
+
+  it('lets only these rules of this account publish through EventBridge to the alerts topic and its key', () => {
+    const rules = ['bunker-copy-changes', 'bunker-ec2-copy-changes', 'bunker-key-changes'].map(
+      (name) => `arn:<AWS::Partition>:events:eu-west-1:111111111111:rule/${name}`,
+    );
+    const fromEvents = policyStatements(all.vault)
+      .filter((found) => principalsOf(found.statement).includes('events.amazonaws.com'))
+      .filter((found) => found.statement.Sid === 'ImmutabilityRulesPublish');
+    expect(fromEvents.map((found) => found.type).sort()).toEqual(['AWS::KMS::Key', 'AWS::SNS::TopicPolicy']);
+    for (const { statement } of fromEvents) {
+      expect(conditionValues(statement, 'ArnEquals', 'aws:SourceArn')).toEqual(rules);
+      expect(conditionValues(statement, 'StringEquals', 'aws:SourceAccount')).toEqual(['111111111111']);
+    }
+  });
+});
+
+describe('the Recycle Bin', () => {
+  it('keeps deleted EBS snapshots and AMIs of the Region for recycleBinDays, under rules locked for the unlock delay', () => {
+    const rules = logicalIds(all.vault, 'AWS::Rbin::Rule', () => true).map(
+      (id) => all.vault.Resources[id].Properties as Record<string, unknown>,
+    );
+
+    expect(rules.map((rule) => rule.ResourceType).sort()).toEqual(['EBS_SNAPSHOT', 'EC2_IMAGE']);
+    for (const rule of rules) {
+      expect(rule.RetentionPeriod).toEqual({ RetentionPeriodValue: 14, RetentionPeriodUnit: 'DAYS' });
+      expect(rule.LockConfiguration).toEqual({ UnlockDelayValue: 10, UnlockDelayUnit: 'DAYS' });
+      // AWS locks only Region-level rules: no resource tags, no exclusion tags.
+      expect(rule.ResourceTags).toBeUndefined();
+      expect(rule.ExcludeResourceTags).toBeUndefined();
+    }
+  });
+
+  it('makes no Recycle Bin rule when no EC2 kind is enabled', () => {
+    expect(logicalIds(rdsOnly.vault, 'AWS::Rbin::Rule', () => true)).toEqual([]);
+    expect(rdsOnly.synthError).toBeUndefined();
+  });
+});
+
+describe('the vault bucket’s Object Lock', () => {
+  const lockOf = (template: TemplateJson) => {
+    const [id] = logicalIds(
+      template,
+      'AWS::S3::Bucket',
+      (props) => props.BucketName === 'bunker-vault-111111111111-eu-west-1',
+    );
+    return template.Resources[id].Properties?.ObjectLockConfiguration;
+  };
+
+  it('is in compliance mode by default', () => {
+    expect(lockOf(all.vault)).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 35 } },
+    });
+  });
+
+  it('follows immutability.mode governance', () => {
+    expect(lockOf(governance.vault)).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 35 } },
+    });
+  });
+});
+
+describe('cdk-nag', () => {
+  it('finds nothing unacknowledged in the app with every kind enabled, nor in governance mode', () => {
+    for (const synthesized of [all, governance, rdsOnly]) {
+      expect(synthesized.synthError).toBeUndefined();
+      const report = JSON.parse(readFileSync(join(synthesized.outdir, 'validation-report.json'), 'utf8')) as {
+        pluginReports: { violations?: unknown[] }[];
+      };
+      expect(report.pluginReports.flatMap((plugin) => plugin.violations ?? [])).toEqual([]);
+    }
+  });
+});
