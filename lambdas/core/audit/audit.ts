@@ -71,12 +71,17 @@ export const waitsOnQuota = (record: InventoryRecord) =>
  * slowest one is the honest forecast): the resource is at risk when its
  * newest copy's age plus that duration exceeds the RPO, so even a copy
  * started now would land after the RPO ran out.
+ *
+ * An image never changes after it is made, so its one copy does not age
+ * out: an image with an available copy is ok whatever its age (its RPO
+ * applies to images not copied at all).
  */
 export function judgeCopies(
   base: Pick<ResourceAudit, 'kind' | 'account' | 'region' | 'resource' | 'rpoHours'>,
   records: readonly InventoryRecord[],
   now: Date,
   stuckAfterHours: number,
+  newestSnapshotAt?: string,
 ): ResourceAudit {
   const { rpoHours } = base;
   const available = records.filter((r) => r.status === 'available' && r.sourceCreatedAt);
@@ -95,6 +100,7 @@ export function judgeCopies(
   const judged = { ...base, ...copy, ...(longestCopyHours !== undefined ? { longestCopyHours } : {}) };
   const age = copy.ageHours;
 
+  if (age !== undefined && base.kind === 'ami') return { ...judged, state: 'ok' };
   if (age !== undefined && age <= rpoHours) {
     if (longestCopyHours !== undefined && age + longestCopyHours > rpoHours) {
       return {
@@ -127,7 +133,14 @@ export function judgeCopies(
     }
   }
   if (records.length === 0) {
-    return { ...judged, state: 'breach', reason: 'nothing shared', detail: 'the source never shared a snapshot of it' };
+    return {
+      ...judged,
+      state: 'breach',
+      reason: 'nothing shared',
+      detail: newestSnapshotAt
+        ? `the source never shared a snapshot of it; production's newest was taken ${newestSnapshotAt}`
+        : 'the source never shared a snapshot of it, and production has taken none',
+    };
   }
   if (age === undefined) {
     return {
@@ -226,6 +239,14 @@ const PULLED_KEY_OF = Object.fromEntries(Object.entries(PULLED_KIND_OF).map(([ke
 
 const isSnapshotKind = (kind: AuditKind): kind is KindName => (KIND_NAMES as readonly string[]).includes(kind);
 
+/**
+ * The production resource a copy is of: for an image, the production image
+ * itself (its id, kept as `sourceSnapshotId`); for the others, the DB
+ * instance, cluster or volume the service reported.
+ */
+const resourceOf = (record: InventoryRecord) =>
+  record.kind === 'ami' ? (record.sourceSnapshotId ?? record.sourceId) : record.sourceResourceId;
+
 /** Judges every resource in scope; unless read-only, records breach transitions and publishes them. */
 export async function audit(deps: AuditDeps, now: Date, options: AuditOptions = {}): Promise<AuditReport> {
   const { settings, log } = deps;
@@ -233,8 +254,9 @@ export async function audit(deps: AuditDeps, now: Date, options: AuditOptions = 
   const copies = records.filter((r) => r.kind !== 'unknown' && r.status !== 'rejected' && r.hop !== 2);
   const byResource = new Map<string, InventoryRecord[]>();
   for (const record of copies) {
-    if (!record.sourceResourceId) continue;
-    const key = [record.kind, record.sourceAccount, record.sourceRegion, record.sourceResourceId].join(' ');
+    const resource = resourceOf(record);
+    if (!resource) continue;
+    const key = [record.kind, record.sourceAccount, record.sourceRegion, resource].join(' ');
     byResource.set(key, [...(byResource.get(key) ?? []), record]);
   }
 
@@ -261,6 +283,7 @@ export async function audit(deps: AuditDeps, now: Date, options: AuditOptions = 
                   byResource.get(key) ?? [],
                   now,
                   settings.stuckAfterHours,
+                  resource.newestSnapshotAt,
                 ),
               );
             }
