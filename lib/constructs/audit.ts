@@ -118,17 +118,24 @@ export class Audit extends Construct {
       },
     });
     inventory.grantReadData(this.fn.role);
-    inventoryKey.grantDecrypt(this.fn.role);
+    // Its records are written under the key the table is encrypted with.
+    inventoryKey.grantEncryptDecrypt(this.fn.role);
+    this.fn.acknowledgeWildcards(
+      { actions: ['kms:GenerateDataKey*', 'kms:ReEncrypt*'], resources: [`${inventory.tableArn}/index/*`] },
+      "Granted by Table.grantReadData and Key.grantEncryptDecrypt: the inventory table, its indexes and the backup key only; the wildcards are the key operation families DynamoDB uses with a customer-managed key and the table's index ARNs.",
+    );
     // Writes only its own records: the copy and pulled records are never the auditor's to change.
     this.fn.allow({
       actions: ['dynamodb:PutItem'],
       resources: [inventory.tableArn],
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['audit:*'] } },
     });
-    inventoryKey.grantEncrypt(this.fn.role);
     this.fn.allow({ actions: ['sns:Publish'], resources: [alertsTopic.topicArn] });
     if (alertsTopic.masterKey) {
-      this.fn.allow({ actions: ['kms:GenerateDataKey*', 'kms:Decrypt'], resources: [alertsTopic.masterKey.keyArn] });
+      this.fn.allow(
+        { actions: ['kms:GenerateDataKey*', 'kms:Decrypt'], resources: [alertsTopic.masterKey.keyArn] },
+        'Publishing to the encrypted alerts topic: the alerts key only; GenerateDataKey* is the operation family SNS uses with a customer-managed key.',
+      );
     }
     const readerRoles = config.sources.map((source) =>
       readerRoleArn(config.name, source.account, source.regions[0], partition),

@@ -5,8 +5,9 @@
  */
 import type { ResourceAudit } from './types';
 
-/** Hours for people: two decimals at most. */
-export const formatHours = (hours: number) => `${Math.round(hours * 100) / 100}h`;
+/** Hours for people: two decimals at most; under 0.1 hour in minutes, so a short RPO does not read as 0h. */
+export const formatHours = (hours: number) =>
+  hours > 0 && hours < 0.1 ? `${Math.round(hours * 6000) / 100}min` : `${Math.round(hours * 100) / 100}h`;
 
 /** SNS subjects: at most 100 printable ASCII characters. */
 const subjectOf = (text: string) => text.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);

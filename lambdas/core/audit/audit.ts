@@ -49,7 +49,8 @@ export interface AuditOptions {
 }
 
 const hoursBetween = (from: string, to: Date) => (to.getTime() - Date.parse(from)) / HOUR_MS;
-const round2 = (hours: number) => Math.round(hours * 100) / 100;
+/** Reported hours: four decimals (a third of a second), so a short RPO still shows an age; judged unrounded. */
+const round4 = (hours: number) => Math.round(hours * 10_000) / 10_000;
 
 const newestBy = <T>(items: readonly T[], at: (item: T) => string | undefined): T | undefined =>
   items.reduce<T | undefined>((best, item) => {
@@ -89,16 +90,16 @@ export function judgeCopies(
   const durations = available
     .filter((r) => r.copyStartedAt && r.completedAt)
     .map((r) => (Date.parse(r.completedAt as string) - Date.parse(r.copyStartedAt as string)) / HOUR_MS);
-  const longestCopyHours = durations.length > 0 ? round2(Math.max(...durations)) : undefined;
+  const longestCopyHours = durations.length > 0 ? round4(Math.max(...durations)) : undefined;
   const copy = newestCopy
     ? {
         newestCopy: newestCopy.artifactId,
         newestCopyAt: newestCopy.sourceCreatedAt,
-        ageHours: round2(hoursBetween(newestCopy.sourceCreatedAt as string, now)),
+        ageHours: round4(hoursBetween(newestCopy.sourceCreatedAt as string, now)),
       }
     : {};
   const judged = { ...base, ...copy, ...(longestCopyHours !== undefined ? { longestCopyHours } : {}) };
-  const age = copy.ageHours;
+  const age = newestCopy ? hoursBetween(newestCopy.sourceCreatedAt as string, now) : undefined;
 
   if (age !== undefined && base.kind === 'ami') return { ...judged, state: 'ok' };
   if (age !== undefined && age <= rpoHours) {
@@ -128,7 +129,7 @@ export function judgeCopies(
         ...judged,
         state: 'breach',
         reason: 'stuck',
-        detail: `a copy has been in progress for ${formatHours(round2(copyingFor))} (stuck after ${formatHours(stuckAfterHours)})`,
+        detail: `a copy has been in progress for ${formatHours(round4(copyingFor))} (stuck after ${formatHours(stuckAfterHours)})`,
       };
     }
   }
@@ -188,10 +189,10 @@ export function judgePulled(
           .at(-1)
       : record.latest?.pulledAt;
   const copy = confirmed
-    ? { newestCopy: record.latest?.id, newestCopyAt: confirmed, ageHours: round2(hoursBetween(confirmed, now)) }
+    ? { newestCopy: record.latest?.id, newestCopyAt: confirmed, ageHours: round4(hoursBetween(confirmed, now)) }
     : {};
   const judged = { ...base, ...copy };
-  const age = copy.ageHours;
+  const age = confirmed ? hoursBetween(confirmed, now) : undefined;
   if (record.state === 'failed') {
     return {
       ...judged,
