@@ -244,6 +244,39 @@ describe('audit: expected versus actual', () => {
   });
 });
 
+describe('audit: images', () => {
+  it('judges an image with a copy ok whatever its age (an image never changes), and one without a copy breaching', async () => {
+    const f = await fixture({ kinds: { ami: { rpoHours: 24 } } });
+    for (const id of ['ami-0aaa', 'ami-0bbb']) {
+      f.discovery.add('ami', SOURCE, REGION, { id, scopeIds: [id], tags: {} });
+    }
+    await f.add({
+      ...newRecord(
+        {
+          artifactId: `ami:${SOURCE}:${REGION}:ami-0share`,
+          kind: 'ami',
+          status: 'available',
+          sourceAccount: SOURCE,
+          sourceRegion: REGION,
+          sourceId: 'ami-0share',
+          // The copy record names the production image as the snapshot it was made from.
+          sourceSnapshotId: 'ami-0aaa',
+          sourceResourceId: 'bunker-share-web',
+          sourceCreatedAt: '2026-01-01T00:00:00.000Z',
+        },
+        new Date('2026-01-01T01:00:00.000Z'),
+      ),
+    });
+
+    const report = await audit(f.deps, NOW, { readOnly: true });
+
+    expect(report.resources.map((r) => [r.resource, r.state, r.reason, r.ageHours])).toEqual([
+      ['ami-0bbb', 'breach', 'nothing shared', undefined],
+      ['ami-0aaa', 'ok', undefined, 1452],
+    ]);
+  });
+});
+
 describe('audit: breach transitions', () => {
   it('records a breach once and publishes one message naming account, kind, resource, age and reason', async () => {
     const f = await fixture();
