@@ -255,6 +255,74 @@ program
     },
   );
 
+program
+  .command('status')
+  .description(
+    'Is everything backed up, and since when? One row per resource in scope (databases, clusters, volumes, ' +
+      "images, parameters, secrets, tables): its newest copy, the age of that copy by the service's own " +
+      'timestamps, the RPO, and the state: breach (with why: never copied, late, failed, stuck, nothing shared), ' +
+      'at-risk (the next copy cannot finish within the RPO at the copy times measured so far), or ok. Breaches ' +
+      'first. Read-only: nothing is written or published.\n' +
+      'Exit status: 0 when every resource is within its RPO (at-risk included), 2 when any breaches, 1 on an error ' +
+      '(including a source account or Region that could not be listed).\n' +
+      'Without --endpoint it reads AWS with your default credentials or --profile (checked to be the backup account; ' +
+      'they must be allowed to assume the reader roles, as the audit role is).',
+  )
+  .addOption(configOption())
+  .addOption(endpointOption())
+  .addOption(profileOption())
+  .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .addOption(
+    new Option('--account <id>', 'only resources of this source account').argParser((v) => {
+      if (!/^\d{12}$/.test(v)) throw new InvalidArgumentError('expected a 12-digit account id');
+      return v;
+    }),
+  )
+  .addOption(
+    new Option(
+      '--kind <kind>',
+      `only resources of this kind: ${ALL_KINDS.map((k) => `${k.configKey} (${k.name})`).join(', ')}, ` +
+        `${PULLED_CONFIG_KEYS.map((key) => `${key} (${PULLED_KIND_OF[key]})`).join(', ')}`,
+    ).argParser((v): string => {
+      const kind = ALL_KINDS.find((k) => k.configKey === v || k.name === v);
+      if (kind) return kind.name;
+      const pulled = PULLED_CONFIG_KEYS.find((key) => key === v || PULLED_KIND_OF[key] === v);
+      if (pulled) return PULLED_KIND_OF[pulled];
+      throw new InvalidArgumentError(
+        `expected one of ${[...ALL_KINDS.map((k) => k.configKey), ...PULLED_CONFIG_KEYS].join(', ')} or their full names`,
+      );
+    }),
+  )
+  .action(
+    async (options: {
+      config: string;
+      endpoint?: string;
+      profile?: string;
+      output: 'table' | 'json';
+      account?: string;
+      kind?: string;
+    }) => {
+      const config = loadConfig(options.config);
+      const { account, region } = config.backup;
+      const { readStatus, statusExitCode, statusJson, statusTable } = await import('../cli/status');
+      const { localContext } = await import('../cli/local/accounts');
+      const { backupContext } = await import('../cli/aws-session');
+      const { vaultNames } = await import('../lambdas/core/names');
+      // On the emulator, as the audit function's role: the one the reader roles trust besides intake.
+      const context = options.endpoint
+        ? await localContext(options.endpoint, account, region, vaultNames(config.name).auditRole)
+        : await backupContext(config, { profile: options.profile });
+      const report = await readStatus(
+        config,
+        context,
+        { account: options.account, kind: options.kind as Parameters<typeof readStatus>[2]['kind'] },
+        new Date(),
+      );
+      say(options.output === 'json' ? statusJson(report) : statusTable(report));
+      process.exitCode = statusExitCode(report);
+    },
+  );
+
 /** The options every restore shares: where from, where to, with whose credentials, rewriting what. */
 function restoreCommand(name: string, description: string) {
   return restore

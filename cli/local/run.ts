@@ -13,6 +13,10 @@
  * by now (or every one, with `pullNow`) is queued on the pull queue as its
  * EventBridge rule would queue it, and the queue, continuations included,
  * is handed to the pull handler until it is empty.
+ *
+ * The auditor runs last, as its schedule would after the copies settled:
+ * the real audit handler, as the audit role, publishing breach alerts to
+ * the emulator's alerts topic.
  */
 import {
   DeleteMessageBatchCommand,
@@ -34,6 +38,8 @@ import { type Clock, type Log, systemClock } from '../../lambdas/core/ports';
 import { pullsDue } from '../../lambdas/core/pull/schedule';
 import type { PullJob, PullRunRecord, PullRunSummary } from '../../lambdas/core/pull/types';
 import type { AgentSweepSummary } from '../../lambdas/core/rds-source-agent';
+import { auditDeps } from '../../lambdas/adapters/audit/wiring';
+import { type AuditSummary, createAuditHandler } from '../../lambdas/handlers/audit';
 import { createCompletionHandler } from '../../lambdas/handlers/completion';
 import { createIntakeHandler } from '../../lambdas/handlers/intake';
 import { createPullHandler } from '../../lambdas/handlers/pull';
@@ -42,6 +48,7 @@ import { createSweepHandler } from '../../lambdas/handlers/sweep';
 import { KINDS } from '../../lambdas/kinds/registry';
 import { pullHandlerSettings, pullSchedules, sourceSettings, vaultSettings } from '../../lib/config/runtime';
 import type { BunkerConfig } from '../../lib/config/schema';
+import { alertsTopicName, auditHandlerSettings } from '../../lib/constructs/audit';
 import { localContext } from './accounts';
 import { type LocalEnvironment, localUp } from './up';
 
@@ -69,6 +76,8 @@ export interface LocalRunSummary {
   readonly settled: boolean;
   /** The pull runs of this local run, continuations included, in the order they ran. */
   readonly pulls: readonly PullRunSummary[];
+  /** What the auditor found after the rounds (absent when it failed: see the progress lines). */
+  readonly audit?: AuditSummary;
 }
 
 function eventBridgeEvent(detailType: string, source: string, account: string, region: string, detail: object) {
@@ -187,6 +196,8 @@ export async function localRun(
     }
   }
 
+  const audited = await runAuditor(config, endpoint, { progress, log, clock });
+
   const all = await deps.inventory.list();
   const byStatus = Object.fromEntries(
     COPY_STATUSES.map((s) => [s, all.filter((r) => r.status === s).length]),
@@ -200,7 +211,39 @@ export async function localRun(
     byStatus,
     settled,
     pulls,
+    ...(audited ? { audit: audited } : {}),
   };
+}
+
+/**
+ * The audit handler, as the audit function's role, with its alerts to the
+ * emulator's alerts topic. A source it cannot list fails the handler (the
+ * error alarm in AWS); here it is a progress line, and the run goes on.
+ */
+async function runAuditor(
+  config: BunkerConfig,
+  endpoint: string,
+  options: { progress: (line: string) => void; log: Log; clock: Clock },
+): Promise<AuditSummary | undefined> {
+  const { account, region } = config.backup;
+  const context = await localContext(endpoint, account, region, vaultNames(config.name).auditRole);
+  const alertsTopicArn = `arn:aws:sns:${region}:${account}:${alertsTopicName(config.name)}`;
+  const handler = createAuditHandler(
+    auditDeps(auditHandlerSettings(config, alertsTopicArn), context, options.log),
+    undefined,
+    options.clock,
+  );
+  try {
+    const summary = await handler();
+    options.progress(
+      `audit: ${summary.breaching} breaching, ${summary.atRisk} at risk, ${summary.ok} ok` +
+        summary.transitions.map((subject) => `\n    alert: ${subject}`).join(''),
+    );
+    return summary;
+  } catch (error) {
+    options.progress(`audit failed: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
 /** How many times the pull queue is drained before the local run gives up on continuations. */

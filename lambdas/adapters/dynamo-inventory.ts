@@ -26,10 +26,12 @@ import { cancelledConditions, isConditionFailure, putNew, putOver, sendCondition
 const SLOTS_PREFIX = 'slots:copying:';
 
 /**
- * Pulled records (they carry `pullScope`) and pull run records share the
- * table but are not copies: the copy inventory's readers never see them.
+ * Pulled records (they carry `pullScope`), pull run records and the
+ * auditor's records (`auditScope`) share the table but are not copies: the
+ * copy inventory's readers never see them.
  */
-const isPulledItem = (item: object) => 'pullScope' in item || (item as { kind?: unknown }).kind === 'pull-run';
+const isPulledItem = (item: object) =>
+  'pullScope' in item || 'auditScope' in item || (item as { kind?: unknown }).kind === 'pull-run';
 const slotsKey = (pool: string) => ({ artifactId: `${SLOTS_PREFIX}${pool}` });
 
 function poolOfRecord(record: InventoryRecord): string {

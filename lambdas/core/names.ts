@@ -24,6 +24,8 @@ export function vaultNames(prefix: string) {
     intakeRole: `${prefix}-intake`,
     completionRole: `${prefix}-completion`,
     sweepRole: `${prefix}-sweep`,
+    /** The auditor: reads sources through the reader roles (what is in scope) and the inventory. */
+    auditRole: `${prefix}-audit`,
     /** Pulled backups: the pull function's role (the only principal the puller roles trust) and its queue. */
     pullRole: `${prefix}-pull`,
     pullQueue: `${prefix}-pull`,
@@ -121,10 +123,10 @@ export function readerRoleArn(prefix: string, sourceAccount: string, region: str
   return `arn:${partition}:iam::${sourceAccount}:role/${sourceNames(prefix, region).readerRole}`;
 }
 
-/** The vault's three Lambda roles (intake, completion, sweep); of them only intake may assume reader roles. */
+/** The vault's Lambda roles (intake, completion, sweep, audit); of them only intake and audit may assume reader roles. */
 export function vaultRoleArns(prefix: string, backupAccount: string, partition = 'aws'): string[] {
   const names = vaultNames(prefix);
-  return [names.intakeRole, names.completionRole, names.sweepRole].map(
+  return [names.intakeRole, names.completionRole, names.sweepRole, names.auditRole].map(
     (role) => `arn:${partition}:iam::${backupAccount}:role/${role}`,
   );
 }

@@ -72,7 +72,7 @@ export const ArtifactPolicySchema = z
       .max(24 * 31, { error: 'expected at most 744 hours (31 days)' })
       .default(24)
       .describe(
-        'Recovery point objective: the newest copy may be at most this old, in hours. Not acted on yet: no alarm fires on a late or missing copy.',
+        'Recovery point objective: the newest copy may be at most this old, in hours. The auditor alarms and alerts on any resource in scope whose newest copy is older, missing, failed or stuck.',
       ),
     retentionDays: z
       .number({ error: 'expected a whole number of days' })
@@ -114,7 +114,7 @@ function pulledPolicyFields(kind: PulledKindKey) {
   const min = MIN_PULL_EVERY_MINUTES[kind];
   return {
     rpoHours: ArtifactPolicySchema.shape.rpoHours.describe(
-      'Recovery point objective: the newest pulled version may be at most this old, in hours. It sets how often the vault pulls (every half of it, unless pullEveryMinutes says otherwise). No alarm fires yet on a late pull.',
+      'Recovery point objective: the newest pulled version may be at most this old, in hours. It sets how often the vault pulls (every half of it, unless pullEveryMinutes says otherwise), and the auditor alarms on a late or failed pull.',
     ),
     retentionDays: ArtifactPolicySchema.shape.retentionDays.describe(
       "How long what the vault stores is kept at least, in days: the vault bucket's Object Lock retention (the longest of the enabled pulled kinds). Expiry after it is not done yet: nothing is deleted.",
@@ -360,9 +360,15 @@ export const BunkerConfigSchema = z
     alerts: z
       .object({
         emails: z.array(z.email({ error: 'expected an e-mail address' })).default([]),
+        allowNoEmail: z
+          .boolean({ error: 'expected true or false' })
+          .default(false)
+          .describe(
+            'Deploy without an alert address: nobody is e-mailed when a backup is missing (subscribe to the alerts topic another way). Without it, the vault refuses to synthesize with no alerts.emails.',
+          ),
       })
       .strict()
-      .default({ emails: [] })
+      .default({ emails: [], allowNoEmail: false })
       .describe('Who is told when a copy is missing, late or failed.'),
     immutability: ImmutabilitySchema.default(() => ImmutabilitySchema.parse({})),
     limits: z
@@ -458,14 +464,10 @@ export function inactiveSettings(config: BunkerConfig): string[] {
     if (!policy.enabled) continue;
     if (isPulled(key)) {
       notes.push(
-        `artifacts.${key}.rpoHours (${policy.rpoHours}): sets the pull schedule; no alarm fires yet on a late pull`,
-      );
-      notes.push(
         `artifacts.${key}.retentionDays (${policy.retentionDays}): kept at least this long under Object Lock; nothing expires them after it yet`,
       );
       continue;
     }
-    notes.push(`artifacts.${key}.rpoHours (${policy.rpoHours}): not acted on yet; no alarm fires on a late copy`);
     notes.push(
       key === 'ebs' || key === 'ami'
         ? `artifacts.${key}.retentionDays (${policy.retentionDays}): copies are locked this long (immutability.mode); nothing expires them after it yet`

@@ -17,7 +17,7 @@ import { acknowledge, NAG_PACK, wildcardFindings } from './nag';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The entry points under `lambdas/handlers/`, one file each. */
-export type BunkerHandlerName = 'intake' | 'completion' | 'sweep' | 'source-agent' | 'pull';
+export type BunkerHandlerName = 'intake' | 'completion' | 'sweep' | 'source-agent' | 'pull' | 'audit';
 
 /**
  * How every Bunker function is bundled; exported so the bundle test builds

@@ -21,6 +21,7 @@ import { intakeTopicName, readerRoleArn, receiptsTopicArn, sourceNames, vaultNam
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
 import { enabledKinds, enabledPulledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
+import { Audit, requireAlertAddress } from '../constructs/audit';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
 import { BunkerDashboard } from '../constructs/dashboard';
 import { Immutability } from '../constructs/immutability';
@@ -50,6 +51,8 @@ export class VaultStack extends Stack {
   public readonly intakeDeadLetterQueue: sqs.Queue;
   public readonly inventory: dynamodb.Table;
   public readonly alertsTopic: sns.Topic;
+  /** The auditor (expected versus actual) and its alarms. */
+  public readonly audit: Audit;
   public readonly intake: BunkerFunction;
   public readonly completion: BunkerFunction;
   public readonly sweep: BunkerFunction;
@@ -66,6 +69,7 @@ export class VaultStack extends Stack {
       ...stackProps,
       env: { account: config.backup.account, region: config.backup.region },
     });
+    requireAlertAddress(config, this);
     const names = vaultNames(config.name);
     const { account, region } = config.backup;
     const sourceAccounts = config.sources.map((source) => source.account);
@@ -312,6 +316,14 @@ export class VaultStack extends Stack {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }).addAlarmAction(alarmAction);
     }
+
+    this.audit = new Audit(this, 'Audit', {
+      config,
+      inventory: this.inventory,
+      inventoryKey: this.backupKey,
+      alertsTopic: this.alertsTopic,
+      alarmAction,
+    });
 
     if (enabledPulledKinds(config).length > 0) {
       this.pull = new PullVault(this, 'Pulled', {

@@ -78,7 +78,7 @@ describe('defaults', () => {
       ebsCopiesInProgress: 20,
       amiCopiesInProgress: 100,
     });
-    expect(config.alerts).toEqual({ emails: [] });
+    expect(config.alerts).toEqual({ emails: [], allowNoEmail: false });
     expect(config.sourceAgent).toEqual({
       intermediateRetentionHours: 1,
       intermediateHorizonHours: 336,
@@ -543,9 +543,7 @@ describe('inactiveSettings', () => {
     document.artifacts = { ebs: { enabled: true, rpoHours: 6 }, ssm: { enabled: true }, ami: { enabled: false } };
 
     expect(inactiveSettings(parseConfig(document))).toEqual([
-      'artifacts.ebs.rpoHours (6): not acted on yet; no alarm fires on a late copy',
       'artifacts.ebs.retentionDays (35): copies are locked this long (immutability.mode); nothing expires them after it yet',
-      'artifacts.ssm.rpoHours (24): sets the pull schedule; no alarm fires yet on a late pull',
       'artifacts.ssm.retentionDays (35): kept at least this long under Object Lock; nothing expires them after it yet',
     ]);
   });

@@ -312,11 +312,12 @@ describe('cross-account ARNs', () => {
     expect(sourceAccountOfTopic('acme', BACKUP, 'eu-west-1', arn)).toBe(account);
   });
 
-  it('names the three vault Lambda roles of the backup account', () => {
+  it('names the four vault Lambda roles of the backup account', () => {
     expect(vaultRoleArns('acme', BACKUP)).toEqual([
       `arn:aws:iam::${BACKUP}:role/acme-intake`,
       `arn:aws:iam::${BACKUP}:role/acme-completion`,
       `arn:aws:iam::${BACKUP}:role/acme-sweep`,
+      `arn:aws:iam::${BACKUP}:role/acme-audit`,
     ]);
   });
 
@@ -333,6 +334,7 @@ describe('cross-account ARNs', () => {
       vault.intakeRole,
       vault.completionRole,
       vault.sweepRole,
+      vault.auditRole,
     ]);
   });
 });

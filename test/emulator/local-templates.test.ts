@@ -523,11 +523,11 @@ describe('local up against the synthesized templates', () => {
         roles++;
       }
     }
-    // Three vault Lambda roles; an agent role per source stack; one reader role per source account.
-    expect(roles).toBe(3 + 3 + 2);
+    // Four vault Lambda roles (intake, completion, sweep, audit); an agent role per source stack; one reader role per source account.
+    expect(roles).toBe(4 + 3 + 2);
   });
 
-  it("lets only the vault's intake role assume the reader role, literally", async () => {
+  it("lets only the vault's intake and audit roles assume the reader role, literally", async () => {
     const { reader } = byName(`bunker-source-${storefront}-${VAULT_REGION}`);
 
     expect(await reader.roleTrust('bunker-reader')).toEqual({
@@ -539,7 +539,10 @@ describe('local up against the synthesized templates', () => {
           Action: 'sts:AssumeRole',
           Condition: {
             ArnEquals: {
-              'aws:PrincipalArn': `arn:aws:iam::${backup}:role/bunker-intake`,
+              'aws:PrincipalArn': [
+                `arn:aws:iam::${backup}:role/bunker-intake`,
+                `arn:aws:iam::${backup}:role/bunker-audit`,
+              ],
             },
           },
         },

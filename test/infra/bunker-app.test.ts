@@ -419,7 +419,7 @@ describe('the vault stack', () => {
     );
   });
 
-  it('names the vault Lambda roles as the source stacks name them, and lets only intake assume reader roles', () => {
+  it('names the vault Lambda roles as the source stacks name them, and lets only intake and audit assume reader roles', () => {
     const roles = resourcesOf(vault, 'AWS::IAM::Role');
     const roleArns = roles.map(([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`);
     expect(roleArns.sort()).toEqual(vaultRoleArns(config.name, BACKUP).sort());
@@ -433,7 +433,7 @@ describe('the vault stack', () => {
         ),
       )
       .map(([, role]) => role.Properties?.RoleName);
-    expect(assumers).toEqual([names.intakeRole]);
+    expect(assumers.sort()).toEqual([names.auditRole, names.intakeRole]);
   });
 
   it('grants no vault Lambda a listing of RDS snapshots: sources are read through the reader role', () => {
@@ -463,12 +463,14 @@ describe('the vault stack', () => {
       expect(asArray(alarm.AlarmActions).map(referencedId)).toEqual([alertsTopic]);
       expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
     }
-    expect(alarms.map((alarm) => alarm.MetricName).sort()).toEqual([
-      'ApproximateNumberOfMessagesVisible',
-      'Errors',
-      'Errors',
-      'Errors',
-    ]);
+    // The auditor's (test/infra/audit.test.ts): its errors, and breaching and at-risk per enabled kind.
+    const ofAudit = (name: unknown) => ['BreachingResources', 'AtRiskResources'].includes(name as string);
+    expect(
+      alarms
+        .map((alarm) => alarm.MetricName)
+        .filter((name) => !ofAudit(name))
+        .sort(),
+    ).toEqual(['ApproximateNumberOfMessagesVisible', 'Errors', 'Errors', 'Errors', 'Errors']);
     expect(referencedId(vault.Resources[alertsTopic].Properties?.KmsMasterKeyId)).not.toBe(
       keyByAlias(vault, names.backupKeyAlias),
     );
@@ -514,7 +516,7 @@ describe('the source stacks', () => {
     }
   });
 
-  it("let only the vault's intake role assume the reader role, only to read, only in the registered Regions", () => {
+  it("let only the vault's intake and audit roles assume the reader role, only to read, only in the registered Regions", () => {
     const readerName = sourceNames(config.name, 'any').readerRole;
     for (const { key, template } of each()) {
       for (const [roleId] of resourcesOf(template, 'AWS::IAM::Role').filter(
@@ -525,6 +527,7 @@ describe('the source stacks', () => {
         expect(principalsOf(trust[0].statement), key).toEqual([`arn:<AWS::Partition>:iam::${BACKUP}:root`]);
         expect(conditionValues(trust[0].statement, 'ArnEquals', 'aws:PrincipalArn'), key).toEqual([
           `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.intakeRole}`,
+          `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.auditRole}`,
         ]);
         expect(template.Resources[roleId].Properties?.ManagedPolicyArns, key).toBeUndefined();
         expect(template.Resources[roleId].Properties?.Policies, key).toBeUndefined();
@@ -582,6 +585,8 @@ describe('the source stacks', () => {
         key,
       ).toEqual(
         vaultRoleArns(config.name, BACKUP)
+          // The auditor sends no receipts.
+          .filter((arn) => !arn.endsWith(`:role/${names.auditRole}`))
           .map((arn) => arn.replace('arn:aws:', 'arn:<AWS::Partition>:'))
           .sort(),
       );

@@ -1,0 +1,171 @@
+/**
+ * The auditor in the templates: its role may assume the source accounts'
+ * reader roles (and they trust it), it writes only audit records, it runs
+ * every 15 minutes, the breaching and at-risk alarms of every enabled kind
+ * act on the alerts topic, and the vault refuses to synthesize without an
+ * alert address unless the configuration allows it.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../lib/app';
+import { parseConfig } from '../../lib/config/load';
+import type { BunkerConfigInput } from '../../lib/config/schema';
+import {
+  actionsOf,
+  asArray,
+  conditionValues,
+  flatten,
+  logicalIds,
+  policyStatements,
+  referencedId,
+  type TemplateJson,
+} from './policy-walk';
+
+const BACKUP = '111111111111';
+const PAYMENTS = '222222222222';
+const STOREFRONT = '333333333333';
+
+const document: BunkerConfigInput = {
+  name: 'bunker',
+  backup: { account: BACKUP, region: 'eu-west-1' },
+  sources: [
+    { account: PAYMENTS, regions: ['eu-west-1'] },
+    { account: STOREFRONT, regions: ['eu-central-1', 'eu-west-1'] },
+  ],
+  artifacts: { rds: { enabled: true, rpoHours: 6 }, ebs: { enabled: true }, ssm: { enabled: true } },
+  alerts: { emails: ['backup-alerts@example.com'] },
+};
+
+function synthesize(input: BunkerConfigInput) {
+  const outdir = mkdtempSync(join(tmpdir(), 'bunker-audit-infra-'));
+  const built = buildApp(parseConfig(input, 'test config'), new App({ outdir, context: { [BUNDLING_STACKS]: [] } }));
+  built.app.synth();
+  const template = (stack: (typeof built.sources)[number] | typeof built.vault) =>
+    Template.fromStack(stack).toJSON() as TemplateJson;
+  return {
+    vault: template(built.vault),
+    sources: built.sources.map((stack) => ({ stack, template: template(stack) })),
+  };
+}
+
+let vault: TemplateJson;
+let sources: ReturnType<typeof synthesize>['sources'];
+let auditRoleId: string;
+
+beforeAll(() => {
+  ({ vault, sources } = synthesize(document));
+  [auditRoleId] = logicalIds(vault, 'AWS::IAM::Role', (props) => props.RoleName === 'bunker-audit');
+}, 120_000);
+
+/** The statements of the policies attached to the audit role. */
+const auditStatements = () =>
+  policyStatements(vault).filter(
+    (found) =>
+      found.type === 'AWS::IAM::Policy' &&
+      asArray(vault.Resources[found.logicalId].Properties?.Roles).some((role) => referencedId(role) === auditRoleId),
+  );
+
+describe('the audit function', () => {
+  it('has a role named bunker-audit that may assume exactly the reader role of each source account', () => {
+    expect(auditRoleId).toBeDefined();
+    const assume = auditStatements().filter((found) => actionsOf(found.statement).includes('sts:AssumeRole'));
+    expect(assume).toHaveLength(1);
+    expect(asArray(assume[0].statement.Resource).map(flatten).sort()).toEqual([
+      `arn:<AWS::Partition>:iam::${PAYMENTS}:role/bunker-reader`,
+      `arn:<AWS::Partition>:iam::${STOREFRONT}:role/bunker-reader`,
+    ]);
+  });
+
+  it('is trusted by every reader role, next to intake', () => {
+    const readers = sources.flatMap(({ template }) =>
+      logicalIds(template, 'AWS::IAM::Role', (props) => props.RoleName === 'bunker-reader').map((id) => ({
+        template,
+        id,
+      })),
+    );
+    // One reader role per account: in its first listed Region's stack.
+    expect(readers).toHaveLength(2);
+    for (const { template, id } of readers) {
+      const trust = policyStatements(template).filter(
+        (found) => found.logicalId === id && found.property === 'AssumeRolePolicyDocument',
+      );
+      expect(conditionValues(trust[0].statement, 'ArnEquals', 'aws:PrincipalArn')).toEqual([
+        `arn:<AWS::Partition>:iam::${BACKUP}:role/bunker-intake`,
+        `arn:<AWS::Partition>:iam::${BACKUP}:role/bunker-audit`,
+      ]);
+    }
+  });
+
+  it('writes to the inventory only items whose key starts with audit:', () => {
+    const writes = auditStatements().filter((found) =>
+      actionsOf(found.statement).some((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action)),
+    );
+    expect(writes.map((found) => actionsOf(found.statement))).toEqual([['dynamodb:PutItem']]);
+    expect(conditionValues(writes[0].statement, 'ForAllValues:StringLike', 'dynamodb:LeadingKeys')).toEqual([
+      'audit:*',
+    ]);
+  });
+
+  it('publishes only to the alerts topic', () => {
+    const [topic] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName === 'bunker-alerts');
+    const publish = auditStatements().filter((found) => actionsOf(found.statement).includes('sns:Publish'));
+    expect(publish.flatMap((found) => asArray(found.statement.Resource).map(referencedId))).toEqual([topic]);
+  });
+
+  it('runs every 15 minutes', () => {
+    const [fn] = logicalIds(vault, 'AWS::Lambda::Function', (props) => flatten(props.Role).includes(auditRoleId));
+    const rules = Object.values(vault.Resources).filter(
+      (r) =>
+        r.Type === 'AWS::Events::Rule' &&
+        asArray(r.Properties?.Targets as unknown[]).some((t) => flatten((t as { Arn: unknown }).Arn).includes(fn)),
+    );
+    expect(rules.map((rule) => rule.Properties?.ScheduleExpression)).toEqual(['rate(15 minutes)']);
+  });
+});
+
+describe('the audit alarms', () => {
+  it('alarm on breaching and at-risk resources of every enabled kind, with actions to the alerts topic', () => {
+    const [topic] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName === 'bunker-alerts');
+    const alarms = Object.values(vault.Resources)
+      .filter((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.Namespace === 'Bunker')
+      .map((r) => r.Properties ?? {});
+    expect(
+      alarms.map((a) => `${a.MetricName as string} ${(a.Dimensions as { Value: string }[])[0].Value}`).sort(),
+    ).toEqual([
+      'AtRiskResources ebs-snapshot',
+      'AtRiskResources rds-snapshot',
+      'AtRiskResources ssm-parameter',
+      'BreachingResources ebs-snapshot',
+      'BreachingResources rds-snapshot',
+      'BreachingResources ssm-parameter',
+    ]);
+    for (const alarm of alarms) {
+      expect(alarm).toMatchObject({
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Dimensions: [{ Name: 'Kind', Value: expect.any(String) }],
+      });
+      expect(asArray(alarm.AlarmActions).map(referencedId)).toEqual([topic]);
+      expect(asArray(alarm.OKActions).map(referencedId)).toEqual([topic]);
+    }
+  });
+});
+
+describe('an alert address', () => {
+  it('is required: the vault refuses to synthesize without one', () => {
+    expect(() => synthesize({ ...document, alerts: { emails: [] } })).toThrow(
+      'alerts.emails: expected at least one e-mail address to tell when a backup is missing, late or failed; or set "alerts": { "allowNoEmail": true } to deploy with nobody e-mailed',
+    );
+  });
+
+  it('may be left out when alerts.allowNoEmail says so', () => {
+    const { vault: allowed } = synthesize({ ...document, alerts: { emails: [], allowNoEmail: true } });
+    expect(logicalIds(allowed, 'AWS::SNS::Subscription', (props) => props.Protocol === 'email')).toEqual([]);
+    expect(logicalIds(allowed, 'AWS::SNS::Topic', (props) => props.TopicName === 'bunker-alerts')).toHaveLength(1);
+  });
+});
