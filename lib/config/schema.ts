@@ -80,7 +80,16 @@ export const ArtifactPolicySchema = z
       .min(1, { error: 'expected at least 1 day' })
       .max(3650, { error: 'expected at most 3650 days' })
       .default(35)
-      .describe('How long backup copies are kept, in days. Not acted on yet: copies are never expired.'),
+      .describe(
+        "How long backup copies are kept, in days: the daily pruner deletes older ones, except the newest minCopies of each source resource (and never a resource's newest copy).",
+      ),
+    minCopies: z
+      .number({ error: 'expected a whole number of copies' })
+      .int({ error: 'expected a whole number of copies' })
+      .min(1, { error: "expected at least 1: a resource's newest copy is never deleted" })
+      .max(1000, { error: 'expected at most 1000 copies' })
+      .default(1)
+      .describe('Copies of each source resource kept whatever their age (at least 1).'),
   })
   .strict()
   .describe('Policy of one artifact kind.');
@@ -115,7 +124,7 @@ function pulledPolicyFields(kind: PulledKindKey) {
       'Recovery point objective: the newest pulled version may be at most this old, in hours. It sets how often the vault pulls (every half of it, unless pullEveryMinutes says otherwise). No alarm fires yet on a late pull.',
     ),
     retentionDays: ArtifactPolicySchema.shape.retentionDays.describe(
-      "How long what the vault stores is kept at least, in days: the vault bucket's Object Lock retention (the longest of the enabled pulled kinds). Expiry after it is not done yet: nothing is deleted.",
+      "How long what the vault stores is kept, in days: the vault bucket's Object Lock retention (the longest of the enabled pulled kinds), after which the daily pruner deletes versions superseded longer ago than this, beyond the newest minCopies of each resource.",
     ),
     pullEveryMinutes: z
       .number({ error: 'expected a whole number of minutes' })
@@ -407,13 +416,14 @@ export function inactiveSettings(config: BunkerConfig): string[] {
       notes.push(
         `artifacts.${key}.rpoHours (${policy.rpoHours}): sets the pull schedule; no alarm fires yet on a late pull`,
       );
-      notes.push(
-        `artifacts.${key}.retentionDays (${policy.retentionDays}): kept at least this long under Object Lock; nothing expires them after it yet`,
-      );
+      if (key === 'dynamodb') {
+        notes.push(
+          `artifacts.${key}.retentionDays (${policy.retentionDays}): kept at least this long under Object Lock; table dumps are not expired yet`,
+        );
+      }
       continue;
     }
     notes.push(`artifacts.${key}.rpoHours (${policy.rpoHours}): not acted on yet; no alarm fires on a late copy`);
-    notes.push(`artifacts.${key}.retentionDays (${policy.retentionDays}): not acted on yet; copies are never expired`);
   }
   return notes;
 }
