@@ -126,9 +126,15 @@ export class S3VaultVersions implements VaultVersions {
     }
   }
 
-  deleteVersion(key: string, versionId: string): Promise<DeleteOutcome> {
-    return outcomeOf(() =>
+  async deleteVersion(key: string, versionId: string): Promise<DeleteOutcome> {
+    const outcome = await outcomeOf(() =>
       this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId })),
     );
+    // The retention role's policy and the bucket policy both allow this delete, so an AccessDenied
+    // is Object Lock holding the version (S3 does not always say so in the message; the emulator never does).
+    if (outcome.outcome === 'refused' && outcome.detail.startsWith('AccessDenied')) {
+      return { outcome: 'locked', detail: outcome.detail };
+    }
+    return outcome;
   }
 }
