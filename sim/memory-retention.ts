@@ -108,13 +108,19 @@ export class MemoryCopies {
 
 /** The vault bucket's object versions; a version under Object Lock retention refuses deletion. */
 export class MemoryVaultVersions implements VaultVersions {
-  private readonly versions = new Map<string, { retainUntil: number }>();
+  private readonly versions = new Map<string, { retainUntil: number; body: Uint8Array }>();
 
   constructor(private readonly now: () => Date) {}
 
   /** A stored version, locked until `retainUntil` (Object Lock's retain-until date). */
-  put(key: string, versionId: string, retainUntil: string): void {
-    this.versions.set(`${key}\n${versionId}`, { retainUntil: Date.parse(retainUntil) });
+  put(key: string, versionId: string, retainUntil: string, body: Uint8Array = new Uint8Array()): void {
+    this.versions.set(`${key}\n${versionId}`, { retainUntil: Date.parse(retainUntil), body });
+  }
+
+  /** The bytes of the key's last stored version. */
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const entries = [...this.versions.entries()].filter(([entry]) => entry.split('\n')[0] === key);
+    return entries.at(-1)?.[1].body;
   }
 
   /** Every stored `key@versionId`, sorted. */

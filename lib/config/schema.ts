@@ -416,11 +416,6 @@ export function inactiveSettings(config: BunkerConfig): string[] {
       notes.push(
         `artifacts.${key}.rpoHours (${policy.rpoHours}): sets the pull schedule; no alarm fires yet on a late pull`,
       );
-      if (key === 'dynamodb') {
-        notes.push(
-          `artifacts.${key}.retentionDays (${policy.retentionDays}): kept at least this long under Object Lock; table dumps are not expired yet`,
-        );
-      }
       continue;
     }
     notes.push(`artifacts.${key}.rpoHours (${policy.rpoHours}): not acted on yet; no alarm fires on a late copy`);

@@ -48,9 +48,13 @@ export function retentionSettings(config: BunkerConfig): RetentionSettings {
     const { enabled, retentionDays, minCopies } = config.artifacts[key];
     if (enabled) values[key] = { retentionDays, minCopies };
   }
+  const { dynamodb } = config.artifacts;
+  const tables = dynamodb.enabled
+    ? { retentionDays: dynamodb.retentionDays, minCopies: dynamodb.minCopies }
+    : undefined;
   const pulled = enabledPulledKinds(config).length > 0;
   return {
-    policies: { copies, values },
+    policies: { copies, values, ...(tables ? { tables } : {}) },
     ...(pulled ? { vaultBucket: vaultBucketName(config.name, config.backup.account, config.backup.region) } : {}),
   };
 }

@@ -569,7 +569,6 @@ describe('inactiveSettings', () => {
       'artifacts.ebs.rpoHours (6): not acted on yet; no alarm fires on a late copy',
       'artifacts.ssm.rpoHours (24): sets the pull schedule; no alarm fires yet on a late pull',
       'artifacts.dynamodb.rpoHours (24): sets the pull schedule; no alarm fires yet on a late pull',
-      'artifacts.dynamodb.retentionDays (35): kept at least this long under Object Lock; table dumps are not expired yet',
     ]);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CopyStatus, InventoryRecord } from '../../lambdas/core/inventory';
-import { retentionPlan, valueRetentionPlan } from '../../lambdas/core/retention/plan';
+import { retentionPlan, tableRetentionPlan, valueRetentionPlan } from '../../lambdas/core/retention/plan';
+import { type DumpManifest, encodeManifest } from '../../lambdas/core/pull/dynamodb/manifest';
 import { prune, type PruneDeps, type RetentionPolicies } from '../../lambdas/core/retention/prune';
 import { ManualClock, MemoryInventory } from '../../sim/memory-aws';
 import { MemoryCopies, MemoryVaultVersions } from '../../sim/memory-retention';
@@ -244,7 +245,16 @@ describe('prune', () => {
 
     const summary = await prune(deps);
 
-    expect(summary).toEqual({ expired: 2, locked: 0, refused: 0, notBunkers: 0, versionsDeleted: 0, versionsKept: 0 });
+    expect(summary).toEqual({
+      expired: 2,
+      locked: 0,
+      refused: 0,
+      notBunkers: 0,
+      versionsDeleted: 0,
+      versionsKept: 0,
+      dumpsDeleted: 0,
+      dumpObjectsKept: 0,
+    });
     expect(copies.ids(REGION)).toEqual(['copy-c']);
     const a = await inventory.get('ebs-snapshot:222222222222:eu-west-1:a');
     expect(a?.status).toBe('expired');
@@ -351,12 +361,130 @@ describe('prune', () => {
 
     const summary = await prune(deps);
 
-    expect(summary).toEqual({ expired: 0, locked: 0, refused: 0, notBunkers: 0, versionsDeleted: 1, versionsKept: 1 });
+    expect(summary).toEqual({
+      expired: 0,
+      locked: 0,
+      refused: 0,
+      notBunkers: 0,
+      versionsDeleted: 1,
+      versionsKept: 1,
+      dumpsDeleted: 0,
+      dumpObjectsKept: 0,
+    });
     expect(values.held()).toEqual([
       'keys/fingerprint-v1@f1',
       'ssm/222222222222/eu-west-1/%2Fapp%2Fdb/20260402T000000.000Z-2.json@v2',
       'ssm/222222222222/eu-west-1/%2Fapp%2Fdb/20260412T000000.000Z-3.json@v3',
       'ssm/222222222222/eu-west-1/%2Fapp%2Fdb/20260531T000000.000Z-4.json@v4',
+    ]);
+  });
+});
+
+const TABLE = `dynamodb/${SOURCE}/${REGION}/orders/`;
+
+/** A dump of `orders`: a full one at `pointInTime`, or an incremental `after` another, listing `files`. */
+function dump(
+  dumpId: string,
+  files: string[],
+  chain: { pointInTime?: string; after?: string } = {},
+): { key: string; manifest: DumpManifest } {
+  return {
+    key: `${TABLE}${dumpId}/manifest.json`,
+    manifest: {
+      format: 1,
+      dumpId,
+      account: SOURCE,
+      region: REGION,
+      table: { name: 'orders' } as DumpManifest['table'],
+      method: chain.after ? 'export-incremental' : dumpId.endsWith('scan') ? 'scan' : 'export-full',
+      ...(chain.pointInTime ? { pointInTime: chain.pointInTime } : {}),
+      ...(chain.after ? { after: chain.after, from: '', to: '' } : {}),
+      itemCount: 1,
+      checksum: 'c',
+      files: files.map((file) => ({ key: `${TABLE}${file}`, count: 1, sha256: 's' })),
+      createdAt: chain.pointInTime ?? '',
+    },
+  };
+}
+
+const DUMPS = [
+  // A scan in March; its parts are shared by content with the April scan.
+  dump('20260301T000000Z-scan', ['parts/aaa.json.gz', 'parts/bbb.json.gz'], {
+    pointInTime: '2026-03-01T00:00:00.000Z',
+  }),
+  // A full export in April, with an incremental after it.
+  dump('20260401T000000Z-export-full', ['20260401T000000Z-export-full/data/f1.json.gz'], {
+    pointInTime: '2026-04-01T00:00:00.000Z',
+  }),
+  dump('20260402T000000Z-export-incremental', ['20260402T000000Z-export-incremental/data/i1.json.gz'], {
+    after: '20260401T000000Z-export-full',
+  }),
+  // A scan in mid April sharing one part with March.
+  dump('20260415T000000Z-scan', ['parts/bbb.json.gz', 'parts/ccc.json.gz'], {
+    pointInTime: '2026-04-15T00:00:00.000Z',
+  }),
+  // The newest, in May.
+  dump('20260520T000000Z-scan', ['parts/ccc.json.gz', 'parts/ddd.json.gz'], {
+    pointInTime: '2026-05-20T00:00:00.000Z',
+  }),
+];
+
+describe('tableRetentionPlan', () => {
+  it('deletes whole chains superseded before the retention, and only the files no kept dump lists', () => {
+    // Cutoff 2026-04-27: March's scan was superseded on 04-01, April's export chain on 04-15; mid April's on 05-20.
+    expect(tableRetentionPlan(DUMPS, { retentionDays: 35, minCopies: 1 }, NOW)).toEqual({
+      dumps: [
+        'dynamodb/222222222222/eu-west-1/orders/20260301T000000Z-scan/manifest.json',
+        'dynamodb/222222222222/eu-west-1/orders/20260401T000000Z-export-full/manifest.json',
+        'dynamodb/222222222222/eu-west-1/orders/20260402T000000Z-export-incremental/manifest.json',
+      ],
+      keys: [
+        'dynamodb/222222222222/eu-west-1/orders/20260401T000000Z-export-full/data/f1.json.gz',
+        'dynamodb/222222222222/eu-west-1/orders/20260402T000000Z-export-incremental/data/i1.json.gz',
+        'dynamodb/222222222222/eu-west-1/orders/parts/aaa.json.gz',
+        'dynamodb/222222222222/eu-west-1/orders/20260301T000000Z-scan/manifest.json',
+        'dynamodb/222222222222/eu-west-1/orders/20260401T000000Z-export-full/manifest.json',
+        'dynamodb/222222222222/eu-west-1/orders/20260402T000000Z-export-incremental/manifest.json',
+      ],
+    });
+  });
+
+  it('keeps the newest minCopies chains whatever their age', () => {
+    const plan = tableRetentionPlan(DUMPS, { retentionDays: 35, minCopies: 3 }, NOW);
+
+    expect(plan.dumps).toEqual(['dynamodb/222222222222/eu-west-1/orders/20260301T000000Z-scan/manifest.json']);
+    expect(plan.keys).toEqual([
+      'dynamodb/222222222222/eu-west-1/orders/parts/aaa.json.gz',
+      'dynamodb/222222222222/eu-west-1/orders/20260301T000000Z-scan/manifest.json',
+    ]);
+  });
+
+  it('never deletes the only dump of a table, however old', () => {
+    expect(tableRetentionPlan([DUMPS[0]], { retentionDays: 1, minCopies: 1 }, NOW)).toEqual({ dumps: [], keys: [] });
+  });
+});
+
+describe('prune of table dumps', () => {
+  it('deletes every version of the planned keys, files before manifests, and counts what Object Lock kept', async () => {
+    const { deps, values } = await world([], { copies: {}, tables: { retentionDays: 35, minCopies: 1 } });
+    for (const stored of DUMPS) {
+      values.put(stored.key, 'm', '2026-01-01T00:00:00.000Z', encodeManifest(stored.manifest));
+      for (const file of stored.manifest.files) values.put(file.key, 'v', '2026-01-01T00:00:00.000Z');
+    }
+    // The April export's data file is still under Object Lock.
+    values.put(`${TABLE}20260401T000000Z-export-full/data/f1.json.gz`, 'v', '2026-07-01T00:00:00.000Z');
+
+    const summary = await prune(deps);
+
+    expect(summary.dumpsDeleted).toBe(3);
+    expect(summary.dumpObjectsKept).toBe(1);
+    expect(values.held()).toEqual([
+      'dynamodb/222222222222/eu-west-1/orders/20260401T000000Z-export-full/data/f1.json.gz@v',
+      'dynamodb/222222222222/eu-west-1/orders/20260415T000000Z-scan/manifest.json@m',
+      'dynamodb/222222222222/eu-west-1/orders/20260520T000000Z-scan/manifest.json@m',
+      'dynamodb/222222222222/eu-west-1/orders/parts/bbb.json.gz@v',
+      'dynamodb/222222222222/eu-west-1/orders/parts/ccc.json.gz@v',
+      'dynamodb/222222222222/eu-west-1/orders/parts/ddd.json.gz@v',
     ]);
   });
 });

@@ -115,7 +115,16 @@ describe('the pruner on the emulator (bunker moto launcher)', () => {
   it('deletes nothing while every copy is within its retention', async () => {
     const summary = await prune(await pruner(10));
 
-    expect(summary).toEqual({ expired: 0, locked: 0, refused: 0, notBunkers: 0, versionsDeleted: 0, versionsKept: 0 });
+    expect(summary).toEqual({
+      expired: 0,
+      locked: 0,
+      refused: 0,
+      notBunkers: 0,
+      versionsDeleted: 0,
+      versionsKept: 0,
+      dumpsDeleted: 0,
+      dumpObjectsKept: 0,
+    });
     expect(await heldCopies(endpoint, backup)).toHaveLength(6);
   });
 
@@ -130,7 +139,16 @@ describe('the pruner on the emulator (bunker moto launcher)', () => {
 
     const summary = await prune(await pruner(40));
 
-    expect(summary).toEqual({ expired: 1, locked: 0, refused: 0, notBunkers: 1, versionsDeleted: 0, versionsKept: 0 });
+    expect(summary).toEqual({
+      expired: 1,
+      locked: 0,
+      refused: 0,
+      notBunkers: 1,
+      versionsDeleted: 0,
+      versionsKept: 0,
+      dumpsDeleted: 0,
+      dumpObjectsKept: 0,
+    });
     const left = await boto3<string[]>(
       endpoint,
       backup,
@@ -153,7 +171,16 @@ out(True)`,
   it('deletes exactly the copies beyond the newest minCopies of each database, and records each deletion', async () => {
     const summary = await prune(await pruner(40));
 
-    expect(summary).toEqual({ expired: 1, locked: 0, refused: 0, notBunkers: 0, versionsDeleted: 0, versionsKept: 0 });
+    expect(summary).toEqual({
+      expired: 1,
+      locked: 0,
+      refused: 0,
+      notBunkers: 0,
+      versionsDeleted: 0,
+      versionsKept: 0,
+      dumpsDeleted: 0,
+      dumpObjectsKept: 0,
+    });
     // orders keeps its newest two; billing has only two, both kept whatever their age.
     expect(await heldCopies(endpoint, backup)).toEqual(['billing-1', 'billing-automated', 'orders-2', 'orders-3']);
     const records = await inventory(config, endpoint);

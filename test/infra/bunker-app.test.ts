@@ -416,7 +416,9 @@ describe('the vault stack', () => {
   it('names the vault Lambda roles as the source stacks name them, and lets only intake assume reader roles', () => {
     const roles = resourcesOf(vault, 'AWS::IAM::Role');
     const roleArns = roles.map(([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`);
-    expect(roleArns.sort()).toEqual(vaultRoleArns(config.name, BACKUP).sort());
+    // The three vault Lambdas' roles, and the retention role the pruner runs as.
+    const retentionRole = `arn:aws:iam::${BACKUP}:role/${config.name}-retention`;
+    expect(roleArns.sort()).toEqual([...vaultRoleArns(config.name, BACKUP), retentionRole].sort());
     const assumers = roles
       .filter(([roleId]) =>
         policyStatements(vault).some(
@@ -459,6 +461,8 @@ describe('the vault stack', () => {
     }
     expect(alarms.map((alarm) => alarm.MetricName).sort()).toEqual([
       'ApproximateNumberOfMessagesVisible',
+      'CopiesNotBunkers',
+      'Errors',
       'Errors',
       'Errors',
       'Errors',

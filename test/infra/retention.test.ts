@@ -323,6 +323,7 @@ describe('the pruner', () => {
         ami: { retentionDays: 35, minCopies: 1 },
       },
       values: { ssm: { retentionDays: 60, minCopies: 3 }, secrets: { retentionDays: 35, minCopies: 1 } },
+      tables: { retentionDays: 35, minCopies: 1 },
       vaultBucket: 'bunker-vault-111111111111-eu-west-1',
     });
     expect(JSON.parse(variables(copies.vault).BUNKER_RETENTION as string)).toEqual({

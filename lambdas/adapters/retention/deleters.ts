@@ -8,7 +8,7 @@
  */
 import { DeleteSnapshotCommand, DeregisterImageCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { DeleteDBClusterSnapshotCommand, DeleteDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
-import { DeleteObjectCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { StoredVersion } from '../../core/retention/plan';
 import type { CopyDeleter, CopyDeleters, CopyToDelete, DeleteOutcome, VaultVersions } from '../../core/retention/prune';
 import { type AwsContext, clientConfig } from '../aws-context';
@@ -123,6 +123,17 @@ export class S3VaultVersions implements VaultVersions {
       }
       if (!page.IsTruncated) return out;
       markers = { KeyMarker: page.NextKeyMarker, VersionIdMarker: page.NextVersionIdMarker };
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return answer.Body ? await answer.Body.transformToByteArray() : new Uint8Array();
+    } catch (error) {
+      const { code } = describeAwsError(error);
+      if (code === 'NoSuchKey' || code === 'NotFound') return undefined;
+      throw error;
     }
   }
 

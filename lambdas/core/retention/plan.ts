@@ -20,6 +20,7 @@
  */
 import type { KindName } from '../../kinds/types';
 import type { InventoryRecord } from '../inventory';
+import type { DumpManifest } from '../pull/dynamodb/manifest';
 import { parseValueObjectKey, type ValueKind } from '../pull/values';
 
 /** How long one kind's copies are kept, from `artifacts.<key>` of the config. */
@@ -162,4 +163,73 @@ export function valueRetentionPlan(
     });
   }
   return plan.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** A table dump's manifest as the vault bucket holds it. */
+export interface StoredManifest {
+  /** `dynamodb/<account>/<region>/<table>/<dumpId>/manifest.json`. */
+  readonly key: string;
+  readonly manifest: Pick<DumpManifest, 'dumpId' | 'method' | 'pointInTime' | 'after' | 'files'>;
+}
+
+/** The dumps the plan expires, and every key to delete with them. */
+export interface TablePlan {
+  /** Manifest keys of the expired dumps. */
+  readonly dumps: readonly string[];
+  /**
+   * Every key to delete: the files no kept manifest lists, then the
+   * manifests, so a run that stops half way leaves a manifest the next run
+   * finds again, never a file no manifest names.
+   */
+  readonly keys: readonly string[];
+}
+
+/**
+ * The table dumps to delete now. A restore `--at T` replays the newest full
+ * dump at or before T and the incremental exports chained after it, so dumps
+ * go by chain: a full dump with its incrementals stops being needed when the
+ * next full dump is taken, and expires when that was longer ago than
+ * `retentionDays`; the newest `minCopies` chains of each table are kept
+ * whatever their age. Scan parts are shared between dumps by content, so a
+ * file is deleted only when no kept manifest lists it. A dump without a
+ * manifest (a scan in progress) is never a candidate, nor is any file only
+ * it wrote.
+ */
+export function tableRetentionPlan(
+  manifests: readonly StoredManifest[],
+  policy: RetentionPolicy,
+  now: Date,
+): TablePlan {
+  const tableOf = (stored: StoredManifest) =>
+    stored.key.slice(0, stored.key.length - `${stored.manifest.dumpId}/manifest.json`.length);
+  const byTable = new Map<string, StoredManifest[]>();
+  for (const stored of manifests) byTable.set(tableOf(stored), [...(byTable.get(tableOf(stored)) ?? []), stored]);
+  const kept = Math.max(1, policy.minCopies);
+  const cutoff = now.getTime() - policy.retentionDays * DAY_MS;
+  const expired = new Set<string>();
+  for (const dumps of byTable.values()) {
+    const fulls = dumps
+      .filter((d) => d.manifest.method !== 'export-incremental' && d.manifest.pointInTime)
+      .sort((a, b) => Date.parse(b.manifest.pointInTime as string) - Date.parse(a.manifest.pointInTime as string));
+    fulls.forEach((full, index) => {
+      if (index < kept) return;
+      const supersededAt = Date.parse(fulls[index - 1].manifest.pointInTime as string);
+      if (supersededAt >= cutoff) return;
+      // The full dump and the incrementals chained after it.
+      for (let link: StoredManifest | undefined = full; link;) {
+        expired.add(link.key);
+        const after: string = link.manifest.dumpId;
+        link = dumps.find((d) => d.manifest.method === 'export-incremental' && d.manifest.after === after);
+      }
+    });
+  }
+  const stillListed = new Set(
+    manifests.filter((stored) => !expired.has(stored.key)).flatMap((stored) => stored.manifest.files.map((f) => f.key)),
+  );
+  const dumps = [...expired].sort();
+  const files = manifests
+    .filter((stored) => expired.has(stored.key))
+    .flatMap((stored) => stored.manifest.files.map((f) => f.key))
+    .filter((key) => !stillListed.has(key));
+  return { dumps, keys: [...[...new Set(files)].sort(), ...dumps] };
 }

@@ -14,13 +14,16 @@ import type { ArtifactCopier, KindName } from '../../kinds/types';
 import { applyTransition, type InventoryRecord } from '../inventory';
 import { TAG_KIND, TAG_MANAGED_BY, TAG_SOURCE_ACCOUNT } from '../pipeline/copy';
 import type { Clock, Inventory, Log } from '../ports';
+import { decodeManifest } from '../pull/dynamodb/manifest';
 import type { ValueKind } from '../pull/values';
 import { safeText } from '../text';
 import {
   type PlannedExpiry,
   type RetentionPolicy,
   retentionPlan,
+  type StoredManifest,
   type StoredVersion,
+  tableRetentionPlan,
   valueRetentionPlan,
 } from './plan';
 
@@ -55,6 +58,8 @@ export type CopyReaders = { readonly [K in KindName]: Pick<ArtifactCopier, 'desc
 export interface VaultVersions {
   /** Every object version under `prefix`. */
   listVersions(prefix: string): Promise<StoredVersion[]>;
+  /** The current version's bytes (a table manifest); `undefined` when there is none. */
+  get(key: string): Promise<Uint8Array | undefined>;
   /** Deletes one object version for good (a delete with its version id). */
   deleteVersion(key: string, versionId: string): Promise<DeleteOutcome>;
 }
@@ -64,6 +69,8 @@ export interface RetentionPolicies {
   readonly copies: { readonly [K in KindName]?: RetentionPolicy };
   /** Per pulled value kind (parameters, secrets). */
   readonly values: { readonly [K in ValueKind]?: RetentionPolicy };
+  /** DynamoDB table dumps. */
+  readonly tables?: RetentionPolicy;
 }
 
 export interface PruneDeps {
@@ -90,6 +97,10 @@ export interface PruneSummary {
   readonly versionsDeleted: number;
   /** Value versions Object Lock (or the service) kept. */
   readonly versionsKept: number;
+  /** Table dumps whose manifest was deleted (with their files no kept dump lists). */
+  readonly dumpsDeleted: number;
+  /** Table dump objects Object Lock (or the service) kept. */
+  readonly dumpObjectsKept: number;
 }
 
 /** Whether the copy's own tags say Bunker made it, for this record's kind and source account. */
@@ -142,7 +153,16 @@ async function expireCopy(deps: PruneDeps, planned: PlannedExpiry): Promise<Copy
 
 /** One pruning run: copies first, then stored value versions. */
 export async function prune(deps: PruneDeps, now: Date = deps.clock.now()): Promise<PruneSummary> {
-  const counts = { expired: 0, locked: 0, refused: 0, notBunkers: 0, versionsDeleted: 0, versionsKept: 0 };
+  const counts = {
+    expired: 0,
+    locked: 0,
+    refused: 0,
+    notBunkers: 0,
+    versionsDeleted: 0,
+    versionsKept: 0,
+    dumpsDeleted: 0,
+    dumpObjectsKept: 0,
+  };
   const kinds = Object.keys(deps.policies.copies) as KindName[];
   if (kinds.length > 0) {
     const records = await deps.inventory.listByStatus('available');
@@ -181,6 +201,56 @@ export async function prune(deps: PruneDeps, now: Date = deps.clock.now()): Prom
         }
       }
     }
+    if (deps.policies.tables) await pruneTables(deps, deps.values, deps.policies.tables, now, counts);
   }
   return counts;
+}
+
+/** Table dumps: whole chains past their retention, and the files no kept dump lists. */
+async function pruneTables(
+  deps: PruneDeps,
+  store: VaultVersions,
+  policy: RetentionPolicy,
+  now: Date,
+  counts: { dumpsDeleted: number; dumpObjectsKept: number },
+): Promise<void> {
+  const versions = await store.listVersions('dynamodb/');
+  const manifests: StoredManifest[] = [];
+  for (const key of new Set(versions.map((version) => version.key))) {
+    if (!key.endsWith('/manifest.json')) continue;
+    const body = await store.get(key);
+    if (!body) continue;
+    try {
+      manifests.push({ key, manifest: decodeManifest(body) });
+    } catch (error) {
+      // A manifest Bunker cannot read keeps its dump: nothing is deleted on a guess.
+      deps.log.warn('retention: a table manifest could not be read; its dump is kept', {
+        key,
+        error: describeError(error),
+      });
+    }
+  }
+  const plan = tableRetentionPlan(manifests, policy, now);
+  const byKey = new Map<string, string[]>();
+  for (const version of versions) byKey.set(version.key, [...(byKey.get(version.key) ?? []), version.versionId]);
+  const blocked = new Set<string>();
+  for (const key of plan.keys) {
+    for (const versionId of byKey.get(key) ?? []) {
+      const outcome = await store.deleteVersion(key, versionId);
+      if (outcome.outcome === 'locked' || outcome.outcome === 'refused') {
+        counts.dumpObjectsKept += 1;
+        blocked.add(key);
+        deps.log.warn(`retention: a table dump object was not deleted (${outcome.outcome})`, {
+          key,
+          versionId,
+          detail: outcome.detail,
+        });
+      }
+    }
+  }
+  for (const dump of plan.dumps) {
+    if (blocked.has(dump)) continue;
+    counts.dumpsDeleted += 1;
+    deps.log.info('retention: table dump deleted', { key: dump });
+  }
 }

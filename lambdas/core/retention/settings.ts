@@ -17,6 +17,7 @@ const PolicySchema = z.object({
 const RetentionSchema = z.object({
   copies: z.partialRecord(z.enum(KIND_NAMES), PolicySchema),
   values: z.partialRecord(z.enum(['ssm', 'secrets']), PolicySchema),
+  tables: PolicySchema.optional(),
   vaultBucket: z.string().min(3).optional(),
 });
 
@@ -33,6 +34,7 @@ export function retentionSettingsToEnv(settings: RetentionSettings): Record<stri
     [ENV]: JSON.stringify({
       copies: settings.policies.copies,
       values: settings.policies.values,
+      ...(settings.policies.tables ? { tables: settings.policies.tables } : {}),
       ...(settings.vaultBucket ? { vaultBucket: settings.vaultBucket } : {}),
     }),
   };
@@ -50,6 +52,6 @@ export function retentionSettingsFromEnv(env: Record<string, string | undefined>
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new SettingsError(`invalid retention settings: ${problems.join('; ')}`);
   }
-  const { copies, values, vaultBucket } = result.data;
-  return { policies: { copies, values }, ...(vaultBucket ? { vaultBucket } : {}) };
+  const { copies, values, tables, vaultBucket } = result.data;
+  return { policies: { copies, values, ...(tables ? { tables } : {}) }, ...(vaultBucket ? { vaultBucket } : {}) };
 }
