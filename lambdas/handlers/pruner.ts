@@ -21,6 +21,8 @@ export function createPrunerHandler(deps: PruneDeps, metrics?: Metrics) {
       metrics.addMetric('CopiesNotDeleted', MetricUnit.Count, summary.refused);
       metrics.addMetric('CopiesNotBunkers', MetricUnit.Count, summary.notBunkers);
       metrics.addMetric('ValueVersionsExpired', MetricUnit.Count, summary.versionsDeleted);
+      metrics.addMetric('TableDumpsExpired', MetricUnit.Count, summary.dumpsDeleted);
+      metrics.addMetric('VaultObjectsLockedAtExpiry', MetricUnit.Count, summary.versionsKept + summary.dumpObjectsKept);
       metrics.publishStoredMetrics();
     }
     return summary;
