@@ -155,6 +155,18 @@ export class Retention extends Construct {
       }
     }
 
+    const settings = retentionSettings(config);
+    if (settings.policies.tables && settings.vaultBucket) {
+      // The deletes themselves are granted with the vault bucket (lib/constructs/pull.ts); reading a dump's manifest is the pruner's own need.
+      fn.allow(
+        {
+          actions: ['s3:GetObject'],
+          resources: [`arn:${partition}:s3:::${settings.vaultBucket}/dynamodb/*`],
+        },
+        'Table dump manifests are keyed by table and dump id, chosen at run time; only the dynamodb/ prefix of the vault bucket, read-only.',
+      );
+    }
+
     new events.Rule(this, 'Daily', {
       description: 'Deletes what is past its retention, once a day',
       schedule: events.Schedule.rate(Duration.days(1)),

@@ -304,6 +304,26 @@ describe('the pruner', () => {
     }
   });
 
+  it('may list and delete the vault bucket versions, and read table manifests, and nothing else of the bucket', () => {
+    const role = roleNamed(all.vault, 'bunker-retention');
+    const grants = policyStatements(all.vault)
+      .filter((found) => found.type === 'AWS::IAM::Policy' && attachedRoles(all.vault, found.logicalId).includes(role))
+      .map((found) => found.statement)
+      .filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')))
+      .map((statement) => ({ actions: actionsOf(statement), resources: asArray(statement.Resource).map(flatten) }));
+    expect(grants).toEqual([
+      {
+        actions: ['s3:GetObject'],
+        resources: ['arn:<AWS::Partition>:s3:::bunker-vault-111111111111-eu-west-1/dynamodb/*'],
+      },
+      { actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: ['<PulledVaultBucketC040D001.Arn>'] },
+      {
+        actions: ['s3:GetObjectRetention', 's3:GetObjectLegalHold', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+        resources: ['<PulledVaultBucketC040D001.Arn>/*'],
+      },
+    ]);
+  });
+
   it('runs once a day', () => {
     const { id } = prunerOf(all.vault);
     const rules = logicalIds(all.vault, 'AWS::Events::Rule', (props) =>
