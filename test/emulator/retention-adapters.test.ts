@@ -114,6 +114,9 @@ out([{'key': v['Key'], 'id': v['VersionId'], 'marker': False} for v in page.get(
     + [{'key': m['Key'], 'id': m['VersionId'], 'marker': True} for m in page.get('DeleteMarkers', [])])`,
       { bucket },
     );
+    // A manifest is read whole; a key with no object reads as nothing.
+    expect(Buffer.from((await versions.get('keys/fingerprint-v1')) ?? []).toString()).toBe('x');
+    expect(await versions.get('dynamodb/none/manifest.json')).toBeUndefined();
     // Gone for good: no version and no delete marker left, and the fingerprint key untouched.
     expect(left).toEqual([{ key: 'keys/fingerprint-v1', id: fingerprint, marker: false }]);
   });
