@@ -523,8 +523,8 @@ describe('local up against the synthesized templates', () => {
         roles++;
       }
     }
-    // Three vault Lambda roles; an agent role per source stack; one reader role per source account.
-    expect(roles).toBe(3 + 3 + 2);
+    // Three vault Lambda roles and the pruner's retention role; an agent role per source stack; one reader role per source account.
+    expect(roles).toBe(4 + 3 + 2);
   });
 
   it("lets only the vault's intake role assume the reader role, literally", async () => {
