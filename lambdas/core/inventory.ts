@@ -1,7 +1,7 @@
 /**
  * The inventory record of one backup copy and the state machine it follows.
  *
- *   expected → copying → available (final)
+ *   expected → copying → available → expired (final)
  *
  * - expected → copying: the copy was requested (capacity was free).
  * - copying → expected: a copy quota answered "not now"; the sweep retries.
@@ -14,6 +14,9 @@
  * - failed → copying / expected: the sweep retries a failed copy after a
  *   backoff, a bounded number of times (`failures` counts them); then the
  *   record stays `failed` with its reason.
+ * - available → expired: the pruner deleted the copy after its retention
+ *   (`expiredAt`, and the policy that expired it in `reason`). The record
+ *   stays, so the inventory says what was deleted, when and why.
  *
  * `rejected` records are kept apart, one per distinct message body, so a
  * hostile or broken message can never overwrite a real copy's record.
@@ -25,7 +28,7 @@ import { BunkerError } from './errors';
 /** A transition the state machine forbids: a bug in the caller, never a data problem. */
 export class IllegalTransitionError extends BunkerError {}
 
-export const COPY_STATUSES = ['expected', 'copying', 'available', 'failed', 'rejected'] as const;
+export const COPY_STATUSES = ['expected', 'copying', 'available', 'failed', 'rejected', 'expired'] as const;
 export type CopyStatus = (typeof COPY_STATUSES)[number];
 
 /** A record's kind: a snapshot kind, or `unknown` for a rejected message that named none. */
@@ -98,6 +101,8 @@ export interface InventoryRecord {
   readonly lockedUntil?: string;
   /** How the copy is locked (`compliance`, `governance+deregistration-protection`, …), as read back. */
   readonly lock?: string;
+  /** When the pruner deleted the copy (`expired` records); `reason` says which policy expired it. */
+  readonly expiredAt?: string;
   /** Epoch seconds after which DynamoDB's TTL deletes the record (rejections only). */
   readonly expiresAt?: number;
   /** Incremented by every write: the condition of optimistic concurrency. */
@@ -112,11 +117,13 @@ const ALLOWED: Record<CopyStatus, readonly CopyStatus[]> = {
   expected: ['copying', 'failed', 'expected'],
   copying: ['available', 'failed', 'expected', 'copying'],
   failed: ['copying', 'expected'],
-  available: [],
+  // Only the pruner leaves `available`, and only once the copy is deleted.
+  available: ['expired'],
   rejected: [],
+  expired: [],
 };
 
-/** Whether the state machine allows `from` → `to`. `available` and `rejected` are final. */
+/** Whether the state machine allows `from` → `to`. `expired` and `rejected` are final. */
 export function canTransition(from: CopyStatus, to: CopyStatus): boolean {
   return ALLOWED[from].includes(to);
 }
@@ -148,6 +155,7 @@ export type RecordPatch = Partial<
     | 'nextAttemptAt'
     | 'lockedUntil'
     | 'lock'
+    | 'expiredAt'
   >
 >;
 

@@ -81,8 +81,15 @@ export const ArtifactPolicySchema = z
       .max(3650, { error: 'expected at most 3650 days' })
       .default(35)
       .describe(
-        'How long backup copies are kept, in days. EBS and AMI copies are locked this long (immutability); expiry after it is not done yet: copies are never expired.',
+        "How long backup copies are kept, in days: the daily pruner deletes older ones, except the newest minCopies of each source resource (and never a resource's newest copy). EBS and AMI copies are also locked this long, and pulled data kept this long under Object Lock (immutability).",
       ),
+    minCopies: z
+      .number({ error: 'expected a whole number of copies' })
+      .int({ error: 'expected a whole number of copies' })
+      .min(1, { error: "expected at least 1: a resource's newest copy is never deleted" })
+      .max(1000, { error: 'expected at most 1000 copies' })
+      .default(1)
+      .describe('Copies of each source resource kept whatever their age (at least 1).'),
   })
   .strict()
   .describe('Policy of one artifact kind.');
@@ -117,7 +124,7 @@ function pulledPolicyFields(kind: PulledKindKey) {
       'Recovery point objective: the newest pulled version may be at most this old, in hours. It sets how often the vault pulls (every half of it, unless pullEveryMinutes says otherwise), and the auditor alarms on a late or failed pull.',
     ),
     retentionDays: ArtifactPolicySchema.shape.retentionDays.describe(
-      "How long what the vault stores is kept at least, in days: the vault bucket's Object Lock retention (the longest of the enabled pulled kinds). Expiry after it is not done yet: nothing is deleted.",
+      "How long what the vault stores is kept, in days: the vault bucket's Object Lock retention (the longest of the enabled pulled kinds), after which the daily pruner deletes versions superseded longer ago than this, beyond the newest minCopies of each resource.",
     ),
     pullEveryMinutes: z
       .number({ error: 'expected a whole number of minutes' })
@@ -460,18 +467,11 @@ export type BunkerConfig = z.infer<typeof BunkerConfigSchema>;
  */
 export function inactiveSettings(config: BunkerConfig): string[] {
   const notes: string[] = [];
-  for (const [key, policy] of Object.entries(config.artifacts)) {
-    if (!policy.enabled) continue;
-    if (isPulled(key)) {
-      notes.push(
-        `artifacts.${key}.retentionDays (${policy.retentionDays}): kept at least this long under Object Lock; nothing expires them after it yet`,
-      );
-      continue;
-    }
+  for (const key of ['rds', 'aurora'] as const) {
+    if (!config.artifacts[key].enabled) continue;
+    // rpoHours (the auditor) and retentionDays (the pruner) are acted on; a lock is not: RDS has none.
     notes.push(
-      key === 'ebs' || key === 'ami'
-        ? `artifacts.${key}.retentionDays (${policy.retentionDays}): copies are locked this long (immutability.mode); nothing expires them after it yet`
-        : `artifacts.${key}.retentionDays (${policy.retentionDays}): not acted on yet; copies are never expired`,
+      `immutability.mode (${config.immutability.mode}) for artifacts.${key}: RDS and Aurora copies have no lock of their own; attach the service control policy of \`bunker scp\` to the backup account`,
     );
   }
   return notes;

@@ -17,7 +17,7 @@ import { acknowledge, NAG_PACK, wildcardFindings } from './nag';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The entry points under `lambdas/handlers/`, one file each. */
-export type BunkerHandlerName = 'intake' | 'completion' | 'sweep' | 'source-agent' | 'pull' | 'audit';
+export type BunkerHandlerName = 'intake' | 'completion' | 'sweep' | 'source-agent' | 'pull' | 'audit' | 'pruner';
 
 /**
  * How every Bunker function is bundled; exported so the bundle test builds
@@ -56,6 +56,12 @@ export interface BunkerFunctionProps {
    * @default - a generated name
    */
   readonly roleName?: string;
+  /**
+   * An execution role made elsewhere (the retention role, which the vault
+   * bucket's policy names); `roleName` is then ignored.
+   * @default - a new role
+   */
+  readonly role?: iam.Role;
   /** What the function does, shown in the console. */
   readonly description: string;
   /**
@@ -106,11 +112,13 @@ export class BunkerFunction extends Construct {
     // An explicit role instead of the default one: the default attaches the
     // AWSLambdaBasicExecutionRole managed policy (AwsSolutions-IAM4) and
     // cannot carry a fixed name.
-    this.role = new iam.Role(this, 'Role', {
-      roleName: props.roleName,
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of ${props.handler}`,
-    });
+    this.role =
+      props.role ??
+      new iam.Role(this, 'Role', {
+        roleName: props.roleName,
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Execution role of ${props.handler}`,
+      });
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,

@@ -26,6 +26,7 @@ import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-fun
 import { BunkerDashboard } from '../constructs/dashboard';
 import { Immutability } from '../constructs/immutability';
 import { PullVault } from '../constructs/pull';
+import { Retention } from '../constructs/retention';
 
 /** How many intake deliveries are handled at once: a flood of bad messages cannot take every Lambda. */
 export const INTAKE_MAX_CONCURRENCY = 5;
@@ -331,6 +332,16 @@ export class VaultStack extends Stack {
         backupKey: this.backupKey,
         inventory: this.inventory,
         alarmAction,
+      });
+    }
+    if (enabledKinds(config).length > 0 || this.pull) {
+      const { backupKey, inventory, pull } = this;
+      new Retention(this, 'Retention', {
+        config,
+        backupKey,
+        inventory,
+        alarmAction,
+        retentionRole: pull?.retentionRole,
       });
     }
 

@@ -54,6 +54,7 @@ describe('the example configuration', () => {
         scope: DEFAULT_SCOPE,
         rpoHours: 24,
         retentionDays: 35,
+        minCopies: 1,
       });
     }
   });
@@ -92,6 +93,7 @@ describe('defaults', () => {
         scope: DEFAULT_SCOPE,
         rpoHours: 24,
         retentionDays: 35,
+        minCopies: 1,
       });
     }
   });
@@ -107,6 +109,7 @@ describe('defaults', () => {
       scope: DEFAULT_SCOPE,
       rpoHours: 24,
       retentionDays: 35,
+      minCopies: 1,
     });
     expect(config.artifacts.rds.enabled).toBe(false);
   });
@@ -128,6 +131,7 @@ describe('defaults', () => {
       scope: { ids: ['orders-db'] },
       rpoHours: 6,
       retentionDays: 90,
+      minCopies: 1,
     });
   });
 });
@@ -239,6 +243,20 @@ describe('validation errors', () => {
         d.artifacts = { rds: { retentionDays: 1.5 } };
       },
       problem: 'artifacts.rds.retentionDays: expected a whole number of days',
+    },
+    {
+      name: 'rejects a minimum of 0 copies: the newest copy is always kept',
+      mutate: (d) => {
+        d.artifacts = { ebs: { minCopies: 0 } };
+      },
+      problem: "artifacts.ebs.minCopies: expected at least 1: a resource's newest copy is never deleted",
+    },
+    {
+      name: 'rejects a fraction of a copy',
+      mutate: (d) => {
+        d.artifacts = { secrets: { minCopies: 2.5 } };
+      },
+      problem: 'artifacts.secrets.minCopies: expected a whole number of copies',
     },
     {
       name: 'rejects an RPO of 0 hours',
@@ -538,23 +556,24 @@ describe('the JSON Schema for editors', () => {
 });
 
 describe('inactiveSettings', () => {
-  it('names every enabled setting Bunker does not act on yet, with its key path and value', () => {
+  it('says nothing of rpoHours and retentionDays, which the auditor and the pruner act on', () => {
     const document = minimalDocument();
-    document.artifacts = { ebs: { enabled: true, rpoHours: 6 }, ssm: { enabled: true }, ami: { enabled: false } };
-
-    expect(inactiveSettings(parseConfig(document))).toEqual([
-      'artifacts.ebs.retentionDays (35): copies are locked this long (immutability.mode); nothing expires them after it yet',
-      'artifacts.ssm.retentionDays (35): kept at least this long under Object Lock; nothing expires them after it yet',
-    ]);
+    document.artifacts = {
+      ebs: { enabled: true, rpoHours: 6 },
+      ssm: { enabled: true },
+      dynamodb: { enabled: true },
+      ami: { enabled: false },
+    };
+    expect(inactiveSettings(parseConfig(document))).toEqual([]);
   });
 
-  it('still says an RDS copy’s retention is not acted on: it has no lock of its own', () => {
+  it('says that RDS and Aurora copies have no lock of their own, and what to attach instead', () => {
     const document = minimalDocument();
-    document.artifacts = { rds: { enabled: true } };
-
-    expect(inactiveSettings(parseConfig(document))).toContain(
-      'artifacts.rds.retentionDays (35): not acted on yet; copies are never expired',
-    );
+    document.artifacts = { rds: { enabled: true }, aurora: { enabled: true } };
+    expect(inactiveSettings(parseConfig(document))).toEqual([
+      'immutability.mode (compliance) for artifacts.rds: RDS and Aurora copies have no lock of their own; attach the service control policy of `bunker scp` to the backup account',
+      'immutability.mode (compliance) for artifacts.aurora: RDS and Aurora copies have no lock of their own; attach the service control policy of `bunker scp` to the backup account',
+    ]);
   });
 
   it('says nothing when no kind is enabled', () => {
@@ -566,13 +585,26 @@ describe('pulled kinds', () => {
   it('are disabled by default, with the scan and export defaults and no rate, paths or prefixes', () => {
     const config = parseConfig(minimalDocument());
 
-    expect(config.artifacts.ssm).toEqual({ enabled: false, scope: DEFAULT_SCOPE, rpoHours: 24, retentionDays: 35 });
-    expect(config.artifacts.secrets).toEqual({ enabled: false, scope: DEFAULT_SCOPE, rpoHours: 24, retentionDays: 35 });
+    expect(config.artifacts.ssm).toEqual({
+      enabled: false,
+      scope: DEFAULT_SCOPE,
+      rpoHours: 24,
+      retentionDays: 35,
+      minCopies: 1,
+    });
+    expect(config.artifacts.secrets).toEqual({
+      enabled: false,
+      scope: DEFAULT_SCOPE,
+      rpoHours: 24,
+      retentionDays: 35,
+      minCopies: 1,
+    });
     expect(config.artifacts.dynamodb).toEqual({
       enabled: false,
       scope: DEFAULT_SCOPE,
       rpoHours: 24,
       retentionDays: 35,
+      minCopies: 1,
       scanReadShare: 0.25,
       scanReadUnitsPerSecond: 100,
       scanSegments: 4,

@@ -27,7 +27,7 @@ const T0 = new Date('2026-03-01T04:30:00.000Z');
 const T1 = new Date('2026-03-01T04:31:00.000Z');
 const T2 = new Date('2026-03-01T05:10:00.000Z');
 
-/** `from` → `to` and whether it is allowed: every pair of the five statuses, written out. */
+/** `from` → `to` and whether it is allowed: every pair of the six statuses, written out. */
 const TRANSITIONS: ReadonlyArray<readonly [CopyStatus, CopyStatus, boolean]> = [
   // Waiting for capacity: a copy may start, wait again, or be given up.
   ['expected', 'expected', true],
@@ -35,30 +35,42 @@ const TRANSITIONS: ReadonlyArray<readonly [CopyStatus, CopyStatus, boolean]> = [
   ['expected', 'available', false],
   ['expected', 'failed', true],
   ['expected', 'rejected', false],
+  ['expected', 'expired', false],
   // In flight: it completes, fails, is re-issued, or goes back to wait for capacity.
   ['copying', 'expected', true],
   ['copying', 'copying', true],
   ['copying', 'available', true],
   ['copying', 'failed', true],
   ['copying', 'rejected', false],
-  // Final: a finished copy never changes status again.
+  ['copying', 'expired', false],
+  // A finished copy only ever leaves by the pruner's deletion.
   ['available', 'expected', false],
   ['available', 'copying', false],
   ['available', 'available', false],
   ['available', 'failed', false],
   ['available', 'rejected', false],
+  ['available', 'expired', true],
   // Retried: copied again, or put back in the queue; never straight to available.
   ['failed', 'expected', true],
   ['failed', 'copying', true],
   ['failed', 'available', false],
   ['failed', 'failed', false],
   ['failed', 'rejected', false],
+  ['failed', 'expired', false],
   // Final and kept apart: a rejected message never becomes a copy.
   ['rejected', 'expected', false],
   ['rejected', 'copying', false],
   ['rejected', 'available', false],
   ['rejected', 'failed', false],
   ['rejected', 'rejected', false],
+  ['rejected', 'expired', false],
+  // Final: a deleted copy's record stays as the account of what was deleted.
+  ['expired', 'expected', false],
+  ['expired', 'copying', false],
+  ['expired', 'available', false],
+  ['expired', 'failed', false],
+  ['expired', 'rejected', false],
+  ['expired', 'expired', false],
 ];
 
 function record(status: CopyStatus, extra: Partial<InventoryRecord> = {}): InventoryRecord {
@@ -76,7 +88,7 @@ function record(status: CopyStatus, extra: Partial<InventoryRecord> = {}): Inven
 }
 
 describe('the copy state machine', () => {
-  it('has a row for each of the 25 pairs of statuses', () => {
+  it('has a row for each of the 36 pairs of statuses', () => {
     const pairs = new Set(TRANSITIONS.map(([from, to]) => `${from}->${to}`));
 
     expect(pairs.size).toBe(COPY_STATUSES.length ** 2);
@@ -86,7 +98,7 @@ describe('the copy state machine', () => {
     expect(canTransition(from, to)).toBe(allowed);
   });
 
-  it.each(['available', 'rejected'] as const)('lets nothing leave the final status %s', (final) => {
+  it.each(['expired', 'rejected'] as const)('lets nothing leave the final status %s', (final) => {
     expect(COPY_STATUSES.filter((to) => canTransition(final, to))).toEqual([]);
   });
 
@@ -102,6 +114,10 @@ describe('the copy state machine', () => {
 
   it('lets a record become available only from copying', () => {
     expect(sourcesOf('available')).toEqual(['copying']);
+  });
+
+  it('lets a record become expired only from available: nothing in flight or failed is pruned', () => {
+    expect(sourcesOf('expired')).toEqual(['available']);
   });
 
   it('lets no record become rejected: rejections are only ever created', () => {

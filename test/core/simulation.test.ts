@@ -60,6 +60,7 @@ describe('runSimulation', () => {
         available: result.snapshotsInScope,
         failed: 0,
         rejected: 0,
+        expired: 0,
       });
       expect(result.maxCopiesInProgressObserved).toBeLessThanOrEqual(HOSTILE.maxCopiesInProgress);
       expect(result.deadLetters).toBe(0);

@@ -133,7 +133,14 @@ describe.concurrent('the local mode', () => {
         deadLetters: 0,
       });
       expect(summary.rounds).toBeGreaterThanOrEqual(1);
-      expect(summary.byStatus).toEqual({ expected: 0, copying: 0, available: copies, failed: 0, rejected: 1 });
+      expect(summary.byStatus).toEqual({
+        expected: 0,
+        copying: 0,
+        available: copies,
+        failed: 0,
+        rejected: 1,
+        expired: 0,
+      });
       expect((await inventory(config, endpoint, { status: 'available' })).length).toBe(copies);
       expect(progress.join('\n')).toMatch(new RegExp(`${copies} snapshot\\(s\\) shared and announced`));
 
@@ -174,7 +181,7 @@ describe.concurrent('the local mode', () => {
       expect(run.code, describeRun(run)).toBe(0);
       const copies = (await intermediatesIn(source)).length;
       expect(copies).toBeGreaterThanOrEqual(1);
-      expect(run.stdout).toContain(`: 0 expected, 0 copying, ${copies} available, 0 failed, 1 rejected.`);
+      expect(run.stdout).toContain(`: 0 expected, 0 copying, ${copies} available, 0 failed, 1 rejected, 0 expired.`);
       expect(run.stdout).toMatch(/^Settled after \d+ round\(s\)/m);
       const backupCopies = (await ownSnapshots(aws.rds(backup))).filter(
         (s) => tagsOf(s)['bunker:source-account'] === source,

@@ -523,8 +523,8 @@ describe('local up against the synthesized templates', () => {
         roles++;
       }
     }
-    // Four vault Lambda roles (intake, completion, sweep, audit); an agent role per source stack; one reader role per source account.
-    expect(roles).toBe(4 + 3 + 2);
+    // Four vault Lambda roles (intake, completion, sweep, audit) and the pruner's retention role; an agent role per source stack; one reader role per source account.
+    expect(roles).toBe(5 + 3 + 2);
   });
 
   it("lets only the vault's intake and audit roles assume the reader role, literally", async () => {

@@ -422,7 +422,9 @@ describe('the vault stack', () => {
   it('names the vault Lambda roles as the source stacks name them, and lets only intake and audit assume reader roles', () => {
     const roles = resourcesOf(vault, 'AWS::IAM::Role');
     const roleArns = roles.map(([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`);
-    expect(roleArns.sort()).toEqual(vaultRoleArns(config.name, BACKUP).sort());
+    // The three vault Lambdas' roles, and the retention role the pruner runs as.
+    const retentionRole = `arn:aws:iam::${BACKUP}:role/${config.name}-retention`;
+    expect(roleArns.sort()).toEqual([...vaultRoleArns(config.name, BACKUP), retentionRole].sort());
     const assumers = roles
       .filter(([roleId]) =>
         policyStatements(vault).some(
@@ -463,14 +465,22 @@ describe('the vault stack', () => {
       expect(asArray(alarm.AlarmActions).map(referencedId)).toEqual([alertsTopic]);
       expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
     }
-    // The auditor's (test/infra/audit.test.ts): its errors, and breaching and at-risk per enabled kind.
+    // The auditor's (test/infra/audit.test.ts): breaching and at-risk per enabled kind. The pruner's: copies it refused.
     const ofAudit = (name: unknown) => ['BreachingResources', 'AtRiskResources'].includes(name as string);
     expect(
       alarms
         .map((alarm) => alarm.MetricName)
         .filter((name) => !ofAudit(name))
         .sort(),
-    ).toEqual(['ApproximateNumberOfMessagesVisible', 'Errors', 'Errors', 'Errors', 'Errors']);
+    ).toEqual([
+      'ApproximateNumberOfMessagesVisible',
+      'CopiesNotBunkers',
+      'Errors',
+      'Errors',
+      'Errors',
+      'Errors',
+      'Errors',
+    ]);
     expect(referencedId(vault.Resources[alertsTopic].Properties?.KmsMasterKeyId)).not.toBe(
       keyByAlias(vault, names.backupKeyAlias),
     );

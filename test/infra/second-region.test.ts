@@ -77,14 +77,15 @@ describe('a second Region of the backup account', () => {
   });
 
   it('tells the Lambdas the second Region through their settings', () => {
-    // The copy pipeline's three; the auditor judges first copies only and needs no second Region.
+    // intake, completion, sweep and the pruner (which deletes second-hop copies past their retention);
+    // the auditor judges first copies only and needs no second Region.
     const functions = Object.values(vault.Resources).filter(
       (r) =>
         r.Type === 'AWS::Lambda::Function' &&
         (r.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_SERVICE_NAME !==
           'bunker-audit',
     );
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(4);
     for (const fn of functions) {
       expect(
         (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.BUNKER_SECOND_REGION,

@@ -1,0 +1,151 @@
+/**
+ * The pruner's SDK adapters: deleting a copy of each kind in the backup
+ * account, and deleting an object version of the vault bucket. Every answer
+ * is reduced to a {@link DeleteOutcome}: gone (nothing to do), locked (an
+ * EBS snapshot lock, AMI deregistration protection, S3 Object Lock: left
+ * for the next run, never retried here), refused, or deleted. What is
+ * neither is thrown; the SDK's adaptive retry has already retried it.
+ */
+import { DeleteSnapshotCommand, DeregisterImageCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { DeleteDBClusterSnapshotCommand, DeleteDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { StoredVersion } from '../../core/retention/plan';
+import type { CopyDeleter, CopyDeleters, CopyToDelete, DeleteOutcome, VaultVersions } from '../../core/retention/prune';
+import { type AwsContext, clientConfig } from '../aws-context';
+import { describeAwsError } from '../aws-errors';
+import { BackupEc2Clients } from '../ec2-common';
+
+/**
+ * Error codes and messages of a lock: EC2's `SnapshotLocked` family,
+ * deregistration protection, and S3's refusal of a version under Object Lock
+ * (an `AccessDenied` whose message names the lock).
+ */
+const LOCKED = /lock|protect/i;
+
+/** Runs one delete call and says what it came to. */
+async function outcomeOf(call: () => Promise<unknown>): Promise<DeleteOutcome> {
+  try {
+    await call();
+    return { outcome: 'deleted' };
+  } catch (error) {
+    const { class: kind, code, message } = describeAwsError(error);
+    const detail = `${code}: ${message}`;
+    if (kind === 'not-found') return { outcome: 'gone' };
+    if (LOCKED.test(code) || LOCKED.test(message)) return { outcome: 'locked', detail };
+    if (kind === 'refused') return { outcome: 'refused', detail };
+    throw error;
+  }
+}
+
+/** EC2 answers "not found" for an image it deregistered a while ago with this code too. */
+const GONE_IMAGE = new Set(['InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable']);
+
+function ebsDeleter(ec2: BackupEc2Clients): CopyDeleter {
+  return {
+    delete: (copy: CopyToDelete) =>
+      outcomeOf(() => ec2.clientFor(copy.region).send(new DeleteSnapshotCommand({ SnapshotId: copy.targetId }))),
+  };
+}
+
+/** Deregisters the image, then deletes its backing snapshots, which would otherwise stay and cost. */
+function amiDeleter(ec2: BackupEc2Clients): CopyDeleter {
+  return {
+    async delete(copy: CopyToDelete): Promise<DeleteOutcome> {
+      const client: EC2Client = ec2.clientFor(copy.region);
+      let image = await outcomeOf(async () => {
+        try {
+          await client.send(new DeregisterImageCommand({ ImageId: copy.targetId }));
+        } catch (error) {
+          if (GONE_IMAGE.has(describeAwsError(error).code)) return;
+          throw error;
+        }
+      });
+      if (image.outcome === 'locked' || image.outcome === 'refused') return image;
+      for (const child of copy.children ?? []) {
+        const snapshot = await outcomeOf(() => client.send(new DeleteSnapshotCommand({ SnapshotId: child })));
+        if (snapshot.outcome === 'locked' || snapshot.outcome === 'refused') return snapshot;
+        if (snapshot.outcome === 'deleted') image = { outcome: 'deleted' };
+      }
+      return image;
+    },
+  };
+}
+
+function rdsDeleter(context: AwsContext, cluster: boolean): CopyDeleter {
+  const clients = new Map<string, RDSClient>();
+  const clientFor = (region: string) => {
+    let client = clients.get(region);
+    if (!client) {
+      client = new RDSClient(clientConfig(context, region));
+      clients.set(region, client);
+    }
+    return client;
+  };
+  return {
+    delete: (copy: CopyToDelete) =>
+      outcomeOf(() =>
+        cluster
+          ? clientFor(copy.region).send(
+              new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: copy.targetId }),
+            )
+          : clientFor(copy.region).send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: copy.targetId })),
+      ),
+  };
+}
+
+export function sdkCopyDeleters(context: AwsContext): CopyDeleters {
+  const ec2 = new BackupEc2Clients(context);
+  return {
+    'rds-snapshot': rdsDeleter(context, false),
+    'aurora-cluster-snapshot': rdsDeleter(context, true),
+    'ebs-snapshot': ebsDeleter(ec2),
+    ami: amiDeleter(ec2),
+  };
+}
+
+/** The vault bucket's versions. A delete names the version, so it removes data for good instead of adding a marker. */
+export class S3VaultVersions implements VaultVersions {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async listVersions(prefix: string): Promise<StoredVersion[]> {
+    const out: StoredVersion[] = [];
+    // The S3 client has no paginator for ListObjectVersions: its two markers are followed by hand.
+    let markers: { KeyMarker?: string; VersionIdMarker?: string } = {};
+    for (;;) {
+      const page = await this.client.send(
+        new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: prefix, ...markers }),
+      );
+      for (const version of page.Versions ?? []) {
+        if (version.Key && version.VersionId) out.push({ key: version.Key, versionId: version.VersionId });
+      }
+      if (!page.IsTruncated) return out;
+      markers = { KeyMarker: page.NextKeyMarker, VersionIdMarker: page.NextVersionIdMarker };
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return answer.Body ? await answer.Body.transformToByteArray() : new Uint8Array();
+    } catch (error) {
+      const { code } = describeAwsError(error);
+      if (code === 'NoSuchKey' || code === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  async deleteVersion(key: string, versionId: string): Promise<DeleteOutcome> {
+    const outcome = await outcomeOf(() =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId })),
+    );
+    // The retention role's policy and the bucket policy both allow this delete, so an AccessDenied
+    // is Object Lock holding the version (S3 does not always say so in the message; the emulator never does).
+    if (outcome.outcome === 'refused' && outcome.detail.startsWith('AccessDenied')) {
+      return { outcome: 'locked', detail: outcome.detail };
+    }
+    return outcome;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * The pruner's settings beside the vault's: each enabled kind's retention
+ * and, when a pulled kind is enabled, the vault bucket. The CDK stack and
+ * the local mode build them from `bunker.config.json`; the handler reads
+ * them once, at cold start.
+ */
+import { z } from 'zod';
+import { KIND_NAMES } from '../../kinds/types';
+import { SettingsError } from '../errors';
+import type { RetentionPolicies } from './prune';
+
+const PolicySchema = z.object({
+  retentionDays: z.number().int().min(1),
+  minCopies: z.number().int().min(1),
+});
+
+const RetentionSchema = z.object({
+  copies: z.partialRecord(z.enum(KIND_NAMES), PolicySchema),
+  values: z.partialRecord(z.enum(['ssm', 'secrets']), PolicySchema),
+  tables: PolicySchema.optional(),
+  vaultBucket: z.string().min(3).optional(),
+});
+
+export interface RetentionSettings {
+  readonly policies: RetentionPolicies;
+  /** The vault bucket, when a pulled kind is enabled. */
+  readonly vaultBucket?: string;
+}
+
+const ENV = 'BUNKER_RETENTION';
+
+export function retentionSettingsToEnv(settings: RetentionSettings): Record<string, string> {
+  return {
+    [ENV]: JSON.stringify({
+      copies: settings.policies.copies,
+      values: settings.policies.values,
+      ...(settings.policies.tables ? { tables: settings.policies.tables } : {}),
+      ...(settings.vaultBucket ? { vaultBucket: settings.vaultBucket } : {}),
+    }),
+  };
+}
+
+export function retentionSettingsFromEnv(env: Record<string, string | undefined> = process.env): RetentionSettings {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(env[ENV] ?? '');
+  } catch {
+    throw new SettingsError(`invalid retention settings: ${ENV}: expected JSON`);
+  }
+  const result = RetentionSchema.safeParse(parsed);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new SettingsError(`invalid retention settings: ${problems.join('; ')}`);
+  }
+  const { copies, values, tables, vaultBucket } = result.data;
+  return { policies: { copies, values, ...(tables ? { tables } : {}) }, ...(vaultBucket ? { vaultBucket } : {}) };
+}
