@@ -489,7 +489,21 @@ program
   .action(async (options: { html: string; days: number; config: string; endpoint?: string; profile?: string }) => {
     const config = loadConfig(options.config);
     const { writeReport } = await import('../cli/report');
-    const written = await writeReport(config, options.html, options);
+    const { readStatus } = await import('../cli/status');
+    const { localContext } = await import('../cli/local/accounts');
+    const { vaultNames } = await import('../lambdas/core/names');
+    const written = await writeReport(config, options.html, options, async (context) => {
+      // The audit reads through the reader roles: on the emulator as the audit function's role, as `status` does.
+      const auditContext = options.endpoint
+        ? await localContext(
+            options.endpoint,
+            config.backup.account,
+            config.backup.region,
+            vaultNames(config.name).auditRole,
+          )
+        : context;
+      return (await readStatus(config, auditContext, {}, new Date())).resources;
+    });
     say(
       `Wrote ${options.html}: ${written.copies} copy record(s), ${written.pulled} pulled resource(s), ${written.resources} audited resource(s).`,
     );

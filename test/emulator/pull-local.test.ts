@@ -461,11 +461,15 @@ out(sorted(found))
     const page = join(dir, 'report.html');
     const result = await bunker(['report', '--html', page, '--endpoint', endpoint, '--config', configFile]);
     expect(result.code, describeRun(result)).toBe(0);
-    expect(result.stdout).toMatch(/^Wrote .*report\.html: 0 copy record\(s\), 20 pulled resource\(s\)/);
+    // 20 pulled resources, each audited against its kind's RPO.
+    expect(result.stdout).toMatch(
+      /^Wrote .*report\.html: 0 copy record\(s\), 20 pulled resource\(s\), 20 audited resource\(s\)\./,
+    );
     const html = readFileSync(page, 'utf8');
     for (const kind of ['ssm-parameter', 'secret', 'dynamodb-table']) {
       expect(html).toContain(`<figure data-account="${source}" data-kind="${kind}">`);
     }
+    expect(html).toContain(`<tr class="ok" data-account="${source}" data-kind="ssm-parameter">`);
     cliOutputs.push(html);
   });
 

@@ -132,7 +132,13 @@ describe('the audit alarms', () => {
   it('alarm on breaching and at-risk resources of every enabled kind, with actions to the alerts topic', () => {
     const [topic] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName === 'bunker-alerts');
     const alarms = Object.values(vault.Resources)
-      .filter((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.Namespace === 'Bunker')
+      // The auditor's alarms; the pruner's (CopiesNotBunkers) is asserted in test/infra/retention.test.ts.
+      .filter(
+        (r) =>
+          r.Type === 'AWS::CloudWatch::Alarm' &&
+          r.Properties?.Namespace === 'Bunker' &&
+          ['BreachingResources', 'AtRiskResources'].includes(r.Properties.MetricName as string),
+      )
       .map((r) => r.Properties ?? {});
     expect(
       alarms.map((a) => `${a.MetricName as string} ${(a.Dimensions as { Value: string }[])[0].Value}`).sort(),
