@@ -94,7 +94,8 @@ const breakLongWords = (text: string, width: number) =>
 
 const kindLabel = (r: InventoryRecord) => (r.kind === 'unknown' ? '-' : KINDS[r.kind].configKey);
 
-interface Column<T> {
+/** A column of a terminal table: see {@link render}. */
+export interface Column<T> {
   readonly head: string;
   /** Width including cli-table3's one-space padding on each side. */
   readonly width: number;
@@ -103,7 +104,12 @@ interface Column<T> {
   readonly wrap?: boolean;
 }
 
-function render<T>(columns: readonly Column<T>[], records: readonly T[]): string {
+/**
+ * A terminal table, one row per record: cells made safe to print, line by
+ * line, and wrapped rather than cut short. Shared by `bunker inventory` and
+ * `bunker status`.
+ */
+export function render<T>(columns: readonly Column<T>[], records: readonly T[]): string {
   const table = new Table({
     head: columns.map((c) => c.head),
     colWidths: columns.map((c) => c.width),

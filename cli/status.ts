@@ -6,7 +6,6 @@
  * is within its RPO (at-risk included), 2 when anything breaches, 1 when
  * the audit could not see everything (or failed).
  */
-import Table from 'cli-table3';
 import { auditDeps } from '../lambdas/adapters/audit/wiring';
 import type { AwsContext } from '../lambdas/adapters/aws-context';
 import { audit } from '../lambdas/core/audit/audit';
@@ -16,6 +15,7 @@ import { type Log, silentLog } from '../lambdas/core/ports';
 import { safeText } from '../lambdas/core/text';
 import { auditHandlerSettings } from '../lib/constructs/audit';
 import type { BunkerConfig } from '../lib/config/schema';
+import { type Column, render } from './inventory';
 
 /** Exit statuses of `bunker status`, documented in its `--help` and the README. */
 export const STATUS_EXIT = { ok: 0, error: 1, breach: 2 } as const;
@@ -57,10 +57,8 @@ export function statusExitCode(report: AuditReport): number {
   return report.unreachable.length > 0 ? STATUS_EXIT.error : STATUS_EXIT.ok;
 }
 
-/** Text from outside (resource names, reasons quoting AWS) with control characters shown as escapes. */
+/** Text from outside (unreachable accounts' errors) with control characters shown as escapes. */
 const cell = (text: string) => safeText(text, 10_000);
-/** Identifiers wrap rather than truncate: broken into cell-wide pieces. */
-const hardWrap = (text: string, width: number) => (text.match(new RegExp(`.{1,${width}}`, 'gu')) ?? ['']).join('\n');
 const when = (iso: string | undefined) => (iso ? `${iso.slice(0, 10)}\n${iso.slice(11, 16)}` : '-');
 
 /**
@@ -68,7 +66,7 @@ const when = (iso: string | undefined) => (iso ? `${iso.slice(0, 10)}\n${iso.sli
  * one-space padding; with the borders the table is 120 wide).
  */
 export function statusTable(report: AuditReport): string {
-  const columns: { head: string; width: number; value: (r: ResourceAudit) => string; wrap?: boolean }[] = [
+  const columns: Column<ResourceAudit>[] = [
     { head: 'State', width: 10, value: (r) => r.state },
     { head: 'Kind', width: 25, value: (r) => r.kind },
     { head: 'Account', width: 15, value: (r) => `${r.account}\n${r.region}` },
@@ -85,17 +83,7 @@ export function statusTable(report: AuditReport): string {
   if (report.resources.length === 0) {
     lines.push('No resource in scope.');
   } else {
-    const table = new Table({
-      head: columns.map((c) => c.head),
-      colWidths: columns.map((c) => c.width),
-      wordWrap: true,
-      wrapOnWordBoundary: true,
-      style: { head: [], border: [] },
-    });
-    for (const r of report.resources) {
-      table.push(columns.map((c) => (c.wrap ? hardWrap(cell(c.value(r)), c.width - 2) : cell(c.value(r)))));
-    }
-    lines.push(table.toString());
+    lines.push(render(columns, report.resources));
   }
   const count = (state: string) => report.resources.filter((r) => r.state === state).length;
   lines.push(
