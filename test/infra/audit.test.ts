@@ -5,15 +5,7 @@
  * act on the alerts topic, and the vault refuses to synthesize without an
  * alert address unless the configuration allows it.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../lib/app';
-import { parseConfig } from '../../lib/config/load';
 import type { BunkerConfigInput } from '../../lib/config/schema';
 import {
   actionsOf,
@@ -25,40 +17,27 @@ import {
   referencedId,
   type TemplateJson,
 } from './policy-walk';
-
-const BACKUP = '111111111111';
-const PAYMENTS = '222222222222';
-const STOREFRONT = '333333333333';
+import { BACKUP, baseDocument, PAYMENTS, STOREFRONT, synthesize } from './support/synth';
 
 const document: BunkerConfigInput = {
-  name: 'bunker',
-  backup: { account: BACKUP, region: 'eu-west-1' },
-  sources: [
-    { account: PAYMENTS, regions: ['eu-west-1'] },
-    { account: STOREFRONT, regions: ['eu-central-1', 'eu-west-1'] },
-  ],
+  ...baseDocument,
   artifacts: { rds: { enabled: true, rpoHours: 6 }, ebs: { enabled: true }, ssm: { enabled: true } },
-  alerts: { emails: ['backup-alerts@example.com'] },
 };
 
-function synthesize(input: BunkerConfigInput) {
-  const outdir = mkdtempSync(join(tmpdir(), 'bunker-audit-infra-'));
-  const built = buildApp(parseConfig(input, 'test config'), new App({ outdir, context: { [BUNDLING_STACKS]: [] } }));
-  built.app.synth();
-  const template = (stack: (typeof built.sources)[number] | typeof built.vault) =>
-    Template.fromStack(stack).toJSON() as TemplateJson;
-  return {
-    vault: template(built.vault),
-    sources: built.sources.map((stack) => ({ stack, template: template(stack) })),
-  };
+/** Synthesizes and throws what synthesis threw: these tests assert on a clean synthesis only. */
+function synthesizeClean(input: BunkerConfigInput) {
+  const synthesized = synthesize(input);
+  if (synthesized.synthError) throw synthesized.synthError;
+  return synthesized;
 }
 
 let vault: TemplateJson;
-let sources: ReturnType<typeof synthesize>['sources'];
+/** Source templates by `account/region`. */
+let sources: Map<string, TemplateJson>;
 let auditRoleId: string;
 
 beforeAll(() => {
-  ({ vault, sources } = synthesize(document));
+  ({ vault, sources } = synthesizeClean(document));
   [auditRoleId] = logicalIds(vault, 'AWS::IAM::Role', (props) => props.RoleName === 'bunker-audit');
 }, 120_000);
 
@@ -82,7 +61,7 @@ describe('the audit function', () => {
   });
 
   it('is trusted by every reader role, next to intake', () => {
-    const readers = sources.flatMap(({ template }) =>
+    const readers = [...sources.values()].flatMap((template) =>
       logicalIds(template, 'AWS::IAM::Role', (props) => props.RoleName === 'bunker-reader').map((id) => ({
         template,
         id,
@@ -164,13 +143,13 @@ describe('the audit alarms', () => {
 
 describe('an alert address', () => {
   it('is required: the vault refuses to synthesize without one', () => {
-    expect(() => synthesize({ ...document, alerts: { emails: [] } })).toThrow(
+    expect(() => synthesizeClean({ ...document, alerts: { emails: [] } })).toThrow(
       'alerts.emails: expected at least one e-mail address to tell when a backup is missing, late or failed; or set "alerts": { "allowNoEmail": true } to deploy with nobody e-mailed',
     );
   });
 
   it('may be left out when alerts.allowNoEmail says so', () => {
-    const { vault: allowed } = synthesize({ ...document, alerts: { emails: [], allowNoEmail: true } });
+    const { vault: allowed } = synthesizeClean({ ...document, alerts: { emails: [], allowNoEmail: true } });
     expect(logicalIds(allowed, 'AWS::SNS::Subscription', (props) => props.Protocol === 'email')).toEqual([]);
     expect(logicalIds(allowed, 'AWS::SNS::Topic', (props) => props.TopicName === 'bunker-alerts')).toHaveLength(1);
   });

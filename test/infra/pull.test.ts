@@ -5,16 +5,11 @@
  * pulled kind is enabled. The app is built with cdk-nag attached, as
  * `make synth` builds it, with every pulled kind enabled.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, type Stack, Validations } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type BunkerApp, buildApp } from '../../lib/app';
-import { parseConfig } from '../../lib/config/load';
 import type { BunkerConfigInput } from '../../lib/config/schema';
 import {
   actionsOf,
@@ -29,54 +24,17 @@ import {
   type Statement,
   type TemplateJson,
 } from './policy-walk';
-
-const BACKUP = '111111111111';
-const PAYMENTS = '222222222222';
-const STOREFRONT = '333333333333';
+import { BACKUP, baseDocument, PAYMENTS, STOREFRONT, type Synthesized, synthesize } from './support/synth';
 
 const document: BunkerConfigInput = {
-  name: 'bunker',
-  backup: { account: BACKUP, region: 'eu-west-1' },
-  sources: [
-    { account: PAYMENTS, name: 'payments', regions: ['eu-west-1'] },
-    // The puller role is made by the first listed Region's stack only.
-    { account: STOREFRONT, name: 'storefront', regions: ['eu-central-1', 'eu-west-1'] },
-  ],
+  ...baseDocument,
   artifacts: {
     rds: { enabled: true },
     ssm: { enabled: true, paths: ['/app/', '/shared/'], pullEveryMinutes: 30, retentionDays: 35 },
     secrets: { enabled: true, namePrefixes: ['prod/'], rpoHours: 4, retentionDays: 90 },
     dynamodb: { enabled: true, scope: { tag: { key: 'backup', value: 'daily' } }, retentionDays: 400 },
   },
-  alerts: { emails: ['backup-alerts@example.com'] },
 };
-
-interface Synthesized {
-  built: BunkerApp;
-  outdir: string;
-  synthError: unknown;
-  vault: TemplateJson;
-  /** Source templates by `account/region`. */
-  sources: Map<string, TemplateJson>;
-}
-
-/** Synthesizes the app (with cdk-nag) without bundling the Lambda code: the templates are what is asserted. */
-function synthesize(input: BunkerConfigInput): Synthesized {
-  const outdir = mkdtempSync(join(tmpdir(), 'bunker-pull-infra-'));
-  const built = buildApp(parseConfig(input, 'test config'), new App({ outdir, context: { [BUNDLING_STACKS]: [] } }));
-  let synthError: unknown;
-  let template: (stack: Stack) => TemplateJson;
-  try {
-    built.app.synth();
-    template = (stack) => Template.fromStack(stack).toJSON() as TemplateJson;
-  } catch (error) {
-    synthError = error;
-    template = (stack) => JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')) as TemplateJson;
-  }
-  const sources = new Map<string, TemplateJson>();
-  for (const stack of built.sources) sources.set(`${stack.account}/${stack.region}`, template(stack));
-  return { built, outdir, synthError, vault: template(built.vault), sources };
-}
 
 let all: Synthesized;
 let none: Synthesized;

@@ -6,15 +6,7 @@
  * the pruner runs as. The app is built with cdk-nag attached, as `make
  * synth` builds it.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { App, type Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../lib/app';
-import { parseConfig } from '../../lib/config/load';
 import type { BunkerConfigInput } from '../../lib/config/schema';
 import {
   actionsOf,
@@ -28,18 +20,10 @@ import {
   referencedId,
   type TemplateJson,
 } from './policy-walk';
-
-const BACKUP = '111111111111';
-const PAYMENTS = '222222222222';
-const STOREFRONT = '333333333333';
+import { BACKUP, baseDocument, PAYMENTS, STOREFRONT, type Synthesized, synthesize } from './support/synth';
 
 const everything: BunkerConfigInput = {
-  name: 'bunker',
-  backup: { account: BACKUP, region: 'eu-west-1' },
-  sources: [
-    { account: PAYMENTS, name: 'payments', regions: ['eu-west-1'] },
-    { account: STOREFRONT, name: 'storefront', regions: ['eu-central-1', 'eu-west-1'] },
-  ],
+  ...baseDocument,
   artifacts: {
     rds: { enabled: true, retentionDays: 30, minCopies: 2 },
     aurora: { enabled: true },
@@ -49,7 +33,6 @@ const everything: BunkerConfigInput = {
     secrets: { enabled: true },
     dynamodb: { enabled: true },
   },
-  alerts: { emails: ['backup-alerts@example.com'] },
 };
 
 const copiesOnly: BunkerConfigInput = {
@@ -63,39 +46,6 @@ const secondHop: BunkerConfigInput = {
   backup: { account: BACKUP, region: 'eu-west-1', secondRegion: 'eu-north-1' },
   artifacts: { rds: { enabled: true }, ebs: { enabled: true } },
 };
-
-interface Synthesized {
-  synthError: unknown;
-  validationReport: string;
-  /** Every template by stack name. */
-  templates: Map<string, TemplateJson>;
-  vault: TemplateJson;
-}
-
-function synthesize(input: BunkerConfigInput): Synthesized {
-  const outdir = mkdtempSync(join(tmpdir(), 'bunker-retention-infra-'));
-  const built = buildApp(parseConfig(input, 'test config'), new App({ outdir, context: { [BUNDLING_STACKS]: [] } }));
-  let synthError: unknown;
-  let template: (stack: Stack) => TemplateJson;
-  try {
-    built.app.synth();
-    template = (stack) => Template.fromStack(stack).toJSON() as TemplateJson;
-  } catch (error) {
-    synthError = error;
-    template = (stack) => JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')) as TemplateJson;
-  }
-  const templates = new Map<string, TemplateJson>();
-  for (const stack of [built.vault, ...(built.vaultRegion ? [built.vaultRegion] : []), ...built.sources]) {
-    templates.set(stack.stackName, template(stack));
-  }
-  let validationReport: string;
-  try {
-    validationReport = readFileSync(join(outdir, 'validation-report.json'), 'utf8');
-  } catch {
-    validationReport = '{"pluginReports":[]}';
-  }
-  return { synthError, validationReport, templates, vault: template(built.vault) };
-}
 
 let all: Synthesized;
 let copies: Synthesized;
