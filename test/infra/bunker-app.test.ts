@@ -8,13 +8,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App, type Stack, Validations } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { intakeTopicArn, intakeTopicName, sourceNames, vaultNames, vaultRoleArns } from '../../lambdas/core/names';
 import { INTAKE_MAX_CONCURRENCY } from '../../lib/stacks/vault-stack';
-import { type BunkerApp, buildApp } from '../../lib/app';
+import type { BunkerApp } from '../../lib/app';
 import { parseConfig } from '../../lib/config/load';
 import type { BunkerConfigInput } from '../../lib/config/schema';
 import { SOURCE_EVENT_IDS } from '../../lib/stacks/source-stack';
@@ -31,24 +30,15 @@ import {
   referencedId,
   type TemplateJson,
 } from './policy-walk';
+import { BACKUP, baseDocument, PAYMENTS, STOREFRONT, synthesize } from './support/synth';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BACKUP = '111111111111';
-const PAYMENTS = '222222222222';
-const STOREFRONT = '333333333333';
 const SOURCES = [PAYMENTS, STOREFRONT];
 
 const document: BunkerConfigInput = {
-  name: 'bunker',
-  backup: { account: BACKUP, region: 'eu-west-1' },
-  sources: [
-    { account: PAYMENTS, name: 'payments', regions: ['eu-west-1'] },
-    // First Region differs from the backup Region: the reader role lives there.
-    { account: STOREFRONT, name: 'storefront', regions: ['eu-central-1', 'eu-west-1'] },
-  ],
+  ...baseDocument,
   // Every snapshot kind: the rules, grants and reader actions are built from the kind registry.
   artifacts: { rds: { enabled: true }, aurora: { enabled: true }, ebs: { enabled: true }, ami: { enabled: true } },
-  alerts: { emails: ['backup-alerts@example.com'] },
 };
 const config = parseConfig(document, 'test config');
 const names = vaultNames(config.name);
@@ -58,25 +48,11 @@ let built: BunkerApp;
 let synthError: unknown;
 let vault: TemplateJson;
 /** Source templates by `account/region`. */
-const sources = new Map<string, TemplateJson>();
+let sources: Map<string, TemplateJson>;
 
 beforeAll(() => {
-  outdir = mkdtempSync(join(tmpdir(), 'bunker-infra-'));
-  built = buildApp(config, new App({ outdir }));
-  let template: (stack: Stack) => TemplateJson;
-  try {
-    // Under vitest (NODE_ENV=test) CDK throws on a validation failure
-    // instead of only setting the exit code, with the whole report.
-    built.app.synth();
-    template = (stack) => Template.fromStack(stack).toJSON() as TemplateJson;
-  } catch (error) {
-    synthError = error;
-    // The templates were written before validation ran: read them, so the
-    // other tests still say what they check instead of failing on undefined.
-    template = (stack) => JSON.parse(readFileSync(join(outdir, stack.templateFile), 'utf8')) as TemplateJson;
-  }
-  vault = template(built.vault);
-  for (const stack of built.sources) sources.set(`${stack.account}/${stack.region}`, template(stack));
+  // With the Lambda code bundled, as a deployment synthesizes it (bundling is part of what must succeed).
+  ({ outdir, built, synthError, vault, sources } = synthesize(document, { bundle: true }));
 });
 
 const resourcesOf = (template: TemplateJson, type: string) =>
