@@ -3,12 +3,8 @@
  * breaches and is at risk, each kind's age drawn against its own RPO, and a
  * graph per source account, from the auditor's metrics.
  */
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../lib/app';
-import { parseConfig } from '../../lib/config/load';
+import { baseDocument, synthesize } from './support/synth';
 
 interface Widget {
   readonly type: string;
@@ -24,25 +20,19 @@ let widgets: Widget[];
 let dashboardName: unknown;
 
 beforeAll(() => {
-  const config = parseConfig(
-    {
-      name: 'bunker',
-      backup: { account: '111111111111', region: 'eu-west-1' },
-      sources: [
-        { account: '222222222222', name: 'payments', regions: ['eu-west-1'] },
-        { account: '333333333333', regions: ['eu-west-1'] },
-      ],
-      artifacts: {
-        rds: { enabled: true, rpoHours: 24 },
-        ebs: { enabled: true, rpoHours: 6 },
-        ssm: { enabled: true, rpoHours: 2 },
-      },
-      alerts: { emails: ['ops@example.com'] },
+  const { vault } = synthesize({
+    ...baseDocument,
+    sources: [
+      { account: '222222222222', name: 'payments', regions: ['eu-west-1'] },
+      { account: '333333333333', regions: ['eu-west-1'] },
+    ],
+    artifacts: {
+      rds: { enabled: true, rpoHours: 24 },
+      ebs: { enabled: true, rpoHours: 6 },
+      ssm: { enabled: true, rpoHours: 2 },
     },
-    'test config',
-  );
-  const built = buildApp(config, new App({ context: { [BUNDLING_STACKS]: [] } }));
-  const [dashboard] = Object.values(Template.fromStack(built.vault).findResources('AWS::CloudWatch::Dashboard'));
+  });
+  const [dashboard] = Object.values(vault.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard');
   const props = dashboard.Properties as { DashboardName: unknown; DashboardBody: unknown };
   dashboardName = props.DashboardName;
   // The body is a Fn::Join of literal text and references (queue names, function names): keep the text.

@@ -4,15 +4,9 @@
  * targets, the locked Recycle Bin rules, the inventory's own key, the vault
  * bucket's Object Lock mode following the configuration, and cdk-nag clean.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type BunkerApp, buildApp } from '../../lib/app';
-import { parseConfig } from '../../lib/config/load';
 import type { BunkerConfigInput } from '../../lib/config/schema';
 import {
   actionsOf,
@@ -24,13 +18,10 @@ import {
   type Statement,
   type TemplateJson,
 } from './policy-walk';
-
-const BACKUP = '111111111111';
-const PAYMENTS = '222222222222';
+import { baseDocument, PAYMENTS, type Synthesized, synthesize } from './support/synth';
 
 const document: BunkerConfigInput = {
-  name: 'bunker',
-  backup: { account: BACKUP, region: 'eu-west-1' },
+  ...baseDocument,
   sources: [{ account: PAYMENTS, name: 'payments', regions: ['eu-west-1'] }],
   artifacts: {
     rds: { enabled: true },
@@ -39,31 +30,8 @@ const document: BunkerConfigInput = {
     ami: { enabled: true },
     ssm: { enabled: true, retentionDays: 35 },
   },
-  alerts: { emails: ['backup-alerts@example.com'] },
   immutability: { recycleBinDays: 14, recycleBinUnlockDelayDays: 10 },
 };
-
-interface Synthesized {
-  readonly built: BunkerApp;
-  readonly outdir: string;
-  readonly synthError: unknown;
-  readonly vault: TemplateJson;
-}
-
-function synthesize(input: BunkerConfigInput): Synthesized {
-  const outdir = mkdtempSync(join(tmpdir(), 'bunker-immutability-infra-'));
-  const built = buildApp(parseConfig(input, 'test config'), new App({ outdir, context: { [BUNDLING_STACKS]: [] } }));
-  let synthError: unknown;
-  let vault: TemplateJson;
-  try {
-    built.app.synth();
-    vault = Template.fromStack(built.vault).toJSON() as TemplateJson;
-  } catch (error) {
-    synthError = error;
-    vault = JSON.parse(readFileSync(join(outdir, built.vault.templateFile), 'utf8')) as TemplateJson;
-  }
-  return { built, outdir, synthError, vault };
-}
 
 let all: Synthesized;
 let governance: Synthesized;
