@@ -37,6 +37,7 @@ import {
   type Ec2Account,
   ebsRef,
   encryptedSnapshot,
+  firstCopyRequest,
   REGION,
   sourceImage,
   tagRecord,
@@ -156,16 +157,9 @@ describe('the EC2 source agent and the vault copiers', () => {
 
     const backupKey = await createKey(backup);
     const targetName = ebsSnapshot.targetName(ref, 0);
-    const started = await ebs.copy({
-      ref,
-      sourceArn: ebsSnapshot.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags: copyTagsOf(ref, targetName, production.volumeId),
-    });
+    const started = await ebs.copy(
+      firstCopyRequest(ebsSnapshot, ref, targetName, backupKey, copyTagsOf(ref, targetName, production.volumeId)),
+    );
 
     expect(started).toEqual({ outcome: 'started', targetId: expect.stringMatching(/^snap-[0-9a-f]+$/) });
     const { Snapshots } = await backup.ec2.send(
@@ -256,16 +250,9 @@ describe('the EC2 source agent and the vault copiers', () => {
 
     const backupKey = await createKey(backup);
     const targetName = ami.targetName(ref, 0);
-    const started = await copier.copy({
-      ref,
-      sourceArn: ami.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags: copyTagsOf(ref, targetName, production.imageId),
-    });
+    const started = await copier.copy(
+      firstCopyRequest(ami, ref, targetName, backupKey, copyTagsOf(ref, targetName, production.imageId)),
+    );
 
     expect(started).toEqual({ outcome: 'started', targetId: expect.stringMatching(/^ami-[0-9a-f]+$/) });
     const { Images } = await backup.ec2.send(new DescribeImagesCommand({ ImageIds: [started.targetId ?? ''] }));

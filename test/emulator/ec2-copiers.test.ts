@@ -24,6 +24,7 @@ import {
   Ec2Accounts,
   ebsRef,
   encryptedSnapshot,
+  firstCopyRequest,
   OTHER_REGION,
   ownImages,
   ownSnapshots,
@@ -144,16 +145,7 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
     const targetName = ebsSnapshot.targetName(ref, 0);
     const tags = copyTagsOf(ref, targetName, volumeId);
 
-    const started = await ebs.copy({
-      ref,
-      sourceArn: ebsSnapshot.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags,
-    });
+    const started = await ebs.copy(firstCopyRequest(ebsSnapshot, ref, targetName, backupKey, tags));
 
     expect(started).toEqual({ outcome: 'started', targetId: expect.stringMatching(/^snap-[0-9a-f]+$/) });
     const copyId = started.targetId ?? '';
@@ -194,16 +186,7 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
     const { ebs } = await vaultCopiers(endpoint, backup.id);
     const ref = ebsRef(source, snapshotId);
     const targetName = ebsSnapshot.targetName(ref, 0);
-    const request = {
-      ref,
-      sourceArn: ebsSnapshot.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags: copyTagsOf(ref, targetName, volumeId),
-    };
+    const request = firstCopyRequest(ebsSnapshot, ref, targetName, backupKey, copyTagsOf(ref, targetName, volumeId));
 
     const first = await ebs.copy(request);
     const again = await ebs.copy(request);
@@ -233,16 +216,7 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
     const targetName = ebsSnapshot.targetName(ref, 0);
 
     const refused = await ebs
-      .copy({
-        ref,
-        sourceArn: ebsSnapshot.arn(ref),
-        sourceId: ref.id,
-        sourceRegion: ref.region,
-        targetName,
-        targetRegion: REGION,
-        kmsKeyArn: backupKey,
-        tags: copyTagsOf(ref, targetName, volumeId),
-      })
+      .copy(firstCopyRequest(ebsSnapshot, ref, targetName, backupKey, copyTagsOf(ref, targetName, volumeId)))
       .catch((error: unknown) => error);
 
     expect(refused).toBeInstanceOf(CopyRefusedError);
@@ -260,16 +234,7 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
     const ref = ebsRef(source, snapshotId);
     const targetName = ebsSnapshot.targetName(ref, 0);
     const tags = copyTagsOf(ref, targetName, volumeId);
-    const { targetId } = await ebs.copy({
-      ref,
-      sourceArn: ebsSnapshot.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags,
-    });
+    const { targetId } = await ebs.copy(firstCopyRequest(ebsSnapshot, ref, targetName, backupKey, tags));
 
     const byId = await ebs.describeCopy({ targetName, targetId, region: REGION });
     const byName = await ebs.describeCopy({ targetName, region: REGION });
@@ -319,16 +284,9 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
     });
 
     const targetName = ebsSnapshot.targetName(ref, 0);
-    const started = await ebs.copy({
-      ref,
-      sourceArn: ebsSnapshot.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags: copyTagsOf(ref, targetName, volumeId),
-    });
+    const started = await ebs.copy(
+      firstCopyRequest(ebsSnapshot, ref, targetName, backupKey, copyTagsOf(ref, targetName, volumeId)),
+    );
 
     expect(started.outcome).toBe('started');
     const inBackupRegion = await ownSnapshots(backup);
@@ -429,16 +387,7 @@ describe('AmiCopier.copy and describeCopy', () => {
     const targetName = ami.targetName(ref, 0);
     const tags = copyTagsOf(ref, targetName, 'orders-server');
 
-    const started = await copier.copy({
-      ref,
-      sourceArn: ami.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags,
-    });
+    const started = await copier.copy(firstCopyRequest(ami, ref, targetName, backupKey, tags));
 
     expect(started).toEqual({ outcome: 'started', targetId: expect.stringMatching(/^ami-[0-9a-f]+$/) });
     const copyId = started.targetId ?? '';
@@ -482,16 +431,7 @@ describe('AmiCopier.copy and describeCopy', () => {
     const ref = amiRef(source, image.imageId);
     const targetName = ami.targetName(ref, 0);
     const tags = copyTagsOf(ref, targetName, 'orders-server');
-    const { targetId } = await copier.copy({
-      ref,
-      sourceArn: ami.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags,
-    });
+    const { targetId } = await copier.copy(firstCopyRequest(ami, ref, targetName, backupKey, tags));
     const { Images } = await backup.ec2.send(new DescribeImagesCommand({ ImageIds: [targetId ?? ''] }));
     const [rootCopy, dataCopy] = backingSnapshotIds(Images?.[0]);
 
@@ -524,16 +464,7 @@ describe('AmiCopier.copy and describeCopy', () => {
     const { ami: copier } = await vaultCopiers(endpoint, backup.id);
     const ref = amiRef(source, image.imageId);
     const targetName = ami.targetName(ref, 0);
-    const request = {
-      ref,
-      sourceArn: ami.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags: copyTagsOf(ref, targetName, 'orders-server'),
-    };
+    const request = firstCopyRequest(ami, ref, targetName, backupKey, copyTagsOf(ref, targetName, 'orders-server'));
 
     const first = await copier.copy(request);
     const again = await copier.copy(request);
@@ -554,16 +485,7 @@ describe('AmiCopier.copy and describeCopy', () => {
     const [one, two] = await Promise.all([vaultCopiers(endpoint, backup.id), vaultCopiers(endpoint, backup.id)]);
     const ref = amiRef(source, image.imageId);
     const targetName = ami.targetName(ref, 0);
-    const request = {
-      ref,
-      sourceArn: ami.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: backupKey,
-      tags: copyTagsOf(ref, targetName, 'orders-server'),
-    };
+    const request = firstCopyRequest(ami, ref, targetName, backupKey, copyTagsOf(ref, targetName, 'orders-server'));
 
     const answers = await Promise.all([one.ami.copy(request), two.ami.copy(request)]);
 
@@ -586,16 +508,7 @@ describe('AmiCopier.copy and describeCopy', () => {
     const targetName = ami.targetName(ref, 0);
 
     const refused = await copier
-      .copy({
-        ref,
-        sourceArn: ami.arn(ref),
-        sourceId: ref.id,
-        sourceRegion: ref.region,
-        targetName,
-        targetRegion: REGION,
-        kmsKeyArn: backupKey,
-        tags: copyTagsOf(ref, targetName, 'orders-server'),
-      })
+      .copy(firstCopyRequest(ami, ref, targetName, backupKey, copyTagsOf(ref, targetName, 'orders-server')))
       .catch((error: unknown) => error);
 
     expect(refused).toBeInstanceOf(CopyRefusedError);

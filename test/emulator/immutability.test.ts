@@ -23,6 +23,7 @@ import {
   Ec2Accounts,
   ebsRef,
   encryptedSnapshot,
+  firstCopyRequest,
   REGION,
   shareImageAndStorage,
   shareSnapshot,
@@ -45,16 +46,9 @@ async function ebsCopy(): Promise<{ backup: Ec2Account; copy: CopyView }> {
   const { ebs } = await vaultCopiers(endpoint, backup.id);
   const ref = ebsRef(source, snapshotId);
   const targetName = ebsSnapshot.targetName(ref, 0);
-  await ebs.copy({
-    ref,
-    sourceArn: ebsSnapshot.arn(ref),
-    sourceId: ref.id,
-    sourceRegion: ref.region,
-    targetName,
-    targetRegion: REGION,
-    kmsKeyArn: await createKey(backup),
-    tags: copyTagsOf(ref, targetName, volumeId),
-  });
+  await ebs.copy(
+    firstCopyRequest(ebsSnapshot, ref, targetName, await createKey(backup), copyTagsOf(ref, targetName, volumeId)),
+  );
   const copy = await ebs.describeCopy({ targetName, region: REGION });
   if (!copy) throw new Error('the copy is not there');
   return { backup, copy };
@@ -160,16 +154,9 @@ describe('AmiCopier.protect', () => {
     const { ami: copier } = await vaultCopiers(endpoint, backup.id);
     const ref = amiRef(source, image.imageId);
     const targetName = ami.targetName(ref, 0);
-    await copier.copy({
-      ref,
-      sourceArn: ami.arn(ref),
-      sourceId: ref.id,
-      sourceRegion: ref.region,
-      targetName,
-      targetRegion: REGION,
-      kmsKeyArn: await createKey(backup),
-      tags: copyTagsOf(ref, targetName, 'orders-server'),
-    });
+    await copier.copy(
+      firstCopyRequest(ami, ref, targetName, await createKey(backup), copyTagsOf(ref, targetName, 'orders-server')),
+    );
     const copy = await copier.describeCopy({ targetName, region: REGION });
     if (!copy) throw new Error('the image copy is not there');
 

@@ -23,7 +23,7 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { localContext } from '../../../cli/local/accounts';
 import { AmiCopier } from '../../../lambdas/kinds/ami/copier';
 import { EbsSnapshotCopier } from '../../../lambdas/kinds/ebs-snapshot/copier';
-import type { ArtifactRef } from '../../../lambdas/kinds/types';
+import type { ArtifactRef, CopyRequest } from '../../../lambdas/kinds/types';
 import { clientConfig, DEFAULT_TEST_REGION, freshAccountId } from '../../support/aws';
 
 export const REGION = DEFAULT_TEST_REGION;
@@ -229,4 +229,28 @@ export function backingSnapshotIds(image: Image | undefined): string[] {
     if (snapshotId === undefined) throw new Error('a block device mapping without a snapshot');
     return snapshotId;
   });
+}
+
+/**
+ * The request the intake Lambda makes for a first copy of `ref` into
+ * {@link REGION}: the shared source by its ARN and id, under the backup
+ * account's key.
+ */
+export function firstCopyRequest(
+  kind: { arn(ref: ArtifactRef): string },
+  ref: ArtifactRef,
+  targetName: string,
+  kmsKeyArn: string,
+  tags: Readonly<Record<string, string>>,
+): CopyRequest {
+  return {
+    ref,
+    sourceArn: kind.arn(ref),
+    sourceId: ref.id,
+    sourceRegion: ref.region,
+    targetName,
+    targetRegion: REGION,
+    kmsKeyArn,
+    tags,
+  };
 }
