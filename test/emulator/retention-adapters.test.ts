@@ -72,19 +72,25 @@ describe('the copy deleters', () => {
   });
 });
 
+/** A fresh backup account's vault bucket, with Object Lock enabled, and the account's own S3 client. */
+async function vaultBucket(): Promise<{ backup: string; s3: S3Client; bucket: string }> {
+  const backup = freshAccountId();
+  const s3 = new S3Client({ ...clientConfig(endpoint, backup, REGION), forcePathStyle: true });
+  s3Clients.push(s3);
+  const bucket = `bunker-vault-${backup}-${REGION}`;
+  await s3.send(
+    new CreateBucketCommand({
+      Bucket: bucket,
+      CreateBucketConfiguration: { LocationConstraint: REGION },
+      ObjectLockEnabledForBucket: true,
+    }),
+  );
+  return { backup, s3, bucket };
+}
+
 describe('the vault versions', () => {
   it('list every version under a prefix, and delete one by its version id, for good', async () => {
-    const backup = freshAccountId();
-    const s3 = new S3Client({ ...clientConfig(endpoint, backup, REGION), forcePathStyle: true });
-    s3Clients.push(s3);
-    const bucket = `bunker-vault-${backup}-${REGION}`;
-    await s3.send(
-      new CreateBucketCommand({
-        Bucket: bucket,
-        CreateBucketConfiguration: { LocationConstraint: REGION },
-        ObjectLockEnabledForBucket: true,
-      }),
-    );
+    const { backup, s3, bucket } = await vaultBucket();
     const put = async (key: string) =>
       (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }))).VersionId as string;
     const old = await put('ssm/123456789012/eu-west-1/%2Fapp/20260101T000000.000Z-1.json');
@@ -122,17 +128,7 @@ out([{'key': v['Key'], 'id': v['VersionId'], 'marker': False} for v in page.get(
   });
 
   it('answer locked for a version under Object Lock retention, and leave it', async () => {
-    const backup = freshAccountId();
-    const s3 = new S3Client({ ...clientConfig(endpoint, backup, REGION), forcePathStyle: true });
-    s3Clients.push(s3);
-    const bucket = `bunker-vault-${backup}-${REGION}`;
-    await s3.send(
-      new CreateBucketCommand({
-        Bucket: bucket,
-        CreateBucketConfiguration: { LocationConstraint: REGION },
-        ObjectLockEnabledForBucket: true,
-      }),
-    );
+    const { s3, bucket } = await vaultBucket();
     await s3.send(
       new PutObjectLockConfigurationCommand({
         Bucket: bucket,
