@@ -8,6 +8,7 @@ import type { PulledRecord, PullRunRecord } from '../../lambdas/core/pull/types'
 import { MemoryAlerts, MemoryAuditRecords, MemoryScopeDiscovery } from '../../sim/memory-audit';
 import { MemoryInventory } from '../../sim/memory-aws';
 import { MemoryPulledInventory } from '../../sim/memory-pull';
+import { pullRunSummary } from '../support/pull-runs';
 
 const SOURCE = '222222222222';
 const OTHER = '333333333333';
@@ -408,22 +409,14 @@ describe('audit: pulled kinds', () => {
     kind: 'pull-run',
     lastRunAt: finishedAt,
     version: 1,
-    summary: {
-      kind: 'ssm',
+    summary: pullRunSummary({
       account: SOURCE,
       region: REGION,
       startedAt: finishedAt,
       finishedAt,
       inScope: 2,
-      changed: 0,
       unchanged: 2,
-      deleted: 0,
-      failed: 0,
-      dataWrites: 0,
-      nothingChanged: true,
-      continued: false,
-      breaches: [],
-    },
+    }),
   });
 
   it('ages an unchanged value from the last run that compared it; a failed pull breaches', async () => {
