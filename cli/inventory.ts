@@ -86,7 +86,7 @@ const sourceLabel = (r: InventoryRecord) =>
   [r.sourceResourceId, r.sourceSnapshotId ?? r.sourceId].filter(Boolean).join('\n') || '-';
 
 /** `2026-03-01 04:10` on two lines: date, then time. */
-const when = (iso: string | undefined) => (iso ? `${iso.slice(0, 10)}\n${iso.slice(11, 16)}` : '-');
+export const when = (iso: string | undefined) => (iso ? `${iso.slice(0, 10)}\n${iso.slice(11, 16)}` : '-');
 
 /** Words longer than a cell broken into pieces, so the table wraps them instead of cutting them off. */
 const breakLongWords = (text: string, width: number) =>

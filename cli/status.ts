@@ -15,7 +15,7 @@ import { type Log, silentLog } from '../lambdas/core/ports';
 import { safeText } from '../lambdas/core/text';
 import { auditHandlerSettings } from '../lib/constructs/audit';
 import type { BunkerConfig } from '../lib/config/schema';
-import { type Column, render } from './inventory';
+import { type Column, render, when } from './inventory';
 
 /** Exit statuses of `bunker status`, documented in its `--help` and the README. */
 export const STATUS_EXIT = { ok: 0, error: 1, breach: 2 } as const;
@@ -59,7 +59,6 @@ export function statusExitCode(report: AuditReport): number {
 
 /** Text from outside (unreachable accounts' errors) with control characters shown as escapes. */
 const cell = (text: string) => safeText(text, 10_000);
-const when = (iso: string | undefined) => (iso ? `${iso.slice(0, 10)}\n${iso.slice(11, 16)}` : '-');
 
 /**
  * One row per resource; fits 120 columns (widths include cli-table3's
