@@ -38,6 +38,7 @@ import type {
 } from '../lambdas/core/ports';
 import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../lambdas/core/rds-source-agent';
 import { rdsSnapshot as rdsSnapshotKind } from '../lambdas/kinds/rds-snapshot/kind';
+import { INTERMEDIATE_PREFIX } from '../lambdas/kinds/shared';
 import type {
   ArtifactCopier,
   ArtifactRef,
@@ -880,6 +881,15 @@ export class MemoryRdsWorld {
               ...(found.engine ? { engine: found.engine } : {}),
             };
           },
+        ),
+      // As the backup account lists them: the agent's `bunker-share-` snapshots shared with it, not through the reader role.
+      listShared: (account: string, region: string) =>
+        this.monitor.run(
+          { port: 'backup-store', method: 'listShared', account: backupAccount, region, subject: account },
+          (): ArtifactRef[] =>
+            this.owned(account, region)
+              .filter((s) => s.sharedWith.has(backupAccount) && s.id.startsWith(`${INTERMEDIATE_PREFIX}-`))
+              .map((s) => ({ kind: 'rds-snapshot', partition: this.partition, account, region, id: s.id })),
         ),
       copy: (request: CopyRequest) =>
         this.monitor.run(

@@ -89,7 +89,7 @@ export interface MemoryVaultOptions {
 /** The kinds the memory world does not model (yet): any call says so instead of pretending. */
 function unmodelledCopier(kind: KindName): ArtifactCopier {
   const refuse = () => Promise.reject(new Error(`the memory world does not model ${kind}`));
-  return { kind, describeSource: refuse, copy: refuse, describeCopy: refuse };
+  return { kind, describeSource: refuse, listShared: refuse, copy: refuse, describeCopy: refuse };
 }
 
 /** The vault's kind settings with only RDS DB snapshots enabled, as the simulation runs them. */

@@ -15,6 +15,8 @@ import {
   DescribeDBInstancesCommand,
   DescribeDBSnapshotAttributesCommand,
   DescribeDBSnapshotsCommand,
+  paginateDescribeDBClusterSnapshots,
+  paginateDescribeDBSnapshots,
   RDSClient,
 } from '@aws-sdk/client-rds';
 import type {
@@ -30,6 +32,8 @@ import type {
 } from '../kinds/types';
 import { CopyQuotaExceededError, CopyRefusedError } from '../core/errors';
 import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../core/rds-source-agent';
+import { KINDS } from '../kinds/registry';
+import { INTERMEDIATE_PREFIX } from '../kinds/shared';
 import { type AwsContext, clientConfig } from './aws-context';
 import { classifyAwsError, describeAwsError } from './aws-errors';
 import { ReaderRoleClients, tagList, tagsOf } from './reader-role';
@@ -88,6 +92,8 @@ export interface RdsFlavour {
   /** The production resource's tags; `undefined` when it no longer exists. */
   resourceTags(client: RDSClient, resourceId: string): Promise<Record<string, string> | undefined>;
   copy(client: RDSClient, request: CopyRequest, crossRegion: boolean): Promise<unknown>;
+  /** ARNs of the snapshots other accounts shared with the caller in the client's Region, every page. */
+  sharedArns(client: RDSClient): Promise<string[]>;
 }
 
 async function orUndefined<T>(call: Promise<T>): Promise<T | undefined> {
@@ -131,6 +137,14 @@ export const dbSnapshotFlavour: RdsFlavour = {
         ...(crossRegion ? { SourceRegion: request.sourceRegion } : {}),
       }),
     ),
+  async sharedArns(client) {
+    const arns: string[] = [];
+    // `shared` lists only other accounts' snapshots, not the vault's own copies; IncludeShared is harmless with it.
+    const pages = paginateDescribeDBSnapshots({ client }, { SnapshotType: 'shared', IncludeShared: true });
+    for await (const page of pages)
+      for (const s of page.DBSnapshots ?? []) if (s.DBSnapshotArn) arns.push(s.DBSnapshotArn);
+    return arns;
+  },
 };
 
 export const clusterSnapshotFlavour: RdsFlavour = {
@@ -167,6 +181,14 @@ export const clusterSnapshotFlavour: RdsFlavour = {
         ...(crossRegion ? { SourceRegion: request.sourceRegion } : {}),
       }),
     ),
+  async sharedArns(client) {
+    const arns: string[] = [];
+    const pages = paginateDescribeDBClusterSnapshots({ client }, { SnapshotType: 'shared', IncludeShared: true });
+    for await (const page of pages) {
+      for (const s of page.DBClusterSnapshots ?? []) if (s.DBClusterSnapshotArn) arns.push(s.DBClusterSnapshotArn);
+    }
+    return arns;
+  },
 };
 
 /** RDS's status words in Bunker's. */
@@ -235,6 +257,23 @@ export class RdsFamilyCopier implements ArtifactCopier {
       sizeGiB: snapshot.sizeGiB,
       engine: snapshot.engine,
     };
+  }
+
+  /**
+   * One listing of what other accounts shared with the backup account in
+   * `region` (its own credentials), kept to `account`'s snapshots by the ARN
+   * RDS returns and to the agent's `bunker-share-` intermediates by name:
+   * the name is all the backup account sees of another account's snapshot.
+   */
+  async listShared(account: string, region: string): Promise<ArtifactRef[]> {
+    const refs: ArtifactRef[] = [];
+    for (const arn of await this.flavour.sharedArns(this.backupClient(region))) {
+      const ref = KINDS[this.kind].parseArn(arn);
+      if (ref?.account === account && ref.region === region && ref.id.startsWith(`${INTERMEDIATE_PREFIX}-`)) {
+        refs.push(ref);
+      }
+    }
+    return refs;
   }
 
   async copy(request: CopyRequest): Promise<CopyStarted> {

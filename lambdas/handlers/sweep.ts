@@ -1,6 +1,7 @@
 /**
- * Lambda: the scheduled sweep of the backup account. Settles copies whose
- * events were lost and starts copies that waited for capacity.
+ * Lambda: the scheduled sweep of the backup account. Takes in what sources
+ * shared but never announced, settles copies whose events were lost and
+ * starts copies that waited for capacity.
  */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
@@ -18,6 +19,8 @@ export function createSweepHandler(deps: VaultDeps, metrics?: Metrics) {
       metrics.addMetric('CopiesWaiting', MetricUnit.Count, summary.waiting);
       metrics.addMetric('CopiesCompleted', MetricUnit.Count, summary.available);
       metrics.addMetric('CopiesFailed', MetricUnit.Count, summary.failed);
+      // Each one is a notification that was lost: a steady count points at the agent or the intake topic.
+      metrics.addMetric('SharedTakenIn', MetricUnit.Count, summary.takenIn);
       metrics.publishStoredMetrics();
     }
     return summary;

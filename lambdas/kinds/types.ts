@@ -145,6 +145,17 @@ export interface ArtifactCopier {
   readonly kind: KindName;
   /** `undefined` when the artifact does not exist in that account (or the account does not own it). */
   describeSource(ref: ArtifactRef): Promise<SourceView | undefined>;
+  /**
+   * The artifacts `account` owns in `region` that are shared with the backup
+   * account, listed with the backup account's own credentials (what AWS lets
+   * it restore or copy), never through the reader role: the sweep's net for
+   * notifications that were lost. Only the source agent's intermediates of
+   * the kind (by the name or description the backup account can see: tags
+   * of another account's artifact are not visible to it). One paginated
+   * listing per call, whatever the number of artifacts; the answer is a
+   * hint, each artifact is described and checked again before it is copied.
+   */
+  listShared(account: string, region: string): Promise<ArtifactRef[]>;
   copy(request: CopyRequest): Promise<CopyStarted>;
   describeCopy(location: CopyLocation): Promise<CopyView | undefined>;
   /**
@@ -213,6 +224,11 @@ export interface KindInfra {
   readonly vaultDescribeActions: readonly string[];
   /** Actions the vault Lambdas need on the shared source artifacts. */
   readonly vaultSourceActions: readonly string[];
+  /**
+   * Read-only actions the sweep lists the artifacts shared with the backup
+   * account with (`ArtifactCopier.listShared`), in the source Regions.
+   */
+  readonly sharedListingActions: readonly string[];
   /** ARN patterns of the vault's copies in a Region (`*` allowed), for the grants. */
   vaultCopyArns(partition: string, account: string, region: string): string[];
   /** ARN patterns of a source account's artifacts in a Region. */

@@ -182,6 +182,7 @@ describe('sweepCopies', () => {
       started: 0,
       waiting: 0,
       receiptsResent: 0,
+      takenIn: 0,
     });
     expect(v.inventory.peek(artifactOf('bunker-share-first'))?.status).toBe('available');
     expect(v.inventory.peek(artifactOf('bunker-share-second'))?.status).toBe('available');
@@ -264,7 +265,7 @@ describe('sweepCopies', () => {
     await handleDelivery(delivered(notificationV2('bunker-share-missing')), v.deps);
     const done = await v.announce(ID);
     v.clock.advance(COPY_MS);
-    await sweepCopies(v.deps);
+    // Recorded before any sweep, which would otherwise take the shared snapshot in as never announced.
     // The clock reads 04:40:00.000: the backoff ends a millisecond later.
     v.inventory.put({
       ...v.waitingSince(failedArn, '2026-03-01T04:10:00.000Z'),
@@ -272,6 +273,7 @@ describe('sweepCopies', () => {
       failures: 1,
       nextAttemptAt: '2026-03-01T04:40:00.001Z',
     });
+    await sweepCopies(v.deps);
     const before = v.inventory.records();
 
     const summary = await sweepCopies(v.deps);
@@ -284,6 +286,7 @@ describe('sweepCopies', () => {
       started: 0,
       waiting: 0,
       receiptsResent: 0,
+      takenIn: 0,
     });
     expect(v.inventory.records()).toEqual(before);
     expect(v.world.copies.map((c) => c.targetId)).toEqual([done.targetId]);

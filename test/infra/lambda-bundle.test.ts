@@ -324,6 +324,7 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
         'rds-snapshot': {
           kind: 'rds-snapshot',
           describeSource: (ref) => rds.describeSource(ref),
+          listShared: (account, region) => rds.listShared(account, region),
           copy: (request) => rds.copy(request),
           describeCopy: async (location) => {
             const copy = await rds.describeCopy(location);
@@ -426,6 +427,7 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
       started: 0,
       waiting: 0,
       receiptsResent: 0,
+      takenIn: 0,
     });
   });
 

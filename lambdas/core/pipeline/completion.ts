@@ -7,6 +7,7 @@
  */
 import { ALL_KINDS, artifactId } from '../../kinds/registry';
 import type { InventoryRecord } from '../inventory';
+import { takeInShared } from './adopt';
 import {
   type CopyStep,
   lockAvailable,
@@ -68,16 +69,30 @@ export interface SweepSummary {
   readonly waiting: number;
   /** Receipts that had not reached their source agent, sent again. */
   readonly receiptsResent: number;
+  /** Artifacts shared with the backup account but never announced, recorded by this sweep ({@link takeInShared}). */
+  readonly takenIn: number;
 }
 
 /**
- * Settles every `copying` record, then, pool by pool, starts waiting
+ * Takes in what was shared with the backup account but never announced,
+ * then settles every `copying` record, then, pool by pool, starts waiting
  * (`expected`) records and failed records due a retry, oldest first, while
  * the pool has room, and sends the receipts that did not go out. One
  * record's error is logged and does not stop the others.
  */
 export async function sweepCopies(deps: VaultDeps): Promise<SweepSummary> {
-  const counts = { checked: 0, available: 0, failed: 0, stillCopying: 0, started: 0, waiting: 0, receiptsResent: 0 };
+  // First what the events missed altogether: shared, but never announced.
+  const { takenIn } = await takeInShared(deps);
+  const counts = {
+    checked: 0,
+    available: 0,
+    failed: 0,
+    stillCopying: 0,
+    started: 0,
+    waiting: 0,
+    receiptsResent: 0,
+    takenIn,
+  };
   const tally = (step: CopyStep['step']) => {
     if (step === 'available') counts.available += 1;
     else if (step === 'failed') counts.failed += 1;

@@ -82,16 +82,37 @@ export async function handleDelivery(body: string, deps: IntakeDeps): Promise<In
   if (view.state === 'pending')
     throw new RetryLaterError(`${kind.label} ${ref.id} is ${view.detail}, not yet available`);
 
+  const { step } = await admit(deps, ref, view, 'notification accepted; copy not started yet');
+  return { outcome: 'accepted', artifactId: artifactId(ref), step: step.step };
+}
+
+/** What {@link admit} did: whether it made the record, and the copy step that followed. */
+export interface Admitted {
+  readonly created: boolean;
+  readonly step: CopyStep;
+}
+
+/**
+ * Takes in an artifact that passed {@link sourceProblem} and is ready:
+ * creates its `expected` record (`reason` says how it came in) unless one
+ * exists, then moves the record on as its status says. Shared by intake and
+ * the sweep's take-in of what was shared but never announced, so both
+ * record and start copies the same way; a conditional create keeps the two
+ * from making two records when they meet.
+ */
+export async function admit(deps: IntakeDeps, ref: ArtifactRef, view: SourceView, reason: string): Promise<Admitted> {
+  const kind = KINDS[ref.kind];
   const id = artifactId(ref);
   let record = await deps.inventory.get(id);
+  let created = false;
   if (!record) {
     const fresh = newRecord(
       {
         artifactId: id,
         kind: ref.kind,
         status: 'expected',
-        reason: 'notification accepted; copy not started yet',
-        sourceAccount: account,
+        reason,
+        sourceAccount: ref.account,
         sourceRegion: ref.region,
         sourceId: ref.id,
         sourceArn: view.arn,
@@ -106,11 +127,11 @@ export async function handleDelivery(body: string, deps: IntakeDeps): Promise<In
       },
       deps.clock.now(),
     );
-    record = (await deps.inventory.create(fresh)) ? fresh : await deps.inventory.get(id);
+    created = await deps.inventory.create(fresh);
+    record = created ? fresh : await deps.inventory.get(id);
     if (!record) throw new Error(`inventory record ${id} vanished after a conflicting create`);
   }
-  const step = await advance(deps, record);
-  return { outcome: 'accepted', artifactId: id, step: step.step };
+  return { created, step: await advance(deps, record) };
 }
 
 /** Why the vault will not copy what the reader role sees; `undefined` when it may. */

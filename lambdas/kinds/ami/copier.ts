@@ -11,6 +11,7 @@ import {
   EC2Client,
   EnableImageDeregistrationProtectionCommand,
   type Image,
+  paginateDescribeImages,
 } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../../adapters/aws-context';
 import {
@@ -23,7 +24,7 @@ import {
   snapshotSharedWith,
 } from '../../adapters/ec2-common';
 import { ReaderRoleClients, tagList, tagsOf } from '../../adapters/reader-role';
-import { hash } from '../shared';
+import { hash, INTERMEDIATE_PREFIX } from '../shared';
 import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../../core/rds-source-agent';
 import type {
   ArtifactCopier,
@@ -94,6 +95,27 @@ export class AmiCopier implements ArtifactCopier {
       scopeTags: tags,
       children,
     };
+  }
+
+  /**
+   * One paginated listing, as the backup account: the images `account`
+   * lets it launch in `region`, kept to the agent's intermediates by their
+   * `bunker-share-` name (an image's name is visible to the accounts it is
+   * shared with; its tags are not).
+   */
+  async listShared(account: string, region: string): Promise<ArtifactRef[]> {
+    const refs: ArtifactRef[] = [];
+    const pages = paginateDescribeImages(
+      { client: this.backup.clientFor(region) },
+      { ExecutableUsers: ['self'], Owners: [account], MaxResults: 1000 },
+    );
+    for await (const page of pages) {
+      for (const image of page.Images ?? []) {
+        if (!image.ImageId || image.OwnerId !== account || !image.Name?.startsWith(`${INTERMEDIATE_PREFIX}-`)) continue;
+        refs.push({ kind: 'ami', partition: this.partition, account, region, id: image.ImageId });
+      }
+    }
+    return refs;
   }
 
   async copy(request: CopyRequest): Promise<CopyStarted> {

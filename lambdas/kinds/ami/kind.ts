@@ -53,6 +53,7 @@ export const ami: Kind = {
     ],
     vaultDescribeActions: ['ec2:DescribeImages', 'ec2:DescribeSnapshots', 'ec2:DescribeLockedSnapshots'],
     vaultSourceActions: ['ec2:CopyImage'],
+    sharedListingActions: ['ec2:DescribeImages'],
     vaultCopyArns: (partition, _account, region) => [
       `arn:${partition}:ec2:${region}::image/*`,
       `arn:${partition}:ec2:${region}::snapshot/*`,

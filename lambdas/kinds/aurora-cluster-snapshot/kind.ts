@@ -64,6 +64,7 @@ export const auroraClusterSnapshot: Kind = {
     vaultCopyActions: ['rds:CopyDBClusterSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBClusterSnapshots'],
     vaultDescribeActions: [],
     vaultSourceActions: ['rds:CopyDBClusterSnapshot'],
+    sharedListingActions: ['rds:DescribeDBClusterSnapshots'],
     vaultCopyArns: (partition, account, region) => [
       `arn:${partition}:rds:${region}:${account}:cluster-snapshot:${COPY_PREFIX}-*`,
     ],

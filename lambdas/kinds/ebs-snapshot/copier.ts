@@ -10,6 +10,7 @@ import {
   DescribeSnapshotsCommand,
   EC2Client,
   LockSnapshotCommand,
+  paginateDescribeSnapshots,
   type Snapshot,
 } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../../adapters/aws-context';
@@ -37,6 +38,15 @@ import type {
   SourceView,
 } from '../types';
 import { ebsSnapshot } from './kind';
+
+/**
+ * How the source agent describes an EBS intermediate (`rekeySnapshot` in
+ * lambdas/core/agent/ec2-agent.ts): the one mark of it the backup account
+ * can see, since another account's tags are not visible to it. It keeps
+ * the backing snapshots of a shared intermediate image (described by
+ * CopyImage) out of the EBS listing.
+ */
+export const INTERMEDIATE_DESCRIPTION = 'Bunker intermediate of ';
 
 export class EbsSnapshotCopier implements ArtifactCopier {
   readonly kind = 'ebs-snapshot' as const;
@@ -85,6 +95,22 @@ export class EbsSnapshotCopier implements ArtifactCopier {
       scopeTags: { ...ofVolume, ...tags },
       sizeGiB: snapshot.VolumeSize,
     };
+  }
+
+  /** One paginated listing, as the backup account: the snapshots `account` lets it restore in `region`. */
+  async listShared(account: string, region: string): Promise<ArtifactRef[]> {
+    const refs: ArtifactRef[] = [];
+    const pages = paginateDescribeSnapshots(
+      { client: this.backup.clientFor(region) },
+      { RestorableByUserIds: ['self'], Filters: [{ Name: 'owner-id', Values: [account] }], MaxResults: 1000 },
+    );
+    for await (const page of pages) {
+      for (const s of page.Snapshots ?? []) {
+        if (!s.SnapshotId || s.OwnerId !== account || !s.Description?.startsWith(INTERMEDIATE_DESCRIPTION)) continue;
+        refs.push({ kind: 'ebs-snapshot', partition: this.partition, account, region, id: s.SnapshotId });
+      }
+    }
+    return refs;
   }
 
   async copy(request: CopyRequest): Promise<CopyStarted> {

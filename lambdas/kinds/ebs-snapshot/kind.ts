@@ -57,6 +57,7 @@ export const ebsSnapshot: Kind = {
     vaultCopyActions: ['ec2:CopySnapshot', 'ec2:CreateTags', 'ec2:LockSnapshot'],
     vaultDescribeActions: ['ec2:DescribeSnapshots', 'ec2:DescribeLockedSnapshots'],
     vaultSourceActions: ['ec2:CopySnapshot'],
+    sharedListingActions: ['ec2:DescribeSnapshots'],
     // EC2 snapshot ARNs carry no account: the copy's and the source's patterns are the same.
     vaultCopyArns: (partition, _account, region) => [`arn:${partition}:ec2:${region}::snapshot/*`],
     sourceArns: (partition, _account, region) => [`arn:${partition}:ec2:${region}::snapshot/*`],

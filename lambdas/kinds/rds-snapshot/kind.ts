@@ -62,6 +62,7 @@ export const rdsSnapshot: Kind = {
     vaultCopyActions: ['rds:CopyDBSnapshot', 'rds:AddTagsToResource', 'rds:DescribeDBSnapshots'],
     vaultDescribeActions: [],
     vaultSourceActions: ['rds:CopyDBSnapshot'],
+    sharedListingActions: ['rds:DescribeDBSnapshots'],
     vaultCopyArns: (partition, account, region) => [
       `arn:${partition}:rds:${region}:${account}:snapshot:${COPY_PREFIX}-*`,
     ],

@@ -1,0 +1,130 @@
+/**
+ * The sweep's take-in of what was shared but never announced: a source
+ * agent shares an intermediate and publishes a notification, and if that
+ * notification is lost (SNS or SQS lost it, the agent stopped between
+ * sharing and publishing) nothing else brings the artifact to the vault
+ * until the agent's own sweep announces it again, while the auditor reports
+ * the resource as late.
+ *
+ * So the vault looks for itself: for every registered source account, each
+ * of its registered Regions and each enabled kind, one listing (with the
+ * vault's own credentials) of what that account shares with the backup
+ * account. What the inventory already knows is left alone; the rest goes
+ * through exactly what intake does with an announced artifact: a Describe
+ * through the account's reader role, {@link sourceProblem}, and
+ * {@link admit}. The listing is only a hint, like a notification: nothing
+ * in it is trusted beyond the identifiers.
+ *
+ * A refusal is logged, not recorded: rejection records are keyed by the
+ * body of a notification, and an artifact refused now is listed and
+ * refused again next sweep, which would otherwise grow one record a sweep.
+ */
+import { artifactId, KINDS } from '../../kinds/registry';
+import { type ArtifactRef, KIND_NAMES, type KindName } from '../../kinds/types';
+import { safeText } from '../text';
+import type { VaultDeps } from './copy';
+import { admit, sourceProblem } from './intake';
+
+/** The reason on a record the sweep made. */
+export const TAKEN_IN_REASON = 'taken in by the sweep: shared with the backup account but never announced';
+
+export interface TakeInSummary {
+  /** Artifacts the listings named, every account, Region and enabled kind. */
+  readonly listed: number;
+  /** Records this sweep made (and whose copy it started or queued). */
+  readonly takenIn: number;
+  /** Already in the inventory: announced, taken in before, or just recorded by intake. */
+  readonly alreadyKnown: number;
+  /** Refused by intake's checks (owner, sharing, encryption, scope, state): logged, never recorded. */
+  readonly refused: number;
+  /** Not available yet: the next sweep looks again. */
+  readonly pending: number;
+  /** Listings or artifacts that failed with an error, logged; the others went on. */
+  readonly errors: number;
+}
+
+type Outcome = 'taken-in' | 'known' | 'refused' | 'pending';
+
+/**
+ * Takes in what the registered sources share with the backup account but
+ * the inventory does not hold. One listing per account, Region and kind,
+ * never one per artifact; then one inventory read per listed artifact, and
+ * a Describe only for those the inventory does not know.
+ */
+export async function takeInShared(deps: VaultDeps): Promise<TakeInSummary> {
+  const counts = { listed: 0, takenIn: 0, alreadyKnown: 0, refused: 0, pending: 0, errors: 0 };
+  const enabled = KIND_NAMES.filter((name) => deps.settings.kinds[name].enabled);
+  for (const kind of enabled) {
+    for (const source of deps.settings.sources) {
+      for (const region of source.regions) {
+        let refs: ArtifactRef[];
+        try {
+          refs = await deps.copiers[kind].listShared(source.account, region);
+        } catch (error) {
+          counts.errors += 1;
+          deps.log.error('sweep could not list shared artifacts', {
+            kind,
+            account: source.account,
+            region,
+            error: safeText(String(error), 300),
+          });
+          continue;
+        }
+        counts.listed += refs.length;
+        for (const ref of refs) {
+          try {
+            const outcome = await takeIn(deps, kind, source.account, region, ref);
+            if (outcome === 'taken-in') counts.takenIn += 1;
+            else if (outcome === 'known') counts.alreadyKnown += 1;
+            else if (outcome === 'refused') counts.refused += 1;
+            else counts.pending += 1;
+          } catch (error) {
+            counts.errors += 1;
+            deps.log.error('sweep could not take in a shared artifact', {
+              artifactId: artifactId(ref),
+              error: safeText(String(error), 300),
+            });
+          }
+        }
+      }
+    }
+  }
+  if (counts.listed > 0 || counts.errors > 0) deps.log.info('shared artifacts looked at', { ...counts });
+  return counts;
+}
+
+async function takeIn(
+  deps: VaultDeps,
+  kind: KindName,
+  account: string,
+  region: string,
+  listed: ArtifactRef,
+): Promise<Outcome> {
+  const label = KINDS[kind].label;
+  // Only what was asked for, under Bunker's identity; an id not of the kind's form never reaches a name.
+  if (listed.kind !== kind || listed.account !== account || listed.region !== region || !KINDS[kind].isId(listed.id)) {
+    deps.log.warn('shared artifact refused by the sweep', {
+      kind,
+      account,
+      region,
+      id: safeText(listed.id, 80),
+      reason: `listed as ${listed.kind} of ${listed.account} in ${listed.region}, not a ${label} id of ${account} in ${region}`,
+    });
+    return 'refused';
+  }
+  const ref: ArtifactRef = { ...listed, partition: deps.settings.partition };
+  const id = artifactId(ref);
+  if (await deps.inventory.get(id)) return 'known';
+
+  const view = await deps.copiers[kind].describeSource(ref);
+  const problem = view ? sourceProblem(deps, view) : `${label} ${ref.id} does not exist in account ${account}`;
+  if (problem || !view) {
+    deps.log.warn('shared artifact refused by the sweep', { artifactId: id, reason: problem ?? 'not found' });
+    return 'refused';
+  }
+  if (view.state === 'pending') return 'pending';
+  const { created, step } = await admit(deps, ref, view, TAKEN_IN_REASON);
+  if (!created) return 'known';
+  deps.log.info('shared artifact taken in by the sweep', { artifactId: id, step: step.step });
+  return 'taken-in';
+}
