@@ -289,6 +289,15 @@ export class VaultStack extends Stack {
     this.grantVaultRights(this.intake, config, true);
     this.grantVaultRights(this.completion, config, false);
     this.grantVaultRights(this.sweep, config, false);
+    // The sweep lists, as the backup account, what the sources share with it but never announced (takeInShared).
+    const listing = [...new Set(enabledKinds(config).flatMap((kind) => kind.infra.sharedListingActions))];
+    const sourceRegions = [...new Set(config.sources.flatMap((source) => source.regions))];
+    if (listing.length > 0 && sourceRegions.length > 0) {
+      this.sweep.allow(
+        { actions: listing, resources: ['*'], conditions: { StringEquals: { 'aws:RequestedRegion': sourceRegions } } },
+        `${listing.join(', ')} list what other accounts share with the backup account and are authorized only on "*"; read-only, and only in the registered source Regions.`,
+      );
+    }
 
     this.alertsTopic = this.createAlerts(config);
     const alarmAction = new SnsAction(this.alertsTopic);

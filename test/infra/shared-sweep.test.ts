@@ -1,0 +1,72 @@
+/**
+ * The sweep's right to list what the sources share with the backup account
+ * (takeInShared), on the synthesized vault template: the enabled kinds'
+ * listing actions, only in the registered source Regions, for the sweep
+ * role alone.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  actionsOf,
+  asArray,
+  conditionValues,
+  logicalIds,
+  policyStatements,
+  referencedId,
+  type Statement,
+  type TemplateJson,
+} from './policy-walk';
+import { baseDocument, synthesize } from './support/synth';
+
+/** The statements of the identity policies attached to the role named `name`. */
+function roleStatements(template: TemplateJson, name: string): Statement[] {
+  const [roleId] = logicalIds(template, 'AWS::IAM::Role', (props) => props.RoleName === name);
+  expect(roleId, name).toBeDefined();
+  const policies = new Set(
+    logicalIds(template, 'AWS::IAM::Policy', (props) =>
+      asArray(props.Roles).some((role) => referencedId(role) === roleId),
+    ),
+  );
+  return policyStatements(template)
+    .filter((found) => policies.has(found.logicalId) || (found.logicalId === roleId && found.property === 'Policies'))
+    .map((found) => found.statement);
+}
+
+const LISTING = [
+  'ec2:DescribeImages',
+  'ec2:DescribeSnapshots',
+  'rds:DescribeDBClusterSnapshots',
+  'rds:DescribeDBSnapshots',
+];
+
+/** The statements whose conditions hold the listing to the source Regions. */
+const regionBound = (statements: Statement[]) =>
+  statements.filter((s) => conditionValues(s, 'StringEquals', 'aws:RequestedRegion').length > 0);
+
+describe('the sweep role lists shared artifacts in the source Regions', () => {
+  let vault: TemplateJson;
+
+  beforeAll(() => {
+    vault = synthesize({
+      ...baseDocument,
+      artifacts: { rds: { enabled: true }, aurora: { enabled: true }, ebs: { enabled: true }, ami: { enabled: true } },
+    }).vault;
+  });
+
+  it('grants the listing actions of every enabled kind, on "*", only in the registered source Regions', () => {
+    const [listing, ...others] = regionBound(roleStatements(vault, 'bunker-sweep'));
+    expect(others).toEqual([]);
+    expect(listing.Effect).toBe('Allow');
+    expect([...actionsOf(listing)].sort()).toEqual(LISTING);
+    expect(listing.Resource).toBe('*');
+    expect(conditionValues(listing, 'StringEquals', 'aws:RequestedRegion').sort()).toEqual([
+      'eu-central-1',
+      'eu-west-1',
+    ]);
+  });
+
+  it('gives no other vault role the listing', () => {
+    for (const role of ['bunker-intake', 'bunker-completion']) {
+      expect(regionBound(roleStatements(vault, role)), role).toEqual([]);
+    }
+  });
+});
