@@ -1,0 +1,283 @@
+/**
+ * The contract of `ArtifactCopier.listShared`, the sweep's listing of what a
+ * source account shares with the backup account: the same cases for every
+ * kind against the in-memory double (sim/memory-copier.ts), which the core's
+ * tests use, and against the SDK copiers on the emulator, acting as the
+ * backup account (never through a reader role). A case that passes on one
+ * and fails on the other is drift: fix the double (or the copier), never
+ * the case.
+ *
+ * Out of the contract: which shared artifacts are the source agent's
+ * intermediates. The copiers keep to what the backup account can see of
+ * them (RDS and AMI names `bunker-share-…`, the EBS description the agent
+ * writes); the double holds only intermediates. The last block checks the
+ * copiers' filters on the emulator alone.
+ *
+ * Listing another account's shared snapshots and images relies on Bunker's
+ * launcher extension (tools/moto/bunker_moto.py): moto looks only in the
+ * caller's own account.
+ */
+import { CreateSnapshotCommand, CreateVolumeCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localContext } from '../../cli/local/accounts';
+import { auroraClusterSnapshotCopier } from '../../lambdas/kinds/aurora-cluster-snapshot/copier';
+import { INTERMEDIATE_DESCRIPTION } from '../../lambdas/kinds/ebs-snapshot/copier';
+import { rdsSnapshotCopier } from '../../lambdas/kinds/rds-snapshot/copier';
+import { type ArtifactCopier, type ArtifactRef, KIND_NAMES, type KindName } from '../../lambdas/kinds/types';
+import { ManualClock, Prng } from '../../sim/memory-aws';
+import { MemoryCopier } from '../../sim/memory-copier';
+import { freshAccountId } from '../support/aws';
+import { emulatorEndpoint } from '../support/emulator';
+import {
+  createCluster,
+  createClusterSnapshot,
+  createDatabase,
+  createSnapshot,
+  shareClusterSnapshot,
+  shareSnapshot as shareDbSnapshot,
+  TestClients,
+} from './support/bunker';
+import { Ec2Accounts, OTHER_REGION, REGION, shareImage, shareSnapshot, VAULT_ROLE, vaultCopiers } from './support/ec2';
+
+const endpoint = emulatorEndpoint();
+
+/** What a listing case needs: the backup account's copiers, and the source's artifacts made on either side. */
+interface World {
+  readonly backup: string;
+  copier(kind: KindName): ArtifactCopier;
+  /** A new intermediate of `kind` made by the agent of `account` in {@link REGION}; shared with the backup account or not. */
+  intermediate(kind: KindName, account: string, shared: boolean): Promise<string>;
+}
+
+interface Implementation {
+  readonly name: string;
+  world(backup: string): Promise<World>;
+  /** Emulator clients to close. */
+  close(): void;
+}
+
+const memory: Implementation = {
+  name: 'the in-memory double (sim/memory-copier.ts)',
+  async world(backup) {
+    const clock = new ManualClock(Date.parse('2026-03-01T04:00:00.000Z'));
+    const prng = new Prng(7);
+    const copiers = new Map(
+      KIND_NAMES.map((kind) => [kind, new MemoryCopier(kind, clock, prng, { backupAccount: backup })]),
+    );
+    let made = 0;
+    const ids: Record<KindName, () => string> = {
+      'rds-snapshot': () => `bunker-share-orders-${made}`,
+      'aurora-cluster-snapshot': () => `bunker-share-shop-${made}`,
+      'ebs-snapshot': () => `snap-0a0000000000000${made.toString(16).padStart(2, '0')}`,
+      ami: () => `ami-0a0000000000000${made.toString(16).padStart(2, '0')}`,
+    };
+    return {
+      backup,
+      copier: (kind) => copiers.get(kind) as MemoryCopier,
+      async intermediate(kind, account, shared) {
+        made += 1;
+        const ref: ArtifactRef = { kind, partition: 'aws', account, region: REGION, id: ids[kind]() };
+        (copiers.get(kind) as MemoryCopier).addSource(ref, shared ? {} : { sharedWith: [] });
+        return ref.id;
+      },
+    };
+  },
+  close() {},
+};
+
+const rdsClients = new TestClients(endpoint);
+const ec2Accounts = new Ec2Accounts(endpoint);
+
+/** The source-side resources each emulator account makes its intermediates of, made once. */
+const ready = new Map<string, Promise<string>>();
+function once(key: string, make: () => Promise<string>): Promise<string> {
+  let found = ready.get(key);
+  if (!found) {
+    found = make();
+    ready.set(key, found);
+  }
+  return found;
+}
+
+async function volumeOf(account: string): Promise<string> {
+  return once(`volume/${account}`, async () => {
+    const { VolumeId } = await ec2Accounts
+      .account(account)
+      .ec2.send(new CreateVolumeCommand({ AvailabilityZone: `${REGION}a`, Size: 8, Encrypted: true }));
+    if (!VolumeId) throw new Error('CreateVolume returned no id');
+    return VolumeId;
+  });
+}
+
+/** A snapshot of the account's volume with `description`. */
+async function ebsSnapshot(account: string, description: string): Promise<string> {
+  const VolumeId = await volumeOf(account);
+  const { SnapshotId } = await ec2Accounts
+    .account(account)
+    .ec2.send(new CreateSnapshotCommand({ VolumeId, Description: description }));
+  if (!SnapshotId) throw new Error('CreateSnapshot returned no id');
+  return SnapshotId;
+}
+
+/** An image named `name`, backed by one snapshot of the account. */
+async function image(account: string, name: string): Promise<string> {
+  const storage = await ebsSnapshot(account, `storage of ${name}`);
+  const { ImageId } = await ec2Accounts.account(account).ec2.send(
+    new RegisterImageCommand({
+      Name: name,
+      RootDeviceName: '/dev/xvda',
+      VirtualizationType: 'hvm',
+      Architecture: 'x86_64',
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: storage } }],
+    }),
+  );
+  if (!ImageId) throw new Error('RegisterImage returned no id');
+  return ImageId;
+}
+
+/** Makes (and shares, when asked) one artifact of `kind` named `name` as `account`; answers its id. */
+async function emulatorArtifact(
+  kind: KindName,
+  account: string,
+  backup: string,
+  name: string,
+  shared: boolean,
+): Promise<string> {
+  const rds = rdsClients.rds(account);
+  const ec2 = ec2Accounts.account(account);
+  switch (kind) {
+    case 'rds-snapshot':
+      await once(`db/${account}`, async () => {
+        await createDatabase(rds, { id: 'orders', inScope: true });
+        return 'orders';
+      });
+      await createSnapshot(rds, 'orders', name);
+      if (shared) await shareDbSnapshot(rds, name, backup);
+      return name;
+    case 'aurora-cluster-snapshot':
+      await once(`cluster/${account}`, async () => {
+        await createCluster(rds, { id: 'shop', inScope: true });
+        return 'shop';
+      });
+      await createClusterSnapshot(rds, 'shop', name);
+      if (shared) await shareClusterSnapshot(rds, name, backup);
+      return name;
+    case 'ebs-snapshot': {
+      const id = await ebsSnapshot(account, name);
+      if (shared) await shareSnapshot(ec2, id, backup);
+      return id;
+    }
+    case 'ami': {
+      const id = await image(account, name);
+      if (shared) await shareImage(ec2, id, backup);
+      return id;
+    }
+  }
+}
+
+/** The name (or, for EBS, the description) the source agent gives its n-th intermediate of a kind. */
+function intermediateName(kind: KindName, n: number, backup: string): string {
+  if (kind === 'ebs-snapshot') return `${INTERMEDIATE_DESCRIPTION}snap-0b00000000000000${n}, shareable with ${backup}`;
+  return `bunker-share-${kind === 'aurora-cluster-snapshot' ? 'shop' : 'orders'}-${n}`;
+}
+
+const emulator: Implementation = {
+  name: 'the SDK copiers on the emulator (bunker moto launcher)',
+  async world(backup) {
+    const context = await localContext(endpoint, backup, REGION, VAULT_ROLE);
+    const copiers: Record<KindName, ArtifactCopier> = {
+      'rds-snapshot': rdsSnapshotCopier(context, 'bunker', 'aws'),
+      'aurora-cluster-snapshot': auroraClusterSnapshotCopier(context, 'bunker', 'aws'),
+      ...(await vaultCopiers(endpoint, backup).then(({ ebs, ami }) => ({ 'ebs-snapshot': ebs, ami }))),
+    };
+    let made = 0;
+    return {
+      backup,
+      copier: (kind) => copiers[kind],
+      async intermediate(kind, account, shared) {
+        made += 1;
+        return emulatorArtifact(kind, account, backup, intermediateName(kind, made, backup), shared);
+      },
+    };
+  },
+  close() {
+    rdsClients.destroy();
+    ec2Accounts.destroy();
+  },
+};
+
+afterAll(() => emulator.close());
+
+describe.each([memory, emulator])('listShared: $name', (implementation) => {
+  const backup = freshAccountId();
+  const source = freshAccountId();
+  const other = freshAccountId();
+  let world: World;
+  /** Per kind: the source's shared and unshared intermediates, and the other account's shared one. */
+  const made = new Map<KindName, { shared: string; unshared: string; others: string }>();
+
+  beforeAll(async () => {
+    world = await implementation.world(backup);
+    for (const kind of KIND_NAMES) {
+      made.set(kind, {
+        shared: await world.intermediate(kind, source, true),
+        unshared: await world.intermediate(kind, source, false),
+        others: await world.intermediate(kind, other, true),
+      });
+    }
+  }, 120_000);
+
+  const idsOf = (refs: ArtifactRef[]) => refs.map((ref) => ref.id);
+
+  it.each(KIND_NAMES)(
+    '%s: lists what the account shares with the backup account, as Bunker refers to it',
+    async (kind) => {
+      const { shared } = made.get(kind) ?? { shared: '' };
+
+      const listed = await world.copier(kind).listShared(source, REGION);
+
+      expect(listed).toEqual([{ kind, partition: 'aws', account: source, region: REGION, id: shared }]);
+    },
+  );
+
+  it.each(KIND_NAMES)('%s: does not list what the account did not share', async (kind) => {
+    const { unshared } = made.get(kind) ?? { unshared: '' };
+
+    expect(idsOf(await world.copier(kind).listShared(source, REGION))).not.toContain(unshared);
+  });
+
+  it.each(KIND_NAMES)("%s: lists another account's shares under that account only", async (kind) => {
+    const { others } = made.get(kind) ?? { others: '' };
+
+    expect(idsOf(await world.copier(kind).listShared(source, REGION))).not.toContain(others);
+    expect(idsOf(await world.copier(kind).listShared(other, REGION))).toEqual([others]);
+  });
+
+  it.each(KIND_NAMES)('%s: lists nothing in a Region where the account shared nothing', async (kind) => {
+    expect(await world.copier(kind).listShared(source, OTHER_REGION)).toEqual([]);
+  });
+});
+
+describe('listShared keeps to the source agent’s intermediates (emulator: what the backup account sees of them)', () => {
+  const backup = freshAccountId();
+  const source = freshAccountId();
+  let world: World;
+
+  beforeAll(async () => {
+    world = await emulator.world(backup);
+  }, 60_000);
+
+  it.each([
+    ['rds-snapshot', 'orders-manual'],
+    ['aurora-cluster-snapshot', 'shop-manual'],
+    ['ebs-snapshot', 'orders data'],
+    ['ami', 'orders-server'],
+  ] as const)('%s: a shared %j that is not a bunker-share- intermediate is not listed', async (kind, name) => {
+    const intermediate = await world.intermediate(kind, source, true);
+    await emulatorArtifact(kind, source, backup, name, true);
+
+    expect(idsOf(await world.copier(kind).listShared(source, REGION))).toEqual([intermediate]);
+  });
+
+  const idsOf = (refs: ArtifactRef[]) => refs.map((ref) => ref.id);
+});
