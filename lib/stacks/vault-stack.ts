@@ -285,10 +285,11 @@ export class VaultStack extends Stack {
       projectionType: dynamodb.ProjectionType.ALL,
     });
 
-    // Only intake reads sources through the reader role; completion and the sweep read the vault's own copies.
+    // Intake and the sweep (what was shared but never announced) read sources through the reader role;
+    // completion reads the vault's own copies only.
     this.grantVaultRights(this.intake, config, true);
     this.grantVaultRights(this.completion, config, false);
-    this.grantVaultRights(this.sweep, config, false);
+    this.grantVaultRights(this.sweep, config, true);
     // The sweep lists, as the backup account, what the sources share with it but never announced (takeInShared).
     const listing = [...new Set(enabledKinds(config).flatMap((kind) => kind.infra.sharedListingActions))];
     const sourceRegions = [...new Set(config.sources.flatMap((source) => source.regions))];

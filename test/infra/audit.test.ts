@@ -60,7 +60,7 @@ describe('the audit function', () => {
     ]);
   });
 
-  it('is trusted by every reader role, next to intake', () => {
+  it('is trusted by every reader role, next to intake and the sweep', () => {
     const readers = [...sources.values()].flatMap((template) =>
       logicalIds(template, 'AWS::IAM::Role', (props) => props.RoleName === 'bunker-reader').map((id) => ({
         template,
@@ -76,6 +76,7 @@ describe('the audit function', () => {
       expect(conditionValues(trust[0].statement, 'ArnEquals', 'aws:PrincipalArn')).toEqual([
         `arn:<AWS::Partition>:iam::${BACKUP}:role/bunker-intake`,
         `arn:<AWS::Partition>:iam::${BACKUP}:role/bunker-audit`,
+        `arn:<AWS::Partition>:iam::${BACKUP}:role/bunker-sweep`,
       ]);
     }
   });

@@ -395,7 +395,7 @@ describe('the vault stack', () => {
     );
   });
 
-  it('names the vault Lambda roles as the source stacks name them, and lets only intake and audit assume reader roles', () => {
+  it('names the vault Lambda roles as the source stacks name them, and lets only intake, the sweep and audit assume reader roles', () => {
     const roles = resourcesOf(vault, 'AWS::IAM::Role');
     const roleArns = roles.map(([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`);
     // The three vault Lambdas' roles, and the retention role the pruner runs as.
@@ -411,12 +411,14 @@ describe('the vault stack', () => {
         ),
       )
       .map(([, role]) => role.Properties?.RoleName);
-    expect(assumers.sort()).toEqual([names.auditRole, names.intakeRole]);
+    expect(assumers.sort()).toEqual([names.auditRole, names.intakeRole, names.sweepRole]);
   });
 
-  it('grants no vault Lambda a listing of RDS snapshots: sources are read through the reader role', () => {
+  it('grants no vault Lambda a listing of RDS snapshots beyond what sources share with it in their Regions: sources are read through the reader role', () => {
     for (const { statement, logicalId } of policyStatements(vault).filter((f) => f.type === 'AWS::IAM::Policy')) {
       if (!asArray(statement.Resource).includes('*')) continue;
+      // The sweep's listing of what is shared (test/infra/shared-sweep.test.ts), held to the source Regions.
+      if (conditionValues(statement, 'StringEquals', 'aws:RequestedRegion').length > 0) continue;
       for (const action of actionsOf(statement)) expect(action, logicalId).not.toMatch(/^rds:/);
     }
   });
@@ -502,7 +504,7 @@ describe('the source stacks', () => {
     }
   });
 
-  it("let only the vault's intake and audit roles assume the reader role, only to read, only in the registered Regions", () => {
+  it("let only the vault's intake, audit and sweep roles assume the reader role, only to read, only in the registered Regions", () => {
     const readerName = sourceNames(config.name, 'any').readerRole;
     for (const { key, template } of each()) {
       for (const [roleId] of resourcesOf(template, 'AWS::IAM::Role').filter(
@@ -514,6 +516,7 @@ describe('the source stacks', () => {
         expect(conditionValues(trust[0].statement, 'ArnEquals', 'aws:PrincipalArn'), key).toEqual([
           `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.intakeRole}`,
           `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.auditRole}`,
+          `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.sweepRole}`,
         ]);
         expect(template.Resources[roleId].Properties?.ManagedPolicyArns, key).toBeUndefined();
         expect(template.Resources[roleId].Properties?.Policies, key).toBeUndefined();

@@ -9,6 +9,7 @@ import {
   actionsOf,
   asArray,
   conditionValues,
+  flatten,
   logicalIds,
   policyStatements,
   referencedId,
@@ -61,6 +62,14 @@ describe('the sweep role lists shared artifacts in the source Regions', () => {
     expect(conditionValues(listing, 'StringEquals', 'aws:RequestedRegion').sort()).toEqual([
       'eu-central-1',
       'eu-west-1',
+    ]);
+  });
+
+  it('may read the sources through their reader roles, as intake does, to check what it lists', () => {
+    const assumes = roleStatements(vault, 'bunker-sweep').filter((s) => actionsOf(s).includes('sts:AssumeRole'));
+    expect(assumes.flatMap((s) => asArray(s.Resource).map(flatten))).toEqual([
+      'arn:<AWS::Partition>:iam::222222222222:role/bunker-reader',
+      'arn:<AWS::Partition>:iam::333333333333:role/bunker-reader',
     ]);
   });
 
