@@ -527,7 +527,7 @@ describe('local up against the synthesized templates', () => {
     expect(roles).toBe(5 + 3 + 2);
   });
 
-  it("lets only the vault's intake and audit roles assume the reader role, literally", async () => {
+  it("lets only the vault's intake, audit and sweep roles assume the reader role, literally", async () => {
     const { reader } = byName(`bunker-source-${storefront}-${VAULT_REGION}`);
 
     expect(await reader.roleTrust('bunker-reader')).toEqual({
@@ -542,6 +542,7 @@ describe('local up against the synthesized templates', () => {
               'aws:PrincipalArn': [
                 `arn:aws:iam::${backup}:role/bunker-intake`,
                 `arn:aws:iam::${backup}:role/bunker-audit`,
+                `arn:aws:iam::${backup}:role/bunker-sweep`,
               ],
             },
           },
