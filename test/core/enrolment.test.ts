@@ -70,7 +70,7 @@ describe('enrolOrganization', () => {
     const topic = w.topics.topics.get(TOPIC);
     expect(topic?.keyArn).toBe(KEY);
     expect([...(topic?.subscriptions ?? [])]).toEqual([QUEUE]);
-    expect(topic?.policy.Statement[0]).toEqual({
+    expect(topic?.policy.Statement[1]).toEqual({
       Sid: 'ThisSourceAccountsAgentsPublish',
       Effect: 'Allow',
       Principal: { AWS: 'arn:aws:iam::555555555555:root' },
@@ -173,7 +173,7 @@ describe('enrolOrganization', () => {
 
     expect(summary.updated).toEqual([NEW_ACCOUNT]);
     expect((await w.enrolments.get(NEW_ACCOUNT))?.regions).toEqual(['eu-west-1', 'us-east-1']);
-    expect(wider.topics.topics.get(TOPIC)?.policy.Statement[0]).toMatchObject({
+    expect(wider.topics.topics.get(TOPIC)?.policy.Statement[1]).toMatchObject({
       Condition: {
         ArnEquals: {
           'aws:PrincipalArn': [

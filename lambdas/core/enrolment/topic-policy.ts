@@ -22,6 +22,14 @@ export function intakeTopicPolicy(
     Version: '2012-10-17',
     Statement: [
       {
+        Sid: 'AllowPublishThroughSSLOnly',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sns:Publish',
+        Resource: topicArn,
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+      {
         Sid: 'ThisSourceAccountsAgentsPublish',
         Effect: 'Allow',
         Principal: { AWS: `arn:${partition}:iam::${account}:root` },
@@ -29,14 +37,6 @@ export function intakeTopicPolicy(
         Resource: topicArn,
         // Of the source account, only its Bunker agents: a compromised workload there cannot flood the intake.
         Condition: { ArnEquals: { 'aws:PrincipalArn': agentRoleArns(prefix, account, regions, partition) } },
-      },
-      {
-        Sid: 'AllowPublishThroughSSLOnly',
-        Effect: 'Deny',
-        Principal: '*',
-        Action: 'sns:Publish',
-        Resource: topicArn,
-        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
       },
     ],
   };
