@@ -522,6 +522,16 @@ export const BunkerConfigSchema = z
       seen.add(source.account);
     });
     const organization = config.organization;
+    const roles = organization?.units[0].regions[0];
+    organization?.units.forEach((unit, index) => {
+      if (roles && !unit.regions.includes(roles)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['organization', 'units', index, 'regions'],
+          message: `expected ${roles} among the Regions: the first unit's first Region holds every enrolled account's account-wide roles (IAM is global, and one StackSet template serves every unit)`,
+        });
+      }
+    });
     if (organization?.managementAccount === config.backup.account) {
       ctx.addIssue({
         code: 'custom',
