@@ -561,6 +561,22 @@ export function inactiveSettings(config: BunkerConfig): string[] {
   return notes;
 }
 
+/**
+ * What `config validate` says of `organization`, one line; undefined
+ * without one. The StackSet's default name is `<name>-source`.
+ */
+export function describeOrganization(config: BunkerConfig): string | undefined {
+  const organization = config.organization;
+  if (!organization) return undefined;
+  const units = organization.units.map((unit) => `${unit.id} (${unit.regions.join(', ')})`).join(', ');
+  const admin = organization.delegatedAdmin ? 'delegated administrator' : 'management account';
+  return (
+    `organization ${organization.id}: StackSet ${organization.stackSetName ?? `${config.name}-source`} from ${admin} ` +
+    `${organization.managementAccount} to ${organization.units.length} unit(s) and their child units: ${units}; ` +
+    `account-wide roles in ${organization.units[0].regions[0]}; the vault enrols their accounts every hour.`
+  );
+}
+
 /** What an operator may write: defaults not yet applied. */
 export type BunkerConfigInput = z.input<typeof BunkerConfigSchema>;
 

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lib/config/load';
-import { ConfigError } from '../../lib/config/load';
+import { ConfigError, parseConfig } from '../../lib/config/load';
+import { describeOrganization } from '../../lib/config/schema';
 import {
   actionsOf,
   flatten,
@@ -228,5 +228,12 @@ describe('organization in the configuration', () => {
     expect(message).toContain('organization.units[1].regions');
     expect(message).toContain("expected eu-west-1 among the Regions: the first unit's first Region holds");
     expect(message).toContain('organization.managementAccount');
+  });
+
+  it('is described in one line for config validate', () => {
+    expect(describeOrganization(parseConfig(organizationDocument, 'test config'))).toBe(
+      'organization o-a1b2c3d4e5: StackSet bunker-source from management account 999999999999 to 2 unit(s) and their child units: ou-ab12-prod0001 (eu-west-1, eu-central-1), ou-ab12-data0001 (eu-west-1); account-wide roles in eu-west-1; the vault enrols their accounts every hour.',
+    );
+    expect(describeOrganization(parseConfig(baseDocument, 'test config'))).toBeUndefined();
   });
 });
