@@ -45,10 +45,10 @@ export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResp
     const logger = newLogger('bunker-intake');
     const settings = vaultSettingsFromEnv();
     const metrics = newMetrics('bunker-intake');
-    const context = { region: settings.backupRegion };
+    const aws = { region: settings.backupRegion };
     // Listed and enrolled accounts alike: the registry reads the enrolment records of the inventory table.
-    const registry = sourceRegistry(settings, context);
-    return createIntakeHandler({ ...vaultDeps(settings, context, powertoolsLog(logger)), registry }, metrics);
+    const registry = sourceRegistry(settings, aws);
+    return createIntakeHandler({ ...vaultDeps(settings, aws, powertoolsLog(logger)), registry }, metrics);
   })();
   return wired(event, context);
 };
