@@ -8,7 +8,7 @@ import { COPY_STATUSES, type InventoryFilter } from '../lambdas/core/inventory';
 import { PULLED_CONFIG_KEYS, PULLED_KIND_OF, type PulledKindName } from '../lambdas/core/pull/types';
 import { ALL_KINDS } from '../lambdas/kinds/registry';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../lib/config/load';
-import { configJsonSchema, inactiveSettings } from '../lib/config/schema';
+import { configJsonSchema, describeOrganization, inactiveSettings } from '../lib/config/schema';
 
 // Commands load their modules (and the AWS SDK clients) when they run, so
 // `--help` and `config` answer at once.
@@ -540,6 +540,8 @@ configCommand
       `${options.config} is valid: backup account ${config.backup.account} in ${config.backup.region}, ` +
         `${config.sources.length} source account(s) in ${regions} Region(s), enabled: ${kinds.join(', ') || 'nothing'}.`,
     );
+    const organization = describeOrganization(config);
+    if (organization) say(organization);
     const inactive = inactiveSettings(config);
     if (inactive.length > 0) say(`Not acted on yet:\n${inactive.map((note) => `  - ${note}`).join('\n')}`);
   });

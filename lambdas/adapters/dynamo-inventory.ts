@@ -30,8 +30,12 @@ const SLOTS_PREFIX = 'slots:copying:';
  * auditor's records (`auditScope`) share the table but are not copies: the
  * copy inventory's readers never see them.
  */
+/** Items of the table that are not copies: pulled records, audit records, pull runs and enrolments. */
 const isPulledItem = (item: object) =>
-  'pullScope' in item || 'auditScope' in item || (item as { kind?: unknown }).kind === 'pull-run';
+  'pullScope' in item ||
+  'auditScope' in item ||
+  'enrolment' in item ||
+  (item as { kind?: unknown }).kind === 'pull-run';
 const slotsKey = (pool: string) => ({ artifactId: `${SLOTS_PREFIX}${pool}` });
 
 function poolOfRecord(record: InventoryRecord): string {

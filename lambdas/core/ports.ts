@@ -6,6 +6,7 @@
  */
 import type { CopyStatus, InventoryFilter, InventoryRecord, RecordPatch } from './inventory';
 import type { Notification } from './notification';
+import type { RegisteredSource } from './settings';
 
 export type SnapshotType = 'automated' | 'manual' | 'shared' | 'awsbackup' | 'public' | string;
 
@@ -51,6 +52,18 @@ export interface Inventory {
   copiesInProgress(pool: string): Promise<number>;
   listByStatus(status: CopyStatus): Promise<InventoryRecord[]>;
   list(filter?: InventoryFilter): Promise<InventoryRecord[]>;
+}
+
+/**
+ * The source accounts the vault accepts: those the configuration lists and
+ * those enrolled from its organizational units. Intake asks it who may
+ * send; a listed account wins over an enrolment of the same account.
+ */
+export interface SourceRegistry {
+  /** The account and its Regions when it is registered now; `undefined` when not (or no longer). */
+  source(account: string): Promise<RegisteredSource | undefined>;
+  /** Every registered account, listed ones first. */
+  all(): Promise<readonly RegisteredSource[]>;
 }
 
 /** The source account's own RDS, as the source agent uses it. */

@@ -7,6 +7,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { sourceRegistry } from '../adapters/enrolment/wiring';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { vaultDeps } from '../adapters/wiring';
 import { handleDelivery, type IntakeDeps, type IntakeOutcome } from '../core/pipeline/intake';
@@ -44,7 +45,10 @@ export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResp
     const logger = newLogger('bunker-intake');
     const settings = vaultSettingsFromEnv();
     const metrics = newMetrics('bunker-intake');
-    return createIntakeHandler(vaultDeps(settings, { region: settings.backupRegion }, powertoolsLog(logger)), metrics);
+    const aws = { region: settings.backupRegion };
+    // Listed and enrolled accounts alike: the registry reads the enrolment records of the inventory table.
+    const registry = sourceRegistry(settings, aws);
+    return createIntakeHandler({ ...vaultDeps(settings, aws, powertoolsLog(logger)), registry }, metrics);
   })();
   return wired(event, context);
 };

@@ -336,6 +336,70 @@ export const SourceSchema = z
   .describe('A production account Bunker backs up.');
 export type SourceConfig = z.infer<typeof SourceSchema>;
 
+/** An organizational unit (`ou-…`) or the organization's root (`r-…`) whose accounts Bunker covers. */
+export const OrganizationUnitSchema = z
+  .object({
+    id: z
+      .string({ error: 'expected an organizational unit id ("ou-…") or the root id ("r-…")' })
+      .regex(/^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$/, {
+        error: 'expected an organizational unit id such as "ou-ab12-cd34ef56" or a root id such as "r-ab12"',
+      })
+      .describe('The unit; its child units are covered too, at any depth.'),
+    regions: z
+      .array(RegionSchema)
+      .min(1, { error: 'expected at least one Region' })
+      .refine((regions) => new Set(regions).size === regions.length, { error: 'expected each Region once' })
+      .describe(
+        'Regions the source stack is deployed to in every account of the unit; the first one also holds the account-wide reader and puller roles.',
+      ),
+  })
+  .strict()
+  .describe('An organizational unit whose accounts are backed up like listed sources, with the same kinds.');
+export type OrganizationUnit = z.infer<typeof OrganizationUnitSchema>;
+
+/**
+ * Whole organizational units instead of (or besides) listed accounts: a
+ * service-managed StackSet deploys the source stack to every account of
+ * the units, and the vault's enrolment function gives each new account its
+ * intake topic, so an account created in a unit is covered without editing
+ * this file.
+ */
+export const OrganizationSchema = z
+  .object({
+    id: z
+      .string({ error: 'expected the organization id ("o-…")' })
+      .regex(/^o-[a-z0-9]{10,32}$/, { error: 'expected an organization id such as "o-a1b2c3d4e5"' })
+      .describe(
+        "The organization's id: the intake key admits Bunker's source agents of this organization only (aws:PrincipalOrgID).",
+      ),
+    managementAccount: AccountIdSchema.describe(
+      "The account that deploys the StackSet and holds the org-reader role: the organization's management account or a delegated administrator for CloudFormation StackSets.",
+    ),
+    delegatedAdmin: z
+      .boolean({ error: 'expected true or false' })
+      .default(false)
+      .describe(
+        'managementAccount is a delegated administrator, not the management account: the StackSet is created with CallAs DELEGATED_ADMIN.',
+      ),
+    units: z
+      .array(OrganizationUnitSchema)
+      .min(1, { error: 'expected at least one organizational unit' })
+      .refine((units) => new Set(units.map((unit) => unit.id)).size === units.length, {
+        error: 'expected each organizational unit once',
+      })
+      .describe('The units covered; an account in two of them gets the Regions of both.'),
+    stackSetName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, {
+        error: 'expected a StackSet name of letters, digits and dashes, starting with a letter',
+      })
+      .optional()
+      .describe('Name of the StackSet. Default: <name>-source.'),
+  })
+  .strict()
+  .describe('Organizational units whose accounts Bunker covers, current and future, without listing them.');
+export type OrganizationConfig = z.infer<typeof OrganizationSchema>;
+
 export const BunkerConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -360,6 +424,7 @@ export const BunkerConfigSchema = z
       .array(SourceSchema)
       .min(1, { error: 'expected at least one source account' })
       .describe('The production accounts, each with its Regions.'),
+    organization: OrganizationSchema.optional(),
     artifacts: z
       .object(artifactPolicies)
       .strict()
@@ -456,6 +521,25 @@ export const BunkerConfigSchema = z
       }
       seen.add(source.account);
     });
+    const organization = config.organization;
+    const roles = organization?.units[0].regions[0];
+    organization?.units.forEach((unit, index) => {
+      if (roles && !unit.regions.includes(roles)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['organization', 'units', index, 'regions'],
+          message: `expected ${roles} among the Regions: the first unit's first Region holds every enrolled account's account-wide roles (IAM is global, and one StackSet template serves every unit)`,
+        });
+      }
+    });
+    if (organization?.managementAccount === config.backup.account) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['organization', 'managementAccount'],
+        message:
+          'expected an account other than the backup account: the account that deploys the StackSet can change every source account',
+      });
+    }
   });
 
 /** A validated configuration, defaults applied. */
@@ -475,6 +559,22 @@ export function inactiveSettings(config: BunkerConfig): string[] {
     );
   }
   return notes;
+}
+
+/**
+ * What `config validate` says of `organization`, one line; undefined
+ * without one. The StackSet's default name is `<name>-source`.
+ */
+export function describeOrganization(config: BunkerConfig): string | undefined {
+  const organization = config.organization;
+  if (!organization) return undefined;
+  const units = organization.units.map((unit) => `${unit.id} (${unit.regions.join(', ')})`).join(', ');
+  const admin = organization.delegatedAdmin ? 'delegated administrator' : 'management account';
+  return (
+    `organization ${organization.id}: StackSet ${organization.stackSetName ?? `${config.name}-source`} from ${admin} ` +
+    `${organization.managementAccount} to ${organization.units.length} unit(s) and their child units: ${units}; ` +
+    `account-wide roles in ${organization.units[0].regions[0]}; the vault enrols their accounts every hour.`
+  );
 }
 
 /** What an operator may write: defaults not yet applied. */

@@ -17,11 +17,13 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { intakeTopicPattern } from '../../lambdas/core/enrolment/names';
 import { intakeTopicName, readerRoleArn, receiptsTopicArn, sourceNames, vaultNames } from '../../lambdas/core/names';
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
 import { enabledKinds, enabledPulledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 import { Audit, requireAlertAddress } from '../constructs/audit';
+import { Enrolment, unitRegions } from '../constructs/enrolment';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
 import { BunkerDashboard } from '../constructs/dashboard';
 import { Immutability } from '../constructs/immutability';
@@ -59,6 +61,8 @@ export class VaultStack extends Stack {
   public readonly sweep: BunkerFunction;
   /** Pulled backups (vault bucket, pull queue, schedules, pull function), when a pulled kind is enabled. */
   public readonly pull?: PullVault;
+  /** Enrolment of the organizational units' accounts, when `organization` is set. */
+  public readonly enrolment?: Enrolment;
 
   constructor(scope: Construct, id: string, props: VaultStackProps) {
     const { config, ...stackProps } = props;
@@ -107,6 +111,11 @@ export class VaultStack extends Stack {
         this,
       );
     const intakeTopicArns = sourceAccounts.map(topicArnOf);
+    // With organizational units, enrolled accounts' topics are made at run time: admitted by name, in this account only.
+    const organization = config.organization;
+    const intakeTopicsCondition = organization
+      ? { ArnLike: { 'aws:SourceArn': intakeTopicPattern(config.name, account, region, Aws.PARTITION) } }
+      : { ArnEquals: { 'aws:SourceArn': intakeTopicArns } };
     const snsInThisRegion = `sns.${region}.amazonaws.com`;
     this.intakeKey.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -125,10 +134,27 @@ export class VaultStack extends Stack {
         resources: ['*'],
         conditions: {
           StringEquals: { 'aws:SourceAccount': account },
-          ArnEquals: { 'aws:SourceArn': intakeTopicArns },
+          ...intakeTopicsCondition,
         },
       }),
     );
+
+    if (organization) {
+      this.intakeKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'OrganizationSourceAgentsPublishThroughSns',
+          principals: [new iam.AnyPrincipal()],
+          actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+          resources: ['*'],
+          // Bunker's source agents of this organization only, and only through SNS here; which topic
+          // each may publish on is the topic's own policy (one account each).
+          conditions: {
+            StringEquals: { 'kms:ViaService': snsInThisRegion, 'aws:PrincipalOrgID': organization.id },
+            ArnLike: { 'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::*:role/${config.name}-source-agent-*` },
+          },
+        }),
+      );
+    }
 
     // One topic per source account: SNS names the topic in the envelope it
     // delivers, so the topic (not the message text) says who sent it, and
@@ -219,9 +245,23 @@ export class VaultStack extends Stack {
         principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
         actions: ['sqs:SendMessage'],
         resources: [this.intakeQueue.queueArn],
-        conditions: { ArnEquals: { 'aws:SourceArn': [...topics.values()].map((topic) => topic.topicArn) } },
+        conditions: organization
+          ? intakeTopicsCondition
+          : { ArnEquals: { 'aws:SourceArn': [...topics.values()].map((topic) => topic.topicArn) } },
       }),
     );
+    if (organization) {
+      // Enrolled topics' subscriptions send what SNS cannot deliver here, like the listed topics' do.
+      this.intakeDeadLetterQueue.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'EnrolledIntakeTopicsDeadLetters',
+          principals: [new iam.ServicePrincipal('sns.amazonaws.com')],
+          actions: ['sqs:SendMessage'],
+          resources: [this.intakeDeadLetterQueue.queueArn],
+          conditions: intakeTopicsCondition,
+        }),
+      );
+    }
     for (const [source, topic] of topics) {
       const subscription = new sns.Subscription(this, `IntakeSubscription${source}`, {
         topic,
@@ -355,6 +395,18 @@ export class VaultStack extends Stack {
       });
     }
 
+    if (organization) {
+      this.enrolment = new Enrolment(this, 'Enrolment', {
+        config,
+        inventory: this.inventory,
+        inventoryKey: this.inventoryKey,
+        intakeKey: this.intakeKey,
+        intakeQueue: this.intakeQueue,
+        intakeDeadLetterQueue: this.intakeDeadLetterQueue,
+        alarmAction,
+      });
+    }
+
     new BunkerDashboard(this, 'Operations', {
       config,
       functions: [this.intake, this.completion, this.sweep, ...(this.pull ? [this.pull.pull] : [])].map(
@@ -476,7 +528,13 @@ export class VaultStack extends Stack {
 
     // One statement per purpose for all sources together: a statement per
     // source would outgrow the 10 KB inline policy with a few dozen accounts.
-    const sources = config.sources;
+    // Enrolled accounts are not known at synthesis: with organizational units, any account (`*`) in
+    // the units' Regions; each source's share key, shares and reader role trust still decide.
+    const orgWide = config.organization ? [{ account: '*', regions: unitRegions(config) }] : [];
+    const sources = [...config.sources, ...orgWide];
+    const orgReason = orgWide.length
+      ? ' With organizational units the account is "*": enrolled accounts are found at run time.'
+      : '';
     const services = [...new Set(kinds.map((kind) => kind.infra.service))];
     const sourceRegions = (account: string) => sources.find((s) => s.account === account)?.regions ?? [];
     for (const kind of kinds) {
@@ -515,12 +573,15 @@ export class VaultStack extends Stack {
     );
     fn.allow({ actions: ['kms:DescribeKey'], resources: sourceKeys }, shareKeyReason);
     // Receipts: "your intermediate is copied" to each source agent's topic, in each of its Regions.
-    fn.allow({
-      actions: ['sns:Publish'],
-      resources: sources.flatMap((source) =>
-        sourceRegions(source.account).map((r) => receiptsTopicArn(config.name, source.account, r, partition)),
-      ),
-    });
+    fn.allow(
+      {
+        actions: ['sns:Publish'],
+        resources: sources.flatMap((source) =>
+          sourceRegions(source.account).map((r) => receiptsTopicArn(config.name, source.account, r, partition)),
+        ),
+      },
+      `Receipts topics of the source accounts, by name.${orgReason}`,
+    );
     fn.allow(
       {
         actions: ['kms:GenerateDataKey*'],
@@ -536,10 +597,13 @@ export class VaultStack extends Stack {
       "Publishing to a source account's encrypted receipts topic needs its key, whose id that account's source stack creates; only through SNS, and that key's policy admits nothing else of the backup account.",
     );
     if (readsSources) {
-      fn.allow({
-        actions: ['sts:AssumeRole'],
-        resources: sources.map((source) => readerRoleArn(config.name, source.account, source.regions[0], partition)),
-      });
+      fn.allow(
+        {
+          actions: ['sts:AssumeRole'],
+          resources: sources.map((source) => readerRoleArn(config.name, source.account, source.regions[0], partition)),
+        },
+        `The reader roles of the source accounts, by name; each trusts only the vault roles that read.${orgReason}`,
+      );
     }
   }
 

@@ -12,15 +12,18 @@
  */
 import { artifactId, KINDS, poolOf } from '../../kinds/registry';
 import type { ArtifactRef, SourceView } from '../../kinds/types';
+import { listedSources } from '../enrolment/registry';
 import { RetryLaterError } from '../errors';
 import { type InventoryRecord, newRecord } from '../inventory';
 import { rejectionId, sourceAccountOfTopic } from '../names';
 import { parseDelivery, parseNotification } from '../notification';
+import type { SourceRegistry } from '../ports';
 import { describeScope, inScope } from '../scope';
 import { safeText } from '../text';
 import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
 
-export type IntakeDeps = VaultDeps;
+/** `registry`: who may send (listed and enrolled accounts); the listed sources when absent. */
+export type IntakeDeps = VaultDeps & { readonly registry?: SourceRegistry };
 
 export type IntakeOutcome =
   | { readonly outcome: 'rejected'; readonly reason: string; readonly recordId: string }
@@ -35,7 +38,7 @@ export async function handleDelivery(body: string, deps: IntakeDeps): Promise<In
   if (!delivery.ok) return reject(deps, body, delivery.reason);
   const { prefix, backupAccount, backupRegion } = deps.settings;
   const account = sourceAccountOfTopic(prefix, backupAccount, backupRegion, delivery.topicArn);
-  const source = account ? deps.settings.sources.find((s) => s.account === account) : undefined;
+  const source = account ? await (deps.registry ?? listedSources(deps.settings.sources)).source(account) : undefined;
   if (!account || !source) {
     return reject(
       deps,

@@ -1,0 +1,93 @@
+/**
+ * What the enrolment function needs, passed as environment variables by the
+ * vault stack and validated once at cold start.
+ */
+import { z } from 'zod';
+import { SettingsError } from '../errors';
+
+const AccountId = z.string().regex(/^\d{12}$/);
+
+export const EnrolmentUnitSchema = z.object({
+  id: z.string().regex(/^(ou-[0-9a-z]+-[0-9a-z]+|r-[0-9a-z]+)$/),
+  regions: z.array(z.string().min(1)).min(1),
+});
+export type EnrolmentUnit = z.infer<typeof EnrolmentUnitSchema>;
+
+export interface EnrolmentSettings {
+  readonly prefix: string;
+  readonly partition: string;
+  readonly backupAccount: string;
+  readonly backupRegion: string;
+  readonly inventoryTable: string;
+  /** Where the org-reader role is. */
+  readonly managementAccount: string;
+  readonly units: readonly EnrolmentUnit[];
+  /** Accounts the configuration lists: their topics are the vault stack's, never enrolled. */
+  readonly listedAccounts: readonly string[];
+  /** The intake topics' key, queue and dead-letter queue: the same as the listed accounts' topics use. */
+  readonly intakeKeyArn: string;
+  readonly intakeQueueArn: string;
+  readonly deadLetterQueueArn: string;
+}
+
+const EnrolmentEnvSchema = z.object({
+  BUNKER_PREFIX: z.string().min(1),
+  BUNKER_PARTITION: z.enum(['aws', 'aws-cn', 'aws-us-gov']),
+  BUNKER_BACKUP_ACCOUNT: AccountId,
+  BUNKER_BACKUP_REGION: z.string().min(1),
+  BUNKER_INVENTORY_TABLE: z.string().min(1),
+  BUNKER_MANAGEMENT_ACCOUNT: AccountId,
+  BUNKER_UNITS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(EnrolmentUnitSchema).min(1)),
+  BUNKER_LISTED_ACCOUNTS: z.string().transform((text) => text.split(',').filter((account) => account !== '')),
+  BUNKER_INTAKE_KEY_ARN: z.string().startsWith('arn:'),
+  BUNKER_INTAKE_QUEUE_ARN: z.string().startsWith('arn:'),
+  BUNKER_DEAD_LETTER_QUEUE_ARN: z.string().startsWith('arn:'),
+});
+
+export function enrolmentSettingsFromEnv(env: Record<string, string | undefined> = process.env): EnrolmentSettings {
+  const result = EnrolmentEnvSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new SettingsError(`invalid enrolment settings: ${problems.join('; ')}`);
+  }
+  const e = result.data;
+  return {
+    prefix: e.BUNKER_PREFIX,
+    partition: e.BUNKER_PARTITION,
+    backupAccount: e.BUNKER_BACKUP_ACCOUNT,
+    backupRegion: e.BUNKER_BACKUP_REGION,
+    inventoryTable: e.BUNKER_INVENTORY_TABLE,
+    managementAccount: e.BUNKER_MANAGEMENT_ACCOUNT,
+    units: e.BUNKER_UNITS,
+    listedAccounts: e.BUNKER_LISTED_ACCOUNTS,
+    intakeKeyArn: e.BUNKER_INTAKE_KEY_ARN,
+    intakeQueueArn: e.BUNKER_INTAKE_QUEUE_ARN,
+    deadLetterQueueArn: e.BUNKER_DEAD_LETTER_QUEUE_ARN,
+  };
+}
+
+export function enrolmentSettingsToEnv(s: EnrolmentSettings): Record<string, string> {
+  return {
+    BUNKER_PREFIX: s.prefix,
+    BUNKER_PARTITION: s.partition,
+    BUNKER_BACKUP_ACCOUNT: s.backupAccount,
+    BUNKER_BACKUP_REGION: s.backupRegion,
+    BUNKER_INVENTORY_TABLE: s.inventoryTable,
+    BUNKER_MANAGEMENT_ACCOUNT: s.managementAccount,
+    BUNKER_UNITS: JSON.stringify(s.units),
+    BUNKER_LISTED_ACCOUNTS: s.listedAccounts.join(','),
+    BUNKER_INTAKE_KEY_ARN: s.intakeKeyArn,
+    BUNKER_INTAKE_QUEUE_ARN: s.intakeQueueArn,
+    BUNKER_DEAD_LETTER_QUEUE_ARN: s.deadLetterQueueArn,
+  };
+}
