@@ -10,7 +10,7 @@ import * as z from 'zod/mini';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { EventBridgeSchema } from '../adapters/eventbridge';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
-import { agentDeps } from '../adapters/wiring';
+import { agentDeps } from '../adapters/agent-wiring';
 import {
   type Ec2AgentDeps,
   processEbsSnapshot,
