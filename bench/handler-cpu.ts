@@ -14,7 +14,11 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { SQSEvent } from 'aws-lambda';
+import type { AuditSettings } from '../lambdas/core/audit/types';
+import { newRecord } from '../lambdas/core/inventory';
 import { intermediateSnapshotId } from '../lambdas/core/names';
+import { silentLog } from '../lambdas/core/ports';
+import { createAuditHandler } from '../lambdas/handlers/audit';
 import { createCompletionHandler } from '../lambdas/handlers/completion';
 import { createIntakeHandler } from '../lambdas/handlers/intake';
 import { createSourceAgentHandler } from '../lambdas/handlers/source-agent';
@@ -32,9 +36,11 @@ import {
   SOURCE,
   vaultFixture,
 } from '../test/core/support/memory-fixtures';
+import { MemoryAlerts, MemoryAuditRecords, MemoryScopeDiscovery } from '../sim/memory-audit';
+import { MemoryInventory } from '../sim/memory-aws';
 
 /** The handlers this driver measures per message. */
-export const DRIVEN_HANDLERS = ['intake', 'completion', 'sweep', 'source-agent'] as const;
+export const DRIVEN_HANDLERS = ['intake', 'completion', 'sweep', 'source-agent', 'audit'] as const;
 export type DrivenHandler = (typeof DRIVEN_HANDLERS)[number];
 
 const WARM_UP = 20;
@@ -169,7 +175,64 @@ const drivers: Record<DrivenHandler, (n: number) => Promise<(part: 'warm-up' | '
     };
     return (part) => run(part === 'warm-up' ? ids.slice(0, WARM_UP) : ids.slice(WARM_UP));
   },
+  async audit(n) {
+    const warm = await auditorOf(WARM_UP);
+    const measured = await auditorOf(n);
+    return async (part) => {
+      const summary = await (part === 'warm-up' ? warm : measured)();
+      if (summary.ok !== (part === 'warm-up' ? WARM_UP : n)) throw new Error(`audit: ${JSON.stringify(summary)}`);
+    };
+  },
 };
+
+/**
+ * An auditor over `n` DB instances in scope, each with a fresh copy in the
+ * inventory: one scheduled run judges them all, so its "message" is one
+ * resource judged.
+ */
+async function auditorOf(n: number) {
+  const now = new Date('2026-03-02T12:00:00.000Z');
+  const taken = '2026-03-02T06:00:00.000Z';
+  const settings: AuditSettings = {
+    prefix: 'bunker',
+    backupAccount: BACKUP,
+    sources: [{ account: SOURCE, regions: [REGION] }],
+    kinds: { 'rds-snapshot': { rpoHours: 24, scope: { tag: { key: 'backup', value: 'daily' } } } },
+    stuckAfterHours: 6,
+  };
+  const inventory = new MemoryInventory();
+  const discovery = new MemoryScopeDiscovery();
+  for (const db of idsOf('orders-db', n)) {
+    discovery.add('rds-snapshot', SOURCE, REGION, { id: db, scopeIds: [db], tags: IN_SCOPE });
+    const snapshot = `rds:${db}-2026-03-02-06-00`;
+    await inventory.create(
+      newRecord(
+        {
+          artifactId: `rds-snapshot:${SOURCE}:${REGION}:${snapshot}`,
+          kind: 'rds-snapshot',
+          status: 'available',
+          sourceAccount: SOURCE,
+          sourceRegion: REGION,
+          sourceId: snapshot,
+          sourceResourceId: db,
+          sourceSnapshotId: snapshot,
+          sourceCreatedAt: taken,
+          pool: `rds-snapshot@${REGION}`,
+        },
+        new Date(taken),
+      ),
+    );
+  }
+  const deps = {
+    settings,
+    discovery,
+    inventory,
+    records: new MemoryAuditRecords(),
+    alerts: new MemoryAlerts(),
+    log: silentLog,
+  };
+  return createAuditHandler(deps, undefined, { now: () => now });
+}
 
 /** Messages per measured run: the agent's count is of snapshots, each two events. */
 async function main(handler: string, messages: number) {
