@@ -15,10 +15,11 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { SQSEvent } from 'aws-lambda';
 import type { AuditSettings } from '../lambdas/core/audit/types';
-import { newRecord } from '../lambdas/core/inventory';
+import { type InventoryRecord, newRecord } from '../lambdas/core/inventory';
 import { intermediateSnapshotId } from '../lambdas/core/names';
 import { silentLog } from '../lambdas/core/ports';
 import { createAuditHandler } from '../lambdas/handlers/audit';
+import { createPrunerHandler } from '../lambdas/handlers/pruner';
 import { createCompletionHandler } from '../lambdas/handlers/completion';
 import { createIntakeHandler } from '../lambdas/handlers/intake';
 import { createSourceAgentHandler } from '../lambdas/handlers/source-agent';
@@ -37,10 +38,11 @@ import {
   vaultFixture,
 } from '../test/core/support/memory-fixtures';
 import { MemoryAlerts, MemoryAuditRecords, MemoryScopeDiscovery } from '../sim/memory-audit';
-import { MemoryInventory } from '../sim/memory-aws';
+import { ManualClock, MemoryInventory } from '../sim/memory-aws';
+import { MemoryCopies } from '../sim/memory-retention';
 
 /** The handlers this driver measures per message. */
-export const DRIVEN_HANDLERS = ['intake', 'completion', 'sweep', 'source-agent', 'audit'] as const;
+export const DRIVEN_HANDLERS = ['intake', 'completion', 'sweep', 'source-agent', 'audit', 'pruner'] as const;
 export type DrivenHandler = (typeof DRIVEN_HANDLERS)[number];
 
 const WARM_UP = 20;
@@ -175,6 +177,14 @@ const drivers: Record<DrivenHandler, (n: number) => Promise<(part: 'warm-up' | '
     };
     return (part) => run(part === 'warm-up' ? ids.slice(0, WARM_UP) : ids.slice(WARM_UP));
   },
+  async pruner(n) {
+    const warm = await prunerOf(WARM_UP);
+    const measured = await prunerOf(n);
+    return async (part) => {
+      const summary = await (part === 'warm-up' ? warm : measured)();
+      if (summary.expired !== (part === 'warm-up' ? WARM_UP : n)) throw new Error(`pruner: ${JSON.stringify(summary)}`);
+    };
+  },
   async audit(n) {
     const warm = await auditorOf(WARM_UP);
     const measured = await auditorOf(n);
@@ -232,6 +242,55 @@ async function auditorOf(n: number) {
     log: silentLog,
   };
   return createAuditHandler(deps, undefined, { now: () => now });
+}
+
+/**
+ * A pruner over `n` EBS snapshot copies past their 35 days and the newest
+ * copy of the same volume, which stays: one daily run deletes the `n`, so
+ * its "message" is one copy expired.
+ */
+async function prunerOf(n: number) {
+  const clock = new ManualClock('2026-06-01T00:00:00.000Z');
+  const inventory = new MemoryInventory();
+  const copies = new MemoryCopies();
+  const taken = (days: number) => new Date(clock.now().getTime() - days * 86_400_000).toISOString();
+  const copyOf = (id: string, takenAt: string): InventoryRecord => ({
+    ...newRecord(
+      {
+        artifactId: `ebs-snapshot:${SOURCE}:${REGION}:${id}`,
+        kind: 'ebs-snapshot',
+        status: 'available',
+        sourceAccount: SOURCE,
+        sourceRegion: REGION,
+        sourceId: id,
+        sourceResourceId: 'vol-orders',
+        sourceCreatedAt: takenAt,
+        targetName: `bunker-${id}`,
+        targetId: `copy-${id}`,
+        targetRegion: REGION,
+      },
+      new Date(takenAt),
+    ),
+    completedAt: takenAt,
+  });
+  const records = [...idsOf('snap-old', n).map((id) => copyOf(id, taken(100))), copyOf('snap-new', taken(1))];
+  for (const record of records) {
+    await inventory.create(record);
+    copies.add({
+      kind: 'ebs-snapshot',
+      targetId: record.targetId as string,
+      region: REGION,
+      tags: { 'bunker:managed-by': 'bunker', 'bunker:kind': 'ebs-snapshot', 'bunker:source-account': SOURCE },
+    });
+  }
+  return createPrunerHandler({
+    policies: { copies: { 'ebs-snapshot': { retentionDays: 35, minCopies: 1 } }, values: {} },
+    inventory,
+    readers: copies.readers(),
+    deleters: copies.deleters(),
+    clock,
+    log: silentLog,
+  });
 }
 
 /** Messages per measured run: the agent's count is of snapshots, each two events. */
