@@ -3,25 +3,27 @@
  * these once per container with the function's own context; the local mode
  * calls them with the emulator's endpoint and an account's credentials.
  * Same adapters, same core, either way.
+ *
+ * One wiring module per side, so a handler's bundle holds only its side's
+ * clients: the vault functions import this one, the source agent
+ * `./agent-wiring` (re-exported here for the local mode). Importing a
+ * module that constructs a client it never uses still costs its load:
+ * `@aws-sdk/lib-dynamodb` marks no module side-effect free, so its document
+ * client, and the DynamoDB client under it, stay in any bundle that imports it.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { RDSClient } from '@aws-sdk/client-rds';
-import { SNSClient } from '@aws-sdk/client-sns';
+import { SettingsError } from '../core/errors';
 import { vaultNames } from '../core/names';
-import type { VaultDeps } from '../core/pipeline/copy';
+import type { BackupKeys, VaultDeps } from '../core/pipeline/copy';
 import { type Clock, type Log, systemClock } from '../core/ports';
-import type { Ec2AgentDeps } from '../core/agent/ec2-agent';
-import type { AgentDeps } from '../core/rds-source-agent';
-import type { SourceSettings, VaultSettings } from '../core/settings';
+import type { VaultSettings } from '../core/settings';
 import { type AwsContext, clientConfig } from './aws-context';
 import { sdkCopiers } from './copiers';
 import { DynamoInventory } from './dynamo-inventory';
 import { KmsBackupKeys } from './kms-keys';
-import { AgentEc2 } from './agent-ec2';
-import { AgentRds, AgentRdsClusters } from './rds';
-import { SnsNotificationPublisher } from './sns-publisher';
 import { SnsReceiptSender } from './sns-receipts';
+
+export { agentDeps } from './agent-wiring';
 
 export function vaultDeps(
   settings: VaultSettings,
@@ -35,46 +37,26 @@ export function vaultDeps(
     inventory: new DynamoInventory(dynamo, settings.inventoryTable, vaultNames(settings.prefix).inventoryStatusIndex),
     copiers: sdkCopiers(context, settings.prefix, settings.partition),
     receipts: new SnsReceiptSender(context, settings.prefix, settings.partition),
-    ...(settings.secondRegion ? { keys: new KmsBackupKeys(context, settings.prefix) } : {}),
+    ...(settings.secondRegion ? { keys: backupKeys(context, settings.prefix) } : {}),
     clock,
     log,
   };
 }
 
-export function agentDeps(
-  settings: SourceSettings,
-  context: AwsContext,
-  log: Log,
-  clock: Clock = systemClock,
-): AgentDeps & { readonly ec2Deps?: Ec2AgentDeps } {
-  // The intake topic lives in the backup Region, which may differ from this one.
-  const topicRegion = settings.intakeTopicArn.split(':')[3] || context.region;
-  const rds = new RDSClient(clientConfig(context, settings.sourceRegion));
-  const publisher = new SnsNotificationPublisher(
-    new SNSClient(clientConfig(context, topicRegion)),
-    settings.intakeTopicArn,
-  );
-  const handlesEc2 = settings.scopes['ebs-snapshot'] !== undefined || settings.scopes.ami !== undefined;
-  return {
-    settings,
-    rds: new AgentRds(rds),
-    clusters: new AgentRdsClusters(rds),
-    publisher,
-    clock,
-    log,
-    ...(handlesEc2
-      ? {
-          ec2Deps: {
-            settings,
-            ec2: new AgentEc2(new EC2Client(clientConfig(context, settings.sourceRegion)), {
-              region: settings.sourceRegion,
-              account: settings.sourceAccount,
-            }),
-            publisher,
-            clock,
-            log,
-          },
-        }
-      : {}),
-  };
+/**
+ * The second Region's key lookup, behind its bundle seam (`lib/bundling.ts`):
+ * a vault deployed without a second Region leaves the KMS client out. The
+ * seam is defined from the same settings the function reads, so a second
+ * Region the bundle was not built for means the settings were changed by
+ * hand: that is refused at cold start rather than copying under no key.
+ */
+function backupKeys(context: AwsContext, prefix: string): BackupKeys {
+  // A ternary, not an early throw: esbuild folds it and drops the branch it does not take.
+  return process.env.BUNKER_BUNDLE_SECOND_REGION === 'omit'
+    ? secondRegionOmitted()
+    : new KmsBackupKeys(context, prefix);
+}
+
+function secondRegionOmitted(): never {
+  throw new SettingsError('BUNKER_SECOND_REGION is set, but this function was bundled without a second Region');
 }

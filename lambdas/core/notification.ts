@@ -8,7 +8,8 @@
  * says delivered it), never from the text. The format is versioned; a
  * reader rejects any version it does not know. See docs/notification-format.md.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-messages';
 import { KINDS } from '../kinds/registry';
 import { rdsSnapshot } from '../kinds/rds-snapshot/kind';
 import { KIND_NAMES, type KindName } from '../kinds/types';
@@ -26,40 +27,38 @@ export const MAX_DELIVERY_BYTES = 12_288;
 export const NOTIFICATION_VERSION = 2;
 export const SUPPORTED_VERSIONS = [1, 2] as const;
 
-const AccountId = z.string().regex(/^\d{12}$/, { error: 'expected a 12-digit account id' });
-const Region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, { error: 'expected a Region name' });
+const AccountId = z.string().check(z.regex(/^\d{12}$/, { error: 'expected a 12-digit account id' }));
+const Region = z
+  .string()
+  .check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, { error: 'expected a Region name' }));
 /** Informative only: any ISO 8601 date-time with `Z` or an offset such as `+00:00`. */
 const PublishedAt = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time' });
 
 /** v1 (Bunker 0.1): RDS DB snapshots only, named by ARN. Accepted for this release. */
-export const NotificationV1Schema = z
-  .object({
-    version: z.literal(1),
-    kind: z.literal('rds-snapshot', { error: 'expected kind "rds-snapshot"' }),
-    sourceAccount: AccountId,
-    sourceRegion: Region,
-    snapshotArn: z
-      .string()
-      .max(512)
-      .refine((arn) => rdsSnapshot.parseArn(arn) !== undefined, { error: 'expected an RDS DB snapshot ARN' }),
-    publishedAt: PublishedAt,
-  })
-  .strict();
+export const NotificationV1Schema = z.strictObject({
+  version: z.literal(1),
+  kind: z.literal('rds-snapshot', { error: 'expected kind "rds-snapshot"' }),
+  sourceAccount: AccountId,
+  sourceRegion: Region,
+  snapshotArn: z.string().check(
+    z.maxLength(512),
+    z.refine((arn: string) => rdsSnapshot.parseArn(arn) !== undefined, { error: 'expected an RDS DB snapshot ARN' }),
+  ),
+  publishedAt: PublishedAt,
+});
 
 const v2Of = (kind: KindName) =>
-  z
-    .object({
-      version: z.literal(2),
-      kind: z.literal(kind),
-      sourceAccount: AccountId,
-      sourceRegion: Region,
-      id: z
-        .string()
-        .max(255)
-        .refine((id) => KINDS[kind].isId(id), { error: `expected the id of an ${KINDS[kind].label}` }),
-      publishedAt: PublishedAt,
-    })
-    .strict();
+  z.strictObject({
+    version: z.literal(2),
+    kind: z.literal(kind),
+    sourceAccount: AccountId,
+    sourceRegion: Region,
+    id: z.string().check(
+      z.maxLength(255),
+      z.refine((id: string) => KINDS[kind].isId(id), { error: `expected the id of an ${KINDS[kind].label}` }),
+    ),
+    publishedAt: PublishedAt,
+  });
 
 /** v2: a union on `kind`, one member per registered kind, each naming its artifact by the service's own id. */
 export const NotificationV2Schema = z.discriminatedUnion(
@@ -87,7 +86,7 @@ export interface NotificationSubject {
 export type ParsedNotification =
   { readonly ok: true; readonly subject: NotificationSubject } | { readonly ok: false; readonly reason: string };
 
-function schemaProblems(error: z.ZodError): string {
+function schemaProblems(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => {
@@ -171,7 +170,7 @@ export type ParsedDelivery =
 
 const EnvelopeSchema = z.object({
   Type: z.literal('Notification'),
-  TopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/),
+  TopicArn: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/)),
   Message: z.string(),
 });
 

@@ -6,23 +6,22 @@
  * and a receipt can only ever lead to the deletion of the agent's own
  * `bunker-share-*` intermediates.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-messages';
 import { KIND_NAMES, type KindName } from '../kinds/types';
 import type { InventoryRecord } from './inventory';
 
 export const RECEIPT_VERSION = 1;
 
-export const ReceiptSchema = z
-  .object({
-    version: z.literal(RECEIPT_VERSION),
-    kind: z.enum(KIND_NAMES),
-    account: z.string().regex(/^\d{12}$/),
-    region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/),
-    /** The shared intermediate the vault copied. */
-    id: z.string().min(1).max(255),
-    copiedAt: z.iso.datetime({ offset: true }),
-  })
-  .strict();
+export const ReceiptSchema = z.strictObject({
+  version: z.literal(RECEIPT_VERSION),
+  kind: z.enum(KIND_NAMES),
+  account: z.string().check(z.regex(/^\d{12}$/)),
+  region: z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/)),
+  /** The shared intermediate the vault copied. */
+  id: z.string().check(z.minLength(1), z.maxLength(255)),
+  copiedAt: z.iso.datetime({ offset: true }),
+});
 
 export type Receipt = z.infer<typeof ReceiptSchema>;
 

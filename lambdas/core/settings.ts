@@ -3,33 +3,39 @@
  * them from `bunker.config.json` and pass them as environment variables;
  * handlers read and validate them once, at cold start.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod-messages';
 import { KIND_NAMES, type KindName } from '../kinds/types';
 import { SettingsError } from './errors';
 import type { PullSettings } from './pull/types';
 
-const AccountId = z.string().regex(/^\d{12}$/);
-const Region = z.string().min(1);
+const AccountId = z.string().check(z.regex(/^\d{12}$/));
+const Region = z.string().check(z.minLength(1));
+const NonEmpty = z.string().check(z.minLength(1));
+const Arn = z.string().check(z.startsWith('arn:'));
 const Partition = z.enum(['aws', 'aws-cn', 'aws-us-gov']);
-const Json = <T extends z.ZodType>(schema: T) =>
-  z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'expected JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
+const Json = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((text: string, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.issues.push({ code: 'custom', message: 'expected JSON', input: text });
+          return z.NEVER;
+        }
+      }),
+    ),
+    schema,
+  );
 
-export const RegisteredSourceSchema = z.object({ account: AccountId, regions: z.array(Region).min(1) });
+export const RegisteredSourceSchema = z.object({ account: AccountId, regions: z.array(Region).check(z.minLength(1)) });
 export type RegisteredSource = z.infer<typeof RegisteredSourceSchema>;
 
 export const ScopeSettingSchema = z.union([
-  z.object({ tag: z.object({ key: z.string().min(1), value: z.string() }) }),
-  z.object({ ids: z.array(z.string().min(1)).min(1) }),
+  z.object({ tag: z.object({ key: NonEmpty, value: z.string() }) }),
+  z.object({ ids: z.array(NonEmpty).check(z.minLength(1)) }),
 ]);
 export type ScopeSetting = z.infer<typeof ScopeSettingSchema>;
 
@@ -38,7 +44,7 @@ export const KindSettingsSchema = z.object({
   enabled: z.boolean(),
   scope: ScopeSettingSchema,
   /** Copies in progress per pool (this kind in one destination Region). */
-  copyLimit: z.number().int().min(1),
+  copyLimit: z.int().check(z.minimum(1)),
 });
 export type KindSettings = z.infer<typeof KindSettingsSchema>;
 
@@ -53,9 +59,9 @@ export type KindsSettings = { readonly [K in KindName]: KindSettings };
 /** How the vault locks its copies (the config's `immutability`, with each lockable kind's `retentionDays`). */
 export const ImmutabilitySettingsSchema = z.object({
   mode: z.enum(['governance', 'compliance']),
-  coolOffHours: z.number().int().min(0).max(72),
+  coolOffHours: z.int().check(z.minimum(0), z.maximum(72)),
   /** Lock days per kind whose copier can lock (EBS, AMI): the kind's `retentionDays`. */
-  lockDays: z.partialRecord(z.enum(KIND_NAMES), z.number().int().min(1)),
+  lockDays: z.partialRecord(z.enum(KIND_NAMES), z.int().check(z.minimum(1))),
 });
 export type ImmutabilitySettings = z.infer<typeof ImmutabilitySettingsSchema>;
 
@@ -93,33 +99,36 @@ export interface SourceSettings {
 }
 
 const VaultEnvSchema = z.object({
-  BUNKER_PREFIX: z.string().min(1),
+  BUNKER_PREFIX: NonEmpty,
   BUNKER_PARTITION: Partition,
   BUNKER_BACKUP_ACCOUNT: AccountId,
   BUNKER_BACKUP_REGION: Region,
-  BUNKER_INVENTORY_TABLE: z.string().min(1),
-  BUNKER_BACKUP_KEY_ARN: z.string().startsWith('arn:'),
-  BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).min(1)),
+  BUNKER_INVENTORY_TABLE: NonEmpty,
+  BUNKER_BACKUP_KEY_ARN: Arn,
+  BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).check(z.minLength(1))),
   BUNKER_KINDS: Json(KindsSchema),
-  BUNKER_SECOND_REGION: Region.optional(),
-  BUNKER_IMMUTABILITY: Json(ImmutabilitySettingsSchema).optional(),
+  BUNKER_SECOND_REGION: z.optional(Region),
+  BUNKER_IMMUTABILITY: z.optional(Json(ImmutabilitySettingsSchema)),
 });
 
+/** A whole number from a variable's text, at least `min`. */
+const Count = (min: number) => z.pipe(z.coerce.number(), z.int().check(z.minimum(min)));
+
 const SourceEnvSchema = z.object({
-  BUNKER_PREFIX: z.string().min(1),
+  BUNKER_PREFIX: NonEmpty,
   BUNKER_PARTITION: Partition,
   BUNKER_BACKUP_ACCOUNT: AccountId,
   BUNKER_SOURCE_ACCOUNT: AccountId,
   BUNKER_SOURCE_REGION: Region,
-  BUNKER_SHARE_KEY_ARN: z.string().startsWith('arn:'),
-  BUNKER_INTAKE_TOPIC_ARN: z.string().startsWith('arn:'),
+  BUNKER_SHARE_KEY_ARN: Arn,
+  BUNKER_INTAKE_TOPIC_ARN: Arn,
   BUNKER_SCOPES: Json(z.partialRecord(z.enum(KIND_NAMES), ScopeSettingSchema)),
-  BUNKER_INTERMEDIATE_RETENTION_HOURS: z.coerce.number().int().min(0),
-  BUNKER_INTERMEDIATE_HORIZON_HOURS: z.coerce.number().int().min(1),
-  BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: z.coerce.number().int().min(1),
+  BUNKER_INTERMEDIATE_RETENTION_HOURS: Count(0),
+  BUNKER_INTERMEDIATE_HORIZON_HOURS: Count(1),
+  BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: Count(1),
 });
 
-function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>, what: string) {
+function parseEnv<T extends z.ZodMiniType>(schema: T, env: Record<string, string | undefined>, what: string) {
   const result = schema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
@@ -193,22 +202,22 @@ export function sourceSettingsToEnv(s: SourceSettings): Record<string, string> {
 }
 
 const PullScopeSchema = ScopeSettingSchema;
-const PrefixesSchema = z.array(z.string().min(1)).min(1);
+const PrefixesSchema = z.array(NonEmpty).check(z.minLength(1));
 
 /** The zod form of {@link PullSettings}: what the pull handler accepts from its environment. */
 export const PullSettingsSchema = z.object({
-  ssm: z.object({ scope: PullScopeSchema, paths: PrefixesSchema.optional() }).optional(),
-  secrets: z.object({ scope: PullScopeSchema, namePrefixes: PrefixesSchema.optional() }).optional(),
-  dynamodb: z
-    .object({
+  ssm: z.optional(z.object({ scope: PullScopeSchema, paths: z.optional(PrefixesSchema) })),
+  secrets: z.optional(z.object({ scope: PullScopeSchema, namePrefixes: z.optional(PrefixesSchema) })),
+  dynamodb: z.optional(
+    z.object({
       scope: PullScopeSchema,
-      scanReadShare: z.number().gt(0).max(1),
-      scanReadUnitsPerSecond: z.number().int().min(1),
-      scanSegments: z.number().int().min(1).max(64),
-      fullExportEveryHours: z.number().int().min(1),
-    })
-    .optional(),
-}) satisfies z.ZodType<PullSettings>;
+      scanReadShare: z.number().check(z.gt(0), z.maximum(1)),
+      scanReadUnitsPerSecond: z.int().check(z.minimum(1)),
+      scanSegments: z.int().check(z.minimum(1), z.maximum(64)),
+      fullExportEveryHours: z.int().check(z.minimum(1)),
+    }),
+  ),
+}) satisfies z.ZodMiniType<PullSettings>;
 
 /** What the pull function needs: where the vault keeps pulled data, and what each enabled pulled kind pulls. */
 export interface PullHandlerSettings {
@@ -230,16 +239,16 @@ export interface PullHandlerSettings {
 }
 
 const PullEnvSchema = z.object({
-  BUNKER_PREFIX: z.string().min(1),
+  BUNKER_PREFIX: NonEmpty,
   BUNKER_PARTITION: Partition,
   BUNKER_BACKUP_ACCOUNT: AccountId,
   BUNKER_BACKUP_REGION: Region,
-  BUNKER_INVENTORY_TABLE: z.string().min(1),
-  BUNKER_PULL_SCOPE_INDEX: z.string().min(1),
-  BUNKER_VAULT_BUCKET: z.string().min(3),
-  BUNKER_BACKUP_KEY_ARN: z.string().startsWith('arn:'),
+  BUNKER_INVENTORY_TABLE: NonEmpty,
+  BUNKER_PULL_SCOPE_INDEX: NonEmpty,
+  BUNKER_VAULT_BUCKET: z.string().check(z.minLength(3)),
+  BUNKER_BACKUP_KEY_ARN: Arn,
   BUNKER_PULL_QUEUE_URL: z.url(),
-  BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).min(1)),
+  BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).check(z.minLength(1))),
   BUNKER_PULL: Json(PullSettingsSchema),
 });
 

@@ -5,15 +5,15 @@
  * re-read before the inventory changes.
  */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { EventBridgeSchema } from '../adapters/eventbridge';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { vaultDeps } from '../adapters/wiring';
 import { type CompletionOutcome, handleCopyEvent } from '../core/pipeline/completion';
 import type { VaultDeps } from '../core/pipeline/copy';
 import { vaultSettingsFromEnv } from '../core/settings';
 
-export const CopyEventSchema = EventBridgeSchema.extend({ detail: z.record(z.string(), z.unknown()) });
+export const CopyEventSchema = z.extend(EventBridgeSchema, { detail: z.record(z.string(), z.unknown()) });
 
 export function createCompletionHandler(deps: VaultDeps, metrics?: Metrics) {
   return async (event: unknown): Promise<CompletionOutcome> => {

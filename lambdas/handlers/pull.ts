@@ -9,7 +9,8 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../core/zod-messages';
 import { clientConfig } from '../adapters/aws-context';
 import { newLogger, powertoolsLog } from '../adapters/log';
 import { runPullJob } from '../adapters/pull/wiring';
@@ -22,14 +23,12 @@ export const MAX_DELAY_SECONDS = 900;
 /** Time kept back from the Lambda's timeout so a run can save its checkpoint and queue its continuation. */
 export const DEADLINE_MARGIN_MS = 60_000;
 
-export const PullJobSchema = z
-  .object({
-    kind: z.enum(PULLED_CONFIG_KEYS),
-    account: z.string().regex(/^\d{12}$/),
-    region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/),
-    table: z.string().min(3).max(255).optional(),
-  })
-  .strict();
+export const PullJobSchema = z.strictObject({
+  kind: z.enum(PULLED_CONFIG_KEYS),
+  account: z.string().check(z.regex(/^\d{12}$/)),
+  region: z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/)),
+  table: z.optional(z.string().check(z.minLength(3), z.maxLength(255))),
+});
 
 /** The job in a message body, or the reasons it is not one (never the body itself: it is not trusted). */
 export function parsePullJob(body: string): { job: PullJob } | { problems: string[] } {

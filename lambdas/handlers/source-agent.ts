@@ -5,12 +5,12 @@
  * intermediates the backup account has copied; the hourly schedule sweeps
  * for what events missed and deletes intermediates that may go.
  */
-import { EventBridgeSchema } from '@aws-lambda-powertools/parser/schemas/eventbridge';
 import type { SQSBatchResponse } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { EventBridgeSchema } from '../adapters/eventbridge';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
-import { agentDeps } from '../adapters/wiring';
+import { agentDeps } from '../adapters/agent-wiring';
 import {
   type Ec2AgentDeps,
   processEbsSnapshot,
@@ -31,23 +31,25 @@ import { sourceSettingsFromEnv } from '../core/settings';
 import { safeText } from '../core/text';
 import { snapshotIdOfArn } from '../kinds/ebs-snapshot/kind';
 
-const RdsSnapshotEventSchema = EventBridgeSchema.extend({
+const RdsSnapshotEventSchema = z.extend(EventBridgeSchema, {
   'detail-type': z.enum(['RDS DB Snapshot Event', 'RDS DB Cluster Snapshot Event']),
-  detail: z.object({ SourceIdentifier: z.string().min(1), EventID: z.string().optional() }),
+  detail: z.object({ SourceIdentifier: z.string().check(z.minLength(1)), EventID: z.optional(z.string()) }),
 });
 
-const EbsSnapshotEventSchema = EventBridgeSchema.extend({
+const EbsSnapshotEventSchema = z.extend(EventBridgeSchema, {
   'detail-type': z.literal('EBS Snapshot Notification'),
-  detail: z.object({ event: z.string(), result: z.string().optional(), snapshot_id: z.string() }),
+  detail: z.object({ event: z.string(), result: z.optional(z.string()), snapshot_id: z.string() }),
 });
 
-const AmiEventSchema = EventBridgeSchema.extend({
+const AmiEventSchema = z.extend(EventBridgeSchema, {
   'detail-type': z.literal('EC2 AMI State Change'),
-  detail: z.object({ ImageId: z.string().min(1), State: z.string() }),
+  detail: z.object({ ImageId: z.string().check(z.minLength(1)), State: z.string() }),
 });
 
 const ReceiptBatchSchema = z.object({
-  Records: z.array(z.object({ messageId: z.string(), body: z.string(), eventSource: z.literal('aws:sqs') })).min(1),
+  Records: z
+    .array(z.object({ messageId: z.string(), body: z.string(), eventSource: z.literal('aws:sqs') }))
+    .check(z.minLength(1)),
 });
 
 export type AgentResult =

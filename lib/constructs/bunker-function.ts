@@ -11,34 +11,30 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { BUNKER_ESBUILD, type BunkerHandlerName, bundleDefines } from '../bundling';
 import { acknowledge, NAG_PACK, wildcardFindings } from './nag';
 
 /** The repository root, found from this module so synth works from any working directory. */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The entry points under `lambdas/handlers/`, one file each. */
-export type BunkerHandlerName = 'intake' | 'completion' | 'sweep' | 'source-agent' | 'pull' | 'audit' | 'pruner';
+export type { BunkerHandlerName } from '../bundling';
 
 /**
- * How every Bunker function is bundled; exported so the bundle test builds
- * exactly what CDK deploys.
+ * How every Bunker function is bundled (the shared options of
+ * `lib/bundling.ts`, in NodejsFunction's words); exported so the bundle
+ * test builds exactly what CDK deploys. Each function adds the `define`s
+ * its settings call for ({@link bundleDefines}).
  */
 export const BUNKER_BUNDLING: BundlingOptions = {
-  // The AWS SDK v3 is bundled too, so the versions in package-lock.json
-  // are the ones that run, not whatever the runtime ships.
-  externalModules: [],
-  minify: true,
-  // Keep class names: Lambda and the logs report an error by its name (SettingsError, not a minified one).
-  keepNames: true,
-  sourceMap: true,
-  sourcesContent: false,
-  target: 'node24',
+  externalModules: [...BUNKER_ESBUILD.external],
+  minify: BUNKER_ESBUILD.minify,
+  keepNames: BUNKER_ESBUILD.keepNames,
+  sourceMap: BUNKER_ESBUILD.sourcemap,
+  sourcesContent: BUNKER_ESBUILD.sourcesContent,
+  target: BUNKER_ESBUILD.target,
   format: OutputFormat.ESM,
-  mainFields: ['module', 'main'],
-  // Some CommonJS dependencies call require() on Node built-ins; an ESM
-  // bundle needs a require of its own for them.
-  banner:
-    "import { createRequire as __bunkerCreateRequire } from 'node:module';const require = __bunkerCreateRequire(import.meta.url);",
+  mainFields: [...BUNKER_ESBUILD.mainFields],
+  banner: BUNKER_ESBUILD.banner.js,
   // No Docker on the build machines: esbuild from node_modules bundles.
   forceDockerBundling: false,
 };
@@ -147,13 +143,19 @@ export class BunkerFunction extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: 'Bunker',
         ...props.environment,
       },
-      bundling: BUNKER_BUNDLING,
+      bundling: this.bundling(props),
     });
 
     this.acknowledgeWildcards(
       { resources: ['*'] },
       'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions.',
     );
+  }
+
+  /** {@link BUNKER_BUNDLING}, leaving out what this function's settings say it never runs. */
+  private bundling(props: BunkerFunctionProps): BundlingOptions {
+    const define = bundleDefines(props.handler, props.environment);
+    return Object.keys(define).length > 0 ? { ...BUNKER_BUNDLING, define } : BUNKER_BUNDLING;
   }
 
   /**

@@ -3,7 +3,8 @@
  * (sources, enabled kinds with their RPO and scope) and where the inventory
  * and the alerts topic are.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-messages';
 import { SettingsError } from '../errors';
 import { type AuditSettings, AuditSettingsSchema } from './types';
 
@@ -20,20 +21,27 @@ export interface AuditHandlerSettings {
 }
 
 const EnvSchema = z.object({
-  BUNKER_AUDIT: z.string().transform((text, ctx) => {
-    try {
-      return AuditSettingsSchema.parse(JSON.parse(text));
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `expected audit settings as JSON: ${(error as Error).message}` });
-      return z.NEVER;
-    }
-  }),
+  BUNKER_AUDIT: z.pipe(
+    z.string(),
+    z.transform((text: string, ctx) => {
+      try {
+        return AuditSettingsSchema.parse(JSON.parse(text));
+      } catch (error) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `expected audit settings as JSON: ${(error as Error).message}`,
+          input: text,
+        });
+        return z.NEVER;
+      }
+    }),
+  ),
   BUNKER_PARTITION: z.enum(['aws', 'aws-cn', 'aws-us-gov']),
-  BUNKER_BACKUP_REGION: z.string().min(1),
-  BUNKER_INVENTORY_TABLE: z.string().min(1),
-  BUNKER_PULL_SCOPE_INDEX: z.string().min(1),
-  BUNKER_STATUS_INDEX: z.string().min(1),
-  BUNKER_ALERTS_TOPIC_ARN: z.string().startsWith('arn:'),
+  BUNKER_BACKUP_REGION: z.string().check(z.minLength(1)),
+  BUNKER_INVENTORY_TABLE: z.string().check(z.minLength(1)),
+  BUNKER_PULL_SCOPE_INDEX: z.string().check(z.minLength(1)),
+  BUNKER_STATUS_INDEX: z.string().check(z.minLength(1)),
+  BUNKER_ALERTS_TOPIC_ARN: z.string().check(z.startsWith('arn:')),
 });
 
 export function auditSettingsFromEnv(env: Record<string, string | undefined> = process.env): AuditHandlerSettings {

@@ -6,7 +6,8 @@
  * (`sourceCreatedAt`, read by intake from the service's Describe), never
  * from a tag the source account controls.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-messages';
 import { type KindName, KIND_NAMES } from '../../kinds/types';
 import type { PulledKindName } from '../pull/types';
 import { RegisteredSourceSchema, ScopeSettingSchema, type ScopeSetting } from '../settings';
@@ -86,9 +87,9 @@ export const auditScopeOf = (kind: AuditKind, account: string, region: string) =
 
 /** What the auditor judges one kind by. */
 export const AuditKindSettingsSchema = z.object({
-  rpoHours: z.number().positive(),
+  rpoHours: z.number().check(z.positive()),
   /** Snapshot kinds: the scope the source agent shares by. Pulled kinds are scoped by their pulls. */
-  scope: ScopeSettingSchema.optional(),
+  scope: z.optional(ScopeSettingSchema),
 });
 export interface AuditKindSettings {
   readonly rpoHours: number;
@@ -96,13 +97,13 @@ export interface AuditKindSettings {
 }
 
 export const AuditSettingsSchema = z.object({
-  prefix: z.string().min(1),
-  backupAccount: z.string().regex(/^\d{12}$/),
+  prefix: z.string().check(z.minLength(1)),
+  backupAccount: z.string().check(z.regex(/^\d{12}$/)),
   sources: z.array(RegisteredSourceSchema),
   /** Only the enabled kinds are present. */
   kinds: z.partialRecord(z.enum(AUDIT_KINDS), AuditKindSettingsSchema),
   /** A copy in progress longer than this is stuck. */
-  stuckAfterHours: z.number().positive(),
+  stuckAfterHours: z.number().check(z.positive()),
 });
 export interface AuditSettings {
   readonly prefix: string;

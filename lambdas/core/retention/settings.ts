@@ -4,21 +4,22 @@
  * the local mode build them from `bunker.config.json`; the handler reads
  * them once, at cold start.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-messages';
 import { KIND_NAMES } from '../../kinds/types';
 import { SettingsError } from '../errors';
 import type { RetentionPolicies } from './prune';
 
 const PolicySchema = z.object({
-  retentionDays: z.number().int().min(1),
-  minCopies: z.number().int().min(1),
+  retentionDays: z.int().check(z.minimum(1)),
+  minCopies: z.int().check(z.minimum(1)),
 });
 
 const RetentionSchema = z.object({
   copies: z.partialRecord(z.enum(KIND_NAMES), PolicySchema),
   values: z.partialRecord(z.enum(['ssm', 'secrets']), PolicySchema),
-  tables: PolicySchema.optional(),
-  vaultBucket: z.string().min(3).optional(),
+  tables: z.optional(PolicySchema),
+  vaultBucket: z.optional(z.string().check(z.minLength(3))),
 });
 
 export interface RetentionSettings {

@@ -1,0 +1,236 @@
+/**
+ * The functions' bundles, measured: `bundleFigures()` bundles each handler
+ * with the esbuild options the function construct deploys with
+ * (`lib/bundling.ts`), and reports per function
+ *
+ * - `bytes`: the size of its `index.mjs` (the source map aside);
+ * - `loadCpuMs`: CPU time (user + system) to import the bundle in a fresh
+ *   `node`, median of several runs;
+ * - `sdkBaselineLoadCpuMs`: the same, in the same run, for a bundle of only
+ *   the AWS SDK clients and commands the function uses, built with the same
+ *   options: what loading the function cannot go below while it bundles the
+ *   SDK (the goal is `loadCpuMs` ≤ 1.3 × this);
+ * - `handlerCpuMsPerMessage`: CPU per message of a warm handler over the
+ *   in-memory doubles (`bench/handler-cpu.ts`; for the auditor, per resource
+ *   judged, for the pruner, per copy expired); `null` for the pull function,
+ *   which has no driver yet.
+ *
+ * The snapshot functions are measured as deployed with every kind enabled
+ * (the heaviest bundles), and again as an RDS-only deployment builds them
+ * (`<function>:rds-only`), which leaves the EC2 client out.
+ *
+ * `node_modules/.bin/tsx bench/bundles.ts` prints the table.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type Metafile } from 'esbuild';
+import { BUNKER_ESBUILD, type BunkerHandlerName, handlerBuildOptions } from '../lib/bundling';
+import { KIND_NAMES, type KindName } from '../lambdas/kinds/types';
+import { DRIVEN_HANDLERS } from './handler-cpu';
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface BundleFigures {
+  readonly bytes: number;
+  readonly loadCpuMs: number;
+  readonly sdkBaselineLoadCpuMs: number;
+  /** `null` for a function this benchmark has no per-message driver for. */
+  readonly handlerCpuMsPerMessage: number | null;
+}
+
+export interface BundleFigureOptions {
+  /** Fresh processes per load figure; the median is reported. @default 5 */
+  readonly runs?: number;
+  /** Messages per handler CPU figure. @default 200 */
+  readonly messages?: number;
+}
+
+/** One deployment of one function: the settings its bundle is built from. */
+interface Variant {
+  readonly key: string;
+  readonly handler: BunkerHandlerName;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+const kindsEnv = (enabled: readonly KindName[]) => ({
+  BUNKER_KINDS: JSON.stringify(Object.fromEntries(KIND_NAMES.map((k) => [k, { enabled: enabled.includes(k) }]))),
+});
+const scopesEnv = (kinds: readonly KindName[]) => ({
+  BUNKER_SCOPES: JSON.stringify(Object.fromEntries(kinds.map((k) => [k, { tag: { key: 'backup', value: 'daily' } }]))),
+});
+const RDS_ONLY: readonly KindName[] = ['rds-snapshot'];
+
+const VARIANTS: readonly Variant[] = [
+  ...(['intake', 'completion', 'sweep'] as const).map((handler) => ({
+    key: handler,
+    handler,
+    environment: kindsEnv(KIND_NAMES),
+  })),
+  { key: 'source-agent', handler: 'source-agent', environment: scopesEnv(KIND_NAMES) },
+  { key: 'pull', handler: 'pull', environment: {} },
+  { key: 'audit', handler: 'audit', environment: {} },
+  { key: 'pruner', handler: 'pruner', environment: {} },
+  ...(['intake', 'completion', 'sweep'] as const).map((handler) => ({
+    key: `${handler}:rds-only`,
+    handler,
+    environment: kindsEnv(RDS_ONLY),
+  })),
+  { key: 'source-agent:rds-only', handler: 'source-agent', environment: scopesEnv(RDS_ONLY) },
+];
+
+/** What the function imports from the AWS SDK, and the bundle still contains (keepNames keeps class names). */
+function sdkImports(metafile: Metafile, bundleText: string): Map<string, Set<string>> {
+  const output = Object.values(metafile.outputs).find((o) => o.entryPoint);
+  if (!output) throw new Error('esbuild reported no entry point output');
+  const byPackage = new Map<string, Set<string>>();
+  for (const [path, input] of Object.entries(output.inputs)) {
+    if (input.bytesInOutput === 0 || !path.startsWith('lambdas/')) continue;
+    const source = readFileSync(join(REPO_ROOT, path), 'utf8');
+    for (const [, names, pkg] of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*'(@aws-sdk\/[^']+)'/g)) {
+      for (const raw of names.split(',')) {
+        const name = raw.trim();
+        if (!name || name.startsWith('type ') || !new RegExp(`\\b${name}\\b`).test(bundleText)) continue;
+        byPackage.set(pkg, (byPackage.get(pkg) ?? new Set()).add(name));
+      }
+    }
+  }
+  return byPackage;
+}
+
+/** An entry that exports exactly those SDK imports, so tree shaking keeps them and nothing else. */
+function baselineSource(imports: Map<string, Set<string>>): string {
+  return [...imports]
+    .map(([pkg, names], i) => `export { ${[...names].map((n) => `${n} as p${i}_${n}`).join(', ')} } from '${pkg}';`)
+    .join('\n');
+}
+
+/** Median CPU milliseconds of importing `file` in a fresh `node`, as Lambda starts it (source maps on). */
+function loadCpuMs(files: readonly string[], runs: number): number[] {
+  const samples = files.map(() => [] as number[]);
+  // Interleaved, so the function and its baseline share the machine's moods.
+  for (let run = 0; run < runs; run++) {
+    files.forEach((file, i) => {
+      const script = `const s = process.cpuUsage(); await import(${JSON.stringify(pathToFileURL(file).href)}); const u = process.cpuUsage(s); process.stdout.write(String((u.user + u.system) / 1000));`;
+      const out = execFileSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
+        env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      });
+      samples[i].push(Number(out.toString()));
+    });
+  }
+  return samples.map(median);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
+/** Builds the handler CPU driver once, with the functions' options, and runs it in a fresh `node` per handler. */
+async function handlerCpu(dir: string, messages: number): Promise<Map<string, number>> {
+  const driver = join(dir, 'handler-cpu.mjs');
+  await build({
+    ...BUNKER_ESBUILD,
+    external: [],
+    mainFields: [...BUNKER_ESBUILD.mainFields],
+    entryPoints: ['bench/handler-cpu.ts'],
+    absWorkingDir: REPO_ROOT,
+    outfile: driver,
+    logLevel: 'error',
+  });
+  const perMessage = new Map<string, number>();
+  for (const handler of DRIVEN_HANDLERS) {
+    const out = execFileSync(process.execPath, [driver, handler, String(messages)], {
+      env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_DEV: '' },
+    });
+    const result = JSON.parse(out.toString()) as { messages: number; cpuMs: number };
+    perMessage.set(handler, result.cpuMs / result.messages);
+  }
+  return perMessage;
+}
+
+export async function bundleFigures(options: BundleFigureOptions = {}): Promise<Record<string, BundleFigures>> {
+  const runs = options.runs ?? 5;
+  const dir = mkdtempSync(join(tmpdir(), 'bunker-bundle-figures-'));
+  try {
+    const built = await Promise.all(
+      VARIANTS.map(async (variant) => {
+        const file = join(dir, variant.key.replace(':', '-'), 'index.mjs');
+        const result = await build({
+          ...handlerBuildOptions(REPO_ROOT, variant.handler, file, variant.environment),
+          metafile: true,
+          logLevel: 'error',
+        });
+        if (!result.metafile) throw new Error('esbuild returned no metafile');
+        const baseline = join(dir, variant.key.replace(':', '-'), 'baseline.mjs');
+        await build({
+          ...BUNKER_ESBUILD,
+          external: [],
+          mainFields: [...BUNKER_ESBUILD.mainFields],
+          stdin: {
+            contents: baselineSource(sdkImports(result.metafile, readFileSync(file, 'utf8'))),
+            resolveDir: REPO_ROOT,
+            sourcefile: `${variant.key}-sdk-baseline.ts`,
+            loader: 'ts',
+          },
+          outfile: baseline,
+          logLevel: 'error',
+        });
+        return { variant, file, baseline };
+      }),
+    );
+    const loads = loadCpuMs(
+      built.flatMap((b) => [b.file, b.baseline]),
+      runs,
+    );
+    const perMessage = await handlerCpu(dir, options.messages ?? 200);
+    return Object.fromEntries(
+      built.map((b, i) => [
+        b.variant.key,
+        {
+          bytes: statSync(b.file).size,
+          loadCpuMs: round(loads[2 * i]),
+          sdkBaselineLoadCpuMs: round(loads[2 * i + 1]),
+          handlerCpuMsPerMessage: perMessage.has(b.variant.handler)
+            ? Math.round((perMessage.get(b.variant.handler) ?? 0) * 1000) / 1000
+            : null,
+        },
+      ]),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The figures as a table, with the goal's ratio. */
+export function bundleTable(figures: Readonly<Record<string, BundleFigures>>): string {
+  const rows = [['function', 'KiB', 'load ms', 'SDK alone ms', 'ratio', 'handler ms/msg']];
+  for (const [name, f] of Object.entries(figures)) {
+    rows.push([
+      name,
+      (f.bytes / 1024).toFixed(0),
+      f.loadCpuMs.toFixed(1),
+      f.sdkBaselineLoadCpuMs.toFixed(1),
+      (f.loadCpuMs / f.sdkBaselineLoadCpuMs).toFixed(2),
+      f.handlerCpuMsPerMessage === null ? '-' : f.handlerCpuMsPerMessage.toFixed(3),
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows
+    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '))
+    .join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  bundleFigures()
+    .then((figures) => process.stdout.write(`${bundleTable(figures)}\n`))
+    .catch((error: unknown) => {
+      process.stderr.write(`${String(error)}\n`);
+      process.exit(1);
+    });
+}
