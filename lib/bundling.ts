@@ -25,6 +25,7 @@ export const BUNKER_HANDLER_NAMES = [
   'pull',
   'audit',
   'pruner',
+  'enrolment',
 ] as const;
 export type BunkerHandlerName = (typeof BUNKER_HANDLER_NAMES)[number];
 

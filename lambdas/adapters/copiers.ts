@@ -47,5 +47,5 @@ export function omittedCopier(kind: KindName): ArtifactCopier {
   const omitted = (): never => {
     throw new Error(`${kind} is not enabled, so its copier was left out of this function's bundle`);
   };
-  return { kind, describeSource: omitted, copy: omitted, describeCopy: omitted };
+  return { kind, describeSource: omitted, listShared: omitted, copy: omitted, describeCopy: omitted };
 }

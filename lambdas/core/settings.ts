@@ -14,7 +14,8 @@ const Region = z.string().check(z.minLength(1));
 const NonEmpty = z.string().check(z.minLength(1));
 const Arn = z.string().check(z.startsWith('arn:'));
 const Partition = z.enum(['aws', 'aws-cn', 'aws-us-gov']);
-const Json = <T extends z.ZodMiniType>(schema: T) =>
+/** A setting that is JSON text, parsed, then checked against `schema`. */
+export const Json = <T extends z.ZodMiniType>(schema: T) =>
   z.pipe(
     z.pipe(
       z.string(),

@@ -19,7 +19,7 @@ import { enrolmentRoleName, intakeTopicPattern, orgReaderRoleArn } from '../../l
 import { type EnrolmentSettings, enrolmentSettingsToEnv } from '../../lambdas/core/enrolment/settings';
 import { vaultNames } from '../../lambdas/core/names';
 import type { BunkerConfig, OrganizationConfig } from '../config/schema';
-import { BunkerFunction, type BunkerHandlerName } from './bunker-function';
+import { BunkerFunction } from './bunker-function';
 
 /** How often the units are read: a new account is covered within this (plus the StackSet's own deployment). */
 export const ENROLMENT_EVERY_MINUTES = 60;
@@ -87,8 +87,7 @@ export class Enrolment extends Construct {
       Aws.PARTITION,
     );
     this.enrolment = new BunkerFunction(this, 'Enrolment', {
-      // Not yet in BunkerHandlerName's union, which another change owns: the entry is lambdas/handlers/enrolment.ts.
-      handler: 'enrolment' as BunkerHandlerName,
+      handler: 'enrolment',
       roleName: enrolmentRoleName(config.name),
       description: 'Gives each account of the configured organizational units its intake topic and enrolment record',
       timeout: Duration.minutes(5),

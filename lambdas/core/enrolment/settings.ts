@@ -2,14 +2,16 @@
  * What the enrolment function needs, passed as environment variables by the
  * vault stack and validated once at cold start.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-messages';
 import { SettingsError } from '../errors';
+import { Json } from '../settings';
 
-const AccountId = z.string().regex(/^\d{12}$/);
+const AccountId = z.string().check(z.regex(/^\d{12}$/));
 
 export const EnrolmentUnitSchema = z.object({
-  id: z.string().regex(/^(ou-[0-9a-z]+-[0-9a-z]+|r-[0-9a-z]+)$/),
-  regions: z.array(z.string().min(1)).min(1),
+  id: z.string().check(z.regex(/^(ou-[0-9a-z]+-[0-9a-z]+|r-[0-9a-z]+)$/)),
+  regions: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
 });
 export type EnrolmentUnit = z.infer<typeof EnrolmentUnitSchema>;
 
@@ -31,27 +33,20 @@ export interface EnrolmentSettings {
 }
 
 const EnrolmentEnvSchema = z.object({
-  BUNKER_PREFIX: z.string().min(1),
+  BUNKER_PREFIX: z.string().check(z.minLength(1)),
   BUNKER_PARTITION: z.enum(['aws', 'aws-cn', 'aws-us-gov']),
   BUNKER_BACKUP_ACCOUNT: AccountId,
-  BUNKER_BACKUP_REGION: z.string().min(1),
-  BUNKER_INVENTORY_TABLE: z.string().min(1),
+  BUNKER_BACKUP_REGION: z.string().check(z.minLength(1)),
+  BUNKER_INVENTORY_TABLE: z.string().check(z.minLength(1)),
   BUNKER_MANAGEMENT_ACCOUNT: AccountId,
-  BUNKER_UNITS: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'expected JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.array(EnrolmentUnitSchema).min(1)),
-  BUNKER_LISTED_ACCOUNTS: z.string().transform((text) => text.split(',').filter((account) => account !== '')),
-  BUNKER_INTAKE_KEY_ARN: z.string().startsWith('arn:'),
-  BUNKER_INTAKE_QUEUE_ARN: z.string().startsWith('arn:'),
-  BUNKER_DEAD_LETTER_QUEUE_ARN: z.string().startsWith('arn:'),
+  BUNKER_UNITS: Json(z.array(EnrolmentUnitSchema).check(z.minLength(1))),
+  BUNKER_LISTED_ACCOUNTS: z.pipe(
+    z.string(),
+    z.transform((text: string) => text.split(',').filter((account) => account !== '')),
+  ),
+  BUNKER_INTAKE_KEY_ARN: z.string().check(z.startsWith('arn:')),
+  BUNKER_INTAKE_QUEUE_ARN: z.string().check(z.startsWith('arn:')),
+  BUNKER_DEAD_LETTER_QUEUE_ARN: z.string().check(z.startsWith('arn:')),
 });
 
 export function enrolmentSettingsFromEnv(env: Record<string, string | undefined> = process.env): EnrolmentSettings {
