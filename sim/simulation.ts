@@ -238,9 +238,9 @@ export const DEFAULT_MIX: Readonly<Record<KindName, number>> = {
  * copy, so it grows with the size. Illustrative figures, settings of the run.
  */
 export const DEFAULT_DURATIONS: Readonly<Record<KindName, DurationModel>> = {
-  'rds-snapshot': { baseSeconds: 300, secondsPerGiB: 6, sigma: 0.4 },
-  'aurora-cluster-snapshot': { baseSeconds: 300, secondsPerGiB: 4, sigma: 0.4 },
-  'ebs-snapshot': { baseSeconds: 120, secondsPerGiB: 5, sigma: 0.5 },
+  'rds-snapshot': { baseSeconds: 120, secondsPerGiB: 3, sigma: 0.4 },
+  'aurora-cluster-snapshot': { baseSeconds: 120, secondsPerGiB: 2.5, sigma: 0.4 },
+  'ebs-snapshot': { baseSeconds: 60, secondsPerGiB: 3, sigma: 0.5 },
   ami: { baseSeconds: 300, secondsPerGiB: 8, sigma: 0.5 },
 };
 
