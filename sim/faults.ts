@@ -37,7 +37,10 @@ const MAX_BACKOFF_MS = 20_000;
  * core must not recognise it as one of its own outcomes.
  */
 export class SimulatedCrash extends Error {
-  constructor(readonly port: string, readonly method: string) {
+  constructor(
+    readonly port: string,
+    readonly method: string,
+  ) {
     super(`simulated crash after ${port}.${method}`);
     this.name = 'SimulatedCrash';
   }

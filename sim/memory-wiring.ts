@@ -104,4 +104,3 @@ export function memoryAgentDeps(options: {
     log: options.log ?? silentLog,
   };
 }
-

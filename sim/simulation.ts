@@ -397,9 +397,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const quotas = Object.fromEntries(
     KIND_NAMES.map((k) => [k, options.quotas?.[k] ?? KINDS[k].defaultCopyLimit]),
   ) as Record<KindName, number>;
-  const limits = Object.fromEntries(
-    KIND_NAMES.map((k) => [k, options.copyLimits?.[k] ?? quotas[k]]),
-  ) as Record<KindName, number>;
+  const limits = Object.fromEntries(KIND_NAMES.map((k) => [k, options.copyLimits?.[k] ?? quotas[k]])) as Record<
+    KindName,
+    number
+  >;
 
   const artifacts = buildFleet(options, shape, startMs);
   const perKind = new Map<KindName, number>();
