@@ -23,7 +23,7 @@
  */
 import { CopyQuotaExceededError, CopyRefusedError } from '../lambdas/core/errors';
 import { TAG_COPY_NAME } from '../lambdas/core/pipeline/copy';
-import { artifactId, KINDS, poolOf } from '../lambdas/kinds/registry';
+import { KINDS, poolOf } from '../lambdas/kinds/registry';
 import type {
   ArtifactCopier,
   ArtifactRef,
@@ -36,17 +36,54 @@ import type {
 } from '../lambdas/kinds/types';
 import type { EventLoop } from './clock';
 
-/** A shared source as the simulation sets it up. */
+/** A shared source as the simulation sets it up (without source agents). */
 export interface SimSource {
   readonly ref: ArtifactRef;
   /** The production resource it is a snapshot of: copies of one resource run one after another. */
   readonly resourceId: string;
   readonly sizeGiB: number;
-  /** How long its copy takes, drawn before the run. */
-  readonly durationMs: number;
   /** When the source agent announced it (the burst's arrival). */
   readonly producedAtMs: number;
   readonly tags: Readonly<Record<string, string>>;
+}
+
+/** What the run knows of the artifact a source is of: what the copy's time and the figures hang on. */
+export interface SourceFacts {
+  /** The run's key of the production artifact (`<kind>:<account>:<production id>`). */
+  readonly key: string;
+  /** Copies of one resource run one after another. */
+  readonly resourceKey: string;
+  /** How long its copy takes, drawn before the run. */
+  readonly durationMs: number;
+}
+
+/** Where the copy world reads the shared sources: as the reader role sees them, and what the run knows of them. */
+export interface SourceReader {
+  describe(ref: ArtifactRef): Promise<SourceView | undefined>;
+  factsOf(ref: ArtifactRef, view: SourceView): SourceFacts | undefined;
+}
+
+/** The source view of a {@link SimSource}: shared with the backup account, encrypted under the share key, available. */
+export function simSourceView(source: SimSource, backupAccount: string): SourceView {
+  const { ref } = source;
+  const keyArn = `arn:${ref.partition}:kms:${ref.region}:${ref.account}:key/share`;
+  const sharedWith = [backupAccount];
+  return {
+    ref,
+    arn: KINDS[ref.kind].arn(ref),
+    ownerAccount: ref.account,
+    state: 'available',
+    detail: ref.kind === 'ebs-snapshot' ? 'completed' : 'available',
+    encrypted: true,
+    keyArn,
+    sharedWith,
+    producedAt: new Date(source.producedAtMs).toISOString(),
+    resourceId: source.resourceId,
+    scopeIds: [source.resourceId, ref.id],
+    scopeTags: source.tags,
+    sizeGiB: source.sizeGiB,
+    ...(ref.kind === 'ami' ? { children: [{ id: `snap-${ref.id.slice(4)}`, encrypted: true, keyArn, sharedWith }] } : {}),
+  };
 }
 
 export interface CopyWorldOptions {
@@ -55,6 +92,7 @@ export interface CopyWorldOptions {
   readonly partition: string;
   /** AWS's quota of copies in progress per Region, per kind. */
   readonly quotas: Readonly<Record<KindName, number>>;
+  readonly sources: SourceReader;
   /** A copy finished: the copy event AWS sends. */
   readonly onFinished: (kind: KindName, targetId: string, region: string) => void;
 }
@@ -64,7 +102,8 @@ interface HeldCopy {
   readonly targetId: string;
   readonly targetName: string;
   readonly region: string;
-  readonly source: string;
+  /** The run's key of the production artifact ({@link SourceFacts.key}). */
+  readonly artifact: string;
   readonly kmsKeyArn: string;
   readonly tags: Readonly<Record<string, string>>;
   readonly acceptedAtMs: number;
@@ -91,7 +130,6 @@ const EC2_PREFIX: Partial<Record<KindName, string>> = { 'ebs-snapshot': 'snap', 
 
 /** See the module comment. */
 export class CopyWorld {
-  private readonly sources = new Map<string, { source: SimSource; view: SourceView }>();
   private readonly byName = new Map<string, HeldCopy>();
   private readonly byId = new Map<string, HeldCopy>();
   private readonly inFlight = new Map<string, number>();
@@ -105,38 +143,12 @@ export class CopyWorld {
 
   constructor(private readonly options: CopyWorldOptions) {}
 
-  /** Adds a source as the source agent leaves it: shared, encrypted under the share key, available. */
-  addSource(source: SimSource): void {
-    const { ref } = source;
-    const keyArn = `arn:${ref.partition}:kms:${ref.region}:${ref.account}:key/share`;
-    const sharedWith = [this.options.backupAccount];
-    const view: SourceView = {
-      ref,
-      arn: KINDS[ref.kind].arn(ref),
-      ownerAccount: ref.account,
-      state: 'available',
-      detail: ref.kind === 'ebs-snapshot' ? 'completed' : 'available',
-      encrypted: true,
-      keyArn,
-      sharedWith,
-      producedAt: new Date(source.producedAtMs).toISOString(),
-      resourceId: source.resourceId,
-      scopeIds: [source.resourceId, ref.id],
-      scopeTags: source.tags,
-      sizeGiB: source.sizeGiB,
-      ...(ref.kind === 'ami'
-        ? { children: [{ id: `snap-${ref.id.slice(4)}`, encrypted: true, keyArn, sharedWith }] }
-        : {}),
-    };
-    this.sources.set(artifactId(ref), { source, view: Object.freeze(view) });
-  }
-
   /** The kind's copier, as the vault's Lambdas reach it. */
   copier(kind: KindName): ArtifactCopier {
     return {
       kind,
-      describeSource: async (ref) => this.sources.get(artifactId(ref))?.view,
-      copy: async (request) => this.copy(kind, request),
+      describeSource: (ref) => this.options.sources.describe(ref),
+      copy: async (request) => this.copy(kind, request, await this.options.sources.describe(request.ref)),
       describeCopy: async (location) => {
         const found = this.find(kind, location);
         return found ? this.view(found) : undefined;
@@ -160,24 +172,20 @@ export class CopyWorld {
     return this.peaks.get(pool) ?? 0;
   }
 
-  outcomeOf(sourceArtifactId: string): SourceOutcome {
-    return this.outcomes.get(sourceArtifactId) ?? { started: 0, exists: 0, quotaAnswers: 0 };
-  }
-
-  /** Copies of a source that exist now, finished or not. */
-  copiesOf(sourceArtifactId: string): readonly HeldCopy[] {
-    return this.accepted.filter((c) => c.source === sourceArtifactId);
-  }
-
   // -- internals -------------------------------------------------------------
 
-  private copy(kind: KindName, request: CopyRequest): CopyStarted {
-    const id = artifactId(request.ref);
-    const outcome = this.outcomeFor(id);
-    const held = this.sources.get(id);
-    if (!held || held.view.arn !== request.sourceArn) {
-      throw new CopyRefusedError(`${request.sourceArn} does not exist or is not shared with this account`);
+  private copy(kind: KindName, request: CopyRequest, view: SourceView | undefined): CopyStarted {
+    const facts = view ? this.options.sources.factsOf(request.ref, view) : undefined;
+    if (
+      !view ||
+      !facts ||
+      view.arn !== request.sourceArn ||
+      view.state !== 'available' ||
+      !view.sharedWith.includes(this.options.backupAccount)
+    ) {
+      throw new CopyRefusedError(`${request.sourceArn} does not exist, is not available or is not shared with this account`);
     }
+    const outcome = this.outcomeFor(facts.key);
     const existing = this.byName.get(`${request.targetRegion}/${request.targetName}`);
     if (existing) {
       outcome.exists += 1;
@@ -192,10 +200,9 @@ export class CopyWorld {
       );
     }
     const now = this.options.loop.epochMs;
-    const resource = `${kind}:${request.ref.account}:${held.source.resourceId}`;
-    const startsAtMs = Math.max(now, this.resourceFreeAt.get(resource) ?? now);
-    const endsAtMs = startsAtMs + held.source.durationMs;
-    this.resourceFreeAt.set(resource, endsAtMs);
+    const startsAtMs = Math.max(now, this.resourceFreeAt.get(facts.resourceKey) ?? now);
+    const endsAtMs = startsAtMs + facts.durationMs;
+    this.resourceFreeAt.set(facts.resourceKey, endsAtMs);
     const prefix = EC2_PREFIX[kind];
     this.ids += 1;
     const targetId = prefix ? `${prefix}-${this.ids.toString(16).padStart(17, '0')}` : request.targetName;
@@ -204,7 +211,7 @@ export class CopyWorld {
       targetId,
       targetName: request.targetName,
       region: request.targetRegion,
-      source: id,
+      artifact: facts.key,
       kmsKeyArn: request.kmsKeyArn,
       tags: { ...request.tags, ...(prefix ? { [TAG_COPY_NAME]: request.targetName } : {}) },
       acceptedAtMs: now,
@@ -237,6 +244,11 @@ export class CopyWorld {
     const last = points[points.length - 1];
     if (last && last.atMs === now) points[points.length - 1] = { atMs: now, inFlight };
     else points.push({ atMs: now, inFlight });
+  }
+
+  /** Every copy request's outcome for a production artifact ({@link SourceFacts.key}). */
+  outcomeOf(key: string): SourceOutcome {
+    return this.outcomes.get(key) ?? { started: 0, exists: 0, quotaAnswers: 0 };
   }
 
   private outcomeFor(id: string): SourceOutcome {

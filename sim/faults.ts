@@ -116,14 +116,15 @@ export function kindOfArgs(args: readonly unknown[], fallback?: KindName): KindN
 
 /**
  * `port` with every method call going through the faults above, on behalf of
- * `invocation`. `kind` names the kind of a port that serves one (a copier).
+ * `invocation`. `kind` names the kind of a port that serves one (a copier),
+ * or tells it from the method and arguments (EC2 serves EBS and AMIs).
  */
 export function withFaults<T extends object>(
   port: T,
   name: string,
   invocation: Invocation,
   options: FaultOptions,
-  kind?: KindName,
+  kind?: KindName | ((method: string, args: readonly unknown[]) => KindName | undefined),
 ): T {
   return new Proxy(port, {
     get(target, property, receiver) {
@@ -144,7 +145,8 @@ export function withFaults<T extends object>(
           delay += logNormal(prng, options.latencyMs(name, method), 0.5);
           requests += 1;
         }
-        options.count({ port: name, method, kind: kindOfArgs(args, kind), requests });
+        const fallback = typeof kind === 'function' ? kind(method, args) : kind;
+        options.count({ port: name, method, kind: kindOfArgs(args, fallback), requests });
         await options.loop.sleep(delay);
         if (refusal) throw refusalError(refusal, name, method);
         const result: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args);

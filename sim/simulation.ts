@@ -32,19 +32,21 @@
  * real clock or `Math.random` is read, and concurrency resolves in event
  * order, so the same options give the same result, to the last call.
  */
+import { intakeTopicArn } from '../lambdas/core/names';
+import { type Notification, notificationOf } from '../lambdas/core/notification';
 import { handleCopyEvent, sweepCopies } from '../lambdas/core/pipeline/completion';
 import { handleDelivery, type IntakeDeps } from '../lambdas/core/pipeline/intake';
-import { intakeTopicArn } from '../lambdas/core/names';
-import { notificationOf } from '../lambdas/core/notification';
 import { silentLog } from '../lambdas/core/ports';
-import type { KindsSettings, RegisteredSource, ScopeSetting } from '../lambdas/core/settings';
+import type { ReceiptSender } from '../lambdas/core/receipts';
+import type { KindsSettings, ScopeSetting } from '../lambdas/core/settings';
 import { artifactId, KIND_NAMES, KINDS, poolOf } from '../lambdas/kinds/registry';
-import type { ArtifactRef, Copiers, KindName } from '../lambdas/kinds/types';
+import type { ArtifactRef, Copiers, KindName, SourceView } from '../lambdas/kinds/types';
+import { type ProductionArtifact, SourceAgents } from './agents';
 import { EventLoop } from './clock';
-import { CopyWorld, type SimSource } from './copy-world';
+import { CopyWorld, type SimSource, type SourceReader, simSourceView } from './copy-world';
 import { type CountedCall, type FaultOptions, Invocation, SimulatedCrash, withFaults } from './faults';
 import { IndexedInventory } from './indexed-inventory';
-import { MemoryReceipts, Prng, snsEnvelope } from './memory-aws';
+import { Prng, snsEnvelope } from './memory-aws';
 import { logNormal, zipfCounts } from './random';
 
 export { memoryAgentDeps, memoryVaultDeps, type MemoryVaultOptions, rdsOnlyKinds } from './memory-wiring';
@@ -88,6 +90,14 @@ export const ISSUE_FAULTS: FaultScenario = {
 export interface SimulationOptions {
   /** Every random choice derives from it. */
   readonly seed: number;
+  /**
+   * Run the real source agents over the memory doubles of RDS and EC2, from
+   * production snapshots to announcements and receipts; without, sources
+   * arrive shared and announced, as the agents leave them. @default false
+   */
+  readonly agents?: boolean;
+  /** With agents: the median minutes of an intermediate copy in the source account, per kind. */
+  readonly intermediateMinutes?: Partial<Record<KindName, number>>;
   readonly artifacts: number;
   readonly accounts: number;
   /** Zipf exponent of artifacts per account (0: even). @default 1 */
@@ -144,6 +154,8 @@ export interface PoolFigures {
 
 export interface SimulationResult {
   readonly seed: number;
+  /** Whether the source agents ran (see {@link SimulationOptions.agents}). */
+  readonly agents: boolean;
   readonly artifacts: number;
   readonly accounts: number;
   /** From the first announcement to the last copy recorded `available`. */
@@ -198,6 +210,8 @@ export interface SimulationCounts {
   readonly copyEvents: number;
   readonly copyEventsLost: number;
   readonly copyEventsDuplicated: number;
+  /** With agents: production and intermediate events that never reached the agent. */
+  readonly sourceEventsLost: number;
   readonly receipts: number;
   readonly copiesStarted: number;
   readonly quotaAnswers: number;
@@ -242,6 +256,14 @@ export const DEFAULT_DURATIONS: Readonly<Record<KindName, DurationModel>> = {
   'aurora-cluster-snapshot': { baseSeconds: 120, secondsPerGiB: 2.5, sigma: 0.4 },
   'ebs-snapshot': { baseSeconds: 60, secondsPerGiB: 3, sigma: 0.5 },
   ami: { baseSeconds: 300, secondsPerGiB: 8, sigma: 0.5 },
+};
+
+/** With agents: how long the agent's intermediate copy takes, median minutes (it is a same-account copy). */
+export const DEFAULT_INTERMEDIATE_MINUTES: Readonly<Record<KindName, number>> = {
+  'rds-snapshot': 10,
+  'aurora-cluster-snapshot': 10,
+  'ebs-snapshot': 8,
+  ami: 15,
 };
 
 /** Median latency of one request, in ms, per port: DynamoDB is fast, copies are slow to accept. */
@@ -299,14 +321,18 @@ export function makespanBound(
 // The run
 // ---------------------------------------------------------------------------
 
-interface Artifact extends SimSource {
-  readonly id: string;
+/** One production artifact of the burst, with everything drawn for it before the run. */
+interface Artifact extends ProductionArtifact {
+  /** The run's key: `a<n>`. */
+  readonly key: string;
   readonly pool: string;
   readonly resourceKey: string;
+  readonly durationMs: number;
+  /** Without agents: the shared source the vault is told about. */
+  readonly shared: SimSource;
 }
 
 interface QueuedMessage {
-  readonly id: number;
   readonly body: string;
   receives: number;
 }
@@ -366,17 +392,21 @@ function buildFleet(options: SimulationOptions, shape: Prng, startMs: number): A
         (model.baseSeconds + model.secondsPerGiB * resource.sizeGiB) * 1000 * logNormal(shape, 1, model.sigma),
       );
       n += 1;
+      const producedAtMs = startMs + Math.floor(shape.next() * burstMs);
       const ref: ArtifactRef = { kind, partition: 'aws', account, region, id: sourceId(kind, n) };
       artifacts.push({
-        ref,
-        id: artifactId(ref),
-        pool: poolOf(kind, BACKUP_REGION),
+        key: `a${n}`,
+        n,
+        kind,
+        account,
+        region,
         resourceId: resource.id,
         resourceKey: `${kind}:${account}:${resource.id}`,
         sizeGiB: resource.sizeGiB,
+        producedAtMs,
+        pool: poolOf(kind, BACKUP_REGION),
         durationMs,
-        producedAtMs: startMs + Math.floor(shape.next() * burstMs),
-        tags: { backup: 'daily' },
+        shared: { ref, resourceId: resource.id, sizeGiB: resource.sizeGiB, producedAtMs, tags: { backup: 'daily' } },
       });
     }
   }
@@ -386,6 +416,7 @@ function buildFleet(options: SimulationOptions, shape: Prng, startMs: number): A
 /** Runs one burst to the end (or to `maxSimulatedHours`); see the module comment. */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const faults = options.faults ?? NO_FAULT_SCENARIO;
+  const withAgents = options.agents ?? false;
   const root = new Prng(options.seed);
   const shape = root.fork();
   const callStream = root.fork();
@@ -397,14 +428,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const quotas = Object.fromEntries(
     KIND_NAMES.map((k) => [k, options.quotas?.[k] ?? KINDS[k].defaultCopyLimit]),
   ) as Record<KindName, number>;
-  const limits = Object.fromEntries(KIND_NAMES.map((k) => [k, options.copyLimits?.[k] ?? quotas[k]])) as Record<
-    KindName,
-    number
-  >;
+  const limits = Object.fromEntries(
+    KIND_NAMES.map((k) => [k, options.copyLimits?.[k] ?? quotas[k]]),
+  ) as Record<KindName, number>;
 
   const artifacts = buildFleet(options, shape, startMs);
   const perKind = new Map<KindName, number>();
-  for (const a of artifacts) perKind.set(a.ref.kind, (perKind.get(a.ref.kind) ?? 0) + 1);
+  for (const a of artifacts) perKind.set(a.kind, (perKind.get(a.kind) ?? 0) + 1);
+  /** Production artifacts by `<kind>:<account>:<production id>`, the id the vault's records carry as `sourceSnapshotId`. */
+  const byProduction = new Map<string, Artifact>();
+  const productionKey = (kind: string, account: string | undefined, id: string | undefined) =>
+    `${kind}:${account ?? ''}:${id ?? ''}`;
 
   // -- counters ---------------------------------------------------------------
   const invocations: Record<string, number> = {};
@@ -425,6 +459,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     copyEvents: 0,
     copyEventsLost: 0,
     copyEventsDuplicated: 0,
+    sourceEventsLost: 0,
+    receipts: 0,
     sweeps: 0,
   };
   const count = (call: CountedCall) => {
@@ -434,44 +470,23 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     c.retriedAttempts += call.requests - 1;
   };
 
-  // -- the world ----------------------------------------------------------------
+  // -- the vault's inventory, with probes ---------------------------------------
   const inventory = new IndexedInventory();
   const slotSeries = new Map<string, [number, number][]>();
+  const doneAt = new Map<string, number>();
   inventory.onWrite = (before, after) => {
+    if (after.status === 'available' && before?.status !== 'available' && after.kind !== 'unknown') {
+      const artifact = byProduction.get(productionKey(after.kind, after.sourceAccount, after.sourceSnapshotId));
+      if (artifact && !doneAt.has(artifact.key)) doneAt.set(artifact.key, loop.epochMs);
+    }
     const pool = after.pool ?? before?.pool;
     if (!pool || (before?.status === 'copying') === (after.status === 'copying')) return;
     const points = slotSeries.get(pool) ?? [];
     slotSeries.set(pool, points);
     points.push([seconds(loop.epochMs - startMs), inventory.slotsInUse(pool)]);
   };
-  const world = new CopyWorld({
-    loop,
-    backupAccount: BACKUP_ACCOUNT,
-    partition: 'aws',
-    quotas,
-    onFinished: (kind, targetId, region) => raiseCopyEvent(kind, targetId, region),
-  });
-  for (const a of artifacts) world.addSource(a);
-  const receipts = new MemoryReceipts();
 
-  // Each account registered in the Region its artifacts come from.
-  const regionOf = new Map(artifacts.map((a) => [a.ref.account, a.ref.region]));
-  const accounts = [...regionOf.keys()];
-  const sources: RegisteredSource[] = [...regionOf].map(([account, region]) => ({ account, regions: [region] }));
-  const kinds = Object.fromEntries(
-    KIND_NAMES.map((k) => [k, { enabled: true, scope: SCOPE, copyLimit: limits[k] }]),
-  ) as unknown as KindsSettings;
-  const settings: IntakeDeps['settings'] = {
-    prefix: 'bunker',
-    partition: 'aws',
-    backupAccount: BACKUP_ACCOUNT,
-    backupRegion: BACKUP_REGION,
-    backupKeyArn: `arn:aws:kms:${BACKUP_REGION}:${BACKUP_ACCOUNT}:key/backup-data`,
-    sources,
-    kinds,
-  };
-  const copiers = Object.fromEntries(KIND_NAMES.map((k) => [k, world.copier(k)])) as unknown as Copiers;
-
+  // -- faults and invocations -----------------------------------------------------
   const crashRule = options.crashAfter
     ? {
         match: (port: string, method: string) =>
@@ -484,11 +499,180 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     prng: callStream,
     rates: { throttle: faults.throttle, serverError: faults.serverError },
     latencyMs,
-    count: (call) => {
-      count(call);
-    },
+    count,
     ...(crashRule ? { crashRule } : {}),
   };
+  /** Runs one invocation of `fn`; `false` when it crashed or threw (its trigger retries). */
+  const invokeRaw = async (fn: string, work: (invocation: Invocation) => Promise<unknown>): Promise<boolean> => {
+    const crashing = crashStream.chance(faults.crash);
+    const invocation = new Invocation(fn, loop.epochMs, crashing ? 1 + crashStream.int(CRASH_WINDOW) : undefined);
+    invocations[fn] = (invocations[fn] ?? 0) + 1;
+    let ok = true;
+    try {
+      await work(invocation);
+    } catch (error) {
+      ok = false;
+      if (!(error instanceof SimulatedCrash)) c.errors += 1;
+    }
+    if (invocation.crashed) {
+      c.crashes += 1;
+      ok = false;
+    }
+    lambdaMs[fn] = (lambdaMs[fn] ?? 0) + (loop.epochMs - invocation.startedAtMs);
+    return ok;
+  };
+  const eventDelay = options.eventDelaySeconds ?? { median: 20, sigma: 1 };
+  /** A best-effort event (EventBridge): lost, duplicated or delayed, so reordered. */
+  const raise = (work: () => void, lostCounter: 'copyEventsLost' | 'sourceEventsLost') => {
+    if (delivery.chance(faults.lostEvents)) {
+      c[lostCounter] += 1;
+      return false;
+    }
+    const copies = delivery.chance(faults.duplicate) ? 2 : 1;
+    for (let i = 0; i < copies; i += 1) loop.after(logNormal(delivery, eventDelay.median, eventDelay.sigma) * 1000, work);
+    return copies === 2;
+  };
+
+  // -- the intake queue and its event source mapping ------------------------------
+  const visible: QueuedMessage[] = [];
+  let inFlightMessages = 0;
+  let batchesRunning = 0;
+  const enqueue = (body: string) => {
+    visible.push({ body, receives: 0 });
+    if (delivery.chance(faults.duplicate)) visible.push({ body, receives: 0 });
+    poll();
+  };
+  let vaultDeps: (invocation: Invocation) => IntakeDeps = () => {
+    throw new Error('the vault is wired below');
+  };
+  const poll = () => {
+    while (batchesRunning < INTAKE_CONCURRENCY && visible.length > 0) {
+      const batch: QueuedMessage[] = [];
+      while (batch.length < BATCH_SIZE && visible.length > 0) {
+        // A standard queue hands out what it holds in no promised order.
+        const [message] = visible.splice(delivery.int(visible.length), 1);
+        message.receives += 1;
+        batch.push(message);
+      }
+      batchesRunning += 1;
+      inFlightMessages += batch.length;
+      c.batches += 1;
+      c.messagesReceived += batch.length;
+      void runBatch(batch);
+    }
+  };
+  const runBatch = async (batch: QueuedMessage[]) => {
+    const failed: QueuedMessage[] = [];
+    const ok = await invokeRaw('intake', (invocation) => {
+      const deps = vaultDeps(invocation);
+      return Promise.all(
+        batch.map(async (message) => {
+          try {
+            await handleDelivery(message.body, deps);
+          } catch (error) {
+            if (error instanceof SimulatedCrash) throw error;
+            failed.push(message);
+          }
+        }),
+      );
+    });
+    batchesRunning -= 1;
+    inFlightMessages -= batch.length;
+    // A crashed invocation answered nothing: SQS makes the whole batch visible again.
+    for (const message of ok ? failed : batch) {
+      inFlightMessages += 1;
+      loop.after(VISIBILITY_TIMEOUT_MS, () => {
+        inFlightMessages -= 1;
+        if (message.receives >= MAX_RECEIVES) c.deadLetters += 1;
+        else visible.push(message);
+        poll();
+      });
+    }
+    poll();
+  };
+  const publish = (topicArn: string, notification: Notification) => {
+    c.notifications += 1;
+    enqueue(snsEnvelope(topicArn, JSON.stringify(notification), `sns-${c.notifications}`));
+  };
+
+  // -- the sources: the real agents over the memory doubles, or shared sources ready as agents leave them
+  const intermediate = { ...DEFAULT_INTERMEDIATE_MINUTES, ...options.intermediateMinutes };
+  const agents = withAgents
+    ? new SourceAgents({
+        loop,
+        backupAccount: BACKUP_ACCOUNT,
+        backupRegion: BACKUP_REGION,
+        scope: SCOPE,
+        faultOptions,
+        invoke: invokeRaw,
+        publish,
+        raise: (work) => {
+          raise(work, 'sourceEventsLost');
+        },
+        intermediateMs: (kind) => Math.round(logNormal(shape, intermediate[kind] * 60_000, 0.3)),
+        onMade: (artifact, id) => {
+          byProduction.set(productionKey(artifact.kind, artifact.account, id), artifact as Artifact);
+        },
+      })
+    : undefined;
+  const sharedViews = new Map<string, SourceView>();
+  if (!agents) {
+    for (const a of artifacts) {
+      byProduction.set(productionKey(a.kind, a.account, a.shared.ref.id), a);
+      sharedViews.set(artifactId(a.shared.ref), simSourceView(a.shared, BACKUP_ACCOUNT));
+    }
+  }
+  const sources: SourceReader = {
+    describe: async (ref) => (agents ? agents.describe(ref) : sharedViews.get(artifactId(ref))),
+    factsOf: (ref, view) => {
+      const artifact = byProduction.get(productionKey(ref.kind, ref.account, view.productionId ?? ref.id));
+      return artifact
+        ? { key: artifact.key, resourceKey: artifact.resourceKey, durationMs: artifact.durationMs }
+        : undefined;
+    },
+  };
+
+  // -- the vault ----------------------------------------------------------------
+  const world = new CopyWorld({
+    loop,
+    backupAccount: BACKUP_ACCOUNT,
+    partition: 'aws',
+    quotas,
+    sources,
+    onFinished: (kind, targetId, region) => {
+      c.copyEvents += 1;
+      const event = KINDS[kind].finishedCopyEvent(targetId, region, 'aws');
+      const deliver = (attempt: number) => {
+        void invokeRaw('completion', (inv) => handleCopyEvent(event.detailType, event.detail, vaultDeps(inv))).then(
+          (ok) => {
+            if (!ok && attempt < COMPLETION_RETRIES) loop.after(60_000 * 2 ** attempt, () => deliver(attempt + 1));
+          },
+        );
+      };
+      if (raise(() => deliver(0), 'copyEventsLost')) c.copyEventsDuplicated += 1;
+    },
+  });
+  const receipts: ReceiptSender = {
+    send: async (receipt) => {
+      c.receipts += 1;
+      agents?.deliverReceipt(receipt);
+    },
+  };
+  // Each account registered in the Region its artifacts come from.
+  const regionOf = new Map(artifacts.map((a) => [a.account, a.region]));
+  const accounts = [...regionOf.keys()];
+  const settings: IntakeDeps['settings'] = {
+    prefix: 'bunker',
+    partition: 'aws',
+    backupAccount: BACKUP_ACCOUNT,
+    backupRegion: BACKUP_REGION,
+    backupKeyArn: `arn:aws:kms:${BACKUP_REGION}:${BACKUP_ACCOUNT}:key/backup-data`,
+    sources: [...regionOf].map(([account, region]) => ({ account, regions: [region] })),
+    kinds: Object.fromEntries(
+      KIND_NAMES.map((k) => [k, { enabled: true, scope: SCOPE, copyLimit: limits[k] }]),
+    ) as unknown as KindsSettings,
+  };
+  const copiers = Object.fromEntries(KIND_NAMES.map((k) => [k, world.copier(k)])) as unknown as Copiers;
   // DynamoDB's billing units depend on what a call read or wrote: counted from the inventory's side.
   const countedInventory = new Proxy(inventory, {
     get(target, property, receiver) {
@@ -509,9 +693,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       };
     },
   });
-
   /** The vault's dependencies as one invocation sees them: every port behind the fault Proxy. */
-  const depsFor = (invocation: Invocation): IntakeDeps => ({
+  vaultDeps = (invocation) => ({
     settings,
     inventory: withFaults(countedInventory, 'inventory', invocation, faultOptions),
     copiers: Object.fromEntries(
@@ -522,131 +705,32 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     log: silentLog,
   });
 
-  /** Runs one invocation of `fn`; `ok` false when it crashed or threw (the trigger retries). */
-  const invoke = async (fn: string, work: (deps: IntakeDeps) => Promise<unknown>): Promise<boolean> => {
-    const crashing = crashStream.chance(faults.crash);
-    const invocation = new Invocation(fn, loop.epochMs, crashing ? 1 + crashStream.int(CRASH_WINDOW) : undefined);
-    invocations[fn] = (invocations[fn] ?? 0) + 1;
-    let ok = true;
-    try {
-      await work(depsFor(invocation));
-    } catch (error) {
-      ok = false;
-      if (!(error instanceof SimulatedCrash)) c.errors += 1;
-    }
-    if (invocation.crashed) {
-      c.crashes += 1;
-      ok = false;
-    }
-    lambdaMs[fn] = (lambdaMs[fn] ?? 0) + (loop.epochMs - invocation.startedAtMs);
-    return ok;
-  };
-
-  // -- the intake queue and its event source mapping ------------------------------
-  const visible: QueuedMessage[] = [];
-  let inFlightMessages = 0;
-  let batchesRunning = 0;
-  let messageIds = 0;
-  const enqueue = (body: string) => {
-    messageIds += 1;
-    visible.push({ id: messageIds, body, receives: 0 });
-  };
-  const poll = () => {
-    while (batchesRunning < INTAKE_CONCURRENCY && visible.length > 0) {
-      const batch: QueuedMessage[] = [];
-      while (batch.length < BATCH_SIZE && visible.length > 0) {
-        // A standard queue hands out what it holds in no promised order.
-        const [message] = visible.splice(delivery.int(visible.length), 1);
-        message.receives += 1;
-        batch.push(message);
-      }
-      batchesRunning += 1;
-      inFlightMessages += batch.length;
-      c.batches += 1;
-      c.messagesReceived += batch.length;
-      void runBatch(batch);
-    }
-  };
-  const runBatch = async (batch: QueuedMessage[]) => {
-    const failed: QueuedMessage[] = [];
-    const ok = await invoke('intake', (deps) =>
-      Promise.all(
-        batch.map(async (message) => {
-          try {
-            await handleDelivery(message.body, deps);
-          } catch (error) {
-            if (error instanceof SimulatedCrash) throw error;
-            failed.push(message);
-          }
-        }),
-      ),
-    );
-    batchesRunning -= 1;
-    inFlightMessages -= batch.length;
-    // A crashed invocation answered nothing: SQS makes the whole batch visible again.
-    for (const message of ok ? failed : batch) {
-      inFlightMessages += 1;
-      loop.after(VISIBILITY_TIMEOUT_MS, () => {
-        inFlightMessages -= 1;
-        if (message.receives >= MAX_RECEIVES) c.deadLetters += 1;
-        else visible.push(message);
-        poll();
-      });
-    }
-    poll();
-  };
-
-  // -- announcements: the source agents publish to their intake topics ------------
+  // -- the burst ------------------------------------------------------------------
   for (const a of artifacts) {
-    loop.at(a.producedAtMs, () => {
-      const topic = intakeTopicArn('bunker', BACKUP_ACCOUNT, BACKUP_REGION, a.ref.account);
-      const message = JSON.stringify(
-        notificationOf({
-          kind: a.ref.kind,
-          sourceAccount: a.ref.account,
-          sourceRegion: a.ref.region,
-          id: a.ref.id,
-          publishedAt: loop.now(),
-        }),
-      );
-      c.notifications += 1;
-      const body = snsEnvelope(topic, message, `sns-${a.ref.id}`);
-      enqueue(body);
-      if (delivery.chance(faults.duplicate)) enqueue(body);
-      poll();
-    });
-  }
-
-  // -- copy events: delayed (so reordered), duplicated, lost ------------------------
-  const eventDelay = options.eventDelaySeconds ?? { median: 20, sigma: 1 };
-  const deliverCopyEvent = (kind: KindName, targetId: string, region: string, attempt: number) => {
-    const event = KINDS[kind].finishedCopyEvent(targetId, region, 'aws');
-    void invoke('completion', (deps) => handleCopyEvent(event.detailType, event.detail, deps)).then((ok) => {
-      if (!ok && attempt < COMPLETION_RETRIES) {
-        loop.after(60_000 * 2 ** attempt, () => deliverCopyEvent(kind, targetId, region, attempt + 1));
-      }
-    });
-  };
-  function raiseCopyEvent(kind: KindName, targetId: string, region: string) {
-    c.copyEvents += 1;
-    if (delivery.chance(faults.lostEvents)) {
-      c.copyEventsLost += 1;
-      return;
-    }
-    const copies = delivery.chance(faults.duplicate) ? 2 : 1;
-    if (copies === 2) c.copyEventsDuplicated += 1;
-    for (let i = 0; i < copies; i += 1) {
-      loop.after(logNormal(delivery, eventDelay.median, eventDelay.sigma) * 1000, () =>
-        deliverCopyEvent(kind, targetId, region, 0),
+    if (agents) agents.produce(a);
+    else {
+      loop.at(a.producedAtMs, () =>
+        publish(
+          intakeTopicArn('bunker', BACKUP_ACCOUNT, BACKUP_REGION, a.account),
+          notificationOf({
+            kind: a.kind,
+            sourceAccount: a.account,
+            sourceRegion: a.region,
+            id: a.shared.ref.id,
+            publishedAt: loop.now(),
+          }),
+        ),
       );
     }
   }
+  // The agents' hourly schedule starts at a time of its own, not with the burst.
+  agents?.scheduleSweeps(startMs + 37 * 60_000);
 
-  // -- the sweep on its schedule ----------------------------------------------------
+  // -- the vault sweep on its schedule -------------------------------------------------
   const sweepMs = (options.sweepMinutes ?? 15) * 60_000;
   const runSweep = (attempt: number) => {
     c.sweeps += 1;
-    void invoke('sweep', (deps) => sweepCopies(deps)).then((ok) => {
+    void invokeRaw('sweep', (inv) => sweepCopies(vaultDeps(inv))).then((ok) => {
       if (!ok && attempt < SWEEP_RETRIES) loop.after(60_000, () => runSweep(attempt + 1));
     });
   };
@@ -660,29 +744,30 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
   // -- run until every artifact is available and the queue is empty ---------------
   const limitMs = startMs + (options.maxSimulatedHours ?? 24 * 30) * 3_600_000;
-  const settledNow = () =>
-    inventory.count('available') >= artifacts.length && visible.length === 0 && inFlightMessages === 0;
   let settledAtMs: number | undefined;
   await loop.run((nextAt) => {
-    if (settledAtMs === undefined && settledNow()) settledAtMs = loop.epochMs;
+    if (settledAtMs === undefined && doneAt.size >= artifacts.length && visible.length === 0 && inFlightMessages === 0) {
+      settledAtMs = loop.epochMs;
+    }
     return settledAtMs !== undefined || nextAt > limitMs;
   });
 
   // -- figures ----------------------------------------------------------------------
-  const copiesBySource = new Map<string, number>();
-  for (const copy of world.accepted) copiesBySource.set(copy.source, (copiesBySource.get(copy.source) ?? 0) + 1);
+  const copiesOf = new Map<string, number>();
+  for (const copy of world.accepted) copiesOf.set(copy.artifact, (copiesOf.get(copy.artifact) ?? 0) + 1);
   const rpoMs = (options.rpoHours ?? 24) * 3_600_000;
   let lost = 0;
   let duplicated = 0;
   let rpoBreaches = 0;
-  let lastCompletedMs = startMs;
+  let lastDoneMs = startMs;
+  let quotaAnswers = 0;
   for (const a of artifacts) {
-    const record = inventory.peek(a.id);
-    const done = record?.status === 'available' && record.completedAt ? Date.parse(record.completedAt) : undefined;
+    const done = doneAt.get(a.key);
     if (done === undefined) lost += 1;
-    else lastCompletedMs = Math.max(lastCompletedMs, done);
-    if ((copiesBySource.get(a.id) ?? 0) > 1) duplicated += 1;
+    else lastDoneMs = Math.max(lastDoneMs, done);
+    if ((copiesOf.get(a.key) ?? 0) > 1) duplicated += 1;
     if (done === undefined || done - a.producedAtMs > rpoMs) rpoBreaches += 1;
+    quotaAnswers += world.outcomeOf(a.key).quotaAnswers;
   }
 
   const quotaOfPool = (pool: string) => quotas[pool.split('@')[0] as KindName];
@@ -690,7 +775,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     artifacts.map((a) => ({ pool: a.pool, resource: a.resourceKey, seconds: a.durationMs / 1000 })),
     quotaOfPool,
   );
-  const makespanSeconds = seconds(lastCompletedMs - startMs);
+  const makespanSeconds = seconds(lastDoneMs - startMs);
 
   const unattributed = requestsByKind.get('none') ?? 0;
   const callsPerArtifact = Object.fromEntries(
@@ -706,7 +791,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   for (const k of KIND_NAMES) {
     const pool = poolOf(k, BACKUP_REGION);
     const mine = artifacts.filter((a) => a.pool === pool);
-    const sum = mine.reduce((s, a) => s + a.durationMs / 1000, 0);
+    const sum = mine.reduce((total, a) => total + a.durationMs / 1000, 0);
     pools[pool] = {
       quota: quotas[k],
       copyLimit: limits[k],
@@ -722,10 +807,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       points.map((p) => [seconds(p.atMs - startMs), p.inFlight] as const),
     ]),
   );
+  const resourceOf = new Map(artifacts.map((a) => [a.key, a.resourceKey]));
   const resourceCopies: Record<string, [number, number, number][]> = {};
-  const resourceOf = new Map(artifacts.map((a) => [a.id, a.resourceKey]));
   for (const copy of world.accepted) {
-    const key = resourceOf.get(copy.source) ?? copy.source;
+    const key = resourceOf.get(copy.artifact) ?? copy.artifact;
     (resourceCopies[key] ??= []).push([
       seconds(copy.acceptedAtMs - startMs),
       seconds(copy.startsAtMs - startMs),
@@ -734,13 +819,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   for (const key of Object.keys(resourceCopies)) if (resourceCopies[key].length < 2) delete resourceCopies[key];
 
-  const lambdaSeconds = Object.fromEntries(Object.entries(lambdaMs).map(([fn, ms]) => [fn, seconds(ms)]));
-  let quotaAnswers = 0;
-  for (const a of artifacts) quotaAnswers += world.outcomeOf(a.id).quotaAnswers;
   return {
     seed: options.seed,
     artifacts: artifacts.length,
     accounts: accounts.length,
+    agents: withAgents,
     makespanSeconds,
     boundSeconds: round(bound.boundSeconds),
     ratio: bound.boundSeconds > 0 ? round(makespanSeconds / bound.boundSeconds, 4) : 0,
@@ -754,10 +837,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     resourceCopies,
     counts: {
       invocations: { ...invocations },
-      lambdaSeconds,
+      lambdaSeconds: Object.fromEntries(Object.entries(lambdaMs).map(([fn, ms]) => [fn, seconds(ms)])),
       ...c,
       requests: Object.fromEntries(Object.entries(requests).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
-      receipts: receipts.sent.length,
       copiesStarted: world.accepted.length,
       quotaAnswers,
     },
