@@ -123,12 +123,15 @@ export class SourceAgents {
           tags,
         });
       } else {
+        // An AMI's scope is on the image: its backing volume and snapshot carry no scope tag, or
+        // the EBS agent would rightly back them up as EBS snapshots of their own.
+        const own = artifact.kind === 'ebs-snapshot' ? tags : {};
         let volume = a.volumes.get(artifact.resourceId);
         if (!volume) {
-          volume = a.ec2.addVolume(a.account, a.region, { sizeGiB: artifact.sizeGiB, tags });
+          volume = a.ec2.addVolume(a.account, a.region, { sizeGiB: artifact.sizeGiB, tags: own });
           a.volumes.set(artifact.resourceId, volume);
         }
-        const snapshot = a.ec2.addSnapshot(a.account, a.region, { volumeId: volume, tags });
+        const snapshot = a.ec2.addSnapshot(a.account, a.region, { volumeId: volume, tags: own });
         id =
           artifact.kind === 'ebs-snapshot'
             ? snapshot.id

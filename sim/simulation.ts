@@ -165,6 +165,8 @@ export interface SimulationResult {
   readonly ratio: number;
   /** Artifacts with no finished copy recorded `available` at the end. */
   readonly lost: number;
+  /** `lost` per kind. */
+  readonly lostByKind: Readonly<Partial<Record<KindName, number>>>;
   /** Artifacts with more than one copy made. */
   readonly duplicated: number;
   /** Artifacts recorded `available` later than `rpoHours` after production took them (or never). */
@@ -757,14 +759,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   for (const copy of world.accepted) copiesOf.set(copy.artifact, (copiesOf.get(copy.artifact) ?? 0) + 1);
   const rpoMs = (options.rpoHours ?? 24) * 3_600_000;
   let lost = 0;
+  const lostByKind: Partial<Record<KindName, number>> = {};
   let duplicated = 0;
   let rpoBreaches = 0;
   let lastDoneMs = startMs;
   let quotaAnswers = 0;
   for (const a of artifacts) {
     const done = doneAt.get(a.key);
-    if (done === undefined) lost += 1;
-    else lastDoneMs = Math.max(lastDoneMs, done);
+    if (done === undefined) {
+      lost += 1;
+      lostByKind[a.kind] = (lostByKind[a.kind] ?? 0) + 1;
+    } else lastDoneMs = Math.max(lastDoneMs, done);
     if ((copiesOf.get(a.key) ?? 0) > 1) duplicated += 1;
     if (done === undefined || done - a.producedAtMs > rpoMs) rpoBreaches += 1;
     quotaAnswers += world.outcomeOf(a.key).quotaAnswers;
@@ -828,6 +833,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     boundSeconds: round(bound.boundSeconds),
     ratio: bound.boundSeconds > 0 ? round(makespanSeconds / bound.boundSeconds, 4) : 0,
     lost,
+    lostByKind,
     duplicated,
     rpoBreaches,
     callsPerArtifact,
