@@ -245,7 +245,9 @@ export class SourceAgents {
       if (kind === 'rds-snapshot' || kind === 'aurora-cluster-snapshot') {
         return processSnapshot(id, this.rdsDeps(a, inv), kind);
       }
-      return kind === 'ebs-snapshot' ? processEbsSnapshot(id, this.ec2Deps(a, inv)) : processImage(id, this.ec2Deps(a, inv));
+      return kind === 'ebs-snapshot'
+        ? processEbsSnapshot(id, this.ec2Deps(a, inv))
+        : processImage(id, this.ec2Deps(a, inv));
     });
     // A failed asynchronous invocation is retried by Lambda; what it still misses, the hourly sweep finds.
   }
@@ -262,7 +264,9 @@ export class SourceAgents {
         clock,
         copyDurationMs: (copy) => {
           const ms = this.options.intermediateMs(kind);
-          loop.after(ms, () => this.options.raise(() => this.onEvent(this.accountOf(account, region), kind, copy.targetId)));
+          loop.after(ms, () =>
+            this.options.raise(() => this.onEvent(this.accountOf(account, region), kind, copy.targetId)),
+          );
           return ms;
         },
       });
@@ -328,13 +332,7 @@ export class SourceAgents {
     return {
       settings: a.settings,
       rds: withFaults(a.rds.sourceRds(a.account, a.region), 'source-rds', inv, fo, 'rds-snapshot'),
-      clusters: withFaults(
-        a.clusters.sourceRds(a.account, a.region),
-        'source-rds',
-        inv,
-        fo,
-        'aurora-cluster-snapshot',
-      ),
+      clusters: withFaults(a.clusters.sourceRds(a.account, a.region), 'source-rds', inv, fo, 'aurora-cluster-snapshot'),
       publisher: withFaults(this.publisher(a), 'publisher', inv, fo),
       clock: this.options.loop,
       log: silentLog,

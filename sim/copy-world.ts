@@ -82,7 +82,9 @@ export function simSourceView(source: SimSource, backupAccount: string): SourceV
     scopeIds: [source.resourceId, ref.id],
     scopeTags: source.tags,
     sizeGiB: source.sizeGiB,
-    ...(ref.kind === 'ami' ? { children: [{ id: `snap-${ref.id.slice(4)}`, encrypted: true, keyArn, sharedWith }] } : {}),
+    ...(ref.kind === 'ami'
+      ? { children: [{ id: `snap-${ref.id.slice(4)}`, encrypted: true, keyArn, sharedWith }] }
+      : {}),
   };
 }
 
@@ -183,7 +185,9 @@ export class CopyWorld {
       view.state !== 'available' ||
       !view.sharedWith.includes(this.options.backupAccount)
     ) {
-      throw new CopyRefusedError(`${request.sourceArn} does not exist, is not available or is not shared with this account`);
+      throw new CopyRefusedError(
+        `${request.sourceArn} does not exist, is not available or is not shared with this account`,
+      );
     }
     const outcome = this.outcomeFor(facts.key);
     const existing = this.byName.get(`${request.targetRegion}/${request.targetName}`);

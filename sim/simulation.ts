@@ -430,9 +430,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const quotas = Object.fromEntries(
     KIND_NAMES.map((k) => [k, options.quotas?.[k] ?? KINDS[k].defaultCopyLimit]),
   ) as Record<KindName, number>;
-  const limits = Object.fromEntries(
-    KIND_NAMES.map((k) => [k, options.copyLimits?.[k] ?? quotas[k]]),
-  ) as Record<KindName, number>;
+  const limits = Object.fromEntries(KIND_NAMES.map((k) => [k, options.copyLimits?.[k] ?? quotas[k]])) as Record<
+    KindName,
+    number
+  >;
 
   const artifacts = buildFleet(options, shape, startMs);
   const perKind = new Map<KindName, number>();
@@ -531,7 +532,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       return false;
     }
     const copies = delivery.chance(faults.duplicate) ? 2 : 1;
-    for (let i = 0; i < copies; i += 1) loop.after(logNormal(delivery, eventDelay.median, eventDelay.sigma) * 1000, work);
+    for (let i = 0; i < copies; i += 1)
+      loop.after(logNormal(delivery, eventDelay.median, eventDelay.sigma) * 1000, work);
     return copies === 2;
   };
 
@@ -748,7 +750,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const limitMs = startMs + (options.maxSimulatedHours ?? 24 * 30) * 3_600_000;
   let settledAtMs: number | undefined;
   await loop.run((nextAt) => {
-    if (settledAtMs === undefined && doneAt.size >= artifacts.length && visible.length === 0 && inFlightMessages === 0) {
+    if (
+      settledAtMs === undefined &&
+      doneAt.size >= artifacts.length &&
+      visible.length === 0 &&
+      inFlightMessages === 0
+    ) {
       settledAtMs = loop.epochMs;
     }
     return settledAtMs !== undefined || nextAt > limitMs;

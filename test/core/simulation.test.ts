@@ -7,17 +7,19 @@ import {
   type SimulationResult,
 } from '../../sim/simulation';
 
-/** A small burst of every kind from a few accounts: a run takes well under a second. */
+/** A small burst of every kind from a few accounts, arriving shared and announced: a run takes well under a second. */
 const SMALL: SimulationOptions = { seed: 5, artifacts: 120, accounts: 8 };
+/** The same with the real source agents making, sharing and announcing the intermediates. */
+const WITH_AGENTS: SimulationOptions = { ...SMALL, agents: true };
 
 const peak = (points: readonly (readonly [number, number])[] | undefined) =>
   Math.max(0, ...(points ?? []).map(([, n]) => n));
 
 describe('runSimulation', () => {
   it('gives the same result for the same seed, and another for another seed', async () => {
-    const first = await runSimulation({ ...SMALL, faults: ISSUE_FAULTS });
-    const again = await runSimulation({ ...SMALL, faults: ISSUE_FAULTS });
-    const other = await runSimulation({ ...SMALL, seed: 6, faults: ISSUE_FAULTS });
+    const first = await runSimulation({ ...WITH_AGENTS, faults: ISSUE_FAULTS });
+    const again = await runSimulation({ ...WITH_AGENTS, faults: ISSUE_FAULTS });
+    const other = await runSimulation({ ...WITH_AGENTS, seed: 6, faults: ISSUE_FAULTS });
 
     expect(JSON.stringify(again)).toBe(JSON.stringify(first));
     expect(JSON.stringify(other)).not.toBe(JSON.stringify(first));
@@ -26,12 +28,14 @@ describe('runSimulation', () => {
   describe('under the issue faults (10% throttling, 5% 5xx, 2% crashes, 10% duplicates, 5% lost events)', () => {
     let result: SimulationResult;
     beforeAll(async () => {
-      result = await runSimulation({ seed: 11, artifacts: 300, accounts: 20, faults: ISSUE_FAULTS });
+      result = await runSimulation({ seed: 11, artifacts: 300, accounts: 20, agents: true, faults: ISSUE_FAULTS });
     });
 
-    it('copies every artifact exactly once, within its RPO', () => {
+    it('copies every artifact exactly once, within its RPO, from production snapshot to receipt', () => {
       expect(result.settled).toBe(true);
+      expect(result.agents).toBe(true);
       expect(result.artifacts).toBe(300);
+      expect(result.counts.receipts).toBeGreaterThanOrEqual(300);
       expect(result.lost).toBe(0);
       expect(result.duplicated).toBe(0);
       expect(result.rpoBreaches).toBe(0);
@@ -43,6 +47,8 @@ describe('runSimulation', () => {
       expect(result.counts.crashes).toBeGreaterThan(0);
       expect(result.counts.retriedAttempts).toBeGreaterThan(100);
       expect(result.counts.copyEventsLost).toBeGreaterThan(0);
+      expect(result.counts.sourceEventsLost).toBeGreaterThan(0);
+      expect(result.counts.invocations['source-agent']).toBeGreaterThan(300);
       expect(result.counts.copyEventsDuplicated).toBeGreaterThan(0);
       // Duplicated messages and redelivered batches: more receives than announcements.
       expect(result.counts.messagesReceived).toBeGreaterThan(result.counts.notifications);
