@@ -170,6 +170,13 @@ const faults = await benchScenario(
   minimum,
   say,
 );
+// The vault alone (sources arrive shared): what the vault's scheduling does against the bound, without the agents' cap.
+const vaultOnly = await benchScenario(
+  'Fleet, vault only: the same burst arriving shared and announced (no source agents)',
+  { ...FLEET, agents: false },
+  minimum,
+  say,
+);
 const bundleFigures = await bundles();
 const cost = costModel(fleet.result);
 say(`\nCost a month at 50 accounts x 2,000 artifacts a day (prices ${PRICES.region}, ${PRICES.date})`);
@@ -183,7 +190,17 @@ say(
 );
 
 const results = {
-  fleet: scenarioFigures(fleet.result),
+  fleet: {
+    ...scenarioFigures(fleet.result),
+    vaultOnly: {
+      makespanSeconds: vaultOnly.result.makespanSeconds,
+      boundSeconds: vaultOnly.result.boundSeconds,
+      ratio: vaultOnly.result.ratio,
+      lost: vaultOnly.result.lost,
+      duplicated: vaultOnly.result.duplicated,
+      rpoBreaches: vaultOnly.result.rpoBreaches,
+    },
+  },
   faults: scenarioFigures(faults.result),
   bundles: bundleFigures,
   cost: {
@@ -194,7 +211,11 @@ const results = {
     lines: cost.lines,
     assumptions: cost.assumptions,
   },
-  simulatorWallSeconds: { fleet: fleet.wallSeconds, faults: faults.wallSeconds },
+  simulator: {
+    fleet: { cpuSeconds: fleet.cpuSeconds, wallSeconds: fleet.wallSeconds },
+    faults: { cpuSeconds: faults.cpuSeconds, wallSeconds: faults.wallSeconds },
+    vaultOnly: { cpuSeconds: vaultOnly.cpuSeconds, wallSeconds: vaultOnly.wallSeconds },
+  },
 };
 const resultsFile = new URL('./results.json', import.meta.url);
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);

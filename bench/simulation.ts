@@ -14,7 +14,14 @@ import { performance } from 'node:perf_hooks';
 import { ISSUE_FAULTS, runSimulation, type SimulationOptions, type SimulationResult } from '../sim/simulation';
 import type { KindName } from '../lambdas/kinds/types';
 
-export const FLEET: SimulationOptions = { seed: 2026, artifacts: 10_000, accounts: 200, skew: 1, rpoHours: 24 };
+export const FLEET: SimulationOptions = {
+  seed: 2026,
+  artifacts: 10_000,
+  accounts: 200,
+  skew: 1,
+  rpoHours: 24,
+  agents: true,
+};
 export const FAULTS: SimulationOptions = { ...FLEET, faults: ISSUE_FAULTS };
 
 /** The figures `bench/results.json` holds per scenario, as the issue lists them, plus what explains them. */
@@ -39,6 +46,8 @@ export function scenarioFigures(result: SimulationResult) {
 export interface BenchRun {
   readonly result: SimulationResult;
   readonly wallSeconds: number;
+  /** CPU time of this process during the run: what "on one core" means on a shared machine. */
+  readonly cpuSeconds: number;
 }
 
 const hours = (s: number) => `${(s / 3600).toFixed(2)} h`;
@@ -51,13 +60,17 @@ export async function benchScenario(
   say: (line: string) => void,
 ): Promise<BenchRun> {
   const start = performance.now();
+  const cpu = process.cpuUsage();
   const result = await runSimulation({ ...options, ...(minimumCalls ? { minimumCalls } : {}) });
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
   const wallSeconds = (performance.now() - start) / 1000;
   const f = (name: string, value: string) => say(`  ${name.padEnd(44)} ${value}`);
   say(`\n${label}`);
   f('artifacts / accounts', `${result.artifacts.toLocaleString('en')} / ${result.accounts}`);
   f('makespan / bound / ratio', `${hours(result.makespanSeconds)} / ${hours(result.boundSeconds)} / ${result.ratio}`);
   f('lost / duplicated / RPO breaches', `${result.lost} / ${result.duplicated} / ${result.rpoBreaches}`);
+  f('source agents', result.agents ? 'real (memory RDS and EC2 doubles)' : 'none: sources arrive shared and announced');
   for (const [pool, p] of Object.entries(result.pools)) {
     f(
       `  ${pool}`,
@@ -74,6 +87,10 @@ export async function benchScenario(
   );
   f('crashes / SDK retries / dead letters', `${c.crashes} / ${c.retriedAttempts} / ${c.deadLetters}`);
   f('copy events lost / duplicated', `${c.copyEventsLost} / ${c.copyEventsDuplicated}`);
-  f('wall time (this machine)', `${wallSeconds.toFixed(1)} s${result.settled ? '' : ' (did NOT settle)'}`);
-  return { result, wallSeconds };
+  f('source events lost / agent invocations', `${c.sourceEventsLost} / ${c.invocations['source-agent'] ?? 0}`);
+  f(
+    'simulator CPU / wall time (this machine)',
+    `${cpuSeconds.toFixed(1)} s / ${wallSeconds.toFixed(1)} s${result.settled ? '' : ' (did NOT settle)'}`,
+  );
+  return { result, wallSeconds, cpuSeconds };
 }
