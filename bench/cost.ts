@@ -66,11 +66,10 @@ const ASSUMED = {
   sqsIdlePollsPerMonth: 5 * 3 * 60 * 24 * 30,
   /** KMS requests per copy: the service decrypts under the share key and encrypts under the backup key (grants, data keys). */
   kmsRequestsPerCopy: 4,
-  /** The source side, not simulated: per artifact, the agent's invocations (snapshot event, intermediate ready, receipt). */
+  /** The source side when the run had no agents: per artifact, the agent's invocations (snapshot event, intermediate ready, receipt). */
   agentInvocationsPerArtifact: 3,
   agentSecondsPerInvocation: 0.6,
-  /** Its KMS requests (the intermediate copy under the share key) and its one SNS publish. */
-  agentKmsRequestsPerArtifact: 4,
+  /** Its one SNS publish. */
   agentPublishesPerArtifact: 1,
   /** The agents' hourly sweep, per account and Region. */
   agentSweepsPerMonth: 24 * 30,
@@ -121,22 +120,33 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
   const vaultSeconds = (counts.lambdaSeconds.intake ?? 0) + (counts.lambdaSeconds.completion ?? 0);
   const sweepSeconds = (counts.lambdaSeconds.sweep ?? 0) / Math.max(1, counts.invocations.sweep ?? 1);
   const accountRegions = load.accounts * load.regionsPerAccount;
+  // With the agents simulated, their invocations, time, publishes and intermediate copies are counted
+  // (their hourly sweeps during the burst included); without, they are the assumptions above.
+  const agentInvocations = run.agents
+    ? monthly * per(counts.invocations['source-agent'] ?? 0)
+    : monthly * ASSUMED.agentInvocationsPerArtifact + accountRegions * ASSUMED.agentSweepsPerMonth;
+  const agentSeconds = run.agents
+    ? monthly * per(counts.lambdaSeconds['source-agent'] ?? 0)
+    : monthly * ASSUMED.agentInvocationsPerArtifact * ASSUMED.agentSecondsPerInvocation +
+      accountRegions * ASSUMED.agentSweepsPerMonth * ASSUMED.agentSecondsPerSweep;
+  const intermediateCopies = run.agents
+    ? (counts.requests['source-rds.copySnapshot'] ?? 0) +
+      (counts.requests['source-ec2.copySnapshot'] ?? 0) +
+      (counts.requests['source-ec2.copyImage'] ?? 0)
+    : n;
 
-  const lambdaRequests =
-    monthly * (per(vaultInvocations) + ASSUMED.agentInvocationsPerArtifact) +
-    ASSUMED.sweepsPerMonth +
-    accountRegions * ASSUMED.agentSweepsPerMonth;
+  const lambdaRequests = monthly * per(vaultInvocations) + ASSUMED.sweepsPerMonth + agentInvocations;
   const lambdaGbSeconds =
-    ASSUMED.lambdaMemoryGb *
-    (monthly * (per(vaultSeconds) + ASSUMED.agentInvocationsPerArtifact * ASSUMED.agentSecondsPerInvocation) +
-      ASSUMED.sweepsPerMonth * sweepSeconds +
-      accountRegions * ASSUMED.agentSweepsPerMonth * ASSUMED.agentSecondsPerSweep);
+    ASSUMED.lambdaMemoryGb * (monthly * per(vaultSeconds) + ASSUMED.sweepsPerMonth * sweepSeconds + agentSeconds);
   const sqsRequests =
     monthly *
       (per(counts.messagesReceived) * ASSUMED.sqsRequestsPerMessage +
         per(counts.batches) * ASSUMED.sqsRequestsPerBatch) +
     ASSUMED.sqsIdlePollsPerMonth;
-  const snsPublishes = monthly * (ASSUMED.agentPublishesPerArtifact + per(counts.requests['receipts.send'] ?? 0));
+  const snsPublishes =
+    monthly *
+    ((run.agents ? per(counts.notifications) : ASSUMED.agentPublishesPerArtifact) +
+      per(counts.requests['receipts.send'] ?? 0));
   const getCalls = counts.requests['inventory.get'] ?? 0;
   const readUnits =
     monthly *
@@ -146,8 +156,8 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
     per(
       counts.dynamoWrites * ASSUMED.writeUnitsPerPut + counts.dynamoTransactWrites * ASSUMED.writeUnitsPerTransactItem,
     );
-  const kmsRequests =
-    monthly * (per(counts.copiesStarted) * ASSUMED.kmsRequestsPerCopy + ASSUMED.agentKmsRequestsPerArtifact);
+  // Each copy's KMS requests: the vault's copies under the backup key, the agents' intermediates under the share key.
+  const kmsRequests = monthly * per((counts.copiesStarted + intermediateCopies) * ASSUMED.kmsRequestsPerCopy);
 
   const lines: CostLine[] = [
     {
@@ -220,6 +230,7 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
       load,
       prices: PRICES,
       perArtifactFrom: `the ${run.artifacts.toLocaleString('en')}-artifact fleet burst (sweeps over its backlog included)`,
+      sourceAgents: run.agents ? 'simulated: counted' : 'not simulated: assumed',
       ...Object.fromEntries(Object.entries(ASSUMED).filter(([, v]) => typeof v !== 'function')),
       alarms,
       metrics,

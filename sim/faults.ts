@@ -75,7 +75,9 @@ export interface CountedCall {
   readonly method: string;
   /** The artifact kind the call is about; `undefined` for calls about no one artifact (a listing). */
   readonly kind?: KindName;
-  /** Attempts the SDK made: 1 plus its retries. */
+  /** Attempts the SDK made of the call's first request: 1 plus its retries. */
+  readonly attempts: number;
+  /** AWS requests in all: attempts, times the pages of a listing. */
   readonly requests: number;
 }
 
@@ -88,6 +90,12 @@ export interface FaultOptions {
   readonly latencyMs: (port: string, method: string) => number;
   /** Told of every call once it is answered (or gave up). */
   readonly count: (call: CountedCall) => void;
+  /**
+   * Items per page of a listing `port.method` (the SDK paginator's page), so
+   * a listing of many items counts as the requests it takes; `undefined`
+   * for a call that is one request.
+   */
+  readonly pageSize?: (port: string, method: string) => number | undefined;
   /**
    * A one-shot crash rule for tests: the first call it matches crashes its
    * invocation after taking effect, whatever the invocation drew.
@@ -146,10 +154,22 @@ export function withFaults<T extends object>(
           requests += 1;
         }
         const fallback = typeof kind === 'function' ? kind(method, args) : kind;
-        options.count({ port: name, method, kind: kindOfArgs(args, fallback), requests });
+        const counted = (pages: number) =>
+          options.count({
+            port: name,
+            method,
+            kind: kindOfArgs(args, fallback),
+            attempts: requests,
+            requests: requests * pages,
+          });
         await options.loop.sleep(delay);
-        if (refusal) throw refusalError(refusal, name, method);
+        if (refusal) {
+          counted(1);
+          throw refusalError(refusal, name, method);
+        }
         const result: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args);
+        const size = Array.isArray(result) ? options.pageSize?.(name, method) : undefined;
+        counted(size ? Math.max(1, Math.ceil((result as unknown[]).length / size)) : 1);
         const rule = options.crashRule;
         const ruled = rule !== undefined && !rule.fired && rule.match(name, method);
         if (ruled) rule.fired = true;

@@ -268,6 +268,18 @@ export const DEFAULT_INTERMEDIATE_MINUTES: Readonly<Record<KindName, number>> = 
   ami: 15,
 };
 
+/**
+ * Items per page of the listings: DescribeDBSnapshots (100), DescribeSnapshots
+ * (1,000), DescribeImages (1,000), and a DynamoDB Query's 1 MB of records of
+ * about 2.5 KB (400).
+ */
+function pageSize(port: string, method: string): number | undefined {
+  if (port === 'source-rds' && method === 'listSnapshots') return 100;
+  if (port === 'source-ec2' && (method === 'listSnapshots' || method === 'listImages')) return 1_000;
+  if (port === 'inventory' && (method === 'listByStatus' || method === 'list')) return 400;
+  return undefined;
+}
+
 /** Median latency of one request, in ms, per port: DynamoDB is fast, copies are slow to accept. */
 function latencyMs(port: string, method: string): number {
   if (port === 'inventory') return 8;
@@ -470,7 +482,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const key = `${call.port}.${call.method}`;
     requests[key] = (requests[key] ?? 0) + call.requests;
     requestsByKind.set(call.kind ?? 'none', (requestsByKind.get(call.kind ?? 'none') ?? 0) + call.requests);
-    c.retriedAttempts += call.requests - 1;
+    c.retriedAttempts += call.attempts - 1;
   };
 
   // -- the vault's inventory, with probes ---------------------------------------
@@ -503,6 +515,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     rates: { throttle: faults.throttle, serverError: faults.serverError },
     latencyMs,
     count,
+    pageSize,
     ...(crashRule ? { crashRule } : {}),
   };
   /** Runs one invocation of `fn`; `false` when it crashed or threw (its trigger retries). */
