@@ -1,32 +1,34 @@
 /**
- * A discrete-event simulation of the vault at fleet scale: the REAL core
- * (intake's `handleDelivery`, completion's `handleCopyEvent` and
- * `settleCopy`, `sweepCopies`) run as the Lambdas run it, over in-memory
- * AWS, on a virtual clock (`./clock`), with the faults real AWS allows.
+ * A discrete-event simulation of Bunker at fleet scale: the REAL core run
+ * as the Lambdas run it, over in-memory AWS, on a virtual clock
+ * (`./clock`), with the faults real AWS allows.
  *
  * Modelled:
- * - a burst of shared artifacts of every snapshot kind from many accounts
- *   (skewed: a few accounts hold most), announced over `burstSeconds`;
+ * - a burst of production snapshots and images of every kind from many
+ *   accounts (skewed: a few accounts hold most), made over `burstSeconds`;
+ * - with `agents`, the source agents' core in every account (`./agents`):
+ *   events for each production artifact and each intermediate, the hourly
+ *   sweeps, the receipts; without, sources arrive shared and announced;
  * - SNS into the intake queue (standard SQS: unordered, at least once),
  *   the event source mapping (batches of 10, at most 5 at once, records of
  *   a batch handled concurrently as Powertools' BatchProcessor does,
  *   partial batch failures, visibility timeout, dead-letter queue after 5
- *   receives);
+ *   receives) and intake's `handleDelivery`;
  * - copies: every pool's AWS quota, per-source-resource serialization,
  *   durations drawn per kind with a size-dependent part (`./copy-world`);
- * - copy events: delayed, hence reordered, duplicated and lost; completion
- *   invoked asynchronously with the Lambda's retries;
- * - the sweep every 15 minutes, with its schedule's retries;
- * - on every port call (DynamoDB, describes, copies, receipts): latency,
- *   throttling and 5xx retried as the SDK does, and crashes after any call
- *   (`./faults`); a crashed intake batch comes back whole after the
- *   visibility timeout, as SQS would redeliver it;
+ * - events, at the sources and the vault: delayed, hence reordered,
+ *   duplicated and lost; completion (`handleCopyEvent`, `settleCopy`)
+ *   invoked asynchronously with the rule's retries;
+ * - the vault sweep (`sweepCopies`) every 15 minutes, with its schedule's retries;
+ * - on every port call (DynamoDB, describes, copies, receipts, the agents'
+ *   RDS, EC2 and SNS): latency, throttling and 5xx retried as the SDK does,
+ *   and crashes after a call (`./faults`); a crashed intake batch comes back
+ *   whole after the visibility timeout, as SQS would redeliver it;
  * - several invocations at once, interleaving at every port call.
  *
- * Not modelled (see docs/simulation.md): the source agents (sources arrive
- * already shared and announced); Lambda cold starts and throttling of
- * concurrency; DynamoDB's eventually consistent status index; copies that
- * fail in AWS; the second hop; receipts reaching the agents.
+ * Not modelled (see docs/simulation.md): Lambda cold starts and concurrency
+ * limits; DynamoDB's eventually consistent status index; copies that fail
+ * in AWS; the second hop; copy locks.
  *
  * Deterministic: one seed drives every draw through separate streams, no
  * real clock or `Math.random` is read, and concurrency resolves in event
