@@ -62,7 +62,7 @@ synth: $(NODE_STAMP) ## Synthesize the vault and source templates into cdk.out (
 deploy: $(NODE_STAMP) ## Deploy with cdk deploy: STACKS="name ..." CDK_ARGS="--profile P" (see README)
 	node_modules/.bin/cdk deploy -c config=$(CONFIG) $(if $(STACKS),$(STACKS),--all) $(CDK_ARGS)
 
-bench: deps ## Measure the core and the emulator pipeline; prints figures
+bench: deps ## Simulate the fleet and fault bursts, cost, bundles; writes bench/results.json and a chart
 	$(TSX) bench/run.ts
 
 schema: $(NODE_STAMP) ## Regenerate bunker.config.schema.json from the zod schema

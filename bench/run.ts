@@ -1,12 +1,18 @@
 /**
  * `make bench`: figures, not verdicts. Nothing here fails on a slow
- * machine; it prints what it measured so changes can be compared.
+ * machine; it prints what it measured so changes can be compared, and
+ * writes `bench/results.json` and `bench/copies-in-flight.svg`.
  *
  * 1. The core's hot paths in process (notification parsing, naming).
- * 2. The deterministic simulation: the whole core over an in-memory AWS.
- * 3. The pipeline end to end on the local emulator (bounded by moto's speed,
- *    about 150-240 requests/s: it shows requests per copy, not AWS's speed).
+ * 2. The discrete-event simulation (sim/simulation.ts): the fleet burst and
+ *    the same burst under the issue's faults.
+ * 3. The bundles' sizes and CPU times, from `bench/bundles.ts` when present.
+ * 4. The monthly cost at 50 accounts × 2,000 artifacts a day (bench/cost.ts).
+ * 5. The pipeline end to end on the local emulator (bounded by moto's speed,
+ *    about 150-240 requests/s: it shows requests per copy, not AWS's speed);
+ *    `BENCH_EMULATOR=0` skips it.
  */
+import { existsSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { CreateDBInstanceCommand, CreateDBSnapshotCommand, RDSClient } from '@aws-sdk/client-rds';
 import { clientConfig } from '../lambdas/adapters/aws-context';
@@ -18,7 +24,9 @@ import { localContext } from '../cli/local/accounts';
 import { startEmulator } from '../cli/local/emulator';
 import { localRun } from '../cli/local/run';
 import { LOCAL_OPERATOR_ROLE } from '../cli/local/up';
-import { benchSimulation } from './simulation';
+import { inFlightChart } from './chart';
+import { costModel, PRICES } from './cost';
+import { benchScenario, FAULTS, FLEET, scenarioFigures } from './simulation';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -108,6 +116,122 @@ async function emulatorFigures(databases: number) {
   }
 }
 
+type BundleFigures = Record<
+  string,
+  { bytes: number; loadCpuMs: number; sdkBaselineLoadCpuMs: number; handlerCpuMsPerMessage: number }
+>;
+
+/** `bench/bundles.ts` (built separately) measures the Lambda bundles; absent, the figures are missing, not invented. */
+async function bundles(): Promise<BundleFigures> {
+  const file = new URL('./bundles.ts', import.meta.url);
+  say('\nBundles');
+  if (!existsSync(file)) {
+    say('  bundle figures are missing: bench/bundles.ts does not exist in this tree');
+    return {};
+  }
+  const module = (await import(file.href)) as { bundleFigures?: () => Promise<BundleFigures> };
+  if (!module.bundleFigures) {
+    say('  bundle figures are missing: bench/bundles.ts exports no bundleFigures()');
+    return {};
+  }
+  const figures = await module.bundleFigures();
+  for (const [fn, b] of Object.entries(figures)) {
+    say(
+      `  ${fn.padEnd(20)} ${(b.bytes / 1024).toFixed(0)} KiB, load ${b.loadCpuMs.toFixed(1)} ms CPU (SDK alone ${b.sdkBaselineLoadCpuMs.toFixed(1)} ms), ${b.handlerCpuMsPerMessage.toFixed(2)} ms CPU per message`,
+    );
+  }
+  return figures;
+}
+
+/**
+ * The minimum AWS requests per artifact of each kind, from
+ * `MIN_CALLS_PER_ARTIFACT` in lambdas/core/pipeline/calls.ts once that
+ * exists; until then the figures say `minimum: null`.
+ */
+async function minimumCalls(): Promise<Record<string, number> | undefined> {
+  const file = new URL('../lambdas/core/pipeline/calls.ts', import.meta.url);
+  if (!existsSync(file)) return undefined;
+  const module = (await import(file.href)) as { MIN_CALLS_PER_ARTIFACT?: Record<string, number> };
+  return module.MIN_CALLS_PER_ARTIFACT;
+}
+
 coreFigures();
-await benchSimulation(say);
-await emulatorFigures(Number(process.env.BENCH_DATABASES ?? 20));
+const minimum = await minimumCalls();
+if (!minimum) say('\n(no MIN_CALLS_PER_ARTIFACT in lambdas/core/pipeline/calls.ts yet: minima are null)');
+const fleet = await benchScenario(
+  'Fleet: 10,000 artifacts of all kinds from 200 accounts, one burst (simulated)',
+  FLEET,
+  minimum,
+  say,
+);
+const faults = await benchScenario(
+  'Faults: the same burst, 10% throttling, 5% 5xx, 2% crashes, 10% duplicates, 5% lost events (simulated)',
+  FAULTS,
+  minimum,
+  say,
+);
+// The vault alone (sources arrive shared): what the vault's scheduling does against the bound, without the agents' cap.
+const vaultOnly = await benchScenario(
+  'Fleet, vault only: the same burst arriving shared and announced (no source agents)',
+  { ...FLEET, agents: false },
+  minimum,
+  say,
+);
+const bundleFigures = await bundles();
+const cost = costModel(fleet.result);
+say(`\nCost a month at 50 accounts x 2,000 artifacts a day (prices ${PRICES.region}, ${PRICES.date})`);
+for (const line of cost.lines)
+  say(`  ${line.item.padEnd(22)} $${line.usdPerMonth.toFixed(2).padStart(8)}  ${line.basis}`);
+say(`  ${'orchestration'.padEnd(22)} $${cost.usdPerMonth.toFixed(2).padStart(8)}`);
+say(`  ${'observability'.padEnd(22)} $${cost.observabilityUsdPerMonth.toFixed(2).padStart(8)}  (CloudWatch, apart)`);
+say(`  ${'KMS keys'.padEnd(22)} $${cost.keysUsdPerMonth.toFixed(2).padStart(8)}  (apart)`);
+say(
+  `  ${'snapshot storage'.padEnd(22)} excluded: $${cost.storageUsdPerTiBMonth.ebs}/TiB-month EBS, $${cost.storageUsdPerTiBMonth.rds}/TiB-month RDS`,
+);
+
+const results = {
+  fleet: {
+    ...scenarioFigures(fleet.result),
+    vaultOnly: {
+      makespanSeconds: vaultOnly.result.makespanSeconds,
+      boundSeconds: vaultOnly.result.boundSeconds,
+      ratio: vaultOnly.result.ratio,
+      lost: vaultOnly.result.lost,
+      duplicated: vaultOnly.result.duplicated,
+      rpoBreaches: vaultOnly.result.rpoBreaches,
+    },
+  },
+  faults: scenarioFigures(faults.result),
+  bundles: bundleFigures,
+  cost: {
+    usdPerMonth: cost.usdPerMonth,
+    observabilityUsdPerMonth: cost.observabilityUsdPerMonth,
+    keysUsdPerMonth: cost.keysUsdPerMonth,
+    storageUsdPerTiBMonth: cost.storageUsdPerTiBMonth,
+    lines: cost.lines,
+    assumptions: cost.assumptions,
+  },
+  simulator: {
+    fleet: { cpuSeconds: fleet.cpuSeconds, wallSeconds: fleet.wallSeconds },
+    faults: { cpuSeconds: faults.cpuSeconds, wallSeconds: faults.wallSeconds },
+    vaultOnly: { cpuSeconds: vaultOnly.cpuSeconds, wallSeconds: vaultOnly.wallSeconds },
+  },
+};
+const resultsFile = new URL('./results.json', import.meta.url);
+writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+const chartFile = new URL('./copies-in-flight.svg', import.meta.url);
+writeFileSync(
+  chartFile,
+  inFlightChart(
+    `Copies in flight per pool, fleet burst of ${fleet.result.artifacts.toLocaleString('en')} artifacts (seed ${fleet.result.seed})`,
+    Object.entries(fleet.result.pools).map(([pool, figures]) => ({
+      pool,
+      quota: figures.quota,
+      points: fleet.result.inFlight[pool] ?? [],
+    })),
+    fleet.result.makespanSeconds,
+  ),
+);
+say(`\nWrote ${resultsFile.pathname} and ${chartFile.pathname}`);
+
+if (process.env.BENCH_EMULATOR !== '0') await emulatorFigures(Number(process.env.BENCH_DATABASES ?? 20));

@@ -1,599 +1,889 @@
 /**
- * A deterministic simulation of Bunker's RDS pipeline: the real core use
- * cases (source agent, intake, completion, both sweeps) over the in-memory
- * AWS of `./memory-aws`, with the misbehaviour real AWS allows: events lost,
- * duplicated and reordered, messages delivered at least once, Lambdas
- * crashing half way through, copy quotas and throttling, copies that take time.
+ * A discrete-event simulation of Bunker at fleet scale: the REAL core run
+ * as the Lambdas run it, over in-memory AWS, on a virtual clock
+ * (`./clock`), with the faults real AWS allows.
  *
- * Everything is driven by one seed: the same options give the same run,
- * counts and all, so a failing seed is a reproducible bug report.
+ * Modelled:
+ * - a burst of production snapshots and images of every kind from many
+ *   accounts (skewed: a few accounts hold most), made over `burstSeconds`;
+ * - with `agents`, the source agents' core in every account (`./agents`):
+ *   events for each production artifact and each intermediate, the hourly
+ *   sweeps, the receipts; without, sources arrive shared and announced;
+ * - SNS into the intake queue (standard SQS: unordered, at least once),
+ *   the event source mapping (batches of 10, at most 5 at once, records of
+ *   a batch handled concurrently as Powertools' BatchProcessor does,
+ *   partial batch failures, visibility timeout, dead-letter queue after 5
+ *   receives) and intake's `handleDelivery`;
+ * - copies: every pool's AWS quota, per-source-resource serialization,
+ *   durations drawn per kind with a size-dependent part (`./copy-world`);
+ * - events, at the sources and the vault: delayed, hence reordered,
+ *   duplicated and lost; completion (`handleCopyEvent`, `settleCopy`)
+ *   invoked asynchronously with the rule's retries;
+ * - the vault sweep (`sweepCopies`) every 15 minutes, with its schedule's retries;
+ * - on every port call (DynamoDB, describes, copies, receipts, the agents'
+ *   RDS, EC2 and SNS): latency, throttling and 5xx retried as the SDK does,
+ *   and crashes after a call (`./faults`); a crashed intake batch comes back
+ *   whole after the visibility timeout, as SQS would redeliver it;
+ * - several invocations at once, interleaving at every port call.
  *
- * Modelled: one backup account and Region; source accounts each in one
- * Region (every other one in a second Region, so cross-Region copies occur);
- * production snapshots appearing over time (automated, manual, unencrypted,
- * under the default key, under an unshareable customer key, already under
- * the share key); databases in and out of the tag scope; RDS events for
- * every snapshot that becomes ready, each possibly lost or duplicated, and
- * retried by EventBridge (4 times) when the Lambda fails; the intake queue
- * with visibility timeout and a dead-letter queue after 5 receipts; the
- * hourly source sweep and the vault sweep on a schedule; a crash as an
- * exception thrown before or after one port call of an invocation.
+ * Not modelled (see docs/simulation.md): Lambda cold starts and concurrency
+ * limits; DynamoDB's eventually consistent status index; copies that fail
+ * in AWS; the second hop; copy locks.
  *
- * Concurrency: every invocation runs to its end before the next starts,
- * except the messages of one intake batch with `parallelIntake`, which run
- * concurrently and interleave at port calls (Powertools' BatchProcessor
- * default). The clock stands still within a round.
- *
- * Not modelled: the eventual consistency of the inventory's status index;
- * other Lambdas running at the same time; Lambda timeouts that stop work
- * without an exception; clock skew between Lambdas; a redrive of the
- * dead-letter queue; KMS key policies beyond "usable by these accounts"; RDS
- * queueing copies of one source one after another; cluster snapshots;
- * deletion of DB instances.
+ * Deterministic: one seed drives every draw through separate streams, no
+ * real clock or `Math.random` is read, and concurrency resolves in event
+ * order, so the same options give the same result, to the last call.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { COPY_STATUSES, type CopyStatus } from '../lambdas/core/inventory';
-import { intakeTopicArn, intermediateSnapshotId, rdsSnapshotArn } from '../lambdas/core/names';
+import { intakeTopicArn } from '../lambdas/core/names';
+import { type Notification, notificationOf } from '../lambdas/core/notification';
 import { handleCopyEvent, sweepCopies } from '../lambdas/core/pipeline/completion';
-import { TAG_SOURCE_ACCOUNT, TAG_SOURCE_ID, TAG_SOURCE_REGION } from '../lambdas/core/pipeline/copy';
 import { handleDelivery, type IntakeDeps } from '../lambdas/core/pipeline/intake';
-import { type Clock, type Log, silentLog } from '../lambdas/core/ports';
-import {
-  type AgentDeps,
-  processSnapshot,
-  recordReceipt,
-  sweepSource,
-  TAG_NOTIFIED_AT,
-} from '../lambdas/core/rds-source-agent';
-import type { KindsSettings, RegisteredSource, ScopeSetting, SourceSettings } from '../lambdas/core/settings';
-import { artifactId, KIND_NAMES } from '../lambdas/kinds/registry';
-import type { ArtifactCopier, Copiers, KindName } from '../lambdas/kinds/types';
-import {
-  type FaultPhase,
-  ManualClock,
-  MemoryInventory,
-  MemoryPublisher,
-  MemoryRdsWorld,
-  MemoryReceipts,
-  type NewSnapshot,
-  PortMonitor,
-  Prng,
-  SimulatedFaultError,
-} from './memory-aws';
+import { silentLog } from '../lambdas/core/ports';
+import type { ReceiptSender } from '../lambdas/core/receipts';
+import type { KindsSettings, ScopeSetting } from '../lambdas/core/settings';
+import { artifactId, KIND_NAMES, KINDS, poolOf } from '../lambdas/kinds/registry';
+import type { ArtifactRef, Copiers, KindName, SourceView } from '../lambdas/kinds/types';
+import { type ProductionArtifact, SourceAgents } from './agents';
+import { EventLoop } from './clock';
+import { CopyWorld, type SimSource, type SourceReader, simSourceView } from './copy-world';
+import { type CountedCall, type FaultOptions, Invocation, SimulatedCrash, withFaults } from './faults';
+import { IndexedInventory } from './indexed-inventory';
+import { Prng, snsEnvelope } from './memory-aws';
+import { logNormal, zipfCounts } from './random';
+
+export { memoryAgentDeps, memoryVaultDeps, type MemoryVaultOptions, rdsOnlyKinds } from './memory-wiring';
 
 // ---------------------------------------------------------------------------
-// Wiring: the core's dependencies over the memory world
+// Options and results
 // ---------------------------------------------------------------------------
 
-export interface MemoryVaultOptions {
-  readonly world: MemoryRdsWorld;
-  readonly inventory: MemoryInventory;
-  readonly clock: Clock;
-  readonly backupAccount: string;
-  readonly backupRegion: string;
-  readonly backupKeyArn: string;
-  readonly sources: readonly RegisteredSource[];
-  /** The vault's limit on RDS DB snapshot copies in progress per Region. */
-  readonly maxRdsCopiesInProgress: number;
-  /** Which RDS snapshots the vault accepts. @default the simulation's tag scope, backup=daily */
-  readonly scope?: ScopeSetting;
-  /** Where the vault's receipts go. @default - a fresh one */
-  readonly receipts?: MemoryReceipts;
-  /** Also copy into this Region of the backup account, under `secondKeyArn`. @default - no second hop */
-  readonly secondRegion?: string;
-  readonly secondKeyArn?: string;
-  /** @default silentLog */
-  readonly log?: Log;
+/** How long one copy of a kind takes: `(baseSeconds + secondsPerGiB × size) × a log-normal factor of median 1`. */
+export interface DurationModel {
+  readonly baseSeconds: number;
+  readonly secondsPerGiB: number;
+  /** σ of the log of the spread factor (0: no spread). */
+  readonly sigma: number;
 }
 
-/** The kinds the memory world does not model (yet): any call says so instead of pretending. */
-function unmodelledCopier(kind: KindName): ArtifactCopier {
-  const refuse = () => Promise.reject(new Error(`the memory world does not model ${kind}`));
-  return { kind, describeSource: refuse, listShared: refuse, copy: refuse, describeCopy: refuse };
+export interface FaultScenario {
+  /** Probability that one attempt of a port call is throttled (the SDK retries it). */
+  readonly throttle: number;
+  /** Probability that one attempt of a port call answers a 5xx (the SDK retries it). */
+  readonly serverError: number;
+  /** Probability that an invocation crashes, after one of its first {@link CRASH_WINDOW} calls. */
+  readonly crash: number;
+  /** Probability that a message or a copy event is delivered twice. */
+  readonly duplicate: number;
+  /** Probability that a copy event is never delivered. */
+  readonly lostEvents: number;
 }
 
-/** The vault's kind settings with only RDS DB snapshots enabled, as the simulation runs them. */
-export function rdsOnlyKinds(scope: ScopeSetting, copyLimit: number): KindsSettings {
-  return Object.fromEntries(
-    KIND_NAMES.map((name) => [name, { enabled: name === 'rds-snapshot', scope, copyLimit }]),
-  ) as unknown as KindsSettings;
-}
+export const NO_FAULT_SCENARIO: FaultScenario = { throttle: 0, serverError: 0, crash: 0, duplicate: 0, lostEvents: 0 };
 
-/** The vault's dependencies (intake, completion, sweep) over the memory world, as `vaultDeps` wires the real ones. */
-export function memoryVaultDeps(options: MemoryVaultOptions): IntakeDeps {
-  const copiers = Object.fromEntries(
-    KIND_NAMES.map((name) => [
-      name,
-      name === 'rds-snapshot' ? options.world.copier(options.backupAccount) : unmodelledCopier(name),
-    ]),
-  ) as unknown as Copiers;
-  return {
-    settings: {
-      prefix: 'bunker',
-      partition: 'aws',
-      backupAccount: options.backupAccount,
-      backupRegion: options.backupRegion,
-      backupKeyArn: options.backupKeyArn,
-      sources: options.sources,
-      kinds: rdsOnlyKinds(options.scope ?? SCOPE, options.maxRdsCopiesInProgress),
-      ...(options.secondRegion ? { secondRegion: options.secondRegion } : {}),
-    },
-    ...(options.secondRegion && options.secondKeyArn
-      ? {
-          keys: {
-            keyFor: async (region: string) => {
-              if (region !== options.secondRegion) throw new Error(`no backup-data key for ${region}`);
-              return options.secondKeyArn as string;
-            },
-          },
-        }
-      : {}),
-    inventory: options.inventory,
-    copiers,
-    receipts: options.receipts ?? new MemoryReceipts(options.inventory.monitor),
-    clock: options.clock,
-    log: options.log ?? silentLog,
-  };
-}
-
-/** A source agent's dependencies over the memory world, as `agentDeps` wires the real ones. */
-export function memoryAgentDeps(options: {
-  readonly world: MemoryRdsWorld;
-  readonly publisher: MemoryPublisher;
-  readonly clock: Clock;
-  readonly settings: SourceSettings;
-  readonly log?: Log;
-}): AgentDeps {
-  return {
-    settings: options.settings,
-    rds: options.world.sourceRds(options.settings.sourceAccount, options.settings.sourceRegion),
-    publisher: options.publisher.topic(options.settings.intakeTopicArn),
-    clock: options.clock,
-    log: options.log ?? silentLog,
-  };
-}
-
-// ---------------------------------------------------------------------------
-// The simulation
-// ---------------------------------------------------------------------------
+/** The issue's fault campaign: 10% throttling, 5% 5xx, 2% crashes, 10% duplicates, 5% lost events. */
+export const ISSUE_FAULTS: FaultScenario = {
+  throttle: 0.1,
+  serverError: 0.05,
+  crash: 0.02,
+  duplicate: 0.1,
+  lostEvents: 0.05,
+};
 
 export interface SimulationOptions {
-  /** Every random choice (world shape, faults, delivery order) derives from it. */
+  /** Every random choice derives from it. */
   readonly seed: number;
-  /** Number of source accounts. */
-  readonly sources: number;
-  readonly databasesPerSource: number;
-  /** Production snapshots each database gets over the run. */
-  readonly snapshotsPerDatabase: number;
-  /** The vault setting `maxRdsCopiesInProgress`. */
-  readonly maxCopiesInProgress: number;
-  /** How long an RDS copy (intermediate or backup) takes. */
-  readonly copyDurationMs: number;
-  /** Probability that a message or an event is delivered twice. */
-  readonly duplicateRate: number;
-  /** Probability that an invocation crashes at one of its first {@link CRASH_WINDOW} port calls. */
-  readonly crashRate: number;
-  /** RDS copies in progress allowed per account and Region before a quota error. */
-  readonly quotaLimit: number;
-  /** The run stops after this many rounds even if work is left. */
-  readonly rounds: number;
-  /** Simulated time per round. @default 60_000 */
-  readonly roundMs?: number;
-  /** Probability that an RDS event is never delivered. @default 0.2 */
-  readonly eventLossRate?: number;
-  /** Probability that a copy call is throttled on top of the quota. @default 0 */
-  readonly throttleRate?: number;
-  /** Deliver messages and events in random order. @default true */
-  readonly reorder?: boolean;
   /**
-   * Handle each intake batch's messages concurrently (Powertools'
-   * BatchProcessor default), interleaved at port calls by the seed.
-   * @default false (one after another)
+   * Run the real source agents over the memory doubles of RDS and EC2, from
+   * production snapshots to announcements and receipts; without, sources
+   * arrive shared and announced, as the agents leave them. @default false
    */
-  readonly parallelIntake?: boolean;
-  /** Source agents sweep every this many rounds. @default 10 */
-  readonly sourceSweepEveryRounds?: number;
-  /** The vault sweeps every this many rounds. @default 5 */
-  readonly vaultSweepEveryRounds?: number;
-  /** Production snapshots of one database are this far apart. @default 600_000 */
-  readonly snapshotIntervalMs?: number;
-  /** @default 24 */
-  readonly intermediateRetentionHours?: number;
-  /** The agents' hard horizon for intermediates with no receipt. @default 336 */
-  readonly intermediateHorizonHours?: number;
-  /** @default 100 */
-  readonly maxIntermediateSnapshots?: number;
+  readonly agents?: boolean;
+  /** With agents: the median minutes of an intermediate copy in the source account, per kind. */
+  readonly intermediateMinutes?: Partial<Record<KindName, number>>;
+  readonly artifacts: number;
+  readonly accounts: number;
+  /** Zipf exponent of artifacts per account (0: even). @default 1 */
+  readonly skew?: number;
+  /** Relative share of each kind in the burst. @default {@link DEFAULT_MIX} */
+  readonly mix?: Partial<Record<KindName, number>>;
+  /** @default {@link DEFAULT_DURATIONS} */
+  readonly durations?: Partial<Record<KindName, DurationModel>>;
+  /** Size of a source resource in GiB: log-normal. @default median 40, σ 1 */
+  readonly sizeGiB?: { readonly median: number; readonly sigma: number };
+  /** Probability that an artifact is of a resource already in the burst (copies of it queue behind each other). @default 0.3 */
+  readonly sameResource?: number;
+  /** AWS's copy quota per pool. @default each kind's `defaultCopyLimit` */
+  readonly quotas?: Partial<Record<KindName, number>>;
+  /** The vault's `copyLimit` per kind. @default the quotas */
+  readonly copyLimits?: Partial<Record<KindName, number>>;
+  /** Artifacts are announced uniformly over this long. @default 600 */
+  readonly burstSeconds?: number;
+  /** A copy recorded later than this after its snapshot was taken breaches the RPO. @default 24 */
+  readonly rpoHours?: number;
+  /** @default {@link NO_FAULT_SCENARIO} */
+  readonly faults?: FaultScenario;
+  /** Delay of a copy event (log-normal), which reorders them. @default median 20 s, σ 1 */
+  readonly eventDelaySeconds?: { readonly median: number; readonly sigma: number };
+  /** @default 15 */
+  readonly sweepMinutes?: number;
+  /** The run stops here even if work is left (what is left counts as lost). @default 30 days */
+  readonly maxSimulatedHours?: number;
+  /**
+   * The minimum AWS requests per artifact of each kind, for `callsPerArtifact`.
+   * To come from `MIN_CALLS_PER_ARTIFACT` (lambdas/core/pipeline/calls.ts) once it exists. @default - none
+   */
+  readonly minimumCalls?: Partial<Record<KindName, number>>;
+  /** A test's one-shot crash: the first call of `port.method` crashes its invocation after taking effect. */
+  readonly crashAfter?: { readonly port: string; readonly method: string };
+}
+
+export interface CallsPerArtifact {
+  /** AWS requests per artifact the vault made for the kind, SDK retries included (see {@link SimulationResult}). */
+  readonly measured: number;
+  readonly minimum: number | null;
+}
+
+export interface PoolFigures {
+  readonly quota: number;
+  readonly copyLimit: number;
+  readonly artifacts: number;
+  /** Σ d_i of the pool's artifacts. */
+  readonly sumSeconds: number;
+  /** Σ d_i / Q. */
+  readonly loadSeconds: number;
+  readonly peakInFlight: number;
 }
 
 export interface SimulationResult {
   readonly seed: number;
-  /** Rounds run. */
-  readonly rounds: number;
-  /** Whether the run ended with nothing left to do (false: `rounds` ran out). */
-  readonly quiescent: boolean;
-  readonly simulatedMs: number;
-  readonly snapshotsInScope: number;
-  readonly snapshotsOutOfScope: number;
-  /** Per in-scope production snapshot ARN: its copies in the backup account. */
-  readonly copiesPerSourceSnapshot: Readonly<Record<string, number>>;
-  /** Per in-scope production snapshot ARN: its inventory record's status. */
-  readonly recordPerSourceSnapshot: Readonly<Record<string, CopyStatus | 'missing'>>;
-  /** Copies in the backup account of anything but an in-scope snapshot's intermediate. */
-  readonly strayCopies: number;
-  readonly recordsByStatus: Readonly<Record<CopyStatus, number>>;
-  /** The most RDS copies ever in progress at once in the backup account. */
-  readonly maxCopiesInProgressObserved: number;
-  readonly portCalls: number;
-  readonly portCallsByMethod: Readonly<Record<string, number>>;
-  readonly invocations: number;
-  readonly crashes: number;
-  /** Errors other than injected crashes that escaped a use case (e.g. RetryLaterError). */
-  readonly otherErrors: number;
-  readonly quotaErrors: number;
-  readonly notificationsPublished: number;
-  readonly messagesDelivered: number;
-  readonly deadLetters: number;
-  /** Intermediates the agents deleted past the hard horizon with no receipt (each an alarm). */
-  readonly expiredUncopied: number;
-  readonly eventsDelivered: number;
-  readonly eventsLost: number;
+  /** Whether the source agents ran (see {@link SimulationOptions.agents}). */
+  readonly agents: boolean;
+  readonly artifacts: number;
+  readonly accounts: number;
+  /** From the first announcement to the last copy recorded `available`. */
+  readonly makespanSeconds: number;
+  /** max(max d_i, Σ d_i / Q per pool, each source resource's Σ d_i), from the durations drawn. */
+  readonly boundSeconds: number;
+  readonly ratio: number;
+  /** Artifacts with no finished copy recorded `available` at the end. */
+  readonly lost: number;
+  /** `lost` per kind. */
+  readonly lostByKind: Readonly<Partial<Record<KindName, number>>>;
+  /** Artifacts with more than one copy made. */
+  readonly duplicated: number;
+  /** Artifacts recorded `available` later than `rpoHours` after production took them (or never). */
+  readonly rpoBreaches: number;
+  /**
+   * Requests per artifact by kind: every port call the vault made about an
+   * artifact of the kind (SDK retries counted), plus the calls about no
+   * single artifact (listings) shared out by the kind's part of the artifacts.
+   */
+  readonly callsPerArtifact: Readonly<Record<KindName, CallsPerArtifact>>;
+  readonly pools: Readonly<Record<string, PoolFigures>>;
+  /** Per pool, copies in progress at AWS over time: `[seconds since start, copies]` at every change. */
+  readonly inFlight: Readonly<Record<string, readonly (readonly [number, number])[]>>;
+  /** Per pool, the vault's claimed copy slots over time, `[seconds, slots]` at every change. */
+  readonly slots: Readonly<Record<string, readonly (readonly [number, number])[]>>;
+  /** Per source resource: its copies' `[accepted, starts, ends]` seconds, only for resources with more than one. */
+  readonly resourceCopies: Readonly<Record<string, readonly (readonly [number, number, number])[]>>;
+  readonly counts: SimulationCounts;
+  /** Whether every artifact was settled before `maxSimulatedHours`. */
+  readonly settled: boolean;
+  readonly simulatedSeconds: number;
 }
 
-/** A crash hits one of the first this many port calls of an invocation. */
-export const CRASH_WINDOW = 12;
-/** EventBridge's retries of a failed asynchronous invocation (the stacks' `retryAttempts`). */
-const EVENT_RETRIES = 4;
+export interface SimulationCounts {
+  readonly invocations: Readonly<Record<string, number>>;
+  /** Virtual seconds the invocations ran, per function (for GB-seconds). */
+  readonly lambdaSeconds: Readonly<Record<string, number>>;
+  readonly crashes: number;
+  /** Invocations that ended with an error other than a crash (the message or event is retried). */
+  readonly errors: number;
+  /** Requests per `port.method`. */
+  readonly requests: Readonly<Record<string, number>>;
+  /** Attempts the SDK retried (throttling or 5xx). */
+  readonly retriedAttempts: number;
+  /** DynamoDB items read by listings and gets; items written, and those written in a transaction. */
+  readonly dynamoItemsRead: number;
+  readonly dynamoWrites: number;
+  readonly dynamoTransactWrites: number;
+  readonly notifications: number;
+  readonly messagesReceived: number;
+  readonly batches: number;
+  readonly deadLetters: number;
+  readonly copyEvents: number;
+  readonly copyEventsLost: number;
+  readonly copyEventsDuplicated: number;
+  /** With agents: production and intermediate events that never reached the agent. */
+  readonly sourceEventsLost: number;
+  readonly receipts: number;
+  readonly copiesStarted: number;
+  readonly quotaAnswers: number;
+  readonly sweeps: number;
+}
+
+// ---------------------------------------------------------------------------
+// Defaults
+// ---------------------------------------------------------------------------
 
 export const BACKUP_ACCOUNT = '111111111111';
 export const BACKUP_REGION = 'eu-west-1';
 const SOURCE_REGIONS = ['eu-west-1', 'eu-central-1'] as const;
+const START = '2026-03-01T00:00:00.000Z';
 const SCOPE: ScopeSetting = { tag: { key: 'backup', value: 'daily' } };
 
-type SimEvent =
-  | {
-      readonly kind: 'agent';
-      readonly source: number;
-      readonly snapshotId: string;
-      attempts: number;
+/** A crash hits one of the first this many port calls of an invocation. */
+export const CRASH_WINDOW = 8;
+/** The intake event source mapping (vault stack): batch size, concurrency, visibility timeout, receives before the DLQ. */
+const BATCH_SIZE = 10;
+const INTAKE_CONCURRENCY = 5;
+const VISIBILITY_TIMEOUT_MS = 6 * 60_000;
+const MAX_RECEIVES = 5;
+/** Retries of an asynchronous invocation: the copy-event rule's `retryAttempts`, the sweep schedule's. */
+const COMPLETION_RETRIES = 4;
+const SWEEP_RETRIES = 2;
+
+/** Part of the burst per kind: RDS and EBS most, Aurora least. */
+export const DEFAULT_MIX: Readonly<Record<KindName, number>> = {
+  'rds-snapshot': 0.4,
+  'aurora-cluster-snapshot': 0.1,
+  'ebs-snapshot': 0.35,
+  ami: 0.15,
+};
+
+/**
+ * Copy times per kind: a cross-account copy of a shared snapshot is a full
+ * copy, so it grows with the size. Illustrative figures, settings of the run.
+ */
+export const DEFAULT_DURATIONS: Readonly<Record<KindName, DurationModel>> = {
+  'rds-snapshot': { baseSeconds: 120, secondsPerGiB: 3, sigma: 0.4 },
+  'aurora-cluster-snapshot': { baseSeconds: 120, secondsPerGiB: 2.5, sigma: 0.4 },
+  'ebs-snapshot': { baseSeconds: 60, secondsPerGiB: 3, sigma: 0.5 },
+  ami: { baseSeconds: 300, secondsPerGiB: 8, sigma: 0.5 },
+};
+
+/** With agents: how long the agent's intermediate copy takes, median minutes (it is a same-account copy). */
+export const DEFAULT_INTERMEDIATE_MINUTES: Readonly<Record<KindName, number>> = {
+  'rds-snapshot': 10,
+  'aurora-cluster-snapshot': 10,
+  'ebs-snapshot': 8,
+  ami: 15,
+};
+
+/**
+ * Items per page of the listings: DescribeDBSnapshots (100), DescribeSnapshots
+ * (1,000), DescribeImages (1,000), and a DynamoDB Query's 1 MB of records of
+ * about 2.5 KB (400).
+ */
+function pageSize(port: string, method: string): number | undefined {
+  if (port === 'source-rds' && method === 'listSnapshots') return 100;
+  if (port === 'source-ec2' && (method === 'listSnapshots' || method === 'listImages')) return 1_000;
+  if (port === 'inventory' && (method === 'listByStatus' || method === 'list')) return 400;
+  return undefined;
+}
+
+/** Median latency of one request, in ms, per port: DynamoDB is fast, copies are slow to accept. */
+function latencyMs(port: string, method: string): number {
+  if (port === 'inventory') return 8;
+  if (port === 'receipts') return 30;
+  return method === 'copy' ? 400 : 120;
+}
+
+// ---------------------------------------------------------------------------
+// The bound
+// ---------------------------------------------------------------------------
+
+/** One artifact's copy, as the bound sees it. */
+export interface BoundCopy {
+  readonly pool: string;
+  readonly resource: string;
+  readonly seconds: number;
+}
+
+/**
+ * The issue's lower bound on the makespan of a burst: no schedule finishes
+ * before its longest copy, before a pool's total work spread over its quota,
+ * or before the copies of one source resource, which AWS runs one after
+ * another, have run end to end.
+ */
+export function makespanBound(
+  copies: readonly BoundCopy[],
+  quotaOf: (pool: string) => number,
+): {
+  readonly boundSeconds: number;
+  readonly maxSeconds: number;
+  readonly perPool: Readonly<Record<string, number>>;
+  readonly longestResourceSeconds: number;
+} {
+  const perPoolSum = new Map<string, number>();
+  const perResource = new Map<string, number>();
+  let maxSeconds = 0;
+  for (const copy of copies) {
+    maxSeconds = Math.max(maxSeconds, copy.seconds);
+    perPoolSum.set(copy.pool, (perPoolSum.get(copy.pool) ?? 0) + copy.seconds);
+    perResource.set(copy.resource, (perResource.get(copy.resource) ?? 0) + copy.seconds);
+  }
+  const perPool = Object.fromEntries([...perPoolSum].map(([pool, sum]) => [pool, sum / quotaOf(pool)]));
+  const longestResourceSeconds = Math.max(0, ...perResource.values());
+  return {
+    boundSeconds: Math.max(maxSeconds, longestResourceSeconds, ...Object.values(perPool)),
+    maxSeconds,
+    perPool,
+    longestResourceSeconds,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------
+
+/** One production artifact of the burst, with everything drawn for it before the run. */
+interface Artifact extends ProductionArtifact {
+  /** The run's key: `a<n>`. */
+  readonly key: string;
+  readonly pool: string;
+  readonly resourceKey: string;
+  readonly durationMs: number;
+  /** Without agents: the shared source the vault is told about. */
+  readonly shared: SimSource;
+}
+
+interface QueuedMessage {
+  readonly body: string;
+  receives: number;
+}
+
+const round = (value: number, places = 3) => Math.round(value * 10 ** places) / 10 ** places;
+const seconds = (ms: number) => round(ms / 1000);
+
+function hex(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0');
+}
+
+/** The service's id of the n-th shared source of a kind, of the kind's own form. */
+function sourceId(kind: KindName, n: number): string {
+  switch (kind) {
+    case 'rds-snapshot':
+      return `bunker-share-db-${n}`;
+    case 'aurora-cluster-snapshot':
+      return `bunker-share-cluster-${n}`;
+    case 'ebs-snapshot':
+      return `snap-${hex(n, 17)}`;
+    case 'ami':
+      return `ami-${hex(n, 17)}`;
+  }
+}
+
+/** Builds the burst: accounts, resources, artifacts and their drawn durations. */
+function buildFleet(options: SimulationOptions, shape: Prng, startMs: number): Artifact[] {
+  const mix = { ...DEFAULT_MIX, ...options.mix };
+  const durations = { ...DEFAULT_DURATIONS, ...options.durations };
+  const size = options.sizeGiB ?? { median: 40, sigma: 1 };
+  const sameResource = options.sameResource ?? 0.3;
+  const burstMs = (options.burstSeconds ?? 600) * 1000;
+  const kinds = KIND_NAMES.filter((k) => (mix[k] ?? 0) > 0);
+  const totalWeight = kinds.reduce((sum, k) => sum + mix[k], 0);
+  const perAccount = zipfCounts(options.accounts, options.artifacts, options.skew ?? 1);
+  const artifacts: Artifact[] = [];
+  let n = 0;
+  for (const [a, count] of perAccount.entries()) {
+    const account = String(300_000_000_000 + a);
+    const region = SOURCE_REGIONS[a % SOURCE_REGIONS.length];
+    const resources = new Map<KindName, { id: string; sizeGiB: number }[]>();
+    for (let i = 0; i < count; i += 1) {
+      let pick = shape.next() * totalWeight;
+      const kind = kinds.find((k) => (pick -= mix[k]) < 0) ?? kinds[kinds.length - 1];
+      const own = resources.get(kind) ?? [];
+      resources.set(kind, own);
+      let resource = own.length > 0 && shape.chance(sameResource) ? shape.pick(own) : undefined;
+      if (!resource) {
+        resource = {
+          id: `${kind.split('-')[0]}-res-${a}-${own.length}`,
+          sizeGiB: Math.min(16_384, Math.max(1, Math.round(logNormal(shape, size.median, size.sigma)))),
+        };
+        own.push(resource);
+      }
+      const model = durations[kind];
+      const durationMs = Math.round(
+        (model.baseSeconds + model.secondsPerGiB * resource.sizeGiB) * 1000 * logNormal(shape, 1, model.sigma),
+      );
+      n += 1;
+      const producedAtMs = startMs + Math.floor(shape.next() * burstMs);
+      const ref: ArtifactRef = { kind, partition: 'aws', account, region, id: sourceId(kind, n) };
+      artifacts.push({
+        key: `a${n}`,
+        n,
+        kind,
+        account,
+        region,
+        resourceId: resource.id,
+        resourceKey: `${kind}:${account}:${resource.id}`,
+        sizeGiB: resource.sizeGiB,
+        producedAtMs,
+        pool: poolOf(kind, BACKUP_REGION),
+        durationMs,
+        shared: { ref, resourceId: resource.id, sizeGiB: resource.sizeGiB, producedAtMs, tags: { backup: 'daily' } },
+      });
     }
-  | { readonly kind: 'copy'; readonly targetId: string; attempts: number };
-
-interface Invocation {
-  calls: number;
-  readonly crashAt: number;
-  readonly crashPhase: FaultPhase;
+  }
+  return artifacts;
 }
 
-interface ProductionSnapshot {
-  readonly source: number;
-  readonly at: number;
-  readonly snapshot: NewSnapshot;
-  readonly inScope: boolean;
-}
-
-/** Runs the pipeline until nothing is left to do or `rounds` run out; see the module comment. */
+/** Runs one burst to the end (or to `maxSimulatedHours`); see the module comment. */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
-  const roundMs = options.roundMs ?? 60_000;
-  const eventLossRate = options.eventLossRate ?? 0.2;
-  const reorder = options.reorder ?? true;
-  const sourceSweepEvery = options.sourceSweepEveryRounds ?? 10;
-  const vaultSweepEvery = options.vaultSweepEveryRounds ?? 5;
-
+  const faults = options.faults ?? NO_FAULT_SCENARIO;
+  const withAgents = options.agents ?? false;
   const root = new Prng(options.seed);
   const shape = root.fork();
-  const faults = root.fork();
+  const callStream = root.fork();
+  const crashStream = root.fork();
   const delivery = root.fork();
-  const schedule = root.fork();
 
-  const clock = new ManualClock('2026-03-01T00:00:00.000Z');
-  const start = clock.epochMs;
-  const monitor = new PortMonitor();
-  const world = new MemoryRdsWorld({
-    clock,
-    monitor,
-    copyDurationMs: options.copyDurationMs,
-    copyQuota: options.quotaLimit,
-    throttle: () => faults.chance(options.throttleRate ?? 0),
-  });
-  const inventory = new MemoryInventory(monitor);
-  const publisher = new MemoryPublisher({
-    monitor,
-    prng: delivery,
-    duplicateRate: options.duplicateRate,
-    reorder,
-  });
+  const loop = new EventLoop(START);
+  const startMs = loop.epochMs;
+  const quotas = Object.fromEntries(
+    KIND_NAMES.map((k) => [k, options.quotas?.[k] ?? KINDS[k].defaultCopyLimit]),
+  ) as Record<KindName, number>;
+  const limits = Object.fromEntries(KIND_NAMES.map((k) => [k, options.copyLimits?.[k] ?? quotas[k]])) as Record<
+    KindName,
+    number
+  >;
 
-  // Crashes: each invocation draws whether, where and when it crashes.
-  const invocation = new AsyncLocalStorage<Invocation>();
-  let crashes = 0;
-  monitor.injector = (call, phase) => {
-    const current = invocation.getStore();
-    if (!current) return undefined;
-    if (phase === 'before') current.calls += 1;
-    if (current.calls - 1 !== current.crashAt || phase !== current.crashPhase) return undefined;
-    crashes += 1;
-    return new SimulatedFaultError(call, phase);
+  const artifacts = buildFleet(options, shape, startMs);
+  const perKind = new Map<KindName, number>();
+  for (const a of artifacts) perKind.set(a.kind, (perKind.get(a.kind) ?? 0) + 1);
+  /** Production artifacts by `<kind>:<account>:<production id>`, the id the vault's records carry as `sourceSnapshotId`. */
+  const byProduction = new Map<string, Artifact>();
+  const productionKey = (kind: string, account: string | undefined, id: string | undefined) =>
+    `${kind}:${account ?? ''}:${id ?? ''}`;
+
+  // -- counters ---------------------------------------------------------------
+  const invocations: Record<string, number> = {};
+  const lambdaMs: Record<string, number> = {};
+  const requests: Record<string, number> = {};
+  const requestsByKind = new Map<KindName | 'none', number>();
+  const c = {
+    crashes: 0,
+    errors: 0,
+    retriedAttempts: 0,
+    dynamoItemsRead: 0,
+    dynamoWrites: 0,
+    dynamoTransactWrites: 0,
+    notifications: 0,
+    messagesReceived: 0,
+    batches: 0,
+    deadLetters: 0,
+    copyEvents: 0,
+    copyEventsLost: 0,
+    copyEventsDuplicated: 0,
+    sourceEventsLost: 0,
+    receipts: 0,
+    sweeps: 0,
   };
-  if (options.parallelIntake) monitor.scheduler = () => schedule.int(4);
+  const count = (call: CountedCall) => {
+    const key = `${call.port}.${call.method}`;
+    requests[key] = (requests[key] ?? 0) + call.requests;
+    requestsByKind.set(call.kind ?? 'none', (requestsByKind.get(call.kind ?? 'none') ?? 0) + call.requests);
+    c.retriedAttempts += call.attempts - 1;
+  };
 
-  let invocations = 0;
-  let otherErrors = 0;
-  const invoke = async (work: () => Promise<unknown>): Promise<boolean> => {
-    invocations += 1;
-    const crashing = faults.chance(options.crashRate);
-    const context: Invocation = {
-      calls: 0,
-      crashAt: crashing ? faults.int(CRASH_WINDOW) : -1,
-      crashPhase: crashing && faults.chance(0.5) ? 'after' : 'before',
-    };
+  // -- the vault's inventory, with probes ---------------------------------------
+  const inventory = new IndexedInventory();
+  const slotSeries = new Map<string, [number, number][]>();
+  const doneAt = new Map<string, number>();
+  /** Available first-hop copies whose receipt the vault has not recorded as sent (the sweep sends it again). */
+  const awaitingReceipt = new Set<string>();
+  inventory.onWrite = (before, after) => {
+    if (after.status === 'available' && after.kind !== 'unknown' && after.hop !== 2 && !after.receiptSentAt) {
+      awaitingReceipt.add(after.artifactId);
+    } else awaitingReceipt.delete(after.artifactId);
+    if (after.status === 'available' && before?.status !== 'available' && after.kind !== 'unknown') {
+      const artifact = byProduction.get(productionKey(after.kind, after.sourceAccount, after.sourceSnapshotId));
+      if (artifact && !doneAt.has(artifact.key)) doneAt.set(artifact.key, loop.epochMs);
+    }
+    const pool = after.pool ?? before?.pool;
+    if (!pool || (before?.status === 'copying') === (after.status === 'copying')) return;
+    const points = slotSeries.get(pool) ?? [];
+    slotSeries.set(pool, points);
+    points.push([seconds(loop.epochMs - startMs), inventory.slotsInUse(pool)]);
+  };
+
+  // -- faults and invocations -----------------------------------------------------
+  const crashRule = options.crashAfter
+    ? {
+        match: (port: string, method: string) =>
+          port === options.crashAfter?.port && method === options.crashAfter?.method,
+        fired: false,
+      }
+    : undefined;
+  const faultOptions: FaultOptions = {
+    loop,
+    prng: callStream,
+    rates: { throttle: faults.throttle, serverError: faults.serverError },
+    latencyMs,
+    count,
+    pageSize,
+    ...(crashRule ? { crashRule } : {}),
+  };
+  /** Runs one invocation of `fn`; `false` when it crashed or threw (its trigger retries). */
+  const invokeRaw = async (fn: string, work: (invocation: Invocation) => Promise<unknown>): Promise<boolean> => {
+    const crashing = crashStream.chance(faults.crash);
+    const invocation = new Invocation(fn, loop.epochMs, crashing ? 1 + crashStream.int(CRASH_WINDOW) : undefined);
+    invocations[fn] = (invocations[fn] ?? 0) + 1;
+    let ok = true;
     try {
-      await invocation.run(context, work);
-      return true;
+      await work(invocation);
     } catch (error) {
-      if (!(error instanceof SimulatedFaultError)) otherErrors += 1;
+      ok = false;
+      if (!(error instanceof SimulatedCrash)) c.errors += 1;
+    }
+    if (invocation.crashed) {
+      c.crashes += 1;
+      ok = false;
+    }
+    lambdaMs[fn] = (lambdaMs[fn] ?? 0) + (loop.epochMs - invocation.startedAtMs);
+    return ok;
+  };
+  const eventDelay = options.eventDelaySeconds ?? { median: 20, sigma: 1 };
+  /** A best-effort event (EventBridge): lost, duplicated or delayed, so reordered. */
+  const raise = (work: () => void, lostCounter: 'copyEventsLost' | 'sourceEventsLost') => {
+    if (delivery.chance(faults.lostEvents)) {
+      c[lostCounter] += 1;
       return false;
     }
+    const copies = delivery.chance(faults.duplicate) ? 2 : 1;
+    for (let i = 0; i < copies; i += 1)
+      loop.after(logNormal(delivery, eventDelay.median, eventDelay.sigma) * 1000, work);
+    return copies === 2;
   };
 
-  // The world: a backup account, source accounts with databases, snapshots to come.
-  const backupKeyArn = world.createKey(BACKUP_ACCOUNT, BACKUP_REGION, 'bunker-backup-data');
-  const sources = Array.from({ length: options.sources }, (_, i) => ({
-    account: String(222_222_220_000 + i),
-    region: SOURCE_REGIONS[i % SOURCE_REGIONS.length],
-  }));
-  const registered: RegisteredSource[] = sources.map((s) => ({
-    account: s.account,
-    regions: [s.region],
-  }));
-  const receipts = new MemoryReceipts(inventory.monitor);
-  const vault = memoryVaultDeps({
-    world,
-    inventory,
-    clock,
-    receipts,
+  // -- the intake queue and its event source mapping ------------------------------
+  const visible: QueuedMessage[] = [];
+  let inFlightMessages = 0;
+  let batchesRunning = 0;
+  const enqueue = (body: string) => {
+    visible.push({ body, receives: 0 });
+    if (delivery.chance(faults.duplicate)) visible.push({ body, receives: 0 });
+    poll();
+  };
+  let vaultDeps: (invocation: Invocation) => IntakeDeps = () => {
+    throw new Error('the vault is wired below');
+  };
+  const poll = () => {
+    while (batchesRunning < INTAKE_CONCURRENCY && visible.length > 0) {
+      const batch: QueuedMessage[] = [];
+      while (batch.length < BATCH_SIZE && visible.length > 0) {
+        // A standard queue hands out what it holds in no promised order.
+        const [message] = visible.splice(delivery.int(visible.length), 1);
+        message.receives += 1;
+        batch.push(message);
+      }
+      batchesRunning += 1;
+      inFlightMessages += batch.length;
+      c.batches += 1;
+      c.messagesReceived += batch.length;
+      void runBatch(batch);
+    }
+  };
+  const runBatch = async (batch: QueuedMessage[]) => {
+    const failed: QueuedMessage[] = [];
+    const ok = await invokeRaw('intake', (invocation) => {
+      const deps = vaultDeps(invocation);
+      return Promise.all(
+        batch.map(async (message) => {
+          try {
+            await handleDelivery(message.body, deps);
+          } catch (error) {
+            if (error instanceof SimulatedCrash) throw error;
+            failed.push(message);
+          }
+        }),
+      );
+    });
+    batchesRunning -= 1;
+    inFlightMessages -= batch.length;
+    // A crashed invocation answered nothing: SQS makes the whole batch visible again.
+    for (const message of ok ? failed : batch) {
+      inFlightMessages += 1;
+      loop.after(VISIBILITY_TIMEOUT_MS, () => {
+        inFlightMessages -= 1;
+        if (message.receives >= MAX_RECEIVES) c.deadLetters += 1;
+        else visible.push(message);
+        poll();
+      });
+    }
+    poll();
+  };
+  const publish = (topicArn: string, notification: Notification) => {
+    c.notifications += 1;
+    enqueue(snsEnvelope(topicArn, JSON.stringify(notification), `sns-${c.notifications}`));
+  };
+
+  // -- the sources: the real agents over the memory doubles, or shared sources ready as agents leave them
+  const intermediate = { ...DEFAULT_INTERMEDIATE_MINUTES, ...options.intermediateMinutes };
+  const agents = withAgents
+    ? new SourceAgents({
+        loop,
+        backupAccount: BACKUP_ACCOUNT,
+        backupRegion: BACKUP_REGION,
+        scope: SCOPE,
+        faultOptions,
+        invoke: invokeRaw,
+        publish,
+        raise: (work) => {
+          raise(work, 'sourceEventsLost');
+        },
+        intermediateMs: (kind) => Math.round(logNormal(shape, intermediate[kind] * 60_000, 0.3)),
+        onMade: (artifact, id) => {
+          byProduction.set(productionKey(artifact.kind, artifact.account, id), artifact as Artifact);
+        },
+      })
+    : undefined;
+  const sharedViews = new Map<string, SourceView>();
+  if (!agents) {
+    for (const a of artifacts) {
+      byProduction.set(productionKey(a.kind, a.account, a.shared.ref.id), a);
+      sharedViews.set(artifactId(a.shared.ref), simSourceView(a.shared, BACKUP_ACCOUNT));
+    }
+  }
+  const sources: SourceReader = {
+    describe: async (ref) => (agents ? agents.describe(ref) : sharedViews.get(artifactId(ref))),
+    listShared: async (kind, account, region) =>
+      agents
+        ? agents.listShared(kind, account, region)
+        : [...sharedViews.values()]
+            .map((view) => view.ref)
+            .filter((ref) => ref.kind === kind && ref.account === account && ref.region === region),
+    factsOf: (ref, view) => {
+      const artifact = byProduction.get(productionKey(ref.kind, ref.account, view.productionId ?? ref.id));
+      return artifact
+        ? { key: artifact.key, resourceKey: artifact.resourceKey, durationMs: artifact.durationMs }
+        : undefined;
+    },
+  };
+
+  // -- the vault ----------------------------------------------------------------
+  const world = new CopyWorld({
+    loop,
+    backupAccount: BACKUP_ACCOUNT,
+    partition: 'aws',
+    quotas,
+    sources,
+    onFinished: (kind, targetId, region) => {
+      c.copyEvents += 1;
+      const event = KINDS[kind].finishedCopyEvent(targetId, region, 'aws');
+      const deliver = (attempt: number) => {
+        void invokeRaw('completion', (inv) => handleCopyEvent(event.detailType, event.detail, vaultDeps(inv))).then(
+          (ok) => {
+            if (!ok && attempt < COMPLETION_RETRIES) loop.after(60_000 * 2 ** attempt, () => deliver(attempt + 1));
+          },
+        );
+      };
+      if (raise(() => deliver(0), 'copyEventsLost')) c.copyEventsDuplicated += 1;
+    },
+  });
+  const receipts: ReceiptSender = {
+    send: async (receipt) => {
+      c.receipts += 1;
+      agents?.deliverReceipt(receipt);
+    },
+  };
+  // Each account registered in the Region its artifacts come from.
+  const regionOf = new Map(artifacts.map((a) => [a.account, a.region]));
+  const accounts = [...regionOf.keys()];
+  const settings: IntakeDeps['settings'] = {
+    prefix: 'bunker',
+    partition: 'aws',
     backupAccount: BACKUP_ACCOUNT,
     backupRegion: BACKUP_REGION,
-    backupKeyArn,
-    sources: registered,
-    maxRdsCopiesInProgress: options.maxCopiesInProgress,
-  });
-  const production: ProductionSnapshot[] = [];
-  const agents = sources.map((source, i) => {
-    const shareKeyArn = world.createKey(source.account, source.region, 'bunker-share', [BACKUP_ACCOUNT]);
-    const ownKeyArn = world.createKey(source.account, source.region, 'production-data');
-    const interval = options.snapshotIntervalMs ?? 600_000;
-    for (let d = 0; d < options.databasesPerSource; d += 1) {
-      const db = `db-${i}-${d}`;
-      const inScope = shape.chance(0.75);
-      const tags = {
-        backup: inScope ? 'daily' : 'none',
-        team: `team-${d % 3}`,
+    backupKeyArn: `arn:aws:kms:${BACKUP_REGION}:${BACKUP_ACCOUNT}:key/backup-data`,
+    sources: [...regionOf].map(([account, region]) => ({ account, regions: [region] })),
+    kinds: Object.fromEntries(
+      KIND_NAMES.map((k) => [k, { enabled: true, scope: SCOPE, copyLimit: limits[k] }]),
+    ) as unknown as KindsSettings,
+  };
+  const copiers = Object.fromEntries(KIND_NAMES.map((k) => [k, world.copier(k)])) as unknown as Copiers;
+  // DynamoDB's billing units depend on what a call read or wrote: counted from the inventory's side.
+  const countedInventory = new Proxy(inventory, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (property === 'get') c.dynamoItemsRead += 1;
+        if (property === 'listByStatus' || property === 'list') c.dynamoItemsRead += (result as unknown[]).length;
+        if (property === 'create') c.dynamoWrites += 1;
+        if (property === 'claimCopy' && result === 'claimed') c.dynamoTransactWrites += 2;
+        if (property === 'replace') {
+          const [expected, next] = args as [{ status: string }, { status: string }];
+          if (expected.status === 'copying' && next.status !== 'copying') c.dynamoTransactWrites += 2;
+          else c.dynamoWrites += 1;
+        }
+        return result;
       };
-      world.addInstance(source.account, source.region, db, tags);
-      for (let k = 0; k < options.snapshotsPerDatabase; k += 1) {
-        const variant = shape.int(5);
-        const stamp = `${k}-${shape.int(1_000_000).toString(36)}`;
-        const encryption =
-          variant === 2
-            ? { encrypted: false }
-            : variant === 3
-              ? { kmsKeyId: ownKeyArn }
-              : variant === 4
-                ? { kmsKeyId: shareKeyArn }
-                : {};
-        production.push({
-          source: i,
-          at: start + k * interval + shape.int(interval),
-          inScope,
-          snapshot: {
-            id: variant === 0 ? `rds:${db}-${stamp}` : `${db}-manual-${stamp}`,
-            dbInstanceId: db,
-            type: variant === 0 ? 'automated' : 'manual',
-            tags,
-            readyInMs: 60_000 + shape.int(240_000),
-            ...encryption,
-          },
-        });
-      }
-    }
-    const settings: SourceSettings = {
-      prefix: 'bunker',
-      partition: 'aws',
-      backupAccount: BACKUP_ACCOUNT,
-      sourceAccount: source.account,
-      sourceRegion: source.region,
-      shareKeyArn,
-      intakeTopicArn: intakeTopicArn('bunker', BACKUP_ACCOUNT, BACKUP_REGION, source.account),
-      scopes: { 'rds-snapshot': SCOPE },
-      intermediateRetentionHours: options.intermediateRetentionHours ?? 24,
-      intermediateHorizonHours: options.intermediateHorizonHours ?? 24 * 14,
-      maxIntermediateSnapshots: options.maxIntermediateSnapshots ?? 100,
-    };
-    return {
-      ...source,
-      deps: memoryAgentDeps({ world, publisher, clock, settings }),
-    };
+    },
   });
-  const arrivals = [...production].sort((a, b) => a.at - b.at);
+  /** The vault's dependencies as one invocation sees them: every port behind the fault Proxy. */
+  vaultDeps = (invocation) => ({
+    settings,
+    inventory: withFaults(countedInventory, 'inventory', invocation, faultOptions),
+    copiers: Object.fromEntries(
+      KIND_NAMES.map((k) => [k, withFaults(copiers[k], 'copier', invocation, faultOptions, k)]),
+    ) as unknown as Copiers,
+    receipts: withFaults(receipts, 'receipts', invocation, faultOptions),
+    clock: loop,
+    log: silentLog,
+  });
 
-  let events: SimEvent[] = [];
-  let eventsDelivered = 0;
-  let eventsLost = 0;
-  const raise = (event: SimEvent) => {
-    if (delivery.chance(eventLossRate)) {
-      eventsLost += 1;
-      return;
-    }
-    events.push(event);
-    if (delivery.chance(options.duplicateRate)) events.push({ ...event });
-  };
-
-  const arrived = () => production.filter((p) => p.at <= clock.epochMs);
-  const intermediateOf = (p: ProductionSnapshot) => {
-    const agent = agents[p.source];
-    return world.snapshot(agent.account, agent.region, intermediateSnapshotId(p.snapshot.id));
-  };
-  const intermediateArnOf = (p: ProductionSnapshot) => {
-    const agent = agents[p.source];
-    return rdsSnapshotArn('aws', agent.region, agent.account, intermediateSnapshotId(p.snapshot.id));
-  };
-  const announced = new Set<string>();
-  const quiescent = () =>
-    arrivals.length === 0 &&
-    events.length === 0 &&
-    publisher.pending === 0 &&
-    world.pendingSnapshots() === 0 &&
-    inventory.records().every((r) => r.status !== 'expected' && r.status !== 'copying') &&
-    arrived()
-      .filter((p) => p.inScope)
-      .every((p) => {
-        // Announced and tagged; or announced and since deleted by the retention sweep.
-        const intermediate = intermediateOf(p);
-        return intermediate ? intermediate.tags[TAG_NOTIFIED_AT] !== undefined : announced.has(intermediateArnOf(p));
-      });
-
-  let publishedSeen = 0;
-  let receiptsSeen = 0;
-  let expiredUncopied = 0;
-  let round = 0;
-  let settled = false;
-  while (round < options.rounds && !settled) {
-    round += 1;
-    if (round > 1) clock.advance(roundMs);
-
-    while (arrivals.length > 0 && arrivals[0].at <= clock.epochMs) {
-      const next = arrivals.shift() as ProductionSnapshot;
-      const agent = agents[next.source];
-      world.addSnapshot(agent.account, agent.region, next.snapshot);
-    }
-
-    // RDS events for what became ready: to the source agent, or to completion in the backup account.
-    for (const change of world.takeTransitions()) {
-      if (change.account === BACKUP_ACCOUNT) raise({ kind: 'copy', targetId: change.snapshotId, attempts: 0 });
-      else {
-        const source = agents.findIndex((a) => a.account === change.account && a.region === change.region);
-        raise({
-          kind: 'agent',
-          source,
-          snapshotId: change.snapshotId,
-          attempts: 0,
-        });
-      }
-    }
-    const due = reorder ? delivery.shuffle(events) : events;
-    events = [];
-    for (const event of due) {
-      const ok = await invoke(() =>
-        event.kind === 'agent'
-          ? processSnapshot(event.snapshotId, agents[event.source].deps)
-          : handleCopyEvent(
-              'RDS DB Snapshot Event',
-              { EventID: 'RDS-EVENT-0197', SourceIdentifier: event.targetId },
-              vault,
-            ),
+  // -- the burst ------------------------------------------------------------------
+  for (const a of artifacts) {
+    if (agents) agents.produce(a);
+    else {
+      loop.at(a.producedAtMs, () =>
+        publish(
+          intakeTopicArn('bunker', BACKUP_ACCOUNT, BACKUP_REGION, a.account),
+          notificationOf({
+            kind: a.kind,
+            sourceAccount: a.account,
+            sourceRegion: a.region,
+            id: a.shared.ref.id,
+            publishedAt: loop.now(),
+          }),
+        ),
       );
-      eventsDelivered += 1;
-      if (!ok && event.attempts < EVENT_RETRIES) events.push({ ...event, attempts: event.attempts + 1 });
     }
-
-    if (round % sourceSweepEvery === 0) {
-      for (const agent of agents) {
-        await invoke(async () => {
-          const summary = await sweepSource(agent.deps);
-          expiredUncopied += summary.expiredUncopied;
-        });
-      }
-    }
-
-    await publisher.deliver(
-      async (body) => {
-        let outcome: unknown;
-        const ok = await invoke(async () => {
-          outcome = await handleDelivery(body, vault);
-        });
-        // A failed record is reported to SQS and comes back later.
-        if (!ok) throw new Error('redeliver');
-        return outcome;
-      },
-      { batchSize: 10, parallel: options.parallelIntake ?? false },
-    );
-
-    if (round % vaultSweepEvery === 0) await invoke(() => sweepCopies(vault));
-
-    // The vault's receipts reach the agents through their queues (at least once: a failed one comes back).
-    const receiptsDue = receipts.sent.slice(receiptsSeen);
-    receiptsSeen = receipts.sent.length;
-    for (const receipt of receiptsDue) {
-      const agent = agents.find((a) => a.account === receipt.account && a.region === receipt.region);
-      if (agent && !(await invoke(() => recordReceipt(receipt, agent.deps)))) receipts.sent.push(receipt);
-    }
-
-    for (const n of publisher.published.slice(publishedSeen)) {
-      announced.add(rdsSnapshotArn('aws', n.sourceRegion, n.sourceAccount, 'id' in n ? n.id : ''));
-    }
-    publishedSeen = publisher.published.length;
-    settled = quiescent();
   }
+  // The agents' hourly schedule starts at a time of its own, not with the burst.
+  agents?.scheduleSweeps(startMs + 37 * 60_000);
 
-  // Counting, by inspection only (no port calls).
-  const copiesBySource = new Map<string, number>();
-  for (const copy of world.snapshots(BACKUP_ACCOUNT, BACKUP_REGION)) {
-    const tags = copy.tags;
-    const source =
-      tags[TAG_SOURCE_ACCOUNT] && tags[TAG_SOURCE_REGION] && tags[TAG_SOURCE_ID]
-        ? rdsSnapshotArn('aws', tags[TAG_SOURCE_REGION], tags[TAG_SOURCE_ACCOUNT], tags[TAG_SOURCE_ID])
-        : `untagged:${copy.id}`;
-    copiesBySource.set(source, (copiesBySource.get(source) ?? 0) + 1);
-  }
-  const copiesPerSourceSnapshot: Record<string, number> = {};
-  const recordPerSourceSnapshot: Record<string, CopyStatus | 'missing'> = {};
-  let accounted = 0;
-  for (const p of production.filter((x) => x.inScope)) {
-    const agent = agents[p.source];
-    const arn = rdsSnapshotArn('aws', agent.region, agent.account, p.snapshot.id);
-    const intermediateArn = intermediateArnOf(p);
-    const copies = copiesBySource.get(intermediateArn) ?? 0;
-    accounted += copies;
-    copiesPerSourceSnapshot[arn] = copies;
-    const intermediate = intermediateSnapshotId(p.snapshot.id);
-    const id = artifactId({
-      kind: 'rds-snapshot',
-      partition: 'aws',
-      account: agent.account,
-      region: agent.region,
-      id: intermediate,
+  // -- the vault sweep on its schedule -------------------------------------------------
+  const sweepMs = (options.sweepMinutes ?? 15) * 60_000;
+  const runSweep = (attempt: number) => {
+    c.sweeps += 1;
+    void invokeRaw('sweep', (inv) => sweepCopies(vaultDeps(inv))).then((ok) => {
+      if (!ok && attempt < SWEEP_RETRIES) loop.after(60_000, () => runSweep(attempt + 1));
     });
-    recordPerSourceSnapshot[arn] = inventory.peek(id)?.status ?? 'missing';
+  };
+  const scheduleSweeps = (at: number) => {
+    loop.at(at, () => {
+      runSweep(0);
+      scheduleSweeps(at + sweepMs);
+    });
+  };
+  scheduleSweeps(startMs + sweepMs);
+
+  // -- run until every artifact is available, its receipt sent, and the queue is empty
+  const limitMs = startMs + (options.maxSimulatedHours ?? 24 * 30) * 3_600_000;
+  let settledAtMs: number | undefined;
+  await loop.run((nextAt) => {
+    if (
+      settledAtMs === undefined &&
+      doneAt.size >= artifacts.length &&
+      awaitingReceipt.size === 0 &&
+      visible.length === 0 &&
+      inFlightMessages === 0
+    ) {
+      settledAtMs = loop.epochMs;
+    }
+    return settledAtMs !== undefined || nextAt > limitMs;
+  });
+
+  // -- figures ----------------------------------------------------------------------
+  const copiesOf = new Map<string, number>();
+  for (const copy of world.accepted) copiesOf.set(copy.artifact, (copiesOf.get(copy.artifact) ?? 0) + 1);
+  const rpoMs = (options.rpoHours ?? 24) * 3_600_000;
+  let lost = 0;
+  const lostByKind: Partial<Record<KindName, number>> = {};
+  let duplicated = 0;
+  let rpoBreaches = 0;
+  let lastDoneMs = startMs;
+  let quotaAnswers = 0;
+  for (const a of artifacts) {
+    const done = doneAt.get(a.key);
+    if (done === undefined) {
+      lost += 1;
+      lostByKind[a.kind] = (lostByKind[a.kind] ?? 0) + 1;
+    } else lastDoneMs = Math.max(lastDoneMs, done);
+    if ((copiesOf.get(a.key) ?? 0) > 1) duplicated += 1;
+    if (done === undefined || done - a.producedAtMs > rpoMs) rpoBreaches += 1;
+    quotaAnswers += world.outcomeOf(a.key).quotaAnswers;
   }
-  const all = inventory.records();
-  const recordsByStatus = Object.fromEntries(
-    COPY_STATUSES.map((status) => [status, all.filter((r) => r.status === status).length]),
-  ) as Record<CopyStatus, number>;
-  const totalCopies = [...copiesBySource.values()].reduce((sum, n) => sum + n, 0);
+
+  const quotaOfPool = (pool: string) => quotas[pool.split('@')[0] as KindName];
+  const bound = makespanBound(
+    artifacts.map((a) => ({ pool: a.pool, resource: a.resourceKey, seconds: a.durationMs / 1000 })),
+    quotaOfPool,
+  );
+  const makespanSeconds = seconds(lastDoneMs - startMs);
+
+  const unattributed = requestsByKind.get('none') ?? 0;
+  const callsPerArtifact = Object.fromEntries(
+    KIND_NAMES.map((k) => {
+      const n = perKind.get(k) ?? 0;
+      const own = requestsByKind.get(k) ?? 0;
+      const share = artifacts.length > 0 ? unattributed * (n / artifacts.length) : 0;
+      return [k, { measured: n > 0 ? round((own + share) / n, 2) : 0, minimum: options.minimumCalls?.[k] ?? null }];
+    }),
+  ) as Record<KindName, CallsPerArtifact>;
+
+  const pools: Record<string, PoolFigures> = {};
+  for (const k of KIND_NAMES) {
+    const pool = poolOf(k, BACKUP_REGION);
+    const mine = artifacts.filter((a) => a.pool === pool);
+    const sum = mine.reduce((total, a) => total + a.durationMs / 1000, 0);
+    pools[pool] = {
+      quota: quotas[k],
+      copyLimit: limits[k],
+      artifacts: mine.length,
+      sumSeconds: round(sum),
+      loadSeconds: round(sum / quotas[k]),
+      peakInFlight: world.peak(pool),
+    };
+  }
+  const inFlight = Object.fromEntries(
+    [...world.timeSeries()].map(([pool, points]) => [
+      pool,
+      points.map((p) => [seconds(p.atMs - startMs), p.inFlight] as const),
+    ]),
+  );
+  const resourceOf = new Map(artifacts.map((a) => [a.key, a.resourceKey]));
+  const resourceCopies: Record<string, [number, number, number][]> = {};
+  for (const copy of world.accepted) {
+    const key = resourceOf.get(copy.artifact) ?? copy.artifact;
+    (resourceCopies[key] ??= []).push([
+      seconds(copy.acceptedAtMs - startMs),
+      seconds(copy.startsAtMs - startMs),
+      seconds(copy.endsAtMs - startMs),
+    ]);
+  }
+  for (const key of Object.keys(resourceCopies)) if (resourceCopies[key].length < 2) delete resourceCopies[key];
 
   return {
     seed: options.seed,
-    rounds: round,
-    quiescent: settled,
-    simulatedMs: clock.epochMs - start,
-    snapshotsInScope: production.filter((p) => p.inScope).length,
-    snapshotsOutOfScope: production.filter((p) => !p.inScope).length,
-    copiesPerSourceSnapshot,
-    recordPerSourceSnapshot,
-    strayCopies: totalCopies - accounted,
-    recordsByStatus,
-    maxCopiesInProgressObserved: world.maxCopiesInProgress(BACKUP_ACCOUNT, BACKUP_REGION),
-    portCalls: monitor.calls,
-    portCallsByMethod: Object.fromEntries([...monitor.byMethod.entries()].sort(([a], [b]) => a.localeCompare(b))),
-    invocations,
-    crashes,
-    otherErrors,
-    quotaErrors: world.quotaErrors,
-    notificationsPublished: publisher.published.length,
-    messagesDelivered: publisher.delivered,
-    deadLetters: publisher.deadLetters.length,
-    expiredUncopied,
-    eventsDelivered,
-    eventsLost,
+    artifacts: artifacts.length,
+    accounts: accounts.length,
+    agents: withAgents,
+    makespanSeconds,
+    boundSeconds: round(bound.boundSeconds),
+    ratio: bound.boundSeconds > 0 ? round(makespanSeconds / bound.boundSeconds, 4) : 0,
+    lost,
+    lostByKind,
+    duplicated,
+    rpoBreaches,
+    callsPerArtifact,
+    pools,
+    inFlight,
+    slots: Object.fromEntries(slotSeries),
+    resourceCopies,
+    counts: {
+      invocations: { ...invocations },
+      lambdaSeconds: Object.fromEntries(Object.entries(lambdaMs).map(([fn, ms]) => [fn, seconds(ms)])),
+      ...c,
+      requests: Object.fromEntries(Object.entries(requests).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      copiesStarted: world.accepted.length,
+      quotaAnswers,
+    },
+    settled: settledAtMs !== undefined,
+    simulatedSeconds: seconds((settledAtMs ?? loop.epochMs) - startMs),
   };
 }

@@ -1,0 +1,194 @@
+/**
+ * Faults on every port call, without touching the doubles: {@link withFaults}
+ * wraps any port object in a Proxy that, for each method call,
+ *
+ * - waits the call's latency on the virtual clock (the await point where
+ *   other invocations run);
+ * - draws throttling and 5xx answers per attempt and retries them as the
+ *   SDK's adaptive retry mode does (up to {@link MAX_ATTEMPTS} attempts,
+ *   exponential backoff with full jitter, every attempt counted as a
+ *   request): throttling delays, it does not fail, unless every attempt is
+ *   refused, when the adapter's error is thrown;
+ * - counts the requests, by the kind of artifact the call is about;
+ * - after the call took effect, crashes the invocation at the point it drew
+ *   (a {@link SimulatedCrash}: the caller never hears the answer), and from
+ *   then on every call of that invocation crashes too, so a core that
+ *   catches errors cannot carry on as if it were alive.
+ *
+ * The doubles stay exactly as their own tests hold them; the Proxy is the
+ * only difference between a call in a unit test and one in the simulation.
+ */
+import { CopyQuotaExceededError } from '../lambdas/core/errors';
+import { isKindName } from '../lambdas/kinds/registry';
+import type { KindName } from '../lambdas/kinds/types';
+import type { EventLoop } from './clock';
+import { AwsServiceError, type Prng } from './memory-aws';
+import { logNormal } from './random';
+
+/** The SDK's attempts per call in adaptive mode (`maxAttempts` of `clientConfig`). */
+export const MAX_ATTEMPTS = 6;
+/** The SDK's retry backoff: 100 ms base, doubling, capped at 20 s, full jitter. */
+const BASE_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 20_000;
+
+/**
+ * The process running an invocation died (out of memory, timeout, host
+ * lost) after a call took effect. Not a `BunkerError` nor an AWS error: the
+ * core must not recognise it as one of its own outcomes.
+ */
+export class SimulatedCrash extends Error {
+  constructor(
+    readonly port: string,
+    readonly method: string,
+  ) {
+    super(`simulated crash after ${port}.${method}`);
+    this.name = 'SimulatedCrash';
+  }
+}
+
+/** One Lambda invocation, as the fault Proxy sees it. */
+export class Invocation {
+  /** Port calls made so far (each may be several requests). */
+  calls = 0;
+  crashed = false;
+
+  /** @param crashAfterCall - the call after which the process dies; `undefined` for none. */
+  constructor(
+    readonly fn: string,
+    readonly startedAtMs: number,
+    readonly crashAfterCall?: number,
+  ) {}
+}
+
+export interface FaultRates {
+  /** Probability that one attempt of a call is throttled. */
+  readonly throttle: number;
+  /** Probability that one attempt of a call answers a 5xx. */
+  readonly serverError: number;
+}
+
+export const NO_FAULTS: FaultRates = { throttle: 0, serverError: 0 };
+
+/** One port call as the counters see it. */
+export interface CountedCall {
+  readonly port: string;
+  readonly method: string;
+  /** The artifact kind the call is about; `undefined` for calls about no one artifact (a listing). */
+  readonly kind?: KindName;
+  /** Attempts the SDK made of the call's first request: 1 plus its retries. */
+  readonly attempts: number;
+  /** AWS requests in all: attempts, times the pages of a listing. */
+  readonly requests: number;
+}
+
+export interface FaultOptions {
+  readonly loop: EventLoop;
+  /** Draws latencies, throttles, 5xx and backoff jitter. */
+  readonly prng: Prng;
+  readonly rates: FaultRates;
+  /** Median latency of one attempt of `port.method`, in ms; drawn log-normal around it. */
+  readonly latencyMs: (port: string, method: string) => number;
+  /** Told of every call once it is answered (or gave up). */
+  readonly count: (call: CountedCall) => void;
+  /**
+   * Items per page of a listing `port.method` (the SDK paginator's page), so
+   * a listing of many items counts as the requests it takes; `undefined`
+   * for a call that is one request.
+   */
+  readonly pageSize?: (port: string, method: string) => number | undefined;
+  /**
+   * A one-shot crash rule for tests: the first call it matches crashes its
+   * invocation after taking effect, whatever the invocation drew.
+   */
+  readonly crashRule?: { match: (port: string, method: string) => boolean; fired: boolean };
+}
+
+/**
+ * The kind of artifact a call is about, read from its arguments in the
+ * port's own terms: an artifact id or pool (`rds-snapshot:…`,
+ * `ami@eu-west-1`), a record or receipt (`kind`), a copy request (`ref.kind`).
+ */
+export function kindOfArgs(args: readonly unknown[], fallback?: KindName): KindName | undefined {
+  for (const arg of args) {
+    if (typeof arg === 'string') {
+      const head = arg.split(/[:@]/, 1)[0];
+      if (isKindName(head)) return head;
+    } else if (arg && typeof arg === 'object') {
+      const { kind, ref } = arg as { kind?: unknown; ref?: { kind?: unknown } };
+      if (isKindName(kind)) return kind;
+      if (ref && isKindName(ref.kind)) return ref.kind;
+    }
+  }
+  return fallback;
+}
+
+/**
+ * `port` with every method call going through the faults above, on behalf of
+ * `invocation`. `kind` names the kind of a port that serves one (a copier),
+ * or tells it from the method and arguments (EC2 serves EBS and AMIs).
+ */
+export function withFaults<T extends object>(
+  port: T,
+  name: string,
+  invocation: Invocation,
+  options: FaultOptions,
+  kind?: KindName | ((method: string, args: readonly unknown[]) => KindName | undefined),
+): T {
+  return new Proxy(port, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      return async (...args: unknown[]) => {
+        const method = property;
+        if (invocation.crashed) throw new SimulatedCrash(name, method);
+        invocation.calls += 1;
+        const { prng, rates } = options;
+        let requests = 1;
+        let delay = logNormal(prng, options.latencyMs(name, method), 0.5);
+        let refusal: 'throttle' | 'server' | undefined;
+        for (;;) {
+          refusal = prng.chance(rates.throttle) ? 'throttle' : prng.chance(rates.serverError) ? 'server' : undefined;
+          if (!refusal || requests >= MAX_ATTEMPTS) break;
+          delay += prng.next() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** requests);
+          delay += logNormal(prng, options.latencyMs(name, method), 0.5);
+          requests += 1;
+        }
+        const fallback = typeof kind === 'function' ? kind(method, args) : kind;
+        const counted = (pages: number) =>
+          options.count({
+            port: name,
+            method,
+            kind: kindOfArgs(args, fallback),
+            attempts: requests,
+            requests: requests * pages,
+          });
+        await options.loop.sleep(delay);
+        if (refusal) {
+          counted(1);
+          throw refusalError(refusal, name, method);
+        }
+        const result: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args);
+        const size = Array.isArray(result) ? options.pageSize?.(name, method) : undefined;
+        counted(size ? Math.max(1, Math.ceil((result as unknown[]).length / size)) : 1);
+        const rule = options.crashRule;
+        const ruled = rule !== undefined && !rule.fired && rule.match(name, method);
+        if (ruled) rule.fired = true;
+        if (ruled || invocation.calls === invocation.crashAfterCall) {
+          invocation.crashed = true;
+          throw new SimulatedCrash(name, method);
+        }
+        return result;
+      };
+    },
+  });
+}
+
+/** What the adapter throws once the SDK gave up: a copy's throttling is back-pressure, the rest is AWS's error. */
+function refusalError(refusal: 'throttle' | 'server', port: string, method: string): Error {
+  if (refusal === 'throttle' && method === 'copy') {
+    return new CopyQuotaExceededError(`ThrottlingException: Rate exceeded (${port}.${method})`);
+  }
+  return refusal === 'throttle'
+    ? new AwsServiceError('ThrottlingException', `Rate exceeded (${port}.${method})`)
+    : new AwsServiceError('InternalFailure', `The service is unavailable (${port}.${method})`);
+}
