@@ -137,6 +137,8 @@ function watchedInventory(
       return claimed;
     },
     copiesInProgress: (pool) => inner.copiesInProgress(pool),
+    nextWaiting: (pool, after) => inner.nextWaiting(pool, after),
+    expiredClaim: (pool, now) => inner.expiredClaim(pool, now),
     listByStatus: (status) => inner.listByStatus(status),
     list: (filter) => inner.list(filter),
   };
