@@ -62,7 +62,9 @@ function itemOf(record: InventoryRecord): InventoryRecord {
 
 /** The record an item holds, without the queue index's attributes. */
 function recordOf(item: Record<string, unknown>): InventoryRecord {
-  const { queue: _queue, queueKey: _queueKey, ...record } = item;
+  const record = { ...item };
+  delete record.queue;
+  delete record.queueKey;
   return record as unknown as InventoryRecord;
 }
 

@@ -18,7 +18,8 @@ import { rejectionId, sourceAccountOfTopic } from '../names';
 import { parseDelivery, parseNotification } from '../notification';
 import { describeScope, inScope } from '../scope';
 import { safeText } from '../text';
-import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
+import { type CopyStep, startCopy, startNewCopy, type VaultDeps } from './copy';
+import { refillAfter, settleAndRefill } from './schedule';
 
 export type IntakeDeps = VaultDeps;
 
@@ -83,32 +84,35 @@ export async function handleDelivery(body: string, deps: IntakeDeps): Promise<In
     throw new RetryLaterError(`${kind.label} ${ref.id} is ${view.detail}, not yet available`);
 
   const id = artifactId(ref);
-  let record = await deps.inventory.get(id);
-  if (!record) {
-    const fresh = newRecord(
-      {
-        artifactId: id,
-        kind: ref.kind,
-        status: 'expected',
-        reason: 'notification accepted; copy not started yet',
-        sourceAccount: account,
-        sourceRegion: ref.region,
-        sourceId: ref.id,
-        sourceArn: view.arn,
-        sourceResourceId: view.resourceId,
-        sourceSnapshotId: view.productionId ?? ref.id,
-        sourceCreatedAt: view.producedAt,
-        engine: view.engine,
-        sizeGiB: view.sizeGiB,
-        targetName: kind.targetName(ref, 0),
-        targetRegion: deps.settings.backupRegion,
-        pool: poolOf(ref.kind, deps.settings.backupRegion),
-      },
-      deps.clock.now(),
-    );
-    record = (await deps.inventory.create(fresh)) ? fresh : await deps.inventory.get(id);
-    if (!record) throw new Error(`inventory record ${id} vanished after a conflicting create`);
+  const fresh = newRecord(
+    {
+      artifactId: id,
+      kind: ref.kind,
+      status: 'expected',
+      reason: 'notification accepted; copy not started yet',
+      sourceAccount: account,
+      sourceRegion: ref.region,
+      sourceId: ref.id,
+      sourceArn: view.arn,
+      sourceResourceId: view.resourceId,
+      sourceSnapshotId: view.productionId ?? ref.id,
+      sourceCreatedAt: view.producedAt,
+      engine: view.engine,
+      sizeGiB: view.sizeGiB,
+      targetName: kind.targetName(ref, 0),
+      targetRegion: deps.settings.backupRegion,
+      pool: poolOf(ref.kind, deps.settings.backupRegion),
+    },
+    deps.clock.now(),
+  );
+  // A new artifact is claimed as it is recorded (one write); a known one is read and moved on.
+  const started = await startNewCopy(deps, fresh);
+  if (started) {
+    await refillAfter(deps, fresh, started);
+    return { outcome: 'accepted', artifactId: id, step: started.step };
   }
+  const record = await deps.inventory.get(id);
+  if (!record) throw new Error(`inventory record ${id} vanished after a conflicting create`);
   const step = await advance(deps, record);
   return { outcome: 'accepted', artifactId: id, step: step.step };
 }
@@ -140,10 +144,13 @@ export function sourceProblem(deps: Pick<IntakeDeps, 'settings'>, view: SourceVi
 async function advance(deps: IntakeDeps, record: InventoryRecord): Promise<CopyStep> {
   switch (record.status) {
     case 'expected':
-    case 'failed':
-      return startCopy(deps, record);
+    case 'failed': {
+      const step = await startCopy(deps, record);
+      await refillAfter(deps, record, step);
+      return step;
+    }
     case 'copying':
-      return settleCopy(deps, record);
+      return settleAndRefill(deps, record);
     default:
       deps.log.info('duplicate notification; copy already recorded', {
         artifactId: record.artifactId,
