@@ -27,6 +27,7 @@ import {
   afterAccountKey,
   claimsQueue,
   type CopyStatus,
+  expiredBefore,
   type InventoryFilter,
   type InventoryRecord,
   matchesFilter,
@@ -407,7 +408,7 @@ export class MemoryInventory implements Inventory {
     return this.monitor.run({ port: 'inventory', method: 'expiredClaim', subject: pool }, () => {
       const first = this.first(claimsQueue(pool));
       const entry = first && queueEntryOf(first);
-      return entry && entry.queueKey < now.toISOString() ? structuredClone(first) : undefined;
+      return entry && entry.queueKey < expiredBefore(now) ? structuredClone(first) : undefined;
     });
   }
 

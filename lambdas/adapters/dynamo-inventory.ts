@@ -31,6 +31,7 @@ import {
   afterAccountKey,
   claimsQueue,
   type CopyStatus,
+  expiredBefore,
   type InventoryFilter,
   type InventoryRecord,
   matchesFilter,
@@ -219,7 +220,7 @@ export class DynamoInventory implements Inventory {
   }
 
   async expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined> {
-    return this.firstQueued(claimsQueue(pool), '<', now.toISOString());
+    return this.firstQueued(claimsQueue(pool), '<', expiredBefore(now));
   }
 
   /** One item of the queue index: a query of one partition, `Limit: 1`, above or below a bound. */

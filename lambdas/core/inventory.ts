@@ -275,6 +275,11 @@ export function queueEntryOf(record: InventoryRecord): QueueEntry | undefined {
   return undefined;
 }
 
+/** The upper bound of claims whose lease ended at or before `now` in the `claims:` partition. */
+export function expiredBefore(now: Date): string {
+  return `${now.toISOString()}$`;
+}
+
 /**
  * The lower bound of a ring walk's next step: every queue key of an account
  * after `account` sorts above it, every key of `account` itself below

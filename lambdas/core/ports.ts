@@ -68,7 +68,7 @@ export interface Inventory {
    * makes acting on it safe.
    */
   nextWaiting(pool: string, afterAccount?: string): Promise<InventoryRecord | undefined>;
-  /** A `copying` record of `pool` whose claim's lease ({@link InventoryRecord.claimedUntil}) ended before `now`. */
+  /** A `copying` record of `pool` whose claim's lease ({@link InventoryRecord.claimedUntil}) ended at or before `now`. */
   expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined>;
   listByStatus(status: CopyStatus): Promise<InventoryRecord[]>;
   list(filter?: InventoryFilter): Promise<InventoryRecord[]>;
