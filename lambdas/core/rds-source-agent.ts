@@ -244,9 +244,8 @@ async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps, flavour: F
   if (snapshot.status !== 'available') return 'pending';
   if (snapshot.tags[TAG_NOTIFIED_AT]) return 'already-notified';
   const { backupAccount, sourceAccount, sourceRegion } = deps.settings;
-  if (!(await store.sharedWith(snapshot.id)).includes(backupAccount)) {
-    await store.share(snapshot.id, backupAccount);
-  }
+  // Sharing is idempotent: asking once costs less than asking whether it is shared, then sharing.
+  await store.share(snapshot.id, backupAccount);
   await deps.publisher.publish(
     notificationOf({
       kind: flavour.kind,

@@ -64,6 +64,8 @@ describe('source agent events', () => {
       intermediateSnapshotId('orders-1'),
       intermediateSnapshotId('orders-2'),
     ]);
-    expect(a.publisher.published.map((n) => n.id)).toEqual([intermediateSnapshotId('orders-1')]);
+    expect(a.publisher.published.map((n) => ('id' in n ? n.id : n.snapshotArn))).toEqual([
+      intermediateSnapshotId('orders-1'),
+    ]);
   });
 });
