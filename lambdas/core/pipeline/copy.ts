@@ -317,9 +317,12 @@ async function requestCopy(deps: VaultDeps, record: InventoryRecord): Promise<Co
     started.targetId && started.targetId !== record.targetName ? started.targetId : (record.targetId ?? undefined);
   const known = await write(deps, record, withFields(record, deps.clock.now(), { claimedUntil: undefined, targetId }));
   if (!known.won) return { step: 'unchanged', record: known.record };
-  // A copy just started is not done: its completion event (or the sweep) settles it.
-  if (started.outcome === 'started') return { step: 'started', record: known.record };
-  return settleCopy(deps, known.record);
+  // One look at once: a copy that finishes at once (or existed) is settled now. In AWS it is
+  // one describe answering "in progress"; its completion event (or the sweep) settles it later.
+  const settled = await settleCopy(deps, known.record);
+  return settled.step === 'in-progress' && started.outcome === 'started'
+    ? { step: 'started', record: known.record }
+    : settled;
 }
 
 async function defer(
