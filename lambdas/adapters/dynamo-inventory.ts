@@ -212,11 +212,11 @@ export class DynamoInventory implements Inventory {
   }
 
   async nextWaiting(pool: string, afterAccount?: string): Promise<InventoryRecord | undefined> {
-    const after =
-      afterAccount === undefined
-        ? undefined
-        : await this.firstQueued(waitingQueue(pool), '>', afterAccountKey(afterAccount));
-    return after ?? this.firstQueued(waitingQueue(pool));
+    // The first waiting record first: an empty queue (the usual answer) costs one query, and so
+    // does a first record already past the account; only otherwise is the ring's next step asked.
+    const first = await this.firstQueued(waitingQueue(pool));
+    if (!first || afterAccount === undefined || (first.sourceAccount ?? '') > afterAccount) return first;
+    return (await this.firstQueued(waitingQueue(pool), '>', afterAccountKey(afterAccount))) ?? first;
   }
 
   async expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined> {
