@@ -13,9 +13,23 @@
  *   frozen object throws on assignment in strict mode), and a sweep over
  *   10,000 records does not copy 10,000 records. `MemoryInventory` clones
  *   every record of the table on each listing, which made a fleet-scale run
- *   take minutes.
+ *   take minutes;
+ * - the queue index (`by-queue` in the table) is kept per queue and per
+ *   account, so the scheduler's ring walk reads one account's entries, not
+ *   every record.
  */
-import { type CopyStatus, type InventoryFilter, type InventoryRecord, matchesFilter } from '../lambdas/core/inventory';
+import {
+  afterAccountKey,
+  claimsQueue,
+  type CopyStatus,
+  expiredBefore,
+  type InventoryFilter,
+  type InventoryRecord,
+  matchesFilter,
+  queueEntryOf,
+  resourceKeyOf,
+  waitingQueue,
+} from '../lambdas/core/inventory';
 import type { Inventory } from '../lambdas/core/ports';
 
 function deepFreeze<T>(value: T): T {
@@ -39,6 +53,10 @@ export class IndexedInventory implements Inventory {
   private readonly items = new Map<string, InventoryRecord>();
   private readonly byStatus = new Map<CopyStatus, Map<string, InventoryRecord>>();
   private readonly slots = new Map<string, number>();
+  /** The record holding each source resource's one slot, as the adapter's `resource:` items. */
+  private readonly resources = new Map<string, string>();
+  /** The queue index: queue → account → artifact id → queue key. */
+  private readonly queues = new Map<string, Map<string, Map<string, string>>>();
   /** Called after every write that changed a record: the simulation's probe (no port call). */
   onWrite?: (before: InventoryRecord | undefined, after: InventoryRecord) => void;
 
@@ -61,24 +79,45 @@ export class IndexedInventory implements Inventory {
     if (expected.status === 'copying' && next.status !== 'copying') {
       const pool = expected.pool ?? '';
       this.slots.set(pool, (this.slots.get(pool) ?? 0) - 1);
+      this.release(expected);
     }
     this.store(current, next);
     return true;
   }
 
   async claimCopy(
-    expected: InventoryRecord,
+    expected: InventoryRecord | undefined,
     next: InventoryRecord,
     limit: number,
-  ): Promise<'claimed' | 'conflict' | 'full'> {
+  ): Promise<'claimed' | 'conflict' | 'full' | 'busy'> {
     const current = this.items.get(next.artifactId);
-    if (current === undefined || current.version !== expected.version) return 'conflict';
+    if (expected ? current === undefined || current.version !== expected.version : current !== undefined) {
+      return 'conflict';
+    }
     const pool = next.pool ?? '';
     const inUse = this.slots.get(pool) ?? 0;
     if (inUse >= limit) return 'full';
+    const resource = resourceKeyOf(next);
+    const holder = resource === undefined ? undefined : this.resources.get(resource);
+    if (resource !== undefined && holder !== undefined && holder !== next.artifactId) return 'busy';
     this.slots.set(pool, inUse + 1);
+    if (resource !== undefined) this.resources.set(resource, next.artifactId);
     this.store(current, next);
     return 'claimed';
+  }
+
+  async nextWaiting(pool: string, afterAccount?: string): Promise<InventoryRecord | undefined> {
+    const queue = waitingQueue(pool);
+    const after = afterAccount === undefined ? undefined : afterAccountKey(afterAccount);
+    const id = (after === undefined ? undefined : this.first(queue, after)) ?? this.first(queue);
+    return id === undefined ? undefined : this.items.get(id);
+  }
+
+  async expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined> {
+    const id = this.first(claimsQueue(pool));
+    const record = id === undefined ? undefined : this.items.get(id);
+    const entry = record && queueEntryOf(record);
+    return entry && entry.queueKey < expiredBefore(now) ? record : undefined;
   }
 
   async copiesInProgress(pool: string): Promise<number> {
@@ -114,9 +153,58 @@ export class IndexedInventory implements Inventory {
     return [...this.items.values()];
   }
 
+  /**
+   * The id of the first entry of one queue (above `after`), as a query with
+   * `Limit: 1` answers. Every key of an account starts `<account>#`, so an
+   * account whose keys all sort at or below `after` is skipped unread.
+   */
+  private first(queue: string, after?: string): string | undefined {
+    const accounts = this.queues.get(queue);
+    if (!accounts) return undefined;
+    let best: { key: string; id: string } | undefined;
+    for (const [account, entries] of accounts) {
+      if (after !== undefined && `${account}#\uffff` <= after) continue;
+      if (best && `${account}#` > best.key) continue;
+      for (const [id, key] of entries) {
+        if (after !== undefined && key <= after) continue;
+        if (!best || key < best.key) best = { key, id };
+      }
+    }
+    return best?.id;
+  }
+
+  private index(record: InventoryRecord, add: boolean): void {
+    const entry = queueEntryOf(record);
+    if (!entry) return;
+    const account = entry.queueKey.slice(0, entry.queueKey.indexOf('#'));
+    let accounts = this.queues.get(entry.queue);
+    if (!accounts) {
+      accounts = new Map();
+      this.queues.set(entry.queue, accounts);
+    }
+    const entries = accounts.get(account) ?? new Map<string, string>();
+    if (add) {
+      entries.set(record.artifactId, entry.queueKey);
+      accounts.set(account, entries);
+    } else {
+      entries.delete(record.artifactId);
+      if (entries.size === 0) accounts.delete(account);
+    }
+  }
+
+  /** Frees the source resource a record leaving `copying` held (as the adapter's conditional delete). */
+  private release(record: InventoryRecord): void {
+    const resource = resourceKeyOf(record);
+    if (resource !== undefined && this.resources.get(resource) === record.artifactId) this.resources.delete(resource);
+  }
+
   private store(before: InventoryRecord | undefined, record: InventoryRecord): void {
     const next = stored(record);
-    if (before) this.byStatus.get(before.status)?.delete(before.artifactId);
+    if (before) {
+      this.byStatus.get(before.status)?.delete(before.artifactId);
+      this.index(before, false);
+    }
+    this.index(next, true);
     this.items.set(next.artifactId, next);
     let index = this.byStatus.get(next.status);
     if (!index) {

@@ -23,7 +23,18 @@
  */
 import { createHash } from 'node:crypto';
 import { CopyQuotaExceededError, CopyRefusedError } from '../lambdas/core/errors';
-import { type CopyStatus, type InventoryFilter, type InventoryRecord, matchesFilter } from '../lambdas/core/inventory';
+import {
+  afterAccountKey,
+  claimsQueue,
+  type CopyStatus,
+  expiredBefore,
+  type InventoryFilter,
+  type InventoryRecord,
+  matchesFilter,
+  queueEntryOf,
+  resourceKeyOf,
+  waitingQueue,
+} from '../lambdas/core/inventory';
 import { kmsKeyIdOf } from '../lambdas/core/keys';
 import { rdsSnapshotArn } from '../lambdas/core/names';
 import type { Notification } from '../lambdas/core/notification';
@@ -324,6 +335,8 @@ export class MemoryInventory implements Inventory {
   private readonly items = new Map<string, InventoryRecord>();
   /** Copy slots in use per pool, changed atomically with the records, as the DynamoDB adapter's counter item. */
   private readonly slots = new Map<string, number>();
+  /** The record holding each source resource's one slot, as the adapter's `resource:` items. */
+  private readonly resources = new Map<string, string>();
 
   constructor(readonly monitor: PortMonitor = new PortMonitor()) {}
 
@@ -350,19 +363,28 @@ export class MemoryInventory implements Inventory {
       if (expected.status === 'copying' && next.status !== 'copying') {
         const pool = expected.pool ?? '';
         this.slots.set(pool, (this.slots.get(pool) ?? 0) - 1);
+        this.release(expected);
       }
       return true;
     });
   }
 
-  claimCopy(expected: InventoryRecord, next: InventoryRecord, limit: number): Promise<'claimed' | 'conflict' | 'full'> {
+  claimCopy(
+    expected: InventoryRecord | undefined,
+    next: InventoryRecord,
+    limit: number,
+  ): Promise<'claimed' | 'conflict' | 'full' | 'busy'> {
     return this.monitor.run({ port: 'inventory', method: 'claimCopy', subject: next.artifactId }, () => {
-      if (!this.matches(expected, next)) return 'conflict';
+      if (expected ? !this.matches(expected, next) : this.items.has(next.artifactId)) return 'conflict';
       const pool = next.pool ?? '';
       const inUse = this.slots.get(pool) ?? 0;
       if (inUse >= limit) return 'full';
+      const resource = resourceKeyOf(next);
+      const holder = resource === undefined ? undefined : this.resources.get(resource);
+      if (resource !== undefined && holder !== undefined && holder !== next.artifactId) return 'busy';
       this.items.set(next.artifactId, stored(next));
       this.slots.set(pool, inUse + 1);
+      if (resource !== undefined) this.resources.set(resource, next.artifactId);
       return 'claimed';
     });
   }
@@ -372,6 +394,40 @@ export class MemoryInventory implements Inventory {
       { port: 'inventory', method: 'copiesInProgress', subject: pool },
       () => this.slots.get(pool) ?? 0,
     );
+  }
+
+  nextWaiting(pool: string, afterAccount?: string): Promise<InventoryRecord | undefined> {
+    return this.monitor.run({ port: 'inventory', method: 'nextWaiting', subject: pool }, () => {
+      const queue = waitingQueue(pool);
+      const after = afterAccount === undefined ? undefined : afterAccountKey(afterAccount);
+      const next = (after === undefined ? undefined : this.first(queue, after)) ?? this.first(queue);
+      return next ? structuredClone(next) : undefined;
+    });
+  }
+
+  expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined> {
+    return this.monitor.run({ port: 'inventory', method: 'expiredClaim', subject: pool }, () => {
+      const first = this.first(claimsQueue(pool));
+      const entry = first && queueEntryOf(first);
+      return entry && entry.queueKey < expiredBefore(now) ? structuredClone(first) : undefined;
+    });
+  }
+
+  /** The first record of one partition of the queue index (above `after`), as a query with `Limit: 1` answers. */
+  private first(queue: string, after?: string): InventoryRecord | undefined {
+    let best: { key: string; record: InventoryRecord } | undefined;
+    for (const record of this.items.values()) {
+      const entry = queueEntryOf(record);
+      if (entry?.queue !== queue || (after !== undefined && entry.queueKey <= after)) continue;
+      if (!best || entry.queueKey < best.key) best = { key: entry.queueKey, record };
+    }
+    return best?.record;
+  }
+
+  /** Frees the source resource a record leaving `copying` held (as the adapter's conditional delete). */
+  private release(record: InventoryRecord): void {
+    const resource = resourceKeyOf(record);
+    if (resource !== undefined && this.resources.get(resource) === record.artifactId) this.resources.delete(resource);
   }
 
   /** The DynamoDB adapter's condition: the stored record still has the expected version. */
@@ -405,12 +461,15 @@ export class MemoryInventory implements Inventory {
     return [...this.items.values()].map((record) => structuredClone(record));
   }
 
-  /** Stores a record unconditionally (test setup), keeping the copy slots equal to the `copying` records. */
+  /** Stores a record unconditionally (test setup), keeping the copy slots and resources equal to the `copying` records. */
   put(record: InventoryRecord): void {
     const before = this.items.get(record.artifactId);
     const delta = (record.status === 'copying' ? 1 : 0) - (before?.status === 'copying' ? 1 : 0);
     const pool = record.pool ?? before?.pool ?? '';
     if (delta !== 0) this.slots.set(pool, (this.slots.get(pool) ?? 0) + delta);
+    if (before?.status === 'copying') this.release(before);
+    const resource = resourceKeyOf(record);
+    if (record.status === 'copying' && resource !== undefined) this.resources.set(resource, record.artifactId);
     this.items.set(record.artifactId, stored(record));
   }
 

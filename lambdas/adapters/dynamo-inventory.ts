@@ -8,7 +8,14 @@
  * a destination Region; attribute `inUse`) changes in the same transaction
  * as every record that enters or leaves `copying`, so it always equals the
  * number of the pool's copies in progress and a claim beyond the limit
- * fails atomically, however many Lambdas run.
+ * fails atomically, however many Lambdas run. A source resource's one slot
+ * is a `resource:<key>` item naming its holder, put in the claim's
+ * transaction and deleted in the release's.
+ *
+ * Each record carries the queue index's attributes (`queue`, `queueKey`),
+ * derived from the record on every write ({@link queueEntryOf}) and
+ * stripped on every read, so the scheduler's "next waiting record" and
+ * "expired claim" are single-item queries of a sparse index.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -17,13 +24,27 @@ import {
   PutCommand,
   paginateQuery,
   paginateScan,
+  QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type CopyStatus, type InventoryFilter, type InventoryRecord, matchesFilter } from '../core/inventory';
+import {
+  afterAccountKey,
+  claimsQueue,
+  type CopyStatus,
+  expiredBefore,
+  type InventoryFilter,
+  type InventoryRecord,
+  matchesFilter,
+  QUEUE_INDEX,
+  queueEntryOf,
+  resourceKeyOf,
+  waitingQueue,
+} from '../core/inventory';
 import type { Inventory } from '../core/ports';
 import { cancelledConditions, isConditionFailure, putNew, putOver, sendConditionalPut } from './dynamo-conditional';
 
 const SLOTS_PREFIX = 'slots:copying:';
+const RESOURCE_PREFIX = 'resource:';
 
 /**
  * Pulled records (they carry `pullScope`), pull run records and the
@@ -37,6 +58,20 @@ const isPulledItem = (item: object) =>
   'enrolment' in item ||
   (item as { kind?: unknown }).kind === 'pull-run';
 const slotsKey = (pool: string) => ({ artifactId: `${SLOTS_PREFIX}${pool}` });
+const isBookkeeping = (id: string) => id.startsWith(SLOTS_PREFIX) || id.startsWith(RESOURCE_PREFIX);
+
+/** The item stored for a record: the record and its place in the queue index. */
+function itemOf(record: InventoryRecord): InventoryRecord {
+  return { ...record, ...queueEntryOf(record) };
+}
+
+/** The record an item holds, without the queue index's attributes. */
+function recordOf(item: Record<string, unknown>): InventoryRecord {
+  const record = { ...item };
+  delete record.queue;
+  delete record.queueKey;
+  return record as unknown as InventoryRecord;
+}
 
 function poolOfRecord(record: InventoryRecord): string {
   if (!record.pool) throw new Error(`record ${record.artifactId} has no copy pool`);
@@ -50,6 +85,7 @@ export class DynamoInventory implements Inventory {
     client: DynamoDBClient,
     private readonly tableName: string,
     private readonly statusIndex: string,
+    private readonly queueIndex: string = QUEUE_INDEX,
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
@@ -58,11 +94,35 @@ export class DynamoInventory implements Inventory {
     const { Item } = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { artifactId }, ConsistentRead: true }),
     );
-    return Item as InventoryRecord | undefined;
+    return Item ? recordOf(Item) : undefined;
   }
 
   async create(record: InventoryRecord): Promise<boolean> {
-    return sendConditionalPut(this.doc, putNew(this.tableName, record));
+    return sendConditionalPut(this.doc, putNew(this.tableName, itemOf(record)));
+  }
+
+  /** Takes a source resource's one slot for `record`, as a transaction item (it may hold it already). */
+  private resourceTake(resource: string, record: InventoryRecord) {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: { artifactId: `${RESOURCE_PREFIX}${resource}`, holder: record.artifactId },
+        ConditionExpression: 'attribute_not_exists(artifactId) OR holder = :holder',
+        ExpressionAttributeValues: { ':holder': record.artifactId },
+      },
+    };
+  }
+
+  /** Gives a source resource's slot back, unless another record holds it, as a transaction item. */
+  private resourceRelease(resource: string, record: InventoryRecord) {
+    return {
+      Delete: {
+        TableName: this.tableName,
+        Key: { artifactId: `${RESOURCE_PREFIX}${resource}` },
+        ConditionExpression: 'attribute_not_exists(artifactId) OR holder = :holder',
+        ExpressionAttributeValues: { ':holder': record.artifactId },
+      },
+    };
   }
 
   /** Takes (`+1`, only below `limit`) or gives back (`-1`) a copy slot, as a transaction item. */
@@ -86,16 +146,18 @@ export class DynamoInventory implements Inventory {
     }
     try {
       if (expected.status === 'copying' && next.status !== 'copying') {
+        const resource = resourceKeyOf(expected);
         await this.doc.send(
           new TransactWriteCommand({
             TransactItems: [
-              { Put: putOver(this.tableName, expected, next) },
+              { Put: putOver(this.tableName, expected, itemOf(next)) },
               { Update: this.slotChange(poolOfRecord(expected), -1) },
+              ...(resource ? [this.resourceRelease(resource, expected)] : []),
             ],
           }),
         );
       } else {
-        await this.doc.send(new PutCommand(putOver(this.tableName, expected, next)));
+        await this.doc.send(new PutCommand(putOver(this.tableName, expected, itemOf(next))));
       }
       return true;
     } catch (error) {
@@ -105,16 +167,18 @@ export class DynamoInventory implements Inventory {
   }
 
   async claimCopy(
-    expected: InventoryRecord,
+    expected: InventoryRecord | undefined,
     next: InventoryRecord,
     limit: number,
-  ): Promise<'claimed' | 'conflict' | 'full'> {
+  ): Promise<'claimed' | 'conflict' | 'full' | 'busy'> {
+    const resource = resourceKeyOf(next);
     try {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: putOver(this.tableName, expected, next) },
+            { Put: expected ? putOver(this.tableName, expected, itemOf(next)) : putNew(this.tableName, itemOf(next)) },
             { Update: this.slotChange(poolOfRecord(next), 1, limit) },
+            ...(resource ? [this.resourceTake(resource, next)] : []),
           ],
         }),
       );
@@ -123,6 +187,7 @@ export class DynamoInventory implements Inventory {
       const failed = cancelledConditions(error);
       if (failed?.[0]) return 'conflict';
       if (failed?.[1]) return 'full';
+      if (failed?.[2]) return 'busy';
       throw error;
     }
   }
@@ -146,8 +211,36 @@ export class DynamoInventory implements Inventory {
         ExpressionAttributeValues: { ':status': status },
       },
     );
-    for await (const page of pages) records.push(...((page.Items ?? []) as InventoryRecord[]));
+    for await (const page of pages) records.push(...(page.Items ?? []).map(recordOf));
     return records;
+  }
+
+  async nextWaiting(pool: string, afterAccount?: string): Promise<InventoryRecord | undefined> {
+    // The first waiting record first: an empty queue (the usual answer) costs one query, and so
+    // does a first record already past the account; only otherwise is the ring's next step asked.
+    const first = await this.firstQueued(waitingQueue(pool));
+    if (!first || afterAccount === undefined || (first.sourceAccount ?? '') > afterAccount) return first;
+    return (await this.firstQueued(waitingQueue(pool), '>', afterAccountKey(afterAccount))) ?? first;
+  }
+
+  async expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined> {
+    return this.firstQueued(claimsQueue(pool), '<', expiredBefore(now));
+  }
+
+  /** One item of the queue index: a query of one partition, `Limit: 1`, above or below a bound. */
+  private async firstQueued(queue: string, op?: '<' | '>', bound?: string): Promise<InventoryRecord | undefined> {
+    const { Items } = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: this.queueIndex,
+        KeyConditionExpression: op ? '#queue = :queue AND #queueKey ' + op + ' :bound' : '#queue = :queue',
+        ExpressionAttributeNames: { '#queue': 'queue', ...(op ? { '#queueKey': 'queueKey' } : {}) },
+        ExpressionAttributeValues: { ':queue': queue, ...(op ? { ':bound': bound } : {}) },
+        Limit: 1,
+      }),
+    );
+    const item = Items?.[0];
+    return item ? recordOf(item) : undefined;
   }
 
   async list(filter: InventoryFilter = {}): Promise<InventoryRecord[]> {
@@ -158,8 +251,8 @@ export class DynamoInventory implements Inventory {
   private async scan(): Promise<InventoryRecord[]> {
     const records: InventoryRecord[] = [];
     for await (const page of paginateScan({ client: this.doc }, { TableName: this.tableName })) {
-      const items = (page.Items ?? []) as InventoryRecord[];
-      records.push(...items.filter((item) => !item.artifactId.startsWith(SLOTS_PREFIX) && !isPulledItem(item)));
+      const items = (page.Items ?? []).filter((item) => !isBookkeeping(String(item.artifactId)) && !isPulledItem(item));
+      records.push(...items.map(recordOf));
     }
     return records;
   }

@@ -81,6 +81,13 @@ export interface InventoryRecord {
   readonly copyAttempts: number;
   /** Requests since the copy was last claimed: what the cap on a copy that never appears counts. */
   readonly claimRequests?: number;
+  /**
+   * The claim's lease: set when a worker takes a copy slot, cleared by the
+   * write that records the copy was requested. A claim still unconfirmed
+   * after it is a worker that stopped in between, and any worker may take
+   * the record over ({@link QUEUE_INDEX}'s `claims:` partition finds it).
+   */
+  readonly claimedUntil?: string;
   /** Copies that failed or were refused; also the generation of the next copy's name. */
   readonly failures: number;
   /** A failed record is retried by the sweep from this time on (backoff). */
@@ -151,6 +158,7 @@ export type RecordPatch = Partial<
     | 'completedAt'
     | 'copyAttempts'
     | 'claimRequests'
+    | 'claimedUntil'
     | 'failures'
     | 'nextAttemptAt'
     | 'lockedUntil'
@@ -189,7 +197,9 @@ export function applyTransition(
 export function withFields(
   record: InventoryRecord,
   at: Date,
-  fields: Partial<Pick<InventoryRecord, 'receiptSentAt' | 'secondHopAt' | 'lockedUntil' | 'lock'>>,
+  fields: Partial<
+    Pick<InventoryRecord, 'receiptSentAt' | 'secondHopAt' | 'lockedUntil' | 'lock' | 'claimedUntil' | 'targetId'>
+  >,
 ): InventoryRecord {
   return { ...record, ...fields, updatedAt: at.toISOString(), version: record.version + 1 };
 }
@@ -226,4 +236,65 @@ export function matchesFilter(record: InventoryRecord, filter: InventoryFilter):
     (filter.kind === undefined || record.kind === filter.kind) &&
     (filter.status === undefined || record.status === filter.status)
   );
+}
+
+/**
+ * The inventory's queue index: a sparse index over two attributes the
+ * adapters derive from each record on every write ({@link queueEntryOf}),
+ * so the scheduler reads only what it needs, never a whole status:
+ *
+ * - `waiting:<pool>`, sorted by `<account>#<updatedAt>#<artifactId>`: the
+ *   records waiting for a slot of the pool, grouped by source account and
+ *   oldest first within one, so "the oldest waiting record of the first
+ *   account after X" is one query of one item (the round-robin walk).
+ * - `claims:<pool>`, sorted by `claimedUntil`: claims not yet confirmed by a
+ *   copy request, so "a claim whose lease ended before now" is one query.
+ */
+export const QUEUE_INDEX = 'by-queue';
+
+export interface QueueEntry {
+  readonly queue: string;
+  readonly queueKey: string;
+}
+
+export const waitingQueue = (pool: string) => `waiting:${pool}`;
+export const claimsQueue = (pool: string) => `claims:${pool}`;
+
+/** Where a record sits in the queue index; `undefined` for a record the scheduler never looks for. */
+export function queueEntryOf(record: InventoryRecord): QueueEntry | undefined {
+  if (!record.pool || record.kind === 'unknown') return undefined;
+  if (record.status === 'expected') {
+    return {
+      queue: waitingQueue(record.pool),
+      queueKey: `${record.sourceAccount ?? ''}#${record.updatedAt}#${record.artifactId}`,
+    };
+  }
+  if (record.status === 'copying' && record.claimedUntil) {
+    return { queue: claimsQueue(record.pool), queueKey: `${record.claimedUntil}#${record.artifactId}` };
+  }
+  return undefined;
+}
+
+/** The upper bound of claims whose lease ended at or before `now` in the `claims:` partition. */
+export function expiredBefore(now: Date): string {
+  return `${now.toISOString()}$`;
+}
+
+/**
+ * The lower bound of a ring walk's next step: every queue key of an account
+ * after `account` sorts above it, every key of `account` itself below
+ * (`$` follows `#`).
+ */
+export function afterAccountKey(account: string): string {
+  return `${account}$`;
+}
+
+/**
+ * The one copy slot a source resource may hold in a pool: AWS copies the
+ * snapshots of one database or volume one after another, so a second slot
+ * would only wait. `undefined` when the record names no resource.
+ */
+export function resourceKeyOf(record: InventoryRecord): string | undefined {
+  if (!record.pool || !record.sourceResourceId) return undefined;
+  return `${record.pool}|${record.sourceAccount ?? ''}|${record.sourceRegion ?? ''}|${record.sourceResourceId}`;
 }

@@ -43,13 +43,34 @@ export interface Inventory {
   /**
    * Moves a record into `copying` and takes one of `limit` copy slots of its
    * pool (`next.pool`) in one atomic write: `claimed`; `conflict` when the
-   * record changed meanwhile; `full` when every slot is taken (nothing is
-   * written). The slots always equal the number of the pool's `copying`
-   * records, so concurrent workers can never start more copies than the limit.
+   * record changed meanwhile (or, with `expected` undefined, a record with
+   * `next`'s id exists already); `full` when every slot is taken; `busy`
+   * when another record of the same source resource (`resourceKeyOf`)
+   * holds the one slot a resource may hold. Nothing is written unless
+   * `claimed`. With `expected` undefined the record is created by the
+   * claim. The slots always equal the number of the pool's `copying`
+   * records, so concurrent workers can never start more copies than the
+   * limit. Leaving `copying` ({@link Inventory.replace}) frees the slot and
+   * the resource.
    */
-  claimCopy(expected: InventoryRecord, next: InventoryRecord, limit: number): Promise<'claimed' | 'conflict' | 'full'>;
+  claimCopy(
+    expected: InventoryRecord | undefined,
+    next: InventoryRecord,
+    limit: number,
+  ): Promise<'claimed' | 'conflict' | 'full' | 'busy'>;
   /** Copy slots in use in a pool: the number of its `copying` records. */
   copiesInProgress(pool: string): Promise<number>;
+  /**
+   * The next record waiting for a slot of `pool` in round-robin order over
+   * source accounts: the oldest waiting record of the first account after
+   * `afterAccount` (in account order, wrapping round to the first account);
+   * from the first account when `afterAccount` is undefined. Read from an
+   * eventually consistent index: the claim's version condition is what
+   * makes acting on it safe.
+   */
+  nextWaiting(pool: string, afterAccount?: string): Promise<InventoryRecord | undefined>;
+  /** A `copying` record of `pool` whose claim's lease ({@link InventoryRecord.claimedUntil}) ended at or before `now`. */
+  expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined>;
   listByStatus(status: CopyStatus): Promise<InventoryRecord[]>;
   list(filter?: InventoryFilter): Promise<InventoryRecord[]>;
 }

@@ -112,19 +112,76 @@ export async function processSnapshot(
   if (!flavour || deps.settings.scopes[kind] === undefined) return 'out-of-scope';
   const snapshot = await flavour.store.describeSnapshot(snapshotId);
   if (!snapshot) return 'gone';
-  if (isIntermediate(snapshot)) return shareAndNotify(snapshot, deps, flavour);
-  return rekey(snapshot, deps, flavour, await countIntermediates(flavour));
+  if (isIntermediate(snapshot)) {
+    const step = await shareAndNotify(snapshot, deps, flavour);
+    // An intermediate copy finished: a copy slot of the account freed, so what waited on the quota goes now.
+    if (snapshot.status === 'available') await retryDeferred(deps, flavour);
+    return step;
+  }
+  return rekey(snapshot, deps, flavour, await intermediatesOf(deps, flavour));
 }
 
-async function countIntermediates(flavour: Flavour): Promise<number> {
-  return (await flavour.store.listSnapshots()).filter(isIntermediate).length;
+/**
+ * How long a count of the account's intermediates is reused by the events
+ * an agent container handles: counting lists every snapshot of the account,
+ * so doing it per event made a burst of N snapshots cost N listings. The
+ * count is kept up to date with the copies the container starts; other
+ * containers' copies can make it low by their number, which the cap's
+ * headroom (and RDS's own quota) absorbs. The sweep counts afresh.
+ */
+export const INTERMEDIATE_COUNT_TTL_MS = 5 * 60_000;
+
+interface Tally {
+  count: number;
+  at: number;
+}
+/** Per store: the intermediates counted, and the originals this container deferred on a quota or the cap. */
+const tallies = new WeakMap<SourceRds, Tally>();
+const deferredOf = new WeakMap<SourceRds, Set<string>>();
+
+async function intermediatesOf(deps: AgentDeps, flavour: Flavour): Promise<Tally> {
+  const now = deps.clock.now().getTime();
+  const known = tallies.get(flavour.store);
+  if (known && now - known.at < INTERMEDIATE_COUNT_TTL_MS) return known;
+  const tally = { count: (await flavour.store.listSnapshots()).filter(isIntermediate).length, at: now };
+  tallies.set(flavour.store, tally);
+  return tally;
+}
+
+function deferred(flavour: Flavour): Set<string> {
+  let ids = deferredOf.get(flavour.store);
+  if (!ids) deferredOf.set(flavour.store, (ids = new Set()));
+  return ids;
+}
+
+/**
+ * Starts the intermediate copies this container deferred (RDS's copy
+ * quota, or the cap), now that a copy finished: within the minute, not at
+ * the next hourly sweep, which stays the backstop for other containers'.
+ */
+async function retryDeferred(deps: AgentDeps, flavour: Flavour): Promise<void> {
+  const ids = [...deferred(flavour)];
+  for (const id of ids) {
+    deferred(flavour).delete(id);
+    const step = await guarded(
+      async () => {
+        const original = await flavour.store.describeSnapshot(id);
+        return original ? rekey(original, deps, flavour, await intermediatesOf(deps, flavour)) : 'gone';
+      },
+      id,
+      deps,
+    );
+    deps.log.info('deferred intermediate copy retried', { snapshotId: id, step });
+    // Still no room: the rest wait for the next finished copy.
+    if (step === 'waiting-for-quota' || step === 'waiting-for-room') break;
+  }
 }
 
 async function rekey(
   snapshot: RdsSnapshot,
   deps: AgentDeps,
   flavour: Flavour,
-  intermediates: number,
+  intermediates: Tally,
 ): Promise<AgentStep> {
   const store = flavour.store;
   const tags = (await store.instanceTags(snapshot.dbInstanceId)) ?? snapshot.tags;
@@ -133,42 +190,51 @@ async function rekey(
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   if (snapshot.status !== 'available') return 'pending';
   const targetId = intermediateSnapshotId(snapshot.id, flavour.maxId);
-  const existing = await store.describeSnapshot(targetId);
-  if (!existing && intermediates >= deps.settings.maxIntermediateSnapshots) {
+  if (intermediates.count >= deps.settings.maxIntermediateSnapshots) {
+    // At the cap only: an intermediate made already is carried on, none is added.
+    const existing = await store.describeSnapshot(targetId);
+    if (existing) return existing.status === 'available' ? shareAndNotify(existing, deps, flavour) : 'rekeying';
     // Back-pressure: never delete an intermediate the vault may not have copied yet.
     deps.log.warn('intermediate snapshot limit reached; waiting for cleanup', {
       snapshotId: snapshot.id,
       limit: deps.settings.maxIntermediateSnapshots,
     });
+    deferred(flavour).add(snapshot.id);
     return 'waiting-for-room';
   }
-  if (!existing) {
-    try {
-      await store.copySnapshot({
-        sourceId: snapshot.id,
-        targetId,
-        kmsKeyArn: deps.settings.shareKeyArn,
-        tags: {
-          [TAG_INTERMEDIATE]: 'true',
-          [TAG_INTERMEDIATE_OF]: snapshot.id,
-          'bunker:source-db': snapshot.dbInstanceId,
-          ...(snapshot.createdAt ? { [TAG_SOURCE_CREATED_AT]: snapshot.createdAt } : {}),
-        },
-      });
-    } catch (error) {
-      if (error instanceof CopyQuotaExceededError) {
-        deps.log.warn('copy quota reached; the next sweep retries', { snapshotId: snapshot.id });
-        return 'waiting-for-quota';
-      }
-      throw error;
+  let outcome: 'started' | 'exists';
+  try {
+    // No describe first: the copy's deterministic name makes "already there" the answer of the copy itself.
+    outcome = await store.copySnapshot({
+      sourceId: snapshot.id,
+      targetId,
+      kmsKeyArn: deps.settings.shareKeyArn,
+      tags: {
+        [TAG_INTERMEDIATE]: 'true',
+        [TAG_INTERMEDIATE_OF]: snapshot.id,
+        'bunker:source-db': snapshot.dbInstanceId,
+        ...(snapshot.createdAt ? { [TAG_SOURCE_CREATED_AT]: snapshot.createdAt } : {}),
+      },
+    });
+  } catch (error) {
+    if (error instanceof CopyQuotaExceededError) {
+      deps.log.warn('copy quota reached; retried when a copy finishes', { snapshotId: snapshot.id });
+      deferred(flavour).add(snapshot.id);
+      return 'waiting-for-quota';
     }
+    throw error;
+  }
+  if (outcome === 'started') {
+    intermediates.count += 1;
     deps.log.info('intermediate copy requested', {
       snapshotId: snapshot.id,
       targetId,
       why: shareBlocker(snapshot, deps.settings.shareKeyArn) ?? 'uniform share path',
     });
+    // Just started: its own event (or the sweep) shares it when it is available.
+    return 'rekeying';
   }
-  const intermediate = existing ?? (await store.describeSnapshot(targetId));
+  const intermediate = await store.describeSnapshot(targetId);
   if (!intermediate || intermediate.status !== 'available') return 'rekeying';
   return shareAndNotify(intermediate, deps, flavour);
 }
@@ -178,9 +244,8 @@ async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps, flavour: F
   if (snapshot.status !== 'available') return 'pending';
   if (snapshot.tags[TAG_NOTIFIED_AT]) return 'already-notified';
   const { backupAccount, sourceAccount, sourceRegion } = deps.settings;
-  if (!(await store.sharedWith(snapshot.id)).includes(backupAccount)) {
-    await store.share(snapshot.id, backupAccount);
-  }
+  // Sharing is idempotent: asking once costs less than asking whether it is shared, then sharing.
+  await store.share(snapshot.id, backupAccount);
   await deps.publisher.publish(
     notificationOf({
       kind: flavour.kind,
@@ -310,7 +375,9 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
     }
   }
 
-  let live = intermediates.length - deleted - expiredUncopied;
+  // The sweep counts afresh, and leaves its count for the events that follow.
+  const live: Tally = { count: intermediates.length - deleted - expiredUncopied, at: now };
+  tallies.set(store, live);
   const originals = all.filter(
     (s) =>
       !isIntermediate(s) &&
@@ -319,9 +386,7 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
       (s.createdAt ? Date.parse(s.createdAt) >= windowStart : true),
   );
   for (const snapshot of originals) {
-    const step = await guarded(() => rekey(snapshot, deps, flavour, live), snapshot.id, deps);
-    if (step === 'rekeying' || step === 'notified') live += 1;
-    count(step);
+    count(await guarded(() => rekey(snapshot, deps, flavour, live), snapshot.id, deps));
   }
   const agedOutUncopied = await countAgedOut(
     all.filter(

@@ -19,6 +19,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { intakeTopicPattern } from '../../lambdas/core/enrolment/names';
 import { intakeTopicName, readerRoleArn, receiptsTopicArn, sourceNames, vaultNames } from '../../lambdas/core/names';
+import { QUEUE_INDEX } from '../../lambdas/core/inventory';
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
 import { enabledKinds, enabledPulledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
@@ -322,6 +323,13 @@ export class VaultStack extends Stack {
       indexName: names.inventoryStatusIndex,
       partitionKey: { name: 'status', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'updatedAt', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // The scheduler's sparse queue index: waiting records by pool and account, unconfirmed claims by lease.
+    this.inventory.addGlobalSecondaryIndex({
+      indexName: QUEUE_INDEX,
+      partitionKey: { name: 'queue', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'queueKey', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
 

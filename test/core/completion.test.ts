@@ -167,7 +167,7 @@ describe('handleCopyEvent', () => {
 
 describe('sweepCopies', () => {
   it('settles copies whose completion events were lost', async () => {
-    const v = vaultFixture();
+    const v = vaultFixture({ oneDatabaseEach: true });
     await v.announce('bunker-share-first');
     await v.announce('bunker-share-second');
     v.clock.advance(COPY_MS);
@@ -191,6 +191,7 @@ describe('sweepCopies', () => {
 
   it('marks a copy AWS failed as failed, with the reason', async () => {
     const v = vaultFixture({
+      oneDatabaseEach: true,
       world: { copyOutcome: (copy) => (copy.sourceArn.endsWith('broken') ? 'failed' : 'available') },
     });
     const broken = await v.announce('bunker-share-broken');
@@ -210,7 +211,7 @@ describe('sweepCopies', () => {
   });
 
   it('starts waiting records oldest first, and no more than the free slots of the pool', async () => {
-    const v = vaultFixture({ maxCopies: 3 });
+    const v = vaultFixture({ maxCopies: 3, oneDatabaseEach: true });
     await v.announce('bunker-share-running');
     const arns = ['a', 'b', 'c', 'd'].map((name) => v.shared(`bunker-share-${name}`).arn);
     // Stored out of order: the sweep must sort, not rely on the table's order.
@@ -293,7 +294,7 @@ describe('sweepCopies', () => {
   });
 
   it('keeps settling the other copies when one of them throws', async () => {
-    const v = vaultFixture();
+    const v = vaultFixture({ oneDatabaseEach: true });
     const unlucky = await v.announce('bunker-share-unlucky');
     const lucky = await v.announce('bunker-share-lucky');
     v.clock.advance(COPY_MS);
@@ -307,7 +308,7 @@ describe('sweepCopies', () => {
   });
 
   it('keeps starting the other waiting records when one of them throws', async () => {
-    const v = vaultFixture();
+    const v = vaultFixture({ oneDatabaseEach: true });
     const unlucky = v.shared('bunker-share-unlucky').arn;
     const lucky = v.shared('bunker-share-lucky').arn;
     v.inventory.put(v.waitingSince(unlucky, '2026-03-01T04:01:00.000Z'));

@@ -327,7 +327,7 @@ describe('pools: copy slots per kind and destination Region', () => {
 
   it('never exceeds the pool limit with four times the limit announced at once, and copies each artifact exactly once', async () => {
     const limit = 3;
-    const v = vaultFixture({ maxCopies: limit });
+    const v = vaultFixture({ maxCopies: limit, oneDatabaseEach: true });
     const prng = new Prng(20260301);
     // Interleave the concurrent invocations at their port calls, as Lambdas running side by side would.
     v.monitor.scheduler = () => prng.int(4);

@@ -36,7 +36,8 @@ const POOL = 'rds-snapshot@eu-west-1';
 /** T0 (2026-03-01T04:30:00Z) in epoch seconds, plus 30 days of 86 400 s. */
 const REJECTION_EXPIRES_AT = 1_772_339_400 + 2_592_000;
 /** The 10-minute grace before a claimed copy that is not visible is requested again. */
-const GRACE_MS = 10 * 60_000;
+/** A claim's lease: a crashed claim's copy is requested again after it. */
+const LEASE_MS = 3 * 60_000;
 
 const arnOf = (id: string, account = SOURCE, region = REGION) => `arn:aws:rds:${region}:${account}:snapshot:${id}`;
 const artifactOf = (id: string, account = SOURCE, region = REGION) => `rds-snapshot:${account}:${region}:${id}`;
@@ -766,7 +767,7 @@ describe('handleDelivery: copies', () => {
   });
 
   it('leaves a copy the AWS quota refuses below the vault limit expected, saying it waits on a quota, never failed', async () => {
-    const v = vaultFixture({ maxCopies: 5 });
+    const v = vaultFixture({ maxCopies: 5, oneDatabaseEach: true });
     v.world.setCopyQuota(BACKUP, REGION, 1);
     v.shared('bunker-share-first');
     v.shared('bunker-share-second');
@@ -859,7 +860,7 @@ describe('handleDelivery: copies', () => {
     { by: 'the redelivered message', recover: (v: VaultFixture, body: string) => handleDelivery(body, v.deps) },
     { by: 'the sweep', recover: (v: VaultFixture) => sweepCopies(v.deps) },
   ])(
-    'requests the copy once more, through $by, only after the grace period, when it crashed after the claim and before the request',
+    'requests the copy once more, through $by, only after the lease of its claim, when it crashed after the claim and before the request',
     async ({ recover }) => {
       const v = vaultFixture();
       v.shared(ID);
@@ -869,7 +870,7 @@ describe('handleDelivery: copies', () => {
       await expect(handleDelivery(body, v.deps)).rejects.toBeInstanceOf(SimulatedFaultError);
       const claimed = v.inventory.peek(ARTIFACT);
       await recover(v, body);
-      v.clock.advance(GRACE_MS - 1);
+      v.clock.advance(LEASE_MS - 1);
       await recover(v, body);
       const copiesWithinGrace = v.world.copies.length;
       v.clock.advance(1);
@@ -880,7 +881,7 @@ describe('handleDelivery: copies', () => {
       expect(claimed).toMatchObject({ status: 'copying', copyAttempts: 1 });
       expect(copiesWithinGrace).toBe(0);
       expect(v.world.copies).toEqual([
-        expect.objectContaining({ targetId: TARGET, at: new Date('2026-03-01T04:40:00.000Z') }),
+        expect.objectContaining({ targetId: TARGET, at: new Date('2026-03-01T04:33:00.000Z') }),
       ]);
       expect(v.inventory.peek(ARTIFACT)).toMatchObject({ status: 'available', copyAttempts: 2 });
     },

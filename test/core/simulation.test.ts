@@ -82,11 +82,14 @@ describe('runSimulation', () => {
   it('runs the copies of one source resource one after another', async () => {
     const result = await runSimulation({ ...SMALL, sameResource: 0.8 });
 
+    // Several copies of one resource really were asked for...
+    expect(Object.values(result.resourceCopies).filter((copies) => copies.length > 1).length).toBeGreaterThan(0);
+    // ...and the vault, holding one slot per source resource, never asked AWS for one while another ran:
+    // no copy was accepted only to wait in AWS's own queue.
     const queued = Object.values(result.resourceCopies).filter((copies) =>
       copies.some(([accepted, starts]) => starts > accepted),
     );
-    // Some copies really waited behind another of their resource.
-    expect(queued.length).toBeGreaterThan(0);
+    expect(queued).toEqual([]);
     for (const copies of Object.values(result.resourceCopies)) {
       const ordered = [...copies].sort((a, b) => a[1] - b[1]);
       for (let i = 1; i < ordered.length; i += 1) expect(ordered[i][1]).toBeGreaterThanOrEqual(ordered[i - 1][2]);

@@ -846,7 +846,7 @@ describe('local up with every pulled kind enabled', () => {
     }
   });
 
-  it('adds the by-pull-scope index to the inventory table', async () => {
+  it('adds the by-pull-scope index to the inventory table, beside the status and queue indexes', async () => {
     const { Table } = await vault.dynamodb.send(new DescribeTableCommand({ TableName: 'bunker-inventory' }));
     expect(
       Table?.GlobalSecondaryIndexes?.map(({ IndexName, KeySchema, Projection }) => ({
@@ -860,6 +860,14 @@ describe('local up with every pulled kind enabled', () => {
         KeySchema: [
           { AttributeName: 'status', KeyType: 'HASH' },
           { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+      {
+        IndexName: 'by-queue',
+        KeySchema: [
+          { AttributeName: 'queue', KeyType: 'HASH' },
+          { AttributeName: 'queueKey', KeyType: 'RANGE' },
         ],
         Projection: { ProjectionType: 'ALL' },
       },

@@ -365,8 +365,18 @@ describe('the intake handler on the intake queue (bunker moto launcher)', () => 
     readonly targetName: string;
   }
 
-  /** A snapshot of one of the source's databases, shared with the backup account, and its v2 notification. */
-  async function shared(snapshotId: string, database = 'ledger'): Promise<Announced> {
+  /**
+   * A snapshot of one of the source's databases, shared with the backup
+   * account, and its v2 notification. By default each snapshot is of an
+   * in-scope database of its own: copies of one database hold one copy
+   * slot between them, and a test's copy left in progress must not hold up
+   * the next test's.
+   */
+  async function shared(snapshotId: string, database?: string): Promise<Announced> {
+    if (!database) {
+      database = `db-${snapshotId}`;
+      await createDatabase(sourceRds, { id: database, inScope: true, kmsKeyId: env.sources[0].shareKeyArn });
+    }
     const arn = await createSnapshot(sourceRds, database, snapshotId);
     await shareSnapshot(sourceRds, snapshotId, backup);
     const ref: ArtifactRef = {

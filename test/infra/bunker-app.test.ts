@@ -311,7 +311,7 @@ describe('the vault stack', () => {
     expect(users).toEqual(['AWS::Events::Rule']);
   });
 
-  it('protects the inventory with point-in-time recovery, deletion protection and a status index', () => {
+  it('protects the inventory with point-in-time recovery, deletion protection, a status index and the queue index', () => {
     const [[, table]] = resourcesOf(vault, 'AWS::DynamoDB::Table');
     expect(table.DeletionPolicy).toBe('Retain');
     expect(table.Properties).toMatchObject({
@@ -328,6 +328,14 @@ describe('the vault stack', () => {
           KeySchema: [
             { AttributeName: 'status', KeyType: 'HASH' },
             { AttributeName: 'updatedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'by-queue',
+          KeySchema: [
+            { AttributeName: 'queue', KeyType: 'HASH' },
+            { AttributeName: 'queueKey', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
         },

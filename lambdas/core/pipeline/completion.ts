@@ -20,6 +20,7 @@ import {
   startSecondHop,
   type VaultDeps,
 } from './copy';
+import { fairOrder, settleAndRefill } from './schedule';
 
 export type CompletionOutcome =
   | { readonly outcome: 'ignored'; readonly reason: string }
@@ -51,7 +52,8 @@ export async function handleCopyEvent(
     const record = await deps.inventory.get(id);
     if (!record) return { outcome: 'ignored', reason: `no inventory record for ${targetId}` };
     if (record.status !== 'copying') return { outcome: 'ignored', reason: `record is already ${record.status}` };
-    const step = await settleCopy(deps, record);
+    // The copy read above is the one settled; a slot it frees starts the pool's next copy now.
+    const step = await settleAndRefill(deps, record, { copy });
     return { outcome: 'settled', artifactId: id, step: step.step };
   }
   return { outcome: 'ignored', reason: `not a copy event of any kind (${detailType})` };
@@ -74,11 +76,14 @@ export interface SweepSummary {
 }
 
 /**
- * Takes in what was shared with the backup account but never announced,
- * then settles every `copying` record, then, pool by pool, starts waiting
- * (`expected`) records and failed records due a retry, oldest first, while
- * the pool has room, and sends the receipts that did not go out. One
- * record's error is logged and does not stop the others.
+ * The backstop for what events and invocations missed. First takes in
+ * what was shared with the backup account but never announced
+ * ({@link takeInShared}), then settles every `copying` record (a claim past
+ * its lease whose copy never appeared is requested again), then, pool by
+ * pool, starts waiting (`expected`) records and failed records due a retry,
+ * round-robin over source accounts ({@link fairOrder}), while the pool has
+ * room, and sends the receipts that did not go out. One record's error is
+ * logged and does not stop the others.
  */
 export async function sweepCopies(deps: VaultDeps): Promise<SweepSummary> {
   // First what the events missed altogether: shared, but never announced.
@@ -114,17 +119,19 @@ export async function sweepCopies(deps: VaultDeps): Promise<SweepSummary> {
   const waiting = [
     ...(await deps.inventory.listByStatus('expected')),
     ...(await deps.inventory.listByStatus('failed')).filter((r) => retryDue(r, now)),
-  ]
-    .filter((r) => r.kind !== 'unknown' && r.pool)
-    .sort((a, b) => a.updatedAt.localeCompare(b.updatedAt));
+  ].filter((r) => r.kind !== 'unknown' && r.pool);
   const byPool = new Map<string, InventoryRecord[]>();
   for (const record of waiting)
     byPool.set(record.pool as string, [...(byPool.get(record.pool as string) ?? []), record]);
-  for (const records of byPool.values()) {
+  for (const pooled of byPool.values()) {
+    const records = fairOrder(pooled);
     for (const [index, record] of records.entries()) {
       try {
-        const step = (await startCopy(deps, record)).step;
+        const result = await startCopy(deps, record);
+        const step = result.step;
         tally(step);
+        // Its resource is busy: the next record may still have a slot.
+        if (result.step === 'deferred' && result.wait === 'resource') continue;
         if (step === 'deferred') {
           // No slot free in this pool, or its quota said "not now": the rest of the pool waits.
           counts.waiting += records.length - index - 1;

@@ -54,7 +54,12 @@ export type CopyStep =
   | { readonly step: 'in-progress'; readonly record: InventoryRecord }
   | { readonly step: 'available'; readonly record: InventoryRecord }
   | { readonly step: 'failed'; readonly record: InventoryRecord }
-  | { readonly step: 'deferred'; readonly record: InventoryRecord }
+  | {
+      readonly step: 'deferred';
+      readonly record: InventoryRecord;
+      /** What it waits for: a slot of its pool, its source resource's one slot, or AWS's own quota. */
+      readonly wait: 'slot' | 'resource' | 'quota';
+    }
   | { readonly step: 'unchanged'; readonly record: InventoryRecord };
 
 /**
@@ -62,6 +67,13 @@ export type CopyStep =
  * is requested again: the worker that claimed it may be about to ask.
  */
 export const CLAIM_GRACE_MS = 10 * 60_000;
+/**
+ * How long a claim holds its slot before the copy request is recorded: a
+ * worker that stopped in between loses the record to the next worker that
+ * needs a slot of the pool, or sees the record, after this, not after the
+ * sweep. Longer than a copy request takes, with its retries.
+ */
+export const CLAIM_LEASE_MS = 3 * 60_000;
 /** Requests of one copy that never becomes visible before the record is `failed`. */
 export const MAX_COPY_REQUESTS = 5;
 /** Failed or refused copies of one artifact before the sweep stops retrying it. */
@@ -159,32 +171,78 @@ export function retryDue(record: InventoryRecord, now: Date): boolean {
 export async function startCopy(deps: VaultDeps, record: InventoryRecord): Promise<CopyStep> {
   const now = deps.clock.now();
   if (record.status === 'failed' && !retryDue(record, now)) return { step: 'unchanged', record };
+  const next = claimOf(deps, record, now);
+  const claim = await deps.inventory.claimCopy(record, next, limitOf(deps, record));
+  if (claim === 'claimed') return requestCopy(deps, next);
+  if (claim === 'conflict') {
+    // Another worker moved it: nothing to write, it is theirs.
+    deps.log.info('copy already claimed by another worker', { artifactId: record.artifactId });
+    return { step: 'unchanged', record };
+  }
+  if (claim === 'full') await takeOverExpiredClaim(deps, next.pool as string);
+  return defer(deps, record, waitingReason(deps, record, claim), claim === 'full' ? 'slot' : 'resource');
+}
+
+/**
+ * Intake's start of a copy of an artifact the inventory has no record of:
+ * the claim creates the record, so an artifact with a free slot costs one
+ * write, and one with none costs two (the claim refused, the waiting record
+ * created). `undefined` when a record exists already: the caller reads it.
+ */
+export async function startNewCopy(deps: VaultDeps, fresh: InventoryRecord): Promise<CopyStep | undefined> {
+  const now = deps.clock.now();
+  const next = claimOf(deps, fresh, now);
+  const claim = await deps.inventory.claimCopy(undefined, next, limitOf(deps, fresh));
+  if (claim === 'claimed') return requestCopy(deps, next);
+  if (claim === 'conflict') return undefined;
+  if (claim === 'full') await takeOverExpiredClaim(deps, next.pool as string);
+  const waiting: InventoryRecord = { ...fresh, reason: waitingReason(deps, fresh, claim) };
+  const recorded = { ...waiting, history: [{ status: waiting.status, at: waiting.createdAt, reason: waiting.reason }] };
+  if (!(await deps.inventory.create(recorded))) return undefined;
+  deps.log.info('copy deferred', { artifactId: fresh.artifactId, reason: recorded.reason });
+  return { step: 'deferred', record: recorded, wait: claim === 'full' ? 'slot' : 'resource' };
+}
+
+function limitOf(deps: VaultDeps, record: InventoryRecord): number {
+  if (record.kind === 'unknown') throw new Error(`record ${record.artifactId} has no kind`);
+  return deps.settings.kinds[record.kind].copyLimit;
+}
+
+/** The record as a claim writes it: `copying`, under a lease until the copy request is recorded. */
+function claimOf(deps: VaultDeps, record: InventoryRecord, now: Date): InventoryRecord {
   if (record.kind === 'unknown' || !record.pool) throw new Error(`record ${record.artifactId} has no kind or pool`);
-  const limit = deps.settings.kinds[record.kind].copyLimit;
   const ref = refOf(record, deps.settings.partition);
   // A failed copy keeps its name in the backup account: the next generation copies to a new name.
   const targetName = KINDS[record.kind].targetName(ref, record.failures);
-  const next = applyTransition(record, 'copying', now, {
+  return applyTransition(record, 'copying', now, {
     copyStartedAt: now.toISOString(),
     copyAttempts: record.copyAttempts + 1,
     claimRequests: 1,
+    claimedUntil: new Date(now.getTime() + CLAIM_LEASE_MS).toISOString(),
     targetName,
     ...(targetName !== record.targetName ? { targetId: undefined, targetArn: undefined } : {}),
   });
-  const claim = await deps.inventory.claimCopy(record, next, limit);
-  if (claim === 'full') {
-    return defer(
-      deps,
-      record,
-      `waiting for copy capacity: ${limit} ${KINDS[record.kind].label} copies already in progress in ${record.targetRegion}`,
-    );
+}
+
+function waitingReason(deps: VaultDeps, record: InventoryRecord, claim: 'full' | 'busy'): string {
+  const kind = KINDS[record.kind as keyof typeof KINDS];
+  if (claim === 'busy') {
+    return `waiting for the copy of another snapshot of ${kind.resourceLabel} ${safeText(record.sourceResourceId ?? '', 80)} to finish: AWS copies them one after another`;
   }
-  if (claim === 'conflict') {
-    const stored = (await deps.inventory.get(record.artifactId)) ?? record;
-    deps.log.info('copy already claimed by another worker', { artifactId: record.artifactId, status: stored.status });
-    return { step: 'unchanged', record: stored };
-  }
-  return requestCopy(deps, next);
+  return `waiting for copy capacity: ${limitOf(deps, record)} ${kind.label} copies already in progress in ${record.targetRegion}`;
+}
+
+/**
+ * A claim whose worker stopped before recording its copy request holds a
+ * slot for nothing: a worker that found the pool full settles it now
+ * (requesting its copy again if it never appeared), instead of leaving the
+ * slot to the sweep. One query of the queue index; at most one record.
+ */
+export async function takeOverExpiredClaim(deps: VaultDeps, pool: string): Promise<CopyStep | undefined> {
+  const stale = await deps.inventory.expiredClaim(pool, deps.clock.now());
+  if (!stale) return undefined;
+  deps.log.warn('copy claim past its lease; taking it over', { artifactId: stale.artifactId });
+  return settleCopy(deps, stale);
 }
 
 /** Why a record is waiting on an AWS quota, in words that say which quota. */
@@ -243,7 +301,7 @@ async function requestCopy(deps: VaultDeps, record: InventoryRecord): Promise<Co
     });
   } catch (error) {
     if (error instanceof CopyQuotaExceededError) {
-      return defer(deps, record, quotaReason(KINDS[record.kind as keyof typeof KINDS].label, error.message));
+      return defer(deps, record, quotaReason(KINDS[record.kind as keyof typeof KINDS].label, error.message), 'quota');
     }
     if (error instanceof CopyRefusedError) return fail(deps, record, safeText(error.message, 300));
     throw error;
@@ -253,29 +311,33 @@ async function requestCopy(deps: VaultDeps, record: InventoryRecord): Promise<Co
     targetName: record.targetName,
     targetId: started.targetId,
   });
-  let current = record;
-  // RDS names the copy as asked (the id is the name): known already, nothing to write.
-  if (started.targetId && started.targetId !== record.targetId && started.targetId !== record.targetName) {
-    // EC2 names the copy itself: keep its id, so completion and the sweep describe it directly.
-    const known = await write(
-      deps,
-      record,
-      applyTransition(record, 'copying', deps.clock.now(), { targetId: started.targetId }),
-    );
-    if (!known.won) return { step: 'unchanged', record: known.record };
-    current = known.record;
-  }
-  const settled = await settleCopy(deps, current);
+  // The request is recorded (the lease ends); EC2 names the copy itself: its id is kept, so
+  // completion and the sweep describe it directly.
+  const targetId =
+    started.targetId && started.targetId !== record.targetName ? started.targetId : (record.targetId ?? undefined);
+  const known = await write(deps, record, withFields(record, deps.clock.now(), { claimedUntil: undefined, targetId }));
+  if (!known.won) return { step: 'unchanged', record: known.record };
+  // One look at once: a copy that finishes at once (or existed) is settled now. In AWS it is
+  // one describe answering "in progress"; its completion event (or the sweep) settles it later.
+  const settled = await settleCopy(deps, known.record);
   return settled.step === 'in-progress' && started.outcome === 'started'
-    ? { step: 'started', record: current }
+    ? { step: 'started', record: known.record }
     : settled;
 }
 
-async function defer(deps: VaultDeps, record: InventoryRecord, reason: string): Promise<CopyStep> {
-  if (record.status === 'expected' && record.reason === reason) return { step: 'deferred', record };
+async function defer(
+  deps: VaultDeps,
+  record: InventoryRecord,
+  reason: string,
+  wait: 'slot' | 'resource' | 'quota',
+): Promise<CopyStep> {
+  // Waiting on a resource always writes: the record moves behind its account's other waiting records.
+  if (record.status === 'expected' && record.reason === reason && wait !== 'resource') {
+    return { step: 'deferred', record, wait };
+  }
   const next = await write(deps, record, applyTransition(record, 'expected', deps.clock.now(), { reason }));
   deps.log.info('copy deferred', { artifactId: record.artifactId, reason });
-  return { step: next.won ? 'deferred' : 'unchanged', record: next.record };
+  return next.won ? { step: 'deferred', record: next.record, wait } : { step: 'unchanged', record: next.record };
 }
 
 /**
@@ -299,6 +361,23 @@ export async function sendReceipt(deps: VaultDeps, record: InventoryRecord): Pro
   }
   const next = withFields(record, now, { receiptSentAt: now.toISOString() });
   return (await write(deps, record, next)).record;
+}
+
+/** An available record with its receipt sent and recorded; as it was when the receipt could not be sent. */
+async function withReceipt(deps: VaultDeps, record: InventoryRecord): Promise<InventoryRecord> {
+  const now = deps.clock.now();
+  const receipt = receiptOf(record, now);
+  if (record.status !== 'available' || record.receiptSentAt || record.hop === 2 || !receipt) return record;
+  try {
+    await deps.receipts.send(receipt);
+  } catch (error) {
+    deps.log.warn('receipt not sent; the sweep sends it again', {
+      artifactId: record.artifactId,
+      error: safeText(String(error), 300),
+    });
+    return record;
+  }
+  return { ...record, receiptSentAt: now.toISOString() };
 }
 
 /**
@@ -432,23 +511,33 @@ function keysOf(copy: CopyView): (string | undefined)[] {
  * after a grace period (the worker that claimed it crashed before asking),
  * a bounded number of times.
  */
-export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Promise<CopyStep> {
+export async function settleCopy(
+  deps: VaultDeps,
+  record: InventoryRecord,
+  seen?: { readonly copy: CopyView | undefined },
+): Promise<CopyStep> {
   if (record.status !== 'copying' || !record.targetName || !record.targetRegion) return { step: 'unchanged', record };
   const copier = copierOf(deps, record);
-  const copy = await copier.describeCopy({
-    targetName: record.targetName,
-    targetId: record.targetId,
-    region: record.targetRegion,
-  });
+  // A copy event's handler has just read the copy: once is enough.
+  const copy = seen
+    ? seen.copy
+    : await copier.describeCopy({
+        targetName: record.targetName,
+        targetId: record.targetId,
+        region: record.targetRegion,
+      });
   const now = deps.clock.now();
   if (!copy) {
-    const claimedAt = Date.parse(record.copyStartedAt ?? record.updatedAt);
-    if (now.getTime() - claimedAt < CLAIM_GRACE_MS) return { step: 'in-progress', record };
+    // An unconfirmed claim is its worker's until the lease ends; a confirmed request gets the grace period.
+    const live = record.claimedUntil
+      ? Date.parse(record.claimedUntil) > now.getTime()
+      : now.getTime() - Date.parse(record.copyStartedAt ?? record.updatedAt) < CLAIM_GRACE_MS;
+    if (live) return { step: 'in-progress', record };
     const requests = record.claimRequests ?? 1;
     if (requests >= MAX_COPY_REQUESTS) {
       return fail(deps, record, `the copy was requested ${requests} times and never appeared`);
     }
-    deps.log.warn('copy claimed but not found after the grace period; requesting it again', {
+    deps.log.warn('copy claimed but not found after its lease or grace period; requesting it again', {
       artifactId: record.artifactId,
     });
     const again = await write(
@@ -458,6 +547,7 @@ export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Prom
         copyStartedAt: now.toISOString(),
         copyAttempts: record.copyAttempts + 1,
         claimRequests: requests + 1,
+        claimedUntil: new Date(now.getTime() + CLAIM_LEASE_MS).toISOString(),
       }),
     );
     return again.won ? requestCopy(deps, again.record) : { step: 'unchanged', record: again.record };
@@ -478,29 +568,33 @@ export async function settleCopy(deps: VaultDeps, record: InventoryRecord): Prom
     }
     // Locked before the record says available: an available copy is a locked one, unless locking failed.
     const locked = await lockPatch(deps, record, copy);
-    const done = await write(
-      deps,
-      record,
-      applyTransition(record, 'available', now, {
-        ...found,
-        ...locked,
-        kmsKeyArn: backupKey,
-        sizeGiB: copy.sizeGiB ?? record.sizeGiB,
-        completedAt: now.toISOString(),
-        nextAttemptAt: undefined,
-      }),
-    );
+    const available = applyTransition(record, 'available', now, {
+      ...found,
+      ...locked,
+      kmsKeyArn: backupKey,
+      sizeGiB: copy.sizeGiB ?? record.sizeGiB,
+      completedAt: now.toISOString(),
+      nextAttemptAt: undefined,
+      claimedUntil: undefined,
+    });
+    // The receipt goes before the write, so the write records it too: one write, not two. A
+    // write lost to another worker leaves a receipt sent twice, which the agent absorbs.
+    const done = await write(deps, record, await withReceipt(deps, available));
     if (!done.won) return { step: 'unchanged', record: done.record };
     deps.log.info('copy available', { artifactId: record.artifactId, targetId: copy.targetId });
     if (done.record.hop === 2) return { step: 'available', record: done.record };
-    const receipted = await sendReceipt(deps, done.record);
-    return { step: 'available', record: await startSecondHop(deps, receipted) };
+    return { step: 'available', record: await startSecondHop(deps, done.record) };
   }
   if (copy.state === 'failed') {
     return fail(deps, record, `AWS reports the copy ${copy.targetId} as ${safeText(copy.detail, 40)}`, found);
   }
-  if (!record.targetId && copy.targetId) {
-    const known = await write(deps, record, applyTransition(record, 'copying', now, found));
+  if ((!record.targetId && copy.targetId) || record.claimedUntil) {
+    // The copy exists: its request is recorded, whoever made it.
+    const known = await write(
+      deps,
+      record,
+      applyTransition(record, 'copying', now, { ...found, claimedUntil: undefined }),
+    );
     return { step: known.won ? 'in-progress' : 'unchanged', record: known.record };
   }
   return { step: 'in-progress', record };

@@ -20,7 +20,8 @@ import { parseDelivery, parseNotification } from '../notification';
 import type { SourceRegistry } from '../ports';
 import { describeScope, inScope } from '../scope';
 import { safeText } from '../text';
-import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
+import { type CopyStep, startCopy, startNewCopy, type VaultDeps } from './copy';
+import { refillAfter, settleAndRefill } from './schedule';
 
 /** `registry`: who may send (listed and enrolled accounts); the listed sources when absent. */
 export type IntakeDeps = VaultDeps & { readonly registry?: SourceRegistry };
@@ -106,35 +107,36 @@ export interface Admitted {
 export async function admit(deps: IntakeDeps, ref: ArtifactRef, view: SourceView, reason: string): Promise<Admitted> {
   const kind = KINDS[ref.kind];
   const id = artifactId(ref);
-  let record = await deps.inventory.get(id);
-  let created = false;
-  if (!record) {
-    const fresh = newRecord(
-      {
-        artifactId: id,
-        kind: ref.kind,
-        status: 'expected',
-        reason,
-        sourceAccount: ref.account,
-        sourceRegion: ref.region,
-        sourceId: ref.id,
-        sourceArn: view.arn,
-        sourceResourceId: view.resourceId,
-        sourceSnapshotId: view.productionId ?? ref.id,
-        sourceCreatedAt: view.producedAt,
-        engine: view.engine,
-        sizeGiB: view.sizeGiB,
-        targetName: kind.targetName(ref, 0),
-        targetRegion: deps.settings.backupRegion,
-        pool: poolOf(ref.kind, deps.settings.backupRegion),
-      },
-      deps.clock.now(),
-    );
-    created = await deps.inventory.create(fresh);
-    record = created ? fresh : await deps.inventory.get(id);
-    if (!record) throw new Error(`inventory record ${id} vanished after a conflicting create`);
+  const fresh = newRecord(
+    {
+      artifactId: id,
+      kind: ref.kind,
+      status: 'expected',
+      reason,
+      sourceAccount: ref.account,
+      sourceRegion: ref.region,
+      sourceId: ref.id,
+      sourceArn: view.arn,
+      sourceResourceId: view.resourceId,
+      sourceSnapshotId: view.productionId ?? ref.id,
+      sourceCreatedAt: view.producedAt,
+      engine: view.engine,
+      sizeGiB: view.sizeGiB,
+      targetName: kind.targetName(ref, 0),
+      targetRegion: deps.settings.backupRegion,
+      pool: poolOf(ref.kind, deps.settings.backupRegion),
+    },
+    deps.clock.now(),
+  );
+  // A new artifact is claimed as it is recorded (one write); a known one is read and moved on.
+  const started = await startNewCopy(deps, fresh);
+  if (started) {
+    await refillAfter(deps, fresh, started);
+    return { created: true, step: started };
   }
-  return { created, step: await advance(deps, record) };
+  const record = await deps.inventory.get(id);
+  if (!record) throw new Error(`inventory record ${id} vanished after a conflicting create`);
+  return { created: false, step: await advance(deps, record) };
 }
 
 /** Why the vault will not copy what the reader role sees; `undefined` when it may. */
@@ -164,10 +166,13 @@ export function sourceProblem(deps: Pick<IntakeDeps, 'settings'>, view: SourceVi
 async function advance(deps: IntakeDeps, record: InventoryRecord): Promise<CopyStep> {
   switch (record.status) {
     case 'expected':
-    case 'failed':
-      return startCopy(deps, record);
+    case 'failed': {
+      const step = await startCopy(deps, record);
+      await refillAfter(deps, record, step);
+      return step;
+    }
     case 'copying':
-      return settleCopy(deps, record);
+      return settleAndRefill(deps, record);
     default:
       deps.log.info('duplicate notification; copy already recorded', {
         artifactId: record.artifactId,

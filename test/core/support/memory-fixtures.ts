@@ -114,6 +114,12 @@ export interface VaultFixtureOptions {
   readonly scope?: ScopeSetting;
   /** Also copy into this Region of the backup account (a second hop), under a key of the backup account there. */
   readonly secondRegion?: string;
+  /**
+   * Every {@link VaultFixture.shared} snapshot of a DB instance of its own
+   * (`orders-db-<id>`, in scope), so their copies may run at once: copies of
+   * one DB instance hold one slot between them.
+   */
+  readonly oneDatabaseEach?: boolean;
   /** Options for the memory world, on top of the fixture's clock, monitor and {@link COPY_MS}. */
   readonly world?: Partial<Omit<RdsWorldOptions, 'clock' | 'monitor'>>;
 }
@@ -186,6 +192,9 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
   const receipts = new MemoryReceipts(monitor);
   const backupKeyArn = world.createKey(BACKUP, REGION, 'bunker-backup-data');
   const shareKeyArn = world.createKey(SOURCE, REGION, 'bunker-share', [BACKUP]);
+  // With oneDatabaseEach, the scope lists each database as shared() makes it.
+  const databases = ['orders-db'];
+  const databaseOf = (id: string) => (options.oneDatabaseEach ? `orders-db-${id}` : 'orders-db');
   const deps = memoryVaultDeps({
     world,
     inventory,
@@ -198,7 +207,7 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
       { account: OTHER, regions: [REGION] },
     ],
     maxRdsCopiesInProgress: options.maxCopies ?? 5,
-    scope: options.scope ?? { ids: ['orders-db'] },
+    scope: options.scope ?? { ids: databases },
     receipts,
     ...(options.secondRegion
       ? {
@@ -207,13 +216,15 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
         }
       : {}),
   });
-  const shared = (id: string, extra: SharedSnapshotOptions = {}) =>
-    world.addSnapshot(extra.account ?? SOURCE, extra.region ?? REGION, {
+  const shared = (id: string, extra: SharedSnapshotOptions = {}) => {
+    if (!databases.includes(databaseOf(id))) databases.push(databaseOf(id));
+    return world.addSnapshot(extra.account ?? SOURCE, extra.region ?? REGION, {
       id,
-      dbInstanceId: 'orders-db',
+      dbInstanceId: databaseOf(id),
       kmsKeyId: world.createKey(extra.account ?? SOURCE, extra.region ?? REGION, 'bunker-share', [BACKUP]),
       sharedWith: extra.sharedWith ?? [BACKUP],
     });
+  };
   const announce = async (id: string) => {
     const snapshot = shared(id);
     await handleDelivery(delivered(notificationV2(id, { publishedAt: clock.now().toISOString() })), deps);
@@ -236,7 +247,7 @@ export function vaultFixture(options: VaultFixtureOptions = {}): VaultFixture {
         sourceRegion: ref.region,
         sourceId: ref.id,
         sourceArn: arn,
-        sourceResourceId: 'orders-db',
+        sourceResourceId: databaseOf(ref.id),
         targetName: rdsSnapshot.targetName(ref, 0),
         targetRegion: REGION,
         pool: poolOf('rds-snapshot', REGION),

@@ -1,0 +1,109 @@
+/**
+ * Scheduling at the quota bound: a copy slot that frees is refilled by the
+ * invocation that freed it, not by the next sweep, and the record that gets
+ * it is chosen fairly across source accounts.
+ *
+ * The choice is a walk round the ring of source accounts: the slot freed by
+ * a copy of account A goes to the oldest waiting record of the first account
+ * after A that has one (wrapping round). Every account with waiting work
+ * gets a slot within one turn of the ring, however many snapshots another
+ * account queued, and each step of the walk is one single-item query of the
+ * inventory's queue index. A record whose source resource already holds a
+ * slot is refused by the claim (`busy`), moves behind its account's other
+ * waiting records, and the walk goes on: a resource never holds two slots,
+ * since AWS would copy its snapshots one after another anyway.
+ */
+import type { InventoryRecord } from '../inventory';
+import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
+import type { CopyView } from '../../kinds/types';
+
+/**
+ * Records the walk may try to fill one freed slot: each refused one (its
+ * resource busy, or taken by another worker meanwhile) costs a claim; the
+ * sweep is the backstop beyond.
+ */
+export const MAX_PICKS = 8;
+
+/**
+ * Fills one free slot of `pool` with the next waiting record of the ring
+ * walk after `afterAccount`. Answers the step of the record that took the
+ * slot, the `deferred` step that says the pool (or AWS's quota) is full, or
+ * `undefined` when nothing waits.
+ */
+export async function startNext(deps: VaultDeps, pool: string, afterAccount?: string): Promise<CopyStep | undefined> {
+  const tried = new Set<string>();
+  let after = afterAccount;
+  for (let pick = 0; pick < MAX_PICKS; pick += 1) {
+    const candidate = await deps.inventory.nextWaiting(pool, after);
+    // The walk came round to a record it tried: nothing else waits that could start now.
+    if (!candidate || tried.has(candidate.artifactId)) return undefined;
+    tried.add(candidate.artifactId);
+    const step = await startCopy(deps, candidate);
+    if (step.step === 'started' || step.step === 'in-progress') return step;
+    if (step.step === 'deferred' && step.wait !== 'resource') return step;
+    // Its resource is busy, another worker took it, or it finished at once: the slot is still free.
+    after = candidate.sourceAccount;
+  }
+  return undefined;
+}
+
+/** Whether a step left a slot of the record's pool free that the invocation should refill. */
+export function freedSlot(step: CopyStep): boolean {
+  return step.step === 'available' || step.step === 'failed';
+}
+
+/**
+ * Settles a `copying` record and, when its copy finished or failed, starts
+ * the next waiting copy of its pool in the same invocation (completion and
+ * intake). `seen` is the copy as just read, when the caller read it.
+ */
+export async function settleAndRefill(
+  deps: VaultDeps,
+  record: InventoryRecord,
+  seen?: { readonly copy: CopyView | undefined },
+): Promise<CopyStep> {
+  const step = await settleCopy(deps, record, seen);
+  await refillAfter(deps, record, step);
+  return step;
+}
+
+/**
+ * After a step that freed a slot, starts the next waiting copy of the
+ * record's pool. A failure to start is logged, never thrown: the step it
+ * follows is done, and the sweep is the backstop.
+ */
+export async function refillAfter(deps: VaultDeps, record: InventoryRecord, step: CopyStep): Promise<void> {
+  if (!freedSlot(step) || !record.pool) return;
+  try {
+    const next = await startNext(deps, record.pool, record.sourceAccount);
+    if (next)
+      deps.log.info('next copy of the pool', {
+        pool: record.pool,
+        artifactId: next.record.artifactId,
+        step: next.step,
+      });
+  } catch (error) {
+    deps.log.error('next copy not started; the sweep starts it', { pool: record.pool, error: String(error) });
+  }
+}
+
+/**
+ * The sweep's order for one pool's waiting records: round-robin over source
+ * accounts (in account order), oldest first within each, so the backstop
+ * is as fair as the walk.
+ */
+export function fairOrder(records: readonly InventoryRecord[]): InventoryRecord[] {
+  const byAccount = new Map<string, InventoryRecord[]>();
+  for (const record of records) {
+    const account = record.sourceAccount ?? '';
+    byAccount.set(account, [...(byAccount.get(account) ?? []), record]);
+  }
+  const queues = [...byAccount.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, queue]) => queue.sort((a, b) => a.updatedAt.localeCompare(b.updatedAt)));
+  const order: InventoryRecord[] = [];
+  for (let round = 0; order.length < records.length; round += 1) {
+    for (const queue of queues) if (round < queue.length) order.push(queue[round]);
+  }
+  return order;
+}

@@ -1,0 +1,209 @@
+/**
+ * Scheduling at the quota bound, over the memory AWS: a slot freed by a
+ * completion starts the next copy in the same invocation, the next copy is
+ * chosen round-robin over source accounts, a source resource holds one slot
+ * at most, and a claim whose worker crashed before requesting its copy is
+ * taken over once its lease ends, without a sweep.
+ */
+import { describe, expect, it } from 'vitest';
+import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
+import { handleDelivery } from '../../lambdas/core/pipeline/intake';
+import { fairOrder } from '../../lambdas/core/pipeline/schedule';
+import { SimulatedFaultError } from '../../sim/memory-aws';
+import {
+  BACKUP,
+  COPY_MS,
+  delivered,
+  notificationV2,
+  OTHER,
+  REGION,
+  SOURCE,
+  type VaultFixture,
+  vaultFixture,
+} from './support/memory-fixtures';
+
+const POOL = 'rds-snapshot@eu-west-1';
+const RDS_EVENT = 'RDS DB Snapshot Event';
+const artifactOf = (id: string, account = SOURCE) => `rds-snapshot:${account}:${REGION}:${id}`;
+
+/** Lets AWS finish every copy in progress and delivers each one's event, oldest first. */
+async function finishCopies(v: VaultFixture): Promise<void> {
+  v.clock.advance(COPY_MS);
+  const running = v.inventory.records().filter((r) => r.status === 'copying');
+  for (const record of running) {
+    await handleCopyEvent(
+      RDS_EVENT,
+      { EventID: 'RDS-EVENT-0197', SourceIdentifier: record.targetName as string },
+      v.deps,
+    );
+  }
+}
+
+/** The source snapshot ids of the copies AWS was asked for, in order. */
+const copied = (v: VaultFixture) => v.world.copies.map((c) => c.sourceArn.split(':snapshot:')[1]);
+
+describe('scheduling copies at the quota bound', () => {
+  it('starts the next waiting copy when a copy completes, in the completion event, without a sweep', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    await v.announce('bunker-share-first');
+    const second = await v.announce('bunker-share-second');
+    const waiting = v.inventory.peek(second.artifactId);
+
+    v.clock.advance(COPY_MS);
+    const first = v.inventory.peek(artifactOf('bunker-share-first'));
+    const outcome = await handleCopyEvent(
+      RDS_EVENT,
+      { EventID: 'RDS-EVENT-0197', SourceIdentifier: first?.targetName as string },
+      v.deps,
+    );
+
+    expect(waiting).toMatchObject({ status: 'expected' });
+    expect(outcome).toEqual({
+      outcome: 'settled',
+      artifactId: artifactOf('bunker-share-first'),
+      step: 'available',
+    });
+    expect(copied(v)).toEqual(['bunker-share-first', 'bunker-share-second']);
+    expect(v.inventory.peek(second.artifactId)).toMatchObject({ status: 'copying', copyAttempts: 1 });
+    expect(await v.inventory.copiesInProgress(POOL)).toBe(1);
+  });
+
+  it('gives freed slots to source accounts in turn, not to the account that queued the most', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    await v.announce('bunker-share-running');
+    const flood = ['s1', 's2', 's3', 's4'].map((n) => v.shared(`bunker-share-${n}`).arn);
+    const few = ['o1', 'o2'].map((n) => v.shared(`bunker-share-${n}`, { account: OTHER }).arn);
+    // The flooding account queued everything first.
+    flood.forEach((arn, i) => v.inventory.put(v.waitingSince(arn, `2026-03-01T04:0${i + 1}:00.000Z`)));
+    few.forEach((arn, i) => v.inventory.put(v.waitingSince(arn, `2026-03-01T04:2${i + 1}:00.000Z`)));
+
+    for (let copy = 0; copy < 6; copy += 1) await finishCopies(v);
+
+    expect(copied(v)).toEqual([
+      'bunker-share-running',
+      'bunker-share-o1',
+      'bunker-share-s1',
+      'bunker-share-o2',
+      'bunker-share-s2',
+      'bunker-share-s3',
+      'bunker-share-s4',
+    ]);
+    expect(v.world.maxCopiesInProgress(BACKUP, REGION)).toBe(1);
+  });
+
+  it('orders a sweep round-robin over accounts, oldest first within each', () => {
+    const v = vaultFixture();
+    const at = (minute: number) => `2026-03-01T04:${String(minute).padStart(2, '0')}:00.000Z`;
+    const records = [
+      v.waitingSince(`arn:aws:rds:${REGION}:${SOURCE}:snapshot:bunker-share-s2`, at(2)),
+      v.waitingSince(`arn:aws:rds:${REGION}:${OTHER}:snapshot:bunker-share-o1`, at(9)),
+      v.waitingSince(`arn:aws:rds:${REGION}:${SOURCE}:snapshot:bunker-share-s1`, at(1)),
+      v.waitingSince(`arn:aws:rds:${REGION}:${SOURCE}:snapshot:bunker-share-s3`, at(3)),
+    ];
+
+    expect(fairOrder(records).map((r) => r.sourceId)).toEqual([
+      'bunker-share-s1',
+      'bunker-share-o1',
+      'bunker-share-s2',
+      'bunker-share-s3',
+    ]);
+  });
+
+  it('lets copies of one DB instance hold one slot between them: the second waits, then starts when the first completes', async () => {
+    const v = vaultFixture({ maxCopies: 5 });
+    await v.announce('bunker-share-monday');
+    const tuesday = await v.announce('bunker-share-tuesday');
+    const waiting = v.inventory.peek(tuesday.artifactId);
+    const slots = await v.inventory.copiesInProgress(POOL);
+
+    await finishCopies(v);
+
+    expect(waiting).toMatchObject({
+      status: 'expected',
+      reason:
+        'waiting for the copy of another snapshot of DB instance orders-db to finish: AWS copies them one after another',
+    });
+    expect(slots).toBe(1);
+    expect(copied(v)).toEqual(['bunker-share-monday', 'bunker-share-tuesday']);
+    expect(v.inventory.peek(tuesday.artifactId)).toMatchObject({ status: 'copying' });
+    expect(v.world.maxCopiesInProgress(BACKUP, REGION)).toBe(1);
+  });
+
+  it('walks past a record whose DB instance is busy to the next account with a copy waiting', async () => {
+    const v = vaultFixture({ maxCopies: 2 });
+    await v.announce('bunker-share-monday');
+    v.shared('bunker-share-x', { account: OTHER });
+    await handleDelivery(delivered(notificationV2('bunker-share-x', { sourceAccount: OTHER }), OTHER), v.deps);
+    const tuesday = v.shared('bunker-share-tuesday').arn;
+    const y = v.shared('bunker-share-y', { account: OTHER }).arn;
+    v.inventory.put(v.waitingSince(tuesday, '2026-03-01T04:01:00.000Z'));
+    v.inventory.put(v.waitingSince(y, '2026-03-01T04:02:00.000Z'));
+
+    v.clock.advance(COPY_MS);
+    const x = v.inventory.peek(artifactOf('bunker-share-x', OTHER));
+    await handleCopyEvent(RDS_EVENT, { EventID: 'RDS-EVENT-0197', SourceIdentifier: x?.targetName as string }, v.deps);
+
+    expect(copied(v)).toEqual(['bunker-share-monday', 'bunker-share-x', 'bunker-share-y']);
+    expect(v.inventory.peek(artifactOf('bunker-share-tuesday'))).toMatchObject({
+      status: 'expected',
+      reason:
+        'waiting for the copy of another snapshot of DB instance orders-db to finish: AWS copies them one after another',
+    });
+    expect(await v.inventory.copiesInProgress(POOL)).toBe(2);
+  });
+
+  it('takes over a claim whose worker crashed between claim and copy once its lease ends, not at the sweep', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    v.shared('bunker-share-crashed');
+    v.monitor.fail({ port: 'backup-store', method: 'copyShared' }, { phase: 'before' });
+    await expect(handleDelivery(delivered(notificationV2('bunker-share-crashed')), v.deps)).rejects.toBeInstanceOf(
+      SimulatedFaultError,
+    );
+    const crashed = v.inventory.peek(artifactOf('bunker-share-crashed'));
+
+    // Within the lease the claim is its worker's: a newcomer waits and takes nothing over.
+    v.clock.advance(3 * 60_000 - 1);
+    await v.announce('bunker-share-early');
+    const withinLease = copied(v);
+    v.clock.advance(1);
+    await v.announce('bunker-share-late');
+
+    expect(crashed).toMatchObject({
+      status: 'copying',
+      claimedUntil: '2026-03-01T04:33:00.000Z',
+      copyAttempts: 1,
+    });
+    expect(withinLease).toEqual([]);
+    expect(copied(v)).toEqual(['bunker-share-crashed']);
+    expect(v.inventory.peek(artifactOf('bunker-share-crashed'))).toMatchObject({
+      status: 'copying',
+      copyAttempts: 2,
+      claimRequests: 2,
+    });
+    expect(v.inventory.peek(artifactOf('bunker-share-crashed'))?.claimedUntil).toBeUndefined();
+    expect(v.inventory.peek(artifactOf('bunker-share-late'))?.status).toBe('expected');
+    expect(await v.inventory.copiesInProgress(POOL)).toBe(1);
+  });
+
+  it('frees the slot of a crashed claim for the waiting copies: they start as the taken-over copy completes', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    v.shared('bunker-share-crashed');
+    v.monitor.fail({ port: 'backup-store', method: 'copyShared' }, { phase: 'before' });
+    await expect(handleDelivery(delivered(notificationV2('bunker-share-crashed')), v.deps)).rejects.toBeInstanceOf(
+      SimulatedFaultError,
+    );
+    await v.announce('bunker-share-waiting');
+    v.clock.advance(3 * 60_000);
+    await v.announce('bunker-share-newcomer');
+
+    await finishCopies(v);
+    await finishCopies(v);
+
+    expect(copied(v)).toEqual(['bunker-share-crashed', 'bunker-share-waiting', 'bunker-share-newcomer']);
+    expect(v.inventory.records().map((r) => [r.sourceId, r.status])).toEqual([
+      ['bunker-share-crashed', 'available'],
+      ['bunker-share-waiting', 'available'],
+      ['bunker-share-newcomer', 'copying'],
+    ]);
+  });
+});

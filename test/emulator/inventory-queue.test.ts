@@ -1,0 +1,172 @@
+/**
+ * The Inventory port's scheduling contract, run on the memory double and on
+ * the DynamoDB adapter against the emulator: the round-robin walk of
+ * waiting records (the queue index), the claim that creates, one slot per
+ * source resource, and claims whose lease ended. The table is made with the
+ * keys and indexes the vault stack gives it.
+ */
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DynamoInventory } from '../../lambdas/adapters/dynamo-inventory';
+import {
+  applyTransition,
+  type InventoryRecord,
+  newRecord,
+  QUEUE_INDEX,
+  withFields,
+} from '../../lambdas/core/inventory';
+import type { Inventory } from '../../lambdas/core/ports';
+import { IndexedInventory } from '../../sim/indexed-inventory';
+import { MemoryInventory } from '../../sim/memory-aws';
+import { clientConfig, DEFAULT_TEST_REGION, freshAccountId } from '../support/aws';
+import { emulatorEndpoint } from '../support/emulator';
+
+const TABLE = 'bunker-inventory';
+const STATUS_INDEX = 'by-status';
+const POOL = 'rds-snapshot@eu-west-1';
+const OTHER_POOL = 'ebs-snapshot@eu-west-1';
+const NO_LIMIT = 1000;
+const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 4, minute));
+
+async function dynamoInventory(): Promise<Inventory> {
+  const client = new DynamoDBClient(clientConfig(emulatorEndpoint(), freshAccountId(), DEFAULT_TEST_REGION));
+  const index = (name: string, hash: string, range: string) => ({
+    IndexName: name,
+    KeySchema: [
+      { AttributeName: hash, KeyType: 'HASH' as const },
+      { AttributeName: range, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  });
+  await client.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'artifactId', KeyType: 'HASH' }],
+      AttributeDefinitions: ['artifactId', 'status', 'updatedAt', 'queue', 'queueKey'].map((name) => ({
+        AttributeName: name,
+        AttributeType: 'S' as const,
+      })),
+      GlobalSecondaryIndexes: [index(STATUS_INDEX, 'status', 'updatedAt'), index(QUEUE_INDEX, 'queue', 'queueKey')],
+    }),
+  );
+  return new DynamoInventory(client, TABLE, STATUS_INDEX);
+}
+
+/** A record of `account` waiting since `minute`, of its own DB instance unless `resource` says. */
+function waiting(id: string, account: string, minute: number, fields: { pool?: string; resource?: string } = {}) {
+  return newRecord(
+    {
+      artifactId: id,
+      kind: 'rds-snapshot',
+      status: 'expected',
+      reason: 'waiting for copy capacity',
+      sourceAccount: account,
+      sourceRegion: 'eu-west-1',
+      sourceId: id,
+      sourceResourceId: fields.resource ?? `db-${id}`,
+      targetName: `copy-${id}`,
+      targetRegion: 'eu-west-1',
+      pool: fields.pool ?? POOL,
+    },
+    at(minute),
+  );
+}
+
+const claimOf = (record: InventoryRecord, minute: number) =>
+  applyTransition(record, 'copying', at(minute), {
+    copyAttempts: record.copyAttempts + 1,
+    claimedUntil: at(minute + 3).toISOString(),
+  });
+
+describe.each([
+  { name: 'memory double', make: async () => new MemoryInventory() as Inventory },
+  { name: "the simulation's indexed double", make: async () => new IndexedInventory() as Inventory },
+  { name: 'DynamoDB adapter on the emulator', make: dynamoInventory },
+])('Inventory scheduling contract: $name', ({ make }) => {
+  let inventory: Inventory;
+  beforeAll(async () => {
+    inventory = await make();
+  });
+
+  it('walks the waiting records of a pool round-robin over accounts, oldest first within each, wrapping round', async () => {
+    const records = [
+      waiting('a-2', '100000000001', 2),
+      waiting('a-1', '100000000001', 1),
+      waiting('b-1', '100000000002', 5),
+      waiting('c-1', '100000000003', 0),
+      waiting('elsewhere', '100000000002', 0, { pool: OTHER_POOL }),
+    ];
+    for (const record of records) expect(await inventory.create(record)).toBe(true);
+    const busy = waiting('copying', '100000000002', 0);
+    await inventory.create(busy);
+    expect(await inventory.claimCopy(busy, claimOf(busy, 1), NO_LIMIT)).toBe('claimed');
+
+    const walk = [
+      await inventory.nextWaiting(POOL),
+      await inventory.nextWaiting(POOL, '100000000001'),
+      await inventory.nextWaiting(POOL, '100000000002'),
+      await inventory.nextWaiting(POOL, '100000000003'),
+      await inventory.nextWaiting(OTHER_POOL, '100000000003'),
+      await inventory.nextWaiting('ami@eu-west-1'),
+    ];
+
+    expect(walk.map((r) => r?.artifactId)).toEqual(['a-1', 'b-1', 'c-1', 'a-1', 'elsewhere', undefined]);
+    // Read back exactly as written: the index's attributes never leak into a record.
+    expect(walk[0]).toEqual(records[1]);
+    expect(await inventory.get('a-1')).toEqual(records[1]);
+  });
+
+  it('creates a record by claiming it: once, and only while the pool has a slot', async () => {
+    const fresh = waiting('new-claimed', '200000000001', 0);
+    const claimed = claimOf(fresh, 0);
+
+    expect(await inventory.claimCopy(undefined, claimed, NO_LIMIT)).toBe('claimed');
+    expect(await inventory.claimCopy(undefined, claimOf(fresh, 1), NO_LIMIT)).toBe('conflict');
+    expect(await inventory.get('new-claimed')).toEqual(claimed);
+
+    const filler = waiting('new-filler', '200000000001', 0, { pool: 'ami@eu-west-1' });
+    expect(await inventory.claimCopy(undefined, claimOf(filler, 0), NO_LIMIT)).toBe('claimed');
+    const full = waiting('new-full', '200000000001', 0, { pool: 'ami@eu-west-1' });
+    const limit = await inventory.copiesInProgress('ami@eu-west-1');
+    expect(await inventory.claimCopy(undefined, claimOf(full, 0), limit)).toBe('full');
+    expect(await inventory.get('new-full')).toBeUndefined();
+  });
+
+  it('lets a source resource hold one slot: a second claim is busy and writes nothing until the first leaves copying', async () => {
+    const monday = waiting('monday', '300000000001', 0, { resource: 'orders-db' });
+    const tuesday = waiting('tuesday', '300000000001', 1, { resource: 'orders-db' });
+    const elsewhere = waiting('other-account', '300000000002', 1, { resource: 'orders-db' });
+    for (const record of [monday, tuesday, elsewhere]) await inventory.create(record);
+    const copying = claimOf(monday, 2);
+    expect(await inventory.claimCopy(monday, copying, NO_LIMIT)).toBe('claimed');
+    const slots = await inventory.copiesInProgress(POOL);
+
+    expect(await inventory.claimCopy(tuesday, claimOf(tuesday, 2), NO_LIMIT)).toBe('busy');
+    expect(await inventory.get('tuesday')).toEqual(tuesday);
+    expect(await inventory.copiesInProgress(POOL)).toBe(slots);
+    // The same database name in another account is another resource.
+    expect(await inventory.claimCopy(elsewhere, claimOf(elsewhere, 2), NO_LIMIT)).toBe('claimed');
+
+    expect(await inventory.replace(copying, applyTransition(copying, 'available', at(9)))).toBe(true);
+    expect(await inventory.claimCopy(tuesday, claimOf(tuesday, 10), NO_LIMIT)).toBe('claimed');
+  });
+
+  it('finds a claim whose lease ended, and none once its copy request is recorded', async () => {
+    const pool = 'aurora-cluster-snapshot@eu-west-1';
+    const record = waiting('leased', '400000000001', 0, { pool });
+    await inventory.create(record);
+    const claimed = claimOf(record, 10);
+    expect(await inventory.claimCopy(record, claimed, NO_LIMIT)).toBe('claimed');
+
+    const live = await inventory.expiredClaim(pool, at(12));
+    const ended = await inventory.expiredClaim(pool, at(13));
+    const confirmed = withFields(claimed, at(11), { claimedUntil: undefined });
+    expect(await inventory.replace(claimed, confirmed)).toBe(true);
+
+    expect(live).toBeUndefined();
+    expect(ended).toEqual(claimed);
+    expect(await inventory.expiredClaim(pool, at(59))).toBeUndefined();
+    expect(await inventory.nextWaiting(pool)).toBeUndefined();
+  });
+});
