@@ -477,6 +477,16 @@ export function inactiveSettings(config: BunkerConfig): string[] {
   return notes;
 }
 
+/**
+ * Why the vault would refuse to synthesize for want of an alert address, or
+ * undefined: one text for the synth (`requireAlertAddress`) and `config
+ * validate`, so an operator hears it before a deployment, not during one.
+ */
+export function alertAddressProblem(config: BunkerConfig): string | undefined {
+  if (config.alerts.emails.length > 0 || config.alerts.allowNoEmail) return undefined;
+  return 'alerts.emails: expected at least one e-mail address to tell when a backup is missing, late or failed; or set "alerts": { "allowNoEmail": true } to deploy with nobody e-mailed';
+}
+
 /** What an operator may write: defaults not yet applied. */
 export type BunkerConfigInput = z.input<typeof BunkerConfigSchema>;
 

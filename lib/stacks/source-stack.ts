@@ -133,11 +133,14 @@ export class SourceStack extends Stack {
         roleName: names.readerRole,
         description: `Bunker (${config.name}): lets the vault Lambdas of ${backup.account} read the metadata of the snapshots and images in scope`,
         assumedBy: backupAccount.withConditions({
-          // Intake checks what it is told and the auditor lists what is in scope; completion and the sweep read the vault's own copies.
+          // Intake checks what it is told, the auditor and the operator (`bunker status`) list what is in scope;
+          // completion and the sweep read the vault's own copies.
           ArnEquals: {
-            'aws:PrincipalArn': [vaultNames(config.name).intakeRole, vaultNames(config.name).auditRole].map(
-              (role) => `arn:${Aws.PARTITION}:iam::${backup.account}:role/${role}`,
-            ),
+            'aws:PrincipalArn': [
+              vaultNames(config.name).intakeRole,
+              vaultNames(config.name).auditRole,
+              vaultNames(config.name).operatorRole,
+            ].map((role) => `arn:${Aws.PARTITION}:iam::${backup.account}:role/${role}`),
           },
         }),
         maxSessionDuration: Duration.hours(1),

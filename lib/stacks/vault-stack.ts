@@ -21,7 +21,7 @@ import { intakeTopicName, readerRoleArn, receiptsTopicArn, sourceNames, vaultNam
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
 import { enabledKinds, enabledPulledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
-import { Audit, requireAlertAddress } from '../constructs/audit';
+import { Audit, OperatorRole, requireAlertAddress } from '../constructs/audit';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
 import { BunkerDashboard } from '../constructs/dashboard';
 import { Immutability } from '../constructs/immutability';
@@ -59,6 +59,8 @@ export class VaultStack extends Stack {
   public readonly sweep: BunkerFunction;
   /** Pulled backups (vault bucket, pull queue, schedules, pull function), when a pulled kind is enabled. */
   public readonly pull?: PullVault;
+  /** The operator's read-only role (`<name>-operator`) for `bunker status`, `inventory` and `report`. */
+  public readonly operator: OperatorRole;
 
   constructor(scope: Construct, id: string, props: VaultStackProps) {
     const { config, ...stackProps } = props;
@@ -321,7 +323,8 @@ export class VaultStack extends Stack {
     this.audit = new Audit(this, 'Audit', {
       config,
       inventory: this.inventory,
-      inventoryKey: this.backupKey,
+      // The audit records are written under the table's own key, not the backup-data key.
+      inventoryKey: this.inventoryKey,
       alertsTopic: this.alertsTopic,
       alarmAction,
     });
@@ -334,6 +337,12 @@ export class VaultStack extends Stack {
         alarmAction,
       });
     }
+    this.operator = new OperatorRole(this, 'Operator', {
+      config,
+      inventory: this.inventory,
+      inventoryKey: this.inventoryKey,
+      vaultBucket: this.pull?.bucket,
+    });
     if (enabledKinds(config).length > 0 || this.pull) {
       const { backupKey, inventory, pull } = this;
       new Retention(this, 'Retention', {
