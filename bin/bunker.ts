@@ -8,7 +8,7 @@ import { COPY_STATUSES, type InventoryFilter } from '../lambdas/core/inventory';
 import { PULLED_CONFIG_KEYS, PULLED_KIND_OF, type PulledKindName } from '../lambdas/core/pull/types';
 import { ALL_KINDS } from '../lambdas/kinds/registry';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../lib/config/load';
-import { alertAddressProblem, configJsonSchema, inactiveSettings } from '../lib/config/schema';
+import { alertAddressProblem, configJsonSchema, inactiveSettings, trailNote } from '../lib/config/schema';
 
 // Commands load their modules (and the AWS SDK clients) when they run, so
 // `--help` and `config` answer at once.
@@ -106,7 +106,8 @@ local
   .command('run')
   .description(
     'Run the pulls that are due (parameters, secrets, tables), then the snapshot pipeline until nothing is ' +
-      'pending: source agents, intake, copies, completion. Runs `local up` first, so it also works on a fresh emulator.',
+      'pending: source agents, intake, copies, completion; then the pruner (printing each copy it expired) and the ' +
+      'auditor. Runs `local up` first, so it also works on a fresh emulator.',
   )
   .addOption(endpointOption().makeOptionMandatory())
   .addOption(configOption())
@@ -561,6 +562,7 @@ configCommand
       `${options.config} is valid: backup account ${config.backup.account} in ${config.backup.region}, ` +
         `${config.sources.length} source account(s) in ${regions} Region(s), enabled: ${kinds.join(', ') || 'nothing'}.`,
     );
+    say(trailNote(config));
     const inactive = inactiveSettings(config);
     if (inactive.length > 0) say(`Not acted on yet:\n${inactive.map((note) => `  - ${note}`).join('\n')}`);
   });

@@ -5,16 +5,17 @@
  * topic. Its role may read the inventory, write only audit records, publish
  * to the alerts topic and assume the source accounts' reader roles.
  */
-import { Aws, Duration } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { type AuditHandlerSettings, auditSettingsToEnv } from '../../lambdas/core/audit/settings';
@@ -66,6 +67,52 @@ export function requireAlertAddress(config: BunkerConfig, scope: Construct): voi
 
 /** The alerts topic's name in the backup account (the vault stack's `AlertsTopic`). */
 export const alertsTopicName = (prefix: string) => `${prefix}-alerts`;
+
+/**
+ * An encrypted alerts topic (`<name>-alerts`) in the stack's Region that
+ * CloudWatch alarms of the account may publish to, subscribed from
+ * `alerts.emails`: the vault Region's, and the second Region's for its own
+ * tampering alarms (EventBridge targets a topic of the rule's Region).
+ */
+export function createAlertsTopic(scope: Construct, config: BunkerConfig): sns.Topic {
+  const { account } = config.backup;
+  const region = Stack.of(scope).region;
+  const key = new kms.Key(scope, 'AlertsKey', {
+    alias: `alias/${config.name}-alerts`,
+    description: `Bunker (${config.name}): encrypts the alerts topic`,
+    enableKeyRotation: true,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': account } },
+    }),
+  );
+  const topic = new sns.Topic(scope, 'AlertsTopic', {
+    topicName: alertsTopicName(config.name),
+    displayName: `Bunker ${config.name} alerts`,
+    masterKey: key,
+    enforceSSL: true,
+  });
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': account },
+        ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${region}:${account}:alarm:*` },
+      },
+    }),
+  );
+  for (const email of config.alerts.emails) topic.addSubscription(new EmailSubscription(email));
+  return topic;
+}
 
 export function auditHandlerSettings(
   config: BunkerConfig,

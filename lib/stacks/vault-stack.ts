@@ -14,14 +14,13 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { intakeTopicName, readerRoleArn, receiptsTopicArn, sourceNames, vaultNames } from '../../lambdas/core/names';
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
 import { enabledKinds, enabledPulledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
-import { Audit, OperatorRole, requireAlertAddress } from '../constructs/audit';
+import { Audit, createAlertsTopic, OperatorRole, requireAlertAddress } from '../constructs/audit';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
 import { BunkerDashboard } from '../constructs/dashboard';
 import { Immutability } from '../constructs/immutability';
@@ -292,7 +291,7 @@ export class VaultStack extends Stack {
     this.grantVaultRights(this.completion, config, false);
     this.grantVaultRights(this.sweep, config, false);
 
-    this.alertsTopic = this.createAlerts(config);
+    this.alertsTopic = createAlertsTopic(this, config);
     const alarmAction = new SnsAction(this.alertsTopic);
     new cloudwatch.Alarm(this, 'IntakeDeadLettersAlarm', {
       alarmDescription: 'Intake notifications were given up on or could not be delivered: see the dead-letter queue',
@@ -374,6 +373,8 @@ export class VaultStack extends Stack {
       dataKeys: [this.backupKey, this.inventoryKey],
       watchedKeys: [this.backupKey, this.inventoryKey, this.intakeKey, ...(this.pull ? [this.pull.queueKey] : [])],
       alertsTopic: this.alertsTopic,
+      // One multi-Region trail, here: the second Region's rules read it too.
+      deployTrail: true,
     });
 
     new CfnOutput(this, 'BackupKeyArn', {
@@ -540,48 +541,6 @@ export class VaultStack extends Stack {
         resources: sources.map((source) => readerRoleArn(config.name, source.account, source.regions[0], partition)),
       });
     }
-  }
-
-  /** An encrypted alerts topic that CloudWatch alarms of this account may publish to. */
-  private createAlerts(config: BunkerConfig): sns.Topic {
-    const { account } = config.backup;
-    const key = new kms.Key(this, 'AlertsKey', {
-      alias: `alias/${config.name}-alerts`,
-      description: `Bunker (${config.name}): encrypts the alerts topic`,
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsPublish',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': account } },
-      }),
-    );
-    const topic = new sns.Topic(this, 'AlertsTopic', {
-      topicName: `${config.name}-alerts`,
-      displayName: `Bunker ${config.name} alerts`,
-      masterKey: key,
-      enforceSSL: true,
-    });
-    topic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsPublish',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [topic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': account },
-          ArnLike: {
-            'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${config.backup.region}:${account}:alarm:*`,
-          },
-        },
-      }),
-    );
-    for (const email of config.alerts.emails) topic.addSubscription(new EmailSubscription(email));
-    return topic;
   }
 }
 
