@@ -8,7 +8,13 @@ import { COPY_STATUSES, type InventoryFilter } from '../lambdas/core/inventory';
 import { PULLED_CONFIG_KEYS, PULLED_KIND_OF, type PulledKindName } from '../lambdas/core/pull/types';
 import { ALL_KINDS } from '../lambdas/kinds/registry';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../lib/config/load';
-import { configJsonSchema, describeOrganization, inactiveSettings } from '../lib/config/schema';
+import {
+  alertAddressProblem,
+  configJsonSchema,
+  describeOrganization,
+  inactiveSettings,
+  trailNote,
+} from '../lib/config/schema';
 
 // Commands load their modules (and the AWS SDK clients) when they run, so
 // `--help` and `config` answer at once.
@@ -25,6 +31,13 @@ const profileOption = () =>
   new Option(
     '--profile <profile>',
     'AWS profile with credentials for the backup account (default: the default chain); checked to be that account',
+  );
+
+const operatorOption = () =>
+  new Option(
+    '--operator',
+    "assume the vault's read-only <name>-operator role with those credentials (needed by status in AWS: the " +
+      'reader roles trust it); on the emulator, act as that role',
   );
 
 const accountOption = (flag: string, description: string) =>
@@ -99,7 +112,8 @@ local
   .command('run')
   .description(
     'Run the pulls that are due (parameters, secrets, tables), then the snapshot pipeline until nothing is ' +
-      'pending: source agents, intake, copies, completion. Runs `local up` first, so it also works on a fresh emulator.',
+      'pending: source agents, intake, copies, completion; then the pruner (printing each copy it expired) and the ' +
+      'auditor. Runs `local up` first, so it also works on a fresh emulator.',
   )
   .addOption(endpointOption().makeOptionMandatory())
   .addOption(configOption())
@@ -166,6 +180,7 @@ program
       .default('table'),
   )
   .addOption(profileOption())
+  .addOption(operatorOption())
   .addOption(
     regionOption('--region', "the backup account's Region to read (default: backup.region of the configuration)"),
   )
@@ -207,6 +222,7 @@ program
       endpoint?: string;
       output: 'table' | 'json' | 'csv';
       profile?: string;
+      operator?: boolean;
       region?: string;
       since?: string;
       wide?: boolean;
@@ -265,12 +281,15 @@ program
       'first. Read-only: nothing is written or published.\n' +
       'Exit status: 0 when every resource is within its RPO (at-risk included), 2 when any breaches, 1 on an error ' +
       '(including a source account or Region that could not be listed).\n' +
-      'Without --endpoint it reads AWS with your default credentials or --profile (checked to be the backup account; ' +
-      'they must be allowed to assume the reader roles, as the audit role is).',
+      'Without --endpoint it reads AWS with your default credentials or --profile (checked to be the backup account). ' +
+      "The audit lists each source through its reader role, which trusts only the vault's roles: pass --operator to " +
+      'assume the read-only <name>-operator role (your credentials need sts:AssumeRole on it), or use a profile whose ' +
+      'role_arn is that role.',
   )
   .addOption(configOption())
   .addOption(endpointOption())
   .addOption(profileOption())
+  .addOption(operatorOption())
   .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
   .addOption(
     new Option('--account <id>', 'only resources of this source account').argParser((v) => {
@@ -298,25 +317,24 @@ program
       config: string;
       endpoint?: string;
       profile?: string;
+      operator?: boolean;
       output: 'table' | 'json';
       account?: string;
       kind?: string;
     }) => {
       const config = loadConfig(options.config);
-      const { account, region } = config.backup;
       const { readStatus, statusExitCode, statusJson, statusTable } = await import('../cli/status');
-      const { localContext } = await import('../cli/local/accounts');
       const { backupContext } = await import('../cli/aws-session');
-      const { vaultNames } = await import('../lambdas/core/names');
-      // On the emulator, as the audit function's role: the one the reader roles trust besides intake.
-      const context = options.endpoint
-        ? await localContext(options.endpoint, account, region, vaultNames(config.name).auditRole)
-        : await backupContext(config, { profile: options.profile });
+      // On the emulator always as the operator role: there is nobody else the reader roles trust to stand in.
+      const operator = options.operator === true || options.endpoint !== undefined;
+      const context = await backupContext(config, { endpoint: options.endpoint, profile: options.profile, operator });
       const report = await readStatus(
         config,
         context,
         { account: options.account, kind: options.kind as Parameters<typeof readStatus>[2]['kind'] },
         new Date(),
+        undefined,
+        operator,
       );
       say(options.output === 'json' ? statusJson(report) : statusTable(report));
       process.exitCode = statusExitCode(report);
@@ -486,28 +504,35 @@ program
   .addOption(configOption())
   .addOption(endpointOption())
   .addOption(profileOption())
-  .action(async (options: { html: string; days: number; config: string; endpoint?: string; profile?: string }) => {
-    const config = loadConfig(options.config);
-    const { writeReport } = await import('../cli/report');
-    const { readStatus } = await import('../cli/status');
-    const { localContext } = await import('../cli/local/accounts');
-    const { vaultNames } = await import('../lambdas/core/names');
-    const written = await writeReport(config, options.html, options, async (context) => {
-      // The audit reads through the reader roles: on the emulator as the audit function's role, as `status` does.
-      const auditContext = options.endpoint
-        ? await localContext(
-            options.endpoint,
-            config.backup.account,
-            config.backup.region,
-            vaultNames(config.name).auditRole,
-          )
-        : context;
-      return (await readStatus(config, auditContext, {}, new Date())).resources;
-    });
-    say(
-      `Wrote ${options.html}: ${written.copies} copy record(s), ${written.pulled} pulled resource(s), ${written.resources} audited resource(s).`,
-    );
-  });
+  .addOption(operatorOption())
+  .action(
+    async (options: {
+      html: string;
+      days: number;
+      config: string;
+      endpoint?: string;
+      profile?: string;
+      operator?: boolean;
+    }) => {
+      const config = loadConfig(options.config);
+      const { writeReport } = await import('../cli/report');
+      const { readStatus } = await import('../cli/status');
+      const { backupContext } = await import('../cli/aws-session');
+      // The audit reads through the reader roles: as the operator role, as `status` does (always on the emulator).
+      const operator = options.operator === true || options.endpoint !== undefined;
+      // writeReport reads the inventory with backupContext(options): `operator` travels with the options.
+      const sessionOptions = { ...options, operator };
+      const written = await writeReport(config, options.html, sessionOptions, async (context) => {
+        const auditContext = options.endpoint
+          ? await backupContext(config, { endpoint: options.endpoint, operator: true })
+          : context;
+        return (await readStatus(config, auditContext, {}, new Date(), undefined, operator)).resources;
+      });
+      say(
+        `Wrote ${options.html}: ${written.copies} copy record(s), ${written.pulled} pulled resource(s), ${written.resources} audited resource(s).`,
+      );
+    },
+  );
 
 program
   .command('scp')
@@ -532,6 +557,9 @@ configCommand
   .addOption(configOption())
   .action((options: { config: string }) => {
     const config = loadConfig(options.config);
+    // What the vault's synthesis would refuse, said before a deployment instead of during one.
+    const problem = alertAddressProblem(config);
+    if (problem) throw new BunkerError(`${options.config} would not deploy: ${problem}`);
     const regions = config.sources.reduce((n, s) => n + s.regions.length, 0);
     const kinds = Object.entries(config.artifacts)
       .filter(([, policy]) => policy.enabled)
@@ -542,6 +570,7 @@ configCommand
     );
     const organization = describeOrganization(config);
     if (organization) say(organization);
+    say(trailNote(config));
     const inactive = inactiveSettings(config);
     if (inactive.length > 0) say(`Not acted on yet:\n${inactive.map((note) => `  - ${note}`).join('\n')}`);
   });

@@ -10,11 +10,12 @@ import { auditDeps } from '../lambdas/adapters/audit/wiring';
 import type { AwsContext } from '../lambdas/adapters/aws-context';
 import { audit } from '../lambdas/core/audit/audit';
 import { formatHours } from '../lambdas/core/audit/alerts';
-import type { AuditKind, AuditReport, ResourceAudit } from '../lambdas/core/audit/types';
+import type { AuditKind, AuditReport, ResourceAudit, ScopeDiscovery } from '../lambdas/core/audit/types';
 import { type Log, silentLog } from '../lambdas/core/ports';
 import { safeText } from '../lambdas/core/text';
 import { auditHandlerSettings } from '../lib/constructs/audit';
 import type { BunkerConfig } from '../lib/config/schema';
+import { readerRoleRefusal } from './aws-session';
 import { type Column, render, when } from './inventory';
 
 /** Exit statuses of `bunker status`, documented in its `--help` and the README. */
@@ -25,13 +26,18 @@ export interface StatusFilter {
   readonly kind?: AuditKind;
 }
 
-/** The audit, read-only, narrowed to an account and a kind. */
+/**
+ * The audit, read-only, narrowed to an account and a kind. `operator` says
+ * whether `context` is the operator role, which changes the fix a refused
+ * reader role names.
+ */
 export async function readStatus(
   config: BunkerConfig,
   context: AwsContext,
   filter: StatusFilter,
   now: Date,
   log: Log = silentLog,
+  operator = false,
 ): Promise<AuditReport> {
   const settings = auditHandlerSettings(config, 'arn:aws:sns:::none');
   const narrowed = {
@@ -49,7 +55,25 @@ export async function readStatus(
       throw new Error('bunker status publishes nothing');
     },
   };
-  return audit(auditDeps(narrowed, context, log, publishNothing), now, { readOnly: true });
+  const deps = auditDeps(narrowed, context, log, publishNothing);
+  return audit({ ...deps, discovery: explainRefusals(deps.discovery, config, operator) }, now, { readOnly: true });
+}
+
+/**
+ * Discovery whose "access denied" on a reader role names the role and the
+ * fix: a bare STS refusal says neither which trust policy to look at nor
+ * that `--operator` exists.
+ */
+export function explainRefusals(discovery: ScopeDiscovery, config: BunkerConfig, operator: boolean): ScopeDiscovery {
+  return {
+    resources: async (kind, account, region) => {
+      try {
+        return await discovery.resources(kind, account, region);
+      } catch (error) {
+        throw readerRoleRefusal(error, config, account, operator) ?? error;
+      }
+    },
+  };
 }
 
 export function statusExitCode(report: AuditReport): number {

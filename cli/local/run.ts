@@ -14,6 +14,10 @@
  * EventBridge rule would queue it, and the queue, continuations included,
  * is handed to the pull handler until it is empty.
  *
+ * Then the pruner, as its daily schedule would: the real pruner handler, as
+ * the retention role, deleting what is past its retention by the run's
+ * clock and printing each copy it expired.
+ *
  * The auditor runs last, as its schedule would after the copies settled:
  * the real audit handler, as the audit role, publishing breach alerts to
  * the emulator's alerts topic.
@@ -32,7 +36,7 @@ import { clientConfig } from '../../lambdas/adapters/aws-context';
 import { DynamoPulledInventory } from '../../lambdas/adapters/pull/dynamo-pulled';
 import { pullJobRunner } from '../../lambdas/adapters/pull/wiring';
 import { agentDeps, vaultDeps } from '../../lambdas/adapters/wiring';
-import { type CopyStatus, COPY_STATUSES } from '../../lambdas/core/inventory';
+import { type CopyStatus, COPY_STATUSES, type InventoryRecord } from '../../lambdas/core/inventory';
 import { sourceNames, vaultNames } from '../../lambdas/core/names';
 import { type Clock, type Log, systemClock } from '../../lambdas/core/ports';
 import { pullsDue } from '../../lambdas/core/pull/schedule';
@@ -42,6 +46,10 @@ import { auditDeps } from '../../lambdas/adapters/audit/wiring';
 import { type AuditSummary, createAuditHandler } from '../../lambdas/handlers/audit';
 import { createCompletionHandler } from '../../lambdas/handlers/completion';
 import { createIntakeHandler } from '../../lambdas/handlers/intake';
+import { createPrunerHandler } from '../../lambdas/handlers/pruner';
+import { pruneDeps } from '../../lambdas/adapters/retention/wiring';
+import type { PruneSummary } from '../../lambdas/core/retention/prune';
+import { safeText } from '../../lambdas/core/text';
 import { createPullHandler } from '../../lambdas/handlers/pull';
 import { createSourceAgentHandler } from '../../lambdas/handlers/source-agent';
 import { createSweepHandler } from '../../lambdas/handlers/sweep';
@@ -49,6 +57,8 @@ import { KINDS } from '../../lambdas/kinds/registry';
 import { pullHandlerSettings, pullSchedules, sourceSettings, vaultSettings } from '../../lib/config/runtime';
 import type { BunkerConfig } from '../../lib/config/schema';
 import { alertsTopicName, auditHandlerSettings } from '../../lib/constructs/audit';
+import { retentionRoleName } from '../../lib/constructs/pull';
+import { retentionSettings } from '../../lib/constructs/retention';
 import { localContext } from './accounts';
 import { type LocalEnvironment, localUp } from './up';
 
@@ -78,6 +88,8 @@ export interface LocalRunSummary {
   readonly pulls: readonly PullRunSummary[];
   /** What the auditor found after the rounds (absent when it failed: see the progress lines). */
   readonly audit?: AuditSummary;
+  /** What the pruner did after the rounds (absent when nothing is enabled, or it failed: see the progress lines). */
+  readonly prune?: PruneSummary;
 }
 
 function eventBridgeEvent(detailType: string, source: string, account: string, region: string, detail: object) {
@@ -196,6 +208,7 @@ export async function localRun(
     }
   }
 
+  const pruned = await runPruner(config, endpoint, env, { progress, log, clock });
   const audited = await runAuditor(config, endpoint, { progress, log, clock });
 
   const all = await deps.inventory.list();
@@ -212,7 +225,58 @@ export async function localRun(
     settled,
     pulls,
     ...(audited ? { audit: audited } : {}),
+    ...(pruned ? { prune: pruned } : {}),
   };
+}
+
+/** The pruner's progress line: its counts, then each copy it expired on a line of its own. */
+export function describePrune(summary: PruneSummary, expired: readonly InventoryRecord[]): string {
+  const kept = summary.locked + summary.refused + summary.notBunkers;
+  const copies = expired.map(
+    (r) =>
+      `\n    expired: ${r.kind} ${safeText(r.targetId ?? r.artifactId, 200)} of ${r.sourceAccount}/${r.sourceRegion}` +
+      ` (${safeText(r.reason ?? 'past its retention', 200)})`,
+  );
+  return (
+    `pruner: ${summary.expired} copy(ies) expired, ${kept} due but kept (${summary.locked} locked, ` +
+    `${summary.refused} refused, ${summary.notBunkers} not Bunker's), ${summary.versionsDeleted} value ` +
+    `version(s) and ${summary.dumpsDeleted} table dump(s) expired${copies.join('')}`
+  );
+}
+
+/**
+ * The pruner handler, as the retention role (the only one that may delete a
+ * copy), on the run's clock. The summary counts; the copies it expired are
+ * the records that turned `expired` during the run, printed one a line. A
+ * failure is a progress line (the error alarm in AWS), and the run goes on.
+ */
+async function runPruner(
+  config: BunkerConfig,
+  endpoint: string,
+  env: LocalEnvironment,
+  options: { progress: (line: string) => void; log: Log; clock: Clock },
+): Promise<PruneSummary | undefined> {
+  const enabled = Object.values(config.artifacts).some((policy) => policy.enabled);
+  if (!enabled) return undefined;
+  const { account, region } = config.backup;
+  const context = await localContext(endpoint, account, region, retentionRoleName(config.name));
+  const deps = pruneDeps(
+    vaultSettings(config, env.backupKeyArn),
+    retentionSettings(config),
+    context,
+    options.log,
+    options.clock,
+  );
+  try {
+    const before = new Set((await deps.inventory.listByStatus('expired')).map((r) => r.artifactId));
+    const summary = await createPrunerHandler(deps)();
+    const expired = (await deps.inventory.listByStatus('expired')).filter((r) => !before.has(r.artifactId));
+    options.progress(describePrune(summary, expired));
+    return summary;
+  } catch (error) {
+    options.progress(`pruner failed: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
 /**

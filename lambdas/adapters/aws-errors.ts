@@ -200,6 +200,31 @@ const NOT_SHARED_WORDS = /\bpermission to access the storage of this ami\b/i;
 /** Only the start of a message is searched, so an oversized message costs no more than a usual one. */
 const WORDS_SEARCHED = 1_000;
 
+/**
+ * The deletions a lock or a protection refuses, by the call refused, and the
+ * code EC2 answers each with: a snapshot under EBS snapshot lock
+ * (`SnapshotLocked`), an image under deregistration protection
+ * (`OperationNotPermitted`). Matched per call, by exact code, never by the
+ * words of a message: `OperationNotPermitted` is a generic EC2 code and means
+ * "protected" only as DeregisterImage's answer, and a message that merely
+ * mentions a lock (a key, a name) must not pass for one. The EC2 API
+ * reference lists only the common codes for these calls, so these are the
+ * codes observed and modelled by the emulator launcher.
+ */
+export const LOCK_REFUSALS = {
+  DeleteSnapshot: new Set(['SnapshotLocked']),
+  DeregisterImage: new Set(['OperationNotPermitted']),
+} as const satisfies Record<string, ReadonlySet<string>>;
+
+/** A deletion call a lock or protection may refuse. */
+export type LockableCall = keyof typeof LOCK_REFUSALS;
+
+/** Whether `error` is `call` refused by a lock or a protection (so retrying before the lock ends is pointless). */
+export function isLockRefusal(call: LockableCall, error: unknown): boolean {
+  if (!isObject(error)) return false;
+  return codesOf(error).some((code) => LOCK_REFUSALS[call].has(code));
+}
+
 type ErrorShape = {
   name?: unknown;
   Code?: unknown;

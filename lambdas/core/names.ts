@@ -26,6 +26,12 @@ export function vaultNames(prefix: string) {
     sweepRole: `${prefix}-sweep`,
     /** The auditor: reads sources through the reader roles (what is in scope) and the inventory. */
     auditRole: `${prefix}-audit`,
+    /**
+     * The operator's read-only role for `bunker status`, `inventory` and
+     * `report`: trusted by the backup account (its own IAM decides who may
+     * assume it), and trusted in turn by the reader roles.
+     */
+    operatorRole: `${prefix}-operator`,
     /** Pulled backups: the pull function's role (the only principal the puller roles trust) and its queue. */
     pullRole: `${prefix}-pull`,
     pullQueue: `${prefix}-pull`,
@@ -121,6 +127,11 @@ export function receiptsTopicArn(prefix: string, sourceAccount: string, region: 
 
 export function readerRoleArn(prefix: string, sourceAccount: string, region: string, partition = 'aws'): string {
   return `arn:${partition}:iam::${sourceAccount}:role/${sourceNames(prefix, region).readerRole}`;
+}
+
+/** The operator's read-only role in the backup account (`bunker status --operator` assumes it). */
+export function operatorRoleArn(prefix: string, backupAccount: string, partition = 'aws'): string {
+  return `arn:${partition}:iam::${backupAccount}:role/${vaultNames(prefix).operatorRole}`;
 }
 
 /** The vault's Lambda roles (intake, completion, sweep, audit); of them only intake and audit may assume reader roles. */

@@ -314,6 +314,9 @@ export const ImmutabilitySchema = z
   );
 export type Immutability = z.infer<typeof ImmutabilitySchema>;
 
+/** `alerts.trail`: Bunker deploys the trail its tampering alarms need, or one exists already. */
+export const TRAIL_MODES = ['create', 'existing'] as const;
+
 export const SourceSchema = z
   .object({
     account: AccountIdSchema,
@@ -438,9 +441,17 @@ export const BunkerConfigSchema = z
           .describe(
             'Deploy without an alert address: nobody is e-mailed when a backup is missing (subscribe to the alerts topic another way). Without it, the vault refuses to synthesize with no alerts.emails.',
           ),
+        trail: z
+          .enum(TRAIL_MODES, { error: 'expected "create" or "existing"' })
+          .default('create')
+          .describe(
+            "Where the tampering alarms' CloudTrail events come from: EventBridge receives the backup account's API calls only while a trail logs its management events. " +
+              '"create" (the default): the vault deploys a multi-Region trail of management events in the backup account, to a bucket of its own under Object Lock, encrypted with a key of its own, with log file validation. ' +
+              '"existing": an organization trail (or another multi-Region trail with management events) already logs the backup account, so Bunker creates none; a second trail would only add a charged copy of the same events.',
+          ),
       })
       .strict()
-      .default({ emails: [], allowNoEmail: false })
+      .default({ emails: [], allowNoEmail: false, trail: 'create' })
       .describe('Who is told when a copy is missing, late or failed.'),
     immutability: ImmutabilitySchema.default(() => ImmutabilitySchema.parse({})),
     limits: z
@@ -574,6 +585,33 @@ export function describeOrganization(config: BunkerConfig): string | undefined {
     `organization ${organization.id}: StackSet ${organization.stackSetName ?? `${config.name}-source`} from ${admin} ` +
     `${organization.managementAccount} to ${organization.units.length} unit(s) and their child units: ${units}; ` +
     `account-wide roles in ${organization.units[0].regions[0]}; the vault enrols their accounts every hour.`
+  );
+}
+
+/**
+ * Why the vault would refuse to synthesize for want of an alert address, or
+ * undefined: one text for the synth (`requireAlertAddress`) and `config
+ * validate`, so an operator hears it before a deployment, not during one.
+ */
+export function alertAddressProblem(config: BunkerConfig): string | undefined {
+  if (config.alerts.emails.length > 0 || config.alerts.allowNoEmail) return undefined;
+  return 'alerts.emails: expected at least one e-mail address to tell when a backup is missing, late or failed; or set "alerts": { "allowNoEmail": true } to deploy with nobody e-mailed';
+}
+
+/**
+ * What `config validate` says about the trail the tampering alarms rely on:
+ * with `existing`, Bunker creates none, and the alarms are only as good as
+ * the trail the operator vouches for.
+ */
+export function trailNote(config: BunkerConfig): string {
+  const regions = [config.backup.region, ...(config.backup.secondRegion ? [config.backup.secondRegion] : [])];
+  if (config.alerts.trail === 'create') {
+    return `alerts.trail: the vault deploys the CloudTrail trail ${config.name}-tamper (multi-Region, management events) that the tampering alarms read.`;
+  }
+  return (
+    `alerts.trail is "existing": Bunker creates no CloudTrail trail. The tampering alarms fire only while a trail logs ` +
+    `the management events of account ${config.backup.account} in ${regions.join(' and ')} (an organization trail, say); ` +
+    `check with \`aws cloudtrail describe-trails --include-shadow-trails\` and \`aws cloudtrail get-trail-status\` in that account.`
   );
 }
 

@@ -5,14 +5,17 @@
  * topic. Its role may read the inventory, write only audit records, publish
  * to the alerts topic and assume the source accounts' reader roles.
  */
-import { Aws, Duration } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as kms from 'aws-cdk-lib/aws-kms';
-import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { type AuditHandlerSettings, auditSettingsToEnv } from '../../lambdas/core/audit/settings';
@@ -20,8 +23,9 @@ import type { AuditKind, AuditKindSettings, AuditSettings } from '../../lambdas/
 import { readerRoleArn, vaultNames } from '../../lambdas/core/names';
 import { PULLED_KIND_OF } from '../../lambdas/core/pull/types';
 import { enabledKinds, enabledPulledKinds } from '../config/runtime';
-import type { BunkerConfig } from '../config/schema';
+import { alertAddressProblem, type BunkerConfig } from '../config/schema';
 import { BunkerFunction } from './bunker-function';
+import { acknowledge, NAG_PACK, wildcardFindings } from './nag';
 
 /** How long a copy may be in progress before the auditor calls it stuck. */
 export const STUCK_AFTER_HOURS = 12;
@@ -56,15 +60,59 @@ export class NoAlertAddressError extends Error {}
  * local mode, whose emulator mails nobody) is exempt.
  */
 export function requireAlertAddress(config: BunkerConfig, scope: Construct): void {
-  if (config.alerts.emails.length > 0 || config.alerts.allowNoEmail) return;
-  if (scope.node.tryGetContext(CDK_APP_MODE_CONTEXT) === 'inmemory') return;
-  throw new NoAlertAddressError(
-    'alerts.emails: expected at least one e-mail address to tell when a backup is missing, late or failed; or set "alerts": { "allowNoEmail": true } to deploy with nobody e-mailed',
-  );
+  const problem = alertAddressProblem(config);
+  if (!problem || scope.node.tryGetContext(CDK_APP_MODE_CONTEXT) === 'inmemory') return;
+  throw new NoAlertAddressError(problem);
 }
 
 /** The alerts topic's name in the backup account (the vault stack's `AlertsTopic`). */
 export const alertsTopicName = (prefix: string) => `${prefix}-alerts`;
+
+/**
+ * An encrypted alerts topic (`<name>-alerts`) in the stack's Region that
+ * CloudWatch alarms of the account may publish to, subscribed from
+ * `alerts.emails`: the vault Region's, and the second Region's for its own
+ * tampering alarms (EventBridge targets a topic of the rule's Region).
+ */
+export function createAlertsTopic(scope: Construct, config: BunkerConfig): sns.Topic {
+  const { account } = config.backup;
+  const region = Stack.of(scope).region;
+  const key = new kms.Key(scope, 'AlertsKey', {
+    alias: `alias/${config.name}-alerts`,
+    description: `Bunker (${config.name}): encrypts the alerts topic`,
+    enableKeyRotation: true,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:SourceAccount': account } },
+    }),
+  );
+  const topic = new sns.Topic(scope, 'AlertsTopic', {
+    topicName: alertsTopicName(config.name),
+    displayName: `Bunker ${config.name} alerts`,
+    masterKey: key,
+    enforceSSL: true,
+  });
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': account },
+        ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${region}:${account}:alarm:*` },
+      },
+    }),
+  );
+  for (const email of config.alerts.emails) topic.addSubscription(new EmailSubscription(email));
+  return topic;
+}
 
 export function auditHandlerSettings(
   config: BunkerConfig,
@@ -185,5 +233,88 @@ export class Audit extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }).addAlarmAction(alarmAction);
+  }
+}
+
+/** What the operator role may do to the inventory table: read, never write. */
+export const OPERATOR_TABLE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+] as const;
+
+export interface OperatorRoleProps {
+  readonly config: BunkerConfig;
+  readonly inventory: dynamodb.ITable;
+  /** The key the inventory is encrypted under: usable by the operator only through DynamoDB. */
+  readonly inventoryKey: kms.IKey;
+  /** The vault bucket of pulled data, when there is one: its keys may be listed, its values never read. */
+  readonly vaultBucket?: s3.IBucket;
+}
+
+/**
+ * `<name>-operator`: the role `bunker status`, `inventory` and `report` run
+ * as in AWS (`--operator`). `status` runs the audit live, which lists each
+ * source's resources through its reader role, and the reader roles trust
+ * only named roles of the backup account: the audit function's, intake's,
+ * and this one. It trusts the backup account itself, so that account's IAM
+ * (a policy allowing `sts:AssumeRole` on it, with an MFA condition if the
+ * operator wants one) decides who may use it; and it can only read: the
+ * inventory and its indexes, the inventory key only through DynamoDB, the
+ * vault bucket's list of keys but no value, and the reader roles.
+ */
+export class OperatorRole extends Construct {
+  public readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: OperatorRoleProps) {
+    super(scope, id);
+    const { config, inventory, inventoryKey, vaultBucket } = props;
+    const { account, region } = config.backup;
+    const partition = Aws.PARTITION;
+    this.role = new iam.Role(this, 'Role', {
+      roleName: vaultNames(config.name).operatorRole,
+      description: `Bunker (${config.name}): read-only operator role for bunker status, inventory and report; reads the inventory and the sources through their reader roles`,
+      assumedBy: new iam.AccountPrincipal(account),
+      maxSessionDuration: Duration.hours(1),
+    });
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'ReadTheInventory',
+        actions: [...OPERATOR_TABLE_ACTIONS],
+        resources: [inventory.tableArn, `${inventory.tableArn}/index/*`],
+      }),
+      new iam.PolicyStatement({
+        sid: 'InventoryKeyThroughDynamoDbOnly',
+        actions: ['kms:Decrypt', 'kms:DescribeKey'],
+        resources: [inventoryKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${region}.amazonaws.com` } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'ListTheSourcesThroughTheirReaderRoles',
+        actions: ['sts:AssumeRole'],
+        resources: config.sources.map((source) =>
+          readerRoleArn(config.name, source.account, source.regions[0], partition),
+        ),
+      }),
+      ...(vaultBucket
+        ? [
+            new iam.PolicyStatement({
+              sid: 'ListTheVaultKeysNotTheirValues',
+              actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+              resources: [vaultBucket.bucketArn],
+            }),
+          ]
+        : []),
+    ];
+    const policy = new iam.Policy(this, 'Policy', { roles: [this.role], statements });
+    for (const finding of wildcardFindings(this, [], [`${inventory.tableArn}/index/*`])) {
+      acknowledge(
+        policy,
+        `${NAG_PACK}-IAM5[${finding}]`,
+        "The inventory's indexes (by status, by pull scope): read-only actions on this one table's index ARNs.",
+      );
+    }
   }
 }

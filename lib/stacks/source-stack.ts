@@ -191,13 +191,14 @@ export function addSourceResources(stack: Stack, props: SourceResourcesProps): S
       roleName: names.readerRole,
       description: `Bunker (${config.name}): lets the vault Lambdas of ${backup.account} read the metadata of the snapshots and images in scope`,
       assumedBy: backupAccount.withConditions({
-        // Intake checks what it is told, the sweep what was shared but never announced, and the auditor lists
-        // what is in scope; completion reads the vault's own copies only.
+        // Intake checks what it is told, the sweep what was shared but never announced, the auditor and the
+        // operator (`bunker status`) list what is in scope; completion reads the vault's own copies only.
         ArnEquals: {
           'aws:PrincipalArn': [
             vaultNames(config.name).intakeRole,
             vaultNames(config.name).auditRole,
             vaultNames(config.name).sweepRole,
+            vaultNames(config.name).operatorRole,
           ].map((role) => `arn:${Aws.PARTITION}:iam::${backup.account}:role/${role}`),
         },
       }),

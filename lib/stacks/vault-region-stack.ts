@@ -3,12 +3,23 @@
  * backup-data key the vault's second-hop copies there are encrypted with,
  * under the same alias as in the vault Region. Like the vault's own key, it
  * names only the backup account and is never deleted with the stack.
+ *
+ * The second-hop copies are guarded as the first ones are, by the same
+ * construct: the key denies its deletion and policy changes to all but a
+ * deployment, EventBridge rules of this Region alarm on deleted or unlocked
+ * copies and key changes (CloudTrail events arrive in the Region of the
+ * call; the vault's multi-Region trail logs them) to an alerts topic of
+ * this Region, and locked Recycle Bin rules keep deleted EBS snapshots and
+ * AMIs here.
  */
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { vaultNames } from '../../lambdas/core/names';
 import type { BunkerConfig } from '../config/schema';
+import { createAlertsTopic } from '../constructs/audit';
+import { Immutability } from '../constructs/immutability';
 
 export interface VaultRegionStackProps extends StackProps {
   readonly config: BunkerConfig;
@@ -19,12 +30,16 @@ export interface VaultRegionStackProps extends StackProps {
 export class VaultRegionStack extends Stack {
   /** Encrypts the second-hop copies in this Region; usable by the backup account only. */
   public readonly backupKey: kms.Key;
+  /** Where this Region's tampering alarms go, subscribed from `alerts.emails` like the vault's. */
+  public readonly alertsTopic: sns.Topic;
+  /** Key denial, tampering alarms and locked Recycle Bin rules of this Region. */
+  public readonly immutability: Immutability;
 
   constructor(scope: Construct, id: string, props: VaultRegionStackProps) {
     const { config, region, ...stackProps } = props;
     super(scope, id, {
       stackName: `${vaultNames(config.name).stack}-${region}`,
-      description: `Bunker vault (${config.name}): the backup-data key of the second Region ${region}`,
+      description: `Bunker vault (${config.name}): the backup-data key of the second Region ${region}, its tampering alarms and Recycle Bin`,
       terminationProtection: true,
       ...stackProps,
       env: { account: config.backup.account, region },
@@ -34,6 +49,13 @@ export class VaultRegionStack extends Stack {
       description: `Bunker (${config.name}): encrypts the second-hop backup copies in ${region}; no other account may use it`,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.alertsTopic = createAlertsTopic(this, config);
+    this.immutability = new Immutability(this, 'Immutability', {
+      config,
+      dataKeys: [this.backupKey],
+      watchedKeys: [this.backupKey],
+      alertsTopic: this.alertsTopic,
     });
   }
 }

@@ -14,7 +14,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { intakeTopicPattern } from '../../lambdas/core/enrolment/names';
@@ -23,7 +22,7 @@ import { QUEUE_INDEX } from '../../lambdas/core/inventory';
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
 import { enabledKinds, enabledPulledKinds, vaultSettings } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
-import { Audit, requireAlertAddress } from '../constructs/audit';
+import { Audit, createAlertsTopic, OperatorRole, requireAlertAddress } from '../constructs/audit';
 import { Enrolment, unitRegions } from '../constructs/enrolment';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
 import { BunkerDashboard } from '../constructs/dashboard';
@@ -64,6 +63,8 @@ export class VaultStack extends Stack {
   public readonly pull?: PullVault;
   /** Enrolment of the organizational units' accounts, when `organization` is set. */
   public readonly enrolment?: Enrolment;
+  /** The operator's read-only role (`<name>-operator`) for `bunker status`, `inventory` and `report`. */
+  public readonly operator: OperatorRole;
 
   constructor(scope: Construct, id: string, props: VaultStackProps) {
     const { config, ...stackProps } = props;
@@ -348,7 +349,7 @@ export class VaultStack extends Stack {
       );
     }
 
-    this.alertsTopic = this.createAlerts(config);
+    this.alertsTopic = createAlertsTopic(this, config);
     const alarmAction = new SnsAction(this.alertsTopic);
     new cloudwatch.Alarm(this, 'IntakeDeadLettersAlarm', {
       alarmDescription: 'Intake notifications were given up on or could not be delivered: see the dead-letter queue',
@@ -379,7 +380,8 @@ export class VaultStack extends Stack {
     this.audit = new Audit(this, 'Audit', {
       config,
       inventory: this.inventory,
-      inventoryKey: this.backupKey,
+      // The audit records are written under the table's own key, not the backup-data key.
+      inventoryKey: this.inventoryKey,
       alertsTopic: this.alertsTopic,
       alarmAction,
     });
@@ -392,6 +394,12 @@ export class VaultStack extends Stack {
         alarmAction,
       });
     }
+    this.operator = new OperatorRole(this, 'Operator', {
+      config,
+      inventory: this.inventory,
+      inventoryKey: this.inventoryKey,
+      vaultBucket: this.pull?.bucket,
+    });
     if (enabledKinds(config).length > 0 || this.pull) {
       const { backupKey, inventory, pull } = this;
       new Retention(this, 'Retention', {
@@ -435,6 +443,8 @@ export class VaultStack extends Stack {
       dataKeys: [this.backupKey, this.inventoryKey],
       watchedKeys: [this.backupKey, this.inventoryKey, this.intakeKey, ...(this.pull ? [this.pull.queueKey] : [])],
       alertsTopic: this.alertsTopic,
+      // One multi-Region trail, here: the second Region's rules read it too.
+      deployTrail: true,
     });
 
     new CfnOutput(this, 'BackupKeyArn', {
@@ -485,31 +495,35 @@ export class VaultStack extends Stack {
     });
     if (kinds.length === 0) return;
 
-    for (const kind of kinds) {
+    // One statement per kind for its copies in the vault Region and, with a second Region, its second hop there:
+    // a statement per Region and kind outgrew the 10 KB of a role's inline policies with every kind enabled.
+    const second = config.backup.secondRegion;
+    const copyRegions = [region, ...(second ? [second] : [])];
+    // One statement per service for its kinds' copies in the vault Region and, with a second Region, their second
+    // hop there: a statement per kind and Region outgrew a role's inline policy with every kind enabled.
+    for (const service of [...new Set(kinds.map((kind) => kind.infra.service))]) {
+      const ofService = kinds.filter((kind) => kind.infra.service === service);
       fn.allow(
-        { actions: [...kind.infra.vaultCopyActions], resources: kind.infra.vaultCopyArns(partition, account, region) },
-        `${kind.label} copies are named at run time (${kind.name}'s targetName); RDS names all start with "bunker-", and EC2 ARNs carry no account or name to narrow by.`,
+        {
+          actions: [...new Set(ofService.flatMap((kind) => kind.infra.vaultCopyActions))],
+          resources: [
+            ...new Set(
+              ofService.flatMap((kind) => copyRegions.flatMap((r) => kind.infra.vaultCopyArns(partition, account, r))),
+            ),
+          ],
+        },
+        `${ofService.map((kind) => kind.label).join(' and ')} copies (and second-hop copies) are named at run time (the kinds' targetName); RDS names all start with "bunker-", and EC2 ARNs carry no account or name to narrow by.`,
       );
-      if (kind.infra.vaultDescribeActions.length > 0) {
+      const describe = [...new Set(ofService.flatMap((kind) => kind.infra.vaultDescribeActions))];
+      if (describe.length > 0) {
         fn.allow(
-          { actions: [...kind.infra.vaultDescribeActions], resources: ['*'] },
-          `${kind.infra.vaultDescribeActions.join(', ')} have no resource-level permissions in EC2: they are only authorized on "*", and they are read-only.`,
+          { actions: describe, resources: ['*'] },
+          `${describe.join(', ')} have no resource-level permissions in EC2: they are only authorized on "*", and they are read-only.`,
         );
       }
     }
 
-    const second = config.backup.secondRegion;
     if (second) {
-      // The second hop: copies of the vault's own copies into the second Region, under its backup-data key.
-      for (const kind of kinds) {
-        fn.allow(
-          {
-            actions: [...kind.infra.vaultCopyActions],
-            resources: kind.infra.vaultCopyArns(partition, account, second),
-          },
-          `${kind.label} second-hop copies in ${second} are named at run time like the first copies; EC2 ARNs carry no account or name to narrow by.`,
-        );
-      }
       const secondKeys = [`arn:${partition}:kms:${second}:${account}:key/*`];
       const secondServices = [...new Set(kinds.map((kind) => kind.infra.service))].map(
         (service) => `${service}.${second}.amazonaws.com`,
@@ -534,37 +548,52 @@ export class VaultStack extends Stack {
       );
     }
 
-    // One statement per purpose for all sources together: a statement per
-    // source would outgrow the 10 KB inline policy with a few dozen accounts.
-    // Enrolled accounts are not known at synthesis: with organizational units, any account (`*`) in
-    // the units' Regions; each source's share key, shares and reader role trust still decide.
+    // The sources: one statement per purpose for all sources, Regions and kinds together, never a statement or an
+    // ARN per account and Region: those outgrew the role's inline policy at three accounts in several Regions (CDK
+    // reckons 150 characters per ARN with a partition in it). Keys and topics are named for every account and
+    // Region and narrowed by aws:ResourceAccount to the registered accounts; RDS snapshots per account in any
+    // Region; EC2's, whose ARNs carry no account, in any Region. The Regions are then fixed by kms:ViaService and
+    // aws:RequestedRegion, by each source's own key and topic policies, and by intake, which re-reads every
+    // artifact it copies against the registry.
+    // Enrolled accounts are not known at synthesis: with organizational units, any account (`*`) in the units'
+    // Regions, with no aws:ResourceAccount narrowing; each source's share key, shares and reader role trust decide.
     const orgWide = config.organization ? [{ account: '*', regions: unitRegions(config) }] : [];
     const sources = [...config.sources, ...orgWide];
     const orgReason = orgWide.length
       ? ' With organizational units the account is "*": enrolled accounts are found at run time.'
       : '';
+    const sourceAccounts = sources.map((source) => source.account);
+    const sourceRegions = [...new Set(sources.flatMap((source) => source.regions))];
     const services = [...new Set(kinds.map((kind) => kind.infra.service))];
-    const sourceRegions = (account: string) => sources.find((s) => s.account === account)?.regions ?? [];
-    for (const kind of kinds) {
-      const resources = sources.flatMap((source) =>
-        source.regions.flatMap((r) => kind.infra.sourceArns(partition, source.account, r)),
-      );
-      fn.allow(
-        { actions: [...kind.infra.vaultSourceActions], resources: [...new Set(resources)] },
-        `Copies the ${kind.label}s the registered source accounts share with the vault; their names are chosen in those accounts (EC2 ARNs carry no account), so only the service, the accounts and the configured Regions are fixed.`,
-      );
-    }
-    const sourceKeys = sources.flatMap((source) =>
-      source.regions.map((r) => `arn:${partition}:kms:${r}:${source.account}:key/*`),
+    const sourceArns = kinds.flatMap((kind) =>
+      kind.infra.service === 'rds'
+        ? sourceAccounts.flatMap((a) => kind.infra.sourceArns(partition, a, '*'))
+        : kind.infra.sourceArns(partition, '', '*'),
     );
-    const allRegions = [...new Set([region, ...sources.flatMap((source) => source.regions)])];
-    const viaServices = services.flatMap((service) => allRegions.map((r) => `${service}.${r}.amazonaws.com`));
-    const shareKeyReason = `The share keys of the source accounts are created by their source stacks and their ids are unknown here; usable only through ${services.join(' and ')} (kms:ViaService) and only as far as each key's own policy allows.`;
     fn.allow(
       {
-        actions: ['kms:Decrypt'],
+        actions: [...new Set(kinds.flatMap((kind) => kind.infra.vaultSourceActions))],
+        resources: [...new Set(sourceArns)],
+      },
+      `Copies what the registered source accounts share with the vault: their names are chosen in those accounts; RDS ARNs are named per registered account, EC2 ARNs carry no account at all, and intake copies only an artifact it has re-read in a registered account and Region.${orgReason}`,
+    );
+    const ofSources: Record<string, string[]> = orgWide.length ? {} : { 'aws:ResourceAccount': sourceAccounts };
+    const sourceKeys = [`arn:${partition}:kms:*:*:key/*`];
+    const allRegions = [...new Set([region, ...sourceRegions])];
+    const viaServices = services.flatMap((service) => allRegions.map((r) => `${service}.${r}.amazonaws.com`));
+    const shareKeyReason = `The share and receipts keys of the source accounts are created by their source stacks and their ids are unknown here; keys of the registered accounts only (aws:ResourceAccount), usable only through ${services.join(' and ')} or SNS (kms:ViaService) of the registered Regions, and only as far as each key's own policy allows.`;
+    // Decrypt for the copy services, GenerateDataKey* for publishing to the encrypted receipts topics: one statement,
+    // each key's own policy admitting only its use (the share key through RDS and EC2, the receipts key through SNS).
+    fn.allow(
+      {
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: sourceKeys,
-        conditions: { StringEquals: { 'kms:ViaService': viaServices } },
+        conditions: {
+          StringEquals: {
+            ...ofSources,
+            'kms:ViaService': [...viaServices, ...sourceRegions.map((r) => `sns.${r}.amazonaws.com`)],
+          },
+        },
       },
       shareKeyReason,
     );
@@ -573,36 +602,28 @@ export class VaultStack extends Stack {
         actions: ['kms:CreateGrant'],
         resources: sourceKeys,
         conditions: {
-          StringEquals: { 'kms:ViaService': viaServices },
+          StringEquals: { ...ofSources, 'kms:ViaService': viaServices },
           Bool: { 'kms:GrantIsForAWSResource': 'true' },
         },
       },
       shareKeyReason,
     );
-    fn.allow({ actions: ['kms:DescribeKey'], resources: sourceKeys }, shareKeyReason);
-    // Receipts: "your intermediate is copied" to each source agent's topic, in each of its Regions.
+    fn.allow(
+      {
+        actions: ['kms:DescribeKey'],
+        resources: sourceKeys,
+        conditions: { StringEquals: { ...ofSources, 'aws:RequestedRegion': sourceRegions } },
+      },
+      shareKeyReason,
+    );
+    // Receipts: "your intermediate is copied" to each source agent's topic, which exists only in its registered Regions.
     fn.allow(
       {
         actions: ['sns:Publish'],
-        resources: sources.flatMap((source) =>
-          sourceRegions(source.account).map((r) => receiptsTopicArn(config.name, source.account, r, partition)),
-        ),
+        resources: [receiptsTopicArn(config.name, '*', '*', partition)],
+        conditions: { StringEquals: { ...ofSources, 'aws:RequestedRegion': sourceRegions } },
       },
-      `Receipts topics of the source accounts, by name.${orgReason}`,
-    );
-    fn.allow(
-      {
-        actions: ['kms:GenerateDataKey*'],
-        resources: sourceKeys,
-        conditions: {
-          StringEquals: {
-            'kms:ViaService': [...new Set(sources.flatMap((source) => source.regions))].map(
-              (r) => `sns.${r}.amazonaws.com`,
-            ),
-          },
-        },
-      },
-      "Publishing to a source account's encrypted receipts topic needs its key, whose id that account's source stack creates; only through SNS, and that key's policy admits nothing else of the backup account.",
+      `The receipts topic has the same name in every source account and Region: the registered accounts' only (aws:ResourceAccount), in the registered Regions only (aws:RequestedRegion), and each topic's policy admits only the vault's roles.${orgReason}`,
     );
     if (readsSources) {
       fn.allow(
@@ -613,48 +634,6 @@ export class VaultStack extends Stack {
         `The reader roles of the source accounts, by name; each trusts only the vault roles that read.${orgReason}`,
       );
     }
-  }
-
-  /** An encrypted alerts topic that CloudWatch alarms of this account may publish to. */
-  private createAlerts(config: BunkerConfig): sns.Topic {
-    const { account } = config.backup;
-    const key = new kms.Key(this, 'AlertsKey', {
-      alias: `alias/${config.name}-alerts`,
-      description: `Bunker (${config.name}): encrypts the alerts topic`,
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsPublish',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': account } },
-      }),
-    );
-    const topic = new sns.Topic(this, 'AlertsTopic', {
-      topicName: `${config.name}-alerts`,
-      displayName: `Bunker ${config.name} alerts`,
-      masterKey: key,
-      enforceSSL: true,
-    });
-    topic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsPublish',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [topic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': account },
-          ArnLike: {
-            'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${config.backup.region}:${account}:alarm:*`,
-          },
-        },
-      }),
-    );
-    for (const email of config.alerts.emails) topic.addSubscription(new EmailSubscription(email));
-    return topic;
   }
 }
 

@@ -27,7 +27,12 @@ import {
   SnapshotQuotaExceededFault,
 } from '@aws-sdk/client-rds';
 import { describe, expect, it } from 'vitest';
-import { type AwsErrorClass, classifyAwsError, describeAwsError } from '../../lambdas/adapters/aws-errors';
+import {
+  type AwsErrorClass,
+  classifyAwsError,
+  describeAwsError,
+  isLockRefusal,
+} from '../../lambdas/adapters/aws-errors';
 
 /**
  * What the SDK's query-protocol deserializer adds to a modeled RDS exception:
@@ -441,5 +446,34 @@ describe('describeAwsError', () => {
 
   it('cuts a code to 100 characters', () => {
     expect(describeAwsError({ name: 'C'.repeat(500) }).code).toBe(`${'C'.repeat(99)}…`);
+  });
+});
+
+describe('isLockRefusal', () => {
+  const ec2Error = (code: string, message: string) =>
+    Object.assign(new Error(message), { name: code, Code: code, $metadata: { httpStatusCode: 400 } });
+
+  it("knows a locked snapshot by DeleteSnapshot's code", () => {
+    expect(isLockRefusal('DeleteSnapshot', ec2Error('SnapshotLocked', 'The snapshot snap-1 is locked'))).toBe(true);
+  });
+
+  it("knows a protected image by DeregisterImage's code, and only as DeregisterImage's answer", () => {
+    const protectedImage = ec2Error('OperationNotPermitted', 'The image ami-1 has deregistration protection enabled');
+    expect(isLockRefusal('DeregisterImage', protectedImage)).toBe(true);
+    expect(isLockRefusal('DeleteSnapshot', protectedImage)).toBe(false);
+  });
+
+  it('never takes the words of a message for a lock', () => {
+    const inUse = ec2Error(
+      'InvalidSnapshot.InUse',
+      'The snapshot snap-1 is currently in use by ami-1 (protected, locked)',
+    );
+    expect(isLockRefusal('DeleteSnapshot', inUse)).toBe(false);
+    const denied = ec2Error(
+      'UnauthorizedOperation',
+      'You are not authorized to perform: ec2:DeleteSnapshot on a locked snapshot',
+    );
+    expect(isLockRefusal('DeleteSnapshot', denied)).toBe(false);
+    expect(isLockRefusal('DeregisterImage', 'OperationNotPermitted')).toBe(false);
   });
 });

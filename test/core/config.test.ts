@@ -79,7 +79,7 @@ describe('defaults', () => {
       ebsCopiesInProgress: 20,
       amiCopiesInProgress: 100,
     });
-    expect(config.alerts).toEqual({ emails: [], allowNoEmail: false });
+    expect(config.alerts).toEqual({ emails: [], allowNoEmail: false, trail: 'create' });
     expect(config.sourceAgent).toEqual({
       intermediateRetentionHours: 1,
       intermediateHorizonHours: 336,

@@ -9,6 +9,8 @@
  * every test here ends in "(launcher: …)".
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { localContext } from '../../cli/local/accounts';
+import { sdkCopyDeleters } from '../../lambdas/adapters/retention/deleters';
 import { ami } from '../../lambdas/kinds/ami/kind';
 import { ebsSnapshot } from '../../lambdas/kinds/ebs-snapshot/kind';
 import type { CopyView } from '../../lambdas/kinds/types';
@@ -97,6 +99,13 @@ describe('EbsSnapshotCopier.protect', () => {
     expect(attempt.lock).toHaveLength(1);
     expect(attempt.lock[0].LockState).toBe('compliance');
     expect(Date.parse(`${attempt.lock[0].LockExpiresOn}`)).toBe(until);
+    // The pruner's deleter reads the lock from the code of DeleteSnapshot's refusal: locked, not refused.
+    const deleters = sdkCopyDeleters(await localContext(endpoint, backup.id, REGION, 'bunker-retention'));
+    const outcome = await deleters['ebs-snapshot'].delete({ targetId: copy.targetId, region: REGION });
+    expect(outcome.outcome).toBe('locked');
+    expect(outcome.outcome === 'locked' && outcome.detail).toMatch(
+      new RegExp(`^SnapshotLocked: The snapshot ${copy.targetId} is locked \\(compliance\\) until `),
+    );
   });
 
   it('keeps the first lock when protected again, so a retry never moves its end (launcher: snapshot lock)', async () => {
@@ -196,6 +205,17 @@ out({'protection': image.get('DeregistrationProtection'), 'deregister': deregist
       locks: ['compliance-cooloff', 'compliance-cooloff'],
       // Refused twice over: the image still uses it, and it is locked.
       deleteChild: expect.stringMatching(/^(SnapshotLocked|InvalidSnapshot\.InUse)$/),
+    });
+    // The pruner's deleter reads the protection from the code of DeregisterImage's refusal: locked, not refused.
+    const deleters = sdkCopyDeleters(await localContext(endpoint, backup.id, REGION, 'bunker-retention'));
+    const outcome = await deleters.ami.delete({
+      targetId: copy.targetId,
+      region: REGION,
+      children: (copy.children ?? []).map((child) => child.id),
+    });
+    expect(outcome).toEqual({
+      outcome: 'locked',
+      detail: `OperationNotPermitted: The image ${copy.targetId} has deregistration protection enabled and cannot be deregistered`,
     });
   });
 });

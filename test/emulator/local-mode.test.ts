@@ -74,14 +74,15 @@ describe.concurrent('the local mode', () => {
         }
         const { QueueUrls } = await sqs.send(new ListQueuesCommand({}));
         expect(QueueUrls?.sort()).toEqual([first.queueUrl, first.deadLetterQueueUrl].sort());
-        // The vault stack's other keys encrypt the alerts topic and the inventory.
+        // The vault stack's other keys encrypt the alerts topic, the inventory and the tamper trail's log files.
         const { KeyMetadata: alertsKey } = await kms.send(new DescribeKeyCommand({ KeyId: 'alias/bunker-alerts' }));
         const { KeyMetadata: inventoryKey } = await kms.send(
           new DescribeKeyCommand({ KeyId: 'alias/bunker-inventory' }),
         );
+        const { KeyMetadata: trailKey } = await kms.send(new DescribeKeyCommand({ KeyId: 'alias/bunker-trail' }));
         const { Keys } = await kms.send(new ListKeysCommand({}));
         expect(Keys?.map((k) => k.KeyArn).sort()).toEqual(
-          [first.backupKeyArn, first.intakeKeyArn, alertsKey?.Arn, inventoryKey?.Arn].sort(),
+          [first.backupKeyArn, first.intakeKeyArn, alertsKey?.Arn, inventoryKey?.Arn, trailKey?.Arn].sort(),
         );
         const { Aliases } = await kms.send(new ListAliasesCommand({}));
         const bunkerAliases = Aliases?.filter((a) => a.AliasName?.startsWith('alias/bunker-'));
@@ -90,6 +91,7 @@ describe.concurrent('the local mode', () => {
           'alias/bunker-backup-data',
           'alias/bunker-intake',
           'alias/bunker-inventory',
+          'alias/bunker-trail',
         ]);
         // A source account holds its share key and the key of the vault's receipts, once each.
         const { Keys: sourceKeys } = await aws.kms(sources[0]).send(new ListKeysCommand({}));

@@ -325,8 +325,8 @@ describe('local up against the synthesized templates', () => {
         keys++;
       }
     }
-    // Backup-data, inventory, intake and alerts keys; a share key and a receipts key per source stack.
-    expect(keys).toBe(10);
+    // Backup-data, inventory, intake, alerts and trail keys; a share key and a receipts key per source stack.
+    expect(keys).toBe(11);
   });
 
   it("gives the share key of a source's second Region the RDS of both Regions, literally", async () => {
@@ -523,11 +523,12 @@ describe('local up against the synthesized templates', () => {
         roles++;
       }
     }
-    // Four vault Lambda roles (intake, completion, sweep, audit) and the pruner's retention role; an agent role per source stack; one reader role per source account.
-    expect(roles).toBe(5 + 3 + 2);
+    // Four vault Lambda roles (intake, completion, sweep, audit), the pruner's retention role and the operator's
+    // read-only role; an agent role per source stack; one reader role per source account.
+    expect(roles).toBe(6 + 3 + 2);
   });
 
-  it("lets only the vault's intake, audit and sweep roles assume the reader role, literally", async () => {
+  it("lets only the vault's intake, audit, sweep and operator roles assume the reader role, literally", async () => {
     const { reader } = byName(`bunker-source-${storefront}-${VAULT_REGION}`);
 
     expect(await reader.roleTrust('bunker-reader')).toEqual({
@@ -543,6 +544,7 @@ describe('local up against the synthesized templates', () => {
                 `arn:aws:iam::${backup}:role/bunker-intake`,
                 `arn:aws:iam::${backup}:role/bunker-audit`,
                 `arn:aws:iam::${backup}:role/bunker-sweep`,
+                `arn:aws:iam::${backup}:role/bunker-operator`,
               ],
             },
           },

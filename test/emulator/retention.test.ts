@@ -9,7 +9,7 @@
 import { RemoveTagsFromResourceCommand } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localContext } from '../../cli/local/accounts';
-import { localRun } from '../../cli/local/run';
+import { type LocalRunSummary, localRun } from '../../cli/local/run';
 import { type LocalEnvironment, localUp } from '../../cli/local/up';
 import { pruneDeps } from '../../lambdas/adapters/retention/wiring';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
@@ -72,6 +72,8 @@ describe('the pruner on the emulator (bunker moto launcher)', () => {
   const sourceRds = aws.rds(source);
   let env: LocalEnvironment;
   let madeAt: number;
+  let firstRun: LocalRunSummary;
+  let pruneLines: string[];
 
   /** The pruner's dependencies as the retention role, on a clock `days` after the copies were made. */
   async function pruner(days: number) {
@@ -94,8 +96,10 @@ describe('the pruner on the emulator (bunker moto launcher)', () => {
     }
     await createSnapshot(sourceRds, 'billing', 'billing-1');
     madeAt = Date.now();
-    const run = await localRun(config, endpoint);
-    expect(run.settled).toBe(true);
+    const progress: string[] = [];
+    firstRun = await localRun(config, endpoint, { progress: (line) => progress.push(line) });
+    expect(firstRun.settled).toBe(true);
+    pruneLines = progress.filter((line) => line.startsWith('pruner'));
   }, 120_000);
 
   afterAll(() => aws.destroy());
@@ -110,6 +114,22 @@ describe('the pruner on the emulator (bunker moto launcher)', () => {
       'orders-automated',
     ]);
     expect(await inventory(config, endpoint, { status: 'available' })).toHaveLength(6);
+  });
+
+  it('is run by `local run` after the copies settle: nothing is due yet, and it says so', () => {
+    expect(firstRun.prune).toEqual({
+      expired: 0,
+      locked: 0,
+      refused: 0,
+      notBunkers: 0,
+      versionsDeleted: 0,
+      versionsKept: 0,
+      dumpsDeleted: 0,
+      dumpObjectsKept: 0,
+    });
+    expect(pruneLines).toEqual([
+      "pruner: 0 copy(ies) expired, 0 due but kept (0 locked, 0 refused, 0 not Bunker's), 0 value version(s) and 0 table dump(s) expired",
+    ]);
   });
 
   it('deletes nothing while every copy is within its retention', async () => {

@@ -77,6 +77,7 @@ describe('the audit function', () => {
         `arn:<AWS::Partition>:iam::${BACKUP}:role/bunker-intake`,
         `arn:<AWS::Partition>:iam::${BACKUP}:role/bunker-audit`,
         `arn:<AWS::Partition>:iam::${BACKUP}:role/bunker-sweep`,
+        `arn:<AWS::Partition>:iam::${BACKUP}:role/bunker-operator`,
       ]);
     }
   });
@@ -105,6 +106,87 @@ describe('the audit function', () => {
         asArray(r.Properties?.Targets as unknown[]).some((t) => flatten((t as { Arn: unknown }).Arn).includes(fn)),
     );
     expect(rules.map((rule) => rule.Properties?.ScheduleExpression)).toEqual(['rate(15 minutes)']);
+  });
+});
+
+describe('the operator role (bunker status --operator)', () => {
+  let operatorRoleId: string;
+  beforeAll(() => {
+    [operatorRoleId] = logicalIds(vault, 'AWS::IAM::Role', (props) => props.RoleName === 'bunker-operator');
+  });
+  const operatorStatements = () =>
+    policyStatements(vault).filter(
+      (found) =>
+        (found.type === 'AWS::IAM::Policy' || found.type === 'AWS::IAM::ManagedPolicy') &&
+        asArray(vault.Resources[found.logicalId].Properties?.Roles).some(
+          (role) => referencedId(role) === operatorRoleId,
+        ),
+    );
+
+  it('is trusted by the backup account alone, with no condition of its own', () => {
+    const trust = policyStatements(vault).filter(
+      (found) => found.logicalId === operatorRoleId && found.property === 'AssumeRolePolicyDocument',
+    );
+    expect(trust.map((found) => found.statement.Effect)).toEqual(['Allow']);
+    expect(trust.map((found) => flatten((found.statement.Principal as { AWS: unknown }).AWS))).toEqual([
+      `arn:<AWS::Partition>:iam::${BACKUP}:root`,
+    ]);
+    expect(actionsOf(trust[0].statement)).toEqual(['sts:AssumeRole']);
+  });
+
+  it('may write, delete or encrypt nothing: only reads, listings and AssumeRole', () => {
+    const actions = operatorStatements().flatMap((found) => actionsOf(found.statement));
+    expect(actions.sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:DescribeTable',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+      'kms:Decrypt',
+      'kms:DescribeKey',
+      's3:ListBucket',
+      's3:ListBucketVersions',
+      'sts:AssumeRole',
+    ]);
+    expect(operatorStatements().every((found) => found.statement.Effect === 'Allow')).toBe(true);
+  });
+
+  it('decrypts with the inventory key only, and only through DynamoDB', () => {
+    const [inventoryKey] = logicalIds(vault, 'AWS::KMS::Key', (props) =>
+      String(props.Description).includes('encrypts the inventory table'),
+    );
+    const kms = operatorStatements().filter((found) => actionsOf(found.statement).some((a) => a.startsWith('kms:')));
+    expect(kms).toHaveLength(1);
+    expect(asArray(kms[0].statement.Resource).map(referencedId)).toEqual([inventoryKey]);
+    expect(conditionValues(kms[0].statement, 'StringEquals', 'kms:ViaService')).toEqual([
+      'dynamodb.eu-west-1.amazonaws.com',
+    ]);
+  });
+
+  it("lists the vault bucket's keys but reads no value, and assumes exactly the reader roles", () => {
+    const [bucket] = logicalIds(
+      vault,
+      'AWS::S3::Bucket',
+      (props) => props.BucketName === `bunker-vault-${BACKUP}-eu-west-1`,
+    );
+    const s3 = operatorStatements().filter((found) => actionsOf(found.statement).some((a) => a.startsWith('s3:')));
+    expect(s3.flatMap((found) => asArray(found.statement.Resource).map(flatten))).toEqual([`<${bucket}.Arn>`]);
+    const assume = operatorStatements().filter((found) => actionsOf(found.statement).includes('sts:AssumeRole'));
+    expect(assume.flatMap((found) => asArray(found.statement.Resource).map(flatten)).sort()).toEqual([
+      `arn:<AWS::Partition>:iam::${PAYMENTS}:role/bunker-reader`,
+      `arn:<AWS::Partition>:iam::${STOREFRONT}:role/bunker-reader`,
+    ]);
+  });
+
+  it('reads only the inventory table and its indexes', () => {
+    const [table] = logicalIds(vault, 'AWS::DynamoDB::Table', (props) => props.TableName === 'bunker-inventory');
+    const reads = operatorStatements().filter((found) =>
+      actionsOf(found.statement).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(reads.flatMap((found) => asArray(found.statement.Resource).map(flatten))).toEqual([
+      `<${table}.Arn>`,
+      `<${table}.Arn>/index/*`,
+    ]);
   });
 });
 

@@ -403,12 +403,13 @@ describe('the vault stack', () => {
     );
   });
 
-  it('names the vault Lambda roles as the source stacks name them, and lets only intake, the sweep and audit assume reader roles', () => {
+  it('names the vault Lambda roles as the source stacks name them, and lets only intake, the sweep, audit and the operator assume reader roles', () => {
     const roles = resourcesOf(vault, 'AWS::IAM::Role');
     const roleArns = roles.map(([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`);
-    // The three vault Lambdas' roles, and the retention role the pruner runs as.
+    // The vault Lambdas' roles, the retention role the pruner runs as, and the operator's read-only role.
     const retentionRole = `arn:aws:iam::${BACKUP}:role/${config.name}-retention`;
-    expect(roleArns.sort()).toEqual([...vaultRoleArns(config.name, BACKUP), retentionRole].sort());
+    const operatorRole = `arn:aws:iam::${BACKUP}:role/${config.name}-operator`;
+    expect(roleArns.sort()).toEqual([...vaultRoleArns(config.name, BACKUP), retentionRole, operatorRole].sort());
     const assumers = roles
       .filter(([roleId]) =>
         policyStatements(vault).some(
@@ -419,7 +420,7 @@ describe('the vault stack', () => {
         ),
       )
       .map(([, role]) => role.Properties?.RoleName);
-    expect(assumers.sort()).toEqual([names.auditRole, names.intakeRole, names.sweepRole]);
+    expect(assumers.sort()).toEqual([names.auditRole, names.intakeRole, names.operatorRole, names.sweepRole]);
   });
 
   it('grants no vault Lambda a listing of RDS snapshots beyond what sources share with it in their Regions: sources are read through the reader role', () => {
@@ -512,7 +513,7 @@ describe('the source stacks', () => {
     }
   });
 
-  it("let only the vault's intake, audit and sweep roles assume the reader role, only to read, only in the registered Regions", () => {
+  it("let only the vault's intake, audit, sweep and operator roles assume the reader role, only to read, only in the registered Regions", () => {
     const readerName = sourceNames(config.name, 'any').readerRole;
     for (const { key, template } of each()) {
       for (const [roleId] of resourcesOf(template, 'AWS::IAM::Role').filter(
@@ -525,6 +526,7 @@ describe('the source stacks', () => {
           `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.intakeRole}`,
           `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.auditRole}`,
           `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.sweepRole}`,
+          `arn:<AWS::Partition>:iam::${BACKUP}:role/${names.operatorRole}`,
         ]);
         expect(template.Resources[roleId].Properties?.ManagedPolicyArns, key).toBeUndefined();
         expect(template.Resources[roleId].Properties?.Policies, key).toBeUndefined();

@@ -40,7 +40,12 @@ let rdsOnly: Synthesized;
 beforeAll(() => {
   all = synthesize(document);
   governance = synthesize({ ...document, immutability: { mode: 'governance' } });
-  rdsOnly = synthesize({ ...document, artifacts: { rds: { enabled: true } } });
+  // Also the deployment whose organization trail already logs the backup account.
+  rdsOnly = synthesize({
+    ...document,
+    artifacts: { rds: { enabled: true } },
+    alerts: { emails: ['backup-alerts@example.com'], trail: 'existing' },
+  });
 });
 
 const DEPLOYMENT_ROLE =
@@ -177,7 +182,7 @@ describe('the alarms on tampering', () => {
 
   it('alarms on any attempt to disable, delete or rewrite the policy of any Bunker key', () => {
     const rule = ruleNamed(all.vault, 'bunker-key-changes');
-    const keys = ['backup-data', 'inventory', 'intake', 'pull'].map(
+    const keys = ['backup-data', 'inventory', 'intake', 'pull', 'trail'].map(
       (name) => `<${keyOfAlias(all.vault, `alias/bunker-${name}`)}.Arn>`,
     );
 
@@ -197,7 +202,7 @@ describe('the alarms on tampering', () => {
   });
 
   it('lets only these rules of this account publish through EventBridge to the alerts topic and its key', () => {
-    const rules = ['bunker-copy-changes', 'bunker-ec2-copy-changes', 'bunker-key-changes'].map(
+    const rules = ['bunker-copy-changes', 'bunker-ec2-copy-changes', 'bunker-key-changes', 'bunker-trail-changes'].map(
       (name) => `arn:<AWS::Partition>:events:eu-west-1:111111111111:rule/${name}`,
     );
     const fromEvents = policyStatements(all.vault)
@@ -208,6 +213,97 @@ describe('the alarms on tampering', () => {
       expect(conditionValues(statement, 'ArnEquals', 'aws:SourceArn')).toEqual(rules);
       expect(conditionValues(statement, 'StringEquals', 'aws:SourceAccount')).toEqual(['111111111111']);
     }
+  });
+});
+
+describe('the trail the alarms read (alerts.trail "create", the default)', () => {
+  const TRAIL_ARN = 'arn:<AWS::Partition>:cloudtrail:eu-west-1:111111111111:trail/bunker-tamper';
+  const trailOf = (template: TemplateJson) =>
+    logicalIds(template, 'AWS::CloudTrail::Trail', () => true).map((id) => template.Resources[id].Properties ?? {});
+  const trailBucket = (template: TemplateJson) =>
+    logicalIds(template, 'AWS::S3::Bucket', (props) => props.BucketName === 'bunker-trail-111111111111-eu-west-1');
+
+  it('logs the management write events of every Region, with log file validation, under a key of its own', () => {
+    const trails = trailOf(all.vault);
+    expect(trails).toHaveLength(1);
+    const [trail] = trails;
+    expect(trail).toMatchObject({
+      TrailName: 'bunker-tamper',
+      IsLogging: true,
+      IsMultiRegionTrail: true,
+      IncludeGlobalServiceEvents: true,
+      EnableLogFileValidation: true,
+      EventSelectors: [{ IncludeManagementEvents: true, ReadWriteType: 'WriteOnly' }],
+    });
+    expect(flatten(trail.S3BucketName)).toBe(`<${trailBucket(all.vault)[0]}>`);
+    expect(flatten(trail.KMSKeyId)).toBe(`<${keyOfAlias(all.vault, 'alias/bunker-trail')}.Arn>`);
+  });
+
+  it('writes to a bucket of its own, under Object Lock for 365 days in the mode of immutability.mode, encrypted with its key', () => {
+    const [bucketId] = trailBucket(all.vault);
+    const bucket = all.vault.Resources[bucketId];
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties?.ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 365 } },
+    });
+    const [governanceBucket] = trailBucket(governance.vault);
+    expect(governance.vault.Resources[governanceBucket].Properties?.ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } },
+    });
+    const encryption = bucket.Properties?.BucketEncryption as {
+      ServerSideEncryptionConfiguration: { ServerSideEncryptionByDefault: Record<string, unknown> }[];
+    };
+    expect(encryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault).toEqual({
+      SSEAlgorithm: 'aws:kms',
+      KMSMasterKeyID: { 'Fn::GetAtt': [keyOfAlias(all.vault, 'alias/bunker-trail'), 'Arn'] },
+    });
+  });
+
+  it('lets CloudTrail write to the bucket and encrypt with the key only for this trail', () => {
+    const [bucketId] = trailBucket(all.vault);
+    const fromCloudTrail = policyStatements(all.vault).filter((found) =>
+      principalsOf(found.statement).includes('cloudtrail.amazonaws.com'),
+    );
+    expect(fromCloudTrail.map((found) => actionsOf(found.statement)).sort()).toEqual([
+      ['kms:DescribeKey'],
+      ['kms:GenerateDataKey*'],
+      ['s3:GetBucketAcl'],
+      ['s3:PutObject'],
+    ]);
+    for (const { statement } of fromCloudTrail) {
+      expect(statement.Effect).toBe('Allow');
+      expect(conditionValues(statement, 'StringEquals', 'aws:SourceArn')).toEqual([TRAIL_ARN]);
+    }
+    const put = fromCloudTrail.find((found) => actionsOf(found.statement).includes('s3:PutObject'));
+    expect(flatten(put?.statement.Resource)).toBe(`<${bucketId}.Arn>/AWSLogs/111111111111/*`);
+  });
+
+  it("denies disabling or deleting the trail's key to all but a deployment, and alarms on changes to any trail", () => {
+    const denials = keyPolicy(all.vault, keyOfAlias(all.vault, 'alias/bunker-trail')).filter(
+      (s) => s.Effect === 'Deny',
+    );
+    expect(denials.map(actionsOf)).toEqual([['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy']]);
+    const rule = ruleNamed(all.vault, 'bunker-trail-changes');
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.cloudtrail'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['cloudtrail.amazonaws.com'],
+        eventName: ['StopLogging', 'DeleteTrail', 'UpdateTrail', 'PutEventSelectors'],
+      },
+    });
+    expect(flatten(rule.Targets[0].Arn)).toBe('<AlertsTopic3414BE91>');
+  });
+
+  it('is not created with alerts.trail "existing", whose trail changes are still alarmed', () => {
+    expect(trailOf(rdsOnly.vault)).toEqual([]);
+    expect(trailBucket(rdsOnly.vault)).toEqual([]);
+    expect(logicalIds(rdsOnly.vault, 'AWS::KMS::Alias', (props) => props.AliasName === 'alias/bunker-trail')).toEqual(
+      [],
+    );
+    ruleNamed(rdsOnly.vault, 'bunker-trail-changes');
   });
 });
 
@@ -259,7 +355,7 @@ describe('the vault bucket’s Object Lock', () => {
 });
 
 describe('cdk-nag', () => {
-  it('finds nothing unacknowledged in the app with every kind enabled, nor in governance mode', () => {
+  it('finds nothing unacknowledged in the app with every kind enabled, nor in governance mode, nor with an existing trail', () => {
     for (const synthesized of [all, governance, rdsOnly]) {
       expect(synthesized.synthError).toBeUndefined();
       const report = JSON.parse(readFileSync(join(synthesized.outdir, 'validation-report.json'), 'utf8')) as {

@@ -2,6 +2,8 @@
  * `backup.secondRegion` on the templates: a stack in the backup account's
  * second Region holds a backup-data key only the backup account may use,
  * and the vault Lambdas may use it only through that Region's copy services.
+ * The Region is guarded like the vault's: the key's denial, the tampering
+ * alarms to an alerts topic of its own, and a locked Recycle Bin.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,22 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type BunkerApp } from '../../lib/app';
 import { parseConfig } from '../../lib/config/load';
-import { actionsOf, conditionValues, policyStatements, principalsOf, type TemplateJson } from './policy-walk';
+import {
+  actionsOf,
+  conditionValues,
+  flatten,
+  logicalIds,
+  policyStatements,
+  principalsOf,
+  type TemplateJson,
+} from './policy-walk';
+
+/** The logical id of the KMS key behind an alias. */
+function keyOfAlias(template: TemplateJson, alias: string): string {
+  const [aliasId] = logicalIds(template, 'AWS::KMS::Alias', (props) => props.AliasName === alias);
+  const target = template.Resources[aliasId].Properties?.TargetKeyId as { 'Fn::GetAtt': [string, string] };
+  return target['Fn::GetAtt'][0];
+}
 
 const BACKUP = '111111111111';
 
@@ -45,17 +62,80 @@ describe('a second Region of the backup account', () => {
   });
 
   it('keeps the second Region’s backup-data key to the backup account, rotated, retained, under the same alias', () => {
-    const keys = Object.entries(region.Resources).filter(([, r]) => r.Type === 'AWS::KMS::Key');
     const aliases = Object.values(region.Resources).filter((r) => r.Type === 'AWS::KMS::Alias');
-    expect(keys).toHaveLength(1);
-    expect(aliases.map((a) => a.Properties?.AliasName)).toEqual(['alias/bunker-backup-data']);
-    const [[keyId, key]] = keys;
+    // The backup-data key, and the key of this Region's alerts topic.
+    expect(aliases.map((a) => a.Properties?.AliasName).sort()).toEqual([
+      'alias/bunker-alerts',
+      'alias/bunker-backup-data',
+    ]);
+    const keyId = keyOfAlias(region, 'alias/bunker-backup-data');
+    const key = region.Resources[keyId];
     expect(key.DeletionPolicy).toBe('Retain');
     expect(key.Properties?.EnableKeyRotation).toBe(true);
     const principals = policyStatements(region)
-      .filter((found) => found.logicalId === keyId)
+      .filter((found) => found.logicalId === keyId && found.statement.Effect === 'Allow')
       .flatMap((found) => principalsOf(found.statement));
     expect(new Set(principals)).toEqual(new Set([`arn:<AWS::Partition>:iam::${BACKUP}:root`]));
+  });
+
+  it('denies disabling, scheduling the deletion of or rewriting that key to all but a deployment', () => {
+    const denials = policyStatements(region)
+      .filter((found) => found.logicalId === keyOfAlias(region, 'alias/bunker-backup-data'))
+      .map((found) => found.statement)
+      .filter((statement) => statement.Effect === 'Deny');
+    expect(denials).toHaveLength(1);
+    expect(principalsOf(denials[0])).toEqual(['*']);
+    expect(actionsOf(denials[0])).toEqual(['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy']);
+    expect(conditionValues(denials[0], 'ArnNotLike', 'aws:PrincipalArn')).toEqual([
+      'arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-*-cfn-exec-role-<AWS::AccountId>-<AWS::Region>',
+    ]);
+  });
+
+  it('alarms on tampering in that Region to an alerts topic of its own, e-mailed like the vault’s', () => {
+    const [topicId] = logicalIds(region, 'AWS::SNS::Topic', (props) => props.TopicName === 'bunker-alerts');
+    expect(topicId).toBeDefined();
+    const rules = logicalIds(region, 'AWS::Events::Rule', () => true).map(
+      (id) => region.Resources[id].Properties ?? {},
+    );
+    expect(rules.map((rule) => rule.Name).sort()).toEqual([
+      'bunker-copy-changes',
+      'bunker-ec2-copy-changes',
+      'bunker-key-changes',
+      'bunker-trail-changes',
+    ]);
+    for (const rule of rules) {
+      expect((rule.Targets as { Arn: unknown }[]).map((target) => flatten(target.Arn))).toEqual([`<${topicId}>`]);
+    }
+    const keyRule = rules.find((rule) => rule.Name === 'bunker-key-changes') as {
+      EventPattern: { detail: { resources: { ARN: unknown[] } } };
+    };
+    expect(keyRule.EventPattern.detail.resources.ARN.map(flatten)).toEqual([
+      `<${keyOfAlias(region, 'alias/bunker-backup-data')}.Arn>`,
+    ]);
+    const publish = policyStatements(region).filter((found) => found.statement.Sid === 'ImmutabilityRulesPublish');
+    expect(publish.length).toBe(2);
+    for (const { statement } of publish) {
+      expect(conditionValues(statement, 'ArnEquals', 'aws:SourceArn')).toEqual(
+        ['copy-changes', 'ec2-copy-changes', 'key-changes', 'trail-changes'].map(
+          (name) => `arn:<AWS::Partition>:events:us-east-1:${BACKUP}:rule/bunker-${name}`,
+        ),
+      );
+    }
+    const emails = logicalIds(region, 'AWS::SNS::Subscription', () => true).map(
+      (id) => region.Resources[id].Properties ?? {},
+    );
+    expect(emails.map((sub) => [sub.Protocol, sub.Endpoint])).toEqual([['email', 'backup-alerts@example.com']]);
+  });
+
+  it('keeps deleted EBS snapshots of that Region in a locked Recycle Bin, and deploys no second trail there', () => {
+    const bins = logicalIds(region, 'AWS::Rbin::Rule', () => true).map((id) => region.Resources[id].Properties ?? {});
+    expect(bins.map((rule) => [rule.ResourceType, rule.LockConfiguration])).toEqual([
+      ['EBS_SNAPSHOT', { UnlockDelayValue: 7, UnlockDelayUnit: 'DAYS' }],
+    ]);
+    // The vault's trail is multi-Region: it logs this Region's calls.
+    expect(logicalIds(region, 'AWS::CloudTrail::Trail', () => true)).toEqual([]);
+    const trails = logicalIds(vault, 'AWS::CloudTrail::Trail', () => true);
+    expect(trails.map((id) => vault.Resources[id].Properties?.IsMultiRegionTrail)).toEqual([true]);
   });
 
   it('lets the vault Lambdas use that key only through the copy services of the second Region', () => {

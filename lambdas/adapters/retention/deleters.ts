@@ -12,18 +12,16 @@ import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, type 
 import type { StoredVersion } from '../../core/retention/plan';
 import type { CopyDeleter, CopyDeleters, CopyToDelete, DeleteOutcome, VaultVersions } from '../../core/retention/prune';
 import { type AwsContext, clientConfig } from '../aws-context';
-import { describeAwsError } from '../aws-errors';
+import { describeAwsError, isLockRefusal, type LockableCall } from '../aws-errors';
 import { BackupEc2Clients } from '../ec2-common';
 
 /**
- * Error codes and messages of a lock: EC2's `SnapshotLocked` family,
- * deregistration protection, and S3's refusal of a version under Object Lock
- * (an `AccessDenied` whose message names the lock).
+ * Runs one delete call and says what it came to. `lockable` names the EC2
+ * call whose lock or protection code means "locked" (`isLockRefusal`, by
+ * code); S3's refusal of a version under Object Lock is told apart in
+ * {@link S3VaultVersions.deleteVersion}.
  */
-const LOCKED = /lock|protect/i;
-
-/** Runs one delete call and says what it came to. */
-async function outcomeOf(call: () => Promise<unknown>): Promise<DeleteOutcome> {
+async function outcomeOf(call: () => Promise<unknown>, lockable?: LockableCall): Promise<DeleteOutcome> {
   try {
     await call();
     return { outcome: 'deleted' };
@@ -31,7 +29,7 @@ async function outcomeOf(call: () => Promise<unknown>): Promise<DeleteOutcome> {
     const { class: kind, code, message } = describeAwsError(error);
     const detail = `${code}: ${message}`;
     if (kind === 'not-found') return { outcome: 'gone' };
-    if (LOCKED.test(code) || LOCKED.test(message)) return { outcome: 'locked', detail };
+    if (lockable && isLockRefusal(lockable, error)) return { outcome: 'locked', detail };
     if (kind === 'refused') return { outcome: 'refused', detail };
     throw error;
   }
@@ -43,7 +41,10 @@ const GONE_IMAGE = new Set(['InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable']
 function ebsDeleter(ec2: BackupEc2Clients): CopyDeleter {
   return {
     delete: (copy: CopyToDelete) =>
-      outcomeOf(() => ec2.clientFor(copy.region).send(new DeleteSnapshotCommand({ SnapshotId: copy.targetId }))),
+      outcomeOf(
+        () => ec2.clientFor(copy.region).send(new DeleteSnapshotCommand({ SnapshotId: copy.targetId })),
+        'DeleteSnapshot',
+      ),
   };
 }
 
@@ -59,10 +60,13 @@ function amiDeleter(ec2: BackupEc2Clients): CopyDeleter {
           if (GONE_IMAGE.has(describeAwsError(error).code)) return;
           throw error;
         }
-      });
+      }, 'DeregisterImage');
       if (image.outcome === 'locked' || image.outcome === 'refused') return image;
       for (const child of copy.children ?? []) {
-        const snapshot = await outcomeOf(() => client.send(new DeleteSnapshotCommand({ SnapshotId: child })));
+        const snapshot = await outcomeOf(
+          () => client.send(new DeleteSnapshotCommand({ SnapshotId: child })),
+          'DeleteSnapshot',
+        );
         if (snapshot.outcome === 'locked' || snapshot.outcome === 'refused') return snapshot;
         if (snapshot.outcome === 'deleted') image = { outcome: 'deleted' };
       }
