@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { SQSEvent } from 'aws-lambda';
 import type { AuditSettings } from '../lambdas/core/audit/types';
+import { listedSources } from '../lambdas/core/enrolment/registry';
 import { type InventoryRecord, newRecord } from '../lambdas/core/inventory';
 import { intermediateSnapshotId } from '../lambdas/core/names';
 import { silentLog } from '../lambdas/core/ports';
@@ -240,6 +241,7 @@ async function auditorOf(n: number) {
     records: new MemoryAuditRecords(),
     alerts: new MemoryAlerts(),
     log: silentLog,
+    sources: listedSources([{ account: SOURCE, regions: [REGION] }]),
   };
   return createAuditHandler(deps, undefined, { now: () => now });
 }

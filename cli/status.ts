@@ -6,7 +6,7 @@
  * is within its RPO (at-risk included), 2 when anything breaches, 1 when
  * the audit could not see everything (or failed).
  */
-import { auditDeps } from '../lambdas/adapters/audit/wiring';
+import { auditDeps, auditSources } from '../lambdas/adapters/audit/wiring';
 import type { AwsContext } from '../lambdas/adapters/aws-context';
 import { audit } from '../lambdas/core/audit/audit';
 import { formatHours } from '../lambdas/core/audit/alerts';
@@ -40,11 +40,15 @@ export async function readStatus(
   operator = false,
 ): Promise<AuditReport> {
   const settings = auditHandlerSettings(config, 'arn:aws:sns:::none');
+  // Listed and enrolled accounts, as the audit function sees them.
+  const registry = auditSources(settings, context, Boolean(config.organization));
+  const sources = {
+    all: async () => (await registry.all()).filter((s) => !filter.account || s.account === filter.account),
+  };
   const narrowed = {
     ...settings,
     audit: {
       ...settings.audit,
-      sources: settings.audit.sources.filter((s) => !filter.account || s.account === filter.account),
       kinds: Object.fromEntries(
         Object.entries(settings.audit.kinds).filter(([kind]) => !filter.kind || kind === filter.kind),
       ),
@@ -55,7 +59,7 @@ export async function readStatus(
       throw new Error('bunker status publishes nothing');
     },
   };
-  const deps = auditDeps(narrowed, context, log, publishNothing);
+  const deps = auditDeps(narrowed, context, log, publishNothing, sources);
   return audit({ ...deps, discovery: explainRefusals(deps.discovery, config, operator) }, now, { readOnly: true });
 }
 

@@ -5,7 +5,7 @@
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
-import { auditDeps } from '../adapters/audit/wiring';
+import { auditDeps, auditSources, ENROLLED_SOURCES_ENV } from '../adapters/audit/wiring';
 import { audit, type AuditDeps } from '../core/audit/audit';
 import { type AuditMetric, auditMetrics } from '../core/audit/metrics';
 import { auditSettingsFromEnv } from '../core/audit/settings';
@@ -65,14 +65,9 @@ export function createAuditHandler(deps: AuditDeps, metrics?: Metrics, clock: Cl
     }
     if (metrics) {
       const kinds = Object.keys(deps.settings.kinds) as AuditKind[];
-      emitAuditMetrics(
-        metrics,
-        auditMetrics(
-          report,
-          kinds,
-          deps.settings.sources.map((s) => s.account),
-        ),
-      );
+      // Enrolled accounts too: the registry answers from what the audit just read.
+      const accounts = (await deps.sources.all()).map((s) => s.account);
+      emitAuditMetrics(metrics, auditMetrics(report, kinds, accounts));
     }
     if (report.unreachable.length > 0) {
       // The function's error alarm fires: a source it cannot see is not a source known to be backed up.
@@ -88,7 +83,9 @@ export const handler = (): Promise<AuditSummary> => {
   wired ??= (() => {
     const settings = auditSettingsFromEnv();
     const log = powertoolsLog(newLogger('bunker-audit'));
-    return createAuditHandler(auditDeps(settings, { region: settings.backupRegion }, log), newMetrics('bunker-audit'));
+    const context = { region: settings.backupRegion };
+    const sources = auditSources(settings, context, process.env[ENROLLED_SOURCES_ENV] === 'true');
+    return createAuditHandler(auditDeps(settings, context, log, undefined, sources), newMetrics('bunker-audit'));
   })();
   return wired();
 };

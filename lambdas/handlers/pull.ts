@@ -1,7 +1,9 @@
 /**
  * Lambda: the pull queue's consumer. Each SQS record is one {@link PullJob}
  * (from an EventBridge schedule, or a run's own continuation): pull one
- * kind from one source account and Region into the vault. A job that is not
+ * kind from one source account and Region into the vault; or one
+ * {@link PullFanOutJob} (a kind's schedule for enrolled accounts), expanded
+ * into one job per active enrolled account and Region. A job that is not
  * a valid pull job is logged and consumed, never retried; a run that fails
  * is reported as that record's failure, so SQS retries it and, after the
  * queue's receive limit, moves it to the dead-letter queue.
@@ -13,9 +15,19 @@ import * as z from 'zod/mini';
 import '../core/zod-messages';
 import { clientConfig } from '../adapters/aws-context';
 import { newLogger, powertoolsLog } from '../adapters/log';
-import { runPullJob } from '../adapters/pull/wiring';
-import type { Log } from '../core/ports';
-import { PULLED_CONFIG_KEYS, type PullJob, type PullRunSummary } from '../core/pull/types';
+import { sourceRegistry } from '../adapters/enrolment/wiring';
+import { queuePullJobs, runPullJob } from '../adapters/pull/wiring';
+import { listedSources } from '../core/enrolment/registry';
+import type { Log, SourceRegistry } from '../core/ports';
+import { fanOutJobs } from '../core/pull/fan-out';
+import {
+  isFanOut,
+  PULLED_CONFIG_KEYS,
+  type PullFanOutJob,
+  type PullJob,
+  type PullQueueJob,
+  type PullRunSummary,
+} from '../core/pull/types';
 import { type PullHandlerSettings, pullSettingsFromEnv } from '../core/settings';
 
 /** SQS delays a message by at most 15 minutes. */
@@ -29,18 +41,25 @@ export const PullJobSchema = z.strictObject({
   region: z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/)),
   table: z.optional(z.string().check(z.minLength(3), z.maxLength(255))),
 });
+export const PullFanOutJobSchema = z.strictObject({ kind: z.enum(PULLED_CONFIG_KEYS), fanOut: z.literal(true) });
+/** What the pull queue carries: a job, or a kind's fan-out to the enrolled accounts. */
+export const PullQueueJobSchema = z.union([PullJobSchema, PullFanOutJobSchema]);
 
 /** The job in a message body, or the reasons it is not one (never the body itself: it is not trusted). */
-export function parsePullJob(body: string): { job: PullJob } | { problems: string[] } {
+export function parsePullJob(body: string): { job: PullQueueJob } | { problems: string[] } {
   let value: unknown;
   try {
     value = JSON.parse(body);
   } catch {
     return { problems: ['the message body is not JSON'] };
   }
-  const result = PullJobSchema.safeParse(value);
+  const result = PullQueueJobSchema.safeParse(value);
   if (result.success) return { job: result.data };
-  return { problems: result.error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`) };
+  // The union's own message says only "invalid input": report the problems of the shape the body claims.
+  const claimed =
+    value !== null && typeof value === 'object' && 'fanOut' in value ? PullFanOutJobSchema : PullJobSchema;
+  const issues = claimed.safeParse(value).error?.issues ?? result.error.issues;
+  return { problems: issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`) };
 }
 
 export interface PullHandlerDeps {
@@ -48,12 +67,32 @@ export interface PullHandlerDeps {
   readonly log: Log;
   /** Queues `job` on the pull queue, delivered after `delaySeconds` (at most {@link MAX_DELAY_SECONDS}). */
   continueLater(job: PullJob, delaySeconds: number): Promise<void>;
+  /** Queues the jobs of a fan-out at once. @default each through `continueLater` without delay */
+  queueJobs?(jobs: readonly PullJob[]): Promise<void>;
+  /** Who is registered. @default the listed sources of `settings` */
+  sources?: SourceRegistry;
   run?: typeof runPullJob;
 }
 
 export function createPullHandler(deps: PullHandlerDeps) {
   const processor = new BatchProcessor(EventType.SQS);
   const run = deps.run ?? runPullJob;
+  const registry = deps.sources ?? listedSources(deps.settings.sources);
+  const queueJobs =
+    deps.queueJobs ??
+    (async (jobs: readonly PullJob[]) => {
+      for (const job of jobs) await deps.continueLater(job, 0);
+    });
+  const fanOut = async (messageId: string, job: PullFanOutJob): Promise<undefined> => {
+    const jobs = await fanOutJobs(job, registry, deps.settings.sources);
+    await queueJobs(jobs);
+    deps.log.info('pull fanned out to the enrolled accounts', {
+      messageId,
+      kind: job.kind,
+      jobs: jobs.map((j) => `${j.account}/${j.region}`),
+    });
+    return undefined;
+  };
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     // The whole invocation's deadline: with batch size 1, the one job gets all of it.
     const deadline = Date.now() + (context ? context.getRemainingTimeInMillis() : 900_000) - DEADLINE_MARGIN_MS;
@@ -63,21 +102,30 @@ export function createPullHandler(deps: PullHandlerDeps) {
         deps.log.error('pull job rejected', { messageId: record.messageId, problems: parsed.problems });
         return undefined;
       }
-      const registered = deps.settings.sources.some(
-        (source) => source.account === parsed.job.account && source.regions.includes(parsed.job.region),
-      );
-      if (!registered || !deps.settings.pull[parsed.job.kind]) {
+      const job = parsed.job;
+      const enabled = Boolean(deps.settings.pull[job.kind]);
+      if (isFanOut(job)) {
+        if (enabled) return fanOut(record.messageId, job);
+        deps.log.error('pull job rejected', {
+          messageId: record.messageId,
+          problems: [`${job.kind} is not an enabled pulled kind`],
+        });
+        return undefined;
+      }
+      // Listed or enrolled, now: a job queued before its account departed is not run.
+      const registered = (await registry.source(job.account))?.regions.includes(job.region) ?? false;
+      if (!registered || !enabled) {
         deps.log.error('pull job rejected', {
           messageId: record.messageId,
           problems: [
             registered
-              ? `${parsed.job.kind} is not an enabled pulled kind`
-              : `${parsed.job.account} ${parsed.job.region} is not a registered source account and Region`,
+              ? `${job.kind} is not an enabled pulled kind`
+              : `${job.account} ${job.region} is not a registered source account and Region`,
           ],
         });
         return undefined;
       }
-      const summary = await run(parsed.job, deps.settings, {
+      const summary = await run(job, deps.settings, {
         log: deps.log,
         deadline,
         continueLater: deps.continueLater,
@@ -96,10 +144,14 @@ export const handler = (event: SQSEvent, context: Context): Promise<SQSBatchResp
   wired ??= (() => {
     const settings = pullSettingsFromEnv();
     const log = powertoolsLog(newLogger('bunker-pull'));
-    const sqs = new SQSClient(clientConfig({ region: settings.backupRegion }));
+    const context = { region: settings.backupRegion };
+    const sqs = new SQSClient(clientConfig(context));
     return createPullHandler({
       settings,
       log,
+      // Listed and enrolled accounts: enrolment records are read from the inventory table.
+      sources: sourceRegistry(settings, context),
+      queueJobs: (jobs) => queuePullJobs(sqs, settings.pullQueueUrl, jobs),
       async continueLater(job, delaySeconds) {
         await sqs.send(
           new SendMessageCommand({

@@ -141,6 +141,19 @@ export function pullSchedules(config: BunkerConfig): PullSchedule[] {
 }
 
 /**
+ * With organizational units, one schedule per enabled pulled kind for every
+ * enrolled account at once (at the kind's rate): the rule queues a fan-out
+ * job that the pull handler expands. None without `organization`.
+ */
+export function pullFanOutSchedules(config: BunkerConfig): { kind: PulledConfigKey; everyMinutes: number }[] {
+  if (!config.organization) return [];
+  return enabledPulledKinds(config).map((kind) => {
+    const policy = config.artifacts[kind];
+    return { kind, everyMinutes: policy.pullEveryMinutes ?? defaultPullEveryMinutes(kind, policy.rpoHours) };
+  });
+}
+
+/**
  * The vault bucket's default Object Lock retention: the longest
  * `retentionDays` of the enabled pulled kinds, so no kind's data is kept
  * shorter than it asks. Undefined when no pulled kind is enabled.

@@ -162,6 +162,8 @@ export class Audit extends Construct {
       timeout: Duration.minutes(5),
       environment: {
         ...auditSettingsToEnv(auditHandlerSettings(config, alertsTopic.topicArn, partition)),
+        // ENROLLED_SOURCES_ENV of lambdas/adapters/audit/wiring.ts (not imported: the SDK clients stay out of synthesis).
+        ...(config.organization ? { BUNKER_ENROLLED_SOURCES: 'true' } : {}),
         POWERTOOLS_SERVICE_NAME: `${config.name}-audit`,
       },
     });
@@ -189,6 +191,18 @@ export class Audit extends Construct {
       readerRoleArn(config.name, source.account, source.regions[0], partition),
     );
     if (enabledKinds(config).length > 0) this.fn.allow({ actions: ['sts:AssumeRole'], resources: readerRoles });
+    const organization = config.organization;
+    if (organization && enabledKinds(config).length > 0) {
+      // Enrolled accounts are found at run time: the reader role of any account of the organization.
+      this.fn.allow(
+        {
+          actions: ['sts:AssumeRole'],
+          resources: [readerRoleArn(config.name, '*', organization.units[0].regions[0], partition)],
+          conditions: { StringEquals: { 'aws:ResourceOrgID': organization.id } },
+        },
+        `The reader roles of enrolled accounts, which are found at run time: the role's name is fixed and its account must belong to the organization ${organization.id}; each reader role trusts only the vault's reading roles.`,
+      );
+    }
 
     new events.Rule(this, 'Schedule', {
       description: `Judge every resource in scope against its RPO every ${AUDIT_EVERY_MINUTES} minutes`,

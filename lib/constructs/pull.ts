@@ -25,7 +25,13 @@ import {
 } from '../../lambdas/core/names';
 import type { PulledConfigKey } from '../../lambdas/core/pull/types';
 import { pullSettingsToEnv } from '../../lambdas/core/settings';
-import { enabledPulledKinds, pullHandlerSettings, pullSchedules, vaultRetentionDays } from '../config/runtime';
+import {
+  enabledPulledKinds,
+  pullFanOutSchedules,
+  pullHandlerSettings,
+  pullSchedules,
+  vaultRetentionDays,
+} from '../config/runtime';
 import type { BunkerConfig, Scope, SourceConfig } from '../config/schema';
 import { BunkerFunction } from './bunker-function';
 import { acknowledge, NAG_PACK, wildcardFindings } from './nag';
@@ -43,6 +49,8 @@ export const accessLogsBucketName = (prefix: string, account: string, region: st
 /** One rule per kind, source account and Region; deterministic, so policies can name them before they exist. */
 export const pullRuleName = (prefix: string, kind: PulledConfigKey, account: string, region: string) =>
   `${prefix}-pull-${kind}-${account}-${region}`;
+/** One rule per kind for every enrolled account: it queues `{ kind, fanOut: true }`. */
+export const pullFanOutRuleName = (prefix: string, kind: PulledConfigKey) => `${prefix}-pull-${kind}-enrolled`;
 
 /**
  * Actions the vault bucket refuses to everyone but the retention role: no
@@ -122,6 +130,8 @@ export class PullVault extends Construct {
   public readonly pull: BunkerFunction;
   /** One per {@link pullSchedules} entry. */
   public readonly rules: readonly events.Rule[];
+  /** One per {@link pullFanOutSchedules} entry (with organizational units only). */
+  public readonly fanOutRules: readonly events.Rule[];
 
   constructor(scope: Construct, id: string, props: PullVaultProps) {
     super(scope, id);
@@ -303,6 +313,22 @@ export class PullVault extends Construct {
           ],
         }),
     );
+    this.fanOutRules = pullFanOutSchedules(config).map(
+      (schedule) =>
+        new events.Rule(this, `FanOut-${schedule.kind}`, {
+          ruleName: pullFanOutRuleName(config.name, schedule.kind),
+          description: `Pull ${schedule.kind} of every enrolled account every ${schedule.everyMinutes} minutes`,
+          schedule: events.Schedule.rate(Duration.minutes(schedule.everyMinutes)),
+          targets: [
+            {
+              bind: () => ({
+                arn: queueArn,
+                input: events.RuleTargetInput.fromObject({ kind: schedule.kind, fanOut: true }),
+              }),
+            },
+          ],
+        }),
+    );
     const pullRole = pullRoleArn(config.name, account, Aws.PARTITION);
     this.queue.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -397,6 +423,20 @@ export class PullVault extends Construct {
       actions: ['sts:AssumeRole'],
       resources: config.sources.map((source) => pullerRoleArn(config.name, source.account, Aws.PARTITION)),
     });
+    const organization = config.organization;
+    if (organization) {
+      // Enrolled accounts are found at run time: the puller role of any account of the organization.
+      fn.allow(
+        {
+          actions: ['sts:AssumeRole'],
+          resources: [pullerRoleArn(config.name, '*', Aws.PARTITION)],
+          conditions: { StringEquals: { 'aws:ResourceOrgID': organization.id } },
+        },
+        `The puller roles of enrolled accounts, which are found at run time: the role's name is fixed and its account must belong to the organization ${organization.id}; each puller role trusts only this role.`,
+      );
+      // The fan-out lists the enrolment records, which no index holds.
+      fn.allow({ actions: ['dynamodb:Scan'], resources: [table] });
+    }
   }
 }
 

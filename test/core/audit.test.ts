@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { audit, type AuditDeps } from '../../lambdas/core/audit/audit';
 import { auditMetrics } from '../../lambdas/core/audit/metrics';
+import { listedSources } from '../../lambdas/core/enrolment/registry';
 import type { AuditSettings } from '../../lambdas/core/audit/types';
 import { type InventoryRecord, newRecord } from '../../lambdas/core/inventory';
 import { silentLog } from '../../lambdas/core/ports';
@@ -60,7 +61,9 @@ async function fixture(over: Partial<AuditSettings> = {}) {
   const records = new MemoryAuditRecords();
   const alerts = new MemoryAlerts();
   const pulled = new MemoryPulledInventory();
-  const deps: AuditDeps = { settings: settings(over), discovery, inventory, pulled, records, alerts, log: silentLog };
+  const audited = settings(over);
+  const sources = listedSources(audited.sources.map(({ account, regions }) => ({ account, regions: [...regions] })));
+  const deps: AuditDeps = { settings: audited, sources, discovery, inventory, pulled, records, alerts, log: silentLog };
   const add = async (record: InventoryRecord) => expect(await inventory.create(record)).toBe(true);
   const db = (id: string, account = SOURCE, tags: Record<string, string> = TAG) =>
     discovery.add('rds-snapshot', account, REGION, { id, scopeIds: [id], tags });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../lib/config/load';
 import { describeOrganization } from '../../lib/config/schema';
+import { ENROLLED_SOURCES_ENV } from '../../lambdas/adapters/audit/wiring';
 import {
   actionsOf,
   flatten,
@@ -201,6 +202,61 @@ describe('organizational units on the templates', () => {
         },
       },
     });
+  });
+
+  /** `[resource, condition]` of each sts:AssumeRole statement of a role's default policy. */
+  const assumed = (policyPrefix: string) =>
+    policyStatements(synth.vault)
+      .filter(({ logicalId }) => logicalId.startsWith(policyPrefix))
+      .filter(({ statement }) => actionsOf(statement).includes('sts:AssumeRole'))
+      .map(({ statement }) => [flatten(statement.Resource), statement.Condition]);
+
+  it("lets the audit role assume the listed sources' reader roles, and any account's of the organization only", () => {
+    expect(assumed('AuditRoleDefaultPolicy')).toEqual([
+      [
+        'arn:<AWS::Partition>:iam::222222222222:role/bunker-reader,arn:<AWS::Partition>:iam::333333333333:role/bunker-reader',
+        undefined,
+      ],
+      ['arn:<AWS::Partition>:iam::*:role/bunker-reader', { StringEquals: { 'aws:ResourceOrgID': 'o-a1b2c3d4e5' } }],
+    ]);
+    const audit = resourcesOf(synth.vault, 'AWS::Lambda::Function')
+      .map(([, fn]) => (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables)
+      .filter((variables) => variables.POWERTOOLS_SERVICE_NAME === 'bunker-audit');
+    expect(audit.map((env) => env[ENROLLED_SOURCES_ENV])).toEqual(['true']);
+  });
+
+  it("lets the pull role assume the listed sources' puller roles, any account's of the organization only, and scan for enrolments", () => {
+    expect(assumed('PulledPullRoleDefaultPolicy')).toEqual([
+      [
+        'arn:<AWS::Partition>:iam::222222222222:role/bunker-puller,arn:<AWS::Partition>:iam::333333333333:role/bunker-puller',
+        undefined,
+      ],
+      ['arn:<AWS::Partition>:iam::*:role/bunker-puller', { StringEquals: { 'aws:ResourceOrgID': 'o-a1b2c3d4e5' } }],
+    ]);
+    const scans = policyStatements(synth.vault)
+      .filter(({ logicalId }) => logicalId.startsWith('PulledPullRoleDefaultPolicy'))
+      .filter(({ statement }) => actionsOf(statement).includes('dynamodb:Scan'))
+      .map(({ statement }) => [actionsOf(statement), flatten(statement.Resource)]);
+    expect(scans).toEqual([
+      [['dynamodb:Scan'], 'arn:<AWS::Partition>:dynamodb:eu-west-1:111111111111:table/bunker-inventory'],
+    ]);
+  });
+
+  it('queues one fan-out job per pulled kind for the enrolled accounts, on the pull queue at the kind rate', () => {
+    const fanOut = resourcesOf(synth.vault, 'AWS::Events::Rule')
+      .filter(([id]) => id.startsWith('PulledFanOut'))
+      .map(([, rule]) => {
+        const [target] = rule.Properties?.Targets as { Arn: unknown; Input: string }[];
+        return [rule.Properties?.Name, rule.Properties?.ScheduleExpression, flatten(target.Arn), target.Input];
+      });
+    expect(fanOut).toEqual([
+      [
+        'bunker-pull-ssm-enrolled',
+        'rate(12 hours)',
+        expect.stringMatching(/^<PulledPullQueue[0-9A-F]{8}\.Arn>$/),
+        '{"kind":"ssm","fanOut":true}',
+      ],
+    ]);
   });
 });
 

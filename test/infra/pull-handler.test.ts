@@ -7,6 +7,7 @@
  */
 import type { Context, SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { listedSources } from '../../lambdas/core/enrolment/registry';
 import type { Log } from '../../lambdas/core/ports';
 import type { PullJob, PullRunSummary } from '../../lambdas/core/pull/types';
 import type { PullHandlerSettings } from '../../lambdas/core/settings';
@@ -76,6 +77,13 @@ describe('parsePullJob', () => {
     });
     expect(parsePullJob('{"kind":"dynamodb","account":"222222222222","region":"eu-west-1","table":"orders"}')).toEqual({
       job: { kind: 'dynamodb', account: SOURCE, region: 'eu-west-1', table: 'orders' },
+    });
+  });
+
+  it('reads a fan-out job, and says why a body claiming to be one is not', () => {
+    expect(parsePullJob('{"kind":"secrets","fanOut":true}')).toEqual({ job: { kind: 'secrets', fanOut: true } });
+    expect(parsePullJob('{"kind":"ssm","fanOut":false,"account":"222222222222"}')).toEqual({
+      problems: ['fanOut: Invalid input: expected true', '(body): Unrecognized key: "account"'],
     });
   });
 
@@ -165,6 +173,70 @@ describe('the pull handler', () => {
     ]);
     // The body is never logged: it is not trusted and could carry anything.
     expect(JSON.stringify(lines)).not.toContain('hunter2');
+  });
+
+  it('expands a fan-out into one queued job per enrolled account and Region, and runs a job of an enrolled account', async () => {
+    const { log, lines } = recordingLog();
+    const queued: PullJob[][] = [];
+    const ran: PullJob[] = [];
+    // The listed source, then one enrolled account in two Regions (as EnrolledSourceRegistry answers).
+    const enrolled = { account: '444444444444', regions: ['eu-west-1', 'eu-central-1'] };
+    const registry = listedSources([...settings.sources, enrolled]);
+    const handler = createPullHandler({
+      settings,
+      log,
+      sources: registry,
+      continueLater: async () => {
+        throw new Error('a fan-out queues its jobs in batches, not one by one');
+      },
+      queueJobs: async (jobs) => {
+        queued.push([...jobs]);
+      },
+      run: async (job) => {
+        ran.push(job);
+        return summaryOf(job);
+      },
+    });
+
+    const response = await handler(
+      eventOf(
+        '{"kind":"ssm","fanOut":true}',
+        '{"kind":"secrets","fanOut":true}',
+        '{"kind":"ssm","account":"444444444444","region":"eu-central-1"}',
+        '{"kind":"ssm","account":"555555555555","region":"eu-west-1"}',
+      ),
+      context(900_000),
+    );
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(queued).toEqual([
+      [
+        { kind: 'ssm', account: '444444444444', region: 'eu-west-1' },
+        { kind: 'ssm', account: '444444444444', region: 'eu-central-1' },
+      ],
+    ]);
+    expect(ran).toEqual([{ kind: 'ssm', account: '444444444444', region: 'eu-central-1' }]);
+    expect(lines.filter((line) => line.level === 'error').map((line) => line.fields?.problems)).toEqual([
+      ['secrets is not an enabled pulled kind'],
+      ['555555555555 eu-west-1 is not a registered source account and Region'],
+    ]);
+  });
+
+  it('reports a fan-out whose jobs could not be queued as its failure, so SQS delivers it again', async () => {
+    const { log } = recordingLog();
+    const handler = createPullHandler({
+      settings,
+      log,
+      sources: listedSources([...settings.sources, { account: '444444444444', regions: ['eu-west-1'] }]),
+      continueLater: async () => {},
+      queueJobs: async () => {
+        throw new Error('the pull queue refused 1 of 1 job(s): InternalError');
+      },
+    });
+
+    const response = await handler(eventOf('{"kind":"ssm","fanOut":true}'), context(900_000));
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm0' }] });
   });
 
   it('reports a failed run as the failure of its record, so SQS retries it', async () => {

@@ -7,6 +7,7 @@
  * core, either way.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { exportBucketName, pullerRoleArn } from '../../core/names';
 import { type Clock, type Log, systemClock } from '../../core/ports';
@@ -86,6 +87,31 @@ export function pullJobRunner(
         : {}),
     });
   };
+}
+
+/** SQS takes at most ten messages per SendMessageBatch. */
+export const SEND_BATCH_SIZE = 10;
+
+/**
+ * Queues a fan-out's jobs on the pull queue, ten per SendMessageBatch. An
+ * entry SQS refused fails the whole fan-out, so SQS delivers it again: the
+ * jobs already queued are then queued twice, which costs a second pull that
+ * finds nothing changed (see `core/pull/fan-out.ts`), never a lost one.
+ */
+export async function queuePullJobs(sqs: SQSClient, queueUrl: string, jobs: readonly PullJob[]): Promise<void> {
+  for (let start = 0; start < jobs.length; start += SEND_BATCH_SIZE) {
+    const batch = jobs.slice(start, start + SEND_BATCH_SIZE);
+    const { Failed } = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: batch.map((job, index) => ({ Id: String(start + index), MessageBody: JSON.stringify(job) })),
+      }),
+    );
+    if (Failed && Failed.length > 0) {
+      const codes = [...new Set(Failed.map((failure) => failure.Code ?? 'unknown'))];
+      throw new Error(`the pull queue refused ${Failed.length} of ${batch.length} job(s): ${codes.join(', ')}`);
+    }
+  }
 }
 
 let runner: ReturnType<typeof pullJobRunner> | undefined;

@@ -6,7 +6,7 @@
  * `bunker status` runs the same judgement read-only.
  */
 import type { InventoryRecord } from '../inventory';
-import type { Inventory, Log } from '../ports';
+import type { Inventory, Log, SourceRegistry } from '../ports';
 import { inScope } from '../scope';
 import type { PulledInventory, PulledRecord, PullRunRecord } from '../pull/types';
 import { PULLED_KIND_OF, type PulledConfigKey, type PulledKindName } from '../pull/types';
@@ -32,6 +32,12 @@ const HOUR_MS = 3_600_000;
 
 export interface AuditDeps {
   readonly settings: AuditSettings;
+  /**
+   * Whose resources are discovered: the listed sources and, with
+   * organizational units, the active enrolled accounts (a departed account
+   * is not audited). `settings.sources` is only the listed ones.
+   */
+  readonly sources: Pick<SourceRegistry, 'all'>;
   readonly discovery: ScopeDiscovery;
   readonly inventory: Pick<Inventory, 'list'>;
   /** Absent when no pulled kind is enabled. */
@@ -263,12 +269,13 @@ export async function audit(deps: AuditDeps, now: Date, options: AuditOptions = 
 
   const judged: ResourceAudit[] = [];
   const unreachable: string[] = [];
+  const sources = await deps.sources.all();
   for (const [kind, kindSettings] of Object.entries(settings.kinds) as [
     AuditKind,
     { rpoHours: number; scope?: never },
   ][]) {
     if (!kindSettings) continue;
-    for (const source of settings.sources) {
+    for (const source of sources) {
       for (const region of source.regions) {
         const base = { kind, account: source.account, region, rpoHours: kindSettings.rpoHours };
         try {

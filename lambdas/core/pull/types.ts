@@ -37,6 +37,22 @@ export interface PullJob {
   readonly table?: string;
 }
 
+/**
+ * One scheduled pull of a kind in every enrolled account: the accounts of
+ * organizational units are not known at synthesis, so one rule per kind
+ * queues this, and the pull handler expands it into one {@link PullJob} per
+ * active enrolled account and Region when it arrives.
+ */
+export interface PullFanOutJob {
+  readonly kind: PulledConfigKey;
+  readonly fanOut: true;
+}
+
+/** What the pull queue carries. */
+export type PullQueueJob = PullJob | PullFanOutJob;
+
+export const isFanOut = (job: PullQueueJob): job is PullFanOutJob => 'fanOut' in job;
+
 /** Per kind settings, from `artifacts.<key>` of the config. */
 export interface SsmPullSettings {
   readonly scope: ScopeSetting;
