@@ -386,7 +386,7 @@ describe('copy pools under three times the quota of every kind at once', () => {
       refused: 0,
     });
     expect({ rounds: run.rounds, eventsDelivered: run.eventsDelivered, eventsLost: run.eventsLost }).toEqual({
-      rounds: 41,
+      rounds: 40,
       eventsDelivered: 364,
       eventsLost: 117,
     });

@@ -31,12 +31,13 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { App, Stack } from 'aws-cdk-lib';
+import { DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assumeLocalRole } from '../../cli/local/accounts';
 import { type LocalEnvironment, localUp } from '../../cli/local/up';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
 import { kmsKeyIdOf } from '../../lambdas/core/keys';
-import { intermediateSnapshotId, sourceNames, vaultNames } from '../../lambdas/core/names';
+import { INTERMEDIATE_PREFIX, intermediateSnapshotId, sourceNames, vaultNames } from '../../lambdas/core/names';
 import type { CompletionOutcome, SweepSummary } from '../../lambdas/core/pipeline/completion';
 import type { AgentSweepSummary } from '../../lambdas/core/rds-source-agent';
 import { pullSettingsToEnv, sourceSettingsToEnv, vaultSettingsToEnv } from '../../lambdas/core/settings';
@@ -223,6 +224,8 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
   /** Intermediate snapshot id by production snapshot id. */
   const intermediateIds = new Map<string, string>();
   let agentSummary: AgentSweepSummary;
+  /** What the agent did on RDS's "copy finished" event (RDS-EVENT-0197) of each intermediate its sweep started. */
+  const agentSteps: string[] = [];
   let received: Message[];
   let intakeResponse: SQSBatchResponse;
   let afterIntake: InventoryRecord[];
@@ -284,13 +287,51 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
         (await describeSnapshot(sourceRds, intermediateSnapshotId(id))).DBSnapshotIdentifier ?? '',
       );
     }
+    // 1b. RDS says each re-keyed intermediate copy finished (RDS-EVENT-0197): the agent shares and announces it
+    // then, not in the sweep that started the copy.
+    const { DBSnapshots } = await sourceRds.send(new DescribeDBSnapshotsCommand({ SnapshotType: 'manual' }));
+    const intermediates = (DBSnapshots ?? [])
+      .map((snapshot) => snapshot.DBSnapshotIdentifier ?? '')
+      .filter((id) => id.startsWith(`${INTERMEDIATE_PREFIX}-`));
+    const agentEnv = await functionEnv(
+      'source-agent',
+      sourceSettingsToEnv(sourceSettings(config, source, REGION, localSource.shareKeyArn)),
+      source,
+      sourceNames(config.name, REGION).agentRole,
+    );
+    for (const id of intermediates) {
+      const arn = `arn:aws:rds:${REGION}:${source}:snapshot:${id}`;
+      const outcome = (await invokeCold(
+        bundle('source-agent'),
+        agentEnv,
+        eventBridgeEvent(
+          'RDS DB Snapshot Event',
+          'aws.rds',
+          source,
+          REGION,
+          {
+            EventCategories: ['notification'],
+            SourceType: 'SNAPSHOT',
+            SourceArn: arn,
+            Date: new Date().toISOString(),
+            Message: `Finished copy of snapshot ${id}`,
+            SourceIdentifier: id,
+            EventID: 'RDS-EVENT-0197',
+          },
+          [arn],
+        ),
+        `${config.name}-source-agent-${REGION}`,
+      )) as { step: string };
+      agentSteps.push(outcome.step);
+    }
 
     // 2. The intake queue, read as the event source mapping reads it, with the backup account's credentials.
     const queueArn =
       (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: env.queueUrl, AttributeNames: ['QueueArn'] })))
         .Attributes?.QueueArn ?? '';
     const byId = new Map<string, Message>();
-    for (let attempt = 0; attempt < 10 && byId.size < (agentSummary.steps.notified ?? 0); attempt++) {
+    const announced = agentSteps.filter((step) => step === 'notified').length;
+    for (let attempt = 0; attempt < 10 && byId.size < announced; attempt++) {
       const { Messages } = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: env.queueUrl,
@@ -389,8 +430,10 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
   });
 
   it('the agent bundle shares and announces every in-scope snapshot, and each announcement reaches the intake queue', () => {
-    // Both manual snapshots, and the automated one the emulator takes at creation.
-    expect(agentSummary.steps).toEqual({ notified: 3 });
+    // Both manual snapshots, and the automated one the emulator takes at creation: re-keyed by the sweep, then
+    // shared and announced when RDS says each copy finished.
+    expect(agentSummary.steps).toEqual({ rekeying: 3 });
+    expect(agentSteps).toEqual(['notified', 'notified', 'notified']);
     expect(received).toHaveLength(3);
     expect(received.map(idIn)).toEqual(expect.arrayContaining([...intermediateIds.values()]));
   });
@@ -418,10 +461,10 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
     });
   });
 
-  it('the sweep bundle starts and settles the deferred copies once the slot is free', () => {
+  it('the sweep bundle finds nothing left: the completion bundle started each deferred copy as the slot freed', () => {
     expect(sweepSummary).toEqual({
       checked: 0,
-      available: 2,
+      available: 0,
       failed: 0,
       stillCopying: 0,
       started: 0,

@@ -566,6 +566,7 @@ describe('the app with no pulled kind enabled', () => {
     }
     const [[, table]] = resourcesOf(none.vault, 'AWS::DynamoDB::Table');
     const indexes = table.Properties?.GlobalSecondaryIndexes as Record<string, unknown>[];
-    expect(indexes.map((index) => index.IndexName)).toEqual(['by-status']);
+    // The copies' indexes only: no by-pull-scope.
+    expect(indexes.map((index) => index.IndexName)).toEqual(['by-status', 'by-queue']);
   });
 });
