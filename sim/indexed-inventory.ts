@@ -64,6 +64,10 @@ export class IndexedInventory implements Inventory {
     return this.items.get(artifactId);
   }
 
+  async existing(artifactIds: readonly string[]): Promise<Set<string>> {
+    return new Set(artifactIds.filter((id) => this.items.has(id)));
+  }
+
   async create(record: InventoryRecord): Promise<boolean> {
     if (this.items.has(record.artifactId)) return false;
     this.store(undefined, record);

@@ -344,6 +344,13 @@ export class MemoryInventory implements Inventory {
     return this.monitor.run({ port: 'inventory', method: 'get', subject: artifactId }, () => this.peek(artifactId));
   }
 
+  existing(artifactIds: readonly string[]): Promise<Set<string>> {
+    return this.monitor.run(
+      { port: 'inventory', method: 'existing', subject: `${artifactIds.length} ids` },
+      () => new Set(artifactIds.filter((id) => this.items.has(id))),
+    );
+  }
+
   create(record: InventoryRecord): Promise<boolean> {
     return this.monitor.run({ port: 'inventory', method: 'create', subject: record.artifactId }, () => {
       if (this.items.has(record.artifactId)) return false;

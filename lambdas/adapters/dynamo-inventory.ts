@@ -19,6 +19,8 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -44,6 +46,10 @@ import type { Inventory } from '../core/ports';
 import { cancelledConditions, isConditionFailure, putNew, putOver, sendConditionalPut } from './dynamo-conditional';
 
 const SLOTS_PREFIX = 'slots:copying:';
+/** BatchGetItem reads at most 100 keys a request. */
+const BATCH_GET_LIMIT = 100;
+/** Unprocessed keys are asked for again (the SDK retries errors, not unprocessed keys), this many times at most. */
+const BATCH_GET_ATTEMPTS = 6;
 const RESOURCE_PREFIX = 'resource:';
 
 /**
@@ -95,6 +101,31 @@ export class DynamoInventory implements Inventory {
       new GetCommand({ TableName: this.tableName, Key: { artifactId }, ConsistentRead: true }),
     );
     return Item ? recordOf(Item) : undefined;
+  }
+
+  async existing(artifactIds: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const ids = [...new Set(artifactIds)];
+    for (let start = 0; start < ids.length; start += BATCH_GET_LIMIT) {
+      let keys: Record<string, unknown>[] | undefined = ids
+        .slice(start, start + BATCH_GET_LIMIT)
+        .map((artifactId) => ({ artifactId }));
+      // DynamoDB may leave keys unprocessed under load: ask again for those, with the SDK's backoff between tries.
+      for (let attempt = 0; keys && keys.length > 0; attempt++) {
+        if (attempt >= BATCH_GET_ATTEMPTS) throw new Error(`inventory batch read left ${keys.length} key(s) unread`);
+        const answer: BatchGetCommandOutput = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: { Keys: keys, ProjectionExpression: 'artifactId', ConsistentRead: true },
+            },
+          }),
+        );
+        for (const item of answer.Responses?.[this.tableName] ?? []) found.add(String(item.artifactId));
+        keys = answer.UnprocessedKeys?.[this.tableName]?.Keys;
+        if (keys && keys.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
+    return found;
   }
 
   async create(record: InventoryRecord): Promise<boolean> {

@@ -31,6 +31,11 @@ export interface RdsSnapshot {
 /** The inventory table. Every write is conditional; a lost race answers `false`, never overwrites. */
 export interface Inventory {
   get(artifactId: string): Promise<InventoryRecord | undefined>;
+  /**
+   * Which of `artifactIds` have a record: the sweep's check of what it
+   * listed, a batch read (100 ids a request) rather than a read per id.
+   */
+  existing(artifactIds: readonly string[]): Promise<Set<string>>;
   /** Writes a new record unless one with the same id exists. */
   create(record: InventoryRecord): Promise<boolean>;
   /**

@@ -5,12 +5,14 @@
  */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
+import { sourceRegistry } from '../adapters/enrolment/wiring';
+import { ENROLLED_SOURCES_ENV } from '../core/enrolment/names';
 import { vaultDeps } from '../adapters/wiring';
 import { type SweepSummary, sweepCopies } from '../core/pipeline/completion';
-import type { VaultDeps } from '../core/pipeline/copy';
+import type { SweepDeps } from '../core/pipeline/adopt';
 import { vaultSettingsFromEnv } from '../core/settings';
 
-export function createSweepHandler(deps: VaultDeps, metrics?: Metrics) {
+export function createSweepHandler(deps: SweepDeps, metrics?: Metrics) {
   return async (): Promise<SweepSummary> => {
     const summary = await sweepCopies(deps);
     deps.log.info('sweep finished', { ...summary });
@@ -34,7 +36,12 @@ export const handler = (): Promise<SweepSummary> => {
     const settings = vaultSettingsFromEnv();
     const log = powertoolsLog(newLogger('bunker-sweep'));
     const metrics = newMetrics('bunker-sweep');
-    return createSweepHandler(vaultDeps(settings, { region: settings.backupRegion }, log), metrics);
+    const aws = { region: settings.backupRegion };
+    // With organizational units, what was shared but never announced is looked for in enrolled accounts too; without,
+    // the listed sources alone, and no read of enrolment records that cannot exist.
+    const enrolled = process.env[ENROLLED_SOURCES_ENV] === 'true';
+    const deps = vaultDeps(settings, aws, log);
+    return createSweepHandler(enrolled ? { ...deps, registry: sourceRegistry(settings, aws) } : deps, metrics);
   })();
   return wired();
 };

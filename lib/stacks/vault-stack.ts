@@ -16,7 +16,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { intakeTopicPattern } from '../../lambdas/core/enrolment/names';
+import { ENROLLED_SOURCES_ENV, intakeTopicPattern } from '../../lambdas/core/enrolment/names';
 import { intakeTopicName, readerRoleArn, receiptsTopicArn, sourceNames, vaultNames } from '../../lambdas/core/names';
 import { QUEUE_INDEX } from '../../lambdas/core/inventory';
 import { vaultSettingsToEnv } from '../../lambdas/core/settings';
@@ -220,6 +220,8 @@ export class VaultStack extends Stack {
       'Finds copies whose events were lost and retries what is due',
       Duration.minutes(5),
     );
+    // With organizational units, the sweep also looks at what enrolled accounts shared (it reads their enrolments).
+    if (config.organization) this.sweep.lambda.addEnvironment(ENROLLED_SOURCES_ENV, 'true');
 
     this.intakeDeadLetterQueue = new sqs.Queue(this, 'IntakeDeadLetterQueue', {
       queueName: names.intakeDeadLetterQueue,
@@ -341,7 +343,12 @@ export class VaultStack extends Stack {
     this.grantVaultRights(this.sweep, config, true);
     // The sweep lists, as the backup account, what the sources share with it but never announced (takeInShared).
     const listing = [...new Set(enabledKinds(config).flatMap((kind) => kind.infra.sharedListingActions))];
-    const sourceRegions = [...new Set(config.sources.flatMap((source) => source.regions))];
+    const sourceRegions = [
+      ...new Set([
+        ...config.sources.flatMap((source) => source.regions),
+        ...(config.organization ? unitRegions(config) : []),
+      ]),
+    ];
     if (listing.length > 0 && sourceRegions.length > 0) {
       this.sweep.allow(
         { actions: listing, resources: ['*'], conditions: { StringEquals: { 'aws:RequestedRegion': sourceRegions } } },

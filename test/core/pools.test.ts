@@ -134,6 +134,7 @@ function watchedInventory(
   };
   return {
     get: (id) => inner.get(id),
+    existing: (ids) => inner.existing(ids),
     create: (record) => inner.create(record),
     replace: async (expected, next) => {
       const written = await inner.replace(expected, next);

@@ -6,6 +6,7 @@
  * and Regions are listed, and one listing that fails stops nothing else.
  */
 import { describe, expect, it } from 'vitest';
+import { listedSources } from '../../lambdas/core/enrolment/registry';
 import { takeInShared } from '../../lambdas/core/pipeline/adopt';
 import { sweepCopies } from '../../lambdas/core/pipeline/completion';
 import type { VaultDeps } from '../../lambdas/core/pipeline/copy';
@@ -212,6 +213,27 @@ describe('the sweep applies intake’s checks to what it takes in (memory copier
       ]),
     );
     expect(f.inventory.records()).toEqual([]);
+  });
+
+  it('lists the enrolled accounts the registry names too, and takes in what they shared', async () => {
+    const f = copierFixture();
+    const enrolled = '444444444444';
+    f.copiers['ebs-snapshot'].addSource(f.ebs('snap-0a00000000000007a', enrolled), { scopeTags: { backup: 'daily' } });
+    const registry = listedSources([
+      { account: SOURCE, regions: [REGION, SECOND_REGION] },
+      { account: OTHER, regions: [REGION] },
+      { account: enrolled, regions: [REGION] },
+    ]);
+
+    const summary = await takeInShared({ ...f.deps, registry });
+
+    expect(summary).toEqual({ listed: 1, takenIn: 1, alreadyKnown: 0, refused: 0, pending: 0, errors: 0 });
+    expect(f.listings.filter((listing) => listing.includes(enrolled))).toEqual(
+      KIND_NAMES.map((kind) => `${kind} 444444444444 eu-west-1`),
+    );
+    expect(f.inventory.records().map((r) => r.artifactId)).toEqual([
+      'ebs-snapshot:444444444444:eu-west-1:snap-0a00000000000007a',
+    ]);
   });
 
   it('logs a listing that fails and still takes in what the other listings name', async () => {

@@ -169,4 +169,14 @@ describe.each([
     expect(await inventory.expiredClaim(pool, at(59))).toBeUndefined();
     expect(await inventory.nextWaiting(pool)).toBeUndefined();
   });
+
+  it('tells which of many ids have a record, past one batch read of 100', async () => {
+    const ids = Array.from({ length: 130 }, (_, n) => `existing-${String(n).padStart(3, '0')}`);
+    for (const id of [ids[0], ids[99], ids[100], ids[129]]) await inventory.create(waiting(id, '500000000001', 0));
+
+    const found = await inventory.existing([...ids, ids[0], 'never-recorded']);
+
+    expect([...found].sort()).toEqual(['existing-000', 'existing-099', 'existing-100', 'existing-129']);
+    expect(await inventory.existing([])).toEqual(new Set());
+  });
 });

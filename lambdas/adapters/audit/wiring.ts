@@ -18,8 +18,7 @@ import { ReaderRoleDiscovery } from './discovery';
 import { DynamoAuditRecords } from './dynamo-audit-records';
 import { SnsAlertPublisher } from './sns-alerts';
 
-/** Set to `true` on the audit function when the configuration has organizational units. */
-export const ENROLLED_SOURCES_ENV = 'BUNKER_ENROLLED_SOURCES';
+export { ENROLLED_SOURCES_ENV } from '../../core/enrolment/names';
 
 /**
  * Whose resources the audit discovers: with organizational units the listed

@@ -4,6 +4,12 @@
  */
 import { sourceNames, vaultNames } from '../names';
 
+/**
+ * Set to `true` on the audit and sweep functions when the configuration has
+ * organizational units: they then read the enrolment records for who is registered.
+ */
+export const ENROLLED_SOURCES_ENV = 'BUNKER_ENROLLED_SOURCES';
+
 /** The vault's enrolment function role: the only principal the org-reader role trusts. */
 export function enrolmentRoleName(prefix: string): string {
   return `${prefix}-enrolment`;

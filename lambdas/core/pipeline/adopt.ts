@@ -21,9 +21,14 @@
  */
 import { artifactId, KINDS } from '../../kinds/registry';
 import { type ArtifactRef, KIND_NAMES, type KindName } from '../../kinds/types';
+import { listedSources } from '../enrolment/registry';
+import type { SourceRegistry } from '../ports';
 import { safeText } from '../text';
 import type { VaultDeps } from './copy';
 import { admit, sourceProblem } from './intake';
+
+/** The sweep's dependencies: the vault's, and who is registered (listed and enrolled accounts). */
+export type SweepDeps = VaultDeps & { readonly registry?: Pick<SourceRegistry, 'all'> };
 
 /** The reason on a record the sweep made. */
 export const TAKEN_IN_REASON = 'taken in by the sweep: shared with the backup account but never announced';
@@ -48,14 +53,17 @@ type Outcome = 'taken-in' | 'known' | 'refused' | 'pending';
 /**
  * Takes in what the registered sources share with the backup account but
  * the inventory does not hold. One listing per account, Region and kind,
- * never one per artifact; then one inventory read per listed artifact, and
- * a Describe only for those the inventory does not know.
+ * never one per artifact; then one batch read of the inventory per listing
+ * (100 ids a request), and a Describe only for those the inventory does
+ * not know. `registry`: the registered sources, listed and enrolled; the
+ * listed ones when absent.
  */
-export async function takeInShared(deps: VaultDeps): Promise<TakeInSummary> {
+export async function takeInShared(deps: SweepDeps): Promise<TakeInSummary> {
   const counts = { listed: 0, takenIn: 0, alreadyKnown: 0, refused: 0, pending: 0, errors: 0 };
   const enabled = KIND_NAMES.filter((name) => deps.settings.kinds[name].enabled);
+  const sources = await (deps.registry ?? listedSources(deps.settings.sources)).all();
   for (const kind of enabled) {
-    for (const source of deps.settings.sources) {
+    for (const source of sources) {
       for (const region of source.regions) {
         let refs: ArtifactRef[];
         try {
@@ -71,7 +79,26 @@ export async function takeInShared(deps: VaultDeps): Promise<TakeInSummary> {
           continue;
         }
         counts.listed += refs.length;
+        let known: Set<string>;
+        try {
+          known = await deps.inventory.existing(
+            refs.map((ref) => artifactId({ ...ref, partition: deps.settings.partition })),
+          );
+        } catch (error) {
+          counts.errors += 1;
+          deps.log.error('sweep could not read the inventory for what it listed', {
+            kind,
+            account: source.account,
+            region,
+            error: safeText(String(error), 300),
+          });
+          continue;
+        }
         for (const ref of refs) {
+          if (known.has(artifactId({ ...ref, partition: deps.settings.partition }))) {
+            counts.alreadyKnown += 1;
+            continue;
+          }
           try {
             const outcome = await takeIn(deps, kind, source.account, region, ref);
             if (outcome === 'taken-in') counts.takenIn += 1;
@@ -114,7 +141,6 @@ async function takeIn(
   }
   const ref: ArtifactRef = { ...listed, partition: deps.settings.partition };
   const id = artifactId(ref);
-  if (await deps.inventory.get(id)) return 'known';
 
   const view = await deps.copiers[kind].describeSource(ref);
   const problem = view ? sourceProblem(deps, view) : `${label} ${ref.id} does not exist in account ${account}`;

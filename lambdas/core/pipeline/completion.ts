@@ -7,7 +7,7 @@
  */
 import { ALL_KINDS, artifactId } from '../../kinds/registry';
 import type { InventoryRecord } from '../inventory';
-import { takeInShared } from './adopt';
+import { type SweepDeps, takeInShared } from './adopt';
 import {
   type CopyStep,
   lockAvailable,
@@ -85,7 +85,7 @@ export interface SweepSummary {
  * room, and sends the receipts that did not go out. One record's error is
  * logged and does not stop the others.
  */
-export async function sweepCopies(deps: VaultDeps): Promise<SweepSummary> {
+export async function sweepCopies(deps: SweepDeps): Promise<SweepSummary> {
   // First what the events missed altogether: shared, but never announced.
   const { takenIn } = await takeInShared(deps);
   const counts = {
