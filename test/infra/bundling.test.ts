@@ -15,7 +15,12 @@ import { ReaderRoleDiscovery } from '../../lambdas/adapters/audit/discovery';
 import { sdkCopyDeleters } from '../../lambdas/adapters/retention/deleters';
 import { SettingsError } from '../../lambdas/core/errors';
 import { bundleDefines, type BunkerHandlerName, handlerBuildOptions } from '../../lib/bundling';
+import { parseConfig } from '../../lib/config/load';
+import { auditHandlerSettings } from '../../lib/constructs/audit';
 import { BUNKER_RUNTIME, REPO_ROOT } from '../../lib/constructs/bunker-function';
+import { retentionSettings } from '../../lib/constructs/retention';
+import { auditSettingsToEnv } from '../../lambdas/core/audit/settings';
+import { retentionSettingsToEnv } from '../../lambdas/core/retention/settings';
 
 const RDS_ONLY_KINDS = JSON.stringify({
   'rds-snapshot': { enabled: true },
@@ -261,6 +266,29 @@ describe('bundleDefines', () => {
       'process.env.BUNKER_BUNDLE_EBS_SNAPSHOT': '"omit"',
       'process.env.BUNKER_BUNDLE_AMI': '"omit"',
     });
+  });
+
+  it('reads the settings the retention and audit constructs write: an RDS and parameters deployment omits the other kinds', () => {
+    const config = parseConfig({
+      name: 'bunker',
+      backup: { account: '111111111111', region: 'eu-west-1' },
+      sources: [{ account: '222222222222', name: 'payments', regions: ['eu-west-1'] }],
+      artifacts: { rds: { enabled: true }, ssm: { enabled: true } },
+      alerts: { emails: ['backup-alerts@example.com'] },
+    });
+    const omitted = {
+      'process.env.BUNKER_BUNDLE_AURORA_CLUSTER_SNAPSHOT': '"omit"',
+      'process.env.BUNKER_BUNDLE_EBS_SNAPSHOT': '"omit"',
+      'process.env.BUNKER_BUNDLE_AMI': '"omit"',
+    };
+
+    expect(bundleDefines('pruner', retentionSettingsToEnv(retentionSettings(config)))).toEqual(omitted);
+    expect(
+      bundleDefines(
+        'audit',
+        auditSettingsToEnv(auditHandlerSettings(config, 'arn:aws:sns:eu-west-1:111111111111:alerts')),
+      ),
+    ).toEqual(omitted);
   });
 
   it('omits, for the auditor, each snapshot kind its BUNKER_AUDIT does not judge', () => {
