@@ -86,8 +86,11 @@ const VAULT_HANDLERS: readonly BunkerHandlerName[] = ['intake', 'completion', 's
  * is missing, unresolved (a CDK token) or unreadable omits nothing: the
  * bundle then carries every kind, which is always correct, only larger.
  *
- * The pruner and the audit function keep every kind: their wiring builds
- * all of them (see the bundling section of docs/architecture.md).
+ * The pruner omits the kinds its `BUNKER_RETENTION` has no copy policy for
+ * (it expires copies of those kinds only: their deleters and the copiers it
+ * reads tags with), and the audit function the snapshot kinds its
+ * `BUNKER_AUDIT` does not judge (their discovery): both settings list the
+ * enabled kinds only, so an RDS-only pruner or auditor has no EC2 client.
  */
 export function bundleDefines(
   handler: BunkerHandlerName,
@@ -105,6 +108,13 @@ export function bundleDefines(
     const scopes = readJson(environment.BUNKER_SCOPES) as Partial<Record<KindName, unknown>> | undefined;
     if (!scopes) return {};
     return omit(KIND_NAMES.filter((kind) => scopes[kind] === undefined).map(kindSeam));
+  }
+  if (handler === 'pruner' || handler === 'audit') {
+    const [variable, member] = handler === 'pruner' ? ['BUNKER_RETENTION', 'copies'] : ['BUNKER_AUDIT', 'kinds'];
+    const kinds = (readJson(environment[variable]) as Record<string, unknown> | undefined)?.[member];
+    if (typeof kinds !== 'object' || kinds === null) return {};
+    const handled = kinds as Partial<Record<KindName, unknown>>;
+    return omit(KIND_NAMES.filter((kind) => handled[kind] === undefined).map(kindSeam));
   }
   return {};
 }

@@ -4,7 +4,9 @@
  * through the reader roles, and the copies it makes. One
  * {@link ArtifactCopier} per kind ({@link CopyWorld.copier}), behaving as
  * `MemoryCopier` (`./memory-copier`) does where the pipeline's decisions
- * depend on it, plus what the issue's bound is about:
+ * depend on it, and holding to the copy contract the SDK copiers hold to on
+ * the emulator (test/emulator/shared-listing-contract.test.ts), plus what
+ * the issue's bound is about:
  *
  * - every copy takes the duration drawn for its artifact (per kind: a fixed
  *   part, a part per GiB, a log-normal spread), known before the run so
@@ -115,6 +117,8 @@ interface HeldCopy {
   readonly startsAtMs: number;
   readonly endsAtMs: number;
   readonly childId?: string;
+  /** The source's size, which a copy of an RDS kind or an EBS snapshot reports as its own (not an AMI's). */
+  readonly sizeGiB?: number;
 }
 
 /** One change of the copies in progress of a pool: the time series the chart and the tests read. */
@@ -225,6 +229,7 @@ export class CopyWorld {
       startsAtMs,
       endsAtMs,
       ...(kind === 'ami' ? { childId: `snap-${(this.ids + 0x8000000).toString(16).padStart(17, '0')}` } : {}),
+      ...(kind !== 'ami' && view.sizeGiB !== undefined ? { sizeGiB: view.sizeGiB } : {}),
     };
     this.byName.set(`${copy.region}/${copy.targetName}`, copy);
     this.byId.set(`${copy.region}/${copy.targetId}`, copy);
@@ -293,6 +298,7 @@ export class CopyWorld {
       detail: done ? (kind === 'ebs-snapshot' ? 'completed' : 'available') : kind === 'ami' ? 'pending' : 'creating',
       encrypted: true,
       ...(kind === 'ami' ? {} : { keyArn: copy.kmsKeyArn }),
+      ...(copy.sizeGiB !== undefined ? { sizeGiB: copy.sizeGiB } : {}),
       tags: copy.tags,
       ...(copy.childId ? { children: [{ id: copy.childId, encrypted: true, keyArn: copy.kmsKeyArn }] } : {}),
     };

@@ -17,13 +17,28 @@
  * launcher extension (tools/moto/bunker_moto.py): moto looks only in the
  * caller's own account.
  */
-import { CreateSnapshotCommand, CreateVolumeCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeImagesCommand,
+  RegisterImageCommand,
+} from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localContext } from '../../cli/local/accounts';
+import { CopyRefusedError } from '../../lambdas/core/errors';
 import { auroraClusterSnapshotCopier } from '../../lambdas/kinds/aurora-cluster-snapshot/copier';
 import { INTERMEDIATE_DESCRIPTION } from '../../lambdas/kinds/ebs-snapshot/copier';
 import { rdsSnapshotCopier } from '../../lambdas/kinds/rds-snapshot/copier';
-import { type ArtifactCopier, type ArtifactRef, KIND_NAMES, type KindName } from '../../lambdas/kinds/types';
+import { KINDS } from '../../lambdas/kinds/registry';
+import {
+  type ArtifactCopier,
+  type ArtifactRef,
+  KIND_NAMES,
+  type KindName,
+  type SourceView,
+} from '../../lambdas/kinds/types';
+import { EventLoop } from '../../sim/clock';
+import { CopyWorld, simSourceView } from '../../sim/copy-world';
 import { ManualClock, Prng } from '../../sim/memory-aws';
 import { MemoryCopier } from '../../sim/memory-copier';
 import { freshAccountId } from '../support/aws';
@@ -37,7 +52,19 @@ import {
   shareSnapshot as shareDbSnapshot,
   TestClients,
 } from './support/bunker';
-import { Ec2Accounts, OTHER_REGION, REGION, shareImage, shareSnapshot, VAULT_ROLE, vaultCopiers } from './support/ec2';
+import {
+  backingSnapshotIds,
+  copyTagsOf,
+  createKey,
+  Ec2Accounts,
+  firstCopyRequest,
+  OTHER_REGION,
+  REGION,
+  shareImage,
+  shareSnapshot,
+  VAULT_ROLE,
+  vaultCopiers,
+} from './support/ec2';
 
 const endpoint = emulatorEndpoint();
 
@@ -280,4 +307,205 @@ describe('listShared keeps to the source agent’s intermediates (emulator: what
   });
 
   const idsOf = (refs: ArtifactRef[]) => refs.map((ref) => ref.id);
+});
+
+/**
+ * The contract of a copy: `copy` of a shared source, `describeCopy` of it by
+ * id and by name once it is done, the same copy asked for again, and a
+ * source that is not shared. Run against the simulation's copier double
+ * (sim/copy-world.ts, `CopyWorld.copier`) and the SDK copiers on the
+ * emulator. The double's copies take time on its virtual clock; the
+ * emulator's are done at once, so each case lets the copies finish first.
+ *
+ * The double's `listShared` and `describeSource` are not in these cases:
+ * they answer what the simulation's `SourceReader` says (sim/simulation.ts,
+ * sim/agents.ts), and do nothing of their own to hold to a contract.
+ */
+interface CopyContractWorld {
+  copier(kind: KindName): ArtifactCopier;
+  /** The backup account's key the copies are made under. */
+  readonly key: string;
+  /** A new source of `kind` of the source account in {@link REGION}, shared with the backup account or not. */
+  source(kind: KindName, shared: boolean): Promise<ArtifactRef>;
+  /** Lets every copy started so far finish. */
+  finish(): Promise<void>;
+}
+
+interface CopyImplementation {
+  readonly name: string;
+  world(backup: string, source: string): Promise<CopyContractWorld>;
+}
+
+/** What the emulator reports of the sources made here: DB instance 20 GiB, Aurora 1 GiB, volumes 8 GiB. */
+const SIZE_GIB: Record<KindName, number> = {
+  'rds-snapshot': 20,
+  'aurora-cluster-snapshot': 1,
+  'ebs-snapshot': 8,
+  ami: 8,
+};
+
+const simulationDouble: CopyImplementation = {
+  name: 'the simulation double (sim/copy-world.ts)',
+  async world(backup, source) {
+    const loop = new EventLoop('2026-03-01T04:00:00.000Z');
+    const views = new Map<string, SourceView>();
+    const keyOf = (ref: ArtifactRef) => `${ref.kind}/${ref.account}/${ref.region}/${ref.id}`;
+    const world = new CopyWorld({
+      loop,
+      backupAccount: backup,
+      partition: 'aws',
+      quotas: { 'rds-snapshot': 20, 'aurora-cluster-snapshot': 20, 'ebs-snapshot': 20, ami: 20 },
+      sources: {
+        describe: async (ref) => views.get(keyOf(ref)),
+        listShared: async () => [],
+        factsOf: (ref) => ({ key: keyOf(ref), resourceKey: `${ref.account}/orders`, durationMs: 40 * 60_000 }),
+      },
+      onFinished: () => {},
+    });
+    let made = 0;
+    const ids: Record<KindName, () => string> = {
+      'rds-snapshot': () => `bunker-share-orders-${made}`,
+      'aurora-cluster-snapshot': () => `bunker-share-shop-${made}`,
+      'ebs-snapshot': () => `snap-0c0000000000000${made.toString(16).padStart(2, '0')}`,
+      ami: () => `ami-0c0000000000000${made.toString(16).padStart(2, '0')}`,
+    };
+    return {
+      copier: (kind) => world.copier(kind),
+      key: `arn:aws:kms:${REGION}:${backup}:key/backup-data`,
+      async source(kind, shared) {
+        made += 1;
+        const ref: ArtifactRef = { kind, partition: 'aws', account: source, region: REGION, id: ids[kind]() };
+        const view = simSourceView(
+          { ref, resourceId: 'orders', sizeGiB: SIZE_GIB[kind], producedAtMs: loop.epochMs, tags: {} },
+          backup,
+        );
+        views.set(keyOf(ref), shared ? view : { ...view, sharedWith: [] });
+        return ref;
+      },
+      finish: () => loop.run(),
+    };
+  },
+};
+
+const emulatorCopiers: CopyImplementation = {
+  name: 'the SDK copiers on the emulator (bunker moto launcher)',
+  async world(backup, source) {
+    const { copier } = await emulator.world(backup);
+    const key = await createKey(ec2Accounts.account(backup));
+    let made = 0;
+    return {
+      copier,
+      key,
+      async source(kind, shared) {
+        made += 1;
+        const name = intermediateName(kind, made, backup);
+        const id = await emulatorArtifact(kind, source, backup, name, shared);
+        if (kind === 'ami' && shared) {
+          // A copy of an image needs its storage shared too.
+          const account = ec2Accounts.account(source);
+          const { Images } = await account.ec2.send(new DescribeImagesCommand({ ImageIds: [id] }));
+          for (const snapshot of backingSnapshotIds(Images?.[0])) await shareSnapshot(account, snapshot, backup);
+        }
+        return { kind, partition: 'aws', account: source, region: REGION, id };
+      },
+      finish: async () => {},
+    };
+  },
+};
+
+describe.each([simulationDouble, emulatorCopiers])('copy and describeCopy: $name', (implementation) => {
+  const backup = freshAccountId();
+  const source = freshAccountId();
+  let world: CopyContractWorld;
+
+  beforeAll(async () => {
+    world = await implementation.world(backup, source);
+  }, 60_000);
+
+  const TARGET_ID: Record<KindName, (targetName: string) => RegExp | string> = {
+    'rds-snapshot': (name) => name,
+    'aurora-cluster-snapshot': (name) => name,
+    'ebs-snapshot': () => /^snap-[0-9a-f]+$/,
+    ami: () => /^ami-[0-9a-f]+$/,
+  };
+  const matching = (expected: RegExp | string) =>
+    typeof expected === 'string' ? expected : (expect.stringMatching(expected) as unknown as string);
+
+  it.each(KIND_NAMES)(
+    '%s: starts the copy of a shared source, then describes it alike by id and by name: done, under the backup key, with the request tags',
+    async (kind) => {
+      const ref = await world.source(kind, true);
+      const targetName = `bunker-contract-${kind}-1`;
+      const tags = copyTagsOf(ref, targetName, 'orders');
+
+      const started = await world.copier(kind).copy(firstCopyRequest(KINDS[kind], ref, targetName, world.key, tags));
+      await world.finish();
+
+      expect(started).toEqual({ outcome: 'started', targetId: matching(TARGET_ID[kind](targetName)) });
+      const targetId = started.targetId ?? '';
+      const byId = await world.copier(kind).describeCopy({ targetName, targetId, region: REGION });
+      const byName = await world.copier(kind).describeCopy({ targetName, region: REGION });
+      const arn = {
+        'rds-snapshot': `arn:aws:rds:${REGION}:${backup}:snapshot:${targetId}`,
+        'aurora-cluster-snapshot': `arn:aws:rds:${REGION}:${backup}:cluster-snapshot:${targetId}`,
+        'ebs-snapshot': `arn:aws:ec2:${REGION}::snapshot/${targetId}`,
+        ami: `arn:aws:ec2:${REGION}::image/${targetId}`,
+      }[kind];
+      expect(byId).toEqual({
+        targetId,
+        arn,
+        region: REGION,
+        state: 'available',
+        detail: kind === 'ebs-snapshot' ? 'completed' : 'available',
+        encrypted: true,
+        ...(kind === 'ami'
+          ? { children: [{ id: expect.stringMatching(/^snap-[0-9a-f]+$/), encrypted: true, keyArn: world.key }] }
+          : { keyArn: world.key, sizeGiB: SIZE_GIB[kind] }),
+        tags,
+      });
+      expect(byName).toEqual(byId);
+    },
+    60_000,
+  );
+
+  it.each(KIND_NAMES)(
+    '%s: answers exists with the first copy when the same target name is copied again',
+    async (kind) => {
+      const ref = await world.source(kind, true);
+      const targetName = `bunker-contract-${kind}-2`;
+      const request = firstCopyRequest(KINDS[kind], ref, targetName, world.key, copyTagsOf(ref, targetName, 'orders'));
+
+      const first = await world.copier(kind).copy(request);
+      const again = await world.copier(kind).copy(request);
+      await world.finish();
+
+      expect(first.outcome).toBe('started');
+      expect(again).toEqual({ outcome: 'exists', targetId: first.targetId });
+    },
+    60_000,
+  );
+
+  it.each(KIND_NAMES)(
+    '%s: refuses for good the copy of a source not shared with the backup account, and has no copy to describe',
+    async (kind) => {
+      const ref = await world.source(kind, false);
+      const targetName = `bunker-contract-${kind}-3`;
+
+      const refused = await world
+        .copier(kind)
+        .copy(firstCopyRequest(KINDS[kind], ref, targetName, world.key, copyTagsOf(ref, targetName, 'orders')))
+        .catch((error: unknown) => error);
+      await world.finish();
+
+      expect(refused).toBeInstanceOf(CopyRefusedError);
+      expect(await world.copier(kind).describeCopy({ targetName, region: REGION })).toBeUndefined();
+    },
+    60_000,
+  );
+
+  it.each(KIND_NAMES)('%s: describes a copy never made as undefined', async (kind) => {
+    expect(
+      await world.copier(kind).describeCopy({ targetName: 'bunker-never-copied', region: REGION }),
+    ).toBeUndefined();
+  });
 });

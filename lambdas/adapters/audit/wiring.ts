@@ -48,7 +48,12 @@ export function auditDeps(
   return {
     settings: settings.audit,
     sources,
-    discovery: new ReaderRoleDiscovery(context, settings.audit.prefix, settings.partition),
+    discovery: new ReaderRoleDiscovery(
+      context,
+      settings.audit.prefix,
+      settings.partition,
+      Object.keys(settings.audit.kinds),
+    ),
     inventory: new DynamoInventory(dynamo, settings.inventoryTable, settings.statusIndex),
     pulled: new DynamoPulledInventory(dynamo, settings.inventoryTable, settings.pullScopeIndex),
     records: new DynamoAuditRecords(dynamo, settings.inventoryTable),

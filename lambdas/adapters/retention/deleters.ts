@@ -11,6 +11,8 @@ import { DeleteDBClusterSnapshotCommand, DeleteDBSnapshotCommand, RDSClient } fr
 import { DeleteObjectCommand, GetObjectCommand, ListObjectVersionsCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { StoredVersion } from '../../core/retention/plan';
 import type { CopyDeleter, CopyDeleters, CopyToDelete, DeleteOutcome, VaultVersions } from '../../core/retention/prune';
+import { SettingsError } from '../../core/errors';
+import type { KindName } from '../../kinds/types';
 import { type AwsContext, clientConfig } from '../aws-context';
 import { describeAwsError, isLockRefusal, type LockableCall } from '../aws-errors';
 import { BackupEc2Clients } from '../ec2-common';
@@ -97,14 +99,66 @@ function rdsDeleter(context: AwsContext, cluster: boolean): CopyDeleter {
   };
 }
 
-export function sdkCopyDeleters(context: AwsContext): CopyDeleters {
-  const ec2 = new BackupEc2Clients(context);
-  return {
-    'rds-snapshot': rdsDeleter(context, false),
-    'aurora-cluster-snapshot': rdsDeleter(context, true),
-    'ebs-snapshot': ebsDeleter(ec2),
-    ami: amiDeleter(ec2),
+/**
+ * Each kind's deleter behind its kind's bundle seam (`lib/bundling.ts`), as
+ * the copiers are (`../copiers.ts`): a pruner deployed without a kind is
+ * bundled with the seam defined as `'omit'`, the ternary folds to
+ * {@link omittedDeleter}, and a pruner without EBS snapshots and AMIs
+ * carries no EC2 client.
+ *
+ * `kinds`, the kinds the pruner has a retention policy for, are checked
+ * against what the bundle kept: the seams are defined from those same
+ * settings, so a policy for a kind left out means they were changed by hand,
+ * refused at cold start rather than failing on each copy.
+ */
+export function sdkCopyDeleters(context: AwsContext, kinds: readonly KindName[] = []): CopyDeleters {
+  // One set of EC2 clients for both EC2 kinds, made inside the seams (a local made outside them would keep the
+  // client in); the `??` below is for the type only, since a kept EC2 kind always has it made.
+  const ec2 =
+    process.env.BUNKER_BUNDLE_EBS_SNAPSHOT === 'omit' && process.env.BUNKER_BUNDLE_AMI === 'omit'
+      ? undefined
+      : new BackupEc2Clients(context);
+  const deleters: CopyDeleters = {
+    'rds-snapshot':
+      process.env.BUNKER_BUNDLE_RDS_SNAPSHOT === 'omit' ? omittedDeleter('rds-snapshot') : rdsDeleter(context, false),
+    'aurora-cluster-snapshot':
+      process.env.BUNKER_BUNDLE_AURORA_CLUSTER_SNAPSHOT === 'omit'
+        ? omittedDeleter('aurora-cluster-snapshot')
+        : rdsDeleter(context, true),
+    'ebs-snapshot':
+      process.env.BUNKER_BUNDLE_EBS_SNAPSHOT === 'omit'
+        ? omittedDeleter('ebs-snapshot')
+        : ebsDeleter(ec2 ?? new BackupEc2Clients(context)),
+    ami:
+      process.env.BUNKER_BUNDLE_AMI === 'omit'
+        ? omittedDeleter('ami')
+        : amiDeleter(ec2 ?? new BackupEc2Clients(context)),
   };
+  const leftOut = kinds.filter((kind) => OMITTED.has(deleters[kind]));
+  if (leftOut.length > 0) {
+    throw new SettingsError(
+      `retention policies name ${leftOut.join(', ')}, but this function was bundled without ${leftOut.length === 1 ? 'it' : 'them'}`,
+    );
+  }
+  return deleters;
+}
+
+/** The stand-ins of the kinds left out of this bundle. */
+const OMITTED = new WeakSet<CopyDeleter>();
+
+/**
+ * What stands in for the deleter of a kind this pruner was deployed
+ * without. The plan only expires copies of kinds with a policy, and a
+ * policy for a left-out kind is refused at cold start, so it is never called.
+ */
+function omittedDeleter(kind: KindName): CopyDeleter {
+  const deleter: CopyDeleter = {
+    delete: () => {
+      throw new Error(`${kind} is not enabled, so its deleter was left out of this function's bundle`);
+    },
+  };
+  OMITTED.add(deleter);
+  return deleter;
 }
 
 /** The vault bucket's versions. A delete names the version, so it removes data for good instead of adding a marker. */

@@ -8,6 +8,7 @@ import { type Clock, type Log, systemClock } from '../../core/ports';
 import type { PruneDeps } from '../../core/retention/prune';
 import type { RetentionSettings } from '../../core/retention/settings';
 import type { VaultSettings } from '../../core/settings';
+import type { KindName } from '../../kinds/types';
 import { type AwsContext, clientConfig } from '../aws-context';
 import { sdkCopiers } from '../copiers';
 import { DynamoInventory } from '../dynamo-inventory';
@@ -27,7 +28,7 @@ export function pruneDeps(
     inventory: new DynamoInventory(dynamo, vault.inventoryTable, vaultNames(vault.prefix).inventoryStatusIndex),
     // The copiers' describeCopy re-reads each copy's tags before it is deleted.
     readers: sdkCopiers(context, vault.prefix, vault.partition),
-    deleters: sdkCopyDeleters(context),
+    deleters: sdkCopyDeleters(context, Object.keys(retention.policies.copies) as KindName[]),
     ...(retention.vaultBucket ? { values: new S3VaultVersions(vaultS3Client(context), retention.vaultBucket) } : {}),
     clock,
     log,
