@@ -21,7 +21,7 @@ import { CreateSnapshotCommand, CreateVolumeCommand, RegisterImageCommand } from
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localContext } from '../../cli/local/accounts';
 import { auroraClusterSnapshotCopier } from '../../lambdas/kinds/aurora-cluster-snapshot/copier';
-import { INTERMEDIATE_DESCRIPTION } from '../../lambdas/kinds/ebs-snapshot/copier';
+import { INTERMEDIATE_DESCRIPTION } from '../../lambdas/kinds/shared';
 import { rdsSnapshotCopier } from '../../lambdas/kinds/rds-snapshot/copier';
 import { type ArtifactCopier, type ArtifactRef, KIND_NAMES, type KindName } from '../../lambdas/kinds/types';
 import { ManualClock, Prng } from '../../sim/memory-aws';
