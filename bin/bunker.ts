@@ -520,14 +520,17 @@ program
       const { backupContext } = await import('../cli/aws-session');
       // The audit reads through the reader roles: as the operator role, as `status` does (always on the emulator).
       const operator = options.operator === true || options.endpoint !== undefined;
-      // writeReport reads the inventory with backupContext(options): `operator` travels with the options.
-      const sessionOptions = { ...options, operator };
-      const written = await writeReport(config, options.html, sessionOptions, async (context) => {
-        const auditContext = options.endpoint
-          ? await backupContext(config, { endpoint: options.endpoint, operator: true })
-          : context;
-        return (await readStatus(config, auditContext, {}, new Date(), undefined, operator)).resources;
-      });
+      const written = await writeReport(
+        config,
+        options.html,
+        { endpoint: options.endpoint, profile: options.profile, operator, days: options.days },
+        async (context) => {
+          const auditContext = options.endpoint
+            ? await backupContext(config, { endpoint: options.endpoint, operator: true })
+            : context;
+          return (await readStatus(config, auditContext, {}, new Date(), undefined, operator)).resources;
+        },
+      );
       say(
         `Wrote ${options.html}: ${written.copies} copy record(s), ${written.pulled} pulled resource(s), ${written.resources} audited resource(s).`,
       );

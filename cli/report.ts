@@ -278,6 +278,8 @@ ${rows || '<tr><td colspan="8">No audit yet.</td></tr>'}
 export interface ReportCommandOptions {
   readonly endpoint?: string;
   readonly profile?: string;
+  /** Read the inventory as the vault's `<name>-operator` role, as `bunker status --operator` does. */
+  readonly operator?: boolean;
   readonly days: number;
 }
 

@@ -15,7 +15,9 @@
  * Exceptions are by `aws:PrincipalArn` (the role, whatever its session):
  * the pruner (`<name>-retention`) for deletions after retention, and the
  * CDK bootstrap's CloudFormation execution role for what deployments
- * change. SCPs never restrain service-linked roles nor the management
+ * change, the tamper trail included. With `alerts.trail` "existing" the
+ * SCP names no trail: Bunker does not know which one it is (an organization
+ * trail is out of the backup account's reach anyway). SCPs never restrain service-linked roles nor the management
  * account; the README says so.
  */
 import type { BunkerConfig } from '../lib/config/schema';
@@ -38,6 +40,9 @@ export interface ServiceControlPolicy {
 
 /** The pruner's role: the same name as `retentionRoleName` in lib/constructs/pull.ts (a test holds them equal). */
 export const prunerRoleName = (prefix: string) => `${prefix}-retention`;
+
+/** The trail of the tampering alarms: the same name as in lib/constructs/immutability.ts (a test holds them equal). */
+export const guardedTrailName = (prefix: string) => `${prefix}-tamper`;
 
 /**
  * The service control policy for the backup account of `config`, in
@@ -157,6 +162,21 @@ export function serviceControlPolicy(config: BunkerConfig, partition = 'aws'): S
       Condition: exceptDeployment,
     },
   ];
+  if (config.alerts.trail === 'create') {
+    statements.push({
+      // The alarms above read this trail's events: stopping or narrowing it would silence them first.
+      Sid: 'OnlyADeploymentChangesTheTamperTrail',
+      Effect: 'Deny',
+      Action: [
+        'cloudtrail:StopLogging',
+        'cloudtrail:DeleteTrail',
+        'cloudtrail:UpdateTrail',
+        'cloudtrail:PutEventSelectors',
+      ],
+      Resource: [`arn:${partition}:cloudtrail:*:${account}:trail/${guardedTrailName(prefix)}`],
+      Condition: exceptDeployment,
+    });
+  }
   return { Version: '2012-10-17', Statement: statements };
 }
 

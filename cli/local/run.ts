@@ -9,10 +9,16 @@
  * event its kind's service would send when it finishes; the vault sweep runs
  * every round; and each source's receipts queue is handed to its agent.
  *
- * Pulled backups run first: each pull that its schedule would have started
+ * With `organization`, enrolment runs first, as its hourly schedule would:
+ * the real enrolment handler, as the enrolment role, gives each account of
+ * the units its intake topic and enrolment record.
+ *
+ * Pulled backups run next: each pull that its schedule would have started
  * by now (or every one, with `pullNow`) is queued on the pull queue as its
- * EventBridge rule would queue it, and the queue, continuations included,
- * is handed to the pull handler until it is empty.
+ * EventBridge rule would queue it, and with `organization` each pulled
+ * kind's fan-out job too, as the kind's enrolled rule would; the queue,
+ * fanned-out jobs and continuations included, is handed to the pull
+ * handler until it is empty.
  *
  * Then the pruner, as its daily schedule would: the real pruner handler, as
  * the retention role, deleting what is past its retention by the run's
@@ -34,17 +40,21 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { clientConfig } from '../../lambdas/adapters/aws-context';
 import { DynamoPulledInventory } from '../../lambdas/adapters/pull/dynamo-pulled';
+import { enrolmentDeps, sourceRegistry } from '../../lambdas/adapters/enrolment/wiring';
 import { pullJobRunner } from '../../lambdas/adapters/pull/wiring';
 import { agentDeps, vaultDeps } from '../../lambdas/adapters/wiring';
 import { type CopyStatus, COPY_STATUSES, type InventoryRecord } from '../../lambdas/core/inventory';
 import { sourceNames, vaultNames } from '../../lambdas/core/names';
-import { type Clock, type Log, systemClock } from '../../lambdas/core/ports';
-import { pullsDue } from '../../lambdas/core/pull/schedule';
-import type { PullJob, PullRunRecord, PullRunSummary } from '../../lambdas/core/pull/types';
+import { type Clock, type Log, type SourceRegistry, systemClock } from '../../lambdas/core/ports';
+import { type PullSchedule, pullsDue } from '../../lambdas/core/pull/schedule';
+import { enrolmentRoleName } from '../../lambdas/core/enrolment/names';
+import type { EnrolmentSummary } from '../../lambdas/core/enrolment/enrol';
+import type { PullFanOutJob, PullJob, PullRunRecord, PullRunSummary } from '../../lambdas/core/pull/types';
 import type { AgentSweepSummary } from '../../lambdas/core/rds-source-agent';
 import { auditDeps } from '../../lambdas/adapters/audit/wiring';
 import { type AuditSummary, createAuditHandler } from '../../lambdas/handlers/audit';
 import { createCompletionHandler } from '../../lambdas/handlers/completion';
+import { createEnrolmentHandler } from '../../lambdas/handlers/enrolment';
 import { createIntakeHandler } from '../../lambdas/handlers/intake';
 import { createPrunerHandler } from '../../lambdas/handlers/pruner';
 import { pruneDeps } from '../../lambdas/adapters/retention/wiring';
@@ -54,9 +64,16 @@ import { createPullHandler } from '../../lambdas/handlers/pull';
 import { createSourceAgentHandler } from '../../lambdas/handlers/source-agent';
 import { createSweepHandler } from '../../lambdas/handlers/sweep';
 import { KINDS } from '../../lambdas/kinds/registry';
-import { pullHandlerSettings, pullSchedules, sourceSettings, vaultSettings } from '../../lib/config/runtime';
+import {
+  pullFanOutSchedules,
+  pullHandlerSettings,
+  pullSchedules,
+  sourceSettings,
+  vaultSettings,
+} from '../../lib/config/runtime';
 import type { BunkerConfig } from '../../lib/config/schema';
 import { alertsTopicName, auditHandlerSettings } from '../../lib/constructs/audit';
+import { enrolmentSettings } from '../../lib/constructs/enrolment';
 import { retentionRoleName } from '../../lib/constructs/pull';
 import { retentionSettings } from '../../lib/constructs/retention';
 import { localContext } from './accounts';
@@ -86,6 +103,8 @@ export interface LocalRunSummary {
   readonly settled: boolean;
   /** The pull runs of this local run, continuations included, in the order they ran. */
   readonly pulls: readonly PullRunSummary[];
+  /** What enrolment did before the pulls, with `organization` (absent when it failed: see the progress lines). */
+  readonly enrolment?: EnrolmentSummary;
   /** What the auditor found after the rounds (absent when it failed: see the progress lines). */
   readonly audit?: AuditSummary;
   /** What the pruner did after the rounds (absent when nothing is enabled, or it failed: see the progress lines). */
@@ -117,6 +136,9 @@ export async function localRun(
   const maxRounds = options.maxRounds ?? 20;
   const env = await localUp(config, endpoint);
   const { account: backupAccount, region: backupRegion } = config.backup;
+  const enrolment = config.organization
+    ? await runEnrolment(config, endpoint, env, { progress, log, clock })
+    : undefined;
   const pulls = await runDuePulls(config, endpoint, env, { progress, log, clock, all: options.pullNow ?? false });
 
   const vaultContext = await localContext(endpoint, backupAccount, backupRegion, vaultNames(config.name).intakeRole);
@@ -224,6 +246,7 @@ export async function localRun(
     byStatus,
     settled,
     pulls,
+    ...(enrolment ? { enrolment } : {}),
     ...(audited ? { audit: audited } : {}),
     ...(pruned ? { prune: pruned } : {}),
   };
@@ -275,6 +298,41 @@ async function runPruner(
     return summary;
   } catch (error) {
     options.progress(`pruner failed: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+/**
+ * The enrolment handler, as the enrolment function's role, reading the
+ * organization through the org-reader role of the management account (the
+ * emulator's STS needs no org stack for it). A failure (no organization on
+ * the emulator, say) is a progress line, the error alarm in AWS, and the
+ * run goes on with the accounts enrolled before.
+ */
+async function runEnrolment(
+  config: BunkerConfig,
+  endpoint: string,
+  env: LocalEnvironment,
+  options: { progress: (line: string) => void; log: Log; clock: Clock },
+): Promise<EnrolmentSummary | undefined> {
+  const { account, region } = config.backup;
+  const names = vaultNames(config.name);
+  const context = await localContext(endpoint, account, region, enrolmentRoleName(config.name));
+  const settings = enrolmentSettings(config, {
+    keyArn: env.intakeKeyArn,
+    queueArn: `arn:aws:sqs:${region}:${account}:${names.intakeQueue}`,
+    deadLetterQueueArn: `arn:aws:sqs:${region}:${account}:${names.intakeDeadLetterQueue}`,
+  });
+  try {
+    const summary = await createEnrolmentHandler(enrolmentDeps(settings, context, options.log, options.clock))();
+    options.progress(
+      `enrolment: ${summary.enrolled.length} enrolled, ${summary.updated.length} updated, ` +
+        `${summary.departed.length} departed, ${summary.unchanged} unchanged` +
+        summary.enrolled.map((enrolled) => `\n    enrolled: ${enrolled}`).join(''),
+    );
+    return summary;
+  } catch (error) {
+    options.progress(`enrolment failed: ${(error as Error).message}`);
     return undefined;
   }
 }
@@ -356,11 +414,22 @@ async function runDuePulls(
     );
   }
 
+  // Listed and enrolled accounts, as the pull function's registry reads them in AWS.
+  const registry = config.organization ? sourceRegistry(settings, vault, options.clock) : undefined;
+  const fanOuts = registry
+    ? await fanOutsDue(config, registry, (s) => records.getRun(s.kind, s.account, s.region), options)
+    : [];
+  if (fanOuts.length > 0) {
+    options.progress(
+      `${fanOuts.length} fan-out(s) to the enrolled accounts due: ${fanOuts.map((job) => job.kind).join(', ')}`,
+    );
+  }
+
   const sqs = new SQSClient(clientConfig(vault));
-  const queue = async (job: PullJob) => {
+  const queue = async (job: PullJob | PullFanOutJob) => {
     await sqs.send(new SendMessageCommand({ QueueUrl: settings.pullQueueUrl, MessageBody: JSON.stringify(job) }));
   };
-  for (const job of due) await queue(job);
+  for (const job of [...due, ...fanOuts]) await queue(job);
   // The queue is drained even when nothing is due, as the event source mapping consumes whatever arrives:
   // a job left by an interrupted run, or one somebody else queued, is handled (or rejected) now.
   const runner = pullJobRunner(settings, vault, options.clock);
@@ -368,6 +437,7 @@ async function runDuePulls(
   const handler = createPullHandler({
     settings,
     log: options.log,
+    ...(registry ? { sources: registry } : {}),
     // Locally nothing else waits for the queue: a continuation is queued again at once.
     continueLater: (job) => queue(job),
     run: async (job, _settings, deps) => {
@@ -382,6 +452,35 @@ async function runDuePulls(
     if (drained.processed + drained.retried === 0) break;
   }
   return summaries;
+}
+
+/**
+ * The fan-out jobs due now: a pulled kind's enrolled rule fires at the
+ * kind's rate for every enrolled account at once, so its fan-out is due
+ * when any enrolled account and Region of the kind was never pulled or was
+ * last pulled at least the kind's rate ago (`all`: every kind). The fan-out
+ * then pulls every enrolled account of the kind, as it does in AWS.
+ */
+async function fanOutsDue(
+  config: BunkerConfig,
+  registry: SourceRegistry,
+  lastRun: (schedule: PullSchedule) => Promise<PullRunRecord | undefined>,
+  options: { clock: Clock; all: boolean },
+): Promise<PullFanOutJob[]> {
+  const listed = new Set(config.sources.map((source) => source.account));
+  const enrolled = (await registry.all()).filter((source) => !listed.has(source.account));
+  const due: PullFanOutJob[] = [];
+  for (const { kind, everyMinutes } of pullFanOutSchedules(config)) {
+    const schedules = enrolled.flatMap((source) =>
+      source.regions.map((region) => ({ kind, account: source.account, region, everyMinutes })),
+    );
+    const runs = new Map<PullSchedule, PullRunRecord | undefined>();
+    for (const schedule of schedules) runs.set(schedule, await lastRun(schedule));
+    if (pullsDue(schedules, (schedule) => runs.get(schedule), options.clock.now(), options).length > 0) {
+      due.push({ kind, fanOut: true });
+    }
+  }
+  return due;
 }
 
 async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {

@@ -374,6 +374,9 @@ export const SKIPPED_TYPES: Readonly<Record<string, string>> = {
   'AWS::CloudWatch::Alarm': 'nothing alarms locally',
   'AWS::CloudWatch::Dashboard': 'no CloudWatch console locally; `bunker status` shows the same numbers',
   'AWS::Rbin::Rule': 'moto has no Recycle Bin; locally a deleted snapshot or image is gone at once',
+  // The tamper trail's key and log buckets are applied; only the trail is not.
+  'AWS::CloudTrail::Trail':
+    "moto's CloudTrail does not deliver events to EventBridge (whose rules are skipped too): locally a trail feeds no alarm",
   'AWS::CDK::Metadata': 'CDK version reporting; nothing to create',
   'AWS::CloudFormation::CustomResource': 'its provider is a Lambda function, which the local mode does not deploy',
 };

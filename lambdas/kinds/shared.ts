@@ -42,6 +42,16 @@ export const COPY_PREFIX = 'bunker';
 /** Prefix of the intermediates the source agent makes under the share key. */
 export const INTERMEDIATE_PREFIX = 'bunker-share';
 
+/**
+ * How the source agent describes its intermediates (lambdas/core/agent/ec2-agent.ts)
+ * and what the EBS copier's listing of shared snapshots looks for: the one
+ * mark of an intermediate the backup account can see, since another
+ * account's tags are not visible to it. It keeps the backing snapshots of a
+ * shared intermediate image (described by CopyImage) out of the EBS listing.
+ * Here, SDK-free, so the agent and the copier read one text.
+ */
+export const INTERMEDIATE_DESCRIPTION = 'Bunker intermediate of ';
+
 /** The readable part of a copy's name: the account and the production id, without the agent's prefix. */
 export function readableSource(ref: ArtifactRef): string {
   return `${ref.account}-${ref.id.replace(new RegExp(`^${INTERMEDIATE_PREFIX}-`), '')}`;

@@ -3,7 +3,8 @@
  * source account, what breaches or is at risk, the age of the oldest
  * newest copy against the kind's RPO, copies that failed or wait on a quota,
  * rejected notifications, and the queues' dead letters and the Lambdas'
- * errors. Every number is a metric the auditor (namespace `Bunker`) or AWS
+ * errors. With organizational units, one search graph covers the enrolled
+ * accounts, which a per-account widget made at synthesis cannot name. Every number is a metric the auditor (namespace `Bunker`) or AWS
  * publishes; the dashboard computes nothing of its own.
  */
 import { Duration } from 'aws-cdk-lib';
@@ -89,6 +90,27 @@ export class BunkerDashboard extends Construct {
           }),
       ),
     );
+    if (config.organization) {
+      // Enrolled accounts are not known at synthesis, so one search graph
+      // finds every account the auditor publishes for, listed or enrolled,
+      // including accounts enrolled after this deployment. No searchAccount:
+      // the auditor publishes every account's metric in the backup account.
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: 'Breaching resources of every account, enrolled ones included (per account and kind)',
+          left: [
+            new cloudwatch.MathExpression({
+              expression: `SEARCH('{${METRICS_NAMESPACE},Kind,SourceAccount} MetricName="BreachingResources"', 'Maximum', 900)`,
+              usingMetrics: {},
+              // A dynamic label names each series by its account and kind.
+              label: "${PROP('Dim.SourceAccount')} ${PROP('Dim.Kind')}",
+              period: Duration.minutes(15),
+            }),
+          ],
+          width: 24,
+        }),
+      );
+    }
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Copies failed and waiting on a quota',

@@ -36,7 +36,6 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as rbin from 'aws-cdk-lib/aws-rbin';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import { CDK_APP_MODE_CONTEXT } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { TAG_MANAGED_BY } from '../../lambdas/core/pipeline/copy';
 import type { BunkerConfig } from '../config/schema';
@@ -129,10 +128,8 @@ export class Immutability extends Construct {
     const pruner = prunerSessionPattern(config.name, account);
 
     if (props.deployTrail && config.alerts.trail === 'create') {
-      // The local mode (an in-memory synthesis) gets the key and buckets but no trail: its emulator neither runs
-      // trails nor sends their events, and its template applier has no CloudTrail type.
-      const local = this.node.tryGetContext(CDK_APP_MODE_CONTEXT) === 'inmemory';
-      this.trail = new TamperTrail(this, 'Trail', { config, withoutTrail: local });
+      // The local mode's template applier skips the trail itself (cli/local/template-applier.ts), not this stack.
+      this.trail = new TamperTrail(this, 'Trail', { config });
     }
     const dataKeys = [...props.dataKeys, ...(this.trail ? [this.trail.key] : [])];
     const watchedKeys = [...props.watchedKeys, ...(this.trail ? [this.trail.key] : [])];
@@ -312,8 +309,6 @@ function recycleBinRules(scope: Construct, config: BunkerConfig): rbin.CfnRule[]
 
 export interface TamperTrailProps {
   readonly config: BunkerConfig;
-  /** Its key and buckets only (the local mode). */
-  readonly withoutTrail?: boolean;
 }
 
 /**
@@ -330,7 +325,7 @@ export interface TamperTrailProps {
 export class TamperTrail extends Construct {
   public readonly key: kms.Key;
   public readonly bucket: s3.Bucket;
-  public readonly trail?: cloudtrail.CfnTrail;
+  public readonly trail: cloudtrail.CfnTrail;
 
   constructor(scope: Construct, id: string, props: TamperTrailProps) {
     super(scope, id);
@@ -432,7 +427,6 @@ export class TamperTrail extends Construct {
       }),
     );
 
-    if (props.withoutTrail) return;
     this.trail = new cloudtrail.CfnTrail(this, 'Trail', {
       trailName: name,
       isLogging: true,

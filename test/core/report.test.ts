@@ -2,8 +2,9 @@
  * The HTML report's numbers and its escaping, without a browser (the
  * browser test is test/e2e/report-browser.test.ts).
  */
-import { describe, expect, it } from 'vitest';
-import { escapeHtml, freshnessSeries, reportHtml } from '../../cli/report';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { SessionOptions } from '../../cli/aws-session';
+import { escapeHtml, freshnessSeries, type ReportCommandOptions, reportHtml } from '../../cli/report';
 import { type InventoryRecord, newRecord } from '../../lambdas/core/inventory';
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
@@ -93,5 +94,15 @@ describe('reportHtml', () => {
     expect(html).toContain('payments (222222222222): rds-snapshot');
     // Nothing is fetched when the page is viewed.
     expect(html).not.toMatch(/\b(src|href)=["']?https?:/);
+  });
+});
+
+describe('ReportCommandOptions', () => {
+  // A type, so tsc is what checks this: the CLI passes `--operator` in a typed literal, not a spread object.
+  it('takes --operator as `bunker status` and `bunker inventory` do, and is a session option', () => {
+    const options: ReportCommandOptions = { endpoint: 'http://127.0.0.1:5000', operator: true, days: 14 };
+    expectTypeOf<ReportCommandOptions['operator']>().toEqualTypeOf<boolean | undefined>();
+    expectTypeOf(options).toExtend<SessionOptions>();
+    expect(options.operator).toBe(true);
   });
 });

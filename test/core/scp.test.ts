@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { prunerRoleName, SCP_MAX_CHARACTERS, scpText, serviceControlPolicy } from '../../cli/scp';
+import { guardedTrailName, prunerRoleName, SCP_MAX_CHARACTERS, scpText, serviceControlPolicy } from '../../cli/scp';
 import { parseConfig } from '../../lib/config/load';
+import { tamperTrailName, TRAIL_EVENTS } from '../../lib/constructs/immutability';
 import { retentionRoleName } from '../../lib/constructs/pull';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -130,8 +131,38 @@ describe('the service control policy', () => {
     });
   });
 
-  it('names the pruner as the stacks name the retention role', () => {
+  it('lets only a CDK deployment stop, delete or narrow the trail the tampering alarms read', () => {
+    const statement = serviceControlPolicy(config).Statement.find(
+      (s) => s.Sid === 'OnlyADeploymentChangesTheTamperTrail',
+    );
+
+    expect(statement).toEqual({
+      Sid: 'OnlyADeploymentChangesTheTamperTrail',
+      Effect: 'Deny',
+      Action: [
+        'cloudtrail:StopLogging',
+        'cloudtrail:DeleteTrail',
+        'cloudtrail:UpdateTrail',
+        'cloudtrail:PutEventSelectors',
+      ],
+      Resource: ['arn:aws:cloudtrail:*:111111111111:trail/bunker-tamper'],
+      Condition: {
+        ArnNotLike: { 'aws:PrincipalArn': ['arn:aws:iam::111111111111:role/cdk-*-cfn-exec-role-111111111111-*'] },
+      },
+    });
+    // The same calls the trail-changes rule alarms on.
+    expect(statement?.Action).toEqual(TRAIL_EVENTS.map((event) => `cloudtrail:${event}`));
+  });
+
+  it('names no trail when an existing trail, not Bunker’s, feeds the alarms', () => {
+    const existing = parseConfig({ ...input, alerts: { trail: 'existing' } }, 'test config');
+
+    expect(serviceControlPolicy(existing).Statement.flatMap((s) => s.Action)).not.toContain('cloudtrail:StopLogging');
+  });
+
+  it('names the pruner and the trail as the stacks name the retention role and the tamper trail', () => {
     expect(prunerRoleName('bunker')).toBe(retentionRoleName('bunker'));
+    expect(guardedTrailName('bunker')).toBe(tamperTrailName('bunker'));
   });
 
   it('is an SCP AWS accepts: Version, only Deny statements with unique Sids, service actions, ARNs, known conditions', () => {

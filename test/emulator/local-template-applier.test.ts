@@ -200,6 +200,20 @@ describe('planStack', () => {
     Resources: { ...template.Resources, [id]: resource },
   });
 
+  it("skips the tamper trail (moto's CloudTrail sends no events to EventBridge) and keeps its key", () => {
+    const plan = planStack(
+      withResource('Trail', {
+        Type: 'AWS::CloudTrail::Trail',
+        Properties: { TrailName: 'bunker-tamper', IsLogging: true, KMSKeyId: { 'Fn::GetAtt': ['Key', 'Arn'] } },
+        DependsOn: ['Key'],
+      }),
+      'bunker-vault',
+    );
+
+    expect(plan.skipped).toEqual(['Logs', 'Function', 'Trail']);
+    expect(plan.order).toContain('Key');
+  });
+
   it('fails on a resource type it neither creates nor skips, naming the stack, resource and type', () => {
     expect(() =>
       planStack(withResource('Machine', { Type: 'AWS::StepFunctions::StateMachine' }), 'bunker-vault'),

@@ -27,7 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localContext } from '../../cli/local/accounts';
 import { CopyRefusedError } from '../../lambdas/core/errors';
 import { auroraClusterSnapshotCopier } from '../../lambdas/kinds/aurora-cluster-snapshot/copier';
-import { INTERMEDIATE_DESCRIPTION } from '../../lambdas/kinds/ebs-snapshot/copier';
+import { INTERMEDIATE_DESCRIPTION } from '../../lambdas/kinds/shared';
 import { rdsSnapshotCopier } from '../../lambdas/kinds/rds-snapshot/copier';
 import { KINDS } from '../../lambdas/kinds/registry';
 import {

@@ -25,7 +25,7 @@
  * re-encrypts every backing snapshot under the share key; the agent shares
  * the image and every backing snapshot.
  */
-import { hash, INTERMEDIATE_PREFIX } from '../../kinds/shared';
+import { hash, INTERMEDIATE_DESCRIPTION, INTERMEDIATE_PREFIX } from '../../kinds/shared';
 import { CopyQuotaExceededError } from '../errors';
 import { sameKmsKey } from '../keys';
 import { notificationOf } from '../notification';
@@ -213,7 +213,7 @@ async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: K
       copyId = await deps.ec2.copySnapshot({
         sourceId: snapshot.id,
         kmsKeyArn: deps.settings.shareKeyArn,
-        description: `Bunker intermediate of ${snapshot.id}, shareable with ${deps.settings.backupAccount}`,
+        description: `${INTERMEDIATE_DESCRIPTION}${snapshot.id}, shareable with ${deps.settings.backupAccount}`,
         tags: carriedTags(tags, ours, scope),
       });
     } catch (error) {
@@ -328,7 +328,7 @@ async function rekeyImage(image: Ec2Image, deps: Ec2AgentDeps, known: Known): Pr
         // The same name gives the same token: a retried request returns the first copy.
         clientToken: hash(name, 64),
         kmsKeyArn: deps.settings.shareKeyArn,
-        description: `Bunker intermediate of ${image.id}, shareable with ${deps.settings.backupAccount}`,
+        description: `${INTERMEDIATE_DESCRIPTION}${image.id}, shareable with ${deps.settings.backupAccount}`,
         imageTags: carriedTags(image.tags, ours, scope),
         snapshotTags: { [TAG_INTERMEDIATE]: 'true', [TAG_SOURCE_IMAGE]: image.id, [TAG_COPY_NAME]: name },
       });

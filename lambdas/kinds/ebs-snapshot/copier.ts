@@ -26,6 +26,7 @@ import { ReaderRoleClients, tagList, tagsOf } from '../../adapters/reader-role';
 import { TAG_SOURCE_VOLUME } from '../../core/agent/ec2-agent';
 import { TAG_COPY_NAME } from '../../core/pipeline/copy';
 import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../../core/rds-source-agent';
+import { INTERMEDIATE_DESCRIPTION } from '../shared';
 import type {
   ArtifactCopier,
   ArtifactRef,
@@ -38,15 +39,6 @@ import type {
   SourceView,
 } from '../types';
 import { ebsSnapshot } from './kind';
-
-/**
- * How the source agent describes an EBS intermediate (`rekeySnapshot` in
- * lambdas/core/agent/ec2-agent.ts): the one mark of it the backup account
- * can see, since another account's tags are not visible to it. It keeps
- * the backing snapshots of a shared intermediate image (described by
- * CopyImage) out of the EBS listing.
- */
-export const INTERMEDIATE_DESCRIPTION = 'Bunker intermediate of ';
 
 export class EbsSnapshotCopier implements ArtifactCopier {
   readonly kind = 'ebs-snapshot' as const;
