@@ -79,6 +79,19 @@ const VARIANTS: readonly Variant[] = [
     environment: kindsEnv(RDS_ONLY),
   })),
   { key: 'source-agent:rds-only', handler: 'source-agent', environment: scopesEnv(RDS_ONLY) },
+  // The pruner and the auditor leave out what their own settings do not name (lib/bundling.ts).
+  {
+    key: 'pruner:rds-only',
+    handler: 'pruner',
+    environment: {
+      BUNKER_RETENTION: JSON.stringify({ copies: { 'rds-snapshot': { retentionDays: 35, minCopies: 1 } }, values: {} }),
+    },
+  },
+  {
+    key: 'audit:rds-only',
+    handler: 'audit',
+    environment: { BUNKER_AUDIT: JSON.stringify({ kinds: { 'rds-snapshot': { rpoHours: 24 } } }) },
+  },
 ];
 
 /** What the function imports from the AWS SDK, and the bundle still contains (keepNames keeps class names). */

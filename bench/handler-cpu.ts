@@ -93,7 +93,8 @@ const idsOf = (prefix: string, n: number) => Array.from({ length: n }, (_, i) =>
 
 /** A vault over the memory world with `n` snapshots shared and announced to intake, but not yet delivered. */
 function vaultWith(prefix: string, n: number) {
-  const vault = vaultFixture({ maxCopies: 1_000_000, world: { copyQuota: 1_000_000 } });
+  // One database a snapshot: copies of one database run one after another, and these are to run at once.
+  const vault = vaultFixture({ maxCopies: 1_000_000, world: { copyQuota: 1_000_000 }, oneDatabaseEach: true });
   const ids = idsOf(prefix, n);
   for (const id of ids) vault.shared(id);
   const bodies = ids.map((id) => delivered(notificationV2(id, { publishedAt: vault.clock.now().toISOString() })));
