@@ -167,8 +167,9 @@ async function volumeSnapshot(): Promise<string> {
 
 const ebs: KindFixture = {
   kind: 'ebs-snapshot',
+  // Source 13 less the delete; vault 14 with the copy's lock.
   minSourceWithoutCleanup: 12,
-  minVault: 11,
+  minVault: 14,
   async make() {
     const ids: string[] = [];
     for (let i = 0; i < N; i += 1) ids.push(await volumeSnapshot());
@@ -183,8 +184,9 @@ const ebs: KindFixture = {
 
 const ami: KindFixture = {
   kind: 'ami',
+  // Source 13 less the deregistration and the backing snapshot's delete; vault 17 with protection and lock.
   minSourceWithoutCleanup: 11,
-  minVault: 11,
+  minVault: 17,
   async make() {
     const ids: string[] = [];
     for (let i = 0; i < N; i += 1) {
