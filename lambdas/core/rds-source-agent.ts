@@ -12,6 +12,7 @@
  * and makes cleanup uniform.
  */
 import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
+import { memo, scopeCacheOf } from './agent/scope-cache';
 import { CopyQuotaExceededError } from './errors';
 import { sameKmsKey } from './keys';
 import { INTERMEDIATE_PREFIX, intermediateSnapshotId } from './names';
@@ -177,15 +178,28 @@ async function retryDeferred(deps: AgentDeps, flavour: Flavour): Promise<void> {
   }
 }
 
+/**
+ * Re-keys an original in scope. An event judges scope afresh; the sweep
+ * (`sweepTags` given: its per-sweep read of a resource's tags) trusts a
+ * recent out-of-scope verdict instead of reading the resource's tags again
+ * (`./agent/scope-cache.ts`).
+ */
 async function rekey(
   snapshot: RdsSnapshot,
   deps: AgentDeps,
   flavour: Flavour,
   intermediates: Tally,
+  sweepTags?: (resource: string) => Promise<Record<string, string> | undefined>,
 ): Promise<AgentStep> {
   const store = flavour.store;
-  const tags = (await store.instanceTags(snapshot.dbInstanceId)) ?? snapshot.tags;
-  if (!inScope(deps.settings.scopes[flavour.kind], snapshot.dbInstanceId, tags)) return 'out-of-scope';
+  const resource = snapshot.dbInstanceId;
+  const verdicts = scopeCacheOf(store, flavour.kind);
+  const now = deps.clock.now().getTime();
+  if (sweepTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
+  const tags = (await (sweepTags ?? ((id: string) => store.instanceTags(id)))(resource)) ?? snapshot.tags;
+  const wanted = inScope(deps.settings.scopes[flavour.kind], resource, tags);
+  verdicts.judged(resource, snapshot.tags, wanted, now);
+  if (!wanted) return 'out-of-scope';
   // Already in the backup account: its intermediate may be gone, and must not be made again.
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   if (snapshot.status !== 'available') return 'pending';
@@ -385,8 +399,10 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
       !ids.has(intermediateSnapshotId(s.id, flavour.maxId)) &&
       (s.createdAt ? Date.parse(s.createdAt) >= windowStart : true),
   );
+  // One read of a resource's tags per sweep: a database's snapshots share them.
+  const sweepTags = memo((resource: string) => store.instanceTags(resource));
   for (const snapshot of originals) {
-    count(await guarded(() => rekey(snapshot, deps, flavour, live), snapshot.id, deps));
+    count(await guarded(() => rekey(snapshot, deps, flavour, live, sweepTags), snapshot.id, deps));
   }
   const agedOutUncopied = await countAgedOut(
     all.filter(
@@ -399,23 +415,28 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
     ),
     deps,
     flavour,
+    sweepTags,
   );
   return { examined: intermediates.length + originals.length, steps, deleted, expiredUncopied, agedOutUncopied };
 }
 
 /** In-scope originals past the horizon with no copy: logged and counted, never silently forgotten. */
-async function countAgedOut(candidates: RdsSnapshot[], deps: AgentDeps, flavour: Flavour): Promise<number> {
-  const tagsOf = new Map<string, Promise<Record<string, string> | undefined>>();
+async function countAgedOut(
+  candidates: RdsSnapshot[],
+  deps: AgentDeps,
+  flavour: Flavour,
+  sweepTags: (resource: string) => Promise<Record<string, string> | undefined>,
+): Promise<number> {
+  const verdicts = scopeCacheOf(flavour.store, flavour.kind);
+  const now = deps.clock.now().getTime();
   let aged = 0;
   for (const snapshot of candidates) {
     const resource = snapshot.dbInstanceId;
-    if (!tagsOf.has(resource))
-      tagsOf.set(
-        resource,
-        flavour.store.instanceTags(resource).catch(() => undefined),
-      );
-    const tags = (await tagsOf.get(resource)) ?? snapshot.tags;
-    if (!inScope(deps.settings.scopes[flavour.kind], resource, tags)) continue;
+    if (verdicts.knownOutOfScope(resource, snapshot.tags, now)) continue;
+    const tags = (await sweepTags(resource).catch(() => undefined)) ?? snapshot.tags;
+    const wanted = inScope(deps.settings.scopes[flavour.kind], resource, tags);
+    verdicts.judged(resource, snapshot.tags, wanted, now);
+    if (!wanted) continue;
     aged += 1;
     deps.log.error('an in-scope snapshot is older than the horizon and was never copied to the vault', {
       snapshotId: snapshot.id,

@@ -923,3 +923,56 @@ describe('carriedTags', () => {
     ).toEqual({ 'bunker:backup': 'true', team: 'web', 'bunker:intermediate': 'true' });
   });
 });
+
+describe('fewer requests', () => {
+  it('reads an out-of-scope volume’s tags once per six hours, not at every hourly sweep', async () => {
+    const a = ec2Fixture();
+    const [analytics, reports] = [a.volume(OUT_OF_SCOPE), a.volume(OUT_OF_SCOPE)];
+    for (let i = 0; i < 3; i += 1) a.world.addSnapshot(SOURCE, REGION, { volumeId: analytics });
+    for (let i = 0; i < 2; i += 1) a.world.addSnapshot(SOURCE, REGION, { volumeId: reports });
+    const reads = () => a.world.calls.get('volumeTags') ?? 0;
+
+    const perSweep: number[] = [];
+    for (let hour = 0; hour < 7; hour += 1) {
+      const before = reads();
+      const sweep = await sweepEc2Source(a.deps);
+      expect(sweep.steps).toEqual({ 'out-of-scope': 5 });
+      perSweep.push(reads() - before);
+      a.clock.advance(HOUR);
+    }
+
+    expect(perSweep).toEqual([2, 0, 0, 0, 0, 0, 2]);
+  });
+
+  it('starts a copy deferred on the copy quota as soon as an intermediate copy finishes, not at the next sweep', async () => {
+    const a = ec2Fixture();
+    const [first, second] = [a.snapshot(), a.snapshot()];
+    a.world.setSnapshotCopyQuota(SOURCE, REGION, 1);
+
+    const steps = [await processEbsSnapshot(first.id, a.deps), await processEbsSnapshot(second.id, a.deps)];
+    a.clock.advance(COPY_MS);
+    const finished = await processEbsSnapshot(a.intermediatesOf(first.id)[0]?.id ?? '', a.deps);
+
+    expect(steps).toEqual(['rekeying', 'waiting-for-quota']);
+    expect(finished).toBe('notified');
+    expect(a.world.copies.map((c) => c.sourceId)).toEqual([first.id, second.id]);
+  });
+
+  it('makes no describe around a copy it starts and shares without asking whom with', async () => {
+    const a = ec2Fixture();
+    const production = a.snapshot();
+
+    await announceSnapshot(a, production.id);
+
+    // Created: describe, the volume's tags, the lookup by name, the count of intermediates, the copy;
+    // finished: describe, the canonical lookup, share, tag (the publish is the publisher's).
+    expect(Object.fromEntries([...a.world.calls].sort(([x], [y]) => x.localeCompare(y)))).toEqual({
+      copySnapshot: 1,
+      describeSnapshot: 2,
+      listSnapshots: 3,
+      shareSnapshot: 1,
+      tag: 1,
+      volumeTags: 1,
+    });
+  });
+});

@@ -479,3 +479,31 @@ describe('sweepSource', () => {
     expect(a.intermediateOf('orders-manual-1')?.tags[TAG_NOTIFIED_AT]).toBeDefined();
   });
 });
+
+describe('sweepSource: remembered scope verdicts', () => {
+  it('reads an out-of-scope database’s tags once per six hours, not at every hourly sweep, and an event still reads them afresh', async () => {
+    const a = agentFixture();
+    a.world.addInstance(SOURCE, REGION, 'analytics-db', OUT_OF_SCOPE);
+    a.world.addInstance(SOURCE, REGION, 'reports-db', OUT_OF_SCOPE);
+    for (const id of ['analytics-1', 'analytics-2', 'analytics-3']) a.snapshot(id, 'analytics-db');
+    for (const id of ['reports-1', 'reports-2']) a.snapshot(id, 'reports-db');
+    const reads = () => a.monitor.byMethod.get('source-rds.instanceTags') ?? 0;
+
+    const perSweep: number[] = [];
+    for (let hour = 0; hour < 7; hour += 1) {
+      const before = reads();
+      const sweep = await sweepSource(a.deps);
+      expect(sweep.steps).toEqual({ 'out-of-scope': 5 });
+      perSweep.push(reads() - before);
+      a.clock.advance(3_600_000);
+    }
+    // Tagged into scope: the next snapshot's event reads the tags, whatever the sweep remembers.
+    a.world.addInstance(SOURCE, REGION, 'analytics-db', IN_SCOPE);
+    a.snapshot('analytics-4', 'analytics-db');
+    const step = await processSnapshot('analytics-4', a.deps);
+
+    // One read per database at the first sweep and again once six hours have passed; none in between.
+    expect(perSweep).toEqual([2, 0, 0, 0, 0, 0, 2]);
+    expect(step).toBe('rekeying');
+  });
+});

@@ -38,6 +38,8 @@ import {
   ebsRef,
   encryptedSnapshot,
   firstCopyRequest,
+  ownImages,
+  ownSnapshots,
   REGION,
   sourceImage,
   tagRecord,
@@ -118,11 +120,16 @@ describe('the EC2 source agent and the vault copiers', () => {
     );
     const production = { snapshotId, volumeId };
 
-    // The emulator completes the copy at once: one event takes it all the way.
+    // The snapshot's event starts the copy and describes nothing more; the copy's own event (complete at once
+    // on the emulator) shares and announces it.
     const step = await processEbsSnapshot(production.snapshotId, agent.deps);
+    const [copy] = (await ownSnapshots(source)).filter(
+      (s) => tagRecord(s.Tags)['bunker:source-snapshot'] === production.snapshotId,
+    );
+    const finished = await processEbsSnapshot(copy?.SnapshotId ?? '', agent.deps);
     const again = await processEbsSnapshot(production.snapshotId, agent.deps);
 
-    expect([step, again]).toEqual(['notified', 'already-notified']);
+    expect([step, finished, again]).toEqual(['rekeying', 'notified', 'already-notified']);
     expect(agent.published).toEqual([
       {
         version: 2,
@@ -213,9 +220,11 @@ describe('the EC2 source agent and the vault copiers', () => {
     const production = await sourceImage(source);
 
     const step = await processImage(production.imageId, agent.deps);
+    const copy = (await ownImages(source)).find((i) => i.Name === `bunker-share-${production.imageId}`);
+    const finished = await processImage(copy?.ImageId ?? '', agent.deps);
     const again = await processImage(production.imageId, agent.deps);
 
-    expect([step, again]).toEqual(['notified', 'already-notified']);
+    expect([step, finished, again]).toEqual(['rekeying', 'notified', 'already-notified']);
     expect(agent.published).toEqual([
       {
         version: 2,

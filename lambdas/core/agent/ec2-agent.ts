@@ -34,6 +34,7 @@ import type { Clock, Log, NotificationPublisher } from '../ports';
 import {
   type AgentStep,
   type AgentSweepSummary,
+  INTERMEDIATE_COUNT_TTL_MS,
   type ReceiptStep,
   TAG_INTERMEDIATE,
   TAG_INTERMEDIATE_OF,
@@ -45,6 +46,7 @@ import type { ScopeSetting, SourceSettings } from '../settings';
 import type { Receipt } from '../receipts';
 import type { Ec2Image, Ec2Snapshot, SourceEc2, TagFilter } from './ec2-ports';
 import { type IntermediateFate, intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
+import { memo, scopeCacheOf } from './scope-cache';
 
 export type { AgentStep, AgentSweepSummary, ReceiptStep } from '../rds-source-agent';
 export type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
@@ -143,7 +145,10 @@ export async function processEbsSnapshot(snapshotId: string, deps: Ec2AgentDeps)
   if (isEbsIntermediate(snapshot)) {
     // Whichever copy the event is about, the one to announce is the canonical one.
     const [canonical] = await intermediatesOf(snapshot.tags[TAG_INTERMEDIATE_OF], deps);
-    return shareAndNotifySnapshot(canonical ?? snapshot, deps);
+    const step = await shareAndNotifySnapshot(canonical ?? snapshot, deps);
+    // A copy finished: a copy slot of the account freed, so what waited on the quota or the cap goes now.
+    if (snapshot.state === 'completed') await retryDeferred('snapshot', deps);
+    return step;
   }
   // Anything else the agent tagged (an intermediate image's storage) is never an original.
   if (snapshot.tags[TAG_INTERMEDIATE]) return 'out-of-scope';
@@ -156,7 +161,78 @@ export async function processEbsSnapshot(snapshotId: string, deps: Ec2AgentDeps)
 interface Known {
   /** Intermediates in place now; counted on demand when unknown. */
   intermediates?: number;
+  /** The sweep's per-sweep read of a volume's tags; set only by the sweep, which trusts recent scope verdicts. */
   volumeTags?: (volumeId: string) => Promise<Record<string, string> | undefined>;
+}
+
+type Copies = 'snapshot' | 'image';
+
+interface Counted {
+  count: number;
+  at: number;
+}
+
+/** Per port and kind of copy: the intermediates counted, and the originals this container deferred. */
+const tallies = new WeakMap<SourceEc2, Map<Copies, Counted>>();
+const deferredOf = new WeakMap<SourceEc2, Map<Copies, Set<string>>>();
+
+/**
+ * The account's intermediates of one kind, counted by a listing at most once
+ * per {@link INTERMEDIATE_COUNT_TTL_MS} per container and kept up to date
+ * with the copies it starts (as the RDS agent does): counting per event made
+ * a burst of N snapshots cost N listings. The sweep counts afresh.
+ */
+async function intermediateTally(of: Copies, deps: Ec2AgentDeps): Promise<Counted> {
+  const now = deps.clock.now().getTime();
+  let byKind = tallies.get(deps.ec2);
+  if (!byKind) tallies.set(deps.ec2, (byKind = new Map()));
+  const known = byKind.get(of);
+  if (known && now - known.at < INTERMEDIATE_COUNT_TTL_MS) return known;
+  const count = of === 'snapshot' ? await countEbsIntermediates(deps) : await countImageIntermediates(deps);
+  const tally = { count, at: now };
+  byKind.set(of, tally);
+  return tally;
+}
+
+function setTally(of: Copies, count: number, deps: Ec2AgentDeps): void {
+  let byKind = tallies.get(deps.ec2);
+  if (!byKind) tallies.set(deps.ec2, (byKind = new Map()));
+  byKind.set(of, { count, at: deps.clock.now().getTime() });
+}
+
+function deferred(of: Copies, deps: Ec2AgentDeps): Set<string> {
+  let byKind = deferredOf.get(deps.ec2);
+  if (!byKind) deferredOf.set(deps.ec2, (byKind = new Map()));
+  let ids = byKind.get(of);
+  if (!ids) byKind.set(of, (ids = new Set()));
+  return ids;
+}
+
+/**
+ * Starts the intermediate copies this container deferred (the copy quota, or
+ * the cap), now that a copy of the kind finished: within the minute, not at
+ * the next hourly sweep, which stays the backstop for other containers'.
+ */
+async function retryDeferred(of: Copies, deps: Ec2AgentDeps): Promise<void> {
+  const ids = deferred(of, deps);
+  for (const id of [...ids]) {
+    ids.delete(id);
+    const step = await guarded(
+      async () => {
+        if (of === 'snapshot') {
+          const original = await deps.ec2.describeSnapshot(id);
+          return original ? rekeySnapshot(original, deps, {}) : 'gone';
+        }
+        const original = await deps.ec2.describeImage(id);
+        return original ? rekeyImage(original, deps, {}) : 'gone';
+      },
+      id,
+      deps,
+    );
+    deps.log.info('deferred intermediate copy retried', { id, step });
+    // Still no room: the rest wait for the next finished copy.
+    if (step === 'waiting-for-quota' || step === 'waiting-for-room') break;
+  }
 }
 
 /** The agent's intermediates of one production snapshot, the canonical one first (see {@link canonicalOrder}). */
@@ -182,23 +258,32 @@ async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: K
   const scope = deps.settings.scopes['ebs-snapshot'];
   if (!scope) return 'out-of-scope';
   const { volumeId } = snapshot;
+  const verdicts = scopeCacheOf(deps.ec2, 'ebs-snapshot');
+  const now = deps.clock.now().getTime();
+  const resource = volumeId ?? snapshot.id;
+  if (known.volumeTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
   const readVolume = known.volumeTags ?? ((id: string) => deps.ec2.volumeTags(id));
   const ofVolume = volumeId ? await readVolume(volumeId) : undefined;
   // As the vault judges it: the volume's tags, overridden by the snapshot's own.
   const tags = { ...ofVolume, ...snapshot.tags };
   const ids = volumeId ? [volumeId, snapshot.id] : [snapshot.id];
-  if (!inScope(scope, ids, tags)) return 'out-of-scope';
+  const wanted = inScope(scope, ids, tags);
+  verdicts.judged(resource, snapshot.tags, wanted, now);
+  if (!wanted) return 'out-of-scope';
   if (snapshot.state !== 'completed') return 'pending';
 
-  let intermediate: Ec2Snapshot | undefined = (await intermediatesOf(snapshot.id, deps))[0];
+  // CopySnapshot has no idempotency token: the one lookup that keeps a repeated event from copying twice.
+  const intermediate: Ec2Snapshot | undefined = (await intermediatesOf(snapshot.id, deps))[0];
   if (!intermediate) {
-    const count = known.intermediates ?? (await countEbsIntermediates(deps));
+    const counted = known.intermediates === undefined ? await intermediateTally('snapshot', deps) : undefined;
+    const count = known.intermediates ?? counted?.count ?? 0;
     if (count >= deps.settings.maxIntermediateSnapshots) {
       // Back-pressure: never delete an intermediate the vault may not have copied yet.
       deps.log.warn('intermediate snapshot limit reached; waiting for cleanup', {
         snapshotId: snapshot.id,
         limit: deps.settings.maxIntermediateSnapshots,
       });
+      deferred('snapshot', deps).add(snapshot.id);
       return 'waiting-for-room';
     }
     const ours: Record<string, string> = {
@@ -218,19 +303,22 @@ async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: K
       });
     } catch (error) {
       if (error instanceof CopyQuotaExceededError) {
-        deps.log.warn('copy quota reached; the next sweep retries', { snapshotId: snapshot.id });
+        deps.log.warn('copy quota reached; retried when a copy finishes', { snapshotId: snapshot.id });
+        deferred('snapshot', deps).add(snapshot.id);
         return 'waiting-for-quota';
       }
       throw error;
     }
+    if (counted) counted.count += 1;
     deps.log.info('intermediate copy requested', {
       snapshotId: snapshot.id,
       intermediateId: copyId,
       why: shareBlocker(snapshot, deps.settings.shareKeyArn) ?? 'uniform share path',
     });
-    intermediate = await deps.ec2.describeSnapshot(copyId);
+    // Just started: no describe of it; its own copySnapshot event (or the sweep) shares it when it completes.
+    return 'rekeying';
   }
-  if (!intermediate || intermediate.state !== 'completed') return 'rekeying';
+  if (intermediate.state !== 'completed') return 'rekeying';
   return shareAndNotifySnapshot(intermediate, deps);
 }
 
@@ -248,10 +336,8 @@ export function shareBlocker(snapshot: Ec2Snapshot, shareKeyArn: string): string
 async function shareAndNotifySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps): Promise<AgentStep> {
   if (snapshot.state !== 'completed') return 'pending';
   if (snapshot.tags[TAG_NOTIFIED_AT]) return 'already-notified';
-  const { backupAccount } = deps.settings;
-  if (!(await deps.ec2.snapshotSharedWith(snapshot.id)).includes(backupAccount)) {
-    await deps.ec2.shareSnapshot(snapshot.id, backupAccount);
-  }
+  // Sharing is idempotent: asking once costs less than asking whether it is shared, then sharing.
+  await deps.ec2.shareSnapshot(snapshot.id, deps.settings.backupAccount);
   await publish('ebs-snapshot', snapshot.id, deps);
   // Tagged after publishing: a crash in between publishes twice, which intake absorbs; never zero times.
   await deps.ec2.tag(snapshot.id, { [TAG_NOTIFIED_AT]: deps.clock.now().toISOString() });
@@ -278,7 +364,12 @@ async function publish(kind: 'ebs-snapshot' | 'ami', id: string, deps: Ec2AgentD
 export async function processImage(imageId: string, deps: Ec2AgentDeps): Promise<AgentStep> {
   const image = await deps.ec2.describeImage(imageId);
   if (!image) return 'gone';
-  if (isIntermediateImage(image)) return shareAndNotifyImage(image, deps);
+  if (isIntermediateImage(image)) {
+    const step = await shareAndNotifyImage(image, deps);
+    // A copy finished: what waited on the quota or the cap goes now.
+    if (image.state === 'available') await retryDeferred('image', deps);
+    return step;
+  }
   // Tagged by the agent but not under its name: never an original, never shared.
   if (image.tags[TAG_INTERMEDIATE]) return 'out-of-scope';
   if (image.tags[TAG_BACKED_UP_AT]) return 'already-notified';
@@ -294,7 +385,8 @@ async function rekeyImage(image: Ec2Image, deps: Ec2AgentDeps, known: Known): Pr
   if (!scope || !inScope(scope, [image.id], image.tags)) return 'out-of-scope';
   if (image.state !== 'available') return 'pending';
   const name = intermediateEc2Name(image.id);
-  let intermediate = await deps.ec2.imageByName(name);
+  // Whether the intermediate exists already, and is the agent's: the copy's answer could tell neither.
+  const intermediate = await deps.ec2.imageByName(name);
   if (intermediate && !isIntermediateImage(intermediate)) {
     // An image the agent did not make holds the name: sharing it would share something of production's.
     deps.log.error('an image not made by the agent holds the intermediate name; not sharing it', {
@@ -305,12 +397,14 @@ async function rekeyImage(image: Ec2Image, deps: Ec2AgentDeps, known: Known): Pr
     return 'pending';
   }
   if (!intermediate) {
-    const count = known.intermediates ?? (await countImageIntermediates(deps));
+    const counted = known.intermediates === undefined ? await intermediateTally('image', deps) : undefined;
+    const count = known.intermediates ?? counted?.count ?? 0;
     if (count >= deps.settings.maxIntermediateSnapshots) {
       deps.log.warn('intermediate image limit reached; waiting for cleanup', {
         imageId: image.id,
         limit: deps.settings.maxIntermediateSnapshots,
       });
+      deferred('image', deps).add(image.id);
       return 'waiting-for-room';
     }
     const ours: Record<string, string> = {
@@ -334,15 +428,18 @@ async function rekeyImage(image: Ec2Image, deps: Ec2AgentDeps, known: Known): Pr
       });
     } catch (error) {
       if (error instanceof CopyQuotaExceededError) {
-        deps.log.warn('copy quota reached; the next sweep retries', { imageId: image.id });
+        deps.log.warn('copy quota reached; retried when a copy finishes', { imageId: image.id });
+        deferred('image', deps).add(image.id);
         return 'waiting-for-quota';
       }
       throw error;
     }
+    if (counted) counted.count += 1;
     deps.log.info('intermediate image copy requested', { imageId: image.id, intermediateId: copyId });
-    intermediate = await deps.ec2.describeImage(copyId);
+    // Just started: its own state change to available (or the sweep) shares it.
+    return 'rekeying';
   }
-  if (!intermediate || intermediate.state !== 'available') return 'rekeying';
+  if (intermediate.state !== 'available') return 'rekeying';
   return shareAndNotifyImage(intermediate, deps);
 }
 
@@ -351,14 +448,9 @@ async function shareAndNotifyImage(image: Ec2Image, deps: Ec2AgentDeps): Promise
   if (image.tags[TAG_NOTIFIED_AT]) return 'already-notified';
   const { backupAccount } = deps.settings;
   // The storage first: CopyImage by the backup account needs every backing snapshot shared too.
-  for (const snapshotId of image.snapshotIds) {
-    if (!(await deps.ec2.snapshotSharedWith(snapshotId)).includes(backupAccount)) {
-      await deps.ec2.shareSnapshot(snapshotId, backupAccount);
-    }
-  }
-  if (!(await deps.ec2.imageSharedWith(image.id)).includes(backupAccount)) {
-    await deps.ec2.shareImage(image.id, backupAccount);
-  }
+  // Sharing is idempotent: no asking first.
+  for (const snapshotId of image.snapshotIds) await deps.ec2.shareSnapshot(snapshotId, backupAccount);
+  await deps.ec2.shareImage(image.id, backupAccount);
   await publish('ami', image.id, deps);
   // Tagged after publishing: a crash in between publishes twice, which intake absorbs; never zero times.
   await deps.ec2.tag(image.id, { [TAG_NOTIFIED_AT]: deps.clock.now().toISOString() });
@@ -463,11 +555,15 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
   if (deps.settings.scopes['ebs-snapshot']) {
     const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
     const scope = deps.settings.scopes['ebs-snapshot'];
+    const verdicts = scopeCacheOf(deps.ec2, 'ebs-snapshot');
     for (const s of snapshots) {
       if (s.tags[TAG_INTERMEDIATE] || s.tags[TAG_BACKED_UP_AT] || covered.has(s.id) || recent(s.startTime)) continue;
+      if (verdicts.knownOutOfScope(s.volumeId ?? s.id, s.tags, now)) continue;
       const ofVolume = s.volumeId ? await volumeTags(s.volumeId).catch(() => undefined) : undefined;
       const ids = s.volumeId ? [s.volumeId, s.id] : [s.id];
-      if (inScope(scope, ids, { ...ofVolume, ...s.tags })) {
+      const wanted = inScope(scope, ids, { ...ofVolume, ...s.tags });
+      verdicts.judged(s.volumeId ?? s.id, s.tags, wanted, now);
+      if (wanted) {
         agedOut('an in-scope EBS snapshot is older than the horizon and was never copied to the vault', s.id);
       }
     }
@@ -485,6 +581,8 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
       tally.count(step);
     }
   }
+  // The sweep counts afresh, and leaves its counts for the events that follow.
+  setTally('snapshot', liveSnapshots, deps);
   if (deps.settings.scopes.ami) {
     const scope = deps.settings.scopes.ami;
     for (const i of images) {
@@ -504,6 +602,7 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
       tally.count(step);
     }
   }
+  setTally('image', liveImages, deps);
   return tally.summary();
 }
 
@@ -611,19 +710,6 @@ async function guarded(work: () => Promise<AgentStep>, id: string, deps: Ec2Agen
     deps.log.error('snapshot or image could not be handled; the next sweep retries', { id, error: String(error) });
     return 'pending';
   }
-}
-
-/** One DescribeVolumes per volume per sweep: a volume's snapshots share its tags. */
-function memo<T>(read: (key: string) => Promise<T>): (key: string) => Promise<T> {
-  const seen = new Map<string, Promise<T>>();
-  return (key) => {
-    let found = seen.get(key);
-    if (!found) {
-      found = read(key);
-      seen.set(key, found);
-    }
-    return found;
-  };
 }
 
 class Tally {

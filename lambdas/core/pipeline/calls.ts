@@ -5,8 +5,12 @@
  * SNS included; the reader role's AssumeRole (once an hour per source
  * account and Region) and the sweeps' listings (a page per 100 artifacts)
  * are amortized to nothing; Lambda invocations and SQS polling are not
- * requests the code makes. An AMI is counted with one backing snapshot and
- * no lock; each more backing snapshot adds two (sharing it, checking it).
+ * requests the code makes. EBS snapshots and AMIs are counted with their
+ * copies locked (immutability has no off switch for them): the lock's check
+ * and the lock, for an AMI also its deregistration protection. An AMI is
+ * counted with one backing snapshot; each more adds two on the source
+ * (sharing it, deleting it) and five on the vault (describing it and its
+ * permission at intake, describing it at completion, checking and locking it).
  *
  * Written as literals on purpose: a change to the pipeline that adds a
  * request should fail the comparison, not move the bar.
@@ -24,8 +28,8 @@ export interface CallsPerArtifact {
 export const MIN_CALLS_PER_ARTIFACT: { readonly [K in KindName]: CallsPerArtifact } = {
   'rds-snapshot': { source: 11, vault: 11, total: 22 },
   'aurora-cluster-snapshot': { source: 11, vault: 11, total: 22 },
-  'ebs-snapshot': { source: 11, vault: 11, total: 22 },
-  ami: { source: 12, vault: 11, total: 23 },
+  'ebs-snapshot': { source: 13, vault: 14, total: 27 },
+  ami: { source: 13, vault: 17, total: 30 },
 };
 
 /** The most requests per artifact the issue's target allows: 1.2 times the minimum. */
