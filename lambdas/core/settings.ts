@@ -129,7 +129,8 @@ const SourceEnvSchema = z.object({
   BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: Count(1),
 });
 
-function parseEnv<T extends z.ZodMiniType>(schema: T, env: Record<string, string | undefined>, what: string) {
+/** The settings `schema` reads from `env`, or a SettingsError naming every problem with its variable. */
+export function parseEnv<T extends z.ZodMiniType>(schema: T, env: Record<string, string | undefined>, what: string) {
   const result = schema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);

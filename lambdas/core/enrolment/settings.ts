@@ -4,8 +4,7 @@
  */
 import * as z from 'zod/mini';
 import '../zod-messages';
-import { SettingsError } from '../errors';
-import { Json } from '../settings';
+import { Json, parseEnv } from '../settings';
 
 const AccountId = z.string().check(z.regex(/^\d{12}$/));
 
@@ -50,12 +49,7 @@ const EnrolmentEnvSchema = z.object({
 });
 
 export function enrolmentSettingsFromEnv(env: Record<string, string | undefined> = process.env): EnrolmentSettings {
-  const result = EnrolmentEnvSchema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new SettingsError(`invalid enrolment settings: ${problems.join('; ')}`);
-  }
-  const e = result.data;
+  const e = parseEnv(EnrolmentEnvSchema, env, 'enrolment');
   return {
     prefix: e.BUNKER_PREFIX,
     partition: e.BUNKER_PARTITION,

@@ -346,27 +346,21 @@ async function defer(
  * the sweep; a receipt sent twice is harmless.
  */
 export async function sendReceipt(deps: VaultDeps, record: InventoryRecord): Promise<InventoryRecord> {
-  const now = deps.clock.now();
-  const receipt = receiptOf(record, now);
-  // The second hop is the vault's own business: the agent heard when the first copy was done.
-  if (record.status !== 'available' || record.receiptSentAt || record.hop === 2 || !receipt) return record;
-  try {
-    await deps.receipts.send(receipt);
-  } catch (error) {
-    deps.log.warn('receipt not sent; the sweep sends it again', {
-      artifactId: record.artifactId,
-      error: safeText(String(error), 300),
-    });
-    return record;
-  }
-  const next = withFields(record, now, { receiptSentAt: now.toISOString() });
+  const sent = await withReceipt(deps, record);
+  if (!sent.receiptSentAt || sent.receiptSentAt === record.receiptSentAt) return record;
+  const next = withFields(record, new Date(sent.receiptSentAt), { receiptSentAt: sent.receiptSentAt });
   return (await write(deps, record, next)).record;
 }
 
-/** An available record with its receipt sent and recorded; as it was when the receipt could not be sent. */
+/**
+ * An available record with its receipt sent and `receiptSentAt` set, not
+ * yet written (the caller writes it, with the status if it changes too);
+ * as it was when the receipt could not be sent.
+ */
 async function withReceipt(deps: VaultDeps, record: InventoryRecord): Promise<InventoryRecord> {
   const now = deps.clock.now();
   const receipt = receiptOf(record, now);
+  // The second hop is the vault's own business: the agent heard when the first copy was done.
   if (record.status !== 'available' || record.receiptSentAt || record.hop === 2 || !receipt) return record;
   try {
     await deps.receipts.send(receipt);
