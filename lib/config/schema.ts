@@ -403,6 +403,73 @@ export const OrganizationSchema = z
   .describe('Organizational units whose accounts Bunker covers, current and future, without listing them.');
 export type OrganizationConfig = z.infer<typeof OrganizationSchema>;
 
+/** The kinds a drill restores: every snapshot kind and every pulled kind, by config key. */
+export const DRILL_KIND_KEYS = ARTIFACT_KINDS;
+
+/** Restore time each kind's drill must meet by default, in minutes (a slower drill fails). */
+export const DEFAULT_RESTORE_TARGET_MINUTES: Readonly<Record<ArtifactKind, number>> = {
+  rds: 60,
+  aurora: 90,
+  ebs: 30,
+  ami: 30,
+  ssm: 10,
+  secrets: 10,
+  dynamodb: 60,
+};
+
+export const DrillsSchema = z
+  .object({
+    enabled: z
+      .boolean({ error: 'expected true or false' })
+      .default(true)
+      .describe('Whether the vault runs scheduled restore drills of every enabled kind.'),
+    schedule: z
+      .string({ error: 'expected an EventBridge schedule expression' })
+      .regex(/^(rate|cron)\(.+\)$/, { error: 'expected rate(...) or cron(...)' })
+      .default('rate(7 days)')
+      .describe('When scheduled drills run (EventBridge schedule expression).'),
+    olderCopies: z
+      .boolean({ error: 'expected true or false' })
+      .default(true)
+      .describe(
+        'Scheduled drills also restore a random older copy within retention, besides the newest, so an old copy that no longer restores is found before it is needed.',
+      ),
+    maxAgeDays: z
+      .number({ error: 'expected a number of days' })
+      .int({ error: 'expected a whole number of days' })
+      .min(1, { error: 'expected at least 1 day' })
+      .max(365, { error: 'expected at most 365 days' })
+      .default(30)
+      .describe('Alarm when a kind or source account has gone longer than this without a successful drill.'),
+    concurrency: z
+      .number({ error: 'expected a whole number' })
+      .int({ error: 'expected a whole number' })
+      .min(1, { error: 'expected at least 1' })
+      .max(20, { error: 'expected at most 20' })
+      .default(2)
+      .describe('Drills a scheduled run restores at once.'),
+    restoreTargetMinutes: z
+      .object(
+        Object.fromEntries(
+          DRILL_KIND_KEYS.map((key) => [
+            key,
+            z
+              .number({ error: 'expected a number of minutes' })
+              .positive({ error: 'expected more than 0 minutes' })
+              .default(DEFAULT_RESTORE_TARGET_MINUTES[key])
+              .describe(`Restore time a ${key} drill must meet, in minutes; a slower drill is a failed drill.`),
+          ]),
+        ) as Record<ArtifactKind, z.ZodDefault<z.ZodNumber>>,
+      )
+      .strict()
+      .default(() => ({ ...DEFAULT_RESTORE_TARGET_MINUTES }))
+      .describe('Restore-time target per kind.'),
+  })
+  .strict()
+  .describe(
+    'Restore drills: the newest copy (and a random older one) of each resource is restored in an isolated place in the backup account, validated, timed and torn down.',
+  );
+
 export const BunkerConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -492,6 +559,7 @@ export const BunkerConfigSchema = z
       .strict()
       .default({ intermediateRetentionHours: 1, intermediateHorizonHours: 24 * 14, maxIntermediateSnapshots: 20 })
       .describe('Behaviour of the source agent in each production account and Region.'),
+    drills: DrillsSchema.default(() => DrillsSchema.parse({})),
   })
   .strict()
   .superRefine((config, ctx) => {
