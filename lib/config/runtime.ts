@@ -13,6 +13,7 @@ import {
   type PullSettings,
 } from '../../lambdas/core/pull/types';
 import type { PullSchedule } from '../../lambdas/core/pull/schedule';
+import type { DrillPlace, DrillSettings } from '../../lambdas/core/drill/settings';
 import type {
   ImmutabilitySettings,
   KindsSettings,
@@ -199,4 +200,32 @@ export function enabledKindRpos(config: BunkerConfig): { kind: string; label: st
       rpoHours: config.artifacts[key].rpoHours,
     })),
   ];
+}
+
+/** The drill handler's settings: the config's `drills`, the enabled kinds, and the isolated place the stack built. */
+export function drillSettings(
+  config: BunkerConfig,
+  backupKeyArn: string,
+  place: DrillPlace,
+  alertsTopicArn: string,
+  partition = 'aws',
+): DrillSettings {
+  const kinds = [...enabledKinds(config).map((k) => k.configKey), ...enabledPulledKinds(config)];
+  return {
+    prefix: config.name,
+    partition,
+    backupAccount: config.backup.account,
+    backupRegion: config.backup.region,
+    inventoryTable: vaultNames(config.name).inventoryTable,
+    backupKeyArn,
+    vaultBucket: vaultBucketName(config.name, config.backup.account, config.backup.region),
+    place,
+    targetSeconds: Object.fromEntries(
+      Object.entries(config.drills.restoreTargetMinutes).map(([kind, minutes]) => [kind, minutes * 60]),
+    ) as DrillSettings['targetSeconds'],
+    olderCopies: config.drills.olderCopies,
+    maxAgeDays: config.drills.maxAgeDays,
+    kinds,
+    alertsTopicArn,
+  };
 }
