@@ -63,6 +63,7 @@ const isPulledItem = (item: object) =>
   'auditScope' in item ||
   'enrolment' in item ||
   'drill' in item ||
+  'recovery' in item ||
   (item as { kind?: unknown }).kind === 'pull-run';
 const slotsKey = (pool: string) => ({ artifactId: `${SLOTS_PREFIX}${pool}` });
 const isBookkeeping = (id: string) => id.startsWith(SLOTS_PREFIX) || id.startsWith(RESOURCE_PREFIX);
