@@ -486,6 +486,136 @@ restoreCommand(
     if (!summary.ok) process.exitCode = 1;
   });
 
+// Recovery into a new account (two people) and the runbook: cli/recover.ts, cli/runbook.ts.
+{
+  const kindChoices = [...ALL_KINDS.map((k) => k.configKey), ...PULLED_CONFIG_KEYS];
+  program
+    .command('recover')
+    .description(
+      'Open the copies of a lost production account to a recovery account, with two people.\n' +
+        '  --request --account A --to-account T [--to-region R] [--kind K] [--resource R]: chooses the newest copy of ' +
+        'each resource of A, records a pending request and alerts the alerts topic. Nothing is shared yet.\n' +
+        '  --approve ID: by a different identity than the requester, shares each chosen snapshot copy with T only ' +
+        "(AMIs with their backing snapshots), grants T's root Decrypt, DescribeKey and CreateGrant on the " +
+        'backup-data key (what a cross-account copy needs), alerts again and prints the exact next commands. ' +
+        'Run again after a failure, it finishes what is missing and doubles nothing.\n' +
+        '  --revoke ID: removes every share and the grant (anyone may revoke). --list: the requests and their state.\n' +
+        'Same identity: callers are compared as STS GetCallerIdentity reports them. IAM users by user, the root by ' +
+        'account. Sessions of one assumed role are ONE identity whatever their session names (whoever calls ' +
+        'AssumeRole picks the session name), except IAM Identity Center roles (AWSReservedSSO_*), whose session name ' +
+        'AWS sets to the signed-in user: there two users are two identities. Federated users of an account are one.\n' +
+        'Runs with your own credentials of the backup account (default chain or --profile; with --endpoint, the same ' +
+        'chain against the emulator), never the operator role. Parameters, secrets and tables need no share: the ' +
+        'request lists them and the next commands restore them with bunker restore.',
+    )
+    .addOption(new Option('--request', 'record a pending request'))
+    .addOption(new Option('--approve <id>', 'approve a request and carry it out'))
+    .addOption(new Option('--revoke <id>', 'take back every share and grant of a request'))
+    .addOption(new Option('--list', 'list the requests'))
+    .addOption(accountOption('--account', 'the lost production account (with --request)'))
+    .addOption(accountOption('--to-account', 'the recovery account (with --request)'))
+    .addOption(regionOption('--to-region', 'the Region to restore into (default: the backup Region)'))
+    .addOption(new Option('--kind <kind>', 'only copies of this kind').choices(kindChoices))
+    .addOption(new Option('--resource <name>', 'only the copies of this production resource'))
+    .addOption(configOption())
+    .addOption(endpointOption())
+    .addOption(profileOption())
+    .action(
+      async (options: {
+        request?: boolean;
+        approve?: string;
+        revoke?: string;
+        list?: boolean;
+        account?: string;
+        toAccount?: string;
+        toRegion?: string;
+        kind?: string;
+        resource?: string;
+        config: string;
+        endpoint?: string;
+        profile?: string;
+      }) => {
+        const modes = [options.request, options.approve, options.revoke, options.list].filter(Boolean);
+        if (modes.length !== 1)
+          throw new BunkerError('give exactly one of --request, --approve ID, --revoke ID, --list');
+        const config = loadConfig(options.config);
+        const recover = await import('../cli/recover');
+        const context = recover.recoverContext(config, options);
+        const target = { configFile: options.config, endpoint: options.endpoint };
+        if (options.request) {
+          if (!options.account || !options.toAccount)
+            throw new BunkerError('--request needs --account and --to-account');
+          await recover.recoverRequestCommand(
+            config,
+            context,
+            {
+              account: options.account,
+              toAccount: options.toAccount,
+              toRegion: options.toRegion,
+              kind: options.kind as Parameters<typeof recover.recoverRequestCommand>[2]['kind'],
+              resource: options.resource,
+              ...target,
+            },
+            say,
+          );
+        } else if (options.approve) {
+          await recover.recoverApproveCommand(config, context, options.approve, target, say);
+        } else if (options.revoke) {
+          await recover.recoverRevokeCommand(config, context, options.revoke, say);
+        } else {
+          await recover.recoverListCommand(config, context, say);
+        }
+      },
+    );
+
+  program
+    .command('runbook')
+    .description(
+      'The ordered recovery plan of one production account, from the inventory: keys and configuration first ' +
+        '(parameters, secrets), then data stores (RDS, Aurora, DynamoDB), then images and volumes (AMIs, EBS). ' +
+        'Steps of a stage can run in parallel. Each step names the newest copy, its restore time from the last ' +
+        "passed drill (or, marked as an estimate, the kind's restore-time target) and the exact commands; the " +
+        "expected total is the sum of each stage's slowest step. Read-only.",
+    )
+    .addOption(accountOption('--account', 'the production account').makeOptionMandatory())
+    .addOption(new Option('--format <format>', 'md for people, json for tools').choices(['md', 'json']).default('md'))
+    .addOption(accountOption('--to-account', 'the recovery account (default: left as $TO_ACCOUNT in the commands)'))
+    .addOption(regionOption('--to-region', 'the Region to restore into (default: left as $TO_REGION)'))
+    .addOption(configOption())
+    .addOption(endpointOption())
+    .addOption(profileOption())
+    .addOption(operatorOption())
+    .action(
+      async (options: {
+        account: string;
+        format: 'md' | 'json';
+        toAccount?: string;
+        toRegion?: string;
+        config: string;
+        endpoint?: string;
+        profile?: string;
+        operator?: boolean;
+      }) => {
+        const config = loadConfig(options.config);
+        const { readRunbook, runbookText } = await import('../cli/runbook');
+        const { backupContext } = await import('../cli/aws-session');
+        const context = await backupContext(config, options);
+        const runbook = await readRunbook(
+          config,
+          context,
+          {
+            account: options.account,
+            toAccount: options.toAccount,
+            toRegion: options.toRegion,
+            ...(options.endpoint ? { configFile: options.config, endpoint: options.endpoint } : {}),
+          },
+          new Date(),
+        );
+        process.stdout.write(runbookText(runbook, options.format));
+      },
+    );
+}
+
 program
   .command('report')
   .description(
