@@ -317,6 +317,7 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
   );
   const pulledChecks = await restoreAndCompare(config, endpoint, seeded, beforeRotation, progress);
 
+  await (await import('./runbook')).demoRunbook(config, backupContext, progress);
   const records = await readInventory(backupContext, config.name, {});
   const pulled = await readPulled(backupContext, config.name, {});
   const checks = await checkCopies(config, endpoint, env.backupKeyArn, records);

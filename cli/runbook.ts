@@ -62,3 +62,16 @@ export async function readRunbook(
 
 export const runbookText = (runbook: Runbook, format: 'md' | 'json') =>
   format === 'json' ? runbookJson(runbook) : runbookMarkdown(runbook);
+
+/** The demo's step: the runbook of the first source account, printed through `progress`. */
+export async function demoRunbook(
+  config: BunkerConfig,
+  context: AwsContext,
+  progress: (line: string) => void,
+): Promise<Runbook> {
+  const account = config.sources[0].account;
+  progress(`The recovery runbook of account ${account} (bunker runbook --account ${account})`);
+  const runbook = await readRunbook(config, context, { account }, new Date());
+  for (const line of runbookMarkdown(runbook).trimEnd().split('\n')) progress(`  ${line}`);
+  return runbook;
+}

@@ -12,6 +12,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AwsContext } from '../../lambdas/adapters/aws-context';
 import { DynamoInventory } from '../../lambdas/adapters/dynamo-inventory';
+import { DynamoDrillLog } from '../../lambdas/adapters/drill/dynamo-drill-log';
 import { newRecord } from '../../lambdas/core/inventory';
 import { vaultNames } from '../../lambdas/core/names';
 import {
@@ -20,6 +21,7 @@ import {
   recoverRequestCommand,
   recoverRevokeCommand,
 } from '../../cli/recover';
+import { readRunbook } from '../../cli/runbook';
 import { clientConfig, freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
 import { boto3 } from './support/boto3';
@@ -216,5 +218,42 @@ out(sorted(subjects))
       `Bunker bunker: recovery of ${lost} requested`,
       `Bunker bunker: recovery of ${lost} revoked`,
     ]);
+  });
+});
+
+describe('bunker runbook on the emulator', () => {
+  it('names the newest copy of each resource from the inventory, timed by the drill log or the target', async () => {
+    const context = clientConfig(endpoint, backup, REGION);
+    await new DynamoDrillLog(new DynamoDBClient(context), names.inventoryTable).record({
+      drillId: 'd1',
+      subject: {
+        kind: 'rds',
+        account: lost,
+        region: REGION,
+        resource: 'ledger',
+        artifactId: `rds-snapshot:${lost}:${REGION}:bunker-share-l1`,
+        copyId: 'bunker-ledger-1',
+        copyRegion: REGION,
+        pick: 'newest',
+      },
+      outcome: 'passed',
+      startedAt: '2026-03-03T00:00:00.000Z',
+      finishedAt: '2026-03-03T00:30:00.000Z',
+      restoreSeconds: 1500,
+      targetSeconds: 3600,
+      checks: [],
+      tornDown: true,
+    });
+
+    const runbook = await readRunbook(config, context, { account: lost }, new Date('2026-03-05T00:00:00.000Z'));
+
+    expect(
+      runbook.stages.map((stage) => [
+        stage.name,
+        stage.steps.map((step) => step.resources.map((r) => [r.copyId, r.seconds, r.basis])),
+      ]),
+    ).toEqual([['data stores', [[['bunker-ledger-1', 1500, 'measured']], [['bunker-orders-new', 3600, 'target']]]]]);
+    // The default RDS target, 60 minutes, is the slower of the stage's two parallel steps.
+    expect(runbook.criticalPathSeconds).toBe(3600);
   });
 });
