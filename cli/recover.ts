@@ -50,7 +50,13 @@ export function recoverContext(config: BunkerConfig, options: RecoverSessionOpti
 /** Who `context`'s credentials are, as STS says, checked to be of the backup account. */
 export async function backupCaller(config: BunkerConfig, context: AwsContext): Promise<CallerIdentity> {
   const sts = new STSClient(clientConfig(context));
-  const { Account, Arn, UserId } = await sts.send(new GetCallerIdentityCommand({}));
+  const { Account, Arn, UserId } = await sts.send(new GetCallerIdentityCommand({})).catch((error: unknown) => {
+    throw new BunkerError(
+      `could not tell who you are (${(error as Error).message}): recover runs with your own credentials of the ` +
+        'backup account, from the default chain (environment, profile, SSO) or --profile, also with --endpoint',
+      { cause: error },
+    );
+  });
   if (!Account || !Arn || !UserId) throw new BunkerError('STS did not say who these credentials are');
   if (Account !== config.backup.account) {
     throw new WrongAccountError(

@@ -209,6 +209,8 @@ describe('buildRunbook', () => {
 
     expect(runbook.stages).toEqual([]);
     expect(runbook.criticalPathSeconds).toBe(0);
-    expect(runbookMarkdown(runbook)).toContain('The vault holds no copy of this account.');
+    expect(runbookMarkdown(runbook)).toBe(
+      '# Recovery runbook for account 222222222222\n\nGenerated 2026-03-05T09:00:00.000Z: the vault holds no copy of this account.\n',
+    );
   });
 });

@@ -193,6 +193,9 @@ const code = (text: string) => safeText(text, 1000).replace(/`/g, "'");
 
 /** The runbook for people. */
 export function runbookMarkdown(runbook: Runbook): string {
+  if (runbook.stages.length === 0) {
+    return `# Recovery runbook for account ${runbook.account}\n\nGenerated ${runbook.generatedAt}: the vault holds no copy of this account.\n`;
+  }
   const lines: string[] = [
     `# Recovery runbook for account ${runbook.account}`,
     '',
@@ -203,10 +206,6 @@ export function runbookMarkdown(runbook: Runbook): string {
         : ' (every time measured by a passed drill).'),
     '',
   ];
-  if (runbook.stages.length === 0) {
-    lines.push('The vault holds no copy of this account.');
-    return `${lines.join('\n')}\n`;
-  }
   lines.push('## Before you start', '', 'Set these shell variables:', '', '```sh');
   for (const [name, what] of Object.entries(runbook.variables)) lines.push(`${name}=   # ${what}`);
   lines.push('```', '');
