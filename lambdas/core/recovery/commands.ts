@@ -42,7 +42,9 @@ export interface CommandStep {
 
 /** The shell variables a runbook asks the operator to set first, and what each is. */
 export const COMMAND_VARIABLES: Readonly<Record<string, string>> = {
-  KMS_KEY: "the recovery account's own KMS key to copy under (ARN or alias/…)",
+  KMS_KEY:
+    "the recovery account's own KMS key to copy under (ARN); to make one there: " +
+    "aws kms create-key --description 'recovered copies' --query KeyMetadata.Arn --output text",
   TO_ACCOUNT: 'the recovery account',
   TO_REGION: 'the Region to restore into',
   DB_INSTANCE_CLASS: 'the DB instance class of a restored Aurora cluster (e.g. db.r6g.large)',
