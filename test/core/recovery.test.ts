@@ -234,8 +234,11 @@ class MemorySharing implements CopySharing {
   readonly sharedWith = new Map<string, Set<string>>();
   calls = 0;
   failAt?: number;
+  /** Runs before the `n`th share takes effect (another operator acting meanwhile). */
+  meanwhile?: { n: number; run: () => Promise<unknown> };
   async share(target: ShareTarget, account: string) {
     if (++this.calls === this.failAt) throw new Error('the process died');
+    if (this.calls === this.meanwhile?.n) await this.meanwhile.run();
     const set = this.sharedWith.get(shareKey(target)) ?? new Set();
     set.add(account);
     this.sharedWith.set(shareKey(target), set);
@@ -438,6 +441,18 @@ describe('a recovery request', () => {
 
     expect(w.grants.grants).toEqual([]);
     expect(w.sharing.open()).toEqual({});
+  });
+
+  it('revoked while the approval is sharing, ends with nothing shared and no grant', async () => {
+    const w = world();
+    await requestRecovery(w.deps, ask(), ALICE);
+    w.sharing.meanwhile = { n: 2, run: () => revokeRecovery(w.deps, 'r1', ALICE) };
+
+    await expect(approveRecovery(w.deps, 'r1', BOB)).rejects.toThrow('was revoked meanwhile');
+
+    expect(w.sharing.open()).toEqual({});
+    expect(w.grants.grants).toEqual([]);
+    expect(w.requests.items.get('recovery:r1')).toMatchObject({ state: 'revoked', shared: [] });
   });
 
   it('a pending request withdrawn is never carried out', async () => {

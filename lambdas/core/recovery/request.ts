@@ -200,10 +200,11 @@ async function carryOut(deps: RecoveryDeps, start: RecoveryRequest): Promise<Rec
     if (request.shared.includes(key)) continue;
     await deps.sharing.share(target, request.toAccount);
     deps.say?.(`  shared ${target.type} ${target.id} (${target.region}) with ${request.toAccount}`);
-    request = await update(deps, request, (stored) => ({
-      ...stored,
-      shared: stored.shared.includes(key) ? stored.shared : [...stored.shared, key],
-    }));
+    request = await update(deps, request, (stored) =>
+      stored.state === 'revoked' || stored.shared.includes(key)
+        ? stored
+        : { ...stored, shared: [...stored.shared, key] },
+    );
     if (request.state === 'revoked') {
       // A revoke ran between the share and its record: take back what it could not see.
       await deps.sharing.unshare(target, request.toAccount);
@@ -216,10 +217,15 @@ async function carryOut(deps: RecoveryDeps, start: RecoveryRequest): Promise<Rec
     deps.say?.(
       `  granted ${grant.operations.join(', ')} on ${grant.keyArn} to ${grant.grantee} (grant ${grant.grantId})`,
     );
-    request = await update(deps, request, (stored) => ({
-      ...stored,
-      grants: [...stored.grants.filter((g) => g.region !== region), grant],
-    }));
+    request = await update(deps, request, (stored) =>
+      stored.state === 'revoked'
+        ? stored
+        : { ...stored, grants: [...stored.grants.filter((g) => g.region !== region), grant] },
+    );
+    if (request.state === 'revoked') {
+      await deps.grants.revoke(grant.keyArn, region, grant.grantId);
+      throw new RecoveryRefusedError(`recovery ${request.id} was revoked meanwhile; the grant just made is revoked`);
+    }
   }
   if (request.state === 'approved') {
     const at = deps.clock.now().toISOString();
@@ -231,7 +237,11 @@ async function carryOut(deps: RecoveryDeps, start: RecoveryRequest): Promise<Rec
 }
 
 /** The request's grant in `region`: the one of its name if it exists (a crash after creating it), else a new one. */
-async function ensureGrant(deps: RecoveryDeps, request: RecoveryRequest, region: string): Promise<RecoveryGrant> {
+async function ensureGrant(
+  deps: RecoveryDeps,
+  request: RecoveryRequest,
+  region: string,
+): Promise<RecoveryGrant & { readonly grantId: string }> {
   const keyArn = await deps.grants.keyArn(region);
   const spec = {
     name: grantNameOf(deps.prefix, request.id),
