@@ -24,15 +24,16 @@ import {
 import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
 import { DynamoDrillLog } from '../lambdas/adapters/drill/dynamo-drill-log';
 import { drillModules } from '../lambdas/adapters/drill/modules';
-import { findDrillPlace } from '../lambdas/adapters/drill/place';
+import { createDrillPlace, findDrillPlace } from '../lambdas/adapters/drill/place';
 import { drillPorts } from '../lambdas/adapters/drill/wiring';
 import { type DrillActionDeps, engineDeps, type PlanRequest, planRequested } from '../lambdas/core/drill/actions';
 import { advanceDrill } from '../lambdas/core/drill/engine';
 import type { DrillSettings } from '../lambdas/core/drill/settings';
-import type { DrillLog, DrillModules, DrillResult, DrillState } from '../lambdas/core/drill/types';
+import type { DrillKind, DrillLog, DrillModules, DrillResult, DrillState } from '../lambdas/core/drill/types';
 import { BunkerError } from '../lambdas/core/errors';
 import { vaultNames } from '../lambdas/core/names';
 import { systemClock } from '../lambdas/core/ports';
+import { ALL_KINDS } from '../lambdas/kinds/registry';
 import { drillSettings } from '../lib/config/runtime';
 import type { BunkerConfig } from '../lib/config/schema';
 import { alertsTopicName } from '../lib/constructs/audit';
@@ -222,4 +223,26 @@ export async function drillOnAws(
     return DRILL_EXIT.error;
   }
   return results.some((r) => r.outcome === 'failed') ? DRILL_EXIT.failed : DRILL_EXIT.passed;
+}
+
+/**
+ * `make demo`'s drill step: a drill of every enabled snapshot kind (and of
+ * the kinds `extraModules` brings), in-process, printed. Makes the drill
+ * place first when the local mode did not.
+ */
+export async function demoDrills(
+  config: BunkerConfig,
+  context: AwsContext,
+  progress: (line: string) => void,
+  extraModules: DrillModules = {},
+): Promise<number> {
+  progress('Restore drills: the newest copy of every resource restored in the isolated place, validated and deleted');
+  await findDrillPlace(context, config.name).catch(() => createDrillPlace(context, config.name));
+  const kinds = [...ALL_KINDS.map((k) => k.configKey), ...(Object.keys(extraModules) as DrillKind[])];
+  let worst: number = DRILL_EXIT.passed;
+  for (const kind of kinds.filter((k) => config.artifacts[k].enabled)) {
+    const exit = await drillOnEmulator(config, context, { kind }, (line) => progress(`  ${line}`), extraModules);
+    if (exit !== DRILL_EXIT.passed && worst !== DRILL_EXIT.failed) worst = exit;
+  }
+  return worst;
 }
