@@ -22,6 +22,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
+import { isBackPressure } from '../lambdas/adapters/drill/checks';
 import { DynamoDrillLog } from '../lambdas/adapters/drill/dynamo-drill-log';
 import { drillModules } from '../lambdas/adapters/drill/modules';
 import { createDrillPlace, findDrillPlace } from '../lambdas/adapters/drill/place';
@@ -127,6 +128,7 @@ export function sdkDrillDeps(
     engine: {
       modules: { ...drillModules(context, settings), ...extraModules },
       alert: (text) => ports.alert(text.split('\n')[0].slice(0, 100), text),
+      backPressure: isBackPressure,
     },
   };
 }

@@ -6,6 +6,7 @@
  * `lambdas/core/drill/actions.ts`.
  */
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { isBackPressure } from '../adapters/drill/checks';
 import { drillModules } from '../adapters/drill/modules';
 import { drillPorts, retentionDaysFromEnv } from '../adapters/drill/wiring';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
@@ -75,6 +76,7 @@ export const handler = (event: unknown) => {
           modules: { ...drillModules(context, settings) },
           alert: (text) => ports.alert(alertSubject(text), text),
           metrics: (name, kind, value) => publishMetric(metrics, name, value, { Kind: kind }),
+          backPressure: isBackPressure,
         },
         metric: (name, value, dimensions) => publishMetric(metrics, name, value, dimensions),
       },

@@ -265,6 +265,24 @@ describe('advanceDrill', () => {
     expect((await h.log.latest())[0].last.outcome).toBe('passed');
   });
 
+  it('waits on throttling instead of failing, and gives up only at twice the target', async () => {
+    const h = harness({ throwAt: 'progress' }, 120);
+    const deps = { ...h.deps, backPressure: (error: unknown) => (error as Error).message.startsWith('Throttling') };
+
+    let state = await advanceDrill(initial(), deps);
+    const waits: number[] = [];
+    while (!state.done) {
+      state = await advanceDrill(state, deps);
+      waits.push(state.waitSeconds ?? 0);
+      h.clock.advance((state.waitSeconds ?? 0) * 1000);
+    }
+
+    // Throttled at 0, 30, 90, 150 and 210 s; at 270 s, past 240 s, the drill fails with the throttling as its reason.
+    expect(waits).toEqual([30, 60, 60, 60, 60, 0, 0]);
+    expect(state.failure).toBe('reading the restore failed: Throttling: slow down');
+    expect(h.module.existing.size).toBe(0);
+  });
+
   it('fails at once, recorded and alerted, a kind with no module in this function', async () => {
     const h = harness();
     const state = { ...initial(), subject: { ...SUBJECT, kind: 'ami' as const } };

@@ -45,3 +45,9 @@ export async function orMissing<T>(call: Promise<T>): Promise<T | undefined> {
 export const alreadyExists = (error: unknown) =>
   /AlreadyExists/.test((error as { name?: string })?.name ?? '') ||
   /AlreadyExists/.test((error as { Code?: string })?.Code ?? '');
+
+/** Throttling or a quota: AWS asks the drill to wait, which it does, within its bounds. */
+export function isBackPressure(error: unknown): boolean {
+  const kind = classifyAwsError(error);
+  return kind === 'throttled' || kind === 'quota';
+}

@@ -39,7 +39,7 @@ export interface DrillActionDeps {
   readonly random: () => number;
   readonly retentionDays?: Partial<Record<DrillKind, number>>;
   /** The engine's deps but for what is above. */
-  readonly engine: Pick<DrillDeps, 'modules' | 'alert' | 'metrics'>;
+  readonly engine: Pick<DrillDeps, 'modules' | 'alert' | 'metrics' | 'backPressure'>;
   /** A metric without a kind dimension (`StaleDrillSources`). */
   metric?(name: string, value: number, dimensions?: Readonly<Record<string, string>>): void;
 }

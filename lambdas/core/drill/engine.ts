@@ -31,6 +31,12 @@ export interface DrillDeps {
   alert(text: string): Promise<void>;
   /** `DrillsPassed` / `DrillsFailed`, by kind, when a drill ends. */
   metrics?(name: string, kind: DrillKind, value: number): void;
+  /**
+   * Whether a module's error is back-pressure (throttling, a quota): the
+   * step is tried again after a wait instead of failing the drill, within
+   * the same bounds as a pending restore. Unset: every error fails.
+   */
+  backPressure?(error: unknown): boolean;
 }
 
 /** The first wait of a pending restore or teardown; it doubles up to {@link MAX_WAIT_SECONDS}. */
@@ -75,6 +81,7 @@ export async function advanceDrill(state: DrillState, deps: DrillDeps): Promise<
         // The stopwatch starts with the restore, not with the plan: a drill may wait its turn.
         return { ...state, handle, startedAt: now.toISOString(), waitSeconds: FIRST_WAIT_SECONDS };
       } catch (error) {
+        if (deps.backPressure?.(error) && !pastGiveUp(state, now, target)) return later(state);
         return toTearDown(state, `the restore could not start: ${failureText(error)}`);
       }
     }
@@ -86,7 +93,7 @@ export async function advanceDrill(state: DrillState, deps: DrillDeps): Promise<
       if (progress.state === 'failed')
         return toTearDown(state, `the restore failed: ${safeText(progress.detail, 300)}`);
       const elapsed = (now.getTime() - Date.parse(state.startedAt)) / 1000;
-      if (elapsed > target * GIVE_UP_AFTER_TARGETS) {
+      if (pastGiveUp(state, now, target)) {
         return toTearDown(
           state,
           `not usable after ${minutes(elapsed)} (target ${minutes(target)}): ${safeText(progress.detail, 200)}`,
@@ -94,6 +101,7 @@ export async function advanceDrill(state: DrillState, deps: DrillDeps): Promise<
       }
       return { ...state, waitSeconds: nextWait(state.waitSeconds) };
     } catch (error) {
+      if (deps.backPressure?.(error) && !pastGiveUp(state, now, target)) return later(state);
       return toTearDown(state, `reading the restore failed: ${failureText(error)}`);
     }
   }
@@ -109,6 +117,7 @@ export async function advanceDrill(state: DrillState, deps: DrillDeps): Promise<
     try {
       checks = [...(await module.validate(state.handle ?? {}, subject)), timed];
     } catch (error) {
+      if (deps.backPressure?.(error) && !pastGiveUp(state, now, target)) return later(state);
       return toTearDown({ ...state, checks: [timed] }, `validation could not finish: ${failureText(error)}`);
     }
     const failed = checks.filter((check) => !check.ok);
@@ -148,9 +157,19 @@ export async function advanceDrill(state: DrillState, deps: DrillDeps): Promise<
   return finish(state, deps, state.failure, true);
 }
 
+/** The same step again after a wait: AWS asked to slow down. */
+function later(state: DrillState): DrillState {
+  return { ...state, waitSeconds: nextWait(state.waitSeconds) };
+}
+
 /** The drill failed: what it made is torn down next. */
 function toTearDown(state: DrillState, failure: string): DrillState {
   return { ...state, phase: 'tearing-down', failure, waitSeconds: 0 };
+}
+
+/** Whether the drill has run for {@link GIVE_UP_AFTER_TARGETS} times its target. */
+function pastGiveUp(state: DrillState, now: Date, target: number): boolean {
+  return (now.getTime() - Date.parse(state.startedAt)) / 1000 > target * GIVE_UP_AFTER_TARGETS;
 }
 
 function restoreSeconds(state: DrillState): number | undefined {
