@@ -4,10 +4,12 @@
  * without a proven restore.
  */
 import { describe, expect, it } from 'vitest';
+import { heldVersions } from '../../lambdas/core/drill/held';
 import { copiedResources, planDrills, type PlanOptions, staleness } from '../../lambdas/core/drill/plan';
 import type { DrillResult, DrillSummary } from '../../lambdas/core/drill/types';
 import type { CopyStatus, InventoryRecord } from '../../lambdas/core/inventory';
 import type { PulledRecord } from '../../lambdas/core/pull/types';
+import { MemoryVaultStore } from '../../sim/memory-pull';
 
 const A = '222222222222';
 const B = '333333333333';
@@ -256,5 +258,39 @@ describe('staleness', () => {
       { by: 'kind', key: 'rds', days: 30, resource: `rds:${A}:${REGION}:payments-db`, stale: false },
     ]);
     expect(report.stale).toEqual([]);
+  });
+});
+
+describe('heldVersions', () => {
+  const body = new Uint8Array([1]);
+
+  it('lists every stored version of a secret, and only the full dumps of a table', async () => {
+    const store = new MemoryVaultStore();
+    const name = 'db/password';
+    const base = `secrets/${B}/${REGION}/${encodeURIComponent(name)}/`;
+    await store.putOnce(`${base}20260501T000000.000Z-v1.json`, body);
+    await store.putOnce(`${base}20260530T120000.000Z-v2.json`, body);
+    await store.putOnce(`secrets/${B}/${REGION}/other/20260530T120000.000Z-v9.json`, body);
+    const table = `dynamodb/${B}/${REGION}/orders/`;
+    await store.putOnce(`${table}20260501T000000Z-scan/manifest.json`, body);
+    await store.putOnce(`${table}20260502T000000Z-export-incremental/manifest.json`, body);
+    await store.putOnce(`${table}20260503T000000Z-export-full/manifest.json`, body);
+    await store.putOnce(`${table}20260503T000000Z-export-full/data/1.json.gz`, body);
+    await store.putOnce(`${table}parts/abc.json.gz`, body);
+
+    const secretVersions = await heldVersions(store, secret(name, `${base}20260530T120000.000Z-v2.json`, 2));
+    const tableRecord: PulledRecord = {
+      ...secret('orders', `${table}20260503T000000Z-export-full/manifest.json`, 1),
+      kind: 'dynamodb-table',
+    };
+
+    expect(secretVersions).toEqual([
+      { objectKey: `${base}20260501T000000.000Z-v1.json`, modifiedAt: '2026-05-01T00:00:00.000Z' },
+      { objectKey: `${base}20260530T120000.000Z-v2.json`, modifiedAt: '2026-05-30T12:00:00.000Z' },
+    ]);
+    expect(await heldVersions(store, tableRecord)).toEqual([
+      { objectKey: `${table}20260501T000000Z-scan/manifest.json`, modifiedAt: '2026-05-01T00:00:00.000Z' },
+      { objectKey: `${table}20260503T000000Z-export-full/manifest.json`, modifiedAt: '2026-05-03T00:00:00.000Z' },
+    ]);
   });
 });
