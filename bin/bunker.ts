@@ -341,6 +341,68 @@ program
     },
   );
 
+program
+  .command('drill')
+  .description(
+    'Prove copies restorable: restore the newest copy of each resource (databases, clusters, volumes, images, and ' +
+      'the pulled kinds whose drills are deployed) into the isolated drill network of the backup account, validate it ' +
+      "(status, engine and version, size, the backup-data key, no public access), time it against the kind's " +
+      'restore-time target, delete everything it made and record the result in the inventory (see `bunker status`). ' +
+      'A failed drill raises an alert.\n' +
+      "Against AWS it starts the vault's <name>-drill state machine and follows it, printing what it waits for; the " +
+      'state machine finishes (and tears down) even if this command is stopped. With --endpoint it runs the same ' +
+      'steps in-process on the emulator.\n' +
+      'Exit status: 0 when every drill passed, 2 when any failed, 1 on an error or when no copy matches.',
+  )
+  .addOption(
+    new Option(
+      '--kind <kind>',
+      `only copies of this kind: ${ALL_KINDS.map((k) => `${k.configKey} (${k.name})`).join(', ')}, ` +
+        `${PULLED_CONFIG_KEYS.map((key) => `${key} (${PULLED_KIND_OF[key]})`).join(', ')}`,
+    ).argParser((v): string => {
+      const kind = ALL_KINDS.find((k) => k.configKey === v || k.name === v);
+      if (kind) return kind.configKey;
+      const pulled = PULLED_CONFIG_KEYS.find((key) => key === v || PULLED_KIND_OF[key] === v);
+      if (pulled) return pulled;
+      throw new InvalidArgumentError(
+        `expected one of ${[...ALL_KINDS.map((k) => k.configKey), ...PULLED_CONFIG_KEYS].join(', ')} or their full names`,
+      );
+    }),
+  )
+  .addOption(accountOption('--account', 'only copies of this source account'))
+  .addOption(
+    new Option(
+      '--resource <id>',
+      'only copies of this production resource (DB instance or cluster, volume id, image name, parameter, secret or table name)',
+    ),
+  )
+  .addOption(configOption())
+  .addOption(endpointOption())
+  .addOption(profileOption())
+  .action(
+    async (options: {
+      kind?: string;
+      account?: string;
+      resource?: string;
+      config: string;
+      endpoint?: string;
+      profile?: string;
+    }) => {
+      const config = loadConfig(options.config);
+      const { drillOnAws, drillOnEmulator } = await import('../cli/drill');
+      const { backupContext } = await import('../cli/aws-session');
+      const filter = { kind: options.kind, account: options.account, resource: options.resource };
+      const context = await backupContext(config, {
+        endpoint: options.endpoint,
+        profile: options.profile,
+        operator: options.endpoint !== undefined,
+      });
+      process.exitCode = options.endpoint
+        ? await drillOnEmulator(config, context, filter, say)
+        : await drillOnAws(config, context, filter, say);
+    },
+  );
+
 /** The options every restore shares: where from, where to, with whose credentials, rewriting what. */
 function restoreCommand(name: string, description: string) {
   return restore

@@ -30,6 +30,7 @@ import {
   seedPulled,
   vaultObjects,
 } from './demo-pulled';
+import { demoDrills } from './drill';
 import { readInventory, readPulled } from './inventory';
 import { localContext } from './local/accounts';
 import { type LocalRunSummary, localRun } from './local/run';
@@ -316,6 +317,7 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
     `7. Parameters, secrets and tables restored into a new account, and one password as it was at ${beforeRotation}`,
   );
   const pulledChecks = await restoreAndCompare(config, endpoint, seeded, beforeRotation, progress);
+  await demoDrills(config, backupContext, progress);
 
   await (await import('./runbook')).demoRunbook(config, backupContext, progress);
   const records = await readInventory(backupContext, config.name, {});

@@ -5,11 +5,22 @@
  * then ok. The exit status says it for scripts and cron: 0 when everything
  * is within its RPO (at-risk included), 2 when anything breaches, 1 when
  * the audit could not see everything (or failed).
+ *
+ * Below the audit it shows the last proven restore of each resource with
+ * copies (the restore drills' log: when, and in how many minutes, or "never
+ * drilled"), and the latest drill when it failed since.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { auditDeps, auditSources } from '../lambdas/adapters/audit/wiring';
-import type { AwsContext } from '../lambdas/adapters/aws-context';
+import { DynamoDrillLog } from '../lambdas/adapters/drill/dynamo-drill-log';
+import { DynamoInventory } from '../lambdas/adapters/dynamo-inventory';
+import { DynamoPulledInventory } from '../lambdas/adapters/pull/dynamo-pulled';
+import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
 import { audit } from '../lambdas/core/audit/audit';
 import { formatHours } from '../lambdas/core/audit/alerts';
+import { copiedResources, drillKindOf } from '../lambdas/core/drill/plan';
+import type { DrillKind, DrillLog, DrillResult } from '../lambdas/core/drill/types';
+import { vaultNames } from '../lambdas/core/names';
 import type { AuditKind, AuditReport, ResourceAudit, ScopeDiscovery } from '../lambdas/core/audit/types';
 import { type Log, silentLog } from '../lambdas/core/ports';
 import { safeText } from '../lambdas/core/text';
@@ -38,7 +49,7 @@ export async function readStatus(
   now: Date,
   log: Log = silentLog,
   operator = false,
-): Promise<AuditReport> {
+): Promise<StatusReport> {
   const settings = auditHandlerSettings(config, 'arn:aws:sns:::none');
   // Listed and enrolled accounts, as the audit function sees them.
   const registry = auditSources(settings, context, Boolean(config.organization));
@@ -60,7 +71,130 @@ export async function readStatus(
     },
   };
   const deps = auditDeps(narrowed, context, log, publishNothing, sources);
-  return audit({ ...deps, discovery: explainRefusals(deps.discovery, config, operator) }, now, { readOnly: true });
+  const report = await audit({ ...deps, discovery: explainRefusals(deps.discovery, config, operator) }, now, {
+    readOnly: true,
+  });
+  return { ...report, ...(await readProvenRestores(config, context, filter)) };
+}
+
+/** The last proven restore of one resource that has copies, from the drill log. */
+export interface ProvenRestore {
+  readonly kind: DrillKind;
+  readonly account: string;
+  readonly region: string;
+  readonly resource: string;
+  /** The last drill that passed; absent when the resource was never drilled successfully. */
+  readonly lastPassed?: Pick<DrillResult, 'finishedAt' | 'restoreSeconds' | 'targetSeconds'>;
+  /** The latest drill, when it failed after (or without) a proof. */
+  readonly lastFailed?: Pick<DrillResult, 'finishedAt' | 'failure'>;
+}
+
+/** A status report with the restore drills' proofs beside the audit. */
+export type StatusReport = AuditReport & {
+  readonly proven?: readonly ProvenRestore[];
+  /** Why the proofs could not be read, when they could not. */
+  readonly provenUnreadable?: string;
+};
+
+/**
+ * Every resource with a copy in the inventory and its last proven restore,
+ * by the drill log: what `bunker status` adds below the audit. A drill log
+ * that cannot be read is said, not fatal: the audit stands on its own.
+ */
+export async function readProvenRestores(
+  config: BunkerConfig,
+  context: AwsContext,
+  filter: StatusFilter,
+): Promise<Pick<StatusReport, 'proven' | 'provenUnreadable'>> {
+  try {
+    const client = new DynamoDBClient(clientConfig(context));
+    const names = vaultNames(config.name);
+    const inventory = new DynamoInventory(client, names.inventoryTable, names.inventoryStatusIndex);
+    const pulled = new DynamoPulledInventory(client, names.inventoryTable, names.inventoryPullScopeIndex);
+    const input = {
+      copies: await inventory.listByStatus('available'),
+      pulled: (await pulled.list()).filter((r) => r.state === 'held'),
+    };
+    const proven = provenRestores(
+      new DynamoDrillLog(client, names.inventoryTable),
+      copiedResources(input, config.backup.region),
+    );
+    const kind = filter.kind && drillKindOf(filter.kind);
+    return {
+      proven: (await proven).filter(
+        (p) => (!filter.account || p.account === filter.account) && (!kind || p.kind === kind),
+      ),
+    };
+  } catch (error) {
+    return { provenUnreadable: cell((error as Error).message ?? String(error)) };
+  }
+}
+
+/** Joins the resources with copies and the drill log's summaries. */
+export async function provenRestores(
+  log: DrillLog,
+  resources: readonly { kind: DrillKind; account: string; region: string; resource: string }[],
+): Promise<ProvenRestore[]> {
+  const summaries = new Map((await log.latest()).map((s) => [`${s.kind}:${s.account}:${s.region}:${s.resource}`, s]));
+  return resources
+    .map((r): ProvenRestore => {
+      const summary = summaries.get(`${r.kind}:${r.account}:${r.region}:${r.resource}`);
+      const passed = summary?.lastPassed;
+      const failed = summary && summary.last.outcome === 'failed' ? summary.last : undefined;
+      return {
+        kind: r.kind,
+        account: r.account,
+        region: r.region,
+        resource: r.resource,
+        ...(passed
+          ? {
+              lastPassed: {
+                finishedAt: passed.finishedAt,
+                targetSeconds: passed.targetSeconds,
+                ...(passed.restoreSeconds !== undefined ? { restoreSeconds: passed.restoreSeconds } : {}),
+              },
+            }
+          : {}),
+        ...(failed ? { lastFailed: { finishedAt: failed.finishedAt, failure: failed.failure } } : {}),
+      };
+    })
+    .sort((a, b) =>
+      `${a.kind}:${a.account}:${a.region}:${a.resource}`.localeCompare(
+        `${b.kind}:${b.account}:${b.region}:${b.resource}`,
+      ),
+    );
+}
+
+/** `2026-11-20 07:00, 12.5 min` or `never drilled`. */
+export function provenText(p: ProvenRestore): string {
+  if (!p.lastPassed) return 'never drilled';
+  const minutes =
+    p.lastPassed.restoreSeconds === undefined
+      ? ''
+      : `, ${Math.round((p.lastPassed.restoreSeconds / 60) * 10) / 10} min`;
+  return `${p.lastPassed.finishedAt.slice(0, 10)} ${p.lastPassed.finishedAt.slice(11, 16)}${minutes}`;
+}
+
+/** The proofs as a table: one row per resource with copies; fits 120 columns. */
+export function provenTable(proven: readonly ProvenRestore[]): string {
+  if (proven.length === 0) return 'Last proven restore: no resource has a copy to drill.';
+  const columns: Column<ProvenRestore>[] = [
+    { head: 'Kind', width: 10, value: (p) => p.kind },
+    { head: 'Account', width: 15, value: (p) => `${p.account}\n${p.region}` },
+    { head: 'Resource', width: 30, value: (p) => p.resource, wrap: true },
+    { head: 'Last proven restore', width: 28, value: (p) => provenText(p) },
+    {
+      head: 'Latest drill failed',
+      width: 31,
+      value: (p) => (p.lastFailed ? `${p.lastFailed.finishedAt.slice(0, 10)}: ${p.lastFailed.failure ?? ''}` : '-'),
+    },
+  ];
+  const never = proven.filter((p) => !p.lastPassed).length;
+  return [
+    'Last proven restore (restore drills; run `bunker drill`):',
+    render(columns, proven),
+    `${proven.length} resource(s) with copies: ${proven.length - never} proven restorable, ${never} never drilled.`,
+  ].join('\n');
 }
 
 /**
@@ -92,7 +226,7 @@ const cell = (text: string) => safeText(text, 10_000);
  * One row per resource; fits 120 columns (widths include cli-table3's
  * one-space padding; with the borders the table is 120 wide).
  */
-export function statusTable(report: AuditReport): string {
+export function statusTable(report: StatusReport): string {
   const columns: Column<ResourceAudit>[] = [
     { head: 'State', width: 10, value: (r) => r.state },
     { head: 'Kind', width: 25, value: (r) => r.kind },
@@ -117,10 +251,21 @@ export function statusTable(report: AuditReport): string {
     `${report.resources.length} resource(s) in scope at ${report.at}: ${count('breach')} breaching, ${count('at-risk')} at risk, ${count('ok')} ok.`,
   );
   for (const problem of report.unreachable) lines.push(`Could not list: ${cell(problem)}`);
+  if (report.proven) lines.push('', provenTable(report.proven));
+  if (report.provenUnreadable) lines.push(`Could not read the restore drills: ${report.provenUnreadable}`);
   return lines.join('\n');
 }
 
 /** The JSON output: the report's resources and what could not be listed. */
-export function statusJson(report: AuditReport): string {
-  return JSON.stringify({ at: report.at, resources: report.resources, unreachable: report.unreachable }, null, 2);
+export function statusJson(report: StatusReport): string {
+  return JSON.stringify(
+    {
+      at: report.at,
+      resources: report.resources,
+      unreachable: report.unreachable,
+      ...(report.proven ? { proven: report.proven } : {}),
+    },
+    null,
+    2,
+  );
 }

@@ -112,6 +112,15 @@ What is patched (everything else is moto as released):
   own answers ``InvalidAMIID.NotFound`` (moto's KeyError was an internal
   server error, which SDKs retry). The owner's launchPermission reads as in
   moto.
+* ``EBSBackend.create_volume`` (CreateVolume, RunInstances' volumes): a
+  volume made from an encrypted snapshot without a KmsKeyId is under the
+  snapshot's key, as in AWS (moto set Encrypted and no key).
+* ``Instance.setup_defaults`` (RunInstances): an instance of an image the
+  launcher recorded gets one volume per block device of the image, made from
+  the device's snapshot at its device name (so encrypted under that
+  snapshot's key), deleted on termination as the image says; moto gave every
+  instance one new unencrypted 8 GiB volume at ``/dev/sda1``. Restore drills
+  read the root volume's key back.
 * DynamoDB reads and writes (``get_item``, ``query``, ``scan``, ``put_item``,
   ``update_item``, ``delete_item``, ``transact_write_items``): run one at a
   time under one lock. The server handles requests on several threads and
@@ -218,6 +227,7 @@ from moto.ec2.exceptions import (
 from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.amis import Ami, AmiBackend
 from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot
+from moto.ec2.models.instances import Instance
 from moto.ec2.responses.amis import AmisResponse
 from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 from moto.ec2.utils import generic_filter, random_ami_id, random_snapshot_id
@@ -997,6 +1007,61 @@ def _describe_image_attribute(self: AmiBackend, ami_id: str, attribute_name: str
 
 
 AmiBackend.describe_image_attribute = _describe_image_attribute  # type: ignore[method-assign]
+
+
+# --- EC2: restores (CreateVolume from a snapshot, RunInstances of an image) --
+#
+# Restore drills make a volume from a copy and launch an instance of an
+# image copy, then read back which key encrypts what they made. moto gave a
+# volume made from an encrypted snapshot no key, and backed every instance
+# with one new unencrypted 8 GiB volume at /dev/sda1 whatever its image.
+
+_original_create_volume = EBSBackend.create_volume
+
+
+@functools.wraps(_original_create_volume)
+def _create_volume(self: EBSBackend, size: int, zone_name: str, snapshot_id: str | None = None, **kwargs: Any) -> Any:
+    # AWS: a volume made from an encrypted snapshot without a KmsKeyId is
+    # under the snapshot's key (moto answered Encrypted with no key at all).
+    if snapshot_id and not kwargs.get("kms_key_id"):
+        snapshot = self.get_snapshot(snapshot_id)
+        if snapshot.encrypted and snapshot.kms_key_id:
+            kwargs["encrypted"] = True
+            kwargs["kms_key_id"] = snapshot.kms_key_id
+    return _original_create_volume(self, size, zone_name, snapshot_id, **kwargs)
+
+
+EBSBackend.create_volume = _create_volume  # type: ignore[method-assign]
+
+_original_setup_defaults = Instance.setup_defaults
+
+
+def _setup_defaults(self: Instance) -> None:
+    """An instance's volumes are its image's block devices: each made from
+    the device's snapshot (so under that snapshot's key) at the image's
+    device name, deleted on termination as the image says. Images the
+    launcher did not record keep moto's default root volume."""
+    image = self.ec2_backend.amis.get(self.image_id)
+    devices: list[_Device] | None = getattr(image, "bunker_devices", None) if image is not None else None
+    if not devices:
+        _original_setup_defaults(self)
+        return
+    for device in devices:
+        if device.virtual_name is not None:
+            continue
+        snapshot = device.snapshot
+        self.add_block_device(
+            device.volume_size or (snapshot.volume.size if snapshot is not None else 8),
+            device.device_name,
+            snapshot.id if snapshot is not None else None,
+            snapshot.encrypted if snapshot is not None else device.encrypted,
+            device.delete_on_termination,
+            snapshot.kms_key_id if snapshot is not None else None,
+            device.volume_type,
+        )
+
+
+Instance.setup_defaults = _setup_defaults  # type: ignore[method-assign]
 
 
 # --- EC2: snapshot locks and image deregistration protection ---------------

@@ -76,6 +76,8 @@ export interface DrillState {
   readonly failure?: string;
   /** Seconds to wait before the next step. */
   readonly waitSeconds?: number;
+  /** Teardown attempts that found something still there: bounded, then the drill says what was left behind. */
+  readonly teardownTries?: number;
   readonly done: boolean;
 }
 

@@ -1,0 +1,52 @@
+/**
+ * The drill modules of the enabled snapshot kinds, on the SDK, in the
+ * backup account's home Region (the isolated place is there). The pulled
+ * kinds' modules come from `pulledDrillModules` (./pulled.ts) with the same
+ * signature; the drill handler spreads both.
+ *
+ * Each module sits behind its kind's bundle seam, as the copiers do
+ * (`lambdas/adapters/copiers.ts`): a function deployed without a kind
+ * leaves its module and the SDK client only it uses out of the bundle.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { vaultNames } from '../../core/names';
+import type { DrillSettings } from '../../core/drill/settings';
+import type { DrillModules } from '../../core/drill/types';
+import { AmiDrill } from '../../kinds/ami/drill';
+import { AuroraClusterSnapshotDrill } from '../../kinds/aurora-cluster-snapshot/drill';
+import { EbsSnapshotDrill } from '../../kinds/ebs-snapshot/drill';
+import { RdsSnapshotDrill } from '../../kinds/rds-snapshot/drill';
+import { type AwsContext, clientConfig } from '../aws-context';
+import { DynamoInventory } from '../dynamo-inventory';
+import type { CopyFacts } from './checks';
+
+export function drillModules(ctx: AwsContext, settings: DrillSettings): DrillModules {
+  const region = settings.backupRegion;
+  const inventory = new DynamoInventory(
+    new DynamoDBClient(clientConfig(ctx, region)),
+    settings.inventoryTable,
+    vaultNames(settings.prefix).inventoryStatusIndex,
+  );
+  const facts: CopyFacts = { record: (artifactId) => inventory.get(artifactId) };
+  const enabled = new Set(settings.kinds);
+  let rds: RDSClient | undefined;
+  let ec2: EC2Client | undefined;
+  const rdsClient = () => (rds ??= new RDSClient(clientConfig(ctx, region)));
+  const ec2Client = () => (ec2 ??= new EC2Client(clientConfig(ctx, region)));
+  const modules: DrillModules = {};
+  if (enabled.has('rds') && process.env.BUNKER_BUNDLE_RDS_SNAPSHOT !== 'omit') {
+    modules.rds = new RdsSnapshotDrill(rdsClient(), settings, facts);
+  }
+  if (enabled.has('aurora') && process.env.BUNKER_BUNDLE_AURORA_CLUSTER_SNAPSHOT !== 'omit') {
+    modules.aurora = new AuroraClusterSnapshotDrill(rdsClient(), settings, facts);
+  }
+  if (enabled.has('ebs') && process.env.BUNKER_BUNDLE_EBS_SNAPSHOT !== 'omit') {
+    modules.ebs = new EbsSnapshotDrill(ec2Client(), settings, facts);
+  }
+  if (enabled.has('ami') && process.env.BUNKER_BUNDLE_AMI !== 'omit') {
+    modules.ami = new AmiDrill(ec2Client(), settings);
+  }
+  return modules;
+}
