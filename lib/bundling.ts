@@ -26,6 +26,7 @@ export const BUNKER_HANDLER_NAMES = [
   'audit',
   'pruner',
   'enrolment',
+  'drill',
 ] as const;
 export type BunkerHandlerName = (typeof BUNKER_HANDLER_NAMES)[number];
 

@@ -2,8 +2,9 @@
  * Applies synthesized CloudFormation templates to the local emulator, so the
  * emulator holds what the CDK stacks create in AWS (keys and their policies,
  * topics, queues, the inventory table and its indexes, buckets, roles and
- * their policies), read from
- * the templates instead of written a second time by hand.
+ * their policies, and the drill network: VPC, subnets, security group and DB
+ * subnet group), read from the templates instead of written a second time by
+ * hand.
  *
  * It is not CloudFormation. It creates what is missing and finds what exists
  * by name (keys by their alias); of an existing resource it only rewrites the
@@ -85,6 +86,24 @@ import {
   S3Client,
   type ServerSideEncryptionRule,
 } from '@aws-sdk/client-s3';
+import {
+  AuthorizeSecurityGroupEgressCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeAvailabilityZonesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  type IpPermission,
+  ModifySubnetAttributeCommand,
+  ModifyVpcAttributeCommand,
+  RevokeSecurityGroupEgressCommand,
+  type Tag,
+} from '@aws-sdk/client-ec2';
+import { CreateDBSubnetGroupCommand, DescribeDBSubnetGroupsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { type AwsContext, clientConfig } from '../../lambdas/adapters/aws-context';
 import { BunkerError } from '../../lambdas/core/errors';
 
@@ -137,6 +156,8 @@ export interface IntrinsicScope {
   ref(logicalId: string): string;
   /** What `Fn::GetAtt` of a resource's attribute returns. */
   getAtt(logicalId: string, attribute: string): string;
+  /** What `Fn::GetAZs` of the stack's Region returns; without it, `Fn::GetAZs` cannot be resolved. */
+  readonly availabilityZones?: readonly string[];
 }
 
 /** The partition and URL suffix of a Region, as CloudFormation's pseudo parameters give them. */
@@ -252,6 +273,15 @@ function resolveFunction(name: string, argument: unknown, scope: IntrinsicScope,
       }
       return items[position];
     }
+    case 'Fn::GetAZs': {
+      // '' and the stack's own Region are the only arguments CloudFormation's templates here use.
+      const region = expectString(resolveValue(argument, scope, at), at);
+      if (region !== '' && region !== scope.pseudo['AWS::Region']) {
+        throw new UnsupportedTemplateError(`${at}: the Availability Zones of another Region (${region})`);
+      }
+      if (!scope.availabilityZones) throw new UnsupportedTemplateError(`${at}: no Availability Zones known here`);
+      return [...scope.availabilityZones];
+    }
     case 'Fn::Split': {
       const [delimiter, source] = expectList(argument, at);
       return expectString(resolveValue(source, scope, at), at).split(expectString(delimiter, at));
@@ -293,8 +323,8 @@ function resolveValue(value: unknown, scope: IntrinsicScope, where: string): unk
 
 /**
  * `value` with every intrinsic function replaced by its value in `scope`:
- * `Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Sub` (both forms), `Fn::Select` and
- * `Fn::Split`; `AWS::NoValue` drops the property or list element. `where`
+ * `Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Sub` (both forms), `Fn::Select`,
+ * `Fn::Split` and `Fn::GetAZs` (of the scope's `availabilityZones`); `AWS::NoValue` drops the property or list element. `where`
  * names the value in error messages.
  *
  * @throws UnsupportedTemplateError for any other function (conditions included)
@@ -311,7 +341,15 @@ export interface TemplateReference {
   readonly attribute?: string;
 }
 
-const SUPPORTED_FUNCTIONS = new Set(['Ref', 'Fn::GetAtt', 'Fn::Join', 'Fn::Select', 'Fn::Split', 'Fn::Sub']);
+const SUPPORTED_FUNCTIONS = new Set([
+  'Ref',
+  'Fn::GetAtt',
+  'Fn::GetAZs',
+  'Fn::Join',
+  'Fn::Select',
+  'Fn::Split',
+  'Fn::Sub',
+]);
 
 /**
  * Every resource or parameter `value` refers to (pseudo parameters left out).
@@ -370,19 +408,62 @@ export const SKIPPED_TYPES: Readonly<Record<string, string>> = {
   'AWS::Lambda::Permission': 'no Lambda functions locally',
   'AWS::Lambda::EventSourceMapping': '`bunker local run` polls the queue and hands batches to the handler',
   'AWS::Logs::LogGroup': 'the handlers log to the terminal locally',
-  'AWS::Events::Rule': '`bunker local run` runs the sweeps, delivers the RDS events and starts the pulls itself',
+  'AWS::Events::Rule':
+    '`bunker local run` runs the sweeps, delivers the RDS events and starts the pulls itself; `bunker drill --endpoint` runs drills when asked',
   'AWS::CloudWatch::Alarm': 'nothing alarms locally',
   'AWS::CloudWatch::Dashboard': 'no CloudWatch console locally; `bunker status` shows the same numbers',
   'AWS::Rbin::Rule': 'moto has no Recycle Bin; locally a deleted snapshot or image is gone at once',
   // The tamper trail's key and log buckets are applied; only the trail is not.
   'AWS::CloudTrail::Trail':
     "moto's CloudTrail does not deliver events to EventBridge (whose rules are skipped too): locally a trail feeds no alarm",
+  // The drill network itself (VPC, subnets, security group, DB subnet group) is applied; only its flow log is not.
+  'AWS::EC2::FlowLog': 'its log group is not created locally, so the flow log would have nowhere to deliver',
   'AWS::CDK::Metadata': 'CDK version reporting; nothing to create',
   'AWS::CloudFormation::CustomResource': 'its provider is a Lambda function, which the local mode does not deploy',
 };
 
-/** Why `type` is skipped, or undefined when it is not. `Custom::*` are custom resources. */
-export function skipReason(type: string): string | undefined {
+/**
+ * Resource types the local mode skips only in one shape, and why; in any
+ * other shape they are unknown, as a type of neither list is.
+ */
+const SKIPPED_WHEN: Readonly<Record<string, { readonly reason: string; when(resource: CfnResource): boolean }>> = {
+  'AWS::StepFunctions::StateMachine': {
+    reason:
+      'its tasks only invoke Lambda functions, which the local mode does not deploy: `bunker drill --endpoint` runs the same steps in-process',
+    when: (resource) => onlyInvokesLambda(resource.Properties?.DefinitionString),
+  },
+};
+
+/**
+ * Whether a state machine definition has tasks and every one invokes a
+ * Lambda function (`arn:<partition>:states:::lambda:invoke`, or a function
+ * ARN). The definition is read as CloudFormation holds it: text, or the
+ * `Fn::Join` CDK makes of it, whose references are left out here.
+ */
+function onlyInvokesLambda(definition: unknown): boolean {
+  const join = intrinsicOf(definition);
+  const text =
+    typeof definition === 'string'
+      ? definition
+      : join?.[0] === 'Fn::Join' && Array.isArray(join[1]) && Array.isArray(join[1][1])
+        ? (join[1][1] as unknown[]).map((part) => (typeof part === 'string' ? part : '')).join('')
+        : undefined;
+  if (text === undefined) return false;
+  const resources = [...text.matchAll(/"Resource":"([^"]*)"/g)].map(([, resource]) => resource);
+  return (
+    resources.length > 0 &&
+    resources.every((resource) => /^arn:[^:]*:states:::lambda:invoke$/.test(resource) || /:function:/.test(resource))
+  );
+}
+
+/**
+ * Why `type` is skipped, or undefined when it is not. `Custom::*` are custom
+ * resources. A type skipped in one shape only is skipped when `resource`
+ * has that shape.
+ */
+export function skipReason(type: string, resource?: CfnResource): string | undefined {
+  const conditional = SKIPPED_WHEN[type];
+  if (conditional) return resource && conditional.when(resource) ? conditional.reason : undefined;
   return (
     SKIPPED_TYPES[type] ??
     (type.startsWith('Custom::') ? SKIPPED_TYPES['AWS::CloudFormation::CustomResource'] : undefined)
@@ -479,6 +560,8 @@ interface StackClients {
   readonly sqs: SQSClient;
   readonly dynamodb: DynamoDBClient;
   readonly iam: IAMClient;
+  readonly ec2: EC2Client;
+  readonly rds: RDSClient;
 }
 
 interface HandlerContext {
@@ -508,6 +591,8 @@ interface ResourceHandler {
   readonly required?: readonly string[];
   /** What `Fn::GetAtt` may ask of it. */
   readonly attributes: readonly string[];
+  /** Checks the template's (unresolved) properties before anything is applied; throws what is not supported. */
+  check?(properties: Readonly<Record<string, unknown>>, where: string): void;
   apply(properties: Properties, context: HandlerContext): Promise<HandlerResult>;
 }
 
@@ -1319,6 +1404,234 @@ const s3BucketPolicy: ResourceHandler = {
   },
 };
 
+// ---------------------------------------------------------------------------
+// The drill network: found by name (the VPC's Name tag, the group's and the
+// subnet group's names) or, for a subnet, by its VPC and address range.
+// ---------------------------------------------------------------------------
+
+/** The Region's Availability Zones, as `Fn::GetAZs` lists them: available ones, by name. */
+async function zonesOf(ec2: EC2Client): Promise<string[]> {
+  const { AvailabilityZones } = await ec2.send(
+    new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] }),
+  );
+  return (AvailabilityZones ?? []).flatMap((zone) => (zone.ZoneName ? [zone.ZoneName] : [])).sort();
+}
+
+/** The `Name` tag of a resource's template tags, which must be a literal to find the resource again. */
+function literalName(properties: Readonly<Record<string, unknown>>, where: string): void {
+  const tags = Array.isArray(properties.Tags) ? (properties.Tags as unknown[]) : [];
+  const name = tags.find((tag) => isRecord(tag) && tag.Key === 'Name');
+  if (!isRecord(name) || typeof name.Value !== 'string') {
+    throw new UnsupportedTemplateError(
+      `${where}: a literal Name tag must be set locally, where a second run finds the resource by it`,
+    );
+  }
+}
+
+const tagSpecification = (resourceType: 'vpc' | 'subnet' | 'security-group', tags: Tag[] | undefined) =>
+  tags ? [{ ResourceType: resourceType, Tags: tags }] : undefined;
+
+const ec2Vpc: ResourceHandler = {
+  properties: ['CidrBlock', 'EnableDnsSupport', 'EnableDnsHostnames', 'InstanceTenancy', 'Tags'],
+  attributes: ['VpcId', 'CidrBlock', 'DefaultSecurityGroup'],
+  check: literalName,
+  async apply(properties, context) {
+    const { ec2 } = context.clients;
+    const tags = properties.tags();
+    const name = tags?.find((tag) => tag.Key === 'Name')?.Value ?? '';
+    const { Vpcs } = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:Name', Values: [name] }] }));
+    if ((Vpcs ?? []).length > 1) {
+      throw new TemplateApplyError(
+        `${context.stack.stackName}/${context.logicalId}: ${Vpcs?.length} VPCs are named ${name}; expected one`,
+      );
+    }
+    let vpc = Vpcs?.[0];
+    const found = vpc !== undefined;
+    if (!vpc) {
+      ({ Vpc: vpc } = await ec2.send(
+        new CreateVpcCommand({
+          CidrBlock: properties.string('CidrBlock'),
+          InstanceTenancy: properties.optionalString('InstanceTenancy') as 'default' | undefined,
+          TagSpecifications: tagSpecification('vpc', tags),
+        }),
+      ));
+      const vpcId = required(vpc?.VpcId, 'VPC id', context);
+      // One attribute per call, as EC2 takes them.
+      for (const [attribute, value] of [
+        ['EnableDnsSupport', properties.optionalBoolean('EnableDnsSupport')],
+        ['EnableDnsHostnames', properties.optionalBoolean('EnableDnsHostnames')],
+      ] as const) {
+        if (value !== undefined) {
+          await ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, [attribute]: { Value: value } }));
+        }
+      }
+      context.say(`created VPC ${name}`);
+    }
+    const vpcId = required(vpc?.VpcId, 'VPC id', context);
+    const { SecurityGroups } = await ec2.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: 'group-name', Values: ['default'] },
+        ],
+      }),
+    );
+    return {
+      outcome: found ? 'unchanged' : 'created',
+      ref: vpcId,
+      attributes: {
+        VpcId: vpcId,
+        CidrBlock: required(vpc?.CidrBlock, 'VPC CIDR block', context),
+        ...(SecurityGroups?.[0]?.GroupId ? { DefaultSecurityGroup: SecurityGroups[0].GroupId } : {}),
+      },
+    };
+  },
+};
+
+const ec2Subnet: ResourceHandler = {
+  properties: ['VpcId', 'CidrBlock', 'AvailabilityZone', 'MapPublicIpOnLaunch', 'Tags'],
+  attributes: ['SubnetId', 'AvailabilityZone', 'VpcId', 'CidrBlock'],
+  async apply(properties, context) {
+    const { ec2 } = context.clients;
+    const vpcId = properties.string('VpcId');
+    const cidrBlock = properties.string('CidrBlock');
+    const { Subnets } = await ec2.send(
+      new DescribeSubnetsCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: 'cidr-block', Values: [cidrBlock] },
+        ],
+      }),
+    );
+    let subnet = Subnets?.[0];
+    const found = subnet !== undefined;
+    if (!subnet) {
+      ({ Subnet: subnet } = await ec2.send(
+        new CreateSubnetCommand({
+          VpcId: vpcId,
+          CidrBlock: cidrBlock,
+          AvailabilityZone: properties.optionalString('AvailabilityZone'),
+          TagSpecifications: tagSpecification('subnet', properties.tags()),
+        }),
+      ));
+      const subnetId = required(subnet?.SubnetId, 'subnet id', context);
+      if (properties.optionalBoolean('MapPublicIpOnLaunch')) {
+        await ec2.send(new ModifySubnetAttributeCommand({ SubnetId: subnetId, MapPublicIpOnLaunch: { Value: true } }));
+      }
+      context.say(`created subnet ${cidrBlock} in ${subnet?.AvailabilityZone} of VPC ${vpcId}`);
+    }
+    const subnetId = required(subnet?.SubnetId, 'subnet id', context);
+    return {
+      outcome: found ? 'unchanged' : 'created',
+      ref: subnetId,
+      attributes: {
+        SubnetId: subnetId,
+        AvailabilityZone: required(subnet?.AvailabilityZone, 'subnet zone', context),
+        VpcId: vpcId,
+        CidrBlock: cidrBlock,
+      },
+    };
+  },
+};
+
+const SECURITY_GROUP_RULE_KEYS = ['IpProtocol', 'FromPort', 'ToPort', 'CidrIp', 'CidrIpv6', 'Description'];
+
+/** A template's security group rules as EC2 permissions; any other kind of rule (another group) is unsupported. */
+function permissionsOf(properties: Properties, name: string): IpPermission[] | undefined {
+  return properties.optionalRecords(name)?.map((rule, index) => {
+    checkKeys(rule, SECURITY_GROUP_RULE_KEYS, `${name}[${index}]`);
+    const description = rule.Description as string | undefined;
+    return {
+      IpProtocol: expectString(rule.IpProtocol, `${name}[${index}].IpProtocol`),
+      ...(rule.FromPort !== undefined ? { FromPort: Number(rule.FromPort) } : {}),
+      ...(rule.ToPort !== undefined ? { ToPort: Number(rule.ToPort) } : {}),
+      ...(rule.CidrIp !== undefined ? { IpRanges: [{ CidrIp: String(rule.CidrIp), Description: description }] } : {}),
+      ...(rule.CidrIpv6 !== undefined
+        ? { Ipv6Ranges: [{ CidrIpv6: String(rule.CidrIpv6), Description: description }] }
+        : {}),
+    };
+  });
+}
+
+/**
+ * A security group of a VPC, with the template's rules in place of EC2's
+ * default ones: a group whose template names egress rules loses the
+ * allow-all egress EC2 gives every new group, as CloudFormation does.
+ */
+const ec2SecurityGroup: ResourceHandler = {
+  properties: ['GroupName', 'GroupDescription', 'VpcId', 'SecurityGroupEgress', 'SecurityGroupIngress', 'Tags'],
+  required: ['GroupName', 'VpcId'],
+  attributes: ['GroupId', 'VpcId'],
+  async apply(properties, context) {
+    const { ec2 } = context.clients;
+    const name = properties.string('GroupName');
+    const vpcId = properties.string('VpcId');
+    const egress = permissionsOf(properties, 'SecurityGroupEgress');
+    const ingress = permissionsOf(properties, 'SecurityGroupIngress');
+    const { SecurityGroups } = await ec2.send(
+      new DescribeSecurityGroupsCommand({
+        Filters: [
+          { Name: 'vpc-id', Values: [vpcId] },
+          { Name: 'group-name', Values: [name] },
+        ],
+      }),
+    );
+    const existing = SecurityGroups?.[0]?.GroupId;
+    if (existing) return { outcome: 'unchanged', ref: existing, attributes: { GroupId: existing, VpcId: vpcId } };
+    const { GroupId } = await ec2.send(
+      new CreateSecurityGroupCommand({
+        GroupName: name,
+        Description: properties.string('GroupDescription'),
+        VpcId: vpcId,
+        TagSpecifications: tagSpecification('security-group', properties.tags()),
+      }),
+    );
+    const groupId = required(GroupId, 'security group id', context);
+    if (egress) {
+      await ec2.send(
+        new RevokeSecurityGroupEgressCommand({
+          GroupId: groupId,
+          IpPermissions: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+        }),
+      );
+      if (egress.length > 0) {
+        await ec2.send(new AuthorizeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: egress }));
+      }
+    }
+    if (ingress && ingress.length > 0) {
+      await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: ingress }));
+    }
+    context.say(`created security group ${name} in VPC ${vpcId}`);
+    return { outcome: 'created', ref: groupId, attributes: { GroupId: groupId, VpcId: vpcId } };
+  },
+};
+
+const RDS_NOT_FOUND = ['DBSubnetGroupNotFoundFault', 'DBSubnetGroupNotFound'];
+
+const rdsDbSubnetGroup: ResourceHandler = {
+  properties: ['DBSubnetGroupName', 'DBSubnetGroupDescription', 'SubnetIds', 'Tags'],
+  required: ['DBSubnetGroupName'],
+  attributes: [],
+  async apply(properties, context) {
+    const { rds } = context.clients;
+    const name = properties.string('DBSubnetGroupName');
+    const existing = await unlessMissing(RDS_NOT_FOUND, () =>
+      rds.send(new DescribeDBSubnetGroupsCommand({ DBSubnetGroupName: name })),
+    );
+    if (existing?.DBSubnetGroups?.length) return { outcome: 'unchanged', ref: name };
+    await rds.send(
+      new CreateDBSubnetGroupCommand({
+        DBSubnetGroupName: name,
+        DBSubnetGroupDescription: properties.string('DBSubnetGroupDescription'),
+        SubnetIds: properties.strings('SubnetIds'),
+        Tags: properties.tags(),
+      }),
+    );
+    context.say(`created DB subnet group ${name}`);
+    return { outcome: 'created', ref: name };
+  },
+};
+
 function handlersFor(template: CfnTemplate): Readonly<Record<string, ResourceHandler>> {
   return {
     'AWS::KMS::Key': kmsKey(template),
@@ -1333,6 +1646,10 @@ function handlersFor(template: CfnTemplate): Readonly<Record<string, ResourceHan
     'AWS::IAM::Policy': iamPolicy,
     'AWS::S3::Bucket': s3Bucket,
     'AWS::S3::BucketPolicy': s3BucketPolicy,
+    'AWS::EC2::VPC': ec2Vpc,
+    'AWS::EC2::Subnet': ec2Subnet,
+    'AWS::EC2::SecurityGroup': ec2SecurityGroup,
+    'AWS::RDS::DBSubnetGroup': rdsDbSubnetGroup,
   };
 }
 
@@ -1371,14 +1688,14 @@ export function planStack(template: CfnTemplate, stackName = 'template'): StackP
   const handlers = handlersFor(template);
   const parameters = template.Parameters ?? {};
   const ids = Object.keys(resources);
-  const skipped = ids.filter((id) => skipReason(resources[id].Type) !== undefined);
+  const skipped = ids.filter((id) => skipReason(resources[id].Type, resources[id]) !== undefined);
   const dependencies = new Map<string, Set<string>>();
 
   for (const id of ids) {
     const resource = resources[id];
     const where = `${stackName}/${id}`;
     const handler = handlers[resource.Type];
-    const isSkipped = skipReason(resource.Type) !== undefined;
+    const isSkipped = skipReason(resource.Type, resource) !== undefined;
     if (!handler && !isSkipped) {
       throw new UnsupportedTemplateError(
         `${where}: the local applier does not know ${resource.Type}; teach cli/local/template-applier.ts to create it, or list it as skipped with the reason`,
@@ -1401,6 +1718,7 @@ export function planStack(template: CfnTemplate, stackName = 'template'): StackP
           `${where} (${resource.Type}): ${missing.join(', ')} must be set locally, where a second run finds the resource by its name`,
         );
       }
+      handler.check?.(resource.Properties ?? {}, `${where} (${resource.Type})`);
       if (resource.Type === 'AWS::KMS::Key' && !hasAlias(template, id)) {
         throw new UnsupportedTemplateError(
           `${where}: a KMS key needs an AWS::KMS::Alias in its template, by which a second run finds it`,
@@ -1420,7 +1738,7 @@ export function planStack(template: CfnTemplate, stackName = 'template'): StackP
         }
         throw new UnsupportedTemplateError(`${where}: refers to ${reference.logicalId}, which is not in the template`);
       }
-      if (handler && skipReason(target.Type) !== undefined) {
+      if (handler && skipReason(target.Type, target) !== undefined) {
         const standIn = STAND_INS[target.Type];
         if (!standIn || (reference.attribute !== undefined && !standIn.attributes.includes(reference.attribute))) {
           throw new UnsupportedTemplateError(
@@ -1496,16 +1814,23 @@ export async function applyStack(stack: StackTemplate, options: ApplyOptions): P
     dynamodb: new DynamoDBClient(clientConfig(context)),
     // IAM is global; its requests are signed for us-east-1 whatever the stack's Region.
     iam: new IAMClient(clientConfig(context, 'us-east-1')),
+    ec2: new EC2Client(clientConfig(context)),
+    rds: new RDSClient(clientConfig(context)),
   };
   const applied = new Map<string, AppliedResource>();
   const pseudo = pseudoParameters(stack.stackName, stack.account, stack.region);
   const standIn = (logicalId: string, attribute?: string): string | undefined => {
     const resource = template.Resources[logicalId];
-    const stand = resource && skipReason(resource.Type) !== undefined ? STAND_INS[resource.Type] : undefined;
+    const stand = resource && skipReason(resource.Type, resource) !== undefined ? STAND_INS[resource.Type] : undefined;
     return stand?.value(stack, logicalId, resource.Properties ?? {}, attribute);
   };
+  // Only a template that asks for them (the drill subnets) costs the call.
+  const availabilityZones = JSON.stringify(template.Resources).includes('"Fn::GetAZs"')
+    ? await zonesOf(clients.ec2)
+    : undefined;
   const scope: IntrinsicScope = {
     pseudo,
+    availabilityZones,
     ref(logicalId) {
       const value = applied.get(logicalId)?.ref ?? standIn(logicalId);
       if (value === undefined) throw new TemplateApplyError(`${stack.stackName}: ${logicalId} is not applied yet`);

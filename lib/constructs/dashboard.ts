@@ -111,6 +111,34 @@ export class BunkerDashboard extends Construct {
         }),
       );
     }
+    if (config.drills.enabled) {
+      // What the drills prove: by kind (config keys, the drill metrics' Kind), the days since a passed drill
+      // against drills.maxAgeDays, and the drills that passed and failed.
+      const drillKinds = kinds.map((k) => k.label);
+      const daily = (metricName: string, kind: string, statistic: string) =>
+        metric(metricName, { Kind: kind }, statistic).with({ label: kind, period: Duration.days(1) });
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: 'Days since a proven restore, per kind',
+          left: drillKinds.map((kind) => daily('DaysSinceProvenRestore', kind, 'Maximum')),
+          leftAnnotations: [
+            { value: config.drills.maxAgeDays, label: `${config.drills.maxAgeDays} days`, color: '#d62728' },
+          ],
+          width: 8,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Drills passed and failed, per kind (per day)',
+          left: drillKinds.map((kind) => daily('DrillsPassed', kind, 'Sum')),
+          right: drillKinds.map((kind) => daily('DrillsFailed', kind, 'Sum')),
+          width: 8,
+        }),
+        new cloudwatch.GraphWidget({
+          title: 'Source accounts with no recent passed drill',
+          left: [metric('StaleDrillSources').with({ label: 'stale sources', period: Duration.days(1) })],
+          width: 8,
+        }),
+      );
+    }
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Copies failed and waiting on a quota',

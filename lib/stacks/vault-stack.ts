@@ -26,6 +26,7 @@ import { Audit, createAlertsTopic, OperatorRole, requireAlertAddress } from '../
 import { Enrolment, unitRegions } from '../constructs/enrolment';
 import { BunkerFunction, type BunkerHandlerName } from '../constructs/bunker-function';
 import { BunkerDashboard } from '../constructs/dashboard';
+import { Drills } from '../constructs/drills';
 import { Immutability } from '../constructs/immutability';
 import { PullVault } from '../constructs/pull';
 import { Retention } from '../constructs/retention';
@@ -416,6 +417,12 @@ export class VaultStack extends Stack {
         alarmAction,
         retentionRole: pull?.retentionRole,
       });
+    }
+
+    // Restore drills: the isolated place, the drill function, its state machine, schedules and alarms.
+    if (config.drills.enabled) {
+      const { backupKey, inventory, inventoryKey, alertsTopic } = this;
+      new Drills(this, 'Drills', { config, backupKey, inventory, inventoryKey, alertsTopic, alarmAction });
     }
 
     if (organization) {

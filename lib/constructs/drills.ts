@@ -1,0 +1,614 @@
+/**
+ * Restore drills in the vault stack: the isolated place a drill restores
+ * into, the drill function and its role, the state machine that waits out a
+ * restore, the schedules, and the alarms on the drills' metrics.
+ *
+ * The place is a VPC with isolated subnets only (no internet or NAT gateway,
+ * no endpoints: nothing restored in it can reach anything, and nothing needs
+ * to), a security group that admits and sends nothing, and an RDS subnet
+ * group over the subnets. It is written with the CloudFormation-level
+ * constructs: the higher-level VPC looks the account's Availability Zones up
+ * at synthesis (credentials for `cdk synth`, dummy zones in tests) and adds a
+ * Lambda-backed custom resource to strip the default security group, which
+ * nothing here uses. `Fn::GetAZs` lets CloudFormation pick the zones.
+ *
+ * The drill role can only make what is recognisably a drill's: RDS instances
+ * and clusters named `<prefix>-drill-*`, EC2 instances and volumes tagged
+ * `bunker:drill` at creation (in the place's subnets and security group
+ * only), DynamoDB tables named `<prefix>-drill-*`; and it can delete or
+ * terminate only those. It restores only the vault's own copies, and uses
+ * the backup-data key only through RDS, EC2 and S3 (reading the vault
+ * bucket) of the backup Region.
+ */
+import { Aws, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { drillSettingsToEnv, type DrillPlace } from '../../lambdas/core/drill/settings';
+import type { DrillKind } from '../../lambdas/core/drill/types';
+import { vaultBucketName } from '../../lambdas/core/names';
+import { drillSettings, enabledKinds, enabledPulledKinds } from '../config/runtime';
+import type { BunkerConfig } from '../config/schema';
+import { BunkerFunction } from './bunker-function';
+import { METRICS_NAMESPACE } from './dashboard';
+import { acknowledge, NAG_PACK, wildcardFindings } from './nag';
+
+/** The tag every EC2 instance and volume (and RDS resource) a drill makes carries from its creation: the drill id. */
+export const DRILL_TAG = 'bunker:drill';
+/** The tag of the place's subnets and security group: the drill role may launch into nothing else. */
+export const DRILL_PLACE_TAG = 'bunker:drill-place';
+/** Name of the place's VPC (its Name tag), security group, DB subnet group and state machine. */
+export const drillPlaceName = (prefix: string) => `${prefix}-drill`;
+/** What a drill names its RDS instances and clusters and its DynamoDB tables: `<prefix>-drill-<hash>`. */
+export const drillResourcePattern = (prefix: string) => `${prefix}-drill-*`;
+/** Longest a drill run may take, every drill of it, before Step Functions stops it. */
+export const DRILL_RUN_TIMEOUT = Duration.hours(12);
+/** When the freshness check runs: once a day, mid-day UTC, so each daily alarm period holds exactly one run. */
+export const DRILL_CHECK_SCHEDULE = 'cron(0 12 * * ? *)';
+/** How long the state machine waits when a step asked for no particular wait. */
+export const DEFAULT_WAIT_SECONDS = 60;
+
+/** The place's address space: two /24 subnets are ample for the few restores that run at once. */
+const VPC_CIDR = '10.64.0.0/16';
+const SUBNET_CIDRS = ['10.64.0.0/24', '10.64.1.0/24'] as const;
+
+/** The kinds a configuration drills, by config key (the `Kind` dimension of the drill metrics). */
+export function drillKinds(config: BunkerConfig): DrillKind[] {
+  return [...enabledKinds(config).map((kind) => kind.configKey), ...enabledPulledKinds(config)];
+}
+
+/** The role names of the drills' principals. */
+export function drillRoleNames(prefix: string) {
+  return {
+    fn: `${prefix}-drill`,
+    stateMachine: `${prefix}-drill-states`,
+    schedule: `${prefix}-drill-schedule`,
+    flowLogs: `${prefix}-drill-flow-logs`,
+  };
+}
+
+export interface DrillsProps {
+  readonly config: BunkerConfig;
+  /** The backup-data key: what every copy (and the vault bucket) is encrypted with. */
+  readonly backupKey: kms.IKey;
+  readonly inventory: dynamodb.ITable;
+  /** The key the inventory is encrypted under: drill results are written under it. */
+  readonly inventoryKey: kms.IKey;
+  readonly alertsTopic: sns.Topic;
+  readonly alarmAction: IAlarmAction;
+}
+
+/** The isolated place, the drill function, the state machine, schedules and alarms. */
+export class Drills extends Construct {
+  public readonly vpc: ec2.CfnVPC;
+  public readonly subnets: readonly ec2.CfnSubnet[];
+  public readonly securityGroup: ec2.CfnSecurityGroup;
+  public readonly dbSubnetGroup: rds.CfnDBSubnetGroup;
+  public readonly fn: BunkerFunction;
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: DrillsProps) {
+    super(scope, id);
+    const { config, backupKey, alertsTopic, alarmAction } = props;
+    const prefix = config.name;
+    const place = drillPlaceName(prefix);
+    const roles = drillRoleNames(prefix);
+    const kinds = drillKinds(config);
+
+    // --- The isolated place ------------------------------------------------
+    this.vpc = new ec2.CfnVPC(this, 'Vpc', {
+      cidrBlock: VPC_CIDR,
+      enableDnsSupport: true,
+      enableDnsHostnames: true,
+      tags: [{ key: 'Name', value: place }],
+    });
+    // No route table of its own: the VPC's main one holds only the local route, and nothing here adds another.
+    this.subnets = SUBNET_CIDRS.map(
+      (cidrBlock, index) =>
+        new ec2.CfnSubnet(this, `Subnet${index + 1}`, {
+          vpcId: this.vpc.ref,
+          cidrBlock,
+          availabilityZone: Fn.select(index, Fn.getAzs()),
+          mapPublicIpOnLaunch: false,
+          tags: [
+            { key: 'Name', value: `${place}-${index + 1}` },
+            { key: DRILL_PLACE_TAG, value: prefix },
+          ],
+        }),
+    );
+    this.securityGroup = new ec2.CfnSecurityGroup(this, 'SecurityGroup', {
+      groupName: place,
+      groupDescription: `Bunker (${prefix}): restore drills; admits nothing and sends nothing`,
+      vpcId: this.vpc.ref,
+      // EC2 gives a new group an allow-all egress rule unless one is named: this one matches no packet
+      // (CDK's own "disallow all traffic" rule for allowAllOutbound: false).
+      securityGroupEgress: [
+        {
+          ipProtocol: 'icmp',
+          fromPort: 252,
+          toPort: 86,
+          cidrIp: '255.255.255.255/32',
+          description: 'Disallow all traffic',
+        },
+      ],
+      tags: [
+        { key: 'Name', value: place },
+        { key: DRILL_PLACE_TAG, value: prefix },
+      ],
+    });
+    this.dbSubnetGroup = new rds.CfnDBSubnetGroup(this, 'DbSubnetGroup', {
+      dbSubnetGroupName: place,
+      dbSubnetGroupDescription: `Bunker (${prefix}): isolated subnets of restore drills`,
+      subnetIds: this.subnets.map((subnet) => subnet.ref),
+    });
+
+    // Flow logs: any packet in or out of a drill's restore is recorded, rejected ones included.
+    const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
+      retention: logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const flowLogsRole = new iam.Role(this, 'FlowLogsRole', {
+      roleName: roles.flowLogs,
+      description: `Bunker (${prefix}): delivers the drill network's flow logs to their log group`,
+      assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': config.backup.account } },
+      }),
+    });
+    flowLogsRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        resources: [flowLogGroup.logGroupArn],
+      }),
+    );
+    new ec2.CfnFlowLog(this, 'FlowLog', {
+      resourceId: this.vpc.ref,
+      resourceType: 'VPC',
+      trafficType: 'ALL',
+      logDestinationType: 'cloud-watch-logs',
+      logGroupName: flowLogGroup.logGroupName,
+      deliverLogsPermissionArn: flowLogsRole.roleArn,
+    });
+
+    const drillPlace: DrillPlace = {
+      vpcId: this.vpc.ref,
+      subnetIds: this.subnets.map((subnet) => subnet.ref),
+      securityGroupId: this.securityGroup.attrGroupId,
+      dbSubnetGroup: place,
+    };
+
+    // --- The drill function --------------------------------------------------
+    this.fn = new BunkerFunction(this, 'Drill', {
+      handler: 'drill',
+      roleName: roles.fn,
+      description: 'Restores copies in the isolated drill network, validates, times and tears them down',
+      timeout: Duration.minutes(5),
+      memorySize: 512,
+      environment: {
+        ...drillSettingsToEnv(drillSettings(config, backupKey.keyArn, drillPlace, alertsTopic.topicArn, Aws.PARTITION)),
+        POWERTOOLS_SERVICE_NAME: `${prefix}-drill`,
+      },
+    });
+    // The place is made before the function that names it, and kept until the function is gone.
+    this.fn.lambda.node.addDependency(this.dbSubnetGroup, this.securityGroup);
+    this.grantDrillRights(config, props, kinds);
+
+    // --- The state machine ---------------------------------------------------
+    // Named by ARN (an imported function), not by reference: the local mode applies the
+    // role's policy, which then names nothing the emulator does not hold.
+    const functionArn = `arn:${Aws.PARTITION}:lambda:${Aws.REGION}:${Aws.ACCOUNT_ID}:function:${place}`;
+    (this.fn.lambda.node.defaultChild as lambda.CfnFunction).functionName = place;
+    const drillFunction = lambda.Function.fromFunctionArn(this, 'DrillByArn', functionArn);
+    const invoke = (id: string, payload: sfn.TaskInput, comment: string) => {
+      const task = new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: drillFunction,
+        payload,
+        // The function's answer alone is the state's output (a plan, or the drill's next state).
+        outputPath: '$.Payload',
+        comment,
+      });
+      // Throttling delays a drill, never fails it; the default retry covers Lambda's service errors.
+      task.addRetry({
+        errors: ['Lambda.TooManyRequestsException'],
+        interval: Duration.seconds(5),
+        maxAttempts: 10,
+        backoffRate: 2,
+        maxDelay: Duration.minutes(5),
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+      return task;
+    };
+    const markPlan = new sfn.Pass(this, 'Mark plan', {
+      comment: 'The plan payload is the input plan with action "plan"',
+      result: sfn.Result.fromString('plan'),
+      resultPath: '$.plan.action',
+    });
+    const plan = invoke(
+      'Plan',
+      sfn.TaskInput.fromJsonPathAt('$.plan'),
+      'Which copies to drill: { drills: DrillState[] }',
+    );
+    const advance = invoke(
+      'Advance',
+      sfn.TaskInput.fromObject({ action: 'advance', state: sfn.JsonPath.entirePayload }),
+      'One step of one drill; idempotent for its drill id, so a retried step makes nothing twice',
+    );
+    const finished = new sfn.Succeed(this, 'Drill finished');
+    const unfinished = new sfn.Pass(this, 'Drill step failed', {
+      comment: 'The other drills go on; the function error alarm reports this one',
+    });
+    advance.addCatch(unfinished, { errors: ['States.ALL'], resultPath: '$.error' });
+    const waitAsked = new sfn.Wait(this, 'Wait as asked', {
+      time: sfn.WaitTime.secondsPath('$.waitSeconds'),
+    }).next(advance);
+    const waitDefault = new sfn.Wait(this, 'Wait', {
+      time: sfn.WaitTime.duration(Duration.seconds(DEFAULT_WAIT_SECONDS)),
+    }).next(advance);
+    const done = new sfn.Choice(this, 'Done?')
+      .when(sfn.Condition.booleanEquals('$.done', true), finished)
+      .when(sfn.Condition.isPresent('$.waitSeconds'), waitAsked)
+      .otherwise(waitDefault);
+    const drills = new sfn.Map(this, 'Each drill', {
+      itemsPath: '$.drills',
+      maxConcurrency: config.drills.concurrency,
+      comment: `At most ${config.drills.concurrency} restores at once (drills.concurrency)`,
+    });
+    drills.itemProcessor(advance.next(done));
+
+    const machineLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const machineRole = new iam.Role(this, 'StateMachineRole', {
+      roleName: roles.stateMachine,
+      description: `Bunker (${prefix}): runs the drill state machine; invokes the drill function only`,
+      assumedBy: new iam.ServicePrincipal('states.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': config.backup.account } },
+      }),
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: place,
+      comment: 'Restore drills: plan, then each drill step by step, waiting out each restore',
+      definitionBody: sfn.DefinitionBody.fromChainable(markPlan.next(plan).next(drills)),
+      role: machineRole,
+      timeout: DRILL_RUN_TIMEOUT,
+      tracingEnabled: true,
+      // The states carry identifiers only; still, no execution data in the logs.
+      logs: { destination: machineLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    this.stateMachine.node.addDependency(this.fn);
+    const machinePolicy = machineRole.node.tryFindChild('DefaultPolicy');
+    if (machinePolicy) {
+      for (const finding of wildcardFindings(this, [], [`${functionArn}:*`, '*'])) {
+        acknowledge(
+          machinePolicy,
+          `${NAG_PACK}-IAM5[${finding}]`,
+          'The drill function and its versions (granted by LambdaInvoke), and the log delivery and X-Ray actions of Step Functions logging and tracing, which have no resource-level permissions.',
+        );
+      }
+    }
+
+    // --- Schedules -----------------------------------------------------------
+    const scheduleRole = new iam.Role(this, 'ScheduleRole', {
+      roleName: roles.schedule,
+      description: `Bunker (${prefix}): starts the scheduled drill run`,
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': config.backup.account } },
+      }),
+    });
+    // By name, not by reference (as above): the policy names the state machine literally.
+    const machineByName = sfn.StateMachine.fromStateMachineName(this, 'StateMachineByName', place);
+    new events.Rule(this, 'Schedule', {
+      description: `Scheduled restore drills (${config.drills.schedule})`,
+      schedule: events.Schedule.expression(config.drills.schedule),
+      targets: [
+        new targets.SfnStateMachine(machineByName, {
+          input: events.RuleTargetInput.fromObject({ plan: { scheduled: true } }),
+          role: scheduleRole,
+          retryAttempts: 4,
+        }),
+      ],
+    }).node.addDependency(this.stateMachine);
+    new events.Rule(this, 'CheckSchedule', {
+      description: 'Daily: publish the days since each kind was last proven restorable, and the stale sources',
+      schedule: events.Schedule.expression(DRILL_CHECK_SCHEDULE),
+      targets: [
+        new targets.LambdaFunction(this.fn.lambda, {
+          event: events.RuleTargetInput.fromObject({ action: 'check' }),
+          retryAttempts: 2,
+        }),
+      ],
+    });
+
+    // --- Alarms --------------------------------------------------------------
+    const metric = (metricName: string, statistic: string, period: Duration, dimensionsMap?: Record<string, string>) =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap, statistic, period });
+    const alarm = (id: string, alarmProps: cloudwatch.AlarmProps, okToo = false) => {
+      const made = new cloudwatch.Alarm(this, id, alarmProps);
+      made.addAlarmAction(alarmAction);
+      if (okToo) made.addOkAction(alarmAction);
+      this.alarms.push(made);
+      return made;
+    };
+    for (const kind of kinds) {
+      alarm(`Failed-${kind}`, {
+        alarmName: `${prefix}-drill-failed-${kind}`,
+        alarmDescription: `A ${kind} restore drill failed (did not restore, validate or meet its target): run "bunker status"`,
+        metric: metric('DrillsFailed', cloudwatch.Stats.SUM, Duration.hours(1), { Kind: kind }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        // Published only when a drill ends: no drill is no failure.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm(
+        `Unproven-${kind}`,
+        {
+          alarmName: `${prefix}-drill-unproven-${kind}`,
+          alarmDescription: `No ${kind} copy has been proven restorable for more than ${config.drills.maxAgeDays} days (drills.maxAgeDays)`,
+          metric: metric('DaysSinceProvenRestore', cloudwatch.Stats.MAXIMUM, Duration.days(1), { Kind: kind }),
+          threshold: config.drills.maxAgeDays,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          // A missing check is the check-stopped alarm's to report.
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        },
+        true,
+      );
+    }
+    alarm(
+      'StaleSources',
+      {
+        alarmName: `${prefix}-drill-stale-sources`,
+        alarmDescription: `Source accounts with no passed drill for more than ${config.drills.maxAgeDays} days: run "bunker status"`,
+        metric: metric('StaleDrillSources', cloudwatch.Stats.MAXIMUM, Duration.days(1)),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+      true,
+    );
+    alarm('CheckStopped', {
+      alarmName: `${prefix}-drill-check-stopped`,
+      alarmDescription:
+        'The daily drill check published nothing for more than a day: nobody would hear of drills going stale',
+      metric: metric('StaleDrillSources', cloudwatch.Stats.SAMPLE_COUNT, Duration.days(1)),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      // Two daily periods without a check: today's is still empty until the check runs at noon.
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    alarm('RunFailed', {
+      alarmName: `${prefix}-drill-run-failed`,
+      alarmDescription: 'A drill run failed, timed out or was aborted: see the state machine executions',
+      metric: new cloudwatch.MathExpression({
+        expression: 'failed + timedOut + aborted',
+        usingMetrics: {
+          failed: this.stateMachine.metricFailed({ statistic: cloudwatch.Stats.SUM }),
+          timedOut: this.stateMachine.metricTimedOut({ statistic: cloudwatch.Stats.SUM }),
+          aborted: this.stateMachine.metricAborted({ statistic: cloudwatch.Stats.SUM }),
+        },
+        period: Duration.hours(1),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm('ErrorsAlarm', {
+      alarmName: `${prefix}-drill-errors`,
+      alarmDescription: 'The drill function failed (a drill step may have left restored resources): see its log group',
+      metric: this.fn.lambda.metricErrors({ period: Duration.hours(1), statistic: cloudwatch.Stats.SUM }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** The drill role: read the inventory, restore the vault's copies into the place, make and delete drills' things only. */
+  private grantDrillRights(config: BunkerConfig, props: DrillsProps, kinds: readonly DrillKind[]): void {
+    const { backupKey, inventory, inventoryKey, alertsTopic } = props;
+    const fn = this.fn;
+    const prefix = config.name;
+    const { account, region } = config.backup;
+    const partition = Aws.PARTITION;
+    const named = drillResourcePattern(prefix);
+    const snapshotKinds = enabledKinds(config);
+    const rdsKinds = snapshotKinds.filter((kind) => kind.infra.service === 'rds');
+    const ec2Kinds = snapshotKinds.filter((kind) => kind.infra.service === 'ec2');
+    const pulled = enabledPulledKinds(config);
+
+    // The inventory: every record read (the copies to drill), only drill items written.
+    inventory.grantReadData(fn.role);
+    inventoryKey.grantEncryptDecrypt(fn.role);
+    fn.acknowledgeWildcards(
+      { actions: ['kms:GenerateDataKey*', 'kms:ReEncrypt*'], resources: [`${inventory.tableArn}/index/*`] },
+      "Granted by Table.grantReadData and Key.grantEncryptDecrypt: the inventory table, its indexes and the inventory key only; the wildcards are the key operation families DynamoDB uses with a customer-managed key and the table's index ARNs.",
+    );
+    fn.allow({
+      actions: ['dynamodb:PutItem'],
+      resources: [inventory.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['drill:*'] } },
+    });
+    fn.allow({ actions: ['sns:Publish'], resources: [alertsTopic.topicArn] });
+    if (alertsTopic.masterKey) {
+      fn.allow(
+        { actions: ['kms:GenerateDataKey*', 'kms:Decrypt'], resources: [alertsTopic.masterKey.keyArn] },
+        'Publishing to the encrypted alerts topic: the alerts key only; GenerateDataKey* is the operation family SNS uses with a customer-managed key.',
+      );
+    }
+    // The backup-data key: restoring an encrypted copy lets RDS or EC2 use it on the role's behalf, and
+    // reading the vault bucket lets S3 decrypt. Never directly: no Decrypt outside those services.
+    const via = (services: readonly string[]) => ({
+      'kms:ViaService': services.map((service) => `${service}.${region}.amazonaws.com`),
+    });
+    const restoreServices = [...(rdsKinds.length > 0 ? ['rds'] : []), ...(ec2Kinds.length > 0 ? ['ec2'] : [])];
+    if (restoreServices.length > 0) {
+      fn.allow(
+        {
+          actions: ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
+          resources: [backupKey.keyArn],
+          conditions: { StringEquals: via(restoreServices) },
+        },
+        'ReEncrypt* is the key operation family RDS and EC2 use to restore an encrypted copy; the backup-data key only, only through them.',
+      );
+      fn.allow({
+        actions: ['kms:CreateGrant'],
+        resources: [backupKey.keyArn],
+        conditions: { StringEquals: via(restoreServices), Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+      });
+    }
+    if (pulled.length > 0) {
+      const bucket = `arn:${partition}:s3:::${vaultBucketName(prefix, account, region)}`;
+      fn.allow({ actions: ['kms:Decrypt'], resources: [backupKey.keyArn], conditions: { StringEquals: via(['s3']) } });
+      fn.allow({ actions: ['s3:ListBucket'], resources: [bucket] });
+      fn.allow(
+        { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${bucket}/*`] },
+        'The pulled values in the vault bucket, whose keys the pulls choose at run time: read only, to decrypt and compare with their checksums.',
+      );
+    }
+
+    if (rdsKinds.length > 0) {
+      const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
+      const drillDatabases = [rdsArn(`db:${named}`), rdsArn(`cluster:${named}`)];
+      const copies = rdsKinds.flatMap((kind) => kind.infra.vaultCopyArns(partition, account, region));
+      fn.allow(
+        {
+          actions: ['rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'],
+          resources: [
+            ...copies,
+            ...drillDatabases,
+            rdsArn(`subgrp:${drillPlaceName(prefix)}`),
+            rdsArn('og:*'),
+            rdsArn('pg:*'),
+            rdsArn('cluster-pg:*'),
+          ],
+          // Tagged with its drill at creation, or not made at all.
+          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Restores the vault's own copies (named at run time) into ${named} instances and clusters in the drill subnet group only; option and parameter groups are only attached, and RDS names the default ones by engine.`,
+      );
+      fn.allow(
+        {
+          actions: ['rds:AddTagsToResource'],
+          resources: drillDatabases,
+          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Tags a drill's own ${named} instances and clusters as it makes them; the drill names its resources at run time.`,
+      );
+      fn.allow(
+        {
+          actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+          resources: drillDatabases,
+          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Deletes only what a drill made: named ${named} and tagged ${DRILL_TAG}.`,
+      );
+      fn.allow(
+        {
+          actions: [
+            'rds:DescribeDBInstances',
+            'rds:DescribeDBClusters',
+            'rds:DescribeDBSnapshots',
+            'rds:DescribeDBClusterSnapshots',
+          ],
+          resources: [rdsArn('*')],
+        },
+        'Read-only: where a restore is, and the copy it is of; this account and Region only.',
+      );
+    }
+
+    if (ec2Kinds.length > 0) {
+      const ec2Arn = (resource: string, owner = account) => `arn:${partition}:ec2:${region}:${owner}:${resource}`;
+      const drillOwn = [ec2Arn('volume/*'), ec2Arn('instance/*')];
+      fn.allow(
+        {
+          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
+          resources: [ec2Arn('snapshot/*', ''), ec2Arn('image/*', '')],
+          // The vault's own copies: EC2 ARNs of snapshots and images carry no account, their owner does.
+          conditions: { StringEquals: { 'ec2:Owner': account } },
+        },
+        "Snapshot and image ARNs carry no account and the copies' ids are chosen at run time: the backup account's own copies only (ec2:Owner).",
+      );
+      fn.allow(
+        {
+          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
+          resources: drillOwn,
+          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Volumes and instances get their ids at creation: only tagged ${DRILL_TAG} as they are made.`,
+      );
+      fn.allow(
+        {
+          actions: ['ec2:RunInstances'],
+          resources: [ec2Arn('subnet/*'), ec2Arn('security-group/*')],
+          conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
+        },
+        `The drill subnets and security group only (tagged ${DRILL_PLACE_TAG}), whose ids are known after deployment.`,
+      );
+      fn.allow(
+        {
+          actions: ['ec2:RunInstances'],
+          resources: [ec2Arn('network-interface/*')],
+          conditions: { Bool: { 'ec2:AssociatePublicIpAddress': 'false' } },
+        },
+        "An instance's network interface gets its id at launch; in a drill subnet (above) and never with a public address.",
+      );
+      fn.allow(
+        {
+          actions: ['ec2:CreateTags'],
+          resources: drillOwn,
+          conditions: { StringEquals: { 'ec2:CreateAction': ['CreateVolume', 'RunInstances'] } },
+        },
+        'Tags only as a drill volume or instance is made (ec2:CreateAction), never an existing resource.',
+      );
+      fn.allow(
+        {
+          actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
+          resources: drillOwn,
+          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Deletes and terminates only what a drill made: tagged ${DRILL_TAG}.`,
+      );
+      fn.allow(
+        {
+          actions: ['ec2:DescribeVolumes', 'ec2:DescribeInstances', 'ec2:DescribeSnapshots', 'ec2:DescribeImages'],
+          resources: ['*'],
+        },
+        'EC2 Describe calls have no resource-level permissions; read-only.',
+      );
+    }
+
+    if (kinds.includes('dynamodb')) {
+      fn.allow(
+        {
+          actions: [
+            'dynamodb:CreateTable',
+            'dynamodb:DescribeTable',
+            'dynamodb:BatchWriteItem',
+            'dynamodb:Scan',
+            'dynamodb:DeleteTable',
+          ],
+          resources: [`arn:${partition}:dynamodb:${region}:${account}:table/${named}`],
+        },
+        `A DynamoDB drill creates, loads, reads and deletes a table of its own, named ${named} at run time; no other table.`,
+      );
+    }
+  }
+}

@@ -1,0 +1,514 @@
+/**
+ * Restore drills in the vault template: an isolated network with no way
+ * out, a drill role that may make and delete only what is recognisably a
+ * drill's and use the backup-data key only through the restoring services,
+ * a state machine that runs the drills of a plan a few at a time, the
+ * schedules, and the alarms on drills that fail, go stale or stop being
+ * checked. cdk-nag clean with every kind enabled.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { BunkerConfigInput } from '../../lib/config/schema';
+import {
+  actionsOf,
+  asArray,
+  type CfnResourceJson,
+  flatten,
+  type FoundStatement,
+  logicalIds,
+  policyStatements,
+  referencedId,
+  type TemplateJson,
+} from './policy-walk';
+import { BACKUP, baseDocument, type Synthesized, synthesize } from './support/synth';
+
+const document: BunkerConfigInput = {
+  ...baseDocument,
+  artifacts: {
+    rds: { enabled: true },
+    aurora: { enabled: true },
+    ebs: { enabled: true },
+    ami: { enabled: true },
+    ssm: { enabled: true },
+    secrets: { enabled: true },
+    dynamodb: { enabled: true },
+  },
+  drills: { schedule: 'cron(0 3 ? * SUN *)', concurrency: 3, maxAgeDays: 14 },
+};
+
+const ARN = `arn:<AWS::Partition>`;
+const RDS = `${ARN}:rds:eu-west-1:${BACKUP}`;
+const EC2 = `${ARN}:ec2:eu-west-1:${BACKUP}`;
+
+let synthesized: Synthesized;
+let vault: TemplateJson;
+let drillRole: string;
+
+beforeAll(() => {
+  synthesized = synthesize(document);
+  vault = synthesized.vault;
+  [drillRole] = logicalIds(vault, 'AWS::IAM::Role', (props) => props.RoleName === 'bunker-drill');
+}, 120_000);
+
+const resourcesOf = (type: string): [string, CfnResourceJson][] =>
+  Object.entries(vault.Resources).filter(([, resource]) => resource.Type === type);
+const only = (type: string): Record<string, unknown> => {
+  const found = resourcesOf(type);
+  expect(found, type).toHaveLength(1);
+  return found[0][1].Properties ?? {};
+};
+/** The statements of the identity policies attached to a role. */
+const statementsOfRole = (roleId: string): FoundStatement[] =>
+  policyStatements(vault).filter(
+    (found) =>
+      found.type === 'AWS::IAM::Policy' &&
+      asArray(vault.Resources[found.logicalId].Properties?.Roles).some((role) => referencedId(role) === roleId),
+  );
+const roleNamed = (name: string) => logicalIds(vault, 'AWS::IAM::Role', (props) => props.RoleName === name)[0];
+const drillStatements = () => statementsOfRole(drillRole);
+const resourcesOfStatement = (found: FoundStatement) => asArray(found.statement.Resource).map(flatten).sort();
+
+describe('the drill infrastructure', () => {
+  it('synthesizes with no unacknowledged cdk-nag finding', () => {
+    expect(String(synthesized.synthError ?? '')).toBe('');
+    const report = JSON.parse(synthesized.validationReport) as { pluginReports: { violations?: unknown[] }[] };
+    expect(report.pluginReports.flatMap((plugin) => plugin.violations ?? [])).toEqual([]);
+  });
+
+  it('does not exist when drills are disabled', () => {
+    const { vault: without } = synthesize({ ...baseDocument, drills: { enabled: false } });
+    const types = Object.values(without.Resources).map((resource) => resource.Type);
+    expect(types).not.toContain('AWS::EC2::VPC');
+    expect(types).not.toContain('AWS::StepFunctions::StateMachine');
+    expect(logicalIds(without, 'AWS::IAM::Role', (props) => String(props.RoleName).includes('drill'))).toEqual([]);
+  }, 60_000);
+});
+
+describe('the isolated place', () => {
+  it('is a VPC named bunker-drill with two isolated subnets in the first two zones, no public addresses', () => {
+    const [vpc] = logicalIds(vault, 'AWS::EC2::VPC');
+    expect(only('AWS::EC2::VPC').Tags).toEqual([{ Key: 'Name', Value: 'bunker-drill' }]);
+    const subnets = resourcesOf('AWS::EC2::Subnet').map(([, subnet]) => subnet.Properties ?? {});
+    expect(subnets.map((s) => [referencedId(s.VpcId), s.AvailabilityZone, s.MapPublicIpOnLaunch])).toEqual([
+      [vpc, { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] }, false],
+      [vpc, { 'Fn::Select': [1, { 'Fn::GetAZs': '' }] }, false],
+    ]);
+  });
+
+  it('has no way out: no internet or NAT gateway, no route, no endpoint, no public address', () => {
+    const types = new Set(Object.values(vault.Resources).map((resource) => resource.Type));
+    for (const type of [
+      'AWS::EC2::InternetGateway',
+      'AWS::EC2::EgressOnlyInternetGateway',
+      'AWS::EC2::VPCGatewayAttachment',
+      'AWS::EC2::NatGateway',
+      'AWS::EC2::EIP',
+      'AWS::EC2::Route',
+      'AWS::EC2::VPCEndpoint',
+      'AWS::EC2::TransitGatewayAttachment',
+      'AWS::EC2::VPCPeeringConnection',
+    ]) {
+      expect(types.has(type), type).toBe(false);
+    }
+  });
+
+  it('has a security group named bunker-drill that admits nothing and sends nothing', () => {
+    const group = only('AWS::EC2::SecurityGroup');
+    expect(group.GroupName).toBe('bunker-drill');
+    expect(group.SecurityGroupIngress).toBeUndefined();
+    // EC2's allow-all egress replaced by a rule that matches no packet.
+    expect(group.SecurityGroupEgress).toEqual([
+      {
+        CidrIp: '255.255.255.255/32',
+        Description: 'Disallow all traffic',
+        FromPort: 252,
+        IpProtocol: 'icmp',
+        ToPort: 86,
+      },
+    ]);
+    expect(resourcesOf('AWS::EC2::SecurityGroupIngress')).toEqual([]);
+    expect(resourcesOf('AWS::EC2::SecurityGroupEgress')).toEqual([]);
+  });
+
+  it('has a DB subnet group named bunker-drill over the two subnets, and flow logs of all traffic', () => {
+    const group = only('AWS::RDS::DBSubnetGroup');
+    expect(group.DBSubnetGroupName).toBe('bunker-drill');
+    expect(asArray(group.SubnetIds).map(referencedId)).toEqual(logicalIds(vault, 'AWS::EC2::Subnet'));
+    const flowLog = only('AWS::EC2::FlowLog');
+    expect(flowLog).toMatchObject({ ResourceType: 'VPC', TrafficType: 'ALL', LogDestinationType: 'cloud-watch-logs' });
+    expect(referencedId(flowLog.ResourceId)).toBe(logicalIds(vault, 'AWS::EC2::VPC')[0]);
+  });
+
+  it('is handed to the drill function in its settings', () => {
+    const [fn] = logicalIds(vault, 'AWS::Lambda::Function', (props) => props.FunctionName === 'bunker-drill');
+    const variables = (vault.Resources[fn].Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+    const [vpc] = logicalIds(vault, 'AWS::EC2::VPC');
+    const [subnet1, subnet2] = logicalIds(vault, 'AWS::EC2::Subnet');
+    const [group] = logicalIds(vault, 'AWS::EC2::SecurityGroup');
+    expect(JSON.parse(flatten(variables.BUNKER_DRILL_PLACE))).toEqual({
+      vpcId: `<${vpc}>`,
+      subnetIds: [`<${subnet1}>`, `<${subnet2}>`],
+      securityGroupId: `<${group}.GroupId>`,
+      dbSubnetGroup: 'bunker-drill',
+    });
+    expect(JSON.parse(String(variables.BUNKER_DRILL_KINDS))).toEqual([
+      'rds',
+      'aurora',
+      'ebs',
+      'ami',
+      'ssm',
+      'secrets',
+      'dynamodb',
+    ]);
+    expect(variables.BUNKER_DRILL_MAX_AGE_DAYS).toBe('14');
+  });
+});
+
+describe('the drill role (bunker-drill)', () => {
+  it('may do exactly these actions: reads, restores, drill-made things, and nothing else', () => {
+    const actions = [...new Set(drillStatements().flatMap((found) => actionsOf(found.statement)))].sort();
+    expect(actions).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:CreateTable',
+      'dynamodb:DeleteTable',
+      'dynamodb:DescribeTable',
+      'dynamodb:GetItem',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+      'ec2:CreateTags',
+      'ec2:CreateVolume',
+      'ec2:DeleteVolume',
+      'ec2:DescribeImages',
+      'ec2:DescribeInstances',
+      'ec2:DescribeSnapshots',
+      'ec2:DescribeVolumes',
+      'ec2:RunInstances',
+      'ec2:TerminateInstances',
+      'kms:CreateGrant',
+      'kms:Decrypt',
+      'kms:DescribeKey',
+      'kms:Encrypt',
+      'kms:GenerateDataKey*',
+      'kms:GenerateDataKeyWithoutPlaintext',
+      'kms:ReEncrypt*',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'rds:AddTagsToResource',
+      'rds:CreateDBInstance',
+      'rds:DeleteDBCluster',
+      'rds:DeleteDBInstance',
+      'rds:DescribeDBClusterSnapshots',
+      'rds:DescribeDBClusters',
+      'rds:DescribeDBInstances',
+      'rds:DescribeDBSnapshots',
+      'rds:RestoreDBClusterFromSnapshot',
+      'rds:RestoreDBInstanceFromDBSnapshot',
+      's3:GetObject',
+      's3:GetObjectVersion',
+      's3:ListBucket',
+      'sns:Publish',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+  });
+
+  it('deletes only drill-named RDS databases, drill-tagged EC2 volumes and instances, and drill-named tables', () => {
+    const deletes = drillStatements().filter((found) =>
+      actionsOf(found.statement).some((action) => /:(Delete|Terminate|Remove|Deregister|Detach)/.test(action)),
+    );
+    expect(
+      deletes.map((found) => ({
+        actions: actionsOf(found.statement),
+        resources: resourcesOfStatement(found),
+        condition: found.statement.Condition,
+      })),
+    ).toEqual([
+      {
+        actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+        resources: [`${RDS}:cluster:bunker-drill-*`, `${RDS}:db:bunker-drill-*`],
+        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
+      },
+      {
+        actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
+        resources: [`${EC2}:instance/*`, `${EC2}:volume/*`],
+        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
+      },
+      {
+        actions: [
+          'dynamodb:CreateTable',
+          'dynamodb:DescribeTable',
+          'dynamodb:BatchWriteItem',
+          'dynamodb:Scan',
+          'dynamodb:DeleteTable',
+        ],
+        resources: [`${ARN}:dynamodb:eu-west-1:${BACKUP}:table/bunker-drill-*`],
+        condition: undefined,
+      },
+    ]);
+  });
+
+  it('writes to the inventory only items whose key starts with drill:', () => {
+    const writes = drillStatements().filter((found) => actionsOf(found.statement).includes('dynamodb:PutItem'));
+    expect(writes.map((found) => found.statement.Condition)).toEqual([
+      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['drill:*'] } },
+    ]);
+    const [table] = logicalIds(vault, 'AWS::DynamoDB::Table', (props) => props.TableName === 'bunker-inventory');
+    expect(resourcesOfStatement(writes[0])).toEqual([`<${table}.Arn>`]);
+  });
+
+  it('restores only the vault’s own copies, into drill-named databases of the drill subnet group, tagged at creation', () => {
+    const [restore] = drillStatements().filter((found) =>
+      actionsOf(found.statement).includes('rds:RestoreDBInstanceFromDBSnapshot'),
+    );
+    expect(resourcesOfStatement(restore)).toEqual([
+      `${RDS}:cluster-pg:*`,
+      `${RDS}:cluster-snapshot:bunker-*`,
+      `${RDS}:cluster:bunker-drill-*`,
+      `${RDS}:db:bunker-drill-*`,
+      `${RDS}:og:*`,
+      `${RDS}:pg:*`,
+      `${RDS}:snapshot:bunker-*`,
+      `${RDS}:subgrp:bunker-drill`,
+    ]);
+    expect(restore.statement.Condition).toEqual({ Null: { 'aws:RequestTag/bunker:drill': 'false' } });
+  });
+
+  it('launches and makes volumes only from its own account’s copies, tagged, in the drill subnets and group', () => {
+    const ec2Creates = drillStatements()
+      .filter((found) => actionsOf(found.statement).some((a) => a === 'ec2:RunInstances' || a === 'ec2:CreateVolume'))
+      .map((found) => ({ resources: resourcesOfStatement(found), condition: found.statement.Condition }));
+    expect(ec2Creates).toEqual([
+      {
+        resources: [`${ARN}:ec2:eu-west-1::image/*`, `${ARN}:ec2:eu-west-1::snapshot/*`],
+        condition: { StringEquals: { 'ec2:Owner': BACKUP } },
+      },
+      {
+        resources: [`${EC2}:instance/*`, `${EC2}:volume/*`],
+        condition: { Null: { 'aws:RequestTag/bunker:drill': 'false' } },
+      },
+      {
+        resources: [`${EC2}:security-group/*`, `${EC2}:subnet/*`],
+        condition: { StringEquals: { 'aws:ResourceTag/bunker:drill-place': 'bunker' } },
+      },
+      {
+        resources: [`${EC2}:network-interface/*`],
+        condition: { Bool: { 'ec2:AssociatePublicIpAddress': 'false' } },
+      },
+    ]);
+    // The place's subnets and group carry the tag the role asks for.
+    for (const [, resource] of [...resourcesOf('AWS::EC2::Subnet'), ...resourcesOf('AWS::EC2::SecurityGroup')]) {
+      expect(resource.Properties?.Tags).toContainEqual({ Key: 'bunker:drill-place', Value: 'bunker' });
+    }
+  });
+
+  it('uses the backup-data key only through RDS, EC2 and S3 of the backup Region', () => {
+    const [backupKey] = logicalIds(vault, 'AWS::KMS::Key', (props) =>
+      String(props.Description).includes('encrypts backup copies'),
+    );
+    const onBackupKey = drillStatements().filter((found) => resourcesOfStatement(found).includes(`<${backupKey}.Arn>`));
+    expect(onBackupKey.map((found) => [actionsOf(found.statement), found.statement.Condition])).toEqual([
+      [
+        ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
+        { StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com', 'ec2.eu-west-1.amazonaws.com'] } },
+      ],
+      [
+        ['kms:CreateGrant'],
+        {
+          StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com', 'ec2.eu-west-1.amazonaws.com'] },
+          Bool: { 'kms:GrantIsForAWSResource': 'true' },
+        },
+      ],
+      [['kms:Decrypt'], { StringEquals: { 'kms:ViaService': ['s3.eu-west-1.amazonaws.com'] } }],
+    ]);
+    // No statement reaches a key by wildcard.
+    for (const found of drillStatements()) {
+      if (actionsOf(found.statement).some((action) => action.startsWith('kms:'))) {
+        expect(resourcesOfStatement(found).join(','), found.logicalId).not.toContain(':key/');
+      }
+    }
+  });
+});
+
+/** The state machine's definition, with references as `<Name>`. */
+function definition(): {
+  States: Record<string, Record<string, unknown>>;
+  TimeoutSeconds: number;
+} {
+  return JSON.parse(flatten(only('AWS::StepFunctions::StateMachine').DefinitionString)) as ReturnType<
+    typeof definition
+  >;
+}
+
+describe('the drill state machine', () => {
+  it('is named bunker-drill, stops after 12 hours, logs every event and traces', () => {
+    const machine = only('AWS::StepFunctions::StateMachine');
+    expect(machine.StateMachineName).toBe('bunker-drill');
+    expect(machine.TracingConfiguration).toEqual({ Enabled: true });
+    expect(machine.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
+    expect(definition().TimeoutSeconds).toBe(43_200);
+  });
+
+  it('plans with the input plan and action "plan", then runs the drills three at a time', () => {
+    const { States } = definition();
+    expect(States['Mark plan']).toMatchObject({ Type: 'Pass', Result: 'plan', ResultPath: '$.plan.action' });
+    expect(States.Plan).toMatchObject({
+      Type: 'Task',
+      Resource: `${ARN}:states:::lambda:invoke`,
+      Parameters: {
+        FunctionName: `${ARN}:lambda:<AWS::Region>:<AWS::AccountId>:function:bunker-drill`,
+        'Payload.$': '$.plan',
+      },
+      OutputPath: '$.Payload',
+      Next: 'Each drill',
+    });
+    expect(States['Each drill']).toMatchObject({ Type: 'Map', ItemsPath: '$.drills', MaxConcurrency: 3 });
+  });
+
+  it('advances each drill until it is done, waiting as long as the step asks', () => {
+    const processor = definition().States['Each drill'].ItemProcessor as {
+      StartAt: string;
+      States: Record<string, Record<string, unknown>>;
+    };
+    expect(processor.StartAt).toBe('Advance');
+    const { Advance, 'Done?': done, 'Wait as asked': waitAsked, Wait: wait } = processor.States;
+    expect(Advance).toMatchObject({
+      Parameters: { Payload: { action: 'advance', 'state.$': '$' } },
+      OutputPath: '$.Payload',
+      Next: 'Done?',
+    });
+    // Lambda's service errors and throttling are retried; anything else ends this drill, not the others.
+    expect((Advance.Retry as { ErrorEquals: string[] }[]).flatMap((retry) => retry.ErrorEquals)).toEqual([
+      'Lambda.ClientExecutionTimeoutException',
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+      'Lambda.TooManyRequestsException',
+    ]);
+    expect(Advance.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Drill step failed' }]);
+    expect(done).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.done', BooleanEquals: true, Next: 'Drill finished' },
+        { Variable: '$.waitSeconds', IsPresent: true, Next: 'Wait as asked' },
+      ],
+      Default: 'Wait',
+    });
+    expect(waitAsked).toEqual({ Type: 'Wait', SecondsPath: '$.waitSeconds', Next: 'Advance' });
+    expect(wait).toEqual({ Type: 'Wait', Seconds: 60, Next: 'Advance' });
+  });
+
+  it('may invoke only the drill function, and only the schedule may start it', () => {
+    const machineActions = statementsOfRole(roleNamed('bunker-drill-states')).filter(
+      (found) => !actionsOf(found.statement).some((a) => a.startsWith('logs:') || a.startsWith('xray:')),
+    );
+    expect(machineActions.map((found) => [actionsOf(found.statement), resourcesOfStatement(found)])).toEqual([
+      [
+        ['lambda:InvokeFunction'],
+        [
+          `${ARN}:lambda:<AWS::Region>:<AWS::AccountId>:function:bunker-drill`,
+          `${ARN}:lambda:<AWS::Region>:<AWS::AccountId>:function:bunker-drill:*`,
+        ],
+      ],
+    ]);
+    const schedule = statementsOfRole(roleNamed('bunker-drill-schedule'));
+    expect(schedule.map((found) => [actionsOf(found.statement), resourcesOfStatement(found)])).toEqual([
+      [['states:StartExecution'], [`${ARN}:states:eu-west-1:${BACKUP}:stateMachine:bunker-drill`]],
+    ]);
+  });
+});
+
+describe('the drill schedules', () => {
+  const rules = () => resourcesOf('AWS::Events::Rule').map(([, rule]) => rule.Properties ?? {});
+
+  it('start the state machine on drills.schedule with a scheduled plan', () => {
+    const [scheduled] = rules().filter((rule) => rule.ScheduleExpression === 'cron(0 3 ? * SUN *)');
+    const [target] = asArray(scheduled.Targets as Record<string, unknown>[]);
+    expect(flatten(target.Arn)).toBe(`${ARN}:states:eu-west-1:${BACKUP}:stateMachine:bunker-drill`);
+    expect(JSON.parse(String(target.Input))).toEqual({ plan: { scheduled: true } });
+    expect(referencedId(target.RoleArn)).toBe(roleNamed('bunker-drill-schedule'));
+  });
+
+  it('run the check once a day, at noon UTC', () => {
+    const [fn] = logicalIds(vault, 'AWS::Lambda::Function', (props) => props.FunctionName === 'bunker-drill');
+    const [check] = rules().filter((rule) =>
+      asArray(rule.Targets as Record<string, unknown>[]).some((t) => referencedId(t.Arn) === fn),
+    );
+    expect(check.ScheduleExpression).toBe('cron(0 12 * * ? *)');
+    expect(JSON.parse(String((check.Targets as Record<string, unknown>[])[0].Input))).toEqual({ action: 'check' });
+  });
+});
+
+describe('the drill alarms', () => {
+  const alarms = () =>
+    resourcesOf('AWS::CloudWatch::Alarm')
+      .map(([, alarm]) => alarm.Properties ?? {})
+      .filter((alarm) => String(alarm.AlarmName).startsWith('bunker-drill-'));
+  const named = (name: string) => alarms().find((alarm) => alarm.AlarmName === name) ?? {};
+
+  it('all act on the alerts topic', () => {
+    const [topic] = logicalIds(vault, 'AWS::SNS::Topic', (props) => props.TopicName === 'bunker-alerts');
+    expect(alarms()).toHaveLength(2 * 7 + 4);
+    for (const alarm of alarms()) {
+      expect(asArray(alarm.AlarmActions).map(referencedId), String(alarm.AlarmName)).toEqual([topic]);
+    }
+  });
+
+  it('fire on any failed drill and on a kind unproven for longer than drills.maxAgeDays, per kind', () => {
+    for (const kind of ['rds', 'aurora', 'ebs', 'ami', 'ssm', 'secrets', 'dynamodb']) {
+      expect(named(`bunker-drill-failed-${kind}`)).toMatchObject({
+        Namespace: 'Bunker',
+        MetricName: 'DrillsFailed',
+        Dimensions: [{ Name: 'Kind', Value: kind }],
+        Statistic: 'Sum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(named(`bunker-drill-unproven-${kind}`)).toMatchObject({
+        MetricName: 'DaysSinceProvenRestore',
+        Dimensions: [{ Name: 'Kind', Value: kind }],
+        Statistic: 'Maximum',
+        Threshold: 14,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+  });
+
+  it('fire on stale sources, and when the check has published nothing for two daily periods', () => {
+    expect(named('bunker-drill-stale-sources')).toMatchObject({
+      MetricName: 'StaleDrillSources',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(named('bunker-drill-check-stopped')).toMatchObject({
+      MetricName: 'StaleDrillSources',
+      Statistic: 'SampleCount',
+      Period: 86_400,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('fire on a failed, timed-out or aborted run and on errors of the drill function', () => {
+    const run = named('bunker-drill-run-failed');
+    const metrics = (
+      run.Metrics as { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string } } }[]
+    )
+      .map((m) => m.Expression ?? m.MetricStat?.Metric.MetricName)
+      .sort();
+    expect(metrics).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+      'failed + timedOut + aborted',
+    ]);
+    expect(named('bunker-drill-errors')).toMatchObject({ MetricName: 'Errors', Threshold: 0 });
+  });
+});
