@@ -20,6 +20,8 @@
  * the backup-data key only through RDS, EC2 and S3 (reading the vault
  * bucket) of the backup Region.
  */
+import { retentionSettingsToEnv } from '../../lambdas/core/retention/settings';
+import { retentionSettings } from './retention';
 import { Aws, Duration, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
@@ -198,6 +200,8 @@ export class Drills extends Construct {
       memorySize: 512,
       environment: {
         ...drillSettingsToEnv(drillSettings(config, backupKey.keyArn, drillPlace, alertsTopic.topicArn, Aws.PARTITION)),
+        // Each kind's retention: a scheduled drill's older pick stays within it.
+        ...retentionSettingsToEnv(retentionSettings(config)),
         POWERTOOLS_SERVICE_NAME: `${prefix}-drill`,
       },
     });

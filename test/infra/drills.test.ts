@@ -160,6 +160,12 @@ describe('the isolated place', () => {
       'dynamodb',
     ]);
     expect(variables.BUNKER_DRILL_MAX_AGE_DAYS).toBe('14');
+    // Each kind's retention (the default 35 days), so a scheduled drill's older pick is one the pruner keeps.
+    const retention = JSON.parse(String(variables.BUNKER_RETENTION)) as {
+      copies: Record<string, { retentionDays: number }>;
+    };
+    expect(retention.copies['rds-snapshot'].retentionDays).toBe(35);
+    expect(retention.copies.ami.retentionDays).toBe(35);
   });
 });
 

@@ -158,12 +158,13 @@ describe('a second Region of the backup account', () => {
 
   it('tells the Lambdas the second Region through their settings', () => {
     // intake, completion, sweep and the pruner (which deletes second-hop copies past their retention);
-    // the auditor judges first copies only and needs no second Region.
+    // the auditor judges first copies only and needs no second Region; drills restore in the backup Region only.
     const functions = Object.values(vault.Resources).filter(
       (r) =>
         r.Type === 'AWS::Lambda::Function' &&
-        (r.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_SERVICE_NAME !==
-          'bunker-audit',
+        !['bunker-audit', 'bunker-drill'].includes(
+          (r.Properties?.Environment as { Variables: Record<string, string> }).Variables.POWERTOOLS_SERVICE_NAME,
+        ),
     );
     expect(functions).toHaveLength(4);
     for (const fn of functions) {
