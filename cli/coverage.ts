@@ -13,7 +13,7 @@ import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
 import { ReaderRoleSurvey, type Surveyor } from '../lambdas/adapters/coverage/survey';
 import { DynamoInventory } from '../lambdas/adapters/dynamo-inventory';
 import { DynamoPulledInventory } from '../lambdas/adapters/pull/dynamo-pulled';
-import { assessCoverage } from '../lambdas/core/coverage/coverage';
+import { assessCoverage, coverageExitCode } from '../lambdas/core/coverage/coverage';
 import type { CoverageFinding, CoverageKindConfig, CoverageReport, PlaceSurvey } from '../lambdas/core/coverage/types';
 import { vaultNames } from '../lambdas/core/names';
 import { PULLED_CONFIG_KEYS, type PullRunRecord } from '../lambdas/core/pull/types';
@@ -135,4 +135,32 @@ export function coverageTable(report: CoverageReport): string {
 
 export function coverageJson(report: CoverageReport): string {
   return JSON.stringify(report, null, 2);
+}
+
+/**
+ * The demo's coverage step: the report of `bunker coverage --endpoint`, as
+ * the operator role. The demo keeps resources out of scope on purpose (to
+ * show the agent leaves them alone), so the report lists them and the
+ * command would exit 2; the demo itself does not fail on it.
+ */
+export async function demoCoverage(
+  config: BunkerConfig,
+  endpoint: string,
+  progress: (line: string) => void,
+): Promise<CoverageReport> {
+  progress('Coverage: what production has that Bunker does not back up, and what to change (`bunker coverage`)');
+  const { localContext } = await import('./local/accounts');
+  const context = await localContext(
+    endpoint,
+    config.backup.account,
+    config.backup.region,
+    vaultNames(config.name).operatorRole,
+  );
+  const report = await readCoverage(config, context, {}, new Date());
+  for (const line of coverageTable(report).split('\n')) progress(`  ${line}`);
+  progress(
+    `  bunker coverage would exit ${coverageExitCode(report)}` +
+      (report.uncovered > 0 ? ': the demo keeps these resources out of scope on purpose' : ''),
+  );
+  return report;
 }

@@ -316,6 +316,7 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
     `7. Parameters, secrets and tables restored into a new account, and one password as it was at ${beforeRotation}`,
   );
   const pulledChecks = await restoreAndCompare(config, endpoint, seeded, beforeRotation, progress);
+  await (await import('./coverage')).demoCoverage(config, endpoint, progress);
 
   const records = await readInventory(backupContext, config.name, {});
   const pulled = await readPulled(backupContext, config.name, {});
