@@ -10,12 +10,13 @@ import { pullTables } from '../../lambdas/core/pull/dynamodb/pull';
 import { hmacFingerprint } from '../../lambdas/core/pull/fingerprint';
 import {
   drillTableName,
+  heldCopies,
   type PulledDrillDeps,
   tableDrillModule,
   valueDrillModule,
 } from '../../lambdas/core/pull/restore/drill';
 import { runPull } from '../../lambdas/core/pull/run';
-import type { PullContext, PulledConfigKey } from '../../lambdas/core/pull/types';
+import type { PullContext, PulledConfigKey, PulledRecord } from '../../lambdas/core/pull/types';
 import { ManualClock } from '../../sim/memory-aws';
 import { MemoryPulledInventory, MemoryVaultStore } from '../../sim/memory-pull';
 import { MemorySecrets, MemorySsm } from '../../sim/memory-pull-sources';
@@ -120,6 +121,7 @@ describe('value drills', () => {
 
   it("passes an older version against its object's own checksum", async () => {
     const w = await pulledParameter();
+    expect(await heldCopies(w.store, (await w.records.get(SSM_ID)) as PulledRecord)).toEqual([V1_KEY, V2_KEY]);
     const { checks } = await drill(valueDrillModule('ssm', w.deps), 'd2', {
       ...subject('ssm', SSM_ID, '/app/db', V1_KEY),
       pick: 'older',
@@ -209,6 +211,7 @@ describe('table drills', () => {
     const s = subject('dynamodb', TABLE_ID, 'orders', SCAN_MANIFEST);
     const drillId = 'dynamodb:111111111111:eu-west-1:orders:2026-11-01T02:00:00.000Z';
     const result = await drill(module, drillId, s);
+    expect(await heldCopies(w.store, (await w.records.get(TABLE_ID)) as PulledRecord)).toEqual([SCAN_MANIFEST]);
 
     expect(drillTableName('bunker', drillId)).toBe('bunker-drill-6b2b53d4c28b');
     expect(result.handle).toEqual({ table: 'bunker-drill-6b2b53d4c28b', drillId });
