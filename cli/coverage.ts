@@ -115,10 +115,10 @@ export function coverageTable(report: CoverageReport): string {
   const columns: Column<CoverageFinding>[] = [
     { head: 'Kind', width: 10, value: (f) => f.kind },
     { head: 'Account', width: 15, value: (f) => `${f.account}\n${f.region}` },
-    { head: 'Resource', width: 22, value: (f) => f.resource, wrap: true },
+    { head: 'Resource', width: 24, value: (f) => f.resource, wrap: true },
     {
       head: 'Why',
-      width: 36,
+      width: 34,
       value: (f) => lines(f, (r) => `${r.code}${r.blocking ? '' : ' (not blocking)'}: ${r.detail}`),
     },
     { head: 'What to change', width: 31, value: (f) => lines(f, (r) => r.fix) },
