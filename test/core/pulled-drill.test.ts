@@ -244,6 +244,18 @@ describe('table drills', () => {
     expect(await module.tearDown(result.handle, s)).toBe(true);
   });
 
+  it('waits out throttling: a chunk still unprocessed after the resends is loaded again by the next call', async () => {
+    const w = await pulledTable(5);
+    const module = tableDrillModule({ ...w.deps, tables: w.tables, sleep: async () => {} });
+    const s = subject('dynamodb', TABLE_ID, 'orders', SCAN_MANIFEST);
+    const handle = await module.start('d9', s);
+    // Six attempts (one send, five resends) of five items each, all refused.
+    w.tables.dynamo.throttleNextBatch = 30;
+    expect(await module.progress(handle, s)).toEqual({ state: 'pending', detail: 'throttled: 0 of 5 items loaded' });
+    expect(await module.progress(handle, s)).toEqual({ state: 'usable', detail: '5 items loaded' });
+    expect((await module.validate(handle, s)).every((c) => c.ok)).toBe(true);
+  });
+
   it('fails a dump whose file was replaced, and never deletes a table that is not its own', async () => {
     const w = await pulledTable(3);
     const part = [...w.store.objects.keys()].find((key) => key.includes('/parts/')) as string;
