@@ -235,7 +235,11 @@ export function addSourceResources(stack: Stack, props: SourceResourcesProps): S
         ...(readerActions(config).length > 0
           ? [new iam.PolicyStatement({ actions: readerActions(config), resources: ['*'], conditions: registered })]
           : []),
-        new iam.PolicyStatement({ actions: [...COVERAGE_READER_ACTIONS], resources: ['*'], conditions: registered }),
+        new iam.PolicyStatement({
+          actions: COVERAGE_READER_ACTIONS.filter((action) => !readerActions(config).includes(action)),
+          resources: ['*'],
+          conditions: registered,
+        }),
       ],
     });
     acknowledge(
