@@ -230,6 +230,8 @@ describe('table drills', () => {
         detail: "the items read back equal the held dump; the dump's checksum is the inventory's",
       },
       { name: 'schema', ok: true, detail: 'keys and indexes as the manifest describes' },
+      { name: 'dump key', ok: true, detail: "the dump's manifest is encrypted under the backup-data key" },
+      { name: 'written once', ok: true, detail: "the dump's manifest has one version, as written by the pull" },
       { name: 'key', ok: true, detail: 'the drill table is encrypted under the backup-data key' },
     ]);
     expect((await w.tables.describe(result.handle.table))?.tags).toEqual({

@@ -184,6 +184,8 @@ out('ok')
       ['item count', true],
       ['checksum', true],
       ['schema', true],
+      ['dump key', true],
+      ['written once', true],
       ['key', true],
     ]);
     const made = await boto3<{ key: string; tags: Record<string, string>; count: number }>(

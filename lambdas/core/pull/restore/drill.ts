@@ -389,6 +389,14 @@ export function tableDrillModule(deps: TableDrillDeps): DrillModule {
           problems.length === 0 ? 'keys and indexes as the manifest describes' : problems.join('; '),
         ),
       );
+      // The manifest names every file's SHA-256: it is the object an attacker would have to replace.
+      const facts = await deps.objects.facts(subject.copyId);
+      if (facts) {
+        checks.push({ ...keyCheck(facts, deps.backupKeyArn, "the dump's manifest"), name: 'dump key' });
+        checks.push(writtenOnceCheck(facts, "the dump's manifest"));
+      } else {
+        checks.push(check('dump key', false, `the vault store has no object at ${safeText(subject.copyId)}`));
+      }
       checks.push(
         check(
           'key',
