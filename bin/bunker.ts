@@ -679,6 +679,64 @@ restoreCommand(
 }
 
 program
+  .command('coverage')
+  .description(
+    'What production has that Bunker does not back up, and what to change: every database, cluster, volume, ' +
+      'image, parameter, secret and table the reader roles can list, of every kind, in scope or not, each with ' +
+      'why it is not covered (region-not-registered, kind-disabled, outside-scope, outside-prefix, no-fresh-copy, ' +
+      'default-key, tde; no-pitr is advice only) and the fix. Read-only.\n' +
+      'Exit status: 0 when everything listed is covered, 2 when anything is not, 1 on an error (including a ' +
+      'registered Region that could not be listed).\n' +
+      'The reader roles read only the registered Regions: --probe-regions looks elsewhere too, and says where it was refused. Like status, it needs the operator role in AWS (--operator).',
+  )
+  .addOption(configOption())
+  .addOption(endpointOption())
+  .addOption(profileOption())
+  .addOption(operatorOption())
+  .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
+  .addOption(accountOption('--account', 'only this source account'))
+  .addOption(
+    new Option('--probe-regions <regions>', 'comma-separated Regions not registered to look in as well').argParser(
+      (v) => {
+        const regions = v.split(',').map((r) => r.trim());
+        for (const r of regions) {
+          if (!/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/.test(r)) {
+            throw new InvalidArgumentError(`expected Regions such as eu-west-1,us-east-2, got "${r}"`);
+          }
+        }
+        return regions;
+      },
+    ),
+  )
+  .action(
+    async (options: {
+      config: string;
+      endpoint?: string;
+      profile?: string;
+      operator?: boolean;
+      output: 'table' | 'json';
+      account?: string;
+      probeRegions?: string[];
+    }) => {
+      const config = loadConfig(options.config);
+      const { readCoverage, coverageJson, coverageTable } = await import('../cli/coverage');
+      const { coverageExitCode } = await import('../lambdas/core/coverage/coverage');
+      const { backupContext } = await import('../cli/aws-session');
+      // The reader roles trust the operator role: as it, always on the emulator (as status does).
+      const operator = options.operator === true || options.endpoint !== undefined;
+      const context = await backupContext(config, { endpoint: options.endpoint, profile: options.profile, operator });
+      const report = await readCoverage(
+        config,
+        context,
+        { account: options.account, probeRegions: options.probeRegions },
+        new Date(),
+      );
+      say(options.output === 'json' ? coverageJson(report) : coverageTable(report));
+      process.exitCode = coverageExitCode(report);
+    },
+  );
+
+program
   .command('report')
   .description(
     'Write one self-contained HTML page (no network needed to view it): freshness over time per source account ' +

@@ -320,6 +320,7 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
   await demoDrills(config, backupContext, progress);
 
   await (await import('./runbook')).demoRunbook(config, backupContext, progress);
+  await (await import('./coverage')).demoCoverage(config, endpoint, progress);
   const records = await readInventory(backupContext, config.name, {});
   const pulled = await readPulled(backupContext, config.name, {});
   const checks = await checkCopies(config, endpoint, env.backupKeyArn, records);

@@ -30,13 +30,12 @@ import { drillPorts } from '../lambdas/adapters/drill/wiring';
 import { type DrillActionDeps, engineDeps, type PlanRequest, planRequested } from '../lambdas/core/drill/actions';
 import { advanceDrill } from '../lambdas/core/drill/engine';
 import type { DrillSettings } from '../lambdas/core/drill/settings';
-import type { DrillKind, DrillLog, DrillModules, DrillResult, DrillState } from '../lambdas/core/drill/types';
+import type { DrillLog, DrillModules, DrillResult, DrillState } from '../lambdas/core/drill/types';
 import { BunkerError } from '../lambdas/core/errors';
 import { vaultNames } from '../lambdas/core/names';
 import { systemClock } from '../lambdas/core/ports';
-import { ALL_KINDS } from '../lambdas/kinds/registry';
 import { drillSettings } from '../lib/config/runtime';
-import type { BunkerConfig } from '../lib/config/schema';
+import { type BunkerConfig, DRILL_KIND_KEYS } from '../lib/config/schema';
 import { alertsTopicName } from '../lib/constructs/audit';
 
 /** Exit statuses of `bunker drill`, documented in its `--help`. */
@@ -240,7 +239,7 @@ export async function demoDrills(
 ): Promise<number> {
   progress('Restore drills: the newest copy of every resource restored in the isolated place, validated and deleted');
   await findDrillPlace(context, config.name).catch(() => createDrillPlace(context, config.name));
-  const kinds = [...ALL_KINDS.map((k) => k.configKey), ...(Object.keys(extraModules) as DrillKind[])];
+  const kinds = DRILL_KIND_KEYS;
   let worst: number = DRILL_EXIT.passed;
   for (const kind of kinds.filter((k) => config.artifacts[k].enabled)) {
     const exit = await drillOnEmulator(config, context, { kind }, (line) => progress(`  ${line}`), extraModules);

@@ -72,8 +72,7 @@ export const handler = (event: unknown) => {
         random: Math.random,
         ...(retentionDays ? { retentionDays } : {}),
         engine: {
-          // The pulled kinds' modules join here: { ...drillModules(…), ...pulledDrillModules(…) }.
-          modules: { ...drillModules(context, settings) },
+          modules: drillModules(context, settings),
           alert: (text) => ports.alert(alertSubject(text), text),
           metrics: (name, kind, value) => publishMetric(metrics, name, value, { Kind: kind }),
           backPressure: isBackPressure,

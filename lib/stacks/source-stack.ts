@@ -49,6 +49,29 @@ export function readerActions(config: BunkerConfig): string[] {
   return [...new Set(enabledKinds(config).flatMap((kind) => kind.infra.readerActions))].sort();
 }
 
+/**
+ * What `bunker coverage` lists through the reader role, whatever kinds are
+ * enabled (a disabled kind's resources are what it reports): metadata only.
+ * None reads a value, an item or a snapshot's data: ListSecrets and
+ * DescribeParameters return names, tags and versions, DescribeTable and
+ * DescribeContinuousBackups a table's settings.
+ */
+export const COVERAGE_READER_ACTIONS = [
+  'dynamodb:DescribeContinuousBackups',
+  'dynamodb:DescribeTable',
+  'dynamodb:ListTables',
+  'dynamodb:ListTagsOfResource',
+  'ec2:DescribeImages',
+  'ec2:DescribeVolumes',
+  'kms:ListAliases',
+  'rds:DescribeDBClusters',
+  'rds:DescribeDBInstances',
+  'rds:DescribeOptionGroups',
+  'secretsmanager:ListSecrets',
+  'ssm:DescribeParameters',
+  'tag:GetResources',
+] as const;
+
 export interface SourceStackProps extends StackProps {
   /** The validated configuration. */
   readonly config: BunkerConfig;
@@ -204,25 +227,26 @@ export function addSourceResources(stack: Stack, props: SourceResourcesProps): S
       }),
       maxSessionDuration: Duration.hours(1),
     });
-    // With only pulled kinds enabled the reader reads nothing: a policy must have a statement.
-    if (readerActions(config).length > 0) {
-      const readPolicy = new iam.Policy(stack, 'ReaderPolicy', {
-        roles: [readerRole],
-        statements: [
-          new iam.PolicyStatement({
-            actions: readerActions(config),
-            resources: ['*'],
-            // Only in the Regions the configuration registers for this account.
-            conditions: { StringEquals: { 'aws:RequestedRegion': source.regions } },
-          }),
-        ],
-      });
-      acknowledge(
-        readPolicy,
-        `${NAG_PACK}-IAM5[Resource::*]`,
-        'Read-only Describe/List actions of the enabled kinds only, in the registered Regions only; RDS and EC2 authorize these listing calls only on "*", and the role sees nothing beyond this account.',
-      );
-    }
+    // Only in the Regions the configuration registers for this account.
+    const registered = { StringEquals: { 'aws:RequestedRegion': source.regions } };
+    const readPolicy = new iam.Policy(stack, 'ReaderPolicy', {
+      roles: [readerRole],
+      statements: [
+        ...(readerActions(config).length > 0
+          ? [new iam.PolicyStatement({ actions: readerActions(config), resources: ['*'], conditions: registered })]
+          : []),
+        new iam.PolicyStatement({
+          actions: COVERAGE_READER_ACTIONS.filter((action) => !readerActions(config).includes(action)),
+          resources: ['*'],
+          conditions: registered,
+        }),
+      ],
+    });
+    acknowledge(
+      readPolicy,
+      `${NAG_PACK}-IAM5[Resource::*]`,
+      'Read-only Describe/List actions of the enabled kinds, and the metadata listings of bunker coverage (no value, item or snapshot data), in the registered Regions only; these listing calls are only authorized on "*", and the role sees nothing beyond this account.',
+    );
   }
 
   const agent = new BunkerFunction(stack, 'SourceAgent', {

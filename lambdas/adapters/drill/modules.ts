@@ -1,8 +1,8 @@
 /**
- * The drill modules of the enabled snapshot kinds, on the SDK, in the
- * backup account's home Region (the isolated place is there). The pulled
- * kinds' modules come from `pulledDrillModules` (./pulled.ts) with the same
- * signature; the drill handler spreads both.
+ * The drill modules of the enabled kinds, on the SDK, in the backup
+ * account's home Region (the isolated place is there): the snapshot kinds'
+ * from their kind folders, the pulled kinds' from `pulledDrillModules`
+ * (./pulled.ts).
  *
  * Each module sits behind its kind's bundle seam, as the copiers do
  * (`lambdas/adapters/copiers.ts`): a function deployed without a kind
@@ -21,6 +21,7 @@ import { RdsSnapshotDrill } from '../../kinds/rds-snapshot/drill';
 import { type AwsContext, clientConfig } from '../aws-context';
 import { DynamoInventory } from '../dynamo-inventory';
 import type { CopyFacts } from './checks';
+import { pulledDrillModules } from './pulled';
 
 export function drillModules(ctx: AwsContext, settings: DrillSettings): DrillModules {
   const region = settings.backupRegion;
@@ -47,6 +48,11 @@ export function drillModules(ctx: AwsContext, settings: DrillSettings): DrillMod
   }
   if (enabled.has('ami') && process.env.BUNKER_BUNDLE_AMI !== 'omit') {
     modules.ami = new AmiDrill(ec2Client(), settings);
+  }
+  const pulledKinds = (['ssm', 'secrets', 'dynamodb'] as const).filter((key) => enabled.has(key));
+  if (pulledKinds.length > 0) {
+    const pulled = pulledDrillModules(ctx, settings);
+    for (const key of pulledKinds) modules[key] = pulled[key];
   }
   return modules;
 }

@@ -1,0 +1,166 @@
+/**
+ * `bunker coverage`: what production has that Bunker does not back up, and
+ * what to change. Lists every resource of every kind through each source
+ * account's read-only reader role, in the registered Regions and in those
+ * `--probe-regions` names, and judges it against the configuration and the
+ * inventory (`lambdas/core/coverage/`). Read-only: nothing is written.
+ * Exit status: 0 when everything listed is covered, 2 when anything is not,
+ * 1 on an error (a registered Region that could not be listed included).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { auditSources } from '../lambdas/adapters/audit/wiring';
+import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
+import { ReaderRoleSurvey, type Surveyor } from '../lambdas/adapters/coverage/survey';
+import { DynamoInventory } from '../lambdas/adapters/dynamo-inventory';
+import { DynamoPulledInventory } from '../lambdas/adapters/pull/dynamo-pulled';
+import { assessCoverage, coverageExitCode } from '../lambdas/core/coverage/coverage';
+import type { CoverageFinding, CoverageKindConfig, CoverageReport, PlaceSurvey } from '../lambdas/core/coverage/types';
+import { vaultNames } from '../lambdas/core/names';
+import { PULLED_CONFIG_KEYS, type PullRunRecord } from '../lambdas/core/pull/types';
+import { safeText } from '../lambdas/core/text';
+import { auditHandlerSettings } from '../lib/constructs/audit';
+import { ARTIFACT_KINDS, type ArtifactKind, type BunkerConfig } from '../lib/config/schema';
+import { type Column, render } from './inventory';
+
+export interface CoverageOptions {
+  /** Only this source account. */
+  readonly account?: string;
+  /** Regions not registered to look in as well (the reader role may be refused there). */
+  readonly probeRegions?: readonly string[];
+  /** How to list one account and Region; default the reader roles. */
+  readonly surveyor?: Surveyor;
+}
+
+/** What coverage reads of each kind's configuration. */
+export function coverageKinds(config: BunkerConfig): Record<ArtifactKind, CoverageKindConfig> {
+  return Object.fromEntries(
+    ARTIFACT_KINDS.map((kind) => {
+      const policy = config.artifacts[kind] as BunkerConfig['artifacts'][ArtifactKind] & {
+        paths?: string[];
+        namePrefixes?: string[];
+      };
+      return [
+        kind,
+        {
+          enabled: policy.enabled,
+          scope: policy.scope,
+          rpoHours: policy.rpoHours,
+          ...(policy.paths ? { paths: policy.paths } : {}),
+          ...(policy.namePrefixes ? { namePrefixes: policy.namePrefixes } : {}),
+        },
+      ];
+    }),
+  ) as Record<ArtifactKind, CoverageKindConfig>;
+}
+
+/**
+ * The coverage report. `context` is the backup account's, as the operator
+ * role (the one principal besides the vault's functions that the reader
+ * roles trust).
+ */
+export async function readCoverage(
+  config: BunkerConfig,
+  context: AwsContext,
+  options: CoverageOptions,
+  now: Date,
+): Promise<CoverageReport> {
+  const settings = auditHandlerSettings(config, 'arn:aws:sns:::none');
+  const registry = auditSources(settings, context, Boolean(config.organization));
+  const sources = (await registry.all()).filter((s) => !options.account || s.account === options.account);
+  const surveyor = options.surveyor ?? new ReaderRoleSurvey(context, config.name);
+  const places: PlaceSurvey[] = [];
+  for (const source of sources) {
+    for (const region of source.regions) places.push(await surveyor.survey(source.account, region, true));
+    for (const region of (options.probeRegions ?? []).filter((r) => !source.regions.includes(r))) {
+      places.push(await surveyor.survey(source.account, region, false));
+    }
+  }
+  const names = vaultNames(config.name);
+  const dynamo = new DynamoDBClient(clientConfig(context));
+  try {
+    const copies = await new DynamoInventory(dynamo, names.inventoryTable, names.inventoryStatusIndex).list();
+    const pulledInventory = new DynamoPulledInventory(dynamo, names.inventoryTable, names.inventoryPullScopeIndex);
+    const pulled = await pulledInventory.list();
+    const runs: PullRunRecord[] = [];
+    for (const kind of PULLED_CONFIG_KEYS.filter((k) => config.artifacts[k].enabled)) {
+      for (const source of sources) {
+        for (const region of source.regions) {
+          const run = await pulledInventory.getRun(kind, source.account, region);
+          if (run) runs.push(run);
+        }
+      }
+    }
+    return assessCoverage({
+      prefix: config.name,
+      kinds: coverageKinds(config),
+      stuckAfterHours: settings.audit.stuckAfterHours,
+      places,
+      copies,
+      pulled,
+      runs,
+      unprobed: options.probeRegions
+        ? []
+        : sources.map((s) => ({ account: s.account, regions: ['any (name them with --probe-regions)'] })),
+      now,
+    });
+  } finally {
+    dynamo.destroy();
+  }
+}
+
+/** One row per resource with a reason; fits 120 columns. */
+export function coverageTable(report: CoverageReport): string {
+  const lines = (f: CoverageFinding, pick: (r: CoverageFinding['reasons'][number]) => string) =>
+    f.reasons.map(pick).join('\n');
+  const columns: Column<CoverageFinding>[] = [
+    { head: 'Kind', width: 10, value: (f) => f.kind },
+    { head: 'Account', width: 15, value: (f) => `${f.account}\n${f.region}` },
+    { head: 'Resource', width: 24, value: (f) => f.resource, wrap: true },
+    {
+      head: 'Why',
+      width: 34,
+      value: (f) => lines(f, (r) => `${r.code}${r.blocking ? '' : ' (not blocking)'}: ${r.detail}`),
+    },
+    { head: 'What to change', width: 31, value: (f) => lines(f, (r) => r.fix) },
+  ];
+  const out: string[] = [];
+  out.push(report.findings.length === 0 ? 'Every resource listed is covered.' : render(columns, report.findings));
+  out.push(
+    `${report.checked} resource(s) listed at ${report.at}: ${report.uncovered} not covered, ` +
+      `${report.findings.length - report.uncovered} with advice only.`,
+  );
+  for (const note of report.notes) out.push(`Note: ${safeText(note, 10_000)}`);
+  return out.join('\n');
+}
+
+export function coverageJson(report: CoverageReport): string {
+  return JSON.stringify(report, null, 2);
+}
+
+/**
+ * The demo's coverage step: the report of `bunker coverage --endpoint`, as
+ * the operator role. The demo keeps resources out of scope on purpose (to
+ * show the agent leaves them alone), so the report lists them and the
+ * command would exit 2; the demo itself does not fail on it.
+ */
+export async function demoCoverage(
+  config: BunkerConfig,
+  endpoint: string,
+  progress: (line: string) => void,
+): Promise<CoverageReport> {
+  progress('Coverage: what production has that Bunker does not back up, and what to change (`bunker coverage`)');
+  const { localContext } = await import('./local/accounts');
+  const context = await localContext(
+    endpoint,
+    config.backup.account,
+    config.backup.region,
+    vaultNames(config.name).operatorRole,
+  );
+  const report = await readCoverage(config, context, {}, new Date());
+  for (const line of coverageTable(report).split('\n')) progress(`  ${line}`);
+  progress(
+    `  bunker coverage would exit ${coverageExitCode(report)}` +
+      (report.uncovered > 0 ? ': the demo keeps these resources out of scope on purpose' : ''),
+  );
+  return report;
+}
