@@ -481,7 +481,8 @@ export class Drills extends Construct {
     if (pulled.length > 0) {
       const bucket = `arn:${partition}:s3:::${vaultBucketName(prefix, account, region)}`;
       fn.allow({ actions: ['kms:Decrypt'], resources: [backupKey.keyArn], conditions: { StringEquals: via(['s3']) } });
-      fn.allow({ actions: ['s3:ListBucket'], resources: [bucket] });
+      // ListBucketVersions: a drill checks that a held object was written once (no version put over it).
+      fn.allow({ actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: [bucket] });
       fn.allow(
         { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${bucket}/*`] },
         'The pulled values in the vault bucket, whose keys the pulls choose at run time: read only, to decrypt and compare with their checksums.',
@@ -608,10 +609,21 @@ export class Drills extends Construct {
             'dynamodb:BatchWriteItem',
             'dynamodb:Scan',
             'dynamodb:DeleteTable',
+            'dynamodb:TagResource',
+            'dynamodb:ListTagsOfResource',
           ],
           resources: [`arn:${partition}:dynamodb:${region}:${account}:table/${named}`],
         },
-        `A DynamoDB drill creates, loads, reads and deletes a table of its own, named ${named} at run time; no other table.`,
+        `A DynamoDB drill creates, loads, reads and deletes a table of its own, named ${named} at run time, tagged with its drill (the tag carries the load position); no other table.`,
+      );
+      // The drill table is under the backup-data key: DynamoDB uses it on the role's behalf, never the role directly.
+      fn.allow(
+        {
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:CreateGrant'],
+          resources: [backupKey.keyArn],
+          conditions: { StringEquals: via(['dynamodb']) },
+        },
+        'GenerateDataKey* is the operation family DynamoDB uses for a table under a customer-managed key; the backup-data key only, only through DynamoDB.',
       );
     }
   }

@@ -144,6 +144,16 @@ describe('the CDK app', () => {
       'ec2:DescribeImages',
       'ec2:DescribeImageAttribute',
       'ec2:DescribeTags',
+      // bunker coverage's metadata listings through the reader role (test/infra/coverage-reader.test.ts).
+      'dynamodb:DescribeContinuousBackups',
+      'dynamodb:DescribeTable',
+      'dynamodb:ListTables',
+      'dynamodb:ListTagsOfResource',
+      'kms:ListAliases',
+      'rds:DescribeOptionGroups',
+      'secretsmanager:ListSecrets',
+      'ssm:DescribeParameters',
+      'tag:GetResources',
     ];
     // The drills' roles only (test/infra/drills.test.ts): EC2's Describe calls, and Step Functions'
     // log delivery and X-Ray sampling, which AWS authorizes only on "*".
@@ -563,19 +573,28 @@ describe('the source stacks', () => {
         const statements = policies.flatMap(([policyId]) => statementsOf(template, policyId));
         const actions = statements.flatMap(({ statement }) => actionsOf(statement));
         expect(actions.sort(), key).toEqual([
+          'dynamodb:DescribeContinuousBackups',
+          'dynamodb:DescribeTable',
+          'dynamodb:ListTables',
+          'dynamodb:ListTagsOfResource',
           'ec2:DescribeImageAttribute',
           'ec2:DescribeImages',
           'ec2:DescribeSnapshotAttribute',
           'ec2:DescribeSnapshots',
           'ec2:DescribeTags',
           'ec2:DescribeVolumes',
+          'kms:ListAliases',
           'rds:DescribeDBClusterSnapshotAttributes',
           'rds:DescribeDBClusterSnapshots',
           'rds:DescribeDBClusters',
           'rds:DescribeDBInstances',
           'rds:DescribeDBSnapshotAttributes',
           'rds:DescribeDBSnapshots',
+          'rds:DescribeOptionGroups',
           'rds:ListTagsForResource',
+          'secretsmanager:ListSecrets',
+          'ssm:DescribeParameters',
+          'tag:GetResources',
         ]);
         const account = key.split('/')[0];
         const regions = config.sources.find((source) => source.account === account)?.regions;

@@ -182,9 +182,11 @@ describe('the drill role (bunker-drill)', () => {
       'dynamodb:GetItem',
       'dynamodb:GetRecords',
       'dynamodb:GetShardIterator',
+      'dynamodb:ListTagsOfResource',
       'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:Scan',
+      'dynamodb:TagResource',
       'ec2:CreateTags',
       'ec2:CreateVolume',
       'ec2:DeleteVolume',
@@ -216,6 +218,7 @@ describe('the drill role (bunker-drill)', () => {
       's3:GetObject',
       's3:GetObjectVersion',
       's3:ListBucket',
+      's3:ListBucketVersions',
       'sns:Publish',
       'xray:PutTelemetryRecords',
       'xray:PutTraceSegments',
@@ -250,6 +253,8 @@ describe('the drill role (bunker-drill)', () => {
           'dynamodb:BatchWriteItem',
           'dynamodb:Scan',
           'dynamodb:DeleteTable',
+          'dynamodb:TagResource',
+          'dynamodb:ListTagsOfResource',
         ],
         resources: [`${ARN}:dynamodb:eu-west-1:${BACKUP}:table/bunker-drill-*`],
         condition: undefined,
@@ -311,7 +316,7 @@ describe('the drill role (bunker-drill)', () => {
     }
   });
 
-  it('uses the backup-data key only through RDS, EC2 and S3 of the backup Region', () => {
+  it('uses the backup-data key only through RDS, EC2, S3 and DynamoDB of the backup Region', () => {
     const [backupKey] = logicalIds(vault, 'AWS::KMS::Key', (props) =>
       String(props.Description).includes('encrypts backup copies'),
     );
@@ -329,6 +334,11 @@ describe('the drill role (bunker-drill)', () => {
         },
       ],
       [['kms:Decrypt'], { StringEquals: { 'kms:ViaService': ['s3.eu-west-1.amazonaws.com'] } }],
+      // A table drill's table is under the backup-data key.
+      [
+        ['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:CreateGrant'],
+        { StringEquals: { 'kms:ViaService': ['dynamodb.eu-west-1.amazonaws.com'] } },
+      ],
     ]);
     // No statement reaches a key by wildcard.
     for (const found of drillStatements()) {
