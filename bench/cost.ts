@@ -14,10 +14,14 @@
  */
 import type { SimulationResult } from '../sim/simulation';
 
-/** Prices in US dollars, us-east-1, as published on the AWS pricing pages (read 2025-06); no free tier applied. */
+/**
+ * Prices in US dollars, us-east-1, no free tier applied. Each was checked
+ * against a published page (listed in {@link PRICE_SOURCES}) on 2026-11-22;
+ * none differed from the figures first written from memory.
+ */
 export const PRICES = {
   region: 'us-east-1',
-  date: '2025-06',
+  date: '2026-11 (checked)',
   lambdaPerMillionRequests: 0.2,
   /** Arm64, the functions' architecture (lib/constructs/bunker-function.ts). */
   lambdaPerGbSecondArm: 0.0000133334,
@@ -38,6 +42,21 @@ export const PRICES = {
   ebsSnapshotPerGbMonth: 0.05,
   rdsSnapshotPerGbMonth: 0.095,
 } as const;
+
+/** Where each price was checked: the AWS pricing page where one was stored, else a page quoting it. */
+export const PRICE_SOURCES: Readonly<Record<string, string>> = {
+  lambda:
+    'https://aws.amazon.com/lambda/pricing/ (Arm $0.0000133334/GB-s, $0.20/M requests, as quoted by https://cloudchipr.com/blog/aws-lambda-pricing)',
+  sqs: 'https://cloudburn.io/blog/amazon-sqs-pricing (standard $0.40/M requests, first 100 B a month)',
+  sns: 'https://awsnegotiations.com/sqs-sns-cost-optimization.html (standard topic $0.50/M publishes)',
+  dynamodb:
+    'https://airbyte.com/data-engineering-resources/dynamodb-pricing (on-demand $0.625/M write, $0.125/M read request units, US East)',
+  kms: 'https://aws.amazon.com/kms/pricing/ ($1/key-month, each rotated backing key +$1; $0.03 per 10,000 requests; the caller of a cross-account use pays)',
+  cloudwatch:
+    'https://aws.amazon.com/cloudwatch/pricing/ (free tier) and https://signoz.io/guides/cloudwatch-pricing ($0.30/metric-month for the first 10,000); alarms $0.10 and logs $0.50/GB ingested: https://www.factualminds.com/blog/amazon-cloudwatch-pricing-metrics-logs-alarms-dashboards/',
+  storage:
+    'RDS backup storage ~$0.095/GB-month beyond the free allowance (https://c3x.dev/resources/aws/aws_db_snapshot/; the backup account has no databases, so no allowance); EBS snapshot standard $0.05/GB-month not confirmed by a stored page',
+};
 
 export interface CostLoad {
   readonly accounts: number;
@@ -96,6 +115,29 @@ export interface CostLine {
   readonly basis: string;
 }
 
+/**
+ * The cheapest any design can be that announces each artifact and records
+ * it: one SNS publish per artifact (the notification; the receipt is a
+ * second), SQS deliveries received and deleted in batches of 10, a Lambda
+ * invocation per batch, and one DynamoDB write of one unit per artifact.
+ * Nothing else (no KMS, no reads, no retries, no receipts).
+ */
+export function floorOf(load: CostLoad = ISSUE_LOAD): { readonly usdPerMonth: number; readonly arithmetic: string } {
+  const monthly = load.artifactsPerDay * 30;
+  const sns = (monthly / 1e6) * PRICES.snsPerMillionPublishes;
+  const sqs = ((monthly * 0.2) / 1e6) * PRICES.sqsPerMillionRequests;
+  const lambda = (monthly / 10 / 1e6) * PRICES.lambdaPerMillionRequests;
+  const dynamo = (monthly / 1e6) * PRICES.dynamoPerMillionWriteUnits;
+  return {
+    usdPerMonth: money(sns + sqs + lambda + dynamo),
+    arithmetic:
+      `${(monthly / 1e6).toFixed(1)} M artifacts a month: SNS ${(monthly / 1e6).toFixed(1)} M x $${PRICES.snsPerMillionPublishes}/M = $${sns.toFixed(2)}; ` +
+      `SQS ${((monthly * 0.2) / 1e6).toFixed(1)} M x $${PRICES.sqsPerMillionRequests}/M = $${sqs.toFixed(2)}; ` +
+      `Lambda ${(monthly / 10 / 1e6).toFixed(1)} M x $${PRICES.lambdaPerMillionRequests}/M = $${lambda.toFixed(2)}; ` +
+      `DynamoDB ${(monthly / 1e6).toFixed(1)} M units x $${PRICES.dynamoPerMillionWriteUnits}/M = $${dynamo.toFixed(2)}`,
+  };
+}
+
 export interface CostFigures {
   /** Orchestration: Lambda, SQS, SNS, DynamoDB, KMS requests, EventBridge, S3 requests. */
   readonly usdPerMonth: number;
@@ -106,6 +148,8 @@ export interface CostFigures {
   readonly storageUsdPerTiBMonth: { readonly ebs: number; readonly rds: number };
   readonly lines: readonly CostLine[];
   readonly assumptions: Readonly<Record<string, unknown>>;
+  /** What the cheapest design that notifies and records each artifact would cost at the same load ({@link floorOf}). */
+  readonly floor: { readonly usdPerMonth: number; readonly arithmetic: string };
 }
 
 const money = (usd: number) => Math.round(usd * 100) / 100;
@@ -226,9 +270,11 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
       rds: money(ASSUMED.storageGb * PRICES.rdsSnapshotPerGbMonth),
     },
     lines: [...lines, ...observability].map((line) => ({ ...line, usdPerMonth: money(line.usdPerMonth) })),
+    floor: floorOf(load),
     assumptions: {
       load,
       prices: PRICES,
+      priceSources: PRICE_SOURCES,
       perArtifactFrom: `the ${run.artifacts.toLocaleString('en')}-artifact fleet burst (sweeps over its backlog included)`,
       sourceAgents: run.agents ? 'simulated: counted' : 'not simulated: assumed',
       ...Object.fromEntries(Object.entries(ASSUMED).filter(([, v]) => typeof v !== 'function')),
