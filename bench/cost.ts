@@ -99,8 +99,13 @@ const ASSUMED = {
   /** Alarms: the vault's (dead letters, 3 function errors, pruner 2, audit 2 per kind and its errors), 3 per source stack. */
   vaultAlarms: (kinds: number) => 1 + 3 + 2 + 2 * kinds + 1,
   sourceAlarmsPerAccountRegion: 3,
-  /** Metrics: the audit's 2 per kind and account plus 3 per kind and 3 per vault; the agents' 2 per account and Region. */
-  vaultMetrics: (kinds: number, accounts: number) => 2 * kinds * accounts + 3 * kinds + 3,
+  /**
+   * Metrics: the audit's 3 per kind and 3 per vault, and 2 per kind for each account only while it has
+   * something breaching or at risk (none in a month where every artifact is copied on time); the agents'
+   * 2 per account and Region.
+   */
+  accountsInBreach: 0,
+  vaultMetrics: (kinds: number, accountsInBreach: number) => 2 * kinds * accountsInBreach + 3 * kinds + 3,
   sourceMetricsPerAccountRegion: 2,
   /** Keys: the vault's backup-data, intake and inventory keys; a share and a receipts key per source account and Region. */
   vaultKeys: 3,
@@ -244,14 +249,14 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
   ];
   const alarms = ASSUMED.vaultAlarms(load.kinds) + accountRegions * ASSUMED.sourceAlarmsPerAccountRegion;
   const metrics =
-    ASSUMED.vaultMetrics(load.kinds, load.accounts) + accountRegions * ASSUMED.sourceMetricsPerAccountRegion;
+    ASSUMED.vaultMetrics(load.kinds, ASSUMED.accountsInBreach) + accountRegions * ASSUMED.sourceMetricsPerAccountRegion;
   const logGb = ((lambdaRequests + ASSUMED.sweepsPerMonth) * ASSUMED.logBytesPerInvocation) / 1024 ** 3;
   const observability: CostLine[] = [
     { item: 'CloudWatch alarms', usdPerMonth: alarms * PRICES.cloudwatchPerAlarmMonth, basis: `${alarms} alarms` },
     {
       item: 'CloudWatch metrics',
       usdPerMonth: metrics * PRICES.cloudwatchPerMetricMonth,
-      basis: `${metrics} custom metrics (per-account audit metrics dominate)`,
+      basis: `${metrics} custom metrics (per account only while in breach; the agents' dominate)`,
     },
     {
       item: 'CloudWatch Logs',
