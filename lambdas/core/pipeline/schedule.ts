@@ -48,7 +48,7 @@ export async function startNext(
     // The walk came round to a record it tried: nothing else waits that could start now.
     if (!candidate || tried.has(candidate.artifactId)) return undefined;
     tried.add(candidate.artifactId);
-    const step = await startCopy(deps, candidate);
+    const step = await startCopy(deps, candidate, { lookAtOnce: false });
     if (step.step === 'started' || step.step === 'in-progress') return step;
     if (step.step === 'deferred' && step.wait !== 'resource') return step;
     // Its resource is busy, another worker took it, or it finished at once: the slot is still free.
