@@ -33,6 +33,7 @@ export function createSweepHandler(
     deps.log.info('sweep finished', { ...summary });
     if (metrics) {
       metrics.addMetric('CopiesInProgress', MetricUnit.Count, summary.stillCopying + summary.started);
+      // What this sweep tried and left waiting: the scheduled sweep no longer lists every waiting record.
       metrics.addMetric('CopiesWaiting', MetricUnit.Count, summary.waiting);
       metrics.addMetric('CopiesCompleted', MetricUnit.Count, summary.available);
       metrics.addMetric('CopiesFailed', MetricUnit.Count, summary.failed);
