@@ -146,8 +146,9 @@ describe('the scheduled sweep keeps the backstop guarantees', () => {
     expect(filled).toMatchObject({ started: 2 });
     expect(v.world.copies.map((c) => c.sourceArn)).toEqual([mine[0], theirs]);
     expect(full).toMatchObject({ started: 0, checked: 2, stillCopying: 2 });
-    // One listing of the copying records, one of the failed ones, the full pool's counter: no waiting record read.
-    expect(calls).toEqual({ listByStatus: 2, copiesInProgress: 1 });
+    // One listing of the copying records, one of the failed ones, the full pool's counter, and for each pool of the
+    // other three kinds its counter and the one query that finds nothing waiting: no waiting record read.
+    expect(calls).toEqual({ listByStatus: 2, copiesInProgress: 4, nextWaiting: 3 });
   });
 
   it("lists an account's shares only in its own sweep of the period", async () => {

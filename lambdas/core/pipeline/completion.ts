@@ -238,10 +238,13 @@ export async function sweepCopies(deps: SweepDeps, plan: SweepPlan = FULL_SWEEP)
   return counts;
 }
 
-/** Every pool the vault copies into, with its limit: each enabled kind in the backup Region and the second Region. */
+/**
+ * Every pool the vault copies into, with its limit: each kind in the backup Region and the second Region. A
+ * kind disabled since its records were queued keeps its pool: what waits there is started, as the full sweep does.
+ */
 function poolsOf(deps: VaultDeps): [string, number][] {
   const regions = [deps.settings.backupRegion, ...(deps.settings.secondRegion ? [deps.settings.secondRegion] : [])];
-  return KIND_NAMES.filter((kind) => deps.settings.kinds[kind].enabled).flatMap((kind) =>
+  return KIND_NAMES.flatMap((kind) =>
     regions.map((region): [string, number] => [poolOf(kind, region), deps.settings.kinds[kind].copyLimit]),
   );
 }
