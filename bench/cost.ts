@@ -110,6 +110,13 @@ const ASSUMED = {
   /** Keys: the vault's backup-data, intake and inventory keys; a share and a receipts key per source account and Region. */
   vaultKeys: 3,
   sourceKeysPerAccountRegion: 2,
+  /**
+   * The sweep's look over the available records (receipts, locks, second hops) lists every record kept, once
+   * per 6 hours: a cost of time and of what is kept, not of the burst, so it is added apart from the counts.
+   */
+  sweepAvailableListingsPerDay: 4,
+  /** Records kept: a copy's record lives as long as the copy (`retentionDays`, 35 assumed). */
+  retentionDays: 35,
   /** Snapshot storage, for the figure shown apart: 1 TiB kept. */
   storageGb: 1_024,
 };
@@ -197,9 +204,13 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
     ((run.agents ? per(counts.notifications) : ASSUMED.agentPublishesPerArtifact) +
       per(counts.requests['receipts.send'] ?? 0));
   const getCalls = counts.requests['inventory.get'] ?? 0;
+  const keptRecords = load.artifactsPerDay * ASSUMED.retentionDays;
+  const availableListingUnits =
+    ASSUMED.sweepAvailableListingsPerDay * 30 * keptRecords * ASSUMED.readUnitsPerListedItem;
   const readUnits =
     monthly *
-    per(getCalls * ASSUMED.readUnitsPerGet + (counts.dynamoItemsRead - getCalls) * ASSUMED.readUnitsPerListedItem);
+      per(getCalls * ASSUMED.readUnitsPerGet + (counts.dynamoItemsRead - getCalls) * ASSUMED.readUnitsPerListedItem) +
+    availableListingUnits;
   const writeUnits =
     monthly *
     per(
@@ -232,7 +243,7 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
     {
       item: 'DynamoDB reads',
       usdPerMonth: (readUnits / 1e6) * PRICES.dynamoPerMillionReadUnits,
-      basis: `${Math.round(readUnits).toLocaleString('en')} read units`,
+      basis: `${Math.round(readUnits).toLocaleString('en')} read units, ${Math.round(availableListingUnits).toLocaleString('en')} of them the sweep's look over ${keptRecords.toLocaleString('en')} kept records`,
     },
     {
       item: 'DynamoDB writes',
