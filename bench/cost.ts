@@ -14,10 +14,14 @@
  */
 import type { SimulationResult } from '../sim/simulation';
 
-/** Prices in US dollars, us-east-1, as published on the AWS pricing pages (read 2025-06); no free tier applied. */
+/**
+ * Prices in US dollars, us-east-1, no free tier applied. Each was checked
+ * against a published page (listed in {@link PRICE_SOURCES}) on 2026-11-22;
+ * none differed from the figures first written from memory.
+ */
 export const PRICES = {
   region: 'us-east-1',
-  date: '2025-06',
+  date: '2026-11 (checked)',
   lambdaPerMillionRequests: 0.2,
   /** Arm64, the functions' architecture (lib/constructs/bunker-function.ts). */
   lambdaPerGbSecondArm: 0.0000133334,
@@ -38,6 +42,21 @@ export const PRICES = {
   ebsSnapshotPerGbMonth: 0.05,
   rdsSnapshotPerGbMonth: 0.095,
 } as const;
+
+/** Where each price was checked: the AWS pricing page where one was stored, else a page quoting it. */
+export const PRICE_SOURCES: Readonly<Record<string, string>> = {
+  lambda:
+    'https://aws.amazon.com/lambda/pricing/ (Arm $0.0000133334/GB-s, $0.20/M requests, as quoted by https://cloudchipr.com/blog/aws-lambda-pricing)',
+  sqs: 'https://cloudburn.io/blog/amazon-sqs-pricing (standard $0.40/M requests, first 100 B a month)',
+  sns: 'https://awsnegotiations.com/sqs-sns-cost-optimization.html (standard topic $0.50/M publishes)',
+  dynamodb:
+    'https://airbyte.com/data-engineering-resources/dynamodb-pricing (on-demand $0.625/M write, $0.125/M read request units, US East)',
+  kms: 'https://aws.amazon.com/kms/pricing/ ($1/key-month, each rotated backing key +$1; $0.03 per 10,000 requests; the caller of a cross-account use pays)',
+  cloudwatch:
+    'https://aws.amazon.com/cloudwatch/pricing/ (free tier) and https://signoz.io/guides/cloudwatch-pricing ($0.30/metric-month for the first 10,000); alarms $0.10 and logs $0.50/GB ingested: https://www.factualminds.com/blog/amazon-cloudwatch-pricing-metrics-logs-alarms-dashboards/',
+  storage:
+    'RDS backup storage ~$0.095/GB-month beyond the free allowance (https://c3x.dev/resources/aws/aws_db_snapshot/; the backup account has no databases, so no allowance); EBS snapshot standard $0.05/GB-month not confirmed by a stored page',
+};
 
 export interface CostLoad {
   readonly accounts: number;
@@ -80,12 +99,24 @@ const ASSUMED = {
   /** Alarms: the vault's (dead letters, 3 function errors, pruner 2, audit 2 per kind and its errors), 3 per source stack. */
   vaultAlarms: (kinds: number) => 1 + 3 + 2 + 2 * kinds + 1,
   sourceAlarmsPerAccountRegion: 3,
-  /** Metrics: the audit's 2 per kind and account plus 3 per kind and 3 per vault; the agents' 2 per account and Region. */
-  vaultMetrics: (kinds: number, accounts: number) => 2 * kinds * accounts + 3 * kinds + 3,
+  /**
+   * Metrics: the audit's 3 per kind and 3 per vault, and 2 per kind for each account only while it has
+   * something breaching or at risk (none in a month where every artifact is copied on time); the agents'
+   * 2 per account and Region.
+   */
+  accountsInBreach: 0,
+  vaultMetrics: (kinds: number, accountsInBreach: number) => 2 * kinds * accountsInBreach + 3 * kinds + 3,
   sourceMetricsPerAccountRegion: 2,
   /** Keys: the vault's backup-data, intake and inventory keys; a share and a receipts key per source account and Region. */
   vaultKeys: 3,
   sourceKeysPerAccountRegion: 2,
+  /**
+   * The sweep's look over the available records (receipts, locks, second hops) lists every record kept, once
+   * per 6 hours: a cost of time and of what is kept, not of the burst, so it is added apart from the counts.
+   */
+  sweepAvailableListingsPerDay: 4,
+  /** Records kept: a copy's record lives as long as the copy (`retentionDays`, 35 assumed). */
+  retentionDays: 35,
   /** Snapshot storage, for the figure shown apart: 1 TiB kept. */
   storageGb: 1_024,
 };
@@ -94,6 +125,29 @@ export interface CostLine {
   readonly item: string;
   readonly usdPerMonth: number;
   readonly basis: string;
+}
+
+/**
+ * The cheapest any design can be that announces each artifact and records
+ * it: one SNS publish per artifact (the notification; the receipt is a
+ * second), SQS deliveries received and deleted in batches of 10, a Lambda
+ * invocation per batch, and one DynamoDB write of one unit per artifact.
+ * Nothing else (no KMS, no reads, no retries, no receipts).
+ */
+export function floorOf(load: CostLoad = ISSUE_LOAD): { readonly usdPerMonth: number; readonly arithmetic: string } {
+  const monthly = load.artifactsPerDay * 30;
+  const sns = (monthly / 1e6) * PRICES.snsPerMillionPublishes;
+  const sqs = ((monthly * 0.2) / 1e6) * PRICES.sqsPerMillionRequests;
+  const lambda = (monthly / 10 / 1e6) * PRICES.lambdaPerMillionRequests;
+  const dynamo = (monthly / 1e6) * PRICES.dynamoPerMillionWriteUnits;
+  return {
+    usdPerMonth: money(sns + sqs + lambda + dynamo),
+    arithmetic:
+      `${(monthly / 1e6).toFixed(1)} M artifacts a month: SNS ${(monthly / 1e6).toFixed(1)} M x $${PRICES.snsPerMillionPublishes}/M = $${sns.toFixed(2)}; ` +
+      `SQS ${((monthly * 0.2) / 1e6).toFixed(1)} M x $${PRICES.sqsPerMillionRequests}/M = $${sqs.toFixed(2)}; ` +
+      `Lambda ${(monthly / 10 / 1e6).toFixed(1)} M x $${PRICES.lambdaPerMillionRequests}/M = $${lambda.toFixed(2)}; ` +
+      `DynamoDB ${(monthly / 1e6).toFixed(1)} M units x $${PRICES.dynamoPerMillionWriteUnits}/M = $${dynamo.toFixed(2)}`,
+  };
 }
 
 export interface CostFigures {
@@ -106,6 +160,8 @@ export interface CostFigures {
   readonly storageUsdPerTiBMonth: { readonly ebs: number; readonly rds: number };
   readonly lines: readonly CostLine[];
   readonly assumptions: Readonly<Record<string, unknown>>;
+  /** What the cheapest design that notifies and records each artifact would cost at the same load ({@link floorOf}). */
+  readonly floor: { readonly usdPerMonth: number; readonly arithmetic: string };
 }
 
 const money = (usd: number) => Math.round(usd * 100) / 100;
@@ -148,9 +204,13 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
     ((run.agents ? per(counts.notifications) : ASSUMED.agentPublishesPerArtifact) +
       per(counts.requests['receipts.send'] ?? 0));
   const getCalls = counts.requests['inventory.get'] ?? 0;
+  const keptRecords = load.artifactsPerDay * ASSUMED.retentionDays;
+  const availableListingUnits =
+    ASSUMED.sweepAvailableListingsPerDay * 30 * keptRecords * ASSUMED.readUnitsPerListedItem;
   const readUnits =
     monthly *
-    per(getCalls * ASSUMED.readUnitsPerGet + (counts.dynamoItemsRead - getCalls) * ASSUMED.readUnitsPerListedItem);
+      per(getCalls * ASSUMED.readUnitsPerGet + (counts.dynamoItemsRead - getCalls) * ASSUMED.readUnitsPerListedItem) +
+    availableListingUnits;
   const writeUnits =
     monthly *
     per(
@@ -183,7 +243,7 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
     {
       item: 'DynamoDB reads',
       usdPerMonth: (readUnits / 1e6) * PRICES.dynamoPerMillionReadUnits,
-      basis: `${Math.round(readUnits).toLocaleString('en')} read units`,
+      basis: `${Math.round(readUnits).toLocaleString('en')} read units, ${Math.round(availableListingUnits).toLocaleString('en')} of them the sweep's look over ${keptRecords.toLocaleString('en')} kept records`,
     },
     {
       item: 'DynamoDB writes',
@@ -200,14 +260,14 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
   ];
   const alarms = ASSUMED.vaultAlarms(load.kinds) + accountRegions * ASSUMED.sourceAlarmsPerAccountRegion;
   const metrics =
-    ASSUMED.vaultMetrics(load.kinds, load.accounts) + accountRegions * ASSUMED.sourceMetricsPerAccountRegion;
+    ASSUMED.vaultMetrics(load.kinds, ASSUMED.accountsInBreach) + accountRegions * ASSUMED.sourceMetricsPerAccountRegion;
   const logGb = ((lambdaRequests + ASSUMED.sweepsPerMonth) * ASSUMED.logBytesPerInvocation) / 1024 ** 3;
   const observability: CostLine[] = [
     { item: 'CloudWatch alarms', usdPerMonth: alarms * PRICES.cloudwatchPerAlarmMonth, basis: `${alarms} alarms` },
     {
       item: 'CloudWatch metrics',
       usdPerMonth: metrics * PRICES.cloudwatchPerMetricMonth,
-      basis: `${metrics} custom metrics (per-account audit metrics dominate)`,
+      basis: `${metrics} custom metrics (per account only while in breach; the agents' dominate)`,
     },
     {
       item: 'CloudWatch Logs',
@@ -226,9 +286,11 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
       rds: money(ASSUMED.storageGb * PRICES.rdsSnapshotPerGbMonth),
     },
     lines: [...lines, ...observability].map((line) => ({ ...line, usdPerMonth: money(line.usdPerMonth) })),
+    floor: floorOf(load),
     assumptions: {
       load,
       prices: PRICES,
+      priceSources: PRICE_SOURCES,
       perArtifactFrom: `the ${run.artifacts.toLocaleString('en')}-artifact fleet burst (sweeps over its backlog included)`,
       sourceAgents: run.agents ? 'simulated: counted' : 'not simulated: assumed',
       ...Object.fromEntries(Object.entries(ASSUMED).filter(([, v]) => typeof v !== 'function')),

@@ -182,6 +182,9 @@ say(`  ${'orchestration'.padEnd(22)} $${cost.usdPerMonth.toFixed(2).padStart(8)}
 say(`  ${'observability'.padEnd(22)} $${cost.observabilityUsdPerMonth.toFixed(2).padStart(8)}  (CloudWatch, apart)`);
 say(`  ${'KMS keys'.padEnd(22)} $${cost.keysUsdPerMonth.toFixed(2).padStart(8)}  (apart)`);
 say(
+  `  ${'floor of any design'.padEnd(22)} $${cost.floor.usdPerMonth.toFixed(2).padStart(8)}  (${cost.floor.arithmetic})`,
+);
+say(
   `  ${'snapshot storage'.padEnd(22)} excluded: $${cost.storageUsdPerTiBMonth.ebs}/TiB-month EBS, $${cost.storageUsdPerTiBMonth.rds}/TiB-month RDS`,
 );
 
@@ -195,6 +198,7 @@ const results = {
       lost: vaultOnly.result.lost,
       duplicated: vaultOnly.result.duplicated,
       rpoBreaches: vaultOnly.result.rpoBreaches,
+      callsPerArtifact: vaultOnly.result.callsPerArtifact,
     },
   },
   faults: scenarioFigures(faults.result),
@@ -204,6 +208,7 @@ const results = {
     observabilityUsdPerMonth: cost.observabilityUsdPerMonth,
     keysUsdPerMonth: cost.keysUsdPerMonth,
     storageUsdPerTiBMonth: cost.storageUsdPerTiBMonth,
+    floor: cost.floor,
     lines: cost.lines,
     assumptions: cost.assumptions,
   },

@@ -12,7 +12,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ISSUE_FAULTS, runSimulation, type SimulationOptions, type SimulationResult } from '../sim/simulation';
-import type { KindName } from '../lambdas/kinds/types';
+import { KIND_NAMES, type KindName } from '../lambdas/kinds/types';
+import { MIN_CALLS_PER_ARTIFACT } from '../lambdas/core/pipeline/calls';
+
+/** The vault's ports in the simulation: the side `callsPerArtifact[kind].vault` counts. */
+const VAULT_PORTS = ['inventory', 'copier', 'receipts'];
 
 export const FLEET: SimulationOptions = {
   seed: 2026,
@@ -61,7 +65,8 @@ export async function benchScenario(
 ): Promise<BenchRun> {
   const start = performance.now();
   const cpu = process.cpuUsage();
-  const result = await runSimulation({ ...options, ...(minimumCalls ? { minimumCalls } : {}) });
+  const minimumVaultCalls = Object.fromEntries(KIND_NAMES.map((k) => [k, MIN_CALLS_PER_ARTIFACT[k].vault]));
+  const result = await runSimulation({ ...options, ...(minimumCalls ? { minimumCalls } : {}), minimumVaultCalls });
   const used = process.cpuUsage(cpu);
   const cpuSeconds = (used.user + used.system) / 1e6;
   const wallSeconds = (performance.now() - start) / 1000;
@@ -78,7 +83,22 @@ export async function benchScenario(
     );
   }
   for (const [kind, calls] of Object.entries(result.callsPerArtifact)) {
-    f(`requests per artifact, ${kind}`, `${calls.measured}${calls.minimum ? ` (minimum ${calls.minimum})` : ''}`);
+    f(
+      `requests per artifact, ${kind}`,
+      `${calls.measured}${calls.minimum ? ` (minimum ${calls.minimum})` : ''}, vault ${calls.vault.measured}${calls.vault.minimum ? ` (minimum ${calls.vault.minimum}, ${(calls.vault.measured / calls.vault.minimum).toFixed(2)}x)` : ''}`,
+    );
+  }
+  // Where the vault's requests go, per kind: what to cut next.
+  const perKind = result.counts.requestsPerArtifact;
+  const kinds = Object.keys(perKind);
+  const methods = [...new Set(kinds.flatMap((k) => Object.keys(perKind[k])))]
+    .filter((m) => VAULT_PORTS.some((port) => m.startsWith(`${port}.`)))
+    .sort();
+  say(
+    `  ${'vault requests per artifact, by call'.padEnd(44)} ${kinds.map((k) => k.split('-')[0].padStart(8)).join('')}`,
+  );
+  for (const m of methods) {
+    say(`    ${m.padEnd(42)} ${kinds.map((k) => (perKind[k][m] ?? 0).toFixed(2).padStart(8)).join('')}`);
   }
   const c = result.counts;
   f(

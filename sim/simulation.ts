@@ -36,7 +36,7 @@
  */
 import { intakeTopicArn } from '../lambdas/core/names';
 import { type Notification, notificationOf } from '../lambdas/core/notification';
-import { handleCopyEvent, sweepCopies } from '../lambdas/core/pipeline/completion';
+import { handleCopyEvent, scheduledSweep, sweepCopies } from '../lambdas/core/pipeline/completion';
 import { handleDelivery, type IntakeDeps } from '../lambdas/core/pipeline/intake';
 import { silentLog } from '../lambdas/core/ports';
 import type { ReceiptSender } from '../lambdas/core/receipts';
@@ -133,6 +133,8 @@ export interface SimulationOptions {
    * To come from `MIN_CALLS_PER_ARTIFACT` (lambdas/core/pipeline/calls.ts) once it exists. @default - none
    */
   readonly minimumCalls?: Partial<Record<KindName, number>>;
+  /** The minimum of the vault's side alone per kind (`MIN_CALLS_PER_ARTIFACT[kind].vault`), for `callsPerArtifact[kind].vault`. */
+  readonly minimumVaultCalls?: Partial<Record<KindName, number>>;
   /** A test's one-shot crash: the first call of `port.method` crashes its invocation after taking effect. */
   readonly crashAfter?: { readonly port: string; readonly method: string };
 }
@@ -141,6 +143,8 @@ export interface CallsPerArtifact {
   /** AWS requests per artifact the vault made for the kind, SDK retries included (see {@link SimulationResult}). */
   readonly measured: number;
   readonly minimum: number | null;
+  /** The vault's side alone (inventory, copiers, receipts), counted the same way. */
+  readonly vault: { readonly measured: number; readonly minimum: number | null };
 }
 
 export interface PoolFigures {
@@ -201,6 +205,8 @@ export interface SimulationCounts {
   readonly errors: number;
   /** Requests per `port.method`. */
   readonly requests: Readonly<Record<string, number>>;
+  /** Requests per `port.method` per artifact of each kind (`none`: about no one artifact, shared out by kind). */
+  readonly requestsPerArtifact: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Attempts the SDK retried (throttling or 5xx). */
   readonly retriedAttempts: number;
   /** DynamoDB items read by listings and gets; items written, and those written in a transaction. */
@@ -231,6 +237,9 @@ export const BACKUP_REGION = 'eu-west-1';
 const SOURCE_REGIONS = ['eu-west-1', 'eu-central-1'] as const;
 const START = '2026-03-01T00:00:00.000Z';
 const SCOPE: ScopeSetting = { tag: { key: 'backup', value: 'daily' } };
+
+/** The ports the vault's Lambdas call (the rest are the source agents'): its side of `callsPerArtifact`. */
+const VAULT_PORTS: ReadonlySet<string> = new Set(['inventory', 'copier', 'receipts']);
 
 /** A crash hits one of the first this many port calls of an invocation. */
 export const CRASH_WINDOW = 8;
@@ -461,7 +470,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const invocations: Record<string, number> = {};
   const lambdaMs: Record<string, number> = {};
   const requests: Record<string, number> = {};
-  const requestsByKind = new Map<KindName | 'none', number>();
+  /** Requests per kind (`none`: about no one artifact) and `port.method`. */
+  const requestsByKind = new Map<KindName | 'none', Map<string, number>>();
   const c = {
     crashes: 0,
     errors: 0,
@@ -483,7 +493,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const count = (call: CountedCall) => {
     const key = `${call.port}.${call.method}`;
     requests[key] = (requests[key] ?? 0) + call.requests;
-    requestsByKind.set(call.kind ?? 'none', (requestsByKind.get(call.kind ?? 'none') ?? 0) + call.requests);
+    const ofKind = requestsByKind.get(call.kind ?? 'none') ?? new Map<string, number>();
+    requestsByKind.set(call.kind ?? 'none', ofKind);
+    ofKind.set(key, (ofKind.get(key) ?? 0) + call.requests);
     c.retriedAttempts += call.attempts - 1;
   };
 
@@ -760,7 +772,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const sweepMs = (options.sweepMinutes ?? 15) * 60_000;
   const runSweep = (attempt: number) => {
     c.sweeps += 1;
-    void invokeRaw('sweep', (inv) => sweepCopies(vaultDeps(inv))).then((ok) => {
+    void invokeRaw('sweep', (inv) => sweepCopies(vaultDeps(inv), scheduledSweep(loop.now()))).then((ok) => {
       if (!ok && attempt < SWEEP_RETRIES) loop.after(60_000, () => runSweep(attempt + 1));
     });
   };
@@ -816,13 +828,37 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   );
   const makespanSeconds = seconds(lastDoneMs - startMs);
 
-  const unattributed = requestsByKind.get('none') ?? 0;
+  // Per artifact of a kind: its own requests, plus those about no one artifact shared out by the kind's part.
+  const perArtifactOf = (k: KindName): Map<string, number> => {
+    const n = perKind.get(k) ?? 0;
+    const share = artifacts.length > 0 ? n / artifacts.length : 0;
+    const sums = new Map<string, number>();
+    for (const [from, weight] of [[requestsByKind.get(k), 1] as const, [requestsByKind.get('none'), share] as const]) {
+      for (const [key, value] of from ?? []) sums.set(key, (sums.get(key) ?? 0) + (n > 0 ? (value * weight) / n : 0));
+    }
+    return sums;
+  };
+  const sumOf = (figures: Map<string, number>, keep: (key: string) => boolean) =>
+    round(
+      [...figures].reduce((total, [key, value]) => total + (keep(key) ? value : 0), 0),
+      2,
+    );
+  const requestsPerArtifact: Record<string, Record<string, number>> = {};
   const callsPerArtifact = Object.fromEntries(
     KIND_NAMES.map((k) => {
-      const n = perKind.get(k) ?? 0;
-      const own = requestsByKind.get(k) ?? 0;
-      const share = artifacts.length > 0 ? unattributed * (n / artifacts.length) : 0;
-      return [k, { measured: n > 0 ? round((own + share) / n, 2) : 0, minimum: options.minimumCalls?.[k] ?? null }];
+      const figures = perArtifactOf(k);
+      requestsPerArtifact[k] = Object.fromEntries(
+        [...figures].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, value]) => [key, round(value, 3)]),
+      );
+      const calls: CallsPerArtifact = {
+        measured: sumOf(figures, () => true),
+        minimum: options.minimumCalls?.[k] ?? null,
+        vault: {
+          measured: sumOf(figures, (key) => VAULT_PORTS.has(key.split('.')[0])),
+          minimum: options.minimumVaultCalls?.[k] ?? null,
+        },
+      };
+      return [k, calls];
     }),
   ) as Record<KindName, CallsPerArtifact>;
 
@@ -880,6 +916,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       lambdaSeconds: Object.fromEntries(Object.entries(lambdaMs).map(([fn, ms]) => [fn, seconds(ms)])),
       ...c,
       requests: Object.fromEntries(Object.entries(requests).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      requestsPerArtifact,
       copiesStarted: world.accepted.length,
       quotaAnswers,
     },

@@ -161,12 +161,13 @@ describe('scheduling copies at the quota bound', () => {
     );
     const crashed = v.inventory.peek(artifactOf('bunker-share-crashed'));
 
-    // Within the lease the claim is its worker's: a newcomer waits and takes nothing over.
+    // Within the lease the claim is its worker's: a newcomer waits and takes nothing over. (Both newcomers are
+    // among the one claim in eight, by id, that looks for an expired claim when its pool is full.)
     v.clock.advance(3 * 60_000 - 1);
-    await v.announce('bunker-share-early');
+    await v.announce('bunker-share-tenth');
     const withinLease = copied(v);
     v.clock.advance(1);
-    await v.announce('bunker-share-late');
+    await v.announce('bunker-share-next');
 
     expect(crashed).toMatchObject({
       status: 'copying',
@@ -181,8 +182,28 @@ describe('scheduling copies at the quota bound', () => {
       claimRequests: 2,
     });
     expect(v.inventory.peek(artifactOf('bunker-share-crashed'))?.claimedUntil).toBeUndefined();
-    expect(v.inventory.peek(artifactOf('bunker-share-late'))?.status).toBe('expected');
+    expect(v.inventory.peek(artifactOf('bunker-share-next'))?.status).toBe('expected');
     expect(await v.inventory.copiesInProgress(POOL)).toBe(1);
+  });
+
+  it('looks for an expired claim from one refused claim in eight, chosen by the artifact id', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    v.shared('bunker-share-crashed');
+    v.monitor.fail({ port: 'backup-store', method: 'copyShared' }, { phase: 'before' });
+    await expect(handleDelivery(delivered(notificationV2('bunker-share-crashed')), v.deps)).rejects.toBeInstanceOf(
+      SimulatedFaultError,
+    );
+    v.clock.advance(3 * 60_000);
+
+    // Past the lease: a newcomer not among the chosen leaves the claim to the next chosen one (or the sweep).
+    await v.announce('bunker-share-late');
+    const afterUnchosen = copied(v);
+    await v.announce('bunker-share-eighth');
+
+    expect(afterUnchosen).toEqual([]);
+    expect(copied(v)).toEqual(['bunker-share-crashed']);
+    expect(v.inventory.peek(artifactOf('bunker-share-late'))?.status).toBe('expected');
+    expect(v.inventory.peek(artifactOf('bunker-share-eighth'))?.status).toBe('expected');
   });
 
   it('frees the slot of a crashed claim for the waiting copies: they start as the taken-over copy completes', async () => {
@@ -194,16 +215,16 @@ describe('scheduling copies at the quota bound', () => {
     );
     await v.announce('bunker-share-waiting');
     v.clock.advance(3 * 60_000);
-    await v.announce('bunker-share-newcomer');
+    await v.announce('bunker-share-eighth');
 
     await finishCopies(v);
     await finishCopies(v);
 
-    expect(copied(v)).toEqual(['bunker-share-crashed', 'bunker-share-waiting', 'bunker-share-newcomer']);
+    expect(copied(v)).toEqual(['bunker-share-crashed', 'bunker-share-waiting', 'bunker-share-eighth']);
     expect(v.inventory.records().map((r) => [r.sourceId, r.status])).toEqual([
       ['bunker-share-crashed', 'available'],
       ['bunker-share-waiting', 'available'],
-      ['bunker-share-newcomer', 'copying'],
+      ['bunker-share-eighth', 'copying'],
     ]);
   });
 });

@@ -56,12 +56,19 @@ type Outcome = 'taken-in' | 'known' | 'refused' | 'pending';
  * never one per artifact; then one batch read of the inventory per listing
  * (100 ids a request), and a Describe only for those the inventory does
  * not know. `registry`: the registered sources, listed and enrolled; the
- * listed ones when absent.
+ * listed ones when absent. `due`: the accounts this sweep lists (the
+ * scheduled sweep spreads them over its maintenance period); every one
+ * when absent.
  */
-export async function takeInShared(deps: SweepDeps): Promise<TakeInSummary> {
+export async function takeInShared(
+  deps: SweepDeps,
+  due: (account: string) => boolean = () => true,
+): Promise<TakeInSummary> {
   const counts = { listed: 0, takenIn: 0, alreadyKnown: 0, refused: 0, pending: 0, errors: 0 };
   const enabled = KIND_NAMES.filter((name) => deps.settings.kinds[name].enabled);
-  const sources = await (deps.registry ?? listedSources(deps.settings.sources)).all();
+  const sources = (await (deps.registry ?? listedSources(deps.settings.sources)).all()).filter((source) =>
+    due(source.account),
+  );
   for (const kind of enabled) {
     for (const source of sources) {
       for (const region of source.regions) {
@@ -79,6 +86,8 @@ export async function takeInShared(deps: SweepDeps): Promise<TakeInSummary> {
           continue;
         }
         counts.listed += refs.length;
+        // Nothing shared (the usual answer once the agents have their receipts): nothing to look up.
+        if (refs.length === 0) continue;
         let known: Set<string>;
         try {
           known = await deps.inventory.existing(

@@ -5,11 +5,13 @@
  * missed, starts copies that waited for a slot and retries failed copies
  * whose backoff is over.
  */
-import { ALL_KINDS, artifactId } from '../../kinds/registry';
+import { ALL_KINDS, artifactId, poolOf } from '../../kinds/registry';
+import { KIND_NAMES } from '../../kinds/types';
 import type { InventoryRecord } from '../inventory';
 import { type SweepDeps, takeInShared } from './adopt';
 import {
   type CopyStep,
+  fnv1a,
   lockAvailable,
   needsLock,
   refOfCopy,
@@ -20,7 +22,7 @@ import {
   startSecondHop,
   type VaultDeps,
 } from './copy';
-import { fairOrder, settleAndRefill } from './schedule';
+import { fairOrder, settleAndRefill, startNext, SWEEP_MAX_PICKS } from './schedule';
 
 export type CompletionOutcome =
   | { readonly outcome: 'ignored'; readonly reason: string }
@@ -75,19 +77,100 @@ export interface SweepSummary {
   readonly takenIn: number;
 }
 
+/** The sweep's schedule (`rate(15 minutes)` in lib/stacks/vault-stack.ts). */
+export const SWEEP_INTERVAL_MS = 15 * 60_000;
+/**
+ * How often the scheduled sweep does what no event path needs at once: each
+ * registered account, Region and kind is listed once in this period (the
+ * accounts spread over its sweeps), and the available records are looked
+ * over once (receipts not sent, copies not locked, second hops not recorded).
+ */
+export const MAINTENANCE_PERIOD_MS = 6 * 3_600_000;
+/**
+ * The ages of a confirmed copy at which the scheduled sweep describes it, in
+ * case its completion event was lost: 15, 30, 60 and 120 minutes, then every
+ * 2 hours. A copy whose event arrives is never described by the sweep.
+ */
+export const COPY_LOOK_AGES_MS = [15, 30, 60, 120].map((minutes) => minutes * 60_000);
+
+/** What one sweep does; {@link FULL_SWEEP} everything, {@link scheduledSweep} what the schedule's sweep at a time does. */
+export interface SweepPlan {
+  /** Whether the take-in lists this registered account's shares ({@link takeInShared}). */
+  readonly takeIn: (account: string) => boolean;
+  /** `all`: describe every `copying` record; `due`: only those due a look ({@link copyLookDue}) and expired claims. */
+  readonly copying: 'all' | 'due';
+  /** `list`: list every waiting record; `walk`: fill each pool's free slots with the ring walk ({@link startNext}). */
+  readonly waiting: 'list' | 'walk';
+  /** Whether the available records are looked over (receipts, locks, second hops). */
+  readonly available: boolean;
+}
+
+/** Every pass over every record: what a test or an operator's one-off sweep wants. */
+export const FULL_SWEEP: SweepPlan = { takeIn: () => true, copying: 'all', waiting: 'list', available: true };
+
+/** The sweep's slot in the maintenance period: 0 to 23. */
+function slotOf(atMs: number): number {
+  return Math.floor(atMs / SWEEP_INTERVAL_MS) % (MAINTENANCE_PERIOD_MS / SWEEP_INTERVAL_MS);
+}
+
+/** An account's slot in the maintenance period (FNV-1a of its id): its take-in is spread, not all in one sweep. */
+export function takeInSlotOf(account: string): number {
+  return fnv1a(account) % (MAINTENANCE_PERIOD_MS / SWEEP_INTERVAL_MS);
+}
+
+/**
+ * What the scheduled sweep at `now` does: the backstop of the event paths at
+ * every sweep, reading only what an event may have missed; the take-in and
+ * the look over available records once per {@link MAINTENANCE_PERIOD_MS}.
+ */
+export function scheduledSweep(now: Date): SweepPlan {
+  const slot = slotOf(now.getTime());
+  return {
+    takeIn: (account) => takeInSlotOf(account) === slot,
+    copying: 'due',
+    waiting: 'walk',
+    available: slot === 0,
+  };
+}
+
+/**
+ * Whether the scheduled sweep should look at a `copying` record now: a claim
+ * once its lease ended (its worker may have stopped), never before (it is
+ * its worker's); a confirmed copy in the first sweep after each age of
+ * {@link COPY_LOOK_AGES_MS} (then every 2 hours), so a copy whose completion
+ * event was lost is settled at most one rung and one sweep after it finished.
+ */
+export function copyLookDue(record: InventoryRecord, now: Date): boolean {
+  if (record.claimedUntil) return Date.parse(record.claimedUntil) <= now.getTime();
+  const age = now.getTime() - Date.parse(record.copyStartedAt ?? record.updatedAt);
+  const [first] = COPY_LOOK_AGES_MS;
+  const last = COPY_LOOK_AGES_MS[COPY_LOOK_AGES_MS.length - 1];
+  if (age < first) return false;
+  const rung =
+    age < last
+      ? Math.max(...COPY_LOOK_AGES_MS.filter((at) => at <= age))
+      : last + Math.floor((age - last) / last) * last;
+  return age - SWEEP_INTERVAL_MS < rung;
+}
+
 /**
  * The backstop for what events and invocations missed. First takes in
  * what was shared with the backup account but never announced
- * ({@link takeInShared}), then settles every `copying` record (a claim past
- * its lease whose copy never appeared is requested again), then, pool by
- * pool, starts waiting (`expected`) records and failed records due a retry,
- * round-robin over source accounts ({@link fairOrder}), while the pool has
- * room, and sends the receipts that did not go out. One record's error is
- * logged and does not stop the others.
+ * ({@link takeInShared}), then settles `copying` records (a claim past its
+ * lease whose copy never appeared is requested again), then, pool by pool,
+ * retries failed records due a retry and starts waiting (`expected`)
+ * records, round-robin over source accounts, while the pool has room, and
+ * looks over the available records (receipts that did not go out, copies
+ * not locked, second hops not recorded). One record's error is logged and
+ * does not stop the others.
+ *
+ * `plan` says how much of that this sweep reads: {@link FULL_SWEEP} by
+ * default; the scheduled sweep's is {@link scheduledSweep}, which during a
+ * backlog reads no record the event paths handle.
  */
-export async function sweepCopies(deps: SweepDeps): Promise<SweepSummary> {
+export async function sweepCopies(deps: SweepDeps, plan: SweepPlan = FULL_SWEEP): Promise<SweepSummary> {
   // First what the events missed altogether: shared, but never announced.
-  const { takenIn } = await takeInShared(deps);
+  const { takenIn } = await takeInShared(deps, plan.takeIn);
   const counts = {
     checked: 0,
     available: 0,
@@ -108,6 +191,11 @@ export async function sweepCopies(deps: SweepDeps): Promise<SweepSummary> {
   const copying = (await deps.inventory.listByStatus('copying')).filter((r) => r.kind !== 'unknown');
   counts.checked = copying.length;
   for (const record of copying) {
+    if (plan.copying === 'due' && !copyLookDue(record, deps.clock.now())) {
+      // Its completion event settles it; the sweep looks when an event would be overdue.
+      counts.stillCopying += 1;
+      continue;
+    }
     try {
       tally((await settleCopy(deps, record)).step);
     } catch (error) {
@@ -117,7 +205,7 @@ export async function sweepCopies(deps: SweepDeps): Promise<SweepSummary> {
   }
   const now = deps.clock.now();
   const waiting = [
-    ...(await deps.inventory.listByStatus('expected')),
+    ...(plan.waiting === 'list' ? await deps.inventory.listByStatus('expected') : []),
     ...(await deps.inventory.listByStatus('failed')).filter((r) => retryDue(r, now)),
   ].filter((r) => r.kind !== 'unknown' && r.pool);
   const byPool = new Map<string, InventoryRecord[]>();
@@ -143,32 +231,78 @@ export async function sweepCopies(deps: SweepDeps): Promise<SweepSummary> {
       }
     }
   }
-  for (const record of await deps.inventory.listByStatus('available')) {
-    if (record.receiptSentAt || record.hop === 2 || record.kind === 'unknown') continue;
-    try {
-      const sent = await sendReceipt(deps, record);
-      if (sent.receiptSentAt) counts.receiptsResent += 1;
-    } catch (error) {
-      deps.log.error('sweep could not record a receipt', { artifactId: record.artifactId, error: String(error) });
-    }
+  if (plan.waiting === 'walk') {
+    for (const [pool, limit] of poolsOf(deps)) await fillPool(deps, pool, limit, tally);
   }
-  // A copy recorded available without its lock (the lock failed): lock it now.
-  for (const record of await deps.inventory.listByStatus('available')) {
-    if (!needsLock(deps, record)) continue;
-    try {
-      await lockAvailable(deps, record);
-    } catch (error) {
-      deps.log.error('sweep could not lock a copy', { artifactId: record.artifactId, error: String(error) });
-    }
-  }
-  // A first copy whose second hop was never recorded (its worker stopped in between).
-  for (const record of deps.settings.secondRegion ? await deps.inventory.listByStatus('available') : []) {
-    if (record.hop === 2 || record.secondHopAt || record.kind === 'unknown') continue;
-    try {
-      await startSecondHop(deps, record);
-    } catch (error) {
-      deps.log.error('sweep could not record a second hop', { artifactId: record.artifactId, error: String(error) });
-    }
-  }
+  if (plan.available) await lookOverAvailable(deps, counts);
   return counts;
+}
+
+/**
+ * Every pool the vault copies into, with its limit: each kind in the backup Region and the second Region. A
+ * kind disabled since its records were queued keeps its pool: what waits there is started, as the full sweep does.
+ */
+function poolsOf(deps: VaultDeps): [string, number][] {
+  const regions = [deps.settings.backupRegion, ...(deps.settings.secondRegion ? [deps.settings.secondRegion] : [])];
+  return KIND_NAMES.flatMap((kind) =>
+    regions.map((region): [string, number] => [poolOf(kind, region), deps.settings.kinds[kind].copyLimit]),
+  );
+}
+
+/**
+ * Fills the free slots of a pool with the ring walk: one read of the slot
+ * counter, then one walk per free slot. A full pool (a backlog) costs the
+ * one read: its waiting records are started by the completions that free
+ * its slots.
+ */
+async function fillPool(
+  deps: VaultDeps,
+  pool: string,
+  limit: number,
+  tally: (step: CopyStep['step']) => void,
+): Promise<void> {
+  try {
+    let after: string | undefined;
+    for (let free = limit - (await deps.inventory.copiesInProgress(pool)); free > 0; free -= 1) {
+      const step = await startNext(deps, pool, after, SWEEP_MAX_PICKS);
+      if (!step) return;
+      tally(step.step);
+      if (step.step === 'deferred') return;
+      after = step.record.sourceAccount;
+    }
+  } catch (error) {
+    deps.log.error('sweep could not start the waiting copies of a pool', { pool, error: String(error) });
+  }
+}
+
+/** One listing of the available records for the three things an invocation may have left undone. */
+async function lookOverAvailable(deps: SweepDeps, counts: { receiptsResent: number }): Promise<void> {
+  for (const listed of await deps.inventory.listByStatus('available')) {
+    if (listed.kind === 'unknown') continue;
+    let record = listed;
+    if (!record.receiptSentAt && record.hop !== 2) {
+      try {
+        record = await sendReceipt(deps, record);
+        if (record.receiptSentAt) counts.receiptsResent += 1;
+      } catch (error) {
+        deps.log.error('sweep could not record a receipt', { artifactId: record.artifactId, error: String(error) });
+      }
+    }
+    // A copy recorded available without its lock (the lock failed): lock it now.
+    if (needsLock(deps, record)) {
+      try {
+        record = await lockAvailable(deps, record);
+      } catch (error) {
+        deps.log.error('sweep could not lock a copy', { artifactId: record.artifactId, error: String(error) });
+      }
+    }
+    // A first copy whose second hop was never recorded (its worker stopped in between).
+    if (deps.settings.secondRegion && record.hop !== 2 && !record.secondHopAt && record.status === 'available') {
+      try {
+        await startSecondHop(deps, record);
+      } catch (error) {
+        deps.log.error('sweep could not record a second hop', { artifactId: record.artifactId, error: String(error) });
+      }
+    }
+  }
 }

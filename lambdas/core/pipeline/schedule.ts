@@ -23,6 +23,11 @@ import type { CopyView } from '../../kinds/types';
  * sweep is the backstop beyond.
  */
 export const MAX_PICKS = 8;
+/**
+ * The sweep's picks per free slot: it is the backstop for a slot the walk
+ * left free because every record it tried waited on a busy resource.
+ */
+export const SWEEP_MAX_PICKS = 64;
 
 /**
  * Fills one free slot of `pool` with the next waiting record of the ring
@@ -30,15 +35,20 @@ export const MAX_PICKS = 8;
  * slot, the `deferred` step that says the pool (or AWS's quota) is full, or
  * `undefined` when nothing waits.
  */
-export async function startNext(deps: VaultDeps, pool: string, afterAccount?: string): Promise<CopyStep | undefined> {
+export async function startNext(
+  deps: VaultDeps,
+  pool: string,
+  afterAccount?: string,
+  maxPicks = MAX_PICKS,
+): Promise<CopyStep | undefined> {
   const tried = new Set<string>();
   let after = afterAccount;
-  for (let pick = 0; pick < MAX_PICKS; pick += 1) {
+  for (let pick = 0; pick < maxPicks; pick += 1) {
     const candidate = await deps.inventory.nextWaiting(pool, after);
     // The walk came round to a record it tried: nothing else waits that could start now.
     if (!candidate || tried.has(candidate.artifactId)) return undefined;
     tried.add(candidate.artifactId);
-    const step = await startCopy(deps, candidate);
+    const step = await startCopy(deps, candidate, { lookAtOnce: false });
     if (step.step === 'started' || step.step === 'in-progress') return step;
     if (step.step === 'deferred' && step.wait !== 'resource') return step;
     // Its resource is busy, another worker took it, or it finished at once: the slot is still free.
