@@ -565,15 +565,23 @@ restoreCommand(
         'Same identity: callers are compared as STS GetCallerIdentity reports them. IAM users by user, the root by ' +
         'account. Sessions of one assumed role are ONE identity whatever their session names (whoever calls ' +
         'AssumeRole picks the session name), except IAM Identity Center roles (AWSReservedSSO_*), whose session name ' +
-        'AWS sets to the signed-in user: there two users are two identities. Federated users of an account are one.\n' +
-        'Runs with your own credentials of the backup account (default chain or --profile; with --endpoint, the same ' +
-        'chain against the emulator), never the operator role. Parameters, secrets and tables need no share: the ' +
-        'request lists them and the next commands restore them with bunker restore.',
+        'AWS sets to the signed-in user, and the recovery role <name>-recovery, whose trust admits an IAM user only ' +
+        'under its own user name: a session alice of it is the IAM user alice. Federated users of an account are one.\n' +
+        'Starts from your own credentials of the backup account (default chain or --profile; with --endpoint, the same ' +
+        'chain against the emulator), never the operator role. --request, --approve and --revoke act through ' +
+        '<name>-recovery (the one role besides the pruner that the bunker scp policy lets re-share RDS and Aurora ' +
+        'copies), assumed with your IAM user name as the session name: an IAM user of the backup account with ' +
+        'sts:AssumeRole on it is needed. --no-recovery-role acts with your own rights instead (organizations ' +
+        'without that policy; role sessions such as Identity Center ones). Parameters, secrets and tables need no ' +
+        'share: the request lists them and the next commands restore them with bunker restore.',
     )
     .addOption(new Option('--request', 'record a pending request'))
     .addOption(new Option('--approve <id>', 'approve a request and carry it out'))
     .addOption(new Option('--revoke <id>', 'take back every share and grant of a request'))
     .addOption(new Option('--list', 'list the requests'))
+    .addOption(
+      new Option('--no-recovery-role', 'act with your own rights, not through <name>-recovery (no bunker scp policy)'),
+    )
     .addOption(accountOption('--account', 'the lost production account (with --request)'))
     .addOption(accountOption('--to-account', 'the recovery account (with --request)'))
     .addOption(regionOption('--to-region', 'the Region to restore into (default: the backup Region)'))
@@ -596,6 +604,7 @@ restoreCommand(
         config: string;
         endpoint?: string;
         profile?: string;
+        recoveryRole: boolean;
       }) => {
         const modes = [options.request, options.approve, options.revoke, options.list].filter(Boolean);
         if (modes.length !== 1)

@@ -2,17 +2,27 @@
  * `bunker recover`: opens the copies of a lost production account to a
  * recovery account, with two people (see lambdas/core/recovery/).
  *
- * Every move runs with the caller's own credentials of the backup account
+ * Every move starts from the caller's own credentials of the backup account
  * (the standard chain, or `--profile`; with `--endpoint` the same chain
- * pointed at the emulator), checked to be that account: the identity STS
- * reports for them is what the request records and what the two-person
- * rule compares. Never the operator role: its sessions are one role, and
- * the rule would rightly refuse every approval made through it.
+ * pointed at the emulator), checked to be that account. `--request`,
+ * `--approve` and `--revoke` then act through the vault's `<name>-recovery`
+ * role, the one principal besides the pruner that the service control
+ * policy of `bunker scp` lets re-share RDS and Aurora copies. Its trust
+ * policy admits an IAM user of the account only under its own user name as
+ * the session name, so the CLI assumes it as `<user name>` and the session
+ * STS then reports (`assumed-role/<name>-recovery/alice`) is what the
+ * request records: the two-person rule counts it as the IAM user `alice`
+ * (lambdas/core/recovery/identity.ts). A caller that is not an IAM user
+ * (an Identity Center or other role session) cannot assume it and is
+ * refused with how to run instead; `--no-recovery-role` acts with the
+ * caller's own rights, for organizations without that SCP. Never the
+ * operator role: its sessions are one role, and the rule would rightly
+ * refuse every approval made through it.
  */
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { fromIni } from '@aws-sdk/credential-providers';
+import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
 import { DynamoRecoveryRequests } from '../lambdas/adapters/recovery/dynamo-requests';
 import { SdkCopySharing, SdkKeyGrants, SnsRecoveryAlerts } from '../lambdas/adapters/recovery/sdk-recovery';
@@ -21,7 +31,7 @@ import { vaultNames } from '../lambdas/core/names';
 import { systemClock } from '../lambdas/core/ports';
 import { chooseCopies, isPulledKind, sharesOf } from '../lambdas/core/recovery/choose';
 import { COMMAND_VARIABLES, type CommandSettings, commandSteps } from '../lambdas/core/recovery/commands';
-import type { CallerIdentity } from '../lambdas/core/recovery/identity';
+import { type CallerIdentity, principalOf, recoveryRoleName } from '../lambdas/core/recovery/identity';
 import { approveRecovery, type RecoveryDeps, requestRecovery, revokeRecovery } from '../lambdas/core/recovery/request';
 import type { RecoveryRequest } from '../lambdas/core/recovery/types';
 import { safeText } from '../lambdas/core/text';
@@ -33,17 +43,23 @@ import { readInventory, readPulled } from './inventory';
 export interface RecoverSessionOptions {
   readonly endpoint?: string;
   readonly profile?: string;
+  /** `false` (`--no-recovery-role`): act with the caller's own rights instead of the recovery role's. */
+  readonly recoveryRole?: boolean;
 }
+
+/** The caller's credentials, and whether to act through the recovery role (the default) or with them as they are. */
+export type RecoverContext = AwsContext & { readonly recoveryRole?: boolean };
 
 /**
  * The caller's credentials of the backup account: the standard chain (or
  * `profile`), against the emulator with `endpoint`, in the vault's Region.
  */
-export function recoverContext(config: BunkerConfig, options: RecoverSessionOptions): AwsContext {
+export function recoverContext(config: BunkerConfig, options: RecoverSessionOptions): RecoverContext {
   return {
     region: config.backup.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.profile ? { credentials: fromIni({ profile: options.profile }) } : {}),
+    ...(options.recoveryRole === false ? { recoveryRole: false } : {}),
   };
 }
 
@@ -68,6 +84,56 @@ export async function backupCaller(config: BunkerConfig, context: AwsContext): P
 }
 
 const partitionOf = (arn: string) => /^arn:([a-z-]+):/.exec(arn)?.[1] ?? 'aws';
+
+/** Who acts, and with which credentials: the recovery role's session, or the caller as they are. */
+export interface RecoverySession {
+  readonly context: AwsContext;
+  readonly caller: CallerIdentity;
+}
+
+/**
+ * The caller of `context`, checked to be of the backup account, as the
+ * recovery role under its own IAM user name (see the module's comment). A
+ * session of the recovery role already (a profile with its `role_arn`) is
+ * used as it is; with `recoveryRole: false`, the caller's own credentials.
+ */
+export async function recoverySession(config: BunkerConfig, context: RecoverContext): Promise<RecoverySession> {
+  const { recoveryRole, ...own } = context;
+  const caller = await backupCaller(config, own);
+  if (recoveryRole === false) return { context: own, caller };
+  const role = recoveryRoleName(config.name);
+  const { account } = config.backup;
+  if (caller.arn.startsWith(`arn:${partitionOf(caller.arn)}:sts::${account}:assumed-role/${role}/`)) {
+    return { context: own, caller };
+  }
+  const user = /^arn:[a-z-]+:iam::\d{12}:user\/(?:.*\/)?([^/]+)$/.exec(caller.arn)?.[1];
+  if (!user) {
+    throw new BunkerError(
+      `${caller.arn} is not an IAM user: the recovery role ${role}, the one the organization's service control ` +
+        'policy lets share RDS and Aurora copies, admits IAM users of the backup account only, each under their own ' +
+        "user name. Run with an IAM user's credentials (--profile), or with --no-recovery-role where that policy is " +
+        `not attached (your own rights then act, and the two-person rule counts you as ${principalOf(caller)}).`,
+    );
+  }
+  const roleArn = `arn:${partitionOf(caller.arn)}:iam::${account}:role/${role}`;
+  const credentials = fromTemporaryCredentials({
+    // The trust policy admits no other session name: the session is the person.
+    params: { RoleArn: roleArn, RoleSessionName: user, DurationSeconds: 3600 },
+    ...(own.credentials ? { masterCredentials: own.credentials } : {}),
+    clientConfig: clientConfig(own),
+  });
+  const acting: AwsContext = { ...own, credentials };
+  try {
+    return { context: acting, caller: await backupCaller(config, acting) };
+  } catch (error) {
+    throw new BunkerError(
+      `could not assume the recovery role ${roleArn} as ${caller.arn} (${(error as Error).message}): is the vault ` +
+        `stack deployed with this version, and does an IAM policy of account ${account} allow this user ` +
+        'sts:AssumeRole on it?',
+      { cause: error },
+    );
+  }
+}
 
 /** The recovery's ports over `context`'s credentials. */
 export function recoveryDeps(
@@ -121,16 +187,16 @@ export interface RecoverRequestOptions extends CommandTarget {
 /** `--request`: chooses the copies, records the pending request, alerts, and says what the approver runs. */
 export async function recoverRequestCommand(
   config: BunkerConfig,
-  context: AwsContext,
+  context: RecoverContext,
   options: RecoverRequestOptions,
   say: (line: string) => void,
 ): Promise<RecoveryRequest> {
-  const caller = await backupCaller(config, context);
-  const deps = recoveryDeps(config, context, caller, say);
+  const { context: acting, caller } = await recoverySession(config, context);
+  const deps = recoveryDeps(config, acting, caller, say);
   const toRegion = options.toRegion ?? config.backup.region;
   const [records, pulled] = await Promise.all([
-    readInventory(context, config.name, { account: options.account }),
-    readPulled(context, config.name, { account: options.account }),
+    readInventory(acting, config.name, { account: options.account }),
+    readPulled(acting, config.name, { account: options.account }),
   ]);
   const copies = chooseCopies(
     records,
@@ -171,13 +237,13 @@ export async function recoverRequestCommand(
 /** `--approve`: refuses the requester, carries the request out, alerts, and prints the next commands. */
 export async function recoverApproveCommand(
   config: BunkerConfig,
-  context: AwsContext,
+  context: RecoverContext,
   id: string,
   target: CommandTarget,
   say: (line: string) => void,
 ): Promise<RecoveryRequest> {
-  const caller = await backupCaller(config, context);
-  const deps = recoveryDeps(config, context, caller, say);
+  const { context: acting, caller } = await recoverySession(config, context);
+  const deps = recoveryDeps(config, acting, caller, say);
   say(`Approving recovery ${id} as ${caller.arn}`);
   const request = await approveRecovery(deps, id, caller);
   say(
@@ -229,12 +295,12 @@ export function nextCommands(config: BunkerConfig, request: RecoveryRequest, tar
 /** `--revoke`: takes back every share and grant, records it, alerts. */
 export async function recoverRevokeCommand(
   config: BunkerConfig,
-  context: AwsContext,
+  context: RecoverContext,
   id: string,
   say: (line: string) => void,
 ): Promise<RecoveryRequest> {
-  const caller = await backupCaller(config, context);
-  const deps = recoveryDeps(config, context, caller, say);
+  const { context: acting, caller } = await recoverySession(config, context);
+  const deps = recoveryDeps(config, acting, caller, say);
   say(`Revoking recovery ${id} as ${caller.arn}`);
   const request = await revokeRecovery(deps, id, caller);
   say(

@@ -13,13 +13,17 @@
  * (lib/constructs/immutability.ts) still fire on what the SCP refuses.
  *
  * Exceptions are by `aws:PrincipalArn` (the role, whatever its session):
- * the pruner (`<name>-retention`) for deletions after retention, and the
+ * the pruner (`<name>-retention`) for deletions after retention, the
+ * recovery role (`<name>-recovery`) for re-sharing RDS and Aurora copies
+ * with a recovery account (`bunker recover --approve`/`--revoke`, two
+ * people; it deletes nothing), and the
  * CDK bootstrap's CloudFormation execution role for what deployments
  * change, the tamper trail included. With `alerts.trail` "existing" the
  * SCP names no trail: Bunker does not know which one it is (an organization
  * trail is out of the backup account's reach anyway). SCPs never restrain service-linked roles nor the management
  * account; the README says so.
  */
+import { recoveryRoleName } from '../lambdas/core/recovery/identity';
 import type { BunkerConfig } from '../lib/config/schema';
 
 /** AWS's limit on the size of an SCP document, whitespace included. */
@@ -54,26 +58,31 @@ export function serviceControlPolicy(config: BunkerConfig, partition = 'aws'): S
   const prefix = config.name;
   const role = (name: string) => `arn:${partition}:iam::${account}:role/${name}`;
   const pruner = role(prunerRoleName(prefix));
+  const recovery = role(recoveryRoleName(prefix));
   const deployment = role(`cdk-*-cfn-exec-role-${account}-*`);
   const exceptPruner = { ArnNotLike: { 'aws:PrincipalArn': [pruner] } };
   const exceptDeployment = { ArnNotLike: { 'aws:PrincipalArn': [deployment] } };
   const vaultBuckets = `arn:${partition}:s3:::${prefix}-vault-${account}-*`;
+  const rdsCopies = [
+    `arn:${partition}:rds:*:${account}:snapshot:${prefix}-*`,
+    `arn:${partition}:rds:*:${account}:cluster-snapshot:${prefix}-*`,
+  ];
   const statements: ScpStatement[] = [
     {
       // RDS and Aurora copies have no lock: this and the alarm are their protection.
-      Sid: 'OnlyThePrunerDeletesOrReSharesRdsCopies',
+      Sid: 'OnlyThePrunerDeletesRdsCopies',
       Effect: 'Deny',
-      Action: [
-        'rds:DeleteDBSnapshot',
-        'rds:DeleteDBClusterSnapshot',
-        'rds:ModifyDBSnapshotAttribute',
-        'rds:ModifyDBClusterSnapshotAttribute',
-      ],
-      Resource: [
-        `arn:${partition}:rds:*:${account}:snapshot:${prefix}-*`,
-        `arn:${partition}:rds:*:${account}:cluster-snapshot:${prefix}-*`,
-      ],
+      Action: ['rds:DeleteDBSnapshot', 'rds:DeleteDBClusterSnapshot'],
+      Resource: rdsCopies,
       Condition: exceptPruner,
+    },
+    {
+      // A recovery shares copies with another account: only through the recovery role, whose sessions are persons.
+      Sid: 'OnlyThePrunerOrRecoveryReSharesRdsCopies',
+      Effect: 'Deny',
+      Action: ['rds:ModifyDBSnapshotAttribute', 'rds:ModifyDBClusterSnapshotAttribute'],
+      Resource: rdsCopies,
+      Condition: { ArnNotLike: { 'aws:PrincipalArn': [pruner, recovery] } },
     },
     {
       // EC2 ARNs name no copy and a tag can be removed first: every snapshot and image of the backup account.
@@ -135,7 +144,8 @@ export function serviceControlPolicy(config: BunkerConfig, partition = 'aws'): S
       Condition: exceptDeployment,
     },
     {
-      // The guards themselves: the alarm rules, the Recycle Bin rules, and whoever may act as the pruner.
+      // The guards themselves: the alarm rules, the Recycle Bin rules, and whoever may act as the pruner or the
+      // recovery role (whose trust makes its session name the person).
       Sid: 'OnlyADeploymentChangesTheGuards',
       Effect: 'Deny',
       Action: [
@@ -157,6 +167,7 @@ export function serviceControlPolicy(config: BunkerConfig, partition = 'aws'): S
         `arn:${partition}:events:*:${account}:rule/${prefix}-*`,
         `arn:${partition}:rbin:*:${account}:rule/*`,
         pruner,
+        recovery,
         `arn:${partition}:lambda:*:${account}:function:${prefix}-*`,
       ],
       Condition: exceptDeployment,

@@ -29,6 +29,7 @@ import { BunkerDashboard } from '../constructs/dashboard';
 import { Drills } from '../constructs/drills';
 import { Immutability } from '../constructs/immutability';
 import { PullVault } from '../constructs/pull';
+import { RecoveryRole } from '../constructs/recovery';
 import { Retention } from '../constructs/retention';
 
 /** How many intake deliveries are handled at once: a flood of bad messages cannot take every Lambda. */
@@ -407,6 +408,13 @@ export class VaultStack extends Stack {
       inventory: this.inventory,
       inventoryKey: this.inventoryKey,
       vaultBucket: this.pull?.bucket,
+    });
+    // `bunker recover` acts through it: the one principal besides the pruner the SCP lets re-share copies.
+    new RecoveryRole(this, 'Recovery', {
+      config,
+      inventory: this.inventory,
+      inventoryKey: this.inventoryKey,
+      alertsTopic: this.alertsTopic,
     });
     if (enabledKinds(config).length > 0 || this.pull) {
       const { backupKey, inventory, pull } = this;

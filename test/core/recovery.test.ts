@@ -65,6 +65,23 @@ describe('the two-person rule: who counts as the same identity', () => {
     expect(sameIdentity(session(role, 'alice@example.com'), session(role, 'alice@example.com'))).toBe(true);
   });
 
+  it('sessions of the recovery role are the IAM users their session names are, which its trust policy enforces', () => {
+    expect(principalOf(session('bunker-recovery', 'alice'))).toBe(`user:${BACKUP}:alice`);
+    expect(sameIdentity(session('bunker-recovery', 'alice'), session('bunker-recovery', 'bob'))).toBe(false);
+    expect(sameIdentity(session('bunker-recovery', 'alice'), session('bunker-recovery', 'alice'))).toBe(true);
+  });
+
+  it('a recovery role session and its IAM user are one identity: alice cannot request as herself and approve through the role', () => {
+    expect(sameIdentity(user('alice', 'AIDAALICE'), session('bunker-recovery', 'alice', 'AROARECOVERY'))).toBe(true);
+    expect(sameIdentity(user('bob', 'AIDABOB'), session('bunker-recovery', 'alice', 'AROARECOVERY'))).toBe(false);
+  });
+
+  it('only a role named as a deployment’s recovery role counts its sessions as persons', () => {
+    expect(principalOf(session('ops-recovery-admins', 'alice'))).toBe(`role:${BACKUP}:ops-recovery-admins`);
+    expect(principalOf(session('Bunker_recovery', 'alice'))).toBe(`role:${BACKUP}:Bunker_recovery`);
+    expect(principalOf(session('prod-recovery', 'alice'))).toBe(`user:${BACKUP}:alice`);
+  });
+
   it('a user and a role session are two identities; the root is one; federated users of an account are one', () => {
     expect(sameIdentity(user('alice', 'AIDAALICE'), session('ops', 'alice'))).toBe(false);
     const root = { account: BACKUP, arn: `arn:aws:iam::${BACKUP}:root`, userId: BACKUP };

@@ -30,26 +30,60 @@ const OPERATOR =
   /^(ForAnyValue:|ForAllValues:)?(StringEquals|StringNotEquals|StringLike|StringNotLike|ArnEquals|ArnNotEquals|ArnLike|ArnNotLike|Bool|Null|NumericEquals|NumericLessThan|NumericGreaterThan|DateLessThan|DateGreaterThan|IpAddress|NotIpAddress)(IfExists)?$/;
 
 describe('the service control policy', () => {
-  it('lets only the pruner delete or re-share Bunker’s RDS and Aurora copies', () => {
-    const statement = serviceControlPolicy(config).Statement.find(
-      (s) => s.Sid === 'OnlyThePrunerDeletesOrReSharesRdsCopies',
-    );
+  it('lets only the pruner delete Bunker’s RDS and Aurora copies', () => {
+    const statement = serviceControlPolicy(config).Statement.find((s) => s.Sid === 'OnlyThePrunerDeletesRdsCopies');
 
     expect(statement).toEqual({
-      Sid: 'OnlyThePrunerDeletesOrReSharesRdsCopies',
+      Sid: 'OnlyThePrunerDeletesRdsCopies',
       Effect: 'Deny',
-      Action: [
-        'rds:DeleteDBSnapshot',
-        'rds:DeleteDBClusterSnapshot',
-        'rds:ModifyDBSnapshotAttribute',
-        'rds:ModifyDBClusterSnapshotAttribute',
-      ],
+      Action: ['rds:DeleteDBSnapshot', 'rds:DeleteDBClusterSnapshot'],
       Resource: [
         'arn:aws:rds:*:111111111111:snapshot:bunker-*',
         'arn:aws:rds:*:111111111111:cluster-snapshot:bunker-*',
       ],
       Condition: { ArnNotLike: { 'aws:PrincipalArn': ['arn:aws:iam::111111111111:role/bunker-retention'] } },
     });
+  });
+
+  it('lets only the pruner and the recovery role re-share Bunker’s RDS and Aurora copies', () => {
+    const statement = serviceControlPolicy(config).Statement.find(
+      (s) => s.Sid === 'OnlyThePrunerOrRecoveryReSharesRdsCopies',
+    );
+
+    expect(statement).toEqual({
+      Sid: 'OnlyThePrunerOrRecoveryReSharesRdsCopies',
+      Effect: 'Deny',
+      Action: ['rds:ModifyDBSnapshotAttribute', 'rds:ModifyDBClusterSnapshotAttribute'],
+      Resource: [
+        'arn:aws:rds:*:111111111111:snapshot:bunker-*',
+        'arn:aws:rds:*:111111111111:cluster-snapshot:bunker-*',
+      ],
+      Condition: {
+        ArnNotLike: {
+          'aws:PrincipalArn': [
+            'arn:aws:iam::111111111111:role/bunker-retention',
+            'arn:aws:iam::111111111111:role/bunker-recovery',
+          ],
+        },
+      },
+    });
+  });
+
+  it('excepts the recovery role from no deletion', () => {
+    const deletions = serviceControlPolicy(config).Statement.filter((s) =>
+      s.Action.some((a) => /:Delete|:Deregister|:ScheduleKeyDeletion/.test(a)),
+    );
+
+    expect(deletions.map((s) => s.Sid)).toEqual([
+      'OnlyThePrunerDeletesRdsCopies',
+      'OnlyThePrunerDeletesOrUnlocksEc2Copies',
+      'OnlyADeploymentDisablesOrDeletesKeys',
+      'OnlyThePrunerDeletesPulledData',
+      'OnlyADeploymentChangesTheVaultBucket',
+      'OnlyADeploymentChangesTheGuards',
+      'OnlyADeploymentChangesTheTamperTrail',
+    ]);
+    expect(JSON.stringify(deletions.map((s) => s.Condition))).not.toContain('bunker-recovery');
   });
 
   it('lets only the pruner delete or unlock EBS and AMI copies, and only the vault Lambdas lock them', () => {
@@ -114,17 +148,18 @@ describe('the service control policy', () => {
     expect(bySid('OnlyADeploymentChangesTheVaultBucket')?.Action).toContain('s3:PutBucketObjectLockConfiguration');
   });
 
-  it('keeps the guards (alarm rules, Recycle Bin rules, the pruner’s role and the functions) to deployments', () => {
+  it('keeps the guards (alarm rules, Recycle Bin rules, the pruner’s and recovery roles, the functions) to deployments', () => {
     const statement = serviceControlPolicy(config).Statement.find((s) => s.Sid === 'OnlyADeploymentChangesTheGuards');
 
     expect(statement?.Resource).toEqual([
       'arn:aws:events:*:111111111111:rule/bunker-*',
       'arn:aws:rbin:*:111111111111:rule/*',
       'arn:aws:iam::111111111111:role/bunker-retention',
+      'arn:aws:iam::111111111111:role/bunker-recovery',
       'arn:aws:lambda:*:111111111111:function:bunker-*',
     ]);
     expect(statement?.Action).toEqual(
-      expect.arrayContaining(['rbin:UnlockRule', 'iam:PassRole', 'events:DisableRule']),
+      expect.arrayContaining(['rbin:UnlockRule', 'iam:PassRole', 'iam:UpdateAssumeRolePolicy', 'events:DisableRule']),
     );
     expect(statement?.Condition).toEqual({
       ArnNotLike: { 'aws:PrincipalArn': ['arn:aws:iam::111111111111:role/cdk-*-cfn-exec-role-111111111111-*'] },

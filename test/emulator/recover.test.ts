@@ -1,8 +1,13 @@
 /**
  * `bunker recover` on the emulator, through the CLI's own functions, as two
- * IAM users of the backup account (alice requests, bob approves), and what
- * it did read back with boto3: which snapshot copies are shared with whom,
- * which grants the backup-data key has, what the alerts topic sent.
+ * IAM users of the backup account (alice requests, bob approves), each
+ * through the recovery role under their own user name, and what it did read
+ * back with boto3: which snapshot copies are shared with whom, which grants
+ * the backup-data key has, what the alerts topic sent.
+ *
+ * moto issues credentials for AssumeRole but enforces no trust policy: that
+ * the role admits no other session name is the template test's
+ * (test/infra/recovery.test.ts); here, that the CLI asks for the user's own.
  *
  * moto keeps KMS grants per account and does not enforce them across
  * accounts (nor resource policies, nor service control policies): the test
@@ -15,6 +20,7 @@ import { DynamoInventory } from '../../lambdas/adapters/dynamo-inventory';
 import { DynamoDrillLog } from '../../lambdas/adapters/drill/dynamo-drill-log';
 import { newRecord } from '../../lambdas/core/inventory';
 import { vaultNames } from '../../lambdas/core/names';
+import { recoveryRoleName } from '../../lambdas/core/recovery/identity';
 import {
   recoverApproveCommand,
   recoverListCommand,
@@ -39,6 +45,8 @@ interface Setup {
   keyArn: string;
   queueUrl: string;
   users: Record<'alice' | 'bob', { accessKeyId: string; secretAccessKey: string }>;
+  /** A session `alice` of another role: not an IAM user. */
+  operator: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
 }
 let setup: Setup;
 let alice: AwsContext;
@@ -72,6 +80,7 @@ beforeAll(async () => {
     endpoint,
     backup,
     `
+import json
 ddb = client('dynamodb')
 ddb.create_table(TableName=ARGS['table'], AttributeDefinitions=[{'AttributeName': 'artifactId', 'AttributeType': 'S'}],
                  KeySchema=[{'AttributeName': 'artifactId', 'KeyType': 'HASH'}], BillingMode='PAY_PER_REQUEST')
@@ -90,18 +99,27 @@ rds.create_db_instance(DBInstanceIdentifier='vault-source', Engine='postgres', D
 for snapshot in ARGS['snapshots']:
     rds.create_db_snapshot(DBInstanceIdentifier='vault-source', DBSnapshotIdentifier=snapshot)
 iam = client('iam')
+iam.create_role(RoleName=ARGS['role'], AssumeRolePolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [{
+    'Effect': 'Allow', 'Principal': {'AWS': ARGS['account']}, 'Action': 'sts:AssumeRole',
+    'Condition': {'StringEquals': {'sts:RoleSessionName': '\${aws:username}', 'aws:PrincipalType': 'User'}}}]}))
 users = {}
 for name in ('alice', 'bob'):
     iam.create_user(UserName=name)
     k = iam.create_access_key(UserName=name)['AccessKey']
     users[name] = {'accessKeyId': k['AccessKeyId'], 'secretAccessKey': k['SecretAccessKey']}
-out({'keyArn': key, 'queueUrl': queue, 'users': users})
+iam.create_role(RoleName='ops', AssumeRolePolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [{
+    'Effect': 'Allow', 'Principal': {'AWS': ARGS['account']}, 'Action': 'sts:AssumeRole'}]}))
+c = client('sts').assume_role(RoleArn=f"arn:aws:iam::{ARGS['account']}:role/ops", RoleSessionName='alice')['Credentials']
+operator = {'accessKeyId': c['AccessKeyId'], 'secretAccessKey': c['SecretAccessKey'], 'sessionToken': c['SessionToken']}
+out({'keyArn': key, 'queueUrl': queue, 'users': users, 'operator': operator})
 `,
     {
       table: names.inventoryTable,
       alias: names.backupKeyAlias,
       topic: `${config.name}-alerts`,
       snapshots: SNAPSHOTS,
+      role: recoveryRoleName(config.name),
+      account: backup,
     },
   );
   alice = { endpoint, region: REGION, credentials: setup.users.alice };
@@ -138,7 +156,9 @@ describe('bunker recover on the emulator', () => {
   let id = '';
   const nothingShared = { 'bunker-orders-old': [], 'bunker-orders-new': [], 'bunker-ledger-1': [] };
 
-  it('records a request for one resource, with the requester as STS reports alice, and shares nothing', async () => {
+  const session = (user: string) => `arn:aws:sts::${backup}:assumed-role/bunker-recovery/${user}`;
+
+  it('records a request for one resource, by alice through the recovery role under her name, and shares nothing', async () => {
     const request = await recoverRequestCommand(
       config,
       alice,
@@ -148,14 +168,17 @@ describe('bunker recover on the emulator', () => {
     id = request.id;
 
     expect(request.copies.map((copy) => copy.copyId)).toEqual(['bunker-orders-new']);
-    expect(request.requestedBy.arn).toBe(`arn:aws:iam::${backup}:user/alice`);
+    expect(request.requestedBy.arn).toBe(session('alice'));
     expect(request.state).toBe('pending');
     expect(lines).toContain(`  bunker recover --approve ${id}`);
     expect(await exposure()).toEqual({ shared: nothingShared, grants: [] });
   });
 
-  it('refuses the approval of the requester, and changes nothing', async () => {
+  it('refuses the approval of the requester, through the role or with her own rights, and changes nothing', async () => {
     await expect(recoverApproveCommand(config, alice, id, {}, say)).rejects.toThrow('may not approve it');
+    await expect(recoverApproveCommand(config, { ...alice, recoveryRole: false }, id, {}, say)).rejects.toThrow(
+      'may not approve it',
+    );
 
     expect(await exposure()).toEqual({ shared: nothingShared, grants: [] });
     const [listed] = await recoverListCommand(config, bob, say);
@@ -176,7 +199,7 @@ describe('bunker recover on the emulator', () => {
         },
       ],
     });
-    expect(request).toMatchObject({ state: 'open', approvedBy: { arn: `arn:aws:iam::${backup}:user/bob` } });
+    expect(request).toMatchObject({ state: 'open', approvedBy: { arn: session('bob') } });
     expect(lines.join('\n')).toContain(
       `aws rds copy-db-snapshot --region ${REGION} --source-db-snapshot-identifier arn:aws:rds:${REGION}:${backup}:snapshot:bunker-orders-new`,
     );
@@ -194,7 +217,17 @@ describe('bunker recover on the emulator', () => {
     const request = await recoverRevokeCommand(config, alice, id, say);
 
     expect(await exposure()).toEqual({ shared: nothingShared, grants: [] });
-    expect(request).toMatchObject({ state: 'revoked', revokedBy: { arn: `arn:aws:iam::${backup}:user/alice` } });
+    expect(request).toMatchObject({ state: 'revoked', revokedBy: { arn: session('alice') } });
+  });
+
+  it('refuses a caller that is not an IAM user, saying how to run instead, and records nothing', async () => {
+    const before = await recoverListCommand(config, bob, say);
+    const operator = { endpoint, region: REGION, credentials: setup.operator };
+
+    await expect(
+      recoverRequestCommand(config, operator, { account: lost, toAccount: recovery, kind: 'rds' }, say),
+    ).rejects.toThrow(/is not an IAM user: the recovery role bunker-recovery.*--no-recovery-role/);
+    expect(await recoverListCommand(config, bob, say)).toEqual(before);
   });
 
   it('told the alerts topic at the request, the approval and the revocation', async () => {

@@ -434,15 +434,17 @@ describe('the vault stack', () => {
   it('names the vault Lambda roles as the source stacks name them, and lets only intake, the sweep, audit and the operator assume reader roles', () => {
     const roles = resourcesOf(vault, 'AWS::IAM::Role');
     const roleArns = roles.map(([, role]) => `arn:aws:iam::${BACKUP}:role/${role.Properties?.RoleName as string}`);
-    // The vault Lambdas' roles, the retention role the pruner runs as, and the operator's read-only role.
+    // The vault Lambdas' roles, the retention role the pruner runs as, the operator's read-only role, and the
+    // role `bunker recover` acts through.
     const retentionRole = `arn:aws:iam::${BACKUP}:role/${config.name}-retention`;
     const operatorRole = `arn:aws:iam::${BACKUP}:role/${config.name}-operator`;
+    const recoveryRole = `arn:aws:iam::${BACKUP}:role/${config.name}-recovery`;
     // The drills' roles: the function, the state machine, its schedule and the flow logs (test/infra/drills.test.ts).
     const drillRoles = ['drill', 'drill-states', 'drill-schedule', 'drill-flow-logs'].map(
       (role) => `arn:aws:iam::${BACKUP}:role/${config.name}-${role}`,
     );
     expect(roleArns.sort()).toEqual(
-      [...vaultRoleArns(config.name, BACKUP), retentionRole, operatorRole, ...drillRoles].sort(),
+      [...vaultRoleArns(config.name, BACKUP), retentionRole, operatorRole, recoveryRole, ...drillRoles].sort(),
     );
     const assumers = roles
       .filter(([roleId]) =>

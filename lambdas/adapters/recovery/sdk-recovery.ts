@@ -44,11 +44,12 @@ const isNotFound = (error: unknown) =>
   /InvalidSnapshot\.NotFound|InvalidAMIID\.NotFound/.test((error as { Code?: string })?.Code ?? '');
 
 /**
- * An RDS share the organization's service control policy refuses, said with
- * the reason: `bunker scp` denies `rds:ModifyDBSnapshotAttribute` and
+ * A share AWS refuses, said with the likely reason: the service control
+ * policy of `bunker scp` denies `rds:ModifyDBSnapshotAttribute` and
  * `rds:ModifyDBClusterSnapshotAttribute` on Bunker's copies to every
- * principal but the pruner, so nobody in the backup account can re-share
- * them on their own.
+ * principal but the pruner and the recovery role (`<name>-recovery`), so a
+ * recovery run with the caller's own rights (`--no-recovery-role`) is
+ * refused where that policy is attached.
  */
 function explainRefusal(error: unknown, target: ShareTarget): unknown {
   const name = (error as { name?: string })?.name ?? '';
@@ -57,9 +58,11 @@ function explainRefusal(error: unknown, target: ShareTarget): unknown {
   return new BunkerError(
     `AWS refused to share ${target.type} ${target.id} (${target.region}): ${(error as Error).message}. ` +
       (rds
-        ? 'The service control policy of `bunker scp` denies re-sharing RDS and Aurora copies to all but the pruner: ' +
-          'the organization must exempt the principal that approves recoveries (see docs/architecture.md, "Recovery into a new account").'
-        : 'The approver needs ec2:ModifySnapshotAttribute and ec2:ModifyImageAttribute in the backup account.'),
+        ? 'The service control policy of `bunker scp` lets only the pruner and the recovery role re-share RDS and ' +
+          'Aurora copies: run without --no-recovery-role, as an IAM user of the backup account, and deploy the vault ' +
+          'stack and that policy at this version (see docs/architecture.md, "Recovery into a new account").'
+        : 'The recovery role (or, with --no-recovery-role, the approver) needs ec2:ModifySnapshotAttribute and ' +
+          "ec2:ModifyImageAttribute on copies tagged as Bunker's in the backup account."),
     { cause: error },
   );
 }

@@ -10,9 +10,14 @@
  * person could otherwise request as session `a` and approve as session `b`.
  * The one exception is a role of IAM Identity Center (`AWSReservedSSO_…`),
  * whose session name AWS sets to the signed-in user's name: there the
- * session name tells two people apart. IAM users are compared by name, the
- * root by account; federated users (GetFederationToken) by account alone,
- * since their name is chosen by whoever called it.
+ * session name tells two people apart. The other is Bunker's own recovery
+ * role (`<name>-recovery`, lib/constructs/recovery.ts), whose trust policy
+ * admits an IAM user of the account only under its own user name as the
+ * session name: a session `alice` of it is the IAM user `alice`, and counts
+ * as that user, so alice cannot request as herself and approve through the
+ * role (or the reverse). IAM users are compared by name, the root by
+ * account; federated users (GetFederationToken) by account alone, since
+ * their name is chosen by whoever called it.
  */
 
 /** The caller as STS reports it. */
@@ -25,6 +30,17 @@ export interface CallerIdentity {
 
 /** Roles whose session name AWS sets to the signed-in person's user name. */
 const IDENTITY_CENTER_ROLE = /^AWSReservedSSO_/;
+
+/** Bunker's recovery role of the deployment `prefix`: the same name the vault stack gives it. */
+export const recoveryRoleName = (prefix: string) => `${prefix}-recovery`;
+
+/**
+ * A recovery role's name, of any deployment (a deployment's name is as
+ * lib/config/schema.ts allows): the records do not say which deployment
+ * made them, and a backup account holds one. The service control policy of
+ * `bunker scp` keeps anyone but a deployment from changing this role's trust.
+ */
+const RECOVERY_ROLE = /^[a-z][a-z0-9-]{0,19}-recovery$/;
 
 /**
  * The principal behind `caller`, as a string equal for two callers exactly
@@ -41,6 +57,8 @@ export function principalOf(caller: CallerIdentity): string {
   }
   if (service === 'sts' && resource.startsWith('assumed-role/')) {
     const [, role, ...session] = resource.split('/');
+    // The trust policy made the session name the caller's own IAM user name.
+    if (RECOVERY_ROLE.test(role) && session.length === 1) return `user:${account}:${session[0]}`;
     return IDENTITY_CENTER_ROLE.test(role)
       ? `role:${account}:${role}:session:${session.join('/')}`
       : `role:${account}:${role}`;
