@@ -38,7 +38,8 @@ const DEFAULT_KEYS = ['alias/aws/rds', 'alias/aws/ebs'] as const;
 
 /** Option names that turn on Transparent Data Encryption (Oracle `TDE`, SQL Server `TDE`, and Oracle's older `TDE_HSM`). */
 const isTdeOption = (name: string | undefined) => name !== undefined && /^TDE/.test(name);
-const tdeEngine = (engine: string | undefined) => engine !== undefined && /^(oracle|sqlserver|custom-oracle|custom-sqlserver)/.test(engine);
+const tdeEngine = (engine: string | undefined) =>
+  engine !== undefined && /^(oracle|sqlserver|custom-oracle|custom-sqlserver)/.test(engine);
 
 /** Lists one account and Region. */
 export interface Surveyor {
@@ -226,9 +227,7 @@ async function images(client: EC2Client): Promise<FoundResource[]> {
 async function parameters(context: AwsContext): Promise<FoundResource[]> {
   const source = ssmSourceFor(context);
   const [all, tags] = await Promise.all([source.describe(), source.tags()]);
-  return all.map((p) =>
-    found('ssm', p.name, tags.get(p.name) ?? {}, {}, p.arn ? [p.name, p.arn] : [p.name]),
-  );
+  return all.map((p) => found('ssm', p.name, tags.get(p.name) ?? {}, {}, p.arn ? [p.name, p.arn] : [p.name]));
 }
 
 async function secrets(context: AwsContext): Promise<FoundResource[]> {

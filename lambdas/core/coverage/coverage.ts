@@ -88,12 +88,7 @@ function freshness(
   } else {
     const name = SNAPSHOT_KIND_OF[kind];
     const key = [name, place.account, place.region, resource.id].join(' ');
-    judged = judgeCopies(
-      { ...base, kind: name },
-      copies.get(key) ?? [],
-      input.now,
-      input.stuckAfterHours,
-    );
+    judged = judgeCopies({ ...base, kind: name }, copies.get(key) ?? [], input.now, input.stuckAfterHours);
   }
   if (judged.state !== 'breach') return undefined;
   return reason(
@@ -210,7 +205,13 @@ export function assessCoverage(input: CoverageInput): CoverageReport {
       checked += 1;
       const reasons = reasonsFor(input, place, resource, copies);
       if (reasons.length > 0) {
-        findings.push({ kind: resource.kind, account: place.account, region: place.region, resource: resource.id, reasons });
+        findings.push({
+          kind: resource.kind,
+          account: place.account,
+          region: place.region,
+          resource: resource.id,
+          reasons,
+        });
       }
     }
     for (const { kind, reason: why } of place.unlisted) {
