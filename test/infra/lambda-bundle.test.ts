@@ -230,6 +230,8 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
   let intakeResponse: SQSBatchResponse;
   let afterIntake: InventoryRecord[];
   let completionOutcome: CompletionOutcome;
+  const chained: CompletionOutcome[] = [];
+  const refilled: number[] = [];
   let sweepSummary: SweepSummary;
 
   /** The snapshot id a notification names, read from inside SNS's envelope. */
@@ -393,29 +395,44 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
     )) as SQSBatchResponse;
     afterIntake = await inventory(config, endpoint);
 
-    // 4. RDS's "copy finished" event for the copy in progress, then the vault's schedule.
-    const targetId = recordOf(afterIntake, IN_PROGRESS)?.targetId ?? 'no-record';
-    completionOutcome = (await invokeCold(
-      bundle('completion'),
-      await functionEnv('completion', vaultSettingsEnv, backup, vault.completionRole),
-      eventBridgeEvent(
-        'RDS DB Snapshot Event',
-        'aws.rds',
-        backup,
-        REGION,
-        {
-          EventCategories: ['notification'],
-          SourceType: 'SNAPSHOT',
-          SourceArn: `arn:aws:rds:${REGION}:${backup}:snapshot:${targetId}`,
-          Date: new Date().toISOString(),
-          Message: `Finished copy of snapshot ${intermediateIds.get(IN_PROGRESS)}`,
-          SourceIdentifier: targetId,
-          EventID: 'RDS-EVENT-0197',
-        },
-        [`arn:aws:rds:${REGION}:${backup}:snapshot:${targetId}`],
-      ),
-      `${config.name}-completion`,
-    )) as CompletionOutcome;
+    // 4. RDS's "copy finished" event for the copy in progress, then, as AWS would, for each copy the completion
+    // bundle started in the slot it freed (the emulator's copies finish at once; its RDS sends no events), then
+    // the vault's schedule.
+    const finished = async (targetId: string, sourceId: string) =>
+      (await invokeCold(
+        bundle('completion'),
+        await functionEnv('completion', vaultSettingsEnv, backup, vault.completionRole),
+        eventBridgeEvent(
+          'RDS DB Snapshot Event',
+          'aws.rds',
+          backup,
+          REGION,
+          {
+            EventCategories: ['notification'],
+            SourceType: 'SNAPSHOT',
+            SourceArn: `arn:aws:rds:${REGION}:${backup}:snapshot:${targetId}`,
+            Date: new Date().toISOString(),
+            Message: `Finished copy of snapshot ${sourceId}`,
+            SourceIdentifier: targetId,
+            EventID: 'RDS-EVENT-0197',
+          },
+          [`arn:aws:rds:${REGION}:${backup}:snapshot:${targetId}`],
+        ),
+        `${config.name}-completion`,
+      )) as CompletionOutcome;
+    // An RDS copy's id is its name: the record may carry only the name until the copy is read back.
+    const copyId = (record: InventoryRecord | undefined) => record?.targetId ?? record?.targetName ?? 'no-record';
+    completionOutcome = await finished(
+      copyId(recordOf(afterIntake, IN_PROGRESS)),
+      intermediateIds.get(IN_PROGRESS) ?? '',
+    );
+    for (let round = 0; round < 3; round++) {
+      const started = (await inventory(config, endpoint)).filter((r) => r.status === 'copying');
+      if (started.length === 0) break;
+      // One slot: the completion bundle never has more than one copy in flight.
+      refilled.push(started.length);
+      for (const record of started) chained.push(await finished(copyId(record), record.sourceId ?? ''));
+    }
     sweepSummary = (await invokeCold(
       bundle('sweep'),
       await functionEnv('sweep', vaultSettingsEnv, backup, vault.sweepRole),
@@ -462,6 +479,12 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
   });
 
   it('the sweep bundle finds nothing left: the completion bundle started each deferred copy as the slot freed', () => {
+    // Each finished copy's event settled it and started the next waiting one, one at a time.
+    expect(refilled).toEqual([1, 1]);
+    expect(chained.map((outcome) => [outcome.outcome, (outcome as { step?: string }).step])).toEqual([
+      ['settled', 'available'],
+      ['settled', 'available'],
+    ]);
     expect(sweepSummary).toEqual({
       checked: 0,
       available: 0,
