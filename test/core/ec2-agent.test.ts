@@ -678,9 +678,10 @@ describe('sweepEc2Source', () => {
     a.snapshot(OUT_OF_SCOPE, { tags: { 'bunker:copy-name': 'bunker-share-snap-0123456789abcdef0' } });
     const root = a.snapshot({});
     a.world.addImage(SOURCE, REGION, { name: 'bunker-share-made-by-hand', snapshotIds: [root.id] });
-    a.clock.advance(25 * HOUR);
+    // Announced before the old ones' retention ends: an event after it would delete them itself.
     const newSnapshot = a.snapshot();
     await announceSnapshot(a, newSnapshot.id);
+    a.clock.advance(25 * HOUR);
     const snapshotsBefore = a.world.snapshots(SOURCE, REGION).map((s) => s.id);
     const imagesBefore = a.world.images(SOURCE, REGION).map((i) => i.id);
 
@@ -746,10 +747,10 @@ describe('sweepEc2Source', () => {
     const old = a.snapshot();
     await announceSnapshot(a, old.id);
     await recordEc2Receipt(receiptFor('ebs-snapshot', a.intermediatesOf(old.id)[0].id, a.clock.now()), a.deps);
-    a.clock.advance(25 * HOUR);
+    // Its copy started before the old one's retention ends: an event after it would delete the old one itself.
     const fresh = a.snapshot();
     await processEbsSnapshot(fresh.id, a.deps);
-    a.clock.advance(COPY_MS);
+    a.clock.advance(25 * HOUR);
     a.world.fail({ method: 'deleteSnapshot' });
 
     const sweep = await sweepEc2Source(a.deps);
