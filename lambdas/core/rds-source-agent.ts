@@ -16,8 +16,9 @@ import {
   agentMemory,
   type KindMemory,
   type PendingCount,
+  type Freed,
   quotaFull,
-  recentlyAtCap,
+  worthTrying,
 } from './agent/memory';
 import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
 import { memo, scopeCacheOf } from './agent/scope-cache';
@@ -131,11 +132,11 @@ export async function processSnapshot(
       memory.quotaFullAt = undefined;
       memory.unannounced.delete(snapshot.id);
     }
-    await housekeeping(deps, flavour);
+    await housekeeping(deps, flavour, snapshot.status === 'available' ? 'quota' : 'nothing');
     return step;
   }
   const step = await rekey(snapshot, deps, flavour, await pendingOf(deps, flavour));
-  await housekeeping(deps, flavour);
+  await housekeeping(deps, flavour, 'nothing');
   return step;
 }
 
@@ -216,7 +217,7 @@ async function pendingOf(deps: AgentDeps, flavour: Flavour): Promise<PendingCoun
  * quota was not found full since the last finished copy. No request is made
  * to learn that there is still no room: the container knows its count.
  */
-async function housekeeping(deps: AgentDeps, flavour: Flavour): Promise<void> {
+async function housekeeping(deps: AgentDeps, flavour: Flavour, freed: Freed): Promise<void> {
   const memory = memoryOf(deps, flavour);
   const now = deps.clock.now().getTime();
   for (const [id, until] of memory.retained) {
@@ -224,7 +225,7 @@ async function housekeeping(deps: AgentDeps, flavour: Flavour): Promise<void> {
     memory.retained.delete(id);
     await deleteIntermediate(id, deps, flavour);
   }
-  if ((memory.deferred.size === 0 && !recentlyAtCap(memory, now)) || quotaFull(memory, now)) return;
+  if (!worthTrying(memory, freed, deps.settings.maxIntermediateSnapshots, now)) return;
   const pending = await pendingOf(deps, flavour);
   const room = () => pending.count < deps.settings.maxIntermediateSnapshots && !quotaFull(memory, now);
   const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
@@ -453,7 +454,7 @@ export async function recordReceipt(receipt: Receipt, deps: AgentDeps): Promise<
   if (memory.pending && awaitsVault(snapshot)) memory.pending.count = Math.max(0, memory.pending.count - 1);
   memory.unannounced.delete(snapshot.id);
   memory.retained.set(snapshot.id, retainedUntil(receipt.copiedAt, deps));
-  await housekeeping(deps, flavour);
+  await housekeeping(deps, flavour, 'room');
   return 'recorded';
 }
 

@@ -976,4 +976,40 @@ describe('fewer requests', () => {
       volumeTags: 1,
     });
   });
+
+  it('starts an EBS original deferred at the cap when a receipt frees room, with no request about it before', async () => {
+    const a = ec2Fixture({ maxIntermediates: 1, retentionHours: 1 });
+    const [first, second] = [a.snapshot(), a.snapshot()];
+    await processEbsSnapshot(first.id, a.deps);
+    const deferred = await processEbsSnapshot(second.id, a.deps);
+    a.clock.advance(COPY_MS);
+    const copy = a.intermediatesOf(first.id)[0]?.id ?? '';
+    const before = new Map(a.world.calls);
+    const finished = await processEbsSnapshot(copy, a.deps);
+    const whileFull = Object.fromEntries(
+      [...a.world.calls].map(([method, n]) => [method, n - (before.get(method) ?? 0)]).filter(([, n]) => n !== 0),
+    );
+
+    const receipt = await recordEc2Receipt(receiptFor('ebs-snapshot', copy, a.clock.now()), a.deps);
+
+    expect([deferred, finished, receipt]).toEqual(['waiting-for-room', 'notified', 'recorded']);
+    // The finished copy: describe it, the canonical lookup, share, tag. Nothing about the deferred original.
+    expect(whileFull).toEqual({ describeSnapshot: 1, listSnapshots: 1, shareSnapshot: 1, tag: 1 });
+    expect(a.world.copies.map((c) => c.sourceId)).toEqual([first.id, second.id]);
+  });
+
+  it('starts an AMI deferred at the cap when a receipt frees room', async () => {
+    const a = ec2Fixture({ maxIntermediates: 1 });
+    const [one, two] = [a.image(), a.image()];
+    await announceImage(a, one.id);
+    const deferred = await processImage(two.id, a.deps);
+
+    const receipt = await recordEc2Receipt(
+      receiptFor('ami', a.intermediateImageOf(one.id)?.id ?? '', a.clock.now()),
+      a.deps,
+    );
+
+    expect([deferred, receipt]).toEqual(['waiting-for-room', 'recorded']);
+    expect(a.world.copies.map((c) => c.sourceId)).toEqual([one.id, two.id]);
+  });
 });

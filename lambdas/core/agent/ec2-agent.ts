@@ -45,7 +45,15 @@ import { inScope } from '../scope';
 import type { ScopeSetting, SourceSettings } from '../settings';
 import type { Receipt } from '../receipts';
 import type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
-import { type AgentMemory, agentMemory, type KindMemory, type PendingCount, quotaFull, recentlyAtCap } from './memory';
+import {
+  type AgentMemory,
+  agentMemory,
+  type Freed,
+  type KindMemory,
+  type PendingCount,
+  quotaFull,
+  worthTrying,
+} from './memory';
 import { type IntermediateFate, intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
 import { memo, scopeCacheOf } from './scope-cache';
 
@@ -154,7 +162,7 @@ export async function processEbsSnapshot(snapshotId: string, deps: Ec2AgentDeps)
       memory.quotaFullAt = undefined;
       memory.unannounced.delete(snapshot.id);
     }
-    await housekeeping('ebs-snapshot', deps);
+    await housekeeping('ebs-snapshot', deps, snapshot.state === 'completed' ? 'quota' : 'nothing');
     return step;
   }
   // Anything else the agent tagged (an intermediate image's storage) is never an original.
@@ -162,7 +170,7 @@ export async function processEbsSnapshot(snapshotId: string, deps: Ec2AgentDeps)
   // Already in the backup account: its intermediate may be gone, and must not be made again.
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   const step = await rekeySnapshot(snapshot, deps, {});
-  await housekeeping('ebs-snapshot', deps);
+  await housekeeping('ebs-snapshot', deps, 'nothing');
   return step;
 }
 
@@ -280,7 +288,7 @@ async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCoun
  * cap has room and the copy quota was not found full since the last
  * finished copy. No request is made to learn that there is still no room.
  */
-async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<void> {
+async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Promise<void> {
   const memory = memoryOf(kind, deps);
   const now = deps.clock.now().getTime();
   for (const [id, until] of memory.retained) {
@@ -289,7 +297,7 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<void> {
     if (kind === 'ebs-snapshot') await deleteGuarded(id, FATE_WORDS['delete-copied'], 'info', deps);
     else await deregisterGuarded(id, deps);
   }
-  if ((memory.deferred.size === 0 && !recentlyAtCap(memory, now)) || quotaFull(memory, now)) return;
+  if (!worthTrying(memory, freed, deps.settings.maxIntermediateSnapshots, now)) return;
   const pending = await pendingOf(kind, deps);
   const room = () => pending.count < deps.settings.maxIntermediateSnapshots && !quotaFull(memory, now);
   const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
@@ -509,14 +517,14 @@ export async function processImage(imageId: string, deps: Ec2AgentDeps): Promise
       memory.quotaFullAt = undefined;
       memory.unannounced.delete(image.id);
     }
-    await housekeeping('ami', deps);
+    await housekeeping('ami', deps, image.state === 'available' ? 'quota' : 'nothing');
     return step;
   }
   // Tagged by the agent but not under its name: never an original, never shared.
   if (image.tags[TAG_INTERMEDIATE]) return 'out-of-scope';
   if (image.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   const step = await rekeyImage(image, deps, {});
-  await housekeeping('ami', deps);
+  await housekeeping('ami', deps, 'nothing');
   return step;
 }
 
@@ -976,6 +984,6 @@ async function markCopied(
   if (memory.pending) memory.pending.count = Math.max(0, memory.pending.count - 1);
   memory.unannounced.delete(id);
   memory.retained.set(id, retainedUntil(copiedAt, deps));
-  await housekeeping(kind, deps);
+  await housekeeping(kind, deps, 'room');
   return 'recorded';
 }

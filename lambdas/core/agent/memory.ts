@@ -81,3 +81,23 @@ export const BUSY_MS = 60 * 60_000;
 export function recentlyAtCap(kind: KindMemory<unknown, unknown>, now: number): boolean {
   return kind.capReachedAt !== undefined && now - kind.capReachedAt < BUSY_MS;
 }
+
+/**
+ * What the invocation just saw free: `room` (a receipt: an intermediate
+ * blocks no more), `quota` (a copy finished: a copy slot of the account), or
+ * nothing (a production snapshot: nothing freed).
+ */
+export type Freed = 'room' | 'quota' | 'nothing';
+
+/**
+ * Whether, after what was `freed`, deferred originals are worth a try. A
+ * finished copy frees no room under the cap: with the known count (however
+ * old) at the cap, nothing is asked. A receipt frees room, so a container
+ * recently at the cap also looks for originals other containers deferred.
+ */
+export function worthTrying(kind: KindMemory<unknown, unknown>, freed: Freed, cap: number, now: number): boolean {
+  if (quotaFull(kind, now)) return false;
+  if (freed === 'room') return kind.deferred.size > 0 || recentlyAtCap(kind, now);
+  if (freed === 'quota') return kind.deferred.size > 0 && (kind.pending?.count ?? cap) < cap;
+  return false;
+}
