@@ -1012,4 +1012,22 @@ describe('fewer requests', () => {
     expect([deferred, receipt]).toEqual(['waiting-for-room', 'recorded']);
     expect(a.world.copies.map((c) => c.sourceId)).toEqual([one.id, two.id]);
   });
+
+  it('deletes the copy left of an original the vault holds once its canonical sibling is gone, never announcing it', async () => {
+    const a = ec2Fixture({ retentionHours: 1 });
+    const production = a.snapshot();
+    await Promise.all([processEbsSnapshot(production.id, a.deps), processEbsSnapshot(production.id, a.deps)]);
+    a.clock.advance(COPY_MS);
+    const [canonical, duplicate] = a.intermediatesOf(production.id).map((s) => s.id);
+    await processEbsSnapshot(canonical, a.deps);
+    await recordEc2Receipt(receiptFor('ebs-snapshot', canonical, a.clock.now()), a.deps);
+    // Its retention ends: the next event deletes it, before any sweep has seen the duplicate.
+    a.clock.advance(HOUR);
+    await processEbsSnapshot(a.snapshot(OUT_OF_SCOPE).id, a.deps);
+
+    await sweepEc2Source(a.deps);
+
+    expect(a.publishedIds()).toEqual([canonical]);
+    expect(a.world.deletions.map((d) => d.id)).toEqual([canonical, duplicate]);
+  });
 });

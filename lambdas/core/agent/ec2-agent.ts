@@ -240,8 +240,12 @@ async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCoun
     memory.candidates = all.filter(
       (s) => s.state === 'completed' && !groups.has(s.id) && waiting(s.tags, s.id, s.startTime),
     );
-    for (const group of groups.values()) {
+    const backedUp = new Set(all.filter((s) => s.tags[TAG_BACKED_UP_AT]).map((s) => s.id));
+    for (const [of, group] of groups) {
       const [canonical] = group.sort(canonicalOrder);
+      // A copy left of an original the vault already holds is a duplicate, for the sweep to delete: it neither
+      // blocks nor is announced (its canonical sibling went after its receipt).
+      if (backedUp.has(of) && !canonical.tags[TAG_NOTIFIED_AT]) continue;
       found.push({
         id: canonical.id,
         tags: canonical.tags,
@@ -672,6 +676,7 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
     groups.set(of, [...(groups.get(of) ?? []), snapshot]);
   }
   const covered = new Set<string>();
+  const backedUp = new Set(snapshots.filter((s) => s.tags[TAG_BACKED_UP_AT]).map((s) => s.id));
   const snapshotMemory = memoryOf('ebs-snapshot', deps);
   // Only the intermediates that await the vault count against the cap; the sweep counts them afresh.
   const pendingSnapshots: PendingCount = { count: 0, at: now };
@@ -679,7 +684,13 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
     const [canonical] = group.sort(canonicalOrder);
     for (const snapshot of group) {
       tally.examined += 1;
-      const gone = await retireSnapshot(snapshot, snapshot === canonical, now, tally, deps);
+      const gone = await retireSnapshot(
+        snapshot,
+        snapshot === canonical && !backedUp.has(productionId),
+        now,
+        tally,
+        deps,
+      );
       if (gone === undefined) {
         tally.count(await guarded(() => shareAndNotifySnapshot(snapshot, deps), snapshot.id, deps));
       }
