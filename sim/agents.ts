@@ -71,10 +71,12 @@ export interface AgentsOptions {
 /** The shipped source agent defaults (lib/config/schema.ts). */
 const RETENTION_HOURS = 1;
 const HORIZON_HOURS = 14 * 24;
-const MAX_INTERMEDIATES = Number(process.env.SIM_CAP ?? 20);
+const MAX_INTERMEDIATES = 20;
 /** The receipts queue: redelivered after its visibility timeout, dead-lettered after 5 receives. */
 const RECEIPT_RETRY_MS = 6 * 60_000;
 const RECEIPT_RECEIVES = 5;
+/** Lambda's retries of a failed asynchronous invocation (its default). */
+const ASYNC_RETRIES = 2;
 /**
  * Lambda reclaims an idle execution environment after a while it does not
  * publish (minutes to hours): taken here as 15 minutes, on the short side,
@@ -288,7 +290,12 @@ export class SourceAgents {
 
   // -- internals -------------------------------------------------------------
 
-  private onEvent(a: Account, kind: KindName, id: string): void {
+  /**
+   * An event to the agent, invoked asynchronously: Lambda retries a failed or
+   * crashed invocation twice, a minute and then two minutes later (its
+   * defaults); what it still misses, the agent's counts and sweep find.
+   */
+  private onEvent(a: Account, kind: KindName, id: string, attempt = 0): void {
     void this.run(a, (inv, memory) => {
       if (kind === 'rds-snapshot' || kind === 'aurora-cluster-snapshot') {
         return processSnapshot(id, this.rdsDeps(a, inv, memory), kind);
@@ -296,8 +303,11 @@ export class SourceAgents {
       return kind === 'ebs-snapshot'
         ? processEbsSnapshot(id, this.ec2Deps(a, inv, memory))
         : processImage(id, this.ec2Deps(a, inv, memory));
+    }).then((ok) => {
+      if (!ok && attempt < ASYNC_RETRIES) {
+        this.options.loop.after(60_000 * (attempt + 1), () => this.onEvent(a, kind, id, attempt + 1));
+      }
     });
-    // A failed asynchronous invocation is retried by Lambda; what it still misses, the hourly sweep finds.
   }
 
   /**

@@ -644,7 +644,7 @@ describe('sweepEc2Source', () => {
     const a = ec2Fixture();
     const snapshot = a.snapshot();
     a.snapshot(OUT_OF_SCOPE);
-    // Its two backing snapshots are of untagged volumes: out of the EBS scope.
+    // Its two backing snapshots are the image's storage: the sweep leaves them to the image.
     const image = a.image();
 
     const first = await sweepEc2Source(a.deps);
@@ -653,9 +653,10 @@ describe('sweepEc2Source', () => {
     const third = await sweepEc2Source(a.deps);
 
     const none = { deleted: 0, expiredUncopied: 0, agedOutUncopied: 0 };
-    expect(first).toEqual({ examined: 5, ...none, steps: { rekeying: 2, 'out-of-scope': 3 } });
-    expect(second).toEqual({ examined: 5, ...none, steps: { notified: 2, 'out-of-scope': 3 } });
-    expect(third).toEqual({ examined: 5, ...none, steps: { 'already-notified': 2, 'out-of-scope': 3 } });
+    expect(first).toEqual({ examined: 3, ...none, steps: { rekeying: 2, 'out-of-scope': 1 } });
+    expect(second).toEqual({ examined: 3, ...none, steps: { notified: 2, 'out-of-scope': 1 } });
+    expect(third).toEqual({ examined: 3, ...none, steps: { 'already-notified': 2, 'out-of-scope': 1 } });
+    expect(a.world.calls.get('volumeTags')).toBe(2);
     expect(a.publishedIds()).toEqual([a.intermediatesOf(snapshot.id)[0].id, a.intermediateImageOf(image.id)?.id]);
   });
 

@@ -759,8 +759,19 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
     const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
     const scope = deps.settings.scopes['ebs-snapshot'];
     const verdicts = scopeCacheOf(deps.memory ?? deps.ec2, 'ebs-snapshot');
+    // A snapshot backing a registered image is that image's storage, backed up with it when the image is in
+    // scope: the sweep leaves it to its image rather than read its volume's tags every hour (its own event, if
+    // EBS sends one, still judges it).
+    const storage = new Set(images.flatMap((i) => i.snapshotIds));
     for (const s of snapshots) {
-      if (s.tags[TAG_INTERMEDIATE] || s.tags[TAG_BACKED_UP_AT] || covered.has(s.id) || recent(s.startTime)) continue;
+      if (
+        s.tags[TAG_INTERMEDIATE] ||
+        s.tags[TAG_BACKED_UP_AT] ||
+        covered.has(s.id) ||
+        storage.has(s.id) ||
+        recent(s.startTime)
+      )
+        continue;
       if (verdicts.knownOutOfScope(s.volumeId ?? s.id, s.tags, now)) continue;
       const ofVolume = s.volumeId ? await volumeTags(s.volumeId).catch(() => undefined) : undefined;
       const ids = s.volumeId ? [s.volumeId, s.id] : [s.id];
@@ -771,7 +782,12 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
       }
     }
     const originals = snapshots.filter(
-      (s) => !s.tags[TAG_INTERMEDIATE] && !s.tags[TAG_BACKED_UP_AT] && !covered.has(s.id) && recent(s.startTime),
+      (s) =>
+        !s.tags[TAG_INTERMEDIATE] &&
+        !s.tags[TAG_BACKED_UP_AT] &&
+        !covered.has(s.id) &&
+        !storage.has(s.id) &&
+        recent(s.startTime),
     );
     for (const snapshot of originals) {
       tally.examined += 1;
