@@ -550,6 +550,13 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
   // One read of a resource's tags per sweep: a database's snapshots share them.
   const sweepTags = memo((resource: string) => store.instanceTags(resource));
   for (const snapshot of originals) {
+    if (live.count >= deps.settings.maxIntermediateSnapshots && !memory.deferred.has(snapshot.id)) {
+      // At the cap, its scope is not read now: it is judged when a receipt frees room, or by a later sweep.
+      memory.candidates.push(snapshot);
+      memory.capReachedAt = now;
+      count('waiting-for-room');
+      continue;
+    }
     count(await guarded(() => rekey(snapshot, deps, flavour, live, sweepTags), snapshot.id, deps));
   }
   const agedOutUncopied = await countAgedOut(

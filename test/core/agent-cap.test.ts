@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { intermediateSnapshotId } from '../../lambdas/core/names';
-import { processSnapshot, recordReceipt } from '../../lambdas/core/rds-source-agent';
+import { processSnapshot, recordReceipt, sweepSource } from '../../lambdas/core/rds-source-agent';
 import type { Receipt } from '../../lambdas/core/receipts';
 import { agentFixture, COPY_MS, IN_SCOPE, REGION, SOURCE } from './support/memory-fixtures';
 
@@ -169,5 +169,30 @@ describe('the source agent at its cap', () => {
     expect(steps).toEqual(['recorded', 'recorded']);
     expect(a.world.snapshot(SOURCE, REGION, 'orders-1')?.tags['bunker:backed-up-at']).toBe(a.clock.now().toISOString());
     expect(calls()['source-rds.describeSnapshot']).toBe(3);
+  });
+
+  it('reads no scope for the originals a sweep finds while the cap is full, and judges them when a receipt frees room', async () => {
+    const a = agentFixture({ maxIntermediates: 1 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.world.addInstance(SOURCE, REGION, 'billing-db', IN_SCOPE);
+    a.snapshot('orders-1');
+    await a.announce('orders-1');
+    // Their events were lost.
+    a.snapshot('orders-2');
+    a.snapshot('billing-1', 'billing-db');
+    const calls = callsFrom(a);
+
+    const sweep = await sweepSource(a.deps);
+    const atTheCap = calls();
+    await recordReceipt(receiptFor(intermediateSnapshotId('orders-1'), a.clock.now()), a.deps);
+
+    expect(sweep.steps).toEqual({ 'already-notified': 1, 'waiting-for-room': 2 });
+    expect(atTheCap).toEqual({ 'source-rds.listSnapshots': 1 });
+    // One room: the first of the two in the listing's order.
+    expect(a.world.copies.map((c) => c.targetId)).toEqual([
+      intermediateSnapshotId('orders-1'),
+      intermediateSnapshotId('billing-1'),
+    ]);
+    expect(calls()['source-rds.instanceTags']).toBe(1);
   });
 });

@@ -791,6 +791,16 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
     );
     for (const snapshot of originals) {
       tally.examined += 1;
+      if (
+        pendingSnapshots.count >= deps.settings.maxIntermediateSnapshots &&
+        !snapshotMemory.deferred.has(snapshot.id)
+      ) {
+        // At the cap, its volume's tags are not read now: it is judged when a receipt frees room, or by a later sweep.
+        snapshotMemory.candidates.push(snapshot);
+        snapshotMemory.capReachedAt = now;
+        tally.count('waiting-for-room');
+        continue;
+      }
       // The listing just made shows no intermediate of it: no lookup before the copy.
       const step = await guarded(
         () => rekeySnapshot(snapshot, deps, { pending: pendingSnapshots, volumeTags, listed: true }),
