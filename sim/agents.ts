@@ -11,6 +11,12 @@
  * fleet. The doubles' own hooks (a copy's duration, its outcome) are where
  * the simulation learns that an intermediate copy started, and schedules
  * the event AWS sends when it is ready.
+ *
+ * Each account's agent function runs in execution environments of its own
+ * (`run`): an invocation takes the most recently used idle one or starts a
+ * new one, several run at once, a crash ends one, and one idle for 15
+ * minutes is reclaimed. What the agent remembers (`AgentMemory`) lives and
+ * dies with its environment, as in Lambda.
  */
 import { processEbsSnapshot, processImage, recordEc2Receipt, sweepEc2Source } from '../lambdas/core/agent/ec2-agent';
 import { AgentMemory } from '../lambdas/core/agent/memory';
