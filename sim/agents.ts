@@ -11,8 +11,15 @@
  * fleet. The doubles' own hooks (a copy's duration, its outcome) are where
  * the simulation learns that an intermediate copy started, and schedules
  * the event AWS sends when it is ready.
+ *
+ * Each account's agent function runs in execution environments of its own
+ * (`run`): an invocation takes the most recently used idle one or starts a
+ * new one, several run at once, a crash ends one, and one idle for 15
+ * minutes is reclaimed. What the agent remembers (`AgentMemory`) lives and
+ * dies with its environment, as in Lambda.
  */
 import { processEbsSnapshot, processImage, recordEc2Receipt, sweepEc2Source } from '../lambdas/core/agent/ec2-agent';
+import { AgentMemory } from '../lambdas/core/agent/memory';
 import type { Ec2AgentDeps } from '../lambdas/core/agent/ec2-agent';
 import { TAG_SOURCE_VOLUME } from '../lambdas/core/agent/ec2-agent';
 import { intakeTopicArn } from '../lambdas/core/names';
@@ -32,7 +39,7 @@ import { KINDS } from '../lambdas/kinds/registry';
 import type { ArtifactCopier, ArtifactRef, ArtifactState, KindName, SourceView } from '../lambdas/kinds/types';
 import type { EventLoop } from './clock';
 import type { FaultOptions, Invocation } from './faults';
-import { withFaults } from './faults';
+import { SimulatedCrash, withFaults } from './faults';
 import { MemoryRdsWorld } from './memory-aws';
 import { MemoryEc2World } from './memory-ec2';
 
@@ -74,6 +81,20 @@ const MAX_INTERMEDIATES = 20;
 /** The receipts queue: redelivered after its visibility timeout, dead-lettered after 5 receives. */
 const RECEIPT_RETRY_MS = 6 * 60_000;
 const RECEIPT_RECEIVES = 5;
+/** Lambda's retries of a failed asynchronous invocation (its default). */
+const ASYNC_RETRIES = 2;
+/**
+ * Lambda reclaims an idle execution environment after a while it does not
+ * publish (minutes to hours): taken here as 15 minutes, on the short side,
+ * so what a container remembers is lost sooner rather than later.
+ */
+const IDLE_RECLAIM_MS = 15 * 60_000;
+
+/** One execution environment of an account's agent function: what it remembers lives as long as it does. */
+interface Container {
+  readonly memory: AgentMemory;
+  idleSinceMs: number;
+}
 
 interface Account {
   readonly account: string;
@@ -95,6 +116,10 @@ const ec2Kind = (method: string, args: readonly unknown[]): KindName =>
 /** The agents of every source account; see the module comment. */
 export class SourceAgents {
   private readonly accounts = new Map<string, Account>();
+  /** Per account, its agent function's idle execution environments, the most recently used last. */
+  private readonly idle = new Map<string, Container[]>();
+  /** Execution environments started, over all accounts (cold starts). */
+  containersStarted = 0;
   private readonly published = new Map<string, number>();
 
   constructor(private readonly options: AgentsOptions) {}
@@ -152,8 +177,11 @@ export class SourceAgents {
     const sweep = (at: number) => {
       this.options.loop.at(at, () => {
         for (const a of this.accounts.values()) {
-          void this.options.invoke('source-agent', (inv) => sweepSource(this.rdsDeps(a, inv)));
-          void this.options.invoke('source-agent', (inv) => sweepEc2Source(this.ec2Deps(a, inv)));
+          // One invocation sweeps both, as the handler does.
+          void this.run(a, async (inv, memory) => {
+            await sweepSource(this.rdsDeps(a, inv, memory));
+            await sweepEc2Source(this.ec2Deps(a, inv, memory));
+          });
         }
         sweep(at + 3_600_000);
       });
@@ -166,17 +194,15 @@ export class SourceAgents {
     const a = this.accounts.get(receipt.account);
     if (!a) return;
     this.options.loop.after(1_000, () => {
-      void this.options
-        .invoke('source-agent', (inv) =>
-          receipt.kind === 'rds-snapshot' || receipt.kind === 'aurora-cluster-snapshot'
-            ? recordReceipt(receipt, this.rdsDeps(a, inv))
-            : recordEc2Receipt(receipt, this.ec2Deps(a, inv)),
-        )
-        .then((ok) => {
-          if (!ok && receives < RECEIPT_RECEIVES) {
-            this.options.loop.after(RECEIPT_RETRY_MS, () => this.deliverReceipt(receipt, receives + 1));
-          }
-        });
+      void this.run(a, (inv, memory) =>
+        receipt.kind === 'rds-snapshot' || receipt.kind === 'aurora-cluster-snapshot'
+          ? recordReceipt(receipt, this.rdsDeps(a, inv, memory))
+          : recordEc2Receipt(receipt, this.ec2Deps(a, inv, memory)),
+      ).then((ok) => {
+        if (!ok && receives < RECEIPT_RECEIVES) {
+          this.options.loop.after(RECEIPT_RETRY_MS, () => this.deliverReceipt(receipt, receives + 1));
+        }
+      });
     });
   }
 
@@ -270,16 +296,57 @@ export class SourceAgents {
 
   // -- internals -------------------------------------------------------------
 
-  private onEvent(a: Account, kind: KindName, id: string): void {
-    void this.options.invoke('source-agent', (inv) => {
+  /**
+   * An event to the agent, invoked asynchronously: Lambda retries a failed or
+   * crashed invocation twice, a minute and then two minutes later (its
+   * defaults); what it still misses, the agent's counts and sweep find.
+   */
+  private onEvent(a: Account, kind: KindName, id: string, attempt = 0): void {
+    void this.run(a, (inv, memory) => {
       if (kind === 'rds-snapshot' || kind === 'aurora-cluster-snapshot') {
-        return processSnapshot(id, this.rdsDeps(a, inv), kind);
+        return processSnapshot(id, this.rdsDeps(a, inv, memory), kind);
       }
       return kind === 'ebs-snapshot'
-        ? processEbsSnapshot(id, this.ec2Deps(a, inv))
-        : processImage(id, this.ec2Deps(a, inv));
+        ? processEbsSnapshot(id, this.ec2Deps(a, inv, memory))
+        : processImage(id, this.ec2Deps(a, inv, memory));
+    }).then((ok) => {
+      if (!ok && attempt < ASYNC_RETRIES) {
+        this.options.loop.after(60_000 * (attempt + 1), () => this.onEvent(a, kind, id, attempt + 1));
+      }
     });
-    // A failed asynchronous invocation is retried by Lambda; what it still misses, the hourly sweep finds.
+  }
+
+  /**
+   * One invocation of the account's agent function in an execution
+   * environment: a warm idle one if there is one (the most recently used, as
+   * Lambda tends to), else a new one with an empty memory. Invocations at
+   * the same time run in different environments, each with its own memory;
+   * a crash ends its environment, and with it what it remembered.
+   */
+  private run(a: Account, work: (inv: Invocation, memory: AgentMemory) => Promise<unknown>): Promise<boolean> {
+    return this.options.invoke('source-agent', async (inv) => {
+      const now = this.options.loop.epochMs;
+      const pool = (this.idle.get(a.account) ?? []).filter((c) => now - c.idleSinceMs < IDLE_RECLAIM_MS);
+      this.idle.set(a.account, pool);
+      let container = pool.pop();
+      if (!container) {
+        container = { memory: new AgentMemory(), idleSinceMs: now };
+        this.containersStarted += 1;
+      }
+      try {
+        await work(inv, container.memory);
+      } catch (error) {
+        if (error instanceof SimulatedCrash || inv.crashed) throw error;
+        this.release(a, container);
+        throw error;
+      }
+      if (!inv.crashed) this.release(a, container);
+    });
+  }
+
+  private release(a: Account, container: Container): void {
+    container.idleSinceMs = this.options.loop.epochMs;
+    this.idle.get(a.account)?.push(container);
   }
 
   private accountOf(account: string, region: string): Account {
@@ -357,7 +424,7 @@ export class SourceAgents {
     };
   }
 
-  private rdsDeps(a: Account, inv: Invocation): AgentDeps {
+  private rdsDeps(a: Account, inv: Invocation, memory: AgentMemory): AgentDeps {
     const fo = this.options.faultOptions;
     return {
       settings: a.settings,
@@ -366,10 +433,11 @@ export class SourceAgents {
       publisher: withFaults(this.publisher(a), 'publisher', inv, fo),
       clock: this.options.loop,
       log: silentLog,
+      memory,
     };
   }
 
-  private ec2Deps(a: Account, inv: Invocation): Ec2AgentDeps {
+  private ec2Deps(a: Account, inv: Invocation, memory: AgentMemory): Ec2AgentDeps {
     const fo = this.options.faultOptions;
     return {
       settings: a.settings,
@@ -377,6 +445,7 @@ export class SourceAgents {
       publisher: withFaults(this.publisher(a), 'publisher', inv, fo),
       clock: this.options.loop,
       log: silentLog,
+      memory,
     };
   }
 }

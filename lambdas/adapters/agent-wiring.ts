@@ -7,6 +7,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SNSClient } from '@aws-sdk/client-sns';
 import type { Ec2AgentDeps } from '../core/agent/ec2-agent';
+import { AgentMemory } from '../core/agent/memory';
 import { SettingsError } from '../core/errors';
 import { type Clock, type Log, systemClock } from '../core/ports';
 import type { AgentDeps } from '../core/rds-source-agent';
@@ -30,6 +31,8 @@ export function agentDeps(
     settings.intakeTopicArn,
   );
   const handlesEc2 = settings.scopes['ebs-snapshot'] !== undefined || settings.scopes.ami !== undefined;
+  // One per execution environment: what the agent remembers between invocations (the handler wires once).
+  const memory = new AgentMemory();
   // The EC2 side's bundle seams (lib/bundling.ts): an agent deployed without EBS snapshots and AMIs in its
   // scopes is bundled with both defined as 'omit', and this folds to the first branch, without the EC2 client.
   const ec2Deps =
@@ -45,6 +48,7 @@ export function agentDeps(
             publisher,
             clock,
             log,
+            memory,
           }
         : undefined;
   return {
@@ -54,6 +58,7 @@ export function agentDeps(
     publisher,
     clock,
     log,
+    memory,
     ...(ec2Deps ? { ec2Deps } : {}),
   };
 }

@@ -11,6 +11,15 @@
  * lets the agent's delete right stop at its own `bunker-share-*` snapshots,
  * and makes cleanup uniform.
  */
+import {
+  type AgentMemory,
+  agentMemory,
+  type KindMemory,
+  type PendingCount,
+  type Freed,
+  quotaFull,
+  worthTrying,
+} from './agent/memory';
 import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
 import { memo, scopeCacheOf } from './agent/scope-cache';
 import { CopyQuotaExceededError } from './errors';
@@ -31,6 +40,8 @@ export interface AgentDeps {
   readonly publisher: NotificationPublisher;
   readonly clock: Clock;
   readonly log: Log;
+  /** This container's memory (`./agent/memory.ts`); without it, one is kept per store object. */
+  readonly memory?: AgentMemory;
 }
 
 /** The RDS snapshot kinds the agent handles, each through its own store. */
@@ -113,68 +124,140 @@ export async function processSnapshot(
   if (!flavour || deps.settings.scopes[kind] === undefined) return 'out-of-scope';
   const snapshot = await flavour.store.describeSnapshot(snapshotId);
   if (!snapshot) return 'gone';
+  const memory = memoryOf(deps, flavour);
   if (isIntermediate(snapshot)) {
     const step = await shareAndNotify(snapshot, deps, flavour);
-    // An intermediate copy finished: a copy slot of the account freed, so what waited on the quota goes now.
-    if (snapshot.status === 'available') await retryDeferred(deps, flavour);
+    if (snapshot.status === 'available') {
+      // An intermediate copy finished: a copy slot of the account freed, so what waited on the quota may go now.
+      memory.quotaFullAt = undefined;
+      memory.unannounced.delete(snapshot.id);
+    }
+    await housekeeping(deps, flavour, snapshot.status === 'available' ? 'quota' : 'nothing');
     return step;
   }
-  return rekey(snapshot, deps, flavour, await intermediatesOf(deps, flavour));
+  const step = await rekey(snapshot, deps, flavour, await pendingOf(deps, flavour));
+  await housekeeping(deps, flavour, 'nothing');
+  return step;
 }
 
 /**
  * How long a count of the account's intermediates is reused by the events
  * an agent container handles: counting lists every snapshot of the account,
  * so doing it per event made a burst of N snapshots cost N listings. The
- * count is kept up to date with the copies the container starts; other
- * containers' copies can make it low by their number, which the cap's
- * headroom (and RDS's own quota) absorbs. The sweep counts afresh.
+ * count is kept up to date with the copies the container starts and the
+ * receipts it records; other containers' can make it off by their number,
+ * which the next count corrects. The sweep counts afresh.
  */
 export const INTERMEDIATE_COUNT_TTL_MS = 5 * 60_000;
 
-interface Tally {
-  count: number;
-  at: number;
-}
-/** Per store: the intermediates counted, and the originals this container deferred on a quota or the cap. */
-const tallies = new WeakMap<SourceRds, Tally>();
-const deferredOf = new WeakMap<SourceRds, Set<string>>();
-
-async function intermediatesOf(deps: AgentDeps, flavour: Flavour): Promise<Tally> {
-  const now = deps.clock.now().getTime();
-  const known = tallies.get(flavour.store);
-  if (known && now - known.at < INTERMEDIATE_COUNT_TTL_MS) return known;
-  const tally = { count: (await flavour.store.listSnapshots()).filter(isIntermediate).length, at: now };
-  tallies.set(flavour.store, tally);
-  return tally;
+function memoryOf(deps: AgentDeps, flavour: Flavour): KindMemory<RdsSnapshot> {
+  return agentMemory(deps.memory, flavour.store).of<RdsSnapshot>(flavour.kind);
 }
 
-function deferred(flavour: Flavour): Set<string> {
-  let ids = deferredOf.get(flavour.store);
-  if (!ids) deferredOf.set(flavour.store, (ids = new Set()));
-  return ids;
+/** Whether an intermediate blocks: made, and the vault has not yet said it holds its copy. */
+export function awaitsVault(snapshot: RdsSnapshot): boolean {
+  return isIntermediate(snapshot) && !snapshot.tags[TAG_COPIED_AT];
+}
+
+const HOUR_MS = 3_600_000;
+
+/** When a confirmed intermediate may go: `intermediateRetentionHours` after its receipt. */
+function retainedUntil(copiedAt: string, deps: AgentDeps): number {
+  const at = Date.parse(copiedAt);
+  return (Number.isNaN(at) ? deps.clock.now().getTime() : at) + deps.settings.intermediateRetentionHours * HOUR_MS;
 }
 
 /**
- * Starts the intermediate copies this container deferred (RDS's copy
- * quota, or the cap), now that a copy finished: within the minute, not at
- * the next hourly sweep, which stays the backstop for other containers'.
+ * The intermediates of the kind that await the vault, counted by a listing
+ * at most once per {@link INTERMEDIATE_COUNT_TTL_MS}. The cap counts only
+ * these: an intermediate the vault confirmed blocks nothing, it is only kept
+ * for its retention, and the listing notes when each such one may go. The
+ * same listing is the quick backstop for a lost "copy finished" event: an
+ * available intermediate still unannounced at the next count (so not merely
+ * ahead of its event) is announced then, minutes after, not at the sweep.
  */
-async function retryDeferred(deps: AgentDeps, flavour: Flavour): Promise<void> {
-  const ids = [...deferred(flavour)];
-  for (const id of ids) {
-    deferred(flavour).delete(id);
-    const step = await guarded(
-      async () => {
-        const original = await flavour.store.describeSnapshot(id);
-        return original ? rekey(original, deps, flavour, await intermediatesOf(deps, flavour)) : 'gone';
-      },
-      id,
-      deps,
-    );
-    deps.log.info('deferred intermediate copy retried', { snapshotId: id, step });
-    // Still no room: the rest wait for the next finished copy.
-    if (step === 'waiting-for-quota' || step === 'waiting-for-room') break;
+async function pendingOf(deps: AgentDeps, flavour: Flavour): Promise<PendingCount> {
+  const memory = memoryOf(deps, flavour);
+  const now = deps.clock.now().getTime();
+  if (memory.pending && now - memory.pending.at < INTERMEDIATE_COUNT_TTL_MS) return memory.pending;
+  const all = await flavour.store.listSnapshots();
+  const intermediates = all.filter(isIntermediate);
+  const pending: PendingCount = { count: intermediates.filter(awaitsVault).length, at: now };
+  memory.pending = pending;
+  if (pending.count >= deps.settings.maxIntermediateSnapshots) memory.capReachedAt = now;
+  // The same listing shows the originals still without an intermediate, for when this container has room.
+  const ids = new Set(all.map((s) => s.id));
+  const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
+  memory.candidates = all.filter(
+    (s) =>
+      !isIntermediate(s) &&
+      s.status === 'available' &&
+      !s.tags[TAG_BACKED_UP_AT] &&
+      !memory.deferred.has(s.id) &&
+      !ids.has(intermediateSnapshotId(s.id, flavour.maxId)) &&
+      (s.createdAt ? Date.parse(s.createdAt) >= horizon : true),
+  );
+  const unannounced = new Set<string>();
+  for (const snapshot of intermediates) {
+    const copiedAt = snapshot.tags[TAG_COPIED_AT];
+    if (copiedAt && !memory.retained.has(snapshot.id)) memory.retained.set(snapshot.id, retainedUntil(copiedAt, deps));
+    if (copiedAt || snapshot.status !== 'available' || snapshot.tags[TAG_NOTIFIED_AT]) continue;
+    unannounced.add(snapshot.id);
+    if (!memory.unannounced.has(snapshot.id)) memory.unannounced.set(snapshot.id, now);
+    else await guarded(() => shareAndNotify(snapshot, deps, flavour), snapshot.id, deps);
+  }
+  for (const id of memory.unannounced.keys()) if (!unannounced.has(id)) memory.unannounced.delete(id);
+  return pending;
+}
+
+/**
+ * What this container can do without being asked, after each event and
+ * receipt it handles: delete the confirmed intermediates whose retention
+ * ended, and start deferred originals while the cap has room and the copy
+ * quota was not found full since the last finished copy. No request is made
+ * to learn that there is still no room: the container knows its count.
+ */
+async function housekeeping(deps: AgentDeps, flavour: Flavour, freed: Freed): Promise<void> {
+  const memory = memoryOf(deps, flavour);
+  const now = deps.clock.now().getTime();
+  for (const [id, until] of memory.retained) {
+    if (until > now) continue;
+    memory.retained.delete(id);
+    await deleteIntermediate(id, deps, flavour);
+  }
+  if (!worthTrying(memory, freed, deps.settings.maxIntermediateSnapshots, now)) return;
+  const pending = await pendingOf(deps, flavour);
+  const room = () => pending.count < deps.settings.maxIntermediateSnapshots && !quotaFull(memory, now);
+  const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
+  for (const [id, original] of [...memory.deferred]) {
+    if (!room()) break;
+    memory.deferred.delete(id);
+    // Past the horizon it is the sweep's to count as aged out, not to copy.
+    if (original.createdAt && Date.parse(original.createdAt) < horizon) continue;
+    const step = await guarded(() => startCopy(original, deps, flavour, pending), id, deps);
+    deps.log.info('deferred intermediate copy started', { snapshotId: id, step });
+  }
+  // Room left: the originals another container deferred (or whose event was lost), judged as the sweep judges them.
+  const tags = memo((resource: string) => flavour.store.instanceTags(resource));
+  while (room() && memory.candidates.length > 0) {
+    const original = memory.candidates.shift() as RdsSnapshot;
+    const step = await guarded(() => rekey(original, deps, flavour, pending, tags), original.id, deps);
+    deps.log.info('waiting original started', { snapshotId: original.id, step });
+  }
+}
+
+/** Deletes a confirmed intermediate; a failure is logged and left to the sweep. */
+async function deleteIntermediate(id: string, deps: AgentDeps, flavour: Flavour): Promise<boolean> {
+  try {
+    await flavour.store.deleteSnapshot(id);
+    deps.log.info('intermediate copied by the vault, deleted', { snapshotId: id });
+    return true;
+  } catch (error) {
+    deps.log.error('intermediate could not be deleted; the next sweep retries', {
+      snapshotId: id,
+      error: String(error),
+    });
+    return false;
   }
 }
 
@@ -182,40 +265,66 @@ async function retryDeferred(deps: AgentDeps, flavour: Flavour): Promise<void> {
  * Re-keys an original in scope. An event judges scope afresh; the sweep
  * (`sweepTags` given: its per-sweep read of a resource's tags) trusts a
  * recent out-of-scope verdict instead of reading the resource's tags again
- * (`./agent/scope-cache.ts`).
+ * (`./agent/scope-cache.ts`), and an original this container deferred is
+ * known in scope already.
  */
 async function rekey(
   snapshot: RdsSnapshot,
   deps: AgentDeps,
   flavour: Flavour,
-  intermediates: Tally,
+  pending: PendingCount,
   sweepTags?: (resource: string) => Promise<Record<string, string> | undefined>,
 ): Promise<AgentStep> {
   const store = flavour.store;
+  const memory = memoryOf(deps, flavour);
   const resource = snapshot.dbInstanceId;
-  const verdicts = scopeCacheOf(store, flavour.kind);
+  const verdicts = scopeCacheOf(deps.memory ?? store, flavour.kind);
   const now = deps.clock.now().getTime();
-  if (sweepTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
-  const tags = (await (sweepTags ?? ((id: string) => store.instanceTags(id)))(resource)) ?? snapshot.tags;
-  const wanted = inScope(deps.settings.scopes[flavour.kind], resource, tags);
-  verdicts.judged(resource, snapshot.tags, wanted, now);
-  if (!wanted) return 'out-of-scope';
+  const known = sweepTags !== undefined && memory.deferred.has(snapshot.id);
+  if (!known) {
+    if (sweepTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
+    const tags = (await (sweepTags ?? ((id: string) => store.instanceTags(id)))(resource)) ?? snapshot.tags;
+    const wanted = inScope(deps.settings.scopes[flavour.kind], resource, tags);
+    verdicts.judged(resource, snapshot.tags, wanted, now);
+    if (!wanted) {
+      memory.deferred.delete(snapshot.id);
+      return 'out-of-scope';
+    }
+  }
   // Already in the backup account: its intermediate may be gone, and must not be made again.
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   if (snapshot.status !== 'available') return 'pending';
-  const targetId = intermediateSnapshotId(snapshot.id, flavour.maxId);
-  if (intermediates.count >= deps.settings.maxIntermediateSnapshots) {
-    // At the cap only: an intermediate made already is carried on, none is added.
-    const existing = await store.describeSnapshot(targetId);
-    if (existing) return existing.status === 'available' ? shareAndNotify(existing, deps, flavour) : 'rekeying';
-    // Back-pressure: never delete an intermediate the vault may not have copied yet.
-    deps.log.warn('intermediate snapshot limit reached; waiting for cleanup', {
-      snapshotId: snapshot.id,
-      limit: deps.settings.maxIntermediateSnapshots,
-    });
-    deferred(flavour).add(snapshot.id);
+  if (pending.count >= deps.settings.maxIntermediateSnapshots) {
+    // Back-pressure: never delete an intermediate the vault may not have copied yet. Started when a receipt frees
+    // room (an intermediate made already is found by that copy's "already exists"); no request until then.
+    memory.capReachedAt = now;
+    if (!memory.deferred.has(snapshot.id)) {
+      deps.log.warn('intermediate snapshot limit reached; started when a receipt frees room', {
+        snapshotId: snapshot.id,
+        limit: deps.settings.maxIntermediateSnapshots,
+      });
+    }
+    memory.deferred.set(snapshot.id, snapshot);
     return 'waiting-for-room';
   }
+  // An event does not ask what AWS answered minutes ago; the sweep, the backstop, does.
+  if (!sweepTags && quotaFull(memory, now)) {
+    memory.deferred.set(snapshot.id, snapshot);
+    return 'waiting-for-quota';
+  }
+  return startCopy(snapshot, deps, flavour, pending);
+}
+
+/** Requests an original's intermediate copy, judged in scope and with room for it. */
+async function startCopy(
+  snapshot: RdsSnapshot,
+  deps: AgentDeps,
+  flavour: Flavour,
+  pending: PendingCount,
+): Promise<AgentStep> {
+  const store = flavour.store;
+  const memory = memoryOf(deps, flavour);
+  const targetId = intermediateSnapshotId(snapshot.id, flavour.maxId);
   let outcome: 'started' | 'exists';
   try {
     // No describe first: the copy's deterministic name makes "already there" the answer of the copy itself.
@@ -233,13 +342,15 @@ async function rekey(
   } catch (error) {
     if (error instanceof CopyQuotaExceededError) {
       deps.log.warn('copy quota reached; retried when a copy finishes', { snapshotId: snapshot.id });
-      deferred(flavour).add(snapshot.id);
+      memory.quotaFullAt = deps.clock.now().getTime();
+      memory.deferred.set(snapshot.id, snapshot);
       return 'waiting-for-quota';
     }
     throw error;
   }
+  memory.deferred.delete(snapshot.id);
   if (outcome === 'started') {
-    intermediates.count += 1;
+    pending.count += 1;
     deps.log.info('intermediate copy requested', {
       snapshotId: snapshot.id,
       targetId,
@@ -335,13 +446,39 @@ export async function recordReceipt(receipt: Receipt, deps: AgentDeps): Promise<
   if (snapshot.tags[TAG_COPIED_AT]) return 'already-recorded';
   // The original first: once the intermediate is gone, its tag is what says the original is done.
   const original = snapshot.tags[TAG_INTERMEDIATE_OF];
-  const production = original ? await flavour.store.describeSnapshot(original) : undefined;
-  if (production && !production.tags[TAG_BACKED_UP_AT]) {
-    await flavour.store.tag(production.arn, { [TAG_BACKED_UP_AT]: receipt.copiedAt });
-  }
+  if (original) await tagOriginal(snapshot, original, receipt.copiedAt, flavour);
   await flavour.store.tag(snapshot.arn, { [TAG_COPIED_AT]: receipt.copiedAt });
   deps.log.info('the vault holds its copy; intermediate may go', { snapshotId: snapshot.id });
+  // It blocks no more: its place under the cap goes to a deferred original now, not after its retention.
+  const memory = memoryOf(deps, flavour);
+  if (memory.pending && awaitsVault(snapshot)) memory.pending.count = Math.max(0, memory.pending.count - 1);
+  memory.unannounced.delete(snapshot.id);
+  memory.retained.set(snapshot.id, retainedUntil(receipt.copiedAt, deps));
+  await housekeeping(deps, flavour, 'room');
   return 'recorded';
+}
+
+/**
+ * Tags the production snapshot backed up, by the ARN its intermediate's own
+ * gives (same account, Region and kind): no describe of it first. Only when
+ * tagging fails is it read, to tell a deleted original (nothing left to
+ * mark) from an error the receipt must come back for.
+ */
+async function tagOriginal(
+  intermediate: RdsSnapshot,
+  originalId: string,
+  copiedAt: string,
+  flavour: Flavour,
+): Promise<void> {
+  const arn = intermediate.arn.endsWith(`:${intermediate.id}`)
+    ? `${intermediate.arn.slice(0, -intermediate.id.length)}${originalId}`
+    : (await flavour.store.describeSnapshot(originalId))?.arn;
+  if (!arn) return;
+  try {
+    await flavour.store.tag(arn, { [TAG_BACKED_UP_AT]: copiedAt });
+  } catch (error) {
+    if (await flavour.store.describeSnapshot(originalId)) throw error;
+  }
 }
 
 async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSweepSummary> {
@@ -358,16 +495,20 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
     steps[step] = (steps[step] ?? 0) + 1;
   };
 
+  const memory = memoryOf(deps, flavour);
   let deleted = 0;
   let expiredUncopied = 0;
+  let blocking = 0;
   for (const snapshot of intermediates) {
     const created = snapshot.createdAt ? Date.parse(snapshot.createdAt) : now;
     const fate =
       snapshot.status === 'available' ? intermediateFate(snapshot.tags, created, now, deps.settings) : 'keep';
     if (fate === 'keep') {
+      if (awaitsVault(snapshot)) blocking += 1;
       count(await guarded(() => shareAndNotify(snapshot, deps, flavour), snapshot.id, deps));
       continue;
     }
+    memory.retained.delete(snapshot.id);
     try {
       await store.deleteSnapshot(snapshot.id);
       if (fate === 'delete-copied') {
@@ -386,12 +527,19 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
         snapshotId: snapshot.id,
         error: String(error),
       });
+      if (awaitsVault(snapshot)) blocking += 1;
     }
   }
 
-  // The sweep counts afresh, and leaves its count for the events that follow.
-  const live: Tally = { count: intermediates.length - deleted - expiredUncopied, at: now };
-  tallies.set(store, live);
+  // The sweep counts afresh, and leaves its count for the events that follow. It is the backstop, so it tries
+  // a copy AWS refused minutes ago.
+  const live: PendingCount = { count: blocking, at: now };
+  memory.pending = live;
+  memory.quotaFullAt = undefined;
+  memory.candidates = [];
+  for (const id of memory.deferred.keys()) {
+    if (ids.has(intermediateSnapshotId(id, flavour.maxId)) || !ids.has(id)) memory.deferred.delete(id);
+  }
   const originals = all.filter(
     (s) =>
       !isIntermediate(s) &&
@@ -402,6 +550,13 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
   // One read of a resource's tags per sweep: a database's snapshots share them.
   const sweepTags = memo((resource: string) => store.instanceTags(resource));
   for (const snapshot of originals) {
+    if (live.count >= deps.settings.maxIntermediateSnapshots && !memory.deferred.has(snapshot.id)) {
+      // At the cap, its scope is not read now: it is judged when a receipt frees room, or by a later sweep.
+      memory.candidates.push(snapshot);
+      memory.capReachedAt = now;
+      count('waiting-for-room');
+      continue;
+    }
     count(await guarded(() => rekey(snapshot, deps, flavour, live, sweepTags), snapshot.id, deps));
   }
   const agedOutUncopied = await countAgedOut(
@@ -427,7 +582,7 @@ async function countAgedOut(
   flavour: Flavour,
   sweepTags: (resource: string) => Promise<Record<string, string> | undefined>,
 ): Promise<number> {
-  const verdicts = scopeCacheOf(flavour.store, flavour.kind);
+  const verdicts = scopeCacheOf(deps.memory ?? flavour.store, flavour.kind);
   const now = deps.clock.now().getTime();
   let aged = 0;
   for (const snapshot of candidates) {

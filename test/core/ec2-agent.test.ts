@@ -644,7 +644,7 @@ describe('sweepEc2Source', () => {
     const a = ec2Fixture();
     const snapshot = a.snapshot();
     a.snapshot(OUT_OF_SCOPE);
-    // Its two backing snapshots are of untagged volumes: out of the EBS scope.
+    // Its two backing snapshots are the image's storage: the sweep leaves them to the image.
     const image = a.image();
 
     const first = await sweepEc2Source(a.deps);
@@ -653,9 +653,10 @@ describe('sweepEc2Source', () => {
     const third = await sweepEc2Source(a.deps);
 
     const none = { deleted: 0, expiredUncopied: 0, agedOutUncopied: 0 };
-    expect(first).toEqual({ examined: 5, ...none, steps: { rekeying: 2, 'out-of-scope': 3 } });
-    expect(second).toEqual({ examined: 5, ...none, steps: { notified: 2, 'out-of-scope': 3 } });
-    expect(third).toEqual({ examined: 5, ...none, steps: { 'already-notified': 2, 'out-of-scope': 3 } });
+    expect(first).toEqual({ examined: 3, ...none, steps: { rekeying: 2, 'out-of-scope': 1 } });
+    expect(second).toEqual({ examined: 3, ...none, steps: { notified: 2, 'out-of-scope': 1 } });
+    expect(third).toEqual({ examined: 3, ...none, steps: { 'already-notified': 2, 'out-of-scope': 1 } });
+    expect(a.world.calls.get('volumeTags')).toBe(2);
     expect(a.publishedIds()).toEqual([a.intermediatesOf(snapshot.id)[0].id, a.intermediateImageOf(image.id)?.id]);
   });
 
@@ -678,9 +679,10 @@ describe('sweepEc2Source', () => {
     a.snapshot(OUT_OF_SCOPE, { tags: { 'bunker:copy-name': 'bunker-share-snap-0123456789abcdef0' } });
     const root = a.snapshot({});
     a.world.addImage(SOURCE, REGION, { name: 'bunker-share-made-by-hand', snapshotIds: [root.id] });
-    a.clock.advance(25 * HOUR);
+    // Announced before the old ones' retention ends: an event after it would delete them itself.
     const newSnapshot = a.snapshot();
     await announceSnapshot(a, newSnapshot.id);
+    a.clock.advance(25 * HOUR);
     const snapshotsBefore = a.world.snapshots(SOURCE, REGION).map((s) => s.id);
     const imagesBefore = a.world.images(SOURCE, REGION).map((i) => i.id);
 
@@ -746,10 +748,10 @@ describe('sweepEc2Source', () => {
     const old = a.snapshot();
     await announceSnapshot(a, old.id);
     await recordEc2Receipt(receiptFor('ebs-snapshot', a.intermediatesOf(old.id)[0].id, a.clock.now()), a.deps);
-    a.clock.advance(25 * HOUR);
+    // Its copy started before the old one's retention ends: an event after it would delete the old one itself.
     const fresh = a.snapshot();
     await processEbsSnapshot(fresh.id, a.deps);
-    a.clock.advance(COPY_MS);
+    a.clock.advance(25 * HOUR);
     a.world.fail({ method: 'deleteSnapshot' });
 
     const sweep = await sweepEc2Source(a.deps);
@@ -974,5 +976,59 @@ describe('fewer requests', () => {
       tag: 1,
       volumeTags: 1,
     });
+  });
+
+  it('starts an EBS original deferred at the cap when a receipt frees room, with no request about it before', async () => {
+    const a = ec2Fixture({ maxIntermediates: 1, retentionHours: 1 });
+    const [first, second] = [a.snapshot(), a.snapshot()];
+    await processEbsSnapshot(first.id, a.deps);
+    const deferred = await processEbsSnapshot(second.id, a.deps);
+    a.clock.advance(COPY_MS);
+    const copy = a.intermediatesOf(first.id)[0]?.id ?? '';
+    const before = new Map(a.world.calls);
+    const finished = await processEbsSnapshot(copy, a.deps);
+    const whileFull = Object.fromEntries(
+      [...a.world.calls].map(([method, n]) => [method, n - (before.get(method) ?? 0)]).filter(([, n]) => n !== 0),
+    );
+
+    const receipt = await recordEc2Receipt(receiptFor('ebs-snapshot', copy, a.clock.now()), a.deps);
+
+    expect([deferred, finished, receipt]).toEqual(['waiting-for-room', 'notified', 'recorded']);
+    // The finished copy: describe it, the canonical lookup, share, tag. Nothing about the deferred original.
+    expect(whileFull).toEqual({ describeSnapshot: 1, listSnapshots: 1, shareSnapshot: 1, tag: 1 });
+    expect(a.world.copies.map((c) => c.sourceId)).toEqual([first.id, second.id]);
+  });
+
+  it('starts an AMI deferred at the cap when a receipt frees room', async () => {
+    const a = ec2Fixture({ maxIntermediates: 1 });
+    const [one, two] = [a.image(), a.image()];
+    await announceImage(a, one.id);
+    const deferred = await processImage(two.id, a.deps);
+
+    const receipt = await recordEc2Receipt(
+      receiptFor('ami', a.intermediateImageOf(one.id)?.id ?? '', a.clock.now()),
+      a.deps,
+    );
+
+    expect([deferred, receipt]).toEqual(['waiting-for-room', 'recorded']);
+    expect(a.world.copies.map((c) => c.sourceId)).toEqual([one.id, two.id]);
+  });
+
+  it('deletes the copy left of an original the vault holds once its canonical sibling is gone, never announcing it', async () => {
+    const a = ec2Fixture({ retentionHours: 1 });
+    const production = a.snapshot();
+    await Promise.all([processEbsSnapshot(production.id, a.deps), processEbsSnapshot(production.id, a.deps)]);
+    a.clock.advance(COPY_MS);
+    const [canonical, duplicate] = a.intermediatesOf(production.id).map((s) => s.id);
+    await processEbsSnapshot(canonical, a.deps);
+    await recordEc2Receipt(receiptFor('ebs-snapshot', canonical, a.clock.now()), a.deps);
+    // Its retention ends: the next event deletes it, before any sweep has seen the duplicate.
+    a.clock.advance(HOUR);
+    await processEbsSnapshot(a.snapshot(OUT_OF_SCOPE).id, a.deps);
+
+    await sweepEc2Source(a.deps);
+
+    expect(a.publishedIds()).toEqual([canonical]);
+    expect(a.world.deletions.map((d) => d.id)).toEqual([canonical, duplicate]);
   });
 });

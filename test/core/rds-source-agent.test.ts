@@ -296,9 +296,10 @@ describe('sweepSource', () => {
     a.snapshot('bunker-share-made-by-hand', 'orders-db', {
       createdAt: new Date(T0),
     });
-    a.clock.advance(25 * HOUR);
+    // Announced before the old one's retention ends: an event after it would delete the old one itself.
     a.snapshot('orders-new');
     await a.announce('orders-new');
+    a.clock.advance(25 * HOUR);
     const before = a.world.snapshots(SOURCE, REGION).map((s) => s.id);
 
     const sweep = await sweepSource(a.deps);
@@ -407,14 +408,16 @@ describe('sweepSource', () => {
     await sweepSource(deps);
     a.clock.advance(COPY_MS);
     await sweepSource(deps);
-    await recordReceipt(receiptFor(intermediateSnapshotId('orders-first'), a.clock.now()), deps);
-    // The cap stays full (the receipt came, but retention keeps the intermediate) until the horizon passes.
+    // The cap stays full (no receipt: the vault never copies) until the horizon passes.
     a.clock.advance(49 * HOUR);
 
     const sweep = await sweepSource(deps);
 
     expect(sweep.agedOutUncopied).toBe(1);
-    expect(errors).toEqual(['an in-scope snapshot is older than the horizon and was never copied to the vault']);
+    expect(errors).toEqual([
+      'intermediate deleted past the hard horizon with no receipt from the vault',
+      'an in-scope snapshot is older than the horizon and was never copied to the vault',
+    ]);
   });
 
   it('picks up a production snapshot that waited on the cap for longer than a day, within the horizon', async () => {

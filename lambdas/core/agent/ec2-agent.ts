@@ -44,7 +44,16 @@ import {
 import { inScope } from '../scope';
 import type { ScopeSetting, SourceSettings } from '../settings';
 import type { Receipt } from '../receipts';
-import type { Ec2Image, Ec2Snapshot, SourceEc2, TagFilter } from './ec2-ports';
+import type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
+import {
+  type AgentMemory,
+  agentMemory,
+  type Freed,
+  type KindMemory,
+  type PendingCount,
+  quotaFull,
+  worthTrying,
+} from './memory';
 import { type IntermediateFate, intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
 import { memo, scopeCacheOf } from './scope-cache';
 
@@ -58,6 +67,8 @@ export interface Ec2AgentDeps {
   readonly publisher: NotificationPublisher;
   readonly clock: Clock;
   readonly log: Log;
+  /** This container's memory (`./memory.ts`); without it, one is kept per EC2 port object. */
+  readonly memory?: AgentMemory;
 }
 
 /** On an EBS intermediate: the production volume, which the vault judges scope on (copies report `vol-ffffffff`). */
@@ -68,7 +79,6 @@ export const TAG_SOURCE_IMAGE = 'bunker:source-image';
 /** EC2 allows 50 user tags per resource; `aws:` tags do not count and cannot be set. */
 const TAG_LIMIT = 50;
 const HOUR_MS = 3_600_000;
-const ONLY_INTERMEDIATES: TagFilter = { key: TAG_INTERMEDIATE, value: 'true' };
 /** AMI states after which an image never becomes available. */
 const FAILED_IMAGE = new Set(['failed', 'invalid', 'error', 'deregistered', 'disabled']);
 
@@ -146,92 +156,199 @@ export async function processEbsSnapshot(snapshotId: string, deps: Ec2AgentDeps)
     // Whichever copy the event is about, the one to announce is the canonical one.
     const [canonical] = await intermediatesOf(snapshot.tags[TAG_INTERMEDIATE_OF], deps);
     const step = await shareAndNotifySnapshot(canonical ?? snapshot, deps);
-    // A copy finished: a copy slot of the account freed, so what waited on the quota or the cap goes now.
-    if (snapshot.state === 'completed') await retryDeferred('snapshot', deps);
+    if (snapshot.state === 'completed') {
+      // A copy finished: a copy slot of the account freed, so what waited on the quota may go now.
+      const memory = memoryOf('ebs-snapshot', deps);
+      memory.quotaFullAt = undefined;
+      memory.unannounced.delete(snapshot.id);
+    }
+    await housekeeping('ebs-snapshot', deps, snapshot.state === 'completed' ? 'quota' : 'nothing');
     return step;
   }
   // Anything else the agent tagged (an intermediate image's storage) is never an original.
   if (snapshot.tags[TAG_INTERMEDIATE]) return 'out-of-scope';
   // Already in the backup account: its intermediate may be gone, and must not be made again.
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
-  return rekeySnapshot(snapshot, deps, {});
+  const step = await rekeySnapshot(snapshot, deps, {});
+  await housekeeping('ebs-snapshot', deps, 'nothing');
+  return step;
 }
 
 /** What a sweep already knows, so it need not ask again per snapshot. */
 interface Known {
-  /** Intermediates in place now; counted on demand when unknown. */
-  intermediates?: number;
+  /** The sweep's count of intermediates awaiting the vault; counted on demand when unknown. */
+  pending?: PendingCount;
   /** The sweep's per-sweep read of a volume's tags; set only by the sweep, which trusts recent scope verdicts. */
   volumeTags?: (volumeId: string) => Promise<Record<string, string> | undefined>;
+  /** The sweep's listing, just made, shows no intermediate of the original: no lookup by name before copying. */
+  listed?: boolean;
 }
 
-type Copies = 'snapshot' | 'image';
+type Ec2Kind = 'ebs-snapshot' | 'ami';
 
-interface Counted {
-  count: number;
-  at: number;
+/** A deferred EBS original, with the tags it was judged in scope by (they are carried onto its intermediate). */
+interface DeferredSnapshot {
+  readonly snapshot: Ec2Snapshot;
+  readonly tags: Readonly<Record<string, string>>;
 }
 
-/** Per port and kind of copy: the intermediates counted, and the originals this container deferred. */
-const tallies = new WeakMap<SourceEc2, Map<Copies, Counted>>();
-const deferredOf = new WeakMap<SourceEc2, Map<Copies, Set<string>>>();
+function memoryOf(kind: 'ebs-snapshot', deps: Ec2AgentDeps): KindMemory<DeferredSnapshot, Ec2Snapshot>;
+function memoryOf(kind: 'ami', deps: Ec2AgentDeps): KindMemory<Ec2Image>;
+function memoryOf(kind: Ec2Kind, deps: Ec2AgentDeps): KindMemory<DeferredSnapshot | Ec2Image, Ec2Snapshot | Ec2Image>;
+function memoryOf(kind: Ec2Kind, deps: Ec2AgentDeps): KindMemory<DeferredSnapshot | Ec2Image, Ec2Snapshot | Ec2Image> {
+  return agentMemory(deps.memory, deps.ec2).of(kind);
+}
+
+/** When a confirmed intermediate may go: `intermediateRetentionHours` after its receipt. */
+function retainedUntil(copiedAt: string, deps: Ec2AgentDeps): number {
+  const at = Date.parse(copiedAt);
+  return (Number.isNaN(at) ? deps.clock.now().getTime() : at) + deps.settings.intermediateRetentionHours * HOUR_MS;
+}
 
 /**
- * The account's intermediates of one kind, counted by a listing at most once
- * per {@link INTERMEDIATE_COUNT_TTL_MS} per container and kept up to date
- * with the copies it starts (as the RDS agent does): counting per event made
- * a burst of N snapshots cost N listings. The sweep counts afresh.
+ * The account's intermediates of one kind that await the vault, counted by
+ * a listing of the agent's intermediates at most once per
+ * {@link INTERMEDIATE_COUNT_TTL_MS} per container and kept up to date with
+ * the copies it starts and the receipts it records (as the RDS agent does).
+ * A confirmed intermediate blocks nothing: the listing only notes when it
+ * may go. The same listing is the quick backstop for a lost "copy finished"
+ * event: a finished, canonical intermediate still unannounced at the next
+ * count is announced then. The sweep counts afresh.
  */
-async function intermediateTally(of: Copies, deps: Ec2AgentDeps): Promise<Counted> {
+async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCount> {
+  const memory = memoryOf(kind, deps);
   const now = deps.clock.now().getTime();
-  let byKind = tallies.get(deps.ec2);
-  if (!byKind) tallies.set(deps.ec2, (byKind = new Map()));
-  const known = byKind.get(of);
-  if (known && now - known.at < INTERMEDIATE_COUNT_TTL_MS) return known;
-  const count = of === 'snapshot' ? await countEbsIntermediates(deps) : await countImageIntermediates(deps);
-  const tally = { count, at: now };
-  byKind.set(of, tally);
-  return tally;
-}
-
-function setTally(of: Copies, count: number, deps: Ec2AgentDeps): void {
-  let byKind = tallies.get(deps.ec2);
-  if (!byKind) tallies.set(deps.ec2, (byKind = new Map()));
-  byKind.set(of, { count, at: deps.clock.now().getTime() });
-}
-
-function deferred(of: Copies, deps: Ec2AgentDeps): Set<string> {
-  let byKind = deferredOf.get(deps.ec2);
-  if (!byKind) deferredOf.set(deps.ec2, (byKind = new Map()));
-  let ids = byKind.get(of);
-  if (!ids) byKind.set(of, (ids = new Set()));
-  return ids;
+  if (memory.pending && now - memory.pending.at < INTERMEDIATE_COUNT_TTL_MS) return memory.pending;
+  const found: {
+    id: string;
+    tags: Readonly<Record<string, string>>;
+    ready: boolean;
+    announce: () => Promise<AgentStep>;
+  }[] = [];
+  const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
+  const waiting = (tags: Readonly<Record<string, string>>, id: string, at: string | undefined) =>
+    !tags[TAG_INTERMEDIATE] && !tags[TAG_BACKED_UP_AT] && !memory.deferred.has(id) && since(at, now) >= horizon;
+  if (kind === 'ebs-snapshot') {
+    // The whole listing, not only the intermediates: one page up to 1,000 snapshots either way, and it shows
+    // the originals still without an intermediate, for when this container has room.
+    const all = await deps.ec2.listSnapshots();
+    const groups = new Map<string, Ec2Snapshot[]>();
+    for (const snapshot of all.filter(isEbsIntermediate)) {
+      const of = snapshot.tags[TAG_INTERMEDIATE_OF];
+      groups.set(of, [...(groups.get(of) ?? []), snapshot]);
+    }
+    memory.candidates = all.filter(
+      (s) => s.state === 'completed' && !groups.has(s.id) && waiting(s.tags, s.id, s.startTime),
+    );
+    const backedUp = new Set(all.filter((s) => s.tags[TAG_BACKED_UP_AT]).map((s) => s.id));
+    for (const [of, group] of groups) {
+      const [canonical] = group.sort(canonicalOrder);
+      // A copy left of an original the vault already holds is a duplicate, for the sweep to delete: it neither
+      // blocks nor is announced (its canonical sibling went after its receipt).
+      if (backedUp.has(of) && !canonical.tags[TAG_NOTIFIED_AT]) continue;
+      found.push({
+        id: canonical.id,
+        tags: canonical.tags,
+        ready: canonical.state === 'completed',
+        announce: () => shareAndNotifySnapshot(canonical, deps),
+      });
+    }
+  } else {
+    const all = await deps.ec2.listImages();
+    const covered = new Set(all.filter(isIntermediateImage).map((i) => i.tags[TAG_SOURCE_IMAGE]));
+    memory.candidates = all.filter(
+      (i) => i.state === 'available' && !covered.has(i.id) && waiting(i.tags, i.id, i.createdAt),
+    );
+    for (const image of all.filter(isIntermediateImage)) {
+      found.push({
+        id: image.id,
+        tags: image.tags,
+        ready: image.state === 'available',
+        announce: () => shareAndNotifyImage(image, deps),
+      });
+    }
+  }
+  const pending: PendingCount = { count: found.filter((f) => !f.tags[TAG_COPIED_AT]).length, at: now };
+  memory.pending = pending;
+  if (pending.count >= deps.settings.maxIntermediateSnapshots) memory.capReachedAt = now;
+  const unannounced = new Set<string>();
+  for (const { id, tags, ready, announce } of found) {
+    const copiedAt = tags[TAG_COPIED_AT];
+    if (copiedAt && !memory.retained.has(id)) memory.retained.set(id, retainedUntil(copiedAt, deps));
+    if (copiedAt || !ready || tags[TAG_NOTIFIED_AT]) continue;
+    unannounced.add(id);
+    if (!memory.unannounced.has(id)) memory.unannounced.set(id, now);
+    else await guarded(announce, id, deps);
+  }
+  for (const id of memory.unannounced.keys()) if (!unannounced.has(id)) memory.unannounced.delete(id);
+  return pending;
 }
 
 /**
- * Starts the intermediate copies this container deferred (the copy quota, or
- * the cap), now that a copy of the kind finished: within the minute, not at
- * the next hourly sweep, which stays the backstop for other containers'.
+ * What this container can do without being asked, after each event and
+ * receipt it handles: delete the confirmed intermediates whose retention
+ * ended (an image is deregistered; its backing snapshots are the sweep's,
+ * which checks each is the agent's), and start deferred originals while the
+ * cap has room and the copy quota was not found full since the last
+ * finished copy. No request is made to learn that there is still no room.
  */
-async function retryDeferred(of: Copies, deps: Ec2AgentDeps): Promise<void> {
-  const ids = deferred(of, deps);
-  for (const id of [...ids]) {
-    ids.delete(id);
+async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Promise<void> {
+  const memory = memoryOf(kind, deps);
+  const now = deps.clock.now().getTime();
+  for (const [id, until] of memory.retained) {
+    if (until > now) continue;
+    memory.retained.delete(id);
+    if (kind === 'ebs-snapshot') await deleteGuarded(id, FATE_WORDS['delete-copied'], 'info', deps);
+    else await deregisterGuarded(id, deps);
+  }
+  if (!worthTrying(memory, freed, deps.settings.maxIntermediateSnapshots, now)) return;
+  const pending = await pendingOf(kind, deps);
+  const room = () => pending.count < deps.settings.maxIntermediateSnapshots && !quotaFull(memory, now);
+  const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
+  for (const [id, original] of [...memory.deferred]) {
+    if (!room()) break;
+    memory.deferred.delete(id);
     const step = await guarded(
       async () => {
-        if (of === 'snapshot') {
-          const original = await deps.ec2.describeSnapshot(id);
-          return original ? rekeySnapshot(original, deps, {}) : 'gone';
+        if ('snapshot' in original) {
+          // Past the horizon it is the sweep's to count as aged out, not to copy.
+          if (since(original.snapshot.startTime, now) < horizon) return 'pending';
+          return copyOrCarryOn(original.snapshot, original.tags, deps, { pending });
         }
-        const original = await deps.ec2.describeImage(id);
-        return original ? rekeyImage(original, deps, {}) : 'gone';
+        if (since(original.createdAt, now) < horizon) return 'pending';
+        return copyImageOrCarryOn(original, deps, { pending });
       },
       id,
       deps,
     );
-    deps.log.info('deferred intermediate copy retried', { id, step });
-    // Still no room: the rest wait for the next finished copy.
-    if (step === 'waiting-for-quota' || step === 'waiting-for-room') break;
+    deps.log.info('deferred intermediate copy started', { id, step });
+  }
+  // Room left: the originals another container deferred (or whose event was lost), judged as the sweep judges them.
+  const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
+  while (room() && memory.candidates.length > 0) {
+    const original = memory.candidates.shift() as Ec2Snapshot | Ec2Image;
+    const step = await guarded(
+      () =>
+        kind === 'ebs-snapshot'
+          ? rekeySnapshot(original as Ec2Snapshot, deps, { pending, volumeTags })
+          : rekeyImage(original as Ec2Image, deps, { pending }),
+      original.id,
+      deps,
+    );
+    deps.log.info('waiting original started', { id: original.id, step });
+  }
+}
+
+/** Deregisters a confirmed intermediate image whose retention ended; a failure is left to the sweep. */
+async function deregisterGuarded(imageId: string, deps: Ec2AgentDeps): Promise<void> {
+  try {
+    await deps.ec2.deregisterImage(imageId);
+    deps.log.info('intermediate image deregistered', { imageId, why: FATE_WORDS['delete-copied'] });
+  } catch (error) {
+    deps.log.error('intermediate image could not be deregistered; the next sweep retries', {
+      imageId,
+      error: String(error),
+    });
   }
 }
 
@@ -250,76 +367,108 @@ function canonicalOrder(a: Ec2Snapshot, b: Ec2Snapshot): number {
   return failed || (a.startTime ?? '').localeCompare(b.startTime ?? '') || a.id.localeCompare(b.id);
 }
 
-async function countEbsIntermediates(deps: Ec2AgentDeps): Promise<number> {
-  return (await deps.ec2.listSnapshots(ONLY_INTERMEDIATES)).filter(isEbsIntermediate).length;
-}
-
 async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: Known): Promise<AgentStep> {
   const scope = deps.settings.scopes['ebs-snapshot'];
   if (!scope) return 'out-of-scope';
+  const memory = memoryOf('ebs-snapshot', deps);
   const { volumeId } = snapshot;
-  const verdicts = scopeCacheOf(deps.ec2, 'ebs-snapshot');
   const now = deps.clock.now().getTime();
-  const resource = volumeId ?? snapshot.id;
-  if (known.volumeTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
-  const readVolume = known.volumeTags ?? ((id: string) => deps.ec2.volumeTags(id));
-  const ofVolume = volumeId ? await readVolume(volumeId) : undefined;
-  // As the vault judges it: the volume's tags, overridden by the snapshot's own.
-  const tags = { ...ofVolume, ...snapshot.tags };
-  const ids = volumeId ? [volumeId, snapshot.id] : [snapshot.id];
-  const wanted = inScope(scope, ids, tags);
-  verdicts.judged(resource, snapshot.tags, wanted, now);
-  if (!wanted) return 'out-of-scope';
+  // The sweep need not judge again an original this container deferred: it was judged in scope.
+  const deferred = known.volumeTags ? memory.deferred.get(snapshot.id) : undefined;
+  let tags = deferred?.tags;
+  if (!tags) {
+    const verdicts = scopeCacheOf(deps.memory ?? deps.ec2, 'ebs-snapshot');
+    const resource = volumeId ?? snapshot.id;
+    if (known.volumeTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
+    const readVolume = known.volumeTags ?? ((id: string) => deps.ec2.volumeTags(id));
+    const ofVolume = volumeId ? await readVolume(volumeId) : undefined;
+    // As the vault judges it: the volume's tags, overridden by the snapshot's own.
+    tags = { ...ofVolume, ...snapshot.tags };
+    const ids = volumeId ? [volumeId, snapshot.id] : [snapshot.id];
+    const wanted = inScope(scope, ids, tags);
+    verdicts.judged(resource, snapshot.tags, wanted, now);
+    if (!wanted) {
+      memory.deferred.delete(snapshot.id);
+      return 'out-of-scope';
+    }
+  }
   if (snapshot.state !== 'completed') return 'pending';
-
-  // CopySnapshot has no idempotency token: the one lookup that keeps a repeated event from copying twice.
-  const intermediate: Ec2Snapshot | undefined = (await intermediatesOf(snapshot.id, deps))[0];
-  if (!intermediate) {
-    const counted = known.intermediates === undefined ? await intermediateTally('snapshot', deps) : undefined;
-    const count = known.intermediates ?? counted?.count ?? 0;
-    if (count >= deps.settings.maxIntermediateSnapshots) {
-      // Back-pressure: never delete an intermediate the vault may not have copied yet.
-      deps.log.warn('intermediate snapshot limit reached; waiting for cleanup', {
+  const pending = known.pending ?? (await pendingOf('ebs-snapshot', deps));
+  if (pending.count >= deps.settings.maxIntermediateSnapshots) {
+    // Back-pressure: never delete an intermediate the vault may not have copied yet. Started when a receipt frees
+    // room (the lookup then finds an intermediate made already); no request until then.
+    if (!memory.deferred.has(snapshot.id)) {
+      deps.log.warn('intermediate snapshot limit reached; started when a receipt frees room', {
         snapshotId: snapshot.id,
         limit: deps.settings.maxIntermediateSnapshots,
       });
-      deferred('snapshot', deps).add(snapshot.id);
-      return 'waiting-for-room';
     }
-    const ours: Record<string, string> = {
-      [TAG_INTERMEDIATE]: 'true',
-      [TAG_INTERMEDIATE_OF]: snapshot.id,
-      ...(volumeId ? { [TAG_SOURCE_VOLUME]: volumeId } : {}),
-      ...(snapshot.startTime ? { [TAG_SOURCE_CREATED_AT]: snapshot.startTime } : {}),
-      [TAG_COPY_NAME]: intermediateEc2Name(snapshot.id),
-    };
-    let copyId: string;
-    try {
-      copyId = await deps.ec2.copySnapshot({
-        sourceId: snapshot.id,
-        kmsKeyArn: deps.settings.shareKeyArn,
-        description: `${INTERMEDIATE_DESCRIPTION}${snapshot.id}, shareable with ${deps.settings.backupAccount}`,
-        tags: carriedTags(tags, ours, scope),
-      });
-    } catch (error) {
-      if (error instanceof CopyQuotaExceededError) {
-        deps.log.warn('copy quota reached; retried when a copy finishes', { snapshotId: snapshot.id });
-        deferred('snapshot', deps).add(snapshot.id);
-        return 'waiting-for-quota';
-      }
-      throw error;
-    }
-    if (counted) counted.count += 1;
-    deps.log.info('intermediate copy requested', {
-      snapshotId: snapshot.id,
-      intermediateId: copyId,
-      why: shareBlocker(snapshot, deps.settings.shareKeyArn) ?? 'uniform share path',
-    });
-    // Just started: no describe of it; its own copySnapshot event (or the sweep) shares it when it completes.
-    return 'rekeying';
+    memory.capReachedAt = now;
+    memory.deferred.set(snapshot.id, { snapshot, tags });
+    return 'waiting-for-room';
   }
-  if (intermediate.state !== 'completed') return 'rekeying';
-  return shareAndNotifySnapshot(intermediate, deps);
+  // An event does not ask what AWS answered minutes ago; the sweep, the backstop, does.
+  if (!known.volumeTags && quotaFull(memory, now)) {
+    memory.deferred.set(snapshot.id, { snapshot, tags });
+    return 'waiting-for-quota';
+  }
+  return copyOrCarryOn(snapshot, tags, deps, { ...known, pending });
+}
+
+/**
+ * Requests an original's intermediate copy, judged in scope and with room
+ * for it, unless one exists: then carries that one on.
+ */
+async function copyOrCarryOn(
+  snapshot: Ec2Snapshot,
+  tags: Readonly<Record<string, string>>,
+  deps: Ec2AgentDeps,
+  known: Known & { readonly pending: PendingCount },
+): Promise<AgentStep> {
+  const memory = memoryOf('ebs-snapshot', deps);
+  // CopySnapshot has no idempotency token: the one lookup that keeps a repeated event from copying twice.
+  const intermediate: Ec2Snapshot | undefined = known.listed
+    ? undefined
+    : (await intermediatesOf(snapshot.id, deps))[0];
+  if (intermediate) {
+    memory.deferred.delete(snapshot.id);
+    if (intermediate.state !== 'completed') return 'rekeying';
+    return shareAndNotifySnapshot(intermediate, deps);
+  }
+  const { volumeId } = snapshot;
+  const ours: Record<string, string> = {
+    [TAG_INTERMEDIATE]: 'true',
+    [TAG_INTERMEDIATE_OF]: snapshot.id,
+    ...(volumeId ? { [TAG_SOURCE_VOLUME]: volumeId } : {}),
+    ...(snapshot.startTime ? { [TAG_SOURCE_CREATED_AT]: snapshot.startTime } : {}),
+    [TAG_COPY_NAME]: intermediateEc2Name(snapshot.id),
+  };
+  let copyId: string;
+  try {
+    copyId = await deps.ec2.copySnapshot({
+      sourceId: snapshot.id,
+      kmsKeyArn: deps.settings.shareKeyArn,
+      description: `${INTERMEDIATE_DESCRIPTION}${snapshot.id}, shareable with ${deps.settings.backupAccount}`,
+      tags: carriedTags(tags, ours, deps.settings.scopes['ebs-snapshot']),
+    });
+  } catch (error) {
+    if (error instanceof CopyQuotaExceededError) {
+      deps.log.warn('copy quota reached; retried when a copy finishes', { snapshotId: snapshot.id });
+      memory.quotaFullAt = deps.clock.now().getTime();
+      memory.deferred.set(snapshot.id, { snapshot, tags });
+      return 'waiting-for-quota';
+    }
+    throw error;
+  }
+  memory.deferred.delete(snapshot.id);
+  known.pending.count += 1;
+  deps.log.info('intermediate copy requested', {
+    snapshotId: snapshot.id,
+    intermediateId: copyId,
+    why: shareBlocker(snapshot, deps.settings.shareKeyArn) ?? 'uniform share path',
+  });
+  // Just started: no describe of it; its own copySnapshot event (or the sweep) shares it when it completes.
+  return 'rekeying';
 }
 
 /**
@@ -366,27 +515,60 @@ export async function processImage(imageId: string, deps: Ec2AgentDeps): Promise
   if (!image) return 'gone';
   if (isIntermediateImage(image)) {
     const step = await shareAndNotifyImage(image, deps);
-    // A copy finished: what waited on the quota or the cap goes now.
-    if (image.state === 'available') await retryDeferred('image', deps);
+    if (image.state === 'available') {
+      // A copy finished: what waited on the quota may go now.
+      const memory = memoryOf('ami', deps);
+      memory.quotaFullAt = undefined;
+      memory.unannounced.delete(image.id);
+    }
+    await housekeeping('ami', deps, image.state === 'available' ? 'quota' : 'nothing');
     return step;
   }
   // Tagged by the agent but not under its name: never an original, never shared.
   if (image.tags[TAG_INTERMEDIATE]) return 'out-of-scope';
   if (image.tags[TAG_BACKED_UP_AT]) return 'already-notified';
-  return rekeyImage(image, deps, {});
-}
-
-async function countImageIntermediates(deps: Ec2AgentDeps): Promise<number> {
-  return (await deps.ec2.listImages(ONLY_INTERMEDIATES)).filter(isIntermediateImage).length;
+  const step = await rekeyImage(image, deps, {});
+  await housekeeping('ami', deps, 'nothing');
+  return step;
 }
 
 async function rekeyImage(image: Ec2Image, deps: Ec2AgentDeps, known: Known): Promise<AgentStep> {
   const scope = deps.settings.scopes.ami;
-  if (!scope || !inScope(scope, [image.id], image.tags)) return 'out-of-scope';
+  const memory = memoryOf('ami', deps);
+  if (!scope || !inScope(scope, [image.id], image.tags)) {
+    memory.deferred.delete(image.id);
+    return 'out-of-scope';
+  }
   if (image.state !== 'available') return 'pending';
+  const pending = known.pending ?? (await pendingOf('ami', deps));
+  if (pending.count >= deps.settings.maxIntermediateSnapshots) {
+    if (!memory.deferred.has(image.id)) {
+      deps.log.warn('intermediate image limit reached; started when a receipt frees room', {
+        imageId: image.id,
+        limit: deps.settings.maxIntermediateSnapshots,
+      });
+    }
+    memory.capReachedAt = deps.clock.now().getTime();
+    memory.deferred.set(image.id, image);
+    return 'waiting-for-room';
+  }
+  if (!known.listed && quotaFull(memory, deps.clock.now().getTime())) {
+    memory.deferred.set(image.id, image);
+    return 'waiting-for-quota';
+  }
+  return copyImageOrCarryOn(image, deps, { ...known, pending });
+}
+
+/** Requests an original image's intermediate copy, with room for it, unless one exists: then carries that one on. */
+async function copyImageOrCarryOn(
+  image: Ec2Image,
+  deps: Ec2AgentDeps,
+  known: Known & { readonly pending: PendingCount },
+): Promise<AgentStep> {
+  const memory = memoryOf('ami', deps);
   const name = intermediateEc2Name(image.id);
   // Whether the intermediate exists already, and is the agent's: the copy's answer could tell neither.
-  const intermediate = await deps.ec2.imageByName(name);
+  const intermediate = known.listed ? undefined : await deps.ec2.imageByName(name);
   if (intermediate && !isIntermediateImage(intermediate)) {
     // An image the agent did not make holds the name: sharing it would share something of production's.
     deps.log.error('an image not made by the agent holds the intermediate name; not sharing it', {
@@ -394,53 +576,47 @@ async function rekeyImage(image: Ec2Image, deps: Ec2AgentDeps, known: Known): Pr
       name,
       holder: intermediate.id,
     });
+    memory.deferred.delete(image.id);
     return 'pending';
   }
-  if (!intermediate) {
-    const counted = known.intermediates === undefined ? await intermediateTally('image', deps) : undefined;
-    const count = known.intermediates ?? counted?.count ?? 0;
-    if (count >= deps.settings.maxIntermediateSnapshots) {
-      deps.log.warn('intermediate image limit reached; waiting for cleanup', {
-        imageId: image.id,
-        limit: deps.settings.maxIntermediateSnapshots,
-      });
-      deferred('image', deps).add(image.id);
-      return 'waiting-for-room';
-    }
-    const ours: Record<string, string> = {
-      [TAG_INTERMEDIATE]: 'true',
-      [TAG_SOURCE_IMAGE]: image.id,
-      // The vault's AMI copier reads the production id from this tag, as for every kind.
-      [TAG_INTERMEDIATE_OF]: image.id,
-      ...(image.createdAt ? { [TAG_SOURCE_CREATED_AT]: image.createdAt } : {}),
-    };
-    let copyId: string;
-    try {
-      copyId = await deps.ec2.copyImage({
-        sourceId: image.id,
-        name,
-        // The same name gives the same token: a retried request returns the first copy.
-        clientToken: hash(name, 64),
-        kmsKeyArn: deps.settings.shareKeyArn,
-        description: `${INTERMEDIATE_DESCRIPTION}${image.id}, shareable with ${deps.settings.backupAccount}`,
-        imageTags: carriedTags(image.tags, ours, scope),
-        snapshotTags: { [TAG_INTERMEDIATE]: 'true', [TAG_SOURCE_IMAGE]: image.id, [TAG_COPY_NAME]: name },
-      });
-    } catch (error) {
-      if (error instanceof CopyQuotaExceededError) {
-        deps.log.warn('copy quota reached; retried when a copy finishes', { imageId: image.id });
-        deferred('image', deps).add(image.id);
-        return 'waiting-for-quota';
-      }
-      throw error;
-    }
-    if (counted) counted.count += 1;
-    deps.log.info('intermediate image copy requested', { imageId: image.id, intermediateId: copyId });
-    // Just started: its own state change to available (or the sweep) shares it.
-    return 'rekeying';
+  if (intermediate) {
+    memory.deferred.delete(image.id);
+    if (intermediate.state !== 'available') return 'rekeying';
+    return shareAndNotifyImage(intermediate, deps);
   }
-  if (intermediate.state !== 'available') return 'rekeying';
-  return shareAndNotifyImage(intermediate, deps);
+  const ours: Record<string, string> = {
+    [TAG_INTERMEDIATE]: 'true',
+    [TAG_SOURCE_IMAGE]: image.id,
+    // The vault's AMI copier reads the production id from this tag, as for every kind.
+    [TAG_INTERMEDIATE_OF]: image.id,
+    ...(image.createdAt ? { [TAG_SOURCE_CREATED_AT]: image.createdAt } : {}),
+  };
+  let copyId: string;
+  try {
+    copyId = await deps.ec2.copyImage({
+      sourceId: image.id,
+      name,
+      // The same name gives the same token: a retried request returns the first copy.
+      clientToken: hash(name, 64),
+      kmsKeyArn: deps.settings.shareKeyArn,
+      description: `${INTERMEDIATE_DESCRIPTION}${image.id}, shareable with ${deps.settings.backupAccount}`,
+      imageTags: carriedTags(image.tags, ours, deps.settings.scopes.ami),
+      snapshotTags: { [TAG_INTERMEDIATE]: 'true', [TAG_SOURCE_IMAGE]: image.id, [TAG_COPY_NAME]: name },
+    });
+  } catch (error) {
+    if (error instanceof CopyQuotaExceededError) {
+      deps.log.warn('copy quota reached; retried when a copy finishes', { imageId: image.id });
+      memory.quotaFullAt = deps.clock.now().getTime();
+      memory.deferred.set(image.id, image);
+      return 'waiting-for-quota';
+    }
+    throw error;
+  }
+  memory.deferred.delete(image.id);
+  known.pending.count += 1;
+  deps.log.info('intermediate image copy requested', { imageId: image.id, intermediateId: copyId });
+  // Just started: its own state change to available (or the sweep) shares it.
+  return 'rekeying';
 }
 
 async function shareAndNotifyImage(image: Ec2Image, deps: Ec2AgentDeps): Promise<AgentStep> {
@@ -500,17 +676,29 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
     groups.set(of, [...(groups.get(of) ?? []), snapshot]);
   }
   const covered = new Set<string>();
-  let liveSnapshots = 0;
+  const backedUp = new Set(snapshots.filter((s) => s.tags[TAG_BACKED_UP_AT]).map((s) => s.id));
+  const snapshotMemory = memoryOf('ebs-snapshot', deps);
+  // Only the intermediates that await the vault count against the cap; the sweep counts them afresh.
+  const pendingSnapshots: PendingCount = { count: 0, at: now };
   for (const [productionId, group] of groups) {
     const [canonical] = group.sort(canonicalOrder);
     for (const snapshot of group) {
       tally.examined += 1;
-      const gone = await retireSnapshot(snapshot, snapshot === canonical, now, tally, deps);
+      const gone = await retireSnapshot(
+        snapshot,
+        snapshot === canonical && !backedUp.has(productionId),
+        now,
+        tally,
+        deps,
+      );
       if (gone === undefined) {
         tally.count(await guarded(() => shareAndNotifySnapshot(snapshot, deps), snapshot.id, deps));
       }
-      if (gone) continue;
-      liveSnapshots += 1;
+      if (gone) {
+        snapshotMemory.retained.delete(snapshot.id);
+        continue;
+      }
+      if (!snapshot.tags[TAG_COPIED_AT]) pendingSnapshots.count += 1;
       covered.add(productionId);
     }
   }
@@ -519,7 +707,8 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
   const byId = new Map(snapshots.map((s) => [s.id, s]));
   const liveNames = new Set<string>();
   const coveredImages = new Set<string>();
-  let liveImages = 0;
+  const imageMemory = memoryOf('ami', deps);
+  const pendingImages: PendingCount = { count: 0, at: now };
   for (const image of images.filter(isIntermediateImage)) {
     tally.examined += 1;
     const fate = FAILED_IMAGE.has(image.state)
@@ -531,9 +720,10 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
       tally.count(await guarded(() => shareAndNotifyImage(image, deps), image.id, deps));
     } else if (await retireImage(image, fate, byId, handled, deps)) {
       tally.removed(fate);
+      imageMemory.retained.delete(image.id);
       continue;
     }
-    liveImages += 1;
+    if (!image.tags[TAG_COPIED_AT]) pendingImages.count += 1;
     liveNames.add(image.name);
     coveredImages.add(image.tags[TAG_SOURCE_IMAGE] ?? '');
   }
@@ -547,6 +737,19 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
   }
 
   // -- Originals the events missed --------------------------------------------
+  // The sweep leaves its counts for the events that follow; it is the backstop, so it tries a copy AWS refused
+  // minutes ago, and forgets deferred originals that have an intermediate or are gone.
+  const snapshotIds = new Set(snapshots.map((s) => s.id));
+  const imageIds = new Set(images.map((i) => i.id));
+  for (const [memory, pending, done, exists] of [
+    [snapshotMemory, pendingSnapshots, covered, snapshotIds],
+    [imageMemory, pendingImages, coveredImages, imageIds],
+  ] as const) {
+    memory.pending = pending;
+    memory.quotaFullAt = undefined;
+    memory.candidates = [];
+    for (const id of memory.deferred.keys()) if (done.has(id) || !exists.has(id)) memory.deferred.delete(id);
+  }
   const recent = (iso: string | undefined) => since(iso, now) >= windowStart;
   const agedOut = (message: string, id: string) => {
     tally.agedOutUncopied += 1;
@@ -555,9 +758,20 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
   if (deps.settings.scopes['ebs-snapshot']) {
     const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
     const scope = deps.settings.scopes['ebs-snapshot'];
-    const verdicts = scopeCacheOf(deps.ec2, 'ebs-snapshot');
+    const verdicts = scopeCacheOf(deps.memory ?? deps.ec2, 'ebs-snapshot');
+    // A snapshot backing a registered image is that image's storage, backed up with it when the image is in
+    // scope: the sweep leaves it to its image rather than read its volume's tags every hour (its own event, if
+    // EBS sends one, still judges it).
+    const storage = new Set(images.flatMap((i) => i.snapshotIds));
     for (const s of snapshots) {
-      if (s.tags[TAG_INTERMEDIATE] || s.tags[TAG_BACKED_UP_AT] || covered.has(s.id) || recent(s.startTime)) continue;
+      if (
+        s.tags[TAG_INTERMEDIATE] ||
+        s.tags[TAG_BACKED_UP_AT] ||
+        covered.has(s.id) ||
+        storage.has(s.id) ||
+        recent(s.startTime)
+      )
+        continue;
       if (verdicts.knownOutOfScope(s.volumeId ?? s.id, s.tags, now)) continue;
       const ofVolume = s.volumeId ? await volumeTags(s.volumeId).catch(() => undefined) : undefined;
       const ids = s.volumeId ? [s.volumeId, s.id] : [s.id];
@@ -568,21 +782,34 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
       }
     }
     const originals = snapshots.filter(
-      (s) => !s.tags[TAG_INTERMEDIATE] && !s.tags[TAG_BACKED_UP_AT] && !covered.has(s.id) && recent(s.startTime),
+      (s) =>
+        !s.tags[TAG_INTERMEDIATE] &&
+        !s.tags[TAG_BACKED_UP_AT] &&
+        !covered.has(s.id) &&
+        !storage.has(s.id) &&
+        recent(s.startTime),
     );
     for (const snapshot of originals) {
       tally.examined += 1;
+      if (
+        pendingSnapshots.count >= deps.settings.maxIntermediateSnapshots &&
+        !snapshotMemory.deferred.has(snapshot.id)
+      ) {
+        // At the cap, its volume's tags are not read now: it is judged when a receipt frees room, or by a later sweep.
+        snapshotMemory.candidates.push(snapshot);
+        snapshotMemory.capReachedAt = now;
+        tally.count('waiting-for-room');
+        continue;
+      }
+      // The listing just made shows no intermediate of it: no lookup before the copy.
       const step = await guarded(
-        () => rekeySnapshot(snapshot, deps, { intermediates: liveSnapshots, volumeTags }),
+        () => rekeySnapshot(snapshot, deps, { pending: pendingSnapshots, volumeTags, listed: true }),
         snapshot.id,
         deps,
       );
-      if (step === 'rekeying' || step === 'notified') liveSnapshots += 1;
       tally.count(step);
     }
   }
-  // The sweep counts afresh, and leaves its counts for the events that follow.
-  setTally('snapshot', liveSnapshots, deps);
   if (deps.settings.scopes.ami) {
     const scope = deps.settings.scopes.ami;
     for (const i of images) {
@@ -595,14 +822,15 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
     const originals = images.filter(
       (i) => !i.tags[TAG_INTERMEDIATE] && !i.tags[TAG_BACKED_UP_AT] && !coveredImages.has(i.id) && recent(i.createdAt),
     );
+    const names = new Set(images.map((i) => i.name));
     for (const image of originals) {
       tally.examined += 1;
-      const step = await guarded(() => rekeyImage(image, deps, { intermediates: liveImages }), image.id, deps);
-      if (step === 'rekeying' || step === 'notified') liveImages += 1;
+      // No lookup by name when the listing shows no image holding it (of the agent's or not).
+      const listed = !names.has(intermediateEc2Name(image.id));
+      const step = await guarded(() => rekeyImage(image, deps, { pending: pendingImages, listed }), image.id, deps);
       tally.count(step);
     }
   }
-  setTally('image', liveImages, deps);
   return tally.summary();
 }
 
@@ -757,18 +985,26 @@ export async function recordEc2Receipt(receipt: Receipt, deps: Ec2AgentDeps): Pr
     const snapshot = await deps.ec2.describeSnapshot(receipt.id);
     if (!snapshot) return 'gone';
     if (!isEbsIntermediate(snapshot)) return 'not-an-intermediate';
-    return markCopied(snapshot.id, snapshot.tags, snapshot.tags[TAG_INTERMEDIATE_OF], receipt.copiedAt, deps);
+    return markCopied(
+      'ebs-snapshot',
+      snapshot.id,
+      snapshot.tags,
+      snapshot.tags[TAG_INTERMEDIATE_OF],
+      receipt.copiedAt,
+      deps,
+    );
   }
   if (receipt.kind === 'ami') {
     const image = await deps.ec2.describeImage(receipt.id);
     if (!image) return 'gone';
     if (!isIntermediateImage(image)) return 'not-an-intermediate';
-    return markCopied(image.id, image.tags, image.tags[TAG_SOURCE_IMAGE], receipt.copiedAt, deps);
+    return markCopied('ami', image.id, image.tags, image.tags[TAG_SOURCE_IMAGE], receipt.copiedAt, deps);
   }
   return 'not-handled';
 }
 
 async function markCopied(
+  kind: Ec2Kind,
   id: string,
   tags: Readonly<Record<string, string>>,
   originalId: string | undefined,
@@ -780,5 +1016,11 @@ async function markCopied(
   if (originalId) await deps.ec2.tag(originalId, { [TAG_BACKED_UP_AT]: copiedAt });
   await deps.ec2.tag(id, { [TAG_COPIED_AT]: copiedAt });
   deps.log.info('the vault holds its copy; intermediate may go', { id });
+  // It blocks no more: its place under the cap goes to a deferred original now, not after its retention.
+  const memory = memoryOf(kind, deps);
+  if (memory.pending) memory.pending.count = Math.max(0, memory.pending.count - 1);
+  memory.unannounced.delete(id);
+  memory.retained.set(id, retainedUntil(copiedAt, deps));
+  await housekeeping(kind, deps, 'room');
   return 'recorded';
 }

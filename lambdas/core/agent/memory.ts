@@ -1,0 +1,103 @@
+/**
+ * What one agent container remembers between invocations, per kind: how
+ * many of its intermediates await the vault, the originals it deferred,
+ * the intermediates whose receipt came and that may go at a known time, and
+ * the unannounced intermediates its last count saw.
+ *
+ * In the container on purpose, as the scope cache is: nothing in a source
+ * account may hold the agent's state (no table, and production's snapshots
+ * take no tag but `bunker:backed-up-at`). What one container does not know,
+ * another container's events or the hourly sweep do: every entry is a
+ * shortcut, never the only way to an outcome.
+ *
+ * The handler makes one per container (`agent-wiring.ts`); the simulation
+ * one per simulated container. Without one, the agent keeps one per port
+ * object, which is one per container in the handler and one per test
+ * fixture in the tests.
+ */
+import type { KindName } from '../../kinds/types';
+
+/** The intermediates of a kind that block: made and not yet confirmed by the vault's receipt. */
+export interface PendingCount {
+  count: number;
+  /** When it was counted by a listing (ms); kept up to date with what this container does since. */
+  readonly at: number;
+}
+
+/** What this container knows of one kind in its account and Region. */
+export class KindMemory<Original, Candidate = Original> {
+  pending?: PendingCount;
+  /**
+   * Originals the last count's listing showed with no intermediate and no
+   * mark of being backed up, not judged yet: the ones other containers
+   * deferred (or whose event was lost), for when this container has room.
+   */
+  candidates: Candidate[] = [];
+  /** When this container last found the cap reached: while recent, a receipt here looks for originals to start. */
+  capReachedAt?: number;
+  /** Originals judged in scope that wait for room or for the copy quota, oldest first, with what starting them needs. */
+  readonly deferred = new Map<string, Original>();
+  /** Intermediates the vault confirmed, by id (or ARN), with when their retention ends (ms). */
+  readonly retained = new Map<string, number>();
+  /** Available intermediates a count found unannounced, with when (ms): announced if the next count still finds them. */
+  readonly unannounced = new Map<string, number>();
+  /** When AWS last refused an intermediate copy on its quota; cleared when a copy of the kind finishes. */
+  quotaFullAt?: number;
+}
+
+/** One container's memory of the agent's work, by kind. */
+export class AgentMemory {
+  private readonly kinds = new Map<KindName, KindMemory<unknown, unknown>>();
+
+  of<Original, Candidate = Original>(kind: KindName): KindMemory<Original, Candidate> {
+    let found = this.kinds.get(kind);
+    if (!found) this.kinds.set(kind, (found = new KindMemory<unknown, unknown>()));
+    return found as KindMemory<Original, Candidate>;
+  }
+}
+
+const byPort = new WeakMap<object, AgentMemory>();
+
+/** The memory the deps name, or the one kept for their port object when they name none. */
+export function agentMemory(memory: AgentMemory | undefined, port: object): AgentMemory {
+  if (memory) return memory;
+  let found = byPort.get(port);
+  if (!found) byPort.set(port, (found = new AgentMemory()));
+  return found;
+}
+
+/** A quota refusal is trusted this long when no finished copy clears it first (a lost event, another container's copy). */
+export const QUOTA_FULL_MS = 5 * 60_000;
+
+/** Whether starting a copy now is worth a request: AWS said "full" recently and no copy of the kind has finished since. */
+export function quotaFull(kind: KindMemory<unknown, unknown>, now: number): boolean {
+  return kind.quotaFullAt !== undefined && now - kind.quotaFullAt < QUOTA_FULL_MS;
+}
+
+/** How long after this container last found the cap reached its receipts still look for originals others deferred. */
+export const BUSY_MS = 60 * 60_000;
+
+/** Whether the account was at the cap lately, as this container saw it. */
+export function recentlyAtCap(kind: KindMemory<unknown, unknown>, now: number): boolean {
+  return kind.capReachedAt !== undefined && now - kind.capReachedAt < BUSY_MS;
+}
+
+/**
+ * What the invocation just saw free: `room` (a receipt: an intermediate
+ * blocks no more), `quota` (a copy finished: a copy slot of the account), or
+ * nothing (a production snapshot: nothing freed).
+ */
+export type Freed = 'room' | 'quota' | 'nothing';
+
+/**
+ * Whether, after what was `freed`, deferred originals are worth a try. A
+ * finished copy frees no room under the cap: with the known count (however
+ * old) at the cap, nothing is asked. A receipt frees room, so a container
+ * recently at the cap also looks for originals other containers deferred.
+ */
+export function worthTrying(kind: KindMemory<unknown, unknown>, freed: Freed, cap: number, now: number): boolean {
+  if (quotaFull(kind, now)) return false;
+  if (freed === 'room') return kind.deferred.size > 0 || recentlyAtCap(kind, now);
+  if (freed === 'quota') return kind.deferred.size > 0 && (kind.pending?.count ?? cap) < cap;
+  return false;
+}
