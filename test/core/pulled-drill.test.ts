@@ -3,6 +3,7 @@
  * real pulls into the in-memory vault store and inventory, then drilled
  * through the modules of `lambdas/core/pull/restore/drill.ts`.
  */
+import { heldVersions } from '../../lambdas/core/drill/held';
 import { describe, expect, it } from 'vitest';
 import type { DrillModule, DrillSubject } from '../../lambdas/core/drill/types';
 import { silentLog } from '../../lambdas/core/ports';
@@ -10,7 +11,6 @@ import { pullTables } from '../../lambdas/core/pull/dynamodb/pull';
 import { hmacFingerprint } from '../../lambdas/core/pull/fingerprint';
 import {
   drillTableName,
-  heldCopies,
   type PulledDrillDeps,
   tableDrillModule,
   valueDrillModule,
@@ -121,7 +121,9 @@ describe('value drills', () => {
 
   it("passes an older version against its object's own checksum", async () => {
     const w = await pulledParameter();
-    expect(await heldCopies(w.store, (await w.records.get(SSM_ID)) as PulledRecord)).toEqual([V1_KEY, V2_KEY]);
+    expect(
+      (await heldVersions(w.store, (await w.records.get(SSM_ID)) as PulledRecord)).map((held) => held.objectKey),
+    ).toEqual([V1_KEY, V2_KEY]);
     const { checks } = await drill(valueDrillModule('ssm', w.deps), 'd2', {
       ...subject('ssm', SSM_ID, '/app/db', V1_KEY),
       pick: 'older',
@@ -211,7 +213,9 @@ describe('table drills', () => {
     const s = subject('dynamodb', TABLE_ID, 'orders', SCAN_MANIFEST);
     const drillId = 'dynamodb:111111111111:eu-west-1:orders:2026-11-01T02:00:00.000Z';
     const result = await drill(module, drillId, s);
-    expect(await heldCopies(w.store, (await w.records.get(TABLE_ID)) as PulledRecord)).toEqual([SCAN_MANIFEST]);
+    expect(
+      (await heldVersions(w.store, (await w.records.get(TABLE_ID)) as PulledRecord)).map((held) => held.objectKey),
+    ).toEqual([SCAN_MANIFEST]);
 
     expect(drillTableName('bunker', drillId)).toBe('bunker-drill-6b2b53d4c28b');
     expect(result.handle).toEqual({ table: 'bunker-drill-6b2b53d4c28b', drillId });

@@ -25,7 +25,7 @@ import type { DrillCheck, DrillKind, DrillModule, DrillSubject, RestoreProgress 
 import { sameKmsKey } from '../../keys';
 import { safeText } from '../../text';
 import { ItemsChecksum } from '../dynamodb/checksum';
-import { type DumpManifest, manifestKey, tablePrefix } from '../dynamodb/manifest';
+import { type DumpManifest, manifestKey } from '../dynamodb/manifest';
 import type { Item, TableSpec, TableTarget } from '../dynamodb/types';
 import type { Fingerprint, PulledInventory, PulledRecord, VaultStore } from '../types';
 import {
@@ -221,25 +221,6 @@ async function validateValue(
   checks.push(keyCheck(facts, deps.backupKeyArn, 'the held object'));
   checks.push(writtenOnceCheck(facts, 'the held object'));
   return checks;
-}
-
-/**
- * Every held copy of a pulled resource a drill may pick, oldest first, as
- * `DrillSubject.copyId`s: a parameter's or secret's version objects, a
- * table's finished dumps (their `manifest.json`). The newest is the record's
- * `latest.objectKey`; the others are the older copies within retention.
- */
-export async function heldCopies(store: VaultStore, record: PulledRecord): Promise<string[]> {
-  const { sourceAccount: account, sourceRegion: region, sourceId: name } = record;
-  if (record.kind === 'dynamodb-table') {
-    return (await store.list(tablePrefix(account, region, name)))
-      .map((o) => o.key)
-      .filter((key) => key.endsWith('/manifest.json'));
-  }
-  const kind: ValueKind = record.kind === 'ssm-parameter' ? 'ssm' : 'secrets';
-  return (await store.list(valueNamePrefix(kind, account, region, name)))
-    .map((o) => o.key)
-    .filter((key) => parseValueObjectKey(key) !== undefined);
 }
 
 /** The dumps a drill of `subject` replays: the chain that ends at the held dump its `copyId` names. */
