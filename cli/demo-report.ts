@@ -3,6 +3,7 @@
  * checks that make the demo's claims verifiable rather than decorative.
  */
 import { type DemoResult, runDemo } from './demo';
+import { DRILL_KIND_KEYS } from '../lib/config/schema';
 import { inventoryTable, pulledTable } from './inventory';
 
 /** The demo's claims, each checked against the emulator's state. */
@@ -35,7 +36,22 @@ export function demoVerdicts(result: DemoResult): { ok: boolean; line: string }[
       line: 'nothing left pending, copying or failed',
     },
     ...pulledVerdicts(result),
+    ...drillVerdicts(result),
   ];
+}
+
+/** Every enabled kind proven to restore: a passed drill of each, read back from the drill log. */
+function drillVerdicts(result: DemoResult): { ok: boolean; line: string }[] {
+  const enabled = DRILL_KIND_KEYS.filter((kind) => result.config.artifacts[kind].enabled);
+  return enabled.map((kind) => {
+    const ofKind = result.drills.filter((d) => d.kind === kind);
+    const passed = ofKind.filter((d) => d.last.outcome === 'passed' && d.last.tornDown);
+    const slowest = Math.max(0, ...passed.map((d) => d.last.restoreSeconds ?? 0));
+    return {
+      ok: ofKind.length > 0 && passed.length === ofKind.length,
+      line: `${kind}: ${passed.length} of ${ofKind.length} resource(s) restored in a drill, validated and torn down (slowest ${slowest} s)`,
+    };
+  });
 }
 
 /** The pulled backups' claims: held, written only when changed, restored equal, never logged. */

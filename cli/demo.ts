@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateDBInstanceCommand,
@@ -14,10 +15,12 @@ import {
 } from '@aws-sdk/client-rds';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { clientConfig } from '../lambdas/adapters/aws-context';
+import { DynamoDrillLog } from '../lambdas/adapters/drill/dynamo-drill-log';
+import type { DrillSummary } from '../lambdas/core/drill/types';
 import type { InventoryRecord } from '../lambdas/core/inventory';
 import type { Log } from '../lambdas/core/ports';
 import type { PulledRecord, PullRunSummary } from '../lambdas/core/pull/types';
-import { intakeTopicArn } from '../lambdas/core/names';
+import { intakeTopicArn, vaultNames } from '../lambdas/core/names';
 import { notificationOf } from '../lambdas/core/notification';
 import { parseConfig } from '../lib/config/load';
 import type { BunkerConfig } from '../lib/config/schema';
@@ -251,6 +254,8 @@ export interface DemoResult {
   readonly vault: { readonly objects: number; readonly underBackupKey: number; readonly locked: number };
   /** Canary values found in a log line or an inventory record (none, or the demo fails). */
   readonly canaryLeaks: readonly string[];
+  /** The drill log after the demo's drills: each resource's latest drill. */
+  readonly drills: readonly DrillSummary[];
 }
 
 /** The whole demo scenario on an emulator that is already running. */
@@ -318,6 +323,10 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
   );
   const pulledChecks = await restoreAndCompare(config, endpoint, seeded, beforeRotation, progress);
   await demoDrills(config, backupContext, progress);
+  const drills = await new DynamoDrillLog(
+    new DynamoDBClient(clientConfig(backupContext)),
+    vaultNames(config.name).inventoryTable,
+  ).latest();
 
   await (await import('./runbook')).demoRunbook(config, backupContext, progress);
   await (await import('./coverage')).demoCoverage(config, endpoint, progress);
@@ -340,5 +349,6 @@ export async function runDemo(endpoint: string, progress: (line: string) => void
     pulledChecks,
     vault,
     canaryLeaks,
+    drills,
   };
 }

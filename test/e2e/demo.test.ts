@@ -22,6 +22,15 @@ describe('make demo', () => {
     expect(failed).toEqual([]);
   });
 
+  it('ends with a passed drill of every kind it backs up, each restore torn down', () => {
+    const kinds = [...new Set(result.drills.map((d) => d.kind))].sort();
+    expect(kinds).toEqual(['ami', 'aurora', 'dynamodb', 'ebs', 'rds', 'secrets', 'ssm']);
+    for (const drill of result.drills) {
+      expect(drill.last, `${drill.kind} ${drill.resource}`).toMatchObject({ outcome: 'passed', tornDown: true });
+      expect(drill.last.checks.every((check) => check.ok)).toBe(true);
+    }
+  });
+
   it('copies each in-scope source snapshot once into the backup account under its own key', () => {
     const available = result.records.filter((r) => r.status === 'available');
     const byKind = (kind: string) => available.filter((r) => r.kind === kind);

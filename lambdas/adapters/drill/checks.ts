@@ -51,3 +51,33 @@ export function isBackPressure(error: unknown): boolean {
   const kind = classifyAwsError(error);
   return kind === 'throttled' || kind === 'quota';
 }
+
+/**
+ * Whether a security group's egress rules let no packet out: none at all,
+ * or only the rule CloudFormation stacks use to replace EC2's default
+ * allow-all (CDK's "disallow all traffic": ICMP type 252 code 86 to
+ * 255.255.255.255/32, which matches nothing). The vault stack's drill
+ * group has that one; a group made by `createDrillPlace` has none.
+ */
+export function sendsNothing(
+  egress: readonly {
+    IpProtocol?: string;
+    FromPort?: number;
+    ToPort?: number;
+    IpRanges?: readonly { CidrIp?: string }[];
+    Ipv6Ranges?: readonly unknown[];
+    PrefixListIds?: readonly unknown[];
+    UserIdGroupPairs?: readonly unknown[];
+  }[],
+): boolean {
+  return egress.every(
+    (rule) =>
+      rule.IpProtocol === 'icmp' &&
+      rule.FromPort === 252 &&
+      rule.ToPort === 86 &&
+      (rule.IpRanges ?? []).every((range) => range.CidrIp === '255.255.255.255/32') &&
+      (rule.Ipv6Ranges ?? []).length === 0 &&
+      (rule.PrefixListIds ?? []).length === 0 &&
+      (rule.UserIdGroupPairs ?? []).length === 0,
+  );
+}

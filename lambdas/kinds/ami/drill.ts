@@ -24,7 +24,7 @@ import {
 import { DRILL_TAG, drillHash, drillTags } from '../../core/drill/names';
 import type { DrillSettings } from '../../core/drill/settings';
 import type { DrillCheck, DrillModule, DrillSubject, RestoreProgress } from '../../core/drill/types';
-import { check, orMissing } from '../../adapters/drill/checks';
+import { check, orMissing, sendsNothing } from '../../adapters/drill/checks';
 import { sameKmsKey } from '../../core/keys';
 import { drillVolumes } from '../ebs-snapshot/drill';
 
@@ -131,9 +131,9 @@ export class AmiDrill implements DrillModule {
         'isolated',
         groups.length === 1 &&
           groups[0] === this.settings.place.securityGroupId &&
-          egress.length === 0 &&
+          sendsNothing(egress) &&
           !instance.PublicIpAddress,
-        `security groups ${groups.join(', ') || 'none'}, ${egress.length} egress rule(s), ${instance.PublicIpAddress ? 'a' : 'no'} public address`,
+        `security groups ${groups.join(', ') || 'none'}, ${sendsNothing(egress) ? 'no egress' : `${egress.length} egress rule(s) that let packets out`}, ${instance.PublicIpAddress ? 'a' : 'no'} public address`,
       ),
     ];
   }
