@@ -554,7 +554,9 @@ export const BunkerConfigSchema = z
           .min(1, { error: 'expected at least 1' })
           .max(90, { error: 'expected at most 90 (RDS allows 100 manual snapshots per Region)' })
           .default(20)
-          .describe('At most this many intermediates per account, Region and kind; beyond it the agent waits.'),
+          .describe(
+            "At most this many intermediates per account, Region and kind awaiting the vault's receipt; beyond it the agent waits, and a receipt starts the next.",
+          ),
       })
       .strict()
       .default({ intermediateRetentionHours: 1, intermediateHorizonHours: 24 * 14, maxIntermediateSnapshots: 20 })
