@@ -344,11 +344,12 @@ program
 program
   .command('drill')
   .description(
-    'Prove copies restorable: restore the newest copy of each resource (databases, clusters, volumes, images, and ' +
-      'the pulled kinds whose drills are deployed) into the isolated drill network of the backup account, validate it ' +
-      "(status, engine and version, size, the backup-data key, no public access), time it against the kind's " +
-      'restore-time target, delete everything it made and record the result in the inventory (see `bunker status`). ' +
-      'A failed drill raises an alert.\n' +
+    'Prove copies restorable: restore the newest copy of each resource into the isolated drill network of the ' +
+      'backup account (databases, clusters, volumes, images and tables are restored; parameters and secrets are ' +
+      'decrypted and compared, never written), validate it (status, engine and version, size, the backup-data key, ' +
+      "no public access, checksums and counts), time it against the kind's restore-time target, delete everything " +
+      'it made and record the result in the inventory (see `bunker status`). A failed drill raises an alert. ' +
+      'For RDS and Aurora, the engine check is that RDS reports its endpoint: nothing connects to it yet.\n' +
       "Against AWS it starts the vault's <name>-drill state machine and follows it, printing what it waits for; the " +
       'state machine finishes (and tears down) even if this command is stopped. With --endpoint it runs the same ' +
       'steps in-process on the emulator.\n' +
