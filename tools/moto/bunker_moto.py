@@ -1815,6 +1815,8 @@ def _patch_dynamodb_exports() -> None:
 
 _patch_dynamodb_exports()
 
+import lambda_bridge  # noqa: E402,F401  (tools/moto/lambda_bridge.py: state machines run, Lambda tasks reach a test's function host)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Start moto's server with the patches above: same arguments as
