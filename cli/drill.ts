@@ -17,9 +17,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   DescribeExecutionCommand,
-  GetExecutionHistoryCommand,
+  type HistoryEvent,
+  paginateGetExecutionHistory,
   SFNClient,
   StartExecutionCommand,
+  StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
 import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
 import { isBackPressure } from '../lambdas/adapters/drill/checks';
@@ -34,6 +36,7 @@ import type { DrillLog, DrillModules, DrillResult, DrillState } from '../lambdas
 import { BunkerError } from '../lambdas/core/errors';
 import { vaultNames } from '../lambdas/core/names';
 import { systemClock } from '../lambdas/core/ports';
+import { safeText } from '../lambdas/core/text';
 import { drillSettings } from '../lib/config/runtime';
 import { type BunkerConfig, DRILL_KIND_KEYS } from '../lib/config/schema';
 import { alertsTopicName } from '../lib/constructs/audit';
@@ -182,48 +185,198 @@ export async function drillOnEmulator(
   return states.some((s) => s.failure) ? DRILL_EXIT.failed : DRILL_EXIT.passed;
 }
 
+/** The drill state machine's ARN: `<name>-drill` in the backup account's home Region. */
+export function drillStateMachineArn(config: BunkerConfig): string {
+  const { account, region } = config.backup;
+  return `arn:${partitionOf(region)}:states:${region}:${account}:stateMachine:${config.name}-drill`;
+}
+
+const partitionOf = (region: string) =>
+  region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+
+/** A state's output as the history records it, when it is JSON. */
+function outputOf(event: HistoryEvent): unknown {
+  const output = event.stateExitedEventDetails?.output;
+  if (!output) return undefined;
+  try {
+    return JSON.parse(output);
+  } catch {
+    return undefined;
+  }
+}
+
+const isDrillState = (value: unknown): value is DrillState =>
+  typeof value === 'object' && value !== null && typeof (value as DrillState).drillId === 'string';
+
+/**
+ * What an execution of the drill state machine has done, read from its
+ * history: the plan (the Plan state's output), each drill's latest state
+ * (the Advance state's outputs), and the drills whose step failed (caught
+ * into "Drill step failed"). The history carries the states' outputs: the
+ * drills' identifiers and phases, never a value.
+ */
+export class ExecutionProgress {
+  /** Drill ids in plan order, once the plan is known. */
+  planned?: readonly string[];
+  readonly drills = new Map<string, DrillState>();
+  /** Drills whose step failed (a function error, caught): they did not finish. */
+  readonly stepFailed = new Set<string>();
+  /** Events seen so far, by id: the history is read again from its newest end at each poll. */
+  private seen = 0;
+
+  get lastEventId(): number {
+    return this.seen;
+  }
+
+  /** Takes events (any order, repeats ignored) and returns the lines that say what changed. */
+  take(events: readonly HistoryEvent[], elapsedText: string): string[] {
+    const lines: string[] = [];
+    const fresh = events.filter((e) => (e.id ?? 0) > this.seen).sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+    for (const event of fresh) {
+      this.seen = Math.max(this.seen, event.id ?? 0);
+      const name = event.stateExitedEventDetails?.name;
+      const output = outputOf(event);
+      if (name === 'Plan' && output && Array.isArray((output as { drills?: unknown }).drills)) {
+        const drills = (output as { drills: unknown[] }).drills.filter(isDrillState);
+        this.planned = drills.map((d) => d.drillId);
+        lines.push(`${drills.length} drill(s) planned.`);
+        for (const drill of drills) {
+          this.drills.set(drill.drillId, drill);
+          lines.push(`  ${what(drill)}: queued`);
+        }
+      } else if ((name === 'Advance' || name === 'Drill step failed') && isDrillState(output)) {
+        const before = this.drills.get(output.drillId);
+        this.drills.set(output.drillId, output);
+        if (name === 'Drill step failed') {
+          this.stepFailed.add(output.drillId);
+          const error = (output as { error?: { Error?: string } }).error?.Error ?? 'an error';
+          lines.push(`  [${elapsedText}] ${what(output)}: STEP FAILED (${error}): see the drill function's log`);
+        } else if (output.done) {
+          lines.push(`  [${elapsedText}] ${what(output)}: ${output.failure ? `FAILED: ${output.failure}` : 'passed'}`);
+        } else if (!before || before.phase !== output.phase || !before.handle) {
+          lines.push(`  [${elapsedText}] ${what(output)}: ${PHASE_WORDS[output.phase]}`);
+        }
+      }
+    }
+    return lines;
+  }
+
+  /** How many drills are in each phase: `2 restoring, 1 done of 3`. */
+  summary(): string {
+    const counts = new Map<string, number>();
+    for (const drill of this.drills.values()) {
+      const phase = drill.done ? 'done' : drill.phase;
+      counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    }
+    const order = ['restoring', 'validating', 'tearing-down', 'done'];
+    const parts = order.filter((p) => counts.get(p)).map((p) => `${counts.get(p)} ${p.replace('-', ' ')}`);
+    return `${parts.join(', ') || 'planning'}${this.planned ? ` of ${this.planned.length}` : ''}`;
+  }
+}
+
+/** Reads the events after `progress.lastEventId`, newest first, stopping at the first one already seen. */
+async function newEvents(sfn: SFNClient, executionArn: string, progress: ExecutionProgress): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  for await (const page of paginateGetExecutionHistory(
+    { client: sfn, pageSize: 1000 },
+    { executionArn, reverseOrder: true, includeExecutionData: true },
+  )) {
+    const pageEvents = page.events ?? [];
+    events.push(...pageEvents);
+    if (pageEvents.some((e) => (e.id ?? 0) <= progress.lastEventId)) break;
+  }
+  return events;
+}
+
+/** How often `bunker drill` reads the execution against AWS, and after how long without news it says it still waits. */
+const POLL_SECONDS = 15;
+const QUIET_SECONDS = 60;
+
 /**
  * `bunker drill` against AWS: starts the drill state machine with the
- * filters and follows it until it ends, printing what it waits for.
+ * filters and follows it until it ends, printing each drill's progress
+ * from the execution history, then the results from the inventory.
+ *
+ * @throws BunkerError when the state machine does not exist
  */
 export async function drillOnAws(
   config: BunkerConfig,
   context: AwsContext,
   filter: DrillFilter,
   say: (line: string) => void,
-  options: { pollSeconds?: number; partition?: string } = {},
+  options: { pollSeconds?: number; sleep?: (ms: number) => Promise<void> } = {},
 ): Promise<number> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const pollMs = (options.pollSeconds ?? POLL_SECONDS) * 1000;
   const sfn = new SFNClient(clientConfig(context));
-  const arn = `arn:${options.partition ?? 'aws'}:states:${config.backup.region}:${config.backup.account}:stateMachine:${config.name}-drill`;
-  const since = new Date().toISOString();
-  const started = Date.now();
-  const { executionArn } = await sfn.send(
-    new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify({ plan: { ...filter } }) }),
-  );
-  if (!executionArn) throw new BunkerError(`Step Functions started no execution of ${arn}`);
-  say(`Started ${executionArn}`);
-  let status = 'RUNNING';
-  while (status === 'RUNNING') {
-    await new Promise((resolve) => setTimeout(resolve, (options.pollSeconds ?? 15) * 1000));
-    status = (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status ?? 'UNKNOWN';
-    const { events = [] } = await sfn.send(
-      new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 20 }),
+  const dynamo = new DynamoDBClient(clientConfig(context));
+  try {
+    const arn = drillStateMachineArn(config);
+    const since = new Date().toISOString();
+    const started = Date.now();
+    const plan = Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined));
+    let executionArn: string | undefined;
+    try {
+      ({ executionArn } = await sfn.send(
+        new StartExecutionCommand({ stateMachineArn: arn, input: JSON.stringify({ plan }) }),
+      ));
+    } catch (error) {
+      if (error instanceof StateMachineDoesNotExist) {
+        throw new BunkerError(
+          `The drill state machine ${arn} does not exist: deploy the vault stack with drills.enabled ` +
+            '(bunker deploy), or drill on the emulator with --endpoint.',
+        );
+      }
+      throw error;
+    }
+    if (!executionArn) throw new BunkerError(`Step Functions started no execution of ${arn}`);
+    say(`Started ${executionArn}`);
+    say('The state machine finishes every drill (and tears it down) even if this command is stopped.');
+    const progress = new ExecutionProgress();
+    let status = 'RUNNING';
+    let lastNews = Date.now();
+    let described: { error?: string; cause?: string } = {};
+    while (status === 'RUNNING') {
+      await sleep(pollMs);
+      const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      status = execution.status ?? 'UNKNOWN';
+      described = { error: execution.error, cause: execution.cause };
+      const lines = progress.take(await newEvents(sfn, executionArn, progress), elapsed(started));
+      for (const line of lines) say(line);
+      if (lines.length > 0) lastNews = Date.now();
+      else if (status === 'RUNNING' && Date.now() - lastNews >= QUIET_SECONDS * 1000) {
+        say(`  [${elapsed(started)}] still running: ${progress.summary()}`);
+        lastNews = Date.now();
+      }
+    }
+    const log = new DynamoDrillLog(dynamo, vaultNames(config.name).inventoryTable);
+    const planned = new Set(progress.planned ?? []);
+    const results = (await resultsSince(log, since, filter)).filter(
+      (r) => planned.size === 0 || planned.has(r.drillId),
     );
-    const entered = events.find((e) => e.stateEnteredEventDetails)?.stateEnteredEventDetails?.name;
-    say(`  [${elapsed(started)}] ${status.toLowerCase()}${entered ? `, in ${entered}` : ''}`);
+    for (const line of resultLines(results)) say(line);
+    const anyFailed =
+      results.some((r) => r.outcome === 'failed') || [...progress.drills.values()].some((d) => d.done && d.failure);
+    if (status !== 'SUCCEEDED') {
+      const why = [described.error, described.cause].filter(Boolean).join(': ');
+      say(`The drill execution ended ${status}${why ? ` (${safeText(why, 500)})` : ''}: see ${executionArn}.`);
+      return anyFailed ? DRILL_EXIT.failed : DRILL_EXIT.error;
+    }
+    if (progress.planned?.length === 0 || (progress.planned === undefined && results.length === 0)) {
+      say('Nothing was drilled: no copy matches (see `bunker inventory`).');
+      return DRILL_EXIT.error;
+    }
+    if (anyFailed) return DRILL_EXIT.failed;
+    const unfinished = [...progress.drills.values()].filter((d) => !d.done);
+    if (unfinished.length > 0) {
+      say(`${unfinished.length} drill(s) did not finish (a step failed): see the drill function's log and alarms.`);
+      return DRILL_EXIT.error;
+    }
+    return DRILL_EXIT.passed;
+  } finally {
+    sfn.destroy();
+    dynamo.destroy();
   }
-  const log = new DynamoDrillLog(new DynamoDBClient(clientConfig(context)), vaultNames(config.name).inventoryTable);
-  const results = await resultsSince(log, since, filter);
-  for (const line of resultLines(results)) say(line);
-  if (status !== 'SUCCEEDED') {
-    say(`The drill execution ended ${status}: see ${executionArn} in the Step Functions console.`);
-    return results.some((r) => r.outcome === 'failed') ? DRILL_EXIT.failed : DRILL_EXIT.error;
-  }
-  if (results.length === 0) {
-    say('Nothing was drilled: no copy matches (see `bunker inventory`).');
-    return DRILL_EXIT.error;
-  }
-  return results.some((r) => r.outcome === 'failed') ? DRILL_EXIT.failed : DRILL_EXIT.passed;
 }
 
 /**
