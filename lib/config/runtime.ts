@@ -227,5 +227,6 @@ export function drillSettings(
     maxAgeDays: config.drills.maxAgeDays,
     kinds,
     alertsTopicArn,
+    maxPerRun: config.drills.maxPerRun,
   };
 }

@@ -448,6 +448,15 @@ export const DrillsSchema = z
       .max(20, { error: 'expected at most 20' })
       .default(2)
       .describe('Drills a scheduled run restores at once.'),
+    maxPerRun: z
+      .number({ error: 'expected a whole number' })
+      .int({ error: 'expected a whole number' })
+      .min(1, { error: 'expected at least 1' })
+      .max(100, { error: 'expected at most 100' })
+      .default(50)
+      .describe(
+        "Drills in one run at most, the resources drilled longest ago first, so successive runs go round every resource; a run's plan is its state machine's state, which Step Functions holds to 256 KB.",
+      ),
     restoreTargetMinutes: z
       .object(
         Object.fromEntries(

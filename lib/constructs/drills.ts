@@ -268,6 +268,8 @@ export class Drills extends Construct {
       itemsPath: '$.drills',
       maxConcurrency: config.drills.concurrency,
       comment: `At most ${config.drills.concurrency} restores at once (drills.concurrency)`,
+      // The drills' final states are in the inventory; kept here, a full run's would pass the 256 KB state limit.
+      resultPath: sfn.JsonPath.DISCARD,
     });
     drills.itemProcessor(advance.next(done));
 

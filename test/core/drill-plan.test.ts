@@ -187,6 +187,81 @@ describe('planDrills', () => {
   });
 });
 
+describe('planDrills with drills.maxPerRun', () => {
+  /** `r000` … `r119`: 120 databases, one copy each. */
+  const names = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => `r${String(from + i).padStart(3, '0')}`);
+  const copies = names(0, 120).map((name) => copy(`${name}-s`, name, 1));
+  /** What the drill log says after a run that finished at `at`: each drilled resource's latest drill. */
+  const logAfter = (runs: { drills: ReturnType<typeof planDrills>; at: string }[]): DrillSummary[] => {
+    const latest = new Map<string, DrillSummary>();
+    for (const { drills, at } of runs) {
+      for (const drill of drills) {
+        const { kind, account, region, resource } = drill.subject;
+        const last: DrillResult = {
+          drillId: drill.drillId,
+          subject: drill.subject,
+          outcome: 'passed',
+          startedAt: at,
+          finishedAt: at,
+          targetSeconds: 3600,
+          checks: [],
+          tornDown: true,
+        };
+        latest.set(resource, { kind, account, region, resource, last, lastPassed: last });
+      }
+    }
+    return [...latest.values()];
+  };
+  const resources = (drills: ReturnType<typeof planDrills>) => drills.map((d) => d.subject.resource);
+
+  it('goes round 120 resources at 50 a run: never drilled first, then the longest ago, all covered in three runs', () => {
+    const first = planDrills({ copies, pulled: [] }, options({ maxPerRun: 50 }));
+    expect(resources(first)).toEqual(names(0, 50));
+    const second = planDrills(
+      { copies, pulled: [], drilled: logAfter([{ drills: first, at: '2026-06-01T01:00:00.000Z' }]) },
+      options({ maxPerRun: 50 }),
+    );
+    expect(resources(second)).toEqual(names(50, 100));
+    const third = planDrills(
+      {
+        copies,
+        pulled: [],
+        drilled: logAfter([
+          { drills: first, at: '2026-06-01T01:00:00.000Z' },
+          { drills: second, at: '2026-06-08T01:00:00.000Z' },
+        ]),
+      },
+      options({ maxPerRun: 50 }),
+    );
+    expect(resources(third)).toEqual([...names(100, 120), ...names(0, 30)]);
+    expect(new Set([...first, ...second, ...third].map((d) => d.subject.resource)).size).toBe(120);
+  });
+
+  it('counts an older copy as a drill: the newest of each resource first, its older copy only while it fits', () => {
+    const two = [copy('a1', 'alpha', 1), copy('a2', 'alpha', 3), copy('b1', 'beta', 1), copy('b2', 'beta', 3)];
+    expect(picks(planDrills({ copies: two, pulled: [] }, options({ older: true, maxPerRun: 3 })))).toEqual([
+      'rds alpha newest copy-a1',
+      'rds alpha older copy-a2',
+      'rds beta newest copy-b1',
+    ]);
+  });
+
+  it('keeps the plan of a full run (100 drills, the most maxPerRun allows) under half of Step Functions’ 256 KB', () => {
+    // The longest names a run is likely to carry: 255-character table names, 63-character RDS copy identifiers.
+    const long = (i: number) => `${'t'.repeat(250)}${String(i).padStart(5, '0')}`;
+    const big = Array.from({ length: 120 }, (_, i) =>
+      copy(`${long(i)}-snapshot`, long(i), 1, {
+        targetId: `bunker-${long(i)}`.slice(0, 58) + String(i).padStart(5, '0'),
+      }),
+    );
+    const drills = planDrills({ copies: big, pulled: [] }, options({ maxPerRun: 100 }));
+    expect(drills).toHaveLength(100);
+    // The Map's input is the Plan state's output; the Map discards its result (lib/constructs/drills.ts).
+    expect(Buffer.byteLength(JSON.stringify({ drills }))).toBeLessThan(131_072);
+  });
+});
+
 describe('staleness', () => {
   const result = (resource: string, outcome: 'passed' | 'failed', finishedDaysAgo: number): DrillResult => ({
     drillId: `rds:${A}:${REGION}:${resource}:${daysAgo(finishedDaysAgo)}`,

@@ -97,17 +97,23 @@ export async function planRequested(request: PlanRequest, deps: DrillActionDeps)
   const older = request.scheduled === true && deps.settings.olderCopies;
   const kind =
     request.kind === undefined ? undefined : isDrillKind(request.kind) ? request.kind : drillKindOf(request.kind);
-  return planDrills(await deps.planInput(older), {
-    now: deps.clock.now(),
-    backupRegion: deps.settings.backupRegion,
-    kinds: deps.settings.kinds,
-    older,
-    random: deps.random,
-    ...(deps.retentionDays ? { retentionDays: deps.retentionDays } : {}),
-    ...(kind ? { kind } : {}),
-    ...(request.account ? { account: request.account } : {}),
-    ...(request.resource ? { resource: request.resource } : {}),
-  });
+  // The drill log says which resources waited longest: a capped run takes them first.
+  const drilled = deps.settings.maxPerRun === undefined ? [] : await deps.log.latest();
+  return planDrills(
+    { ...(await deps.planInput(older)), drilled },
+    {
+      now: deps.clock.now(),
+      backupRegion: deps.settings.backupRegion,
+      kinds: deps.settings.kinds,
+      older,
+      random: deps.random,
+      ...(deps.settings.maxPerRun !== undefined ? { maxPerRun: deps.settings.maxPerRun } : {}),
+      ...(deps.retentionDays ? { retentionDays: deps.retentionDays } : {}),
+      ...(kind ? { kind } : {}),
+      ...(request.account ? { account: request.account } : {}),
+      ...(request.resource ? { resource: request.resource } : {}),
+    },
+  );
 }
 
 export function engineDeps(deps: DrillActionDeps): DrillDeps {

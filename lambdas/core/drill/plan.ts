@@ -49,6 +49,11 @@ export interface PlanInput {
    * not, as the vault store lists them; the newest itself may be among them.
    */
   readonly olderPulled?: ReadonlyMap<string, readonly OlderHeld[]>;
+  /**
+   * The latest drill of each resource (the drill log): which resources have
+   * gone longest without one, so a run capped at `maxPerRun` takes them first.
+   */
+  readonly drilled?: readonly DrillSummary[];
 }
 
 export interface PlanOptions {
@@ -66,6 +71,13 @@ export interface PlanOptions {
   readonly kind?: DrillKind;
   readonly account?: string;
   readonly resource?: string;
+  /**
+   * At most this many drills in the plan (`drills.maxPerRun`): the plan is
+   * the state machine's state, which Step Functions holds to 256 KB. The
+   * resources drilled longest ago (never drilled first) are taken first, so
+   * successive runs go round every resource. Unset: no cap.
+   */
+  readonly maxPerRun?: number;
 }
 
 /** One drillable copy of a resource, before it is picked. */
@@ -128,7 +140,9 @@ function pulledCandidates(record: PulledRecord, backupRegion: string, older: rea
  * The drills to run now: the newest copy of each resource matching the
  * filters and, when `older`, one random older copy per resource among
  * those with at least {@link OLDER_PICK_MARGIN_DAYS} of retention left.
- * Each starts `restoring`, with no handle, at `now`.
+ * Each starts `restoring`, with no handle, at `now`. With `maxPerRun`,
+ * the resources drilled longest ago come first and the plan stops at the
+ * cap (a resource's older copy only when it still fits).
  */
 export function planDrills(input: PlanInput, options: PlanOptions): DrillState[] {
   const byResource = new Map<string, Candidate[]>();
@@ -149,15 +163,24 @@ export function planDrills(input: PlanInput, options: PlanOptions): DrillState[]
     byResource.set(key, [...(byResource.get(key) ?? []), candidate]);
   }
   const startedAt = options.now.toISOString();
+  const lastDrilled = new Map(
+    (input.drilled ?? []).map((s) => [`${s.kind}:${s.account}:${s.region}:${s.resource}`, s.last.finishedAt]),
+  );
+  // Stalest first: never drilled (''), then by the last drill's end; equal ones by key, so the plan is deterministic.
+  const order = [...byResource.keys()].sort(
+    (a, b) => (lastDrilled.get(a) ?? '').localeCompare(lastDrilled.get(b) ?? '') || a.localeCompare(b),
+  );
+  const cap = options.maxPerRun ?? Number.POSITIVE_INFINITY;
   const drills: DrillState[] = [];
-  for (const key of [...byResource.keys()].sort()) {
+  for (const key of order) {
+    if (drills.length >= cap) break;
     // Newest first; equal times by copy id, so the pick does not depend on the inventory's order.
     const copies = (byResource.get(key) ?? []).sort(
       (a, b) => b.madeAt.localeCompare(a.madeAt) || a.subject.copyId.localeCompare(b.subject.copyId),
     );
     const [newest, ...rest] = copies;
     drills.push(initialState(newest, 'newest', startedAt));
-    if (!options.older) continue;
+    if (!options.older || drills.length >= cap) continue;
     const retention = options.retentionDays?.[newest.subject.kind];
     const oldest =
       retention === undefined ? undefined : options.now.getTime() - (retention - OLDER_PICK_MARGIN_DAYS) * DAY_MS;

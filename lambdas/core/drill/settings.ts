@@ -44,6 +44,8 @@ export interface DrillSettings {
   readonly maxAgeDays: number;
   /** The kinds the configuration enables. */
   readonly kinds: readonly DrillKind[];
+  /** At most this many drills in one run's plan (`drills.maxPerRun`), stalest first; unset: no cap. */
+  readonly maxPerRun?: number;
   /** Where a failed or stale drill is announced. */
   readonly alertsTopicArn: string;
 }
@@ -64,6 +66,7 @@ const DrillEnvSchema = z.object({
   BUNKER_DRILL_MAX_AGE_DAYS: z.pipe(z.string(), z.transform(Number)),
   BUNKER_DRILL_KINDS: Json(z.array(z.enum(DRILL_KINDS))),
   BUNKER_ALERTS_TOPIC_ARN: Arn,
+  BUNKER_DRILL_MAX_PER_RUN: z.optional(z.pipe(z.string(), z.transform(Number))),
 });
 
 export function drillSettingsFromEnv(env: Record<string, string | undefined> = process.env): DrillSettings {
@@ -82,6 +85,7 @@ export function drillSettingsFromEnv(env: Record<string, string | undefined> = p
     maxAgeDays: e.BUNKER_DRILL_MAX_AGE_DAYS,
     kinds: e.BUNKER_DRILL_KINDS,
     alertsTopicArn: e.BUNKER_ALERTS_TOPIC_ARN,
+    ...(e.BUNKER_DRILL_MAX_PER_RUN !== undefined ? { maxPerRun: e.BUNKER_DRILL_MAX_PER_RUN } : {}),
   };
 }
 
@@ -100,5 +104,6 @@ export function drillSettingsToEnv(s: DrillSettings): Record<string, string> {
     BUNKER_DRILL_MAX_AGE_DAYS: String(s.maxAgeDays),
     BUNKER_DRILL_KINDS: JSON.stringify(s.kinds),
     BUNKER_ALERTS_TOPIC_ARN: s.alertsTopicArn,
+    ...(s.maxPerRun !== undefined ? { BUNKER_DRILL_MAX_PER_RUN: String(s.maxPerRun) } : {}),
   };
 }
