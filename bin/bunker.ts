@@ -350,10 +350,13 @@ program
       "no public access, checksums and counts), time it against the kind's restore-time target, delete everything " +
       'it made and record the result in the inventory (see `bunker status`). A failed drill raises an alert. ' +
       'For RDS and Aurora, the engine check is that RDS reports its endpoint: nothing connects to it yet.\n' +
-      "Against AWS it starts the vault's <name>-drill state machine and follows it, printing what it waits for; the " +
-      'state machine finishes (and tears down) even if this command is stopped. With --endpoint it runs the same ' +
-      'steps in-process on the emulator.\n' +
-      'Exit status: 0 when every drill passed, 2 when any failed, 1 on an error or when no copy matches.',
+      "Without --endpoint (AWS) it starts the vault's <name>-drill state machine in the backup account and follows " +
+      'its execution, printing each drill as it is queued, restoring, validating, tearing down and done; the state ' +
+      'machine finishes (and tears down) even if this command is stopped, and a run drills at most ' +
+      'drills.maxPerRun resources, those drilled longest ago first. With --endpoint (the emulator, which runs no ' +
+      'Lambda code) it runs the same plan and steps in this process.\n' +
+      'Exit status: 0 when every drill passed, 2 when any failed, 1 on an error (a drill step that did not finish ' +
+      'included) or when no copy matches.',
   )
   .addOption(
     new Option(
