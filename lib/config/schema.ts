@@ -452,10 +452,10 @@ export const DrillsSchema = z
       .number({ error: 'expected a whole number' })
       .int({ error: 'expected a whole number' })
       .min(1, { error: 'expected at least 1' })
-      .max(100, { error: 'expected at most 100' })
+      .max(50, { error: 'expected at most 50' })
       .default(50)
       .describe(
-        "Drills in one run at most, the resources drilled longest ago first, so successive runs go round every resource; a run's plan is its state machine's state, which Step Functions holds to 256 KB.",
+        "Drills in one run at most, the resources drilled longest ago first, so successive runs go round every resource. A run is one state machine execution: its plan is the execution's state (256 KB at most) and every drill step adds about 9 events to its history (25,000 at most).",
       ),
     restoreTargetMinutes: z
       .object(

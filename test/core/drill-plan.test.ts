@@ -247,18 +247,18 @@ describe('planDrills with drills.maxPerRun', () => {
     ]);
   });
 
-  it('keeps the plan of a full run (100 drills, the most maxPerRun allows) under half of Step Functions’ 256 KB', () => {
+  it('keeps the plan of a full run (50 drills, the most maxPerRun allows) under a quarter of Step Functions’ 256 KB', () => {
     // The longest names a run is likely to carry: 255-character table names, 63-character RDS copy identifiers.
     const long = (i: number) => `${'t'.repeat(250)}${String(i).padStart(5, '0')}`;
-    const big = Array.from({ length: 120 }, (_, i) =>
+    const big = Array.from({ length: 60 }, (_, i) =>
       copy(`${long(i)}-snapshot`, long(i), 1, {
         targetId: `bunker-${long(i)}`.slice(0, 58) + String(i).padStart(5, '0'),
       }),
     );
-    const drills = planDrills({ copies: big, pulled: [] }, options({ maxPerRun: 100 }));
-    expect(drills).toHaveLength(100);
+    const drills = planDrills({ copies: big, pulled: [] }, options({ maxPerRun: 50 }));
+    expect(drills).toHaveLength(50);
     // The Map's input is the Plan state's output; the Map discards its result (lib/constructs/drills.ts).
-    expect(Buffer.byteLength(JSON.stringify({ drills }))).toBeLessThan(131_072);
+    expect(Buffer.byteLength(JSON.stringify({ drills }))).toBeLessThan(65_536);
   });
 });
 
