@@ -37,7 +37,12 @@ import {
   RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drillOnAws } from '../../cli/drill';
 import { localContext } from '../../cli/local/accounts';
@@ -83,29 +88,35 @@ out({
 })
 `;
 
-/** The drill items of the inventory table. */
-const RESULTS_SCRIPT = `
+/** After the run: the drill items of the inventory table, the state machine's executions and the states the newest went through. */
+const AFTER_RUN_SCRIPT = `
 from boto3.dynamodb.types import TypeDeserializer
 d = TypeDeserializer()
 items = client('dynamodb').scan(TableName='bunker-inventory')['Items']
-out([{k: d.deserialize(v) for k, v in item.items()} for item in items if 'drill' in item])
-`;
-
-/** The state machine's executions and the states the newest one went through. */
-const EXECUTIONS_SCRIPT = `
 sfn = client('stepfunctions')
 arn = sfn.list_state_machines()['stateMachines'][0]['stateMachineArn']
 runs = sfn.list_executions(stateMachineArn=arn)['executions']
 newest = sorted(runs, key=lambda r: r['startDate'])[-1]
 events = sfn.get_execution_history(executionArn=newest['executionArn'], maxResults=1000)['events']
 out({
-  'machine': arn,
-  'statuses': sorted(r['status'] for r in runs),
-  'entered': [e['stateEnteredEventDetails']['name'] for e in events if 'stateEnteredEventDetails' in e],
-  'output': json.loads(sfn.describe_execution(executionArn=newest['executionArn'])['output']),
-  'lambdaTasks': sum(1 for e in events if e['type'] == 'TaskSucceeded' and e['taskSucceededEventDetails']['resourceType'] == 'lambda'),
+  'results': [{k: d.deserialize(v) for k, v in item.items()} for item in items if 'drill' in item],
+  'run': {
+    'machine': arn,
+    'statuses': sorted(r['status'] for r in runs),
+    'entered': [e['stateEnteredEventDetails']['name'] for e in events if 'stateEnteredEventDetails' in e],
+    'output': json.loads(sfn.describe_execution(executionArn=newest['executionArn'])['output']),
+    'lambdaTasks': sum(1 for e in events if e['type'] == 'TaskSucceeded' and e['taskSucceededEventDetails']['resourceType'] == 'lambda'),
+  },
 })
 `;
+
+interface Run {
+  machine: string;
+  statuses: string[];
+  entered: string[];
+  output: { drills: DrillState[] };
+  lambdaTasks: number;
+}
 
 interface Listing {
   dbInstances: string[];
@@ -123,6 +134,9 @@ let before: Listing;
 let exit: number;
 let output: string[];
 let results: Map<string, DrillResult>;
+let run: Run;
+/** The function host's invocations during the run: one per Lambda task. */
+let invocations: number;
 const ids: Record<string, string> = {};
 /** A resource whose next drill step the host fails before the handler runs (a crash the Catch must contain). */
 let crashFirstStepOf: string | undefined;
@@ -307,15 +321,20 @@ beforeAll(async () => {
     },
   );
   unbridge = await bridgeLambda(endpoint, backup, host, { waitScale: 0.001 });
-  await deployDrills();
-  await makeCopies();
+  await Promise.all([deployDrills(), makeCopies()]);
 
   before = await boto3<Listing>(endpoint, backup, LIST_SCRIPT);
   context = await localContext(endpoint, backup, REGION, TEST_ROLE_NAME);
   output = [];
   exit = await drillOnAws(config, context, {}, (line) => output.push(line), { pollSeconds: 0.2 });
-  const items = await boto3<{ resource: string; last: DrillResult }[]>(endpoint, backup, RESULTS_SCRIPT);
-  results = new Map(items.map((item) => [item.resource, item.last]));
+  invocations = host.invocations.get('bunker-drill') ?? 0;
+  const after = await boto3<{ results: { resource: string; last: DrillResult }[]; run: Run }>(
+    endpoint,
+    backup,
+    AFTER_RUN_SCRIPT,
+  );
+  results = new Map(after.results.map((item) => [item.resource, item.last]));
+  run = after.run;
 }, 90_000);
 
 afterAll(async () => {
@@ -356,20 +375,13 @@ describe("bunker drill through the drill state machine (launcher: moto's ASL int
     ]);
   });
 
-  it('ran the template’s definition: Plan, then each drill through Advance and the waits, succeeded', async () => {
-    const run = await boto3<{
-      machine: string;
-      statuses: string[];
-      entered: string[];
-      output: { drills: DrillState[] };
-      lambdaTasks: number;
-    }>(endpoint, backup, EXECUTIONS_SCRIPT);
+  it('ran the template’s definition: Plan, then each drill through Advance and the waits, succeeded', () => {
     expect(run.machine).toBe(`arn:aws:states:${REGION}:${backup}:stateMachine:bunker-drill`);
     expect(run.statuses).toEqual(['SUCCEEDED']);
     expect(run.entered.slice(0, 3)).toEqual(['Mark plan', 'Plan', 'Each drill']);
     expect(run.entered.filter((name) => name === 'Drill finished')).toHaveLength(4);
     expect(run.entered).toContain('Wait as asked');
-    expect(run.lambdaTasks).toBe(host.invocations.get('bunker-drill'));
+    expect(run.lambdaTasks).toBe(invocations);
     // The Map discards its result: the run's output is the plan, whatever the drills' final states weigh.
     expect(Object.keys(run.output)).toEqual(['drills']);
     expect(run.output.drills.map((d) => d.phase)).toEqual(['restoring', 'restoring', 'restoring', 'restoring']);
@@ -405,6 +417,31 @@ describe("bunker drill through the drill state machine (launcher: moto's ASL int
     ).toHaveLength(1);
     expect(lines.at(-1)).toBe("1 drill(s) did not finish (a step failed): see the drill function's log and alarms.");
     expect(status).toBe(1);
+  });
+
+  it('invokes through moto’s Lambda in the state machine’s account: a function it does not hold fails the task as in AWS', async () => {
+    // The template's definition under another name, naming a function this account does not have.
+    const machine = templateResource('AWS::StepFunctions::StateMachine', 'StateMachineName', 'bunker-drill');
+    const scope = appliedScope(vault, applied);
+    const definition = String(resolveIntrinsics(machine.DefinitionString, scope, 'DefinitionString'));
+    const sfn = new SFNClient(clientConfig(endpoint, backup, REGION));
+    const { stateMachineArn } = await sfn.send(
+      new CreateStateMachineCommand({
+        name: 'bunker-ghost',
+        definition: definition.replaceAll(':function:bunker-drill"', ':function:bunker-ghost"'),
+        roleArn: String(resolveIntrinsics(machine.RoleArn, scope, 'RoleArn')),
+      }),
+    );
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, input: '{"plan":{}}' }));
+    let execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    for (let polls = 0; execution.status === 'RUNNING' && polls < 50; polls += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    }
+    sfn.destroy();
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('Lambda.ResourceNotFoundException');
+    expect(execution.cause).toContain('bunker-ghost');
   });
 
   it('leaves nothing behind', async () => {
