@@ -6,12 +6,17 @@
  * Against AWS it starts the vault's drill state machine (`<name>-drill`)
  * and follows it: a restore outlasts any one process, and the state
  * machine finishes the drill (and tears it down) even if this command is
- * stopped. Against the emulator (`--endpoint`) it runs the same plan and
- * steps in-process with the same modules, since the emulator has no Step
- * Functions to run them and restores there are instant.
+ * stopped. It reads progress from the execution's history (the Plan and
+ * Advance states' outputs are the drills' states: identifiers and phases,
+ * never a value) and the results from the drill log, the record of truth.
+ * Against the emulator (`--endpoint`) it runs the same plan and steps
+ * in-process with the same modules, since the emulator runs no Lambda code
+ * and restores there are instant. (The AWS path itself is proven on the
+ * emulator through the launcher's Lambda bridge: see
+ * test/emulator/drill-state-machine.test.ts.)
  *
  * Exit status: 0 when every drill passed, 2 when any failed, 1 on an error
- * (including nothing to drill).
+ * (including nothing to drill, and a drill whose step failed unfinished).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
@@ -265,10 +270,10 @@ export class ExecutionProgress {
   summary(): string {
     const counts = new Map<string, number>();
     for (const drill of this.drills.values()) {
-      const phase = drill.done ? 'done' : drill.phase;
+      const phase = this.stepFailed.has(drill.drillId) ? 'step failed' : drill.done ? 'done' : drill.phase;
       counts.set(phase, (counts.get(phase) ?? 0) + 1);
     }
-    const order = ['restoring', 'validating', 'tearing-down', 'done'];
+    const order = ['restoring', 'validating', 'tearing-down', 'done', 'step failed'];
     const parts = order.filter((p) => counts.get(p)).map((p) => `${counts.get(p)} ${p.replace('-', ' ')}`);
     return `${parts.join(', ') || 'planning'}${this.planned ? ` of ${this.planned.length}` : ''}`;
   }
