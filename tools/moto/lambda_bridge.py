@@ -95,8 +95,8 @@ def _set_bridge(request: Any, full_url: str, headers: Any) -> tuple[int, dict[st
 
 
 def _patch_stepfunctions() -> None:
-    from moto.stepfunctions import responses as sfn_responses
     from moto.core.responses import ActionResult
+    from moto.stepfunctions import responses as sfn_responses
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 
     original_backend = sfn_responses.StepFunctionResponse.stepfunction_backend
