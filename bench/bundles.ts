@@ -12,8 +12,8 @@
  *   SDK (the goal is `loadCpuMs` ≤ 1.3 × this);
  * - `handlerCpuMsPerMessage`: CPU per message of a warm handler over the
  *   in-memory doubles (`bench/handler-cpu.ts`; for the auditor, per resource
- *   judged, for the pruner, per copy expired); `null` for the pull function,
- *   which has no driver yet.
+ *   judged, for the pruner, per copy expired, for the pull function, per SSM
+ *   pull job of ten parameters of which one changed).
  *
  * The snapshot functions are measured as deployed with every kind enabled
  * (the heaviest bundles), and again as an RDS-only deployment builds them
