@@ -135,8 +135,3 @@ export function awsRequestsOf(call: AnsweredCall, target: object): RequestCount 
   const rule = RULES[call.port]?.[call.method];
   return rule ? rule(call, target) : 1;
 }
-
-/** The ports and methods the table knows of beyond "one request": for the test that every one is held to the emulator. */
-export const COUNTED_METHODS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
-  Object.entries(RULES).map(([port, rules]) => [port, Object.keys(rules)]),
-);
