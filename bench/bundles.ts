@@ -12,14 +12,19 @@
  *   SDK (the goal is `loadCpuMs` ≤ 1.3 × this);
  * - `handlerCpuMsPerMessage`: CPU per message of a warm handler over the
  *   in-memory doubles (`bench/handler-cpu.ts`; for the auditor, per resource
- *   judged, for the pruner, per copy expired); `null` for the pull function,
- *   which has no driver yet.
+ *   judged, for the pruner, per copy expired, for the pull function, per SSM
+ *   pull job of ten parameters of which one changed).
  *
  * The snapshot functions are measured as deployed with every kind enabled
  * (the heaviest bundles), and again as an RDS-only deployment builds them
  * (`<function>:rds-only`), which leaves the EC2 client out.
  *
- * `node_modules/.bin/tsx bench/bundles.ts` prints the table.
+ * `node_modules/.bin/tsx bench/bundles.ts` prints the table;
+ * `--repeat N` measures N times and prints each function's range of load
+ * ratios (a shared machine moves single figures by a tenth or more);
+ * `--inputs` prints, per function, the packages and modules that weigh
+ * most in its bundle beside its SDK baseline (esbuild's metafile), which is
+ * where a load time above the baseline comes from.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -42,7 +47,7 @@ export interface BundleFigures {
 }
 
 export interface BundleFigureOptions {
-  /** Fresh processes per load figure; the median is reported. @default 5 */
+  /** Fresh processes per load figure; the median is reported. @default 7 */
   readonly runs?: number;
   /** Messages per handler CPU figure. @default 200 */
   readonly messages?: number;
@@ -167,36 +172,73 @@ async function handlerCpu(dir: string, messages: number): Promise<Map<string, nu
   return perMessage;
 }
 
+/** Where a package or module of the repository sits in the metafile: `zod`, `@smithy/core`, `lambdas/core/settings.ts`. */
+function inputGroup(path: string): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  return pkg ? pkg[1] : path;
+}
+
+/** Bytes in the output per {@link inputGroup}, largest first. */
+function inputWeights(metafile: Metafile): [string, number][] {
+  const output = Object.values(metafile.outputs).find((o) => o.entryPoint);
+  const weights = new Map<string, number>();
+  for (const [path, input] of Object.entries(output?.inputs ?? {})) {
+    weights.set(inputGroup(path), (weights.get(inputGroup(path)) ?? 0) + input.bytesInOutput);
+  }
+  return [...weights].filter(([, bytes]) => bytes > 0).sort((a, b) => b[1] - a[1]);
+}
+
+interface BuiltVariant {
+  readonly variant: Variant;
+  readonly file: string;
+  readonly baseline: string;
+  /** Bytes per input group of the function's bundle, and of its SDK baseline. */
+  readonly inputs: readonly [string, number][];
+  readonly baselineInputs: readonly [string, number][];
+}
+
+/** Builds every variant and its SDK baseline into `dir`. */
+async function buildVariants(dir: string): Promise<BuiltVariant[]> {
+  return Promise.all(
+    VARIANTS.map(async (variant) => {
+      const file = join(dir, variant.key.replace(':', '-'), 'index.mjs');
+      const result = await build({
+        ...handlerBuildOptions(REPO_ROOT, variant.handler, file, variant.environment),
+        metafile: true,
+        logLevel: 'error',
+      });
+      if (!result.metafile) throw new Error('esbuild returned no metafile');
+      const baseline = join(dir, variant.key.replace(':', '-'), 'baseline.mjs');
+      const baselineBuild = await build({
+        ...BUNKER_ESBUILD,
+        external: [],
+        mainFields: [...BUNKER_ESBUILD.mainFields],
+        stdin: {
+          contents: baselineSource(sdkImports(result.metafile, readFileSync(file, 'utf8'))),
+          resolveDir: REPO_ROOT,
+          sourcefile: `${variant.key}-sdk-baseline.ts`,
+          loader: 'ts',
+        },
+        outfile: baseline,
+        metafile: true,
+        logLevel: 'error',
+      });
+      return {
+        variant,
+        file,
+        baseline,
+        inputs: inputWeights(result.metafile),
+        baselineInputs: baselineBuild.metafile ? inputWeights(baselineBuild.metafile) : [],
+      };
+    }),
+  );
+}
+
 export async function bundleFigures(options: BundleFigureOptions = {}): Promise<Record<string, BundleFigures>> {
-  const runs = options.runs ?? 5;
+  const runs = options.runs ?? 7;
   const dir = mkdtempSync(join(tmpdir(), 'bunker-bundle-figures-'));
   try {
-    const built = await Promise.all(
-      VARIANTS.map(async (variant) => {
-        const file = join(dir, variant.key.replace(':', '-'), 'index.mjs');
-        const result = await build({
-          ...handlerBuildOptions(REPO_ROOT, variant.handler, file, variant.environment),
-          metafile: true,
-          logLevel: 'error',
-        });
-        if (!result.metafile) throw new Error('esbuild returned no metafile');
-        const baseline = join(dir, variant.key.replace(':', '-'), 'baseline.mjs');
-        await build({
-          ...BUNKER_ESBUILD,
-          external: [],
-          mainFields: [...BUNKER_ESBUILD.mainFields],
-          stdin: {
-            contents: baselineSource(sdkImports(result.metafile, readFileSync(file, 'utf8'))),
-            resolveDir: REPO_ROOT,
-            sourcefile: `${variant.key}-sdk-baseline.ts`,
-            loader: 'ts',
-          },
-          outfile: baseline,
-          logLevel: 'error',
-        });
-        return { variant, file, baseline };
-      }),
-    );
+    const built = await buildVariants(dir);
     const loads = loadCpuMs(
       built.flatMap((b) => [b.file, b.baseline]),
       runs,
@@ -239,11 +281,65 @@ export function bundleTable(figures: Readonly<Record<string, BundleFigures>>): s
     .join('\n');
 }
 
+/**
+ * Per function, what its bundle holds beyond its SDK baseline: the input
+ * groups (packages, repository modules) with more bytes in the function's
+ * bundle than in the baseline's, the `top` largest.
+ */
+export async function bundleInputs(top = 12): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'bunker-bundle-inputs-'));
+  try {
+    const lines: string[] = [];
+    for (const b of await buildVariants(dir)) {
+      const inBaseline = new Map(b.baselineInputs);
+      const beyond = b.inputs
+        .map(([group, bytes]) => [group, bytes - (inBaseline.get(group) ?? 0)] as const)
+        .filter(([, bytes]) => bytes > 0)
+        .sort((x, y) => y[1] - x[1]);
+      const total = beyond.reduce((sum, [, bytes]) => sum + bytes, 0);
+      lines.push(`${b.variant.key}: ${(total / 1024).toFixed(0)} KiB beyond the SDK baseline`);
+      for (const [group, bytes] of beyond.slice(0, top)) {
+        lines.push(`  ${(bytes / 1024).toFixed(1).padStart(6)} KiB  ${group}`);
+      }
+    }
+    return lines.join('\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Each function's lowest and highest load ratio over `repeat` measurements. */
+export function ratioSpread(measurements: readonly Readonly<Record<string, BundleFigures>>[]): string {
+  const rows = [['function', 'ratio min', 'median', 'max']];
+  for (const name of Object.keys(measurements[0] ?? {})) {
+    const ratios = measurements.map((m) => m[name].loadCpuMs / m[name].sdkBaselineLoadCpuMs).sort((a, b) => a - b);
+    rows.push([name, ratios[0].toFixed(2), median(ratios).toFixed(2), ratios[ratios.length - 1].toFixed(2)]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows
+    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '))
+    .join('\n');
+}
+
+async function main(args: readonly string[]): Promise<void> {
+  if (args.includes('--inputs')) {
+    process.stdout.write(`${await bundleInputs()}\n`);
+    return;
+  }
+  const at = args.indexOf('--repeat');
+  const repeat = at >= 0 ? Number(args[at + 1]) : 1;
+  const measurements: Record<string, BundleFigures>[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const figures = await bundleFigures();
+    measurements.push(figures);
+    process.stdout.write(`${bundleTable(figures)}\n\n`);
+  }
+  if (repeat > 1) process.stdout.write(`${ratioSpread(measurements)}\n`);
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  bundleFigures()
-    .then((figures) => process.stdout.write(`${bundleTable(figures)}\n`))
-    .catch((error: unknown) => {
-      process.stderr.write(`${String(error)}\n`);
-      process.exit(1);
-    });
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`${String(error)}\n`);
+    process.exit(1);
+  });
 }

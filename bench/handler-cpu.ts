@@ -14,6 +14,10 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { SQSEvent } from 'aws-lambda';
+import { hmacFingerprint } from '../lambdas/core/pull/fingerprint';
+import { runPull } from '../lambdas/core/pull/run';
+import type { PullSettings } from '../lambdas/core/pull/types';
+import type { PullHandlerSettings } from '../lambdas/core/settings';
 import type { AuditSettings } from '../lambdas/core/audit/types';
 import { listedSources } from '../lambdas/core/enrolment/registry';
 import { type InventoryRecord, newRecord } from '../lambdas/core/inventory';
@@ -21,6 +25,7 @@ import { intermediateSnapshotId } from '../lambdas/core/names';
 import { silentLog } from '../lambdas/core/ports';
 import { createAuditHandler } from '../lambdas/handlers/audit';
 import { createPrunerHandler } from '../lambdas/handlers/pruner';
+import { createPullHandler } from '../lambdas/handlers/pull';
 import { createCompletionHandler } from '../lambdas/handlers/completion';
 import { createIntakeHandler } from '../lambdas/handlers/intake';
 import { createSourceAgentHandler } from '../lambdas/handlers/source-agent';
@@ -40,10 +45,12 @@ import {
 } from '../test/core/support/memory-fixtures';
 import { MemoryAlerts, MemoryAuditRecords, MemoryScopeDiscovery } from '../sim/memory-audit';
 import { ManualClock, MemoryInventory } from '../sim/memory-aws';
+import { MemoryPulledInventory, MemoryVaultStore } from '../sim/memory-pull';
+import { MemorySsm } from '../sim/memory-pull-sources';
 import { MemoryCopies } from '../sim/memory-retention';
 
 /** The handlers this driver measures per message. */
-export const DRIVEN_HANDLERS = ['intake', 'completion', 'sweep', 'source-agent', 'audit', 'pruner'] as const;
+export const DRIVEN_HANDLERS = ['intake', 'completion', 'sweep', 'source-agent', 'audit', 'pruner', 'pull'] as const;
 export type DrivenHandler = (typeof DRIVEN_HANDLERS)[number];
 
 const WARM_UP = 20;
@@ -68,7 +75,7 @@ function eventOf(source: string, detailType: string, account: string, detail: ob
   };
 }
 
-function sqsEvent(bodies: readonly string[]): SQSEvent {
+function sqsEvent(bodies: readonly string[], queue = 'bunker-intake'): SQSEvent {
   return {
     Records: bodies.map((body, i) => ({
       messageId: `m-${i}`,
@@ -83,7 +90,7 @@ function sqsEvent(bodies: readonly string[]): SQSEvent {
       messageAttributes: {},
       md5OfBody: '',
       eventSource: 'aws:sqs',
-      eventSourceARN: `arn:aws:sqs:${REGION}:${BACKUP}:bunker-intake`,
+      eventSourceARN: `arn:aws:sqs:${REGION}:${BACKUP}:${queue}`,
       awsRegion: REGION,
     })),
   };
@@ -185,6 +192,12 @@ const drivers: Record<DrivenHandler, (n: number) => Promise<(part: 'warm-up' | '
     return async (part) => {
       const summary = await (part === 'warm-up' ? warm : measured)();
       if (summary.expired !== (part === 'warm-up' ? WARM_UP : n)) throw new Error(`pruner: ${JSON.stringify(summary)}`);
+    };
+  },
+  async pull(n) {
+    const handler = await pullerOf();
+    return async (part) => {
+      for (let i = 0; i < (part === 'warm-up' ? WARM_UP : n); i++) await handler();
     };
   },
   async audit(n) {
@@ -294,6 +307,76 @@ async function prunerOf(n: number) {
     clock,
     log: silentLog,
   });
+}
+
+/** Parameters in the pulled source; one of them changes before each job. */
+const PULL_PARAMETERS = 10;
+
+/**
+ * A pull function over an in-memory SSM source of {@link PULL_PARAMETERS}
+ * tagged parameters, already pulled once; each call changes one parameter
+ * (outside the handler, on the source) and delivers one job message.
+ */
+async function pullerOf() {
+  const clock = new ManualClock('2026-03-01T00:00:00.000Z');
+  const ssm = new MemorySsm(clock, SOURCE, REGION);
+  const names = idsOf('/app/orders/secret', PULL_PARAMETERS);
+  for (const name of names) ssm.put(name, `${name}-value-0`, { type: 'SecureString', tags: { backup: 'bunker' } });
+  const store = new MemoryVaultStore();
+  const records = new MemoryPulledInventory();
+  const fingerprint = hmacFingerprint(new Uint8Array(32).fill(7));
+  const pull: PullSettings = { ssm: { scope: { tag: { key: 'backup', value: 'bunker' } }, paths: ['/app/'] } };
+  const settings: PullHandlerSettings = {
+    prefix: 'bunker',
+    partition: 'aws',
+    backupAccount: BACKUP,
+    backupRegion: REGION,
+    inventoryTable: 'bunker-inventory',
+    pullScopeIndex: 'by-pull-scope',
+    vaultBucket: 'bunker-vault',
+    backupKeyArn: `arn:aws:kms:${REGION}:${BACKUP}:key/backup-data`,
+    pullQueueUrl: `https://sqs.${REGION}.amazonaws.com/${BACKUP}/bunker-pull`,
+    sources: [{ account: SOURCE, regions: [REGION] }],
+    pull,
+  };
+  const handler = createPullHandler({
+    settings,
+    log: silentLog,
+    continueLater: () => Promise.reject(new Error('a pull of ten parameters never continues')),
+    run: (job, _settings, deps) =>
+      runPull(
+        {
+          job,
+          store,
+          records,
+          fingerprint,
+          clock,
+          log: deps.log,
+          deadline: deps.deadline,
+          continueLater: deps.continueLater,
+        },
+        pull,
+        { ssm },
+      ),
+  });
+  const body = JSON.stringify({ kind: 'ssm', account: SOURCE, region: REGION });
+  const deliver = async (changed: number) => {
+    const response = await handler(sqsEvent([body], 'bunker-pull'));
+    const run = await records.getRun('ssm', SOURCE, REGION);
+    if (response.batchItemFailures.length > 0 || run?.summary.changed !== changed) {
+      throw new Error(`pull: ${JSON.stringify({ response, summary: run?.summary })}`);
+    }
+  };
+  // The first pull stores every parameter; from then on each job finds one changed.
+  await deliver(PULL_PARAMETERS);
+  let round = 0;
+  return async () => {
+    round += 1;
+    clock.advance(3_600_000);
+    const name = names[round % names.length];
+    ssm.put(name, `${name}-value-${round}`, { overwrite: true });
+    await deliver(1);
+  };
 }
 
 /** Messages per measured run: the agent's count is of snapshots, each two events. */

@@ -9,7 +9,8 @@
  *   exponential backoff with full jitter, every attempt counted as a
  *   request): throttling delays, it does not fail, unless every attempt is
  *   refused, when the adapter's error is thrown;
- * - counts the requests, by the kind of artifact the call is about;
+ * - counts the AWS requests the call's adapter makes (`./memory-requests`),
+ *   refused ones included, by the kind of artifact the call is about;
  * - after the call took effect, crashes the invocation at the point it drew
  *   (a {@link SimulatedCrash}: the caller never hears the answer), and from
  *   then on every call of that invocation crashes too, so a core that
@@ -23,6 +24,7 @@ import { isKindName } from '../lambdas/kinds/registry';
 import type { KindName } from '../lambdas/kinds/types';
 import type { EventLoop } from './clock';
 import { AwsServiceError, type Prng } from './memory-aws';
+import { type AnsweredCall, awsRequestsOf } from './memory-requests';
 import { logNormal } from './random';
 
 /** The SDK's attempts per call in adaptive mode (`maxAttempts` of `clientConfig`). */
@@ -77,7 +79,7 @@ export interface CountedCall {
   readonly kind?: KindName;
   /** Attempts the SDK made of the call's first request: 1 plus its retries. */
   readonly attempts: number;
-  /** AWS requests in all: attempts, times the pages of a listing. */
+  /** AWS requests in all: the adapter's requests for the call (or a listing's pages), plus the retries. */
   readonly requests: number;
 }
 
@@ -154,22 +156,29 @@ export function withFaults<T extends object>(
           requests += 1;
         }
         const fallback = typeof kind === 'function' ? kind(method, args) : kind;
-        const counted = (pages: number) =>
-          options.count({
-            port: name,
-            method,
-            kind: kindOfArgs(args, fallback),
-            attempts: requests,
-            requests: requests * pages,
-          });
+        const callKind = kindOfArgs(args, fallback);
+        // The adapter's requests for the call (sim/memory-requests.ts), plus the retries of its first.
+        const counted = (made: number) =>
+          options.count({ port: name, method, kind: callKind, attempts: requests, requests: requests - 1 + made });
         await options.loop.sleep(delay);
         if (refusal) {
           counted(1);
           throw refusalError(refusal, name, method);
         }
-        const result: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args);
-        const size = Array.isArray(result) ? options.pageSize?.(name, method) : undefined;
-        counted(size ? Math.max(1, Math.ceil((result as unknown[]).length / size)) : 1);
+        const answered = (outcome: AnsweredCall['outcome']) =>
+          awsRequestsOf({ port: name, method, kind: callKind, args, outcome }, target);
+        let result: unknown;
+        try {
+          result = await (value as (...a: unknown[]) => unknown).apply(target, args);
+        } catch (error) {
+          // Refused by AWS itself (a copy over the quota, a snapshot gone): the requests were made all the same.
+          const made = await answered({ error });
+          counted(made === 'pages' ? 1 : made);
+          throw error;
+        }
+        const made = await answered({ result });
+        const size = made === 'pages' && Array.isArray(result) ? options.pageSize?.(name, method) : undefined;
+        counted(made !== 'pages' ? made : size ? Math.max(1, Math.ceil((result as unknown[]).length / size)) : 1);
         const rule = options.crashRule;
         const ruled = rule !== undefined && !rule.fired && rule.match(name, method);
         if (ruled) rule.fired = true;

@@ -14,6 +14,17 @@ const Region = z.string().check(z.minLength(1));
 const NonEmpty = z.string().check(z.minLength(1));
 const Arn = z.string().check(z.startsWith('arn:'));
 const Partition = z.enum(['aws', 'aws-cn', 'aws-us-gov']);
+
+/**
+ * A schema built the first time it is asked for. Each function reads one of
+ * the environments below (the vault's, the source agent's, the pull
+ * function's); zod builds a schema when it is declared, so declaring all of
+ * them at load made every cold start build the two it never reads.
+ */
+const once = <T>(build: () => T): (() => T) => {
+  let built: T | undefined;
+  return () => (built ??= build());
+};
 /** A setting that is JSON text, parsed, then checked against `schema`. */
 export const Json = <T extends z.ZodMiniType>(schema: T) =>
   z.pipe(
@@ -49,12 +60,13 @@ export const KindSettingsSchema = z.object({
 });
 export type KindSettings = z.infer<typeof KindSettingsSchema>;
 
-const KindsSchema = z.object(
-  Object.fromEntries(KIND_NAMES.map((name) => [name, KindSettingsSchema])) as Record<
-    KindName,
-    typeof KindSettingsSchema
-  >,
-);
+const kindsSchema = () =>
+  z.object(
+    Object.fromEntries(KIND_NAMES.map((name) => [name, KindSettingsSchema])) as Record<
+      KindName,
+      typeof KindSettingsSchema
+    >,
+  );
 export type KindsSettings = { readonly [K in KindName]: KindSettings };
 
 /** How the vault locks its copies (the config's `immutability`, with each lockable kind's `retentionDays`). */
@@ -99,35 +111,39 @@ export interface SourceSettings {
   readonly maxIntermediateSnapshots: number;
 }
 
-const VaultEnvSchema = z.object({
-  BUNKER_PREFIX: NonEmpty,
-  BUNKER_PARTITION: Partition,
-  BUNKER_BACKUP_ACCOUNT: AccountId,
-  BUNKER_BACKUP_REGION: Region,
-  BUNKER_INVENTORY_TABLE: NonEmpty,
-  BUNKER_BACKUP_KEY_ARN: Arn,
-  BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).check(z.minLength(1))),
-  BUNKER_KINDS: Json(KindsSchema),
-  BUNKER_SECOND_REGION: z.optional(Region),
-  BUNKER_IMMUTABILITY: z.optional(Json(ImmutabilitySettingsSchema)),
-});
+const vaultEnvSchema = once(() =>
+  z.object({
+    BUNKER_PREFIX: NonEmpty,
+    BUNKER_PARTITION: Partition,
+    BUNKER_BACKUP_ACCOUNT: AccountId,
+    BUNKER_BACKUP_REGION: Region,
+    BUNKER_INVENTORY_TABLE: NonEmpty,
+    BUNKER_BACKUP_KEY_ARN: Arn,
+    BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).check(z.minLength(1))),
+    BUNKER_KINDS: Json(kindsSchema()),
+    BUNKER_SECOND_REGION: z.optional(Region),
+    BUNKER_IMMUTABILITY: z.optional(Json(ImmutabilitySettingsSchema)),
+  }),
+);
 
 /** A whole number from a variable's text, at least `min`. */
 const Count = (min: number) => z.pipe(z.coerce.number(), z.int().check(z.minimum(min)));
 
-const SourceEnvSchema = z.object({
-  BUNKER_PREFIX: NonEmpty,
-  BUNKER_PARTITION: Partition,
-  BUNKER_BACKUP_ACCOUNT: AccountId,
-  BUNKER_SOURCE_ACCOUNT: AccountId,
-  BUNKER_SOURCE_REGION: Region,
-  BUNKER_SHARE_KEY_ARN: Arn,
-  BUNKER_INTAKE_TOPIC_ARN: Arn,
-  BUNKER_SCOPES: Json(z.partialRecord(z.enum(KIND_NAMES), ScopeSettingSchema)),
-  BUNKER_INTERMEDIATE_RETENTION_HOURS: Count(0),
-  BUNKER_INTERMEDIATE_HORIZON_HOURS: Count(1),
-  BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: Count(1),
-});
+const sourceEnvSchema = once(() =>
+  z.object({
+    BUNKER_PREFIX: NonEmpty,
+    BUNKER_PARTITION: Partition,
+    BUNKER_BACKUP_ACCOUNT: AccountId,
+    BUNKER_SOURCE_ACCOUNT: AccountId,
+    BUNKER_SOURCE_REGION: Region,
+    BUNKER_SHARE_KEY_ARN: Arn,
+    BUNKER_INTAKE_TOPIC_ARN: Arn,
+    BUNKER_SCOPES: Json(z.partialRecord(z.enum(KIND_NAMES), ScopeSettingSchema)),
+    BUNKER_INTERMEDIATE_RETENTION_HOURS: Count(0),
+    BUNKER_INTERMEDIATE_HORIZON_HOURS: Count(1),
+    BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: Count(1),
+  }),
+);
 
 /** The settings `schema` reads from `env`, or a SettingsError naming every problem with its variable. */
 export function parseEnv<T extends z.ZodMiniType>(schema: T, env: Record<string, string | undefined>, what: string) {
@@ -140,7 +156,7 @@ export function parseEnv<T extends z.ZodMiniType>(schema: T, env: Record<string,
 }
 
 export function vaultSettingsFromEnv(env: Record<string, string | undefined> = process.env): VaultSettings {
-  const e = parseEnv(VaultEnvSchema, env, 'vault');
+  const e = parseEnv(vaultEnvSchema(), env, 'vault');
   return {
     prefix: e.BUNKER_PREFIX,
     partition: e.BUNKER_PARTITION,
@@ -171,7 +187,7 @@ export function vaultSettingsToEnv(s: VaultSettings): Record<string, string> {
 }
 
 export function sourceSettingsFromEnv(env: Record<string, string | undefined> = process.env): SourceSettings {
-  const e = parseEnv(SourceEnvSchema, env, 'source agent');
+  const e = parseEnv(sourceEnvSchema(), env, 'source agent');
   return {
     prefix: e.BUNKER_PREFIX,
     partition: e.BUNKER_PARTITION,
@@ -204,22 +220,25 @@ export function sourceSettingsToEnv(s: SourceSettings): Record<string, string> {
 }
 
 const PullScopeSchema = ScopeSettingSchema;
-const PrefixesSchema = z.array(NonEmpty).check(z.minLength(1));
+const prefixesSchema = () => z.array(NonEmpty).check(z.minLength(1));
 
-/** The zod form of {@link PullSettings}: what the pull handler accepts from its environment. */
-export const PullSettingsSchema = z.object({
-  ssm: z.optional(z.object({ scope: PullScopeSchema, paths: z.optional(PrefixesSchema) })),
-  secrets: z.optional(z.object({ scope: PullScopeSchema, namePrefixes: z.optional(PrefixesSchema) })),
-  dynamodb: z.optional(
+/** The zod form of {@link PullSettings}: what the pull handler accepts from its environment. Built when first asked for. */
+export const pullSettingsSchema = once(
+  () =>
     z.object({
-      scope: PullScopeSchema,
-      scanReadShare: z.number().check(z.gt(0), z.maximum(1)),
-      scanReadUnitsPerSecond: z.int().check(z.minimum(1)),
-      scanSegments: z.int().check(z.minimum(1), z.maximum(64)),
-      fullExportEveryHours: z.int().check(z.minimum(1)),
-    }),
-  ),
-}) satisfies z.ZodMiniType<PullSettings>;
+      ssm: z.optional(z.object({ scope: PullScopeSchema, paths: z.optional(prefixesSchema()) })),
+      secrets: z.optional(z.object({ scope: PullScopeSchema, namePrefixes: z.optional(prefixesSchema()) })),
+      dynamodb: z.optional(
+        z.object({
+          scope: PullScopeSchema,
+          scanReadShare: z.number().check(z.gt(0), z.maximum(1)),
+          scanReadUnitsPerSecond: z.int().check(z.minimum(1)),
+          scanSegments: z.int().check(z.minimum(1), z.maximum(64)),
+          fullExportEveryHours: z.int().check(z.minimum(1)),
+        }),
+      ),
+    }) satisfies z.ZodMiniType<PullSettings>,
+);
 
 /** What the pull function needs: where the vault keeps pulled data, and what each enabled pulled kind pulls. */
 export interface PullHandlerSettings {
@@ -240,22 +259,24 @@ export interface PullHandlerSettings {
   readonly pull: PullSettings;
 }
 
-const PullEnvSchema = z.object({
-  BUNKER_PREFIX: NonEmpty,
-  BUNKER_PARTITION: Partition,
-  BUNKER_BACKUP_ACCOUNT: AccountId,
-  BUNKER_BACKUP_REGION: Region,
-  BUNKER_INVENTORY_TABLE: NonEmpty,
-  BUNKER_PULL_SCOPE_INDEX: NonEmpty,
-  BUNKER_VAULT_BUCKET: z.string().check(z.minLength(3)),
-  BUNKER_BACKUP_KEY_ARN: Arn,
-  BUNKER_PULL_QUEUE_URL: z.url(),
-  BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).check(z.minLength(1))),
-  BUNKER_PULL: Json(PullSettingsSchema),
-});
+const pullEnvSchema = once(() =>
+  z.object({
+    BUNKER_PREFIX: NonEmpty,
+    BUNKER_PARTITION: Partition,
+    BUNKER_BACKUP_ACCOUNT: AccountId,
+    BUNKER_BACKUP_REGION: Region,
+    BUNKER_INVENTORY_TABLE: NonEmpty,
+    BUNKER_PULL_SCOPE_INDEX: NonEmpty,
+    BUNKER_VAULT_BUCKET: z.string().check(z.minLength(3)),
+    BUNKER_BACKUP_KEY_ARN: Arn,
+    BUNKER_PULL_QUEUE_URL: z.url(),
+    BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).check(z.minLength(1))),
+    BUNKER_PULL: Json(pullSettingsSchema()),
+  }),
+);
 
 export function pullSettingsFromEnv(env: Record<string, string | undefined> = process.env): PullHandlerSettings {
-  const e = parseEnv(PullEnvSchema, env, 'pull');
+  const e = parseEnv(pullEnvSchema(), env, 'pull');
   return {
     prefix: e.BUNKER_PREFIX,
     partition: e.BUNKER_PARTITION,

@@ -1,0 +1,137 @@
+/**
+ * How many AWS requests one call of a port makes in its SDK adapter, for
+ * the simulation's counts: the memory doubles answer a port call at once,
+ * but the adapter behind the same port may send several requests (intake's
+ * `describeSource` is 3 for an RDS snapshot: the snapshot, its DB instance's
+ * tags, its share attribute), and sends them whether AWS accepts them or
+ * not (a copy refused on the quota is a request too).
+ *
+ * Each entry is read from the adapter named beside it and answers from the
+ * call's arguments and outcome, the way the adapter's own branches go: a
+ * describe that finds nothing stops after the first request, an image's
+ * backing snapshots are read one by one, an EBS or AMI copy looks for an
+ * existing copy by name before it copies. Listings answer `'pages'`: one
+ * request per page of the SDK paginator, which the caller counts from the
+ * listing's length. A port or method not in the table is one request.
+ *
+ * `test/core/sim-aws-requests.test.ts` holds the table to the emulator's
+ * count of the same artifact (`test/emulator/calls-per-artifact.test.ts`).
+ */
+import type { InventoryRecord } from '../lambdas/core/inventory';
+import type { CopyStarted, CopyView, KindName, SourceView } from '../lambdas/kinds/types';
+
+/** One port call as it ended: with its answer, or with the error AWS (or the double) refused it with. */
+export interface AnsweredCall {
+  readonly port: string;
+  readonly method: string;
+  /** The kind of artifact the call is about, when the caller knows it. */
+  readonly kind?: KindName;
+  readonly args: readonly unknown[];
+  readonly outcome: { readonly result: unknown } | { readonly error: unknown };
+}
+
+/** Requests of one call; `'pages'`: one per page of the listing. */
+export type RequestCount = number | 'pages';
+
+type Rule = (call: AnsweredCall, target: object) => RequestCount | Promise<RequestCount>;
+
+const resultOf = (call: AnsweredCall): unknown => ('result' in call.outcome ? call.outcome.result : undefined);
+const refused = (call: AnsweredCall) => 'error' in call.outcome;
+
+/**
+ * The vault's `describeSource` (`lambdas/adapters/rds-family.ts`,
+ * `lambdas/kinds/{ebs-snapshot,ami}/copier.ts`): nothing found is the one
+ * describe; found, the kind's reads of the resource, sharing and children.
+ */
+function describeSource(call: AnsweredCall): number {
+  const view = resultOf(call) as SourceView | undefined;
+  if (!view) return 1;
+  // An image: DescribeImages, DescribeImageAttribute, and per backing snapshot DescribeSnapshots (and
+  // DescribeSnapshotAttribute when it exists: the view then says who it is shared with).
+  if (call.kind === 'ami') return 2 + (view.children ?? []).reduce((n, child) => n + (child.sharedWith ? 2 : 1), 0);
+  // An EBS snapshot: DescribeSnapshots, DescribeVolumes of its volume (when it names one), DescribeSnapshotAttribute.
+  // RDS and Aurora: DescribeDB(Cluster)Snapshots, DescribeDB(Instances|Clusters) for the resource's tags, the share attribute.
+  return 2 + (view.resourceId ? 1 : 0);
+}
+
+/** An AMI copy's describe: DescribeImages, then DescribeSnapshots per backing snapshot of an image found. */
+const amiDescribe = (copy: CopyView | undefined) => (copy ? 1 + (copy.children?.length ?? 0) : 1);
+
+/**
+ * The vault's `copy`: RDS and Aurora send the copy alone ("already exists"
+ * is its answer); EBS and AMI first look for a copy of the deterministic
+ * name (`describeCopy`), and copy only when there is none.
+ */
+function copy(call: AnsweredCall): number {
+  if (call.kind === 'rds-snapshot' || call.kind === 'aurora-cluster-snapshot') return 1;
+  const started = resultOf(call) as CopyStarted | undefined;
+  // Found by the look: the look alone (an AMI's look also reads the image's backing snapshot).
+  if (started?.outcome === 'exists') return call.kind === 'ami' ? 2 : 1;
+  // Started, or refused by AWS: the look that found nothing and the copy request.
+  return refused(call) || started ? 2 : 1;
+}
+
+/**
+ * The lock (`lockSnapshotOnce`): DescribeLockedSnapshots, then LockSnapshot
+ * unless a lock is there; an AMI adds EnableImageDeregistrationProtection
+ * and locks each backing snapshot. Counted as a first lock.
+ */
+function protect(call: AnsweredCall): number {
+  const [view] = call.args as [CopyView | undefined];
+  return call.kind === 'ami' ? 1 + 2 * (view?.children?.length ?? 1) : 2;
+}
+
+/**
+ * `nextWaiting` (`DynamoInventory.nextWaiting`): one query for the queue's
+ * first record; a second, past `afterAccount`, only when the first is not
+ * already past it. The answer alone cannot always tell, so the double is
+ * asked for the first record (a read of the double, not a port call).
+ */
+async function nextWaiting(call: AnsweredCall, target: object): Promise<number> {
+  const [pool, afterAccount] = call.args as [string, string | undefined];
+  const answer = resultOf(call) as InventoryRecord | undefined;
+  if (refused(call) || !answer || afterAccount === undefined) return 1;
+  if ((answer.sourceAccount ?? '') <= afterAccount) return 2;
+  const inventory = target as { nextWaiting(pool: string): Promise<InventoryRecord | undefined> };
+  const first = await inventory.nextWaiting(pool);
+  return first?.artifactId === answer.artifactId ? 1 : 2;
+}
+
+/** DynamoDB's BatchGetItem takes 100 keys a request (`DynamoInventory.existing`); no ids, no request. */
+const BATCH_GET_KEYS = 100;
+
+const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
+  /** `lambdas/kinds/*` copiers, as the vault's functions use them. */
+  copier: {
+    describeSource,
+    listShared: () => 'pages',
+    copy,
+    describeCopy: (call) => (call.kind === 'ami' ? amiDescribe(resultOf(call) as CopyView | undefined) : 1),
+    protect,
+  },
+  /** `lambdas/adapters/dynamo-inventory.ts`. */
+  inventory: {
+    existing: (call) => Math.ceil(new Set((call.args[0] as readonly string[]) ?? []).size / BATCH_GET_KEYS),
+    nextWaiting,
+    listByStatus: () => 'pages',
+    list: () => 'pages',
+  },
+  /** `lambdas/adapters/rds.ts` (`AgentRds`, `AgentRdsClusters`). */
+  'source-rds': {
+    listSnapshots: () => 'pages',
+  },
+  /** `lambdas/adapters/agent-ec2.ts`. */
+  'source-ec2': {
+    listSnapshots: () => 'pages',
+    listImages: () => 'pages',
+  },
+};
+
+/**
+ * The AWS requests `call` made through its adapter; `target` is the double
+ * that answered it (read only for what the answer leaves open).
+ */
+export function awsRequestsOf(call: AnsweredCall, target: object): RequestCount | Promise<RequestCount> {
+  const rule = RULES[call.port]?.[call.method];
+  return rule ? rule(call, target) : 1;
+}

@@ -1,0 +1,157 @@
+/**
+ * The simulation counts AWS requests, not port calls (sim/memory-requests.ts
+ * through the fault Proxy of sim/faults.ts), and for a quiet single artifact
+ * of each kind it counts what the emulator counts on the Lambdas' own SDK
+ * clients (`test/emulator/calls-per-artifact.test.ts`, its per-operation
+ * output). The expected figures are that output per artifact, less what the
+ * simulation does not run, each named beside it:
+ *
+ * - the reader role's `AssumeRole` (0.25 of the emulator's vault figure:
+ *   one per 4 artifacts; the simulation does not model credentials);
+ * - the refill's query after the completion and the agent's handling of the
+ *   receipt (describe, two tags): the run stops as soon as the receipt is
+ *   sent, so a single artifact's run ends before them;
+ * - the lock of an EBS or AMI copy (2 and 3 requests): the simulation's
+ *   vault has no immutability settings.
+ */
+import { describe, expect, it } from 'vitest';
+import type { InventoryRecord } from '../../lambdas/core/inventory';
+import { newRecord } from '../../lambdas/core/inventory';
+import { CopyQuotaExceededError } from '../../lambdas/core/errors';
+import { MemoryInventory } from '../../sim/memory-aws';
+import { awsRequestsOf } from '../../sim/memory-requests';
+import { runSimulation } from '../../sim/simulation';
+import type { KindName } from '../../lambdas/kinds/types';
+
+const SOURCE_PORTS = new Set(['source-rds', 'source-ec2', 'publisher']);
+
+/** One artifact of `kind`, no faults, its intermediate ready in a minute, no vault sweep before it settles. */
+async function quietSingle(kind: KindName) {
+  const mix = { 'rds-snapshot': 0, 'aurora-cluster-snapshot': 0, 'ebs-snapshot': 0, ami: 0, [kind]: 1 };
+  const result = await runSimulation({
+    seed: 7,
+    artifacts: 1,
+    accounts: 1,
+    agents: true,
+    mix,
+    sweepMinutes: 100_000,
+    intermediateMinutes: { [kind]: 1 },
+  });
+  const side = (source: boolean) =>
+    Object.fromEntries(
+      Object.entries(result.counts.requests).filter(([key]) => SOURCE_PORTS.has(key.split('.')[0]) === source),
+    );
+  return { settled: result.settled, source: side(true), vault: side(false) };
+}
+
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+
+describe('AWS requests of a quiet single artifact: the simulation against the emulator', () => {
+  it('RDS: the vault 12 less the refill query; the source 11 less the receipt', async () => {
+    const { settled, source, vault } = await quietSingle('rds-snapshot');
+    expect(settled).toBe(true);
+    // Emulator, per artifact: DescribeDBSnapshots 3 (the source, intake's look, completion), DescribeDBInstances 1,
+    // DescribeDBSnapshotAttributes 1, CopyDBSnapshot 1, TransactWriteItems 2, PutItem 1, GetItem 1, SNS 1, Query 1.
+    expect(vault).toEqual({
+      'copier.describeSource': 3,
+      'copier.copy': 1,
+      'copier.describeCopy': 2,
+      'inventory.claimCopy': 1,
+      'inventory.replace': 2,
+      'inventory.get': 1,
+      'receipts.send': 1,
+    });
+    expect(total(vault)).toBe(12 - 1);
+    // Emulator, one artifact: describe, instance tags, copy, the count's listing; describe, share, publish, tag;
+    // the receipt's describe and two tags.
+    expect(total(source)).toBe(11 - 3);
+  });
+
+  it('Aurora: the same requests on clusters', async () => {
+    const { source, vault } = await quietSingle('aurora-cluster-snapshot');
+    expect(total(vault)).toBe(12 - 1);
+    expect(total(source)).toBe(11 - 3);
+  });
+
+  it('EBS: the vault 15 less the refill query and the lock', async () => {
+    const { vault } = await quietSingle('ebs-snapshot');
+    // Emulator: DescribeSnapshots 4 (the source, the look by name before the copy, intake's look, completion),
+    // DescribeVolumes 1, DescribeSnapshotAttribute 1, CopySnapshot 1, DescribeLockedSnapshots 1, LockSnapshot 1,
+    // TransactWriteItems 2, PutItem 1, GetItem 1, SNS 1, Query 1.
+    expect(vault).toEqual({
+      'copier.describeSource': 3,
+      'copier.copy': 2,
+      'copier.describeCopy': 2,
+      'inventory.claimCopy': 1,
+      'inventory.replace': 2,
+      'inventory.get': 1,
+      'receipts.send': 1,
+    });
+    expect(total(vault)).toBe(15 - 1 - 2);
+  });
+
+  it('AMI: the vault 19 less the refill query and the protection', async () => {
+    const { vault } = await quietSingle('ami');
+    // Emulator: DescribeImages 4 and DescribeSnapshots 3 (the image and its backing snapshot at intake, the look
+    // by name, intake's look and completion with the copy's backing snapshot), DescribeImageAttribute 1,
+    // DescribeSnapshotAttribute 1, CopyImage 1, EnableImageDeregistrationProtection 1, DescribeLockedSnapshots 1,
+    // LockSnapshot 1, TransactWriteItems 2, PutItem 1, GetItem 1, SNS 1, Query 1.
+    expect(vault).toEqual({
+      'copier.describeSource': 4,
+      'copier.copy': 2,
+      'copier.describeCopy': 4,
+      'inventory.claimCopy': 1,
+      'inventory.replace': 2,
+      'inventory.get': 1,
+      'receipts.send': 1,
+    });
+    expect(total(vault)).toBe(19 - 1 - 3);
+  });
+});
+
+describe('awsRequestsOf', () => {
+  const ebsCopy = { kind: 'ebs-snapshot' as const, port: 'copier', method: 'copy', args: [] };
+
+  it('counts an EBS copy AWS refused on its quota: the look by name and the refused request', () => {
+    expect(awsRequestsOf({ ...ebsCopy, outcome: { error: new CopyQuotaExceededError('full') } }, {})).toBe(2);
+    expect(awsRequestsOf({ ...ebsCopy, outcome: { result: { outcome: 'exists', targetId: 'snap-1' } } }, {})).toBe(1);
+    const rds = { ...ebsCopy, kind: 'rds-snapshot' as const };
+    expect(awsRequestsOf({ ...rds, outcome: { error: new CopyQuotaExceededError('full') } }, {})).toBe(1);
+  });
+
+  it("asks a second query of the ring walk only when the queue's first record is not past the account", async () => {
+    const inventory = new MemoryInventory();
+    const waiting = (account: string): InventoryRecord => ({
+      ...newRecord(
+        {
+          artifactId: `rds-snapshot:${account}:eu-west-1:s-${account}`,
+          kind: 'rds-snapshot',
+          status: 'expected',
+          sourceAccount: account,
+          sourceRegion: 'eu-west-1',
+          sourceId: `s-${account}`,
+          pool: 'rds-snapshot@eu-west-1',
+        },
+        new Date('2026-03-01T00:00:00.000Z'),
+      ),
+    });
+    const [low, high] = [waiting('222222222222'), waiting('444444444444')];
+    await inventory.create(low);
+    await inventory.create(high);
+    const walk = (after: string, answer: InventoryRecord | undefined) =>
+      awsRequestsOf(
+        {
+          port: 'inventory',
+          method: 'nextWaiting',
+          args: ['rds-snapshot@eu-west-1', after],
+          outcome: { result: answer },
+        },
+        inventory,
+      );
+    // The first record is already past 111…: one query. Past 333…, the first (222…) is not: a second query.
+    expect(await walk('111111111111', low)).toBe(1);
+    expect(await walk('333333333333', high)).toBe(2);
+    // Nothing past 555…: the second query found nothing, the walk wraps to the first.
+    expect(await walk('555555555555', low)).toBe(2);
+  });
+});
