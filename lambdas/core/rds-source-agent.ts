@@ -21,6 +21,7 @@ import {
   LOST_EVENT_AGE_MS,
   MISSED_AFTER_MS,
   quotaFull,
+  stale,
   TAG_BACKLOG,
   worthTrying,
 } from './agent/memory';
@@ -175,10 +176,16 @@ function retainedUntil(copiedAt: string, deps: AgentDeps): number {
  * The intermediates of the kind that await the vault, counted by a listing
  * at most once per {@link INTERMEDIATE_COUNT_TTL_MS}. The cap counts only
  * these: an intermediate the vault confirmed blocks nothing, it is only kept
- * for its retention, and the listing notes when each such one may go. The
- * same listing is the quick backstop for a lost "copy finished" event: an
- * available intermediate still unannounced at the next count (so not merely
- * ahead of its event) is announced then, minutes after, not at the sweep.
+ * for its retention (deleted by the environment that recorded its receipt,
+ * or the sweep: an environment that only counted it leaves it, or every
+ * environment that counts would try the same delete). The same listing is
+ * the quick backstop for a lost "copy finished" event: an available
+ * intermediate still unannounced at the next count (so not merely ahead of
+ * its event), or at the first when made {@link LOST_EVENT_AGE_MS} ago, is
+ * announced then, minutes after, not at the sweep. It also shows the
+ * originals with no intermediate that are older than their own event
+ * ({@link MISSED_AFTER_MS}): missed, or held back by an environment that is
+ * gone; they start when there is room.
  */
 async function pendingOf(deps: AgentDeps, flavour: Flavour): Promise<PendingCount> {
   const memory = memoryOf(deps, flavour);
@@ -206,7 +213,6 @@ async function pendingOf(deps: AgentDeps, flavour: Flavour): Promise<PendingCoun
   const unannounced = new Set<string>();
   for (const snapshot of intermediates) {
     const copiedAt = snapshot.tags[TAG_COPIED_AT];
-    if (copiedAt && !memory.retained.has(snapshot.id)) memory.retained.set(snapshot.id, retainedUntil(copiedAt, deps));
     if (copiedAt || snapshot.status !== 'available' || snapshot.tags[TAG_NOTIFIED_AT]) continue;
     unannounced.add(snapshot.id);
     const old = snapshot.createdAt !== undefined && now - Date.parse(snapshot.createdAt) >= LOST_EVENT_AGE_MS;
@@ -248,8 +254,12 @@ async function housekeeping(deps: AgentDeps, flavour: Flavour, freed: Freed): Pr
   const tags = memo((resource: string) => flavour.store.instanceTags(resource));
   while (room() && memory.candidates.length > 0) {
     const original = memory.candidates.shift() as RdsSnapshot;
+    const before = pending.count;
     const step = await guarded(() => rekey(original, deps, flavour, pending, tags), original.id, deps);
     deps.log.info('waiting original started', { snapshotId: original.id, step });
+    // Already started by another environment since the count: the rest of the list is as old, so it waits for
+    // the next count rather than cost a scope read and a copy request each.
+    if (stale(step, before, pending)) memory.candidates = [];
   }
 }
 

@@ -55,6 +55,7 @@ import {
   LOST_EVENT_AGE_MS,
   MISSED_AFTER_MS,
   quotaFull,
+  stale,
   TAG_BACKLOG,
   worthTrying,
 } from './memory';
@@ -216,10 +217,13 @@ function retainedUntil(copiedAt: string, deps: Ec2AgentDeps): number {
  * a listing of the agent's intermediates at most once per
  * {@link INTERMEDIATE_COUNT_TTL_MS} per container and kept up to date with
  * the copies it starts and the receipts it records (as the RDS agent does).
- * A confirmed intermediate blocks nothing: the listing only notes when it
- * may go. The same listing is the quick backstop for a lost "copy finished"
- * event: a finished, canonical intermediate still unannounced at the next
- * count is announced then. The sweep counts afresh.
+ * A confirmed intermediate blocks nothing (the environment that recorded
+ * its receipt, or the sweep, deletes it). The same listing is the quick
+ * backstop for a lost "copy finished" event: a finished, canonical
+ * intermediate still unannounced at the next count, or at the first when
+ * made `LOST_EVENT_AGE_MS` ago, is announced then; and it shows the
+ * originals missed or held back by an environment that is gone, for when
+ * there is room. The sweep counts afresh.
  */
 async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCount> {
   const memory = memoryOf(kind, deps);
@@ -289,7 +293,6 @@ async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCoun
   const unannounced = new Set<string>();
   for (const { id, tags, ready, madeAt, announce } of found) {
     const copiedAt = tags[TAG_COPIED_AT];
-    if (copiedAt && !memory.retained.has(id)) memory.retained.set(id, retainedUntil(copiedAt, deps));
     if (copiedAt || !ready || tags[TAG_NOTIFIED_AT]) continue;
     unannounced.add(id);
     const old = now - madeAt >= LOST_EVENT_AGE_MS;
@@ -343,15 +346,22 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
   const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
   while (room() && memory.candidates.length > 0) {
     const original = memory.candidates.shift() as Ec2Snapshot | Ec2Image;
+    const before = pending.count;
     const step = await guarded(
-      () =>
-        kind === 'ebs-snapshot'
-          ? rekeySnapshot(original as Ec2Snapshot, deps, { pending, volumeTags, waited: true })
-          : rekeyImage(original as Ec2Image, deps, { pending, waited: true }),
+      async () => {
+        if (kind === 'ami') return rekeyImage(original as Ec2Image, deps, { pending, waited: true });
+        // Another environment may have started it since the count: looked up first, so a stale candidate costs
+        // the lookup alone, not a read of its volume's tags too.
+        const [started] = await intermediatesOf(original.id, deps);
+        if (started) return started.state === 'completed' ? shareAndNotifySnapshot(started, deps) : 'rekeying';
+        return rekeySnapshot(original as Ec2Snapshot, deps, { pending, volumeTags, listed: true, waited: true });
+      },
       original.id,
       deps,
     );
     deps.log.info('waiting original started', { id: original.id, step });
+    // Already started elsewhere: the rest of the list is as old, and waits for the next count.
+    if (stale(step, before, pending)) memory.candidates = [];
   }
 }
 

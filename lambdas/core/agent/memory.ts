@@ -123,6 +123,17 @@ export function learnBacklog(
 }
 
 /**
+ * Whether a candidate a count found turned out to be started already (by
+ * another environment since the count): no new copy (`pending` did not
+ * grow), and not judged out of scope or held back. The count's other
+ * candidates are as old: better left to the next count than each paid a
+ * scope read and a copy request to learn the same.
+ */
+export function stale(step: string, countBefore: number, pending: PendingCount): boolean {
+  return pending.count === countBefore && step !== 'out-of-scope' && !step.startsWith('waiting-');
+}
+
+/**
  * What the invocation just saw free: `room` (a receipt: an intermediate
  * blocks no more), `quota` (a copy finished: a copy slot of the account), or
  * nothing (a production snapshot: nothing freed).
