@@ -347,15 +347,13 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
   while (room() && memory.candidates.length > 0) {
     const original = memory.candidates.shift() as Ec2Snapshot | Ec2Image;
     const before = pending.count;
+    // Judged first (a verdict remembered costs nothing: production images' backing snapshots are candidates too,
+    // and out of scope), then looked up by name before copying: another environment may have started it since.
     const step = await guarded(
-      async () => {
-        if (kind === 'ami') return rekeyImage(original as Ec2Image, deps, { pending, waited: true });
-        // Another environment may have started it since the count: looked up first, so a stale candidate costs
-        // the lookup alone, not a read of its volume's tags too.
-        const [started] = await intermediatesOf(original.id, deps);
-        if (started) return started.state === 'completed' ? shareAndNotifySnapshot(started, deps) : 'rekeying';
-        return rekeySnapshot(original as Ec2Snapshot, deps, { pending, volumeTags, listed: true, waited: true });
-      },
+      () =>
+        kind === 'ebs-snapshot'
+          ? rekeySnapshot(original as Ec2Snapshot, deps, { pending, volumeTags, waited: true })
+          : rekeyImage(original as Ec2Image, deps, { pending, waited: true }),
       original.id,
       deps,
     );
