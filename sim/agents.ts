@@ -66,8 +66,8 @@ export interface AgentsOptions {
   readonly invoke: (fn: string, work: (invocation: Invocation) => Promise<unknown>) => Promise<boolean>;
   /** What SNS hands the intake queue when an agent publishes. */
   readonly publish: (topicArn: string, notification: Notification) => void;
-  /** Delivers a best-effort event (lost, duplicated, delayed as the run says) to `work`. */
-  readonly raise: (work: () => void) => void;
+  /** Delivers a best-effort event (lost, duplicated, delayed as the run says) to `work`; how many times (0: lost). */
+  readonly raise: (work: () => void) => number;
   /** How long an intermediate copy takes in the source account (ms). */
   readonly intermediateMs: (kind: KindName) => number;
   /** Told when a production artifact exists, with the id its service gave it. */
@@ -121,6 +121,8 @@ export class SourceAgents {
   /** Execution environments started, over all accounts (cold starts). */
   containersStarted = 0;
   private readonly published = new Map<string, number>();
+  /** Where each artifact's time went on the source side (figures only). */
+  readonly trace = new SourceTrace();
 
   constructor(private readonly options: AgentsOptions) {}
 
@@ -168,7 +170,11 @@ export class SourceAgents {
       }
       a.made.set(artifact.n, id);
       this.options.onMade(artifact, id);
-      this.options.raise(() => this.onEvent(a, artifact.kind, id));
+      const key = SourceTrace.key(artifact.kind, a.account, id);
+      this.trace.produced(key, loop.epochMs);
+      if (this.options.raise(() => this.onEvent(a, artifact.kind, id)) === 0) {
+        this.trace.hit(key, 'production-event-lost', loop.epochMs);
+      }
     });
   }
 
@@ -178,9 +184,9 @@ export class SourceAgents {
       this.options.loop.at(at, () => {
         for (const a of this.accounts.values()) {
           // One invocation sweeps both, as the handler does.
-          void this.run(a, async (inv, memory) => {
-            await sweepSource(this.rdsDeps(a, inv, memory));
-            await sweepEc2Source(this.ec2Deps(a, inv, memory));
+          void this.run(a, undefined, async (inv, memory) => {
+            await sweepSource(this.rdsDeps(a, inv, memory, 'sweep'));
+            await sweepEc2Source(this.ec2Deps(a, inv, memory, 'sweep'));
           });
         }
         sweep(at + 3_600_000);
@@ -194,11 +200,14 @@ export class SourceAgents {
     const a = this.accounts.get(receipt.account);
     if (!a) return;
     this.options.loop.after(1_000, () => {
-      void this.run(a, (inv, memory) =>
-        receipt.kind === 'rds-snapshot' || receipt.kind === 'aurora-cluster-snapshot'
-          ? recordReceipt(receipt, this.rdsDeps(a, inv, memory))
-          : recordEc2Receipt(receipt, this.ec2Deps(a, inv, memory)),
-      ).then((ok) => {
+      const key = this.trace.keyOf(receipt.kind, a.account, receipt.id);
+      void this.run(a, key, async (inv, memory) => {
+        const step =
+          receipt.kind === 'rds-snapshot' || receipt.kind === 'aurora-cluster-snapshot'
+            ? await recordReceipt(receipt, this.rdsDeps(a, inv, memory, 'receipt'))
+            : await recordEc2Receipt(receipt, this.ec2Deps(a, inv, memory, 'receipt'));
+        if (step === 'recorded') this.trace.recorded(key, this.options.loop.epochMs);
+      }).then((ok) => {
         if (!ok && receives < RECEIPT_RECEIVES) {
           this.options.loop.after(RECEIPT_RETRY_MS, () => this.deliverReceipt(receipt, receives + 1));
         }
@@ -302,13 +311,13 @@ export class SourceAgents {
    * defaults); what it still misses, the agent's counts and sweep find.
    */
   private onEvent(a: Account, kind: KindName, id: string, attempt = 0): void {
-    void this.run(a, (inv, memory) => {
+    void this.run(a, this.trace.keyOf(kind, a.account, id), (inv, memory) => {
       if (kind === 'rds-snapshot' || kind === 'aurora-cluster-snapshot') {
-        return processSnapshot(id, this.rdsDeps(a, inv, memory), kind);
+        return processSnapshot(id, this.rdsDeps(a, inv, memory, 'event'), kind);
       }
       return kind === 'ebs-snapshot'
-        ? processEbsSnapshot(id, this.ec2Deps(a, inv, memory))
-        : processImage(id, this.ec2Deps(a, inv, memory));
+        ? processEbsSnapshot(id, this.ec2Deps(a, inv, memory, 'event'))
+        : processImage(id, this.ec2Deps(a, inv, memory, 'event'));
     }).then((ok) => {
       if (!ok && attempt < ASYNC_RETRIES) {
         this.options.loop.after(60_000 * (attempt + 1), () => this.onEvent(a, kind, id, attempt + 1));
@@ -323,24 +332,67 @@ export class SourceAgents {
    * the same time run in different environments, each with its own memory;
    * a crash ends its environment, and with it what it remembered.
    */
-  private run(a: Account, work: (inv: Invocation, memory: AgentMemory) => Promise<unknown>): Promise<boolean> {
+  private run(
+    a: Account,
+    about: string | undefined,
+    work: (inv: Invocation, memory: AgentMemory) => Promise<unknown>,
+  ): Promise<boolean> {
     return this.options.invoke('source-agent', async (inv) => {
       const now = this.options.loop.epochMs;
-      const pool = (this.idle.get(a.account) ?? []).filter((c) => now - c.idleSinceMs < IDLE_RECLAIM_MS);
+      const pool: Container[] = [];
+      for (const c of this.idle.get(a.account) ?? []) {
+        if (now - c.idleSinceMs < IDLE_RECLAIM_MS) pool.push(c);
+        else this.forget(a, c, 'forgotten-idle');
+      }
       this.idle.set(a.account, pool);
       let container = pool.pop();
       if (!container) {
         container = { memory: new AgentMemory(), idleSinceMs: now };
         this.containersStarted += 1;
+        this.trace.coldStarts += 1;
       }
       try {
         await work(inv, container.memory);
       } catch (error) {
-        if (error instanceof SimulatedCrash || inv.crashed) throw error;
+        if (error instanceof SimulatedCrash || inv.crashed) {
+          this.crashed(a, container, about);
+          throw error;
+        }
         this.release(a, container);
         throw error;
       }
-      if (!inv.crashed) this.release(a, container);
+      if (inv.crashed) this.crashed(a, container, about);
+      else this.release(a, container);
+    });
+  }
+
+  /** A crash ends the environment: what it was doing, and the originals it held back, wait for someone else. */
+  private crashed(a: Account, container: Container, about: string | undefined): void {
+    this.trace.environmentsCrashed += 1;
+    this.trace.hit(about, 'crash', this.options.loop.epochMs);
+    this.forget(a, container, 'forgotten-crash');
+  }
+
+  /** The originals an environment held back, forgotten with it. */
+  private forget(a: Account, container: Container, cause: SourceCause): void {
+    for (const kind of ['rds-snapshot', 'aurora-cluster-snapshot', 'ebs-snapshot', 'ami'] as const) {
+      for (const id of container.memory.of(kind).deferred.keys()) {
+        this.trace.hit(SourceTrace.key(kind, a.account, id), cause, this.options.loop.epochMs);
+      }
+    }
+  }
+
+  /** `port` with every call marked as made by a `by` invocation, for the trace's hooks. */
+  private labelled<T extends object>(port: T, by: Trigger): T {
+    return new Proxy(port, {
+      get: (target, property, receiver) => {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          this.trace.by = by;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
     });
   }
 
@@ -361,9 +413,12 @@ export class SourceAgents {
         clock,
         copyDurationMs: (copy) => {
           const ms = this.options.intermediateMs(kind);
-          loop.after(ms, () =>
-            this.options.raise(() => this.onEvent(this.accountOf(account, region), kind, copy.targetId)),
-          );
+          const key = SourceTrace.key(kind, account, copy.sourceArn.slice(copy.sourceArn.lastIndexOf(':') + 1));
+          this.trace.requested(key, account, copy.targetId, loop.epochMs, loop.epochMs + ms);
+          loop.after(ms, () => {
+            const events = this.options.raise(() => this.onEvent(this.accountOf(account, region), kind, copy.targetId));
+            if (events === 0) this.trace.hit(key, 'ready-event-lost', loop.epochMs);
+          });
           return ms;
         },
       });
@@ -377,9 +432,18 @@ export class SourceAgents {
       imageCopyMs: imageMs,
       copyOutcome: (copy) => {
         const kind: KindName = copy.kind === 'image' ? 'ami' : 'ebs-snapshot';
-        loop.after(copy.kind === 'image' ? imageMs : snapshotMs, () =>
-          this.options.raise(() => this.onEvent(this.accountOf(account, region), kind, copy.sourceId)),
-        );
+        const ms = copy.kind === 'image' ? imageMs : snapshotMs;
+        const key = SourceTrace.key(kind, account, copy.sourceId);
+        this.trace.requested(key, account, undefined, loop.epochMs, loop.epochMs + ms);
+        // The copy's log entry is the next one (the world logs it once made): its id is what AWS's event names,
+        // the new snapshot (`snapshot_id` of the copySnapshot notification) or the new image (`ImageId`).
+        const entry = ec2.copies.length;
+        loop.after(ms, () => {
+          const targetId = ec2.copies[entry]?.targetId ?? copy.sourceId;
+          this.trace.intermediateIs(key, account, targetId);
+          const events = this.options.raise(() => this.onEvent(this.accountOf(account, region), kind, targetId));
+          if (events === 0) this.trace.hit(key, 'ready-event-lost', loop.epochMs);
+        });
         return 'succeeded';
       },
     });
@@ -415,37 +479,229 @@ export class SourceAgents {
     return a;
   }
 
-  private publisher(a: Account): NotificationPublisher {
+  private publisher(a: Account, by: Trigger): NotificationPublisher {
     return {
       publish: async (notification) => {
         this.published.set(a.account, (this.published.get(a.account) ?? 0) + 1);
+        this.trace.by = by;
+        if ('id' in notification) {
+          this.trace.announced(
+            this.trace.keyOf(notification.kind, a.account, notification.id),
+            this.options.loop.epochMs,
+          );
+        }
         this.options.publish(a.settings.intakeTopicArn, notification);
       },
     };
   }
 
-  private rdsDeps(a: Account, inv: Invocation, memory: AgentMemory): AgentDeps {
+  private rdsDeps(a: Account, inv: Invocation, memory: AgentMemory, by: Trigger): AgentDeps {
     const fo = this.options.faultOptions;
+    const rds = this.labelled(a.rds.sourceRds(a.account, a.region), by);
+    const clusters = this.labelled(a.clusters.sourceRds(a.account, a.region), by);
     return {
       settings: a.settings,
-      rds: withFaults(a.rds.sourceRds(a.account, a.region), 'source-rds', inv, fo, 'rds-snapshot'),
-      clusters: withFaults(a.clusters.sourceRds(a.account, a.region), 'source-rds', inv, fo, 'aurora-cluster-snapshot'),
-      publisher: withFaults(this.publisher(a), 'publisher', inv, fo),
+      rds: withFaults(rds, 'source-rds', inv, fo, 'rds-snapshot'),
+      clusters: withFaults(clusters, 'source-rds', inv, fo, 'aurora-cluster-snapshot'),
+      publisher: withFaults(this.publisher(a, by), 'publisher', inv, fo),
       clock: this.options.loop,
       log: silentLog,
       memory,
     };
   }
 
-  private ec2Deps(a: Account, inv: Invocation, memory: AgentMemory): Ec2AgentDeps {
+  private ec2Deps(a: Account, inv: Invocation, memory: AgentMemory, by: Trigger): Ec2AgentDeps {
     const fo = this.options.faultOptions;
     return {
       settings: a.settings,
-      ec2: withFaults(a.ec2.sourceEc2(a.account, a.region), 'source-ec2', inv, fo, ec2Kind),
-      publisher: withFaults(this.publisher(a), 'publisher', inv, fo),
+      ec2: withFaults(this.labelled(a.ec2.sourceEc2(a.account, a.region), by), 'source-ec2', inv, fo, ec2Kind),
+      publisher: withFaults(this.publisher(a, by), 'publisher', inv, fo),
       clock: this.options.loop,
       log: silentLog,
       memory,
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Where the source side's time goes
+// ---------------------------------------------------------------------------
+
+/**
+ * What held up an artifact on the source side: its production event lost,
+ * its intermediate's "copy finished" event lost, an invocation about it
+ * that crashed, or its deferral forgotten with the execution environment
+ * that held it (crashed, or reclaimed idle).
+ */
+export type SourceCause = 'production-event-lost' | 'ready-event-lost' | 'crash' | 'forgotten-crash' | 'forgotten-idle';
+const SOURCE_CAUSES: readonly SourceCause[] = [
+  'production-event-lost',
+  'ready-event-lost',
+  'crash',
+  'forgotten-crash',
+  'forgotten-idle',
+];
+
+/** Which kind of invocation did a step: an event, a receipt, or the hourly sweep. */
+export type Trigger = 'event' | 'receipt' | 'sweep';
+
+/** One artifact's way through its source account (virtual ms). */
+interface Timeline {
+  readonly producedAtMs: number;
+  requestedAtMs?: number;
+  requestedBy?: Trigger;
+  readyAtMs?: number;
+  announcedAtMs?: number;
+  announcedBy?: Trigger;
+  doneAtMs?: number;
+  recordedAtMs?: number;
+  /** The first time each cause hit it. */
+  readonly hits: Map<SourceCause, number>;
+}
+
+/** The wait a cause made: from when it hit to the artifact's next step, over the artifacts it hit. */
+export interface CauseWait {
+  readonly artifacts: number;
+  readonly meanMinutes: number;
+  readonly maxMinutes: number;
+  readonly totalHours: number;
+  /** Of those, the ones whose next step only the hourly sweep took. */
+  readonly recoveredBySweep: number;
+}
+
+export interface SourceWaits {
+  /** Mean minutes per artifact in each stage: production to intermediate requested (the cap's wait included), the intermediate copy, ready to announced, announced to the vault's copy recorded, that to the receipt recorded. */
+  readonly stageMeanMinutes: Readonly<Record<'request' | 'intermediate' | 'announce' | 'vault' | 'receipt', number>>;
+  /** Intermediates the hourly sweep requested or announced: their artifacts waited for it. */
+  readonly requestedBySweep: number;
+  readonly announcedBySweep: number;
+  readonly byCause: Readonly<Record<SourceCause, CauseWait>>;
+  /** Execution environments started (cold starts), and those lost to a crash. */
+  readonly coldStarts: number;
+  readonly environmentsCrashed: number;
+}
+
+/**
+ * Follows every artifact through its source account: when its intermediate
+ * was requested, ready, announced and its receipt recorded, which kind of
+ * invocation took each step, and what hit it on the way. Read only by the
+ * figures: nothing the agents do depends on it.
+ */
+export class SourceTrace {
+  private readonly timelines = new Map<string, Timeline>();
+  /** An intermediate's id to its production artifact's key. */
+  private readonly ofIntermediate = new Map<string, string>();
+  /** The trigger of the invocation whose port call runs now (port calls run one at a time on the loop). */
+  by: Trigger = 'event';
+  coldStarts = 0;
+  environmentsCrashed = 0;
+
+  static key(kind: KindName, account: string, productionId: string): string {
+    return `${kind}:${account}:${productionId}`;
+  }
+
+  produced(key: string, atMs: number): void {
+    this.timelines.set(key, { producedAtMs: atMs, hits: new Map() });
+  }
+
+  /** The artifact an id names: a production id (by key) or an intermediate's. */
+  keyOf(kind: KindName, account: string, id: string): string | undefined {
+    const key = SourceTrace.key(kind, account, id);
+    return this.timelines.has(key) ? key : this.ofIntermediate.get(`${account}:${id}`);
+  }
+
+  requested(key: string, account: string, intermediateId: string | undefined, atMs: number, readyAtMs: number): void {
+    const t = this.timelines.get(key);
+    if (intermediateId) this.ofIntermediate.set(`${account}:${intermediateId}`, key);
+    if (!t || t.requestedAtMs !== undefined) return;
+    t.requestedAtMs = atMs;
+    t.requestedBy = this.by;
+    t.readyAtMs = readyAtMs;
+  }
+
+  intermediateIs(key: string, account: string, intermediateId: string): void {
+    this.ofIntermediate.set(`${account}:${intermediateId}`, key);
+  }
+
+  announced(key: string | undefined, atMs: number): void {
+    const t = key ? this.timelines.get(key) : undefined;
+    if (!t || t.announcedAtMs !== undefined) return;
+    t.announcedAtMs = atMs;
+    t.announcedBy = this.by;
+  }
+
+  done(key: string, atMs: number): void {
+    const t = this.timelines.get(key);
+    if (t && t.doneAtMs === undefined) t.doneAtMs = atMs;
+  }
+
+  recorded(key: string | undefined, atMs: number): void {
+    const t = key ? this.timelines.get(key) : undefined;
+    if (t && t.recordedAtMs === undefined) t.recordedAtMs = atMs;
+  }
+
+  hit(key: string | undefined, cause: SourceCause, atMs: number): void {
+    const t = key ? this.timelines.get(key) : undefined;
+    if (t && !t.hits.has(cause)) t.hits.set(cause, atMs);
+  }
+
+  summary(): SourceWaits {
+    const stages = { request: [0, 0], intermediate: [0, 0], announce: [0, 0], vault: [0, 0], receipt: [0, 0] };
+    const add = (stage: keyof typeof stages, from?: number, to?: number) => {
+      if (from === undefined || to === undefined) return;
+      stages[stage][0] += to - from;
+      stages[stage][1] += 1;
+    };
+    const waits = new Map<SourceCause, { ms: number[]; bySweep: number }>(
+      SOURCE_CAUSES.map((c) => [c, { ms: [], bySweep: 0 }]),
+    );
+    let requestedBySweep = 0;
+    let announcedBySweep = 0;
+    for (const t of this.timelines.values()) {
+      add('request', t.producedAtMs, t.requestedAtMs);
+      add('intermediate', t.requestedAtMs, t.readyAtMs);
+      add('announce', t.readyAtMs, t.announcedAtMs);
+      add('vault', t.announcedAtMs, t.doneAtMs);
+      add('receipt', t.doneAtMs, t.recordedAtMs);
+      if (t.requestedBy === 'sweep') requestedBySweep += 1;
+      if (t.announcedBy === 'sweep') announcedBySweep += 1;
+      for (const [cause, at] of t.hits) {
+        // The step it held up: the next one after it hit.
+        const steps: [number | undefined, Trigger | undefined][] = [
+          [t.requestedAtMs, t.requestedBy],
+          [t.announcedAtMs, t.announcedBy],
+          [t.recordedAtMs, 'receipt'],
+        ];
+        const from = cause === 'ready-event-lost' ? (t.readyAtMs ?? at) : at;
+        const next = steps.find(([when]) => when !== undefined && when >= from);
+        if (!next) continue;
+        const w = waits.get(cause) as { ms: number[]; bySweep: number };
+        w.ms.push((next[0] as number) - from);
+        if (next[1] === 'sweep') w.bySweep += 1;
+      }
+    }
+    const minutes = (ms: number) => Math.round((ms / 60_000) * 10) / 10;
+    return {
+      stageMeanMinutes: Object.fromEntries(
+        Object.entries(stages).map(([stage, [ms, n]]) => [stage, n > 0 ? minutes(ms / n) : 0]),
+      ) as SourceWaits['stageMeanMinutes'],
+      requestedBySweep,
+      announcedBySweep,
+      byCause: Object.fromEntries(
+        [...waits].map(([cause, { ms, bySweep }]) => {
+          const total = ms.reduce((sum, x) => sum + x, 0);
+          const wait: CauseWait = {
+            artifacts: ms.length,
+            meanMinutes: ms.length > 0 ? minutes(total / ms.length) : 0,
+            maxMinutes: minutes(Math.max(0, ...ms)),
+            totalHours: Math.round((total / 3_600_000) * 10) / 10,
+            recoveredBySweep: bySweep,
+          };
+          return [cause, wait];
+        }),
+      ) as Record<SourceCause, CauseWait>,
+      coldStarts: this.coldStarts,
+      environmentsCrashed: this.environmentsCrashed,
     };
   }
 }

@@ -22,6 +22,7 @@
 import { CopyQuotaExceededError } from '../lambdas/core/errors';
 import { isKindName } from '../lambdas/kinds/registry';
 import type { KindName } from '../lambdas/kinds/types';
+import type { SourceWaits } from './agents';
 import type { EventLoop } from './clock';
 import { AwsServiceError, type Prng } from './memory-aws';
 import { type AnsweredCall, awsRequestsOf } from './memory-requests';
@@ -81,6 +82,8 @@ export interface CountedCall {
   readonly attempts: number;
   /** AWS requests in all: the adapter's requests for the call (or a listing's pages), plus the retries. */
   readonly requests: number;
+  /** Virtual ms the refused attempts cost the caller (their latency and the backoff after each), by refusal. */
+  readonly waitedMs: { readonly throttle: number; readonly server: number };
 }
 
 export interface FaultOptions {
@@ -148,18 +151,30 @@ export function withFaults<T extends object>(
         let requests = 1;
         let delay = logNormal(prng, options.latencyMs(name, method), 0.5);
         let refusal: 'throttle' | 'server' | undefined;
+        const waitedMs = { throttle: 0, server: 0 };
         for (;;) {
           refusal = prng.chance(rates.throttle) ? 'throttle' : prng.chance(rates.serverError) ? 'server' : undefined;
           if (!refusal || requests >= MAX_ATTEMPTS) break;
-          delay += prng.next() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** requests);
-          delay += logNormal(prng, options.latencyMs(name, method), 0.5);
+          // What this refusal cost the caller: the backoff after it and the attempt that follows.
+          const backoff = prng.next() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** requests);
+          const again = logNormal(prng, options.latencyMs(name, method), 0.5);
+          delay += backoff;
+          delay += again;
+          waitedMs[refusal] += backoff + again;
           requests += 1;
         }
         const fallback = typeof kind === 'function' ? kind(method, args) : kind;
         const callKind = kindOfArgs(args, fallback);
         // The adapter's requests for the call (sim/memory-requests.ts), plus the retries of its first.
         const counted = (made: number) =>
-          options.count({ port: name, method, kind: callKind, attempts: requests, requests: requests - 1 + made });
+          options.count({
+            port: name,
+            method,
+            kind: callKind,
+            attempts: requests,
+            requests: requests - 1 + made,
+            waitedMs,
+          });
         await options.loop.sleep(delay);
         if (refusal) {
           counted(1);
@@ -200,4 +215,74 @@ function refusalError(refusal: 'throttle' | 'server', port: string, method: stri
   return refusal === 'throttle'
     ? new AwsServiceError('ThrottlingException', `Rate exceeded (${port}.${method})`)
     : new AwsServiceError('InternalFailure', `The service is unavailable (${port}.${method})`);
+}
+
+/**
+ * Where a faulty run's time went, by cause: what the SDK's retries of
+ * throttled and failed attempts added to the calls, what a crash made its
+ * trigger wait before the retry (SQS's visibility timeout, the rules'
+ * retries), how long after it ended a copy whose event was lost waited to be
+ * recorded, and (with agents) the source side's own account.
+ */
+export interface FaultWaits {
+  /** Virtual hours the calls spent on refused attempts, summed over calls (concurrent calls add up). */
+  readonly retryHours: { readonly throttle: number; readonly server: number };
+  /** Vault invocations that crashed, and the hours their messages and events waited for the retry. */
+  readonly vaultCrashes: number;
+  readonly vaultCrashWaitHours: number;
+  /** Vault copies whose completion event was lost: minutes from the copy's end to its record `available`. */
+  readonly lostCopyEvents: { readonly copies: number; readonly meanMinutes: number; readonly maxMinutes: number };
+  /** The same for copies whose event came, for comparison. */
+  readonly deliveredCopyEvents: { readonly copies: number; readonly meanMinutes: number };
+  /** With agents: the source side's own account (`SourceTrace`). */
+  readonly source?: SourceWaits;
+}
+
+/** Sums what {@link FaultWaits} reports, as the run goes. */
+export class FaultLedger {
+  private readonly retryMs = { throttle: 0, server: 0 };
+  private crashes = 0;
+  private crashWaitMs = 0;
+  /** Copies whose completion event was lost, by target id. */
+  readonly lostCopyEvents = new Set<string>();
+
+  retried(call: CountedCall): void {
+    this.retryMs.throttle += call.waitedMs.throttle;
+    this.retryMs.server += call.waitedMs.server;
+  }
+
+  /** A vault invocation crashed; what it was about waits `waitMs` for its trigger's retry, `items` times over. */
+  crashed(waitMs: number, items = 1): void {
+    this.crashes += 1;
+    this.crashWaitMs += waitMs * items;
+  }
+
+  summary(
+    copies: readonly { readonly targetId: string; readonly artifact: string; readonly endsAtMs: number }[],
+    doneAt: ReadonlyMap<string, number>,
+    source?: SourceWaits,
+  ): FaultWaits {
+    const hours = (ms: number) => Math.round((ms / 3_600_000) * 100) / 100;
+    const minutes = (ms: number) => Math.round((ms / 60_000) * 10) / 10;
+    const lost: number[] = [];
+    const delivered: number[] = [];
+    for (const copy of copies) {
+      const done = doneAt.get(copy.artifact);
+      if (done === undefined || done < copy.endsAtMs) continue;
+      (this.lostCopyEvents.has(copy.targetId) ? lost : delivered).push(done - copy.endsAtMs);
+    }
+    const mean = (xs: number[]) => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+    return {
+      retryHours: { throttle: hours(this.retryMs.throttle), server: hours(this.retryMs.server) },
+      vaultCrashes: this.crashes,
+      vaultCrashWaitHours: hours(this.crashWaitMs),
+      lostCopyEvents: {
+        copies: lost.length,
+        meanMinutes: minutes(mean(lost)),
+        maxMinutes: minutes(Math.max(0, ...lost)),
+      },
+      deliveredCopyEvents: { copies: delivered.length, meanMinutes: minutes(mean(delivered)) },
+      ...(source === undefined ? {} : { source }),
+    };
+  }
 }

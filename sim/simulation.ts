@@ -46,7 +46,15 @@ import type { ArtifactRef, Copiers, KindName, SourceView } from '../lambdas/kind
 import { type ProductionArtifact, SourceAgents } from './agents';
 import { EventLoop } from './clock';
 import { CopyWorld, type SimSource, type SourceReader, simSourceView } from './copy-world';
-import { type CountedCall, type FaultOptions, Invocation, SimulatedCrash, withFaults } from './faults';
+import {
+  type CountedCall,
+  FaultLedger,
+  type FaultOptions,
+  type FaultWaits,
+  Invocation,
+  SimulatedCrash,
+  withFaults,
+} from './faults';
 import { IndexedInventory } from './indexed-inventory';
 import { Prng, snsEnvelope } from './memory-aws';
 import { logNormal, zipfCounts } from './random';
@@ -226,6 +234,8 @@ export interface SimulationCounts {
   readonly copiesStarted: number;
   readonly quotaAnswers: number;
   readonly sweeps: number;
+  /** Where the faults' time went, by cause (`./faults`, `./agents`). */
+  readonly faultWaits: FaultWaits;
 }
 
 // ---------------------------------------------------------------------------
@@ -490,6 +500,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     receipts: 0,
     sweeps: 0,
   };
+  const ledger = new FaultLedger();
   const count = (call: CountedCall) => {
     const key = `${call.port}.${call.method}`;
     requests[key] = (requests[key] ?? 0) + call.requests;
@@ -497,6 +508,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     requestsByKind.set(call.kind ?? 'none', ofKind);
     ofKind.set(key, (ofKind.get(key) ?? 0) + call.requests);
     c.retriedAttempts += call.attempts - 1;
+    ledger.retried(call);
   };
 
   // -- the vault's inventory, with probes ---------------------------------------
@@ -510,8 +522,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       awaitingReceipt.add(after.artifactId);
     } else awaitingReceipt.delete(after.artifactId);
     if (after.status === 'available' && before?.status !== 'available' && after.kind !== 'unknown') {
-      const artifact = byProduction.get(productionKey(after.kind, after.sourceAccount, after.sourceSnapshotId));
+      const key = productionKey(after.kind, after.sourceAccount, after.sourceSnapshotId);
+      const artifact = byProduction.get(key);
       if (artifact && !doneAt.has(artifact.key)) doneAt.set(artifact.key, loop.epochMs);
+      agents?.trace.done(key, loop.epochMs);
     }
     const pool = after.pool ?? before?.pool;
     if (!pool || (before?.status === 'copying') === (after.status === 'copying')) return;
@@ -558,15 +572,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   };
   const eventDelay = options.eventDelaySeconds ?? { median: 20, sigma: 1 };
   /** A best-effort event (EventBridge): lost, duplicated or delayed, so reordered. */
-  const raise = (work: () => void, lostCounter: 'copyEventsLost' | 'sourceEventsLost') => {
+  const raise = (work: () => void, lostCounter: 'copyEventsLost' | 'sourceEventsLost'): number => {
     if (delivery.chance(faults.lostEvents)) {
       c[lostCounter] += 1;
-      return false;
+      return 0;
     }
     const copies = delivery.chance(faults.duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i += 1)
       loop.after(logNormal(delivery, eventDelay.median, eventDelay.sigma) * 1000, work);
-    return copies === 2;
+    return copies;
   };
 
   // -- the intake queue and its event source mapping ------------------------------
@@ -615,6 +629,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     batchesRunning -= 1;
     inFlightMessages -= batch.length;
     // A crashed invocation answered nothing: SQS makes the whole batch visible again.
+    if (!ok) ledger.crashed(VISIBILITY_TIMEOUT_MS, batch.length);
     for (const message of ok ? failed : batch) {
       inFlightMessages += 1;
       loop.after(VISIBILITY_TIMEOUT_MS, () => {
@@ -642,9 +657,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         faultOptions,
         invoke: invokeRaw,
         publish,
-        raise: (work) => {
-          raise(work, 'sourceEventsLost');
-        },
+        raise: (work) => raise(work, 'sourceEventsLost'),
         intermediateMs: (kind) => Math.round(logNormal(shape, intermediate[kind] * 60_000, 0.3)),
         onMade: (artifact, id) => {
           byProduction.set(productionKey(artifact.kind, artifact.account, id), artifact as Artifact);
@@ -685,13 +698,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       c.copyEvents += 1;
       const event = KINDS[kind].finishedCopyEvent(targetId, region, 'aws');
       const deliver = (attempt: number) => {
-        void invokeRaw('completion', (inv) => handleCopyEvent(event.detailType, event.detail, vaultDeps(inv))).then(
-          (ok) => {
-            if (!ok && attempt < COMPLETION_RETRIES) loop.after(60_000 * 2 ** attempt, () => deliver(attempt + 1));
-          },
-        );
+        let invocation: Invocation | undefined;
+        void invokeRaw('completion', (inv) => {
+          invocation = inv;
+          return handleCopyEvent(event.detailType, event.detail, vaultDeps(inv));
+        }).then((ok) => {
+          if (!ok && attempt < COMPLETION_RETRIES) loop.after(60_000 * 2 ** attempt, () => deliver(attempt + 1));
+          if (invocation?.crashed) ledger.crashed(60_000 * 2 ** attempt);
+        });
       };
-      if (raise(() => deliver(0), 'copyEventsLost')) c.copyEventsDuplicated += 1;
+      const events = raise(() => deliver(0), 'copyEventsLost');
+      if (events === 2) c.copyEventsDuplicated += 1;
+      if (events === 0) ledger.lostCopyEvents.add(targetId);
     },
   });
   const receipts: ReceiptSender = {
@@ -919,6 +937,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       requestsPerArtifact,
       copiesStarted: world.accepted.length,
       quotaAnswers,
+      faultWaits: ledger.summary(world.accepted, doneAt, agents?.trace.summary()),
     },
     settled: settledAtMs !== undefined,
     simulatedSeconds: seconds((settledAtMs ?? loop.epochMs) - startMs),

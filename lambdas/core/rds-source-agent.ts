@@ -17,7 +17,12 @@ import {
   type KindMemory,
   type PendingCount,
   type Freed,
+  learnBacklog,
+  LOST_EVENT_AGE_MS,
+  MISSED_AFTER_MS,
   quotaFull,
+  stale,
+  TAG_BACKLOG,
   worthTrying,
 } from './agent/memory';
 import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
@@ -171,10 +176,16 @@ function retainedUntil(copiedAt: string, deps: AgentDeps): number {
  * The intermediates of the kind that await the vault, counted by a listing
  * at most once per {@link INTERMEDIATE_COUNT_TTL_MS}. The cap counts only
  * these: an intermediate the vault confirmed blocks nothing, it is only kept
- * for its retention, and the listing notes when each such one may go. The
- * same listing is the quick backstop for a lost "copy finished" event: an
- * available intermediate still unannounced at the next count (so not merely
- * ahead of its event) is announced then, minutes after, not at the sweep.
+ * for its retention (deleted by the environment that recorded its receipt,
+ * or the sweep: an environment that only counted it leaves it, or every
+ * environment that counts would try the same delete). The same listing is
+ * the quick backstop for a lost "copy finished" event: an available
+ * intermediate still unannounced at the next count (so not merely ahead of
+ * its event), or at the first when made {@link LOST_EVENT_AGE_MS} ago, is
+ * announced then, minutes after, not at the sweep. It also shows the
+ * originals with no intermediate that are older than their own event
+ * ({@link MISSED_AFTER_MS}): missed, or held back by an environment that is
+ * gone; they start when there is room.
  */
 async function pendingOf(deps: AgentDeps, flavour: Flavour): Promise<PendingCount> {
   const memory = memoryOf(deps, flavour);
@@ -188,6 +199,8 @@ async function pendingOf(deps: AgentDeps, flavour: Flavour): Promise<PendingCoun
   // The same listing shows the originals still without an intermediate, for when this container has room.
   const ids = new Set(all.map((s) => s.id));
   const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
+  // Old enough that their own event has come and gone: missed, or held back by an environment that is gone.
+  const missed = now - MISSED_AFTER_MS;
   memory.candidates = all.filter(
     (s) =>
       !isIntermediate(s) &&
@@ -195,15 +208,15 @@ async function pendingOf(deps: AgentDeps, flavour: Flavour): Promise<PendingCoun
       !s.tags[TAG_BACKED_UP_AT] &&
       !memory.deferred.has(s.id) &&
       !ids.has(intermediateSnapshotId(s.id, flavour.maxId)) &&
-      (s.createdAt ? Date.parse(s.createdAt) >= horizon : true),
+      (s.createdAt ? Date.parse(s.createdAt) >= horizon && Date.parse(s.createdAt) <= missed : true),
   );
   const unannounced = new Set<string>();
   for (const snapshot of intermediates) {
     const copiedAt = snapshot.tags[TAG_COPIED_AT];
-    if (copiedAt && !memory.retained.has(snapshot.id)) memory.retained.set(snapshot.id, retainedUntil(copiedAt, deps));
     if (copiedAt || snapshot.status !== 'available' || snapshot.tags[TAG_NOTIFIED_AT]) continue;
     unannounced.add(snapshot.id);
-    if (!memory.unannounced.has(snapshot.id)) memory.unannounced.set(snapshot.id, now);
+    const old = snapshot.createdAt !== undefined && now - Date.parse(snapshot.createdAt) >= LOST_EVENT_AGE_MS;
+    if (!old && !memory.unannounced.has(snapshot.id)) memory.unannounced.set(snapshot.id, now);
     else await guarded(() => shareAndNotify(snapshot, deps, flavour), snapshot.id, deps);
   }
   for (const id of memory.unannounced.keys()) if (!unannounced.has(id)) memory.unannounced.delete(id);
@@ -234,15 +247,19 @@ async function housekeeping(deps: AgentDeps, flavour: Flavour, freed: Freed): Pr
     memory.deferred.delete(id);
     // Past the horizon it is the sweep's to count as aged out, not to copy.
     if (original.createdAt && Date.parse(original.createdAt) < horizon) continue;
-    const step = await guarded(() => startCopy(original, deps, flavour, pending), id, deps);
+    const step = await guarded(() => startCopy(original, deps, flavour, pending, true), id, deps);
     deps.log.info('deferred intermediate copy started', { snapshotId: id, step });
   }
   // Room left: the originals another container deferred (or whose event was lost), judged as the sweep judges them.
   const tags = memo((resource: string) => flavour.store.instanceTags(resource));
   while (room() && memory.candidates.length > 0) {
     const original = memory.candidates.shift() as RdsSnapshot;
+    const before = pending.count;
     const step = await guarded(() => rekey(original, deps, flavour, pending, tags), original.id, deps);
     deps.log.info('waiting original started', { snapshotId: original.id, step });
+    // Already started by another environment since the count: the rest of the list is as old, so it waits for
+    // the next count rather than cost a scope read and a copy request each.
+    if (stale(step, before, pending)) memory.candidates = [];
   }
 }
 
@@ -312,7 +329,8 @@ async function rekey(
     memory.deferred.set(snapshot.id, snapshot);
     return 'waiting-for-quota';
   }
-  return startCopy(snapshot, deps, flavour, pending);
+  // Found by a count or the sweep rather than by its own event: it waited.
+  return startCopy(snapshot, deps, flavour, pending, sweepTags !== undefined);
 }
 
 /** Requests an original's intermediate copy, judged in scope and with room for it. */
@@ -321,10 +339,13 @@ async function startCopy(
   deps: AgentDeps,
   flavour: Flavour,
   pending: PendingCount,
+  waited = false,
 ): Promise<AgentStep> {
   const store = flavour.store;
   const memory = memoryOf(deps, flavour);
   const targetId = intermediateSnapshotId(snapshot.id, flavour.maxId);
+  // Made in a backlog: it fills the cap, or its original was held back. Its receipt says so to any environment.
+  const backlog = waited || pending.count + 1 >= deps.settings.maxIntermediateSnapshots;
   let outcome: 'started' | 'exists';
   try {
     // No describe first: the copy's deterministic name makes "already there" the answer of the copy itself.
@@ -337,6 +358,7 @@ async function startCopy(
         [TAG_INTERMEDIATE_OF]: snapshot.id,
         'bunker:source-db': snapshot.dbInstanceId,
         ...(snapshot.createdAt ? { [TAG_SOURCE_CREATED_AT]: snapshot.createdAt } : {}),
+        ...(backlog ? { [TAG_BACKLOG]: 'true' } : {}),
       },
     });
   } catch (error) {
@@ -443,14 +465,20 @@ export async function recordReceipt(receipt: Receipt, deps: AgentDeps): Promise<
   const snapshot = await flavour.store.describeSnapshot(receipt.id);
   if (!snapshot) return 'gone';
   if (!isIntermediate(snapshot)) return 'not-an-intermediate';
-  if (snapshot.tags[TAG_COPIED_AT]) return 'already-recorded';
+  const memory = memoryOf(deps, flavour);
+  // Made in a backlog: whatever this environment remembers, originals may wait for the room this receipt frees.
+  learnBacklog(memory, snapshot.tags, deps.clock.now().getTime());
+  if (snapshot.tags[TAG_COPIED_AT]) {
+    // A receipt again (SQS redelivers one whose handler crashed after tagging): the room it frees is still to use.
+    await housekeeping(deps, flavour, 'room');
+    return 'already-recorded';
+  }
   // The original first: once the intermediate is gone, its tag is what says the original is done.
   const original = snapshot.tags[TAG_INTERMEDIATE_OF];
   if (original) await tagOriginal(snapshot, original, receipt.copiedAt, flavour);
   await flavour.store.tag(snapshot.arn, { [TAG_COPIED_AT]: receipt.copiedAt });
   deps.log.info('the vault holds its copy; intermediate may go', { snapshotId: snapshot.id });
   // It blocks no more: its place under the cap goes to a deferred original now, not after its retention.
-  const memory = memoryOf(deps, flavour);
   if (memory.pending && awaitsVault(snapshot)) memory.pending.count = Math.max(0, memory.pending.count - 1);
   memory.unannounced.delete(snapshot.id);
   memory.retained.set(snapshot.id, retainedUntil(receipt.copiedAt, deps));

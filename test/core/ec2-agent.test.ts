@@ -14,6 +14,7 @@ import {
   sweepEc2Source,
 } from '../../lambdas/core/agent/ec2-agent';
 import type { Ec2Image, Ec2Snapshot } from '../../lambdas/core/agent/ec2-ports';
+import { AgentMemory, TAG_BACKLOG } from '../../lambdas/core/agent/memory';
 import { parseDelivery, parseNotification } from '../../lambdas/core/notification';
 import type { Log } from '../../lambdas/core/ports';
 import type { Receipt } from '../../lambdas/core/receipts';
@@ -1030,5 +1031,63 @@ describe('fewer requests', () => {
 
     expect(a.publishedIds()).toEqual([canonical]);
     expect(a.world.deletions.map((d) => d.id)).toEqual([canonical, duplicate]);
+  });
+});
+
+describe('without its memory (a crash, a new execution environment)', () => {
+  /** The deps as a new execution environment sees them: nothing remembered. */
+  const fresh = (deps: Ec2AgentDeps): Ec2AgentDeps => ({ ...deps, memory: new AgentMemory() });
+
+  it('makes no second EBS intermediate when Lambda retries, in a new environment, an event that crashed after CopySnapshot', async () => {
+    const a = ec2Fixture();
+    const production = a.snapshot();
+    const deps = fresh(a.deps);
+    const ec2 = new Proxy(deps.ec2, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (property !== 'copySnapshot' || typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          await (value as (...x: unknown[]) => Promise<unknown>).apply(target, args);
+          throw new Error('crashed after copySnapshot');
+        };
+      },
+    });
+
+    await expect(processEbsSnapshot(production.id, { ...deps, ec2 })).rejects.toThrow('crashed after copySnapshot');
+    const retried = await processEbsSnapshot(production.id, fresh(a.deps));
+
+    expect(retried).toBe('rekeying');
+    expect(a.world.copies.map((c) => c.sourceId)).toEqual([production.id]);
+  });
+
+  it('starts an EBS original a lost environment held back at the cap when a receipt reaches a new environment', async () => {
+    const a = ec2Fixture({ maxIntermediates: 1 });
+    const [first, second] = [a.snapshot(), a.snapshot()];
+    const lost = fresh(a.deps);
+    await processEbsSnapshot(first.id, lost);
+    const held = await processEbsSnapshot(second.id, lost);
+    a.clock.advance(COPY_MS);
+    const [copy] = a.intermediatesOf(first.id);
+    await processEbsSnapshot(copy.id, fresh(a.deps));
+
+    const receipt = await recordEc2Receipt(receiptFor('ebs-snapshot', copy.id, a.clock.now()), fresh(a.deps));
+
+    expect([held, receipt]).toEqual(['waiting-for-room', 'recorded']);
+    // The first filled the cap of one: made in a backlog, its receipt has a new environment count and find the second.
+    expect(copy.tags[TAG_BACKLOG]).toBe('true');
+    expect(a.world.copies.map((c) => c.sourceId)).toEqual([first.id, second.id]);
+    expect(a.intermediatesOf(second.id)[0]?.tags[TAG_BACKLOG]).toBe('true');
+  });
+
+  it('announces at its first count an intermediate image finished long ago whose event was lost', async () => {
+    const a = ec2Fixture();
+    const [one, two] = [a.image(), a.image()];
+    await processImage(one.id, a.deps);
+    // Its copy finished half an hour ago; the event was lost, and the environment that made it is gone.
+    a.clock.advance(IMAGE_COPY_MS + 30 * 60_000);
+
+    await processImage(two.id, fresh(a.deps));
+
+    expect(a.publishedIds()).toEqual([a.intermediateImageOf(one.id)?.id]);
   });
 });

@@ -51,7 +51,12 @@ import {
   type Freed,
   type KindMemory,
   type PendingCount,
+  learnBacklog,
+  LOST_EVENT_AGE_MS,
+  MISSED_AFTER_MS,
   quotaFull,
+  stale,
+  TAG_BACKLOG,
   worthTrying,
 } from './memory';
 import { type IntermediateFate, intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
@@ -182,6 +187,8 @@ interface Known {
   volumeTags?: (volumeId: string) => Promise<Record<string, string> | undefined>;
   /** The sweep's listing, just made, shows no intermediate of the original: no lookup by name before copying. */
   listed?: boolean;
+  /** Found by a count or the sweep, or held back at the cap, rather than by its own event: it waited. */
+  waited?: boolean;
 }
 
 type Ec2Kind = 'ebs-snapshot' | 'ami';
@@ -210,10 +217,13 @@ function retainedUntil(copiedAt: string, deps: Ec2AgentDeps): number {
  * a listing of the agent's intermediates at most once per
  * {@link INTERMEDIATE_COUNT_TTL_MS} per container and kept up to date with
  * the copies it starts and the receipts it records (as the RDS agent does).
- * A confirmed intermediate blocks nothing: the listing only notes when it
- * may go. The same listing is the quick backstop for a lost "copy finished"
- * event: a finished, canonical intermediate still unannounced at the next
- * count is announced then. The sweep counts afresh.
+ * A confirmed intermediate blocks nothing (the environment that recorded
+ * its receipt, or the sweep, deletes it). The same listing is the quick
+ * backstop for a lost "copy finished" event: a finished, canonical
+ * intermediate still unannounced at the next count, or at the first when
+ * made `LOST_EVENT_AGE_MS` ago, is announced then; and it shows the
+ * originals missed or held back by an environment that is gone, for when
+ * there is room. The sweep counts afresh.
  */
 async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCount> {
   const memory = memoryOf(kind, deps);
@@ -223,11 +233,18 @@ async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCoun
     id: string;
     tags: Readonly<Record<string, string>>;
     ready: boolean;
+    madeAt: number;
     announce: () => Promise<AgentStep>;
   }[] = [];
   const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
+  // Old enough that their own event has come and gone: missed, or held back by an environment that is gone.
+  const missed = now - MISSED_AFTER_MS;
   const waiting = (tags: Readonly<Record<string, string>>, id: string, at: string | undefined) =>
-    !tags[TAG_INTERMEDIATE] && !tags[TAG_BACKED_UP_AT] && !memory.deferred.has(id) && since(at, now) >= horizon;
+    !tags[TAG_INTERMEDIATE] &&
+    !tags[TAG_BACKED_UP_AT] &&
+    !memory.deferred.has(id) &&
+    since(at, now) >= horizon &&
+    since(at, missed) <= missed;
   if (kind === 'ebs-snapshot') {
     // The whole listing, not only the intermediates: one page up to 1,000 snapshots either way, and it shows
     // the originals still without an intermediate, for when this container has room.
@@ -250,6 +267,7 @@ async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCoun
         id: canonical.id,
         tags: canonical.tags,
         ready: canonical.state === 'completed',
+        madeAt: since(canonical.startTime, now),
         announce: () => shareAndNotifySnapshot(canonical, deps),
       });
     }
@@ -264,6 +282,7 @@ async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCoun
         id: image.id,
         tags: image.tags,
         ready: image.state === 'available',
+        madeAt: since(image.createdAt, now),
         announce: () => shareAndNotifyImage(image, deps),
       });
     }
@@ -272,12 +291,12 @@ async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCoun
   memory.pending = pending;
   if (pending.count >= deps.settings.maxIntermediateSnapshots) memory.capReachedAt = now;
   const unannounced = new Set<string>();
-  for (const { id, tags, ready, announce } of found) {
+  for (const { id, tags, ready, madeAt, announce } of found) {
     const copiedAt = tags[TAG_COPIED_AT];
-    if (copiedAt && !memory.retained.has(id)) memory.retained.set(id, retainedUntil(copiedAt, deps));
     if (copiedAt || !ready || tags[TAG_NOTIFIED_AT]) continue;
     unannounced.add(id);
-    if (!memory.unannounced.has(id)) memory.unannounced.set(id, now);
+    const old = now - madeAt >= LOST_EVENT_AGE_MS;
+    if (!old && !memory.unannounced.has(id)) memory.unannounced.set(id, now);
     else await guarded(announce, id, deps);
   }
   for (const id of memory.unannounced.keys()) if (!unannounced.has(id)) memory.unannounced.delete(id);
@@ -313,10 +332,10 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
         if ('snapshot' in original) {
           // Past the horizon it is the sweep's to count as aged out, not to copy.
           if (since(original.snapshot.startTime, now) < horizon) return 'pending';
-          return copyOrCarryOn(original.snapshot, original.tags, deps, { pending });
+          return copyOrCarryOn(original.snapshot, original.tags, deps, { pending, waited: true });
         }
         if (since(original.createdAt, now) < horizon) return 'pending';
-        return copyImageOrCarryOn(original, deps, { pending });
+        return copyImageOrCarryOn(original, deps, { pending, waited: true });
       },
       id,
       deps,
@@ -327,15 +346,20 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
   const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
   while (room() && memory.candidates.length > 0) {
     const original = memory.candidates.shift() as Ec2Snapshot | Ec2Image;
+    const before = pending.count;
+    // Judged first (a verdict remembered costs nothing: production images' backing snapshots are candidates too,
+    // and out of scope), then looked up by name before copying: another environment may have started it since.
     const step = await guarded(
       () =>
         kind === 'ebs-snapshot'
-          ? rekeySnapshot(original as Ec2Snapshot, deps, { pending, volumeTags })
-          : rekeyImage(original as Ec2Image, deps, { pending }),
+          ? rekeySnapshot(original as Ec2Snapshot, deps, { pending, volumeTags, waited: true })
+          : rekeyImage(original as Ec2Image, deps, { pending, waited: true }),
       original.id,
       deps,
     );
     deps.log.info('waiting original started', { id: original.id, step });
+    // Already started elsewhere: the rest of the list is as old, and waits for the next count.
+    if (stale(step, before, pending)) memory.candidates = [];
   }
 }
 
@@ -415,6 +439,11 @@ async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: K
   return copyOrCarryOn(snapshot, tags, deps, { ...known, pending });
 }
 
+/** Whether a copy about to start is made in a backlog: it fills the cap, or its original waited (see `TAG_BACKLOG`). */
+function inBacklog(known: Known & { readonly pending: PendingCount }, deps: Ec2AgentDeps): boolean {
+  return known.waited === true || known.pending.count + 1 >= deps.settings.maxIntermediateSnapshots;
+}
+
 /**
  * Requests an original's intermediate copy, judged in scope and with room
  * for it, unless one exists: then carries that one on.
@@ -442,6 +471,7 @@ async function copyOrCarryOn(
     ...(volumeId ? { [TAG_SOURCE_VOLUME]: volumeId } : {}),
     ...(snapshot.startTime ? { [TAG_SOURCE_CREATED_AT]: snapshot.startTime } : {}),
     [TAG_COPY_NAME]: intermediateEc2Name(snapshot.id),
+    ...(inBacklog(known, deps) ? { [TAG_BACKLOG]: 'true' } : {}),
   };
   let copyId: string;
   try {
@@ -590,6 +620,7 @@ async function copyImageOrCarryOn(
     // The vault's AMI copier reads the production id from this tag, as for every kind.
     [TAG_INTERMEDIATE_OF]: image.id,
     ...(image.createdAt ? { [TAG_SOURCE_CREATED_AT]: image.createdAt } : {}),
+    ...(inBacklog(known, deps) ? { [TAG_BACKLOG]: 'true' } : {}),
   };
   let copyId: string;
   try {
@@ -803,7 +834,7 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
       }
       // The listing just made shows no intermediate of it: no lookup before the copy.
       const step = await guarded(
-        () => rekeySnapshot(snapshot, deps, { pending: pendingSnapshots, volumeTags, listed: true }),
+        () => rekeySnapshot(snapshot, deps, { pending: pendingSnapshots, volumeTags, listed: true, waited: true }),
         snapshot.id,
         deps,
       );
@@ -827,7 +858,11 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
       tally.examined += 1;
       // No lookup by name when the listing shows no image holding it (of the agent's or not).
       const listed = !names.has(intermediateEc2Name(image.id));
-      const step = await guarded(() => rekeyImage(image, deps, { pending: pendingImages, listed }), image.id, deps);
+      const step = await guarded(
+        () => rekeyImage(image, deps, { pending: pendingImages, listed, waited: true }),
+        image.id,
+        deps,
+      );
       tally.count(step);
     }
   }
@@ -1011,13 +1046,19 @@ async function markCopied(
   copiedAt: string,
   deps: Ec2AgentDeps,
 ): Promise<ReceiptStep> {
-  if (tags[TAG_COPIED_AT]) return 'already-recorded';
+  const memory = memoryOf(kind, deps);
+  // Made in a backlog: whatever this environment remembers, originals may wait for the room this receipt frees.
+  learnBacklog(memory, tags, deps.clock.now().getTime());
+  if (tags[TAG_COPIED_AT]) {
+    // A receipt again (SQS redelivers one whose handler crashed after tagging): the room it frees is still to use.
+    await housekeeping(kind, deps, 'room');
+    return 'already-recorded';
+  }
   // The original first: once the intermediate is gone, its tag is what says the original is done.
   if (originalId) await deps.ec2.tag(originalId, { [TAG_BACKED_UP_AT]: copiedAt });
   await deps.ec2.tag(id, { [TAG_COPIED_AT]: copiedAt });
   deps.log.info('the vault holds its copy; intermediate may go', { id });
   // It blocks no more: its place under the cap goes to a deferred original now, not after its retention.
-  const memory = memoryOf(kind, deps);
   if (memory.pending) memory.pending.count = Math.max(0, memory.pending.count - 1);
   memory.unannounced.delete(id);
   memory.retained.set(id, retainedUntil(copiedAt, deps));

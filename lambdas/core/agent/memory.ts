@@ -74,12 +74,63 @@ export function quotaFull(kind: KindMemory<unknown, unknown>, now: number): bool
   return kind.quotaFullAt !== undefined && now - kind.quotaFullAt < QUOTA_FULL_MS;
 }
 
-/** How long after this container last found the cap reached its receipts still look for originals others deferred. */
+/** How long after the cap was last found reached a receipt still looks for originals others deferred. */
 export const BUSY_MS = 60 * 60_000;
 
-/** Whether the account was at the cap lately, as this container saw it. */
+/** Whether the account was at the cap lately, as this container saw it or a receipt's intermediate said. */
 export function recentlyAtCap(kind: KindMemory<unknown, unknown>, now: number): boolean {
   return kind.capReachedAt !== undefined && now - kind.capReachedAt < BUSY_MS;
+}
+
+/**
+ * An original this much older than a count is one whose own event should
+ * have come and gone (events arrive within seconds to a minute): it was
+ * missed, or deferred by an environment that is gone. Younger ones are left
+ * to their own event, so a count during a burst does not race it.
+ */
+export const MISSED_AFTER_MS = 5 * 60_000;
+
+/**
+ * An available intermediate made this long ago and still unannounced at a
+ * count lost its "copy finished" event: announced at that count, not the
+ * next one (a cold environment may not live to make a second). Should its
+ * event only be late, the announcement is made twice, which intake absorbs.
+ */
+export const LOST_EVENT_AGE_MS = 30 * 60_000;
+
+/**
+ * On an intermediate: made while the account's originals outnumbered its
+ * room (it filled the cap, or its original had been held back). A receipt
+ * about it tells an environment with no memory of its own that the account
+ * has a backlog, so it counts and finds what waits, rather than leaving it
+ * to the hourly sweep. Set by the copy request itself: no request of its
+ * own.
+ */
+export const TAG_BACKLOG = 'bunker:backlog';
+
+/** Whether an intermediate was made in a backlog (see {@link TAG_BACKLOG}). */
+export function madeInBacklog(tags: Readonly<Record<string, string>>): boolean {
+  return tags[TAG_BACKLOG] === 'true';
+}
+
+/** What a receipt's intermediate tells a container: made in a backlog, the account was at the cap as of now. */
+export function learnBacklog(
+  kind: KindMemory<unknown, unknown>,
+  tags: Readonly<Record<string, string>>,
+  now: number,
+): void {
+  if (madeInBacklog(tags)) kind.capReachedAt = Math.max(kind.capReachedAt ?? now, now);
+}
+
+/**
+ * Whether a candidate a count found turned out to be started already (by
+ * another environment since the count): no new copy (`pending` did not
+ * grow), and not judged out of scope or held back. The count's other
+ * candidates are as old: better left to the next count than each paid a
+ * scope read and a copy request to learn the same.
+ */
+export function stale(step: string, countBefore: number, pending: PendingCount): boolean {
+  return pending.count === countBefore && step !== 'out-of-scope' && !step.startsWith('waiting-');
 }
 
 /**
@@ -90,14 +141,19 @@ export function recentlyAtCap(kind: KindMemory<unknown, unknown>, now: number): 
 export type Freed = 'room' | 'quota' | 'nothing';
 
 /**
- * Whether, after what was `freed`, deferred originals are worth a try. A
- * finished copy frees no room under the cap: with the known count (however
- * old) at the cap, nothing is asked. A receipt frees room, so a container
- * recently at the cap also looks for originals other containers deferred.
+ * Whether, after what was `freed`, originals are worth a try. A finished
+ * copy frees no room under the cap: with the known count (however old) at
+ * the cap, nothing is asked; with room, the deferred originals and those a
+ * count found missed or forgotten go. A receipt frees room, so a container
+ * that knows of a backlog (its own deferrals, its count's candidates, the
+ * cap reached lately, by itself or as the receipt's intermediate says)
+ * counts if its count is stale and starts what waits. A production
+ * snapshot frees nothing, but the count its own check just made may show
+ * originals missed or forgotten, and room for them.
  */
 export function worthTrying(kind: KindMemory<unknown, unknown>, freed: Freed, cap: number, now: number): boolean {
   if (quotaFull(kind, now)) return false;
-  if (freed === 'room') return kind.deferred.size > 0 || recentlyAtCap(kind, now);
-  if (freed === 'quota') return kind.deferred.size > 0 && (kind.pending?.count ?? cap) < cap;
-  return false;
+  const waiting = kind.deferred.size > 0 || kind.candidates.length > 0;
+  if (freed === 'room') return waiting || recentlyAtCap(kind, now);
+  return waiting && (kind.pending?.count ?? cap) < cap;
 }

@@ -1,0 +1,43 @@
+/**
+ * The source agents under the issue's faults, in the seeded simulation: the
+ * trace (`SourceTrace`, sim/agents.ts) follows each artifact through its
+ * source account and says which invocation took each step, so "recovered
+ * only by the hourly sweep" is a count, not a guess.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ISSUE_FAULTS, runSimulation, type SimulationResult } from '../../sim/simulation';
+
+describe('the source agents under the issue faults (seed 11, 300 artifacts of every kind, 20 accounts)', () => {
+  let result: SimulationResult;
+  beforeAll(async () => {
+    result = await runSimulation({ seed: 11, artifacts: 300, accounts: 20, agents: true, faults: ISSUE_FAULTS });
+  });
+
+  it('leaves nothing a crash interrupted, or an environment that is gone held back, to the hourly sweep', () => {
+    const waits = result.counts.faultWaits.source;
+    const byCause = waits?.byCause;
+
+    // The faults were there: crashed invocations, and originals held back by environments that crashed or were
+    // reclaimed idle.
+    expect(byCause?.crash.artifacts).toBeGreaterThan(0);
+    expect(byCause?.['forgotten-crash'].artifacts).toBeGreaterThan(0);
+    expect(byCause?.['forgotten-idle'].artifacts).toBeGreaterThan(0);
+    // Each was taken up again by an event, a receipt or a count, never first by the hourly sweep.
+    expect([
+      byCause?.crash.recoveredBySweep,
+      byCause?.['forgotten-crash'].recoveredBySweep,
+      byCause?.['forgotten-idle'].recoveredBySweep,
+    ]).toEqual([0, 0, 0]);
+    expect(waits?.environmentsCrashed).toBeGreaterThan(0);
+  });
+
+  it('still copies every artifact exactly once, and follows each through every source step', () => {
+    const stages = result.counts.faultWaits.source?.stageMeanMinutes;
+
+    expect([result.lost, result.duplicated, result.rpoBreaches, result.counts.copiesStarted]).toEqual([0, 0, 0, 300]);
+    // Every stage was seen: the intermediate copies take the simulation's 8 to 15 minutes.
+    expect(stages?.intermediate).toBeGreaterThan(8);
+    expect(stages?.intermediate).toBeLessThan(15);
+    expect(stages?.vault).toBeGreaterThan(0);
+  });
+});
