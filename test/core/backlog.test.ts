@@ -154,17 +154,43 @@ describe('the backlog board', () => {
 
   it('forgets a report older than two hours when it is read, and only that report', async () => {
     const { v, board, deps } = withBoard();
+    // No container memory: every look reads the board.
+    const reading = { ...deps, ring: undefined };
     await board.report(POOL, { account: OTHER, backlog: 40, at: T0 });
     v.clock.advance(BACKLOG_MAX_AGE_MS);
-    const atTwoHours = await longestBacklog(deps, POOL);
+    const atTwoHours = await longestBacklog(reading, POOL);
     v.clock.advance(1);
-    const after = await longestBacklog(deps, POOL);
+    const after = await longestBacklog(reading, POOL);
     await board.forget(POOL, SOURCE, T0);
 
     expect(BACKLOG_MAX_AGE_MS).toBe(7_200_000);
     expect(atTwoHours).toBe(OTHER);
     expect(after).toBeUndefined();
     expect(board.entries(POOL)).toEqual([]);
+  });
+
+  it('is read once per 30 seconds by a container, and again after', async () => {
+    const { v, board, deps } = withBoard();
+    let reads = 0;
+    const counted = {
+      ...deps,
+      backlogs: {
+        ...board,
+        report: board.report.bind(board),
+        forget: board.forget.bind(board),
+        longest: (pool: string) => ((reads += 1), board.longest(pool)),
+      },
+    };
+    await board.report(POOL, { account: OTHER, backlog: 40, at: T0 });
+    const first = await longestBacklog(counted, POOL);
+    await board.report(POOL, { account: SOURCE, backlog: 90, at: T0 });
+    v.clock.advance(29_999);
+    const cached = await longestBacklog(counted, POOL);
+    v.clock.advance(1);
+    const fresh = await longestBacklog(counted, POOL);
+
+    expect([first, cached, fresh]).toEqual([OTHER, OTHER, SOURCE]);
+    expect(reads).toBe(2);
   });
 
   it('is recorded by intake from one accepted notification in four, chosen by the artifact id', async () => {

@@ -62,6 +62,9 @@ export const BACKLOG_REPORT_EVERY = 4;
  */
 export const BACKLOG_MAX_AGE_MS = 2 * 60 * 60_000;
 
+/** How long a container reuses its last read of the board (`RingMemory`): a slot frees every few seconds in a burst. */
+export const BACKLOG_READ_TTL_MS = 30_000;
+
 /**
  * Freed slots that go to the longest backlog: one in this many, by the
  * freed copy's artifact id. Half: the longest backlogs get about what one
@@ -118,16 +121,21 @@ export async function recordBacklog(deps: VaultDeps, ref: ArtifactRef, backlog: 
 /**
  * The account with the longest backlog of `pool` reported within
  * {@link BACKLOG_MAX_AGE_MS}; a stale top entry is forgotten (and nothing
- * answered this time). Never throws: the ring is the fallback.
+ * answered this time). A container reuses its last read for
+ * {@link BACKLOG_READ_TTL_MS}. Never throws: the ring is the fallback.
  */
 export async function longestBacklog(deps: VaultDeps, pool: string): Promise<string | undefined> {
   if (!deps.backlogs) return undefined;
+  const nowMs = deps.clock.now().getTime();
+  const remembered = deps.ring?.longestRead(pool, nowMs, BACKLOG_READ_TTL_MS);
+  if (remembered) return remembered.account;
   try {
     const top = await deps.backlogs.longest(pool);
-    if (!top || top.backlog <= 0) return undefined;
-    if (deps.clock.now().getTime() - Date.parse(top.at) <= BACKLOG_MAX_AGE_MS) return top.account;
-    await deps.backlogs.forget(pool, top.account, top.at);
-    return undefined;
+    let account: string | undefined;
+    if (top && top.backlog > 0 && nowMs - Date.parse(top.at) <= BACKLOG_MAX_AGE_MS) account = top.account;
+    else if (top && top.backlog > 0) await deps.backlogs.forget(pool, top.account, top.at);
+    deps.ring?.readLongest(pool, account, nowMs);
+    return account;
   } catch (error) {
     deps.log.warn('source backlog not read; the ring serves this slot', { pool, error: String(error) });
     return undefined;

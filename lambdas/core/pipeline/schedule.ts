@@ -94,10 +94,27 @@ export async function startNext(
  *
  * In the container, as the agent's memory is: a cold container starts
  * after the freed copy's account, and several containers each go round
- * the ring, which only gives an account more turns.
+ * the ring, which only gives an account more turns. It also keeps the
+ * last read of the backlog board for `BACKLOG_READ_TTL_MS` (30 s): reports
+ * change every few minutes, slots free every few seconds.
  */
 export class RingMemory {
   private readonly last = new Map<string, string>();
+  private readonly longest = new Map<string, { readonly account: string | undefined; readonly atMs: number }>();
+
+  /**
+   * The longest backlog of `pool` this container read within `ttlMs` of
+   * `nowMs` (`{ account: undefined }` when it read none); `undefined` when it
+   * must read the board again.
+   */
+  longestRead(pool: string, nowMs: number, ttlMs: number): { readonly account: string | undefined } | undefined {
+    const read = this.longest.get(pool);
+    return read && nowMs - read.atMs < ttlMs ? read : undefined;
+  }
+
+  readLongest(pool: string, account: string | undefined, nowMs: number): void {
+    this.longest.set(pool, { account, atMs: nowMs });
+  }
 
   /** The account this container's last ring turn of `pool` served; `undefined` before its first. */
   after(pool: string): string | undefined {
