@@ -16,7 +16,7 @@ import { KIND_NAMES, type KindName } from '../lambdas/kinds/types';
 import { MIN_CALLS_PER_ARTIFACT } from '../lambdas/core/pipeline/calls';
 
 /** The vault's ports in the simulation: the side `callsPerArtifact[kind].vault` counts. */
-const VAULT_PORTS = ['inventory', 'copier', 'receipts'];
+const VAULT_PORTS = ['inventory', 'copier', 'receipts', 'backlogs'];
 
 export const FLEET: SimulationOptions = {
   seed: 2026,

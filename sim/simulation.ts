@@ -37,7 +37,9 @@
 import { intakeTopicArn } from '../lambdas/core/names';
 import { type Notification, notificationOf } from '../lambdas/core/notification';
 import { handleCopyEvent, scheduledSweep, sweepCopies } from '../lambdas/core/pipeline/completion';
+import type { SourceBacklogs } from '../lambdas/core/pipeline/backlog';
 import { handleDelivery, type IntakeDeps } from '../lambdas/core/pipeline/intake';
+import { RingMemory } from '../lambdas/core/pipeline/schedule';
 import { silentLog } from '../lambdas/core/ports';
 import type { ReceiptSender } from '../lambdas/core/receipts';
 import type { KindsSettings, ScopeSetting } from '../lambdas/core/settings';
@@ -56,6 +58,7 @@ import {
   withFaults,
 } from './faults';
 import { IndexedInventory } from './indexed-inventory';
+import { MemorySourceBacklogs } from './memory-backlogs';
 import { Prng, snsEnvelope } from './memory-aws';
 import { logNormal, zipfCounts } from './random';
 
@@ -112,6 +115,14 @@ export interface SimulationOptions {
   readonly accounts: number;
   /** Zipf exponent of artifacts per account (0: even). @default 1 */
   readonly skew?: number;
+  /**
+   * Whether the accounts' size ranks are shuffled over their ids (one
+   * permutation drawn from the seed). Without, the largest account has the
+   * lowest id, and every order that starts at the lowest id (the ring's
+   * wrap-around, the sweep's `fairOrder`) serves the largest accounts
+   * first, which flatters it. @default true
+   */
+  readonly shuffleRanks?: boolean;
   /** Relative share of each kind in the burst. @default {@link DEFAULT_MIX} */
   readonly mix?: Partial<Record<KindName, number>>;
   /** @default {@link DEFAULT_DURATIONS} */
@@ -143,6 +154,12 @@ export interface SimulationOptions {
   readonly minimumCalls?: Partial<Record<KindName, number>>;
   /** The minimum of the vault's side alone per kind (`MIN_CALLS_PER_ARTIFACT[kind].vault`), for `callsPerArtifact[kind].vault`. */
   readonly minimumVaultCalls?: Partial<Record<KindName, number>>;
+  /**
+   * Whether the vault has the source backlog board (`SourceBacklogs`): the
+   * agents' `sourceBacklog` recorded by intake, half the freed slots to the
+   * longest backlog. `false` gives the ring alone. @default true
+   */
+  readonly backlogBoard?: boolean;
   /** A test's one-shot crash: the first call of `port.method` crashes its invocation after taking effect. */
   readonly crashAfter?: { readonly port: string; readonly method: string };
 }
@@ -249,7 +266,7 @@ const START = '2026-03-01T00:00:00.000Z';
 const SCOPE: ScopeSetting = { tag: { key: 'backup', value: 'daily' } };
 
 /** The ports the vault's Lambdas call (the rest are the source agents'): its side of `callsPerArtifact`. */
-const VAULT_PORTS: ReadonlySet<string> = new Set(['inventory', 'copier', 'receipts']);
+const VAULT_PORTS: ReadonlySet<string> = new Set(['inventory', 'copier', 'receipts', 'backlogs']);
 
 /** A crash hits one of the first this many port calls of an invocation. */
 export const CRASH_WINDOW = 8;
@@ -303,7 +320,7 @@ function pageSize(port: string, method: string): number | undefined {
 
 /** Median latency of one request, in ms, per port: DynamoDB is fast, copies are slow to accept. */
 function latencyMs(port: string, method: string): number {
-  if (port === 'inventory') return 8;
+  if (port === 'inventory' || port === 'backlogs') return 8;
   if (port === 'receipts') return 30;
   return method === 'copy' ? 400 : 120;
 }
@@ -393,8 +410,22 @@ function sourceId(kind: KindName, n: number): string {
   }
 }
 
+/**
+ * Which account number each size rank gets: a Fisher-Yates permutation
+ * drawn from `ranks`, or the identity (rank is the number) when not shuffled.
+ */
+function accountNumbers(count: number, ranks: Prng | undefined): number[] {
+  const numbers = Array.from({ length: count }, (_, i) => i);
+  if (!ranks) return numbers;
+  for (let i = count - 1; i > 0; i -= 1) {
+    const j = ranks.int(i + 1);
+    [numbers[i], numbers[j]] = [numbers[j], numbers[i]];
+  }
+  return numbers;
+}
+
 /** Builds the burst: accounts, resources, artifacts and their drawn durations. */
-function buildFleet(options: SimulationOptions, shape: Prng, startMs: number): Artifact[] {
+function buildFleet(options: SimulationOptions, shape: Prng, startMs: number, ranks: Prng | undefined): Artifact[] {
   const mix = { ...DEFAULT_MIX, ...options.mix };
   const durations = { ...DEFAULT_DURATIONS, ...options.durations };
   const size = options.sizeGiB ?? { median: 40, sigma: 1 };
@@ -403,11 +434,12 @@ function buildFleet(options: SimulationOptions, shape: Prng, startMs: number): A
   const kinds = KIND_NAMES.filter((k) => (mix[k] ?? 0) > 0);
   const totalWeight = kinds.reduce((sum, k) => sum + mix[k], 0);
   const perAccount = zipfCounts(options.accounts, options.artifacts, options.skew ?? 1);
+  const numbers = accountNumbers(perAccount.length, ranks);
   const artifacts: Artifact[] = [];
   let n = 0;
   for (const [a, count] of perAccount.entries()) {
-    const account = String(300_000_000_000 + a);
-    const region = SOURCE_REGIONS[a % SOURCE_REGIONS.length];
+    const account = String(300_000_000_000 + numbers[a]);
+    const region = SOURCE_REGIONS[numbers[a] % SOURCE_REGIONS.length];
     const resources = new Map<KindName, { id: string; sizeGiB: number }[]>();
     for (let i = 0; i < count; i += 1) {
       let pick = shape.next() * totalWeight;
@@ -457,6 +489,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const callStream = root.fork();
   const crashStream = root.fork();
   const delivery = root.fork();
+  // Forked last, so the other streams draw as they did before ranks were shuffled.
+  const ranks = root.fork();
 
   const loop = new EventLoop(START);
   const startMs = loop.epochMs;
@@ -468,7 +502,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     number
   >;
 
-  const artifacts = buildFleet(options, shape, startMs);
+  const artifacts = buildFleet(options, shape, startMs, options.shuffleRanks === false ? undefined : ranks);
   const perKind = new Map<KindName, number>();
   for (const a of artifacts) perKind.set(a.kind, (perKind.get(a.kind) ?? 0) + 1);
   /** Production artifacts by `<kind>:<account>:<production id>`, the id the vault's records carry as `sourceSnapshotId`. */
@@ -753,6 +787,24 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       };
     },
   });
+  // The source backlog board: DynamoDB requests in AWS (one write per report or forget, one item read per look).
+  const board = new MemorySourceBacklogs();
+  // One place in the ring for the vault's functions: the simulation runs no vault containers (one warm one each).
+  const ring = new RingMemory();
+  const countedBoard: SourceBacklogs = {
+    report: async (pool, entry) => {
+      await board.report(pool, entry);
+      c.dynamoWrites += 1;
+    },
+    longest: async (pool) => {
+      c.dynamoItemsRead += 1;
+      return board.longest(pool);
+    },
+    forget: async (pool, account, at) => {
+      await board.forget(pool, account, at);
+      c.dynamoWrites += 1;
+    },
+  };
   /** The vault's dependencies as one invocation sees them: every port behind the fault Proxy. */
   vaultDeps = (invocation) => ({
     settings,
@@ -761,6 +813,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       KIND_NAMES.map((k) => [k, withFaults(copiers[k], 'copier', invocation, faultOptions, k)]),
     ) as unknown as Copiers,
     receipts: withFaults(receipts, 'receipts', invocation, faultOptions),
+    ...(options.backlogBoard === false
+      ? {}
+      : { backlogs: withFaults(countedBoard, 'backlogs', invocation, faultOptions), ring }),
     clock: loop,
     log: silentLog,
   });

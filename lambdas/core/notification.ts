@@ -13,6 +13,7 @@ import './zod-messages';
 import { KINDS } from '../kinds/registry';
 import { rdsSnapshot } from '../kinds/rds-snapshot/kind';
 import { KIND_NAMES, type KindName } from '../kinds/types';
+import { BUSY_MS } from './agent/memory';
 import { safeText } from './text';
 
 /** Bodies larger than this are rejected before parsing: a notification is about 250 bytes. */
@@ -33,6 +34,29 @@ const Region = z
   .check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, { error: 'expected a Region name' }));
 /** Informative only: any ISO 8601 date-time with `Z` or an offset such as `+00:00`. */
 const PublishedAt = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time' });
+
+/**
+ * The most originals an agent may say it holds back. Far above any real
+ * backlog (RDS allows 100 manual snapshots a Region; an EBS burst of a
+ * hundred thousand is already absurd): the bound only keeps a sender from
+ * writing a number the scheduler would sort wrongly.
+ */
+export const MAX_SOURCE_BACKLOG = 100_000;
+/**
+ * Optional in v2 (a sender that predates it, or an agent with nothing held
+ * back lately, leaves it out): how many originals of the kind the agent
+ * holds deferred at its cap. A scheduling hint and nothing more, the
+ * sender's own word: it orders which account the vault serves first with
+ * part of its slots, never whether anything is copied.
+ */
+const SourceBacklog = z.optional(
+  z
+    .int({ error: 'expected a whole number' })
+    .check(
+      z.gte(0, { error: 'expected a count, 0 or more' }),
+      z.lte(MAX_SOURCE_BACKLOG, { error: `expected at most ${MAX_SOURCE_BACKLOG}` }),
+    ),
+);
 
 /** v1 (Bunker 0.1): RDS DB snapshots only, named by ARN. Accepted for this release. */
 export const NotificationV1Schema = z.strictObject({
@@ -58,6 +82,7 @@ const v2Of = (kind: KindName) =>
       z.refine((id: string) => KINDS[kind].isId(id), { error: `expected the id of an ${KINDS[kind].label}` }),
     ),
     publishedAt: PublishedAt,
+    sourceBacklog: SourceBacklog,
   });
 
 /** v2: a union on `kind`, one member per registered kind, each naming its artifact by the service's own id. */
@@ -81,6 +106,8 @@ export interface NotificationSubject {
   readonly id: string;
   /** v1's ARN, kept to check that it agrees with the account and Region. */
   readonly arn?: { readonly partition: string; readonly account: string; readonly region: string };
+  /** v2's optional count of originals the agent holds back at its cap ({@link MAX_SOURCE_BACKLOG} at most). */
+  readonly sourceBacklog?: number;
 }
 
 export type ParsedNotification =
@@ -135,8 +162,18 @@ export function parseNotification(message: string): ParsedNotification {
     if (!result.success) {
       return { ok: false, reason: `message does not match notification schema v2: ${schemaProblems(result.error)}` };
     }
-    const { kind, sourceAccount, sourceRegion, id } = result.data;
-    return { ok: true, subject: { version: 2, kind, sourceAccount, sourceRegion, id } };
+    const { kind, sourceAccount, sourceRegion, id, sourceBacklog } = result.data;
+    return {
+      ok: true,
+      subject: {
+        version: 2,
+        kind,
+        sourceAccount,
+        sourceRegion,
+        id,
+        ...(sourceBacklog === undefined ? {} : { sourceBacklog }),
+      },
+    };
   }
   const shown = typeof version === 'number' ? String(version) : version === undefined ? 'none' : typeof version;
   return {
@@ -152,6 +189,8 @@ export function notificationOf(input: {
   sourceRegion: string;
   id: string;
   publishedAt: Date;
+  /** Originals held back at the cap ({@link sourceBacklogOf}); left out when `undefined`. */
+  sourceBacklog?: number;
 }): NotificationV2 {
   return NotificationV2Schema.parse({
     version: NOTIFICATION_VERSION,
@@ -160,7 +199,33 @@ export function notificationOf(input: {
     sourceRegion: input.sourceRegion,
     id: input.id,
     publishedAt: input.publishedAt.toISOString(),
+    ...(input.sourceBacklog === undefined ? {} : { sourceBacklog: Math.min(input.sourceBacklog, MAX_SOURCE_BACKLOG) }),
   });
+}
+
+/** What {@link sourceBacklogOf} reads of an agent container's memory of a kind (`lambdas/core/agent/memory.ts`). */
+export interface BacklogMemory {
+  readonly deferred: { readonly size: number };
+  readonly candidates: readonly unknown[];
+  readonly capReachedAt?: number;
+}
+
+/**
+ * The backlog an agent announces with an intermediate: the originals this
+ * container deferred at the cap, plus those its last count saw without an
+ * intermediate (other containers' deferrals), an estimate as old as that
+ * count (5 minutes when the container is busy), which is all the vault's
+ * order needs. Announced while the container holds deferred originals or
+ * found the cap reached within the hour ({@link BUSY_MS}), so an account
+ * whose backlog is gone says 0 for a while and the vault stops serving it
+ * first; `undefined` (left out) otherwise: an account that never queues
+ * sends nothing extra, and the originals a count saw just before this
+ * container started them are not mistaken for a backlog.
+ */
+export function sourceBacklogOf(memory: BacklogMemory, nowMs: number): number | undefined {
+  const atCapLately = memory.capReachedAt !== undefined && nowMs - memory.capReachedAt < BUSY_MS;
+  if (memory.deferred.size === 0 && !atCapLately) return undefined;
+  return memory.deferred.size + memory.candidates.length;
 }
 
 /** A message as SNS delivered it to the intake queue: the topic it came through, and what the sender published. */

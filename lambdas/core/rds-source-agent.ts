@@ -30,7 +30,7 @@ import { memo, scopeCacheOf } from './agent/scope-cache';
 import { CopyQuotaExceededError } from './errors';
 import { sameKmsKey } from './keys';
 import { INTERMEDIATE_PREFIX, intermediateSnapshotId } from './names';
-import { notificationOf } from './notification';
+import { notificationOf, sourceBacklogOf } from './notification';
 import type { Clock, Log, NotificationPublisher, RdsSnapshot, SourceRds } from './ports';
 import type { Receipt } from './receipts';
 import { inScope as scopeHolds } from './scope';
@@ -400,6 +400,7 @@ async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps, flavour: F
       sourceRegion,
       id: snapshot.id,
       publishedAt: deps.clock.now(),
+      sourceBacklog: sourceBacklogOf(memoryOf(deps, flavour), deps.clock.now().getTime()),
     }),
   );
   // Tagged after publishing: a crash in between publishes twice, which intake absorbs; never zero times.

@@ -28,7 +28,7 @@
 import { hash, INTERMEDIATE_DESCRIPTION, INTERMEDIATE_PREFIX } from '../../kinds/shared';
 import { CopyQuotaExceededError } from '../errors';
 import { sameKmsKey } from '../keys';
-import { notificationOf } from '../notification';
+import { notificationOf, sourceBacklogOf } from '../notification';
 import { TAG_COPY_NAME } from '../pipeline/copy';
 import type { Clock, Log, NotificationPublisher } from '../ports';
 import {
@@ -527,7 +527,14 @@ async function shareAndNotifySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps)
 async function publish(kind: 'ebs-snapshot' | 'ami', id: string, deps: Ec2AgentDeps): Promise<void> {
   const { sourceAccount, sourceRegion } = deps.settings;
   await deps.publisher.publish(
-    notificationOf({ kind, sourceAccount, sourceRegion, id, publishedAt: deps.clock.now() }),
+    notificationOf({
+      kind,
+      sourceAccount,
+      sourceRegion,
+      id,
+      publishedAt: deps.clock.now(),
+      sourceBacklog: sourceBacklogOf(memoryOf(kind, deps), deps.clock.now().getTime()),
+    }),
   );
 }
 

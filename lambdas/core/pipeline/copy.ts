@@ -18,6 +18,8 @@ import { sameKmsKey } from '../keys';
 import type { Clock, Inventory, Log } from '../ports';
 import { type ReceiptSender, receiptOf } from '../receipts';
 import type { VaultSettings } from '../settings';
+import type { SourceBacklogs } from './backlog';
+import type { RingMemory } from './schedule';
 import { safeText } from '../text';
 
 /** The backup-data key of each Region of the backup account: the home Region's is in the settings. */
@@ -46,6 +48,14 @@ export interface VaultDeps {
   readonly receipts: ReceiptSender;
   readonly clock: Clock;
   readonly log: Log;
+  /**
+   * The source backlog board (`./backlog.ts`): with it, half of the freed
+   * slots go to the account holding the most originals back; without it,
+   * every freed slot walks the ring.
+   */
+  readonly backlogs?: SourceBacklogs;
+  /** This container's place in the ring of each pool (`RingMemory`, `./schedule.ts`); without it a turn starts after the freed copy's account. */
+  readonly ring?: RingMemory;
 }
 
 /** What happened to one record; every use case reports in these words. */

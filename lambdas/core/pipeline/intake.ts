@@ -20,6 +20,7 @@ import { parseDelivery, parseNotification } from '../notification';
 import type { SourceRegistry } from '../ports';
 import { describeScope, inScope } from '../scope';
 import { safeText } from '../text';
+import { recordBacklog } from './backlog';
 import { type CopyStep, startCopy, startNewCopy, type VaultDeps } from './copy';
 import { refillAfter, settleAndRefill } from './schedule';
 
@@ -87,6 +88,8 @@ export async function handleDelivery(body: string, deps: IntakeDeps): Promise<In
     throw new RetryLaterError(`${kind.label} ${ref.id} is ${view.detail}, not yet available`);
 
   const { step } = await admit(deps, ref, view, 'notification accepted; copy not started yet');
+  // Only for an artifact the Describe proved: a backlog is the sender's word, an order hint for the scheduler.
+  if (deps.backlogs && subject.sourceBacklog !== undefined) await recordBacklog(deps, ref, subject.sourceBacklog);
   return { outcome: 'accepted', artifactId: artifactId(ref), step: step.step };
 }
 

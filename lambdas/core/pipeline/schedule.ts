@@ -12,8 +12,15 @@
  * slot is refused by the claim (`busy`), moves behind its account's other
  * waiting records, and the walk goes on: a resource never holds two slots,
  * since AWS would copy its snapshots one after another anyway.
+ *
+ * With the source backlog board (`./backlog.ts`), half of the freed slots
+ * (by the freed copy's id) start the walk at the account whose agent holds
+ * the most originals back instead of after the freed copy's account: the
+ * largest accounts are fed from the start of a burst instead of being left
+ * alone at its end, and the other half keeps every account's turn.
  */
 import type { InventoryRecord } from '../inventory';
+import { backlogTurn, longestBacklog } from './backlog';
 import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
 import type { CopyView } from '../../kinds/types';
 
@@ -30,31 +37,93 @@ export const MAX_PICKS = 8;
 export const SWEEP_MAX_PICKS = 64;
 
 /**
+ * The ring position just before `account`: a walk from it reads the oldest
+ * waiting record of `account` itself, or, when `account` has none, of the
+ * next account round the ring (`nextWaiting` answers the first account
+ * above the position). Account ids are compared as strings; the position
+ * sorts above every shorter prefix and below `account`.
+ */
+export function ringPositionBefore(account: string): string {
+  if (account.length === 0) return '';
+  return `${account.slice(0, -1)}${String.fromCharCode(account.charCodeAt(account.length - 1) - 1)}\uffff`;
+}
+
+/**
  * Fills one free slot of `pool` with the next waiting record of the ring
- * walk after `afterAccount`. Answers the step of the record that took the
- * slot, the `deferred` step that says the pool (or AWS's quota) is full, or
- * `undefined` when nothing waits.
+ * walk after `afterAccount`, or, with `backlogFirst` and a backlog board,
+ * from the account with the longest source backlog on (one more query).
+ * Answers the step of the record that took the slot, the `deferred` step
+ * that says the pool (or AWS's quota) is full, or `undefined` when nothing
+ * waits.
  */
 export async function startNext(
   deps: VaultDeps,
   pool: string,
   afterAccount?: string,
   maxPicks = MAX_PICKS,
+  backlogFirst = false,
 ): Promise<CopyStep | undefined> {
   const tried = new Set<string>();
-  let after = afterAccount;
+  const longest = backlogFirst && deps.backlogs ? await longestBacklog(deps, pool) : undefined;
+  let after = longest === undefined ? (deps.ring?.after(pool) ?? afterAccount) : ringPositionBefore(longest);
   for (let pick = 0; pick < maxPicks; pick += 1) {
     const candidate = await deps.inventory.nextWaiting(pool, after);
     // The walk came round to a record it tried: nothing else waits that could start now.
     if (!candidate || tried.has(candidate.artifactId)) return undefined;
     tried.add(candidate.artifactId);
     const step = await startCopy(deps, candidate, { lookAtOnce: false });
-    if (step.step === 'started' || step.step === 'in-progress') return step;
+    if (step.step === 'started' || step.step === 'in-progress') {
+      if (longest === undefined) deps.ring?.served(pool, candidate.sourceAccount ?? '');
+      return step;
+    }
     if (step.step === 'deferred' && step.wait !== 'resource') return step;
     // Its resource is busy, another worker took it, or it finished at once: the slot is still free.
     after = candidate.sourceAccount;
   }
   return undefined;
+}
+
+/**
+ * Where this container's ring turns stopped, per pool: the next ring turn
+ * starts after the account it last served, so the ring goes round every
+ * account with work waiting whoever frees the slots. Without it a ring
+ * turn starts after the freed copy's account, which is the same ring while
+ * accounts free slots in turn, but not when the longest backlog holds
+ * many of them: every slot it frees would start the walk at the same
+ * place, and the accounts far round the ring would wait for hours.
+ *
+ * In the container, as the agent's memory is: a cold container starts
+ * after the freed copy's account, and several containers each go round
+ * the ring, which only gives an account more turns. It also keeps the
+ * last read of the backlog board for `BACKLOG_READ_TTL_MS` (30 s): reports
+ * change every few minutes, slots free every few seconds.
+ */
+export class RingMemory {
+  private readonly last = new Map<string, string>();
+  private readonly longest = new Map<string, { readonly account: string | undefined; readonly atMs: number }>();
+
+  /**
+   * The longest backlog of `pool` this container read within `ttlMs` of
+   * `nowMs` (`{ account: undefined }` when it read none); `undefined` when it
+   * must read the board again.
+   */
+  longestRead(pool: string, nowMs: number, ttlMs: number): { readonly account: string | undefined } | undefined {
+    const read = this.longest.get(pool);
+    return read && nowMs - read.atMs < ttlMs ? read : undefined;
+  }
+
+  readLongest(pool: string, account: string | undefined, nowMs: number): void {
+    this.longest.set(pool, { account, atMs: nowMs });
+  }
+
+  /** The account this container's last ring turn of `pool` served; `undefined` before its first. */
+  after(pool: string): string | undefined {
+    return this.last.get(pool);
+  }
+
+  served(pool: string, account: string): void {
+    this.last.set(pool, account);
+  }
 }
 
 /** Whether a step left a slot of the record's pool free that the invocation should refill. */
@@ -85,7 +154,7 @@ export async function settleAndRefill(
 export async function refillAfter(deps: VaultDeps, record: InventoryRecord, step: CopyStep): Promise<void> {
   if (!freedSlot(step) || !record.pool) return;
   try {
-    const next = await startNext(deps, record.pool, record.sourceAccount);
+    const next = await startNext(deps, record.pool, record.sourceAccount, MAX_PICKS, backlogTurn(record.artifactId));
     if (next)
       deps.log.info('next copy of the pool', {
         pool: record.pool,
