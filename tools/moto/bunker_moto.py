@@ -1815,6 +1815,8 @@ def _patch_dynamodb_exports() -> None:
 
 _patch_dynamodb_exports()
 
+import engine_listeners  # noqa: E402, F401  (restored RDS databases answer their engine's greeting)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Start moto's server with the patches above: same arguments as
