@@ -57,8 +57,10 @@ import { acknowledge, NAG_PACK, wildcardFindings } from './nag';
 
 /** The tag every EC2 instance and volume (and RDS resource) a drill makes carries from its creation: the drill id. */
 export const DRILL_TAG = 'bunker:drill';
-/** The tag of the place's subnets and security group: the drill role may launch into nothing else. */
+/** The tag of the place's subnets and instances' security group: the drill role may launch into nothing else. */
 export const DRILL_PLACE_TAG = 'bunker:drill-place';
+/** The tag of the engine probe's security group: the probe's network interfaces may use no other group. */
+export const DRILL_PROBE_TAG = 'bunker:drill-probe';
 /** Name of the place's VPC (its Name tag), the databases' security group, DB subnet group and state machine. */
 export const drillPlaceName = (prefix: string) => `${prefix}-drill`;
 /** Name of the AMI instances' security group. */
@@ -474,7 +476,10 @@ export class Drills extends Construct {
       groupDescription: `Bunker (${prefix}): engine probe of drills; admits nothing, reaches only restored databases`,
       vpcId: this.vpc.ref,
       securityGroupEgress: [MATCH_NOTHING],
-      tags: [{ key: 'Name', value: name }],
+      tags: [
+        { key: 'Name', value: name },
+        { key: DRILL_PROBE_TAG, value: prefix },
+      ],
     });
     // Separate rule resources: each group names the other, which inline rules cannot without a cycle.
     for (const port of DRILL_ENGINE_PORTS) {
@@ -509,30 +514,27 @@ export class Drills extends Construct {
     const { region, account, partition } = { region: Aws.REGION, account: Aws.ACCOUNT_ID, partition: Aws.PARTITION };
     const ec2Arn = (resource: string) => `arn:${partition}:ec2:${region}:${account}:${resource}`;
     // What Lambda does with the role to attach the function to the drill subnets (the rights of
-    // AWSLambdaVPCAccessExecutionRole), held to the drill VPC.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
+    // AWSLambdaVPCAccessExecutionRole): new interfaces only in the drill subnets and with the probe's group,
+    // both found by their tags, as the drill role finds the place (their ids are known after deployment).
+    const statements = [
+      { actions: ['ec2:CreateNetworkInterface'], resources: [ec2Arn('network-interface/*')] },
+      {
         actions: ['ec2:CreateNetworkInterface'],
-        resources: [
-          ec2Arn('network-interface/*'),
-          ...this.subnets.map((subnet) => ec2Arn(`subnet/${subnet.ref}`)),
-          ec2Arn(`security-group/${probeGroup.attrGroupId}`),
-        ],
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
+        resources: [ec2Arn('subnet/*')],
+        conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
+      },
+      {
+        actions: ['ec2:CreateNetworkInterface'],
+        resources: [ec2Arn('security-group/*')],
+        conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PROBE_TAG}`]: prefix } },
+      },
+      {
         actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
         resources: [ec2Arn('network-interface/*')],
-        conditions: { ArnEquals: { 'ec2:Vpc': ec2Arn(`vpc/${this.vpc.ref}`) } },
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
-        resources: ['*'],
-      }),
-    );
+      },
+      { actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] },
+    ];
+    for (const statement of statements) role.addToPrincipalPolicy(new iam.PolicyStatement(statement));
 
     const vpc = ec2.Vpc.fromVpcAttributes(this, 'VpcByRef', {
       vpcId: this.vpc.ref,
@@ -571,11 +573,12 @@ export class Drills extends Construct {
     });
     const policy = role.node.tryFindChild('DefaultPolicy');
     if (policy) {
-      for (const finding of wildcardFindings(this, [], [ec2Arn('network-interface/*'), '*'])) {
+      const wildcards = statements.flatMap((statement) => statement.resources);
+      for (const finding of wildcardFindings(this, [], [...new Set(wildcards)])) {
         acknowledge(
           policy,
           `${NAG_PACK}-IAM5[${finding}]`,
-          "Lambda names the function's network interfaces at run time (created only in the drill subnets with the probe's group, deleted only in the drill VPC); DescribeNetworkInterfaces, DescribeSubnets and X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+          "Lambda names the function's network interfaces at run time, and the drill subnets and the probe's group are found by their tags (bunker:drill-place, bunker:drill-probe); DescribeNetworkInterfaces, DescribeSubnets and X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
         );
       }
     }

@@ -455,26 +455,38 @@ describe('the engine probe (bunker-drill-probe)', () => {
       'xray:PutTelemetryRecords',
       'xray:PutTraceSegments',
     ]);
-    const [vpc] = logicalIds(vault, 'AWS::EC2::VPC');
-    const [subnet1, subnet2] = logicalIds(vault, 'AWS::EC2::Subnet');
-    const [probeGroup] = logicalIds(
-      vault,
-      'AWS::EC2::SecurityGroup',
-      (props) => props.GroupName === 'bunker-drill-probe',
-    );
     const eni = `${ARN}:ec2:<AWS::Region>:<AWS::AccountId>`;
-    const of = (action: string) => statements.find((found) => actionsOf(found.statement).includes(action));
-    expect(resourcesOfStatement(of('ec2:CreateNetworkInterface') as FoundStatement)).toEqual([
-      `${eni}:network-interface/*`,
-      `${eni}:security-group/<${probeGroup}.GroupId>`,
-      `${eni}:subnet/<${subnet1}>`,
-      `${eni}:subnet/<${subnet2}>`,
+    expect(
+      statements
+        .filter((found) => actionsOf(found.statement).some((action) => action.startsWith('ec2:')))
+        .map((found) => [actionsOf(found.statement), resourcesOfStatement(found), found.statement.Condition]),
+    ).toEqual([
+      [['ec2:CreateNetworkInterface'], [`${eni}:network-interface/*`], undefined],
+      // Only in the drill subnets and with the probe's own group, found by their tags.
+      [
+        ['ec2:CreateNetworkInterface'],
+        [`${eni}:subnet/*`],
+        { StringEquals: { 'aws:ResourceTag/bunker:drill-place': 'bunker' } },
+      ],
+      [
+        ['ec2:CreateNetworkInterface'],
+        [`${eni}:security-group/*`],
+        { StringEquals: { 'aws:ResourceTag/bunker:drill-probe': 'bunker' } },
+      ],
+      [
+        ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+        [`${eni}:network-interface/*`],
+        undefined,
+      ],
+      [['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], ['*'], undefined],
     ]);
-    const deletes = of('ec2:DeleteNetworkInterface') as FoundStatement;
-    const condition = deletes.statement.Condition as { ArnEquals: Record<string, unknown> };
-    expect(Object.keys(condition)).toEqual(['ArnEquals']);
-    expect(Object.keys(condition.ArnEquals)).toEqual(['ec2:Vpc']);
-    expect(flatten(condition.ArnEquals['ec2:Vpc'])).toBe(`${eni}:vpc/<${vpc}>`);
+    // The one group tagged for the probe's interfaces is its own.
+    const probeTagged = resourcesOf('AWS::EC2::SecurityGroup')
+      .filter(([, g]) =>
+        asArray(g.Properties?.Tags as { Key: string }[]).some((tag) => tag.Key === 'bunker:drill-probe'),
+      )
+      .map(([, g]) => g.Properties?.GroupName);
+    expect(probeTagged).toEqual(['bunker-drill-probe']);
   });
 });
 
