@@ -349,7 +349,10 @@ program
       'decrypted and compared, never written), validate it (status, engine and version, size, the backup-data key, ' +
       "no public access, checksums and counts), time it against the kind's restore-time target, delete everything " +
       'it made and record the result in the inventory (see `bunker status`). A failed drill raises an alert. ' +
-      'For RDS and Aurora, the engine check is that RDS reports its endpoint: nothing connects to it yet.\n' +
+      "For RDS and Aurora, a probe in the drill network asks the restored engine for its wire protocol's greeting " +
+      "on the endpoint RDS reports (a MySQL handshake naming the copy's version, PostgreSQL's answer to a login " +
+      'it refuses): the engine runs and answers, without credentials; no data is read. An AMI drill waits for ' +
+      "EC2's instance and system status checks.\n" +
       "Without --endpoint (AWS) it starts the vault's <name>-drill state machine in the backup account and follows " +
       'its execution, printing each drill as it is queued, restoring, validating, tearing down and done; the state ' +
       'machine finishes (and tears down) even if this command is stopped, and a run drills at most ' +

@@ -418,6 +418,11 @@ export const SKIPPED_TYPES: Readonly<Record<string, string>> = {
     "moto's CloudTrail does not deliver events to EventBridge (whose rules are skipped too): locally a trail feeds no alarm",
   // The drill network itself (VPC, subnets, security group, DB subnet group) is applied; only its flow log is not.
   'AWS::EC2::FlowLog': 'its log group is not created locally, so the flow log would have nowhere to deliver',
+  // The drill network's rules between its groups let the engine probe function (not deployed locally) reach restored databases.
+  'AWS::EC2::SecurityGroupIngress':
+    'the engine probe function is not deployed locally: `bunker drill --endpoint` probes in-process',
+  'AWS::EC2::SecurityGroupEgress':
+    'the engine probe function is not deployed locally: `bunker drill --endpoint` probes in-process',
   'AWS::CDK::Metadata': 'CDK version reporting; nothing to create',
   'AWS::CloudFormation::CustomResource': 'its provider is a Lambda function, which the local mode does not deploy',
 };

@@ -5,8 +5,13 @@
  *
  * The place is a VPC with isolated subnets only (no internet or NAT gateway,
  * no endpoints: nothing restored in it can reach anything, and nothing needs
- * to), a security group that admits and sends nothing, and an RDS subnet
- * group over the subnets. It is written with the CloudFormation-level
+ * to), an RDS subnet group over the subnets, and three security groups:
+ * the restored databases' (sends nothing; admits only the probe, on the
+ * engines' default ports), the AMI instances' (admits and sends nothing)
+ * and the engine probe's (admits nothing; reaches only the databases'
+ * group on those ports). The probe function lives in the subnets and asks a
+ * restored engine for its protocol's greeting, without credentials; the
+ * drill function, outside the VPC, may invoke it and no other function. It is written with the CloudFormation-level
  * constructs: the higher-level VPC looks the account's Availability Zones up
  * at synthesis (credentials for `cdk synth`, dummy zones in tests) and adds a
  * Lambda-backed custom resource to strip the default security group, which
@@ -32,27 +37,36 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { DRILL_ENGINE_PORTS } from '../../lambdas/core/drill/probe';
 import { drillSettingsToEnv, type DrillPlace } from '../../lambdas/core/drill/settings';
 import type { DrillKind } from '../../lambdas/core/drill/types';
 import { vaultBucketName } from '../../lambdas/core/names';
 import { drillSettings, enabledKinds, enabledPulledKinds } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
-import { BunkerFunction } from './bunker-function';
+import { BUNKER_BUNDLING, BUNKER_RUNTIME, BunkerFunction, REPO_ROOT } from './bunker-function';
 import { METRICS_NAMESPACE } from './dashboard';
 import { acknowledge, NAG_PACK, wildcardFindings } from './nag';
 
 /** The tag every EC2 instance and volume (and RDS resource) a drill makes carries from its creation: the drill id. */
 export const DRILL_TAG = 'bunker:drill';
-/** The tag of the place's subnets and security group: the drill role may launch into nothing else. */
+/** The tag of the place's subnets and instances' security group: the drill role may launch into nothing else. */
 export const DRILL_PLACE_TAG = 'bunker:drill-place';
-/** Name of the place's VPC (its Name tag), security group, DB subnet group and state machine. */
+/** The tag of the engine probe's security group: the probe's network interfaces may use no other group. */
+export const DRILL_PROBE_TAG = 'bunker:drill-probe';
+/** Name of the place's VPC (its Name tag), the databases' security group, DB subnet group and state machine. */
 export const drillPlaceName = (prefix: string) => `${prefix}-drill`;
+/** Name of the AMI instances' security group. */
+export const drillInstancesGroupName = (prefix: string) => `${prefix}-drill-instances`;
+/** Name of the engine probe's function and security group. */
+export const drillProbeName = (prefix: string) => `${prefix}-drill-probe`;
 /** What a drill names its RDS instances and clusters and its DynamoDB tables: `<prefix>-drill-<hash>`. */
 export const drillResourcePattern = (prefix: string) => `${prefix}-drill-*`;
 /** Longest a drill run may take, every drill of it, before Step Functions stops it. */
@@ -66,6 +80,19 @@ export const DEFAULT_WAIT_SECONDS = 60;
 const VPC_CIDR = '10.64.0.0/16';
 const SUBNET_CIDRS = ['10.64.0.0/24', '10.64.1.0/24'] as const;
 
+/**
+ * EC2 gives a new group an allow-all egress rule unless one is named: this
+ * one matches no packet (CDK's own "disallow all traffic" rule for
+ * allowAllOutbound: false).
+ */
+const MATCH_NOTHING: ec2.CfnSecurityGroup.EgressProperty = {
+  ipProtocol: 'icmp',
+  fromPort: 252,
+  toPort: 86,
+  cidrIp: '255.255.255.255/32',
+  description: 'Disallow all traffic',
+};
+
 /** The kinds a configuration drills, by config key (the `Kind` dimension of the drill metrics). */
 export function drillKinds(config: BunkerConfig): DrillKind[] {
   return [...enabledKinds(config).map((kind) => kind.configKey), ...enabledPulledKinds(config)];
@@ -78,6 +105,7 @@ export function drillRoleNames(prefix: string) {
     stateMachine: `${prefix}-drill-states`,
     schedule: `${prefix}-drill-schedule`,
     flowLogs: `${prefix}-drill-flow-logs`,
+    probe: `${prefix}-drill-probe`,
   };
 }
 
@@ -96,8 +124,13 @@ export interface DrillsProps {
 export class Drills extends Construct {
   public readonly vpc: ec2.CfnVPC;
   public readonly subnets: readonly ec2.CfnSubnet[];
+  /** The restored databases' group: admits only the probe, on the engines' ports; sends nothing. */
   public readonly securityGroup: ec2.CfnSecurityGroup;
+  /** The AMI instances' group: admits nothing, sends nothing. */
+  public readonly instanceSecurityGroup: ec2.CfnSecurityGroup;
   public readonly dbSubnetGroup: rds.CfnDBSubnetGroup;
+  /** The engine probe in the drill network, when an RDS kind is enabled. */
+  public readonly probe?: NodejsFunction;
   public readonly fn: BunkerFunction;
   public readonly stateMachine: sfn.StateMachine;
   public readonly alarms: cloudwatch.Alarm[] = [];
@@ -133,21 +166,19 @@ export class Drills extends Construct {
     );
     this.securityGroup = new ec2.CfnSecurityGroup(this, 'SecurityGroup', {
       groupName: place,
-      groupDescription: `Bunker (${prefix}): restore drills; admits nothing and sends nothing`,
+      groupDescription: `Bunker (${prefix}): restored databases of drills; admits only the engine probe, sends nothing`,
       vpcId: this.vpc.ref,
-      // EC2 gives a new group an allow-all egress rule unless one is named: this one matches no packet
-      // (CDK's own "disallow all traffic" rule for allowAllOutbound: false).
-      securityGroupEgress: [
-        {
-          ipProtocol: 'icmp',
-          fromPort: 252,
-          toPort: 86,
-          cidrIp: '255.255.255.255/32',
-          description: 'Disallow all traffic',
-        },
-      ],
+      securityGroupEgress: [MATCH_NOTHING],
+      // Not tagged as the place: the drill role may launch instances into the instances' group only.
+      tags: [{ key: 'Name', value: place }],
+    });
+    this.instanceSecurityGroup = new ec2.CfnSecurityGroup(this, 'InstanceSecurityGroup', {
+      groupName: drillInstancesGroupName(prefix),
+      groupDescription: `Bunker (${prefix}): instances of AMI drills; admits nothing and sends nothing`,
+      vpcId: this.vpc.ref,
+      securityGroupEgress: [MATCH_NOTHING],
       tags: [
-        { key: 'Name', value: place },
+        { key: 'Name', value: drillInstancesGroupName(prefix) },
         { key: DRILL_PLACE_TAG, value: prefix },
       ],
     });
@@ -184,11 +215,16 @@ export class Drills extends Construct {
       deliverLogsPermissionArn: flowLogsRole.roleArn,
     });
 
+    // The engine probe: only where databases are drilled.
+    if (enabledKinds(config).some((kind) => kind.infra.service === 'rds')) this.probe = this.engineProbe(prefix);
+
     const drillPlace: DrillPlace = {
       vpcId: this.vpc.ref,
       subnetIds: this.subnets.map((subnet) => subnet.ref),
       securityGroupId: this.securityGroup.attrGroupId,
       dbSubnetGroup: place,
+      instanceSecurityGroupId: this.instanceSecurityGroup.attrGroupId,
+      ...(this.probe ? { probeFunction: drillProbeName(prefix) } : {}),
     };
 
     // --- The drill function --------------------------------------------------
@@ -206,7 +242,8 @@ export class Drills extends Construct {
       },
     });
     // The place is made before the function that names it, and kept until the function is gone.
-    this.fn.lambda.node.addDependency(this.dbSubnetGroup, this.securityGroup);
+    this.fn.lambda.node.addDependency(this.dbSubnetGroup, this.securityGroup, this.instanceSecurityGroup);
+    if (this.probe) this.fn.lambda.node.addDependency(this.probe);
     this.grantDrillRights(config, props, kinds);
 
     // --- The state machine ---------------------------------------------------
@@ -427,6 +464,129 @@ export class Drills extends Construct {
     });
   }
 
+  /**
+   * The engine probe: a function in the drill subnets with a group of its
+   * own whose only way out is the databases' group on the engines' default
+   * ports, which in turn admits only it. Its role may write its logs and
+   * manage the function's network interfaces in the drill VPC; nothing
+   * else: no data, no key, no AWS client in its code.
+   */
+  private engineProbe(prefix: string): NodejsFunction {
+    const name = drillProbeName(prefix);
+    const probeGroup = new ec2.CfnSecurityGroup(this, 'ProbeSecurityGroup', {
+      groupName: name,
+      groupDescription: `Bunker (${prefix}): engine probe of drills; admits nothing, reaches only restored databases`,
+      vpcId: this.vpc.ref,
+      securityGroupEgress: [MATCH_NOTHING],
+      tags: [
+        { key: 'Name', value: name },
+        { key: DRILL_PROBE_TAG, value: prefix },
+      ],
+    });
+    // Separate rule resources: each group names the other, which inline rules cannot without a cycle.
+    for (const port of DRILL_ENGINE_PORTS) {
+      new ec2.CfnSecurityGroupEgress(this, `ProbeEgress${port}`, {
+        groupId: probeGroup.attrGroupId,
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+        destinationSecurityGroupId: this.securityGroup.attrGroupId,
+        description: `The engine probe asks restored databases on port ${port}`,
+      });
+      new ec2.CfnSecurityGroupIngress(this, `DatabaseIngress${port}`, {
+        groupId: this.securityGroup.attrGroupId,
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+        sourceSecurityGroupId: probeGroup.attrGroupId,
+        description: `Only the engine probe reaches a restored database, on port ${port}`,
+      });
+    }
+
+    const role = new iam.Role(this, 'ProbeRole', {
+      roleName: drillRoleNames(prefix).probe,
+      description: `Bunker (${prefix}): engine probe of drills; logs and its network interfaces only`,
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    const logGroup = new logs.LogGroup(this, 'ProbeLogs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    logGroup.grantWrite(role);
+    const { region, account, partition } = { region: Aws.REGION, account: Aws.ACCOUNT_ID, partition: Aws.PARTITION };
+    const ec2Arn = (resource: string) => `arn:${partition}:ec2:${region}:${account}:${resource}`;
+    // What Lambda does with the role to attach the function to the drill subnets (the rights of
+    // AWSLambdaVPCAccessExecutionRole): new interfaces only in the drill subnets and with the probe's group,
+    // both found by their tags, as the drill role finds the place (their ids are known after deployment).
+    const statements = [
+      { actions: ['ec2:CreateNetworkInterface'], resources: [ec2Arn('network-interface/*')] },
+      {
+        actions: ['ec2:CreateNetworkInterface'],
+        resources: [ec2Arn('subnet/*')],
+        conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
+      },
+      {
+        actions: ['ec2:CreateNetworkInterface'],
+        resources: [ec2Arn('security-group/*')],
+        conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PROBE_TAG}`]: prefix } },
+      },
+      {
+        actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+        resources: [ec2Arn('network-interface/*')],
+      },
+      { actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] },
+    ];
+    for (const statement of statements) role.addToPrincipalPolicy(new iam.PolicyStatement(statement));
+
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'VpcByRef', {
+      vpcId: this.vpc.ref,
+      availabilityZones: this.subnets.map((subnet) => subnet.attrAvailabilityZone),
+      isolatedSubnetIds: this.subnets.map((subnet) => subnet.ref),
+    });
+    const fn = new NodejsFunction(this, 'Probe', {
+      entry: join(REPO_ROOT, 'lambdas', 'handlers', 'drill-probe.ts'),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      functionName: name,
+      description: "Asks a restored database's engine for its protocol's greeting, in the drill network",
+      runtime: BUNKER_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      // A few seconds per connection at most (lambdas/adapters/drill/probe-tcp.ts), two connections for PostgreSQL.
+      timeout: Duration.seconds(30),
+      role,
+      logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: name,
+        BUNKER_PROBE_CIDR: VPC_CIDR,
+      },
+      bundling: BUNKER_BUNDLING,
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [
+        ec2.SecurityGroup.fromSecurityGroupId(this, 'ProbeGroupByRef', probeGroup.attrGroupId, {
+          allowAllOutbound: false,
+          mutable: false,
+        }),
+      ],
+    });
+    const policy = role.node.tryFindChild('DefaultPolicy');
+    if (policy) {
+      const wildcards = statements.flatMap((statement) => statement.resources);
+      for (const finding of wildcardFindings(this, [], [...new Set(wildcards)])) {
+        acknowledge(
+          policy,
+          `${NAG_PACK}-IAM5[${finding}]`,
+          "Lambda names the function's network interfaces at run time, and the drill subnets and the probe's group are found by their tags (bunker:drill-place, bunker:drill-probe); DescribeNetworkInterfaces, DescribeSubnets and X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+        );
+      }
+    }
+    return fn;
+  }
+
   /** The drill role: read the inventory, restore the vault's copies into the place, make and delete drills' things only. */
   private grantDrillRights(config: BunkerConfig, props: DrillsProps, kinds: readonly DrillKind[]): void {
     const { backupKey, inventory, inventoryKey, alertsTopic } = props;
@@ -539,6 +699,17 @@ export class Drills extends Construct {
         },
         'Read-only: where a restore is, and the copy it is of; this account and Region only.',
       );
+      // The engine probe, by name, and no other function: the only way to a restored database. A policy of
+      // its own: CDK's size estimate would move part of the default policy into a managed policy otherwise.
+      new iam.Policy(this, 'ProbeInvokePolicy', {
+        roles: [fn.role],
+        statements: [
+          new iam.PolicyStatement({
+            actions: ['lambda:InvokeFunction'],
+            resources: [`arn:${partition}:lambda:${region}:${account}:function:${drillProbeName(prefix)}`],
+          }),
+        ],
+      });
     }
 
     if (ec2Kinds.length > 0) {
@@ -595,7 +766,14 @@ export class Drills extends Construct {
       );
       fn.allow(
         {
-          actions: ['ec2:DescribeVolumes', 'ec2:DescribeInstances', 'ec2:DescribeSnapshots', 'ec2:DescribeImages'],
+          actions: [
+            'ec2:DescribeVolumes',
+            'ec2:DescribeInstances',
+            'ec2:DescribeInstanceStatus',
+            'ec2:DescribeSecurityGroups',
+            'ec2:DescribeSnapshots',
+            'ec2:DescribeImages',
+          ],
           resources: ['*'],
         },
         'EC2 Describe calls have no resource-level permissions; read-only.',

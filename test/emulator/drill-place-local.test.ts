@@ -2,8 +2,11 @@
  * The drill place in the local mode: `bunker local up` applies the vault
  * template's isolated network to the emulator, so `bunker drill --endpoint`
  * finds it by name as the drill handler does in AWS: the VPC tagged
- * `bunker-drill`, its two subnets, the security group and the DB subnet
- * group named `bunker-drill`. Read back with this test's own SDK clients.
+ * `bunker-drill`, its two subnets, the databases' security group and the DB
+ * subnet group named `bunker-drill`, the AMI instances' group
+ * `bunker-drill-instances`. The engine probe function is not deployed
+ * locally (the local mode probes in-process), so neither are the rules that
+ * let it reach the databases. Read back with this test's own SDK clients.
  * The vault template is applied as `local up` applies it (applyStack).
  */
 import {
@@ -22,6 +25,7 @@ import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DescribeDBSubnetGroupsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyStack } from '../../cli/local/template-applier';
+import { findDrillPlace } from '../../lambdas/adapters/drill/place';
 import { synthesizeStacks } from '../../cli/local/up';
 import { parseConfig } from '../../lib/config/load';
 import { clientConfig, credentialsFor, freshAccountId } from '../support/aws';
@@ -45,6 +49,7 @@ describe('the drill place after local up', () => {
   let vpc: Vpc;
   let subnets: Subnet[];
   let group: SecurityGroup;
+  let instances: SecurityGroup;
   let firstRun: string[];
   let secondRun: string[];
 
@@ -73,6 +78,11 @@ describe('the drill place after local up', () => {
     );
     expect(SecurityGroups).toHaveLength(1);
     group = SecurityGroups?.[0] ?? {};
+    const { SecurityGroups: instanceGroups } = await ec2.send(
+      new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: ['bunker-drill-instances'] }] }),
+    );
+    expect(instanceGroups).toHaveLength(1);
+    instances = instanceGroups?.[0] ?? {};
   });
   afterAll(() => [ec2, rds, iam].forEach((client) => client.destroy()));
 
@@ -99,18 +109,28 @@ describe('the drill place after local up', () => {
     expect(RouteTables?.flatMap((table) => table.Routes ?? []).map((route) => route.GatewayId)).toEqual(['local']);
   });
 
-  it('has the security group bunker-drill, which admits nothing and sends nothing anywhere', () => {
-    expect(group.VpcId).toBe(vpc.VpcId);
-    expect(group.IpPermissions).toEqual([]);
-    // EC2's allow-all egress is gone; the one rule left matches no packet (ICMP type 252 code 86 to a broadcast /32).
-    expect(
-      group.IpPermissionsEgress?.map(({ IpProtocol, FromPort, ToPort, IpRanges }) => ({
-        IpProtocol,
-        FromPort,
-        ToPort,
-        cidrs: IpRanges?.map((range) => range.CidrIp),
-      })),
-    ).toEqual([{ IpProtocol: 'icmp', FromPort: 252, ToPort: 86, cidrs: ['255.255.255.255/32'] }]);
+  it('has the security groups bunker-drill and bunker-drill-instances, which admit nothing and send nothing anywhere', () => {
+    for (const closed of [group, instances]) {
+      expect(closed.VpcId).toBe(vpc.VpcId);
+      expect(closed.IpPermissions).toEqual([]);
+      // EC2's allow-all egress is gone; the one rule left matches no packet (ICMP type 252 code 86 to a broadcast /32).
+      expect(
+        closed.IpPermissionsEgress?.map(({ IpProtocol, FromPort, ToPort, IpRanges }) => ({
+          IpProtocol,
+          FromPort,
+          ToPort,
+          cidrs: IpRanges?.map((range) => range.CidrIp),
+        })),
+      ).toEqual([{ IpProtocol: 'icmp', FromPort: 252, ToPort: 86, cidrs: ['255.255.255.255/32'] }]);
+    }
+  });
+
+  it('is found by the local mode with the instances’ group, and no probe function (it probes in-process)', async () => {
+    const context = { endpoint, region: REGION, credentials: await credentialsFor(endpoint, backup) };
+    const place = await findDrillPlace(context, 'bunker');
+    expect(place.securityGroupId).toBe(group.GroupId);
+    expect(place.instanceSecurityGroupId).toBe(instances.GroupId);
+    expect(place.probeFunction).toBeUndefined();
   });
 
   it('has the DB subnet group bunker-drill over exactly the two subnets', async () => {
@@ -121,14 +141,23 @@ describe('the drill place after local up', () => {
     );
   });
 
-  it('creates the drill roles, but neither the state machine nor the flow log, and says so', async () => {
-    for (const name of ['bunker-drill', 'bunker-drill-states', 'bunker-drill-schedule', 'bunker-drill-flow-logs']) {
+  it('creates the drill roles, but neither the state machine, the flow log nor the probe’s rules, and says so', async () => {
+    for (const name of [
+      'bunker-drill',
+      'bunker-drill-states',
+      'bunker-drill-schedule',
+      'bunker-drill-flow-logs',
+      'bunker-drill-probe',
+    ]) {
       expect((await iam.send(new GetRoleCommand({ RoleName: name }))).Role?.RoleName).toBe(name);
     }
     // The vault's summary line: the local mode runs drill steps in-process, and keeps no logs for a flow log.
     const [vaultSummary] = firstRun.filter((line) => line.includes(' created, '));
     expect(vaultSummary).toContain('AWS::StepFunctions::StateMachine');
     expect(vaultSummary).toContain('AWS::EC2::FlowLog');
+    // The probe's rules between the groups are not applied: the local mode has no probe function.
+    expect(vaultSummary).toContain('AWS::EC2::SecurityGroupIngress');
+    expect(vaultSummary).toContain('AWS::EC2::SecurityGroupEgress');
   });
 
   it('finds it all again on a second run, and creates nothing twice', () => {

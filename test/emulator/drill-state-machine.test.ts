@@ -51,6 +51,9 @@ import { synthesizeStacks } from '../../cli/local/up';
 import { DynamoInventory } from '../../lambdas/adapters/dynamo-inventory';
 import type { AwsContext } from '../../lambdas/adapters/aws-context';
 import { handler } from '../../lambdas/handlers/drill';
+import { createProbeHandler } from '../../lambdas/handlers/drill-probe';
+import { TcpEngineProbe } from '../../lambdas/adapters/drill/probe-tcp';
+import { silentLog } from '../../lambdas/core/ports';
 import type { DrillResult, DrillState } from '../../lambdas/core/drill/types';
 import { newRecord } from '../../lambdas/core/inventory';
 import type { KindName } from '../../lambdas/kinds/types';
@@ -262,13 +265,14 @@ async function makeCopies() {
 /** The drill function and the state machine, from the vault template, in this account's Lambda and Step Functions. */
 async function deployDrills() {
   const scope = appliedScope(vault, applied);
-  const fn = templateResource('AWS::Lambda::Function', 'FunctionName', 'bunker-drill');
   const roleOf = (name: string) => `arn:aws:iam::${backup}:role/${name}`;
-  // Any code: the bridge runs the handler in this process. (No Lambda client in the project: boto3 makes it.)
-  await boto3(
-    endpoint,
-    backup,
-    `
+  // The drill function and the engine probe it invokes. Any code: the bridge runs the handlers in this process.
+  for (const name of ['bunker-drill', 'bunker-drill-probe']) {
+    const fn = templateResource('AWS::Lambda::Function', 'FunctionName', name);
+    await boto3(
+      endpoint,
+      backup,
+      `
 import io, zipfile
 code = io.BytesIO()
 with zipfile.ZipFile(code, 'w') as z: z.writestr('index.js', '')
@@ -276,8 +280,9 @@ client('lambda').create_function(FunctionName=ARGS['name'], Runtime='nodejs20.x'
     Handler='index.handler', Code={'ZipFile': code.getvalue()}, Timeout=ARGS['timeout'])
 out(True)
 `,
-    { name: fn.FunctionName, role: roleOf('bunker-drill'), timeout: fn.Timeout },
-  );
+      { name: fn.FunctionName, role: roleOf(name), timeout: fn.Timeout },
+    );
+  }
   const machine = templateResource('AWS::StepFunctions::StateMachine', 'StateMachineName', 'bunker-drill');
   const sfn = new SFNClient(clientConfig(endpoint, backup, REGION));
   await sfn.send(
@@ -302,6 +307,13 @@ beforeAll(async () => {
     .Arn as string;
   host = await startFunctionHost(
     {
+      // The launcher's engine listeners are on the loopback: the probe's drill network here.
+      'bunker-drill-probe': createProbeHandler({
+        cidr: '127.0.0.0/8',
+        resolve: async (address) => [address],
+        probe: new TcpEngineProbe(),
+        log: silentLog,
+      }),
       'bunker-drill': async (event) => {
         const request = event as { action?: string; state?: DrillState };
         if (request.action === 'advance' && request.state?.subject.resource === crashFirstStepOf) {
@@ -370,7 +382,7 @@ describe("bunker drill through the drill state machine (launcher: moto's ASL int
       'size:true',
       'not public:true',
       'isolated:true',
-      'engine endpoint:true',
+      'engine answers:true',
       'restore time:true',
     ]);
   });

@@ -14,6 +14,11 @@
  * The AMI drill launches an instance whose volumes come from the image's
  * encrypted snapshots only through the launcher (tools/moto/bunker_moto.py),
  * as does the EBS volume's key: those tests say "(bunker moto launcher)".
+ * moto runs no database: the engine that answers the RDS and Aurora drills'
+ * probe is the launcher's listener for each restored database
+ * (tools/moto/engine_listeners.py), and those tests say "(launcher: engine
+ * greeting)". One RDS copy is tagged for a restore whose port nobody
+ * listens on: an engine that does not answer.
  */
 import {
   CreateDBClusterSnapshotCommand,
@@ -46,6 +51,7 @@ import type { DrillResult } from '../../lambdas/core/drill/types';
 import { newRecord } from '../../lambdas/core/inventory';
 import type { KindName } from '../../lambdas/kinds/types';
 import { RdsSnapshotDrill } from '../../lambdas/kinds/rds-snapshot/drill';
+import { TcpEngineProbe } from '../../lambdas/adapters/drill/probe-tcp';
 import { EbsSnapshotDrill } from '../../lambdas/kinds/ebs-snapshot/drill';
 import { emulatorDrillSettings } from '../../cli/drill';
 import { clientConfig, DEFAULT_TEST_REGION, freshAccountId, TEST_ROLE_NAME } from '../support/aws';
@@ -160,8 +166,9 @@ beforeAll(async () => {
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
   await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes?.QueueArn }));
 
-  // RDS: a copy under the backup-data key, and one deleted behind Bunker's back.
-  for (const db of ['payments-db', 'ledger-db']) {
+  // RDS: a copy under the backup-data key, one deleted behind Bunker's back, and one whose restored engine
+  // never answers (the launcher gives its restore a port nobody listens on).
+  for (const db of ['payments-db', 'ledger-db', 'sessions-db']) {
     await rds.send(
       new CreateDBInstanceCommand({
         DBInstanceIdentifier: db,
@@ -180,17 +187,18 @@ beforeAll(async () => {
         SourceDBSnapshotIdentifier: `${db}-nightly`,
         TargetDBSnapshotIdentifier: `bunker-${db}-copy`,
         KmsKeyId: key,
+        ...(db === 'sessions-db' ? { Tags: [{ Key: 'bunker-moto:engine-greeting', Value: 'closed' }] } : {}),
       }),
     );
     await record('rds-snapshot', `${db}-nightly`, db, `bunker-${db}-copy`, { sizeGiB: 20, engine: 'postgres' });
   }
   await rds.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: 'bunker-ledger-db-copy' }));
 
-  // Aurora.
+  // Aurora, on the MySQL side: its greeting names the version the drill compares with the copy's.
   await rds.send(
     new CreateDBClusterCommand({
       DBClusterIdentifier: 'orders-cluster',
-      Engine: 'aurora-postgresql',
+      Engine: 'aurora-mysql',
       MasterUsername: 'test',
       MasterUserPassword: 'test-only-password',
       StorageEncrypted: true,
@@ -213,7 +221,7 @@ beforeAll(async () => {
   // Aurora reports a cluster snapshot's AllocatedStorage as 1.
   await record('aurora-cluster-snapshot', 'orders-nightly', 'orders-cluster', 'bunker-orders-copy', {
     sizeGiB: 1,
-    engine: 'aurora-postgresql',
+    engine: 'aurora-mysql',
   });
 
   // EBS: a copy under the backup-data key, and one under another key while the record says otherwise.
@@ -286,18 +294,18 @@ afterAll(() => vault?.destroy());
 const checksOf = (result: DrillResult | undefined) => (result?.checks ?? []).map((c) => `${c.name}:${c.ok}`);
 
 describe('bunker drill on the emulator', () => {
-  it('drills the newest copy of every resource with a copy, and exits 2 because two failed', () => {
+  it('drills the newest copy of every resource with a copy, and exits 2 because three failed', () => {
     expect([...results.keys()].sort()).toEqual(
-      ['ledger-db', 'orders-cluster', 'payments-db', 'web-server', ids.good, ids.corrupt].sort(),
+      ['ledger-db', 'orders-cluster', 'payments-db', 'sessions-db', 'web-server', ids.good, ids.corrupt].sort(),
     );
     expect(exit).toBe(2);
-    expect(output[0]).toBe('6 drill(s) planned.');
+    expect(output[0]).toBe('7 drill(s) planned.');
     expect(
       output.some((line) => /^ {2}\[\d+s\] rds payments-db .*: waiting for the restore to be usable$/.test(line)),
     ).toBe(true);
   });
 
-  it('restores, validates and times an RDS copy: status, engine, key, size, not public, isolated, endpoint', () => {
+  it('restores, validates and times an RDS copy: status, engine, key, size, not public, isolated, the engine answers (launcher: engine greeting)', () => {
     const result = results.get('payments-db');
     expect(result?.outcome).toBe('passed');
     expect(checksOf(result)).toEqual([
@@ -307,9 +315,12 @@ describe('bunker drill on the emulator', () => {
       'size:true',
       'not public:true',
       'isolated:true',
-      'engine endpoint:true',
+      'engine answers:true',
       'restore time:true',
     ]);
+    expect(result?.checks.find((c) => c.name === 'engine answers')?.detail).toBe(
+      'PostgreSQL answered the SSLRequest with N and asks for an MD5 password',
+    );
     // boto3 reads DynamoDB numbers as decimals, handed back as text.
     expect(String(result?.restoreSeconds)).toMatch(/^\d+$/);
     expect(Number(result?.targetSeconds)).toBe(3600);
@@ -317,7 +328,7 @@ describe('bunker drill on the emulator', () => {
     expect(result?.lastPassed?.drillId).toBe(result?.drillId);
   });
 
-  it('restores an Aurora copy as a cluster with one instance and validates it', () => {
+  it('restores an Aurora copy as a cluster with one instance, whose MySQL greeting names the copy’s version (launcher: engine greeting)', () => {
     const result = results.get('orders-cluster');
     expect(result?.failure).toBeUndefined();
     expect(checksOf(result)).toEqual([
@@ -327,9 +338,25 @@ describe('bunker drill on the emulator', () => {
       'size:true',
       'not public:true',
       'isolated:true',
-      'engine endpoint:true',
+      'engine answers:true',
       'restore time:true',
     ]);
+    // moto's default Aurora MySQL version; the launcher announces its MySQL-compatible 5.7.
+    expect(result?.checks.find((c) => c.name === 'engine answers')?.detail).toBe(
+      "MySQL protocol 10 handshake from server 5.7.0, the copy's aurora-mysql 5.7.mysql_aurora.2.07.2",
+    );
+  });
+
+  it('fails the drill of a copy whose restored engine does not answer, tears it down, and alerts (launcher: engine greeting)', () => {
+    const result = results.get('sessions-db');
+    expect(result?.outcome).toBe('failed');
+    expect(result?.failure).toMatch(
+      /^failed checks: engine answers \(no connection: port \d+ refused the connection\)$/,
+    );
+    expect(checksOf(result).filter((c) => c.endsWith(':false'))).toEqual(['engine answers:false']);
+    expect(result?.tornDown).toBe(true);
+    expect(result?.lastPassed).toBeUndefined();
+    expect(alerts.filter((text) => text.includes('sessions-db'))).toHaveLength(1);
   });
 
   it('restores an EBS copy as a volume under the backup-data key (bunker moto launcher)', () => {
@@ -347,7 +374,14 @@ describe('bunker drill on the emulator', () => {
   it('launches an AMI copy in the isolated subnet with its volumes under the backup-data key (bunker moto launcher)', () => {
     const result = results.get('web-server');
     expect(result?.failure).toBeUndefined();
-    expect(checksOf(result)).toEqual(['status:true', 'image:true', 'key:true', 'isolated:true', 'restore time:true']);
+    expect(checksOf(result)).toEqual([
+      'status:true',
+      'status checks:true',
+      'image:true',
+      'key:true',
+      'isolated:true',
+      'restore time:true',
+    ]);
     expect(result?.subject.copyId).toBe(ids.image);
   });
 
@@ -369,14 +403,14 @@ describe('bunker drill on the emulator', () => {
     expect(result?.tornDown).toBe(true);
     const alert = alerts.find((text) => text.includes(ids.corrupt));
     expect(alert).toContain(`Copy: ${ids['corrupt-copy']} in ${REGION} (newest copy of 2026-11-20T00:00:00.000Z).`);
-    expect(alerts).toHaveLength(2);
+    expect(alerts).toHaveLength(3);
   });
 
   it('leaves nothing behind: the same instances, clusters, volumes and running instances as before', async () => {
     expect(await boto3<Listing>(endpoint, backup, LIST_SCRIPT)).toEqual(before);
   });
 
-  it('names and tags what a drill makes as the vault stack scopes its rights: <prefix>-drill-<hash>, bunker:drill', async () => {
+  it('names and tags what a drill makes as the vault stack scopes its rights, and reports the listener as its endpoint (launcher: engine greeting)', async () => {
     const context = await localContext(endpoint, backup, REGION, TEST_ROLE_NAME);
     const settings = await emulatorDrillSettings(config, context);
     const rds = new RDSClient(clientConfig(endpoint, backup, REGION));
@@ -393,7 +427,7 @@ describe('bunker drill on the emulator', () => {
       copyRegion: REGION,
       pick: 'newest' as const,
     };
-    const rdsDrill = new RdsSnapshotDrill(rds, settings, facts);
+    const rdsDrill = new RdsSnapshotDrill(rds, settings, facts, new TcpEngineProbe());
     const ebsDrill = new EbsSnapshotDrill(ec2, settings, facts);
     const rdsHandle = await rdsDrill.start(drillId, subject);
     // A replayed start makes nothing twice.
@@ -403,15 +437,29 @@ describe('bunker drill on the emulator', () => {
       ebsHandle,
     );
 
-    const made = await boto3<{ rds: [string, Record<string, string>][]; volumes: [string, Record<string, string>][] }>(
+    // What moto reports, read with boto3; the listener it names is greeted by Python's own socket (an SSLRequest).
+    const made = await boto3<{
+      rds: [string, Record<string, string>][];
+      volumes: [string, Record<string, string>][];
+      endpoint: { Address: string; Port: number };
+      answer: string;
+    }>(
       endpoint,
       backup,
       `
+import socket, struct
 rds = client('rds'); ec2 = client('ec2')
 tags = lambda l: {t['Key']: t['Value'] for t in l or []}
+drills = [i for i in rds.describe_db_instances()['DBInstances'] if '-drill-' in i['DBInstanceIdentifier']]
+s = socket.create_connection((drills[0]['Endpoint']['Address'], drills[0]['Endpoint']['Port']), timeout=2)
+s.sendall(struct.pack('>II', 8, 80877103))
+answer = s.recv(1).decode()
+s.close()
 out({
-  'rds': [[i['DBInstanceIdentifier'], tags(i.get('TagList'))] for i in rds.describe_db_instances()['DBInstances'] if '-drill-' in i['DBInstanceIdentifier']],
+  'rds': [[i['DBInstanceIdentifier'], tags(i.get('TagList'))] for i in drills],
   'volumes': [[v['VolumeId'], tags(v.get('Tags'))] for v in ec2.describe_volumes(Filters=[{'Name': 'tag:bunker:drill', 'Values': [ARGS['drillId']]}])['Volumes']],
+  'endpoint': drills[0]['Endpoint'],
+  'answer': answer,
 })
 `,
       { drillId },
@@ -422,6 +470,15 @@ out({
     expect(made.volumes).toEqual([
       [ebsHandle.volume, { 'bunker:drill': drillId, Name: name, 'bunker:managed-by': 'bunker' }],
     ]);
+    expect(made.endpoint.Address).toBe('127.0.0.1');
+    expect(made.endpoint.Port).not.toBe(5432);
+    expect(made.answer).toBe('N');
+    const checks = await rdsDrill.validate(rdsHandle, subject);
+    expect(checks.find((c) => c.name === 'engine answers')).toEqual({
+      name: 'engine answers',
+      ok: true,
+      detail: 'PostgreSQL answered the SSLRequest with N and asks for an MD5 password',
+    });
 
     expect(await rdsDrill.tearDown(rdsHandle)).toBe(true);
     expect(await ebsDrill.tearDown(ebsHandle)).toBe(true);

@@ -524,9 +524,9 @@ describe('local up against the synthesized templates', () => {
       }
     }
     // Four vault Lambda roles (intake, completion, sweep, audit), the pruner's retention role and the operator's
-    // read-only role, the role `bunker recover` acts through; the drills' four roles (function, state machine,
-    // schedule, flow logs); an agent role per source stack; one reader role per source account.
-    expect(roles).toBe(7 + 4 + 3 + 2);
+    // read-only role, the role `bunker recover` acts through; the drills' five roles (function, state machine,
+    // schedule, flow logs, engine probe); an agent role per source stack; one reader role per source account.
+    expect(roles).toBe(7 + 5 + 3 + 2);
   });
 
   it("lets only the vault's intake, audit, sweep and operator roles assume the reader role, literally", async () => {

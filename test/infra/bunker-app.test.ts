@@ -159,8 +159,11 @@ describe('the CDK app', () => {
     // log delivery and X-Ray sampling, which AWS authorizes only on "*".
     const drillsOnStar = [
       'ec2:DescribeInstances',
+      'ec2:DescribeInstanceStatus',
       'ec2:DescribeSubnets',
       'ec2:DescribeSecurityGroups',
+      // The engine probe's network interfaces in the drill VPC (Lambda's VPC attachment).
+      'ec2:DescribeNetworkInterfaces',
       'logs:CreateLogDelivery',
       'logs:GetLogDelivery',
       'logs:UpdateLogDelivery',
@@ -439,8 +442,9 @@ describe('the vault stack', () => {
     const retentionRole = `arn:aws:iam::${BACKUP}:role/${config.name}-retention`;
     const operatorRole = `arn:aws:iam::${BACKUP}:role/${config.name}-operator`;
     const recoveryRole = `arn:aws:iam::${BACKUP}:role/${config.name}-recovery`;
-    // The drills' roles: the function, the state machine, its schedule and the flow logs (test/infra/drills.test.ts).
-    const drillRoles = ['drill', 'drill-states', 'drill-schedule', 'drill-flow-logs'].map(
+    // The drills' roles: the function, the state machine, its schedule, the flow logs and the engine probe
+    // (test/infra/drills.test.ts).
+    const drillRoles = ['drill', 'drill-states', 'drill-schedule', 'drill-flow-logs', 'drill-probe'].map(
       (role) => `arn:aws:iam::${BACKUP}:role/${config.name}-${role}`,
     );
     expect(roleArns.sort()).toEqual(

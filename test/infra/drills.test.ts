@@ -56,11 +56,11 @@ const only = (type: string): Record<string, unknown> => {
   expect(found, type).toHaveLength(1);
   return found[0][1].Properties ?? {};
 };
-/** The statements of the identity policies attached to a role. */
+/** The statements of the identity policies (inline and customer managed) attached to a role. */
 const statementsOfRole = (roleId: string): FoundStatement[] =>
   policyStatements(vault).filter(
     (found) =>
-      found.type === 'AWS::IAM::Policy' &&
+      (found.type === 'AWS::IAM::Policy' || found.type === 'AWS::IAM::ManagedPolicy') &&
       asArray(vault.Resources[found.logicalId].Properties?.Roles).some((role) => referencedId(role) === roleId),
   );
 const roleNamed = (name: string) => logicalIds(vault, 'AWS::IAM::Role', (props) => props.RoleName === name)[0];
@@ -111,22 +111,71 @@ describe('the isolated place', () => {
     }
   });
 
-  it('has a security group named bunker-drill that admits nothing and sends nothing', () => {
-    const group = only('AWS::EC2::SecurityGroup');
-    expect(group.GroupName).toBe('bunker-drill');
-    expect(group.SecurityGroupIngress).toBeUndefined();
-    // EC2's allow-all egress replaced by a rule that matches no packet.
-    expect(group.SecurityGroupEgress).toEqual([
-      {
-        CidrIp: '255.255.255.255/32',
-        Description: 'Disallow all traffic',
-        FromPort: 252,
-        IpProtocol: 'icmp',
-        ToPort: 86,
-      },
+  /** A group by name, and its standalone rules as [port, the other group]. */
+  const group = (name: string) => {
+    const [[id, resource]] = resourcesOf('AWS::EC2::SecurityGroup').filter(([, g]) => g.Properties?.GroupName === name);
+    const rules = (type: string, other: string) =>
+      resourcesOf(type)
+        .map(([, rule]) => rule.Properties ?? {})
+        .filter((rule) => referencedId(rule.GroupId) === id)
+        .map((rule) => [rule.IpProtocol, rule.FromPort, rule.ToPort, referencedId(rule[other])]);
+    return {
+      id,
+      props: resource.Properties ?? {},
+      ingress: rules('AWS::EC2::SecurityGroupIngress', 'SourceSecurityGroupId'),
+      egress: rules('AWS::EC2::SecurityGroupEgress', 'DestinationSecurityGroupId'),
+    };
+  };
+  // EC2's allow-all egress replaced by a rule that matches no packet.
+  const MATCH_NOTHING = [
+    {
+      CidrIp: '255.255.255.255/32',
+      Description: 'Disallow all traffic',
+      FromPort: 252,
+      IpProtocol: 'icmp',
+      ToPort: 86,
+    },
+  ];
+  const ENGINE_PORTS = [1433, 1521, 3306, 5432, 50000];
+
+  it('has three security groups: the databases’, the AMI instances’ and the engine probe’s', () => {
+    expect(resourcesOf('AWS::EC2::SecurityGroup').map(([, g]) => g.Properties?.GroupName)).toEqual([
+      'bunker-drill',
+      'bunker-drill-instances',
+      'bunker-drill-probe',
     ]);
-    expect(resourcesOf('AWS::EC2::SecurityGroupIngress')).toEqual([]);
-    expect(resourcesOf('AWS::EC2::SecurityGroupEgress')).toEqual([]);
+  });
+
+  it('keeps the AMI instances in a group that admits nothing and sends nothing', () => {
+    const instances = group('bunker-drill-instances');
+    expect(instances.props.SecurityGroupIngress).toBeUndefined();
+    expect(instances.props.SecurityGroupEgress).toEqual(MATCH_NOTHING);
+    expect([instances.ingress, instances.egress]).toEqual([[], []]);
+    // No rule of another group names it either.
+    const named = [...resourcesOf('AWS::EC2::SecurityGroupIngress'), ...resourcesOf('AWS::EC2::SecurityGroupEgress')]
+      .map(([, rule]) => rule.Properties ?? {})
+      .filter((rule) =>
+        [rule.SourceSecurityGroupId, rule.DestinationSecurityGroupId].some((g) => referencedId(g) === instances.id),
+      );
+    expect(named).toEqual([]);
+  });
+
+  it('admits into the databases’ group only the probe’s group, on the engines’ default ports, and sends nothing', () => {
+    const databases = group('bunker-drill');
+    const probe = group('bunker-drill-probe');
+    expect(databases.props.SecurityGroupIngress).toBeUndefined();
+    expect(databases.props.SecurityGroupEgress).toEqual(MATCH_NOTHING);
+    expect(databases.egress).toEqual([]);
+    expect(databases.ingress).toEqual(ENGINE_PORTS.map((port) => ['tcp', port, port, probe.id]));
+  });
+
+  it('lets the probe’s group out only to the databases’ group on those ports, and admits nothing into it', () => {
+    const databases = group('bunker-drill');
+    const probe = group('bunker-drill-probe');
+    expect(probe.props.SecurityGroupIngress).toBeUndefined();
+    expect(probe.ingress).toEqual([]);
+    expect(probe.props.SecurityGroupEgress).toEqual(MATCH_NOTHING);
+    expect(probe.egress).toEqual(ENGINE_PORTS.map((port) => ['tcp', port, port, databases.id]));
   });
 
   it('has a DB subnet group named bunker-drill over the two subnets, and flow logs of all traffic', () => {
@@ -143,12 +192,14 @@ describe('the isolated place', () => {
     const variables = (vault.Resources[fn].Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
     const [vpc] = logicalIds(vault, 'AWS::EC2::VPC');
     const [subnet1, subnet2] = logicalIds(vault, 'AWS::EC2::Subnet');
-    const [group] = logicalIds(vault, 'AWS::EC2::SecurityGroup');
+    const [databases, instances] = logicalIds(vault, 'AWS::EC2::SecurityGroup');
     expect(JSON.parse(flatten(variables.BUNKER_DRILL_PLACE))).toEqual({
       vpcId: `<${vpc}>`,
       subnetIds: [`<${subnet1}>`, `<${subnet2}>`],
-      securityGroupId: `<${group}.GroupId>`,
+      securityGroupId: `<${databases}.GroupId>`,
       dbSubnetGroup: 'bunker-drill',
+      instanceSecurityGroupId: `<${instances}.GroupId>`,
+      probeFunction: 'bunker-drill-probe',
     });
     expect(JSON.parse(String(variables.BUNKER_DRILL_KINDS))).toEqual([
       'rds',
@@ -191,7 +242,9 @@ describe('the drill role (bunker-drill)', () => {
       'ec2:CreateVolume',
       'ec2:DeleteVolume',
       'ec2:DescribeImages',
+      'ec2:DescribeInstanceStatus',
       'ec2:DescribeInstances',
+      'ec2:DescribeSecurityGroups',
       'ec2:DescribeSnapshots',
       'ec2:DescribeVolumes',
       'ec2:RunInstances',
@@ -203,6 +256,7 @@ describe('the drill role (bunker-drill)', () => {
       'kms:GenerateDataKey*',
       'kms:GenerateDataKeyWithoutPlaintext',
       'kms:ReEncrypt*',
+      'lambda:InvokeFunction',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       'rds:AddTagsToResource',
@@ -310,10 +364,16 @@ describe('the drill role (bunker-drill)', () => {
         condition: { Bool: { 'ec2:AssociatePublicIpAddress': 'false' } },
       },
     ]);
-    // The place's subnets and group carry the tag the role asks for.
-    for (const [, resource] of [...resourcesOf('AWS::EC2::Subnet'), ...resourcesOf('AWS::EC2::SecurityGroup')]) {
-      expect(resource.Properties?.Tags).toContainEqual({ Key: 'bunker:drill-place', Value: 'bunker' });
-    }
+    // The place's subnets and the instances' group carry the tag the role asks for; the databases' and the
+    // probe's groups do not, so no instance can be launched into a group the probe reaches or is.
+    const tagged = [...resourcesOf('AWS::EC2::Subnet'), ...resourcesOf('AWS::EC2::SecurityGroup')]
+      .filter(([, resource]) =>
+        asArray(resource.Properties?.Tags as unknown[]).some(
+          (t) => (t as { Key: string }).Key === 'bunker:drill-place',
+        ),
+      )
+      .map(([, resource]) => resource.Properties?.GroupName ?? 'subnet');
+    expect(tagged).toEqual(['subnet', 'subnet', 'bunker-drill-instances']);
   });
 
   it('uses the backup-data key only through RDS, EC2, S3 and DynamoDB of the backup Region', () => {
@@ -346,6 +406,87 @@ describe('the drill role (bunker-drill)', () => {
         expect(resourcesOfStatement(found).join(','), found.logicalId).not.toContain(':key/');
       }
     }
+  });
+});
+
+describe('the engine probe (bunker-drill-probe)', () => {
+  const probeFunction = () => {
+    const [id] = logicalIds(vault, 'AWS::Lambda::Function', (props) => props.FunctionName === 'bunker-drill-probe');
+    return vault.Resources[id].Properties ?? {};
+  };
+
+  it('may be invoked by the drill role, which may invoke no other function', () => {
+    const invokes = drillStatements().filter((found) =>
+      actionsOf(found.statement).some((a) => a.startsWith('lambda:')),
+    );
+    expect(invokes.map((found) => [actionsOf(found.statement), resourcesOfStatement(found)])).toEqual([
+      [['lambda:InvokeFunction'], [`${ARN}:lambda:eu-west-1:${BACKUP}:function:bunker-drill-probe`]],
+    ]);
+  });
+
+  it('runs in the two drill subnets with only its own group, and knows the VPC’s CIDR', () => {
+    const fn = probeFunction();
+    const [probeGroup] = logicalIds(
+      vault,
+      'AWS::EC2::SecurityGroup',
+      (props) => props.GroupName === 'bunker-drill-probe',
+    );
+    const vpcConfig = fn.VpcConfig as { SecurityGroupIds: unknown[]; SubnetIds: unknown[] };
+    expect(vpcConfig.SecurityGroupIds.map(referencedId)).toEqual([probeGroup]);
+    expect(vpcConfig.SubnetIds.map(referencedId)).toEqual(logicalIds(vault, 'AWS::EC2::Subnet'));
+    expect((fn.Environment as { Variables: Record<string, unknown> }).Variables.BUNKER_PROBE_CIDR).toBe('10.64.0.0/16');
+    expect(fn.Timeout).toBe(30);
+  });
+
+  it('has a role with no data or key rights: its logs and its network interfaces in the drill VPC only', () => {
+    const role = roleNamed('bunker-drill-probe');
+    expect(referencedId(probeFunction().Role)).toBe(role);
+    const statements = statementsOfRole(role);
+    const actions = [...new Set(statements.flatMap((found) => actionsOf(found.statement)))].sort();
+    expect(actions).toEqual([
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:CreateNetworkInterface',
+      'ec2:DeleteNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSubnets',
+      'ec2:UnassignPrivateIpAddresses',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    const eni = `${ARN}:ec2:<AWS::Region>:<AWS::AccountId>`;
+    expect(
+      statements
+        .filter((found) => actionsOf(found.statement).some((action) => action.startsWith('ec2:')))
+        .map((found) => [actionsOf(found.statement), resourcesOfStatement(found), found.statement.Condition]),
+    ).toEqual([
+      [['ec2:CreateNetworkInterface'], [`${eni}:network-interface/*`], undefined],
+      // Only in the drill subnets and with the probe's own group, found by their tags.
+      [
+        ['ec2:CreateNetworkInterface'],
+        [`${eni}:subnet/*`],
+        { StringEquals: { 'aws:ResourceTag/bunker:drill-place': 'bunker' } },
+      ],
+      [
+        ['ec2:CreateNetworkInterface'],
+        [`${eni}:security-group/*`],
+        { StringEquals: { 'aws:ResourceTag/bunker:drill-probe': 'bunker' } },
+      ],
+      [
+        ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+        [`${eni}:network-interface/*`],
+        undefined,
+      ],
+      [['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], ['*'], undefined],
+    ]);
+    // The one group tagged for the probe's interfaces is its own.
+    const probeTagged = resourcesOf('AWS::EC2::SecurityGroup')
+      .filter(([, g]) =>
+        asArray(g.Properties?.Tags as { Key: string }[]).some((tag) => tag.Key === 'bunker:drill-probe'),
+      )
+      .map(([, g]) => g.Properties?.GroupName);
+    expect(probeTagged).toEqual(['bunker-drill-probe']);
   });
 });
 

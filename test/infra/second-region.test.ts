@@ -160,11 +160,12 @@ describe('a second Region of the backup account', () => {
 
   it('tells the Lambdas the second Region through their settings', () => {
     // intake, completion, sweep and the pruner (which deletes second-hop copies past their retention);
-    // the auditor judges first copies only and needs no second Region; drills restore in the backup Region only.
+    // the auditor judges first copies only and needs no second Region; drills restore in the backup Region only,
+    // and their engine probe only asks a restored database for its greeting.
     const functions = Object.values(vault.Resources).filter(
       (r) =>
         r.Type === 'AWS::Lambda::Function' &&
-        !['bunker-audit', 'bunker-drill'].includes(
+        !['bunker-audit', 'bunker-drill', 'bunker-drill-probe'].includes(
           (r.Properties?.Environment as { Variables: Record<string, string> }).Variables.POWERTOOLS_SERVICE_NAME,
         ),
     );

@@ -1319,6 +1319,8 @@ def _serialize_dynamodb_writes() -> None:
 
 _serialize_dynamodb_writes()
 
+import engine_listeners  # noqa: E402, F401  (tools/moto/engine_listeners.py: restored RDS databases answer their engine's greeting)
+
 
 
 # --- DynamoDB: exports, the change log, point-in-time recovery, capacity -----

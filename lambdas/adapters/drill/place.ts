@@ -2,8 +2,10 @@
  * The isolated place a drill restores into, found by the names the vault
  * stack gives it (`bunker drill` against the emulator, where no stack
  * output says where it is): the VPC tagged Name `<prefix>-drill`, its
- * subnets, the security group `<prefix>-drill` and the DB subnet group
- * `<prefix>-drill`.
+ * subnets, the databases' security group `<prefix>-drill`, the instances'
+ * security group `<prefix>-drill-instances` and the DB subnet group
+ * `<prefix>-drill`. The probe function and its group are not looked for:
+ * the local mode probes restored engines in-process.
  */
 import {
   CreateSecurityGroupCommand,
@@ -20,8 +22,10 @@ import { BunkerError } from '../../core/errors';
 import type { DrillPlace } from '../../core/drill/settings';
 import { type AwsContext, clientConfig } from '../aws-context';
 
-/** The name of the drill VPC (its Name tag), security group and DB subnet group. */
+/** The name of the drill VPC (its Name tag), the databases' security group and the DB subnet group. */
 export const drillPlaceName = (prefix: string) => `${prefix}-drill`;
+/** The name of the AMI instances' security group, which admits nothing and sends nothing. */
+export const drillInstancesGroupName = (prefix: string) => `${prefix}-drill-instances`;
 
 export async function findDrillPlace(ctx: AwsContext, prefix: string): Promise<DrillPlace> {
   const name = drillPlaceName(prefix);
@@ -40,15 +44,18 @@ export async function findDrillPlace(ctx: AwsContext, prefix: string): Promise<D
       .map((s) => s.SubnetId)
       .filter((id): id is string => Boolean(id))
       .sort();
-    const { SecurityGroups } = await ec2.send(
+    const { SecurityGroups = [] } = await ec2.send(
       new DescribeSecurityGroupsCommand({
         Filters: [
           { Name: 'vpc-id', Values: [vpcId] },
-          { Name: 'group-name', Values: [name] },
+          { Name: 'group-name', Values: [name, drillInstancesGroupName(prefix)] },
         ],
       }),
     );
-    const securityGroupId = SecurityGroups?.[0]?.GroupId;
+    const securityGroupId = SecurityGroups.find((g) => g.GroupName === name)?.GroupId;
+    const instanceSecurityGroupId = SecurityGroups.find(
+      (g) => g.GroupName === drillInstancesGroupName(prefix),
+    )?.GroupId;
     const groups = await rds
       .send(new DescribeDBSubnetGroupsCommand({ DBSubnetGroupName: name }))
       .catch((error: unknown) => {
@@ -61,7 +68,13 @@ export async function findDrillPlace(ctx: AwsContext, prefix: string): Promise<D
           `security group ${securityGroupId ?? 'missing'}, DB subnet group ${groups?.DBSubnetGroups?.length ? name : 'missing'}`,
       );
     }
-    return { vpcId, subnetIds, securityGroupId, dbSubnetGroup: name };
+    return {
+      vpcId,
+      subnetIds,
+      securityGroupId,
+      dbSubnetGroup: name,
+      ...(instanceSecurityGroupId ? { instanceSecurityGroupId } : {}),
+    };
   } finally {
     ec2.destroy();
     rds.destroy();
@@ -72,9 +85,11 @@ export async function findDrillPlace(ctx: AwsContext, prefix: string): Promise<D
  * Makes the place on the emulator as the vault stack names it, for tests
  * and the demo when the local mode has not: a VPC tagged Name
  * `<prefix>-drill` with two subnets in two Availability Zones and no route
- * out, a security group `<prefix>-drill` that admits nothing and sends
- * nothing (its default egress rule revoked), and the DB subnet group
- * `<prefix>-drill` over the subnets.
+ * out, the security groups `<prefix>-drill` (databases) and
+ * `<prefix>-drill-instances` (AMI instances) that admit nothing and send
+ * nothing (their default egress rules revoked), and the DB subnet group
+ * `<prefix>-drill` over the subnets. The stack's databases' group also
+ * admits its probe function's group; locally there is no probe function.
  */
 export async function createDrillPlace(ctx: AwsContext, prefix: string): Promise<DrillPlace> {
   const name = drillPlaceName(prefix);
@@ -99,20 +114,24 @@ export async function createDrillPlace(ctx: AwsContext, prefix: string): Promise
       );
       subnetIds.push(Subnet?.SubnetId ?? '');
     }
-    const { GroupId } = await ec2.send(
-      new CreateSecurityGroupCommand({
-        GroupName: name,
-        Description: 'Bunker restore drills: nothing in, nothing out',
-        VpcId: vpcId,
-      }),
-    );
-    const securityGroupId = GroupId ?? '';
-    await ec2.send(
-      new RevokeSecurityGroupEgressCommand({
-        GroupId: securityGroupId,
-        IpPermissions: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
-      }),
-    );
+    const closedGroup = async (groupName: string, what: string) => {
+      const { GroupId } = await ec2.send(
+        new CreateSecurityGroupCommand({
+          GroupName: groupName,
+          Description: `Bunker restore drills, ${what}: nothing in, nothing out`,
+          VpcId: vpcId,
+        }),
+      );
+      await ec2.send(
+        new RevokeSecurityGroupEgressCommand({
+          GroupId,
+          IpPermissions: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+        }),
+      );
+      return GroupId ?? '';
+    };
+    const securityGroupId = await closedGroup(name, 'restored databases');
+    const instanceSecurityGroupId = await closedGroup(drillInstancesGroupName(prefix), 'restored AMI instances');
     await rds.send(
       new CreateDBSubnetGroupCommand({
         DBSubnetGroupName: name,
@@ -120,7 +139,13 @@ export async function createDrillPlace(ctx: AwsContext, prefix: string): Promise
         SubnetIds: subnetIds,
       }),
     );
-    return { vpcId, subnetIds: [...subnetIds].sort(), securityGroupId, dbSubnetGroup: name };
+    return {
+      vpcId,
+      subnetIds: [...subnetIds].sort(),
+      securityGroupId,
+      dbSubnetGroup: name,
+      instanceSecurityGroupId,
+    };
   } finally {
     ec2.destroy();
     rds.destroy();

@@ -14,15 +14,32 @@ const Arn = z.string().check(z.startsWith('arn:'));
 
 /**
  * The isolated place in the backup account a drill restores into: a VPC
- * with no route out (no internet or NAT gateway), a security group that
- * admits nothing and sends nothing, and the subnet groups RDS needs.
+ * with no route out (no internet or NAT gateway), the security groups of
+ * what is restored in it, the subnet groups RDS needs, and the probe that
+ * asks a restored database's engine for its greeting.
  */
 export const DrillPlaceSchema = z.object({
   vpcId: NonEmpty,
   subnetIds: z.array(NonEmpty).check(z.minLength(1)),
+  /**
+   * The restored databases' group: sends nothing, and admits only the
+   * probe's group on the engines' default ports (`DRILL_ENGINE_PORTS`).
+   */
   securityGroupId: NonEmpty,
   /** RDS DB subnet group over the isolated subnets (RDS DB instances and Aurora clusters). */
   dbSubnetGroup: NonEmpty,
+  /**
+   * The restored AMI instances' group: admits nothing and sends nothing.
+   * Absent in a place made before the probe, which had one group for all;
+   * the AMI drill then uses `securityGroupId` and its isolation check fails
+   * if that group admits anything.
+   */
+  instanceSecurityGroupId: z.optional(NonEmpty),
+  /**
+   * The probe function in the drill network (AWS). Absent in the local mode,
+   * which probes in-process over TCP.
+   */
+  probeFunction: z.optional(NonEmpty),
 });
 export type DrillPlace = z.infer<typeof DrillPlaceSchema>;
 

@@ -1,18 +1,21 @@
 /**
  * The drill of an AMI copy: launch one instance of it in the isolated
- * place's first subnet with only the drill security group (no egress, no
- * public address), wait until it runs, check it (this image, every volume
- * under the backup-data key, no way out), terminate it and delete any
- * volume it left.
+ * place's first subnet with only the instances' security group (nothing in,
+ * nothing out, no public address), wait until it runs and EC2's status
+ * checks pass, check it (this image, every volume under the backup-data
+ * key, no way in or out), terminate it and delete any volume it left.
  *
- * "Running" is what EC2 reports; whether the operating system booted is
- * what the instance's status checks would add, and whether its services
- * answer needs a network path in, which a drill does not have yet.
+ * The status checks are what EC2 sees from outside the guest: the system
+ * check (the host, its network and power) and the instance check (the
+ * guest answers on its network interface, so the operating system booted).
+ * Whether the image's own services come up is not checked: that needs a
+ * way into the instance, which the drill deliberately does not open.
  */
 import {
   DeleteVolumeCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeInstanceStatusCommand,
   DescribeSecurityGroupsCommand,
   DescribeVolumesCommand,
   type EC2Client,
@@ -36,6 +39,22 @@ export const AMI_DRILL_INSTANCE_TYPES: Readonly<Record<string, _InstanceType>> =
 
 const GONE = new Set(['terminated', 'shutting-down']);
 
+/**
+ * A running instance's progress by EC2's two status checks: usable when
+ * both are `ok`, failed when either is `impaired` (the guest did not boot,
+ * or its host failed), else still initializing.
+ */
+export function statusChecksProgress(
+  id: string,
+  instanceStatus: string | undefined,
+  systemStatus: string | undefined,
+): RestoreProgress {
+  const words = `instance ${id} running, status checks: instance ${instanceStatus ?? 'unknown'}, system ${systemStatus ?? 'unknown'}`;
+  if (instanceStatus === 'ok' && systemStatus === 'ok') return { state: 'usable', detail: words };
+  if (instanceStatus === 'impaired' || systemStatus === 'impaired') return { state: 'failed', detail: words };
+  return { state: 'pending', detail: words };
+}
+
 export class AmiDrill implements DrillModule {
   readonly kind = 'ami' as const;
 
@@ -43,6 +62,20 @@ export class AmiDrill implements DrillModule {
     private readonly ec2: EC2Client,
     private readonly settings: DrillSettings,
   ) {}
+
+  /** The instances' group: the place's own, or (in a place made before the probe) the one group for all. */
+  private get securityGroupId(): string {
+    return this.settings.place.instanceSecurityGroupId ?? this.settings.place.securityGroupId;
+  }
+
+  /** EC2's instance and system status checks of a running instance. */
+  private async statusChecks(id: string): Promise<{ instance?: string; system?: string }> {
+    const answer = await orMissing(
+      this.ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: [id], IncludeAllInstances: true })),
+    );
+    const status = answer?.InstanceStatuses?.[0];
+    return { instance: status?.InstanceStatus?.Status, system: status?.SystemStatus?.Status };
+  }
 
   private async instance(id: string): Promise<Instance | undefined> {
     const answer = await orMissing(this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] })));
@@ -71,7 +104,7 @@ export class AmiDrill implements DrillModule {
         MinCount: 1,
         MaxCount: 1,
         SubnetId: this.settings.place.subnetIds[0],
-        SecurityGroupIds: [this.settings.place.securityGroupId],
+        SecurityGroupIds: [this.securityGroupId],
         // A lost answer is retried with the same token and launches nothing twice.
         ClientToken: `${this.settings.prefix}-drill-${drillHash(drillId)}`,
         InstanceInitiatedShutdownBehavior: 'terminate',
@@ -90,7 +123,10 @@ export class AmiDrill implements DrillModule {
   async progress(handle: Readonly<Record<string, string>>): Promise<RestoreProgress> {
     const instance = await this.instance(handle.instance);
     const state = instance?.State?.Name;
-    if (state === 'running') return { state: 'usable', detail: `instance ${handle.instance} running` };
+    if (state === 'running') {
+      const checks = await this.statusChecks(handle.instance);
+      return statusChecksProgress(handle.instance, checks.instance, checks.system);
+    }
     if (state === 'pending') return { state: 'pending', detail: `instance ${handle.instance} pending` };
     const reason = instance?.StateReason?.Message ? `: ${instance.StateReason.Message}` : '';
     return { state: 'failed', detail: `instance ${handle.instance} ${state ?? 'is gone'}${reason}` };
@@ -108,11 +144,18 @@ export class AmiDrill implements DrillModule {
     const wrong = Volumes.filter((v) => !v.Encrypted || !sameKmsKey(v.KmsKeyId, this.settings.backupKeyArn));
     const groups = (instance.SecurityGroups ?? []).map((g) => g.GroupId ?? '');
     const { SecurityGroups = [] } = await this.ec2.send(
-      new DescribeSecurityGroupsCommand({ GroupIds: [this.settings.place.securityGroupId] }),
+      new DescribeSecurityGroupsCommand({ GroupIds: [this.securityGroupId] }),
     );
     const egress = SecurityGroups[0]?.IpPermissionsEgress ?? [];
+    const ingress = SecurityGroups[0]?.IpPermissions ?? [];
+    const checks = await this.statusChecks(handle.instance);
     return [
       check('status', instance.State?.Name === 'running', `instance ${instance.State?.Name ?? 'unknown'}`),
+      check(
+        'status checks',
+        checks.instance === 'ok' && checks.system === 'ok',
+        `instance ${checks.instance ?? 'unknown'}, system ${checks.system ?? 'unknown'}`,
+      ),
       check(
         'image',
         instance.ImageId === subject.copyId,
@@ -130,10 +173,11 @@ export class AmiDrill implements DrillModule {
       check(
         'isolated',
         groups.length === 1 &&
-          groups[0] === this.settings.place.securityGroupId &&
+          groups[0] === this.securityGroupId &&
+          ingress.length === 0 &&
           sendsNothing(egress) &&
           !instance.PublicIpAddress,
-        `security groups ${groups.join(', ') || 'none'}, ${sendsNothing(egress) ? 'no egress' : `${egress.length} egress rule(s) that let packets out`}, ${instance.PublicIpAddress ? 'a' : 'no'} public address`,
+        `security groups ${groups.join(', ') || 'none'}, ${ingress.length === 0 ? 'no ingress' : `${ingress.length} ingress rule(s) that let packets in`}, ${sendsNothing(egress) ? 'no egress' : `${egress.length} egress rule(s) that let packets out`}, ${instance.PublicIpAddress ? 'a' : 'no'} public address`,
       ),
     ];
   }

@@ -1,12 +1,10 @@
 /**
  * The drill of an Aurora DB cluster snapshot copy: restore it as a cluster
- * in the isolated place, add one DB instance once the cluster is available
- * (a cluster without an instance serves nothing), check both against the
- * copy's record, delete the instance and then the cluster, without a final
- * snapshot.
- *
- * As for RDS, "the engine answers" is what RDS reports (the cluster
- * endpoint and an available instance); connecting is a step for later.
+ * in the isolated place (on the engine's default port), add one DB instance
+ * once the cluster is available (a cluster without an instance serves
+ * nothing), check both against the copy's record, ask the writer for its
+ * engine's greeting through the probe (as the RDS drill does), and delete
+ * the instance and then the cluster, without a final snapshot.
  */
 import {
   CreateDBInstanceCommand,
@@ -25,7 +23,8 @@ import { drillResourceName, drillTags } from '../../core/drill/names';
 import type { DrillSettings } from '../../core/drill/settings';
 import type { DrillCheck, DrillModule, DrillSubject, RestoreProgress } from '../../core/drill/types';
 import { alreadyExists, check, type CopyFacts, keyCheck, orMissing, sizeCheck } from '../../adapters/drill/checks';
-import { endpointCheck, placeCheck, rdsProgress } from '../rds-snapshot/drill';
+import { engineDefaultPort, type EngineProbe } from '../../core/drill/probe';
+import { engineCheck, placeCheck, rdsProgress } from '../rds-snapshot/drill';
 
 /**
  * The drill instance's class: a provisioned class every current Aurora
@@ -41,6 +40,7 @@ export class AuroraClusterSnapshotDrill implements DrillModule {
     private readonly rds: RDSClient,
     private readonly settings: DrillSettings,
     private readonly facts: CopyFacts,
+    private readonly probe: EngineProbe,
   ) {}
 
   private async cluster(id: string): Promise<DBCluster | undefined> {
@@ -73,6 +73,10 @@ export class AuroraClusterSnapshotDrill implements DrillModule {
           SnapshotIdentifier: subject.copyId,
           Engine: snapshot.Engine,
           EngineVersion: snapshot.EngineVersion,
+          // The engine's default port: the drill network's rules admit the probe on exactly those.
+          ...(snapshot.Engine && engineDefaultPort(snapshot.Engine)
+            ? { Port: engineDefaultPort(snapshot.Engine) }
+            : {}),
           DBSubnetGroupName: this.settings.place.dbSubnetGroup,
           VpcSecurityGroupIds: [this.settings.place.securityGroupId],
           DeletionProtection: false,
@@ -146,7 +150,14 @@ export class AuroraClusterSnapshotDrill implements DrillModule {
         (cluster.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId ?? ''),
         this.settings,
       ),
-      endpointCheck(cluster.Endpoint, cluster.Port),
+      // The cluster's writer endpoint; the instance's own where the cluster reports none.
+      await engineCheck(
+        this.probe,
+        cluster.Engine,
+        snapshot?.EngineVersion,
+        cluster.Endpoint ?? instance?.Endpoint?.Address,
+        cluster.Endpoint ? cluster.Port : instance?.Endpoint?.Port,
+      ),
     ];
   }
 

@@ -1,13 +1,16 @@
 /**
  * The drill of an RDS DB snapshot copy: restore it as a DB instance in the
- * isolated place (the drill DB subnet group and security group, no public
- * access, no deletion protection), check it against the copy's record,
- * delete it without a final snapshot.
+ * isolated place (the drill DB subnet group and security group, the
+ * engine's default port, no public access, no deletion protection), check
+ * it against the copy's record, ask its engine for its protocol's greeting
+ * through the probe, and delete it without a final snapshot.
  *
- * "The engine answers" needs a connection: credentials for the restored
- * database and a network path into the isolated VPC, which a drill does not
- * have yet. What is checked instead is what RDS reports (status, engine and
- * version, key, size, endpoint); connecting is a step for later.
+ * "The engine answers" is the probe's (lambdas/core/drill/probe.ts): on the
+ * endpoint RDS reports, the engine speaks its own wire protocol (a MySQL
+ * handshake naming the copy's version, PostgreSQL's answers to an
+ * SSLRequest and a StartupMessage, …). No credentials are used and no data
+ * is read: it proves the engine runs on the restored storage and serves,
+ * not that every table is intact.
  */
 import {
   type DBInstance,
@@ -18,6 +21,7 @@ import {
   RestoreDBInstanceFromDBSnapshotCommand,
 } from '@aws-sdk/client-rds';
 import { drillResourceName, drillTags } from '../../core/drill/names';
+import { engineAnswerCheck, engineCheckName, engineDefaultPort, type EngineProbe } from '../../core/drill/probe';
 import type { DrillSettings } from '../../core/drill/settings';
 import type { DrillCheck, DrillModule, DrillSubject, RestoreProgress } from '../../core/drill/types';
 import { alreadyExists, check, type CopyFacts, keyCheck, orMissing, sizeCheck } from '../../adapters/drill/checks';
@@ -55,13 +59,21 @@ export function placeCheck(subnetGroup: string | undefined, groups: readonly str
   );
 }
 
-export function endpointCheck(address: string | undefined, port: number | undefined): DrillCheck {
-  // Named for what it proves: RDS reports where the engine listens. Nobody connected to it.
-  return check(
-    'engine endpoint',
-    Boolean(address && port),
-    address && port ? `RDS reports an endpoint on port ${port} (no connection made)` : 'no endpoint reported',
-  );
+/**
+ * The restored engine answers its protocol's greeting on the endpoint RDS
+ * reports, as the copy's engine (and, where the greeting names it, the
+ * copy's MySQL version).
+ */
+export async function engineCheck(
+  probe: EngineProbe,
+  engine: string | undefined,
+  engineVersion: string | undefined,
+  address: string | undefined,
+  port: number | undefined,
+): Promise<DrillCheck> {
+  if (!engine) return check('engine answers', false, 'RDS reports no engine');
+  if (!address || !port) return check(engineCheckName(engine), false, 'RDS reports no endpoint');
+  return engineAnswerCheck(engine, engineVersion, await probe.answer({ engine, address, port }));
 }
 
 export class RdsSnapshotDrill implements DrillModule {
@@ -71,6 +83,7 @@ export class RdsSnapshotDrill implements DrillModule {
     private readonly rds: RDSClient,
     private readonly settings: DrillSettings,
     private readonly facts: CopyFacts,
+    private readonly probe: EngineProbe,
   ) {}
 
   private async instance(id: string): Promise<DBInstance | undefined> {
@@ -81,6 +94,11 @@ export class RdsSnapshotDrill implements DrillModule {
   async start(drillId: string, subject: DrillSubject): Promise<Record<string, string>> {
     const id = drillResourceName(this.settings.prefix, drillId);
     if (!(await this.instance(id))) {
+      const snapshot = (
+        await orMissing(this.rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: subject.copyId })))
+      )?.DBSnapshots?.[0];
+      if (!snapshot) throw new Error(`the DB snapshot copy ${subject.copyId} is not found`);
+      const port = snapshot.Engine ? engineDefaultPort(snapshot.Engine) : undefined;
       try {
         await this.rds.send(
           new RestoreDBInstanceFromDBSnapshotCommand({
@@ -89,6 +107,8 @@ export class RdsSnapshotDrill implements DrillModule {
             DBSubnetGroupName: this.settings.place.dbSubnetGroup,
             VpcSecurityGroupIds: [this.settings.place.securityGroupId],
             PubliclyAccessible: false,
+            // The engine's default port: the drill network's rules admit the probe on exactly those.
+            ...(port ? { Port: port } : {}),
             MultiAZ: false,
             DeletionProtection: false,
             AutoMinorVersionUpgrade: false,
@@ -139,7 +159,13 @@ export class RdsSnapshotDrill implements DrillModule {
         (instance.VpcSecurityGroups ?? []).map((g) => g.VpcSecurityGroupId ?? ''),
         this.settings,
       ),
-      endpointCheck(instance.Endpoint?.Address, instance.Endpoint?.Port),
+      await engineCheck(
+        this.probe,
+        instance.Engine,
+        snapshot?.EngineVersion,
+        instance.Endpoint?.Address,
+        instance.Endpoint?.Port,
+      ),
     ];
   }
 
