@@ -40,6 +40,8 @@ export class MemorySourceBacklogs implements SourceBacklogs {
 
   /** Every entry of `pool` on the board (a backlog above 0), for tests. */
   entries(pool: string): BacklogEntry[] {
-    return [...(this.pools.get(pool)?.values() ?? [])].filter((entry) => entry.backlog > 0).map((entry) => ({ ...entry }));
+    return [...(this.pools.get(pool)?.values() ?? [])]
+      .filter((entry) => entry.backlog > 0)
+      .map((entry) => ({ ...entry }));
   }
 }
