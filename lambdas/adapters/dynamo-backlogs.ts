@@ -58,6 +58,13 @@ interface BacklogItem {
 
 export class DynamoSourceBacklogs implements SourceBacklogs {
   private readonly doc: DynamoDBDocumentClient;
+  /**
+   * The read of each pool's board in flight: intake handles an SQS batch's
+   * records at once, and each may free a slot on a backlog turn before the
+   * container's first read is remembered (`RingMemory`), so concurrent
+   * reads of one pool share one request.
+   */
+  private readonly reading = new Map<string, Promise<BacklogEntry | undefined>>();
 
   constructor(
     client: DynamoDBClient,
@@ -95,7 +102,15 @@ export class DynamoSourceBacklogs implements SourceBacklogs {
     }
   }
 
-  async longest(pool: string): Promise<BacklogEntry | undefined> {
+  longest(pool: string): Promise<BacklogEntry | undefined> {
+    const inFlight = this.reading.get(pool);
+    if (inFlight) return inFlight;
+    const read = this.readLongest(pool).finally(() => this.reading.delete(pool));
+    this.reading.set(pool, read);
+    return read;
+  }
+
+  private async readLongest(pool: string): Promise<BacklogEntry | undefined> {
     const { Items } = await this.doc.send(
       new QueryCommand({
         TableName: this.tableName,

@@ -198,6 +198,29 @@ out(sorted(mine, key=lambda item: item['artifactId']))
     ]);
   });
 
+  it("answers concurrent reads of one pool with one query (an SQS batch's records free slots at once)", async () => {
+    const counted = new DynamoDBClient(clientConfig(endpoint, account, DEFAULT_TEST_REGION));
+    const sent: string[] = [];
+    counted.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const board = new DynamoSourceBacklogs(counted, TABLE);
+    await board.report('rds-snapshot@batch', { account: B, backlog: 8, at: T1 });
+    sent.length = 0;
+
+    const reads = await Promise.all([1, 2, 3].map(() => board.longest('rds-snapshot@batch')));
+    const later = await board.longest('rds-snapshot@batch');
+    counted.destroy();
+
+    expect(reads).toEqual([1, 2, 3].map(() => ({ account: B, backlog: 8, at: T1 })));
+    expect(later).toEqual({ account: B, backlog: 8, at: T1 });
+    expect(sent).toEqual(['QueryCommand', 'QueryCommand']);
+  });
+
   it("is not listed among the inventory's records", async () => {
     const board = new DynamoSourceBacklogs(dynamo, TABLE);
     await board.report('rds-snapshot@listing', { account: C, backlog: 3, at: T1 });
