@@ -2,7 +2,12 @@
  * The source backlog board in memory (`SourceBacklogs`,
  * lambdas/core/pipeline/backlog.ts): per pool, one entry per account, the
  * newest report winning, and the longest backlog first with the lowest
- * account on a tie, as the proposed index's key (`<999999 - backlog>#<account>`) sorts.
+ * account on a tie, as the DynamoDB adapter's index key
+ * (`<999999 - backlog>#<account>`, lambdas/adapters/dynamo-backlogs.ts) sorts.
+ *
+ * A report of 0 takes the account off the board but keeps its time, as the
+ * DynamoDB item does (it leaves the index, not the table): a late, older
+ * report of a backlog that is gone is refused, not taken for news.
  */
 import type { BacklogEntry, SourceBacklogs } from '../lambdas/core/pipeline/backlog';
 
@@ -14,13 +19,13 @@ export class MemorySourceBacklogs implements SourceBacklogs {
     this.pools.set(pool, entries);
     const known = entries.get(entry.account);
     if (known && known.at > entry.at) return;
-    if (entry.backlog > 0) entries.set(entry.account, { ...entry });
-    else entries.delete(entry.account);
+    entries.set(entry.account, { ...entry });
   }
 
   async longest(pool: string): Promise<BacklogEntry | undefined> {
     let top: BacklogEntry | undefined;
     for (const entry of this.pools.get(pool)?.values() ?? []) {
+      if (entry.backlog <= 0) continue;
       if (!top || entry.backlog > top.backlog || (entry.backlog === top.backlog && entry.account < top.account)) {
         top = entry;
       }
@@ -33,8 +38,10 @@ export class MemorySourceBacklogs implements SourceBacklogs {
     if (entries?.get(account)?.at === at) entries.delete(account);
   }
 
-  /** Every entry of `pool`, for tests. */
+  /** Every entry of `pool` on the board (a backlog above 0), for tests. */
   entries(pool: string): BacklogEntry[] {
-    return [...(this.pools.get(pool)?.values() ?? [])].map((entry) => ({ ...entry }));
+    return [...(this.pools.get(pool)?.values() ?? [])]
+      .filter((entry) => entry.backlog > 0)
+      .map((entry) => ({ ...entry }));
   }
 }

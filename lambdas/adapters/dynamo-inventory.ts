@@ -43,6 +43,7 @@ import {
   waitingQueue,
 } from '../core/inventory';
 import type { Inventory } from '../core/ports';
+import { BACKLOG_PREFIX } from './dynamo-backlogs';
 import { cancelledConditions, isConditionFailure, putNew, putOver, sendConditionalPut } from './dynamo-conditional';
 
 const SLOTS_PREFIX = 'slots:copying:';
@@ -66,7 +67,9 @@ const isPulledItem = (item: object) =>
   'recovery' in item ||
   (item as { kind?: unknown }).kind === 'pull-run';
 const slotsKey = (pool: string) => ({ artifactId: `${SLOTS_PREFIX}${pool}` });
-const isBookkeeping = (id: string) => id.startsWith(SLOTS_PREFIX) || id.startsWith(RESOURCE_PREFIX);
+/** The slot counters, the source resources' slots and the backlog board's entries: items of the table that are no record. */
+const isBookkeeping = (id: string) =>
+  id.startsWith(SLOTS_PREFIX) || id.startsWith(RESOURCE_PREFIX) || id.startsWith(BACKLOG_PREFIX);
 
 /** The item stored for a record: the record and its place in the queue index. */
 function itemOf(record: InventoryRecord): InventoryRecord {

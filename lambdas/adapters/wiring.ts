@@ -15,16 +15,25 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SettingsError } from '../core/errors';
 import { vaultNames } from '../core/names';
 import type { BackupKeys, VaultDeps } from '../core/pipeline/copy';
+import { RingMemory } from '../core/pipeline/schedule';
 import { type Clock, type Log, systemClock } from '../core/ports';
 import type { VaultSettings } from '../core/settings';
 import { type AwsContext, clientConfig } from './aws-context';
 import { sdkCopiers } from './copiers';
+import { DynamoSourceBacklogs } from './dynamo-backlogs';
 import { DynamoInventory } from './dynamo-inventory';
 import { KmsBackupKeys } from './kms-keys';
 import { SnsReceiptSender } from './sns-receipts';
 
 export { agentDeps } from './agent-wiring';
 
+/**
+ * The vault's dependencies for one container (a Lambda's cold start, or a
+ * local run): with the backlog board in the inventory table and a fresh
+ * place in the ring, so a deployed vault schedules as the simulation
+ * measured. Call it once per container: the ring's place and the last read
+ * of the board live in what it returns.
+ */
 export function vaultDeps(
   settings: VaultSettings,
   context: AwsContext,
@@ -38,6 +47,8 @@ export function vaultDeps(
     copiers: sdkCopiers(context, settings.prefix, settings.partition),
     receipts: new SnsReceiptSender(context, settings.prefix, settings.partition),
     ...(settings.secondRegion ? { keys: backupKeys(context, settings.prefix) } : {}),
+    backlogs: new DynamoSourceBacklogs(dynamo, settings.inventoryTable),
+    ring: new RingMemory(),
     clock,
     log,
   };

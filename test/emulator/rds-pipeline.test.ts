@@ -19,8 +19,11 @@ import { type LocalRunSummary, localRun } from '../../cli/local/run';
 import { type LocalEnvironment, localUp } from '../../cli/local/up';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
 import { kmsKeyIdOf } from '../../lambdas/core/keys';
-import { INTERMEDIATE_PREFIX, intermediateSnapshotId, rejectionId } from '../../lambdas/core/names';
+import { CopyQuotaExceededError } from '../../lambdas/core/errors';
+import { INTERMEDIATE_PREFIX, intermediateSnapshotId, rejectionId, vaultNames } from '../../lambdas/core/names';
+import { backlogTurn, reportsBacklog } from '../../lambdas/core/pipeline/backlog';
 import type { VaultDeps } from '../../lambdas/core/pipeline/copy';
+import { RingMemory } from '../../lambdas/core/pipeline/schedule';
 import type { Clock } from '../../lambdas/core/ports';
 import { createIntakeHandler } from '../../lambdas/handlers/intake';
 import { createSweepHandler } from '../../lambdas/handlers/sweep';
@@ -29,6 +32,7 @@ import type { ArtifactCopier, ArtifactRef } from '../../lambdas/kinds/types';
 import type { BunkerConfig } from '../../lib/config/schema';
 import { freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
+import { boto3 } from './support/boto3';
 import {
   bunkerConfig,
   createDatabase,
@@ -604,6 +608,69 @@ describe('the intake handler on the intake queue (bunker moto launcher)', () => 
     expect(backupSnapshots.map((s) => tagsOf(s)['bunker:source-id'])).not.toContain('scratch-by-hand');
     expect(backupSnapshots.map((s) => tagsOf(s)['bunker:source-resource'])).not.toContain('scratch');
     expect(backupSnapshots.length).toBeGreaterThan(0);
+  });
+
+  it("records an announced source backlog on the board in the inventory table, and gives a slot freed on a backlog turn to the account with the longest backlog, not the ring's next (quota-deferring copier wrapper)", async () => {
+    const sourceOf = (account: string) => env.sources.find((s) => s.account === account);
+    /** The first of `<name>-1`, `<name>-2`, … of `account` whose artifact id `chosen` picks (a fixture, not a result). */
+    const firstChosen = (name: string, account: string, chosen: (artifactId: string) => boolean) => {
+      for (let n = 1; ; n += 1) if (chosen(`rds-snapshot:${account}:eu-west-1:${name}-${n}`)) return `${name}-${n}`;
+    };
+    // Intake records one backlog report in four and serves the longest backlog on one freed slot in two, by id.
+    const held = await shared(firstChosen('ledger-held', source, reportsBacklog));
+    const freeing = await shared(firstChosen('ledger-freeing', source, backlogTurn));
+    const siblingRds = aws.rds(sibling);
+    await createDatabase(siblingRds, { id: 'sibling-db', inScope: true, kmsKeyId: sourceOf(sibling)?.shareKeyArn });
+    await createSnapshot(siblingRds, 'sibling-db', 'sibling-waiting');
+    await shareSnapshot(siblingRds, 'sibling-waiting', backup);
+    // AWS's own copy quota refuses the first two: they wait, as in a burst.
+    const refusing = createIntakeHandler(
+      withCopier(() => ({
+        copy: async () => {
+          throw new CopyQuotaExceededError('SnapshotQuotaExceeded: too many copies in progress');
+        },
+      })),
+    );
+    // The source's agent holds 40 originals back and says so with this intermediate.
+    await publishAsSource(JSON.stringify({ ...JSON.parse(held.notification), sourceBacklog: 40 }));
+    await publish(aws.sns(sibling), env.topicArns[sibling], notificationV2(sibling, 'sibling-waiting'));
+    expect((await queue.deliver(refusing, 2)).response.batchItemFailures).toEqual([]);
+    const board = await boto3<Record<string, unknown> | null>(
+      endpoint,
+      backup,
+      `
+from boto3.dynamodb.types import TypeDeserializer
+d = TypeDeserializer()
+item = client('dynamodb').get_item(TableName=ARGS['table'], Key={'artifactId': {'S': ARGS['key']}}).get('Item')
+out({k: d.deserialize(v) for k, v in item.items()} if item else None)
+`,
+      { table: vaultNames(config.name).inventoryTable, key: `backlog:rds-snapshot@eu-west-1|${source}` },
+    );
+    const waitingBefore = (await deps.inventory.list({ status: 'expected' })).map((r) => r.artifactId);
+
+    // A fresh container (no read of the board kept from an earlier test): its copy finishes at once and frees a slot.
+    await publishAsSource(freeing.notification);
+    const { response } = await queue.deliver(createIntakeHandler({ ...deps, ring: new RingMemory() }), 1);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(board).toMatchObject({
+      account: source,
+      backlog: '40',
+      pool: 'rds-snapshot@eu-west-1',
+      queue: 'backlog:rds-snapshot@eu-west-1',
+      queueKey: `999959#${source}`,
+    });
+    expect(waitingBefore).toEqual(
+      expect.arrayContaining([held.artifactId, `rds-snapshot:${sibling}:eu-west-1:sibling-waiting`]),
+    );
+    expect(await recordOf(freeing.artifactId)).toMatchObject({ status: 'available' });
+    // The ring's next account after the source is the sibling, the only other; the backlog turn went to the source.
+    const waitingAfter = (await deps.inventory.list({ status: 'expected' })).map((r) => r.artifactId);
+    const started = waitingBefore.filter((id) => !waitingAfter.includes(id));
+    expect(started).toHaveLength(1);
+    expect(started[0].startsWith(`rds-snapshot:${source}:`)).toBe(true);
+    expect(waitingAfter).toContain(`rds-snapshot:${sibling}:eu-west-1:sibling-waiting`);
+    expect((await recordOf(started[0]))?.status).toBe('copying');
   });
 
   it('marks the record failed, never available, when the source unshares between the check and the copy (fault-injecting copier wrapper)', async () => {
