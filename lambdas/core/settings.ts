@@ -111,13 +111,18 @@ export interface SourceSettings {
   readonly maxIntermediateSnapshots: number;
 }
 
+/** What every function of the backup account is told: where the vault is and what it is called. */
+const backupAccountShape = () => ({
+  BUNKER_PREFIX: NonEmpty,
+  BUNKER_PARTITION: Partition,
+  BUNKER_BACKUP_ACCOUNT: AccountId,
+  BUNKER_BACKUP_REGION: Region,
+  BUNKER_INVENTORY_TABLE: NonEmpty,
+});
+
 const vaultEnvSchema = once(() =>
   z.object({
-    BUNKER_PREFIX: NonEmpty,
-    BUNKER_PARTITION: Partition,
-    BUNKER_BACKUP_ACCOUNT: AccountId,
-    BUNKER_BACKUP_REGION: Region,
-    BUNKER_INVENTORY_TABLE: NonEmpty,
+    ...backupAccountShape(),
     BUNKER_BACKUP_KEY_ARN: Arn,
     BUNKER_SOURCES: Json(z.array(RegisteredSourceSchema).check(z.minLength(1))),
     BUNKER_KINDS: Json(kindsSchema()),
@@ -261,11 +266,7 @@ export interface PullHandlerSettings {
 
 const pullEnvSchema = once(() =>
   z.object({
-    BUNKER_PREFIX: NonEmpty,
-    BUNKER_PARTITION: Partition,
-    BUNKER_BACKUP_ACCOUNT: AccountId,
-    BUNKER_BACKUP_REGION: Region,
-    BUNKER_INVENTORY_TABLE: NonEmpty,
+    ...backupAccountShape(),
     BUNKER_PULL_SCOPE_INDEX: NonEmpty,
     BUNKER_VAULT_BUCKET: z.string().check(z.minLength(3)),
     BUNKER_BACKUP_KEY_ARN: Arn,

@@ -36,7 +36,6 @@ import {
   EC2Client,
   RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
@@ -48,14 +47,12 @@ import { drillOnAws } from '../../cli/drill';
 import { localContext } from '../../cli/local/accounts';
 import { type AppliedStack, applyStack, resolveIntrinsics, type StackTemplate } from '../../cli/local/template-applier';
 import { synthesizeStacks } from '../../cli/local/up';
-import { DynamoInventory } from '../../lambdas/adapters/dynamo-inventory';
 import type { AwsContext } from '../../lambdas/adapters/aws-context';
 import { handler } from '../../lambdas/handlers/drill';
 import { createProbeHandler } from '../../lambdas/handlers/drill-probe';
 import { TcpEngineProbe } from '../../lambdas/adapters/drill/probe-tcp';
 import { silentLog } from '../../lambdas/core/ports';
 import type { DrillResult, DrillState } from '../../lambdas/core/drill/types';
-import { newRecord } from '../../lambdas/core/inventory';
 import type { KindName } from '../../lambdas/kinds/types';
 import { clientConfig, credentialsFor, DEFAULT_TEST_REGION, freshAccountId, TEST_ROLE_NAME } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
@@ -67,6 +64,7 @@ import {
   startFunctionHost,
 } from '../support/function-host';
 import { boto3 } from './support/boto3';
+import { recordCopy } from './support/drill-records';
 import { bunkerConfig } from './support/bunker';
 
 const endpoint = emulatorEndpoint();
@@ -153,33 +151,9 @@ function templateResource(type: string, property: string, name: string) {
   return found[0].Properties ?? {};
 }
 
-async function record(kind: KindName, id: string, resource: string, copyId: string, sizeGiB: number, engine?: string) {
-  const inventory = new DynamoInventory(
-    new DynamoDBClient(clientConfig(endpoint, backup, REGION)),
-    'bunker-inventory',
-    'by-status',
-  );
-  await inventory.create(
-    newRecord(
-      {
-        artifactId: `${kind}:${source}:${REGION}:${id}`,
-        kind,
-        status: 'available',
-        sourceAccount: source,
-        sourceRegion: REGION,
-        sourceId: id,
-        sourceResourceId: resource,
-        sourceCreatedAt: '2026-11-20T00:00:00.000Z',
-        targetName: copyId,
-        targetId: copyId,
-        targetRegion: REGION,
-        kmsKeyArn: ids.key,
-        sizeGiB,
-        ...(engine ? { engine } : {}),
-      },
-      new Date('2026-11-20T01:00:00.000Z'),
-    ),
-  );
+function record(kind: KindName, id: string, resource: string, copyId: string, sizeGiB: number, engine?: string) {
+  const at = { endpoint, backup, source, region: REGION, table: 'bunker-inventory', keyArn: ids.key };
+  return recordCopy(at, { kind, id, resource, copyId, sizeGiB, engine });
 }
 
 /** One copy of each snapshot kind in the backup account, under the backup-data key, as the pipeline leaves them. */

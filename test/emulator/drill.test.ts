@@ -41,14 +41,11 @@ import {
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drillOnEmulator } from '../../cli/drill';
 import { localContext } from '../../cli/local/accounts';
-import { DynamoInventory } from '../../lambdas/adapters/dynamo-inventory';
 import { drillResourceName } from '../../lambdas/core/drill/names';
 import type { DrillResult } from '../../lambdas/core/drill/types';
-import { newRecord } from '../../lambdas/core/inventory';
 import type { KindName } from '../../lambdas/kinds/types';
 import { RdsSnapshotDrill } from '../../lambdas/kinds/rds-snapshot/drill';
 import { TcpEngineProbe } from '../../lambdas/adapters/drill/probe-tcp';
@@ -58,6 +55,7 @@ import { clientConfig, DEFAULT_TEST_REGION, freshAccountId, TEST_ROLE_NAME } fro
 import { createDrillPlace } from '../support/drill-place';
 import { emulatorEndpoint } from '../support/emulator';
 import { boto3 } from './support/boto3';
+import { recordCopy } from './support/drill-records';
 import { bunkerConfig } from './support/bunker';
 import { createPullVault, type PullVault } from './support/pull';
 
@@ -115,38 +113,15 @@ let results: Map<string, DrillResult & { lastPassed?: DrillResult }>;
 let alerts: string[];
 const ids: Record<string, string> = {};
 
-async function record(
+function record(
   kind: KindName,
   id: string,
   resource: string,
   copyId: string,
   fields: { sizeGiB: number; engine?: string },
 ) {
-  const inventory = new DynamoInventory(
-    new DynamoDBClient(clientConfig(endpoint, backup, REGION)),
-    vault.table,
-    'by-status',
-  );
-  await inventory.create(
-    newRecord(
-      {
-        artifactId: `${kind}:${source}:${REGION}:${id}`,
-        kind,
-        status: 'available',
-        sourceAccount: source,
-        sourceRegion: REGION,
-        sourceId: id,
-        sourceResourceId: resource,
-        sourceCreatedAt: '2026-11-20T00:00:00.000Z',
-        targetName: copyId,
-        targetId: copyId,
-        targetRegion: REGION,
-        kmsKeyArn: vault.keyArn,
-        ...fields,
-      },
-      new Date('2026-11-20T01:00:00.000Z'),
-    ),
-  );
+  const at = { endpoint, backup, source, region: REGION, table: vault.table, keyArn: vault.keyArn };
+  return recordCopy(at, { kind, id, resource, copyId, ...fields });
 }
 
 beforeAll(async () => {

@@ -1,0 +1,52 @@
+/**
+ * An `available` inventory record of a copy already in the backup account,
+ * as the pipeline leaves it: what a drill plans from. Shared by the drill
+ * tests that make copies by hand rather than through the pipeline.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoInventory } from '../../../lambdas/adapters/dynamo-inventory';
+import { newRecord } from '../../../lambdas/core/inventory';
+import type { KindName } from '../../../lambdas/kinds/types';
+import { clientConfig } from '../../support/aws';
+
+export interface CopyRecord {
+  readonly kind: KindName;
+  /** The production artifact's id. */
+  readonly id: string;
+  readonly resource: string;
+  readonly copyId: string;
+  readonly sizeGiB: number;
+  readonly engine?: string;
+}
+
+export async function recordCopy(
+  at: { endpoint: string; backup: string; source: string; region: string; table: string; keyArn: string },
+  copy: CopyRecord,
+): Promise<void> {
+  const dynamo = new DynamoDBClient(clientConfig(at.endpoint, at.backup, at.region));
+  try {
+    await new DynamoInventory(dynamo, at.table, 'by-status').create(
+      newRecord(
+        {
+          artifactId: `${copy.kind}:${at.source}:${at.region}:${copy.id}`,
+          kind: copy.kind,
+          status: 'available',
+          sourceAccount: at.source,
+          sourceRegion: at.region,
+          sourceId: copy.id,
+          sourceResourceId: copy.resource,
+          sourceCreatedAt: '2026-11-20T00:00:00.000Z',
+          targetName: copy.copyId,
+          targetId: copy.copyId,
+          targetRegion: at.region,
+          kmsKeyArn: at.keyArn,
+          sizeGiB: copy.sizeGiB,
+          ...(copy.engine ? { engine: copy.engine } : {}),
+        },
+        new Date('2026-11-20T01:00:00.000Z'),
+      ),
+    );
+  } finally {
+    dynamo.destroy();
+  }
+}
