@@ -24,6 +24,7 @@ import {
   quotaFull,
   type Releasable,
   releaseOrder,
+  releasing,
   stale,
   TAG_BACKLOG,
   worthTrying,
@@ -253,7 +254,7 @@ async function housekeeping(deps: AgentDeps, flavour: Flavour, freed: Freed): Pr
   const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
   // The deferred originals (judged in scope) and the count's candidates (not judged yet) in one order: largest
   // first, and any that waited half its RPO before them.
-  const waiting = releaseOrder(
+  const waiting = releasing(
     [
       ...[...memory.deferred.values()].map((original) => ({ original, deferred: true })),
       ...memory.candidates.map((original) => ({ original, deferred: false })),

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { processEbsSnapshot, recordEc2Receipt, type Ec2AgentDeps } from '../../lambdas/core/agent/ec2-agent';
-import { AgentMemory, agingMsOf, releaseOrder } from '../../lambdas/core/agent/memory';
+import { AgentMemory, agingMsOf, releaseOrder, releasing } from '../../lambdas/core/agent/memory';
 import { TAG_INTERMEDIATE_OF } from '../../lambdas/core/rds-source-agent';
 import { intermediateSnapshotId } from '../../lambdas/core/names';
 import type { Log } from '../../lambdas/core/ports';
@@ -72,6 +72,17 @@ describe('releaseOrder', () => {
       'big',
       'young-small',
     ]);
+  });
+
+  it('gives the same order one original at a time', () => {
+    const originals = [
+      { id: 'a', sizeGiB: 20, takenAt: NOW - 3 * HOUR },
+      { id: 'b', sizeGiB: 900, takenAt: NOW - 1 * HOUR },
+      { id: 'old', sizeGiB: 1, takenAt: NOW - 13 * HOUR },
+      { id: 'c', sizeGiB: 300, takenAt: NOW - 2 * HOUR },
+    ];
+
+    expect(ids([...releasing(originals, (o) => o, NOW, 12 * HOUR)])).toEqual(['old', 'b', 'c', 'a']);
   });
 
   it('keeps the given order for originals of unknown size and age (an AMI reports no size)', () => {

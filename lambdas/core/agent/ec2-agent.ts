@@ -59,6 +59,7 @@ import {
   quotaFull,
   type Releasable,
   releaseOrder,
+  releasing,
   stale,
   TAG_BACKLOG,
   worthTrying,
@@ -335,7 +336,7 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
   const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
   // The deferred originals (judged in scope) and the count's candidates (not judged yet) in one order: largest
   // first (an AMI reports no size: oldest first), and any that waited half its RPO before them.
-  const waiting = releaseOrder(
+  const waiting = releasing(
     [
       ...[...memory.deferred.values()].map((original) => ({ original, deferred: true as const })),
       ...memory.candidates.map((original) => ({ original, deferred: false as const })),

@@ -200,16 +200,53 @@ export function releaseOrder<T>(
   now: number,
   agingMs: number,
 ): T[] {
-  const keyed = originals.map((original, at) => {
+  return keyedOf(originals, of, now, agingMs)
+    .sort(releasedBefore)
+    .map((k) => k.original);
+}
+
+/**
+ * The same order as {@link releaseOrder}, one original at a time: each
+ * next one is a scan of those left, so an invocation that has room for one
+ * or two (a receipt frees one) does not sort the hundreds an account at
+ * its cap holds back.
+ */
+export function* releasing<T>(
+  originals: readonly T[],
+  of: (original: T) => Releasable,
+  now: number,
+  agingMs: number,
+): Generator<T> {
+  const left = keyedOf(originals, of, now, agingMs);
+  while (left.length > 0) {
+    let best = 0;
+    for (let i = 1; i < left.length; i += 1) if (releasedBefore(left[i], left[best]) < 0) best = i;
+    yield left[best].original;
+    left.splice(best, 1);
+  }
+}
+
+interface Keyed<T> {
+  readonly original: T;
+  readonly at: number;
+  readonly taken: number;
+  readonly aged: boolean;
+  readonly size: number;
+}
+
+function keyedOf<T>(originals: readonly T[], of: (original: T) => Releasable, now: number, agingMs: number) {
+  return originals.map((original, at): Keyed<T> => {
     const { sizeGiB, takenAt } = of(original);
     const taken = takenAt !== undefined && Number.isFinite(takenAt) ? takenAt : now;
     return { original, at, taken, aged: now - taken > agingMs, size: sizeGiB ?? 0 };
   });
-  keyed.sort(
-    (a, b) =>
-      Number(b.aged) - Number(a.aged) ||
-      (a.aged ? a.taken - b.taken : b.size - a.size || a.taken - b.taken) ||
-      a.at - b.at,
+}
+
+/** Negative when `a` goes first: aged before not aged; oldest first among the aged, else largest first. */
+function releasedBefore<T>(a: Keyed<T>, b: Keyed<T>): number {
+  return (
+    Number(b.aged) - Number(a.aged) ||
+    (a.aged ? a.taken - b.taken : b.size - a.size || a.taken - b.taken) ||
+    a.at - b.at
   );
-  return keyed.map((k) => k.original);
 }
