@@ -22,6 +22,7 @@ import {
   LOST_EVENT_AGE_MS,
   MISSED_AFTER_MS,
   quotaFull,
+  readOnce,
   type Releasable,
   releaseOrder,
   releasing,
@@ -287,16 +288,15 @@ async function housekeeping(deps: AgentDeps, flavour: Flavour, freed: Freed): Pr
     // same moment, so it waits for the next count rather than cost a scope read and a copy request each.
     if (stale(step, before, pending)) candidatesLeft = false;
   }
-  memory.candidates = candidatesLeft ? memory.candidates.filter((original) => !tried.has(original)) : [];
+  if (!candidatesLeft) memory.candidates = [];
+  else if (tried.size > 0) memory.candidates = memory.candidates.filter((original) => !tried.has(original));
 }
 
 /** What the release order reads of an RDS original: its size and when it was taken, from the describe or listing. */
-function releasable(snapshot: RdsSnapshot): Releasable {
-  return {
-    ...(snapshot.sizeGiB !== undefined ? { sizeGiB: snapshot.sizeGiB } : {}),
-    ...(snapshot.createdAt ? { takenAt: Date.parse(snapshot.createdAt) } : {}),
-  };
-}
+const releasable = readOnce((snapshot: RdsSnapshot): Releasable => ({
+  ...(snapshot.sizeGiB !== undefined ? { sizeGiB: snapshot.sizeGiB } : {}),
+  ...(snapshot.createdAt ? { takenAt: Date.parse(snapshot.createdAt) } : {}),
+}));
 
 /** Deletes a confirmed intermediate; a failure is logged and left to the sweep. */
 async function deleteIntermediate(id: string, deps: AgentDeps, flavour: Flavour): Promise<boolean> {

@@ -57,6 +57,7 @@ import {
   LOST_EVENT_AGE_MS,
   MISSED_AFTER_MS,
   quotaFull,
+  readOnce,
   type Releasable,
   releaseOrder,
   releasing,
@@ -391,7 +392,8 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
     // next count.
     if (stale(step, before, pending)) candidatesLeft = false;
   }
-  memory.candidates = candidatesLeft ? memory.candidates.filter((original) => !tried.has(original)) : [];
+  if (!candidatesLeft) memory.candidates = [];
+  else if (tried.size > 0) memory.candidates = memory.candidates.filter((original) => !tried.has(original));
 }
 
 /**
@@ -399,13 +401,13 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
  * AMI's only when the port reports one) and when it was taken, from the
  * describe or listing that found it.
  */
-function releasable(original: Ec2Snapshot | Ec2Image): Releasable {
+const releasable = readOnce((original: Ec2Snapshot | Ec2Image): Releasable => {
   const taken = 'snapshotIds' in original ? original.createdAt : original.startTime;
   return {
     ...(original.sizeGiB !== undefined ? { sizeGiB: original.sizeGiB } : {}),
     ...(taken ? { takenAt: Date.parse(taken) } : {}),
   };
-}
+});
 
 /** Deregisters a confirmed intermediate image whose retention ended; a failure is left to the sweep. */
 async function deregisterGuarded(imageId: string, deps: Ec2AgentDeps): Promise<void> {

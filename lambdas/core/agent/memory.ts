@@ -182,6 +182,19 @@ export interface Releasable {
 }
 
 /**
+ * `of`, read once per original object: an account at its cap holds hundreds
+ * back, and every invocation with room looks at all of them again.
+ */
+export function readOnce<T extends object>(of: (original: T) => Releasable): (original: T) => Releasable {
+  const read = new WeakMap<T, Releasable>();
+  return (original) => {
+    let found = read.get(original);
+    if (!found) read.set(original, (found = of(original)));
+    return found;
+  };
+}
+
+/**
  * The order in which an agent releases the originals that wait for room:
  * those older than `agingMs` first, oldest first, so a small snapshot is
  * never held past its share of the RPO behind a stream of large ones; then
