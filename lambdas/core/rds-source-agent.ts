@@ -14,6 +14,7 @@
 import {
   type AgentMemory,
   agentMemory,
+  agingMsOf,
   type KindMemory,
   type PendingCount,
   type Freed,
@@ -21,6 +22,10 @@ import {
   LOST_EVENT_AGE_MS,
   MISSED_AFTER_MS,
   quotaFull,
+  readOnce,
+  type Releasable,
+  releaseOrder,
+  releasing,
   stale,
   TAG_BACKLOG,
   worthTrying,
@@ -35,6 +40,7 @@ import type { Clock, Log, NotificationPublisher, RdsSnapshot, SourceRds } from '
 import type { Receipt } from './receipts';
 import { inScope as scopeHolds } from './scope';
 import type { ScopeSetting, SourceSettings } from './settings';
+import type { KindName } from '../kinds/types';
 
 export interface AgentDeps {
   readonly settings: SourceSettings;
@@ -47,6 +53,11 @@ export interface AgentDeps {
   readonly log: Log;
   /** This container's memory (`./agent/memory.ts`); without it, one is kept per store object. */
   readonly memory?: AgentMemory;
+  /**
+   * Each kind's RPO in hours (the config's `rpoHours`): an original that has
+   * waited half of it goes ahead of larger ones (`releaseOrder`). Absent: 24.
+   */
+  readonly rpoHours?: Partial<Record<KindName, number>>;
 }
 
 /** The RDS snapshot kinds the agent handles, each through its own store. */
@@ -242,26 +253,50 @@ async function housekeeping(deps: AgentDeps, flavour: Flavour, freed: Freed): Pr
   const pending = await pendingOf(deps, flavour);
   const room = () => pending.count < deps.settings.maxIntermediateSnapshots && !quotaFull(memory, now);
   const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
-  for (const [id, original] of [...memory.deferred]) {
-    if (!room()) break;
-    memory.deferred.delete(id);
-    // Past the horizon it is the sweep's to count as aged out, not to copy.
-    if (original.createdAt && Date.parse(original.createdAt) < horizon) continue;
-    const step = await guarded(() => startCopy(original, deps, flavour, pending, true), id, deps);
-    deps.log.info('deferred intermediate copy started', { snapshotId: id, step });
-  }
-  // Room left: the originals another container deferred (or whose event was lost), judged as the sweep judges them.
+  // The deferred originals (judged in scope) and the count's candidates (not judged yet) in one order: largest
+  // first, and any that waited half its RPO before them.
+  const waiting = releasing(
+    [
+      ...[...memory.deferred.values()].map((original) => ({ original, deferred: true })),
+      ...memory.candidates.map((original) => ({ original, deferred: false })),
+    ],
+    ({ original }) => releasable(original),
+    now,
+    agingMsOf(deps.rpoHours?.[flavour.kind]),
+  );
+  const tried = new Set<RdsSnapshot>();
+  let candidatesLeft = true;
+  // Room left after the deferred: the originals another container deferred (or whose event was lost), judged as
+  // the sweep judges them.
   const tags = memo((resource: string) => flavour.store.instanceTags(resource));
-  while (room() && memory.candidates.length > 0) {
-    const original = memory.candidates.shift() as RdsSnapshot;
+  for (const { original, deferred } of waiting) {
+    if (!room()) break;
+    if (deferred) {
+      memory.deferred.delete(original.id);
+      // Past the horizon it is the sweep's to count as aged out, not to copy.
+      if (original.createdAt && Date.parse(original.createdAt) < horizon) continue;
+      const step = await guarded(() => startCopy(original, deps, flavour, pending, true), original.id, deps);
+      deps.log.info('deferred intermediate copy started', { snapshotId: original.id, step });
+      continue;
+    }
+    if (!candidatesLeft) continue;
+    tried.add(original);
     const before = pending.count;
     const step = await guarded(() => rekey(original, deps, flavour, pending, tags), original.id, deps);
     deps.log.info('waiting original started', { snapshotId: original.id, step });
-    // Already started by another environment since the count: the rest of the list is as old, so it waits for
-    // the next count rather than cost a scope read and a copy request each.
-    if (stale(step, before, pending)) memory.candidates = [];
+    // Already started by another environment since the count: the rest of its list was listed as waiting at the
+    // same moment, so it waits for the next count rather than cost a scope read and a copy request each.
+    if (stale(step, before, pending)) candidatesLeft = false;
   }
+  if (!candidatesLeft) memory.candidates = [];
+  else if (tried.size > 0) memory.candidates = memory.candidates.filter((original) => !tried.has(original));
 }
+
+/** What the release order reads of an RDS original: its size and when it was taken, from the describe or listing. */
+const releasable = readOnce((snapshot: RdsSnapshot): Releasable => ({
+  ...(snapshot.sizeGiB !== undefined ? { sizeGiB: snapshot.sizeGiB } : {}),
+  ...(snapshot.createdAt ? { takenAt: Date.parse(snapshot.createdAt) } : {}),
+}));
 
 /** Deletes a confirmed intermediate; a failure is logged and left to the sweep. */
 async function deleteIntermediate(id: string, deps: AgentDeps, flavour: Flavour): Promise<boolean> {
@@ -578,7 +613,7 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
   );
   // One read of a resource's tags per sweep: a database's snapshots share them.
   const sweepTags = memo((resource: string) => store.instanceTags(resource));
-  for (const snapshot of originals) {
+  for (const snapshot of releaseOrder(originals, releasable, now, agingMsOf(deps.rpoHours?.[flavour.kind]))) {
     if (live.count >= deps.settings.maxIntermediateSnapshots && !memory.deferred.has(snapshot.id)) {
       // At the cap, its scope is not read now: it is judged when a receipt frees room, or by a later sweep.
       memory.candidates.push(snapshot);

@@ -43,11 +43,13 @@ import {
 } from '../rds-source-agent';
 import { inScope } from '../scope';
 import type { ScopeSetting, SourceSettings } from '../settings';
+import type { KindName } from '../../kinds/types';
 import type { Receipt } from '../receipts';
 import type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
 import {
   type AgentMemory,
   agentMemory,
+  agingMsOf,
   type Freed,
   type KindMemory,
   type PendingCount,
@@ -55,6 +57,10 @@ import {
   LOST_EVENT_AGE_MS,
   MISSED_AFTER_MS,
   quotaFull,
+  readOnce,
+  type Releasable,
+  releaseOrder,
+  releasing,
   stale,
   TAG_BACKLOG,
   worthTrying,
@@ -74,6 +80,11 @@ export interface Ec2AgentDeps {
   readonly log: Log;
   /** This container's memory (`./memory.ts`); without it, one is kept per EC2 port object. */
   readonly memory?: AgentMemory;
+  /**
+   * Each kind's RPO in hours (the config's `rpoHours`): an original that has
+   * waited half of it goes ahead of larger ones (`releaseOrder`). Absent: 24.
+   */
+  readonly rpoHours?: Partial<Record<KindName, number>>;
 }
 
 /** On an EBS intermediate: the production volume, which the vault judges scope on (copies report `vol-ffffffff`). */
@@ -324,28 +335,47 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
   const pending = await pendingOf(kind, deps);
   const room = () => pending.count < deps.settings.maxIntermediateSnapshots && !quotaFull(memory, now);
   const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
-  for (const [id, original] of [...memory.deferred]) {
-    if (!room()) break;
-    memory.deferred.delete(id);
-    const step = await guarded(
-      async () => {
-        if ('snapshot' in original) {
-          // Past the horizon it is the sweep's to count as aged out, not to copy.
-          if (since(original.snapshot.startTime, now) < horizon) return 'pending';
-          return copyOrCarryOn(original.snapshot, original.tags, deps, { pending, waited: true });
-        }
-        if (since(original.createdAt, now) < horizon) return 'pending';
-        return copyImageOrCarryOn(original, deps, { pending, waited: true });
-      },
-      id,
-      deps,
-    );
-    deps.log.info('deferred intermediate copy started', { id, step });
-  }
-  // Room left: the originals another container deferred (or whose event was lost), judged as the sweep judges them.
+  // The deferred originals (judged in scope) and the count's candidates (not judged yet) in one order: largest
+  // first (an AMI reports no size: oldest first), and any that waited half its RPO before them.
+  const waiting = releasing(
+    [
+      ...[...memory.deferred.values()].map((original) => ({ original, deferred: true as const })),
+      ...memory.candidates.map((original) => ({ original, deferred: false as const })),
+    ],
+    ({ original }) => releasable('snapshot' in original ? original.snapshot : original),
+    now,
+    agingMsOf(deps.rpoHours?.[kind]),
+  );
+  const tried = new Set<Ec2Snapshot | Ec2Image>();
+  let candidatesLeft = true;
   const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
-  while (room() && memory.candidates.length > 0) {
-    const original = memory.candidates.shift() as Ec2Snapshot | Ec2Image;
+  for (const entry of waiting) {
+    if (!room()) break;
+    if (entry.deferred) {
+      const original = entry.original;
+      const id = 'snapshot' in original ? original.snapshot.id : original.id;
+      memory.deferred.delete(id);
+      const step = await guarded(
+        async () => {
+          if ('snapshot' in original) {
+            // Past the horizon it is the sweep's to count as aged out, not to copy.
+            if (since(original.snapshot.startTime, now) < horizon) return 'pending';
+            return copyOrCarryOn(original.snapshot, original.tags, deps, { pending, waited: true });
+          }
+          if (since(original.createdAt, now) < horizon) return 'pending';
+          return copyImageOrCarryOn(original, deps, { pending, waited: true });
+        },
+        id,
+        deps,
+      );
+      deps.log.info('deferred intermediate copy started', { id, step });
+      continue;
+    }
+    // Room left: the originals another container deferred (or whose event was lost), judged as the sweep judges
+    // them.
+    if (!candidatesLeft) continue;
+    const original = entry.original;
+    tried.add(original);
     const before = pending.count;
     // Judged first (a verdict remembered costs nothing: production images' backing snapshots are candidates too,
     // and out of scope), then looked up by name before copying: another environment may have started it since.
@@ -358,10 +388,26 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
       deps,
     );
     deps.log.info('waiting original started', { id: original.id, step });
-    // Already started elsewhere: the rest of the list is as old, and waits for the next count.
-    if (stale(step, before, pending)) memory.candidates = [];
+    // Already started elsewhere: the rest of the list was listed as waiting at the same moment, and waits for the
+    // next count.
+    if (stale(step, before, pending)) candidatesLeft = false;
   }
+  if (!candidatesLeft) memory.candidates = [];
+  else if (tried.size > 0) memory.candidates = memory.candidates.filter((original) => !tried.has(original));
 }
+
+/**
+ * What the release order reads of an EBS snapshot or an AMI: its size (an
+ * AMI's only when the port reports one) and when it was taken, from the
+ * describe or listing that found it.
+ */
+const releasable = readOnce((original: Ec2Snapshot | Ec2Image): Releasable => {
+  const taken = 'snapshotIds' in original ? original.createdAt : original.startTime;
+  return {
+    ...(original.sizeGiB !== undefined ? { sizeGiB: original.sizeGiB } : {}),
+    ...(taken ? { takenAt: Date.parse(taken) } : {}),
+  };
+});
 
 /** Deregisters a confirmed intermediate image whose retention ended; a failure is left to the sweep. */
 async function deregisterGuarded(imageId: string, deps: Ec2AgentDeps): Promise<void> {
@@ -827,7 +873,7 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
         !storage.has(s.id) &&
         recent(s.startTime),
     );
-    for (const snapshot of originals) {
+    for (const snapshot of releaseOrder(originals, releasable, now, agingMsOf(deps.rpoHours?.['ebs-snapshot']))) {
       tally.examined += 1;
       if (
         pendingSnapshots.count >= deps.settings.maxIntermediateSnapshots &&
@@ -861,7 +907,7 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
       (i) => !i.tags[TAG_INTERMEDIATE] && !i.tags[TAG_BACKED_UP_AT] && !coveredImages.has(i.id) && recent(i.createdAt),
     );
     const names = new Set(images.map((i) => i.name));
-    for (const image of originals) {
+    for (const image of releaseOrder(originals, releasable, now, agingMsOf(deps.rpoHours?.ami))) {
       tally.examined += 1;
       // No lookup by name when the listing shows no image holding it (of the agent's or not).
       const listed = !names.has(intermediateEc2Name(image.id));

@@ -43,6 +43,12 @@ export interface Ec2Image {
   readonly createdAt?: string;
   /** The EBS snapshots the image boots from, in block device mapping order. */
   readonly snapshotIds: readonly string[];
+  /**
+   * The sum of its EBS block devices' volume sizes, when the port reports it
+   * (DescribeImages gives each mapping's `VolumeSize`): the agent releases
+   * larger images first. Unknown: released oldest first.
+   */
+  readonly sizeGiB?: number;
   readonly tags: Readonly<Record<string, string>>;
 }
 

@@ -35,7 +35,7 @@ export class KindMemory<Original, Candidate = Original> {
   candidates: Candidate[] = [];
   /** When this container last found the cap reached: while recent, a receipt here looks for originals to start. */
   capReachedAt?: number;
-  /** Originals judged in scope that wait for room or for the copy quota, oldest first, with what starting them needs. */
+  /** Originals judged in scope that wait for room or for the copy quota, with what starting them needs (released in {@link releaseOrder}). */
   readonly deferred = new Map<string, Original>();
   /** Intermediates the vault confirmed, by id (or ARN), with when their retention ends (ms). */
   readonly retained = new Map<string, number>();
@@ -156,4 +156,110 @@ export function worthTrying(kind: KindMemory<unknown, unknown>, freed: Freed, ca
   const waiting = kind.deferred.size > 0 || kind.candidates.length > 0;
   if (freed === 'room') return waiting || recentlyAtCap(kind, now);
   return waiting && (kind.pending?.count ?? cap) < cap;
+}
+
+/** The RPO an agent assumes when its deps name none: the config's default `rpoHours`. */
+export const DEFAULT_RPO_HOURS = 24;
+
+/**
+ * The share of its RPO an original may wait before it goes ahead of larger
+ * ones. Half: the other half is left for the intermediate, the vault's wait
+ * for a slot and its copy.
+ */
+export const AGING_SHARE = 0.5;
+
+/** How old an original is when it stops yielding to larger ones, for a kind whose RPO is `rpoHours`. */
+export function agingMsOf(rpoHours: number | undefined): number {
+  return (rpoHours ?? DEFAULT_RPO_HOURS) * AGING_SHARE * 3_600_000;
+}
+
+/** What the release order reads of an original: what the agent's describe or listing already gave. */
+export interface Releasable {
+  /** Its size, when AWS reports one (an AMI has none). */
+  readonly sizeGiB?: number;
+  /** When production took it (ms); unknown counts as new. */
+  readonly takenAt?: number;
+}
+
+/**
+ * `of`, read once per original object: an account at its cap holds hundreds
+ * back, and every invocation with room looks at all of them again.
+ */
+export function readOnce<T extends object>(of: (original: T) => Releasable): (original: T) => Releasable {
+  const read = new WeakMap<T, Releasable>();
+  return (original) => {
+    let found = read.get(original);
+    if (!found) read.set(original, (found = of(original)));
+    return found;
+  };
+}
+
+/**
+ * The order in which an agent releases the originals that wait for room:
+ * those older than `agingMs` first, oldest first, so a small snapshot is
+ * never held past its share of the RPO behind a stream of large ones; then
+ * the others largest first, oldest first among equal or unknown sizes.
+ *
+ * Largest first because a copy's time grows with its size, and a burst ends
+ * on the bound only when the long copies start early (longest processing
+ * time first): released oldest first, the last copy of the fleet burst, a
+ * database of a few TB, was requested 21 hours in and took 2.7 more. The
+ * size costs no request: it is in the describe or listing that found the
+ * original. Stable: equal keys keep the order given.
+ */
+export function releaseOrder<T>(
+  originals: readonly T[],
+  of: (original: T) => Releasable,
+  now: number,
+  agingMs: number,
+): T[] {
+  return keyedOf(originals, of, now, agingMs)
+    .sort(releasedBefore)
+    .map((k) => k.original);
+}
+
+/**
+ * The same order as {@link releaseOrder}, one original at a time: each
+ * next one is a scan of those left, so an invocation that has room for one
+ * or two (a receipt frees one) does not sort the hundreds an account at
+ * its cap holds back.
+ */
+export function* releasing<T>(
+  originals: readonly T[],
+  of: (original: T) => Releasable,
+  now: number,
+  agingMs: number,
+): Generator<T> {
+  const left = keyedOf(originals, of, now, agingMs);
+  while (left.length > 0) {
+    let best = 0;
+    for (let i = 1; i < left.length; i += 1) if (releasedBefore(left[i], left[best]) < 0) best = i;
+    yield left[best].original;
+    left.splice(best, 1);
+  }
+}
+
+interface Keyed<T> {
+  readonly original: T;
+  readonly at: number;
+  readonly taken: number;
+  readonly aged: boolean;
+  readonly size: number;
+}
+
+function keyedOf<T>(originals: readonly T[], of: (original: T) => Releasable, now: number, agingMs: number) {
+  return originals.map((original, at): Keyed<T> => {
+    const { sizeGiB, takenAt } = of(original);
+    const taken = takenAt !== undefined && Number.isFinite(takenAt) ? takenAt : now;
+    return { original, at, taken, aged: now - taken > agingMs, size: sizeGiB ?? 0 };
+  });
+}
+
+/** Negative when `a` goes first: aged before not aged; oldest first among the aged, else largest first. */
+function releasedBefore<T>(a: Keyed<T>, b: Keyed<T>): number {
+  return (
+    Number(b.aged) - Number(a.aged) ||
+    (a.aged ? a.taken - b.taken : b.size - a.size || a.taken - b.taken) ||
+    a.at - b.at
+  );
 }
