@@ -195,6 +195,7 @@ describe('the EC2 agent releases its waiting EBS snapshots largest first', () =>
       intermediateRetentionHours: 24,
       intermediateHorizonHours: 24 * 14,
       maxIntermediateSnapshots: 1,
+      rpoHours: {},
     };
     const silent: Log = { info: () => {}, warn: () => {}, error: () => {} };
     const ec2 = world.sourceEc2(SOURCE, REGION);

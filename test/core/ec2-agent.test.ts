@@ -92,6 +92,7 @@ function ec2Fixture(options: FixtureOptions = {}) {
     intermediateRetentionHours: options.retentionHours ?? 24,
     intermediateHorizonHours: options.horizonHours ?? 24 * 14,
     maxIntermediateSnapshots: options.maxIntermediates ?? 10,
+    rpoHours: {},
   });
   const ec2 = world.sourceEc2(SOURCE, REGION);
   const topic = publisher.topic(topicOf(SOURCE));
