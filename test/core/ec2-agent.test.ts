@@ -523,6 +523,7 @@ describe('processImage', () => {
       state: 'available',
       createdAt: AT_T0,
       snapshotIds: [expect.stringMatching(/^snap-/), expect.stringMatching(/^snap-/)],
+      sizeGiB: 28,
       tags: {
         backup: 'daily',
         Name: 'orders-server',
