@@ -19,7 +19,7 @@
  * dies with its environment, as in Lambda.
  */
 import { processEbsSnapshot, processImage, recordEc2Receipt, sweepEc2Source } from '../lambdas/core/agent/ec2-agent';
-import { AgentMemory } from '../lambdas/core/agent/memory';
+import { AgentMemory, DEFAULT_RPO_HOURS } from '../lambdas/core/agent/memory';
 import type { Ec2AgentDeps } from '../lambdas/core/agent/ec2-agent';
 import { TAG_SOURCE_VOLUME } from '../lambdas/core/agent/ec2-agent';
 import { intakeTopicArn } from '../lambdas/core/names';
@@ -36,7 +36,14 @@ import {
 import type { Receipt } from '../lambdas/core/receipts';
 import type { ScopeSetting, SourceSettings } from '../lambdas/core/settings';
 import { KINDS } from '../lambdas/kinds/registry';
-import type { ArtifactCopier, ArtifactRef, ArtifactState, KindName, SourceView } from '../lambdas/kinds/types';
+import {
+  type ArtifactCopier,
+  type ArtifactRef,
+  type ArtifactState,
+  KIND_NAMES,
+  type KindName,
+  type SourceView,
+} from '../lambdas/kinds/types';
 import type { EventLoop } from './clock';
 import type { FaultOptions, Invocation } from './faults';
 import { SimulatedCrash, withFaults } from './faults';
@@ -72,6 +79,8 @@ export interface AgentsOptions {
   readonly intermediateMs: (kind: KindName) => number;
   /** Told when a production artifact exists, with the id its service gave it. */
   readonly onMade: (artifact: ProductionArtifact, id: string) => void;
+  /** Every kind's RPO, which the agents age originals by, as the stack tells deployed ones. @default 24 */
+  readonly rpoHours?: number;
 }
 
 /** The shipped source agent defaults (lib/config/schema.ts). */
@@ -473,6 +482,7 @@ export class SourceAgents {
         intermediateRetentionHours: RETENTION_HOURS,
         intermediateHorizonHours: HORIZON_HOURS,
         maxIntermediateSnapshots: MAX_INTERMEDIATES,
+        rpoHours: Object.fromEntries(KIND_NAMES.map((kind) => [kind, this.options.rpoHours ?? DEFAULT_RPO_HOURS])),
       },
     };
     this.accounts.set(account, a);
@@ -507,6 +517,7 @@ export class SourceAgents {
       clock: this.options.loop,
       log: silentLog,
       memory,
+      rpoHours: a.settings.rpoHours,
     };
   }
 
@@ -519,6 +530,7 @@ export class SourceAgents {
       clock: this.options.loop,
       log: silentLog,
       memory,
+      rpoHours: a.settings.rpoHours,
     };
   }
 }

@@ -171,6 +171,8 @@ interface StoredImage {
   readonly id: string;
   readonly name: string;
   readonly snapshotIds: readonly string[];
+  /** The sum of its block devices' volume sizes, fixed at registration as EC2 records each mapping's `VolumeSize`. */
+  readonly sizeGiB: number;
   readonly createdMs: number;
   readonly readyAtMs: number;
   readonly finalState: 'available' | 'failed';
@@ -325,6 +327,8 @@ export class MemoryEc2World {
       id: this.newId(account, region, 'ami'),
       name: image.name,
       snapshotIds: [...image.snapshotIds],
+      // Each device as large as its snapshot: RegisterImage's default VolumeSize.
+      sizeGiB: image.snapshotIds.reduce((sum, id) => sum + (state.snapshots.get(id)?.sizeGiB ?? 0), 0),
       createdMs: image.createdAt?.getTime() ?? now,
       readyAtMs: now + (image.readyInMs ?? 0),
       finalState: 'available',
@@ -589,6 +593,7 @@ export class MemoryEc2World {
       id: this.newId(account, region, 'ami'),
       name: request.name,
       snapshotIds,
+      sizeGiB: source.sizeGiB,
       createdMs: now,
       readyAtMs: now + duration,
       finalState: outcome === 'succeeded' ? 'available' : 'failed',
@@ -714,6 +719,8 @@ export class MemoryEc2World {
       state: this.imageState(i),
       createdAt: new Date(i.createdMs).toISOString(),
       snapshotIds: [...i.snapshotIds],
+      // EC2 gives an image at least a root device; one registered here with none reports no size, as the adapter would.
+      ...(i.snapshotIds.length > 0 ? { sizeGiB: i.sizeGiB } : {}),
       tags: { ...i.tags },
     };
   }

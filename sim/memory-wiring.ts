@@ -102,5 +102,6 @@ export function memoryAgentDeps(options: {
     publisher: options.publisher.topic(options.settings.intakeTopicArn),
     clock: options.clock,
     log: options.log ?? silentLog,
+    rpoHours: options.settings.rpoHours,
   };
 }

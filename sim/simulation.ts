@@ -696,6 +696,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         onMade: (artifact, id) => {
           byProduction.set(productionKey(artifact.kind, artifact.account, id), artifact as Artifact);
         },
+        ...(options.rpoHours !== undefined ? { rpoHours: options.rpoHours } : {}),
       })
     : undefined;
   const sharedViews = new Map<string, SourceView>();

@@ -50,15 +50,23 @@ export function toEc2Snapshot(s: Snapshot): Ec2Snapshot {
   };
 }
 
-/** An SDK image in the port's words: its backing snapshots in block device mapping order. */
+/**
+ * An SDK image in the port's words: its backing snapshots in block device
+ * mapping order, and its size, the sum of its EBS volumes' sizes, from the
+ * same mappings (no request of its own). Instance-store devices have no
+ * `Ebs` and count nothing; no EBS volume size at all is no size.
+ */
 export function toEc2Image(i: Image): Ec2Image {
   const created = i.CreationDate ? Date.parse(i.CreationDate) : Number.NaN;
+  const ebs = (i.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs ? [m.Ebs] : []));
+  const sizes = ebs.map((e) => e.VolumeSize).filter((size): size is number => size !== undefined);
   return {
     id: i.ImageId ?? '',
     name: i.Name ?? '',
     state: i.State ?? 'unknown',
     ...(Number.isNaN(created) ? {} : { createdAt: new Date(created).toISOString() }),
-    snapshotIds: (i.BlockDeviceMappings ?? []).map((m) => m.Ebs?.SnapshotId).filter((id): id is string => Boolean(id)),
+    snapshotIds: ebs.map((e) => e.SnapshotId).filter((id): id is string => Boolean(id)),
+    ...(sizes.length > 0 ? { sizeGiB: sizes.reduce((sum, size) => sum + size, 0) } : {}),
     tags: tagsOf(i.Tags),
   };
 }

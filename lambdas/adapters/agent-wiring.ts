@@ -49,6 +49,7 @@ export function agentDeps(
             clock,
             log,
             memory,
+            rpoHours: settings.rpoHours,
           }
         : undefined;
   return {
@@ -59,6 +60,8 @@ export function agentDeps(
     clock,
     log,
     memory,
+    // Each kind's RPO as configured: without it, the agents would age every original at half of 24 hours.
+    rpoHours: settings.rpoHours,
     ...(ec2Deps ? { ec2Deps } : {}),
   };
 }

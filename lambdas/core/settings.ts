@@ -109,7 +109,16 @@ export interface SourceSettings {
   /** Deleted this long after it was made even without a receipt, with an alarm. */
   readonly intermediateHorizonHours: number;
   readonly maxIntermediateSnapshots: number;
+  /**
+   * Each handled kind's RPO in hours (the config's `rpoHours`): an original
+   * that waited half of it for room goes before larger ones. A kind that is
+   * absent ages at half of the default 24 hours.
+   */
+  readonly rpoHours: { readonly [K in KindName]?: number };
 }
+
+/** The config's bound on `rpoHours` (31 days): a larger value here was not written by the stack. */
+const RpoHours = z.number().check(z.positive(), z.maximum(24 * 31));
 
 /** What every function of the backup account is told: where the vault is and what it is called. */
 const backupAccountShape = () => ({
@@ -147,6 +156,7 @@ const sourceEnvSchema = once(() =>
     BUNKER_INTERMEDIATE_RETENTION_HOURS: Count(0),
     BUNKER_INTERMEDIATE_HORIZON_HOURS: Count(1),
     BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: Count(1),
+    BUNKER_RPO_HOURS: Json(z.partialRecord(z.enum(KIND_NAMES), RpoHours)),
   }),
 );
 
@@ -205,6 +215,7 @@ export function sourceSettingsFromEnv(env: Record<string, string | undefined> = 
     intermediateRetentionHours: e.BUNKER_INTERMEDIATE_RETENTION_HOURS,
     intermediateHorizonHours: e.BUNKER_INTERMEDIATE_HORIZON_HOURS,
     maxIntermediateSnapshots: e.BUNKER_MAX_INTERMEDIATE_SNAPSHOTS,
+    rpoHours: e.BUNKER_RPO_HOURS,
   };
 }
 
@@ -221,6 +232,7 @@ export function sourceSettingsToEnv(s: SourceSettings): Record<string, string> {
     BUNKER_INTERMEDIATE_RETENTION_HOURS: String(s.intermediateRetentionHours),
     BUNKER_INTERMEDIATE_HORIZON_HOURS: String(s.intermediateHorizonHours),
     BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: String(s.maxIntermediateSnapshots),
+    BUNKER_RPO_HOURS: JSON.stringify(s.rpoHours),
   };
 }
 

@@ -84,9 +84,12 @@ export function sourceSettings(
   partition = 'aws',
 ): SourceSettings {
   const scopes: { [K in KindName]?: ScopeSetting } = {};
+  const rpoHours: { [K in KindName]?: number } = {};
   for (const kind of ALL_KINDS) {
     const policy = config.artifacts[kind.configKey];
-    if (policy.enabled && AGENT_KINDS.includes(kind.name)) scopes[kind.name] = policy.scope;
+    if (!policy.enabled || !AGENT_KINDS.includes(kind.name)) continue;
+    scopes[kind.name] = policy.scope;
+    rpoHours[kind.name] = policy.rpoHours;
   }
   return {
     prefix: config.name,
@@ -100,6 +103,7 @@ export function sourceSettings(
     intermediateRetentionHours: config.sourceAgent.intermediateRetentionHours,
     intermediateHorizonHours: config.sourceAgent.intermediateHorizonHours,
     maxIntermediateSnapshots: config.sourceAgent.maxIntermediateSnapshots,
+    rpoHours,
   };
 }
 

@@ -4,10 +4,18 @@
  * any original that waited half its RPO before the others, so a small
  * snapshot is never starved by a stream of large ones. For every snapshot
  * kind: the RDS agent (DB and cluster snapshots share its code), EBS
- * snapshots, and AMIs (no size reported: oldest first).
+ * snapshots, and AMIs (sized by the sum of their block devices' volumes).
  */
 import { describe, expect, it } from 'vitest';
-import { processEbsSnapshot, recordEc2Receipt, type Ec2AgentDeps } from '../../lambdas/core/agent/ec2-agent';
+import { toEc2Image } from '../../lambdas/adapters/agent-ec2';
+import { agentDeps } from '../../lambdas/adapters/agent-wiring';
+import {
+  processEbsSnapshot,
+  processImage,
+  recordEc2Receipt,
+  TAG_SOURCE_IMAGE,
+  type Ec2AgentDeps,
+} from '../../lambdas/core/agent/ec2-agent';
 import { AgentMemory, agingMsOf, releaseOrder, releasing } from '../../lambdas/core/agent/memory';
 import { TAG_INTERMEDIATE_OF } from '../../lambdas/core/rds-source-agent';
 import { intermediateSnapshotId } from '../../lambdas/core/names';
@@ -85,7 +93,7 @@ describe('releaseOrder', () => {
     expect(ids([...releasing(originals, (o) => o, NOW, 12 * HOUR)])).toEqual(['old', 'b', 'c', 'a']);
   });
 
-  it('keeps the given order for originals of unknown size and age (an AMI reports no size)', () => {
+  it('keeps the given order for originals of unknown size and age', () => {
     const originals = [{ id: 'x' }, { id: 'y', takenAt: NOW - 2 * HOUR }, { id: 'z', takenAt: NOW - 1 * HOUR }];
 
     expect(ids(releaseOrder(originals, (o) => o, NOW, 12 * HOUR))).toEqual(['y', 'z', 'x']);
@@ -195,6 +203,7 @@ describe('the EC2 agent releases its waiting EBS snapshots largest first', () =>
       intermediateRetentionHours: 24,
       intermediateHorizonHours: 24 * 14,
       maxIntermediateSnapshots: 1,
+      rpoHours: {},
     };
     const silent: Log = { info: () => {}, warn: () => {}, error: () => {} };
     const ec2 = world.sourceEc2(SOURCE, REGION);
@@ -246,5 +255,110 @@ describe('the EC2 agent releases its waiting EBS snapshots largest first', () =>
     await a.confirm(first.id, { ...a.deps, memory: new AgentMemory() });
 
     expect(await a.copied()).toEqual([first.id, big.id]);
+  });
+});
+
+describe('the EC2 agent releases its waiting AMIs largest first', () => {
+  /** An agent with AMIs in scope and room for one intermediate image. */
+  function amiAgent() {
+    const clock = new ManualClock(T0);
+    const world = new MemoryEc2World({ clock, snapshotCopyMs: COPY_MS, imageCopyMs: COPY_MS });
+    const publisher = new MemoryPublisher({});
+    const settings: SourceSettings = {
+      prefix: 'bunker',
+      partition: 'aws',
+      backupAccount: BACKUP,
+      sourceAccount: SOURCE,
+      sourceRegion: REGION,
+      shareKeyArn: world.createKey(SOURCE, REGION, 'bunker-share', [BACKUP]),
+      intakeTopicArn: topicOf(SOURCE),
+      scopes: { ami: BY_TAG },
+      intermediateRetentionHours: 24,
+      intermediateHorizonHours: 24 * 14,
+      maxIntermediateSnapshots: 1,
+      rpoHours: { ami: 24 },
+    };
+    const silent: Log = { info: () => {}, warn: () => {}, error: () => {} };
+    const ec2 = world.sourceEc2(SOURCE, REGION);
+    const deps: Ec2AgentDeps = { settings, ec2, publisher: publisher.topic(topicOf(SOURCE)), clock, log: silent };
+    /** An in-scope image with one block device per size, each from a snapshot of a volume that size. */
+    const image = (name: string, sizes: number[], createdAt?: Date) =>
+      world.addImage(SOURCE, REGION, {
+        name,
+        snapshotIds: sizes.map(
+          (sizeGiB) => world.addSnapshot(SOURCE, REGION, { volumeId: world.addVolume(SOURCE, REGION, { sizeGiB }) }).id,
+        ),
+        tags: IN_SCOPE,
+        ...(createdAt ? { createdAt } : {}),
+      });
+    /** The production images CopyImage was asked to copy, in order. */
+    const copied = () => world.copies.filter((c) => c.kind === 'image').map((c) => c.sourceId);
+    const confirm = async (production: string) => {
+      clock.advance(COPY_MS);
+      const [intermediate] = (await ec2.listImages()).filter((i) => i.tags[TAG_SOURCE_IMAGE] === production);
+      await processImage(intermediate.id, deps);
+      await recordEc2Receipt(receiptFor('ami', intermediate.id, clock.now()), deps);
+    };
+    return { deps, image, copied, confirm };
+  }
+
+  it('starts the deferred images largest by the sum of their volumes first, an aged small one before them', async () => {
+    const a = amiAgent();
+    const first = a.image('first', [8]);
+    expect(await processImage(first.id, a.deps)).toBe('rekeying');
+    const small = a.image('small', [8, 2], ago(90));
+    const big = a.image('big', [8, 500, 500], ago(30));
+    const mid = a.image('mid', [8, 200], ago(60));
+    const oldSmall = a.image('old-small', [4], new Date(Date.parse(T0) - 13 * HOUR));
+    for (const i of [small, big, mid, oldSmall]) expect(await processImage(i.id, a.deps)).toBe('waiting-for-room');
+
+    await a.confirm(first.id);
+    await a.confirm(oldSmall.id);
+    await a.confirm(big.id);
+    await a.confirm(mid.id);
+
+    expect(a.copied()).toEqual([first.id, oldSmall.id, big.id, mid.id, small.id]);
+  });
+});
+
+describe("the handler's wiring", () => {
+  it('gives both agents the RPOs its settings name', () => {
+    const settings: SourceSettings = {
+      prefix: 'bunker',
+      partition: 'aws',
+      backupAccount: BACKUP,
+      sourceAccount: SOURCE,
+      sourceRegion: REGION,
+      shareKeyArn: `arn:aws:kms:${REGION}:${SOURCE}:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0`,
+      intakeTopicArn: topicOf(SOURCE),
+      scopes: { 'rds-snapshot': BY_TAG, ami: BY_TAG },
+      intermediateRetentionHours: 24,
+      intermediateHorizonHours: 24 * 14,
+      maxIntermediateSnapshots: 20,
+      rpoHours: { 'rds-snapshot': 6, ami: 48 },
+    };
+    const silent: Log = { info: () => {}, warn: () => {}, error: () => {} };
+
+    const deps = agentDeps(settings, { region: REGION }, silent);
+
+    expect(deps.rpoHours).toEqual({ 'rds-snapshot': 6, ami: 48 });
+    expect(deps.ec2Deps?.rpoHours).toEqual({ 'rds-snapshot': 6, ami: 48 });
+  });
+});
+
+describe("an AMI's size, from the DescribeImages answer the agent already has", () => {
+  it('sums its EBS volumes, an instance-store device counting nothing, and is unknown with no EBS size', () => {
+    const image = (BlockDeviceMappings: object[]) =>
+      toEc2Image({ ImageId: 'ami-0123456789abcdef0', Name: 'orders-server', BlockDeviceMappings });
+
+    const sized = image([
+      { DeviceName: '/dev/xvda', Ebs: { SnapshotId: 'snap-0a', VolumeSize: 8 } },
+      { DeviceName: '/dev/xvdb', Ebs: { VolumeSize: 100 } },
+      { DeviceName: '/dev/sdc', VirtualName: 'ephemeral0' },
+    ]);
+    const unsized = image([{ DeviceName: '/dev/sdb', VirtualName: 'ephemeral0' }]);
+
+    expect(sized).toMatchObject({ snapshotIds: ['snap-0a'], sizeGiB: 108 });
+    expect(unsized).not.toHaveProperty('sizeGiB');
   });
 });

@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BunkerError } from '../../lambdas/core/errors';
 import { ConfigError, formatConfigIssues, formatPath, loadConfig, parseConfig } from '../../lib/config/load';
-import { immutabilitySettings, pullSchedules, pullSettings, vaultRetentionDays } from '../../lib/config/runtime';
+import {
+  immutabilitySettings,
+  pullSchedules,
+  pullSettings,
+  sourceSettings,
+  vaultRetentionDays,
+} from '../../lib/config/runtime';
 import { ARTIFACT_KINDS, configJsonSchema, DEFAULT_SCOPE, inactiveSettings } from '../../lib/config/schema';
 
 const repoFile = (name: string) => fileURLToPath(new URL(`../../${name}`, import.meta.url));
@@ -578,6 +584,23 @@ describe('inactiveSettings', () => {
 
   it('says nothing when no kind is enabled', () => {
     expect(inactiveSettings(parseConfig(minimalDocument()))).toEqual([]);
+  });
+});
+
+describe('the source agent’s settings', () => {
+  it('give the agent the RPO of each enabled kind it handles, and no other', () => {
+    const document = minimalDocument();
+    document.artifacts = {
+      rds: { enabled: true, rpoHours: 6 },
+      aurora: { enabled: false, rpoHours: 2 },
+      ebs: { enabled: true },
+      ami: { enabled: true, rpoHours: 0.5 },
+      ssm: { enabled: true, rpoHours: 1 },
+    };
+
+    const settings = sourceSettings(parseConfig(document), SOURCE_A, 'eu-west-1', 'arn:aws:kms:eu-west-1:x:key/k');
+
+    expect(settings.rpoHours).toEqual({ 'rds-snapshot': 6, 'ebs-snapshot': 24, ami: 0.5 });
   });
 });
 

@@ -92,6 +92,7 @@ function ec2Fixture(options: FixtureOptions = {}) {
     intermediateRetentionHours: options.retentionHours ?? 24,
     intermediateHorizonHours: options.horizonHours ?? 24 * 14,
     maxIntermediateSnapshots: options.maxIntermediates ?? 10,
+    rpoHours: {},
   });
   const ec2 = world.sourceEc2(SOURCE, REGION);
   const topic = publisher.topic(topicOf(SOURCE));
@@ -522,6 +523,7 @@ describe('processImage', () => {
       state: 'available',
       createdAt: AT_T0,
       snapshotIds: [expect.stringMatching(/^snap-/), expect.stringMatching(/^snap-/)],
+      sizeGiB: 28,
       tags: {
         backup: 'daily',
         Name: 'orders-server',

@@ -47,6 +47,7 @@ describe('the description of an intermediate', () => {
         intermediateRetentionHours: 24,
         intermediateHorizonHours: 336,
         maxIntermediateSnapshots: 10,
+        rpoHours: {},
       },
       ec2,
       publisher: new MemoryPublisher().topic(topicOf(SOURCE)),

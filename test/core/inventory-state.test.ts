@@ -371,6 +371,7 @@ describe('source agent settings', () => {
     intermediateRetentionHours: 72,
     intermediateHorizonHours: 336,
     maxIntermediateSnapshots: 20,
+    rpoHours: { 'rds-snapshot': 6, ami: 0.5 },
   };
 
   it.each([
@@ -381,6 +382,16 @@ describe('source agent settings', () => {
     const withScope: SourceSettings = { ...settings, scopes: { 'rds-snapshot': scope } };
 
     expect(sourceSettingsFromEnv(sourceSettingsToEnv(withScope))).toEqual(withScope);
+  });
+
+  it('reads each kind’s RPO from BUNKER_RPO_HOURS, fractions of an hour included', () => {
+    const env = {
+      ...sourceSettingsToEnv(settings),
+      BUNKER_RPO_HOURS: '{"rds-snapshot":6,"ami":0.5,"ebs-snapshot":744}',
+    };
+
+    expect(sourceSettingsFromEnv(env).rpoHours).toEqual({ 'rds-snapshot': 6, ami: 0.5, 'ebs-snapshot': 744 });
+    expect(sourceSettingsToEnv(settings).BUNKER_RPO_HOURS).toBe('{"rds-snapshot":6,"ami":0.5}');
   });
 
   it.each(Object.keys(sourceSettingsToEnv(settings)))('names %s when it is missing', (name) => {
@@ -401,6 +412,13 @@ describe('source agent settings', () => {
     { name: 'BUNKER_INTERMEDIATE_RETENTION_HOURS', value: '-1' },
     { name: 'BUNKER_INTERMEDIATE_HORIZON_HOURS', value: '0' },
     { name: 'BUNKER_MAX_INTERMEDIATE_SNAPSHOTS', value: 'many' },
+    { name: 'BUNKER_RPO_HOURS', value: '{"rds-snapshot":' },
+    { name: 'BUNKER_RPO_HOURS', value: '{"rds-snapshot":0}' },
+    { name: 'BUNKER_RPO_HOURS', value: '{"rds-snapshot":-6}' },
+    { name: 'BUNKER_RPO_HOURS', value: '{"rds-snapshot":"24"}' },
+    { name: 'BUNKER_RPO_HOURS', value: '{"rds-snapshot":745}' },
+    { name: 'BUNKER_RPO_HOURS', value: '{"ssm-parameter":24}' },
+    { name: 'BUNKER_RPO_HOURS', value: '[24]' },
   ])('names $name when it is $value', ({ name, value }) => {
     const env = { ...sourceSettingsToEnv(settings), [name]: value };
 

@@ -81,6 +81,7 @@ async function sourceAgent(source: Ec2Account, backup: Ec2Account) {
       intermediateRetentionHours: 24,
       intermediateHorizonHours: 24 * 14,
       maxIntermediateSnapshots: 10,
+      rpoHours: { 'ebs-snapshot': 24, ami: 24 },
     },
     ec2: new AgentEc2(client, { region: REGION, account: source.id }),
     publisher: { publish: async (notification) => void published.push(notification) },

@@ -413,7 +413,7 @@ describe.each([
       snapshotTags: { 'bunker:intermediate': 'true', 'bunker:source-image': sourceId },
     });
 
-    it('describes an own image with its name, state, creation date, backing snapshots in order and tags', async () => {
+    it('describes an own image with its name, state, creation date, backing snapshots in order, size and tags', async () => {
       const h = await harness();
       const { imageId, root, data } = await ordersServer(h, { backup: 'daily', Name: 'orders' });
 
@@ -425,10 +425,32 @@ describe.each([
         state: 'available',
         createdAt: expect.stringMatching(ISO),
         snapshotIds: [root, data],
+        sizeGiB: 28,
         tags: { backup: 'daily', Name: 'orders' },
       });
       expect(Math.abs(Date.parse(image?.createdAt ?? '') - h.now())).toBeLessThan(60_000);
       expect(imageId).toMatch(IMAGE_ID);
+    });
+
+    it('sizes an image by the sum of its two volumes, in a listing and on its copy as in a describe', async () => {
+      const h = await harness();
+      const shareKey = await h.key();
+      const { imageId } = await ordersServer(h);
+      const root = await h.snapshot(await h.volume({ key: 'default', sizeGiB: 30 }));
+      const billing = await h.image('billing-server', [root]);
+
+      const copyId = await h.port.copyImage(imageCopy(imageId, shareKey));
+      await h.settle();
+
+      const listed = new Map((await h.port.listImages()).map((i) => [i.id, i.sizeGiB]));
+      expect(listed).toEqual(
+        new Map([
+          [imageId, 28],
+          [billing, 30],
+          [copyId, 28],
+        ]),
+      );
+      expect((await h.port.describeImage(copyId))?.sizeGiB).toBe(28);
     });
 
     it('answers undefined for an image that does not exist, once deregistered, and for another account’s even when shared with this one', async () => {

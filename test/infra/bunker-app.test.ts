@@ -742,6 +742,18 @@ describe('the source stacks', () => {
     }
   });
 
+  it("tell the agent each enabled kind's RPO, which it ages waiting originals by", () => {
+    for (const { key, template } of each()) {
+      const agents = resourcesOf(template, 'AWS::Lambda::Function')
+        .map(([, fn]) => (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables)
+        .filter((variables) => variables.POWERTOOLS_SERVICE_NAME === 'bunker-source-agent');
+      expect(
+        agents.map((variables) => variables.BUNKER_RPO_HOURS),
+        key,
+      ).toEqual(['{"rds-snapshot":24,"aurora-cluster-snapshot":24,"ebs-snapshot":24,"ami":24}']);
+    }
+  });
+
   it('wake the agent on snapshot events and every hour', () => {
     for (const { key, template } of each()) {
       const rules = resourcesOf(template, 'AWS::Events::Rule').map(([, rule]) => rule.Properties ?? {});

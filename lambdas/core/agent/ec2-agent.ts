@@ -336,7 +336,7 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
   const room = () => pending.count < deps.settings.maxIntermediateSnapshots && !quotaFull(memory, now);
   const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
   // The deferred originals (judged in scope) and the count's candidates (not judged yet) in one order: largest
-  // first (an AMI reports no size: oldest first), and any that waited half its RPO before them.
+  // first (an AMI's size is its block devices' sum), and any that waited half its RPO before them.
   const waiting = releasing(
     [
       ...[...memory.deferred.values()].map((original) => ({ original, deferred: true as const })),
@@ -398,8 +398,8 @@ async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Pr
 
 /**
  * What the release order reads of an EBS snapshot or an AMI: its size (an
- * AMI's only when the port reports one) and when it was taken, from the
- * describe or listing that found it.
+ * AMI's is the sum of its block devices' volume sizes) and when it was
+ * taken, from the describe or listing that found it.
  */
 const releasable = readOnce((original: Ec2Snapshot | Ec2Image): Releasable => {
   const taken = 'snapshotIds' in original ? original.createdAt : original.startTime;

@@ -175,7 +175,7 @@ export function agingMsOf(rpoHours: number | undefined): number {
 
 /** What the release order reads of an original: what the agent's describe or listing already gave. */
 export interface Releasable {
-  /** Its size, when AWS reports one (an AMI has none). */
+  /** Its size, when AWS reports one (an AMI's: the sum of its block devices' volume sizes). */
   readonly sizeGiB?: number;
   /** When production took it (ms); unknown counts as new. */
   readonly takenAt?: number;

@@ -332,6 +332,7 @@ export function agentFixture(options: AgentFixtureOptions = {}): AgentFixture {
     intermediateRetentionHours: options.retentionHours ?? 24,
     intermediateHorizonHours: options.horizonHours ?? 24 * 14,
     maxIntermediateSnapshots: options.maxIntermediates ?? 10,
+    rpoHours: { 'rds-snapshot': 24 },
   };
   const deps = memoryAgentDeps({ world, publisher, clock, settings });
   const announce = async (id: string) => {
