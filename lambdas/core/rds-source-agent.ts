@@ -30,7 +30,7 @@ import {
   TAG_BACKLOG,
   worthTrying,
 } from './agent/memory';
-import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
+import { intermediateFate, retainedUntil, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
 import { memo, scopeCacheOf } from './agent/scope-cache';
 import { CopyQuotaExceededError } from './errors';
 import { sameKmsKey } from './keys';
@@ -176,12 +176,6 @@ export function awaitsVault(snapshot: RdsSnapshot): boolean {
 }
 
 const HOUR_MS = 3_600_000;
-
-/** When a confirmed intermediate may go: `intermediateRetentionHours` after its receipt. */
-function retainedUntil(copiedAt: string, deps: AgentDeps): number {
-  const at = Date.parse(copiedAt);
-  return (Number.isNaN(at) ? deps.clock.now().getTime() : at) + deps.settings.intermediateRetentionHours * HOUR_MS;
-}
 
 /**
  * The intermediates of the kind that await the vault, counted by a listing
@@ -517,7 +511,7 @@ export async function recordReceipt(receipt: Receipt, deps: AgentDeps): Promise<
   // It blocks no more: its place under the cap goes to a deferred original now, not after its retention.
   if (memory.pending && awaitsVault(snapshot)) memory.pending.count = Math.max(0, memory.pending.count - 1);
   memory.unannounced.delete(snapshot.id);
-  memory.retained.set(snapshot.id, retainedUntil(receipt.copiedAt, deps));
+  memory.retained.set(snapshot.id, retainedUntil(receipt.copiedAt, deps.clock.now().getTime(), deps.settings));
   await housekeeping(deps, flavour, 'room');
   return 'recorded';
 }

@@ -65,7 +65,7 @@ import {
   TAG_BACKLOG,
   worthTrying,
 } from './memory';
-import { type IntermediateFate, intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
+import { type IntermediateFate, intermediateFate, retainedUntil, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
 import { memo, scopeCacheOf } from './scope-cache';
 
 export type { AgentStep, AgentSweepSummary, ReceiptStep } from '../rds-source-agent';
@@ -215,12 +215,6 @@ function memoryOf(kind: 'ami', deps: Ec2AgentDeps): KindMemory<Ec2Image>;
 function memoryOf(kind: Ec2Kind, deps: Ec2AgentDeps): KindMemory<DeferredSnapshot | Ec2Image, Ec2Snapshot | Ec2Image>;
 function memoryOf(kind: Ec2Kind, deps: Ec2AgentDeps): KindMemory<DeferredSnapshot | Ec2Image, Ec2Snapshot | Ec2Image> {
   return agentMemory(deps.memory, deps.ec2).of(kind);
-}
-
-/** When a confirmed intermediate may go: `intermediateRetentionHours` after its receipt. */
-function retainedUntil(copiedAt: string, deps: Ec2AgentDeps): number {
-  const at = Date.parse(copiedAt);
-  return (Number.isNaN(at) ? deps.clock.now().getTime() : at) + deps.settings.intermediateRetentionHours * HOUR_MS;
 }
 
 /**
@@ -1114,7 +1108,7 @@ async function markCopied(
   // It blocks no more: its place under the cap goes to a deferred original now, not after its retention.
   if (memory.pending) memory.pending.count = Math.max(0, memory.pending.count - 1);
   memory.unannounced.delete(id);
-  memory.retained.set(id, retainedUntil(copiedAt, deps));
+  memory.retained.set(id, retainedUntil(copiedAt, deps.clock.now().getTime(), deps.settings));
   await housekeeping(kind, deps, 'room');
   return 'recorded';
 }

@@ -37,3 +37,9 @@ export function intermediateFate(
   if (nowMs - createdAtMs >= settings.intermediateHorizonHours * HOUR) return 'delete-past-horizon';
   return 'keep';
 }
+
+/** When a confirmed intermediate may go: `intermediateRetentionHours` after its receipt (or after now, if unreadable). */
+export function retainedUntil(copiedAt: string, nowMs: number, settings: RetentionSettings): number {
+  const at = Date.parse(copiedAt);
+  return (Number.isNaN(at) ? nowMs : at) + settings.intermediateRetentionHours * HOUR;
+}
