@@ -64,7 +64,7 @@ import {
   startFunctionHost,
 } from '../support/function-host';
 import { boto3 } from './support/boto3';
-import { recordCopy } from './support/drill-records';
+import { DRILL_LEFTOVERS_SCRIPT, recordCopy } from './support/drill-records';
 import { bunkerConfig } from './support/bunker';
 
 const endpoint = emulatorEndpoint();
@@ -76,18 +76,6 @@ const config = bunkerConfig(backup, [source], {
   alerts: { allowNoEmail: true },
   drills: { concurrency: 2 },
 });
-
-/** Everything a drill could leave behind in the backup account. */
-const LIST_SCRIPT = `
-rds = client('rds'); ec2 = client('ec2')
-out({
-  'dbInstances': sorted(i['DBInstanceIdentifier'] for i in rds.describe_db_instances()['DBInstances']),
-  'dbClusters': sorted(c['DBClusterIdentifier'] for c in rds.describe_db_clusters()['DBClusters']),
-  'volumes': sorted(v['VolumeId'] for v in ec2.describe_volumes()['Volumes']),
-  'instances': sorted(i['InstanceId'] for r in ec2.describe_instances()['Reservations'] for i in r['Instances']
-                      if i['State']['Name'] != 'terminated'),
-})
-`;
 
 /** After the run: the drill items of the inventory table, the state machine's executions and the states the newest went through. */
 const AFTER_RUN_SCRIPT = `
@@ -309,7 +297,7 @@ beforeAll(async () => {
   unbridge = await bridgeLambda(endpoint, backup, host, { waitScale: 0.001 });
   await Promise.all([deployDrills(), makeCopies()]);
 
-  before = await boto3<Listing>(endpoint, backup, LIST_SCRIPT);
+  before = await boto3<Listing>(endpoint, backup, DRILL_LEFTOVERS_SCRIPT);
   context = await localContext(endpoint, backup, REGION, TEST_ROLE_NAME);
   output = [];
   exit = await drillOnAws(config, context, {}, (line) => output.push(line), { pollSeconds: 0.2 });
@@ -431,6 +419,6 @@ describe("bunker drill through the drill state machine (launcher: moto's ASL int
   });
 
   it('leaves nothing behind', async () => {
-    expect(await boto3<Listing>(endpoint, backup, LIST_SCRIPT)).toEqual(before);
+    expect(await boto3<Listing>(endpoint, backup, DRILL_LEFTOVERS_SCRIPT)).toEqual(before);
   });
 });

@@ -55,7 +55,7 @@ import { clientConfig, DEFAULT_TEST_REGION, freshAccountId, TEST_ROLE_NAME } fro
 import { createDrillPlace } from '../support/drill-place';
 import { emulatorEndpoint } from '../support/emulator';
 import { boto3 } from './support/boto3';
-import { recordCopy } from './support/drill-records';
+import { DRILL_LEFTOVERS_SCRIPT, recordCopy } from './support/drill-records';
 import { bunkerConfig } from './support/bunker';
 import { createPullVault, type PullVault } from './support/pull';
 
@@ -66,18 +66,6 @@ const source = freshAccountId();
 const config = bunkerConfig(backup, [source], {
   artifacts: { rds: { enabled: true }, aurora: { enabled: true }, ebs: { enabled: true }, ami: { enabled: true } },
 });
-
-/** Everything a drill could leave behind, listed by boto3 in the backup account. */
-const LIST_SCRIPT = `
-rds = client('rds'); ec2 = client('ec2')
-out({
-  'dbInstances': sorted(i['DBInstanceIdentifier'] for i in rds.describe_db_instances()['DBInstances']),
-  'dbClusters': sorted(c['DBClusterIdentifier'] for c in rds.describe_db_clusters()['DBClusters']),
-  'volumes': sorted(v['VolumeId'] for v in ec2.describe_volumes()['Volumes']),
-  'instances': sorted(i['InstanceId'] for r in ec2.describe_instances()['Reservations'] for i in r['Instances']
-                      if i['State']['Name'] != 'terminated'),
-})
-`;
 
 /** The drill items of the inventory table, read by boto3. */
 const RESULTS_SCRIPT = `
@@ -248,7 +236,7 @@ beforeAll(async () => {
   await record('ami', ImageId ?? '', 'web-server', image.ImageId ?? '', { sizeGiB: 8 });
   for (const client of [rds, ec2, kms, sns, sqs]) client.destroy();
 
-  before = await boto3<Listing>(endpoint, backup, LIST_SCRIPT);
+  before = await boto3<Listing>(endpoint, backup, DRILL_LEFTOVERS_SCRIPT);
   output = [];
   const context = await localContext(endpoint, backup, REGION, TEST_ROLE_NAME);
   exit = await drillOnEmulator(config, context, {}, (line) => output.push(line));
@@ -382,7 +370,7 @@ describe('bunker drill on the emulator', () => {
   });
 
   it('leaves nothing behind: the same instances, clusters, volumes and running instances as before', async () => {
-    expect(await boto3<Listing>(endpoint, backup, LIST_SCRIPT)).toEqual(before);
+    expect(await boto3<Listing>(endpoint, backup, DRILL_LEFTOVERS_SCRIPT)).toEqual(before);
   });
 
   it('names and tags what a drill makes as the vault stack scopes its rights, and reports the listener as its endpoint (launcher: engine greeting)', async () => {
@@ -458,7 +446,7 @@ out({
     expect(await rdsDrill.tearDown(rdsHandle)).toBe(true);
     expect(await ebsDrill.tearDown(ebsHandle)).toBe(true);
     expect(await rdsDrill.tearDown(rdsHandle)).toBe(true);
-    expect(await boto3<Listing>(endpoint, backup, LIST_SCRIPT)).toEqual(before);
+    expect(await boto3<Listing>(endpoint, backup, DRILL_LEFTOVERS_SCRIPT)).toEqual(before);
     rds.destroy();
     ec2.destroy();
   });

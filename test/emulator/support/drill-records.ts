@@ -50,3 +50,15 @@ export async function recordCopy(
     dynamo.destroy();
   }
 }
+
+/** A boto3 script (for `boto3()`) listing everything a drill could leave behind in the backup account. */
+export const DRILL_LEFTOVERS_SCRIPT = `
+rds = client('rds'); ec2 = client('ec2')
+out({
+  'dbInstances': sorted(i['DBInstanceIdentifier'] for i in rds.describe_db_instances()['DBInstances']),
+  'dbClusters': sorted(c['DBClusterIdentifier'] for c in rds.describe_db_clusters()['DBClusters']),
+  'volumes': sorted(v['VolumeId'] for v in ec2.describe_volumes()['Volumes']),
+  'instances': sorted(i['InstanceId'] for r in ec2.describe_instances()['Reservations'] for i in r['Instances']
+                      if i['State']['Name'] != 'terminated'),
+})
+`;
