@@ -6,9 +6,12 @@
  * Against AWS it starts the vault's drill state machine (`<name>-drill`)
  * and follows it: a restore outlasts any one process, and the state
  * machine finishes the drill (and tears it down) even if this command is
- * stopped. It reads progress from the execution's history (the Plan and
- * Advance states' outputs are the drills' states: identifiers and phases,
- * never a value) and the results from the drill log, the record of truth.
+ * stopped. Each drill runs as a child execution of the run's distributed
+ * Map (so no run outgrows one execution's 25,000 history events): the plan
+ * is in the run's history (the Plan state's output), each drill's progress
+ * in its child's (the Advance states' outputs), found by listing the Map
+ * Run's executions; both are the drills' states, identifiers and phases,
+ * never a value. The results come from the drill log, the record of truth.
  * Against the emulator (`--endpoint`) it runs the same plan and steps
  * in-process with the same modules, since the emulator runs no Lambda code
  * and restores there are instant. (The AWS path itself is proven on the
@@ -22,8 +25,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   DescribeExecutionCommand,
+  type ExecutionListItem,
   type HistoryEvent,
   paginateGetExecutionHistory,
+  paginateListExecutions,
   SFNClient,
   StartExecutionCommand,
   StateMachineDoesNotExist,
@@ -214,31 +219,41 @@ const isDrillState = (value: unknown): value is DrillState =>
   typeof value === 'object' && value !== null && typeof (value as DrillState).drillId === 'string';
 
 /**
- * What an execution of the drill state machine has done, read from its
- * history: the plan (the Plan state's output), each drill's latest state
- * (the Advance state's outputs), and the drills whose step failed (caught
- * into "Drill step failed"). The history carries the states' outputs: the
- * drills' identifiers and phases, never a value.
+ * What a run of the drill state machine has done, read from the histories
+ * of the run and of its drills' child executions: the plan (the Plan
+ * state's output, in the run's), the Map Run the drills run in (its
+ * MapRunStarted event), each drill's latest state (the Advance state's
+ * outputs, in the drill's child execution) and the drills whose step
+ * failed (caught into "Drill step failed"). The histories carry the
+ * states' outputs: the drills' identifiers and phases, never a value.
  */
 export class ExecutionProgress {
   /** Drill ids in plan order, once the plan is known. */
   planned?: readonly string[];
+  /** The Map Run whose child executions are the drills, once it has started. */
+  mapRunArn?: string;
   readonly drills = new Map<string, DrillState>();
   /** Drills whose step failed (a function error, caught): they did not finish. */
   readonly stepFailed = new Set<string>();
-  /** Events seen so far, by id: the history is read again from its newest end at each poll. */
-  private seen = 0;
+  /** The newest event seen of each execution: its history is read again from its newest end at each poll. */
+  private readonly seen = new Map<string, number>();
 
-  get lastEventId(): number {
-    return this.seen;
+  /** The id of the newest event taken from `execution`'s history (0 before any). */
+  lastEventId(execution: string): number {
+    return this.seen.get(execution) ?? 0;
   }
 
-  /** Takes events (any order, repeats ignored) and returns the lines that say what changed. */
-  take(events: readonly HistoryEvent[], elapsedText: string): string[] {
+  /**
+   * Takes events of `execution` (the run or one drill's child; any order,
+   * repeats ignored) and returns the lines that say what changed.
+   */
+  take(execution: string, events: readonly HistoryEvent[], elapsedText: string): string[] {
     const lines: string[] = [];
-    const fresh = events.filter((e) => (e.id ?? 0) > this.seen).sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+    const last = this.lastEventId(execution);
+    const fresh = events.filter((e) => (e.id ?? 0) > last).sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
     for (const event of fresh) {
-      this.seen = Math.max(this.seen, event.id ?? 0);
+      this.seen.set(execution, Math.max(this.lastEventId(execution), event.id ?? 0));
+      if (event.mapRunStartedEventDetails?.mapRunArn) this.mapRunArn = event.mapRunStartedEventDetails.mapRunArn;
       const name = event.stateExitedEventDetails?.name;
       const output = outputOf(event);
       if (name === 'Plan' && output && Array.isArray((output as { drills?: unknown }).drills)) {
@@ -279,8 +294,9 @@ export class ExecutionProgress {
   }
 }
 
-/** Reads the events after `progress.lastEventId`, newest first, stopping at the first one already seen. */
+/** Reads the events of `executionArn` after `progress.lastEventId`, newest first, stopping at the first one already seen. */
 async function newEvents(sfn: SFNClient, executionArn: string, progress: ExecutionProgress): Promise<HistoryEvent[]> {
+  const seen = progress.lastEventId(executionArn);
   const events: HistoryEvent[] = [];
   for await (const page of paginateGetExecutionHistory(
     { client: sfn, pageSize: 1000 },
@@ -288,9 +304,22 @@ async function newEvents(sfn: SFNClient, executionArn: string, progress: Executi
   )) {
     const pageEvents = page.events ?? [];
     events.push(...pageEvents);
-    if (pageEvents.some((e) => (e.id ?? 0) <= progress.lastEventId)) break;
+    if (pageEvents.some((e) => (e.id ?? 0) <= seen)) break;
   }
   return events;
+}
+
+/**
+ * The drills' child executions of the Map Run, oldest first: each is read
+ * until it is seen ended (its history then holds its last event), and not
+ * again.
+ */
+async function childExecutions(sfn: SFNClient, mapRunArn: string): Promise<ExecutionListItem[]> {
+  const children: ExecutionListItem[] = [];
+  for await (const page of paginateListExecutions({ client: sfn, pageSize: 1000 }, { mapRunArn })) {
+    children.push(...(page.executions ?? []));
+  }
+  return children.sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0));
 }
 
 /** How often `bunker drill` reads the execution against AWS, and after how long without news it says it still waits. */
@@ -338,6 +367,8 @@ export async function drillOnAws(
     say(`Started ${executionArn}`);
     say('The state machine finishes every drill (and tears it down) even if this command is stopped.');
     const progress = new ExecutionProgress();
+    /** Drills' child executions seen ended and read to their end. */
+    const ended = new Set<string>();
     let status = 'RUNNING';
     let lastNews = Date.now();
     let described: { error?: string; cause?: string } = {};
@@ -346,7 +377,14 @@ export async function drillOnAws(
       const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
       status = execution.status ?? 'UNKNOWN';
       described = { error: execution.error, cause: execution.cause };
-      const lines = progress.take(await newEvents(sfn, executionArn, progress), elapsed(started));
+      const lines = progress.take(executionArn, await newEvents(sfn, executionArn, progress), elapsed(started));
+      // The children after the run: a run seen ended has no child left running, so its last poll reads them all.
+      for (const child of progress.mapRunArn ? await childExecutions(sfn, progress.mapRunArn) : []) {
+        const childArn = child.executionArn;
+        if (!childArn || ended.has(childArn)) continue;
+        if (child.status !== 'RUNNING') ended.add(childArn);
+        lines.push(...progress.take(childArn, await newEvents(sfn, childArn, progress), elapsed(started)));
+      }
       for (const line of lines) say(line);
       if (lines.length > 0) lastNews = Date.now();
       else if (status === 'RUNNING' && Date.now() - lastNews >= QUIET_SECONDS * 1000) {

@@ -73,6 +73,12 @@ export const drillResourcePattern = (prefix: string) => `${prefix}-drill-*`;
 export const DRILL_RUN_TIMEOUT = Duration.hours(12);
 /** When the freshness check runs: once a day, mid-day UTC, so each daily alarm period holds exactly one run. */
 export const DRILL_CHECK_SCHEDULE = 'cron(0 12 * * ? *)';
+/**
+ * The label of the drills' Map Run: each drill runs as a child execution
+ * `<prefix>-drill/<label>:<id>`, which is what the state machine's role may
+ * describe and stop.
+ */
+export const DRILL_MAP_LABEL = 'drill';
 /** How long the state machine waits when a step asked for no particular wait. */
 export const DEFAULT_WAIT_SECONDS = 60;
 
@@ -301,10 +307,12 @@ export class Drills extends Construct {
       .when(sfn.Condition.booleanEquals('$.done', true), finished)
       .when(sfn.Condition.isPresent('$.waitSeconds'), waitAsked)
       .otherwise(waitDefault);
-    const drills = new sfn.Map(this, 'Each drill', {
+    const drills = new sfn.DistributedMap(this, 'Each drill', {
       itemsPath: '$.drills',
       maxConcurrency: config.drills.concurrency,
-      comment: `At most ${config.drills.concurrency} restores at once (drills.concurrency)`,
+      comment: `At most ${config.drills.concurrency} restores at once (drills.concurrency), each its own execution`,
+      label: DRILL_MAP_LABEL,
+      mapExecutionType: sfn.StateMachineType.STANDARD,
       // The drills' final states are in the inventory; kept here, a full run's would pass the 256 KB state limit.
       resultPath: sfn.JsonPath.DISCARD,
     });
@@ -332,13 +340,29 @@ export class Drills extends Construct {
       logs: { destination: machineLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     this.stateMachine.node.addDependency(this.fn);
+    // The Map Run starts each drill as a child execution of this state machine, and describes and stops
+    // them. CDK's own policy for it names the parent's executions (`<name>:*`) and adds redrives, which
+    // nothing here does: in its place, this machine by name and its Map Run's children only.
+    this.stateMachine.node.tryRemoveChild('DistributedMapPolicy');
+    const statesArn = (resource: string) =>
+      `arn:${Aws.PARTITION}:states:${config.backup.region}:${config.backup.account}:${resource}`;
+    const childExecutions = statesArn(`execution:${place}/${DRILL_MAP_LABEL}:*`);
+    machineRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [statesArn(`stateMachine:${place}`)] }),
+    );
+    machineRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [childExecutions],
+      }),
+    );
     const machinePolicy = machineRole.node.tryFindChild('DefaultPolicy');
     if (machinePolicy) {
-      for (const finding of wildcardFindings(this, [], [`${functionArn}:*`, '*'])) {
+      for (const finding of wildcardFindings(this, [], [`${functionArn}:*`, '*', childExecutions])) {
         acknowledge(
           machinePolicy,
           `${NAG_PACK}-IAM5[${finding}]`,
-          'The drill function and its versions (granted by LambdaInvoke), and the log delivery and X-Ray actions of Step Functions logging and tracing, which have no resource-level permissions.',
+          "The drill function and its versions (granted by LambdaInvoke), the drills' child executions of this state machine's Map Run (named by Step Functions at run time), and the log delivery and X-Ray actions of Step Functions logging and tracing, which have no resource-level permissions.",
         );
       }
     }

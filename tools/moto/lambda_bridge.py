@@ -41,6 +41,14 @@ stand between the interpreter and the state machine's own account:
   the first).
 * ``GetExecutionHistory`` honours ``reverseOrder``, ``maxResults`` and
   ``nextToken`` (moto answered the whole history, oldest first).
+* A distributed Map's items run as child executions, as in AWS: each
+  ``<machine>/<label>:<uuid>``, with a history of its own (from
+  ``ExecutionStarted`` to ``ExecutionSucceeded`` or ``ExecutionFailed``)
+  that ``GetExecutionHistory`` and ``DescribeExecution`` answer, listed by
+  ``ListExecutions`` with ``mapRunArn``. (moto's interpreter ran each item
+  in the parent with an event log of its own that it then dropped, and
+  knew no ``mapRunArn`` in ``ListExecutions``.) Not done: stopping the
+  parent does not stop its children with ``ExecutionAborted``.
 
 ``DELETE`` with ``{"account"}`` switches it off again.
 """
@@ -68,6 +76,43 @@ _BRIDGES: dict[str, _Bridge] = {}
 _CALLER = threading.local()
 
 
+@dataclass
+class _Child:
+    """A distributed Map's child execution: what DescribeExecution and ListExecutions answer, and its history."""
+
+    account: str
+    arn: str
+    name: str
+    #: The Map Run's own state machine ARN, ``<machine>/<label>``, as AWS names a child's.
+    state_machine_arn: str
+    map_run_arn: str
+    input: str
+    start_date: Any
+    events: Any
+    status: str = "RUNNING"
+    stop_date: Any = None
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+    def described(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "executionArn": self.arn,
+            "name": self.name,
+            "stateMachineArn": self.state_machine_arn,
+            "mapRunArn": self.map_run_arn,
+            "status": self.status,
+            "startDate": self.start_date,
+        }
+        if self.stop_date is not None:
+            answer["stopDate"] = self.stop_date
+        return answer
+
+
+#: Child executions by ARN, in start order.
+_CHILDREN: dict[str, _Child] = {}
+
+
 def _bridged(account: str | None) -> _Bridge | None:
     return _BRIDGES.get(account or "")
 
@@ -79,6 +124,8 @@ def _set_bridge(request: Any, full_url: str, headers: Any) -> tuple[int, dict[st
         return 400, {}, json.dumps({"Error": "an account is required"})
     if request.method == "DELETE":
         _BRIDGES.pop(account, None)
+        for arn in [arn for arn, child in _CHILDREN.items() if child.account == account]:
+            _CHILDREN.pop(arn, None)
         return 200, {}, json.dumps({"account": account, "bridged": False})
     if request.method != "POST":
         return 400, {}, json.dumps({"Error": "POST {account, url, waitScale?} or DELETE {account}"})
@@ -118,10 +165,14 @@ def _patch_stepfunctions() -> None:
     original_history = sfn_responses.StepFunctionResponse.get_execution_history
 
     def get_execution_history(self: Any) -> Any:
-        result = original_history(self)
-        if not _bridged(self.current_account):
-            return result
-        events = list(result.result.get("events", []))
+        child = _CHILDREN.get(self._get_param("executionArn") or "")
+        if child is not None and child.account == self.current_account:
+            events = list(child.events.get_event_history())
+        else:
+            result = original_history(self)
+            if not _bridged(self.current_account):
+                return result
+            events = list(result.result.get("events", []))
         if self._get_param("reverseOrder"):
             events.reverse()
         start = int(self._get_param("nextToken") or 0)
@@ -133,6 +184,38 @@ def _patch_stepfunctions() -> None:
         return ActionResult(answer)
 
     sfn_responses.StepFunctionResponse.get_execution_history = get_execution_history  # type: ignore[method-assign]
+
+    original_describe = sfn_responses.StepFunctionResponse.describe_execution
+
+    def describe_execution(self: Any) -> Any:
+        child = _CHILDREN.get(self._get_param("executionArn") or "")
+        if child is None or child.account != self.current_account:
+            return original_describe(self)
+        answer = {**child.described(), "input": child.input}
+        for field in ("output", "error", "cause"):
+            if getattr(child, field) is not None:
+                answer[field] = getattr(child, field)
+        return ActionResult(answer)
+
+    sfn_responses.StepFunctionResponse.describe_execution = describe_execution  # type: ignore[method-assign]
+
+    original_list = sfn_responses.StepFunctionResponse.list_executions
+
+    def list_executions(self: Any) -> Any:
+        map_run_arn = self._get_param("mapRunArn")
+        if not map_run_arn or not _bridged(self.current_account):
+            return original_list(self)
+        status = self._get_param("statusFilter")
+        children = [
+            child.described()
+            for child in reversed(list(_CHILDREN.values()))
+            if child.map_run_arn == map_run_arn and child.account == self.current_account
+            if status is None or child.status == status
+        ]
+        # Newest first, as ListExecutions answers; a Map Run's few children fit one page.
+        return ActionResult({"executions": children})
+
+    sfn_responses.StepFunctionResponse.list_executions = list_executions  # type: ignore[method-assign]
 
 
 # --- The interpreter's Lambda tasks: this server, the execution's account ----
@@ -192,6 +275,97 @@ def _patch_interpreter() -> None:
         return None
 
     WaitFunction._eval_body = wait_body  # type: ignore[method-assign]
+
+    _patch_distributed_map()
+
+
+def _patch_distributed_map() -> None:
+    """Each item of a distributed Map of a bridged account runs as a child execution with its own history."""
+    import datetime
+
+    from moto.stepfunctions.parser.api import (
+        ExecutionFailedEventDetails,
+        ExecutionStartedEventDetails,
+        ExecutionSucceededEventDetails,
+        HistoryEventExecutionDataDetails,
+        HistoryEventType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (
+        DistributedItemProcessorWorker,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext, EventManager
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    original_eval_job = DistributedItemProcessorWorker._eval_job
+
+    def eval_job(self: Any, env: Any, job: Any) -> None:
+        details = env.aws_execution_details
+        if _bridged(details.account) is None:
+            return original_eval_job(self, env, job)
+        record = self._map_run_record
+        name = str(uuid.uuid4())
+        # arn:...:mapRun:<machine>/<label>:<run id> runs children arn:...:execution:<machine>/<label>:<child id>.
+        prefix = record.map_state_machine_arn.replace(":stateMachine:", ":execution:")
+        child = _Child(
+            account=details.account,
+            arn=f"{prefix}:{name}",
+            name=name,
+            state_machine_arn=record.map_state_machine_arn,
+            map_run_arn=record.map_run_arn,
+            input=to_json_str(job.job_input, separators=(",", ":")),
+            start_date=datetime.datetime.now(tz=datetime.timezone.utc),
+            events=EventManager(),
+        )
+        _CHILDREN[child.arn] = child
+        # The child's events go to its own history, from id 1, and not to the parent's.
+        env.event_manager = child.events
+        env.event_history_context = EventHistoryContext.of_program_start()
+        child.events.add_event(
+            context=env.event_history_context,
+            event_type=HistoryEventType.ExecutionStarted,
+            event_details=EventDetails(
+                executionStartedEventDetails=ExecutionStartedEventDetails(
+                    input=child.input,
+                    inputDetails=HistoryEventExecutionDataDetails(truncated=False),
+                    roleArn=details.role_arn,
+                )
+            ),
+            update_source_event_id=False,
+        )
+        try:
+            original_eval_job(self, env, job)
+        finally:
+            ended = env.program_state()
+            if isinstance(ended, ProgramEnded):
+                child.status, child.output = "SUCCEEDED", to_json_str(job.job_output, separators=(",", ":"))
+                child.events.add_event(
+                    context=env.event_history_context,
+                    event_type=HistoryEventType.ExecutionSucceeded,
+                    event_details=EventDetails(
+                        executionSucceededEventDetails=ExecutionSucceededEventDetails(
+                            output=child.output,
+                            outputDetails=HistoryEventExecutionDataDetails(truncated=False),
+                        )
+                    ),
+                )
+            else:
+                failure = (ended.error or {}) if isinstance(ended, ProgramError) else {}
+                child.status = "FAILED"
+                child.error, child.cause = failure.get("error"), failure.get("cause")
+                child.events.add_event(
+                    context=env.event_history_context,
+                    event_type=HistoryEventType.ExecutionFailed,
+                    event_details=EventDetails(
+                        executionFailedEventDetails=ExecutionFailedEventDetails(
+                            **{k: v for k, v in (("error", child.error), ("cause", child.cause)) if v}
+                        )
+                    ),
+                )
+            child.stop_date = datetime.datetime.now(tz=datetime.timezone.utc)
+
+    DistributedItemProcessorWorker._eval_job = eval_job  # type: ignore[method-assign]
 
 
 # --- Lambda Invoke: forwarded to the function host ---------------------------
