@@ -77,7 +77,11 @@ const config = bunkerConfig(backup, [source], {
   drills: { concurrency: 2 },
 });
 
-/** After the run: the drill items of the inventory table, the state machine's executions and the states the newest went through. */
+/**
+ * After the run: the drill items of the inventory table, the state machine's
+ * executions, the states the newest went through, and its Map Run's child
+ * executions (one per drill) with the states each went through.
+ */
 const AFTER_RUN_SCRIPT = `
 from boto3.dynamodb.types import TypeDeserializer
 d = TypeDeserializer()
@@ -86,25 +90,69 @@ sfn = client('stepfunctions')
 arn = sfn.list_state_machines()['stateMachines'][0]['stateMachineArn']
 runs = sfn.list_executions(stateMachineArn=arn)['executions']
 newest = sorted(runs, key=lambda r: r['startDate'])[-1]
-events = sfn.get_execution_history(executionArn=newest['executionArn'], maxResults=1000)['events']
+def history(execution):
+    return sfn.get_execution_history(executionArn=execution, maxResults=1000)['events']
+def lambda_tasks(events):
+    return sum(1 for e in events if e['type'] == 'TaskSucceeded' and e['taskSucceededEventDetails']['resourceType'] == 'lambda')
+def entered(events):
+    return [e['stateEnteredEventDetails']['name'] for e in events if 'stateEnteredEventDetails' in e]
+events = history(newest['executionArn'])
+map_run = [e['mapRunStartedEventDetails']['mapRunArn'] for e in events if e['type'] == 'MapRunStarted'][0]
+children = []
+for child in sorted(sfn.list_executions(mapRunArn=map_run)['executions'], key=lambda c: c['startDate']):
+    child_events = history(child['executionArn'])
+    described = sfn.describe_execution(executionArn=child['executionArn'])
+    children.append({
+        'arn': child['executionArn'],
+        'stateMachine': child['stateMachineArn'],
+        'status': child['status'],
+        'start': child['startDate'].timestamp(),
+        'stop': child['stopDate'].timestamp(),
+        'resource': json.loads(described['input'])['subject']['resource'],
+        'output': json.loads(described['output']),
+        'types': [child_events[0]['type'], child_events[-1]['type']],
+        'entered': entered(child_events),
+        'events': len(child_events),
+        'lambdaTasks': lambda_tasks(child_events),
+    })
 out({
   'results': [{k: d.deserialize(v) for k, v in item.items()} for item in items if 'drill' in item],
   'run': {
     'machine': arn,
     'statuses': sorted(r['status'] for r in runs),
-    'entered': [e['stateEnteredEventDetails']['name'] for e in events if 'stateEnteredEventDetails' in e],
+    'entered': entered(events),
     'output': json.loads(sfn.describe_execution(executionArn=newest['executionArn'])['output']),
-    'lambdaTasks': sum(1 for e in events if e['type'] == 'TaskSucceeded' and e['taskSucceededEventDetails']['resourceType'] == 'lambda'),
+    'events': len(events),
+    'lambdaTasks': lambda_tasks(events),
+    'mapRun': map_run,
+    'children': children,
   },
 })
 `;
+
+interface Child {
+  arn: string;
+  stateMachine: string;
+  status: string;
+  start: number;
+  stop: number;
+  resource: string;
+  output: DrillState;
+  types: string[];
+  entered: string[];
+  events: number;
+  lambdaTasks: number;
+}
 
 interface Run {
   machine: string;
   statuses: string[];
   entered: string[];
   output: { drills: DrillState[] };
+  events: number;
   lambdaTasks: number;
+  mapRun: string;
+  children: Child[];
 }
 
 interface Listing {
@@ -349,16 +397,46 @@ describe("bunker drill through the drill state machine (launcher: moto's ASL int
     ]);
   });
 
-  it('ran the template’s definition: Plan, then each drill through Advance and the waits, succeeded', () => {
+  it('ran the template’s definition: Plan, then the Map Run, in a history that does not grow with the drills', () => {
     expect(run.machine).toBe(`arn:aws:states:${REGION}:${backup}:stateMachine:bunker-drill`);
     expect(run.statuses).toEqual(['SUCCEEDED']);
-    expect(run.entered.slice(0, 3)).toEqual(['Mark plan', 'Plan', 'Each drill']);
-    expect(run.entered.filter((name) => name === 'Drill finished')).toHaveLength(4);
-    expect(run.entered).toContain('Wait as asked');
-    expect(run.lambdaTasks).toBe(invocations);
+    expect(run.entered).toEqual(['Mark plan', 'Plan', 'Each drill']);
+    expect(run.mapRun).toMatch(
+      new RegExp(`^arn:aws:states:${REGION}:${backup}:mapRun:bunker-drill/drill:[0-9a-f-]{36}$`),
+    );
+    // The plan's one Lambda task, and 15 events whatever the number of drills (165 for these 4 in one history before).
+    expect(run.lambdaTasks).toBe(1);
+    expect(run.events).toBe(15);
     // The Map discards its result: the run's output is the plan, whatever the drills' final states weigh.
     expect(Object.keys(run.output)).toEqual(['drills']);
     expect(run.output.drills.map((d) => d.phase)).toEqual(['restoring', 'restoring', 'restoring', 'restoring']);
+  });
+
+  it('ran each drill as a child execution of the Map Run, with its own history, through Advance and the waits (launcher: child executions)', () => {
+    expect(run.children.map((child) => child.resource).sort()).toEqual(
+      [ids.volume, 'orders-cluster', 'payments-db', 'web-server'].sort(),
+    );
+    for (const child of run.children) {
+      expect(child.arn).toMatch(
+        new RegExp(`^arn:aws:states:${REGION}:${backup}:execution:bunker-drill/drill:[0-9a-f-]{36}$`),
+      );
+      expect(child.stateMachine).toBe(`arn:aws:states:${REGION}:${backup}:stateMachine:bunker-drill/drill`);
+      expect(child.status).toBe('SUCCEEDED');
+      expect(child.types).toEqual(['ExecutionStarted', 'ExecutionSucceeded']);
+      expect(child.entered[0]).toBe('Advance');
+      expect(child.entered.at(-1)).toBe('Drill finished');
+      expect(child.output).toMatchObject({ phase: 'done', done: true });
+      // Each step: Advance's five events, the Choice's two and, but after the last, a wait's two.
+      expect(child.events).toBe(child.lambdaTasks * 9 - 2 + 4);
+    }
+    // Every Advance the host ran is in some child's history; the run's own is the plan.
+    expect(run.children.reduce((sum, child) => sum + child.lambdaTasks, run.lambdaTasks)).toBe(invocations);
+    expect(run.children.flatMap((child) => child.entered)).toContain('Wait as asked');
+    // drills.concurrency (2): never more children at once, and the third started only as one ended.
+    const runningAtStarts = run.children.map(
+      ({ start }) => run.children.filter((other) => other.start <= start && start < other.stop).length,
+    );
+    expect(Math.max(...runningAtStarts)).toBe(2);
   });
 
   it('says which state machine does not exist, and how to get one', async () => {

@@ -522,7 +522,28 @@ describe('the drill state machine', () => {
       OutputPath: '$.Payload',
       Next: 'Each drill',
     });
-    expect(States['Each drill']).toMatchObject({ Type: 'Map', ItemsPath: '$.drills', MaxConcurrency: 3 });
+    expect(States['Each drill']).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.drills',
+      MaxConcurrency: 3,
+      // Each drill a child execution with its own history (25,000 events) and state: a run's history holds
+      // the plan and the Map Run only, whatever the number of drills and of their polls.
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+      Label: 'drill',
+      // The drills' final states are in the inventory, not in the run's state.
+      ResultPath: null,
+    });
+    // No item reader or result writer: the plan's drills are the items, and nothing is written to S3.
+    expect(Object.keys(States['Each drill']).sort()).toEqual([
+      'Comment',
+      'End',
+      'ItemProcessor',
+      'ItemsPath',
+      'Label',
+      'MaxConcurrency',
+      'ResultPath',
+      'Type',
+    ]);
   });
 
   it('advances each drill until it is done, waiting as long as the step asks', () => {
@@ -558,19 +579,47 @@ describe('the drill state machine', () => {
     expect(wait).toEqual({ Type: 'Wait', Seconds: 60, Next: 'Advance' });
   });
 
-  it('may invoke only the drill function, and only the schedule may start it', () => {
+  it('may invoke only the drill function, start only itself and describe and stop only its drills’ executions; only the schedule may start it', () => {
     const machineActions = statementsOfRole(roleNamed('bunker-drill-states')).filter(
       (found) => !actionsOf(found.statement).some((a) => a.startsWith('logs:') || a.startsWith('xray:')),
     );
-    expect(machineActions.map((found) => [actionsOf(found.statement), resourcesOfStatement(found)])).toEqual([
+    expect(
+      machineActions.map((found) => [
+        found.logicalId,
+        actionsOf(found.statement),
+        resourcesOfStatement(found),
+        found.statement.Condition,
+      ]),
+    ).toEqual([
       [
+        expect.stringMatching(/^DrillsStateMachineRoleDefaultPolicy/),
         ['lambda:InvokeFunction'],
         [
           `${ARN}:lambda:<AWS::Region>:<AWS::AccountId>:function:bunker-drill`,
           `${ARN}:lambda:<AWS::Region>:<AWS::AccountId>:function:bunker-drill:*`,
         ],
+        undefined,
+      ],
+      // The Map Run starts each drill as a child execution of this state machine…
+      [
+        expect.stringMatching(/^DrillsStateMachineRoleDefaultPolicy/),
+        ['states:StartExecution'],
+        [`${ARN}:states:eu-west-1:${BACKUP}:stateMachine:bunker-drill`],
+        undefined,
+      ],
+      // …and describes and stops those children (bunker-drill/<label>:<id>), not the runs themselves.
+      [
+        expect.stringMatching(/^DrillsStateMachineRoleDefaultPolicy/),
+        ['states:DescribeExecution', 'states:StopExecution'],
+        [`${ARN}:states:eu-west-1:${BACKUP}:execution:bunker-drill/drill:*`],
+        undefined,
       ],
     ]);
+    // Its logs and traces: Step Functions' log delivery and X-Ray actions, which take no resource.
+    const service = statementsOfRole(roleNamed('bunker-drill-states')).filter((found) =>
+      actionsOf(found.statement).some((a) => a.startsWith('logs:') || a.startsWith('xray:')),
+    );
+    expect(service.flatMap(resourcesOfStatement)).toEqual(['*', '*']);
     const schedule = statementsOfRole(roleNamed('bunker-drill-schedule'));
     expect(schedule.map((found) => [actionsOf(found.statement), resourcesOfStatement(found)])).toEqual([
       [['states:StartExecution'], [`${ARN}:states:eu-west-1:${BACKUP}:stateMachine:bunker-drill`]],
