@@ -45,6 +45,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
+import { GIVE_UP_AFTER_TARGETS, MAX_TEARDOWN_TRIES, MAX_WAIT_SECONDS } from '../../lambdas/core/drill/engine';
 import { DRILL_ENGINE_PORTS } from '../../lambdas/core/drill/probe';
 import { drillSettingsToEnv, type DrillPlace } from '../../lambdas/core/drill/settings';
 import type { DrillKind } from '../../lambdas/core/drill/types';
@@ -81,6 +82,25 @@ export const DRILL_CHECK_SCHEDULE = 'cron(0 12 * * ? *)';
 export const DRILL_MAP_LABEL = 'drill';
 /** How long the state machine waits when a step asked for no particular wait. */
 export const DEFAULT_WAIT_SECONDS = 60;
+/** Step Functions' quota on a standard execution's history: past it the execution fails. */
+export const EXECUTION_HISTORY_LIMIT = 25_000;
+/** What a drill's execution may record at most: the quota less a fifth, for retried tasks and the like. */
+export const DRILL_EVENTS_BUDGET = 20_000;
+/** Events one step of a drill records: Advance (entered, scheduled, started, succeeded, exited), Done? and a wait or the end (two each). */
+export const EVENTS_PER_DRILL_STEP = 9;
+
+/**
+ * The most events one drill's execution (a child of the run's Map) can
+ * record with a restore-time target of `targetMinutes`: the engine gives a
+ * pending restore up at {@link GIVE_UP_AFTER_TARGETS} times its target,
+ * polling at most every {@link MAX_WAIT_SECONDS} after two shorter first
+ * waits, validates once, and tries the teardown {@link MAX_TEARDOWN_TRIES}
+ * times at most; plus the child's ExecutionStarted and its end.
+ */
+export function worstDrillEvents(targetMinutes: number): number {
+  const restoring = 1 + 2 + Math.ceil((GIVE_UP_AFTER_TARGETS * targetMinutes * 60) / MAX_WAIT_SECONDS);
+  return (restoring + 1 + MAX_TEARDOWN_TRIES) * EVENTS_PER_DRILL_STEP + 2;
+}
 
 /** The place's address space: two /24 subnets are ample for the few restores that run at once. */
 const VPC_CIDR = '10.64.0.0/16';
@@ -98,6 +118,12 @@ const MATCH_NOTHING: ec2.CfnSecurityGroup.EgressProperty = {
   cidrIp: '255.255.255.255/32',
   description: 'Disallow all traffic',
 };
+
+/** The longest restore-time target whose drill stays within {@link DRILL_EVENTS_BUDGET}. */
+export function maxTargetMinutes(): number {
+  const steps = Math.floor((DRILL_EVENTS_BUDGET - 2) / EVENTS_PER_DRILL_STEP) - 1 - MAX_TEARDOWN_TRIES - 3;
+  return Math.floor((steps * MAX_WAIT_SECONDS) / (GIVE_UP_AFTER_TARGETS * 60));
+}
 
 /** The kinds a configuration drills, by config key (the `Kind` dimension of the drill metrics). */
 export function drillKinds(config: BunkerConfig): DrillKind[] {
@@ -148,6 +174,17 @@ export class Drills extends Construct {
     const place = drillPlaceName(prefix);
     const roles = drillRoleNames(prefix);
     const kinds = drillKinds(config);
+    // A run's history holds its plan and Map Run only, whatever drills.maxPerRun; each drill's, its own polls.
+    for (const kind of kinds) {
+      const minutes = config.drills.restoreTargetMinutes[kind];
+      if (worstDrillEvents(minutes) > DRILL_EVENTS_BUDGET) {
+        throw new Error(
+          `drills.restoreTargetMinutes.${kind} (${minutes}) lets one drill poll its restore for up to ` +
+            `${worstDrillEvents(minutes)} history events, past ${DRILL_EVENTS_BUDGET} of Step Functions' ` +
+            `${EXECUTION_HISTORY_LIMIT}: set it to ${maxTargetMinutes()} minutes or less`,
+        );
+      }
+    }
 
     // --- The isolated place ------------------------------------------------
     this.vpc = new ec2.CfnVPC(this, 'Vpc', {

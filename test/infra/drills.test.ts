@@ -20,6 +20,7 @@ import {
   type TemplateJson,
 } from './policy-walk';
 import { BACKUP, baseDocument, type Synthesized, synthesize } from './support/synth';
+import { maxTargetMinutes, worstDrillEvents } from '../../lib/constructs/drills';
 
 const document: BunkerConfigInput = {
   ...baseDocument,
@@ -624,6 +625,26 @@ describe('the drill state machine', () => {
     expect(schedule.map((found) => [actionsOf(found.statement), resourcesOfStatement(found)])).toEqual([
       [['states:StartExecution'], [`${ARN}:states:eu-west-1:${BACKUP}:stateMachine:bunker-drill`]],
     ]);
+  });
+});
+
+describe("a drill run's histories", () => {
+  it('bound each drill’s own history by its kind’s restore-time target: 9 events a step, given up at twice the target', () => {
+    // 60 min: 1 start + 2 short waits + 120 polls a minute for 2 hours, 1 validation, 60 teardown tries.
+    expect(worstDrillEvents(60)).toBe(1_658);
+    expect(worstDrillEvents(90)).toBe(2_198);
+    expect(worstDrillEvents(10)).toBe(758);
+    // The longest target within 20,000 events (a fifth under Step Functions' 25,000): 18 hours less a minute.
+    expect(maxTargetMinutes()).toBe(1_079);
+    expect(worstDrillEvents(1_079)).toBe(20_000);
+    expect(worstDrillEvents(1_080)).toBe(20_018);
+  });
+
+  it('refuse at synthesis a target whose drill could outgrow its history', () => {
+    const restoreTargetMinutes = { rds: 1_080 };
+    expect(() => synthesize({ ...document, drills: { ...document.drills, restoreTargetMinutes } })).toThrow(
+      "drills.restoreTargetMinutes.rds (1080) lets one drill poll its restore for up to 20018 history events, past 20000 of Step Functions' 25000: set it to 1079 minutes or less",
+    );
   });
 });
 
