@@ -329,7 +329,8 @@ const QUIET_SECONDS = 60;
 /**
  * `bunker drill` against AWS: starts the drill state machine with the
  * filters and follows it until it ends, printing each drill's progress
- * from the execution history, then the results from the inventory.
+ * from the histories of the run and of its drills' child executions, then
+ * the results from the inventory.
  *
  * @throws BunkerError when the state machine does not exist
  */

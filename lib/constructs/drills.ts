@@ -24,6 +24,14 @@
  * terminate only those. It restores only the vault's own copies, and uses
  * the backup-data key only through RDS, EC2 and S3 (reading the vault
  * bucket) of the backup Region.
+ *
+ * A run is one execution: Plan, then a distributed Map whose every drill is
+ * a child execution of its own (`<prefix>-drill/drill:<id>`), polling its
+ * restore in its own history. Step Functions limits an execution's history
+ * to 25,000 events and its state to 256 KB: the run's history holds the
+ * plan and the Map Run (15 events, whatever drills.maxPerRun), its state
+ * the plan; a drill's history grows with its polls, which its kind's
+ * restore-time target bounds (checked at synthesis: {@link worstDrillEvents}).
  */
 import { retentionSettingsToEnv } from '../../lambdas/core/retention/settings';
 import { retentionSettings } from './retention';

@@ -8,8 +8,9 @@
  * state machine is created from the template's own definition, its tokens
  * resolved to this account; the drill function is created in moto's Lambda
  * under its template name with any code. moto's ASL interpreter runs the
- * execution (Plan, the Map at drills.concurrency, the Advance and Wait
- * loop), and the launcher's Lambda bridge (tools/moto/lambda_bridge.py)
+ * execution (Plan, the distributed Map at drills.concurrency, the Advance
+ * and Wait loop of each drill in a child execution of its own, which the
+ * launcher records as AWS does), and the launcher's Lambda bridge (tools/moto/lambda_bridge.py)
  * forwards each invocation to the real drill handler
  * (lambdas/handlers/drill.ts) in this process, with the environment the
  * template gives it. Wait states last a thousandth of their seconds: the
