@@ -455,7 +455,7 @@ export const DrillsSchema = z
       .max(50, { error: 'expected at most 50' })
       .default(50)
       .describe(
-        "Drills in one run at most, the resources drilled longest ago first, so successive runs go round every resource. A run is one state machine execution: its plan is the execution's state (256 KB at most) and every drill step adds about 9 events to its history (25,000 at most).",
+        'Drills in one run at most, the resources drilled longest ago first, so successive runs go round every resource. A run is one state machine execution whose state is its plan (256 KB at most); each drill runs as a child execution of its distributed Map, with its own history.',
       ),
     restoreTargetMinutes: z
       .object(
@@ -465,6 +465,11 @@ export const DrillsSchema = z
             z
               .number({ error: 'expected a number of minutes' })
               .positive({ error: 'expected more than 0 minutes' })
+              // A drill polls until twice its target: past 1,079 minutes one drill's execution could
+              // record more than 20,000 of its 25,000 history events (`maxTargetMinutes` in lib/constructs/drills.ts).
+              .max(1079, {
+                error: "expected at most 1079 minutes (18 hours): a longer drill could outgrow its execution's history",
+              })
               .default(DEFAULT_RESTORE_TARGET_MINUTES[key])
               .describe(`Restore time a ${key} drill must meet, in minutes; a slower drill is a failed drill.`),
           ]),

@@ -322,6 +322,14 @@ describe('validation errors', () => {
       problem: 'sourceAgent.maxIntermediateSnapshots: expected at most 90 (RDS allows 100 manual snapshots per Region)',
     },
     {
+      name: "rejects a restore-time target whose drill could outgrow its execution's history",
+      mutate: (d) => {
+        d.drills = { restoreTargetMinutes: { rds: 1080 } };
+      },
+      problem:
+        "drills.restoreTargetMinutes.rds: expected at most 1079 minutes (18 hours): a longer drill could outgrow its execution's history",
+    },
+    {
       name: 'rejects a deployment name that cannot prefix resource names',
       mutate: (d) => {
         d.name = 'Bunker';
