@@ -182,17 +182,8 @@ export class Drills extends Construct {
     const place = drillPlaceName(prefix);
     const roles = drillRoleNames(prefix);
     const kinds = drillKinds(config);
-    // A run's history holds its plan and Map Run only, whatever drills.maxPerRun; each drill's, its own polls.
-    for (const kind of kinds) {
-      const minutes = config.drills.restoreTargetMinutes[kind];
-      if (worstDrillEvents(minutes) > DRILL_EVENTS_BUDGET) {
-        throw new Error(
-          `drills.restoreTargetMinutes.${kind} (${minutes}) lets one drill poll its restore for up to ` +
-            `${worstDrillEvents(minutes)} history events, past ${DRILL_EVENTS_BUDGET} of Step Functions' ` +
-            `${EXECUTION_HISTORY_LIMIT}: set it to ${maxTargetMinutes()} minutes or less`,
-        );
-      }
-    }
+    // A run's history holds its plan and Map Run only, whatever drills.maxPerRun; each drill's, its own
+    // polls, bounded by its kind's target: the configuration refuses a target over maxTargetMinutes().
 
     // --- The isolated place ------------------------------------------------
     this.vpc = new ec2.CfnVPC(this, 'Vpc', {

@@ -640,11 +640,15 @@ describe("a drill run's histories", () => {
     expect(worstDrillEvents(1_080)).toBe(20_018);
   });
 
-  it('refuse at synthesis a target whose drill could outgrow its history', () => {
-    const restoreTargetMinutes = { rds: 1_080 };
-    expect(() => synthesize({ ...document, drills: { ...document.drills, restoreTargetMinutes } })).toThrow(
-      "drills.restoreTargetMinutes.rds (1080) lets one drill poll its restore for up to 20018 history events, past 20000 of Step Functions' 25000: set it to 1079 minutes or less",
+  it('refuse a target whose drill could outgrow its history, and synthesize the longest that fits', () => {
+    const withTarget = (rds: number) => ({
+      ...document,
+      drills: { ...document.drills, restoreTargetMinutes: { rds } },
+    });
+    expect(() => synthesize(withTarget(1_080))).toThrow(
+      "drills.restoreTargetMinutes.rds: expected at most 1079 minutes (18 hours): a longer drill could outgrow its execution's history",
     );
+    expect(() => synthesize(withTarget(1_079))).not.toThrow();
   });
 });
 
