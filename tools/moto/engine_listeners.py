@@ -174,7 +174,8 @@ class _Greeter(socketserver.BaseRequestHandler):
         sock.settimeout(_READ_TIMEOUT_SECONDS)
         try:
             if self.server.mode == "silent" or self.server.family == "other":
-                sock.recv(1)  # until the client goes or the timeout
+                while sock.recv(4096):  # whatever the client says, until it goes or the timeout
+                    pass
             elif self.server.family == "mysql":
                 sock.sendall(_mysql_greeting(_mysql_version(self.server.engine, self.server.version)))
                 sock.recv(1)
