@@ -83,7 +83,7 @@ const GREETING_TAG = 'bunker-moto:engine-greeting';
  */
 const OTHER_ENGINES = [
   { db: 'reports-db', engine: 'sqlserver-se', version: '15.00.4153.1.v1' },
-  { db: 'kiosk-db', engine: 'sqlserver-ex', version: '16.00.4095.4.v1' },
+  { db: 'timesheets-db', engine: 'sqlserver-ex', version: '16.00.4095.4.v1' },
   { db: 'billing-db', engine: 'oracle-ee', version: '19.0.0.0.ru-2024-01.rur-2024-01.r1' },
   { db: 'hr-db', engine: 'oracle-se2', version: '19.0.0.0.ru-2024-01.rur-2024-01.r1' },
   { db: 'audit-db', engine: 'sqlserver-se', version: '15.00.4153.1.v1', greeting: 'as:mysql' },
@@ -349,7 +349,7 @@ describe('bunker drill on the emulator', () => {
         'billing-db',
         'hr-db',
         'kiosk',
-        'kiosk-db',
+        'timesheets-db',
         'ledger-db',
         'orders-cluster',
         'payments-db',
@@ -424,7 +424,7 @@ describe('bunker drill on the emulator', () => {
 
   it.each([
     ['reports-db', "TDS PRELOGIN response from SQL Server 15.0.4153, the copy's sqlserver-se 15.00.4153.1.v1"],
-    ['kiosk-db', "TDS PRELOGIN response from SQL Server 16.0.4095, the copy's sqlserver-ex 16.00.4095.4.v1"],
+    ['timesheets-db', "TDS PRELOGIN response from SQL Server 16.0.4095, the copy's sqlserver-ex 16.00.4095.4.v1"],
     ['billing-db', 'the Oracle TNS listener answered REFUSE (TNS-12504)'],
     ['hr-db', 'the Oracle TNS listener answered REFUSE (TNS-12504)'],
   ])(
@@ -514,7 +514,7 @@ describe('bunker drill on the emulator', () => {
     );
     expect(result?.tornDown).toBe(true);
     expect(result?.lastPassed).toBeUndefined();
-    expect(alerts.filter((text) => text.includes('kiosk') && !text.includes('kiosk-db'))).toHaveLength(1);
+    expect(alerts.filter((text) => text.includes('kiosk'))).toHaveLength(1);
     // Every instance launched from each image copy, read with boto3: one each, terminated.
     expect(launched).toEqual({
       [ids.kiosk]: ['terminated'],
