@@ -14,6 +14,7 @@ import {
   engineAnswerCheck,
   engineDefaultPort,
   SSL_REQUEST,
+  sqlServerVersionMatches,
 } from '../../lambdas/core/drill/probe';
 
 const servers: Server[] = [];
@@ -201,6 +202,39 @@ describe('SQL Server, Oracle, and any other engine', () => {
     expect(first?.[0]).toBe(0x12);
   });
 
+  it('SQL Server: a MySQL greeting on the port is the wrong protocol, a close is no answer', async () => {
+    const mysql = await serve((socket) => socket.write(packet(MYSQL_GREETING)));
+    const closes = await serve((socket) => socket.once('data', () => socket.destroy()));
+    expect(await ask('sqlserver-ex', mysql)).toEqual({
+      answered: false,
+      detail: 'answered as MySQL (server 8.0.35), not with a TDS PRELOGIN response',
+    });
+    expect(await ask('sqlserver-se', closes)).toEqual({
+      answered: false,
+      detail: 'no answer: the connection closed before a TDS PRELOGIN response',
+    });
+  });
+
+  it('Oracle: a REFUSE names the listener’s error; an ACCEPT answers too', async () => {
+    // REFUSE: reasons 0x22 and 0, then the text's length (83) and the text a listener sends for a CONNECT naming no service.
+    const text = '(DESCRIPTION=(TMP=)(VSNNUM=0)(ERR=12504)(ERROR_STACK=(ERROR=(CODE=12504)(EMFI=4))))';
+    const refuse = Buffer.concat([Buffer.from([0, 95, 0, 0, 4, 0, 0, 0, 0x22, 0, 0, 83]), Buffer.from(text, 'latin1')]);
+    // ACCEPT: version 314, options 0, SDU 8192, TDU 65535, value of one, no data at offset 32, flags 0.
+    const accept = Buffer.from([
+      0, 32, 0, 0, 2, 0, 0, 0, 0x01, 0x3a, 0, 0, 0x20, 0, 0xff, 0xff, 0, 1, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    const refuses = await serve((socket) => socket.once('data', () => socket.write(refuse)));
+    const accepts = await serve((socket) => socket.once('data', () => socket.write(accept)));
+    expect(await ask('oracle-se2', refuses)).toEqual({
+      answered: true,
+      detail: 'the Oracle TNS listener answered REFUSE (TNS-12504)',
+    });
+    expect(await ask('oracle-ee', accepts)).toEqual({
+      answered: true,
+      detail: 'the Oracle TNS listener answered ACCEPT',
+    });
+  });
+
   it('Oracle: the TNS listener answers REFUSE; garbage is not an answer', async () => {
     const refuse = Buffer.from([0, 12, 0, 0, 4, 0, 0, 0, 1, 1, 0, 0]);
     const port = await serve((socket) =>
@@ -249,6 +283,38 @@ describe('the drill check of the answer', () => {
     expect(announcedVersionMatches('aurora-mysql', '8.0.mysql_aurora.3.05.2', '8.0.32')).toBe(true);
     expect(announcedVersionMatches('aurora-mysql', '8.0.mysql_aurora.3.05.2', '5.7.12')).toBe(false);
     expect(announcedVersionMatches('mysql', '8.0.35', '8.0.351')).toBe(false);
+  });
+
+  it('passes a SQL Server whose PRELOGIN version is the copy’s major and minor, and fails another product', () => {
+    const prelogin = (serverVersion: string) => ({
+      answered: true,
+      detail: `TDS PRELOGIN response from SQL Server ${serverVersion}`,
+      serverVersion,
+    });
+    expect(engineAnswerCheck('sqlserver-se', '15.00.4153.1.v1', prelogin('15.0.4153'))).toEqual({
+      name: 'engine answers',
+      ok: true,
+      detail: "TDS PRELOGIN response from SQL Server 15.0.4153, the copy's sqlserver-se 15.00.4153.1.v1",
+    });
+    expect(engineAnswerCheck('sqlserver-ex', '16.00.4095.4.v1', prelogin('15.0.4153'))).toEqual({
+      name: 'engine answers',
+      ok: false,
+      detail: 'TDS PRELOGIN response from SQL Server 15.0.4153, but the copy is sqlserver-ex 16.00.4095.4.v1',
+    });
+    // Another build of the same product (a cumulative update) is the copy's engine; 10.50 is not 10.0.
+    expect(sqlServerVersionMatches('15.00.4153.1.v1', '15.0.4236')).toBe(true);
+    expect(sqlServerVersionMatches('10.50.6000.34.v1', '10.50.6000')).toBe(true);
+    expect(sqlServerVersionMatches('10.50.6000.34.v1', '10.0.6000')).toBe(false);
+    expect(sqlServerVersionMatches('15.00.4153.1.v1', '1.50.4153')).toBe(false);
+  });
+
+  it('takes an Oracle answer as it comes: TNS carries no database version to compare', () => {
+    expect(
+      engineAnswerCheck('oracle-ee', '19.0.0.0.ru-2024-01.rur-2024-01.r1', {
+        answered: true,
+        detail: 'the Oracle TNS listener answered REFUSE (TNS-12504)',
+      }),
+    ).toEqual({ name: 'engine answers', ok: true, detail: 'the Oracle TNS listener answered REFUSE (TNS-12504)' });
   });
 
   it('fails an engine that did not answer, with the probe’s words', () => {

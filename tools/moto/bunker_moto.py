@@ -1320,6 +1320,7 @@ def _serialize_dynamodb_writes() -> None:
 _serialize_dynamodb_writes()
 
 import engine_listeners  # noqa: E402, F401  (tools/moto/engine_listeners.py: restored RDS databases answer their engine's greeting)
+import instance_status  # noqa: E402, F401  (tools/moto/instance_status.py: EC2 status checks that take time or fail, by tag)
 
 
 

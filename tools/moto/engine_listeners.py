@@ -17,21 +17,41 @@ protocol:
 * PostgreSQL, Aurora PostgreSQL: ``N`` to an SSLRequest, and to a
   StartupMessage an AuthenticationMD5Password request; then it waits for
   the client to go.
+* SQL Server (``sqlserver-*``): to a TDS PRELOGIN packet (type 0x12), the
+  server's PRELOGIN response (MS-TDS 2.2.6.5: a packet of type 0x04 whose
+  options are VERSION, ENCRYPTION off, INSTOPT 0, an empty THREADID and MARS
+  off), the VERSION naming the engine version as SQL Server does (major and
+  minor byte, build as a big-endian 16-bit number, then the sub-build: RDS's
+  ``15.00.4153.1.v1`` is 15.0.4153.1). Anything else as the first packet
+  closes the connection, as SQL Server does. No TLS, no LOGIN7.
+* Oracle (``oracle-*``): a TNS listener (8-byte header: length, packet
+  checksum, type, flags, header checksum). To a CONNECT packet (type 1) whose
+  connect data names the database's service (``SERVICE_NAME`` or ``SID``
+  equal to its DBName, ``ORCL`` when none was given), ACCEPT (type 2, TNS
+  version 314); naming none, REFUSE (type 4) with ``ERR=12504`` in its text
+  (TNS-12504: the listener was not given the service name); naming another,
+  REFUSE with ``ERR=12514`` (a service the listener does not know). A first
+  packet that is not a CONNECT closes the connection. No Net8 data exchange
+  follows an ACCEPT.
 * Any other engine: accepts the connection and says nothing.
 
 What it is not: a database. It authenticates nobody, answers no query and
-stores nothing, and it speaks neither TDS nor TNS. It makes the drill's
-probe testable end to end; it proves nothing about moto's restore.
+stores nothing. It makes the drill's probe testable end to end; it proves
+nothing about moto's restore.
 
-A restore of a snapshot tagged ``bunker-moto:engine-greeting`` with the value
-``silent`` gets a listener that accepts and never answers; with ``closed``, a
-port nothing listens on (refused). Tests use these for drills of an engine
-that does not answer. A listener stops when its database is deleted.
+A restore of a snapshot tagged ``bunker-moto:engine-greeting`` gets, with
+the value ``silent``, a listener that accepts and never answers; with
+``closed``, a port nothing listens on (refused); with ``as:<family>``
+(``as:mysql``, ``as:postgres``, ``as:sqlserver``, ``as:oracle``), a listener
+that speaks that family's protocol instead of the engine's own (another
+engine on the database's port). Tests use these for drills of an engine that
+does not answer. A listener stops when its database is deleted.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import socket
 import socketserver
 import struct
@@ -45,11 +65,18 @@ ADDRESS = "127.0.0.1"
 _READ_TIMEOUT_SECONDS = 5.0
 
 
+FAMILIES = ("mysql", "postgres", "sqlserver", "oracle")
+
+
 def _family(engine: str) -> str:
     if engine in ("mysql", "mariadb", "aurora", "aurora-mysql"):
         return "mysql"
     if engine in ("postgres", "aurora-postgresql"):
         return "postgres"
+    if re.match(r"^(custom-)?sqlserver-", engine):
+        return "sqlserver"
+    if re.match(r"^(custom-)?oracle-", engine):
+        return "oracle"
     return "other"
 
 
@@ -78,6 +105,57 @@ def _mysql_greeting(version: str) -> bytes:
     return struct.pack("<I", len(payload))[:3] + b"\0" + payload
 
 
+def _sqlserver_version(version: str) -> tuple[int, int, int, int]:
+    """RDS's ``<major>.<minor>.<build>.<revision>.v<n>`` as the four numbers of PRELOGIN's VERSION."""
+    parts = [int(p) for p in re.findall(r"\d+", version.split(".v")[0])[:4]]
+    major, minor, build, sub = (parts + [0, 0, 0, 0])[:4]
+    return major, minor, build, sub
+
+
+def _tds_prelogin_response(version: str) -> bytes:
+    """MS-TDS 2.2.6.5: the option table (token, big-endian offset and length; 0xFF ends it), then the data."""
+    major, minor, build, sub = _sqlserver_version(version)
+    options = [
+        (0x00, struct.pack(">BBHH", major, minor, build, sub)),  # VERSION: UL_VERSION, US_SUBBUILD
+        (0x01, b"\x00"),  # ENCRYPTION: ENCRYPT_OFF (the client asked for off; only the login would be encrypted)
+        (0x02, b"\x00"),  # INSTOPT: the instance name matched (default instance)
+        (0x03, b""),  # THREADID: empty from a server
+        (0x04, b"\x00"),  # MARS: off
+    ]
+    offset = len(options) * 5 + 1
+    table, data = b"", b""
+    for token, value in options:
+        table += struct.pack(">BHH", token, offset + len(data), len(value))
+        data += value
+    payload = table + b"\xff" + data
+    # Header: type 0x04 (tabular result), status 0x01 (end of message), length, SPID 0, packet id 1, window 0.
+    return struct.pack(">BBHHBB", 0x04, 0x01, 8 + len(payload), 0, 1, 0) + payload
+
+
+def _tns_packet(kind: int, body: bytes) -> bytes:
+    """A TNS packet: length, packet checksum 0, type, flags 0, header checksum 0, then the body."""
+    return struct.pack(">HHBBH", 8 + len(body), 0, kind, 0, 0) + body
+
+
+def _tns_accept() -> bytes:
+    """ACCEPT (type 2): version 314, no service options, SDU 8192, TDU 65535, the value 1 in the
+    sender's byte order, no accept data (length 0 at offset 32), connect flags 0."""
+    return _tns_packet(2, struct.pack(">HHHHHHHBB", 314, 0, 8192, 65535, 1, 0, 32, 0, 0) + b"\0" * 8)
+
+
+def _tns_refuse(error: int) -> bytes:
+    """REFUSE (type 4): user and system reason bytes, the length of the text, then the text a listener
+    sends. VSNNUM is the listener's own version field: left 0 here, and the probe does not read it."""
+    text = f"(DESCRIPTION=(TMP=)(VSNNUM=0)(ERR={error})(ERROR_STACK=(ERROR=(CODE={error})(EMFI=4))))".encode()
+    return _tns_packet(4, struct.pack(">BBH", 0x22, 0x00, len(text)) + text)
+
+
+def _tns_service(connect_data: str) -> str:
+    """The service a CONNECT's connect descriptor names: SERVICE_NAME, else SID; '' when neither."""
+    found = re.search(r"\((?:SERVICE_NAME|SID)=([^)]*)\)", connect_data, re.IGNORECASE)
+    return found.group(1).strip() if found else ""
+
+
 def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
     data = b""
     while len(data) < size:
@@ -96,14 +174,50 @@ class _Greeter(socketserver.BaseRequestHandler):
         sock.settimeout(_READ_TIMEOUT_SECONDS)
         try:
             if self.server.mode == "silent" or self.server.family == "other":
-                sock.recv(1)  # until the client goes or the timeout
+                while sock.recv(4096):  # whatever the client says, until it goes or the timeout
+                    pass
             elif self.server.family == "mysql":
-                sock.sendall(_mysql_greeting(self.server.version))
+                sock.sendall(_mysql_greeting(_mysql_version(self.server.engine, self.server.version)))
                 sock.recv(1)
+            elif self.server.family == "sqlserver":
+                self._sqlserver(sock)
+            elif self.server.family == "oracle":
+                self._oracle(sock)
             else:
                 self._postgres(sock)
         except OSError:
             pass
+
+    def _sqlserver(self, sock: socket.socket) -> None:
+        header = _recv_exact(sock, 8)
+        if header is None or header[0] != 0x12:
+            return  # not a PRELOGIN: SQL Server drops the connection
+        length = struct.unpack(">H", header[2:4])[0]
+        body = _recv_exact(sock, max(0, length - 8))
+        if body is None or b"\xff" not in body:
+            return
+        sock.sendall(_tds_prelogin_response(self.server.version))
+        sock.recv(1)
+
+    def _oracle(self, sock: socket.socket) -> None:
+        header = _recv_exact(sock, 8)
+        if header is None or header[4] != 0x01:
+            return  # not a CONNECT: the listener drops the connection
+        length = struct.unpack(">H", header[0:2])[0]
+        body = _recv_exact(sock, max(0, length - 8))
+        if body is None or len(body) < 18:
+            return
+        # After the header: version, lowest version, …, then (at packet bytes 24-27) the connect data's length and offset.
+        data_length, data_offset = struct.unpack(">HH", body[16:20])
+        connect_data = (header + body)[data_offset : data_offset + data_length].decode("latin-1")
+        service = _tns_service(connect_data)
+        if not service:
+            sock.sendall(_tns_refuse(12504))
+        elif service.upper() == self.server.database.upper():
+            sock.sendall(_tns_accept())
+        else:
+            sock.sendall(_tns_refuse(12514))
+        sock.recv(1)
 
     def _postgres(self, sock: socket.socket) -> None:
         while True:
@@ -126,10 +240,14 @@ class _Listener(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, engine: str, version: str, mode: str) -> None:
-        self.family = _family(engine)
-        self.version = _mysql_version(engine, version)
+    def __init__(self, engine: str, version: str, mode: str, database: str | None) -> None:
+        # ``as:<family>``: another engine's protocol on this database's port.
+        self.family = mode[3:] if mode.startswith("as:") else _family(engine)
+        self.engine = engine
+        self.version = version
         self.mode = mode
+        # Oracle's service name: the DBName, which RDS defaults to ORCL.
+        self.database = database or "ORCL"
         super().__init__((ADDRESS, 0), _Greeter)
         threading.Thread(target=self.serve_forever, name=f"bunker-engine-{engine}", daemon=True).start()
 
@@ -160,14 +278,16 @@ class _ClosedPort:
 
 def _mode(tags: list[dict[str, str]] | None) -> str:
     for tag in tags or []:
-        if tag.get("Key") == GREETING_TAG and tag.get("Value") in ("silent", "closed"):
-            return tag["Value"]
+        value = tag.get("Value") or ""
+        if tag.get("Key") == GREETING_TAG and (value in ("silent", "closed") or (value.startswith("as:") and value[3:] in FAMILIES)):
+            return value
     return "greeting"
 
 
 def _listen(target: Any, engine: str, version: str, tags: list[dict[str, str]] | None) -> None:
     mode = _mode(tags)
-    listener: Any = _ClosedPort() if mode == "closed" else _Listener(engine, version, mode)
+    database = getattr(target, "db_name", None)
+    listener: Any = _ClosedPort() if mode == "closed" else _Listener(engine, version, mode, database)
     target._bunker_listener = listener
     target.port = listener.port
 

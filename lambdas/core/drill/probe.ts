@@ -19,9 +19,12 @@
  *   error (`E`). Either proves the engine parsed the message: a refused
  *   login is still an answer. No password is ever sent.
  * - SQL Server: a TDS PRELOGIN packet, answered by the server's PRELOGIN
- *   response with its version.
- * - Oracle: a TNS CONNECT packet, answered by the listener with ACCEPT,
- *   REFUSE, REDIRECT or RESEND.
+ *   response with its version (compared with the copy's major and minor).
+ * - Oracle: a TNS CONNECT packet naming no service, answered by the
+ *   listener with ACCEPT, REFUSE (the error it names is reported),
+ *   REDIRECT or RESEND. This proves the listener, not the database behind
+ *   it: a CONNECT naming the database's service would, but the request
+ *   carries no service name.
  * - Any other engine: a TCP connect only, and the check says just that
  *   ("accepts connections"), not that the engine answered.
  *
@@ -45,7 +48,7 @@ export interface EngineAnswer {
   readonly answered: boolean;
   /** In words: what answered, or what came instead (never data, never a credential). */
   readonly detail: string;
-  /** The version the server announced, where its greeting carries one (MySQL, SQL Server). */
+  /** The version the server announced, where its greeting carries one (MySQL, SQL Server; not TNS or PostgreSQL). */
   readonly serverVersion?: string;
 }
 
@@ -399,6 +402,22 @@ export function tnsConnect(host: string, port: number): Uint8Array {
 
 const TNS_ANSWERS: Record<number, string> = { 2: 'ACCEPT', 4: 'REFUSE', 5: 'REDIRECT', 11: 'RESEND' };
 
+/**
+ * The TNS error a REFUSE names: after the header, a user and a system
+ * reason byte and the 2-byte length of a text such as
+ * `(DESCRIPTION=(TMP=)(VSNNUM=0)(ERR=12504)…)`. The probe asks for no
+ * service, so a listener refuses it (TNS-12504, not given a service name):
+ * the refusal proves the listener parsed the CONNECT, not that a database
+ * registered with it.
+ */
+export function tnsRefuseError(bytes: Uint8Array): number | undefined {
+  if (bytes.length < 12 || bytes[4] !== 4) return undefined;
+  const length = (bytes[10] << 8) | bytes[11];
+  const text = asciiText(bytes.subarray(12, 12 + Math.min(length, 200)));
+  const code = /\(ERR=(\d{1,5})\)/.exec(text)?.[1];
+  return code === undefined ? undefined : Number(code);
+}
+
 async function oracleDialogue(connection: ProbeConnection): Promise<EngineAnswer> {
   const { received, end } = await connection.exchange(
     tnsConnect('probe', 0),
@@ -409,7 +428,11 @@ async function oracleDialogue(connection: ProbeConnection): Promise<EngineAnswer
   if (received.length < 8 || !type || length < 8 || received[5] !== 0) {
     return notAnswered("a TNS listener's answer", received, end);
   }
-  return { answered: true, detail: `the Oracle TNS listener answered ${type}` };
+  const error = tnsRefuseError(received);
+  return {
+    answered: true,
+    detail: `the Oracle TNS listener answered ${type}${error === undefined ? '' : ` (TNS-${String(error).padStart(5, '0')})`}`,
+  };
 }
 
 // --- The drill's judgement ------------------------------------------------------
@@ -431,9 +454,23 @@ export function announcedVersionMatches(engine: string, engineVersion: string, a
 }
 
 /**
+ * Whether the version a SQL Server PRELOGIN response announces
+ * (`<major>.<minor>.<build>`, MS-TDS 2.2.6.5) is the product version of the
+ * copy's RDS engine version (`15.00.4153.1.v1`: SQL Server 2019, build
+ * 4153). Major and minor are compared, not the build: a cumulative or
+ * security update changes the build of the same product, and what the check
+ * guards against is another product (another engine) answering.
+ */
+export function sqlServerVersionMatches(engineVersion: string, announced: string): boolean {
+  const copy = /^(\d+)\.(\d+)\./.exec(engineVersion);
+  const server = /^(\d+)\.(\d+)\./.exec(announced);
+  return !!copy && !!server && Number(copy[1]) === Number(server[1]) && Number(copy[2]) === Number(server[2]);
+}
+
+/**
  * The check of a restored database's engine: it answered its own protocol's
- * greeting, and where the greeting names a MySQL version, that version is
- * the copy's.
+ * greeting, and where the greeting names a version (MySQL's handshake, SQL
+ * Server's PRELOGIN), that version is the copy's.
  */
 export function engineAnswerCheck(
   engine: string,
@@ -442,8 +479,17 @@ export function engineAnswerCheck(
 ): { name: string; ok: boolean; detail: string } {
   const name = engineCheckName(engine);
   if (!answer.answered) return { name, ok: false, detail: answer.detail };
-  if (engineFamily(engine) === 'mysql' && answer.serverVersion !== undefined && engineVersion !== undefined) {
-    if (!announcedVersionMatches(engine, engineVersion, answer.serverVersion)) {
+  const family = engineFamily(engine);
+  if (
+    (family === 'mysql' || family === 'sqlserver') &&
+    answer.serverVersion !== undefined &&
+    engineVersion !== undefined
+  ) {
+    const matches =
+      family === 'mysql'
+        ? announcedVersionMatches(engine, engineVersion, answer.serverVersion)
+        : sqlServerVersionMatches(engineVersion, answer.serverVersion);
+    if (!matches) {
       return {
         name,
         ok: false,
