@@ -701,9 +701,13 @@ program
       'image, parameter, secret and table the reader roles can list, of every kind, in scope or not, each with ' +
       'why it is not covered (region-not-registered, kind-disabled, outside-scope, outside-prefix, no-fresh-copy, ' +
       'default-key, tde; no-pitr is advice only) and the fix. Read-only.\n' +
+      'It looks in the registered Regions and in every other Region each source account has enabled (asked with ' +
+      'DescribeRegions through its reader role); --probe-regions narrows the latter to the Regions it names. A ' +
+      'Region where the reader role is refused (a source stack older than this, a service control policy) is ' +
+      'reported as unknown, with what to do. Progress goes to stderr, one line per account and Region.\n' +
       'Exit status: 0 when everything listed is covered, 2 when anything is not, 1 on an error (including a ' +
       'registered Region that could not be listed).\n' +
-      'The reader roles read only the registered Regions: --probe-regions looks elsewhere too, and says where it was refused. Like status, it needs the operator role in AWS (--operator).',
+      'Like status, it needs the operator role in AWS (--operator).',
   )
   .addOption(configOption())
   .addOption(endpointOption())
@@ -712,17 +716,18 @@ program
   .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
   .addOption(accountOption('--account', 'only this source account'))
   .addOption(
-    new Option('--probe-regions <regions>', 'comma-separated Regions not registered to look in as well').argParser(
-      (v) => {
-        const regions = v.split(',').map((r) => r.trim());
-        for (const r of regions) {
-          if (!/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/.test(r)) {
-            throw new InvalidArgumentError(`expected Regions such as eu-west-1,us-east-2, got "${r}"`);
-          }
+    new Option(
+      '--probe-regions <regions>',
+      'comma-separated Regions not registered to look in (default: every Region the account has enabled)',
+    ).argParser((v) => {
+      const regions = v.split(',').map((r) => r.trim());
+      for (const r of regions) {
+        if (!/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/.test(r)) {
+          throw new InvalidArgumentError(`expected Regions such as eu-west-1,us-east-2, got "${r}"`);
         }
-        return regions;
-      },
-    ),
+      }
+      return regions;
+    }),
   )
   .action(
     async (options: {
@@ -744,7 +749,11 @@ program
       const report = await readCoverage(
         config,
         context,
-        { account: options.account, probeRegions: options.probeRegions },
+        {
+          account: options.account,
+          probeRegions: options.probeRegions,
+          progress: (line) => process.stderr.write(`coverage: ${line}\n`),
+        },
         new Date(),
       );
       say(options.output === 'json' ? coverageJson(report) : coverageTable(report));

@@ -51,10 +51,13 @@ export function readerActions(config: BunkerConfig): string[] {
 
 /**
  * What `bunker coverage` lists through the reader role, whatever kinds are
- * enabled (a disabled kind's resources are what it reports): metadata only.
+ * enabled (a disabled kind's resources are what it reports), in every
+ * Region (a Region not registered is what it looks for): metadata only.
  * None reads a value, an item or a snapshot's data: ListSecrets and
  * DescribeParameters return names, tags and versions, DescribeTable and
- * DescribeContinuousBackups a table's settings.
+ * DescribeContinuousBackups a table's settings, DescribeSnapshots an
+ * image's snapshots' keys, DescribeRegions which Regions the account has
+ * enabled.
  */
 export const COVERAGE_READER_ACTIONS = [
   'dynamodb:DescribeContinuousBackups',
@@ -62,6 +65,8 @@ export const COVERAGE_READER_ACTIONS = [
   'dynamodb:ListTables',
   'dynamodb:ListTagsOfResource',
   'ec2:DescribeImages',
+  'ec2:DescribeRegions',
+  'ec2:DescribeSnapshots',
   'ec2:DescribeVolumes',
   'kms:ListAliases',
   'rds:DescribeDBClusters',
@@ -227,25 +232,36 @@ export function addSourceResources(stack: Stack, props: SourceResourcesProps): S
       }),
       maxSessionDuration: Duration.hours(1),
     });
-    // Only in the Regions the configuration registers for this account.
+    // Coverage's metadata listings in every Region: a resource in a Region the configuration does not
+    // register is what it must find. The copiers' own reads stay in the registered Regions.
     const registered = { StringEquals: { 'aws:RequestedRegion': source.regions } };
+    const copierOnly = readerActions(config).filter(
+      (action) => !(COVERAGE_READER_ACTIONS as readonly string[]).includes(action),
+    );
     const readPolicy = new iam.Policy(stack, 'ReaderPolicy', {
       roles: [readerRole],
       statements: [
-        ...(readerActions(config).length > 0
-          ? [new iam.PolicyStatement({ actions: readerActions(config), resources: ['*'], conditions: registered })]
-          : []),
         new iam.PolicyStatement({
-          actions: COVERAGE_READER_ACTIONS.filter((action) => !readerActions(config).includes(action)),
+          sid: 'ListMetadataInEveryRegion',
+          actions: [...COVERAGE_READER_ACTIONS],
           resources: ['*'],
-          conditions: registered,
         }),
+        ...(copierOnly.length > 0
+          ? [
+              new iam.PolicyStatement({
+                sid: 'CopierReadsInRegisteredRegions',
+                actions: copierOnly,
+                resources: ['*'],
+                conditions: registered,
+              }),
+            ]
+          : []),
       ],
     });
     acknowledge(
       readPolicy,
       `${NAG_PACK}-IAM5[Resource::*]`,
-      'Read-only Describe/List actions of the enabled kinds, and the metadata listings of bunker coverage (no value, item or snapshot data), in the registered Regions only; these listing calls are only authorized on "*", and the role sees nothing beyond this account.',
+      'Read-only Describe/List calls only, which AWS authorizes only on "*": bunker coverage\'s metadata listings (names, tags, settings and keys; no value, item or snapshot data) in every Region, since an unregistered Region is what it looks for, and the enabled kinds\' snapshot reads in the registered Regions only; the role sees nothing beyond this account.',
     );
   }
 

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { assessCoverage, coverageExitCode } from '../../lambdas/core/coverage/coverage';
+import { enabledRegions, partitionOf, planRegions } from '../../lambdas/core/coverage/regions';
 import type { CoverageInput, CoverageKindConfig, FoundResource, PlaceSurvey } from '../../lambdas/core/coverage/types';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
 import type { PulledRecord } from '../../lambdas/core/pull/types';
@@ -106,6 +107,7 @@ describe('assessCoverage', () => {
       findings: [],
       uncovered: 0,
       notes: [],
+      unknown: [],
       incomplete: false,
     });
     expect(coverageExitCode(report)).toBe(0);
@@ -252,23 +254,112 @@ describe('assessCoverage', () => {
     ]);
   });
 
-  it('says a Region not registered, and notes what it could not list or did not probe', () => {
+  it('says a Region not registered, and notes a kind it could not list there', () => {
     const report = assessCoverage(
-      input(
-        [
-          place([found('ebs', 'vol-far')], { region: 'us-east-2', registered: false, agent: false }),
-          place([], { region: 'ap-south-1', registered: false, unlisted: [{ kind: 'ebs', reason: 'AccessDenied' }] }),
-        ],
-        { unprobed: [{ account: ACCOUNT, regions: ['sa-east-1'] }] },
-      ),
+      input([
+        place([found('ebs', 'vol-far')], { region: 'us-east-2', registered: false, agent: false }),
+        place([found('ssm', '/app/far')], {
+          region: 'ap-south-1',
+          registered: false,
+          unlisted: [{ kind: 'ebs', reason: 'AccessDenied: not authorized' }],
+        }),
+      ]),
     );
-    expect(codes(report)).toEqual([['vol-far', ['region-not-registered']]]);
-    expect(report.findings[0].reasons[0].fix).toBe(
-      'add "us-east-2" to the regions of source 111111111111 in the configuration and deploy its source stack',
+    expect(codes(report)).toEqual([
+      ['vol-far', ['region-not-registered']],
+      ['/app/far', ['region-not-registered']],
+    ]);
+    expect(report.findings[0].reasons[0]).toEqual({
+      code: 'region-not-registered',
+      blocking: true,
+      detail: 'us-east-2 is not a Region of source 111111111111: no source agent and no pull run there',
+      fix: 'add "us-east-2" to the regions of source 111111111111 in the configuration and deploy its source stack',
+    });
+    expect(report.notes).toEqual([
+      '111111111111 ap-south-1 (not registered): could not list ebs: AccessDenied: not authorized; what is there of ebs is unknown',
+    ]);
+    expect(report.unknown).toEqual([]);
+    expect(report.incomplete).toBe(false);
+  });
+
+  it('says an image whose snapshots are under the default key where no agent runs', () => {
+    const report = assessCoverage(
+      input([
+        place([found('ami', 'ami-far', { defaultKey: 'aws/ebs' })], {
+          region: 'us-east-2',
+          registered: false,
+          agent: false,
+        }),
+      ]),
+    );
+    expect(report.findings[0].reasons.map((r) => [r.code, r.detail])).toEqual([
+      [
+        'region-not-registered',
+        'us-east-2 is not a Region of source 111111111111: no source agent and no pull run there',
+      ],
+      [
+        'default-key',
+        'its snapshots are encrypted under the AWS-managed key aws/ebs, which no other account can use, and no source agent runs in 111111111111 us-east-2 to re-key its snapshots (no alias/bunker-share)',
+      ],
+    ]);
+    expect(coverageExitCode(report)).toBe(2);
+  });
+
+  it('says once per account which Regions not registered refused every listing: unknown, with what to do', () => {
+    const refused = (region: string, reason: string): PlaceSurvey =>
+      place([], {
+        region,
+        registered: false,
+        unlisted: [
+          { kind: 'keys', reason: 'AccessDeniedException: kms' },
+          ...(['rds', 'aurora', 'ebs', 'ami', 'ssm', 'secrets', 'dynamodb'] as ArtifactKind[]).map((k) => ({
+            kind: k,
+            reason,
+          })),
+        ],
+      });
+    const report = assessCoverage(
+      input([place([]), refused('ap-south-1', 'AccessDenied: explicit deny'), refused('sa-east-1', 'AccessDenied')]),
+    );
+    expect(report.unknown).toEqual([
+      { account: ACCOUNT, region: 'ap-south-1', reason: 'AccessDenied: explicit deny' },
+      { account: ACCOUNT, region: 'sa-east-1', reason: 'AccessDenied' },
+    ]);
+    expect(report.notes).toEqual([
+      '111111111111: could not list anything in 2 Region(s) it does not register: ap-south-1, sa-east-1 (AccessDenied: explicit deny); what is there is unknown, not nothing: redeploy the source stack of 111111111111 in its first listed Region (its reader role bunker-reader may list metadata in every Region), and where a service control policy denies a Region, let that role list there',
+    ]);
+    expect(report.incomplete).toBe(false);
+    expect(coverageExitCode(report)).toBe(0);
+  });
+
+  it('notes what it could not learn of the enabled Regions, what --probe-regions left out and what is not enabled', () => {
+    const report = assessCoverage(
+      input([], {
+        accounts: [
+          {
+            account: '111111111111',
+            unlearned: 'UnauthorizedOperation: ec2',
+            named: false,
+            skipped: [],
+            notEnabled: [],
+          },
+          {
+            account: '222222222222',
+            unlearned: 'UnauthorizedOperation: ec2',
+            named: true,
+            skipped: [],
+            notEnabled: [],
+          },
+          { account: '333333333333', named: true, skipped: ['eu-north-1', 'us-west-2'], notEnabled: ['ap-east-1'] },
+          { account: '444444444444', named: false, skipped: [], notEnabled: [] },
+        ],
+      }),
     );
     expect(report.notes).toEqual([
-      '111111111111 ap-south-1 (not registered): could not list ebs: AccessDenied; the reader role reads only the registered Regions, so what is there is unknown',
-      '111111111111: not probed for resources in Regions it does not register: sa-east-1',
+      '111111111111: could not learn which Regions it has enabled (UnauthorizedOperation: ec2), so only its registered Regions were looked in: redeploy its source stack (its reader role may call ec2:DescribeRegions), or name the Regions to look in with --probe-regions',
+      '222222222222: could not learn which Regions it has enabled (UnauthorizedOperation: ec2), so only its registered Regions and those --probe-regions names were looked in: redeploy its source stack (its reader role may call ec2:DescribeRegions)',
+      '333333333333: not looked in, left out by --probe-regions: eu-north-1, us-west-2',
+      '333333333333: not enabled in the account, so nothing can be there: ap-east-1',
     ]);
     expect(report.incomplete).toBe(false);
   });
@@ -277,5 +368,59 @@ describe('assessCoverage', () => {
     const report = assessCoverage(input([place([], { unlisted: [{ kind: 'rds', reason: 'Throttling' }] })]));
     expect(report.incomplete).toBe(true);
     expect(coverageExitCode(report)).toBe(1);
+  });
+});
+
+describe('the Regions coverage looks in', () => {
+  it('takes the enabled Regions of the partition from DescribeRegions', () => {
+    expect(
+      enabledRegions(
+        [
+          { name: 'us-east-2', optInStatus: 'opt-in-not-required' },
+          { name: 'ap-east-1', optInStatus: 'not-opted-in' },
+          { name: 'af-south-1', optInStatus: 'opted-in' },
+          { name: 'eu-west-1' },
+          { name: 'us-gov-west-1', optInStatus: 'opt-in-not-required' },
+          { name: 'cn-north-1', optInStatus: 'opt-in-not-required' },
+          { name: 'us-east-2', optInStatus: 'opt-in-not-required' },
+        ],
+        'aws',
+      ),
+    ).toEqual(['af-south-1', 'eu-west-1', 'us-east-2']);
+    expect(
+      enabledRegions(
+        [
+          { name: 'us-gov-west-1', optInStatus: 'opt-in-not-required' },
+          { name: 'us-east-1', optInStatus: 'opt-in-not-required' },
+        ],
+        'aws-us-gov',
+      ),
+    ).toEqual(['us-gov-west-1']);
+    expect(
+      ['eu-west-1', 'cn-northwest-1', 'us-gov-east-1', 'us-iso-east-1', 'us-isob-east-1'].map(partitionOf),
+    ).toEqual(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b']);
+  });
+
+  it('looks in every enabled Region not registered, narrowed by --probe-regions', () => {
+    const enabled = ['eu-west-1', 'us-east-1', 'us-east-2', 'eu-central-1'];
+    expect(planRegions(['eu-west-1'], enabled, undefined)).toEqual({
+      probe: ['eu-central-1', 'us-east-1', 'us-east-2'],
+      skipped: [],
+      notEnabled: [],
+    });
+    expect(planRegions(['eu-west-1'], enabled, ['us-east-2', 'eu-west-1', 'ap-east-1'])).toEqual({
+      probe: ['us-east-2'],
+      skipped: ['eu-central-1', 'us-east-1'],
+      notEnabled: ['ap-east-1'],
+    });
+  });
+
+  it('tries only the Regions --probe-regions names when the enabled ones are unknown', () => {
+    expect(planRegions(['eu-west-1'], undefined, undefined)).toEqual({ probe: [], skipped: [], notEnabled: [] });
+    expect(planRegions(['eu-west-1'], undefined, ['sa-east-1', 'eu-west-1', 'ap-south-1'])).toEqual({
+      probe: ['ap-south-1', 'sa-east-1'],
+      skipped: [],
+      notEnabled: [],
+    });
   });
 });

@@ -10,6 +10,13 @@
  * only in scope. The snapshot kinds get listings of their own: the audit's
  * discovery (`../audit/discovery.ts`) lists only what it judges and reads
  * neither keys nor option groups.
+ *
+ * The reader role may list this metadata in every Region (only the copiers'
+ * reads are held to the registered ones), so the same survey runs in a
+ * Region the configuration does not register; the account's enabled Regions
+ * come from DescribeRegions. One set of role credentials serves every
+ * Region of an account: the session is not Regional, and assuming the role
+ * once per client would cost an STS call each.
  */
 import {
   type DBInstance,
@@ -18,9 +25,18 @@ import {
   paginateDescribeOptionGroups,
   RDSClient,
 } from '@aws-sdk/client-rds';
-import { EC2Client, paginateDescribeImages, paginateDescribeVolumes } from '@aws-sdk/client-ec2';
+import {
+  DescribeRegionsCommand,
+  EC2Client,
+  type Image,
+  paginateDescribeImages,
+  paginateDescribeSnapshots,
+  paginateDescribeVolumes,
+} from '@aws-sdk/client-ec2';
 import { KMSClient, paginateListAliases } from '@aws-sdk/client-kms';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { type DescribedRegion, ENABLED_OPT_IN } from '../../core/coverage/regions';
 import type { FoundResource, PlaceSurvey } from '../../core/coverage/types';
 import { kmsKeyIdOf } from '../../core/keys';
 import { readerRoleArn, sourceNames } from '../../core/names';
@@ -41,9 +57,21 @@ const isTdeOption = (name: string | undefined) => name !== undefined && /^TDE/.t
 const tdeEngine = (engine: string | undefined) =>
   engine !== undefined && /^(oracle|sqlserver|custom-oracle|custom-sqlserver)/.test(engine);
 
+/** Snapshot ids per DescribeSnapshots filter: EC2 takes up to 200 values in one filter. */
+const SNAPSHOT_FILTER_VALUES = 200;
+
+/** Refresh the reader role's credentials this long before they expire. */
+const CREDENTIALS_MARGIN_MS = 5 * 60_000;
+
 /** Lists one account and Region. */
 export interface Surveyor {
   survey(account: string, region: string, registered: boolean): Promise<PlaceSurvey>;
+  /**
+   * The Regions the account has enabled, asked in `region` (one of its
+   * registered ones). Throws when the reader role may not ask (a source
+   * stack older than the statement that lets it).
+   */
+  enabledRegions(account: string, region: string): Promise<DescribedRegion[]>;
 }
 
 interface Keys {
@@ -60,20 +88,64 @@ export class ReaderRoleSurvey implements Surveyor {
     private readonly kinds: readonly ArtifactKind[] = ['rds', 'aurora', 'ebs', 'ami', 'ssm', 'secrets', 'dynamodb'],
   ) {}
 
+  private readonly sessions = new Map<string, AwsCredentialIdentityProvider>();
+
+  /**
+   * The account's reader role credentials, assumed once and shared by every
+   * client in every Region until shortly before they expire. STS is asked in
+   * the backup account's Region, whose session tokens are valid in every
+   * Region, opt-in ones included.
+   */
+  private session(account: string): AwsCredentialIdentityProvider {
+    let provider = this.sessions.get(account);
+    if (!provider) {
+      const assume = fromTemporaryCredentials({
+        params: {
+          RoleArn: readerRoleArn(this.prefix, account, this.context.region, this.partition),
+          RoleSessionName: 'bunker-coverage',
+        },
+        ...(this.context.credentials ? { masterCredentials: this.context.credentials } : {}),
+        clientConfig: clientConfig(this.context),
+      });
+      let held: Promise<AwsCredentialIdentity> | undefined;
+      provider = async () => {
+        const current = held ? await held.catch(() => undefined) : undefined;
+        const expiration = current?.expiration?.getTime();
+        if (!current || (expiration !== undefined && expiration - Date.now() < CREDENTIALS_MARGIN_MS)) {
+          held = assume();
+        }
+        return held as Promise<AwsCredentialIdentity>;
+      };
+      this.sessions.set(account, provider);
+    }
+    return provider;
+  }
+
   /** The source account's reader role, in `region`. */
   private reader(account: string, region: string): AwsContext {
     return {
       region,
       ...(this.context.endpoint ? { endpoint: this.context.endpoint } : {}),
-      credentials: fromTemporaryCredentials({
-        params: {
-          RoleArn: readerRoleArn(this.prefix, account, region, this.partition),
-          RoleSessionName: 'bunker-coverage',
-        },
-        ...(this.context.credentials ? { masterCredentials: this.context.credentials } : {}),
-        clientConfig: clientConfig(this.context),
-      }),
+      credentials: this.session(account),
     };
+  }
+
+  async enabledRegions(account: string, region: string): Promise<DescribedRegion[]> {
+    const ec2 = new EC2Client(clientConfig(this.reader(account, region)));
+    try {
+      // Not paginated: one answer lists every Region. AllRegions false is the enabled ones, the filter says so twice.
+      const { Regions } = await ec2.send(
+        new DescribeRegionsCommand({
+          AllRegions: false,
+          Filters: [{ Name: 'opt-in-status', Values: [...ENABLED_OPT_IN] }],
+        }),
+      );
+      return (Regions ?? [])
+        .filter((r) => r.RegionName)
+        .map((r) => ({ name: r.RegionName as string, ...(r.OptInStatus ? { optInStatus: r.OptInStatus } : {}) }));
+    } finally {
+      ec2.destroy();
+    }
   }
 
   async survey(account: string, region: string, registered: boolean): Promise<PlaceSurvey> {
@@ -95,7 +167,7 @@ export class ReaderRoleSurvey implements Surveyor {
         rds: () => dbInstances(rds, defaults),
         aurora: () => dbClusters(rds, defaults),
         ebs: () => volumes(ec2, defaults),
-        ami: () => images(ec2),
+        ami: () => images(ec2, defaults),
         ssm: () => parameters(context),
         secrets: () => secrets(context),
         dynamodb: () => tables(context, account),
@@ -211,17 +283,40 @@ async function volumes(client: EC2Client, defaults: ReadonlyMap<string, string>)
   return out;
 }
 
-/** Production's own images; the source agent's re-keyed intermediates are Bunker's, not production's. */
-async function images(client: EC2Client): Promise<FoundResource[]> {
-  const out: FoundResource[] = [];
+/**
+ * Production's own images; the source agent's re-keyed intermediates are
+ * Bunker's, not production's. DescribeImages names an image's backing
+ * snapshots but not their key: the keys come from DescribeSnapshots of
+ * those snapshots (by filter, which unlike SnapshotIds does not fail the
+ * whole page on a snapshot deleted since), and only when an AWS-managed key
+ * is known in this Region at all.
+ */
+async function images(client: EC2Client, defaults: ReadonlyMap<string, string>): Promise<FoundResource[]> {
+  const own: Image[] = [];
   for await (const page of paginateDescribeImages({ client }, { Owners: ['self'] })) {
     for (const image of page.Images ?? []) {
-      const tags = tagsOf(image.Tags);
-      if (!image.ImageId || tags[TAG_INTERMEDIATE] === 'true') continue;
-      out.push(found('ami', image.ImageId, tags));
+      if (image.ImageId && tagsOf(image.Tags)[TAG_INTERMEDIATE] !== 'true') own.push(image);
     }
   }
-  return out;
+  const backing = (image: Image) =>
+    (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : []));
+  const snapshotKeys = new Map<string, string>();
+  const wanted = [...new Set(own.flatMap(backing))];
+  for (let start = 0; defaults.size > 0 && start < wanted.length; start += SNAPSHOT_FILTER_VALUES) {
+    const Values = wanted.slice(start, start + SNAPSHOT_FILTER_VALUES);
+    const filter = { OwnerIds: ['self'], Filters: [{ Name: 'snapshot-id', Values }] };
+    for await (const page of paginateDescribeSnapshots({ client }, filter)) {
+      for (const snapshot of page.Snapshots ?? []) {
+        if (snapshot.SnapshotId && snapshot.KmsKeyId) snapshotKeys.set(snapshot.SnapshotId, snapshot.KmsKeyId);
+      }
+    }
+  }
+  return own.map((image) => {
+    const defaultKey = backing(image)
+      .map((snapshot) => defaultKeyOf(defaults, snapshotKeys.get(snapshot)))
+      .find((key) => key !== undefined);
+    return found('ami', image.ImageId as string, tagsOf(image.Tags), defaultKey ? { defaultKey } : {});
+  });
 }
 
 async function parameters(context: AwsContext): Promise<FoundResource[]> {

@@ -13,7 +13,7 @@
  */
 import { KINDS } from '../../kinds/registry';
 import { KIND_NAMES, type KindName } from '../../kinds/types';
-import type { ArtifactKind } from '../../../lib/config/schema';
+import { ARTIFACT_KINDS, type ArtifactKind } from '../../../lib/config/schema';
 import { judgeCopies, judgePulled } from '../audit/audit';
 import type { ResourceAudit } from '../audit/types';
 import type { InventoryRecord } from '../inventory';
@@ -164,7 +164,7 @@ function reasonsFor(
     reasons.push(
       reason(
         'default-key',
-        `encrypted under the AWS-managed key ${resource.defaultKey}, which no other account can use, and no source agent runs in ${place.account} ${place.region} to re-key its snapshots (no ${sourceNames(input.prefix, place.region).shareKeyAlias})`,
+        `${kind === 'ami' ? 'its snapshots are encrypted' : 'encrypted'} under the AWS-managed key ${resource.defaultKey}, which no other account can use, and no source agent runs in ${place.account} ${place.region} to re-key its snapshots (no ${sourceNames(input.prefix, place.region).shareKeyAlias})`,
         `deploy the source stack to ${place.account} ${place.region} (its agent re-keys every snapshot in scope under the share key), or re-encrypt it under a customer-managed key`,
       ),
     );
@@ -187,6 +187,49 @@ function reasonsFor(
   return reasons;
 }
 
+/**
+ * Whether the reader role could list nothing at all in a Region it was sent
+ * to: every kind refused and nothing found. In a registered Region that is
+ * an incomplete report; elsewhere the Region is unknown, and said once per
+ * account rather than once per kind.
+ */
+const refusedEverything = (place: PlaceSurvey) =>
+  place.resources.length === 0 && ARTIFACT_KINDS.every((kind) => place.unlisted.some((u) => u.kind === kind));
+
+function unknownNotes(prefix: string, unknown: CoverageReport['unknown']): string[] {
+  const byAccount = new Map<string, CoverageReport['unknown'][number][]>();
+  for (const entry of unknown) byAccount.set(entry.account, [...(byAccount.get(entry.account) ?? []), entry]);
+  return [...byAccount].map(
+    ([account, regions]) =>
+      `${account}: could not list anything in ${regions.length} Region(s) it does not register: ` +
+      `${regions.map((r) => r.region).join(', ')} (${regions[0].reason}); what is there is unknown, not nothing: ` +
+      `redeploy the source stack of ${account} in its first listed Region (its reader role ` +
+      `${sourceNames(prefix, regions[0].region).readerRole} may list metadata in every Region), and where a service ` +
+      'control policy denies a Region, let that role list there',
+  );
+}
+
+function regionNotes(accounts: CoverageInput['accounts']): string[] {
+  const notes: string[] = [];
+  for (const { account, unlearned, named, skipped, notEnabled } of accounts ?? []) {
+    if (unlearned !== undefined) {
+      notes.push(
+        `${account}: could not learn which Regions it has enabled (${safeText(unlearned, 240)}), so ` +
+          (named
+            ? 'only its registered Regions and those --probe-regions names were looked in'
+            : 'only its registered Regions were looked in') +
+          ': redeploy its source stack (its reader role may call ec2:DescribeRegions)' +
+          (named ? '' : ', or name the Regions to look in with --probe-regions'),
+      );
+    }
+    if (skipped.length > 0) notes.push(`${account}: not looked in, left out by --probe-regions: ${skipped.join(', ')}`);
+    if (notEnabled.length > 0) {
+      notes.push(`${account}: not enabled in the account, so nothing can be there: ${notEnabled.join(', ')}`);
+    }
+  }
+  return notes;
+}
+
 export function assessCoverage(input: CoverageInput): CoverageReport {
   const copies = new Map<string, InventoryRecord[]>();
   for (const record of input.copies) {
@@ -198,6 +241,7 @@ export function assessCoverage(input: CoverageInput): CoverageReport {
   }
   const findings: CoverageFinding[] = [];
   const notes: string[] = [];
+  const unknown: CoverageReport['unknown'][number][] = [];
   let checked = 0;
   let incomplete = false;
   for (const place of input.places) {
@@ -214,19 +258,20 @@ export function assessCoverage(input: CoverageInput): CoverageReport {
         });
       }
     }
+    if (!place.registered && refusedEverything(place)) {
+      const first = place.unlisted.find((u) => u.kind !== 'keys') ?? place.unlisted[0];
+      unknown.push({ account: place.account, region: place.region, reason: safeText(first.reason, 240) });
+      continue;
+    }
     for (const { kind, reason: why } of place.unlisted) {
       if (place.registered) incomplete = true;
       notes.push(
         `${place.account} ${place.region}${place.registered ? '' : ' (not registered)'}: could not list ${kind}: ${safeText(why, 240)}` +
-          (place.registered ? '' : '; the reader role reads only the registered Regions, so what is there is unknown'),
+          (place.registered ? '' : `; what is there of ${kind} is unknown`),
       );
     }
   }
-  for (const { account, regions } of input.unprobed ?? []) {
-    if (regions.length > 0) {
-      notes.push(`${account}: not probed for resources in Regions it does not register: ${regions.join(', ')}`);
-    }
-  }
+  notes.push(...unknownNotes(input.prefix, unknown), ...regionNotes(input.accounts));
   const blocking = (f: CoverageFinding) => f.reasons.some((r) => r.blocking);
   const key = (f: CoverageFinding) => [f.kind, f.account, f.region, f.resource].join('\u0000');
   findings.sort(
@@ -238,6 +283,7 @@ export function assessCoverage(input: CoverageInput): CoverageReport {
     findings,
     uncovered: findings.filter(blocking).length,
     notes,
+    unknown,
     incomplete,
   };
 }

@@ -3,8 +3,8 @@
  *
  * The auditor judges the resources in scope; coverage looks at everything
  * the read-only reader roles can list, in scope or not, of enabled kinds or
- * not, in registered Regions and in the others it is asked to probe, and
- * says for each resource that has no fresh copy, or cannot be copied as it
+ * not, in registered Regions and in every other Region the account has
+ * enabled (`./regions.ts`), and says for each resource that has no fresh copy, or cannot be copied as it
  * stands, what to change. Pure: resources listed by the adapters
  * (`lambdas/adapters/coverage/`), the configuration and the inventory in;
  * findings out.
@@ -53,7 +53,10 @@ export interface FoundResource {
   /** What a scope's `ids` match: the id, and the ARN where the service gives one (secrets). */
   readonly scopeIds: readonly string[];
   readonly tags: Readonly<Record<string, string>>;
-  /** The AWS-managed key it is encrypted under (`aws/rds`, `aws/ebs`), when it is. */
+  /**
+   * The AWS-managed key it is encrypted under (`aws/rds`, `aws/ebs`), when it
+   * is; for an image, the key of any of its backing snapshots.
+   */
   readonly defaultKey?: string;
   /** RDS: the engine. */
   readonly engine?: string;
@@ -80,6 +83,23 @@ export interface PlaceSurvey {
 }
 
 /** What coverage reads of one kind's configuration (`artifacts.<kind>`). */
+/** What coverage learned of one source account's Regions besides the registered ones. */
+export interface AccountRegions {
+  readonly account: string;
+  /**
+   * Why the account's enabled Regions could not be learned (the reader role
+   * was refused DescribeRegions), when they could not: then only the
+   * Regions named by `--probe-regions` were looked in besides the registered ones.
+   */
+  readonly unlearned?: string;
+  /** Whether `--probe-regions` named the Regions to look in. */
+  readonly named: boolean;
+  /** Enabled Regions not registered that `--probe-regions` left out. */
+  readonly skipped: readonly string[];
+  /** Regions `--probe-regions` named that the account has not enabled. */
+  readonly notEnabled: readonly string[];
+}
+
 export interface CoverageKindConfig {
   readonly enabled: boolean;
   readonly scope: ScopeSetting;
@@ -101,8 +121,8 @@ export interface CoverageInput {
   readonly copies: readonly InventoryRecord[];
   readonly pulled: readonly PulledRecord[];
   readonly runs: readonly PullRunRecord[];
-  /** Regions not registered that were not probed, per account (said in the notes). */
-  readonly unprobed?: readonly { readonly account: string; readonly regions: readonly string[] }[];
+  /** What was learned of each account's Regions, and what was not looked in (said in the notes). */
+  readonly accounts?: readonly AccountRegions[];
   readonly now: Date;
 }
 
@@ -132,8 +152,14 @@ export interface CoverageReport {
   readonly findings: readonly CoverageFinding[];
   /** Resources with a blocking reason. */
   readonly uncovered: number;
-  /** What coverage could not see: kinds not listed, Regions not probed. */
+  /** What coverage could not see: kinds not listed, Regions not looked in or refused, each with what to do. */
   readonly notes: readonly string[];
+  /**
+   * Regions not registered where the reader role could list nothing (an
+   * older source stack, a service control policy): what is there is
+   * unknown, not nothing. Also in the notes, with what to do.
+   */
+  readonly unknown: readonly { readonly account: string; readonly region: string; readonly reason: string }[];
   /** Listings that failed in registered Regions: coverage is incomplete (an error). */
   readonly incomplete: boolean;
 }
