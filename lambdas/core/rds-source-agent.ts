@@ -243,7 +243,7 @@ async function rekey(
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   if (snapshot.status !== 'available') return 'pending';
   // At the cap, an intermediate made already is found by the later copy's "already exists".
-  const held = engine.heldBack(port, deps, snapshot.id, snapshot, pending, sweepTags !== undefined);
+  const held = engine.heldBack(port, deps, snapshot.id, snapshot, pending, sweepTags !== undefined, now);
   if (held) return held;
   // Found by a count or the sweep rather than by its own event: it waited.
   return startCopy(snapshot, deps, flavour, pending, sweepTags !== undefined);
@@ -430,7 +430,7 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour, tally: engine.Tal
   const recent = (s: RdsSnapshot) => (s.createdAt ? Date.parse(s.createdAt) >= windowStart : true);
   // One read of a resource's tags per sweep: a database's snapshots share them.
   const sweepTags = memo((resource: string) => store.instanceTags(resource));
-  await engine.sweepOriginals(port, deps, uncovered.filter(recent), live, tally, (snapshot) =>
+  await engine.sweepOriginals(port, deps, uncovered.filter(recent), live, tally, now, (snapshot) =>
     rekey(snapshot, deps, flavour, live, sweepTags),
   );
   tally.agedOutUncopied += await countAgedOut(

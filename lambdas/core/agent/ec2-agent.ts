@@ -355,7 +355,7 @@ async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: K
   const pending = known.pending ?? (await pendingOf(port, deps));
   // Held back at the cap, it is started when a receipt frees room (the lookup then finds an intermediate made
   // already). The sweep, the backstop, asks AWS again about a quota it refused minutes ago.
-  const held = heldBack(port, deps, snapshot.id, { snapshot, tags }, pending, known.volumeTags !== undefined);
+  const held = heldBack(port, deps, snapshot.id, { snapshot, tags }, pending, known.volumeTags !== undefined, now);
   if (held) return held;
   return copyOrCarryOn(snapshot, tags, deps, { ...known, pending });
 }
@@ -484,7 +484,7 @@ async function rekeyImage(image: Ec2Image, deps: Ec2AgentDeps, known: Known): Pr
   if (image.state !== 'available') return 'pending';
   const pending = known.pending ?? (await pendingOf(port, deps));
   // The sweep's listing, just made, is the backstop that asks AWS again about a quota it refused minutes ago.
-  const held = heldBack(port, deps, image.id, image, pending, known.listed === true);
+  const held = heldBack(port, deps, image.id, image, pending, known.listed === true, deps.clock.now().getTime());
   if (held) return held;
   return copyImageOrCarryOn(image, deps, { ...known, pending });
 }
@@ -706,7 +706,7 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
         recent(s.startTime),
     );
     // The listing just made shows no intermediate of it: no lookup before the copy.
-    await sweepOriginals(ebs, deps, originals, pendingSnapshots, tally, (snapshot) =>
+    await sweepOriginals(ebs, deps, originals, pendingSnapshots, tally, now, (snapshot) =>
       rekeySnapshot(snapshot, deps, { pending: pendingSnapshots, volumeTags, listed: true, waited: true }),
     );
   }
@@ -724,7 +724,7 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
     );
     const names = new Set(images.map((i) => i.name));
     // No lookup by name when the listing shows no image holding it (of the agent's or not).
-    await sweepOriginals(ami, deps, originals, pendingImages, tally, (image) =>
+    await sweepOriginals(ami, deps, originals, pendingImages, tally, now, (image) =>
       rekeyImage(image, deps, {
         pending: pendingImages,
         listed: !names.has(intermediateEc2Name(image.id)),

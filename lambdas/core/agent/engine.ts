@@ -275,8 +275,9 @@ export function copyFinished(memory: KindMemory<unknown, unknown>, id: string): 
  * Whether an original judged in scope must wait: at the cap (back-pressure:
  * never delete an intermediate the vault may not have copied yet; started
  * when a receipt frees room, no request until then), or, when `askQuota` is
- * false, because AWS refused a copy on its quota minutes ago. The step to
- * answer when it waits (it is then held back), `undefined` when it may go.
+ * false, because AWS refused a copy on its quota minutes ago, as of `now`
+ * (when the caller began judging it). The step to answer when it waits (it
+ * is then held back), `undefined` when it may go.
  */
 export function heldBack<D, C>(
   port: KindPort<D, C>,
@@ -285,9 +286,9 @@ export function heldBack<D, C>(
   deferred: D,
   pending: PendingCount,
   askQuota: boolean,
+  now: number,
 ): AgentStep | undefined {
   const { memory } = port;
-  const now = ctx.clock.now().getTime();
   const limit = ctx.settings.maxIntermediateSnapshots;
   if (pending.count >= limit) {
     if (!memory.deferred.has(id)) {
@@ -410,10 +411,10 @@ export async function sweepOriginals<D, C>(
   originals: readonly C[],
   pending: PendingCount,
   tally: Tally,
+  now: number,
   rekey: (original: C) => Promise<AgentStep>,
 ): Promise<void> {
   const { memory } = port;
-  const now = ctx.clock.now().getTime();
   for (const original of releaseOrder(
     originals,
     (o) => port.releasable(o),
