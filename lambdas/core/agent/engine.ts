@@ -20,6 +20,7 @@ import type { Clock, Log } from '../ports';
 import type { SourceSettings } from '../settings';
 import {
   agingMsOf,
+  busyWith,
   type Freed,
   type KindMemory,
   learnBacklog,
@@ -309,9 +310,12 @@ export function heldBack<D, C>(
   return undefined;
 }
 
-/** Whether a copy about to start is made in a backlog: it fills the cap, or its original waited (`TAG_BACKLOG`). */
+/**
+ * Whether a copy about to start is made in a backlog (`TAG_BACKLOG`): its
+ * original waited, or with it more than half the cap awaits the vault.
+ */
 export function inBacklog(waited: boolean, pending: PendingCount, ctx: AgentContext): boolean {
-  return waited || pending.count + 1 >= ctx.settings.maxIntermediateSnapshots;
+  return waited || busyWith(pending.count + 1, ctx.settings.maxIntermediateSnapshots);
 }
 
 /**

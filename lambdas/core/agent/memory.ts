@@ -99,14 +99,32 @@ export const MISSED_AFTER_MS = 5 * 60_000;
 export const LOST_EVENT_AGE_MS = 30 * 60_000;
 
 /**
- * On an intermediate: made while the account's originals outnumbered its
- * room (it filled the cap, or its original had been held back). A receipt
- * about it tells an environment with no memory of its own that the account
- * has a backlog, so it counts and finds what waits, rather than leaving it
- * to the hourly sweep. Set by the copy request itself: no request of its
- * own.
+ * On an intermediate: made while the account was busy (with it, more than
+ * {@link BUSY_SHARE} of the cap awaits the vault, or its original had been
+ * held back). A receipt about it tells an environment with no memory of its
+ * own that the account may have a backlog, so it counts and finds what
+ * waits, rather than leaving it to the hourly sweep. Set by the copy request
+ * itself: no request of its own.
  */
 export const TAG_BACKLOG = 'bunker:backlog';
+
+/**
+ * The share of the cap beyond which a new intermediate is made "in a
+ * backlog". Not only the one that fills the cap: the environment that held
+ * originals back may be gone (crashed, reclaimed) and the one that filled
+ * the cap with it, while the receipts of the account's other intermediates
+ * reach new environments that know nothing; in the 300-artifact fault
+ * campaign (seeds 22 and 30) the originals such an environment held back
+ * then waited for the hourly sweep. Half: an account that never has half
+ * its cap in flight at once (a few snapshots a night) never pays the count
+ * a receipt then makes, and one that does is where originals are held back.
+ */
+export const BUSY_SHARE = 0.5;
+
+/** Whether an intermediate about to be made, with `countAfter` then awaiting the vault, is made in a backlog. */
+export function busyWith(countAfter: number, cap: number): boolean {
+  return countAfter > cap * BUSY_SHARE;
+}
 
 /** Whether an intermediate was made in a backlog (see {@link TAG_BACKLOG}). */
 export function madeInBacklog(tags: Readonly<Record<string, string>>): boolean {
