@@ -23,24 +23,16 @@ import {
   TAG_NOTIFIED_AT,
   TAG_SOURCE_CREATED_AT,
 } from './agent/engine';
-import {
-  type AgentMemory,
-  agentMemory,
-  type PendingCount,
-  readOnce,
-  type Releasable,
-  TAG_BACKLOG,
-} from './agent/memory';
+import { agentMemory, type PendingCount, readOnce, type Releasable, TAG_BACKLOG } from './agent/memory';
 import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
 import { memo, scopeCacheOf } from './agent/scope-cache';
 import { sameKmsKey } from './keys';
 import { INTERMEDIATE_PREFIX, intermediateSnapshotId } from './names';
 import { notificationOf, sourceBacklogOf } from './notification';
-import type { Clock, Log, NotificationPublisher, RdsSnapshot, SourceRds } from './ports';
+import type { RdsSnapshot, SourceRds } from './ports';
 import type { Receipt } from './receipts';
 import { inScope as scopeHolds } from './scope';
 import type { ScopeSetting, SourceSettings } from './settings';
-import type { KindName } from '../kinds/types';
 
 /** Where the agents' shared names lived before the shared core: the other modules import them from here. */
 export type { AgentStep, AgentSweepSummary, ReceiptStep } from './agent/engine';
@@ -53,16 +45,6 @@ export interface AgentDeps extends AgentContext {
   readonly rds: SourceRds;
   /** The account's Aurora DB cluster snapshots, when the agent handles them (same port, cluster calls). */
   readonly clusters?: SourceRds;
-  readonly publisher: NotificationPublisher;
-  readonly clock: Clock;
-  readonly log: Log;
-  /** This container's memory (`./agent/memory.ts`); without it, one is kept per store object. */
-  readonly memory?: AgentMemory;
-  /**
-   * Each kind's RPO in hours (the config's `rpoHours`): an original that has
-   * waited half of it goes ahead of larger ones (`releaseOrder`). Absent: 24.
-   */
-  readonly rpoHours?: Partial<Record<KindName, number>>;
 }
 
 /** The RDS snapshot kinds the agent handles, each through its own store. */

@@ -30,13 +30,11 @@ import { hash, INTERMEDIATE_DESCRIPTION, INTERMEDIATE_PREFIX } from '../../kinds
 import { sameKmsKey } from '../keys';
 import { notificationOf, sourceBacklogOf } from '../notification';
 import { TAG_COPY_NAME } from '../pipeline/copy';
-import type { Clock, Log, NotificationPublisher } from '../ports';
 import { inScope } from '../scope';
-import type { ScopeSetting, SourceSettings } from '../settings';
-import type { KindName } from '../../kinds/types';
+import type { ScopeSetting } from '../settings';
 import type { Receipt } from '../receipts';
 import type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
-import { type AgentMemory, agentMemory, type PendingCount, readOnce, type Releasable, TAG_BACKLOG } from './memory';
+import { agentMemory, type PendingCount, readOnce, type Releasable, TAG_BACKLOG } from './memory';
 import {
   type AgentContext,
   type AgentStep,
@@ -68,18 +66,7 @@ export type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
 
 /** What the EC2 source agent works with. */
 export interface Ec2AgentDeps extends AgentContext {
-  readonly settings: SourceSettings;
   readonly ec2: SourceEc2;
-  readonly publisher: NotificationPublisher;
-  readonly clock: Clock;
-  readonly log: Log;
-  /** This container's memory (`./memory.ts`); without it, one is kept per EC2 port object. */
-  readonly memory?: AgentMemory;
-  /**
-   * Each kind's RPO in hours (the config's `rpoHours`): an original that has
-   * waited half of it goes ahead of larger ones (`releaseOrder`). Absent: 24.
-   */
-  readonly rpoHours?: Partial<Record<KindName, number>>;
 }
 
 /** On an EBS intermediate: the production volume, which the vault judges scope on (copies report `vol-ffffffff`). */

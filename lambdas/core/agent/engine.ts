@@ -16,9 +16,10 @@
  */
 import type { KindName } from '../../kinds/types';
 import { CopyQuotaExceededError } from '../errors';
-import type { Clock, Log } from '../ports';
+import type { Clock, Log, NotificationPublisher } from '../ports';
 import type { SourceSettings } from '../settings';
 import {
+  type AgentMemory,
   agingMsOf,
   busyWith,
   type Freed,
@@ -82,12 +83,18 @@ export const INTERMEDIATE_COUNT_TTL_MS = 5 * 60_000;
 
 const HOUR_MS = 3_600_000;
 
-/** What the shared core reads of an agent's deps: both agents' deps are one. */
+/** What both agents work with besides their services' ports: each agent's deps are this and its ports. */
 export interface AgentContext {
   readonly settings: SourceSettings;
+  readonly publisher: NotificationPublisher;
   readonly clock: Clock;
   readonly log: Log;
-  /** Each kind's RPO in hours: an original that has waited half of it goes ahead of larger ones. Absent: 24. */
+  /** This container's memory (`./memory.ts`); without it, one is kept per port object. */
+  readonly memory?: AgentMemory;
+  /**
+   * Each kind's RPO in hours (the config's `rpoHours`): an original that has
+   * waited half of it goes ahead of larger ones (`releaseOrder`). Absent: 24.
+   */
   readonly rpoHours?: Partial<Record<KindName, number>>;
 }
 
