@@ -23,7 +23,7 @@ import {
   TAG_NOTIFIED_AT,
   TAG_SOURCE_CREATED_AT,
 } from './agent/engine';
-import { agentMemory, type PendingCount, readOnce, type Releasable, TAG_BACKLOG } from './agent/memory';
+import { agentMemory, type PendingCount, readOnce, type Releasable } from './agent/memory';
 import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
 import { memo, scopeCacheOf } from './agent/scope-cache';
 import { sameKmsKey } from './keys';
@@ -242,7 +242,7 @@ async function startCopy(
   const store = flavour.store;
   const targetId = intermediateSnapshotId(snapshot.id, flavour.maxId);
   // Made in a backlog: it fills the cap, or its original was held back. Its receipt says so to any environment.
-  const backlog = engine.inBacklog(waited, pending, deps);
+  const backlog = engine.backlogTags(waited, pending, deps);
   // No describe first: the copy's deterministic name makes "already there" the answer of the copy itself.
   const outcome = await engine.requestCopy(portOf(deps, flavour), deps, snapshot.id, snapshot, () =>
     store.copySnapshot({
@@ -254,7 +254,7 @@ async function startCopy(
         [TAG_INTERMEDIATE_OF]: snapshot.id,
         'bunker:source-db': snapshot.dbInstanceId,
         ...(snapshot.createdAt ? { [TAG_SOURCE_CREATED_AT]: snapshot.createdAt } : {}),
-        ...(backlog ? { [TAG_BACKLOG]: 'true' } : {}),
+        ...backlog,
       },
     }),
   );

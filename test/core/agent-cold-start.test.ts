@@ -152,7 +152,7 @@ describe('the RDS agent without its memory', () => {
     expect(steps).toEqual(['rekeying', 'rekeying', 'rekeying', 'rekeying', 'waiting-for-room']);
     expect(
       ['orders-1', 'orders-2', 'orders-3', 'orders-4'].map((id) => a.intermediateOf(id)?.tags[TAG_BACKLOG]),
-    ).toEqual([undefined, undefined, 'true', 'true']);
+    ).toEqual([undefined, undefined, 'busy', 'true']);
     expect(step).toBe('recorded');
     expect(a.world.copies.map((c) => c.targetId)).toContain(intermediateSnapshotId('orders-5'));
     expect(calls()).toMatchObject({ 'source-rds.listSnapshots': 1, 'source-rds.copySnapshot': 1 });

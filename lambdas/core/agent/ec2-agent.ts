@@ -34,7 +34,7 @@ import { inScope } from '../scope';
 import type { ScopeSetting } from '../settings';
 import type { Receipt } from '../receipts';
 import type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
-import { agentMemory, type PendingCount, readOnce, type Releasable, TAG_BACKLOG } from './memory';
+import { agentMemory, type PendingCount, readOnce, type Releasable } from './memory';
 import {
   type AgentContext,
   type AgentStep,
@@ -43,7 +43,7 @@ import {
   guarded,
   heldBack,
   housekeeping,
-  inBacklog,
+  backlogTags,
   type KindPort,
   pendingOf,
   type ReceiptMarks,
@@ -374,7 +374,7 @@ async function copyOrCarryOn(
     ...(volumeId ? { [TAG_SOURCE_VOLUME]: volumeId } : {}),
     ...(snapshot.startTime ? { [TAG_SOURCE_CREATED_AT]: snapshot.startTime } : {}),
     [TAG_COPY_NAME]: intermediateEc2Name(snapshot.id),
-    ...(inBacklog(known.waited === true, known.pending, deps) ? { [TAG_BACKLOG]: 'true' } : {}),
+    ...backlogTags(known.waited === true, known.pending, deps),
   };
   const copyId = await requestCopy(port, deps, snapshot.id, { snapshot, tags }, () =>
     deps.ec2.copySnapshot({
@@ -508,7 +508,7 @@ async function copyImageOrCarryOn(
     // The vault's AMI copier reads the production id from this tag, as for every kind.
     [TAG_INTERMEDIATE_OF]: image.id,
     ...(image.createdAt ? { [TAG_SOURCE_CREATED_AT]: image.createdAt } : {}),
-    ...(inBacklog(known.waited === true, known.pending, deps) ? { [TAG_BACKLOG]: 'true' } : {}),
+    ...backlogTags(known.waited === true, known.pending, deps),
   };
   const copyId = await requestCopy(port, deps, image.id, image, () =>
     deps.ec2.copyImage({

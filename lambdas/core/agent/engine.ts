@@ -21,7 +21,7 @@ import type { SourceSettings } from '../settings';
 import {
   type AgentMemory,
   agingMsOf,
-  busyWith,
+  backlogTagOf,
   type Freed,
   type KindMemory,
   learnBacklog,
@@ -33,6 +33,7 @@ import {
   releaseOrder,
   releasing,
   stale,
+  TAG_BACKLOG,
   worthTrying,
 } from './memory';
 import { retainedUntil, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
@@ -317,12 +318,10 @@ export function heldBack<D, C>(
   return undefined;
 }
 
-/**
- * Whether a copy about to start is made in a backlog (`TAG_BACKLOG`): its
- * original waited, or with it more than half the cap awaits the vault.
- */
-export function inBacklog(waited: boolean, pending: PendingCount, ctx: AgentContext): boolean {
-  return waited || busyWith(pending.count + 1, ctx.settings.maxIntermediateSnapshots);
+/** The tags that say a copy about to start is made in a backlog (`TAG_BACKLOG`, `backlogTagOf`); none when not. */
+export function backlogTags(waited: boolean, pending: PendingCount, ctx: AgentContext): Record<string, string> {
+  const value = backlogTagOf(waited, pending.count + 1, ctx.settings.maxIntermediateSnapshots);
+  return value ? { [TAG_BACKLOG]: value } : {};
 }
 
 /**
