@@ -11,53 +11,40 @@
  * lets the agent's delete right stop at its own `bunker-share-*` snapshots,
  * and makes cleanup uniform.
  */
+import * as engine from './agent/engine';
 import {
-  type AgentMemory,
-  agentMemory,
-  agingMsOf,
-  type KindMemory,
-  type PendingCount,
-  type Freed,
-  learnBacklog,
-  LOST_EVENT_AGE_MS,
-  MISSED_AFTER_MS,
-  quotaFull,
-  readOnce,
-  type Releasable,
-  releaseOrder,
-  releasing,
-  stale,
-  TAG_BACKLOG,
-  worthTrying,
-} from './agent/memory';
-import { intermediateFate, retainedUntil, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
+  type AgentContext,
+  type AgentStep,
+  type AgentSweepSummary,
+  type KindPort,
+  type ReceiptStep,
+  TAG_INTERMEDIATE,
+  TAG_INTERMEDIATE_OF,
+  TAG_NOTIFIED_AT,
+  TAG_SOURCE_CREATED_AT,
+} from './agent/engine';
+import { agentMemory, type PendingCount, readOnce, type Releasable } from './agent/memory';
+import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
 import { memo, scopeCacheOf } from './agent/scope-cache';
-import { CopyQuotaExceededError } from './errors';
 import { sameKmsKey } from './keys';
 import { INTERMEDIATE_PREFIX, intermediateSnapshotId } from './names';
 import { notificationOf, sourceBacklogOf } from './notification';
-import type { Clock, Log, NotificationPublisher, RdsSnapshot, SourceRds } from './ports';
+import type { RdsSnapshot, SourceRds } from './ports';
 import type { Receipt } from './receipts';
 import { inScope as scopeHolds } from './scope';
 import type { ScopeSetting, SourceSettings } from './settings';
-import type { KindName } from '../kinds/types';
 
-export interface AgentDeps {
+/** Where the agents' shared names lived before the shared core: the other modules import them from here. */
+export type { AgentStep, AgentSweepSummary, ReceiptStep } from './agent/engine';
+export { INTERMEDIATE_COUNT_TTL_MS, TAG_INTERMEDIATE, TAG_INTERMEDIATE_OF } from './agent/engine';
+export { TAG_NOTIFIED_AT, TAG_SOURCE_CREATED_AT } from './agent/engine';
+
+export interface AgentDeps extends AgentContext {
   readonly settings: SourceSettings;
   /** The account's DB instance snapshots. */
   readonly rds: SourceRds;
   /** The account's Aurora DB cluster snapshots, when the agent handles them (same port, cluster calls). */
   readonly clusters?: SourceRds;
-  readonly publisher: NotificationPublisher;
-  readonly clock: Clock;
-  readonly log: Log;
-  /** This container's memory (`./agent/memory.ts`); without it, one is kept per store object. */
-  readonly memory?: AgentMemory;
-  /**
-   * Each kind's RPO in hours (the config's `rpoHours`): an original that has
-   * waited half of it goes ahead of larger ones (`releaseOrder`). Absent: 24.
-   */
-  readonly rpoHours?: Partial<Record<KindName, number>>;
 }
 
 /** The RDS snapshot kinds the agent handles, each through its own store. */
@@ -82,23 +69,6 @@ function flavours(deps: AgentDeps): Flavour[] {
     .map((kind) => flavourOf(deps, kind))
     .filter((flavour): flavour is Flavour => flavour !== undefined);
 }
-
-/** Tags on the agent's intermediate snapshots. */
-export const TAG_INTERMEDIATE = 'bunker:intermediate';
-export const TAG_INTERMEDIATE_OF = 'bunker:source-snapshot';
-export const TAG_NOTIFIED_AT = 'bunker:notified-at';
-/** When production took the snapshot the intermediate was copied from. */
-export const TAG_SOURCE_CREATED_AT = 'bunker:source-created-at';
-
-export type AgentStep =
-  | 'gone'
-  | 'out-of-scope'
-  | 'pending'
-  | 'rekeying'
-  | 'notified'
-  | 'already-notified'
-  | 'waiting-for-room'
-  | 'waiting-for-quota';
 
 export function isIntermediate(snapshot: RdsSnapshot): boolean {
   return snapshot.id.startsWith(`${INTERMEDIATE_PREFIX}-`) && snapshot.tags[TAG_INTERMEDIATE] === 'true';
@@ -126,6 +96,46 @@ export function shareBlocker(snapshot: RdsSnapshot, shareKeyArn: string): string
   return undefined;
 }
 
+/** The RDS kinds' port of the shared core (`./agent/engine.ts`): how a DB or cluster snapshot is listed and copied. */
+type RdsPort = KindPort<RdsSnapshot, RdsSnapshot>;
+
+function portOf(deps: AgentDeps, flavour: Flavour): RdsPort {
+  const { store } = flavour;
+  return {
+    kind: flavour.kind,
+    memory: agentMemory(deps.memory, store).of<RdsSnapshot>(flavour.kind),
+    noun: 'snapshot',
+    failure: { message: 'snapshot could not be handled; the next sweep retries', field: 'snapshotId' },
+    scopeInListing: false,
+    count: async () => {
+      const all = await store.listSnapshots();
+      const ids = new Set(all.map((s) => s.id));
+      return {
+        intermediates: all.filter(isIntermediate).map((snapshot) => ({
+          id: snapshot.id,
+          tags: snapshot.tags,
+          ready: snapshot.status === 'available',
+          ...(snapshot.createdAt !== undefined ? { madeAt: Date.parse(snapshot.createdAt) } : {}),
+          announce: () => shareAndNotify(snapshot, deps, flavour),
+        })),
+        originals: all.filter(
+          (s) =>
+            !isIntermediate(s) && s.status === 'available' && !ids.has(intermediateSnapshotId(s.id, flavour.maxId)),
+        ),
+      };
+    },
+    view: (snapshot) => ({ id: snapshot.id, tags: snapshot.tags, takenAt: snapshot.createdAt }),
+    originalOf: (snapshot) => snapshot,
+    releasable,
+    retire: (id) => deleteIntermediate(id, deps, flavour),
+    startDeferred: (snapshot, pending) => startCopy(snapshot, deps, flavour, pending, true),
+    candidateStarter: () => {
+      const tags = memo((resource: string) => store.instanceTags(resource));
+      return (snapshot, pending) => rekey(snapshot, deps, flavour, pending, tags);
+    },
+  };
+}
+
 /**
  * Handles one snapshot by id (`kind` says whether it is a DB snapshot or a
  * cluster snapshot): an original in scope gets an intermediate; an
@@ -140,34 +150,16 @@ export async function processSnapshot(
   if (!flavour || deps.settings.scopes[kind] === undefined) return 'out-of-scope';
   const snapshot = await flavour.store.describeSnapshot(snapshotId);
   if (!snapshot) return 'gone';
-  const memory = memoryOf(deps, flavour);
+  const port = portOf(deps, flavour);
   if (isIntermediate(snapshot)) {
     const step = await shareAndNotify(snapshot, deps, flavour);
-    if (snapshot.status === 'available') {
-      // An intermediate copy finished: a copy slot of the account freed, so what waited on the quota may go now.
-      memory.quotaFullAt = undefined;
-      memory.unannounced.delete(snapshot.id);
-    }
-    await housekeeping(deps, flavour, snapshot.status === 'available' ? 'quota' : 'nothing');
+    if (snapshot.status === 'available') engine.copyFinished(port.memory, snapshot.id);
+    await engine.housekeeping(port, deps, snapshot.status === 'available' ? 'quota' : 'nothing');
     return step;
   }
-  const step = await rekey(snapshot, deps, flavour, await pendingOf(deps, flavour));
-  await housekeeping(deps, flavour, 'nothing');
+  const step = await rekey(snapshot, deps, flavour, await engine.pendingOf(port, deps));
+  await engine.housekeeping(port, deps, 'nothing');
   return step;
-}
-
-/**
- * How long a count of the account's intermediates is reused by the events
- * an agent container handles: counting lists every snapshot of the account,
- * so doing it per event made a burst of N snapshots cost N listings. The
- * count is kept up to date with the copies the container starts and the
- * receipts it records; other containers' can make it off by their number,
- * which the next count corrects. The sweep counts afresh.
- */
-export const INTERMEDIATE_COUNT_TTL_MS = 5 * 60_000;
-
-function memoryOf(deps: AgentDeps, flavour: Flavour): KindMemory<RdsSnapshot> {
-  return agentMemory(deps.memory, flavour.store).of<RdsSnapshot>(flavour.kind);
 }
 
 /** Whether an intermediate blocks: made, and the vault has not yet said it holds its copy. */
@@ -176,115 +168,6 @@ export function awaitsVault(snapshot: RdsSnapshot): boolean {
 }
 
 const HOUR_MS = 3_600_000;
-
-/**
- * The intermediates of the kind that await the vault, counted by a listing
- * at most once per {@link INTERMEDIATE_COUNT_TTL_MS}. The cap counts only
- * these: an intermediate the vault confirmed blocks nothing, it is only kept
- * for its retention (deleted by the environment that recorded its receipt,
- * or the sweep: an environment that only counted it leaves it, or every
- * environment that counts would try the same delete). The same listing is
- * the quick backstop for a lost "copy finished" event: an available
- * intermediate still unannounced at the next count (so not merely ahead of
- * its event), or at the first when made {@link LOST_EVENT_AGE_MS} ago, is
- * announced then, minutes after, not at the sweep. It also shows the
- * originals with no intermediate that are older than their own event
- * ({@link MISSED_AFTER_MS}): missed, or held back by an environment that is
- * gone; they start when there is room.
- */
-async function pendingOf(deps: AgentDeps, flavour: Flavour): Promise<PendingCount> {
-  const memory = memoryOf(deps, flavour);
-  const now = deps.clock.now().getTime();
-  if (memory.pending && now - memory.pending.at < INTERMEDIATE_COUNT_TTL_MS) return memory.pending;
-  const all = await flavour.store.listSnapshots();
-  const intermediates = all.filter(isIntermediate);
-  const pending: PendingCount = { count: intermediates.filter(awaitsVault).length, at: now };
-  memory.pending = pending;
-  if (pending.count >= deps.settings.maxIntermediateSnapshots) memory.capReachedAt = now;
-  // The same listing shows the originals still without an intermediate, for when this container has room.
-  const ids = new Set(all.map((s) => s.id));
-  const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
-  // Old enough that their own event has come and gone: missed, or held back by an environment that is gone.
-  const missed = now - MISSED_AFTER_MS;
-  memory.candidates = all.filter(
-    (s) =>
-      !isIntermediate(s) &&
-      s.status === 'available' &&
-      !s.tags[TAG_BACKED_UP_AT] &&
-      !memory.deferred.has(s.id) &&
-      !ids.has(intermediateSnapshotId(s.id, flavour.maxId)) &&
-      (s.createdAt ? Date.parse(s.createdAt) >= horizon && Date.parse(s.createdAt) <= missed : true),
-  );
-  const unannounced = new Set<string>();
-  for (const snapshot of intermediates) {
-    const copiedAt = snapshot.tags[TAG_COPIED_AT];
-    if (copiedAt || snapshot.status !== 'available' || snapshot.tags[TAG_NOTIFIED_AT]) continue;
-    unannounced.add(snapshot.id);
-    const old = snapshot.createdAt !== undefined && now - Date.parse(snapshot.createdAt) >= LOST_EVENT_AGE_MS;
-    if (!old && !memory.unannounced.has(snapshot.id)) memory.unannounced.set(snapshot.id, now);
-    else await guarded(() => shareAndNotify(snapshot, deps, flavour), snapshot.id, deps);
-  }
-  for (const id of memory.unannounced.keys()) if (!unannounced.has(id)) memory.unannounced.delete(id);
-  return pending;
-}
-
-/**
- * What this container can do without being asked, after each event and
- * receipt it handles: delete the confirmed intermediates whose retention
- * ended, and start deferred originals while the cap has room and the copy
- * quota was not found full since the last finished copy. No request is made
- * to learn that there is still no room: the container knows its count.
- */
-async function housekeeping(deps: AgentDeps, flavour: Flavour, freed: Freed): Promise<void> {
-  const memory = memoryOf(deps, flavour);
-  const now = deps.clock.now().getTime();
-  for (const [id, until] of memory.retained) {
-    if (until > now) continue;
-    memory.retained.delete(id);
-    await deleteIntermediate(id, deps, flavour);
-  }
-  if (!worthTrying(memory, freed, deps.settings.maxIntermediateSnapshots, now)) return;
-  const pending = await pendingOf(deps, flavour);
-  const room = () => pending.count < deps.settings.maxIntermediateSnapshots && !quotaFull(memory, now);
-  const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
-  // The deferred originals (judged in scope) and the count's candidates (not judged yet) in one order: largest
-  // first, and any that waited half its RPO before them.
-  const waiting = releasing(
-    [
-      ...[...memory.deferred.values()].map((original) => ({ original, deferred: true })),
-      ...memory.candidates.map((original) => ({ original, deferred: false })),
-    ],
-    ({ original }) => releasable(original),
-    now,
-    agingMsOf(deps.rpoHours?.[flavour.kind]),
-  );
-  const tried = new Set<RdsSnapshot>();
-  let candidatesLeft = true;
-  // Room left after the deferred: the originals another container deferred (or whose event was lost), judged as
-  // the sweep judges them.
-  const tags = memo((resource: string) => flavour.store.instanceTags(resource));
-  for (const { original, deferred } of waiting) {
-    if (!room()) break;
-    if (deferred) {
-      memory.deferred.delete(original.id);
-      // Past the horizon it is the sweep's to count as aged out, not to copy.
-      if (original.createdAt && Date.parse(original.createdAt) < horizon) continue;
-      const step = await guarded(() => startCopy(original, deps, flavour, pending, true), original.id, deps);
-      deps.log.info('deferred intermediate copy started', { snapshotId: original.id, step });
-      continue;
-    }
-    if (!candidatesLeft) continue;
-    tried.add(original);
-    const before = pending.count;
-    const step = await guarded(() => rekey(original, deps, flavour, pending, tags), original.id, deps);
-    deps.log.info('waiting original started', { snapshotId: original.id, step });
-    // Already started by another environment since the count: the rest of its list was listed as waiting at the
-    // same moment, so it waits for the next count rather than cost a scope read and a copy request each.
-    if (stale(step, before, pending)) candidatesLeft = false;
-  }
-  if (!candidatesLeft) memory.candidates = [];
-  else if (tried.size > 0) memory.candidates = memory.candidates.filter((original) => !tried.has(original));
-}
 
 /** What the release order reads of an RDS original: its size and when it was taken, from the describe or listing. */
 const releasable = readOnce((snapshot: RdsSnapshot): Releasable => ({
@@ -322,7 +205,8 @@ async function rekey(
   sweepTags?: (resource: string) => Promise<Record<string, string> | undefined>,
 ): Promise<AgentStep> {
   const store = flavour.store;
-  const memory = memoryOf(deps, flavour);
+  const port = portOf(deps, flavour);
+  const { memory } = port;
   const resource = snapshot.dbInstanceId;
   const verdicts = scopeCacheOf(deps.memory ?? store, flavour.kind);
   const now = deps.clock.now().getTime();
@@ -340,24 +224,9 @@ async function rekey(
   // Already in the backup account: its intermediate may be gone, and must not be made again.
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   if (snapshot.status !== 'available') return 'pending';
-  if (pending.count >= deps.settings.maxIntermediateSnapshots) {
-    // Back-pressure: never delete an intermediate the vault may not have copied yet. Started when a receipt frees
-    // room (an intermediate made already is found by that copy's "already exists"); no request until then.
-    memory.capReachedAt = now;
-    if (!memory.deferred.has(snapshot.id)) {
-      deps.log.warn('intermediate snapshot limit reached; started when a receipt frees room', {
-        snapshotId: snapshot.id,
-        limit: deps.settings.maxIntermediateSnapshots,
-      });
-    }
-    memory.deferred.set(snapshot.id, snapshot);
-    return 'waiting-for-room';
-  }
-  // An event does not ask what AWS answered minutes ago; the sweep, the backstop, does.
-  if (!sweepTags && quotaFull(memory, now)) {
-    memory.deferred.set(snapshot.id, snapshot);
-    return 'waiting-for-quota';
-  }
+  // At the cap, an intermediate made already is found by the later copy's "already exists".
+  const held = engine.heldBack(port, deps, snapshot.id, snapshot, pending, sweepTags !== undefined, now);
+  if (held) return held;
   // Found by a count or the sweep rather than by its own event: it waited.
   return startCopy(snapshot, deps, flavour, pending, sweepTags !== undefined);
 }
@@ -371,14 +240,12 @@ async function startCopy(
   waited = false,
 ): Promise<AgentStep> {
   const store = flavour.store;
-  const memory = memoryOf(deps, flavour);
   const targetId = intermediateSnapshotId(snapshot.id, flavour.maxId);
   // Made in a backlog: it fills the cap, or its original was held back. Its receipt says so to any environment.
-  const backlog = waited || pending.count + 1 >= deps.settings.maxIntermediateSnapshots;
-  let outcome: 'started' | 'exists';
-  try {
-    // No describe first: the copy's deterministic name makes "already there" the answer of the copy itself.
-    outcome = await store.copySnapshot({
+  const backlog = engine.backlogTags(waited, pending, deps);
+  // No describe first: the copy's deterministic name makes "already there" the answer of the copy itself.
+  const outcome = await engine.requestCopy(portOf(deps, flavour), deps, snapshot.id, snapshot, () =>
+    store.copySnapshot({
       sourceId: snapshot.id,
       targetId,
       kmsKeyArn: deps.settings.shareKeyArn,
@@ -387,19 +254,11 @@ async function startCopy(
         [TAG_INTERMEDIATE_OF]: snapshot.id,
         'bunker:source-db': snapshot.dbInstanceId,
         ...(snapshot.createdAt ? { [TAG_SOURCE_CREATED_AT]: snapshot.createdAt } : {}),
-        ...(backlog ? { [TAG_BACKLOG]: 'true' } : {}),
+        ...backlog,
       },
-    });
-  } catch (error) {
-    if (error instanceof CopyQuotaExceededError) {
-      deps.log.warn('copy quota reached; retried when a copy finishes', { snapshotId: snapshot.id });
-      memory.quotaFullAt = deps.clock.now().getTime();
-      memory.deferred.set(snapshot.id, snapshot);
-      return 'waiting-for-quota';
-    }
-    throw error;
-  }
-  memory.deferred.delete(snapshot.id);
+    }),
+  );
+  if (outcome === undefined) return 'waiting-for-quota';
   if (outcome === 'started') {
     pending.count += 1;
     deps.log.info('intermediate copy requested', {
@@ -429,28 +288,13 @@ async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps, flavour: F
       sourceRegion,
       id: snapshot.id,
       publishedAt: deps.clock.now(),
-      sourceBacklog: sourceBacklogOf(memoryOf(deps, flavour), deps.clock.now().getTime()),
+      sourceBacklog: sourceBacklogOf(portOf(deps, flavour).memory, deps.clock.now().getTime()),
     }),
   );
   // Tagged after publishing: a crash in between publishes twice, which intake absorbs; never zero times.
   await store.tag(snapshot.arn, { [TAG_NOTIFIED_AT]: deps.clock.now().toISOString() });
   deps.log.info('snapshot shared and announced', { snapshotId: snapshot.id });
   return 'notified';
-}
-
-export interface AgentSweepSummary {
-  readonly examined: number;
-  readonly steps: Readonly<Partial<Record<AgentStep, number>>>;
-  /** Intermediates deleted after the vault's receipt. */
-  readonly deleted: number;
-  /** Intermediates deleted past the hard horizon with no receipt: the alarm's count, never expected. */
-  readonly expiredUncopied: number;
-  /**
-   * In-scope production snapshots (and images) older than the horizon that
-   * the vault never confirmed copying: no longer picked up, so counted on
-   * every sweep while they exist, for the alarm.
-   */
-  readonly agedOutUncopied: number;
 }
 
 /**
@@ -461,25 +305,10 @@ export interface AgentSweepSummary {
  * loudly, those past `intermediateHorizonHours` with no receipt.
  */
 export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
-  const summaries: AgentSweepSummary[] = [];
-  for (const flavour of flavours(deps)) summaries.push(await sweepFlavour(deps, flavour));
-  const steps: Partial<Record<AgentStep, number>> = {};
-  for (const summary of summaries) {
-    for (const [step, n] of Object.entries(summary.steps) as [AgentStep, number][])
-      steps[step] = (steps[step] ?? 0) + n;
-  }
-  const total = (field: 'examined' | 'deleted' | 'expiredUncopied' | 'agedOutUncopied') =>
-    summaries.reduce((n, s) => n + s[field], 0);
-  return {
-    examined: total('examined'),
-    steps,
-    deleted: total('deleted'),
-    expiredUncopied: total('expiredUncopied'),
-    agedOutUncopied: total('agedOutUncopied'),
-  };
+  const tally = new engine.Tally();
+  for (const flavour of flavours(deps)) await sweepFlavour(deps, flavour, tally);
+  return tally.summary();
 }
-
-export type ReceiptStep = 'recorded' | 'already-recorded' | 'gone' | 'not-an-intermediate' | 'not-handled';
 
 /**
  * The vault's receipt for one intermediate: tags it `bunker:copied-at`, so
@@ -495,25 +324,16 @@ export async function recordReceipt(receipt: Receipt, deps: AgentDeps): Promise<
   const snapshot = await flavour.store.describeSnapshot(receipt.id);
   if (!snapshot) return 'gone';
   if (!isIntermediate(snapshot)) return 'not-an-intermediate';
-  const memory = memoryOf(deps, flavour);
-  // Made in a backlog: whatever this environment remembers, originals may wait for the room this receipt frees.
-  learnBacklog(memory, snapshot.tags, deps.clock.now().getTime());
-  if (snapshot.tags[TAG_COPIED_AT]) {
-    // A receipt again (SQS redelivers one whose handler crashed after tagging): the room it frees is still to use.
-    await housekeeping(deps, flavour, 'room');
-    return 'already-recorded';
-  }
-  // The original first: once the intermediate is gone, its tag is what says the original is done.
   const original = snapshot.tags[TAG_INTERMEDIATE_OF];
-  if (original) await tagOriginal(snapshot, original, receipt.copiedAt, flavour);
-  await flavour.store.tag(snapshot.arn, { [TAG_COPIED_AT]: receipt.copiedAt });
-  deps.log.info('the vault holds its copy; intermediate may go', { snapshotId: snapshot.id });
-  // It blocks no more: its place under the cap goes to a deferred original now, not after its retention.
-  if (memory.pending && awaitsVault(snapshot)) memory.pending.count = Math.max(0, memory.pending.count - 1);
-  memory.unannounced.delete(snapshot.id);
-  memory.retained.set(snapshot.id, retainedUntil(receipt.copiedAt, deps.clock.now().getTime(), deps.settings));
-  await housekeeping(deps, flavour, 'room');
-  return 'recorded';
+  return engine.recordCopied(portOf(deps, flavour), deps, {
+    id: snapshot.id,
+    tags: snapshot.tags,
+    copiedAt: receipt.copiedAt,
+    original: async () => {
+      if (original) await tagOriginal(snapshot, original, receipt.copiedAt, flavour);
+    },
+    intermediate: () => flavour.store.tag(snapshot.arn, { [TAG_COPIED_AT]: receipt.copiedAt }),
+  });
 }
 
 /**
@@ -539,41 +359,35 @@ async function tagOriginal(
   }
 }
 
-async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSweepSummary> {
+async function sweepFlavour(deps: AgentDeps, flavour: Flavour, tally: engine.Tally): Promise<void> {
   const store = flavour.store;
   const now = deps.clock.now().getTime();
   // Originals are looked at for as long as an intermediate of theirs could be kept: a snapshot
   // waiting on the cap or a quota is found again by every sweep until the horizon.
-  const windowStart = now - deps.settings.intermediateHorizonHours * 3_600_000;
+  const windowStart = now - deps.settings.intermediateHorizonHours * HOUR_MS;
   const all = await store.listSnapshots();
   const intermediates = all.filter(isIntermediate);
   const ids = new Set(all.map((s) => s.id));
-  const steps: Partial<Record<AgentStep, number>> = {};
-  const count = (step: AgentStep) => {
-    steps[step] = (steps[step] ?? 0) + 1;
-  };
-
-  const memory = memoryOf(deps, flavour);
-  let deleted = 0;
-  let expiredUncopied = 0;
+  const port = portOf(deps, flavour);
+  const { memory } = port;
   let blocking = 0;
+  tally.examined += intermediates.length;
   for (const snapshot of intermediates) {
     const created = snapshot.createdAt ? Date.parse(snapshot.createdAt) : now;
     const fate =
       snapshot.status === 'available' ? intermediateFate(snapshot.tags, created, now, deps.settings) : 'keep';
     if (fate === 'keep') {
       if (awaitsVault(snapshot)) blocking += 1;
-      count(await guarded(() => shareAndNotify(snapshot, deps, flavour), snapshot.id, deps));
+      tally.count(await engine.guarded(port, deps, () => shareAndNotify(snapshot, deps, flavour), snapshot.id));
       continue;
     }
     memory.retained.delete(snapshot.id);
     try {
       await store.deleteSnapshot(snapshot.id);
+      tally.removed(fate);
       if (fate === 'delete-copied') {
-        deleted += 1;
         deps.log.info('intermediate copied by the vault, deleted', { snapshotId: snapshot.id });
       } else {
-        expiredUncopied += 1;
         deps.log.error('intermediate deleted past the hard horizon with no receipt from the vault', {
           snapshotId: snapshot.id,
           horizonHours: deps.settings.intermediateHorizonHours,
@@ -589,48 +403,24 @@ async function sweepFlavour(deps: AgentDeps, flavour: Flavour): Promise<AgentSwe
     }
   }
 
-  // The sweep counts afresh, and leaves its count for the events that follow. It is the backstop, so it tries
-  // a copy AWS refused minutes ago.
+  // The sweep counts afresh, and leaves its count for the events that follow.
   const live: PendingCount = { count: blocking, at: now };
-  memory.pending = live;
-  memory.quotaFullAt = undefined;
-  memory.candidates = [];
-  for (const id of memory.deferred.keys()) {
-    if (ids.has(intermediateSnapshotId(id, flavour.maxId)) || !ids.has(id)) memory.deferred.delete(id);
-  }
-  const originals = all.filter(
-    (s) =>
-      !isIntermediate(s) &&
-      !s.tags[TAG_BACKED_UP_AT] &&
-      !ids.has(intermediateSnapshotId(s.id, flavour.maxId)) &&
-      (s.createdAt ? Date.parse(s.createdAt) >= windowStart : true),
+  engine.sweepCounted(memory, live, (id) => ids.has(intermediateSnapshotId(id, flavour.maxId)) || !ids.has(id));
+  const uncovered = all.filter(
+    (s) => !isIntermediate(s) && !s.tags[TAG_BACKED_UP_AT] && !ids.has(intermediateSnapshotId(s.id, flavour.maxId)),
   );
+  const recent = (s: RdsSnapshot) => (s.createdAt ? Date.parse(s.createdAt) >= windowStart : true);
   // One read of a resource's tags per sweep: a database's snapshots share them.
   const sweepTags = memo((resource: string) => store.instanceTags(resource));
-  for (const snapshot of releaseOrder(originals, releasable, now, agingMsOf(deps.rpoHours?.[flavour.kind]))) {
-    if (live.count >= deps.settings.maxIntermediateSnapshots && !memory.deferred.has(snapshot.id)) {
-      // At the cap, its scope is not read now: it is judged when a receipt frees room, or by a later sweep.
-      memory.candidates.push(snapshot);
-      memory.capReachedAt = now;
-      count('waiting-for-room');
-      continue;
-    }
-    count(await guarded(() => rekey(snapshot, deps, flavour, live, sweepTags), snapshot.id, deps));
-  }
-  const agedOutUncopied = await countAgedOut(
-    all.filter(
-      (s) =>
-        !isIntermediate(s) &&
-        !s.tags[TAG_BACKED_UP_AT] &&
-        !ids.has(intermediateSnapshotId(s.id, flavour.maxId)) &&
-        s.createdAt !== undefined &&
-        Date.parse(s.createdAt) < windowStart,
-    ),
+  await engine.sweepOriginals(port, deps, uncovered.filter(recent), live, tally, now, (snapshot) =>
+    rekey(snapshot, deps, flavour, live, sweepTags),
+  );
+  tally.agedOutUncopied += await countAgedOut(
+    uncovered.filter((s) => s.createdAt !== undefined && Date.parse(s.createdAt) < windowStart),
     deps,
     flavour,
     sweepTags,
   );
-  return { examined: intermediates.length + originals.length, steps, deleted, expiredUncopied, agedOutUncopied };
 }
 
 /** In-scope originals past the horizon with no copy: logged and counted, never silently forgotten. */
@@ -657,14 +447,4 @@ async function countAgedOut(
     });
   }
   return aged;
-}
-
-/** One snapshot's failure is logged and left for the next sweep; it never stops the others. */
-async function guarded(work: () => Promise<AgentStep>, snapshotId: string, deps: AgentDeps): Promise<AgentStep> {
-  try {
-    return await work();
-  } catch (error) {
-    deps.log.error('snapshot could not be handled; the next sweep retries', { snapshotId, error: String(error) });
-    return 'pending';
-  }
 }

@@ -134,6 +134,30 @@ describe('the RDS agent without its memory', () => {
     expect(a.intermediateOf('orders-3')).toBeUndefined();
   });
 
+  it('starts what a lost environment held back at the receipt, in a new environment, of any intermediate made with more than half the cap taken', async () => {
+    // Cap 4: the lost environment makes four intermediates and holds orders-5 back. The receipt that comes first is
+    // orders-3's, which did not fill the cap: with it, three of four await the vault.
+    const a = agentFixture({ maxIntermediates: 4 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    const ids = ['orders-1', 'orders-2', 'orders-3', 'orders-4', 'orders-5'];
+    for (const id of ids) a.snapshot(id);
+    const lost = fresh(a.deps);
+    const steps = [];
+    for (const id of ids) steps.push(await processSnapshot(id, lost));
+    a.clock.advance(COPY_MS);
+    const calls = callsFrom(a);
+
+    const step = await recordReceipt(receiptFor(intermediateSnapshotId('orders-3'), a.clock.now()), fresh(a.deps));
+
+    expect(steps).toEqual(['rekeying', 'rekeying', 'rekeying', 'rekeying', 'waiting-for-room']);
+    expect(
+      ['orders-1', 'orders-2', 'orders-3', 'orders-4'].map((id) => a.intermediateOf(id)?.tags[TAG_BACKLOG]),
+    ).toEqual([undefined, undefined, 'busy', 'true']);
+    expect(step).toBe('recorded');
+    expect(a.world.copies.map((c) => c.targetId)).toContain(intermediateSnapshotId('orders-5'));
+    expect(calls()).toMatchObject({ 'source-rds.listSnapshots': 1, 'source-rds.copySnapshot': 1 });
+  });
+
   it('still starts what waits when SQS redelivers a receipt whose handler crashed after recording it', async () => {
     const { a } = await heldBackByALostEnvironment();
     const receipt = receiptFor(intermediateSnapshotId('orders-2'), a.clock.now());

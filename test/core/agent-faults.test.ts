@@ -7,13 +7,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ISSUE_FAULTS, runSimulation, type SimulationResult } from '../../sim/simulation';
 
-describe('the source agents under the issue faults (seeds 11 and 17, 300 artifacts of every kind, 20 accounts)', () => {
+describe('the source agents under the issue faults (seeds 16, 22, 29 and 30, 300 artifacts of every kind, 20 accounts)', () => {
   let result: SimulationResult;
   let idle: SimulationResult;
+  const more = new Map<number, SimulationResult>();
   beforeAll(async () => {
-    result = await runSimulation({ seed: 11, artifacts: 300, accounts: 20, agents: true, faults: ISSUE_FAULTS });
-    // Seed 11 reclaims no idle environment that held originals back; seed 17 does.
-    idle = await runSimulation({ seed: 17, artifacts: 300, accounts: 20, agents: true, faults: ISSUE_FAULTS });
+    const run = (seed: number) =>
+      runSimulation({ seed, artifacts: 300, accounts: 20, agents: true, faults: ISSUE_FAULTS });
+    result = await run(22);
+    // Seed 16 reclaims idle environments that held originals back.
+    idle = await run(16);
+    // Seeds 29 and 30 left originals a crashed environment held back to the hourly sweep while only the
+    // intermediate that filled the cap said the account had a backlog (`BUSY_SHARE`, agent/memory.ts).
+    for (const seed of [29, 30]) more.set(seed, await run(seed));
   });
 
   it('leaves nothing a crash interrupted, or a crashed environment held back, to the hourly sweep', () => {
@@ -34,6 +40,18 @@ describe('the source agents under the issue faults (seeds 11 and 17, 300 artifac
     expect(byCause?.['forgotten-idle'].artifacts).toBeGreaterThan(0);
     expect(byCause?.['forgotten-idle'].recoveredBySweep).toBe(0);
   });
+
+  it.each([29, 30])(
+    'leaves nothing a crashed or reclaimed environment held back to the hourly sweep (seed %i)',
+    (seed) => {
+      const byCause = more.get(seed)?.counts.faultWaits.source?.byCause;
+
+      expect(byCause?.['forgotten-crash'].artifacts).toBeGreaterThan(0);
+      expect([byCause?.['forgotten-crash'].recoveredBySweep, byCause?.['forgotten-idle'].recoveredBySweep]).toEqual([
+        0, 0,
+      ]);
+    },
+  );
 
   it('still copies every artifact exactly once, and follows each through every source step', () => {
     const stages = result.counts.faultWaits.source?.stageMeanMinutes;

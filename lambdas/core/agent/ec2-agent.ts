@@ -1,9 +1,10 @@
 /**
  * The source agent for EBS snapshots and AMIs, in each production account
  * and Region: makes in-scope snapshots and images shareable, shares them with
- * the backup account only and tells the vault, with identifiers only. The
- * RDS agent (`../rds-source-agent.ts`) is the model: same steps, same tags,
- * same sweep.
+ * the backup account only and tells the vault, with identifiers only. Same
+ * steps, tags and sweep as the RDS agent (`../rds-source-agent.ts`): the
+ * cap, held-back originals, housekeeping and receipts are the shared core's
+ * (`./engine.ts`); this module is the two kinds' ports of it.
  *
  * It always works on an intermediate copy under the share key and never
  * shares, copies over or deletes production's own snapshots or images; it
@@ -26,65 +27,46 @@
  * the image and every backing snapshot.
  */
 import { hash, INTERMEDIATE_DESCRIPTION, INTERMEDIATE_PREFIX } from '../../kinds/shared';
-import { CopyQuotaExceededError } from '../errors';
 import { sameKmsKey } from '../keys';
 import { notificationOf, sourceBacklogOf } from '../notification';
 import { TAG_COPY_NAME } from '../pipeline/copy';
-import type { Clock, Log, NotificationPublisher } from '../ports';
+import { inScope } from '../scope';
+import type { ScopeSetting } from '../settings';
+import type { Receipt } from '../receipts';
+import type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
+import { agentMemory, type PendingCount, readOnce, type Releasable } from './memory';
 import {
+  type AgentContext,
   type AgentStep,
   type AgentSweepSummary,
-  INTERMEDIATE_COUNT_TTL_MS,
+  copyFinished,
+  guarded,
+  heldBack,
+  housekeeping,
+  backlogTags,
+  type KindPort,
+  pendingOf,
+  type ReceiptMarks,
   type ReceiptStep,
+  recordCopied,
+  requestCopy,
+  sweepCounted,
+  sweepOriginals,
+  Tally,
   TAG_INTERMEDIATE,
   TAG_INTERMEDIATE_OF,
   TAG_NOTIFIED_AT,
   TAG_SOURCE_CREATED_AT,
-} from '../rds-source-agent';
-import { inScope } from '../scope';
-import type { ScopeSetting, SourceSettings } from '../settings';
-import type { KindName } from '../../kinds/types';
-import type { Receipt } from '../receipts';
-import type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
-import {
-  type AgentMemory,
-  agentMemory,
-  agingMsOf,
-  type Freed,
-  type KindMemory,
-  type PendingCount,
-  learnBacklog,
-  LOST_EVENT_AGE_MS,
-  MISSED_AFTER_MS,
-  quotaFull,
-  readOnce,
-  type Releasable,
-  releaseOrder,
-  releasing,
-  stale,
-  TAG_BACKLOG,
-  worthTrying,
-} from './memory';
-import { type IntermediateFate, intermediateFate, retainedUntil, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
+} from './engine';
+import { type IntermediateFate, intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
 import { memo, scopeCacheOf } from './scope-cache';
 
-export type { AgentStep, AgentSweepSummary, ReceiptStep } from '../rds-source-agent';
+export type { AgentStep, AgentSweepSummary, ReceiptStep } from './engine';
 export type { Ec2Image, Ec2Snapshot, SourceEc2 } from './ec2-ports';
 
 /** What the EC2 source agent works with. */
-export interface Ec2AgentDeps {
-  readonly settings: SourceSettings;
+export interface Ec2AgentDeps extends AgentContext {
   readonly ec2: SourceEc2;
-  readonly publisher: NotificationPublisher;
-  readonly clock: Clock;
-  readonly log: Log;
-  /** This container's memory (`./memory.ts`); without it, one is kept per EC2 port object. */
-  readonly memory?: AgentMemory;
-  /**
-   * Each kind's RPO in hours (the config's `rpoHours`): an original that has
-   * waited half of it goes ahead of larger ones (`releaseOrder`). Absent: 24.
-   */
-  readonly rpoHours?: Partial<Record<KindName, number>>;
 }
 
 /** On an EBS intermediate: the production volume, which the vault judges scope on (copies report `vol-ffffffff`). */
@@ -172,13 +154,8 @@ export async function processEbsSnapshot(snapshotId: string, deps: Ec2AgentDeps)
     // Whichever copy the event is about, the one to announce is the canonical one.
     const [canonical] = await intermediatesOf(snapshot.tags[TAG_INTERMEDIATE_OF], deps);
     const step = await shareAndNotifySnapshot(canonical ?? snapshot, deps);
-    if (snapshot.state === 'completed') {
-      // A copy finished: a copy slot of the account freed, so what waited on the quota may go now.
-      const memory = memoryOf('ebs-snapshot', deps);
-      memory.quotaFullAt = undefined;
-      memory.unannounced.delete(snapshot.id);
-    }
-    await housekeeping('ebs-snapshot', deps, snapshot.state === 'completed' ? 'quota' : 'nothing');
+    if (snapshot.state === 'completed') copyFinished(ebsPort(deps).memory, snapshot.id);
+    await housekeeping(ebsPort(deps), deps, snapshot.state === 'completed' ? 'quota' : 'nothing');
     return step;
   }
   // Anything else the agent tagged (an intermediate image's storage) is never an original.
@@ -186,7 +163,7 @@ export async function processEbsSnapshot(snapshotId: string, deps: Ec2AgentDeps)
   // Already in the backup account: its intermediate may be gone, and must not be made again.
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   const step = await rekeySnapshot(snapshot, deps, {});
-  await housekeeping('ebs-snapshot', deps, 'nothing');
+  await housekeeping(ebsPort(deps), deps, 'nothing');
   return step;
 }
 
@@ -202,192 +179,96 @@ interface Known {
   waited?: boolean;
 }
 
-type Ec2Kind = 'ebs-snapshot' | 'ami';
-
 /** A deferred EBS original, with the tags it was judged in scope by (they are carried onto its intermediate). */
 interface DeferredSnapshot {
   readonly snapshot: Ec2Snapshot;
   readonly tags: Readonly<Record<string, string>>;
 }
 
-function memoryOf(kind: 'ebs-snapshot', deps: Ec2AgentDeps): KindMemory<DeferredSnapshot, Ec2Snapshot>;
-function memoryOf(kind: 'ami', deps: Ec2AgentDeps): KindMemory<Ec2Image>;
-function memoryOf(kind: Ec2Kind, deps: Ec2AgentDeps): KindMemory<DeferredSnapshot | Ec2Image, Ec2Snapshot | Ec2Image>;
-function memoryOf(kind: Ec2Kind, deps: Ec2AgentDeps): KindMemory<DeferredSnapshot | Ec2Image, Ec2Snapshot | Ec2Image> {
-  return agentMemory(deps.memory, deps.ec2).of(kind);
-}
+/** How the EC2 kinds' failures read in the log, as they always have. */
+const FAILURE = { message: 'snapshot or image could not be handled; the next sweep retries', field: 'id' } as const;
+
+const madeAt = (iso: string | undefined) => (iso ? { madeAt: Date.parse(iso) } : {});
 
 /**
- * The account's intermediates of one kind that await the vault, counted by
- * a listing of the agent's intermediates at most once per
- * {@link INTERMEDIATE_COUNT_TTL_MS} per container and kept up to date with
- * the copies it starts and the receipts it records (as the RDS agent does).
- * A confirmed intermediate blocks nothing (the environment that recorded
- * its receipt, or the sweep, deletes it). The same listing is the quick
- * backstop for a lost "copy finished" event: a finished, canonical
- * intermediate still unannounced at the next count, or at the first when
- * made `LOST_EVENT_AGE_MS` ago, is announced then; and it shows the
- * originals missed or held back by an environment that is gone, for when
- * there is room. The sweep counts afresh.
+ * The EBS kind's port of the shared core (`./engine.ts`). Its count lists
+ * the whole account, not only the intermediates: one page up to 1,000
+ * snapshots either way, and it shows the originals still without an
+ * intermediate. Of several copies of one original, the canonical one counts
+ * and is announced; a copy left of an original the vault already holds is a
+ * duplicate, for the sweep to delete: it neither blocks nor is announced.
  */
-async function pendingOf(kind: Ec2Kind, deps: Ec2AgentDeps): Promise<PendingCount> {
-  const memory = memoryOf(kind, deps);
-  const now = deps.clock.now().getTime();
-  if (memory.pending && now - memory.pending.at < INTERMEDIATE_COUNT_TTL_MS) return memory.pending;
-  const found: {
-    id: string;
-    tags: Readonly<Record<string, string>>;
-    ready: boolean;
-    madeAt: number;
-    announce: () => Promise<AgentStep>;
-  }[] = [];
-  const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
-  // Old enough that their own event has come and gone: missed, or held back by an environment that is gone.
-  const missed = now - MISSED_AFTER_MS;
-  const waiting = (tags: Readonly<Record<string, string>>, id: string, at: string | undefined) =>
-    !tags[TAG_INTERMEDIATE] &&
-    !tags[TAG_BACKED_UP_AT] &&
-    !memory.deferred.has(id) &&
-    since(at, now) >= horizon &&
-    since(at, missed) <= missed;
-  if (kind === 'ebs-snapshot') {
-    // The whole listing, not only the intermediates: one page up to 1,000 snapshots either way, and it shows
-    // the originals still without an intermediate, for when this container has room.
-    const all = await deps.ec2.listSnapshots();
-    const groups = new Map<string, Ec2Snapshot[]>();
-    for (const snapshot of all.filter(isEbsIntermediate)) {
-      const of = snapshot.tags[TAG_INTERMEDIATE_OF];
-      groups.set(of, [...(groups.get(of) ?? []), snapshot]);
-    }
-    memory.candidates = all.filter(
-      (s) => s.state === 'completed' && !groups.has(s.id) && waiting(s.tags, s.id, s.startTime),
-    );
-    const backedUp = new Set(all.filter((s) => s.tags[TAG_BACKED_UP_AT]).map((s) => s.id));
-    for (const [of, group] of groups) {
-      const [canonical] = group.sort(canonicalOrder);
-      // A copy left of an original the vault already holds is a duplicate, for the sweep to delete: it neither
-      // blocks nor is announced (its canonical sibling went after its receipt).
-      if (backedUp.has(of) && !canonical.tags[TAG_NOTIFIED_AT]) continue;
-      found.push({
-        id: canonical.id,
-        tags: canonical.tags,
-        ready: canonical.state === 'completed',
-        madeAt: since(canonical.startTime, now),
-        announce: () => shareAndNotifySnapshot(canonical, deps),
-      });
-    }
-  } else {
-    const all = await deps.ec2.listImages();
-    const covered = new Set(all.filter(isIntermediateImage).map((i) => i.tags[TAG_SOURCE_IMAGE]));
-    memory.candidates = all.filter(
-      (i) => i.state === 'available' && !covered.has(i.id) && waiting(i.tags, i.id, i.createdAt),
-    );
-    for (const image of all.filter(isIntermediateImage)) {
-      found.push({
-        id: image.id,
-        tags: image.tags,
-        ready: image.state === 'available',
-        madeAt: since(image.createdAt, now),
-        announce: () => shareAndNotifyImage(image, deps),
-      });
-    }
-  }
-  const pending: PendingCount = { count: found.filter((f) => !f.tags[TAG_COPIED_AT]).length, at: now };
-  memory.pending = pending;
-  if (pending.count >= deps.settings.maxIntermediateSnapshots) memory.capReachedAt = now;
-  const unannounced = new Set<string>();
-  for (const { id, tags, ready, madeAt, announce } of found) {
-    const copiedAt = tags[TAG_COPIED_AT];
-    if (copiedAt || !ready || tags[TAG_NOTIFIED_AT]) continue;
-    unannounced.add(id);
-    const old = now - madeAt >= LOST_EVENT_AGE_MS;
-    if (!old && !memory.unannounced.has(id)) memory.unannounced.set(id, now);
-    else await guarded(announce, id, deps);
-  }
-  for (const id of memory.unannounced.keys()) if (!unannounced.has(id)) memory.unannounced.delete(id);
-  return pending;
+function ebsPort(deps: Ec2AgentDeps): KindPort<DeferredSnapshot, Ec2Snapshot> {
+  return {
+    kind: 'ebs-snapshot',
+    memory: agentMemory(deps.memory, deps.ec2).of<DeferredSnapshot, Ec2Snapshot>('ebs-snapshot'),
+    noun: 'snapshot',
+    failure: FAILURE,
+    scopeInListing: false,
+    count: async () => {
+      const all = await deps.ec2.listSnapshots();
+      const groups = new Map<string, Ec2Snapshot[]>();
+      for (const snapshot of all.filter(isEbsIntermediate)) {
+        const of = snapshot.tags[TAG_INTERMEDIATE_OF];
+        groups.set(of, [...(groups.get(of) ?? []), snapshot]);
+      }
+      const backedUp = new Set(all.filter((s) => s.tags[TAG_BACKED_UP_AT]).map((s) => s.id));
+      const intermediates = [...groups]
+        .map(([of, group]) => ({ of, canonical: group.sort(canonicalOrder)[0] }))
+        .filter(({ of, canonical }) => !backedUp.has(of) || Boolean(canonical.tags[TAG_NOTIFIED_AT]))
+        .map(({ canonical }) => ({
+          id: canonical.id,
+          tags: canonical.tags,
+          ready: canonical.state === 'completed',
+          ...madeAt(canonical.startTime),
+          announce: () => shareAndNotifySnapshot(canonical, deps),
+        }));
+      const originals = all.filter((s) => s.state === 'completed' && !groups.has(s.id) && !s.tags[TAG_INTERMEDIATE]);
+      return { intermediates, originals };
+    },
+    view: (snapshot) => ({ id: snapshot.id, tags: snapshot.tags, takenAt: snapshot.startTime }),
+    originalOf: (deferred) => deferred.snapshot,
+    releasable,
+    retire: (id) => deleteGuarded(id, FATE_WORDS['delete-copied'], 'info', deps),
+    startDeferred: ({ snapshot, tags }, pending) => copyOrCarryOn(snapshot, tags, deps, { pending, waited: true }),
+    candidateStarter: () => {
+      const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
+      // Judged first (a verdict remembered costs nothing: production images' backing snapshots are candidates
+      // too, and out of scope), then looked up by name before copying: another environment may have started it.
+      return (snapshot, pending) => rekeySnapshot(snapshot, deps, { pending, volumeTags, waited: true });
+    },
+  };
 }
 
-/**
- * What this container can do without being asked, after each event and
- * receipt it handles: delete the confirmed intermediates whose retention
- * ended (an image is deregistered; its backing snapshots are the sweep's,
- * which checks each is the agent's), and start deferred originals while the
- * cap has room and the copy quota was not found full since the last
- * finished copy. No request is made to learn that there is still no room.
- */
-async function housekeeping(kind: Ec2Kind, deps: Ec2AgentDeps, freed: Freed): Promise<void> {
-  const memory = memoryOf(kind, deps);
-  const now = deps.clock.now().getTime();
-  for (const [id, until] of memory.retained) {
-    if (until > now) continue;
-    memory.retained.delete(id);
-    if (kind === 'ebs-snapshot') await deleteGuarded(id, FATE_WORDS['delete-copied'], 'info', deps);
-    else await deregisterGuarded(id, deps);
-  }
-  if (!worthTrying(memory, freed, deps.settings.maxIntermediateSnapshots, now)) return;
-  const pending = await pendingOf(kind, deps);
-  const room = () => pending.count < deps.settings.maxIntermediateSnapshots && !quotaFull(memory, now);
-  const horizon = now - deps.settings.intermediateHorizonHours * HOUR_MS;
-  // The deferred originals (judged in scope) and the count's candidates (not judged yet) in one order: largest
-  // first (an AMI's size is its block devices' sum), and any that waited half its RPO before them.
-  const waiting = releasing(
-    [
-      ...[...memory.deferred.values()].map((original) => ({ original, deferred: true as const })),
-      ...memory.candidates.map((original) => ({ original, deferred: false as const })),
-    ],
-    ({ original }) => releasable('snapshot' in original ? original.snapshot : original),
-    now,
-    agingMsOf(deps.rpoHours?.[kind]),
-  );
-  const tried = new Set<Ec2Snapshot | Ec2Image>();
-  let candidatesLeft = true;
-  const volumeTags = memo((id: string) => deps.ec2.volumeTags(id));
-  for (const entry of waiting) {
-    if (!room()) break;
-    if (entry.deferred) {
-      const original = entry.original;
-      const id = 'snapshot' in original ? original.snapshot.id : original.id;
-      memory.deferred.delete(id);
-      const step = await guarded(
-        async () => {
-          if ('snapshot' in original) {
-            // Past the horizon it is the sweep's to count as aged out, not to copy.
-            if (since(original.snapshot.startTime, now) < horizon) return 'pending';
-            return copyOrCarryOn(original.snapshot, original.tags, deps, { pending, waited: true });
-          }
-          if (since(original.createdAt, now) < horizon) return 'pending';
-          return copyImageOrCarryOn(original, deps, { pending, waited: true });
-        },
-        id,
-        deps,
-      );
-      deps.log.info('deferred intermediate copy started', { id, step });
-      continue;
-    }
-    // Room left: the originals another container deferred (or whose event was lost), judged as the sweep judges
-    // them.
-    if (!candidatesLeft) continue;
-    const original = entry.original;
-    tried.add(original);
-    const before = pending.count;
-    // Judged first (a verdict remembered costs nothing: production images' backing snapshots are candidates too,
-    // and out of scope), then looked up by name before copying: another environment may have started it since.
-    const step = await guarded(
-      () =>
-        kind === 'ebs-snapshot'
-          ? rekeySnapshot(original as Ec2Snapshot, deps, { pending, volumeTags, waited: true })
-          : rekeyImage(original as Ec2Image, deps, { pending, waited: true }),
-      original.id,
-      deps,
-    );
-    deps.log.info('waiting original started', { id: original.id, step });
-    // Already started elsewhere: the rest of the list was listed as waiting at the same moment, and waits for the
-    // next count.
-    if (stale(step, before, pending)) candidatesLeft = false;
-  }
-  if (!candidatesLeft) memory.candidates = [];
-  else if (tried.size > 0) memory.candidates = memory.candidates.filter((original) => !tried.has(original));
+/** The AMI kind's port of the shared core: an image's scope is in its own tags, which its listing gives. */
+function amiPort(deps: Ec2AgentDeps): KindPort<Ec2Image, Ec2Image> {
+  return {
+    kind: 'ami',
+    memory: agentMemory(deps.memory, deps.ec2).of<Ec2Image>('ami'),
+    noun: 'image',
+    failure: FAILURE,
+    scopeInListing: true,
+    count: async () => {
+      const all = await deps.ec2.listImages();
+      const covered = new Set(all.filter(isIntermediateImage).map((i) => i.tags[TAG_SOURCE_IMAGE]));
+      return {
+        intermediates: all.filter(isIntermediateImage).map((image) => ({
+          id: image.id,
+          tags: image.tags,
+          ready: image.state === 'available',
+          ...madeAt(image.createdAt),
+          announce: () => shareAndNotifyImage(image, deps),
+        })),
+        originals: all.filter((i) => i.state === 'available' && !covered.has(i.id) && !i.tags[TAG_INTERMEDIATE]),
+      };
+    },
+    view: (image) => ({ id: image.id, tags: image.tags, takenAt: image.createdAt }),
+    originalOf: (image) => image,
+    releasable,
+    retire: (id) => deregisterGuarded(id, deps),
+    startDeferred: (image, pending) => copyImageOrCarryOn(image, deps, { pending, waited: true }),
+    candidateStarter: () => (image, pending) => rekeyImage(image, deps, { pending, waited: true }),
+  };
 }
 
 /**
@@ -434,7 +315,8 @@ function canonicalOrder(a: Ec2Snapshot, b: Ec2Snapshot): number {
 async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: Known): Promise<AgentStep> {
   const scope = deps.settings.scopes['ebs-snapshot'];
   if (!scope) return 'out-of-scope';
-  const memory = memoryOf('ebs-snapshot', deps);
+  const port = ebsPort(deps);
+  const { memory } = port;
   const { volumeId } = snapshot;
   const now = deps.clock.now().getTime();
   // The sweep need not judge again an original this container deferred: it was judged in scope.
@@ -457,31 +339,12 @@ async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: K
     }
   }
   if (snapshot.state !== 'completed') return 'pending';
-  const pending = known.pending ?? (await pendingOf('ebs-snapshot', deps));
-  if (pending.count >= deps.settings.maxIntermediateSnapshots) {
-    // Back-pressure: never delete an intermediate the vault may not have copied yet. Started when a receipt frees
-    // room (the lookup then finds an intermediate made already); no request until then.
-    if (!memory.deferred.has(snapshot.id)) {
-      deps.log.warn('intermediate snapshot limit reached; started when a receipt frees room', {
-        snapshotId: snapshot.id,
-        limit: deps.settings.maxIntermediateSnapshots,
-      });
-    }
-    memory.capReachedAt = now;
-    memory.deferred.set(snapshot.id, { snapshot, tags });
-    return 'waiting-for-room';
-  }
-  // An event does not ask what AWS answered minutes ago; the sweep, the backstop, does.
-  if (!known.volumeTags && quotaFull(memory, now)) {
-    memory.deferred.set(snapshot.id, { snapshot, tags });
-    return 'waiting-for-quota';
-  }
+  const pending = known.pending ?? (await pendingOf(port, deps));
+  // Held back at the cap, it is started when a receipt frees room (the lookup then finds an intermediate made
+  // already). The sweep, the backstop, asks AWS again about a quota it refused minutes ago.
+  const held = heldBack(port, deps, snapshot.id, { snapshot, tags }, pending, known.volumeTags !== undefined, now);
+  if (held) return held;
   return copyOrCarryOn(snapshot, tags, deps, { ...known, pending });
-}
-
-/** Whether a copy about to start is made in a backlog: it fills the cap, or its original waited (see `TAG_BACKLOG`). */
-function inBacklog(known: Known & { readonly pending: PendingCount }, deps: Ec2AgentDeps): boolean {
-  return known.waited === true || known.pending.count + 1 >= deps.settings.maxIntermediateSnapshots;
 }
 
 /**
@@ -494,13 +357,13 @@ async function copyOrCarryOn(
   deps: Ec2AgentDeps,
   known: Known & { readonly pending: PendingCount },
 ): Promise<AgentStep> {
-  const memory = memoryOf('ebs-snapshot', deps);
+  const port = ebsPort(deps);
   // CopySnapshot has no idempotency token: the one lookup that keeps a repeated event from copying twice.
   const intermediate: Ec2Snapshot | undefined = known.listed
     ? undefined
     : (await intermediatesOf(snapshot.id, deps))[0];
   if (intermediate) {
-    memory.deferred.delete(snapshot.id);
+    port.memory.deferred.delete(snapshot.id);
     if (intermediate.state !== 'completed') return 'rekeying';
     return shareAndNotifySnapshot(intermediate, deps);
   }
@@ -511,26 +374,17 @@ async function copyOrCarryOn(
     ...(volumeId ? { [TAG_SOURCE_VOLUME]: volumeId } : {}),
     ...(snapshot.startTime ? { [TAG_SOURCE_CREATED_AT]: snapshot.startTime } : {}),
     [TAG_COPY_NAME]: intermediateEc2Name(snapshot.id),
-    ...(inBacklog(known, deps) ? { [TAG_BACKLOG]: 'true' } : {}),
+    ...backlogTags(known.waited === true, known.pending, deps),
   };
-  let copyId: string;
-  try {
-    copyId = await deps.ec2.copySnapshot({
+  const copyId = await requestCopy(port, deps, snapshot.id, { snapshot, tags }, () =>
+    deps.ec2.copySnapshot({
       sourceId: snapshot.id,
       kmsKeyArn: deps.settings.shareKeyArn,
       description: `${INTERMEDIATE_DESCRIPTION}${snapshot.id}, shareable with ${deps.settings.backupAccount}`,
       tags: carriedTags(tags, ours, deps.settings.scopes['ebs-snapshot']),
-    });
-  } catch (error) {
-    if (error instanceof CopyQuotaExceededError) {
-      deps.log.warn('copy quota reached; retried when a copy finishes', { snapshotId: snapshot.id });
-      memory.quotaFullAt = deps.clock.now().getTime();
-      memory.deferred.set(snapshot.id, { snapshot, tags });
-      return 'waiting-for-quota';
-    }
-    throw error;
-  }
-  memory.deferred.delete(snapshot.id);
+    }),
+  );
+  if (copyId === undefined) return 'waiting-for-quota';
   known.pending.count += 1;
   deps.log.info('intermediate copy requested', {
     snapshotId: snapshot.id,
@@ -573,7 +427,10 @@ async function publish(kind: 'ebs-snapshot' | 'ami', id: string, deps: Ec2AgentD
       sourceRegion,
       id,
       publishedAt: deps.clock.now(),
-      sourceBacklog: sourceBacklogOf(memoryOf(kind, deps), deps.clock.now().getTime()),
+      sourceBacklog: sourceBacklogOf(
+        (kind === 'ami' ? amiPort(deps) : ebsPort(deps)).memory,
+        deps.clock.now().getTime(),
+      ),
     }),
   );
 }
@@ -592,47 +449,30 @@ export async function processImage(imageId: string, deps: Ec2AgentDeps): Promise
   if (!image) return 'gone';
   if (isIntermediateImage(image)) {
     const step = await shareAndNotifyImage(image, deps);
-    if (image.state === 'available') {
-      // A copy finished: what waited on the quota may go now.
-      const memory = memoryOf('ami', deps);
-      memory.quotaFullAt = undefined;
-      memory.unannounced.delete(image.id);
-    }
-    await housekeeping('ami', deps, image.state === 'available' ? 'quota' : 'nothing');
+    if (image.state === 'available') copyFinished(amiPort(deps).memory, image.id);
+    await housekeeping(amiPort(deps), deps, image.state === 'available' ? 'quota' : 'nothing');
     return step;
   }
   // Tagged by the agent but not under its name: never an original, never shared.
   if (image.tags[TAG_INTERMEDIATE]) return 'out-of-scope';
   if (image.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   const step = await rekeyImage(image, deps, {});
-  await housekeeping('ami', deps, 'nothing');
+  await housekeeping(amiPort(deps), deps, 'nothing');
   return step;
 }
 
 async function rekeyImage(image: Ec2Image, deps: Ec2AgentDeps, known: Known): Promise<AgentStep> {
   const scope = deps.settings.scopes.ami;
-  const memory = memoryOf('ami', deps);
+  const port = amiPort(deps);
   if (!scope || !inScope(scope, [image.id], image.tags)) {
-    memory.deferred.delete(image.id);
+    port.memory.deferred.delete(image.id);
     return 'out-of-scope';
   }
   if (image.state !== 'available') return 'pending';
-  const pending = known.pending ?? (await pendingOf('ami', deps));
-  if (pending.count >= deps.settings.maxIntermediateSnapshots) {
-    if (!memory.deferred.has(image.id)) {
-      deps.log.warn('intermediate image limit reached; started when a receipt frees room', {
-        imageId: image.id,
-        limit: deps.settings.maxIntermediateSnapshots,
-      });
-    }
-    memory.capReachedAt = deps.clock.now().getTime();
-    memory.deferred.set(image.id, image);
-    return 'waiting-for-room';
-  }
-  if (!known.listed && quotaFull(memory, deps.clock.now().getTime())) {
-    memory.deferred.set(image.id, image);
-    return 'waiting-for-quota';
-  }
+  const pending = known.pending ?? (await pendingOf(port, deps));
+  // The sweep's listing, just made, is the backstop that asks AWS again about a quota it refused minutes ago.
+  const held = heldBack(port, deps, image.id, image, pending, known.listed === true, deps.clock.now().getTime());
+  if (held) return held;
   return copyImageOrCarryOn(image, deps, { ...known, pending });
 }
 
@@ -642,7 +482,8 @@ async function copyImageOrCarryOn(
   deps: Ec2AgentDeps,
   known: Known & { readonly pending: PendingCount },
 ): Promise<AgentStep> {
-  const memory = memoryOf('ami', deps);
+  const port = amiPort(deps);
+  const { memory } = port;
   const name = intermediateEc2Name(image.id);
   // Whether the intermediate exists already, and is the agent's: the copy's answer could tell neither.
   const intermediate = known.listed ? undefined : await deps.ec2.imageByName(name);
@@ -667,11 +508,10 @@ async function copyImageOrCarryOn(
     // The vault's AMI copier reads the production id from this tag, as for every kind.
     [TAG_INTERMEDIATE_OF]: image.id,
     ...(image.createdAt ? { [TAG_SOURCE_CREATED_AT]: image.createdAt } : {}),
-    ...(inBacklog(known, deps) ? { [TAG_BACKLOG]: 'true' } : {}),
+    ...backlogTags(known.waited === true, known.pending, deps),
   };
-  let copyId: string;
-  try {
-    copyId = await deps.ec2.copyImage({
+  const copyId = await requestCopy(port, deps, image.id, image, () =>
+    deps.ec2.copyImage({
       sourceId: image.id,
       name,
       // The same name gives the same token: a retried request returns the first copy.
@@ -680,17 +520,9 @@ async function copyImageOrCarryOn(
       description: `${INTERMEDIATE_DESCRIPTION}${image.id}, shareable with ${deps.settings.backupAccount}`,
       imageTags: carriedTags(image.tags, ours, deps.settings.scopes.ami),
       snapshotTags: { [TAG_INTERMEDIATE]: 'true', [TAG_SOURCE_IMAGE]: image.id, [TAG_COPY_NAME]: name },
-    });
-  } catch (error) {
-    if (error instanceof CopyQuotaExceededError) {
-      deps.log.warn('copy quota reached; retried when a copy finishes', { imageId: image.id });
-      memory.quotaFullAt = deps.clock.now().getTime();
-      memory.deferred.set(image.id, image);
-      return 'waiting-for-quota';
-    }
-    throw error;
-  }
-  memory.deferred.delete(image.id);
+    }),
+  );
+  if (copyId === undefined) return 'waiting-for-quota';
   known.pending.count += 1;
   deps.log.info('intermediate image copy requested', { imageId: image.id, intermediateId: copyId });
   // Just started: its own state change to available (or the sweep) shares it.
@@ -755,7 +587,7 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
   }
   const covered = new Set<string>();
   const backedUp = new Set(snapshots.filter((s) => s.tags[TAG_BACKED_UP_AT]).map((s) => s.id));
-  const snapshotMemory = memoryOf('ebs-snapshot', deps);
+  const ebs = ebsPort(deps);
   // Only the intermediates that await the vault count against the cap; the sweep counts them afresh.
   const pendingSnapshots: PendingCount = { count: 0, at: now };
   for (const [productionId, group] of groups) {
@@ -770,10 +602,10 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
         deps,
       );
       if (gone === undefined) {
-        tally.count(await guarded(() => shareAndNotifySnapshot(snapshot, deps), snapshot.id, deps));
+        tally.count(await guarded(ebs, deps, () => shareAndNotifySnapshot(snapshot, deps), snapshot.id));
       }
       if (gone) {
-        snapshotMemory.retained.delete(snapshot.id);
+        ebs.memory.retained.delete(snapshot.id);
         continue;
       }
       if (!snapshot.tags[TAG_COPIED_AT]) pendingSnapshots.count += 1;
@@ -785,7 +617,7 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
   const byId = new Map(snapshots.map((s) => [s.id, s]));
   const liveNames = new Set<string>();
   const coveredImages = new Set<string>();
-  const imageMemory = memoryOf('ami', deps);
+  const ami = amiPort(deps);
   const pendingImages: PendingCount = { count: 0, at: now };
   for (const image of images.filter(isIntermediateImage)) {
     tally.examined += 1;
@@ -795,10 +627,10 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
         ? intermediateFate(image.tags, since(image.createdAt, now), now, deps.settings)
         : 'keep';
     if (fate === 'keep') {
-      tally.count(await guarded(() => shareAndNotifyImage(image, deps), image.id, deps));
+      tally.count(await guarded(ami, deps, () => shareAndNotifyImage(image, deps), image.id));
     } else if (await retireImage(image, fate, byId, handled, deps)) {
       tally.removed(fate);
-      imageMemory.retained.delete(image.id);
+      ami.memory.retained.delete(image.id);
       continue;
     }
     if (!image.tags[TAG_COPIED_AT]) pendingImages.count += 1;
@@ -819,15 +651,8 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
   // minutes ago, and forgets deferred originals that have an intermediate or are gone.
   const snapshotIds = new Set(snapshots.map((s) => s.id));
   const imageIds = new Set(images.map((i) => i.id));
-  for (const [memory, pending, done, exists] of [
-    [snapshotMemory, pendingSnapshots, covered, snapshotIds],
-    [imageMemory, pendingImages, coveredImages, imageIds],
-  ] as const) {
-    memory.pending = pending;
-    memory.quotaFullAt = undefined;
-    memory.candidates = [];
-    for (const id of memory.deferred.keys()) if (done.has(id) || !exists.has(id)) memory.deferred.delete(id);
-  }
+  sweepCounted(ebs.memory, pendingSnapshots, (id) => covered.has(id) || !snapshotIds.has(id));
+  sweepCounted(ami.memory, pendingImages, (id) => coveredImages.has(id) || !imageIds.has(id));
   const recent = (iso: string | undefined) => since(iso, now) >= windowStart;
   const agedOut = (message: string, id: string) => {
     tally.agedOutUncopied += 1;
@@ -867,26 +692,10 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
         !storage.has(s.id) &&
         recent(s.startTime),
     );
-    for (const snapshot of releaseOrder(originals, releasable, now, agingMsOf(deps.rpoHours?.['ebs-snapshot']))) {
-      tally.examined += 1;
-      if (
-        pendingSnapshots.count >= deps.settings.maxIntermediateSnapshots &&
-        !snapshotMemory.deferred.has(snapshot.id)
-      ) {
-        // At the cap, its volume's tags are not read now: it is judged when a receipt frees room, or by a later sweep.
-        snapshotMemory.candidates.push(snapshot);
-        snapshotMemory.capReachedAt = now;
-        tally.count('waiting-for-room');
-        continue;
-      }
-      // The listing just made shows no intermediate of it: no lookup before the copy.
-      const step = await guarded(
-        () => rekeySnapshot(snapshot, deps, { pending: pendingSnapshots, volumeTags, listed: true, waited: true }),
-        snapshot.id,
-        deps,
-      );
-      tally.count(step);
-    }
+    // The listing just made shows no intermediate of it: no lookup before the copy.
+    await sweepOriginals(ebs, deps, originals, pendingSnapshots, tally, now, (snapshot) =>
+      rekeySnapshot(snapshot, deps, { pending: pendingSnapshots, volumeTags, listed: true, waited: true }),
+    );
   }
   if (deps.settings.scopes.ami) {
     const scope = deps.settings.scopes.ami;
@@ -901,17 +710,14 @@ export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSumm
       (i) => !i.tags[TAG_INTERMEDIATE] && !i.tags[TAG_BACKED_UP_AT] && !coveredImages.has(i.id) && recent(i.createdAt),
     );
     const names = new Set(images.map((i) => i.name));
-    for (const image of releaseOrder(originals, releasable, now, agingMsOf(deps.rpoHours?.ami))) {
-      tally.examined += 1;
-      // No lookup by name when the listing shows no image holding it (of the agent's or not).
-      const listed = !names.has(intermediateEc2Name(image.id));
-      const step = await guarded(
-        () => rekeyImage(image, deps, { pending: pendingImages, listed, waited: true }),
-        image.id,
-        deps,
-      );
-      tally.count(step);
-    }
+    // No lookup by name when the listing shows no image holding it (of the agent's or not).
+    await sweepOriginals(ami, deps, originals, pendingImages, tally, now, (image) =>
+      rekeyImage(image, deps, {
+        pending: pendingImages,
+        listed: !names.has(intermediateEc2Name(image.id)),
+        waited: true,
+      }),
+    );
   }
   return tally.summary();
 }
@@ -1012,44 +818,6 @@ async function deleteGuarded(
   }
 }
 
-/** One item's failure is logged and left for the next sweep; it never stops the others. */
-async function guarded(work: () => Promise<AgentStep>, id: string, deps: Ec2AgentDeps): Promise<AgentStep> {
-  try {
-    return await work();
-  } catch (error) {
-    deps.log.error('snapshot or image could not be handled; the next sweep retries', { id, error: String(error) });
-    return 'pending';
-  }
-}
-
-class Tally {
-  examined = 0;
-  private deleted = 0;
-  private expiredUncopied = 0;
-  agedOutUncopied = 0;
-  private readonly steps: Partial<Record<AgentStep, number>> = {};
-
-  count(step: AgentStep): void {
-    this.steps[step] = (this.steps[step] ?? 0) + 1;
-  }
-
-  /** Only what the summary reports: deletions after a receipt, and past the horizon; failed and duplicate copies are logged only. */
-  removed(fate: string): void {
-    if (fate === 'delete-copied') this.deleted += 1;
-    if (fate === 'delete-past-horizon') this.expiredUncopied += 1;
-  }
-
-  summary(): AgentSweepSummary {
-    return {
-      examined: this.examined,
-      steps: { ...this.steps },
-      deleted: this.deleted,
-      expiredUncopied: this.expiredUncopied,
-      agedOutUncopied: this.agedOutUncopied,
-    };
-  }
-}
-
 // ---------------------------------------------------------------------------
 // Receipts
 // ---------------------------------------------------------------------------
@@ -1067,48 +835,33 @@ export async function recordEc2Receipt(receipt: Receipt, deps: Ec2AgentDeps): Pr
     const snapshot = await deps.ec2.describeSnapshot(receipt.id);
     if (!snapshot) return 'gone';
     if (!isEbsIntermediate(snapshot)) return 'not-an-intermediate';
-    return markCopied(
-      'ebs-snapshot',
-      snapshot.id,
-      snapshot.tags,
-      snapshot.tags[TAG_INTERMEDIATE_OF],
-      receipt.copiedAt,
-      deps,
-    );
+    return recordCopied(ebsPort(deps), deps, marks(snapshot.id, snapshot.tags, receipt.copiedAt, deps));
   }
   if (receipt.kind === 'ami') {
     const image = await deps.ec2.describeImage(receipt.id);
     if (!image) return 'gone';
     if (!isIntermediateImage(image)) return 'not-an-intermediate';
-    return markCopied('ami', image.id, image.tags, image.tags[TAG_SOURCE_IMAGE], receipt.copiedAt, deps);
+    return recordCopied(amiPort(deps), deps, marks(image.id, image.tags, receipt.copiedAt, deps, TAG_SOURCE_IMAGE));
   }
   return 'not-handled';
 }
 
-async function markCopied(
-  kind: Ec2Kind,
+/** A receipt's tag requests: by id, as EC2 tags snapshots and images alike; the original is named on the intermediate. */
+function marks(
   id: string,
   tags: Readonly<Record<string, string>>,
-  originalId: string | undefined,
   copiedAt: string,
   deps: Ec2AgentDeps,
-): Promise<ReceiptStep> {
-  const memory = memoryOf(kind, deps);
-  // Made in a backlog: whatever this environment remembers, originals may wait for the room this receipt frees.
-  learnBacklog(memory, tags, deps.clock.now().getTime());
-  if (tags[TAG_COPIED_AT]) {
-    // A receipt again (SQS redelivers one whose handler crashed after tagging): the room it frees is still to use.
-    await housekeeping(kind, deps, 'room');
-    return 'already-recorded';
-  }
-  // The original first: once the intermediate is gone, its tag is what says the original is done.
-  if (originalId) await deps.ec2.tag(originalId, { [TAG_BACKED_UP_AT]: copiedAt });
-  await deps.ec2.tag(id, { [TAG_COPIED_AT]: copiedAt });
-  deps.log.info('the vault holds its copy; intermediate may go', { id });
-  // It blocks no more: its place under the cap goes to a deferred original now, not after its retention.
-  if (memory.pending) memory.pending.count = Math.max(0, memory.pending.count - 1);
-  memory.unannounced.delete(id);
-  memory.retained.set(id, retainedUntil(copiedAt, deps.clock.now().getTime(), deps.settings));
-  await housekeeping(kind, deps, 'room');
-  return 'recorded';
+  originalTag = TAG_INTERMEDIATE_OF,
+): ReceiptMarks {
+  const originalId = tags[originalTag];
+  return {
+    id,
+    tags,
+    copiedAt,
+    original: async () => {
+      if (originalId) await deps.ec2.tag(originalId, { [TAG_BACKED_UP_AT]: copiedAt });
+    },
+    intermediate: () => deps.ec2.tag(id, { [TAG_COPIED_AT]: copiedAt }),
+  };
 }

@@ -35,6 +35,12 @@ export class KindMemory<Original, Candidate = Original> {
   candidates: Candidate[] = [];
   /** When this container last found the cap reached: while recent, a receipt here looks for originals to start. */
   capReachedAt?: number;
+  /**
+   * When a receipt's intermediate said it was made with more than half the
+   * cap taken (`bunker:backlog=busy`): while recent, a receipt here looks for
+   * originals to start too, but the account is not reported as at its cap.
+   */
+  busyAt?: number;
   /** Originals judged in scope that wait for room or for the copy quota, with what starting them needs (released in {@link releaseOrder}). */
   readonly deferred = new Map<string, Original>();
   /** Intermediates the vault confirmed, by id (or ARN), with when their retention ends (ms). */
@@ -82,6 +88,11 @@ export function recentlyAtCap(kind: KindMemory<unknown, unknown>, now: number): 
   return kind.capReachedAt !== undefined && now - kind.capReachedAt < BUSY_MS;
 }
 
+/** Whether a receipt's intermediate lately said the account was busy (more than half its cap taken). */
+export function recentlyBusy(kind: KindMemory<unknown, unknown>, now: number): boolean {
+  return kind.busyAt !== undefined && now - kind.busyAt < BUSY_MS;
+}
+
 /**
  * An original this much older than a count is one whose own event should
  * have come and gone (events arrive within seconds to a minute): it was
@@ -99,14 +110,35 @@ export const MISSED_AFTER_MS = 5 * 60_000;
 export const LOST_EVENT_AGE_MS = 30 * 60_000;
 
 /**
- * On an intermediate: made while the account's originals outnumbered its
- * room (it filled the cap, or its original had been held back). A receipt
- * about it tells an environment with no memory of its own that the account
- * has a backlog, so it counts and finds what waits, rather than leaving it
- * to the hourly sweep. Set by the copy request itself: no request of its
- * own.
+ * On an intermediate: made in a backlog, `true` (it filled the cap, or its
+ * original had been held back), or `busy` (with it, more than
+ * {@link BUSY_SHARE} of the cap awaits the vault). A receipt about it tells
+ * an environment with no memory of its own that the account may have
+ * originals waiting, so it counts and finds what waits, rather than leaving
+ * it to the hourly sweep; only `true` also makes the environment report the
+ * account's backlog to the vault (`sourceBacklogOf`), as before `busy`
+ * existed. Set by the copy request itself: no request of its own.
  */
 export const TAG_BACKLOG = 'bunker:backlog';
+
+/**
+ * The share of the cap beyond which a new intermediate is made "in a
+ * backlog". Not only the one that fills the cap: the environment that held
+ * originals back may be gone (crashed, reclaimed) and the one that filled
+ * the cap with it, while the receipts of the account's other intermediates
+ * reach new environments that know nothing; in the 300-artifact fault
+ * campaign (seeds 22 and 30) the originals such an environment held back
+ * then waited for the hourly sweep. Half: an account that never has half
+ * its cap in flight at once (a few snapshots a night) never pays the count
+ * a receipt then makes, and one that does is where originals are held back.
+ */
+export const BUSY_SHARE = 0.5;
+
+/** The `TAG_BACKLOG` value of an intermediate about to be made, with `countAfter` then awaiting the vault. */
+export function backlogTagOf(waited: boolean, countAfter: number, cap: number): 'true' | 'busy' | undefined {
+  if (waited || countAfter >= cap) return 'true';
+  return countAfter > cap * BUSY_SHARE ? 'busy' : undefined;
+}
 
 /** Whether an intermediate was made in a backlog (see {@link TAG_BACKLOG}). */
 export function madeInBacklog(tags: Readonly<Record<string, string>>): boolean {
@@ -120,6 +152,7 @@ export function learnBacklog(
   now: number,
 ): void {
   if (madeInBacklog(tags)) kind.capReachedAt = Math.max(kind.capReachedAt ?? now, now);
+  else if (tags[TAG_BACKLOG] === 'busy') kind.busyAt = now;
 }
 
 /**
@@ -154,7 +187,7 @@ export type Freed = 'room' | 'quota' | 'nothing';
 export function worthTrying(kind: KindMemory<unknown, unknown>, freed: Freed, cap: number, now: number): boolean {
   if (quotaFull(kind, now)) return false;
   const waiting = kind.deferred.size > 0 || kind.candidates.length > 0;
-  if (freed === 'room') return waiting || recentlyAtCap(kind, now);
+  if (freed === 'room') return waiting || recentlyAtCap(kind, now) || recentlyBusy(kind, now);
   return waiting && (kind.pending?.count ?? cap) < cap;
 }
 
