@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
 import { handleDelivery } from '../../lambdas/core/pipeline/intake';
-import { fairOrder } from '../../lambdas/core/pipeline/schedule';
+import { fairOrder, RingMemory } from '../../lambdas/core/pipeline/schedule';
 import { SimulatedFaultError } from '../../sim/memory-aws';
 import {
   BACKUP,
@@ -204,6 +204,58 @@ describe('scheduling copies at the quota bound', () => {
     expect(copied(v)).toEqual(['bunker-share-crashed']);
     expect(v.inventory.peek(artifactOf('bunker-share-late'))?.status).toBe('expected');
     expect(v.inventory.peek(artifactOf('bunker-share-eighth'))?.status).toBe('expected');
+  });
+
+  it('records an artifact that reaches a pool this container saw full within a minute as waiting, with no refused claim', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    const deps = { ...v.deps, ring: new RingMemory() };
+    const announce = async (id: string) => {
+      v.shared(id);
+      await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
+      return v.monitor.byMethod.get('inventory.claimCopy') ?? 0;
+    };
+    const claims = [await announce('bunker-share-first'), await announce('bunker-share-refused')];
+    v.clock.advance(59_999);
+    claims.push(await announce('bunker-share-hinted'));
+    v.clock.advance(1);
+    claims.push(await announce('bunker-share-after-the-minute'));
+
+    // One claim that took the slot, one refused; none within the minute; one refused again after it.
+    expect(claims).toEqual([1, 2, 2, 3]);
+    expect(v.inventory.records().map((r) => [r.sourceId, r.status])).toEqual([
+      ['bunker-share-first', 'copying'],
+      ['bunker-share-refused', 'expected'],
+      ['bunker-share-hinted', 'expected'],
+      ['bunker-share-after-the-minute', 'expected'],
+    ]);
+  });
+
+  it('forgets that a pool was full once a freed slot finds nothing waiting: the next artifact claims it at once', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    const deps = { ...v.deps, ring: new RingMemory() };
+    const announce = async (id: string) => {
+      v.shared(id);
+      await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
+    };
+    await announce('bunker-share-first');
+    await announce('bunker-share-second');
+    // The first completes and its slot goes to the second; the second completes and nothing waits.
+    for (let copy = 0; copy < 2; copy += 1) {
+      v.clock.advance(COPY_MS);
+      const running = v.inventory.records().find((r) => r.status === 'copying');
+      await handleCopyEvent(
+        RDS_EVENT,
+        { EventID: 'RDS-EVENT-0197', SourceIdentifier: running?.targetName as string },
+        deps,
+      );
+    }
+    await announce('bunker-share-third');
+
+    expect(v.inventory.records().map((r) => [r.sourceId, r.status])).toEqual([
+      ['bunker-share-first', 'available'],
+      ['bunker-share-second', 'available'],
+      ['bunker-share-third', 'copying'],
+    ]);
   });
 
   it('frees the slot of a crashed claim for the waiting copies: they start as the taken-over copy completes', async () => {

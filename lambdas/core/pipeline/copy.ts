@@ -193,6 +193,7 @@ export async function startCopy(
     deps.log.info('copy already claimed by another worker', { artifactId: record.artifactId });
     return { step: 'unchanged', record };
   }
+  if (claim === 'full') deps.ring?.sawFull(next.pool as string, now.getTime());
   if (claim === 'full' && looksForExpiredClaim(record.artifactId))
     await takeOverExpiredClaim(deps, next.pool as string);
   return defer(deps, record, waitingReason(deps, record, claim), claim === 'full' ? 'slot' : 'resource');
@@ -214,15 +215,22 @@ export interface StartOptions {
  * Intake's start of a copy of an artifact the inventory has no record of:
  * the claim creates the record, so an artifact with a free slot costs one
  * write, and one with none costs two (the claim refused, the waiting record
- * created). `undefined` when a record exists already: the caller reads it.
+ * created), or one when this container saw the pool full within
+ * `POOL_FULL_HINT_MS` (the waiting record alone). `undefined` when a record
+ * exists already: the caller reads it.
  */
 export async function startNewCopy(deps: VaultDeps, fresh: InventoryRecord): Promise<CopyStep | undefined> {
   const now = deps.clock.now();
   const next = claimOf(deps, fresh, now);
-  const claim = await deps.inventory.claimCopy(undefined, next, limitOf(deps, fresh));
+  const pool = next.pool as string;
+  // This container saw the pool full moments ago: the claim would be refused, so the record waits at once.
+  // Only a claim the table refused renews the hint, so it never outlives what was seen.
+  const hinted = deps.ring?.seenFull(pool, now.getTime()) ?? false;
+  const claim = hinted ? 'full' : await deps.inventory.claimCopy(undefined, next, limitOf(deps, fresh));
   if (claim === 'claimed') return requestCopy(deps, next);
   if (claim === 'conflict') return undefined;
-  if (claim === 'full' && looksForExpiredClaim(fresh.artifactId)) await takeOverExpiredClaim(deps, next.pool as string);
+  if (claim === 'full' && !hinted) deps.ring?.sawFull(pool, now.getTime());
+  if (claim === 'full' && looksForExpiredClaim(fresh.artifactId)) await takeOverExpiredClaim(deps, pool);
   const waiting: InventoryRecord = { ...fresh, reason: waitingReason(deps, fresh, claim) };
   const recorded = { ...waiting, history: [{ status: waiting.status, at: waiting.createdAt, reason: waiting.reason }] };
   if (!(await deps.inventory.create(recorded))) return undefined;

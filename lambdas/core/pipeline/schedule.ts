@@ -68,8 +68,13 @@ export async function startNext(
   let after = longest === undefined ? (deps.ring?.after(pool) ?? afterAccount) : ringPositionBefore(longest);
   for (let pick = 0; pick < maxPicks; pick += 1) {
     const candidate = await deps.inventory.nextWaiting(pool, after);
+    // Nothing waits: the slot stays free, and the next artifact of the pool should try to claim it.
+    if (!candidate) {
+      deps.ring?.sawRoom(pool);
+      return undefined;
+    }
     // The walk came round to a record it tried: nothing else waits that could start now.
-    if (!candidate || tried.has(candidate.artifactId)) return undefined;
+    if (tried.has(candidate.artifactId)) return undefined;
     tried.add(candidate.artifactId);
     const step = await startCopy(deps, candidate, { lookAtOnce: false });
     if (step.step === 'started' || step.step === 'in-progress') {
@@ -82,6 +87,18 @@ export async function startNext(
   }
   return undefined;
 }
+
+/**
+ * How long a container trusts that a pool it saw full is still full: a new
+ * artifact that arrives meanwhile is recorded waiting without a claim that
+ * would be refused (one write, not two). Safe because every copy in flight
+ * in that pool starts the next waiting one when it completes, and the sweep
+ * is the backstop: the worst a stale hint costs is the artifact's wait for
+ * the next completion of the pool (a saturated pool of 20 copies of about
+ * 6 minutes completes one every 18 s). A walk that leaves a slot free ends
+ * the hint at once.
+ */
+export const POOL_FULL_HINT_MS = 60_000;
 
 /**
  * Where this container's ring turns stopped, per pool: the next ring turn
@@ -101,6 +118,26 @@ export async function startNext(
 export class RingMemory {
   private readonly last = new Map<string, string>();
   private readonly longest = new Map<string, { readonly account: string | undefined; readonly atMs: number }>();
+  private readonly full = new Map<string, number>();
+
+  /**
+   * Whether this container saw `pool` full within {@link POOL_FULL_HINT_MS}
+   * of `nowMs` and has not seen a slot of it left free since.
+   */
+  seenFull(pool: string, nowMs: number): boolean {
+    const at = this.full.get(pool);
+    return at !== undefined && nowMs - at < POOL_FULL_HINT_MS;
+  }
+
+  /** A claim of `pool` was refused for want of a slot (or its walk stopped on a full pool) at `nowMs`. */
+  sawFull(pool: string, nowMs: number): void {
+    this.full.set(pool, nowMs);
+  }
+
+  /** A slot of `pool` was left free: nothing waited for it. */
+  sawRoom(pool: string): void {
+    this.full.delete(pool);
+  }
 
   /**
    * The longest backlog of `pool` this container read within `ttlMs` of
