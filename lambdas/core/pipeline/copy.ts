@@ -331,6 +331,7 @@ async function fail(
   });
   const written = await write(deps, record, next);
   if (written.won) deps.log.warn('copy failed', { artifactId: record.artifactId, reason, failures });
+  if (written.won) deps.ring?.copies.ended(record.artifactId, now.getTime(), false);
   return { step: written.won ? 'failed' : 'unchanged', record: written.record };
 }
 
@@ -372,6 +373,7 @@ async function requestCopy(deps: VaultDeps, record: InventoryRecord, options: St
     started.targetId && started.targetId !== record.targetName ? started.targetId : (record.targetId ?? undefined);
   const known = await write(deps, record, withFields(record, deps.clock.now(), { claimedUntil: undefined, targetId }));
   if (!known.won) return { step: 'unchanged', record: known.record };
+  deps.ring?.copies.started(known.record, deps.clock.now().getTime());
   // One look at once: a copy that finishes at once (or existed) is settled now. In AWS it is
   // one describe answering "in progress"; its completion event (or the sweep) settles it later.
   if (options.lookAtOnce === false && started.outcome === 'started') return { step: 'started', record: known.record };
@@ -632,6 +634,8 @@ export async function settleCopy(
     const done = await write(deps, record, await withReceipt(deps, available));
     if (!done.won) return { step: 'unchanged', record: done.record };
     deps.log.info('copy available', { artifactId: record.artifactId, targetId: copy.targetId });
+    // Only a copy event's time teaches the watch: a look's or the sweep's comes late on purpose.
+    deps.ring?.copies.ended(record.artifactId, now.getTime(), seen !== undefined);
     if (done.record.hop === 2) return { step: 'available', record: done.record };
     return { step: 'available', record: await startSecondHop(deps, done.record) };
   }

@@ -23,6 +23,7 @@ import type { InventoryRecord } from '../inventory';
 import { backlogTurn, longestBacklog } from './backlog';
 import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
 import type { CopyView } from '../../kinds/types';
+import { CopyWatch } from './watch';
 
 /**
  * Records the walk may try to fill one freed slot: each refused one (its
@@ -116,6 +117,8 @@ export const POOL_FULL_HINT_MS = 60_000;
  * change every few minutes, slots free every few seconds.
  */
 export class RingMemory {
+  /** The copies this container requested, to settle one whose completion event was lost ({@link lookAtOverdue}). */
+  readonly copies = new CopyWatch();
   private readonly last = new Map<string, string>();
   private readonly longest = new Map<string, { readonly account: string | undefined; readonly atMs: number }>();
   private readonly full = new Map<string, number>();
@@ -188,7 +191,12 @@ export async function settleAndRefill(
  * record's pool. A failure to start is logged, never thrown: the step it
  * follows is done, and the sweep is the backstop.
  */
-export async function refillAfter(deps: VaultDeps, record: InventoryRecord, step: CopyStep): Promise<void> {
+export async function refillAfter(
+  deps: VaultDeps,
+  record: InventoryRecord,
+  step: CopyStep,
+  look = true,
+): Promise<void> {
   if (!freedSlot(step) || !record.pool) return;
   try {
     const next = await startNext(deps, record.pool, record.sourceAccount, MAX_PICKS, backlogTurn(record.artifactId));
@@ -198,8 +206,37 @@ export async function refillAfter(deps: VaultDeps, record: InventoryRecord, step
         artifactId: next.record.artifactId,
         step: next.step,
       });
+    if (look && next?.step === 'started') await lookAtOverdue(deps, record.pool);
   } catch (error) {
     deps.log.error('next copy not started; the sweep starts it', { pool: record.pool, error: String(error) });
+  }
+}
+
+/**
+ * Looks at this container's most overdue copy of `pool` ({@link CopyWatch}),
+ * if one is due: reads its record (another container may have settled it)
+ * and, while it is still `copying`, describes and settles it as its event
+ * would have, then refills the slot it frees. Called by invocations that
+ * run anyway while the pool is full: a completion that refilled its slot,
+ * an artifact that found no slot. At most one look each; an error is
+ * logged, never thrown (the sweep is the backstop).
+ */
+export async function lookAtOverdue(deps: VaultDeps, pool: string): Promise<CopyStep | undefined> {
+  const artifactId = deps.ring?.copies.takeDue(pool, deps.clock.now().getTime());
+  if (!artifactId) return undefined;
+  try {
+    const record = await deps.inventory.get(artifactId);
+    if (!record || record.status !== 'copying') {
+      deps.ring?.copies.ended(artifactId, deps.clock.now().getTime(), false);
+      return undefined;
+    }
+    const step = await settleCopy(deps, record);
+    deps.log.info('overdue copy looked at', { pool, artifactId, step: step.step });
+    await refillAfter(deps, record, step, false);
+    return step;
+  } catch (error) {
+    deps.log.error('overdue copy not looked at; the sweep looks', { pool, artifactId, error: String(error) });
+    return undefined;
   }
 }
 
