@@ -278,7 +278,7 @@ describe('scheduling copies at the quota bound', () => {
     }
     await announce('bunker-share-lost');
     await announce('bunker-share-waiting');
-    // The copy finishes at 10 minutes; its event never comes. At 19:59 nothing is due yet.
+    // The copy finishes at 10 minutes; its event never comes. At 19:59.999 nothing is due yet.
     v.clock.advance(2 * COPY_MS - 1);
     await announce('bunker-share-early');
     const early = v.inventory.peek(artifactOf('bunker-share-lost'))?.status;

@@ -113,7 +113,7 @@ export const POOL_FULL_HINT_MS = 60_000;
  * In the container, as the agent's memory is: a cold container starts
  * after the freed copy's account, and several containers each go round
  * the ring, which only gives an account more turns. It also keeps the
- * last read of the backlog board for `BACKLOG_READ_TTL_MS` (30 s): reports
+ * last read of the backlog board for `BACKLOG_READ_TTL_MS` (a minute): reports
  * change every few minutes, slots free every few seconds.
  */
 export class RingMemory {
