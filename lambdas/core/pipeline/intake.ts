@@ -136,7 +136,8 @@ export async function admit(deps: IntakeDeps, ref: ArtifactRef, view: SourceView
   if (started) {
     await refillAfter(deps, fresh, started);
     // No slot: the pool is full, and one of its copies may be done with its event lost.
-    if (started.step === 'deferred' && started.wait === 'slot') await lookAtOverdue(deps, fresh.pool as string);
+    if (deps.ring && started.step === 'deferred' && started.wait === 'slot')
+      await lookAtOverdue(deps, fresh.pool as string);
     return { created: true, step: started };
   }
   const record = await deps.inventory.get(id);

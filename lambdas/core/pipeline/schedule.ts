@@ -206,7 +206,7 @@ export async function refillAfter(
         artifactId: next.record.artifactId,
         step: next.step,
       });
-    if (look && next?.step === 'started') await lookAtOverdue(deps, record.pool);
+    if (look && deps.ring && next?.step === 'started') await lookAtOverdue(deps, record.pool);
   } catch (error) {
     deps.log.error('next copy not started; the sweep starts it', { pool: record.pool, error: String(error) });
   }
