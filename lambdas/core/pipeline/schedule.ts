@@ -94,10 +94,12 @@ export async function startNext(
  * artifact that arrives meanwhile is recorded waiting without a claim that
  * would be refused (one write, not two). Safe because every copy in flight
  * in that pool starts the next waiting one when it completes, and the sweep
- * is the backstop: the worst a stale hint costs is the artifact's wait for
- * the next completion of the pool (a saturated pool of 20 copies of about
- * 6 minutes completes one every 18 s). A walk that leaves a slot free ends
- * the hint at once.
+ * is the backstop: a stale hint costs the artifact its wait for the next
+ * completion of the pool (a saturated pool of 20 copies of about 6 minutes
+ * completes one every 18 s). A walk in this container that leaves a slot
+ * free ends the hint at once; only a pool whose queue ran dry within the
+ * minute in other containers, with no copy of it left in flight, leaves such
+ * an artifact to the sweep (15 minutes): the last minute of a burst.
  */
 export const POOL_FULL_HINT_MS = 60_000;
 
