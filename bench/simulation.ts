@@ -85,7 +85,7 @@ export async function benchScenario(
   for (const [kind, calls] of Object.entries(result.callsPerArtifact)) {
     f(
       `requests per artifact, ${kind}`,
-      `${calls.measured}${calls.minimum ? ` (minimum ${calls.minimum})` : ''}, vault ${calls.vault.measured}${calls.vault.minimum ? ` (minimum ${calls.vault.minimum}, ${(calls.vault.measured / calls.vault.minimum).toFixed(2)}x)` : ''}`,
+      `${calls.measured}${calls.minimum ? ` (minimum ${calls.minimum})` : ''}, vault ${calls.vault.measured}${calls.vault.minimum ? ` (minimum ${calls.vault.minimum}, ${(calls.vault.measured / calls.vault.minimum).toFixed(2)}x; in a burst ${calls.vault.burstMinimum}, ${(calls.vault.measured / (calls.vault.burstMinimum ?? calls.vault.minimum)).toFixed(2)}x)` : ''}`,
     );
   }
   // Where the vault's requests go, per kind: what to cut next.

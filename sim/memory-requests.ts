@@ -82,15 +82,35 @@ function protect(call: AnsweredCall): number {
 }
 
 /**
- * `nextWaiting` (`DynamoInventory.nextWaiting`): one query for the queue's
- * first record; a second, past `afterAccount`, only when the first is not
- * already past it. The answer alone cannot always tell, so the double is
- * asked for the first record (a read of the double, not a port call).
+ * The pools whose last `nextWaiting` found a record, per double: the
+ * adapter's own hint (`DynamoInventory`'s `backlogged`), kept here the same
+ * way, since the adapter's order of queries depends on it.
+ */
+const backlogged = new WeakMap<object, Set<string>>();
+
+/**
+ * `nextWaiting` (`DynamoInventory.nextWaiting`). During a backlog (the last
+ * answer for the pool was a record): one query past `afterAccount`, and a
+ * second for the queue's first record when nothing is past it. Otherwise:
+ * one query for the queue's first record; a second, past `afterAccount`,
+ * only when the first is not already past it. The answer alone cannot
+ * always tell, so the double is asked for the first record (a read of the
+ * double, not a port call).
  */
 async function nextWaiting(call: AnsweredCall, target: object): Promise<number> {
   const [pool, afterAccount] = call.args as [string, string | undefined];
   const answer = resultOf(call) as InventoryRecord | undefined;
-  if (refused(call) || !answer || afterAccount === undefined) return 1;
+  if (refused(call)) return 1;
+  const pools = backlogged.get(target) ?? new Set<string>();
+  backlogged.set(target, pools);
+  if (afterAccount !== undefined && pools.has(pool)) {
+    if (answer && (answer.sourceAccount ?? '') > afterAccount) return 1;
+    if (!answer) pools.delete(pool);
+    return 2;
+  }
+  if (answer) pools.add(pool);
+  else pools.delete(pool);
+  if (!answer || afterAccount === undefined) return 1;
   if ((answer.sourceAccount ?? '') <= afterAccount) return 2;
   const inventory = target as { nextWaiting(pool: string): Promise<InventoryRecord | undefined> };
   const first = await inventory.nextWaiting(pool);

@@ -38,6 +38,7 @@ import { intakeTopicArn } from '../lambdas/core/names';
 import { type Notification, notificationOf } from '../lambdas/core/notification';
 import { handleCopyEvent, scheduledSweep, sweepCopies } from '../lambdas/core/pipeline/completion';
 import type { SourceBacklogs } from '../lambdas/core/pipeline/backlog';
+import { BURST_WAITING_WRITES } from '../lambdas/core/pipeline/calls';
 import { handleDelivery, type IntakeDeps } from '../lambdas/core/pipeline/intake';
 import { RingMemory } from '../lambdas/core/pipeline/schedule';
 import { silentLog } from '../lambdas/core/ports';
@@ -169,7 +170,12 @@ export interface CallsPerArtifact {
   readonly measured: number;
   readonly minimum: number | null;
   /** The vault's side alone (inventory, copiers, receipts), counted the same way. */
-  readonly vault: { readonly measured: number; readonly minimum: number | null };
+  readonly vault: {
+    readonly measured: number;
+    readonly minimum: number | null;
+    /** The minimum when every artifact finds its pool full: one waiting record more (`BURST_WAITING_WRITES`). */
+    readonly burstMinimum: number | null;
+  };
 }
 
 export interface PoolFigures {
@@ -930,6 +936,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         vault: {
           measured: sumOf(figures, (key) => VAULT_PORTS.has(key.split('.')[0])),
           minimum: options.minimumVaultCalls?.[k] ?? null,
+          burstMinimum: ((minimum) => (minimum === undefined ? null : minimum + BURST_WAITING_WRITES))(
+            options.minimumVaultCalls?.[k],
+          ),
         },
       };
       return [k, calls];

@@ -91,6 +91,12 @@ function poolOfRecord(record: InventoryRecord): string {
 
 export class DynamoInventory implements Inventory {
   private readonly doc: DynamoDBDocumentClient;
+  /**
+   * The pools whose last walk query in this container found a record
+   * waiting: a hint of the order of {@link nextWaiting}'s two queries, never
+   * of its answer.
+   */
+  private readonly backlogged = new Set<string>();
 
   constructor(
     client: DynamoDBClient,
@@ -252,11 +258,23 @@ export class DynamoInventory implements Inventory {
   }
 
   async nextWaiting(pool: string, afterAccount?: string): Promise<InventoryRecord | undefined> {
-    // The first waiting record first: an empty queue (the usual answer) costs one query, and so
-    // does a first record already past the account; only otherwise is the ring's next step asked.
-    const first = await this.firstQueued(waitingQueue(pool));
+    const queue = waitingQueue(pool);
+    // During a backlog the ring's next step first: records wait past nearly every account, so
+    // one query usually answers; only the wrap round to the first account asks again.
+    if (afterAccount !== undefined && this.backlogged.has(pool)) {
+      const past = await this.firstQueued(queue, '>', afterAccountKey(afterAccount));
+      if (past) return past;
+      const wrapped = await this.firstQueued(queue);
+      if (!wrapped) this.backlogged.delete(pool);
+      return wrapped;
+    }
+    // Otherwise the first waiting record first: an empty queue (the usual answer) costs one query, and
+    // so does a first record already past the account; only otherwise is the ring's next step asked.
+    const first = await this.firstQueued(queue);
+    if (first) this.backlogged.add(pool);
+    else this.backlogged.delete(pool);
     if (!first || afterAccount === undefined || (first.sourceAccount ?? '') > afterAccount) return first;
-    return (await this.firstQueued(waitingQueue(pool), '>', afterAccountKey(afterAccount))) ?? first;
+    return (await this.firstQueued(queue, '>', afterAccountKey(afterAccount))) ?? first;
   }
 
   async expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined> {

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
 import { handleDelivery } from '../../lambdas/core/pipeline/intake';
-import { fairOrder } from '../../lambdas/core/pipeline/schedule';
+import { fairOrder, RingMemory } from '../../lambdas/core/pipeline/schedule';
 import { SimulatedFaultError } from '../../sim/memory-aws';
 import {
   BACKUP,
@@ -204,6 +204,110 @@ describe('scheduling copies at the quota bound', () => {
     expect(copied(v)).toEqual(['bunker-share-crashed']);
     expect(v.inventory.peek(artifactOf('bunker-share-late'))?.status).toBe('expected');
     expect(v.inventory.peek(artifactOf('bunker-share-eighth'))?.status).toBe('expected');
+  });
+
+  it('records an artifact that reaches a pool this container saw full within a minute as waiting, with no refused claim', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    const deps = { ...v.deps, ring: new RingMemory() };
+    const announce = async (id: string) => {
+      v.shared(id);
+      await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
+      return v.monitor.byMethod.get('inventory.claimCopy') ?? 0;
+    };
+    const claims = [await announce('bunker-share-first'), await announce('bunker-share-refused')];
+    v.clock.advance(59_999);
+    claims.push(await announce('bunker-share-hinted'));
+    v.clock.advance(1);
+    claims.push(await announce('bunker-share-after-the-minute'));
+
+    // One claim that took the slot, one refused; none within the minute; one refused again after it.
+    expect(claims).toEqual([1, 2, 2, 3]);
+    expect(v.inventory.records().map((r) => [r.sourceId, r.status])).toEqual([
+      ['bunker-share-first', 'copying'],
+      ['bunker-share-refused', 'expected'],
+      ['bunker-share-hinted', 'expected'],
+      ['bunker-share-after-the-minute', 'expected'],
+    ]);
+  });
+
+  it('forgets that a pool was full once a freed slot finds nothing waiting: the next artifact claims it at once', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    const deps = { ...v.deps, ring: new RingMemory() };
+    const announce = async (id: string) => {
+      v.shared(id);
+      await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
+    };
+    await announce('bunker-share-first');
+    await announce('bunker-share-second');
+    // The first completes and its slot goes to the second; the second completes and nothing waits.
+    for (let copy = 0; copy < 2; copy += 1) {
+      v.clock.advance(COPY_MS);
+      const running = v.inventory.records().find((r) => r.status === 'copying');
+      await handleCopyEvent(
+        RDS_EVENT,
+        { EventID: 'RDS-EVENT-0197', SourceIdentifier: running?.targetName as string },
+        deps,
+      );
+    }
+    await announce('bunker-share-third');
+
+    expect(v.inventory.records().map((r) => [r.sourceId, r.status])).toEqual([
+      ['bunker-share-first', 'available'],
+      ['bunker-share-second', 'available'],
+      ['bunker-share-third', 'copying'],
+    ]);
+  });
+
+  it('settles a copy whose completion event was lost at twice its expected time, when the full pool is next asked, and refills its slot', async () => {
+    const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
+    const deps = { ...v.deps, ring: new RingMemory() };
+    const announce = async (id: string) => {
+      v.shared(id);
+      await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
+    };
+    // Twenty copies whose events came: the container learns that a copy takes ten minutes to its event.
+    for (let n = 0; n < 20; n += 1) {
+      await announce(`bunker-share-taught-${n}`);
+      v.clock.advance(COPY_MS);
+      const running = v.inventory.records().find((r) => r.status === 'copying');
+      await handleCopyEvent(
+        RDS_EVENT,
+        { EventID: 'RDS-EVENT-0197', SourceIdentifier: running?.targetName as string },
+        deps,
+      );
+    }
+    await announce('bunker-share-lost');
+    await announce('bunker-share-waiting');
+    // The copy finishes at 10 minutes; its event never comes. At 19:59.999 nothing is due yet.
+    v.clock.advance(2 * COPY_MS - 1);
+    await announce('bunker-share-early');
+    const early = v.inventory.peek(artifactOf('bunker-share-lost'))?.status;
+    v.clock.advance(1);
+    const calls = new Map(v.monitor.byMethod);
+    await announce('bunker-share-probe');
+    const made = [...v.monitor.byMethod].map(([method, n]) => [method, n - (calls.get(method) ?? 0)]);
+
+    expect(early).toBe('copying');
+    expect(v.inventory.peek(artifactOf('bunker-share-lost'))).toMatchObject({
+      status: 'available',
+      completedAt: '2026-03-01T08:10:00.000Z',
+    });
+    expect(v.inventory.peek(artifactOf('bunker-share-waiting'))?.status).toBe('copying');
+    expect(v.inventory.peek(artifactOf('bunker-share-probe'))?.status).toBe('expected');
+    // The probe's own intake: the describe and the waiting record (the early one saw the pool full a moment ago,
+    // so no claim). The look: a read, a describe, the settle and the receipt. The refill: the walk, the claim, the
+    // copy and its recorded request. Ten port calls, four of them the look's.
+    expect(Object.fromEntries(made.filter(([, n]) => n !== 0))).toEqual({
+      'reader.describe': 1,
+      'inventory.create': 1,
+      'inventory.get': 1,
+      'backup-store.describe': 1,
+      'inventory.replace': 2,
+      'receipts.send': 1,
+      'inventory.nextWaiting': 1,
+      'inventory.claimCopy': 1,
+      'backup-store.copyShared': 1,
+    });
   });
 
   it('frees the slot of a crashed claim for the waiting copies: they start as the taken-over copy completes', async () => {

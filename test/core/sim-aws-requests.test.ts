@@ -119,7 +119,7 @@ describe('awsRequestsOf', () => {
     expect(awsRequestsOf({ ...rds, outcome: { error: new CopyQuotaExceededError('full') } }, {})).toBe(1);
   });
 
-  it("asks a second query of the ring walk only when the queue's first record is not past the account", async () => {
+  it("asks a second query of the ring walk only when the queue's first record is not past the account, or, during a backlog, when nothing is past it", async () => {
     const inventory = new MemoryInventory();
     const waiting = (account: string): InventoryRecord => ({
       ...newRecord(
@@ -148,10 +148,15 @@ describe('awsRequestsOf', () => {
         },
         inventory,
       );
-    // The first record is already past 111…: one query. Past 333…, the first (222…) is not: a second query.
+    // No backlog known: the first record is already past 111…: one query (and now the pool has a backlog).
     expect(await walk('111111111111', low)).toBe(1);
-    expect(await walk('333333333333', high)).toBe(2);
-    // Nothing past 555…: the second query found nothing, the walk wraps to the first.
+    // During the backlog the query past the account comes first: past 333… is 444…, one query.
+    expect(await walk('333333333333', high)).toBe(1);
+    // Nothing past 555…: that query found nothing, the walk wraps to the first.
     expect(await walk('555555555555', low)).toBe(2);
+    // The queue is empty: both queries asked, and the backlog is over.
+    expect(await walk('555555555555', undefined)).toBe(2);
+    // No backlog known again: the first (222…) is not past 333…, so a second query.
+    expect(await walk('333333333333', high)).toBe(2);
   });
 });

@@ -34,3 +34,14 @@ export const MIN_CALLS_PER_ARTIFACT: { readonly [K in KindName]: CallsPerArtifac
 
 /** The most requests per artifact the issue's target allows: 1.2 times the minimum. */
 export const CALLS_TARGET_RATIO = 1.2;
+
+/**
+ * What an artifact adds on the vault's side when it arrives at a pool with
+ * no free slot, during a burst: its waiting record's write (the claim that
+ * later starts it is the minimum's own claim, the walk's query that finds it
+ * the minimum's "next" query). Unavoidable in this design: an artifact the
+ * vault cannot start now must be recorded somewhere durable until a slot
+ * frees, and the inventory is that place. The burst minimum of a kind is its
+ * vault minimum plus this; `docs/performance.md` counts against both.
+ */
+export const BURST_WAITING_WRITES = 1;

@@ -193,6 +193,7 @@ export async function startCopy(
     deps.log.info('copy already claimed by another worker', { artifactId: record.artifactId });
     return { step: 'unchanged', record };
   }
+  if (claim === 'full') deps.ring?.sawFull(next.pool as string, now.getTime());
   if (claim === 'full' && looksForExpiredClaim(record.artifactId))
     await takeOverExpiredClaim(deps, next.pool as string);
   return defer(deps, record, waitingReason(deps, record, claim), claim === 'full' ? 'slot' : 'resource');
@@ -214,15 +215,22 @@ export interface StartOptions {
  * Intake's start of a copy of an artifact the inventory has no record of:
  * the claim creates the record, so an artifact with a free slot costs one
  * write, and one with none costs two (the claim refused, the waiting record
- * created). `undefined` when a record exists already: the caller reads it.
+ * created), or one when this container saw the pool full within
+ * `POOL_FULL_HINT_MS` (the waiting record alone). `undefined` when a record
+ * exists already: the caller reads it.
  */
 export async function startNewCopy(deps: VaultDeps, fresh: InventoryRecord): Promise<CopyStep | undefined> {
   const now = deps.clock.now();
   const next = claimOf(deps, fresh, now);
-  const claim = await deps.inventory.claimCopy(undefined, next, limitOf(deps, fresh));
+  const pool = next.pool as string;
+  // This container saw the pool full moments ago: the claim would be refused, so the record waits at once.
+  // Only a claim the table refused renews the hint, so it never outlives what was seen.
+  const hinted = deps.ring?.seenFull(pool, now.getTime()) ?? false;
+  const claim = hinted ? 'full' : await deps.inventory.claimCopy(undefined, next, limitOf(deps, fresh));
   if (claim === 'claimed') return requestCopy(deps, next);
   if (claim === 'conflict') return undefined;
-  if (claim === 'full' && looksForExpiredClaim(fresh.artifactId)) await takeOverExpiredClaim(deps, next.pool as string);
+  if (claim === 'full' && !hinted) deps.ring?.sawFull(pool, now.getTime());
+  if (claim === 'full' && looksForExpiredClaim(fresh.artifactId)) await takeOverExpiredClaim(deps, pool);
   const waiting: InventoryRecord = { ...fresh, reason: waitingReason(deps, fresh, claim) };
   const recorded = { ...waiting, history: [{ status: waiting.status, at: waiting.createdAt, reason: waiting.reason }] };
   if (!(await deps.inventory.create(recorded))) return undefined;
@@ -323,6 +331,7 @@ async function fail(
   });
   const written = await write(deps, record, next);
   if (written.won) deps.log.warn('copy failed', { artifactId: record.artifactId, reason, failures });
+  if (written.won) deps.ring?.copies.ended(record.artifactId, now.getTime(), false);
   return { step: written.won ? 'failed' : 'unchanged', record: written.record };
 }
 
@@ -364,6 +373,7 @@ async function requestCopy(deps: VaultDeps, record: InventoryRecord, options: St
     started.targetId && started.targetId !== record.targetName ? started.targetId : (record.targetId ?? undefined);
   const known = await write(deps, record, withFields(record, deps.clock.now(), { claimedUntil: undefined, targetId }));
   if (!known.won) return { step: 'unchanged', record: known.record };
+  deps.ring?.copies.started(known.record, deps.clock.now().getTime());
   // One look at once: a copy that finishes at once (or existed) is settled now. In AWS it is
   // one describe answering "in progress"; its completion event (or the sweep) settles it later.
   if (options.lookAtOnce === false && started.outcome === 'started') return { step: 'started', record: known.record };
@@ -624,6 +634,8 @@ export async function settleCopy(
     const done = await write(deps, record, await withReceipt(deps, available));
     if (!done.won) return { step: 'unchanged', record: done.record };
     deps.log.info('copy available', { artifactId: record.artifactId, targetId: copy.targetId });
+    // Only a copy event's time teaches the watch: a look's or the sweep's comes late on purpose.
+    deps.ring?.copies.ended(record.artifactId, now.getTime(), seen !== undefined);
     if (done.record.hop === 2) return { step: 'available', record: done.record };
     return { step: 'available', record: await startSecondHop(deps, done.record) };
   }

@@ -23,6 +23,7 @@ import type { InventoryRecord } from '../inventory';
 import { backlogTurn, longestBacklog } from './backlog';
 import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
 import type { CopyView } from '../../kinds/types';
+import { CopyWatch } from './watch';
 
 /**
  * Records the walk may try to fill one freed slot: each refused one (its
@@ -68,8 +69,13 @@ export async function startNext(
   let after = longest === undefined ? (deps.ring?.after(pool) ?? afterAccount) : ringPositionBefore(longest);
   for (let pick = 0; pick < maxPicks; pick += 1) {
     const candidate = await deps.inventory.nextWaiting(pool, after);
+    // Nothing waits: the slot stays free, and the next artifact of the pool should try to claim it.
+    if (!candidate) {
+      deps.ring?.sawRoom(pool);
+      return undefined;
+    }
     // The walk came round to a record it tried: nothing else waits that could start now.
-    if (!candidate || tried.has(candidate.artifactId)) return undefined;
+    if (tried.has(candidate.artifactId)) return undefined;
     tried.add(candidate.artifactId);
     const step = await startCopy(deps, candidate, { lookAtOnce: false });
     if (step.step === 'started' || step.step === 'in-progress') {
@@ -84,6 +90,20 @@ export async function startNext(
 }
 
 /**
+ * How long a container trusts that a pool it saw full is still full: a new
+ * artifact that arrives meanwhile is recorded waiting without a claim that
+ * would be refused (one write, not two). Safe because every copy in flight
+ * in that pool starts the next waiting one when it completes, and the sweep
+ * is the backstop: a stale hint costs the artifact its wait for the next
+ * completion of the pool (a saturated pool of 20 copies of about 6 minutes
+ * completes one every 18 s). A walk in this container that leaves a slot
+ * free ends the hint at once; only a pool whose queue ran dry within the
+ * minute in other containers, with no copy of it left in flight, leaves such
+ * an artifact to the sweep (15 minutes): the last minute of a burst.
+ */
+export const POOL_FULL_HINT_MS = 60_000;
+
+/**
  * Where this container's ring turns stopped, per pool: the next ring turn
  * starts after the account it last served, so the ring goes round every
  * account with work waiting whoever frees the slots. Without it a ring
@@ -95,12 +115,34 @@ export async function startNext(
  * In the container, as the agent's memory is: a cold container starts
  * after the freed copy's account, and several containers each go round
  * the ring, which only gives an account more turns. It also keeps the
- * last read of the backlog board for `BACKLOG_READ_TTL_MS` (30 s): reports
+ * last read of the backlog board for `BACKLOG_READ_TTL_MS` (a minute): reports
  * change every few minutes, slots free every few seconds.
  */
 export class RingMemory {
+  /** The copies this container requested, to settle one whose completion event was lost ({@link lookAtOverdue}). */
+  readonly copies = new CopyWatch();
   private readonly last = new Map<string, string>();
   private readonly longest = new Map<string, { readonly account: string | undefined; readonly atMs: number }>();
+  private readonly full = new Map<string, number>();
+
+  /**
+   * Whether this container saw `pool` full within {@link POOL_FULL_HINT_MS}
+   * of `nowMs` and has not seen a slot of it left free since.
+   */
+  seenFull(pool: string, nowMs: number): boolean {
+    const at = this.full.get(pool);
+    return at !== undefined && nowMs - at < POOL_FULL_HINT_MS;
+  }
+
+  /** A claim of `pool` was refused for want of a slot (or its walk stopped on a full pool) at `nowMs`. */
+  sawFull(pool: string, nowMs: number): void {
+    this.full.set(pool, nowMs);
+  }
+
+  /** A slot of `pool` was left free: nothing waited for it. */
+  sawRoom(pool: string): void {
+    this.full.delete(pool);
+  }
 
   /**
    * The longest backlog of `pool` this container read within `ttlMs` of
@@ -151,7 +193,12 @@ export async function settleAndRefill(
  * record's pool. A failure to start is logged, never thrown: the step it
  * follows is done, and the sweep is the backstop.
  */
-export async function refillAfter(deps: VaultDeps, record: InventoryRecord, step: CopyStep): Promise<void> {
+export async function refillAfter(
+  deps: VaultDeps,
+  record: InventoryRecord,
+  step: CopyStep,
+  look = true,
+): Promise<void> {
   if (!freedSlot(step) || !record.pool) return;
   try {
     const next = await startNext(deps, record.pool, record.sourceAccount, MAX_PICKS, backlogTurn(record.artifactId));
@@ -161,8 +208,37 @@ export async function refillAfter(deps: VaultDeps, record: InventoryRecord, step
         artifactId: next.record.artifactId,
         step: next.step,
       });
+    if (look && deps.ring && next?.step === 'started') await lookAtOverdue(deps, record.pool);
   } catch (error) {
     deps.log.error('next copy not started; the sweep starts it', { pool: record.pool, error: String(error) });
+  }
+}
+
+/**
+ * Looks at this container's most overdue copy of `pool` ({@link CopyWatch}),
+ * if one is due: reads its record (another container may have settled it)
+ * and, while it is still `copying`, describes and settles it as its event
+ * would have, then refills the slot it frees. Called by invocations that
+ * run anyway while the pool is full: a completion that refilled its slot,
+ * an artifact that found no slot. At most one look each; an error is
+ * logged, never thrown (the sweep is the backstop).
+ */
+export async function lookAtOverdue(deps: VaultDeps, pool: string): Promise<CopyStep | undefined> {
+  const artifactId = deps.ring?.copies.takeDue(pool, deps.clock.now().getTime());
+  if (!artifactId) return undefined;
+  try {
+    const record = await deps.inventory.get(artifactId);
+    if (!record || record.status !== 'copying') {
+      deps.ring?.copies.ended(artifactId, deps.clock.now().getTime(), false);
+      return undefined;
+    }
+    const step = await settleCopy(deps, record);
+    deps.log.info('overdue copy looked at', { pool, artifactId, step: step.step });
+    await refillAfter(deps, record, step, false);
+    return step;
+  } catch (error) {
+    deps.log.error('overdue copy not looked at; the sweep looks', { pool, artifactId, error: String(error) });
+    return undefined;
   }
 }
 
