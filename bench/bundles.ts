@@ -56,7 +56,7 @@ export interface BundleFigures {
 }
 
 export interface BundleFigureOptions {
-  /** Pairs of fresh processes (the function, its baseline) per load figure; medians are reported. @default 9 */
+  /** Pairs of fresh processes (the function, its baseline) per load figure; medians are reported. @default 11 */
   readonly runs?: number;
   /** Messages per handler CPU figure. @default 200 */
   readonly messages?: number;
@@ -271,7 +271,7 @@ async function buildVariants(dir: string): Promise<BuiltVariant[]> {
 }
 
 export async function bundleFigures(options: BundleFigureOptions = {}): Promise<Record<string, BundleFigures>> {
-  const runs = options.runs ?? 9;
+  const runs = options.runs ?? 11;
   const dir = mkdtempSync(join(tmpdir(), 'bunker-bundle-figures-'));
   try {
     const built = await buildVariants(dir);

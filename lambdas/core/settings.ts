@@ -9,11 +9,12 @@ import { KIND_NAMES, type KindName } from '../kinds/types';
 import { SettingsError } from './errors';
 import type { PullSettings } from './pull/types';
 
-const AccountId = z.string().check(z.regex(/^\d{12}$/));
-const Region = z.string().check(z.minLength(1));
-const NonEmpty = z.string().check(z.minLength(1));
-const Arn = z.string().check(z.startsWith('arn:'));
-const Partition = z.enum(['aws', 'aws-cn', 'aws-us-gov']);
+// Built at their first parse, as every schema here (see `once` below).
+const AccountId = z.lazy(() => z.string().check(z.regex(/^\d{12}$/)));
+const Region = z.lazy(() => z.string().check(z.minLength(1)));
+const NonEmpty = z.lazy(() => z.string().check(z.minLength(1)));
+const Arn = z.lazy(() => z.string().check(z.startsWith('arn:')));
+const Partition = z.lazy(() => z.enum(['aws', 'aws-cn', 'aws-us-gov']));
 
 /**
  * A schema built the first time it is asked for. Each function reads one of
