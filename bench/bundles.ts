@@ -10,6 +10,11 @@
  *   the AWS SDK clients and commands the function uses, built with the same
  *   options: what loading the function cannot go below while it bundles the
  *   SDK (the goal is `loadCpuMs` ≤ 1.3 × this);
+ * - `loadRatio`: the function against its baseline measured in pairs, one
+ *   fresh process of each back to back (ABBA: the order alternates), the
+ *   median of the pairs' ratios. On a shared machine the load moves from
+ *   one second to the next; a pair shares it, so its ratio is steadier than
+ *   the ratio of two medians taken over the whole run;
  * - `handlerCpuMsPerMessage`: CPU per message of a warm handler over the
  *   in-memory doubles (`bench/handler-cpu.ts`; for the auditor, per resource
  *   judged, for the pruner, per copy expired, for the pull function, per SSM
@@ -22,6 +27,8 @@
  * `node_modules/.bin/tsx bench/bundles.ts` prints the table;
  * `--repeat N` measures N times and prints each function's range of load
  * ratios (a shared machine moves single figures by a tenth or more);
+ * `--out DIR` only builds every bundle and its baseline into DIR and keeps
+ * them (to profile one: `node --cpu-prof --enable-source-maps` importing it);
  * `--inputs` prints, per function, the packages and modules that weigh
  * most in its bundle beside its SDK baseline (esbuild's metafile), which is
  * where a load time above the baseline comes from.
@@ -42,12 +49,14 @@ export interface BundleFigures {
   readonly bytes: number;
   readonly loadCpuMs: number;
   readonly sdkBaselineLoadCpuMs: number;
+  /** Median of the paired ratios `loadCpuMs / sdkBaselineLoadCpuMs`, one pair of fresh processes each. */
+  readonly loadRatio: number;
   /** `null` for a function this benchmark has no per-message driver for. */
   readonly handlerCpuMsPerMessage: number | null;
 }
 
 export interface BundleFigureOptions {
-  /** Fresh processes per load figure; the median is reported. @default 7 */
+  /** Pairs of fresh processes (the function, its baseline) per load figure; medians are reported. @default 11 */
   readonly runs?: number;
   /** Messages per handler CPU figure. @default 200 */
   readonly messages?: number;
@@ -125,20 +134,47 @@ function baselineSource(imports: Map<string, Set<string>>): string {
     .join('\n');
 }
 
-/** Median CPU milliseconds of importing `file` in a fresh `node`, as Lambda starts it (source maps on). */
-function loadCpuMs(files: readonly string[], runs: number): number[] {
-  const samples = files.map(() => [] as number[]);
-  // Interleaved, so the function and its baseline share the machine's moods.
+/** CPU milliseconds of importing `file` in a fresh `node`, as Lambda starts it (source maps on). */
+function importCpuMs(file: string): number {
+  const script = `const s = process.cpuUsage(); await import(${JSON.stringify(pathToFileURL(file).href)}); const u = process.cpuUsage(s); process.stdout.write(String((u.user + u.system) / 1000));`;
+  const out = execFileSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
+    env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  return Number(out.toString());
+}
+
+interface PairedLoad {
+  readonly functionMs: number;
+  readonly baselineMs: number;
+  readonly ratio: number;
+}
+
+/**
+ * Each function against its baseline in `runs` pairs of fresh processes:
+ * the two of a pair run back to back, the baseline first in even pairs and
+ * second in odd ones (A B, B A, …), so neither is favoured by whatever the
+ * machine does next; the rounds go over every function before the next
+ * pair, so a burst of load on the machine spreads over all of them.
+ */
+function pairedLoads(pairs: readonly (readonly [string, string])[], runs: number): PairedLoad[] {
+  const samples = pairs.map(() => ({ fn: [] as number[], base: [] as number[], ratio: [] as number[] }));
   for (let run = 0; run < runs; run++) {
-    files.forEach((file, i) => {
-      const script = `const s = process.cpuUsage(); await import(${JSON.stringify(pathToFileURL(file).href)}); const u = process.cpuUsage(s); process.stdout.write(String((u.user + u.system) / 1000));`;
-      const out = execFileSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
-        env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      });
-      samples[i].push(Number(out.toString()));
+    pairs.forEach(([fn, baseline], i) => {
+      let f: number;
+      let b: number;
+      if (run % 2 === 0) {
+        b = importCpuMs(baseline);
+        f = importCpuMs(fn);
+      } else {
+        f = importCpuMs(fn);
+        b = importCpuMs(baseline);
+      }
+      samples[i].fn.push(f);
+      samples[i].base.push(b);
+      samples[i].ratio.push(f / b);
     });
   }
-  return samples.map(median);
+  return samples.map((s) => ({ functionMs: median(s.fn), baselineMs: median(s.base), ratio: median(s.ratio) }));
 }
 
 function median(values: readonly number[]): number {
@@ -235,12 +271,12 @@ async function buildVariants(dir: string): Promise<BuiltVariant[]> {
 }
 
 export async function bundleFigures(options: BundleFigureOptions = {}): Promise<Record<string, BundleFigures>> {
-  const runs = options.runs ?? 7;
+  const runs = options.runs ?? 11;
   const dir = mkdtempSync(join(tmpdir(), 'bunker-bundle-figures-'));
   try {
     const built = await buildVariants(dir);
-    const loads = loadCpuMs(
-      built.flatMap((b) => [b.file, b.baseline]),
+    const loads = pairedLoads(
+      built.map((b) => [b.file, b.baseline] as const),
       runs,
     );
     const perMessage = await handlerCpu(dir, options.messages ?? 200);
@@ -249,8 +285,9 @@ export async function bundleFigures(options: BundleFigureOptions = {}): Promise<
         b.variant.key,
         {
           bytes: statSync(b.file).size,
-          loadCpuMs: round(loads[2 * i]),
-          sdkBaselineLoadCpuMs: round(loads[2 * i + 1]),
+          loadCpuMs: round(loads[i].functionMs),
+          sdkBaselineLoadCpuMs: round(loads[i].baselineMs),
+          loadRatio: Math.round(loads[i].ratio * 1000) / 1000,
           handlerCpuMsPerMessage: perMessage.has(b.variant.handler)
             ? Math.round((perMessage.get(b.variant.handler) ?? 0) * 1000) / 1000
             : null,
@@ -271,7 +308,7 @@ export function bundleTable(figures: Readonly<Record<string, BundleFigures>>): s
       (f.bytes / 1024).toFixed(0),
       f.loadCpuMs.toFixed(1),
       f.sdkBaselineLoadCpuMs.toFixed(1),
-      (f.loadCpuMs / f.sdkBaselineLoadCpuMs).toFixed(2),
+      f.loadRatio.toFixed(2),
       f.handlerCpuMsPerMessage === null ? '-' : f.handlerCpuMsPerMessage.toFixed(3),
     ]);
   }
@@ -308,11 +345,11 @@ export async function bundleInputs(top = 12): Promise<string> {
   }
 }
 
-/** Each function's lowest and highest load ratio over `repeat` measurements. */
+/** Each function's lowest and highest load ratio (the paired median, `loadRatio`) over `repeat` measurements. */
 export function ratioSpread(measurements: readonly Readonly<Record<string, BundleFigures>>[]): string {
   const rows = [['function', 'ratio min', 'median', 'max']];
   for (const name of Object.keys(measurements[0] ?? {})) {
-    const ratios = measurements.map((m) => m[name].loadCpuMs / m[name].sdkBaselineLoadCpuMs).sort((a, b) => a - b);
+    const ratios = measurements.map((m) => m[name].loadRatio).sort((a, b) => a - b);
     rows.push([name, ratios[0].toFixed(2), median(ratios).toFixed(2), ratios[ratios.length - 1].toFixed(2)]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
@@ -322,6 +359,11 @@ export function ratioSpread(measurements: readonly Readonly<Record<string, Bundl
 }
 
 async function main(args: readonly string[]): Promise<void> {
+  const out = args.indexOf('--out');
+  if (out >= 0) {
+    for (const b of await buildVariants(args[out + 1])) process.stdout.write(`${b.file}\n${b.baseline}\n`);
+    return;
+  }
   if (args.includes('--inputs')) {
     process.stdout.write(`${await bundleInputs()}\n`);
     return;

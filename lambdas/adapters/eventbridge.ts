@@ -7,8 +7,13 @@
 import * as z from 'zod/mini';
 import '../core/zod-messages';
 
-/** Field for field Powertools' `EventBridgeSchema` (`@aws-lambda-powertools/parser/schemas/eventbridge`). */
-export const EventBridgeSchema = z.object({
+/**
+ * Field for field Powertools' `EventBridgeSchema` (`@aws-lambda-powertools/parser/schemas/eventbridge`),
+ * as a shape: each event schema spreads it into its own `z.object`, built
+ * when that schema is first used rather than when the bundle loads (see
+ * lambdas/core/settings.ts).
+ */
+export const eventBridgeShape = () => ({
   version: z.string(),
   id: z.string(),
   source: z.string(),
@@ -20,3 +25,6 @@ export const EventBridgeSchema = z.object({
   detail: z.unknown(),
   'replay-name': z.optional(z.string()),
 });
+
+/** The EventBridge event, any detail; built at its first parse. */
+export const EventBridgeSchema = z.lazy(() => z.object(eventBridgeShape()));

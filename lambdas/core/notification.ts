@@ -28,12 +28,18 @@ export const MAX_DELIVERY_BYTES = 12_288;
 export const NOTIFICATION_VERSION = 2;
 export const SUPPORTED_VERSIONS = [1, 2] as const;
 
-const AccountId = z.string().check(z.regex(/^\d{12}$/, { error: 'expected a 12-digit account id' }));
-const Region = z
-  .string()
-  .check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, { error: 'expected a Region name' }));
+/*
+ * The schemas below are `z.lazy`, and their parts functions: built at the
+ * first parse, not when a function's bundle loads (see
+ * lambdas/core/settings.ts). Every kind's member of the v2 union is built
+ * even in a function that handles one kind: a notification of another kind
+ * is rejected with the same words as before.
+ */
+const AccountId = () => z.string().check(z.regex(/^\d{12}$/, { error: 'expected a 12-digit account id' }));
+const Region = () =>
+  z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, { error: 'expected a Region name' }));
 /** Informative only: any ISO 8601 date-time with `Z` or an offset such as `+00:00`. */
-const PublishedAt = z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time' });
+const PublishedAt = () => z.iso.datetime({ offset: true, error: 'expected an ISO 8601 date-time' });
 
 /**
  * The most originals an agent may say it holds back. Far above any real
@@ -49,48 +55,53 @@ export const MAX_SOURCE_BACKLOG = 100_000;
  * sender's own word: it orders which account the vault serves first with
  * part of its slots, never whether anything is copied.
  */
-const SourceBacklog = z.optional(
-  z
-    .int({ error: 'expected a whole number' })
-    .check(
-      z.gte(0, { error: 'expected a count, 0 or more' }),
-      z.lte(MAX_SOURCE_BACKLOG, { error: `expected at most ${MAX_SOURCE_BACKLOG}` }),
-    ),
-);
+const SourceBacklog = () =>
+  z.optional(
+    z
+      .int({ error: 'expected a whole number' })
+      .check(
+        z.gte(0, { error: 'expected a count, 0 or more' }),
+        z.lte(MAX_SOURCE_BACKLOG, { error: `expected at most ${MAX_SOURCE_BACKLOG}` }),
+      ),
+  );
 
 /** v1 (Bunker 0.1): RDS DB snapshots only, named by ARN. Accepted for this release. */
-export const NotificationV1Schema = z.strictObject({
-  version: z.literal(1),
-  kind: z.literal('rds-snapshot', { error: 'expected kind "rds-snapshot"' }),
-  sourceAccount: AccountId,
-  sourceRegion: Region,
-  snapshotArn: z.string().check(
-    z.maxLength(512),
-    z.refine((arn: string) => rdsSnapshot.parseArn(arn) !== undefined, { error: 'expected an RDS DB snapshot ARN' }),
-  ),
-  publishedAt: PublishedAt,
-});
+export const NotificationV1Schema = z.lazy(() =>
+  z.strictObject({
+    version: z.literal(1),
+    kind: z.literal('rds-snapshot', { error: 'expected kind "rds-snapshot"' }),
+    sourceAccount: AccountId(),
+    sourceRegion: Region(),
+    snapshotArn: z.string().check(
+      z.maxLength(512),
+      z.refine((arn: string) => rdsSnapshot.parseArn(arn) !== undefined, { error: 'expected an RDS DB snapshot ARN' }),
+    ),
+    publishedAt: PublishedAt(),
+  }),
+);
 
 const v2Of = (kind: KindName) =>
   z.strictObject({
     version: z.literal(2),
     kind: z.literal(kind),
-    sourceAccount: AccountId,
-    sourceRegion: Region,
+    sourceAccount: AccountId(),
+    sourceRegion: Region(),
     id: z.string().check(
       z.maxLength(255),
       z.refine((id: string) => KINDS[kind].isId(id), { error: `expected the id of an ${KINDS[kind].label}` }),
     ),
-    publishedAt: PublishedAt,
-    sourceBacklog: SourceBacklog,
+    publishedAt: PublishedAt(),
+    sourceBacklog: SourceBacklog(),
   });
 
 /** v2: a union on `kind`, one member per registered kind, each naming its artifact by the service's own id. */
-export const NotificationV2Schema = z.discriminatedUnion(
-  'kind',
-  // Built from the registry: a new kind is announced without a change here.
-  KIND_NAMES.map(v2Of) as unknown as [ReturnType<typeof v2Of>, ...ReturnType<typeof v2Of>[]],
-  { error: `expected kind to be one of ${KIND_NAMES.join(', ')}` },
+export const NotificationV2Schema = z.lazy(() =>
+  z.discriminatedUnion(
+    'kind',
+    // Built from the registry: a new kind is announced without a change here.
+    KIND_NAMES.map(v2Of) as unknown as [ReturnType<typeof v2Of>, ...ReturnType<typeof v2Of>[]],
+    { error: `expected kind to be one of ${KIND_NAMES.join(', ')}` },
+  ),
 );
 
 export type NotificationV1 = z.infer<typeof NotificationV1Schema>;
@@ -233,11 +244,13 @@ export type ParsedDelivery =
   | { readonly ok: true; readonly topicArn: string; readonly message: string }
   | { readonly ok: false; readonly reason: string };
 
-const EnvelopeSchema = z.object({
-  Type: z.literal('Notification'),
-  TopicArn: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/)),
-  Message: z.string(),
-});
+const EnvelopeSchema = z.lazy(() =>
+  z.object({
+    Type: z.literal('Notification'),
+    TopicArn: z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/)),
+    Message: z.string(),
+  }),
+);
 
 /**
  * The body exactly as the queue delivered it. Only SNS can write to the

@@ -13,15 +13,18 @@ import type { InventoryRecord } from './inventory';
 
 export const RECEIPT_VERSION = 1;
 
-export const ReceiptSchema = z.strictObject({
-  version: z.literal(RECEIPT_VERSION),
-  kind: z.enum(KIND_NAMES),
-  account: z.string().check(z.regex(/^\d{12}$/)),
-  region: z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/)),
-  /** The shared intermediate the vault copied. */
-  id: z.string().check(z.minLength(1), z.maxLength(255)),
-  copiedAt: z.iso.datetime({ offset: true }),
-});
+/** Built at its first parse, not at load (see lambdas/core/settings.ts). */
+export const ReceiptSchema = z.lazy(() =>
+  z.strictObject({
+    version: z.literal(RECEIPT_VERSION),
+    kind: z.enum(KIND_NAMES),
+    account: z.string().check(z.regex(/^\d{12}$/)),
+    region: z.string().check(z.regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/)),
+    /** The shared intermediate the vault copied. */
+    id: z.string().check(z.minLength(1), z.maxLength(255)),
+    copiedAt: z.iso.datetime({ offset: true }),
+  }),
+);
 
 export type Receipt = z.infer<typeof ReceiptSchema>;
 

@@ -9,17 +9,22 @@ import { KIND_NAMES, type KindName } from '../kinds/types';
 import { SettingsError } from './errors';
 import type { PullSettings } from './pull/types';
 
-const AccountId = z.string().check(z.regex(/^\d{12}$/));
-const Region = z.string().check(z.minLength(1));
-const NonEmpty = z.string().check(z.minLength(1));
-const Arn = z.string().check(z.startsWith('arn:'));
-const Partition = z.enum(['aws', 'aws-cn', 'aws-us-gov']);
+// Built at their first parse, as every schema here (see `once` below).
+const AccountId = z.lazy(() => z.string().check(z.regex(/^\d{12}$/)));
+const Region = z.lazy(() => z.string().check(z.minLength(1)));
+const NonEmpty = z.lazy(() => z.string().check(z.minLength(1)));
+const Arn = z.lazy(() => z.string().check(z.startsWith('arn:')));
+const Partition = z.lazy(() => z.enum(['aws', 'aws-cn', 'aws-us-gov']));
 
 /**
  * A schema built the first time it is asked for. Each function reads one of
  * the environments below (the vault's, the source agent's, the pull
  * function's); zod builds a schema when it is declared, so declaring all of
- * them at load made every cold start build the two it never reads.
+ * them at load made every cold start build the two it never reads. The
+ * schemas other modules name are `z.lazy` for the same reason: a schema
+ * still, built at its first parse rather than when the bundle loads (zod's
+ * construction of a few dozen schemas was most of what a function loaded
+ * beyond its SDK clients; see docs/performance.md, "The functions' bundles").
  */
 const once = <T>(build: () => T): (() => T) => {
   let built: T | undefined;
@@ -42,22 +47,28 @@ export const Json = <T extends z.ZodMiniType>(schema: T) =>
     schema,
   );
 
-export const RegisteredSourceSchema = z.object({ account: AccountId, regions: z.array(Region).check(z.minLength(1)) });
+export const RegisteredSourceSchema = z.lazy(() =>
+  z.object({ account: AccountId, regions: z.array(Region).check(z.minLength(1)) }),
+);
 export type RegisteredSource = z.infer<typeof RegisteredSourceSchema>;
 
-export const ScopeSettingSchema = z.union([
-  z.object({ tag: z.object({ key: NonEmpty, value: z.string() }) }),
-  z.object({ ids: z.array(NonEmpty).check(z.minLength(1)) }),
-]);
+export const ScopeSettingSchema = z.lazy(() =>
+  z.union([
+    z.object({ tag: z.object({ key: NonEmpty, value: z.string() }) }),
+    z.object({ ids: z.array(NonEmpty).check(z.minLength(1)) }),
+  ]),
+);
 export type ScopeSetting = z.infer<typeof ScopeSettingSchema>;
 
 /** What the vault does with one kind. */
-export const KindSettingsSchema = z.object({
-  enabled: z.boolean(),
-  scope: ScopeSettingSchema,
-  /** Copies in progress per pool (this kind in one destination Region). */
-  copyLimit: z.int().check(z.minimum(1)),
-});
+export const KindSettingsSchema = z.lazy(() =>
+  z.object({
+    enabled: z.boolean(),
+    scope: ScopeSettingSchema,
+    /** Copies in progress per pool (this kind in one destination Region). */
+    copyLimit: z.int().check(z.minimum(1)),
+  }),
+);
 export type KindSettings = z.infer<typeof KindSettingsSchema>;
 
 const kindsSchema = () =>
@@ -70,12 +81,14 @@ const kindsSchema = () =>
 export type KindsSettings = { readonly [K in KindName]: KindSettings };
 
 /** How the vault locks its copies (the config's `immutability`, with each lockable kind's `retentionDays`). */
-export const ImmutabilitySettingsSchema = z.object({
-  mode: z.enum(['governance', 'compliance']),
-  coolOffHours: z.int().check(z.minimum(0), z.maximum(72)),
-  /** Lock days per kind whose copier can lock (EBS, AMI): the kind's `retentionDays`. */
-  lockDays: z.partialRecord(z.enum(KIND_NAMES), z.int().check(z.minimum(1))),
-});
+export const ImmutabilitySettingsSchema = z.lazy(() =>
+  z.object({
+    mode: z.enum(['governance', 'compliance']),
+    coolOffHours: z.int().check(z.minimum(0), z.maximum(72)),
+    /** Lock days per kind whose copier can lock (EBS, AMI): the kind's `retentionDays`. */
+    lockDays: z.partialRecord(z.enum(KIND_NAMES), z.int().check(z.minimum(1))),
+  }),
+);
 export type ImmutabilitySettings = z.infer<typeof ImmutabilitySettingsSchema>;
 
 export interface VaultSettings {
@@ -118,7 +131,7 @@ export interface SourceSettings {
 }
 
 /** The config's bound on `rpoHours` (31 days): a larger value here was not written by the stack. */
-const RpoHours = z.number().check(z.positive(), z.maximum(24 * 31));
+const RpoHours = () => z.number().check(z.positive(), z.maximum(24 * 31));
 
 /** What every function of the backup account is told: where the vault is and what it is called. */
 const backupAccountShape = () => ({
@@ -156,7 +169,7 @@ const sourceEnvSchema = once(() =>
     BUNKER_INTERMEDIATE_RETENTION_HOURS: Count(0),
     BUNKER_INTERMEDIATE_HORIZON_HOURS: Count(1),
     BUNKER_MAX_INTERMEDIATE_SNAPSHOTS: Count(1),
-    BUNKER_RPO_HOURS: Json(z.partialRecord(z.enum(KIND_NAMES), RpoHours)),
+    BUNKER_RPO_HOURS: Json(z.partialRecord(z.enum(KIND_NAMES), RpoHours())),
   }),
 );
 

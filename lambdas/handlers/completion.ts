@@ -6,14 +6,17 @@
  */
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import * as z from 'zod/mini';
-import { EventBridgeSchema } from '../adapters/eventbridge';
+import { eventBridgeShape } from '../adapters/eventbridge';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { vaultDeps } from '../adapters/wiring';
 import { type CompletionOutcome, handleCopyEvent } from '../core/pipeline/completion';
 import type { VaultDeps } from '../core/pipeline/copy';
 import { vaultSettingsFromEnv } from '../core/settings';
 
-export const CopyEventSchema = z.extend(EventBridgeSchema, { detail: z.record(z.string(), z.unknown()) });
+/** Built at its first parse, not when the bundle loads (see lambdas/core/settings.ts). */
+export const CopyEventSchema = z.lazy(() =>
+  z.object({ ...eventBridgeShape(), detail: z.record(z.string(), z.unknown()) }),
+);
 
 export function createCompletionHandler(deps: VaultDeps, metrics?: Metrics) {
   return async (event: unknown): Promise<CompletionOutcome> => {

@@ -8,7 +8,7 @@
 import type { SQSBatchResponse } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { EventBridgeSchema } from '../adapters/eventbridge';
+import { eventBridgeShape } from '../adapters/eventbridge';
 import { newLogger, newMetrics, powertoolsLog } from '../adapters/log';
 import { agentDeps } from '../adapters/agent-wiring';
 import {
@@ -31,26 +31,38 @@ import { sourceSettingsFromEnv } from '../core/settings';
 import { safeText } from '../core/text';
 import { snapshotIdOfArn } from '../kinds/ebs-snapshot/kind';
 
-const RdsSnapshotEventSchema = z.extend(EventBridgeSchema, {
-  'detail-type': z.enum(['RDS DB Snapshot Event', 'RDS DB Cluster Snapshot Event']),
-  detail: z.object({ SourceIdentifier: z.string().check(z.minLength(1)), EventID: z.optional(z.string()) }),
-});
+// Built at their first parse, not when the bundle loads (see lambdas/core/settings.ts).
+const RdsSnapshotEventSchema = z.lazy(() =>
+  z.object({
+    ...eventBridgeShape(),
+    'detail-type': z.enum(['RDS DB Snapshot Event', 'RDS DB Cluster Snapshot Event']),
+    detail: z.object({ SourceIdentifier: z.string().check(z.minLength(1)), EventID: z.optional(z.string()) }),
+  }),
+);
 
-const EbsSnapshotEventSchema = z.extend(EventBridgeSchema, {
-  'detail-type': z.literal('EBS Snapshot Notification'),
-  detail: z.object({ event: z.string(), result: z.optional(z.string()), snapshot_id: z.string() }),
-});
+const EbsSnapshotEventSchema = z.lazy(() =>
+  z.object({
+    ...eventBridgeShape(),
+    'detail-type': z.literal('EBS Snapshot Notification'),
+    detail: z.object({ event: z.string(), result: z.optional(z.string()), snapshot_id: z.string() }),
+  }),
+);
 
-const AmiEventSchema = z.extend(EventBridgeSchema, {
-  'detail-type': z.literal('EC2 AMI State Change'),
-  detail: z.object({ ImageId: z.string().check(z.minLength(1)), State: z.string() }),
-});
+const AmiEventSchema = z.lazy(() =>
+  z.object({
+    ...eventBridgeShape(),
+    'detail-type': z.literal('EC2 AMI State Change'),
+    detail: z.object({ ImageId: z.string().check(z.minLength(1)), State: z.string() }),
+  }),
+);
 
-const ReceiptBatchSchema = z.object({
-  Records: z
-    .array(z.object({ messageId: z.string(), body: z.string(), eventSource: z.literal('aws:sqs') }))
-    .check(z.minLength(1)),
-});
+const ReceiptBatchSchema = z.lazy(() =>
+  z.object({
+    Records: z
+      .array(z.object({ messageId: z.string(), body: z.string(), eventSource: z.literal('aws:sqs') }))
+      .check(z.minLength(1)),
+  }),
+);
 
 export type AgentResult =
   { readonly snapshot: string; readonly step: AgentStep } | AgentSweepSummary | SQSBatchResponse;

@@ -20,29 +20,31 @@ export interface AuditHandlerSettings {
   readonly alertsTopicArn: string;
 }
 
-const EnvSchema = z.object({
-  BUNKER_AUDIT: z.pipe(
-    z.string(),
-    z.transform((text: string, ctx) => {
-      try {
-        return AuditSettingsSchema.parse(JSON.parse(text));
-      } catch (error) {
-        ctx.issues.push({
-          code: 'custom',
-          message: `expected audit settings as JSON: ${(error as Error).message}`,
-          input: text,
-        });
-        return z.NEVER;
-      }
-    }),
-  ),
-  BUNKER_PARTITION: z.enum(['aws', 'aws-cn', 'aws-us-gov']),
-  BUNKER_BACKUP_REGION: z.string().check(z.minLength(1)),
-  BUNKER_INVENTORY_TABLE: z.string().check(z.minLength(1)),
-  BUNKER_PULL_SCOPE_INDEX: z.string().check(z.minLength(1)),
-  BUNKER_STATUS_INDEX: z.string().check(z.minLength(1)),
-  BUNKER_ALERTS_TOPIC_ARN: z.string().check(z.startsWith('arn:')),
-});
+const EnvSchema = z.lazy(() =>
+  z.object({
+    BUNKER_AUDIT: z.pipe(
+      z.string(),
+      z.transform((text: string, ctx) => {
+        try {
+          return AuditSettingsSchema.parse(JSON.parse(text));
+        } catch (error) {
+          ctx.issues.push({
+            code: 'custom',
+            message: `expected audit settings as JSON: ${(error as Error).message}`,
+            input: text,
+          });
+          return z.NEVER;
+        }
+      }),
+    ),
+    BUNKER_PARTITION: z.enum(['aws', 'aws-cn', 'aws-us-gov']),
+    BUNKER_BACKUP_REGION: z.string().check(z.minLength(1)),
+    BUNKER_INVENTORY_TABLE: z.string().check(z.minLength(1)),
+    BUNKER_PULL_SCOPE_INDEX: z.string().check(z.minLength(1)),
+    BUNKER_STATUS_INDEX: z.string().check(z.minLength(1)),
+    BUNKER_ALERTS_TOPIC_ARN: z.string().check(z.startsWith('arn:')),
+  }),
+);
 
 export function auditSettingsFromEnv(env: Record<string, string | undefined> = process.env): AuditHandlerSettings {
   const result = EnvSchema.safeParse(env);

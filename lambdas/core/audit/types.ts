@@ -86,25 +86,29 @@ export const auditRecordId = (kind: AuditKind, account: string, region: string, 
 export const auditScopeOf = (kind: AuditKind, account: string, region: string) => `${kind}:${account}:${region}`;
 
 /** What the auditor judges one kind by. */
-export const AuditKindSettingsSchema = z.object({
-  rpoHours: z.number().check(z.positive()),
-  /** Snapshot kinds: the scope the source agent shares by. Pulled kinds are scoped by their pulls. */
-  scope: z.optional(ScopeSettingSchema),
-});
+export const AuditKindSettingsSchema = z.lazy(() =>
+  z.object({
+    rpoHours: z.number().check(z.positive()),
+    /** Snapshot kinds: the scope the source agent shares by. Pulled kinds are scoped by their pulls. */
+    scope: z.optional(ScopeSettingSchema),
+  }),
+);
 export interface AuditKindSettings {
   readonly rpoHours: number;
   readonly scope?: ScopeSetting;
 }
 
-export const AuditSettingsSchema = z.object({
-  prefix: z.string().check(z.minLength(1)),
-  backupAccount: z.string().check(z.regex(/^\d{12}$/)),
-  sources: z.array(RegisteredSourceSchema),
-  /** Only the enabled kinds are present. */
-  kinds: z.partialRecord(z.enum(AUDIT_KINDS), AuditKindSettingsSchema),
-  /** A copy in progress longer than this is stuck. */
-  stuckAfterHours: z.number().check(z.positive()),
-});
+export const AuditSettingsSchema = z.lazy(() =>
+  z.object({
+    prefix: z.string().check(z.minLength(1)),
+    backupAccount: z.string().check(z.regex(/^\d{12}$/)),
+    sources: z.array(RegisteredSourceSchema),
+    /** Only the enabled kinds are present. */
+    kinds: z.partialRecord(z.enum(AUDIT_KINDS), AuditKindSettingsSchema),
+    /** A copy in progress longer than this is stuck. */
+    stuckAfterHours: z.number().check(z.positive()),
+  }),
+);
 export interface AuditSettings {
   readonly prefix: string;
   readonly backupAccount: string;

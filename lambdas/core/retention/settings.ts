@@ -10,17 +10,21 @@ import { KIND_NAMES } from '../../kinds/types';
 import { SettingsError } from '../errors';
 import type { RetentionPolicies } from './prune';
 
-const PolicySchema = z.object({
-  retentionDays: z.int().check(z.minimum(1)),
-  minCopies: z.int().check(z.minimum(1)),
-});
+const PolicySchema = z.lazy(() =>
+  z.object({
+    retentionDays: z.int().check(z.minimum(1)),
+    minCopies: z.int().check(z.minimum(1)),
+  }),
+);
 
-const RetentionSchema = z.object({
-  copies: z.partialRecord(z.enum(KIND_NAMES), PolicySchema),
-  values: z.partialRecord(z.enum(['ssm', 'secrets']), PolicySchema),
-  tables: z.optional(PolicySchema),
-  vaultBucket: z.optional(z.string().check(z.minLength(3))),
-});
+const RetentionSchema = z.lazy(() =>
+  z.object({
+    copies: z.partialRecord(z.enum(KIND_NAMES), PolicySchema),
+    values: z.partialRecord(z.enum(['ssm', 'secrets']), PolicySchema),
+    tables: z.optional(PolicySchema),
+    vaultBucket: z.optional(z.string().check(z.minLength(3))),
+  }),
+);
 
 export interface RetentionSettings {
   readonly policies: RetentionPolicies;
