@@ -154,32 +154,34 @@ export async function provenRestores(
   }[],
 ): Promise<ProvenRestore[]> {
   const summaries = new Map((await log.latest()).map((s) => [drillKey(s), s]));
-  return resources
-    .map((r): ProvenRestore => {
-      const summary = summaries.get(drillKey(r));
-      const passed = summary?.lastPassed;
-      const failed = summary && summary.last.outcome === 'failed' ? summary.last : undefined;
-      return {
-        kind: r.kind,
-        account: r.account,
-        region: r.region,
-        resource: r.resource,
-        ...(r.hop === 2 ? { hop: 2 as const } : {}),
-        ...(r.copyRegion ? { copyRegion: r.copyRegion } : {}),
-        ...(passed
-          ? {
-              lastPassed: {
-                finishedAt: passed.finishedAt,
-                targetSeconds: passed.targetSeconds,
-                ...(passed.restoreSeconds !== undefined ? { restoreSeconds: passed.restoreSeconds } : {}),
-              },
-            }
-          : {}),
-        ...(failed ? { lastFailed: { finishedAt: failed.finishedAt, failure: failed.failure } } : {}),
-      };
-    })
-    // A resource's second-Region row right after its first: `…@<region>` sorts after the bare key.
-    .sort((a, b) => drillKey(a).localeCompare(drillKey(b)));
+  return (
+    resources
+      .map((r): ProvenRestore => {
+        const summary = summaries.get(drillKey(r));
+        const passed = summary?.lastPassed;
+        const failed = summary && summary.last.outcome === 'failed' ? summary.last : undefined;
+        return {
+          kind: r.kind,
+          account: r.account,
+          region: r.region,
+          resource: r.resource,
+          ...(r.hop === 2 ? { hop: 2 as const } : {}),
+          ...(r.copyRegion ? { copyRegion: r.copyRegion } : {}),
+          ...(passed
+            ? {
+                lastPassed: {
+                  finishedAt: passed.finishedAt,
+                  targetSeconds: passed.targetSeconds,
+                  ...(passed.restoreSeconds !== undefined ? { restoreSeconds: passed.restoreSeconds } : {}),
+                },
+              }
+            : {}),
+          ...(failed ? { lastFailed: { finishedAt: failed.finishedAt, failure: failed.failure } } : {}),
+        };
+      })
+      // A resource's second-Region row right after its first: `…@<region>` sorts after the bare key.
+      .sort((a, b) => drillKey(a).localeCompare(drillKey(b)))
+  );
 }
 
 /** `2026-11-20 07:00, 12.5 min` or `never drilled`. */
@@ -193,21 +195,25 @@ export function provenText(p: ProvenRestore): string {
 }
 
 /**
- * The proofs as a table: one row per resource with copies and Region its
- * copies are in (the vault Region's, and the second Region's beside it);
- * fits 120 columns.
+ * The proofs as a table: one row per resource with copies and, with a
+ * second Region, one more for its copies there; fits 120 columns.
  */
 export function provenTable(proven: readonly ProvenRestore[]): string {
   if (proven.length === 0) return 'Last proven restore: no resource has a copy to drill.';
   const columns: Column<ProvenRestore>[] = [
     { head: 'Kind', width: 10, value: (p) => p.kind },
     { head: 'Account', width: 15, value: (p) => `${p.account}\n${p.region}` },
-    { head: 'Resource', width: 20, value: (p) => p.resource, wrap: true },
-    { head: 'Copies in', width: 16, value: (p) => `${p.copyRegion ?? '-'}${p.hop === 2 ? '\n(2nd Region)' : ''}` },
+    // The second Region's row names its Region under the resource, right below the vault Region's row.
+    {
+      head: 'Resource',
+      width: 30,
+      value: (p) => (p.hop === 2 ? `${p.resource}\nits copy in ${p.copyRegion ?? '?'}` : p.resource),
+      wrap: true,
+    },
     { head: 'Last proven restore', width: 28, value: (p) => provenText(p) },
     {
       head: 'Latest drill failed',
-      width: 24,
+      width: 31,
       value: (p) => (p.lastFailed ? `${p.lastFailed.finishedAt.slice(0, 10)}: ${p.lastFailed.failure ?? ''}` : '-'),
     },
   ];
