@@ -138,15 +138,275 @@ export function drillKinds(config: BunkerConfig): DrillKind[] {
   return [...enabledKinds(config).map((kind) => kind.configKey), ...enabledPulledKinds(config)];
 }
 
-/** The role names of the drills' principals. */
-export function drillRoleNames(prefix: string) {
+/**
+ * The role names of the drills' principals. IAM is global: the second
+ * Region's place (`region`) names its flow-log and probe roles with its
+ * Region; the drill function, its state machine and schedule are the vault
+ * Region's alone.
+ */
+export function drillRoleNames(prefix: string, region?: string) {
+  const of = (name: string) => (region ? `${name}-${region}` : name);
   return {
     fn: `${prefix}-drill`,
     stateMachine: `${prefix}-drill-states`,
     schedule: `${prefix}-drill-schedule`,
-    flowLogs: `${prefix}-drill-flow-logs`,
-    probe: `${prefix}-drill-probe`,
+    flowLogs: of(`${prefix}-drill-flow-logs`),
+    probe: of(`${prefix}-drill-probe`),
   };
+}
+
+/** The isolated place of one Region, as {@link buildDrillPlace} makes it. */
+export interface DrillPlaceResources {
+  readonly vpc: ec2.CfnVPC;
+  readonly subnets: readonly ec2.CfnSubnet[];
+  /** The restored databases' group: admits only the probe, on the engines' ports; sends nothing. */
+  readonly securityGroup: ec2.CfnSecurityGroup;
+  /** The AMI instances' group: admits nothing, sends nothing. */
+  readonly instanceSecurityGroup: ec2.CfnSecurityGroup;
+  readonly dbSubnetGroup: rds.CfnDBSubnetGroup;
+  /** The engine probe in the drill network, when an RDS kind is enabled. */
+  readonly probe?: NodejsFunction;
+  /** What the drill function is told of it. */
+  readonly place: DrillPlace;
+}
+
+/**
+ * The isolated place a drill restores into, in `scope`'s Region: the vault
+ * stack's, and with `backup.secondRegion` the second Region's stack's, since
+ * a restore can only use a snapshot of its own Region. Both have the same
+ * names (the drill function finds the second Region's by them) and the same
+ * construct ids under their `Drills` scope, so the vault stack's resources
+ * keep the logical ids they had: its named groups and subnet group could
+ * not be replaced in place. IAM is global: `roles` names the place's roles
+ * apart in each Region ({@link drillRoleNames}).
+ */
+export function buildDrillPlace(
+  scope: Construct,
+  config: BunkerConfig,
+  roles: ReturnType<typeof drillRoleNames> = drillRoleNames(config.name),
+): DrillPlaceResources {
+  const prefix = config.name;
+  const place = drillPlaceName(prefix);
+  const vpc = new ec2.CfnVPC(scope, 'Vpc', {
+    cidrBlock: VPC_CIDR,
+    enableDnsSupport: true,
+    enableDnsHostnames: true,
+    tags: [{ key: 'Name', value: place }],
+  });
+  // No route table of its own: the VPC's main one holds only the local route, and nothing here adds another.
+  const subnets = SUBNET_CIDRS.map(
+    (cidrBlock, index) =>
+      new ec2.CfnSubnet(scope, `Subnet${index + 1}`, {
+        vpcId: vpc.ref,
+        cidrBlock,
+        availabilityZone: Fn.select(index, Fn.getAzs()),
+        mapPublicIpOnLaunch: false,
+        tags: [
+          { key: 'Name', value: `${place}-${index + 1}` },
+          { key: DRILL_PLACE_TAG, value: prefix },
+        ],
+      }),
+  );
+  const securityGroup = new ec2.CfnSecurityGroup(scope, 'SecurityGroup', {
+    groupName: place,
+    groupDescription: `Bunker (${prefix}): restored databases of drills; admits only the engine probe, sends nothing`,
+    vpcId: vpc.ref,
+    securityGroupEgress: [MATCH_NOTHING],
+    // Not tagged as the place: the drill role may launch instances into the instances' group only.
+    tags: [{ key: 'Name', value: place }],
+  });
+  const instanceSecurityGroup = new ec2.CfnSecurityGroup(scope, 'InstanceSecurityGroup', {
+    groupName: drillInstancesGroupName(prefix),
+    groupDescription: `Bunker (${prefix}): instances of AMI drills; admits nothing and sends nothing`,
+    vpcId: vpc.ref,
+    securityGroupEgress: [MATCH_NOTHING],
+    tags: [
+      { key: 'Name', value: drillInstancesGroupName(prefix) },
+      { key: DRILL_PLACE_TAG, value: prefix },
+    ],
+  });
+  const dbSubnetGroup = new rds.CfnDBSubnetGroup(scope, 'DbSubnetGroup', {
+    dbSubnetGroupName: place,
+    dbSubnetGroupDescription: `Bunker (${prefix}): isolated subnets of restore drills`,
+    subnetIds: subnets.map((subnet) => subnet.ref),
+  });
+
+  // Flow logs: any packet in or out of a drill's restore is recorded, rejected ones included.
+  const flowLogGroup = new logs.LogGroup(scope, 'FlowLogs', {
+    retention: logs.RetentionDays.ONE_YEAR,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  const flowLogsRole = new iam.Role(scope, 'FlowLogsRole', {
+    roleName: roles.flowLogs,
+    description: `Bunker (${prefix}): delivers the drill network's flow logs to their log group`,
+    assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com', {
+      conditions: { StringEquals: { 'aws:SourceAccount': config.backup.account } },
+    }),
+  });
+  flowLogsRole.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+      resources: [flowLogGroup.logGroupArn],
+    }),
+  );
+  new ec2.CfnFlowLog(scope, 'FlowLog', {
+    resourceId: vpc.ref,
+    resourceType: 'VPC',
+    trafficType: 'ALL',
+    logDestinationType: 'cloud-watch-logs',
+    logGroupName: flowLogGroup.logGroupName,
+    deliverLogsPermissionArn: flowLogsRole.roleArn,
+  });
+
+  // The engine probe: only where databases are drilled.
+  const probe = enabledKinds(config).some((kind) => kind.infra.service === 'rds')
+    ? engineProbe(scope, prefix, { vpc, subnets, securityGroup }, roles.probe)
+    : undefined;
+
+  return {
+    vpc,
+    subnets,
+    securityGroup,
+    instanceSecurityGroup,
+    dbSubnetGroup,
+    ...(probe ? { probe } : {}),
+    place: {
+      vpcId: vpc.ref,
+      subnetIds: subnets.map((subnet) => subnet.ref),
+      securityGroupId: securityGroup.attrGroupId,
+      dbSubnetGroup: place,
+      instanceSecurityGroupId: instanceSecurityGroup.attrGroupId,
+      ...(probe ? { probeFunction: drillProbeName(prefix) } : {}),
+    },
+  };
+}
+
+/**
+ * The engine probe: a function in the drill subnets with a group of its
+ * own whose only way out is the databases' group on the engines' default
+ * ports, which in turn admits only it. Its role may write its logs and
+ * manage the function's network interfaces in the drill VPC; nothing
+ * else: no data, no key, no AWS client in its code.
+ */
+function engineProbe(
+  scope: Construct,
+  prefix: string,
+  network: Pick<DrillPlaceResources, 'vpc' | 'subnets' | 'securityGroup'>,
+  roleName: string,
+): NodejsFunction {
+  const name = drillProbeName(prefix);
+  const probeGroup = new ec2.CfnSecurityGroup(scope, 'ProbeSecurityGroup', {
+    groupName: name,
+    groupDescription: `Bunker (${prefix}): engine probe of drills; admits nothing, reaches only restored databases`,
+    vpcId: network.vpc.ref,
+    securityGroupEgress: [MATCH_NOTHING],
+    tags: [
+      { key: 'Name', value: name },
+      { key: DRILL_PROBE_TAG, value: prefix },
+    ],
+  });
+  // Separate rule resources: each group names the other, which inline rules cannot without a cycle.
+  for (const port of DRILL_ENGINE_PORTS) {
+    new ec2.CfnSecurityGroupEgress(scope, `ProbeEgress${port}`, {
+      groupId: probeGroup.attrGroupId,
+      ipProtocol: 'tcp',
+      fromPort: port,
+      toPort: port,
+      destinationSecurityGroupId: network.securityGroup.attrGroupId,
+      description: `The engine probe asks restored databases on port ${port}`,
+    });
+    new ec2.CfnSecurityGroupIngress(scope, `DatabaseIngress${port}`, {
+      groupId: network.securityGroup.attrGroupId,
+      ipProtocol: 'tcp',
+      fromPort: port,
+      toPort: port,
+      sourceSecurityGroupId: probeGroup.attrGroupId,
+      description: `Only the engine probe reaches a restored database, on port ${port}`,
+    });
+  }
+
+  const role = new iam.Role(scope, 'ProbeRole', {
+    roleName,
+    description: `Bunker (${prefix}): engine probe of drills; logs and its network interfaces only`,
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+  });
+  const logGroup = new logs.LogGroup(scope, 'ProbeLogs', {
+    retention: logs.RetentionDays.THREE_MONTHS,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  logGroup.grantWrite(role);
+  const { region, account, partition } = { region: Aws.REGION, account: Aws.ACCOUNT_ID, partition: Aws.PARTITION };
+  const ec2Arn = (resource: string) => `arn:${partition}:ec2:${region}:${account}:${resource}`;
+  // What Lambda does with the role to attach the function to the drill subnets (the rights of
+  // AWSLambdaVPCAccessExecutionRole): new interfaces only in the drill subnets and with the probe's group,
+  // both found by their tags, as the drill role finds the place (their ids are known after deployment).
+  const statements = [
+    { actions: ['ec2:CreateNetworkInterface'], resources: [ec2Arn('network-interface/*')] },
+    {
+      actions: ['ec2:CreateNetworkInterface'],
+      resources: [ec2Arn('subnet/*')],
+      conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
+    },
+    {
+      actions: ['ec2:CreateNetworkInterface'],
+      resources: [ec2Arn('security-group/*')],
+      conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PROBE_TAG}`]: prefix } },
+    },
+    {
+      actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+      resources: [ec2Arn('network-interface/*')],
+    },
+    { actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] },
+  ];
+  for (const statement of statements) role.addToPrincipalPolicy(new iam.PolicyStatement(statement));
+
+  const vpc = ec2.Vpc.fromVpcAttributes(scope, 'VpcByRef', {
+    vpcId: network.vpc.ref,
+    availabilityZones: network.subnets.map((subnet) => subnet.attrAvailabilityZone),
+    isolatedSubnetIds: network.subnets.map((subnet) => subnet.ref),
+  });
+  const fn = new NodejsFunction(scope, 'Probe', {
+    entry: join(REPO_ROOT, 'lambdas', 'handlers', 'drill-probe.ts'),
+    handler: 'handler',
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+    functionName: name,
+    description: "Asks a restored database's engine for its protocol's greeting, in the drill network",
+    runtime: BUNKER_RUNTIME,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 256,
+    // A few seconds per connection at most (lambdas/adapters/drill/probe-tcp.ts), two connections for PostgreSQL.
+    timeout: Duration.seconds(30),
+    role,
+    logGroup,
+    tracing: lambda.Tracing.ACTIVE,
+    environment: {
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: name,
+      BUNKER_PROBE_CIDR: VPC_CIDR,
+    },
+    bundling: BUNKER_BUNDLING,
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    securityGroups: [
+      ec2.SecurityGroup.fromSecurityGroupId(scope, 'ProbeGroupByRef', probeGroup.attrGroupId, {
+        allowAllOutbound: false,
+        mutable: false,
+      }),
+    ],
+  });
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (policy) {
+    const wildcards = statements.flatMap((statement) => statement.resources);
+    for (const finding of wildcardFindings(scope, [], [...new Set(wildcards)])) {
+      acknowledge(
+        policy,
+        `${NAG_PACK}-IAM5[${finding}]`,
+        "Lambda names the function's network interfaces at run time, and the drill subnets and the probe's group are found by their tags (bunker:drill-place, bunker:drill-probe); DescribeNetworkInterfaces, DescribeSubnets and X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+      );
+    }
+  }
+  return fn;
 }
 
 export interface DrillsProps {
@@ -186,88 +446,14 @@ export class Drills extends Construct {
     // polls, bounded by its kind's target: the configuration refuses a target over maxTargetMinutes().
 
     // --- The isolated place ------------------------------------------------
-    this.vpc = new ec2.CfnVPC(this, 'Vpc', {
-      cidrBlock: VPC_CIDR,
-      enableDnsSupport: true,
-      enableDnsHostnames: true,
-      tags: [{ key: 'Name', value: place }],
-    });
-    // No route table of its own: the VPC's main one holds only the local route, and nothing here adds another.
-    this.subnets = SUBNET_CIDRS.map(
-      (cidrBlock, index) =>
-        new ec2.CfnSubnet(this, `Subnet${index + 1}`, {
-          vpcId: this.vpc.ref,
-          cidrBlock,
-          availabilityZone: Fn.select(index, Fn.getAzs()),
-          mapPublicIpOnLaunch: false,
-          tags: [
-            { key: 'Name', value: `${place}-${index + 1}` },
-            { key: DRILL_PLACE_TAG, value: prefix },
-          ],
-        }),
-    );
-    this.securityGroup = new ec2.CfnSecurityGroup(this, 'SecurityGroup', {
-      groupName: place,
-      groupDescription: `Bunker (${prefix}): restored databases of drills; admits only the engine probe, sends nothing`,
-      vpcId: this.vpc.ref,
-      securityGroupEgress: [MATCH_NOTHING],
-      // Not tagged as the place: the drill role may launch instances into the instances' group only.
-      tags: [{ key: 'Name', value: place }],
-    });
-    this.instanceSecurityGroup = new ec2.CfnSecurityGroup(this, 'InstanceSecurityGroup', {
-      groupName: drillInstancesGroupName(prefix),
-      groupDescription: `Bunker (${prefix}): instances of AMI drills; admits nothing and sends nothing`,
-      vpcId: this.vpc.ref,
-      securityGroupEgress: [MATCH_NOTHING],
-      tags: [
-        { key: 'Name', value: drillInstancesGroupName(prefix) },
-        { key: DRILL_PLACE_TAG, value: prefix },
-      ],
-    });
-    this.dbSubnetGroup = new rds.CfnDBSubnetGroup(this, 'DbSubnetGroup', {
-      dbSubnetGroupName: place,
-      dbSubnetGroupDescription: `Bunker (${prefix}): isolated subnets of restore drills`,
-      subnetIds: this.subnets.map((subnet) => subnet.ref),
-    });
-
-    // Flow logs: any packet in or out of a drill's restore is recorded, rejected ones included.
-    const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
-      retention: logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    const flowLogsRole = new iam.Role(this, 'FlowLogsRole', {
-      roleName: roles.flowLogs,
-      description: `Bunker (${prefix}): delivers the drill network's flow logs to their log group`,
-      assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': config.backup.account } },
-      }),
-    });
-    flowLogsRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
-        resources: [flowLogGroup.logGroupArn],
-      }),
-    );
-    new ec2.CfnFlowLog(this, 'FlowLog', {
-      resourceId: this.vpc.ref,
-      resourceType: 'VPC',
-      trafficType: 'ALL',
-      logDestinationType: 'cloud-watch-logs',
-      logGroupName: flowLogGroup.logGroupName,
-      deliverLogsPermissionArn: flowLogsRole.roleArn,
-    });
-
-    // The engine probe: only where databases are drilled.
-    if (enabledKinds(config).some((kind) => kind.infra.service === 'rds')) this.probe = this.engineProbe(prefix);
-
-    const drillPlace: DrillPlace = {
-      vpcId: this.vpc.ref,
-      subnetIds: this.subnets.map((subnet) => subnet.ref),
-      securityGroupId: this.securityGroup.attrGroupId,
-      dbSubnetGroup: place,
-      instanceSecurityGroupId: this.instanceSecurityGroup.attrGroupId,
-      ...(this.probe ? { probeFunction: drillProbeName(prefix) } : {}),
-    };
+    const built = buildDrillPlace(this, config, roles);
+    this.vpc = built.vpc;
+    this.subnets = built.subnets;
+    this.securityGroup = built.securityGroup;
+    this.instanceSecurityGroup = built.instanceSecurityGroup;
+    this.dbSubnetGroup = built.dbSubnetGroup;
+    if (built.probe) this.probe = built.probe;
+    const drillPlace = built.place;
 
     // --- The drill function --------------------------------------------------
     this.fn = new BunkerFunction(this, 'Drill', {
@@ -522,129 +708,6 @@ export class Drills extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-  }
-
-  /**
-   * The engine probe: a function in the drill subnets with a group of its
-   * own whose only way out is the databases' group on the engines' default
-   * ports, which in turn admits only it. Its role may write its logs and
-   * manage the function's network interfaces in the drill VPC; nothing
-   * else: no data, no key, no AWS client in its code.
-   */
-  private engineProbe(prefix: string): NodejsFunction {
-    const name = drillProbeName(prefix);
-    const probeGroup = new ec2.CfnSecurityGroup(this, 'ProbeSecurityGroup', {
-      groupName: name,
-      groupDescription: `Bunker (${prefix}): engine probe of drills; admits nothing, reaches only restored databases`,
-      vpcId: this.vpc.ref,
-      securityGroupEgress: [MATCH_NOTHING],
-      tags: [
-        { key: 'Name', value: name },
-        { key: DRILL_PROBE_TAG, value: prefix },
-      ],
-    });
-    // Separate rule resources: each group names the other, which inline rules cannot without a cycle.
-    for (const port of DRILL_ENGINE_PORTS) {
-      new ec2.CfnSecurityGroupEgress(this, `ProbeEgress${port}`, {
-        groupId: probeGroup.attrGroupId,
-        ipProtocol: 'tcp',
-        fromPort: port,
-        toPort: port,
-        destinationSecurityGroupId: this.securityGroup.attrGroupId,
-        description: `The engine probe asks restored databases on port ${port}`,
-      });
-      new ec2.CfnSecurityGroupIngress(this, `DatabaseIngress${port}`, {
-        groupId: this.securityGroup.attrGroupId,
-        ipProtocol: 'tcp',
-        fromPort: port,
-        toPort: port,
-        sourceSecurityGroupId: probeGroup.attrGroupId,
-        description: `Only the engine probe reaches a restored database, on port ${port}`,
-      });
-    }
-
-    const role = new iam.Role(this, 'ProbeRole', {
-      roleName: drillRoleNames(prefix).probe,
-      description: `Bunker (${prefix}): engine probe of drills; logs and its network interfaces only`,
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-    });
-    const logGroup = new logs.LogGroup(this, 'ProbeLogs', {
-      retention: logs.RetentionDays.THREE_MONTHS,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    logGroup.grantWrite(role);
-    const { region, account, partition } = { region: Aws.REGION, account: Aws.ACCOUNT_ID, partition: Aws.PARTITION };
-    const ec2Arn = (resource: string) => `arn:${partition}:ec2:${region}:${account}:${resource}`;
-    // What Lambda does with the role to attach the function to the drill subnets (the rights of
-    // AWSLambdaVPCAccessExecutionRole): new interfaces only in the drill subnets and with the probe's group,
-    // both found by their tags, as the drill role finds the place (their ids are known after deployment).
-    const statements = [
-      { actions: ['ec2:CreateNetworkInterface'], resources: [ec2Arn('network-interface/*')] },
-      {
-        actions: ['ec2:CreateNetworkInterface'],
-        resources: [ec2Arn('subnet/*')],
-        conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
-      },
-      {
-        actions: ['ec2:CreateNetworkInterface'],
-        resources: [ec2Arn('security-group/*')],
-        conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PROBE_TAG}`]: prefix } },
-      },
-      {
-        actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
-        resources: [ec2Arn('network-interface/*')],
-      },
-      { actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] },
-    ];
-    for (const statement of statements) role.addToPrincipalPolicy(new iam.PolicyStatement(statement));
-
-    const vpc = ec2.Vpc.fromVpcAttributes(this, 'VpcByRef', {
-      vpcId: this.vpc.ref,
-      availabilityZones: this.subnets.map((subnet) => subnet.attrAvailabilityZone),
-      isolatedSubnetIds: this.subnets.map((subnet) => subnet.ref),
-    });
-    const fn = new NodejsFunction(this, 'Probe', {
-      entry: join(REPO_ROOT, 'lambdas', 'handlers', 'drill-probe.ts'),
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
-      functionName: name,
-      description: "Asks a restored database's engine for its protocol's greeting, in the drill network",
-      runtime: BUNKER_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      // A few seconds per connection at most (lambdas/adapters/drill/probe-tcp.ts), two connections for PostgreSQL.
-      timeout: Duration.seconds(30),
-      role,
-      logGroup,
-      tracing: lambda.Tracing.ACTIVE,
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: name,
-        BUNKER_PROBE_CIDR: VPC_CIDR,
-      },
-      bundling: BUNKER_BUNDLING,
-      vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      securityGroups: [
-        ec2.SecurityGroup.fromSecurityGroupId(this, 'ProbeGroupByRef', probeGroup.attrGroupId, {
-          allowAllOutbound: false,
-          mutable: false,
-        }),
-      ],
-    });
-    const policy = role.node.tryFindChild('DefaultPolicy');
-    if (policy) {
-      const wildcards = statements.flatMap((statement) => statement.resources);
-      for (const finding of wildcardFindings(this, [], [...new Set(wildcards)])) {
-        acknowledge(
-          policy,
-          `${NAG_PACK}-IAM5[${finding}]`,
-          "Lambda names the function's network interfaces at run time, and the drill subnets and the probe's group are found by their tags (bunker:drill-place, bunker:drill-probe); DescribeNetworkInterfaces, DescribeSubnets and X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
-        );
-      }
-    }
-    return fn;
   }
 
   /** The drill role: read the inventory, restore the vault's copies into the place, make and delete drills' things only. */
