@@ -57,7 +57,7 @@ import { GIVE_UP_AFTER_TARGETS, MAX_TEARDOWN_TRIES, MAX_WAIT_SECONDS } from '../
 import { DRILL_ENGINE_PORTS } from '../../lambdas/core/drill/probe';
 import { drillSettingsToEnv, type DrillPlace } from '../../lambdas/core/drill/settings';
 import type { DrillKind } from '../../lambdas/core/drill/types';
-import { vaultBucketName } from '../../lambdas/core/names';
+import { vaultBucketName, vaultNames } from '../../lambdas/core/names';
 import { drillSettings, enabledKinds, enabledPulledKinds } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 import { BUNKER_BUNDLING, BUNKER_RUNTIME, BunkerFunction, REPO_ROOT } from './bunker-function';
@@ -463,7 +463,11 @@ export class Drills extends Construct {
       timeout: Duration.minutes(5),
       memorySize: 512,
       environment: {
-        ...drillSettingsToEnv(drillSettings(config, backupKey.keyArn, drillPlace, alertsTopic.topicArn, Aws.PARTITION)),
+        ...drillSettingsToEnv({
+          ...drillSettings(config, backupKey.keyArn, drillPlace, alertsTopic.topicArn, Aws.PARTITION),
+          // The second Region's copies are drilled in its own place, found there by name when first needed.
+          ...(config.backup.secondRegion ? { secondRegion: config.backup.secondRegion } : {}),
+        }),
         // Each kind's retention: a scheduled drill's older pick stays within it.
         ...retentionSettingsToEnv(retentionSettings(config)),
         POWERTOOLS_SERVICE_NAME: `${prefix}-drill`,
@@ -742,27 +746,10 @@ export class Drills extends Construct {
         'Publishing to the encrypted alerts topic: the alerts key only; GenerateDataKey* is the operation family SNS uses with a customer-managed key.',
       );
     }
-    // The backup-data key: restoring an encrypted copy lets RDS or EC2 use it on the role's behalf, and
-    // reading the vault bucket lets S3 decrypt. Never directly: no Decrypt outside those services.
+    // The backup-data key through S3, reading the vault bucket: never directly, no Decrypt outside S3.
     const via = (services: readonly string[]) => ({
       'kms:ViaService': services.map((service) => `${service}.${region}.amazonaws.com`),
     });
-    const restoreServices = [...(rdsKinds.length > 0 ? ['rds'] : []), ...(ec2Kinds.length > 0 ? ['ec2'] : [])];
-    if (restoreServices.length > 0) {
-      fn.allow(
-        {
-          actions: ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
-          resources: [backupKey.keyArn],
-          conditions: { StringEquals: via(restoreServices) },
-        },
-        'ReEncrypt* is the key operation family RDS and EC2 use to restore an encrypted copy; the backup-data key only, only through them.',
-      );
-      fn.allow({
-        actions: ['kms:CreateGrant'],
-        resources: [backupKey.keyArn],
-        conditions: { StringEquals: via(restoreServices), Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-      });
-    }
     if (pulled.length > 0) {
       const bucket = `arn:${partition}:s3:::${vaultBucketName(prefix, account, region)}`;
       fn.allow({ actions: ['kms:Decrypt'], resources: [backupKey.keyArn], conditions: { StringEquals: via(['s3']) } });
@@ -774,54 +761,11 @@ export class Drills extends Construct {
       );
     }
 
+    // Restoring the vault Region's copies into its place.
+    this.grantRestoreRights(config, region, { resources: [backupKey.keyArn] }, (statement, reason) =>
+      fn.allow(statement, reason),
+    );
     if (rdsKinds.length > 0) {
-      const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
-      const drillDatabases = [rdsArn(`db:${named}`), rdsArn(`cluster:${named}`)];
-      const copies = rdsKinds.flatMap((kind) => kind.infra.vaultCopyArns(partition, account, region));
-      fn.allow(
-        {
-          actions: ['rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'],
-          resources: [
-            ...copies,
-            ...drillDatabases,
-            rdsArn(`subgrp:${drillPlaceName(prefix)}`),
-            rdsArn('og:*'),
-            rdsArn('pg:*'),
-            rdsArn('cluster-pg:*'),
-          ],
-          // Tagged with its drill at creation, or not made at all.
-          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Restores the vault's own copies (named at run time) into ${named} instances and clusters in the drill subnet group only; option and parameter groups are only attached, and RDS names the default ones by engine.`,
-      );
-      fn.allow(
-        {
-          actions: ['rds:AddTagsToResource'],
-          resources: drillDatabases,
-          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Tags a drill's own ${named} instances and clusters as it makes them; the drill names its resources at run time.`,
-      );
-      fn.allow(
-        {
-          actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
-          resources: drillDatabases,
-          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Deletes only what a drill made: named ${named} and tagged ${DRILL_TAG}.`,
-      );
-      fn.allow(
-        {
-          actions: [
-            'rds:DescribeDBInstances',
-            'rds:DescribeDBClusters',
-            'rds:DescribeDBSnapshots',
-            'rds:DescribeDBClusterSnapshots',
-          ],
-          resources: [rdsArn('*')],
-        },
-        'Read-only: where a restore is, and the copy it is of; this account and Region only.',
-      );
       // The engine probe, by name, and no other function: the only way to a restored database. A policy of
       // its own: CDK's size estimate would move part of the default policy into a managed policy otherwise.
       new iam.Policy(this, 'ProbeInvokePolicy', {
@@ -834,74 +778,8 @@ export class Drills extends Construct {
         ],
       });
     }
-
-    if (ec2Kinds.length > 0) {
-      const ec2Arn = (resource: string, owner = account) => `arn:${partition}:ec2:${region}:${owner}:${resource}`;
-      const drillOwn = [ec2Arn('volume/*'), ec2Arn('instance/*')];
-      fn.allow(
-        {
-          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
-          resources: [ec2Arn('snapshot/*', ''), ec2Arn('image/*', '')],
-          // The vault's own copies: EC2 ARNs of snapshots and images carry no account, their owner does.
-          conditions: { StringEquals: { 'ec2:Owner': account } },
-        },
-        "Snapshot and image ARNs carry no account and the copies' ids are chosen at run time: the backup account's own copies only (ec2:Owner).",
-      );
-      fn.allow(
-        {
-          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
-          resources: drillOwn,
-          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Volumes and instances get their ids at creation: only tagged ${DRILL_TAG} as they are made.`,
-      );
-      fn.allow(
-        {
-          actions: ['ec2:RunInstances'],
-          resources: [ec2Arn('subnet/*'), ec2Arn('security-group/*')],
-          conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
-        },
-        `The drill subnets and security group only (tagged ${DRILL_PLACE_TAG}), whose ids are known after deployment.`,
-      );
-      fn.allow(
-        {
-          actions: ['ec2:RunInstances'],
-          resources: [ec2Arn('network-interface/*')],
-          conditions: { Bool: { 'ec2:AssociatePublicIpAddress': 'false' } },
-        },
-        "An instance's network interface gets its id at launch; in a drill subnet (above) and never with a public address.",
-      );
-      fn.allow(
-        {
-          actions: ['ec2:CreateTags'],
-          resources: drillOwn,
-          conditions: { StringEquals: { 'ec2:CreateAction': ['CreateVolume', 'RunInstances'] } },
-        },
-        'Tags only as a drill volume or instance is made (ec2:CreateAction), never an existing resource.',
-      );
-      fn.allow(
-        {
-          actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
-          resources: drillOwn,
-          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Deletes and terminates only what a drill made: tagged ${DRILL_TAG}.`,
-      );
-      fn.allow(
-        {
-          actions: [
-            'ec2:DescribeVolumes',
-            'ec2:DescribeInstances',
-            'ec2:DescribeInstanceStatus',
-            'ec2:DescribeSecurityGroups',
-            'ec2:DescribeSnapshots',
-            'ec2:DescribeImages',
-          ],
-          resources: ['*'],
-        },
-        'EC2 Describe calls have no resource-level permissions; read-only.',
-      );
-    }
+    const second = config.backup.secondRegion;
+    if (second && (rdsKinds.length > 0 || ec2Kinds.length > 0)) this.grantSecondRegionRights(config, second);
 
     if (kinds.includes('dynamodb')) {
       fn.allow(
@@ -928,6 +806,219 @@ export class Drills extends Construct {
         },
         'GenerateDataKey* is the operation family DynamoDB uses for a table under a customer-managed key; the backup-data key only, only through DynamoDB.',
       );
+    }
+  }
+
+  /**
+   * The rights to restore the vault's copies in `region` into that Region's
+   * place, make and delete a drill's own restores there and nothing else:
+   * the same statements for the vault Region and the second Region, but for
+   * the backup-data key, which `key` names (and narrows) in each.
+   */
+  private grantRestoreRights(
+    config: BunkerConfig,
+    region: string,
+    key: { readonly resources: string[]; readonly conditions?: Record<string, Record<string, unknown>> },
+    allow: (statement: iam.PolicyStatementProps, wildcardReason?: string) => void,
+  ): void {
+    const prefix = config.name;
+    const { account } = config.backup;
+    const partition = Aws.PARTITION;
+    const named = drillResourcePattern(prefix);
+    const snapshotKinds = enabledKinds(config);
+    const rdsKinds = snapshotKinds.filter((kind) => kind.infra.service === 'rds');
+    const ec2Kinds = snapshotKinds.filter((kind) => kind.infra.service === 'ec2');
+    // The backup-data key: restoring an encrypted copy lets RDS or EC2 use it on the role's behalf. Never
+    // directly: no Decrypt outside those services.
+    const via = (services: readonly string[]) => ({
+      'kms:ViaService': services.map((service) => `${service}.${region}.amazonaws.com`),
+    });
+    const restoreServices = [...(rdsKinds.length > 0 ? ['rds'] : []), ...(ec2Kinds.length > 0 ? ['ec2'] : [])];
+    if (restoreServices.length > 0) {
+      allow(
+        {
+          actions: ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
+          resources: key.resources,
+          conditions: { StringEquals: via(restoreServices), ...key.conditions },
+        },
+        'ReEncrypt* is the key operation family RDS and EC2 use to restore an encrypted copy; the backup-data key only, only through them.',
+      );
+      allow({
+        actions: ['kms:CreateGrant'],
+        resources: key.resources,
+        conditions: {
+          StringEquals: via(restoreServices),
+          Bool: { 'kms:GrantIsForAWSResource': 'true' },
+          ...key.conditions,
+        },
+      });
+    }
+    if (rdsKinds.length > 0) {
+      const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
+      const drillDatabases = [rdsArn(`db:${named}`), rdsArn(`cluster:${named}`)];
+      const copies = rdsKinds.flatMap((kind) => kind.infra.vaultCopyArns(partition, account, region));
+      allow(
+        {
+          actions: ['rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'],
+          resources: [
+            ...copies,
+            ...drillDatabases,
+            rdsArn(`subgrp:${drillPlaceName(prefix)}`),
+            rdsArn('og:*'),
+            rdsArn('pg:*'),
+            rdsArn('cluster-pg:*'),
+          ],
+          // Tagged with its drill at creation, or not made at all.
+          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Restores the vault's own copies (named at run time) into ${named} instances and clusters in the drill subnet group only; option and parameter groups are only attached, and RDS names the default ones by engine.`,
+      );
+      allow(
+        {
+          actions: ['rds:AddTagsToResource'],
+          resources: drillDatabases,
+          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Tags a drill's own ${named} instances and clusters as it makes them; the drill names its resources at run time.`,
+      );
+      allow(
+        {
+          actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+          resources: drillDatabases,
+          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Deletes only what a drill made: named ${named} and tagged ${DRILL_TAG}.`,
+      );
+      allow(
+        {
+          actions: [
+            'rds:DescribeDBInstances',
+            'rds:DescribeDBClusters',
+            'rds:DescribeDBSnapshots',
+            'rds:DescribeDBClusterSnapshots',
+          ],
+          resources: [rdsArn('*')],
+        },
+        'Read-only: where a restore is, and the copy it is of; this account and Region only.',
+      );
+    }
+
+    if (ec2Kinds.length > 0) {
+      const ec2Arn = (resource: string, owner = account) => `arn:${partition}:ec2:${region}:${owner}:${resource}`;
+      const drillOwn = [ec2Arn('volume/*'), ec2Arn('instance/*')];
+      allow(
+        {
+          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
+          resources: [ec2Arn('snapshot/*', ''), ec2Arn('image/*', '')],
+          // The vault's own copies: EC2 ARNs of snapshots and images carry no account, their owner does.
+          conditions: { StringEquals: { 'ec2:Owner': account } },
+        },
+        "Snapshot and image ARNs carry no account and the copies' ids are chosen at run time: the backup account's own copies only (ec2:Owner).",
+      );
+      allow(
+        {
+          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
+          resources: drillOwn,
+          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Volumes and instances get their ids at creation: only tagged ${DRILL_TAG} as they are made.`,
+      );
+      allow(
+        {
+          actions: ['ec2:RunInstances'],
+          resources: [ec2Arn('subnet/*'), ec2Arn('security-group/*')],
+          conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
+        },
+        `The drill subnets and security group only (tagged ${DRILL_PLACE_TAG}), whose ids are known after deployment.`,
+      );
+      allow(
+        {
+          actions: ['ec2:RunInstances'],
+          resources: [ec2Arn('network-interface/*')],
+          conditions: { Bool: { 'ec2:AssociatePublicIpAddress': 'false' } },
+        },
+        "An instance's network interface gets its id at launch; in a drill subnet (above) and never with a public address.",
+      );
+      allow(
+        {
+          actions: ['ec2:CreateTags'],
+          resources: drillOwn,
+          conditions: { StringEquals: { 'ec2:CreateAction': ['CreateVolume', 'RunInstances'] } },
+        },
+        'Tags only as a drill volume or instance is made (ec2:CreateAction), never an existing resource.',
+      );
+      allow(
+        {
+          actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
+          resources: drillOwn,
+          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Deletes and terminates only what a drill made: tagged ${DRILL_TAG}.`,
+      );
+      allow(
+        {
+          actions: [
+            'ec2:DescribeVolumes',
+            'ec2:DescribeInstances',
+            'ec2:DescribeInstanceStatus',
+            'ec2:DescribeSecurityGroups',
+            'ec2:DescribeSubnets',
+            'ec2:DescribeSnapshots',
+            'ec2:DescribeImages',
+          ],
+          resources: ['*'],
+        },
+        'EC2 Describe calls have no resource-level permissions; read-only.',
+      );
+    }
+  }
+  /**
+   * The drill role's rights in the second Region (`backup.secondRegion`),
+   * whose second-hop copies it restores into that Region's place: the same
+   * statements as in the vault Region ({@link grantRestoreRights}), the
+   * backup-data key there being the key with the vault's key alias (its id
+   * is made by that Region's stack), plus finding the place and the key by
+   * name and invoking that Region's engine probe. A managed policy of its
+   * own: the role's inline policies together may hold 10,240 characters,
+   * and the first Region's rights already take most of them.
+   */
+  private grantSecondRegionRights(config: BunkerConfig, second: string): void {
+    const prefix = config.name;
+    const { account } = config.backup;
+    const partition = Aws.PARTITION;
+    const policy = new iam.ManagedPolicy(this, 'SecondRegionPolicy', {
+      description: `Bunker (${prefix}): restore drills of the second-hop copies in ${second}, in its drill place`,
+      roles: [this.fn.role],
+    });
+    const allow = (statement: iam.PolicyStatementProps, wildcardReason?: string) => {
+      policy.addStatements(new iam.PolicyStatement(statement));
+      const findings = wildcardFindings(this, statement.actions ?? [], statement.resources ?? []);
+      if (findings.length > 0 && !wildcardReason) {
+        throw new Error(`${this.node.path}: a statement with ${findings.join(', ')} needs a reason for the wildcard`);
+      }
+      for (const finding of findings) acknowledge(policy, `${NAG_PACK}-IAM5[${finding}]`, wildcardReason ?? '');
+    };
+    const keys = `arn:${partition}:kms:${second}:${account}:key/*`;
+    const backupKey = { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [vaultNames(prefix).backupKeyAlias] } };
+    const keyReason = `The backup-data key of ${second} is made by that Region's stack and its id is unknown here: the key with the vault's key alias only (kms:ResourceAliases).`;
+    this.grantRestoreRights(config, second, { resources: [keys], conditions: backupKey }, (statement, reason) =>
+      allow(statement, statement.resources?.includes(keys) ? [reason, keyReason].filter(Boolean).join(' ') : reason),
+    );
+    // Finding the place and the key there by name (lambdas/adapters/drill/place.ts, kms-keys.ts).
+    allow(
+      { actions: ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'], resources: ['*'] },
+      `EC2 Describe calls have no resource-level permissions; read-only, to find the drill place of ${second} by its names.`,
+    );
+    allow({
+      actions: ['rds:DescribeDBSubnetGroups'],
+      resources: [`arn:${partition}:rds:${second}:${account}:subgrp:${drillPlaceName(prefix)}`],
+    });
+    allow({ actions: ['kms:DescribeKey'], resources: [keys], conditions: backupKey }, keyReason);
+    if (enabledKinds(config).some((kind) => kind.infra.service === 'rds')) {
+      allow({
+        actions: ['lambda:InvokeFunction'],
+        resources: [`arn:${partition}:lambda:${second}:${account}:function:${drillProbeName(prefix)}`],
+      });
     }
   }
 }
