@@ -761,25 +761,66 @@ export class Drills extends Construct {
       );
     }
 
-    // Restoring the vault Region's copies into its place.
-    this.grantRestoreRights(config, region, { resources: [backupKey.keyArn] }, (statement, reason) =>
-      fn.allow(statement, reason),
+    // Restoring the vault's copies into each Region's place: the vault Region's and, with a second Region, the
+    // second-hop copies into that Region's place (the same names; found there by them at run time).
+    const second = rdsKinds.length > 0 || ec2Kinds.length > 0 ? config.backup.secondRegion : undefined;
+    const secondKeys = second ? `arn:${partition}:kms:${second}:${account}:key/*` : undefined;
+    // Both Regions' backup-data keys have the vault's alias; the second's id is made by that Region's stack.
+    const withAlias = { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [vaultNames(prefix).backupKeyAlias] } };
+    const keyReason = `The backup-data key of ${second} is made by that Region's stack and its id is unknown here: only the key with the vault's key alias (kms:ResourceAliases), this account's, in that Region.`;
+    // An inline policy of its own: CDK's size estimate would move part of the default policy into a managed
+    // policy otherwise; the role's inline policies together stay within IAM's 10,240 characters (about 9,000
+    // with a 20-character prefix and both Regions).
+    const restorePolicy = new iam.Policy(this, 'RestorePolicy', { roles: [fn.role] });
+    this.grantRestoreRights(
+      config,
+      [region, ...(second ? [second] : [])],
+      [
+        { region, arn: backupKey.keyArn },
+        ...(second && secondKeys ? [{ region: second, arn: secondKeys, conditions: withAlias }] : []),
+      ],
+      (statement, reason) => {
+        restorePolicy.addStatements(new iam.PolicyStatement(statement));
+        const findings = wildcardFindings(this, statement.actions ?? [], statement.resources ?? []);
+        const why = secondKeys && statement.resources?.includes(secondKeys) ? `${reason ?? ''} ${keyReason}` : reason;
+        if (findings.length > 0 && !why) throw new Error(`${this.node.path}: ${findings.join(', ')} need a reason`);
+        for (const finding of findings) acknowledge(restorePolicy, `${NAG_PACK}-IAM5[${finding}]`, why ?? '');
+      },
     );
+    if (second && secondKeys) {
+      // Finding the second Region's place and key by name (lambdas/adapters/drill/place.ts, kms-keys.ts).
+      fn.allow(
+        { actions: ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'], resources: ['*'] },
+        `EC2 Describe calls have no resource-level permissions; read-only, to find the drill place of ${second} by its names.`,
+      );
+      fn.allow({
+        actions: ['rds:DescribeDBSubnetGroups'],
+        resources: [`arn:${partition}:rds:${second}:${account}:subgrp:${drillPlaceName(prefix)}`],
+      });
+      fn.allow(
+        {
+          actions: ['kms:DescribeKey'],
+          resources: [secondKeys],
+          conditions: { StringEquals: { 'kms:RequestAlias': vaultNames(prefix).backupKeyAlias } },
+        },
+        keyReason,
+      );
+    }
     if (rdsKinds.length > 0) {
-      // The engine probe, by name, and no other function: the only way to a restored database. A policy of
-      // its own: CDK's size estimate would move part of the default policy into a managed policy otherwise.
+      // The engine probe of each place, by name, and no other function: the only way to a restored database. A
+      // policy of its own: CDK's size estimate would move part of the default policy into a managed policy otherwise.
       new iam.Policy(this, 'ProbeInvokePolicy', {
         roles: [fn.role],
         statements: [
           new iam.PolicyStatement({
             actions: ['lambda:InvokeFunction'],
-            resources: [`arn:${partition}:lambda:${region}:${account}:function:${drillProbeName(prefix)}`],
+            resources: [region, ...(second ? [second] : [])].map(
+              (r) => `arn:${partition}:lambda:${r}:${account}:function:${drillProbeName(prefix)}`,
+            ),
           }),
         ],
       });
     }
-    const second = config.backup.secondRegion;
-    if (second && (rdsKinds.length > 0 || ec2Kinds.length > 0)) this.grantSecondRegionRights(config, second);
 
     if (kinds.includes('dynamodb')) {
       fn.allow(
@@ -810,15 +851,21 @@ export class Drills extends Construct {
   }
 
   /**
-   * The rights to restore the vault's copies in `region` into that Region's
-   * place, make and delete a drill's own restores there and nothing else:
-   * the same statements for the vault Region and the second Region, but for
-   * the backup-data key, which `key` names (and narrows) in each.
+   * The rights to restore the vault's copies in `regions` into each Region's
+   * place, make and delete a drill's own restores there and nothing else.
+   * With a second Region each statement names both Regions' resources: the
+   * second Region gets exactly the first's rights, and the role's inline
+   * policies stay within their 10,240 characters (a statement per Region
+   * outgrew them). `key` names the backup-data keys.
    */
   private grantRestoreRights(
     config: BunkerConfig,
-    region: string,
-    key: { readonly resources: string[]; readonly conditions?: Record<string, Record<string, unknown>> },
+    regions: readonly string[],
+    keys: readonly {
+      readonly region: string;
+      readonly arn: string;
+      readonly conditions?: Record<string, Record<string, unknown>>;
+    }[],
     allow: (statement: iam.PolicyStatementProps, wildcardReason?: string) => void,
   ): void {
     const prefix = config.name;
@@ -830,43 +877,41 @@ export class Drills extends Construct {
     const ec2Kinds = snapshotKinds.filter((kind) => kind.infra.service === 'ec2');
     // The backup-data key: restoring an encrypted copy lets RDS or EC2 use it on the role's behalf. Never
     // directly: no Decrypt outside those services.
-    const via = (services: readonly string[]) => ({
-      'kms:ViaService': services.map((service) => `${service}.${region}.amazonaws.com`),
-    });
     const restoreServices = [...(rdsKinds.length > 0 ? ['rds'] : []), ...(ec2Kinds.length > 0 ? ['ec2'] : [])];
-    if (restoreServices.length > 0) {
+    // Each Region's key through its own Region's services only: a key is of one Region, and so is a restore.
+    for (const key of restoreServices.length > 0 ? keys : []) {
+      const via = { 'kms:ViaService': restoreServices.map((service) => `${service}.${key.region}.amazonaws.com`) };
       allow(
         {
           actions: ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
-          resources: key.resources,
-          conditions: { StringEquals: via(restoreServices), ...key.conditions },
+          resources: [key.arn],
+          conditions: { StringEquals: via, ...key.conditions },
         },
         'ReEncrypt* is the key operation family RDS and EC2 use to restore an encrypted copy; the backup-data key only, only through them.',
       );
       allow({
         actions: ['kms:CreateGrant'],
-        resources: key.resources,
-        conditions: {
-          StringEquals: via(restoreServices),
-          Bool: { 'kms:GrantIsForAWSResource': 'true' },
-          ...key.conditions,
-        },
+        resources: [key.arn],
+        conditions: { StringEquals: via, Bool: { 'kms:GrantIsForAWSResource': 'true' }, ...key.conditions },
       });
     }
     if (rdsKinds.length > 0) {
-      const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
-      const drillDatabases = [rdsArn(`db:${named}`), rdsArn(`cluster:${named}`)];
-      const copies = rdsKinds.flatMap((kind) => kind.infra.vaultCopyArns(partition, account, region));
+      const rdsArn = (resource: string) =>
+        regions.map((region) => `arn:${partition}:rds:${region}:${account}:${resource}`);
+      const drillDatabases = [...rdsArn(`db:${named}`), ...rdsArn(`cluster:${named}`)];
+      const copies = regions.flatMap((region) =>
+        rdsKinds.flatMap((kind) => kind.infra.vaultCopyArns(partition, account, region)),
+      );
       allow(
         {
           actions: ['rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'],
           resources: [
             ...copies,
             ...drillDatabases,
-            rdsArn(`subgrp:${drillPlaceName(prefix)}`),
-            rdsArn('og:*'),
-            rdsArn('pg:*'),
-            rdsArn('cluster-pg:*'),
+            ...rdsArn(`subgrp:${drillPlaceName(prefix)}`),
+            ...rdsArn('og:*'),
+            ...rdsArn('pg:*'),
+            ...rdsArn('cluster-pg:*'),
           ],
           // Tagged with its drill at creation, or not made at all.
           conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
@@ -897,19 +942,20 @@ export class Drills extends Construct {
             'rds:DescribeDBSnapshots',
             'rds:DescribeDBClusterSnapshots',
           ],
-          resources: [rdsArn('*')],
+          resources: [...rdsArn('*')],
         },
         'Read-only: where a restore is, and the copy it is of; this account and Region only.',
       );
     }
 
     if (ec2Kinds.length > 0) {
-      const ec2Arn = (resource: string, owner = account) => `arn:${partition}:ec2:${region}:${owner}:${resource}`;
-      const drillOwn = [ec2Arn('volume/*'), ec2Arn('instance/*')];
+      const ec2Arn = (resource: string, owner = account) =>
+        regions.map((region) => `arn:${partition}:ec2:${region}:${owner}:${resource}`);
+      const drillOwn = [...ec2Arn('volume/*'), ...ec2Arn('instance/*')];
       allow(
         {
           actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
-          resources: [ec2Arn('snapshot/*', ''), ec2Arn('image/*', '')],
+          resources: [...ec2Arn('snapshot/*', ''), ...ec2Arn('image/*', '')],
           // The vault's own copies: EC2 ARNs of snapshots and images carry no account, their owner does.
           conditions: { StringEquals: { 'ec2:Owner': account } },
         },
@@ -926,7 +972,7 @@ export class Drills extends Construct {
       allow(
         {
           actions: ['ec2:RunInstances'],
-          resources: [ec2Arn('subnet/*'), ec2Arn('security-group/*')],
+          resources: [...ec2Arn('subnet/*'), ...ec2Arn('security-group/*')],
           conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
         },
         `The drill subnets and security group only (tagged ${DRILL_PLACE_TAG}), whose ids are known after deployment.`,
@@ -934,7 +980,7 @@ export class Drills extends Construct {
       allow(
         {
           actions: ['ec2:RunInstances'],
-          resources: [ec2Arn('network-interface/*')],
+          resources: ec2Arn('network-interface/*'),
           conditions: { Bool: { 'ec2:AssociatePublicIpAddress': 'false' } },
         },
         "An instance's network interface gets its id at launch; in a drill subnet (above) and never with a public address.",
@@ -970,55 +1016,6 @@ export class Drills extends Construct {
         },
         'EC2 Describe calls have no resource-level permissions; read-only.',
       );
-    }
-  }
-  /**
-   * The drill role's rights in the second Region (`backup.secondRegion`),
-   * whose second-hop copies it restores into that Region's place: the same
-   * statements as in the vault Region ({@link grantRestoreRights}), the
-   * backup-data key there being the key with the vault's key alias (its id
-   * is made by that Region's stack), plus finding the place and the key by
-   * name and invoking that Region's engine probe. A managed policy of its
-   * own: the role's inline policies together may hold 10,240 characters,
-   * and the first Region's rights already take most of them.
-   */
-  private grantSecondRegionRights(config: BunkerConfig, second: string): void {
-    const prefix = config.name;
-    const { account } = config.backup;
-    const partition = Aws.PARTITION;
-    const policy = new iam.ManagedPolicy(this, 'SecondRegionPolicy', {
-      description: `Bunker (${prefix}): restore drills of the second-hop copies in ${second}, in its drill place`,
-      roles: [this.fn.role],
-    });
-    const allow = (statement: iam.PolicyStatementProps, wildcardReason?: string) => {
-      policy.addStatements(new iam.PolicyStatement(statement));
-      const findings = wildcardFindings(this, statement.actions ?? [], statement.resources ?? []);
-      if (findings.length > 0 && !wildcardReason) {
-        throw new Error(`${this.node.path}: a statement with ${findings.join(', ')} needs a reason for the wildcard`);
-      }
-      for (const finding of findings) acknowledge(policy, `${NAG_PACK}-IAM5[${finding}]`, wildcardReason ?? '');
-    };
-    const keys = `arn:${partition}:kms:${second}:${account}:key/*`;
-    const backupKey = { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [vaultNames(prefix).backupKeyAlias] } };
-    const keyReason = `The backup-data key of ${second} is made by that Region's stack and its id is unknown here: the key with the vault's key alias only (kms:ResourceAliases).`;
-    this.grantRestoreRights(config, second, { resources: [keys], conditions: backupKey }, (statement, reason) =>
-      allow(statement, statement.resources?.includes(keys) ? [reason, keyReason].filter(Boolean).join(' ') : reason),
-    );
-    // Finding the place and the key there by name (lambdas/adapters/drill/place.ts, kms-keys.ts).
-    allow(
-      { actions: ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'], resources: ['*'] },
-      `EC2 Describe calls have no resource-level permissions; read-only, to find the drill place of ${second} by its names.`,
-    );
-    allow({
-      actions: ['rds:DescribeDBSubnetGroups'],
-      resources: [`arn:${partition}:rds:${second}:${account}:subgrp:${drillPlaceName(prefix)}`],
-    });
-    allow({ actions: ['kms:DescribeKey'], resources: [keys], conditions: backupKey }, keyReason);
-    if (enabledKinds(config).some((kind) => kind.infra.service === 'rds')) {
-      allow({
-        actions: ['lambda:InvokeFunction'],
-        resources: [`arn:${partition}:lambda:${second}:${account}:function:${drillProbeName(prefix)}`],
-      });
     }
   }
 }

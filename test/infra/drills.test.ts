@@ -295,16 +295,6 @@ describe('the drill role (bunker-drill)', () => {
       })),
     ).toEqual([
       {
-        actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
-        resources: [`${RDS}:cluster:bunker-drill-*`, `${RDS}:db:bunker-drill-*`],
-        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
-      },
-      {
-        actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
-        resources: [`${EC2}:instance/*`, `${EC2}:volume/*`],
-        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
-      },
-      {
         actions: [
           'dynamodb:CreateTable',
           'dynamodb:DescribeTable',
@@ -316,6 +306,16 @@ describe('the drill role (bunker-drill)', () => {
         ],
         resources: [`${ARN}:dynamodb:eu-west-1:${BACKUP}:table/bunker-drill-*`],
         condition: undefined,
+      },
+      {
+        actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+        resources: [`${RDS}:cluster:bunker-drill-*`, `${RDS}:db:bunker-drill-*`],
+        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
+      },
+      {
+        actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
+        resources: [`${EC2}:instance/*`, `${EC2}:volume/*`],
+        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
       },
     ]);
   });
@@ -385,8 +385,14 @@ describe('the drill role (bunker-drill)', () => {
       String(props.Description).includes('encrypts backup copies'),
     );
     const onBackupKey = drillStatements().filter((found) => resourcesOfStatement(found).includes(`<${backupKey}.Arn>`));
+    // The default policy's (the vault bucket's and the table drills'), then the restore policy's.
     expect(onBackupKey.map((found) => [actionsOf(found.statement), found.statement.Condition])).toEqual([
       [['kms:Decrypt'], { StringEquals: { 'kms:ViaService': ['s3.eu-west-1.amazonaws.com'] } }],
+      // A table drill's table is under the backup-data key.
+      [
+        ['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:CreateGrant'],
+        { StringEquals: { 'kms:ViaService': ['dynamodb.eu-west-1.amazonaws.com'] } },
+      ],
       [
         ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
         { StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com', 'ec2.eu-west-1.amazonaws.com'] } },
@@ -397,11 +403,6 @@ describe('the drill role (bunker-drill)', () => {
           StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com', 'ec2.eu-west-1.amazonaws.com'] },
           Bool: { 'kms:GrantIsForAWSResource': 'true' },
         },
-      ],
-      // A table drill's table is under the backup-data key.
-      [
-        ['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:CreateGrant'],
-        { StringEquals: { 'kms:ViaService': ['dynamodb.eu-west-1.amazonaws.com'] } },
       ],
     ]);
     // No statement reaches a key by wildcard.
@@ -833,65 +834,59 @@ describe('with a second Region (backup.secondRegion)', () => {
     );
     const alias = { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': ['alias/bunker-backup-data'] } };
     const secondKeys = `${ARN}:kms:${SECOND}:${BACKUP}:key/*`;
-    const managed = roleStatements('AWS::IAM::ManagedPolicy').map((found) => found.statement);
-    const inline = roleStatements('AWS::IAM::Policy').map((found) => found.statement);
-    const finding = [
-      ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
-      ['rds:DescribeDBSubnetGroups'],
-      ['kms:DescribeKey'],
-      ['lambda:InvokeFunction'],
-    ].map((actions) => actions.join());
-    const restoring = managed.filter((statement) => !finding.includes(actionsOf(statement).join()));
-    expect(restoring).toHaveLength(13);
-    // Each second-Region statement is a first-Region one with the Region and the key swapped.
-    type Statement = (typeof managed)[number];
-    const normal = (statement: Statement) => {
-      const condition = Object.fromEntries(
-        Object.entries(statement.Condition ?? {}).filter(([operator]) => !(operator in alias)),
-      );
-      return {
-        effect: statement.Effect,
-        actions: actionsOf(statement),
-        resources: asArray(statement.Resource)
-          .map(flatten)
-          .map((resource) => (resource === secondKeys || resource === `<${backupKey}.Arn>` ? 'KEY' : resource)),
-        condition,
-      };
-    };
-    const toFirst = (statement: Statement) =>
-      JSON.parse(JSON.stringify(normal(statement)).replaceAll(SECOND, 'eu-west-1')) as ReturnType<typeof normal>;
-    const first = inline.map(normal);
-    for (const statement of restoring) expect(first, JSON.stringify(statement)).toContainEqual(toFirst(statement));
-    // Every key statement there names only the key with the vault's alias, through RDS or EC2 of that Region.
-    const onKeys = managed.filter((statement) => asArray(statement.Resource).map(flatten).includes(secondKeys));
-    expect(onKeys.map((statement) => [actionsOf(statement), statement.Condition])).toEqual([
+    // The role's inline policies only: nothing overflows into a managed policy.
+    expect(roleStatements('AWS::IAM::ManagedPolicy')).toEqual([]);
+    const statements = roleStatements('AWS::IAM::Policy').map((found) => found.statement);
+    // Every RDS, EC2 and probe right on a resource of the vault Region names the same resource in the second.
+    const restoring = statements.filter((statement) =>
+      actionsOf(statement).some((action) => /^(rds|ec2|lambda):/.test(action)),
+    );
+    let paired = 0;
+    for (const statement of restoring) {
+      const resources = asArray(statement.Resource).map(flatten);
+      for (const resource of resources.filter((r) => r.includes(':eu-west-1:'))) {
+        expect(resources, JSON.stringify(statement.Action)).toContain(resource.replace(':eu-west-1:', `:${SECOND}:`));
+        paired += 1;
+      }
+    }
+    // The 25 vault-Region resources of the RDS, EC2 and probe rights, each with its second-Region twin.
+    expect(paired).toBe(25);
+    // The second Region's key through RDS and EC2 of that Region only, and only the key with the vault's alias.
+    const onKeys = statements.filter((statement) => asArray(statement.Resource).map(flatten).includes(secondKeys));
+    const via = { 'kms:ViaService': [`rds.${SECOND}.amazonaws.com`, `ec2.${SECOND}.amazonaws.com`] };
+    expect(
+      onKeys.map((statement) => [actionsOf(statement), asArray(statement.Resource).map(flatten), statement.Condition]),
+    ).toEqual([
+      // Finding the key by its alias (the default policy), then restoring with it (the restore policy).
+      [['kms:DescribeKey'], [secondKeys], { StringEquals: { 'kms:RequestAlias': 'alias/bunker-backup-data' } }],
       [
         ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
-        {
-          StringEquals: { 'kms:ViaService': [`rds.${SECOND}.amazonaws.com`, `ec2.${SECOND}.amazonaws.com`] },
-          ...alias,
-        },
+        [secondKeys],
+        { StringEquals: via, ...alias },
       ],
       [
         ['kms:CreateGrant'],
-        {
-          StringEquals: { 'kms:ViaService': [`rds.${SECOND}.amazonaws.com`, `ec2.${SECOND}.amazonaws.com`] },
-          Bool: { 'kms:GrantIsForAWSResource': 'true' },
-          ...alias,
-        },
+        [secondKeys],
+        { StringEquals: via, Bool: { 'kms:GrantIsForAWSResource': 'true' }, ...alias },
       ],
-      [['kms:DescribeKey'], alias],
     ]);
-    // Nothing in the second Region's policy reaches the vault Region, another Region or any function but its probe.
-    for (const statement of managed) {
-      for (const resource of asArray(statement.Resource).map(flatten)) {
-        expect(resource === '*' || resource.includes(`:${SECOND}:`), resource).toBe(true);
-      }
-    }
+    // The vault Region's key keeps its own statements, naming it alone.
+    const onFirstKey = statements.filter(
+      (statement) =>
+        asArray(statement.Resource).map(flatten).includes(`<${backupKey}.Arn>`) &&
+        actionsOf(statement).includes('kms:GenerateDataKeyWithoutPlaintext'),
+    );
+    expect(onFirstKey.map((statement) => [asArray(statement.Resource).map(flatten), statement.Condition])).toEqual([
+      [
+        [`<${backupKey}.Arn>`],
+        { StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com', 'ec2.eu-west-1.amazonaws.com'] } },
+      ],
+    ]);
+    // Finding the place there by its names.
     expect(
-      managed
-        .filter((statement) => actionsOf(statement).includes('lambda:InvokeFunction'))
+      statements
+        .filter((statement) => actionsOf(statement).includes('rds:DescribeDBSubnetGroups'))
         .map((statement) => asArray(statement.Resource).map(flatten)),
-    ).toEqual([[`${ARN}:lambda:${SECOND}:${BACKUP}:function:bunker-drill-probe`]]);
+    ).toEqual([[`${ARN}:rds:${SECOND}:${BACKUP}:subgrp:bunker-drill`]]);
   });
 });
