@@ -65,8 +65,11 @@ const elapsed = (since: number, now = Date.now()) => {
   return seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
 };
 
+/** `in eu-central-1 ` for a second-Region copy: the same resource is drilled in both Regions in one run. */
+const secondRegionText = (subject: DrillState['subject']) => (subject.hop === 2 ? ` in ${subject.copyRegion}` : '');
+
 const what = (state: DrillState) =>
-  `${state.subject.kind} ${state.subject.resource} (${state.subject.account}, ${state.subject.pick} copy ${state.subject.copyId})`;
+  `${state.subject.kind} ${state.subject.resource} (${state.subject.account}, ${state.subject.pick} copy ${state.subject.copyId}${secondRegionText(state.subject)})`;
 
 const PHASE_WORDS: Record<DrillState['phase'], string> = {
   restoring: 'waiting for the restore to be usable',
@@ -110,7 +113,12 @@ export async function runDrillsInProcess(
   return finished;
 }
 
-/** The drill settings against the emulator: the place, the backup-data key and the alerts topic found by name. */
+/**
+ * The drill settings against the emulator: the place, the backup-data key
+ * and the alerts topic found by name. With `backup.secondRegion`, the
+ * second Region's place and key are found by the same names there when a
+ * second-hop copy is first drilled (`drillModules`).
+ */
 export async function emulatorDrillSettings(config: BunkerConfig, context: AwsContext): Promise<DrillSettings> {
   const place = await findDrillPlace(context, config.name);
   const kms = new KMSClient(clientConfig(context));
@@ -118,7 +126,8 @@ export async function emulatorDrillSettings(config: BunkerConfig, context: AwsCo
     const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: vaultNames(config.name).backupKeyAlias }));
     if (!KeyMetadata?.Arn) throw new BunkerError(`no key ${vaultNames(config.name).backupKeyAlias}`);
     const topic = `arn:aws:sns:${config.backup.region}:${config.backup.account}:${alertsTopicName(config.name)}`;
-    return drillSettings(config, KeyMetadata.Arn, place, topic);
+    const second = config.backup.secondRegion;
+    return { ...drillSettings(config, KeyMetadata.Arn, place, topic), ...(second ? { secondRegion: second } : {}) };
   } finally {
     kms.destroy();
   }
@@ -152,7 +161,7 @@ export function resultLines(results: readonly DrillResult[]): string[] {
     const checks = r.checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.name}`).join(', ');
     return [
       `${r.outcome === 'passed' ? 'PASSED' : 'FAILED'} ${r.subject.kind} ${r.subject.resource} (${r.subject.account} ${r.subject.region})`,
-      `  copy ${r.subject.copyId} (${r.subject.pick}), ${time} (target ${formatMinutes(r.targetSeconds)})${r.tornDown ? '' : ', NOT torn down'}`,
+      `  copy ${r.subject.copyId} (${r.subject.pick}${r.subject.hop === 2 ? `, second Region ${r.subject.copyRegion}` : ''}), ${time} (target ${formatMinutes(r.targetSeconds)})${r.tornDown ? '' : ', NOT torn down'}`,
       ...(checks ? [`  checks: ${checks}`] : []),
       ...(r.failure ? [`  why: ${r.failure}`] : []),
     ].join('\n');
@@ -435,7 +444,11 @@ export async function demoDrills(
   extraModules: DrillModules = {},
 ): Promise<number> {
   progress('Restore drills: the newest copy of every resource restored in the isolated place, validated and deleted');
-  await findDrillPlace(context, config.name).catch(() => createDrillPlace(context, config.name));
+  // Each Region with copies has its place: the second Region's copies restore only there.
+  for (const region of [config.backup.region, ...(config.backup.secondRegion ? [config.backup.secondRegion] : [])]) {
+    const there = { ...context, region };
+    await findDrillPlace(there, config.name).catch(() => createDrillPlace(there, config.name));
+  }
   const kinds = DRILL_KIND_KEYS;
   let worst: number = DRILL_EXIT.passed;
   for (const kind of kinds.filter((k) => config.artifacts[k].enabled)) {

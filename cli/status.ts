@@ -19,7 +19,7 @@ import { type AwsContext, clientConfig } from '../lambdas/adapters/aws-context';
 import { audit } from '../lambdas/core/audit/audit';
 import { formatHours } from '../lambdas/core/audit/alerts';
 import { copiedResources, drillKindOf } from '../lambdas/core/drill/plan';
-import type { DrillKind, DrillLog, DrillResult } from '../lambdas/core/drill/types';
+import { type DrillKind, type DrillLog, type DrillResult, drillKey } from '../lambdas/core/drill/types';
 import { vaultNames } from '../lambdas/core/names';
 import type { AuditKind, AuditReport, ResourceAudit, ScopeDiscovery } from '../lambdas/core/audit/types';
 import { type Log, silentLog } from '../lambdas/core/ports';
@@ -77,12 +77,20 @@ export async function readStatus(
   return { ...report, ...(await readProvenRestores(config, context, filter)) };
 }
 
-/** The last proven restore of one resource that has copies, from the drill log. */
+/**
+ * The last proven restore of one resource's copies in one Region, from the
+ * drill log: with a second Region, a resource has a row for each, since a
+ * proof of the vault Region's copy says nothing of the second Region's.
+ */
 export interface ProvenRestore {
   readonly kind: DrillKind;
   readonly account: string;
   readonly region: string;
   readonly resource: string;
+  /** 2 for the second Region's copies. */
+  readonly hop?: 2;
+  /** The Region of the copies drilled; absent when the caller did not say (the vault Region). */
+  readonly copyRegion?: string;
   /** The last drill that passed; absent when the resource was never drilled successfully. */
   readonly lastPassed?: Pick<DrillResult, 'finishedAt' | 'restoreSeconds' | 'targetSeconds'>;
   /** The latest drill, when it failed after (or without) a proof. */
@@ -117,7 +125,10 @@ export async function readProvenRestores(
     };
     const proven = provenRestores(
       new DynamoDrillLog(client, names.inventoryTable),
-      copiedResources(input, config.backup.region),
+      copiedResources(input, {
+        backupRegion: config.backup.region,
+        ...(config.backup.secondRegion ? { secondRegion: config.backup.secondRegion } : {}),
+      }),
     );
     const kind = filter.kind && drillKindOf(filter.kind);
     return {
@@ -130,39 +141,47 @@ export async function readProvenRestores(
   }
 }
 
-/** Joins the resources with copies and the drill log's summaries. */
+/** Joins the resources with copies (in each Region) and the drill log's summaries. */
 export async function provenRestores(
   log: DrillLog,
-  resources: readonly { kind: DrillKind; account: string; region: string; resource: string }[],
+  resources: readonly {
+    kind: DrillKind;
+    account: string;
+    region: string;
+    resource: string;
+    hop?: 2;
+    copyRegion?: string;
+  }[],
 ): Promise<ProvenRestore[]> {
-  const summaries = new Map((await log.latest()).map((s) => [`${s.kind}:${s.account}:${s.region}:${s.resource}`, s]));
-  return resources
-    .map((r): ProvenRestore => {
-      const summary = summaries.get(`${r.kind}:${r.account}:${r.region}:${r.resource}`);
-      const passed = summary?.lastPassed;
-      const failed = summary && summary.last.outcome === 'failed' ? summary.last : undefined;
-      return {
-        kind: r.kind,
-        account: r.account,
-        region: r.region,
-        resource: r.resource,
-        ...(passed
-          ? {
-              lastPassed: {
-                finishedAt: passed.finishedAt,
-                targetSeconds: passed.targetSeconds,
-                ...(passed.restoreSeconds !== undefined ? { restoreSeconds: passed.restoreSeconds } : {}),
-              },
-            }
-          : {}),
-        ...(failed ? { lastFailed: { finishedAt: failed.finishedAt, failure: failed.failure } } : {}),
-      };
-    })
-    .sort((a, b) =>
-      `${a.kind}:${a.account}:${a.region}:${a.resource}`.localeCompare(
-        `${b.kind}:${b.account}:${b.region}:${b.resource}`,
-      ),
-    );
+  const summaries = new Map((await log.latest()).map((s) => [drillKey(s), s]));
+  return (
+    resources
+      .map((r): ProvenRestore => {
+        const summary = summaries.get(drillKey(r));
+        const passed = summary?.lastPassed;
+        const failed = summary && summary.last.outcome === 'failed' ? summary.last : undefined;
+        return {
+          kind: r.kind,
+          account: r.account,
+          region: r.region,
+          resource: r.resource,
+          ...(r.hop === 2 ? { hop: 2 as const } : {}),
+          ...(r.copyRegion ? { copyRegion: r.copyRegion } : {}),
+          ...(passed
+            ? {
+                lastPassed: {
+                  finishedAt: passed.finishedAt,
+                  targetSeconds: passed.targetSeconds,
+                  ...(passed.restoreSeconds !== undefined ? { restoreSeconds: passed.restoreSeconds } : {}),
+                },
+              }
+            : {}),
+          ...(failed ? { lastFailed: { finishedAt: failed.finishedAt, failure: failed.failure } } : {}),
+        };
+      })
+      // A resource's second-Region row right after its first: `…@<region>` sorts after the bare key.
+      .sort((a, b) => drillKey(a).localeCompare(drillKey(b)))
+  );
 }
 
 /** `2026-11-20 07:00, 12.5 min` or `never drilled`. */
@@ -175,13 +194,22 @@ export function provenText(p: ProvenRestore): string {
   return `${p.lastPassed.finishedAt.slice(0, 10)} ${p.lastPassed.finishedAt.slice(11, 16)}${minutes}`;
 }
 
-/** The proofs as a table: one row per resource with copies; fits 120 columns. */
+/**
+ * The proofs as a table: one row per resource with copies and, with a
+ * second Region, one more for its copies there; fits 120 columns.
+ */
 export function provenTable(proven: readonly ProvenRestore[]): string {
   if (proven.length === 0) return 'Last proven restore: no resource has a copy to drill.';
   const columns: Column<ProvenRestore>[] = [
     { head: 'Kind', width: 10, value: (p) => p.kind },
     { head: 'Account', width: 15, value: (p) => `${p.account}\n${p.region}` },
-    { head: 'Resource', width: 30, value: (p) => p.resource, wrap: true },
+    // The second Region's row names its Region under the resource, right below the vault Region's row.
+    {
+      head: 'Resource',
+      width: 30,
+      value: (p) => (p.hop === 2 ? `${p.resource}\nits copy in ${p.copyRegion ?? '?'}` : p.resource),
+      wrap: true,
+    },
     { head: 'Last proven restore', width: 28, value: (p) => provenText(p) },
     {
       head: 'Latest drill failed',

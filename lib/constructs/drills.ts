@@ -57,7 +57,7 @@ import { GIVE_UP_AFTER_TARGETS, MAX_TEARDOWN_TRIES, MAX_WAIT_SECONDS } from '../
 import { DRILL_ENGINE_PORTS } from '../../lambdas/core/drill/probe';
 import { drillSettingsToEnv, type DrillPlace } from '../../lambdas/core/drill/settings';
 import type { DrillKind } from '../../lambdas/core/drill/types';
-import { vaultBucketName } from '../../lambdas/core/names';
+import { vaultBucketName, vaultNames } from '../../lambdas/core/names';
 import { drillSettings, enabledKinds, enabledPulledKinds } from '../config/runtime';
 import type { BunkerConfig } from '../config/schema';
 import { BUNKER_BUNDLING, BUNKER_RUNTIME, BunkerFunction, REPO_ROOT } from './bunker-function';
@@ -138,15 +138,275 @@ export function drillKinds(config: BunkerConfig): DrillKind[] {
   return [...enabledKinds(config).map((kind) => kind.configKey), ...enabledPulledKinds(config)];
 }
 
-/** The role names of the drills' principals. */
-export function drillRoleNames(prefix: string) {
+/**
+ * The role names of the drills' principals. IAM is global: the second
+ * Region's place (`region`) names its flow-log and probe roles with its
+ * Region; the drill function, its state machine and schedule are the vault
+ * Region's alone.
+ */
+export function drillRoleNames(prefix: string, region?: string) {
+  const of = (name: string) => (region ? `${name}-${region}` : name);
   return {
     fn: `${prefix}-drill`,
     stateMachine: `${prefix}-drill-states`,
     schedule: `${prefix}-drill-schedule`,
-    flowLogs: `${prefix}-drill-flow-logs`,
-    probe: `${prefix}-drill-probe`,
+    flowLogs: of(`${prefix}-drill-flow-logs`),
+    probe: of(`${prefix}-drill-probe`),
   };
+}
+
+/** The isolated place of one Region, as {@link buildDrillPlace} makes it. */
+export interface DrillPlaceResources {
+  readonly vpc: ec2.CfnVPC;
+  readonly subnets: readonly ec2.CfnSubnet[];
+  /** The restored databases' group: admits only the probe, on the engines' ports; sends nothing. */
+  readonly securityGroup: ec2.CfnSecurityGroup;
+  /** The AMI instances' group: admits nothing, sends nothing. */
+  readonly instanceSecurityGroup: ec2.CfnSecurityGroup;
+  readonly dbSubnetGroup: rds.CfnDBSubnetGroup;
+  /** The engine probe in the drill network, when an RDS kind is enabled. */
+  readonly probe?: NodejsFunction;
+  /** What the drill function is told of it. */
+  readonly place: DrillPlace;
+}
+
+/**
+ * The isolated place a drill restores into, in `scope`'s Region: the vault
+ * stack's, and with `backup.secondRegion` the second Region's stack's, since
+ * a restore can only use a snapshot of its own Region. Both have the same
+ * names (the drill function finds the second Region's by them) and the same
+ * construct ids under their `Drills` scope, so the vault stack's resources
+ * keep the logical ids they had: its named groups and subnet group could
+ * not be replaced in place. IAM is global: `roles` names the place's roles
+ * apart in each Region ({@link drillRoleNames}).
+ */
+export function buildDrillPlace(
+  scope: Construct,
+  config: BunkerConfig,
+  roles: ReturnType<typeof drillRoleNames> = drillRoleNames(config.name),
+): DrillPlaceResources {
+  const prefix = config.name;
+  const place = drillPlaceName(prefix);
+  const vpc = new ec2.CfnVPC(scope, 'Vpc', {
+    cidrBlock: VPC_CIDR,
+    enableDnsSupport: true,
+    enableDnsHostnames: true,
+    tags: [{ key: 'Name', value: place }],
+  });
+  // No route table of its own: the VPC's main one holds only the local route, and nothing here adds another.
+  const subnets = SUBNET_CIDRS.map(
+    (cidrBlock, index) =>
+      new ec2.CfnSubnet(scope, `Subnet${index + 1}`, {
+        vpcId: vpc.ref,
+        cidrBlock,
+        availabilityZone: Fn.select(index, Fn.getAzs()),
+        mapPublicIpOnLaunch: false,
+        tags: [
+          { key: 'Name', value: `${place}-${index + 1}` },
+          { key: DRILL_PLACE_TAG, value: prefix },
+        ],
+      }),
+  );
+  const securityGroup = new ec2.CfnSecurityGroup(scope, 'SecurityGroup', {
+    groupName: place,
+    groupDescription: `Bunker (${prefix}): restored databases of drills; admits only the engine probe, sends nothing`,
+    vpcId: vpc.ref,
+    securityGroupEgress: [MATCH_NOTHING],
+    // Not tagged as the place: the drill role may launch instances into the instances' group only.
+    tags: [{ key: 'Name', value: place }],
+  });
+  const instanceSecurityGroup = new ec2.CfnSecurityGroup(scope, 'InstanceSecurityGroup', {
+    groupName: drillInstancesGroupName(prefix),
+    groupDescription: `Bunker (${prefix}): instances of AMI drills; admits nothing and sends nothing`,
+    vpcId: vpc.ref,
+    securityGroupEgress: [MATCH_NOTHING],
+    tags: [
+      { key: 'Name', value: drillInstancesGroupName(prefix) },
+      { key: DRILL_PLACE_TAG, value: prefix },
+    ],
+  });
+  const dbSubnetGroup = new rds.CfnDBSubnetGroup(scope, 'DbSubnetGroup', {
+    dbSubnetGroupName: place,
+    dbSubnetGroupDescription: `Bunker (${prefix}): isolated subnets of restore drills`,
+    subnetIds: subnets.map((subnet) => subnet.ref),
+  });
+
+  // Flow logs: any packet in or out of a drill's restore is recorded, rejected ones included.
+  const flowLogGroup = new logs.LogGroup(scope, 'FlowLogs', {
+    retention: logs.RetentionDays.ONE_YEAR,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  const flowLogsRole = new iam.Role(scope, 'FlowLogsRole', {
+    roleName: roles.flowLogs,
+    description: `Bunker (${prefix}): delivers the drill network's flow logs to their log group`,
+    assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com', {
+      conditions: { StringEquals: { 'aws:SourceAccount': config.backup.account } },
+    }),
+  });
+  flowLogsRole.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+      resources: [flowLogGroup.logGroupArn],
+    }),
+  );
+  new ec2.CfnFlowLog(scope, 'FlowLog', {
+    resourceId: vpc.ref,
+    resourceType: 'VPC',
+    trafficType: 'ALL',
+    logDestinationType: 'cloud-watch-logs',
+    logGroupName: flowLogGroup.logGroupName,
+    deliverLogsPermissionArn: flowLogsRole.roleArn,
+  });
+
+  // The engine probe: only where databases are drilled.
+  const probe = enabledKinds(config).some((kind) => kind.infra.service === 'rds')
+    ? engineProbe(scope, prefix, { vpc, subnets, securityGroup }, roles.probe)
+    : undefined;
+
+  return {
+    vpc,
+    subnets,
+    securityGroup,
+    instanceSecurityGroup,
+    dbSubnetGroup,
+    ...(probe ? { probe } : {}),
+    place: {
+      vpcId: vpc.ref,
+      subnetIds: subnets.map((subnet) => subnet.ref),
+      securityGroupId: securityGroup.attrGroupId,
+      dbSubnetGroup: place,
+      instanceSecurityGroupId: instanceSecurityGroup.attrGroupId,
+      ...(probe ? { probeFunction: drillProbeName(prefix) } : {}),
+    },
+  };
+}
+
+/**
+ * The engine probe: a function in the drill subnets with a group of its
+ * own whose only way out is the databases' group on the engines' default
+ * ports, which in turn admits only it. Its role may write its logs and
+ * manage the function's network interfaces in the drill VPC; nothing
+ * else: no data, no key, no AWS client in its code.
+ */
+function engineProbe(
+  scope: Construct,
+  prefix: string,
+  network: Pick<DrillPlaceResources, 'vpc' | 'subnets' | 'securityGroup'>,
+  roleName: string,
+): NodejsFunction {
+  const name = drillProbeName(prefix);
+  const probeGroup = new ec2.CfnSecurityGroup(scope, 'ProbeSecurityGroup', {
+    groupName: name,
+    groupDescription: `Bunker (${prefix}): engine probe of drills; admits nothing, reaches only restored databases`,
+    vpcId: network.vpc.ref,
+    securityGroupEgress: [MATCH_NOTHING],
+    tags: [
+      { key: 'Name', value: name },
+      { key: DRILL_PROBE_TAG, value: prefix },
+    ],
+  });
+  // Separate rule resources: each group names the other, which inline rules cannot without a cycle.
+  for (const port of DRILL_ENGINE_PORTS) {
+    new ec2.CfnSecurityGroupEgress(scope, `ProbeEgress${port}`, {
+      groupId: probeGroup.attrGroupId,
+      ipProtocol: 'tcp',
+      fromPort: port,
+      toPort: port,
+      destinationSecurityGroupId: network.securityGroup.attrGroupId,
+      description: `The engine probe asks restored databases on port ${port}`,
+    });
+    new ec2.CfnSecurityGroupIngress(scope, `DatabaseIngress${port}`, {
+      groupId: network.securityGroup.attrGroupId,
+      ipProtocol: 'tcp',
+      fromPort: port,
+      toPort: port,
+      sourceSecurityGroupId: probeGroup.attrGroupId,
+      description: `Only the engine probe reaches a restored database, on port ${port}`,
+    });
+  }
+
+  const role = new iam.Role(scope, 'ProbeRole', {
+    roleName,
+    description: `Bunker (${prefix}): engine probe of drills; logs and its network interfaces only`,
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+  });
+  const logGroup = new logs.LogGroup(scope, 'ProbeLogs', {
+    retention: logs.RetentionDays.THREE_MONTHS,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  logGroup.grantWrite(role);
+  const { region, account, partition } = { region: Aws.REGION, account: Aws.ACCOUNT_ID, partition: Aws.PARTITION };
+  const ec2Arn = (resource: string) => `arn:${partition}:ec2:${region}:${account}:${resource}`;
+  // What Lambda does with the role to attach the function to the drill subnets (the rights of
+  // AWSLambdaVPCAccessExecutionRole): new interfaces only in the drill subnets and with the probe's group,
+  // both found by their tags, as the drill role finds the place (their ids are known after deployment).
+  const statements = [
+    { actions: ['ec2:CreateNetworkInterface'], resources: [ec2Arn('network-interface/*')] },
+    {
+      actions: ['ec2:CreateNetworkInterface'],
+      resources: [ec2Arn('subnet/*')],
+      conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
+    },
+    {
+      actions: ['ec2:CreateNetworkInterface'],
+      resources: [ec2Arn('security-group/*')],
+      conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PROBE_TAG}`]: prefix } },
+    },
+    {
+      actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
+      resources: [ec2Arn('network-interface/*')],
+    },
+    { actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] },
+  ];
+  for (const statement of statements) role.addToPrincipalPolicy(new iam.PolicyStatement(statement));
+
+  const vpc = ec2.Vpc.fromVpcAttributes(scope, 'VpcByRef', {
+    vpcId: network.vpc.ref,
+    availabilityZones: network.subnets.map((subnet) => subnet.attrAvailabilityZone),
+    isolatedSubnetIds: network.subnets.map((subnet) => subnet.ref),
+  });
+  const fn = new NodejsFunction(scope, 'Probe', {
+    entry: join(REPO_ROOT, 'lambdas', 'handlers', 'drill-probe.ts'),
+    handler: 'handler',
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+    functionName: name,
+    description: "Asks a restored database's engine for its protocol's greeting, in the drill network",
+    runtime: BUNKER_RUNTIME,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 256,
+    // A few seconds per connection at most (lambdas/adapters/drill/probe-tcp.ts), two connections for PostgreSQL.
+    timeout: Duration.seconds(30),
+    role,
+    logGroup,
+    tracing: lambda.Tracing.ACTIVE,
+    environment: {
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: name,
+      BUNKER_PROBE_CIDR: VPC_CIDR,
+    },
+    bundling: BUNKER_BUNDLING,
+    vpc,
+    vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    securityGroups: [
+      ec2.SecurityGroup.fromSecurityGroupId(scope, 'ProbeGroupByRef', probeGroup.attrGroupId, {
+        allowAllOutbound: false,
+        mutable: false,
+      }),
+    ],
+  });
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (policy) {
+    const wildcards = statements.flatMap((statement) => statement.resources);
+    for (const finding of wildcardFindings(scope, [], [...new Set(wildcards)])) {
+      acknowledge(
+        policy,
+        `${NAG_PACK}-IAM5[${finding}]`,
+        "Lambda names the function's network interfaces at run time, and the drill subnets and the probe's group are found by their tags (bunker:drill-place, bunker:drill-probe); DescribeNetworkInterfaces, DescribeSubnets and X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+      );
+    }
+  }
+  return fn;
 }
 
 export interface DrillsProps {
@@ -186,88 +446,14 @@ export class Drills extends Construct {
     // polls, bounded by its kind's target: the configuration refuses a target over maxTargetMinutes().
 
     // --- The isolated place ------------------------------------------------
-    this.vpc = new ec2.CfnVPC(this, 'Vpc', {
-      cidrBlock: VPC_CIDR,
-      enableDnsSupport: true,
-      enableDnsHostnames: true,
-      tags: [{ key: 'Name', value: place }],
-    });
-    // No route table of its own: the VPC's main one holds only the local route, and nothing here adds another.
-    this.subnets = SUBNET_CIDRS.map(
-      (cidrBlock, index) =>
-        new ec2.CfnSubnet(this, `Subnet${index + 1}`, {
-          vpcId: this.vpc.ref,
-          cidrBlock,
-          availabilityZone: Fn.select(index, Fn.getAzs()),
-          mapPublicIpOnLaunch: false,
-          tags: [
-            { key: 'Name', value: `${place}-${index + 1}` },
-            { key: DRILL_PLACE_TAG, value: prefix },
-          ],
-        }),
-    );
-    this.securityGroup = new ec2.CfnSecurityGroup(this, 'SecurityGroup', {
-      groupName: place,
-      groupDescription: `Bunker (${prefix}): restored databases of drills; admits only the engine probe, sends nothing`,
-      vpcId: this.vpc.ref,
-      securityGroupEgress: [MATCH_NOTHING],
-      // Not tagged as the place: the drill role may launch instances into the instances' group only.
-      tags: [{ key: 'Name', value: place }],
-    });
-    this.instanceSecurityGroup = new ec2.CfnSecurityGroup(this, 'InstanceSecurityGroup', {
-      groupName: drillInstancesGroupName(prefix),
-      groupDescription: `Bunker (${prefix}): instances of AMI drills; admits nothing and sends nothing`,
-      vpcId: this.vpc.ref,
-      securityGroupEgress: [MATCH_NOTHING],
-      tags: [
-        { key: 'Name', value: drillInstancesGroupName(prefix) },
-        { key: DRILL_PLACE_TAG, value: prefix },
-      ],
-    });
-    this.dbSubnetGroup = new rds.CfnDBSubnetGroup(this, 'DbSubnetGroup', {
-      dbSubnetGroupName: place,
-      dbSubnetGroupDescription: `Bunker (${prefix}): isolated subnets of restore drills`,
-      subnetIds: this.subnets.map((subnet) => subnet.ref),
-    });
-
-    // Flow logs: any packet in or out of a drill's restore is recorded, rejected ones included.
-    const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
-      retention: logs.RetentionDays.ONE_YEAR,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    const flowLogsRole = new iam.Role(this, 'FlowLogsRole', {
-      roleName: roles.flowLogs,
-      description: `Bunker (${prefix}): delivers the drill network's flow logs to their log group`,
-      assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': config.backup.account } },
-      }),
-    });
-    flowLogsRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
-        resources: [flowLogGroup.logGroupArn],
-      }),
-    );
-    new ec2.CfnFlowLog(this, 'FlowLog', {
-      resourceId: this.vpc.ref,
-      resourceType: 'VPC',
-      trafficType: 'ALL',
-      logDestinationType: 'cloud-watch-logs',
-      logGroupName: flowLogGroup.logGroupName,
-      deliverLogsPermissionArn: flowLogsRole.roleArn,
-    });
-
-    // The engine probe: only where databases are drilled.
-    if (enabledKinds(config).some((kind) => kind.infra.service === 'rds')) this.probe = this.engineProbe(prefix);
-
-    const drillPlace: DrillPlace = {
-      vpcId: this.vpc.ref,
-      subnetIds: this.subnets.map((subnet) => subnet.ref),
-      securityGroupId: this.securityGroup.attrGroupId,
-      dbSubnetGroup: place,
-      instanceSecurityGroupId: this.instanceSecurityGroup.attrGroupId,
-      ...(this.probe ? { probeFunction: drillProbeName(prefix) } : {}),
-    };
+    const built = buildDrillPlace(this, config, roles);
+    this.vpc = built.vpc;
+    this.subnets = built.subnets;
+    this.securityGroup = built.securityGroup;
+    this.instanceSecurityGroup = built.instanceSecurityGroup;
+    this.dbSubnetGroup = built.dbSubnetGroup;
+    if (built.probe) this.probe = built.probe;
+    const drillPlace = built.place;
 
     // --- The drill function --------------------------------------------------
     this.fn = new BunkerFunction(this, 'Drill', {
@@ -277,7 +463,11 @@ export class Drills extends Construct {
       timeout: Duration.minutes(5),
       memorySize: 512,
       environment: {
-        ...drillSettingsToEnv(drillSettings(config, backupKey.keyArn, drillPlace, alertsTopic.topicArn, Aws.PARTITION)),
+        ...drillSettingsToEnv({
+          ...drillSettings(config, backupKey.keyArn, drillPlace, alertsTopic.topicArn, Aws.PARTITION),
+          // The second Region's copies are drilled in its own place, found there by name when first needed.
+          ...(config.backup.secondRegion ? { secondRegion: config.backup.secondRegion } : {}),
+        }),
         // Each kind's retention: a scheduled drill's older pick stays within it.
         ...retentionSettingsToEnv(retentionSettings(config)),
         POWERTOOLS_SERVICE_NAME: `${prefix}-drill`,
@@ -524,129 +714,6 @@ export class Drills extends Construct {
     });
   }
 
-  /**
-   * The engine probe: a function in the drill subnets with a group of its
-   * own whose only way out is the databases' group on the engines' default
-   * ports, which in turn admits only it. Its role may write its logs and
-   * manage the function's network interfaces in the drill VPC; nothing
-   * else: no data, no key, no AWS client in its code.
-   */
-  private engineProbe(prefix: string): NodejsFunction {
-    const name = drillProbeName(prefix);
-    const probeGroup = new ec2.CfnSecurityGroup(this, 'ProbeSecurityGroup', {
-      groupName: name,
-      groupDescription: `Bunker (${prefix}): engine probe of drills; admits nothing, reaches only restored databases`,
-      vpcId: this.vpc.ref,
-      securityGroupEgress: [MATCH_NOTHING],
-      tags: [
-        { key: 'Name', value: name },
-        { key: DRILL_PROBE_TAG, value: prefix },
-      ],
-    });
-    // Separate rule resources: each group names the other, which inline rules cannot without a cycle.
-    for (const port of DRILL_ENGINE_PORTS) {
-      new ec2.CfnSecurityGroupEgress(this, `ProbeEgress${port}`, {
-        groupId: probeGroup.attrGroupId,
-        ipProtocol: 'tcp',
-        fromPort: port,
-        toPort: port,
-        destinationSecurityGroupId: this.securityGroup.attrGroupId,
-        description: `The engine probe asks restored databases on port ${port}`,
-      });
-      new ec2.CfnSecurityGroupIngress(this, `DatabaseIngress${port}`, {
-        groupId: this.securityGroup.attrGroupId,
-        ipProtocol: 'tcp',
-        fromPort: port,
-        toPort: port,
-        sourceSecurityGroupId: probeGroup.attrGroupId,
-        description: `Only the engine probe reaches a restored database, on port ${port}`,
-      });
-    }
-
-    const role = new iam.Role(this, 'ProbeRole', {
-      roleName: drillRoleNames(prefix).probe,
-      description: `Bunker (${prefix}): engine probe of drills; logs and its network interfaces only`,
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-    });
-    const logGroup = new logs.LogGroup(this, 'ProbeLogs', {
-      retention: logs.RetentionDays.THREE_MONTHS,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    logGroup.grantWrite(role);
-    const { region, account, partition } = { region: Aws.REGION, account: Aws.ACCOUNT_ID, partition: Aws.PARTITION };
-    const ec2Arn = (resource: string) => `arn:${partition}:ec2:${region}:${account}:${resource}`;
-    // What Lambda does with the role to attach the function to the drill subnets (the rights of
-    // AWSLambdaVPCAccessExecutionRole): new interfaces only in the drill subnets and with the probe's group,
-    // both found by their tags, as the drill role finds the place (their ids are known after deployment).
-    const statements = [
-      { actions: ['ec2:CreateNetworkInterface'], resources: [ec2Arn('network-interface/*')] },
-      {
-        actions: ['ec2:CreateNetworkInterface'],
-        resources: [ec2Arn('subnet/*')],
-        conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
-      },
-      {
-        actions: ['ec2:CreateNetworkInterface'],
-        resources: [ec2Arn('security-group/*')],
-        conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PROBE_TAG}`]: prefix } },
-      },
-      {
-        actions: ['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
-        resources: [ec2Arn('network-interface/*')],
-      },
-      { actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], resources: ['*'] },
-    ];
-    for (const statement of statements) role.addToPrincipalPolicy(new iam.PolicyStatement(statement));
-
-    const vpc = ec2.Vpc.fromVpcAttributes(this, 'VpcByRef', {
-      vpcId: this.vpc.ref,
-      availabilityZones: this.subnets.map((subnet) => subnet.attrAvailabilityZone),
-      isolatedSubnetIds: this.subnets.map((subnet) => subnet.ref),
-    });
-    const fn = new NodejsFunction(this, 'Probe', {
-      entry: join(REPO_ROOT, 'lambdas', 'handlers', 'drill-probe.ts'),
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
-      functionName: name,
-      description: "Asks a restored database's engine for its protocol's greeting, in the drill network",
-      runtime: BUNKER_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      // A few seconds per connection at most (lambdas/adapters/drill/probe-tcp.ts), two connections for PostgreSQL.
-      timeout: Duration.seconds(30),
-      role,
-      logGroup,
-      tracing: lambda.Tracing.ACTIVE,
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: name,
-        BUNKER_PROBE_CIDR: VPC_CIDR,
-      },
-      bundling: BUNKER_BUNDLING,
-      vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      securityGroups: [
-        ec2.SecurityGroup.fromSecurityGroupId(this, 'ProbeGroupByRef', probeGroup.attrGroupId, {
-          allowAllOutbound: false,
-          mutable: false,
-        }),
-      ],
-    });
-    const policy = role.node.tryFindChild('DefaultPolicy');
-    if (policy) {
-      const wildcards = statements.flatMap((statement) => statement.resources);
-      for (const finding of wildcardFindings(this, [], [...new Set(wildcards)])) {
-        acknowledge(
-          policy,
-          `${NAG_PACK}-IAM5[${finding}]`,
-          "Lambda names the function's network interfaces at run time, and the drill subnets and the probe's group are found by their tags (bunker:drill-place, bunker:drill-probe); DescribeNetworkInterfaces, DescribeSubnets and X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
-        );
-      }
-    }
-    return fn;
-  }
-
   /** The drill role: read the inventory, restore the vault's copies into the place, make and delete drills' things only. */
   private grantDrillRights(config: BunkerConfig, props: DrillsProps, kinds: readonly DrillKind[]): void {
     const { backupKey, inventory, inventoryKey, alertsTopic } = props;
@@ -679,27 +746,10 @@ export class Drills extends Construct {
         'Publishing to the encrypted alerts topic: the alerts key only; GenerateDataKey* is the operation family SNS uses with a customer-managed key.',
       );
     }
-    // The backup-data key: restoring an encrypted copy lets RDS or EC2 use it on the role's behalf, and
-    // reading the vault bucket lets S3 decrypt. Never directly: no Decrypt outside those services.
+    // The backup-data key through S3, reading the vault bucket: never directly, no Decrypt outside S3.
     const via = (services: readonly string[]) => ({
       'kms:ViaService': services.map((service) => `${service}.${region}.amazonaws.com`),
     });
-    const restoreServices = [...(rdsKinds.length > 0 ? ['rds'] : []), ...(ec2Kinds.length > 0 ? ['ec2'] : [])];
-    if (restoreServices.length > 0) {
-      fn.allow(
-        {
-          actions: ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
-          resources: [backupKey.keyArn],
-          conditions: { StringEquals: via(restoreServices) },
-        },
-        'ReEncrypt* is the key operation family RDS and EC2 use to restore an encrypted copy; the backup-data key only, only through them.',
-      );
-      fn.allow({
-        actions: ['kms:CreateGrant'],
-        resources: [backupKey.keyArn],
-        conditions: { StringEquals: via(restoreServices), Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-      });
-    }
     if (pulled.length > 0) {
       const bucket = `arn:${partition}:s3:::${vaultBucketName(prefix, account, region)}`;
       fn.allow({ actions: ['kms:Decrypt'], resources: [backupKey.keyArn], conditions: { StringEquals: via(['s3']) } });
@@ -711,133 +761,65 @@ export class Drills extends Construct {
       );
     }
 
+    // Restoring the vault's copies into each Region's place: the vault Region's and, with a second Region, the
+    // second-hop copies into that Region's place (the same names; found there by them at run time).
+    const second = rdsKinds.length > 0 || ec2Kinds.length > 0 ? config.backup.secondRegion : undefined;
+    const secondKeys = second ? `arn:${partition}:kms:${second}:${account}:key/*` : undefined;
+    // Both Regions' backup-data keys have the vault's alias; the second's id is made by that Region's stack.
+    const withAlias = { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [vaultNames(prefix).backupKeyAlias] } };
+    const keyReason = `The backup-data key of ${second} is made by that Region's stack and its id is unknown here: only the key with the vault's key alias (kms:ResourceAliases), this account's, in that Region.`;
+    // An inline policy of its own: CDK's size estimate would move part of the default policy into a managed
+    // policy otherwise; the role's inline policies together stay within IAM's 10,240 characters (about 9,000
+    // with a 20-character prefix and both Regions).
+    const restorePolicy = new iam.Policy(this, 'RestorePolicy', { roles: [fn.role] });
+    this.grantRestoreRights(
+      config,
+      [region, ...(second ? [second] : [])],
+      [
+        { region, arn: backupKey.keyArn },
+        ...(second && secondKeys ? [{ region: second, arn: secondKeys, conditions: withAlias }] : []),
+      ],
+      (statement, reason) => {
+        restorePolicy.addStatements(new iam.PolicyStatement(statement));
+        const findings = wildcardFindings(this, statement.actions ?? [], statement.resources ?? []);
+        const why = secondKeys && statement.resources?.includes(secondKeys) ? `${reason ?? ''} ${keyReason}` : reason;
+        if (findings.length > 0 && !why) throw new Error(`${this.node.path}: ${findings.join(', ')} need a reason`);
+        for (const finding of findings) acknowledge(restorePolicy, `${NAG_PACK}-IAM5[${finding}]`, why ?? '');
+      },
+    );
+    if (second && secondKeys) {
+      // Finding the second Region's place and key by name (lambdas/adapters/drill/place.ts, kms-keys.ts).
+      fn.allow(
+        { actions: ['ec2:DescribeVpcs', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'], resources: ['*'] },
+        `EC2 Describe calls have no resource-level permissions; read-only, to find the drill place of ${second} by its names.`,
+      );
+      fn.allow({
+        actions: ['rds:DescribeDBSubnetGroups'],
+        resources: [`arn:${partition}:rds:${second}:${account}:subgrp:${drillPlaceName(prefix)}`],
+      });
+      fn.allow(
+        {
+          actions: ['kms:DescribeKey'],
+          resources: [secondKeys],
+          conditions: { StringEquals: { 'kms:RequestAlias': vaultNames(prefix).backupKeyAlias } },
+        },
+        keyReason,
+      );
+    }
     if (rdsKinds.length > 0) {
-      const rdsArn = (resource: string) => `arn:${partition}:rds:${region}:${account}:${resource}`;
-      const drillDatabases = [rdsArn(`db:${named}`), rdsArn(`cluster:${named}`)];
-      const copies = rdsKinds.flatMap((kind) => kind.infra.vaultCopyArns(partition, account, region));
-      fn.allow(
-        {
-          actions: ['rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'],
-          resources: [
-            ...copies,
-            ...drillDatabases,
-            rdsArn(`subgrp:${drillPlaceName(prefix)}`),
-            rdsArn('og:*'),
-            rdsArn('pg:*'),
-            rdsArn('cluster-pg:*'),
-          ],
-          // Tagged with its drill at creation, or not made at all.
-          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Restores the vault's own copies (named at run time) into ${named} instances and clusters in the drill subnet group only; option and parameter groups are only attached, and RDS names the default ones by engine.`,
-      );
-      fn.allow(
-        {
-          actions: ['rds:AddTagsToResource'],
-          resources: drillDatabases,
-          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Tags a drill's own ${named} instances and clusters as it makes them; the drill names its resources at run time.`,
-      );
-      fn.allow(
-        {
-          actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
-          resources: drillDatabases,
-          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Deletes only what a drill made: named ${named} and tagged ${DRILL_TAG}.`,
-      );
-      fn.allow(
-        {
-          actions: [
-            'rds:DescribeDBInstances',
-            'rds:DescribeDBClusters',
-            'rds:DescribeDBSnapshots',
-            'rds:DescribeDBClusterSnapshots',
-          ],
-          resources: [rdsArn('*')],
-        },
-        'Read-only: where a restore is, and the copy it is of; this account and Region only.',
-      );
-      // The engine probe, by name, and no other function: the only way to a restored database. A policy of
-      // its own: CDK's size estimate would move part of the default policy into a managed policy otherwise.
+      // The engine probe of each place, by name, and no other function: the only way to a restored database. A
+      // policy of its own: CDK's size estimate would move part of the default policy into a managed policy otherwise.
       new iam.Policy(this, 'ProbeInvokePolicy', {
         roles: [fn.role],
         statements: [
           new iam.PolicyStatement({
             actions: ['lambda:InvokeFunction'],
-            resources: [`arn:${partition}:lambda:${region}:${account}:function:${drillProbeName(prefix)}`],
+            resources: [region, ...(second ? [second] : [])].map(
+              (r) => `arn:${partition}:lambda:${r}:${account}:function:${drillProbeName(prefix)}`,
+            ),
           }),
         ],
       });
-    }
-
-    if (ec2Kinds.length > 0) {
-      const ec2Arn = (resource: string, owner = account) => `arn:${partition}:ec2:${region}:${owner}:${resource}`;
-      const drillOwn = [ec2Arn('volume/*'), ec2Arn('instance/*')];
-      fn.allow(
-        {
-          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
-          resources: [ec2Arn('snapshot/*', ''), ec2Arn('image/*', '')],
-          // The vault's own copies: EC2 ARNs of snapshots and images carry no account, their owner does.
-          conditions: { StringEquals: { 'ec2:Owner': account } },
-        },
-        "Snapshot and image ARNs carry no account and the copies' ids are chosen at run time: the backup account's own copies only (ec2:Owner).",
-      );
-      fn.allow(
-        {
-          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
-          resources: drillOwn,
-          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Volumes and instances get their ids at creation: only tagged ${DRILL_TAG} as they are made.`,
-      );
-      fn.allow(
-        {
-          actions: ['ec2:RunInstances'],
-          resources: [ec2Arn('subnet/*'), ec2Arn('security-group/*')],
-          conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
-        },
-        `The drill subnets and security group only (tagged ${DRILL_PLACE_TAG}), whose ids are known after deployment.`,
-      );
-      fn.allow(
-        {
-          actions: ['ec2:RunInstances'],
-          resources: [ec2Arn('network-interface/*')],
-          conditions: { Bool: { 'ec2:AssociatePublicIpAddress': 'false' } },
-        },
-        "An instance's network interface gets its id at launch; in a drill subnet (above) and never with a public address.",
-      );
-      fn.allow(
-        {
-          actions: ['ec2:CreateTags'],
-          resources: drillOwn,
-          conditions: { StringEquals: { 'ec2:CreateAction': ['CreateVolume', 'RunInstances'] } },
-        },
-        'Tags only as a drill volume or instance is made (ec2:CreateAction), never an existing resource.',
-      );
-      fn.allow(
-        {
-          actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
-          resources: drillOwn,
-          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
-        },
-        `Deletes and terminates only what a drill made: tagged ${DRILL_TAG}.`,
-      );
-      fn.allow(
-        {
-          actions: [
-            'ec2:DescribeVolumes',
-            'ec2:DescribeInstances',
-            'ec2:DescribeInstanceStatus',
-            'ec2:DescribeSecurityGroups',
-            'ec2:DescribeSnapshots',
-            'ec2:DescribeImages',
-          ],
-          resources: ['*'],
-        },
-        'EC2 Describe calls have no resource-level permissions; read-only.',
-      );
     }
 
     if (kinds.includes('dynamodb')) {
@@ -864,6 +846,175 @@ export class Drills extends Construct {
           conditions: { StringEquals: via(['dynamodb']) },
         },
         'GenerateDataKey* is the operation family DynamoDB uses for a table under a customer-managed key; the backup-data key only, only through DynamoDB.',
+      );
+    }
+  }
+
+  /**
+   * The rights to restore the vault's copies in `regions` into each Region's
+   * place, make and delete a drill's own restores there and nothing else.
+   * With a second Region each statement names both Regions' resources: the
+   * second Region gets exactly the first's rights, and the role's inline
+   * policies stay within their 10,240 characters (a statement per Region
+   * outgrew them). `key` names the backup-data keys.
+   */
+  private grantRestoreRights(
+    config: BunkerConfig,
+    regions: readonly string[],
+    keys: readonly {
+      readonly region: string;
+      readonly arn: string;
+      readonly conditions?: Record<string, Record<string, unknown>>;
+    }[],
+    allow: (statement: iam.PolicyStatementProps, wildcardReason?: string) => void,
+  ): void {
+    const prefix = config.name;
+    const { account } = config.backup;
+    const partition = Aws.PARTITION;
+    const named = drillResourcePattern(prefix);
+    const snapshotKinds = enabledKinds(config);
+    const rdsKinds = snapshotKinds.filter((kind) => kind.infra.service === 'rds');
+    const ec2Kinds = snapshotKinds.filter((kind) => kind.infra.service === 'ec2');
+    // The backup-data key: restoring an encrypted copy lets RDS or EC2 use it on the role's behalf. Never
+    // directly: no Decrypt outside those services.
+    const restoreServices = [...(rdsKinds.length > 0 ? ['rds'] : []), ...(ec2Kinds.length > 0 ? ['ec2'] : [])];
+    // Each Region's key through its own Region's services only: a key is of one Region, and so is a restore.
+    for (const key of restoreServices.length > 0 ? keys : []) {
+      const via = { 'kms:ViaService': restoreServices.map((service) => `${service}.${key.region}.amazonaws.com`) };
+      allow(
+        {
+          actions: ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
+          resources: [key.arn],
+          conditions: { StringEquals: via, ...key.conditions },
+        },
+        'ReEncrypt* is the key operation family RDS and EC2 use to restore an encrypted copy; the backup-data key only, only through them.',
+      );
+      allow({
+        actions: ['kms:CreateGrant'],
+        resources: [key.arn],
+        conditions: { StringEquals: via, Bool: { 'kms:GrantIsForAWSResource': 'true' }, ...key.conditions },
+      });
+    }
+    if (rdsKinds.length > 0) {
+      const rdsArn = (resource: string) =>
+        regions.map((region) => `arn:${partition}:rds:${region}:${account}:${resource}`);
+      const drillDatabases = [...rdsArn(`db:${named}`), ...rdsArn(`cluster:${named}`)];
+      const copies = regions.flatMap((region) =>
+        rdsKinds.flatMap((kind) => kind.infra.vaultCopyArns(partition, account, region)),
+      );
+      allow(
+        {
+          actions: ['rds:RestoreDBInstanceFromDBSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'],
+          resources: [
+            ...copies,
+            ...drillDatabases,
+            ...rdsArn(`subgrp:${drillPlaceName(prefix)}`),
+            ...rdsArn('og:*'),
+            ...rdsArn('pg:*'),
+            ...rdsArn('cluster-pg:*'),
+          ],
+          // Tagged with its drill at creation, or not made at all.
+          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Restores the vault's own copies (named at run time) into ${named} instances and clusters in the drill subnet group only; option and parameter groups are only attached, and RDS names the default ones by engine.`,
+      );
+      allow(
+        {
+          actions: ['rds:AddTagsToResource'],
+          resources: drillDatabases,
+          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Tags a drill's own ${named} instances and clusters as it makes them; the drill names its resources at run time.`,
+      );
+      allow(
+        {
+          actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+          resources: drillDatabases,
+          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Deletes only what a drill made: named ${named} and tagged ${DRILL_TAG}.`,
+      );
+      allow(
+        {
+          actions: [
+            'rds:DescribeDBInstances',
+            'rds:DescribeDBClusters',
+            'rds:DescribeDBSnapshots',
+            'rds:DescribeDBClusterSnapshots',
+          ],
+          resources: [...rdsArn('*')],
+        },
+        'Read-only: where a restore is, and the copy it is of; this account and Region only.',
+      );
+    }
+
+    if (ec2Kinds.length > 0) {
+      const ec2Arn = (resource: string, owner = account) =>
+        regions.map((region) => `arn:${partition}:ec2:${region}:${owner}:${resource}`);
+      const drillOwn = [...ec2Arn('volume/*'), ...ec2Arn('instance/*')];
+      allow(
+        {
+          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
+          resources: [...ec2Arn('snapshot/*', ''), ...ec2Arn('image/*', '')],
+          // The vault's own copies: EC2 ARNs of snapshots and images carry no account, their owner does.
+          conditions: { StringEquals: { 'ec2:Owner': account } },
+        },
+        "Snapshot and image ARNs carry no account and the copies' ids are chosen at run time: the backup account's own copies only (ec2:Owner).",
+      );
+      allow(
+        {
+          actions: ['ec2:CreateVolume', 'ec2:RunInstances'],
+          resources: drillOwn,
+          conditions: { Null: { [`aws:RequestTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Volumes and instances get their ids at creation: only tagged ${DRILL_TAG} as they are made.`,
+      );
+      allow(
+        {
+          actions: ['ec2:RunInstances'],
+          resources: [...ec2Arn('subnet/*'), ...ec2Arn('security-group/*')],
+          conditions: { StringEquals: { [`aws:ResourceTag/${DRILL_PLACE_TAG}`]: prefix } },
+        },
+        `The drill subnets and security group only (tagged ${DRILL_PLACE_TAG}), whose ids are known after deployment.`,
+      );
+      allow(
+        {
+          actions: ['ec2:RunInstances'],
+          resources: ec2Arn('network-interface/*'),
+          conditions: { Bool: { 'ec2:AssociatePublicIpAddress': 'false' } },
+        },
+        "An instance's network interface gets its id at launch; in a drill subnet (above) and never with a public address.",
+      );
+      allow(
+        {
+          actions: ['ec2:CreateTags'],
+          resources: drillOwn,
+          conditions: { StringEquals: { 'ec2:CreateAction': ['CreateVolume', 'RunInstances'] } },
+        },
+        'Tags only as a drill volume or instance is made (ec2:CreateAction), never an existing resource.',
+      );
+      allow(
+        {
+          actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
+          resources: drillOwn,
+          conditions: { Null: { [`aws:ResourceTag/${DRILL_TAG}`]: 'false' } },
+        },
+        `Deletes and terminates only what a drill made: tagged ${DRILL_TAG}.`,
+      );
+      allow(
+        {
+          actions: [
+            'ec2:DescribeVolumes',
+            'ec2:DescribeInstances',
+            'ec2:DescribeInstanceStatus',
+            'ec2:DescribeSecurityGroups',
+            'ec2:DescribeSubnets',
+            'ec2:DescribeSnapshots',
+            'ec2:DescribeImages',
+          ],
+          resources: ['*'],
+        },
+        'EC2 Describe calls have no resource-level permissions; read-only.',
       );
     }
   }

@@ -11,14 +11,24 @@
  * call; the vault's multi-Region trail logs them) to an alerts topic of
  * this Region, and locked Recycle Bin rules keep deleted EBS snapshots and
  * AMIs here.
+ *
+ * With drills enabled, the Region also has an isolated drill place, built
+ * as the vault Region's is and with the same names: a restore can only use
+ * a snapshot of its own Region, so the second-hop copies, the ones a
+ * recovery uses when the vault Region is lost, are drilled here. Only the
+ * place: the vault's one drill function, state machine, log and alarms
+ * drill both Regions, with this Region's clients for its copies, so there
+ * is one engine to trust and one set of rights to review.
  */
 import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
 import { vaultNames } from '../../lambdas/core/names';
 import type { BunkerConfig } from '../config/schema';
 import { createAlertsTopic } from '../constructs/audit';
+import { buildDrillPlace, type DrillPlaceResources, drillRoleNames } from '../constructs/drills';
+import { enabledKinds } from '../config/runtime';
 import { Immutability } from '../constructs/immutability';
 
 export interface VaultRegionStackProps extends StackProps {
@@ -34,6 +44,8 @@ export class VaultRegionStack extends Stack {
   public readonly alertsTopic: sns.Topic;
   /** Key denial, tampering alarms and locked Recycle Bin rules of this Region. */
   public readonly immutability: Immutability;
+  /** The isolated place the second-hop copies are drilled in, when drills and a snapshot kind are enabled. */
+  public readonly drillPlace?: DrillPlaceResources;
 
   constructor(scope: Construct, id: string, props: VaultRegionStackProps) {
     const { config, region, ...stackProps } = props;
@@ -57,5 +69,9 @@ export class VaultRegionStack extends Stack {
       watchedKeys: [this.backupKey],
       alertsTopic: this.alertsTopic,
     });
+    // Only the snapshot kinds have second-hop copies; the pulled kinds' vault is the vault Region's bucket.
+    if (config.drills.enabled && enabledKinds(config).length > 0) {
+      this.drillPlace = buildDrillPlace(new Construct(this, 'Drills'), config, drillRoleNames(config.name, region));
+    }
   }
 }

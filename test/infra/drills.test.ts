@@ -4,7 +4,9 @@
  * drill's and use the backup-data key only through the restoring services,
  * a state machine that runs the drills of a plan a few at a time, the
  * schedules, and the alarms on drills that fail, go stale or stop being
- * checked. cdk-nag clean with every kind enabled.
+ * checked. cdk-nag clean with every kind enabled. With a second Region, its
+ * stack has a place of its own and the drill role the same narrow rights
+ * there.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BunkerConfigInput } from '../../lib/config/schema';
@@ -247,6 +249,7 @@ describe('the drill role (bunker-drill)', () => {
       'ec2:DescribeInstances',
       'ec2:DescribeSecurityGroups',
       'ec2:DescribeSnapshots',
+      'ec2:DescribeSubnets',
       'ec2:DescribeVolumes',
       'ec2:RunInstances',
       'ec2:TerminateInstances',
@@ -292,16 +295,6 @@ describe('the drill role (bunker-drill)', () => {
       })),
     ).toEqual([
       {
-        actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
-        resources: [`${RDS}:cluster:bunker-drill-*`, `${RDS}:db:bunker-drill-*`],
-        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
-      },
-      {
-        actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
-        resources: [`${EC2}:instance/*`, `${EC2}:volume/*`],
-        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
-      },
-      {
         actions: [
           'dynamodb:CreateTable',
           'dynamodb:DescribeTable',
@@ -313,6 +306,16 @@ describe('the drill role (bunker-drill)', () => {
         ],
         resources: [`${ARN}:dynamodb:eu-west-1:${BACKUP}:table/bunker-drill-*`],
         condition: undefined,
+      },
+      {
+        actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+        resources: [`${RDS}:cluster:bunker-drill-*`, `${RDS}:db:bunker-drill-*`],
+        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
+      },
+      {
+        actions: ['ec2:DeleteVolume', 'ec2:TerminateInstances'],
+        resources: [`${EC2}:instance/*`, `${EC2}:volume/*`],
+        condition: { Null: { 'aws:ResourceTag/bunker:drill': 'false' } },
       },
     ]);
   });
@@ -382,7 +385,14 @@ describe('the drill role (bunker-drill)', () => {
       String(props.Description).includes('encrypts backup copies'),
     );
     const onBackupKey = drillStatements().filter((found) => resourcesOfStatement(found).includes(`<${backupKey}.Arn>`));
+    // The default policy's (the vault bucket's and the table drills'), then the restore policy's.
     expect(onBackupKey.map((found) => [actionsOf(found.statement), found.statement.Condition])).toEqual([
+      [['kms:Decrypt'], { StringEquals: { 'kms:ViaService': ['s3.eu-west-1.amazonaws.com'] } }],
+      // A table drill's table is under the backup-data key.
+      [
+        ['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:CreateGrant'],
+        { StringEquals: { 'kms:ViaService': ['dynamodb.eu-west-1.amazonaws.com'] } },
+      ],
       [
         ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
         { StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com', 'ec2.eu-west-1.amazonaws.com'] } },
@@ -393,12 +403,6 @@ describe('the drill role (bunker-drill)', () => {
           StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com', 'ec2.eu-west-1.amazonaws.com'] },
           Bool: { 'kms:GrantIsForAWSResource': 'true' },
         },
-      ],
-      [['kms:Decrypt'], { StringEquals: { 'kms:ViaService': ['s3.eu-west-1.amazonaws.com'] } }],
-      // A table drill's table is under the backup-data key.
-      [
-        ['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:DescribeKey', 'kms:CreateGrant'],
-        { StringEquals: { 'kms:ViaService': ['dynamodb.eu-west-1.amazonaws.com'] } },
       ],
     ]);
     // No statement reaches a key by wildcard.
@@ -741,5 +745,148 @@ describe('the drill alarms', () => {
       'failed + timedOut + aborted',
     ]);
     expect(named('bunker-drill-errors')).toMatchObject({ MetricName: 'Errors', Threshold: 0 });
+  });
+});
+
+describe('with a second Region (backup.secondRegion)', () => {
+  const SECOND = 'eu-central-1';
+  let both: Synthesized;
+  let region: TemplateJson;
+  let role: string;
+
+  beforeAll(() => {
+    // The snapshot kinds only: they are the ones with second-hop copies.
+    both = synthesize({
+      ...document,
+      backup: { ...baseDocument.backup, secondRegion: SECOND },
+      artifacts: { rds: { enabled: true }, aurora: { enabled: true }, ebs: { enabled: true }, ami: { enabled: true } },
+    });
+    region = both.templates.get(`bunker-vault-${SECOND}`) as TemplateJson;
+    [role] = logicalIds(both.vault, 'AWS::IAM::Role', (props) => props.RoleName === 'bunker-drill');
+  }, 120_000);
+
+  const typesIn = (template: TemplateJson) => Object.values(template.Resources).map((resource) => resource.Type);
+  const propsOf = (template: TemplateJson, type: string) =>
+    Object.values(template.Resources)
+      .filter((resource) => resource.Type === type)
+      .map((resource) => resource.Properties ?? {});
+  /** The drill role's statements in the policies attached to it, in the vault template, by policy type. */
+  const roleStatements = (type: string) =>
+    policyStatements(both.vault).filter(
+      (found) =>
+        found.type === type &&
+        asArray(both.vault.Resources[found.logicalId].Properties?.Roles).some((r) => referencedId(r) === role),
+    );
+
+  it('synthesizes both stacks with no unacknowledged cdk-nag finding', () => {
+    expect(String(both.synthError ?? '')).toBe('');
+    const report = JSON.parse(both.validationReport) as { pluginReports: { violations?: unknown[] }[] };
+    expect(report.pluginReports.flatMap((plugin) => plugin.violations ?? [])).toEqual([]);
+  });
+
+  it('gives the second Region an isolated place with the vault Region’s names, and no drill engine of its own', () => {
+    expect(propsOf(region, 'AWS::EC2::VPC').map((props) => props.Tags)).toEqual([
+      [{ Key: 'Name', Value: 'bunker-drill' }],
+    ]);
+    expect(propsOf(region, 'AWS::EC2::Subnet').map((props) => [props.CidrBlock, props.MapPublicIpOnLaunch])).toEqual([
+      ['10.64.0.0/24', false],
+      ['10.64.1.0/24', false],
+    ]);
+    expect(propsOf(region, 'AWS::EC2::SecurityGroup').map((props) => props.GroupName)).toEqual([
+      'bunker-drill',
+      'bunker-drill-instances',
+      'bunker-drill-probe',
+    ]);
+    expect(propsOf(region, 'AWS::RDS::DBSubnetGroup').map((props) => props.DBSubnetGroupName)).toEqual([
+      'bunker-drill',
+    ]);
+    expect(propsOf(region, 'AWS::EC2::FlowLog').map((props) => props.TrafficType)).toEqual(['ALL']);
+    const types = typesIn(region);
+    for (const way of [
+      'AWS::EC2::InternetGateway',
+      'AWS::EC2::NatGateway',
+      'AWS::EC2::Route',
+      'AWS::EC2::VPCEndpoint',
+    ]) {
+      expect(types, way).not.toContain(way);
+    }
+    expect(types).not.toContain('AWS::StepFunctions::StateMachine');
+    expect(propsOf(region, 'AWS::Lambda::Function').map((props) => props.FunctionName)).toEqual(['bunker-drill-probe']);
+    // IAM is global: the place's roles are named with their Region.
+    expect(
+      propsOf(region, 'AWS::IAM::Role')
+        .map((props) => props.RoleName)
+        .filter((name) => String(name).startsWith('bunker-drill'))
+        .sort(),
+    ).toEqual(['bunker-drill-flow-logs-eu-central-1', 'bunker-drill-probe-eu-central-1']);
+  });
+
+  it('tells the vault’s one drill function the second Region', () => {
+    const [fn] = logicalIds(both.vault, 'AWS::Lambda::Function', (props) => props.FunctionName === 'bunker-drill');
+    const variables = (both.vault.Resources[fn].Properties?.Environment as { Variables: Record<string, unknown> })
+      .Variables;
+    expect(variables.BUNKER_SECOND_REGION).toBe(SECOND);
+  });
+
+  it('gives the drill role the same restore rights in the second Region as in the first, on that Region’s backup-data key only', () => {
+    const [backupKey] = logicalIds(both.vault, 'AWS::KMS::Key', (props) =>
+      String(props.Description).includes('encrypts backup copies'),
+    );
+    const alias = { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': ['alias/bunker-backup-data'] } };
+    const secondKeys = `${ARN}:kms:${SECOND}:${BACKUP}:key/*`;
+    // The role's inline policies only: nothing overflows into a managed policy.
+    expect(roleStatements('AWS::IAM::ManagedPolicy')).toEqual([]);
+    const statements = roleStatements('AWS::IAM::Policy').map((found) => found.statement);
+    // Every RDS, EC2 and probe right on a resource of the vault Region names the same resource in the second.
+    const restoring = statements.filter((statement) =>
+      actionsOf(statement).some((action) => /^(rds|ec2|lambda):/.test(action)),
+    );
+    let paired = 0;
+    for (const statement of restoring) {
+      const resources = asArray(statement.Resource).map(flatten);
+      for (const resource of resources.filter((r) => r.includes(':eu-west-1:'))) {
+        expect(resources, JSON.stringify(statement.Action)).toContain(resource.replace(':eu-west-1:', `:${SECOND}:`));
+        paired += 1;
+      }
+    }
+    // The 25 vault-Region resources of the RDS, EC2 and probe rights, each with its second-Region twin.
+    expect(paired).toBe(25);
+    // The second Region's key through RDS and EC2 of that Region only, and only the key with the vault's alias.
+    const onKeys = statements.filter((statement) => asArray(statement.Resource).map(flatten).includes(secondKeys));
+    const via = { 'kms:ViaService': [`rds.${SECOND}.amazonaws.com`, `ec2.${SECOND}.amazonaws.com`] };
+    expect(
+      onKeys.map((statement) => [actionsOf(statement), asArray(statement.Resource).map(flatten), statement.Condition]),
+    ).toEqual([
+      // Finding the key by its alias (the default policy), then restoring with it (the restore policy).
+      [['kms:DescribeKey'], [secondKeys], { StringEquals: { 'kms:RequestAlias': 'alias/bunker-backup-data' } }],
+      [
+        ['kms:Decrypt', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncrypt*', 'kms:DescribeKey'],
+        [secondKeys],
+        { StringEquals: via, ...alias },
+      ],
+      [
+        ['kms:CreateGrant'],
+        [secondKeys],
+        { StringEquals: via, Bool: { 'kms:GrantIsForAWSResource': 'true' }, ...alias },
+      ],
+    ]);
+    // The vault Region's key keeps its own statements, naming it alone.
+    const onFirstKey = statements.filter(
+      (statement) =>
+        asArray(statement.Resource).map(flatten).includes(`<${backupKey}.Arn>`) &&
+        actionsOf(statement).includes('kms:GenerateDataKeyWithoutPlaintext'),
+    );
+    expect(onFirstKey.map((statement) => [asArray(statement.Resource).map(flatten), statement.Condition])).toEqual([
+      [
+        [`<${backupKey}.Arn>`],
+        { StringEquals: { 'kms:ViaService': ['rds.eu-west-1.amazonaws.com', 'ec2.eu-west-1.amazonaws.com'] } },
+      ],
+    ]);
+    // Finding the place there by its names.
+    expect(
+      statements
+        .filter((statement) => actionsOf(statement).includes('rds:DescribeDBSubnetGroups'))
+        .map((statement) => asArray(statement.Resource).map(flatten)),
+    ).toEqual([[`${ARN}:rds:${SECOND}:${BACKUP}:subgrp:bunker-drill`]]);
   });
 });

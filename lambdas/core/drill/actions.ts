@@ -104,6 +104,7 @@ export async function planRequested(request: PlanRequest, deps: DrillActionDeps)
     {
       now: deps.clock.now(),
       backupRegion: deps.settings.backupRegion,
+      ...(deps.settings.secondRegion ? { secondRegion: deps.settings.secondRegion } : {}),
       kinds: deps.settings.kinds,
       older,
       random: deps.random,
@@ -124,7 +125,7 @@ export function engineDeps(deps: DrillActionDeps): DrillDeps {
 export async function checkStaleness(deps: DrillActionDeps): Promise<CheckAnswer> {
   const now = deps.clock.now();
   const input = await deps.planInput(false);
-  const copies = copiedResources(input, deps.settings.backupRegion).filter((c) => deps.settings.kinds.includes(c.kind));
+  const copies = copiedResources(input, deps.settings).filter((c) => deps.settings.kinds.includes(c.kind));
   const report = staleness(await deps.log.latest(), copies, deps.settings, now);
   for (const scope of report.byKind) deps.metric?.('DaysSinceProvenRestore', scope.days, { Kind: scope.key });
   deps.metric?.('StaleDrillSources', report.byAccount.filter((s) => s.stale).length);

@@ -27,19 +27,26 @@ export function summaryAfter(stored: DrillItem | undefined, result: DrillResult)
     account: result.subject.account,
     region: result.subject.region,
     resource: result.subject.resource,
+    ...(result.subject.hop === 2 ? { hop: 2 as const } : {}),
+    copyRegion: result.subject.copyRegion,
     last: newer(stored?.last, result),
     ...(passed ? { lastPassed: passed } : {}),
     version: (stored?.version ?? 0) + 1,
   };
 }
 
-/** The summary an item holds, without its storage fields. */
+/**
+ * The summary an item holds, without its storage fields. An item written
+ * before second-Region drills names no copy Region: its drills' subjects do.
+ */
 export function summaryOf(item: DrillItem): DrillSummary {
   return {
     kind: item.kind,
     account: item.account,
     region: item.region,
     resource: item.resource,
+    ...(item.hop === 2 ? { hop: 2 as const } : {}),
+    copyRegion: item.copyRegion ?? item.last.subject.copyRegion,
     last: item.last,
     ...(item.lastPassed ? { lastPassed: item.lastPassed } : {}),
   };

@@ -14,7 +14,15 @@ import type { HeldVersion, PulledRecord } from '../pull/types';
 import { PULLED_CONFIG_KEYS, PULLED_KIND_OF } from '../pull/types';
 import { KINDS } from '../../kinds/registry';
 import type { KindName } from '../../kinds/types';
-import type { DrillKind, DrillPick, DrillState, DrillSubject, DrillSummary } from './types';
+import {
+  type DrillKind,
+  type DrillPick,
+  type DrillScope,
+  type DrillState,
+  type DrillSubject,
+  type DrillSummary,
+  drillKey,
+} from './types';
 
 const DAY_MS = 86_400_000;
 
@@ -40,7 +48,10 @@ export interface OlderHeld {
 }
 
 export interface PlanInput {
-  /** Copy records of the snapshot kinds; only `available` first-hop copies in the backup Region count. */
+  /**
+   * Copy records of the snapshot kinds; only `available` ones count: first-hop
+   * copies in the backup Region and, with a second Region, second-hop copies there.
+   */
   readonly copies: readonly InventoryRecord[];
   /** Pulled records; only `held` ones count. */
   readonly pulled: readonly PulledRecord[];
@@ -60,6 +71,12 @@ export interface PlanOptions {
   readonly now: Date;
   /** The backup account's home Region: the isolated place is there, so only copies there are drilled. */
   readonly backupRegion: string;
+  /**
+   * The backup account's second Region (`backup.secondRegion`), which has a
+   * drill place of its own: its second-hop copies are drilled there, newest
+   * and older as the first hop's, each resource's apart from its first copies.
+   */
+  readonly secondRegion?: string;
   /** The kinds the configuration enables. */
   readonly kinds: readonly DrillKind[];
   /** A scheduled drill with `olderCopies` also restores one random older copy of each resource. */
@@ -87,19 +104,32 @@ interface Candidate {
   readonly madeAt: string;
 }
 
-/** `<kind>:<account>:<region>:<resource>:<startedAt>`. */
-export function drillIdOf(subject: Pick<DrillSubject, 'kind' | 'account' | 'region' | 'resource'>, at: string): string {
-  return `${subject.kind}:${subject.account}:${subject.region}:${subject.resource}:${at}`;
+/**
+ * `<kind>:<account>:<region>:<resource>:<startedAt>`, the resource with
+ * `@<copyRegion>` for a second-hop copy ({@link drillKey}): a run drills a
+ * resource's copies in both Regions at once, and their ids, and so the
+ * names of what they restore, must differ.
+ */
+export function drillIdOf(subject: DrillScope, at: string): string {
+  return `${drillKey(subject)}:${at}`;
 }
 
-function snapshotCandidate(record: InventoryRecord, backupRegion: string): Candidate | undefined {
-  if (record.status !== 'available' || record.kind === 'unknown' || record.hop === 2) return undefined;
+/** The Regions a drill place is in: the vault Region, and the second Region when there is one. */
+export interface DrillRegions {
+  readonly backupRegion: string;
+  readonly secondRegion?: string;
+}
+
+function snapshotCandidate(record: InventoryRecord, regions: DrillRegions): Candidate | undefined {
+  if (record.status !== 'available' || record.kind === 'unknown') return undefined;
   const kind = drillKindOf(record.kind);
   const copyId = record.targetId ?? record.targetName;
   const resource = record.sourceResourceId ?? record.sourceId;
-  const copyRegion = record.targetRegion ?? backupRegion;
+  const copyRegion = record.targetRegion ?? regions.backupRegion;
   if (!kind || !copyId || !resource || !record.sourceAccount || !record.sourceRegion) return undefined;
-  if (copyRegion !== backupRegion) return undefined;
+  // Each hop only in its own Region, where its place is: a restore cannot use a snapshot of another Region.
+  const home = record.hop === 2 ? regions.secondRegion : regions.backupRegion;
+  if (copyRegion !== home) return undefined;
   const madeAt = record.sourceCreatedAt ?? record.completedAt ?? record.createdAt;
   return {
     subject: {
@@ -110,6 +140,7 @@ function snapshotCandidate(record: InventoryRecord, backupRegion: string): Candi
       artifactId: record.artifactId,
       copyId,
       copyRegion,
+      ...(record.hop === 2 ? { hop: 2 as const } : {}),
       ...(record.sourceCreatedAt ? { copiedFrom: record.sourceCreatedAt } : {}),
     },
     madeAt,
@@ -147,7 +178,7 @@ function pulledCandidates(record: PulledRecord, backupRegion: string, older: rea
 export function planDrills(input: PlanInput, options: PlanOptions): DrillState[] {
   const byResource = new Map<string, Candidate[]>();
   const candidates = [
-    ...input.copies.map((record) => snapshotCandidate(record, options.backupRegion)),
+    ...input.copies.map((record) => snapshotCandidate(record, options)),
     ...input.pulled.flatMap((record) =>
       pulledCandidates(record, options.backupRegion, input.olderPulled?.get(record.artifactId) ?? []),
     ),
@@ -159,13 +190,11 @@ export function planDrills(input: PlanInput, options: PlanOptions): DrillState[]
     if (options.kind !== undefined && subject.kind !== options.kind) continue;
     if (options.account !== undefined && subject.account !== options.account) continue;
     if (options.resource !== undefined && subject.resource !== options.resource) continue;
-    const key = `${subject.kind}:${subject.account}:${subject.region}:${subject.resource}`;
+    const key = drillKey(subject);
     byResource.set(key, [...(byResource.get(key) ?? []), candidate]);
   }
   const startedAt = options.now.toISOString();
-  const lastDrilled = new Map(
-    (input.drilled ?? []).map((s) => [`${s.kind}:${s.account}:${s.region}:${s.resource}`, s.last.finishedAt]),
-  );
+  const lastDrilled = new Map((input.drilled ?? []).map((s) => [drillKey(s), s.last.finishedAt]));
   // Stalest first: never drilled (''), then by the last drill's end; equal ones by key, so the plan is deterministic.
   const order = [...byResource.keys()].sort(
     (a, b) => (lastDrilled.get(a) ?? '').localeCompare(lastDrilled.get(b) ?? '') || a.localeCompare(b),
@@ -199,30 +228,40 @@ function initialState(candidate: Candidate, pick: DrillPick, startedAt: string):
   return { drillId: drillIdOf(subject, at), subject, phase: 'restoring', startedAt, done: false };
 }
 
-/** A resource that has copies, and since when. */
+/** A resource that has copies in one Region, and since when. */
 export interface CopiedResource {
   readonly kind: DrillKind;
   readonly account: string;
   readonly region: string;
   readonly resource: string;
+  /** 2 for the copies in the second Region. */
+  readonly hop?: 2;
+  /** The Region the copies are in. */
+  readonly copyRegion: string;
   /** The oldest copy the vault holds: what a resource never drilled counts from. */
   readonly oldestCopyAt: string;
 }
 
-/** The resources with a drillable copy, each with its oldest copy's time. */
-export function copiedResources(input: PlanInput, backupRegion: string): CopiedResource[] {
+/**
+ * The resources with a drillable copy, each with its oldest copy's time:
+ * once per Region with copies, so the second Region's copies go stale on
+ * their own. `regions` is the backup Region alone, or both Regions.
+ */
+export function copiedResources(input: PlanInput, regions: string | DrillRegions): CopiedResource[] {
+  const where = typeof regions === 'string' ? { backupRegion: regions } : regions;
   const resources = new Map<string, CopiedResource>();
   const add = (candidate: Candidate | undefined, at: string | undefined) => {
     if (!candidate || !at) return;
-    const { kind, account, region, resource } = candidate.subject;
-    const key = `${kind}:${account}:${region}:${resource}`;
+    const { kind, account, region, resource, hop, copyRegion } = candidate.subject;
+    const key = drillKey(candidate.subject);
     const known = resources.get(key);
-    if (!known || at < known.oldestCopyAt) resources.set(key, { kind, account, region, resource, oldestCopyAt: at });
+    if (!known || at < known.oldestCopyAt) {
+      resources.set(key, { kind, account, region, resource, ...(hop ? { hop } : {}), copyRegion, oldestCopyAt: at });
+    }
   };
-  for (const record of input.copies)
-    add(snapshotCandidate(record, backupRegion), record.completedAt ?? record.createdAt);
+  for (const record of input.copies) add(snapshotCandidate(record, where), record.completedAt ?? record.createdAt);
   for (const record of input.pulled) {
-    add(pulledCandidates(record, backupRegion, [])[0], record.firstPulledAt ?? record.createdAt);
+    add(pulledCandidates(record, where.backupRegion, [])[0], record.firstPulledAt ?? record.createdAt);
   }
   return [...resources.values()];
 }
@@ -234,7 +273,7 @@ export interface StaleScope {
   readonly key: string;
   /** Whole days since the proof of its least recently proven resource. */
   readonly days: number;
-  /** That resource, as `<kind>:<account>:<region>:<resource>`. */
+  /** That resource, as `<kind>:<account>:<region>:<resource>` (with `@<copyRegion>` for the second Region's copies). */
   readonly resource: string;
   /** Whether it is longer than `maxAgeDays`. */
   readonly stale: boolean;
@@ -251,7 +290,9 @@ export interface Staleness {
  * Per kind and per source account: days since the last passed drill of its
  * least recently proven resource. A resource with copies and no passed
  * drill counts from its oldest copy, so a resource never drilled turns stale
- * `maxAgeDays` after it was first copied, not at once and not never.
+ * `maxAgeDays` after it was first copied, not at once and not never. A
+ * resource's copies in the second Region are a resource of their own here:
+ * the vault Region's proof says nothing of whether they restore.
  */
 export function staleness(
   summaries: readonly DrillSummary[],
@@ -261,14 +302,11 @@ export function staleness(
 ): Staleness {
   const proven = new Map<string, string>();
   for (const summary of summaries) {
-    if (summary.lastPassed) {
-      const key = `${summary.kind}:${summary.account}:${summary.region}:${summary.resource}`;
-      proven.set(key, summary.lastPassed.finishedAt);
-    }
+    if (summary.lastPassed) proven.set(drillKey(summary), summary.lastPassed.finishedAt);
   }
   const worst = new Map<string, StaleScope>();
   for (const copy of copies) {
-    const resource = `${copy.kind}:${copy.account}:${copy.region}:${copy.resource}`;
+    const resource = drillKey(copy);
     const since = proven.get(resource) ?? copy.oldestCopyAt;
     const days = Math.max(0, Math.floor((now.getTime() - Date.parse(since)) / DAY_MS));
     for (const [by, key] of [

@@ -48,6 +48,13 @@ export interface DrillSettings {
   readonly partition: string;
   readonly backupAccount: string;
   readonly backupRegion: string;
+  /**
+   * The backup account's second Region (`backup.secondRegion`): its
+   * second-hop copies are drilled there, in the place the Region's stack
+   * builds with the same names as the vault Region's, under that Region's
+   * backup-data key (same alias), both found by name when first needed.
+   */
+  readonly secondRegion?: string;
   readonly inventoryTable: string;
   readonly backupKeyArn: string;
   /** The vault bucket of pulled kinds (SSM, secrets, DynamoDB dumps). */
@@ -74,6 +81,7 @@ const DrillEnvSchema = z.object({
   BUNKER_PARTITION: z.enum(['aws', 'aws-cn', 'aws-us-gov']),
   BUNKER_BACKUP_ACCOUNT: z.string().check(z.regex(/^\d{12}$/)),
   BUNKER_BACKUP_REGION: NonEmpty,
+  BUNKER_SECOND_REGION: z.optional(NonEmpty),
   BUNKER_INVENTORY_TABLE: NonEmpty,
   BUNKER_BACKUP_KEY_ARN: Arn,
   BUNKER_VAULT_BUCKET: NonEmpty,
@@ -93,6 +101,7 @@ export function drillSettingsFromEnv(env: Record<string, string | undefined> = p
     partition: e.BUNKER_PARTITION,
     backupAccount: e.BUNKER_BACKUP_ACCOUNT,
     backupRegion: e.BUNKER_BACKUP_REGION,
+    ...(e.BUNKER_SECOND_REGION ? { secondRegion: e.BUNKER_SECOND_REGION } : {}),
     inventoryTable: e.BUNKER_INVENTORY_TABLE,
     backupKeyArn: e.BUNKER_BACKUP_KEY_ARN,
     vaultBucket: e.BUNKER_VAULT_BUCKET,
@@ -112,6 +121,7 @@ export function drillSettingsToEnv(s: DrillSettings): Record<string, string> {
     BUNKER_PARTITION: s.partition,
     BUNKER_BACKUP_ACCOUNT: s.backupAccount,
     BUNKER_BACKUP_REGION: s.backupRegion,
+    ...(s.secondRegion ? { BUNKER_SECOND_REGION: s.secondRegion } : {}),
     BUNKER_INVENTORY_TABLE: s.inventoryTable,
     BUNKER_BACKUP_KEY_ARN: s.backupKeyArn,
     BUNKER_VAULT_BUCKET: s.vaultBucket,

@@ -40,6 +40,14 @@ export interface DrillSubject {
   readonly copyId: string;
   /** The Region of the backup account the copy is in. */
   readonly copyRegion: string;
+  /**
+   * 2 for the second hop: the copy in the backup account's second Region
+   * (`backup.secondRegion`), the one a recovery uses when the vault Region
+   * is lost. It is drilled there and proven apart from the first copy.
+   * Absent for the first hop, so drill states and results written before
+   * second-Region drills read as first-hop ones.
+   */
+  readonly hop?: 2;
   /** When production made what was copied (the source's own timestamp). */
   readonly copiedFrom?: string;
   readonly pick: DrillPick;
@@ -129,7 +137,7 @@ export type DrillModules = Partial<Record<DrillKind, DrillModule>>;
 
 /**
  * Where drill results are kept: the inventory table, one item per resource
- * for its latest drill (`drill:<kind>:<account>:<region>:<resource>`) with
+ * and copy Region for its latest drill ({@link drillItemId}) with
  * the last passed drill kept beside it, so the newest proof survives a
  * later failure and a failure is never hidden by an older proof.
  */
@@ -139,18 +147,39 @@ export interface DrillLog {
   latest(filter?: { readonly account?: string; readonly kind?: DrillKind }): Promise<DrillSummary[]>;
 }
 
-/** The latest drill of one resource, and its last passed one. */
+/** The latest drill of one resource's copies in one Region, and its last passed one. */
 export interface DrillSummary {
   readonly kind: DrillKind;
   readonly account: string;
   readonly region: string;
   readonly resource: string;
+  /** 2 for the second Region's copies ({@link DrillSubject.hop}). */
+  readonly hop?: 2;
+  /** The Region of the copies drilled; absent in items written before second-Region drills (the vault Region). */
+  readonly copyRegion?: string;
   readonly last: DrillResult;
   /** The newest drill that passed, possibly `last`. */
   readonly lastPassed?: DrillResult;
 }
 
-/** The inventory key of a resource's drill item. */
-export function drillItemId(subject: Pick<DrillSubject, 'kind' | 'account' | 'region' | 'resource'>): string {
-  return `drill:${subject.kind}:${subject.account}:${subject.region}:${subject.resource}`;
+/** What names a resource's copies in one Region: the resource, and for the second hop the Region. */
+export type DrillScope = Pick<DrillSubject, 'kind' | 'account' | 'region' | 'resource'> &
+  Partial<Pick<DrillSubject, 'hop' | 'copyRegion'>>;
+
+/**
+ * `<kind>:<account>:<region>:<resource>` for the first hop's copies and
+ * `…:<resource>@<copyRegion>` for the second Region's (as the inventory
+ * names a second-hop copy `<artifactId>@<region>`): each is planned, proven
+ * and found stale on its own, so a passed first-hop drill never hides a
+ * failed second-Region one. The first hop keeps the key it had before
+ * second-Region drills, so older drill items need no migration.
+ */
+export function drillKey(scope: DrillScope): string {
+  const base = `${scope.kind}:${scope.account}:${scope.region}:${scope.resource}`;
+  return scope.hop === 2 ? `${base}@${scope.copyRegion ?? ''}` : base;
+}
+
+/** The inventory key of a resource's drill item, per copy Region: `drill:` and its {@link drillKey}. */
+export function drillItemId(scope: DrillScope): string {
+  return `drill:${drillKey(scope)}`;
 }
