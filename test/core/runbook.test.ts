@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { DrillResult, DrillSubject } from '../../lambdas/core/drill/types';
+import type { DrillResult, DrillSubject, DrillSummary } from '../../lambdas/core/drill/types';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
 import { sweepCopies } from '../../lambdas/core/pipeline/completion';
 import type { PulledRecord } from '../../lambdas/core/pull/types';
 import { chooseCopies } from '../../lambdas/core/recovery/choose';
 import { buildRunbook, type Runbook, runbookMarkdown } from '../../lambdas/core/recovery/runbook';
+import type { RecoveryCopy } from '../../lambdas/core/recovery/types';
 import type { ArtifactKind } from '../../lib/config/schema';
 import { MemoryDrillLog } from '../../sim/memory-drill-log';
 import { BACKUP, COPY_MS, REGION, SOURCE, vaultFixture } from './support/memory-fixtures';
@@ -196,6 +197,70 @@ describe('buildRunbook', () => {
     expect(text).toContain(
       'bunker recover --request --account 222222222222 --to-account 555555555555 --to-region eu-west-1',
     );
+  });
+
+  it("times a second-Region copy by its own Region's drill, never by the first hop's", () => {
+    const copy = (copyRegion: string, hop?: 2): RecoveryCopy => ({
+      kind: 'ebs',
+      artifactId: `ebs-snapshot:${SOURCE}:${REGION}:snap-0source${hop ? `@${copyRegion}` : ''}`,
+      resource: 'vol-0data',
+      sourceRegion: REGION,
+      copyId: hop ? 'snap-0second' : 'snap-0first',
+      copyRegion,
+      ...(hop ? { hop } : {}),
+    });
+    const drilled = (restoreSeconds: number, hop?: 2): DrillSummary => {
+      const subject: DrillSubject = {
+        kind: 'ebs',
+        account: SOURCE,
+        region: REGION,
+        resource: 'vol-0data',
+        artifactId: `ebs-snapshot:${SOURCE}:${REGION}:snap-0source${hop ? '@eu-central-1' : ''}`,
+        copyId: hop ? 'snap-0second' : 'snap-0first',
+        copyRegion: hop ? 'eu-central-1' : REGION,
+        pick: 'newest',
+        ...(hop ? { hop } : {}),
+      };
+      const result: DrillResult = {
+        drillId: `d-${restoreSeconds}`,
+        subject,
+        outcome: 'passed',
+        startedAt: '2026-03-02T01:00:00.000Z',
+        finishedAt: '2026-03-02T02:00:00.000Z',
+        restoreSeconds,
+        targetSeconds: 1800,
+        checks: [],
+        tornDown: true,
+      };
+      return {
+        kind: 'ebs',
+        account: SOURCE,
+        region: REGION,
+        resource: 'vol-0data',
+        ...(hop ? { hop, copyRegion: 'eu-central-1' } : {}),
+        last: result,
+        lastPassed: result,
+      };
+    };
+    const secondsOf = (copies: RecoveryCopy[], drills: DrillSummary[]) =>
+      buildRunbook({
+        copies,
+        drills,
+        targetMinutes: TARGET_MINUTES,
+        generatedAt: new Date('2026-03-05T09:00:00.000Z'),
+        settings: { backupAccount: BACKUP, partition: 'aws', account: SOURCE },
+      }).stages.flatMap((stage) =>
+        stage.steps.flatMap((step) => step.resources.map((r) => [r.copyId, r.seconds, r.basis])),
+      );
+
+    // Either order of the drill log's items: the second Region's drill never stands in for the first hop's.
+    expect(secondsOf([copy(REGION)], [drilled(600), drilled(1500, 2)])).toEqual([['snap-0first', 600, 'measured']]);
+    expect(secondsOf([copy(REGION)], [drilled(1500, 2), drilled(600)])).toEqual([['snap-0first', 600, 'measured']]);
+    expect(secondsOf([copy('eu-central-1', 2)], [drilled(600), drilled(1500, 2)])).toEqual([
+      ['snap-0second', 1500, 'measured'],
+    ]);
+    // Not drilled in its own Region: the kind's target (30 minutes), not the first hop's time.
+    expect(secondsOf([copy('eu-central-1', 2)], [drilled(600)])).toEqual([['snap-0second', 1800, 'target']]);
   });
 
   it('has no stage and no time for an account the vault holds nothing of', () => {

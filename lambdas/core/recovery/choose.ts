@@ -40,6 +40,7 @@ function snapshotCopies(records: readonly InventoryRecord[], account: string): R
       sourceRegion: record.sourceRegion ?? record.targetRegion,
       copyId: record.targetId,
       copyRegion: record.targetRegion,
+      ...(record.hop === 2 ? { hop: 2 as const } : {}),
       ...(record.targetArn ? { copyArn: record.targetArn } : {}),
       ...(record.targetChildren?.length ? { children: record.targetChildren } : {}),
       ...(record.sourceCreatedAt ? { takenAt: record.sourceCreatedAt } : {}),

@@ -98,9 +98,15 @@ export interface RunbookInput {
 /** The plan for `input.settings.account`. */
 export function buildRunbook(input: RunbookInput): Runbook {
   const { settings } = input;
-  const drillOf = new Map(input.drills.map((d) => [`${d.kind}|${d.account}|${d.region}|${d.resource}`, d]));
+  // A resource's first-hop and second-Region copies are drilled apart: each copy is timed by its own hop's drill.
+  const drillOf = new Map(
+    input.drills.map((d) => [`${d.kind}|${d.account}|${d.region}|${d.resource}|${d.hop === 2 ? d.copyRegion : ''}`, d]),
+  );
   const timed = (copy: RecoveryCopy): RunbookResource => {
-    const passed = drillOf.get(`${copy.kind}|${settings.account}|${copy.sourceRegion}|${copy.resource}`)?.lastPassed;
+    const hop = copy.hop === 2 ? copy.copyRegion : '';
+    const passed = drillOf.get(
+      `${copy.kind}|${settings.account}|${copy.sourceRegion}|${copy.resource}|${hop}`,
+    )?.lastPassed;
     const base = {
       resource: copy.resource,
       artifactId: copy.artifactId,

@@ -35,6 +35,8 @@ export interface RecoveryCopy {
   readonly copyArn?: string;
   /** The backup account's Region the copy is in. */
   readonly copyRegion: string;
+  /** 2 for a second-hop copy (`backup.secondRegion`): its drills are its own, not the first hop's. */
+  readonly hop?: 2;
   /** An AMI copy's backing snapshots, which must be shared with it. */
   readonly children?: readonly string[];
   /** When production made what was copied (or when the value was last changed, for a pulled kind). */
