@@ -167,17 +167,17 @@ describe('a second Region of the backup account', () => {
   });
 
   it('tells the Lambdas the second Region through their settings', () => {
-    // intake, completion, sweep and the pruner (which deletes second-hop copies past their retention);
-    // the auditor judges first copies only and needs no second Region; drills restore in the backup Region only,
-    // and their engine probe only asks a restored database for its greeting.
+    // intake, completion, sweep, the pruner (which deletes second-hop copies past their retention) and the
+    // drills (which restore second-hop copies in their Region); the auditor judges first copies only and needs no
+    // second Region, and the engine probe only asks a restored database for its greeting.
     const functions = Object.values(vault.Resources).filter(
       (r) =>
         r.Type === 'AWS::Lambda::Function' &&
-        !['bunker-audit', 'bunker-drill', 'bunker-drill-probe'].includes(
+        !['bunker-audit', 'bunker-drill-probe'].includes(
           (r.Properties?.Environment as { Variables: Record<string, string> }).Variables.POWERTOOLS_SERVICE_NAME,
         ),
     );
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     for (const fn of functions) {
       expect(
         (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables.BUNKER_SECOND_REGION,
