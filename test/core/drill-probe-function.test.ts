@@ -71,7 +71,7 @@ describe('the probe function', () => {
     expect(connections).toBe(before);
   });
 
-  it('rejects a request that is not exactly an engine, an address and a port', async () => {
+  it('rejects a request that is not exactly an engine, an address, a port and a database name', async () => {
     const handler = handlerWith('127.0.0.0/8');
     await expect(handler({ engine: 'postgres', address: '127.0.0.1', port, data: 'SELECT 1' })).rejects.toThrow(
       /^invalid probe request: /,
@@ -79,6 +79,11 @@ describe('the probe function', () => {
     await expect(handler({ engine: 'postgres', address: '127.0.0.1', port: 70000 })).rejects.toThrow(/port/);
     await expect(handler({ engine: 'postgres', address: 'a b', port })).rejects.toThrow(/address/);
     await expect(handler('postgres://127.0.0.1')).rejects.toThrow(/invalid probe request/);
+    // A database name is a name, not a connect descriptor of its own.
+    await expect(
+      handler({ engine: 'oracle-ee', address: '127.0.0.1', port, database: 'ORCL)(SERVER=DEDICATED' }),
+    ).rejects.toThrow(/database/);
+    expect((await handler({ engine: 'postgres', address: '127.0.0.1', port, database: 'ORCL' })).answered).toBe(true);
   });
 
   it('reads CIDR blocks as the VPC does', () => {

@@ -235,6 +235,35 @@ describe('SQL Server, Oracle, and any other engine', () => {
     });
   });
 
+  it("Oracle: a CONNECT names the database's service; only a listener that hands it on has the database", async () => {
+    const text = '(DESCRIPTION=(TMP=)(VSNNUM=0)(ERR=12514)(ERROR_STACK=(ERROR=(CODE=12514)(EMFI=4))))';
+    const refuse = Buffer.concat([Buffer.from([0, 95, 0, 0, 4, 0, 0, 0, 0x22, 0, 0, 83]), Buffer.from(text, 'latin1')]);
+    const accept = Buffer.from([
+      0, 32, 0, 0, 2, 0, 0, 0, 0x01, 0x3a, 0, 0, 0x20, 0, 0xff, 0xff, 0, 1, 0, 0, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    const asked: string[] = [];
+    // A listener with ORCL registered: it reads the service the CONNECT names and refuses any other.
+    const port = await serve((socket) =>
+      socket.once('data', (chunk) => {
+        const service = /\(SERVICE_NAME=([^)]*)\)/.exec(chunk.toString('latin1'))?.[1] ?? '?';
+        asked.push(service);
+        socket.write(service === 'ORCL' ? accept : refuse);
+      }),
+    );
+    const database = (name: string) =>
+      probe.answer({ engine: 'oracle-ee', address: '127.0.0.1', port, database: name });
+
+    expect(await database('ORCL')).toEqual({
+      answered: true,
+      detail: 'the Oracle TNS listener answered ACCEPT for the service ORCL',
+    });
+    expect(await database('SALES')).toEqual({
+      answered: false,
+      detail: 'the Oracle TNS listener refused the service SALES (TNS-12514)',
+    });
+    expect(asked).toEqual(['ORCL', 'SALES']);
+  });
+
   it('Oracle: the TNS listener answers REFUSE; garbage is not an answer', async () => {
     const refuse = Buffer.from([0, 12, 0, 0, 4, 0, 0, 0, 1, 1, 0, 0]);
     const port = await serve((socket) =>

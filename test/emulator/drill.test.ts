@@ -85,7 +85,7 @@ const OTHER_ENGINES = [
   { db: 'reports-db', engine: 'sqlserver-se', version: '15.00.4153.1.v1' },
   { db: 'timesheets-db', engine: 'sqlserver-ex', version: '16.00.4095.4.v1' },
   { db: 'billing-db', engine: 'oracle-ee', version: '19.0.0.0.ru-2024-01.rur-2024-01.r1' },
-  { db: 'hr-db', engine: 'oracle-se2', version: '19.0.0.0.ru-2024-01.rur-2024-01.r1' },
+  { db: 'hr-db', engine: 'oracle-se2', version: '19.0.0.0.ru-2024-01.rur-2024-01.r1', name: 'HR' },
   { db: 'audit-db', engine: 'sqlserver-se', version: '15.00.4153.1.v1', greeting: 'as:mysql' },
   { db: 'assets-db', engine: 'oracle-se2', version: '19.0.0.0.ru-2024-01.rur-2024-01.r1', greeting: 'silent' },
 ] as const;
@@ -201,6 +201,8 @@ beforeAll(async () => {
         MasterUserPassword: 'test-only-password',
         StorageEncrypted: true,
         KmsKeyId: key,
+        // An Oracle database's name is its service: the probe asks the restored listener for it.
+        ...('name' in other ? { DBName: other.name } : {}),
       }),
     );
     await rds.send(
@@ -426,7 +428,8 @@ describe('bunker drill on the emulator', () => {
     ['reports-db', "TDS PRELOGIN response from SQL Server 15.0.4153, the copy's sqlserver-se 15.00.4153.1.v1"],
     ['timesheets-db', "TDS PRELOGIN response from SQL Server 16.0.4095, the copy's sqlserver-ex 16.00.4095.4.v1"],
     ['billing-db', 'the Oracle TNS listener answered REFUSE (TNS-12504)'],
-    ['hr-db', 'the Oracle TNS listener answered REFUSE (TNS-12504)'],
+    // Named HR: the listener hands on a CONNECT for its service. Unnamed (moto gives no default): no service asked.
+    ['hr-db', 'the Oracle TNS listener answered ACCEPT for the service HR'],
   ])(
     'restores the SQL Server or Oracle copy %s, whose engine answers its own protocol (launcher: engine greeting)',
     (db, detail) => {

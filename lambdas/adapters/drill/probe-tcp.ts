@@ -32,7 +32,7 @@ export class TcpEngineProbe implements EngineProbe {
   constructor(private readonly options: TcpProbeOptions = {}) {}
 
   answer(request: EngineProbeRequest): Promise<EngineAnswer> {
-    return probeEngine(request.engine, () => this.dial(request.address, request.port));
+    return probeEngine(request.engine, () => this.dial(request.address, request.port), request.database);
   }
 
   /** One connection to address:port, or a rejection that says why in words. */

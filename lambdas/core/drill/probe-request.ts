@@ -24,6 +24,7 @@ export const EngineProbeRequestSchema = z.strictObject({
   engine: z.string().check(z.regex(/^[a-z0-9-]{1,40}$/)),
   address: Address,
   port: z.int().check(z.minimum(1), z.maximum(65535)),
+  database: z.optional(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_$#.-]{0,63}$/))),
 });
 
 /** The probe function's answer, as the drill function reads it back: nothing more, nothing less. */

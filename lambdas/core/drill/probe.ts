@@ -20,11 +20,11 @@
  *   login is still an answer. No password is ever sent.
  * - SQL Server: a TDS PRELOGIN packet, answered by the server's PRELOGIN
  *   response with its version (compared with the copy's major and minor).
- * - Oracle: a TNS CONNECT packet naming no service, answered by the
- *   listener with ACCEPT, REFUSE (the error it names is reported),
- *   REDIRECT or RESEND. This proves the listener, not the database behind
- *   it: a CONNECT naming the database's service would, but the request
- *   carries no service name.
+ * - Oracle: a TNS CONNECT packet for the database's service (its RDS
+ *   `DBName`), answered by the listener with ACCEPT, REDIRECT or RESEND: the
+ *   database is registered with it; a REFUSE (TNS-12514, service unknown)
+ *   fails. With no name to ask for, the CONNECT names no service and any
+ *   TNS answer counts, REFUSE included: that proves the listener only.
  * - Any other engine: a TCP connect only, and the check says just that
  *   ("accepts connections"), not that the engine answered.
  *
@@ -41,6 +41,12 @@ export interface EngineProbeRequest {
   readonly engine: string;
   readonly address: string;
   readonly port: number;
+  /**
+   * The restored database's name, where the engine's first exchange can name
+   * one: Oracle's service (RDS's `DBName`, `ORCL` by default). A listener
+   * that accepts a CONNECT for it has the database registered.
+   */
+  readonly database?: string;
 }
 
 /** What the probe found: an answer of the engine's own protocol, or why not. */
@@ -119,7 +125,7 @@ export const engineCheckName = (engine: string) =>
 export const PROBE_USER = 'bunker_drill_probe';
 
 /** Runs the engine family's dialogue over `dial`; never throws. */
-export async function probeEngine(engine: string, dial: Dial): Promise<EngineAnswer> {
+export async function probeEngine(engine: string, dial: Dial, database?: string): Promise<EngineAnswer> {
   try {
     switch (engineFamily(engine)) {
       case 'mysql':
@@ -129,7 +135,7 @@ export async function probeEngine(engine: string, dial: Dial): Promise<EngineAns
       case 'sqlserver':
         return await once(dial, (c) => sqlServerDialogue(c));
       case 'oracle':
-        return await once(dial, (c) => oracleDialogue(c));
+        return await once(dial, (c) => oracleDialogue(c, database));
       default:
         return await once(dial, async () => ({
           answered: true,
@@ -383,10 +389,11 @@ async function sqlServerDialogue(connection: ProbeConnection): Promise<EngineAns
 
 // --- Oracle -----------------------------------------------------------------
 
-/** A TNS CONNECT packet (type 1) asking for no particular service. */
-export function tnsConnect(host: string, port: number): Uint8Array {
+/** A TNS CONNECT packet (type 1) for `service`, or for no particular service. */
+export function tnsConnect(host: string, port: number, service = ''): Uint8Array {
+  const name = service.replace(/[^A-Za-z0-9_$#.-]/g, '');
   const data = [
-    ...(`(DESCRIPTION=(CONNECT_DATA=(SERVICE_NAME=)(CID=(PROGRAM=bunker-drill-probe)(HOST=probe)(USER=probe)))` +
+    ...(`(DESCRIPTION=(CONNECT_DATA=(SERVICE_NAME=${name})(CID=(PROGRAM=bunker-drill-probe)(HOST=probe)(USER=probe)))` +
       `(ADDRESS=(PROTOCOL=TCP)(HOST=${host.replace(/[^A-Za-z0-9.-]/g, '')})(PORT=${port})))`),
   ].map((c) => c.charCodeAt(0));
   const header = 58;
@@ -418,9 +425,9 @@ export function tnsRefuseError(bytes: Uint8Array): number | undefined {
   return code === undefined ? undefined : Number(code);
 }
 
-async function oracleDialogue(connection: ProbeConnection): Promise<EngineAnswer> {
+async function oracleDialogue(connection: ProbeConnection, service?: string): Promise<EngineAnswer> {
   const { received, end } = await connection.exchange(
-    tnsConnect('probe', 0),
+    tnsConnect('probe', 0, service),
     (b) => b.length >= 8 && b.length >= ((b[0] << 8) | b[1]),
   );
   const type = TNS_ANSWERS[received[4]];
@@ -429,10 +436,14 @@ async function oracleDialogue(connection: ProbeConnection): Promise<EngineAnswer
     return notAnswered("a TNS listener's answer", received, end);
   }
   const error = tnsRefuseError(received);
-  return {
-    answered: true,
-    detail: `the Oracle TNS listener answered ${type}${error === undefined ? '' : ` (TNS-${String(error).padStart(5, '0')})`}`,
-  };
+  const named = error === undefined ? '' : ` (TNS-${String(error).padStart(5, '0')})`;
+  if (service) {
+    // Asked for the database's own service: only a listener that has it registered hands the connection on.
+    return type === 'REFUSE'
+      ? { answered: false, detail: `the Oracle TNS listener refused the service ${service}${named}` }
+      : { answered: true, detail: `the Oracle TNS listener answered ${type} for the service ${service}` };
+  }
+  return { answered: true, detail: `the Oracle TNS listener answered ${type}${named}` };
 }
 
 // --- The drill's judgement ------------------------------------------------------

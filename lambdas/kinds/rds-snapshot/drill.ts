@@ -70,10 +70,12 @@ export async function engineCheck(
   engineVersion: string | undefined,
   address: string | undefined,
   port: number | undefined,
+  database?: string,
 ): Promise<DrillCheck> {
   if (!engine) return check('engine answers', false, 'RDS reports no engine');
   if (!address || !port) return check(engineCheckName(engine), false, 'RDS reports no endpoint');
-  return engineAnswerCheck(engine, engineVersion, await probe.answer({ engine, address, port }));
+  const request = { engine, address, port, ...(database ? { database } : {}) };
+  return engineAnswerCheck(engine, engineVersion, await probe.answer(request));
 }
 
 export class RdsSnapshotDrill implements DrillModule {
@@ -165,6 +167,8 @@ export class RdsSnapshotDrill implements DrillModule {
         snapshot?.EngineVersion,
         instance.Endpoint?.Address,
         instance.Endpoint?.Port,
+        // Oracle's service name; the other engines' first exchange names no database.
+        instance.DBName,
       ),
     ];
   }
