@@ -771,7 +771,8 @@ export class Drills extends Construct {
     // An inline policy of its own: CDK's size estimate would move part of the default policy into a managed
     // policy otherwise; the role's inline policies together stay within IAM's 10,240 characters (about 9,000
     // with a 20-character prefix and both Regions).
-    const restorePolicy = new iam.Policy(this, 'RestorePolicy', { roles: [fn.role] });
+    // Made only when a snapshot kind gives it statements: with only pulled kinds there is nothing to restore here.
+    let restorePolicy: iam.Policy | undefined;
     this.grantRestoreRights(
       config,
       [region, ...(second ? [second] : [])],
@@ -780,6 +781,7 @@ export class Drills extends Construct {
         ...(second && secondKeys ? [{ region: second, arn: secondKeys, conditions: withAlias }] : []),
       ],
       (statement, reason) => {
+        restorePolicy ??= new iam.Policy(this, 'RestorePolicy', { roles: [fn.role] });
         restorePolicy.addStatements(new iam.PolicyStatement(statement));
         const findings = wildcardFindings(this, statement.actions ?? [], statement.resources ?? []);
         const why = secondKeys && statement.resources?.includes(secondKeys) ? `${reason ?? ''} ${keyReason}` : reason;
