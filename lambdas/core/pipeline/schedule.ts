@@ -107,7 +107,7 @@ export const POOL_FULL_HINT_MS = 60_000;
  * How often a container looks at all the copies in flight of a pool with one
  * batched describe ({@link lookAtPool}), from an invocation that runs anyway.
  */
-export const POOL_LOOK_MS = 30_000;
+export const POOL_LOOK_MS = 15_000;
 /**
  * The fewest copies at once of a pool that is looked at. A look finds about
  * `limit × event delay / copy time` copies finished and not yet announced:
