@@ -120,16 +120,6 @@ async function nextWaiting(call: AnsweredCall, target: object): Promise<number> 
 /** DynamoDB's BatchGetItem takes 100 keys a request (`DynamoInventory.existing`); no ids, no request. */
 const BATCH_GET_KEYS = 100;
 
-/**
- * A pool's batched look (`describeCopies`): one DescribeDB(Cluster)Snapshots,
- * DescribeSnapshots or DescribeImages of up to 100 ids; for images, one
- * DescribeSnapshots more of the backing snapshots of every image found.
- */
-function describeCopies(call: AnsweredCall): number {
-  const found = (resultOf(call) as readonly CopyView[] | undefined) ?? [];
-  return 1 + (call.kind === 'ami' && found.some((copy) => (copy.children?.length ?? 0) > 0) ? 1 : 0);
-}
-
 const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
   /** `lambdas/kinds/*` copiers, as the vault's functions use them. */
   copier: {
@@ -137,7 +127,8 @@ const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
     listShared: () => 'pages',
     copy,
     describeCopy: (call) => (call.kind === 'ami' ? amiDescribe(resultOf(call) as CopyView | undefined) : 1),
-    describeCopies,
+    /** A pool's batched look (`lambdas/adapters/rds-family.ts`): one filtered DescribeDB(Cluster)Snapshots of up to 100 ids. */
+    describeCopies: () => 1,
     protect,
   },
   /** `lambdas/adapters/dynamo-inventory.ts`. */
