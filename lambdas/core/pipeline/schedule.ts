@@ -137,6 +137,9 @@ export const SETTLED_MEMORY = 1_000;
 export class RingMemory {
   /** The copies this container requested, to settle one whose completion event was lost ({@link lookAtOverdue}). */
   readonly copies = new CopyWatch();
+  private readonly last = new Map<string, string>();
+  private readonly longest = new Map<string, { readonly account: string | undefined; readonly atMs: number }>();
+  private readonly full = new Map<string, number>();
   private readonly looked = new Map<string, number>();
   private readonly settledByLook = new Map<string, string>();
 
@@ -169,9 +172,6 @@ export class RingMemory {
   settledBy(targetId: string): string | undefined {
     return this.settledByLook.get(targetId);
   }
-  private readonly last = new Map<string, string>();
-  private readonly longest = new Map<string, { readonly account: string | undefined; readonly atMs: number }>();
-  private readonly full = new Map<string, number>();
 
   /**
    * Whether this container saw `pool` full within {@link POOL_FULL_HINT_MS}
