@@ -14,7 +14,8 @@
  *
  * `BENCH_ONLY=fleet` (or `faults`, `vault-only`) runs that one simulated
  * scenario, prints it and writes nothing: about a minute instead of five,
- * for comparing a change.
+ * for comparing a change; `BENCH_LOOK_SECONDS` sets the pools' batched look
+ * period for it (`POOL_LOOK_MS` in lambdas/core/pipeline/schedule.ts; 0: none).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { MIN_CALLS_PER_ARTIFACT } from '../lambdas/core/pipeline/calls';
@@ -33,6 +34,7 @@ import { LOCAL_OPERATOR_ROLE } from '../cli/local/up';
 import { inFlightChart } from './chart';
 import { costModel, PRICES } from './cost';
 import { benchScenario, FAULTS, FLEET, scenarioFigures } from './simulation';
+import type { SimulationOptions } from '../sim/simulation';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -158,11 +160,15 @@ const minimumOf = (side: 'total' | 'vault') =>
 
 const only = process.env.BENCH_ONLY;
 if (only) {
+  // `BENCH_LOOK_SECONDS=30`: the pools' batched look every 30 s instead of the default (0: none), to compare periods.
+  const look = process.env.BENCH_LOOK_SECONDS;
+  const period = (options: SimulationOptions) =>
+    look === undefined ? options : { ...options, poolLookSeconds: Number(look) };
   const scenarios: Record<string, () => Promise<unknown>> = {
-    fleet: () => benchScenario('Fleet (simulated)', FLEET, minimumOf('total'), say),
-    faults: () => benchScenario('Faults (simulated)', FAULTS, minimumOf('total'), say),
+    fleet: () => benchScenario('Fleet (simulated)', period(FLEET), minimumOf('total'), say),
+    faults: () => benchScenario('Faults (simulated)', period(FAULTS), minimumOf('total'), say),
     'vault-only': () =>
-      benchScenario('Fleet, vault only (simulated)', { ...FLEET, agents: false }, minimumOf('vault'), say),
+      benchScenario('Fleet, vault only (simulated)', period({ ...FLEET, agents: false }), minimumOf('vault'), say),
   };
   const run = scenarios[only];
   if (!run) throw new Error(`BENCH_ONLY=${only}: expected one of ${Object.keys(scenarios).join(', ')}`);

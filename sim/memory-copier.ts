@@ -32,6 +32,7 @@
 import { CopyQuotaExceededError, CopyRefusedError } from '../lambdas/core/errors';
 import { TAG_COPY_NAME } from '../lambdas/core/pipeline/copy';
 import { artifactId, KINDS } from '../lambdas/kinds/registry';
+import { MAX_COPIES_PER_LOOK } from '../lambdas/kinds/types';
 import type {
   ArtifactCopier,
   ArtifactRef,
@@ -276,6 +277,17 @@ export class MemoryCopier implements ArtifactCopier {
         ? this.copies.get(this.key(location.targetId, location.region))
         : this.byName(location.targetName, location.region);
     return found ? this.view(found) : undefined;
+  }
+
+  /** Each location as {@link describeCopy} finds it, in one call: the batched look's double. */
+  async describeCopies(locations: readonly CopyLocation[], region: string): Promise<CopyView[]> {
+    if (locations.length > MAX_COPIES_PER_LOOK) throw new Error(`memory: more than ${MAX_COPIES_PER_LOOK} ids`);
+    const found: CopyView[] = [];
+    for (const location of locations) {
+      const copy = await this.describeCopy({ ...location, region });
+      if (copy) found.push(copy);
+    }
+    return found;
   }
 
   private async lock(copy: CopyView, protection: CopyProtection): Promise<ProtectedCopy> {

@@ -127,6 +127,8 @@ const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
     listShared: () => 'pages',
     copy,
     describeCopy: (call) => (call.kind === 'ami' ? amiDescribe(resultOf(call) as CopyView | undefined) : 1),
+    /** A pool's batched look (`lambdas/adapters/rds-family.ts`): one filtered DescribeDB(Cluster)Snapshots of up to 100 ids. */
+    describeCopies: () => 1,
     protect,
   },
   /** `lambdas/adapters/dynamo-inventory.ts`. */

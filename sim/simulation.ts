@@ -40,12 +40,12 @@ import { handleCopyEvent, scheduledSweep, sweepCopies } from '../lambdas/core/pi
 import type { SourceBacklogs } from '../lambdas/core/pipeline/backlog';
 import { BURST_WAITING_WRITES } from '../lambdas/core/pipeline/calls';
 import { handleDelivery, type IntakeDeps } from '../lambdas/core/pipeline/intake';
-import { RingMemory } from '../lambdas/core/pipeline/schedule';
+import { POOL_LOOK_MS, RingMemory } from '../lambdas/core/pipeline/schedule';
 import { silentLog } from '../lambdas/core/ports';
 import type { ReceiptSender } from '../lambdas/core/receipts';
 import type { KindsSettings, ScopeSetting } from '../lambdas/core/settings';
 import { artifactId, KIND_NAMES, KINDS, poolOf } from '../lambdas/kinds/registry';
-import type { ArtifactRef, Copiers, KindName, SourceView } from '../lambdas/kinds/types';
+import type { ArtifactCopier, ArtifactRef, Copiers, CopyView, KindName, SourceView } from '../lambdas/kinds/types';
 import { type ProductionArtifact, SourceAgents } from './agents';
 import { EventLoop } from './clock';
 import { CopyWorld, type SimSource, type SourceReader, simSourceView } from './copy-world';
@@ -146,6 +146,8 @@ export interface SimulationOptions {
   readonly eventDelaySeconds?: { readonly median: number; readonly sigma: number };
   /** @default 15 */
   readonly sweepMinutes?: number;
+  /** How often a pool's copies in flight are looked at together (`lookAtPool`); 0: never. @default {@link POOL_LOOK_MS} / 1000 */
+  readonly poolLookSeconds?: number;
   /** The run stops here even if work is left (what is left counts as lost). @default 30 days */
   readonly maxSimulatedHours?: number;
   /**
@@ -276,6 +278,28 @@ const VAULT_PORTS: ReadonlySet<string> = new Set(['inventory', 'copier', 'receip
 
 /** A crash hits one of the first this many port calls of an invocation. */
 export const CRASH_WINDOW = 8;
+/**
+ * A copier with the pool's batched look (`describeCopies`), answered as its
+ * `describeCopy` answers each copy: one port call, counted as the adapter's
+ * one filtered describe (sim/memory-requests.ts).
+ */
+/** The kinds whose SDK copier has `describeCopies` (lambdas/adapters/rds-family.ts); the others have none. */
+const BATCHED_LOOK_KINDS: ReadonlySet<KindName> = new Set(['rds-snapshot', 'aurora-cluster-snapshot']);
+
+function withBatchedLook(copier: ArtifactCopier): ArtifactCopier {
+  return {
+    ...copier,
+    describeCopies: async (locations, region) => {
+      const found: CopyView[] = [];
+      for (const location of locations) {
+        const copy = await copier.describeCopy({ ...location, region });
+        if (copy) found.push(copy);
+      }
+      return found;
+    },
+  };
+}
+
 /** The intake event source mapping (vault stack): batch size, concurrency, visibility timeout, receives before the DLQ. */
 const BATCH_SIZE = 10;
 const INTAKE_CONCURRENCY = 5;
@@ -773,7 +797,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       KIND_NAMES.map((k) => [k, { enabled: true, scope: SCOPE, copyLimit: limits[k] }]),
     ) as unknown as KindsSettings,
   };
-  const copiers = Object.fromEntries(KIND_NAMES.map((k) => [k, world.copier(k)])) as unknown as Copiers;
+  const copiers = Object.fromEntries(
+    KIND_NAMES.map((k) => [k, BATCHED_LOOK_KINDS.has(k) ? withBatchedLook(world.copier(k)) : world.copier(k)]),
+  ) as unknown as Copiers;
   // DynamoDB's billing units depend on what a call read or wrote: counted from the inventory's side.
   const countedInventory = new Proxy(inventory, {
     get(target, property, receiver) {
@@ -797,7 +823,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   // The source backlog board: DynamoDB requests in AWS (one write per report or forget, one item read per look).
   const board = new MemorySourceBacklogs();
   // One place in the ring for the vault's functions: the simulation runs no vault containers (one warm one each).
-  const ring = new RingMemory();
+  const ring = new RingMemory(options.poolLookSeconds === undefined ? POOL_LOOK_MS : options.poolLookSeconds * 1000);
   const countedBoard: SourceBacklogs = {
     report: async (pool, entry) => {
       await board.report(pool, entry);

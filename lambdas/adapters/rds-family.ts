@@ -30,6 +30,7 @@ import type {
   KindName,
   SourceView,
 } from '../kinds/types';
+import { MAX_COPIES_PER_LOOK } from '../kinds/types';
 import { CopyQuotaExceededError, CopyRefusedError } from '../core/errors';
 import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../core/rds-source-agent';
 import { KINDS } from '../kinds/registry';
@@ -88,6 +89,8 @@ export function fromClusterSnapshot(s: DBClusterSnapshot): RdsFamilySnapshot {
 export interface RdsFlavour {
   readonly kind: KindName;
   describe(client: RDSClient, id: string): Promise<RdsFamilySnapshot | undefined>;
+  /** Several snapshots by id with one filtered describe (up to 100 ids a page); ids not found are left out. */
+  describeMany(client: RDSClient, ids: readonly string[]): Promise<RdsFamilySnapshot[]>;
   sharedWith(client: RDSClient, id: string): Promise<string[]>;
   /** The production resource's tags; `undefined` when it no longer exists. */
   resourceTags(client: RDSClient, resourceId: string): Promise<Record<string, string> | undefined>;
@@ -111,6 +114,12 @@ export const dbSnapshotFlavour: RdsFlavour = {
     const answer = await orUndefined(client.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id })));
     const found = answer?.DBSnapshots?.[0];
     return found ? fromDbSnapshot(found) : undefined;
+  },
+  async describeMany(client, ids) {
+    const found: RdsFamilySnapshot[] = [];
+    const pages = paginateDescribeDBSnapshots({ client }, { Filters: [{ Name: 'db-snapshot-id', Values: [...ids] }] });
+    for await (const page of pages) for (const s of page.DBSnapshots ?? []) found.push(fromDbSnapshot(s));
+    return found;
   },
   async sharedWith(client, id) {
     const { DBSnapshotAttributesResult } = await client.send(
@@ -155,6 +164,15 @@ export const clusterSnapshotFlavour: RdsFlavour = {
     );
     const found = answer?.DBClusterSnapshots?.[0];
     return found ? fromClusterSnapshot(found) : undefined;
+  },
+  async describeMany(client, ids) {
+    const found: RdsFamilySnapshot[] = [];
+    const pages = paginateDescribeDBClusterSnapshots(
+      { client },
+      { Filters: [{ Name: 'db-cluster-snapshot-id', Values: [...ids] }] },
+    );
+    for await (const page of pages) for (const s of page.DBClusterSnapshots ?? []) found.push(fromClusterSnapshot(s));
+    return found;
   },
   async sharedWith(client, id) {
     const { DBClusterSnapshotAttributesResult } = await client.send(
@@ -203,6 +221,20 @@ function producedAt(snapshot: RdsFamilySnapshot): string | undefined {
   const tagged = snapshot.tags[TAG_SOURCE_CREATED_AT];
   if (tagged && !Number.isNaN(Date.parse(tagged))) return new Date(tagged).toISOString();
   return (snapshot.originalCreatedAt ?? snapshot.createdAt)?.toISOString();
+}
+
+function copyView(copy: RdsFamilySnapshot, region: string): CopyView {
+  return {
+    targetId: copy.id,
+    arn: copy.arn,
+    region,
+    state: rdsState(copy.status),
+    detail: copy.status,
+    encrypted: copy.encrypted,
+    keyArn: copy.kmsKeyId,
+    sizeGiB: copy.sizeGiB,
+    tags: copy.tags,
+  };
 }
 
 /** The owner account of an RDS ARN the service returned. */
@@ -300,17 +332,15 @@ export class RdsFamilyCopier implements ArtifactCopier {
       this.backupClient(location.region),
       location.targetId ?? location.targetName,
     );
-    if (!copy) return undefined;
-    return {
-      targetId: copy.id,
-      arn: copy.arn,
-      region: location.region,
-      state: rdsState(copy.status),
-      detail: copy.status,
-      encrypted: copy.encrypted,
-      keyArn: copy.kmsKeyId,
-      sizeGiB: copy.sizeGiB,
-      tags: copy.tags,
-    };
+    return copy ? copyView(copy, location.region) : undefined;
+  }
+
+  /** One filtered describe of the copies' identifiers (the id is the name for RDS kinds). */
+  async describeCopies(locations: readonly CopyLocation[], region: string): Promise<CopyView[]> {
+    if (locations.length === 0) return [];
+    if (locations.length > MAX_COPIES_PER_LOOK) throw new Error(`at most ${MAX_COPIES_PER_LOOK} copies a look`);
+    const ids = [...new Set(locations.map((location) => location.targetId ?? location.targetName))];
+    const copies = await this.flavour.describeMany(this.backupClient(region), ids);
+    return copies.map((copy) => copyView(copy, region));
   }
 }

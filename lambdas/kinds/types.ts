@@ -110,6 +110,9 @@ export interface CopyStarted {
   readonly targetId?: string;
 }
 
+/** The most ids one batched describe takes: the filter's limit of DescribeDBSnapshots and its kin. */
+export const MAX_COPIES_PER_LOOK = 100;
+
 /** Where a copy is, by the id the service gave it or, before that is known, by its deterministic name. */
 export interface CopyLocation {
   readonly targetName: string;
@@ -158,6 +161,13 @@ export interface ArtifactCopier {
   listShared(account: string, region: string): Promise<ArtifactRef[]>;
   copy(request: CopyRequest): Promise<CopyStarted>;
   describeCopy(location: CopyLocation): Promise<CopyView | undefined>;
+  /**
+   * Several copies in one Region with one request (up to
+   * {@link MAX_COPIES_PER_LOOK} ids): a pool's look at its copies in flight.
+   * Answers the copies found, in any order; a copy not found is left out.
+   * Kinds without it are looked at one by one, by their events.
+   */
+  describeCopies?(locations: readonly CopyLocation[], region: string): Promise<CopyView[]>;
   /**
    * Locks an available copy against deletion for `protection.days`
    * (EBS snapshot lock; for an AMI, deregistration protection with cooldown

@@ -119,6 +119,22 @@ describe('awsRequestsOf', () => {
     expect(awsRequestsOf({ ...rds, outcome: { error: new CopyQuotaExceededError('full') } }, {})).toBe(1);
   });
 
+  it("counts a pool's batched look as one request, whatever the copies it answers for", () => {
+    const look = (found: number) =>
+      awsRequestsOf(
+        {
+          kind: 'rds-snapshot',
+          port: 'copier',
+          method: 'describeCopies',
+          args: [[], 'eu-west-1'],
+          outcome: { result: Array.from({ length: found }, (_, n) => ({ targetId: `bunker-copy-${n}` })) },
+        },
+        {},
+      );
+
+    expect([look(0), look(2), look(20)]).toEqual([1, 1, 1]);
+  });
+
   it("asks a second query of the ring walk only when the queue's first record is not past the account, or, during a backlog, when nothing is past it", async () => {
     const inventory = new MemoryInventory();
     const waiting = (account: string): InventoryRecord => ({

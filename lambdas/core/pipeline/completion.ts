@@ -41,6 +41,9 @@ export async function handleCopyEvent(
   for (const kind of ALL_KINDS) {
     const targetId = kind.copyEventTarget(detailType, detail);
     if (!targetId) continue;
+    // A look of this container settled it (its write won): nothing to read.
+    const looked = deps.ring?.settledBy(targetId);
+    if (looked) return { outcome: 'ignored', reason: `record ${looked} was settled by a look` };
     const copy = await deps.copiers[kind.name].describeCopy({
       targetName: targetId,
       targetId,

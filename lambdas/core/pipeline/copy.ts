@@ -567,6 +567,7 @@ export async function settleCopy(
   deps: VaultDeps,
   record: InventoryRecord,
   seen?: { readonly copy: CopyView | undefined },
+  teaches = seen !== undefined,
 ): Promise<CopyStep> {
   if (record.status !== 'copying' || !record.targetName || !record.targetRegion) return { step: 'unchanged', record };
   const copier = copierOf(deps, record);
@@ -634,8 +635,8 @@ export async function settleCopy(
     const done = await write(deps, record, await withReceipt(deps, available));
     if (!done.won) return { step: 'unchanged', record: done.record };
     deps.log.info('copy available', { artifactId: record.artifactId, targetId: copy.targetId });
-    // Only a copy event's time teaches the watch: a look's or the sweep's comes late on purpose.
-    deps.ring?.copies.ended(record.artifactId, now.getTime(), seen !== undefined);
+    // Only a copy event's time teaches the watch (`teaches`): a look's or the sweep's comes late on purpose.
+    deps.ring?.copies.ended(record.artifactId, now.getTime(), teaches);
     if (done.record.hop === 2) return { step: 'available', record: done.record };
     return { step: 'available', record: await startSecondHop(deps, done.record) };
   }

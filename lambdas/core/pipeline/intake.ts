@@ -22,7 +22,7 @@ import { describeScope, inScope } from '../scope';
 import { safeText } from '../text';
 import { recordBacklog } from './backlog';
 import { type CopyStep, startCopy, startNewCopy, type VaultDeps } from './copy';
-import { lookAtOverdue, refillAfter, settleAndRefill } from './schedule';
+import { lookAtOverdue, lookAtPool, refillAfter, settleAndRefill } from './schedule';
 
 /** `registry`: who may send (listed and enrolled accounts); the listed sources when absent. */
 export type IntakeDeps = VaultDeps & { readonly registry?: SourceRegistry };
@@ -136,8 +136,10 @@ export async function admit(deps: IntakeDeps, ref: ArtifactRef, view: SourceView
   if (started) {
     await refillAfter(deps, fresh, started);
     // No slot: the pool is full, and one of its copies may be done with its event lost.
-    if (deps.ring && started.step === 'deferred' && started.wait === 'slot')
+    if (deps.ring && started.step === 'deferred' && started.wait === 'slot') {
+      await lookAtPool(deps, fresh.pool as string);
       await lookAtOverdue(deps, fresh.pool as string);
+    }
     return { created: true, step: started };
   }
   const record = await deps.inventory.get(id);

@@ -18,6 +18,7 @@
  * invocation with nothing due pays nothing. A container that is recycled
  * forgets its watch; the sweep is still the backstop.
  */
+import type { CopyLocation } from '../../kinds/types';
 import type { InventoryRecord } from '../inventory';
 
 /**
@@ -46,6 +47,8 @@ interface Watched {
   readonly pool: string;
   readonly sizeGiB: number;
   readonly startedAtMs: number;
+  /** Where the copy is, for a pool's batched look; `undefined` for a record that names no target. */
+  readonly location: CopyLocation | undefined;
   /** When the copy is next due a look; `undefined` until the pool's line is trusted. */
   dueAtMs: number | undefined;
 }
@@ -72,6 +75,10 @@ export class CopyWatch {
       pool: record.pool,
       sizeGiB: record.sizeGiB ?? 0,
       startedAtMs: nowMs,
+      location:
+        record.targetName && record.targetRegion
+          ? { targetName: record.targetName, targetId: record.targetId, region: record.targetRegion }
+          : undefined,
       dueAtMs: undefined,
     });
   }
@@ -122,6 +129,15 @@ export class CopyWatch {
     if (!most) return undefined;
     most.dueAtMs = nowMs + (nowMs - most.startedAtMs);
     return most.artifactId;
+  }
+
+  /** The copies of `pool` this container watches, where they are: what a batched look asks about. */
+  inFlight(pool: string): { readonly artifactId: string; readonly location: CopyLocation }[] {
+    const found: { artifactId: string; location: CopyLocation }[] = [];
+    for (const watched of this.copies.values())
+      if (watched.pool === pool && watched.location)
+        found.push({ artifactId: watched.artifactId, location: watched.location });
+    return found;
   }
 
   /** Copies watched now: for tests and the simulation's figures. */

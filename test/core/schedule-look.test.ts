@@ -1,0 +1,141 @@
+/**
+ * A pool's batched look at its copies in flight (`lookAtPool`), over the
+ * memory AWS: one describe of every copy this container started in the
+ * pool, from an invocation that runs anyway, settles each finished one as
+ * its completion event would and refills its slot; a copy still running is
+ * left; a look is not repeated within its period; and the event of a copy
+ * a look settled costs no request.
+ *
+ * The memory AWS's RDS copier has no `describeCopies` of its own: these
+ * tests give it one that answers from its `describeCopy` and counts its
+ * calls (the double of sim/memory-copier.ts and the SDK adapter are held to
+ * the same cases in test/emulator/copy-look-contract.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
+import { handleDelivery } from '../../lambdas/core/pipeline/intake';
+import { RingMemory } from '../../lambdas/core/pipeline/schedule';
+import type { CopyView } from '../../lambdas/kinds/types';
+import { COPY_MS, delivered, notificationV2, REGION, SOURCE, vaultFixture } from './support/memory-fixtures';
+
+const RDS_EVENT = 'RDS DB Snapshot Event';
+const artifactOf = (id: string) => `rds-snapshot:${SOURCE}:${REGION}:${id}`;
+
+/** A vault of `maxCopies` RDS copies at once, one container (its ring) with a look every 30 s, and its looks counted. */
+function lookingVault(maxCopies: number) {
+  const v = vaultFixture({ maxCopies, oneDatabaseEach: true });
+  const copier = v.deps.copiers['rds-snapshot'];
+  const looks: string[][] = [];
+  const deps = {
+    ...v.deps,
+    ring: new RingMemory(30_000),
+    copiers: {
+      ...v.deps.copiers,
+      'rds-snapshot': {
+        ...copier,
+        describeCopies: async (locations: readonly { targetName: string; targetId?: string }[], region: string) => {
+          looks.push(locations.map((l) => l.targetName));
+          const found: CopyView[] = [];
+          for (const location of locations) {
+            const copy = await copier.describeCopy({ ...location, region });
+            if (copy) found.push(copy);
+          }
+          return found;
+        },
+      },
+    },
+  };
+  const announce = async (id: string) => {
+    v.shared(id);
+    await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
+  };
+  const statuses = () => v.inventory.records().map((r) => [r.sourceId, r.status]);
+  return { v, deps, looks, announce, statuses };
+}
+
+/**
+ * A full pool of 20: `a1`, `a2` requested at 04:30, eighteen more at 04:35, `w1` and `w2` waiting; at 04:40 the
+ * first two are done (their events not yet delivered) and the eighteen still copying.
+ */
+async function fullPoolAtTen() {
+  const looking = lookingVault(20);
+  const { v, announce } = looking;
+  await announce('bunker-share-a1');
+  await announce('bunker-share-a2');
+  v.clock.advance(COPY_MS / 2);
+  for (let n = 3; n <= 20; n += 1) await announce(`bunker-share-b${n}`);
+  await announce('bunker-share-w1');
+  await announce('bunker-share-w2');
+  v.clock.advance(COPY_MS / 2);
+  return looking;
+}
+
+const count = (statuses: (string | undefined)[][]) =>
+  statuses.reduce<Record<string, number>>(
+    (n, [, status]) => ({ ...n, [status ?? '']: (n[status ?? ''] ?? 0) + 1 }),
+    {},
+  );
+
+describe('the batched look at a pool’s copies in flight (double: describeCopies over the memory describe)', () => {
+  it('settles two finished copies with one look of the twenty in flight, refills both slots and leaves the eighteen running', async () => {
+    const { v, looks, announce, statuses } = await fullPoolAtTen();
+    const before = looks.length;
+
+    await announce('bunker-share-probe');
+
+    expect(looks.length - before).toBe(1);
+    expect(looks[looks.length - 1]).toHaveLength(20);
+    expect(count(statuses())).toEqual({ available: 2, copying: 20, expected: 1 });
+    expect(v.inventory.peek(artifactOf('bunker-share-a1'))).toMatchObject({
+      status: 'available',
+      completedAt: '2026-03-01T04:40:00.000Z',
+    });
+    expect(v.inventory.peek(artifactOf('bunker-share-a2'))?.status).toBe('available');
+    expect(v.inventory.peek(artifactOf('bunker-share-b3'))?.status).toBe('copying');
+    expect(v.inventory.peek(artifactOf('bunker-share-w1'))?.status).toBe('copying');
+    expect(v.inventory.peek(artifactOf('bunker-share-w2'))?.status).toBe('copying');
+    expect(v.inventory.peek(artifactOf('bunker-share-probe'))?.status).toBe('expected');
+  });
+
+  it('does not look at a pool again within 30 seconds of its last look', async () => {
+    const { v, looks, announce } = await fullPoolAtTen();
+    await announce('bunker-share-look');
+    const first = looks.length;
+    v.clock.advance(29_999);
+    await announce('bunker-share-within');
+    const within = looks.length;
+    v.clock.advance(1);
+    await announce('bunker-share-after');
+
+    expect([within - first, looks.length - within]).toEqual([0, 1]);
+  });
+
+  it('never looks at a pool of fewer than twenty copies at once', async () => {
+    const { v, looks, announce } = lookingVault(5);
+    for (let n = 1; n <= 7; n += 1) await announce(`bunker-share-s${n}`);
+    v.clock.advance(COPY_MS);
+    await announce('bunker-share-probe');
+
+    expect(looks).toEqual([]);
+  });
+
+  it('answers the later event of a copy a look settled with no request at all', async () => {
+    const { v, deps, announce } = await fullPoolAtTen();
+    await announce('bunker-share-probe');
+    const settled = v.inventory.peek(artifactOf('bunker-share-a1'));
+    const calls = new Map(v.monitor.byMethod);
+
+    const outcome = await handleCopyEvent(
+      RDS_EVENT,
+      { EventID: 'RDS-EVENT-0197', SourceIdentifier: settled?.targetName as string },
+      deps,
+    );
+
+    expect(settled?.status).toBe('available');
+    expect(outcome).toEqual({
+      outcome: 'ignored',
+      reason: `record ${artifactOf('bunker-share-a1')} was settled by a look`,
+    });
+    expect([...v.monitor.byMethod].filter(([method, n]) => n !== (calls.get(method) ?? 0))).toEqual([]);
+  });
+});
