@@ -15,7 +15,7 @@
  * volume's key comes from its snapshot through the launcher.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CopySnapshotCommand, CreateSnapshotCommand, CreateVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CopyDBSnapshotCommand,
@@ -39,6 +39,7 @@ import { emulatorEndpoint } from '../support/emulator';
 import { boto3 } from './support/boto3';
 import { bunkerConfig } from './support/bunker';
 import { createPullVault, type PullVault } from './support/pull';
+import { ebsSnapshotCopy } from './support/drill-records';
 
 const endpoint = emulatorEndpoint();
 const REGION = DEFAULT_TEST_REGION;
@@ -214,21 +215,10 @@ beforeAll(async () => {
 
   // EBS: a second-hop copy under the second Region's key.
   const ec2 = new EC2Client(clientConfig(endpoint, backup, SECOND));
-  const { VolumeId } = await ec2.send(
-    new CreateVolumeCommand({ Size: 8, AvailabilityZone: `${SECOND}a`, Encrypted: true, KmsKeyId: secondKey }),
-  );
-  const { SnapshotId } = await ec2.send(new CreateSnapshotCommand({ VolumeId }));
-  const copy = await ec2.send(
-    new CopySnapshotCommand({
-      SourceSnapshotId: SnapshotId,
-      SourceRegion: SECOND,
-      Encrypted: true,
-      KmsKeyId: secondKey,
-    }),
-  );
-  ids.volume = VolumeId ?? '';
-  ids.copy = copy.SnapshotId ?? '';
-  await record('ebs-snapshot', SnapshotId ?? '', ids.volume, ids.copy, { sizeGiB: 8, hop: 2 });
+  const made = await ebsSnapshotCopy(ec2, SECOND, secondKey);
+  ids.volume = made.volumeId;
+  ids.copy = made.copyId;
+  await record('ebs-snapshot', made.snapshotId, ids.volume, ids.copy, { sizeGiB: 8, hop: 2 });
   for (const client of [kms, sns, sqs, ec2]) client.destroy();
 
   const regions = [REGION, SECOND];

@@ -31,7 +31,6 @@ import {
 } from '@aws-sdk/client-rds';
 import {
   CopyImageCommand,
-  CopySnapshotCommand,
   CreateSnapshotCommand,
   CreateVolumeCommand,
   EC2Client,
@@ -65,7 +64,7 @@ import {
   startFunctionHost,
 } from '../support/function-host';
 import { boto3 } from './support/boto3';
-import { DRILL_LEFTOVERS_SCRIPT, recordCopy } from './support/drill-records';
+import { DRILL_LEFTOVERS_SCRIPT, ebsSnapshotCopy, recordCopy } from './support/drill-records';
 import { bunkerConfig } from './support/bunker';
 
 const endpoint = emulatorEndpoint();
@@ -242,12 +241,9 @@ async function makeCopies() {
   const volume = async () =>
     (await ec2.send(new CreateVolumeCommand({ Size: 8, AvailabilityZone: `${REGION}a`, Encrypted: true, KmsKeyId })))
       .VolumeId ?? '';
-  ids.volume = await volume();
-  const { SnapshotId } = await ec2.send(new CreateSnapshotCommand({ VolumeId: ids.volume }));
-  const copy = await ec2.send(
-    new CopySnapshotCommand({ SourceSnapshotId: SnapshotId, SourceRegion: REGION, Encrypted: true, KmsKeyId }),
-  );
-  await record('ebs-snapshot', SnapshotId ?? '', ids.volume, copy.SnapshotId ?? '', 8);
+  const made = await ebsSnapshotCopy(ec2, REGION, KmsKeyId);
+  ids.volume = made.volumeId;
+  await record('ebs-snapshot', made.snapshotId, ids.volume, made.copyId, 8);
 
   const root = await ec2.send(new CreateSnapshotCommand({ VolumeId: await volume() }));
   const { ImageId } = await ec2.send(

@@ -36,7 +36,6 @@ import {
 } from '@aws-sdk/client-rds';
 import {
   CopyImageCommand,
-  CopySnapshotCommand,
   CreateSnapshotCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
@@ -60,7 +59,7 @@ import { clientConfig, DEFAULT_TEST_REGION, freshAccountId, TEST_ROLE_NAME } fro
 import { createDrillPlace } from '../support/drill-place';
 import { emulatorEndpoint } from '../support/emulator';
 import { boto3 } from './support/boto3';
-import { DRILL_LEFTOVERS_SCRIPT, recordCopy } from './support/drill-records';
+import { DRILL_LEFTOVERS_SCRIPT, ebsSnapshotCopy, recordCopy } from './support/drill-records';
 import { bunkerConfig } from './support/bunker';
 import { createPullVault, type PullVault } from './support/pull';
 
@@ -257,21 +256,10 @@ beforeAll(async () => {
     ['good', key],
     ['corrupt', otherKey],
   ] as const) {
-    const { VolumeId } = await ec2.send(
-      new CreateVolumeCommand({ Size: 8, AvailabilityZone: `${REGION}a`, Encrypted: true, KmsKeyId: key }),
-    );
-    const { SnapshotId } = await ec2.send(new CreateSnapshotCommand({ VolumeId }));
-    const copy = await ec2.send(
-      new CopySnapshotCommand({
-        SourceSnapshotId: SnapshotId,
-        SourceRegion: REGION,
-        Encrypted: true,
-        KmsKeyId: copyKey,
-      }),
-    );
-    ids[name] = VolumeId ?? '';
-    ids[`${name}-copy`] = copy.SnapshotId ?? '';
-    await record('ebs-snapshot', SnapshotId ?? '', VolumeId ?? '', copy.SnapshotId ?? '', { sizeGiB: 8 });
+    const made = await ebsSnapshotCopy(ec2, REGION, key, copyKey);
+    ids[name] = made.volumeId;
+    ids[`${name}-copy`] = made.copyId;
+    await record('ebs-snapshot', made.snapshotId, made.volumeId, made.copyId, { sizeGiB: 8 });
   }
 
   // AMI: images on an encrypted snapshot, copied under the backup-data key; two copies' instances get the

@@ -4,10 +4,28 @@
  * tests that make copies by hand rather than through the pipeline.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CopySnapshotCommand, CreateSnapshotCommand, CreateVolumeCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { DynamoInventory } from '../../../lambdas/adapters/dynamo-inventory';
 import { newRecord } from '../../../lambdas/core/inventory';
 import type { KindName } from '../../../lambdas/kinds/types';
 import { clientConfig } from '../../support/aws';
+
+/** An 8 GiB encrypted volume, its snapshot and a copy of that snapshot under `copyKey`, made in the client's Region. */
+export async function ebsSnapshotCopy(
+  ec2: EC2Client,
+  region: string,
+  volumeKey: string,
+  copyKey: string = volumeKey,
+): Promise<{ volumeId: string; snapshotId: string; copyId: string }> {
+  const { VolumeId } = await ec2.send(
+    new CreateVolumeCommand({ Size: 8, AvailabilityZone: `${region}a`, Encrypted: true, KmsKeyId: volumeKey }),
+  );
+  const { SnapshotId } = await ec2.send(new CreateSnapshotCommand({ VolumeId }));
+  const copy = await ec2.send(
+    new CopySnapshotCommand({ SourceSnapshotId: SnapshotId, SourceRegion: region, Encrypted: true, KmsKeyId: copyKey }),
+  );
+  return { volumeId: VolumeId ?? '', snapshotId: SnapshotId ?? '', copyId: copy.SnapshotId ?? '' };
+}
 
 export interface CopyRecord {
   readonly kind: KindName;
