@@ -105,6 +105,8 @@ export async function benchScenario(
     'invocations (intake / completion / sweep)',
     `${c.invocations.intake ?? 0} / ${c.invocations.completion ?? 0} / ${c.invocations.sweep ?? 0}`,
   );
+  const cold = c.vaultEnvironments;
+  f('vault environments started (same)', `${cold.intake ?? 0} / ${cold.completion ?? 0} / ${cold.sweep ?? 0}`);
   f('crashes / SDK retries / dead letters', `${c.crashes} / ${c.retriedAttempts} / ${c.deadLetters}`);
   f('copy events lost / duplicated', `${c.copyEventsLost} / ${c.copyEventsDuplicated}`);
   f('source events lost / agent invocations', `${c.sourceEventsLost} / ${c.invocations['source-agent'] ?? 0}`);

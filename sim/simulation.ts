@@ -163,6 +163,19 @@ export interface SimulationOptions {
    * longest backlog. `false` gives the ring alone. @default true
    */
   readonly backlogBoard?: boolean;
+  /**
+   * Where the vault functions' container memory (`RingMemory`: the ring's
+   * place, the pool-full hint, the watch and the pool's looks) lives.
+   * `'lambda'`: as in AWS, each function (intake, completion, sweep) runs in
+   * execution environments of its own, one invocation at a time each, a warm
+   * idle one reused (the most recently used), a new one when none is idle; a
+   * crash ends its environment and an environment idle for 15 minutes is
+   * reclaimed, and what it remembered goes with it. `'one'`: a single memory
+   * shared by every invocation of every vault function (what the simulation
+   * did before; it flatters the looks, which then see every copy in flight).
+   * @default 'lambda'
+   */
+  readonly vaultEnvironments?: 'lambda' | 'one';
   /** A test's one-shot crash: the first call of `port.method` crashes its invocation after taking effect. */
   readonly crashAfter?: { readonly port: string; readonly method: string };
 }
@@ -233,6 +246,8 @@ export interface SimulationCounts {
   readonly invocations: Readonly<Record<string, number>>;
   /** Virtual seconds the invocations ran, per function (for GB-seconds). */
   readonly lambdaSeconds: Readonly<Record<string, number>>;
+  /** Execution environments the vault's functions started (cold starts), per function; none with `vaultEnvironments: 'one'`. */
+  readonly vaultEnvironments: Readonly<Record<string, number>>;
   readonly crashes: number;
   /** Invocations that ended with an error other than a crash (the message or event is retried). */
   readonly errors: number;
@@ -298,6 +313,64 @@ function withBatchedLook(copier: ArtifactCopier): ArtifactCopier {
       return found;
     },
   };
+}
+
+/** Lambda reclaims an idle execution environment after a while: 15 minutes here, as for the agents (sim/agents.ts). */
+const VAULT_IDLE_RECLAIM_MS = 15 * 60_000;
+/** The vault's functions, each with execution environments of its own. */
+const VAULT_FUNCTIONS = new Set(['intake', 'completion', 'sweep']);
+
+interface VaultEnvironment {
+  readonly ring: RingMemory;
+  idleSinceMs: number;
+}
+
+/**
+ * The execution environments of the vault's functions, and the container
+ * memory (`RingMemory`) each keeps: see `SimulationOptions.vaultEnvironments`.
+ */
+export class VaultEnvironments {
+  /** Per function, its idle environments, the most recently used last. */
+  private readonly idle = new Map<string, VaultEnvironment[]>();
+  private readonly rings = new WeakMap<Invocation, RingMemory>();
+  private readonly shared: RingMemory;
+  /** Environments started per function (cold starts). */
+  readonly started: Record<string, number> = {};
+
+  constructor(
+    private readonly mode: 'lambda' | 'one',
+    private readonly lookEveryMs: number,
+    private readonly loop: EventLoop,
+  ) {
+    this.shared = new RingMemory(lookEveryMs);
+  }
+
+  /** The environment an invocation of `fn` runs in: a warm idle one if any, else a new one. */
+  enter(fn: string, invocation: Invocation): VaultEnvironment | undefined {
+    if (this.mode === 'one' || !VAULT_FUNCTIONS.has(fn)) return undefined;
+    const now = this.loop.epochMs;
+    const pool = (this.idle.get(fn) ?? []).filter((e) => now - e.idleSinceMs < VAULT_IDLE_RECLAIM_MS);
+    this.idle.set(fn, pool);
+    let environment = pool.pop();
+    if (!environment) {
+      environment = { ring: new RingMemory(this.lookEveryMs), idleSinceMs: now };
+      this.started[fn] = (this.started[fn] ?? 0) + 1;
+    }
+    this.rings.set(invocation, environment.ring);
+    return environment;
+  }
+
+  /** The invocation has ended: its environment is idle again, or gone with a crash. */
+  leave(fn: string, environment: VaultEnvironment | undefined, crashed: boolean): void {
+    if (!environment || crashed) return;
+    environment.idleSinceMs = this.loop.epochMs;
+    this.idle.get(fn)?.push(environment);
+  }
+
+  /** The container memory an invocation sees. */
+  ringOf(invocation: Invocation): RingMemory {
+    return this.rings.get(invocation) ?? this.shared;
+  }
 }
 
 /** The intake event source mapping (vault stack): batch size, concurrency, visibility timeout, receives before the DLQ. */
@@ -616,10 +689,16 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     ...(crashRule ? { crashRule } : {}),
   };
   /** Runs one invocation of `fn`; `false` when it crashed or threw (its trigger retries). */
+  const environments = new VaultEnvironments(
+    options.vaultEnvironments ?? 'lambda',
+    options.poolLookSeconds === undefined ? POOL_LOOK_MS : options.poolLookSeconds * 1000,
+    loop,
+  );
   const invokeRaw = async (fn: string, work: (invocation: Invocation) => Promise<unknown>): Promise<boolean> => {
     const crashing = crashStream.chance(faults.crash);
     const invocation = new Invocation(fn, loop.epochMs, crashing ? 1 + crashStream.int(CRASH_WINDOW) : undefined);
     invocations[fn] = (invocations[fn] ?? 0) + 1;
+    const environment = environments.enter(fn, invocation);
     let ok = true;
     try {
       await work(invocation);
@@ -631,6 +710,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       c.crashes += 1;
       ok = false;
     }
+    environments.leave(fn, environment, invocation.crashed);
     lambdaMs[fn] = (lambdaMs[fn] ?? 0) + (loop.epochMs - invocation.startedAtMs);
     return ok;
   };
@@ -822,8 +902,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   });
   // The source backlog board: DynamoDB requests in AWS (one write per report or forget, one item read per look).
   const board = new MemorySourceBacklogs();
-  // One place in the ring for the vault's functions: the simulation runs no vault containers (one warm one each).
-  const ring = new RingMemory(options.poolLookSeconds === undefined ? POOL_LOOK_MS : options.poolLookSeconds * 1000);
   const countedBoard: SourceBacklogs = {
     report: async (pool, entry) => {
       await board.report(pool, entry);
@@ -848,7 +926,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     receipts: withFaults(receipts, 'receipts', invocation, faultOptions),
     ...(options.backlogBoard === false
       ? {}
-      : { backlogs: withFaults(countedBoard, 'backlogs', invocation, faultOptions), ring }),
+      : {
+          backlogs: withFaults(countedBoard, 'backlogs', invocation, faultOptions),
+          ring: environments.ringOf(invocation),
+        }),
     clock: loop,
     log: silentLog,
   });
@@ -1023,6 +1104,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     counts: {
       invocations: { ...invocations },
       lambdaSeconds: Object.fromEntries(Object.entries(lambdaMs).map(([fn, ms]) => [fn, seconds(ms)])),
+      vaultEnvironments: { ...environments.started },
       ...c,
       requests: Object.fromEntries(Object.entries(requests).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
       requestsPerArtifact,
