@@ -16,6 +16,9 @@
  * scenario, prints it and writes nothing: about a minute instead of five,
  * for comparing a change; `BENCH_LOOK_SECONDS` sets the pools' batched look
  * period for it (`POOL_LOOK_MS` in lambdas/core/pipeline/schedule.ts; 0: none).
+ * `BENCH_SEEDS=1,2,3` runs `fleet` or `faults` at those seeds instead and
+ * prints the spread of the ratio (bench/seeds.ts). `make bench` prints the
+ * spread of both over seed 2026 and {@link SPREAD_SEEDS}.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { MIN_CALLS_PER_ARTIFACT } from '../lambdas/core/pipeline/calls';
@@ -33,6 +36,7 @@ import { localRun } from '../cli/local/run';
 import { LOCAL_OPERATOR_ROLE } from '../cli/local/up';
 import { inFlightChart } from './chart';
 import { costModel, PRICES } from './cost';
+import { seedSpread, SPREAD_SEEDS, spreadLine } from './seeds';
 import { benchScenario, FAULTS, FLEET, scenarioFigures } from './simulation';
 import type { SimulationOptions } from '../sim/simulation';
 
@@ -170,6 +174,11 @@ if (only) {
     'vault-only': () =>
       benchScenario('Fleet, vault only (simulated)', period({ ...FLEET, agents: false }), minimumOf('vault'), say),
   };
+  const seeds = process.env.BENCH_SEEDS;
+  if (seeds && (only === 'fleet' || only === 'faults')) {
+    say(spreadLine(only, await seedSpread(only, seeds.split(',').map(Number))));
+    process.exit(0);
+  }
   const run = scenarios[only];
   if (!run) throw new Error(`BENCH_ONLY=${only}: expected one of ${Object.keys(scenarios).join(', ')}`);
   await run();
@@ -197,6 +206,18 @@ const vaultOnly = await benchScenario(
   minimumOf('vault'),
   say,
 );
+say(`\nThe ratio over seeds (the same code; a burst turns on a few long copies, so one seed is one sample)`);
+const seedRun = (r: typeof fleet.result) => ({
+  seed: r.seed,
+  ratio: r.ratio,
+  lost: r.lost,
+  duplicated: r.duplicated,
+  rpoBreaches: r.rpoBreaches,
+});
+const fleetSeeds = await seedSpread('fleet', [FLEET.seed, ...SPREAD_SEEDS], [seedRun(fleet.result)]);
+say(spreadLine('fleet', fleetSeeds));
+const faultsSeeds = await seedSpread('faults', [FAULTS.seed, ...SPREAD_SEEDS], [seedRun(faults.result)]);
+say(spreadLine('faults', faultsSeeds));
 const bundleFigures = await bundles();
 const cost = costModel(fleet.result);
 say(`\nCost a month at 50 accounts x 2,000 artifacts a day (prices ${PRICES.region}, ${PRICES.date})`);
@@ -224,8 +245,9 @@ const results = {
       rpoBreaches: vaultOnly.result.rpoBreaches,
       callsPerArtifact: vaultOnly.result.callsPerArtifact,
     },
+    overSeeds: fleetSeeds,
   },
-  faults: scenarioFigures(faults.result),
+  faults: { ...scenarioFigures(faults.result), overSeeds: faultsSeeds },
   bundles: bundleFigures,
   cost: {
     usdPerMonth: cost.usdPerMonth,
