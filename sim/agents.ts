@@ -225,15 +225,29 @@ export class SourceAgents {
   }
 
   /**
-   * What the account shares with the backup account, as the vault's sweep
-   * lists it: the agents' intermediates (they carry `TAG_INTERMEDIATE_OF`;
-   * the adapters tell them by name or description, which the doubles share).
+   * What the `accounts` share with the backup account in `region`, as the
+   * vault's sweep lists them: the agents' intermediates (they carry
+   * `TAG_INTERMEDIATE_OF`; the adapters tell them by name or description,
+   * which the doubles share). Each account has its own doubles, so the one
+   * listing of the Region is read account by account; the request count is
+   * the adapter's (sim/memory-requests.ts).
    */
-  async listShared(kind: KindName, account: string, region: string): Promise<ArtifactRef[]> {
-    const a = this.accounts.get(account);
-    if (!a || a.region !== region) return [];
-    if (kind === 'rds-snapshot') return a.rdsReader.listShared(account, region);
-    if (kind === 'aurora-cluster-snapshot') return a.clusterReader.listShared(account, region);
+  async listShared(kind: KindName, region: string, accounts: readonly string[]): Promise<ArtifactRef[]> {
+    const refs: ArtifactRef[] = [];
+    for (const account of new Set(accounts)) {
+      const a = this.accounts.get(account);
+      if (a?.region === region) refs.push(...(await this.sharedBy(a, kind)));
+    }
+    return refs;
+  }
+
+  private async sharedBy(a: Account, kind: KindName): Promise<ArtifactRef[]> {
+    const { account, region } = a;
+    // The RDS doubles' copier answers DB snapshot refs: an Aurora share is named as the kind asked for.
+    if (kind === 'rds-snapshot' || kind === 'aurora-cluster-snapshot') {
+      const reader = kind === 'rds-snapshot' ? a.rdsReader : a.clusterReader;
+      return (await reader.listShared(region, [account])).map((ref) => ({ ...ref, kind }));
+    }
     const { backupAccount } = this.options;
     const ids =
       kind === 'ebs-snapshot'

@@ -62,8 +62,8 @@ export interface SourceFacts {
 /** Where the copy world reads the shared sources: as the reader role sees them, and what the run knows of them. */
 export interface SourceReader {
   describe(ref: ArtifactRef): Promise<SourceView | undefined>;
-  /** What `account` shares with the backup account in `region`, as the sweep lists it. */
-  listShared(kind: KindName, account: string, region: string): Promise<ArtifactRef[]>;
+  /** What the `accounts` share with the backup account in `region`, as the sweep lists it (one listing). */
+  listShared(kind: KindName, region: string, accounts: readonly string[]): Promise<ArtifactRef[]>;
   factsOf(ref: ArtifactRef, view: SourceView): SourceFacts | undefined;
 }
 
@@ -156,7 +156,7 @@ export class CopyWorld {
     return {
       kind,
       describeSource: (ref) => this.options.sources.describe(ref),
-      listShared: (account, region) => this.options.sources.listShared(kind, account, region),
+      listShared: (region, accounts) => this.options.sources.listShared(kind, region, accounts),
       copy: async (request) => this.copy(kind, request, await this.options.sources.describe(request.ref)),
       describeCopy: async (location) => {
         const found = this.find(kind, location);

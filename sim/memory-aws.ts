@@ -949,13 +949,21 @@ export class MemoryRdsWorld {
           },
         ),
       // As the backup account lists them: the agent's `bunker-share-` snapshots shared with it, not through the reader role.
-      listShared: (account: string, region: string) =>
+      listShared: (region: string, accounts: readonly string[]) =>
         this.monitor.run(
-          { port: 'backup-store', method: 'listShared', account: backupAccount, region, subject: account },
+          { port: 'backup-store', method: 'listShared', account: backupAccount, region, subject: region },
           (): ArtifactRef[] =>
-            this.owned(account, region)
-              .filter((s) => s.sharedWith.has(backupAccount) && s.id.startsWith(`${INTERMEDIATE_PREFIX}-`))
-              .map((s) => ({ kind: 'rds-snapshot', partition: this.partition, account, region, id: s.id })),
+            [...new Set(accounts)].flatMap((account) =>
+              this.owned(account, region)
+                .filter((s) => s.sharedWith.has(backupAccount) && s.id.startsWith(`${INTERMEDIATE_PREFIX}-`))
+                .map((s): ArtifactRef => ({
+                  kind: 'rds-snapshot',
+                  partition: this.partition,
+                  account,
+                  region,
+                  id: s.id,
+                })),
+            ),
         ),
       copy: (request: CopyRequest) =>
         this.monitor.run(

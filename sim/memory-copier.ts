@@ -16,9 +16,9 @@
  *   the quota allows is answered with {@link CopyQuotaExceededError}.
  * - A source that does not exist, is not shared with the backup account or
  *   is not available is refused with {@link CopyRefusedError}.
- * - `listShared` lists the sources of an account and Region shared with the
- *   backup account (test/emulator/shared-listing-contract.test.ts holds it
- *   to the adapters' behaviour).
+ * - `listShared` lists the sources of the given accounts in a Region shared
+ *   with the backup account (test/emulator/shared-listing-contract.test.ts
+ *   holds it to the adapters' behaviour).
  *
  * For the tests it records the peak number of copies in progress per Region,
  * the copy requests per source, and which copies finished since the last
@@ -197,19 +197,21 @@ export class MemoryCopier implements ArtifactCopier {
   }
 
   /**
-   * The sources held under `account` and `region` that are shared with the
-   * backup account, by id. Every source here is taken to be one the source
-   * agent made (the adapters' name filters have nothing to act on), and a
-   * source is listed under the account it was added for even when its view
-   * names another owner, so the core's re-check of the owner is testable.
+   * The sources held under `region` and one of the `accounts` that are
+   * shared with the backup account, by account and id. Every source here is
+   * taken to be one the source agent made (the adapters' name filters have
+   * nothing to act on), and a source is listed under the account it was
+   * added for even when its view names another owner, so the core's
+   * re-check of the owner is testable.
    */
-  async listShared(account: string, region: string): Promise<ArtifactRef[]> {
+  async listShared(region: string, accounts: readonly string[]): Promise<ArtifactRef[]> {
     await Promise.resolve();
+    const wanted = new Set(accounts);
     return [...this.sources.values()]
-      .filter((s) => s.ref.account === account && s.ref.region === region)
+      .filter((s) => wanted.has(s.ref.account) && s.ref.region === region)
       .filter((s) => s.sharedWith.includes(this.options.backupAccount))
       .map((s) => ({ ...s.ref }))
-      .sort((a, b) => a.id.localeCompare(b.id));
+      .sort((a, b) => a.account.localeCompare(b.account) || a.id.localeCompare(b.id));
   }
 
   async copy(request: CopyRequest): Promise<CopyStarted> {

@@ -18,7 +18,7 @@
  * count of the same artifact (`test/emulator/calls-per-artifact.test.ts`).
  */
 import type { InventoryRecord } from '../lambdas/core/inventory';
-import type { CopyStarted, CopyView, KindName, SourceView } from '../lambdas/kinds/types';
+import type { ArtifactRef, CopyStarted, CopyView, KindName, SourceView } from '../lambdas/kinds/types';
 
 /** One port call as it ended: with its answer, or with the error AWS (or the double) refused it with. */
 export interface AnsweredCall {
@@ -117,6 +117,35 @@ async function nextWaiting(call: AnsweredCall, target: object): Promise<number> 
   return first?.artifactId === answer.artifactId ? 1 : 2;
 }
 
+/** Owners one EC2 listing request takes (`OWNERS_PER_LISTING`, lambdas/kinds/ebs-snapshot/copier.ts). */
+const EC2_OWNERS_PER_REQUEST = 200;
+
+/**
+ * The sweep's take-in listing of a Region (`listShared(region, accounts)`):
+ * RDS and Aurora list every share of the Region, 100 a page
+ * (DescribeDB(Cluster)Snapshots); EC2 asks for 200 owners a request, 1,000
+ * snapshots or images a page. Counted from the answer, which in the
+ * simulation is the whole answer: the sweep asks for every account of the
+ * Region, and nothing but the agents' intermediates is shared. No
+ * accounts, no request; refused, the one request.
+ */
+function listShared(call: AnsweredCall): number {
+  const [, accounts] = call.args as [string, readonly string[] | undefined];
+  const owners = [...new Set(accounts ?? [])];
+  if (owners.length === 0) return 0;
+  if (refused(call)) return 1;
+  const listed = (resultOf(call) as readonly ArtifactRef[] | undefined) ?? [];
+  if (call.kind === 'rds-snapshot' || call.kind === 'aurora-cluster-snapshot') {
+    return Math.max(1, Math.ceil(listed.length / 100));
+  }
+  let requests = 0;
+  for (let start = 0; start < owners.length; start += EC2_OWNERS_PER_REQUEST) {
+    const asked = new Set(owners.slice(start, start + EC2_OWNERS_PER_REQUEST));
+    requests += Math.max(1, Math.ceil(listed.filter((ref) => asked.has(ref.account)).length / 1_000));
+  }
+  return requests;
+}
+
 /** DynamoDB's BatchGetItem takes 100 keys a request (`DynamoInventory.existing`); no ids, no request. */
 const BATCH_GET_KEYS = 100;
 
@@ -124,7 +153,7 @@ const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
   /** `lambdas/kinds/*` copiers, as the vault's functions use them. */
   copier: {
     describeSource,
-    listShared: () => 'pages',
+    listShared,
     copy,
     describeCopy: (call) => (call.kind === 'ami' ? amiDescribe(resultOf(call) as CopyView | undefined) : 1),
     /** A pool's batched look (`lambdas/adapters/rds-family.ts`): one filtered DescribeDB(Cluster)Snapshots of up to 100 ids. */

@@ -818,12 +818,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   const sources: SourceReader = {
     describe: async (ref) => (agents ? agents.describe(ref) : sharedViews.get(artifactId(ref))),
-    listShared: async (kind, account, region) =>
+    listShared: async (kind, region, accounts) =>
       agents
-        ? agents.listShared(kind, account, region)
+        ? agents.listShared(kind, region, accounts)
         : [...sharedViews.values()]
             .map((view) => view.ref)
-            .filter((ref) => ref.kind === kind && ref.account === account && ref.region === region),
+            .filter((ref) => ref.kind === kind && ref.region === region && accounts.includes(ref.account)),
     factsOf: (ref, view) => {
       const artifact = byProduction.get(productionKey(ref.kind, ref.account, view.productionId ?? ref.id));
       return artifact

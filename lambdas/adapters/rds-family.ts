@@ -293,15 +293,19 @@ export class RdsFamilyCopier implements ArtifactCopier {
 
   /**
    * One listing of what other accounts shared with the backup account in
-   * `region` (its own credentials), kept to `account`'s snapshots by the ARN
-   * RDS returns and to the agent's `bunker-share-` intermediates by name:
-   * the name is all the backup account sees of another account's snapshot.
+   * `region` (its own credentials): RDS answers every account's shares of
+   * the Region at once, so the `accounts` are picked out of that one answer
+   * by the ARN RDS returns, and kept to the agent's `bunker-share-`
+   * intermediates by name: the name is all the backup account sees of
+   * another account's snapshot.
    */
-  async listShared(account: string, region: string): Promise<ArtifactRef[]> {
+  async listShared(region: string, accounts: readonly string[]): Promise<ArtifactRef[]> {
+    if (accounts.length === 0) return [];
+    const wanted = new Set(accounts);
     const refs: ArtifactRef[] = [];
     for (const arn of await this.flavour.sharedArns(this.backupClient(region))) {
       const ref = KINDS[this.kind].parseArn(arn);
-      if (ref?.account === account && ref.region === region && ref.id.startsWith(`${INTERMEDIATE_PREFIX}-`)) {
+      if (ref && wanted.has(ref.account) && ref.region === region && ref.id.startsWith(`${INTERMEDIATE_PREFIX}-`)) {
         refs.push(ref);
       }
     }

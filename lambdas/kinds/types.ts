@@ -149,16 +149,19 @@ export interface ArtifactCopier {
   /** `undefined` when the artifact does not exist in that account (or the account does not own it). */
   describeSource(ref: ArtifactRef): Promise<SourceView | undefined>;
   /**
-   * The artifacts `account` owns in `region` that are shared with the backup
-   * account, listed with the backup account's own credentials (what AWS lets
-   * it restore or copy), never through the reader role: the sweep's net for
-   * notifications that were lost. Only the source agent's intermediates of
-   * the kind (by the name or description the backup account can see: tags
-   * of another account's artifact are not visible to it). One paginated
-   * listing per call, whatever the number of artifacts; the answer is a
-   * hint, each artifact is described and checked again before it is copied.
+   * The artifacts the `accounts` own in `region` that are shared with the
+   * backup account, listed with the backup account's own credentials (what
+   * AWS lets it restore or copy), never through the reader role: the
+   * sweep's net for notifications that were lost. Each ref carries its
+   * owner; nothing of an account not asked for. Only the source agent's
+   * intermediates of the kind (by the name or description the backup
+   * account can see: tags of another account's artifact are not visible to
+   * it). One paginated listing of the Region per call, whatever the number
+   * of accounts and artifacts (EC2 takes 200 owners a request, so one per
+   * 200 accounts); no accounts, no request. The answer is a hint, each
+   * artifact is described and checked again before it is copied.
    */
-  listShared(account: string, region: string): Promise<ArtifactRef[]>;
+  listShared(region: string, accounts: readonly string[]): Promise<ArtifactRef[]>;
   copy(request: CopyRequest): Promise<CopyStarted>;
   describeCopy(location: CopyLocation): Promise<CopyView | undefined>;
   /**

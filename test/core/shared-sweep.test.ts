@@ -3,12 +3,14 @@
  * notification never arrived (`takeInShared`, run first by `sweepCopies`):
  * taken in once and copied, through intake's own checks; what those checks
  * refuse is counted and logged, never recorded; only registered accounts
- * and Regions are listed, and one listing that fails stops nothing else.
+ * and Regions are listed, one listing per kind and Region for all its
+ * accounts, each once a maintenance period, and one listing that fails
+ * stops nothing else.
  */
 import { describe, expect, it } from 'vitest';
 import { listedSources } from '../../lambdas/core/enrolment/registry';
-import { takeInShared } from '../../lambdas/core/pipeline/adopt';
-import { sweepCopies } from '../../lambdas/core/pipeline/completion';
+import { takeInListingOf, takeInShared } from '../../lambdas/core/pipeline/adopt';
+import { scheduledSweep, sweepCopies, takeInSlotOf } from '../../lambdas/core/pipeline/completion';
 import type { VaultDeps } from '../../lambdas/core/pipeline/copy';
 import type { Log } from '../../lambdas/core/ports';
 import type { KindsSettings } from '../../lambdas/core/settings';
@@ -116,9 +118,9 @@ function copierFixture() {
   for (const kind of KIND_NAMES) {
     const copier = copiers[kind];
     const list = copier.listShared.bind(copier);
-    copier.listShared = (account, region) => {
-      listings.push(`${kind} ${account} ${region}`);
-      return list(account, region);
+    copier.listShared = (region, accounts) => {
+      listings.push(`${kind} ${region} ${accounts.join(',')}`);
+      return list(region, accounts);
     };
   }
   const inventory = new MemoryInventory();
@@ -155,7 +157,7 @@ function copierFixture() {
     region,
     id,
   });
-  return { copiers, inventory, deps, log, listings, ebs };
+  return { clock, copiers, inventory, deps, log, listings, ebs };
 }
 
 describe('the sweep applies intake’s checks to what it takes in (memory copiers, every kind)', () => {
@@ -195,7 +197,7 @@ describe('the sweep applies intake’s checks to what it takes in (memory copier
     ]);
   });
 
-  it('lists only the registered Regions of each registered account, once per kind each', async () => {
+  it('lists only the registered Regions, once per kind and Region for every account registered there', async () => {
     const f = copierFixture();
     // Shared, but in a Region not registered for the account.
     f.copiers['ebs-snapshot'].addSource(f.ebs('snap-0a00000000000005a', OTHER, SECOND_REGION), {
@@ -207,12 +209,37 @@ describe('the sweep applies intake’s checks to what it takes in (memory copier
     expect(summary).toEqual({ listed: 0, takenIn: 0, alreadyKnown: 0, refused: 0, pending: 0, errors: 0 });
     expect(f.listings).toEqual(
       KIND_NAMES.flatMap((kind) => [
-        `${kind} 222222222222 eu-west-1`,
-        `${kind} 222222222222 eu-central-1`,
-        `${kind} 333333333333 eu-west-1`,
+        `${kind} eu-west-1 222222222222,333333333333`,
+        `${kind} eu-central-1 222222222222`,
       ]),
     );
     expect(f.inventory.records()).toEqual([]);
+  });
+
+  it('takes in what six accounts of two Regions shared with 8 listings: one per kind and Region', async () => {
+    const f = copierFixture();
+    const accounts = ['222222222222', '333333333333', '444444444444', '555555555555', '666666666666', '777777777777'];
+    const registry = listedSources(
+      accounts.map((account, i) => ({ account, regions: i % 2 === 0 ? [REGION, SECOND_REGION] : [REGION] })),
+    );
+    for (const [n, account] of accounts.entries()) {
+      f.copiers['ebs-snapshot'].addSource(f.ebs(`snap-0b0000000000000${n}a`, account), {
+        scopeTags: { backup: 'daily' },
+      });
+    }
+    f.copiers['ebs-snapshot'].addSource(f.ebs('snap-0b00000000000009a', '666666666666', SECOND_REGION), {
+      scopeTags: { backup: 'daily' },
+    });
+
+    const summary = await takeInShared({ ...f.deps, registry });
+
+    expect(summary).toEqual({ listed: 7, takenIn: 7, alreadyKnown: 0, refused: 0, pending: 0, errors: 0 });
+    expect(f.listings).toHaveLength(8);
+    expect(f.listings.filter((listing) => listing.startsWith('ebs-snapshot'))).toEqual([
+      'ebs-snapshot eu-west-1 222222222222,333333333333,444444444444,555555555555,666666666666,777777777777',
+      'ebs-snapshot eu-central-1 222222222222,444444444444,666666666666',
+    ]);
+    expect(f.inventory.records()).toHaveLength(7);
   });
 
   it('lists the enrolled accounts the registry names too, and takes in what they shared', async () => {
@@ -229,40 +256,95 @@ describe('the sweep applies intake’s checks to what it takes in (memory copier
 
     expect(summary).toEqual({ listed: 1, takenIn: 1, alreadyKnown: 0, refused: 0, pending: 0, errors: 0 });
     expect(f.listings.filter((listing) => listing.includes(enrolled))).toEqual(
-      KIND_NAMES.map((kind) => `${kind} 444444444444 eu-west-1`),
+      KIND_NAMES.map((kind) => `${kind} eu-west-1 222222222222,333333333333,444444444444`),
     );
     expect(f.inventory.records().map((r) => r.artifactId)).toEqual([
       'ebs-snapshot:444444444444:eu-west-1:snap-0a00000000000007a',
     ]);
   });
 
-  it('logs a listing that fails and still takes in what the other listings name', async () => {
+  it("logs a Region's listing that fails with its kind and Region, and still takes in what the others name", async () => {
     const f = copierFixture();
+    const list = f.copiers['ebs-snapshot'].listShared.bind(f.copiers['ebs-snapshot']);
+    f.copiers['ebs-snapshot'].listShared = (region, accounts) =>
+      region === REGION ? Promise.reject(new Error('AccessDenied: not authorized')) : list(region, accounts);
     f.copiers.ami.listShared = () => Promise.reject(new Error('AccessDenied: not authorized'));
     f.copiers['ebs-snapshot'].addSource(f.ebs('snap-0a00000000000006a', OTHER), { scopeTags: { backup: 'daily' } });
+    f.copiers['ebs-snapshot'].addSource(f.ebs('snap-0a00000000000008a', SOURCE, SECOND_REGION), {
+      scopeTags: { backup: 'daily' },
+    });
 
     const summary = await takeInShared(f.deps);
 
     expect(summary).toEqual({ listed: 1, takenIn: 1, alreadyKnown: 0, refused: 0, pending: 0, errors: 3 });
     expect(f.inventory.records().map((r) => r.artifactId)).toEqual([
-      'ebs-snapshot:333333333333:eu-west-1:snap-0a00000000000006a',
+      'ebs-snapshot:222222222222:eu-central-1:snap-0a00000000000008a',
     ]);
-    expect(f.log.lines.filter((line) => line.level === 'error').map((line) => line.fields?.account)).toEqual([
-      '222222222222',
-      '222222222222',
-      '333333333333',
+    expect(f.log.lines.filter((line) => line.level === 'error').map((line) => line.fields)).toEqual([
+      { kind: 'ebs-snapshot', region: 'eu-west-1', accounts: 2, error: 'Error: AccessDenied: not authorized' },
+      { kind: 'ami', region: 'eu-west-1', accounts: 2, error: 'Error: AccessDenied: not authorized' },
+      { kind: 'ami', region: 'eu-central-1', accounts: 1, error: 'Error: AccessDenied: not authorized' },
     ]);
   });
 
   it('refuses a listed id that is not of the kind’s form, before any other call', async () => {
     const f = copierFixture();
-    f.copiers['ebs-snapshot'].listShared = async (account, region) => [
-      { kind: 'ebs-snapshot', partition: 'aws', account, region, id: 'snap-\u001b[31mred' },
+    f.copiers['ebs-snapshot'].listShared = async (region, accounts) => [
+      { kind: 'ebs-snapshot', partition: 'aws', account: accounts[0], region, id: 'snap-\u001b[31mred' },
     ];
 
     const summary = await takeInShared(f.deps);
 
-    expect(summary).toMatchObject({ listed: 3, takenIn: 0, refused: 3 });
+    expect(summary).toMatchObject({ listed: 2, takenIn: 0, refused: 2 });
     expect(f.inventory.records()).toEqual([]);
+  });
+
+  it('refuses what a listing names of an account not registered in that Region, without describing it', async () => {
+    const f = copierFixture();
+    // OTHER is registered in eu-west-1 only: its share in eu-central-1 is not the sweep's to take.
+    const strays = [
+      f.ebs('snap-0a0000000000000aa', '444444444444'),
+      f.ebs('snap-0a0000000000000ba', OTHER, SECOND_REGION),
+    ];
+    for (const stray of strays) f.copiers['ebs-snapshot'].addSource(stray, { scopeTags: { backup: 'daily' } });
+    f.copiers['ebs-snapshot'].listShared = async (region) => strays.filter((ref) => ref.region === region);
+    let described = 0;
+    f.copiers['ebs-snapshot'].describeSource = async () => {
+      described += 1;
+      return undefined;
+    };
+
+    const summary = await takeInShared(f.deps);
+
+    expect(summary).toEqual({ listed: 2, takenIn: 0, alreadyKnown: 0, refused: 2, pending: 0, errors: 0 });
+    expect(described).toBe(0);
+    expect(f.inventory.records()).toEqual([]);
+  });
+});
+
+describe('the scheduled sweep lists each kind and Region once a maintenance period', () => {
+  it('takes in a share made just after its listing 24 sweeps (6 h) later, never sooner: one listing a period', async () => {
+    const f = copierFixture();
+    const slot = takeInSlotOf(takeInListingOf('ebs-snapshot', REGION));
+    const period = Date.UTC(2026, 2, 1, 6, 0);
+    const sweepAt = (k: number) => new Date(period + (slot + k) * 15 * 60_000);
+
+    const takenIn: number[] = [];
+    for (let k = 0; k <= 24; k += 1) {
+      f.clock.advanceTo(sweepAt(k));
+      // Shared (and its notification lost) just after the sweep that listed the Region.
+      if (k === 1)
+        f.copiers['ebs-snapshot'].addSource(f.ebs('snap-0a0000000000000ca', OTHER), {
+          scopeTags: { backup: 'daily' },
+        });
+      const summary = await takeInShared(f.deps, scheduledSweep(sweepAt(k)).takeIn);
+      if (summary.takenIn > 0) takenIn.push(k);
+    }
+
+    expect(takenIn).toEqual([24]);
+    expect(f.listings.filter((listing) => listing.startsWith('ebs-snapshot eu-west-1'))).toEqual([
+      'ebs-snapshot eu-west-1 222222222222,333333333333',
+      'ebs-snapshot eu-west-1 222222222222,333333333333',
+    ]);
   });
 });

@@ -7,6 +7,7 @@
  * slots, and each registered account's shares are listed once a period.
  */
 import { describe, expect, it } from 'vitest';
+import { takeInListingOf } from '../../lambdas/core/pipeline/adopt';
 import { copyLookDue, scheduledSweep, sweepCopies, takeInSlotOf } from '../../lambdas/core/pipeline/completion';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
 import type { Inventory } from '../../lambdas/core/ports';
@@ -151,10 +152,10 @@ describe('the scheduled sweep keeps the backstop guarantees', () => {
     expect(calls).toEqual({ listByStatus: 2, copiesInProgress: 4, nextWaiting: 3 });
   });
 
-  it("lists an account's shares only in its own sweep of the period", async () => {
+  it("lists a kind's shares in a Region only in its own sweep of the period", async () => {
     const v = vaultFixture();
     v.shared('bunker-share-orders');
-    const slot = takeInSlotOf(SOURCE);
+    const slot = takeInSlotOf(takeInListingOf('rds-snapshot', 'eu-west-1'));
     const other = new Date(Date.UTC(2026, 2, 1, 6, ((slot + 1) % 24) * 15));
     const own = new Date(Date.UTC(2026, 2, 1, 6, slot * 15));
 

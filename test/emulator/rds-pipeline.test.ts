@@ -409,7 +409,7 @@ describe('the intake handler on the intake queue (bunker moto launcher)', () => 
     const copier: ArtifactCopier = {
       kind: real.kind,
       describeSource: (ref) => real.describeSource(ref),
-      listShared: (account, region) => real.listShared(account, region),
+      listShared: (region, accounts) => real.listShared(region, accounts),
       copy: (request) => real.copy(request),
       describeCopy: (location) => real.describeCopy(location),
       ...replace(real),

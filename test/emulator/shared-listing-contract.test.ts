@@ -1,17 +1,19 @@
 /**
- * The contract of `ArtifactCopier.listShared`, the sweep's listing of what a
- * source account shares with the backup account: the same cases for every
- * kind against the in-memory double (sim/memory-copier.ts), which the core's
- * tests use, and against the SDK copiers on the emulator, acting as the
- * backup account (never through a reader role). A case that passes on one
- * and fails on the other is drift: fix the double (or the copier), never
- * the case.
+ * The contract of `ArtifactCopier.listShared`, the sweep's listing of what
+ * the source accounts of a Region share with the backup account: one call
+ * for several accounts, each ref under its owner, nothing of an account not
+ * asked for. The same cases for every kind against the in-memory double
+ * (sim/memory-copier.ts), which the core's tests use, and against the SDK
+ * copiers on the emulator, acting as the backup account (never through a
+ * reader role). A case that passes on one and fails on the other is drift:
+ * fix the double (or the copier), never the case.
  *
  * Out of the contract: which shared artifacts are the source agent's
  * intermediates. The copiers keep to what the backup account can see of
  * them (RDS and AMI names `bunker-share-…`, the EBS description the agent
- * writes); the double holds only intermediates. The last block checks the
- * copiers' filters on the emulator alone.
+ * writes); the double holds only intermediates. The next block checks the
+ * copiers' filters, and how many requests a listing of 201 accounts makes,
+ * on the emulator alone.
  *
  * Listing another account's shared snapshots and images relies on Bunker's
  * launcher extension (tools/moto/bunker_moto.py): moto looks only in the
@@ -25,6 +27,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localContext } from '../../cli/local/accounts';
+import { CallCounter, countCalls } from '../../lambdas/adapters/aws-context';
 import { CopyRefusedError } from '../../lambdas/core/errors';
 import { auroraClusterSnapshotCopier } from '../../lambdas/kinds/aurora-cluster-snapshot/copier';
 import { INTERMEDIATE_DESCRIPTION } from '../../lambdas/kinds/shared';
@@ -239,9 +242,10 @@ describe.each([memory, emulator])('listShared: $name', (implementation) => {
   const backup = freshAccountId();
   const source = freshAccountId();
   const other = freshAccountId();
+  const unasked = freshAccountId();
   let world: World;
-  /** Per kind: the source's shared and unshared intermediates, and the other account's shared one. */
-  const made = new Map<KindName, { shared: string; unshared: string; others: string }>();
+  /** Per kind: the source's shared and unshared intermediates, the other's shared one, and one of an account not asked for. */
+  const made = new Map<KindName, { shared: string; unshared: string; others: string; unasked: string }>();
 
   beforeAll(async () => {
     world = await implementation.world(backup);
@@ -250,39 +254,51 @@ describe.each([memory, emulator])('listShared: $name', (implementation) => {
         shared: await world.intermediate(kind, source, true),
         unshared: await world.intermediate(kind, source, false),
         others: await world.intermediate(kind, other, true),
+        unasked: await world.intermediate(kind, unasked, true),
       });
     }
   }, 120_000);
 
   const idsOf = (refs: ArtifactRef[]) => refs.map((ref) => ref.id);
+  const madeOf = (kind: KindName) => made.get(kind) ?? { shared: '', unshared: '', others: '', unasked: '' };
 
   it.each(KIND_NAMES)(
-    '%s: lists what the account shares with the backup account, as Bunker refers to it',
+    '%s: one call lists what each account asked for shares with the backup account, under its owner',
     async (kind) => {
-      const { shared } = made.get(kind) ?? { shared: '' };
+      const { shared, others } = madeOf(kind);
 
-      const listed = await world.copier(kind).listShared(source, REGION);
+      const listed = await world.copier(kind).listShared(REGION, [source, other]);
 
-      expect(listed).toEqual([{ kind, partition: 'aws', account: source, region: REGION, id: shared }]);
+      expect(listed).toHaveLength(2);
+      expect(listed).toEqual(
+        expect.arrayContaining([
+          { kind, partition: 'aws', account: source, region: REGION, id: shared },
+          { kind, partition: 'aws', account: other, region: REGION, id: others },
+        ]),
+      );
     },
   );
 
-  it.each(KIND_NAMES)('%s: does not list what the account did not share', async (kind) => {
-    const { unshared } = made.get(kind) ?? { unshared: '' };
+  it.each(KIND_NAMES)('%s: does not list what an account did not share', async (kind) => {
+    const { unshared } = madeOf(kind);
 
-    expect(idsOf(await world.copier(kind).listShared(source, REGION))).not.toContain(unshared);
+    expect(idsOf(await world.copier(kind).listShared(REGION, [source, other]))).not.toContain(unshared);
   });
 
-  it.each(KIND_NAMES)("%s: lists another account's shares under that account only", async (kind) => {
-    const { others } = made.get(kind) ?? { others: '' };
+  it.each(KIND_NAMES)('%s: lists nothing of an account not asked for', async (kind) => {
+    const { shared, unasked } = madeOf(kind);
 
-    expect(idsOf(await world.copier(kind).listShared(source, REGION))).not.toContain(others);
-    expect(idsOf(await world.copier(kind).listShared(other, REGION))).toEqual([others]);
+    expect(idsOf(await world.copier(kind).listShared(REGION, [source]))).toEqual([shared]);
+    expect(idsOf(await world.copier(kind).listShared(REGION, [source, other]))).not.toContain(unasked);
   });
 
-  it.each(KIND_NAMES)('%s: lists nothing in a Region where the account shared nothing', async (kind) => {
-    expect(await world.copier(kind).listShared(source, OTHER_REGION)).toEqual([]);
-  });
+  it.each(KIND_NAMES)(
+    '%s: lists nothing in a Region where the accounts shared nothing, or for no account',
+    async (kind) => {
+      expect(await world.copier(kind).listShared(OTHER_REGION, [source, other])).toEqual([]);
+      expect(await world.copier(kind).listShared(REGION, [])).toEqual([]);
+    },
+  );
 });
 
 describe('listShared keeps to the source agent’s intermediates (emulator: what the backup account sees of them)', () => {
@@ -303,8 +319,41 @@ describe('listShared keeps to the source agent’s intermediates (emulator: what
     const intermediate = await world.intermediate(kind, source, true);
     await emulatorArtifact(kind, source, backup, name, true);
 
-    expect(idsOf(await world.copier(kind).listShared(source, REGION))).toEqual([intermediate]);
+    expect(idsOf(await world.copier(kind).listShared(REGION, [source]))).toEqual([intermediate]);
   });
+
+  it('lists 201 accounts with one RDS request and two EC2 requests a kind: 200 owners a request (emulator: counted)', async () => {
+    // The emulator takes any number of filter values; AWS refuses more than 200 a request (FilterLimitExceeded).
+    const first = freshAccountId();
+    const last = freshAccountId();
+    const accounts = [first, ...Array.from({ length: 199 }, () => freshAccountId()), last];
+    const shares = new Map<KindName, string[]>();
+    for (const kind of KIND_NAMES) {
+      shares.set(kind, [await world.intermediate(kind, first, true), await world.intermediate(kind, last, true)]);
+    }
+    const counter = new CallCounter();
+    const listed = new Map<KindName, string[]>();
+    // The clients of a world made now count their requests (each client is made at its first request).
+    countCalls(counter);
+    try {
+      const fresh = await emulator.world(backup);
+      for (const kind of KIND_NAMES) {
+        listed.set(kind, idsOf(await fresh.copier(kind).listShared(REGION, accounts)).sort());
+      }
+    } finally {
+      countCalls(undefined);
+    }
+
+    expect(Object.fromEntries(listed)).toEqual(
+      Object.fromEntries(KIND_NAMES.map((kind) => [kind, [...(shares.get(kind) ?? [])].sort()])),
+    );
+    expect(counter.toJSON()).toMatchObject({
+      'EC2:DescribeImages': 2,
+      'EC2:DescribeSnapshots': 2,
+      'RDS:DescribeDBClusterSnapshots': 1,
+      'RDS:DescribeDBSnapshots': 1,
+    });
+  }, 60_000);
 
   const idsOf = (refs: ArtifactRef[]) => refs.map((ref) => ref.id);
 });

@@ -367,7 +367,7 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
         'rds-snapshot': {
           kind: 'rds-snapshot',
           describeSource: (ref) => rds.describeSource(ref),
-          listShared: (account, region) => rds.listShared(account, region),
+          listShared: (region, accounts) => rds.listShared(region, accounts),
           copy: (request) => rds.copy(request),
           describeCopy: async (location) => {
             const copy = await rds.describeCopy(location);

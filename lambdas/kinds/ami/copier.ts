@@ -38,7 +38,7 @@ import type {
   ProtectedCopy,
   SourceView,
 } from '../types';
-import { lockSnapshotOnce } from '../ebs-snapshot/copier';
+import { chunks, lockSnapshotOnce, OWNERS_PER_LISTING } from '../ebs-snapshot/copier';
 import { ami } from './kind';
 
 /** The EBS snapshots an image boots from, in mapping order. */
@@ -98,21 +98,26 @@ export class AmiCopier implements ArtifactCopier {
   }
 
   /**
-   * One paginated listing, as the backup account: the images `account`
-   * lets it launch in `region`, kept to the agent's intermediates by their
-   * `bunker-share-` name (an image's name is visible to the accounts it is
-   * shared with; its tags are not).
+   * One paginated listing, as the backup account: the images the
+   * `accounts` let it launch in `region`, their owners as one `owner-id`
+   * filter ({@link OWNERS_PER_LISTING} a request), kept to the agent's
+   * intermediates by their `bunker-share-` name (an image's name is visible
+   * to the accounts it is shared with; its tags are not).
    */
-  async listShared(account: string, region: string): Promise<ArtifactRef[]> {
+  async listShared(region: string, accounts: readonly string[]): Promise<ArtifactRef[]> {
+    const wanted = new Set(accounts);
     const refs: ArtifactRef[] = [];
-    const pages = paginateDescribeImages(
-      { client: this.backup.clientFor(region) },
-      { ExecutableUsers: ['self'], Owners: [account], MaxResults: 1000 },
-    );
-    for await (const page of pages) {
-      for (const image of page.Images ?? []) {
-        if (!image.ImageId || image.OwnerId !== account || !image.Name?.startsWith(`${INTERMEDIATE_PREFIX}-`)) continue;
-        refs.push({ kind: 'ami', partition: this.partition, account, region, id: image.ImageId });
+    for (const owners of chunks([...wanted], OWNERS_PER_LISTING)) {
+      const pages = paginateDescribeImages(
+        { client: this.backup.clientFor(region) },
+        { ExecutableUsers: ['self'], Filters: [{ Name: 'owner-id', Values: owners }], MaxResults: 1000 },
+      );
+      for await (const page of pages) {
+        for (const image of page.Images ?? []) {
+          if (!image.ImageId || !image.OwnerId || !wanted.has(image.OwnerId)) continue;
+          if (!image.Name?.startsWith(`${INTERMEDIATE_PREFIX}-`)) continue;
+          refs.push({ kind: 'ami', partition: this.partition, account: image.OwnerId, region, id: image.ImageId });
+        }
       }
     }
     return refs;

@@ -40,6 +40,21 @@ import type {
 } from '../types';
 import { ebsSnapshot } from './kind';
 
+/**
+ * Values one EC2 Describe request takes in all its filters: more is refused
+ * with `FilterLimitExceeded` ("The maximum number of filter values specified
+ * on a single call is 200"), so the sweep's listings ask for the owners of a
+ * Region 200 at a time.
+ */
+export const OWNERS_PER_LISTING = 200;
+
+/** `items` in runs of `size`, in order; none for none. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const runs: T[][] = [];
+  for (let start = 0; start < items.length; start += size) runs.push(items.slice(start, start + size));
+  return runs;
+}
+
 export class EbsSnapshotCopier implements ArtifactCopier {
   readonly kind = 'ebs-snapshot' as const;
   private readonly reader: ReaderRoleClients<EC2Client>;
@@ -89,17 +104,26 @@ export class EbsSnapshotCopier implements ArtifactCopier {
     };
   }
 
-  /** One paginated listing, as the backup account: the snapshots `account` lets it restore in `region`. */
-  async listShared(account: string, region: string): Promise<ArtifactRef[]> {
+  /**
+   * One paginated listing, as the backup account: the snapshots the
+   * `accounts` let it restore in `region`, their owners as one `owner-id`
+   * filter ({@link OWNERS_PER_LISTING} a request), kept to the agent's
+   * intermediates by the description it writes.
+   */
+  async listShared(region: string, accounts: readonly string[]): Promise<ArtifactRef[]> {
+    const wanted = new Set(accounts);
     const refs: ArtifactRef[] = [];
-    const pages = paginateDescribeSnapshots(
-      { client: this.backup.clientFor(region) },
-      { RestorableByUserIds: ['self'], Filters: [{ Name: 'owner-id', Values: [account] }], MaxResults: 1000 },
-    );
-    for await (const page of pages) {
-      for (const s of page.Snapshots ?? []) {
-        if (!s.SnapshotId || s.OwnerId !== account || !s.Description?.startsWith(INTERMEDIATE_DESCRIPTION)) continue;
-        refs.push({ kind: 'ebs-snapshot', partition: this.partition, account, region, id: s.SnapshotId });
+    for (const owners of chunks([...wanted], OWNERS_PER_LISTING)) {
+      const pages = paginateDescribeSnapshots(
+        { client: this.backup.clientFor(region) },
+        { RestorableByUserIds: ['self'], Filters: [{ Name: 'owner-id', Values: owners }], MaxResults: 1000 },
+      );
+      for await (const page of pages) {
+        for (const s of page.Snapshots ?? []) {
+          if (!s.SnapshotId || !s.OwnerId || !wanted.has(s.OwnerId)) continue;
+          if (!s.Description?.startsWith(INTERMEDIATE_DESCRIPTION)) continue;
+          refs.push({ kind: 'ebs-snapshot', partition: this.partition, account: s.OwnerId, region, id: s.SnapshotId });
+        }
       }
     }
     return refs;
