@@ -209,8 +209,8 @@ export class SourceAgents {
         for (const a of this.accounts.values()) {
           // One invocation sweeps both, as the handler does.
           void this.run(a, undefined, async (inv, memory) => {
-            await sweepSource(this.rdsDeps(a, inv, memory, 'sweep'));
-            await sweepEc2Source(this.ec2Deps(a, inv, memory, 'sweep'));
+            await sweepSource(this.rdsDeps(a, inv, memory, 'sweep'), 'scheduled');
+            await sweepEc2Source(this.ec2Deps(a, inv, memory, 'sweep'), 'scheduled');
           });
         }
         sweep(at + 3_600_000);

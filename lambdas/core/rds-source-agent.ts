@@ -302,11 +302,18 @@ async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps, flavour: F
  * made within the hard horizon that have no intermediate yet, announces
  * available intermediates not yet announced, deletes intermediates the
  * vault has confirmed copying (after `intermediateRetentionHours`), and,
- * loudly, those past `intermediateHorizonHours` with no receipt.
+ * loudly, those past `intermediateHorizonHours` with no receipt. `mode`
+ * `scheduled` is the hourly schedule's: a kind is listed only when
+ * `sweepDue` (`./agent/engine.ts`).
  */
-export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
+export async function sweepSource(deps: AgentDeps, mode: engine.SweepMode = 'full'): Promise<AgentSweepSummary> {
   const tally = new engine.Tally();
-  for (const flavour of flavours(deps)) await sweepFlavour(deps, flavour, tally);
+  const now = deps.clock.now().getTime();
+  for (const flavour of flavours(deps)) {
+    // The hourly schedule lists a kind only when it is due (`sweepDue`): every few hours when nothing is known.
+    if (engine.sweepDue(mode, portOf(deps, flavour).memory, deps.settings, now))
+      await sweepFlavour(deps, flavour, tally);
+  }
   return tally.summary();
 }
 

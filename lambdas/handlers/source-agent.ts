@@ -18,6 +18,7 @@ import {
   recordEc2Receipt,
   sweepEc2Source,
 } from '../core/agent/ec2-agent';
+import type { SweepMode } from '../core/agent/engine';
 import { parseReceipt } from '../core/receipts';
 import {
   type AgentDeps,
@@ -75,7 +76,13 @@ export const EXPIRED_UNCOPIED_METRIC = 'IntermediatesExpiredUncopied';
 /** The metric of in-scope originals past the horizon that were never copied. */
 export const AGED_OUT_UNCOPIED_METRIC = 'SnapshotsAgedOutUncopied';
 
-export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metrics) {
+/**
+ * `sweepMode`: what a sweep lists. The deployed function runs `scheduled`
+ * (each kind when due, `sweepDue` in `lambdas/core/agent/engine.ts`: hourly
+ * where the environment knows of work, else every `QUIET_SWEEP_HOURS`);
+ * `bunker local run` and the tests sweep everything each time.
+ */
+export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metrics, sweepMode: SweepMode = 'full') {
   const ec2 = deps.ec2Deps;
   return async (event: unknown): Promise<AgentResult> => {
     const receipts = ReceiptBatchSchema.safeParse(event);
@@ -129,8 +136,8 @@ export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metric
       return { snapshot: image, step };
     }
     // Anything else (the hourly schedule) is a sweep: safe to run at any time.
-    const rds = await sweepSource(deps);
-    const summary = ec2 ? mergeSummaries(rds, await sweepEc2Source(ec2)) : rds;
+    const rds = await sweepSource(deps, sweepMode);
+    const summary = ec2 ? mergeSummaries(rds, await sweepEc2Source(ec2, sweepMode)) : rds;
     deps.log.info('source sweep finished', { ...summary });
     if (metrics) {
       // Zero included, so the alarm sees data every hour and a missing sweep is not mistaken for a quiet one.
@@ -161,7 +168,7 @@ export const handler = (event: unknown): Promise<AgentResult> => {
     const settings = sourceSettingsFromEnv();
     const log = powertoolsLog(newLogger('bunker-source-agent'));
     const metrics = newMetrics('bunker-source-agent');
-    return createSourceAgentHandler(agentDeps(settings, { region: settings.sourceRegion }, log), metrics);
+    return createSourceAgentHandler(agentDeps(settings, { region: settings.sourceRegion }, log), metrics, 'scheduled');
   })();
   return wired(event);
 };
