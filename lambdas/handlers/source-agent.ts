@@ -77,10 +77,11 @@ export const EXPIRED_UNCOPIED_METRIC = 'IntermediatesExpiredUncopied';
 export const AGED_OUT_UNCOPIED_METRIC = 'SnapshotsAgedOutUncopied';
 
 /**
- * `sweepMode`: what a sweep lists. The deployed function runs `scheduled`
- * (each kind when due, `sweepDue` in `lambdas/core/agent/engine.ts`: hourly
- * where the environment knows of work, else every `QUIET_SWEEP_HOURS`);
- * `bunker local run` and the tests sweep everything each time.
+ * `sweepMode`: what a sweep lists. `scheduled`: each kind when due
+ * (`sweepDue` in `lambdas/core/agent/engine.ts`: hourly where the
+ * environment knows of work, else every `QUIET_SWEEP_HOURS`), what the
+ * deployed function runs when its stack sets `BUNKER_AGENT_SWEEP`; `full`:
+ * everything each time, as `bunker local run` and the tests sweep.
  */
 export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metrics, sweepMode: SweepMode = 'full') {
   const ec2 = deps.ec2Deps;
@@ -161,6 +162,14 @@ function mergeSummaries(a: AgentSweepSummary, b: AgentSweepSummary): AgentSweepS
   };
 }
 
+/** The variable the source stack sets to `scheduled` on the agent function. */
+export const SWEEP_MODE_ENV = 'BUNKER_AGENT_SWEEP';
+
+/** The schedule's sweep mode from the function's environment: `scheduled` only when set so, else `full`. */
+export function sweepModeFromEnv(env: Readonly<Record<string, string | undefined>>): SweepMode {
+  return env[SWEEP_MODE_ENV] === 'scheduled' ? 'scheduled' : 'full';
+}
+
 let wired: ReturnType<typeof createSourceAgentHandler> | undefined;
 
 export const handler = (event: unknown): Promise<AgentResult> => {
@@ -168,7 +177,11 @@ export const handler = (event: unknown): Promise<AgentResult> => {
     const settings = sourceSettingsFromEnv();
     const log = powertoolsLog(newLogger('bunker-source-agent'));
     const metrics = newMetrics('bunker-source-agent');
-    return createSourceAgentHandler(agentDeps(settings, { region: settings.sourceRegion }, log), metrics, 'scheduled');
+    return createSourceAgentHandler(
+      agentDeps(settings, { region: settings.sourceRegion }, log),
+      metrics,
+      sweepModeFromEnv(process.env),
+    );
   })();
   return wired(event);
 };

@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { AgentMemory } from '../../lambdas/core/agent/memory';
 import { intermediateSnapshotId } from '../../lambdas/core/names';
 import { type AgentDeps, processSnapshot, sweepSource } from '../../lambdas/core/rds-source-agent';
+import { sweepModeFromEnv } from '../../lambdas/handlers/source-agent';
 import { agentFixture, IN_SCOPE, REGION, SOURCE } from './support/memory-fixtures';
 
 const HOUR = 3_600_000;
@@ -81,5 +82,13 @@ describe('the scheduled sweep', () => {
     expect(held).toBe('waiting-for-room');
     // 05:30 in the environment that holds orders-2 back; 06:30 in a new one, not the account's hour: no listing.
     expect(listings(a) - before).toBe(1);
+  });
+
+  it('is what the deployed function runs only when its stack says so: a full sweep otherwise', () => {
+    expect([
+      sweepModeFromEnv({ BUNKER_AGENT_SWEEP: 'scheduled' }),
+      sweepModeFromEnv({}),
+      sweepModeFromEnv({ BUNKER_AGENT_SWEEP: 'hourly' }),
+    ]).toEqual(['scheduled', 'full', 'full']);
   });
 });
