@@ -202,7 +202,11 @@ export class SourceAgents {
     });
   }
 
-  /** Every source account's hourly sweep, from `firstAtMs` until the run stops. */
+  /**
+   * Every source account's hourly sweep, from `firstAtMs` until the run
+   * stops, as the deployed schedule runs it (`scheduled`: a kind is listed
+   * when `sweepDue`, lambdas/core/agent/engine.ts).
+   */
   scheduleSweeps(firstAtMs: number): void {
     const sweep = (at: number) => {
       this.options.loop.at(at, () => {
