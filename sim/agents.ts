@@ -21,7 +21,7 @@
 import { processEbsSnapshot, processImage, recordEc2Receipt, sweepEc2Source } from '../lambdas/core/agent/ec2-agent';
 import { AgentMemory, DEFAULT_RPO_HOURS } from '../lambdas/core/agent/memory';
 import type { Ec2AgentDeps } from '../lambdas/core/agent/ec2-agent';
-import { TAG_SOURCE_VOLUME } from '../lambdas/core/agent/ec2-agent';
+import { TAG_SOURCE_IMAGE, TAG_SOURCE_VOLUME } from '../lambdas/core/agent/ec2-agent';
 import { intakeTopicArn } from '../lambdas/core/names';
 import type { Notification } from '../lambdas/core/notification';
 import { type Clock, type NotificationPublisher, silentLog } from '../lambdas/core/ports';
@@ -45,7 +45,7 @@ import {
   type SourceView,
 } from '../lambdas/kinds/types';
 import type { EventLoop } from './clock';
-import type { FaultOptions, Invocation } from './faults';
+import type { CountedCall, FaultOptions, Invocation } from './faults';
 import { SimulatedCrash, withFaults } from './faults';
 import { MemoryRdsWorld } from './memory-aws';
 import { MemoryEc2World } from './memory-ec2';
@@ -119,8 +119,23 @@ interface Account {
   readonly volumes: Map<string, string>;
 }
 
-const ec2Kind = (method: string, args: readonly unknown[]): KindName =>
-  method.includes('Image') || (typeof args[0] === 'string' && args[0].startsWith('ami-')) ? 'ami' : 'ebs-snapshot';
+/**
+ * The kind of artifact an EC2 call of the agent serves: an image's, when it
+ * is about an image (by method, `imageByName` included, or by an `ami-` id)
+ * or about a snapshot that backs one of the agent's intermediate images (it
+ * carries `TAG_SOURCE_IMAGE`: the share and the delete of an image's
+ * storage); else an EBS snapshot's.
+ */
+function ec2KindOf(ec2: MemoryEc2World, account: string, region: string) {
+  return (method: string, args: readonly unknown[]): KindName => {
+    const [first] = args;
+    if (/image/i.test(method) || (typeof first === 'string' && first.startsWith('ami-'))) return 'ami';
+    if (typeof first === 'string' && first.startsWith('snap-')) {
+      return ec2.snapshot(account, region, first)?.tags[TAG_SOURCE_IMAGE] ? 'ami' : 'ebs-snapshot';
+    }
+    return 'ebs-snapshot';
+  };
+}
 
 /** The agents of every source account; see the module comment. */
 export class SourceAgents {
@@ -187,15 +202,19 @@ export class SourceAgents {
     });
   }
 
-  /** Every source account's hourly sweep, from `firstAtMs` until the run stops. */
+  /**
+   * Every source account's hourly sweep, from `firstAtMs` until the run
+   * stops, as the deployed schedule runs it (`scheduled`: a kind is listed
+   * when `sweepDue`, lambdas/core/agent/engine.ts).
+   */
   scheduleSweeps(firstAtMs: number): void {
     const sweep = (at: number) => {
       this.options.loop.at(at, () => {
         for (const a of this.accounts.values()) {
           // One invocation sweeps both, as the handler does.
           void this.run(a, undefined, async (inv, memory) => {
-            await sweepSource(this.rdsDeps(a, inv, memory, 'sweep'));
-            await sweepEc2Source(this.ec2Deps(a, inv, memory, 'sweep'));
+            await sweepSource(this.rdsDeps(a, inv, memory, 'sweep'), 'scheduled');
+            await sweepEc2Source(this.ec2Deps(a, inv, memory, 'sweep'), 'scheduled');
           });
         }
         sweep(at + 3_600_000);
@@ -419,6 +438,18 @@ export class SourceAgents {
     });
   }
 
+  /** The fault options, with every request also tallied under the trigger of the invocation that made it. */
+  private countedBy(by: Trigger): FaultOptions {
+    const options = this.options.faultOptions;
+    return {
+      ...options,
+      count: (call) => {
+        this.trace.counted(by, call);
+        options.count(call);
+      },
+    };
+  }
+
   private release(a: Account, container: Container): void {
     container.idleSinceMs = this.options.loop.epochMs;
     this.idle.get(a.account)?.push(container);
@@ -520,7 +551,7 @@ export class SourceAgents {
   }
 
   private rdsDeps(a: Account, inv: Invocation, memory: AgentMemory, by: Trigger): AgentDeps {
-    const fo = this.options.faultOptions;
+    const fo = this.countedBy(by);
     const rds = this.labelled(a.rds.sourceRds(a.account, a.region), by);
     const clusters = this.labelled(a.clusters.sourceRds(a.account, a.region), by);
     return {
@@ -536,10 +567,16 @@ export class SourceAgents {
   }
 
   private ec2Deps(a: Account, inv: Invocation, memory: AgentMemory, by: Trigger): Ec2AgentDeps {
-    const fo = this.options.faultOptions;
+    const fo = this.countedBy(by);
     return {
       settings: a.settings,
-      ec2: withFaults(this.labelled(a.ec2.sourceEc2(a.account, a.region), by), 'source-ec2', inv, fo, ec2Kind),
+      ec2: withFaults(
+        this.labelled(a.ec2.sourceEc2(a.account, a.region), by),
+        'source-ec2',
+        inv,
+        fo,
+        ec2KindOf(a.ec2, a.account, a.region),
+      ),
       publisher: withFaults(this.publisher(a, by), 'publisher', inv, fo),
       clock: this.options.loop,
       log: silentLog,
@@ -605,6 +642,8 @@ export interface SourceWaits {
   /** Execution environments started (cold starts), and those lost to a crash. */
   readonly coldStarts: number;
   readonly environmentsCrashed: number;
+  /** Requests per production artifact of each kind, by trigger and `port.method` (retries included). */
+  readonly requestsByTrigger: Readonly<Record<Trigger, Readonly<Partial<Record<KindName, Record<string, number>>>>>>;
 }
 
 /**
@@ -621,6 +660,10 @@ export class SourceTrace {
   by: Trigger = 'event';
   coldStarts = 0;
   environmentsCrashed = 0;
+  /** Requests by trigger, kind and `port.method` (SDK retries included). */
+  private readonly requests = new Map<string, number>();
+  /** Production artifacts per kind, to share the requests out by. */
+  private readonly producedOf = new Map<KindName, number>();
 
   static key(kind: KindName, account: string, productionId: string): string {
     return `${kind}:${account}:${productionId}`;
@@ -628,6 +671,14 @@ export class SourceTrace {
 
   produced(key: string, atMs: number): void {
     this.timelines.set(key, { producedAtMs: atMs, hits: new Map() });
+    const kind = key.slice(0, key.indexOf(':')) as KindName;
+    this.producedOf.set(kind, (this.producedOf.get(kind) ?? 0) + 1);
+  }
+
+  /** A port call of the source side, made by a `by` invocation. */
+  counted(by: Trigger, call: CountedCall): void {
+    const key = `${by}|${call.kind ?? 'none'}|${call.port}.${call.method}`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + call.requests);
   }
 
   /** The artifact an id names: a production id (by key) or an intermediate's. */
@@ -728,7 +779,24 @@ export class SourceTrace {
       ) as Record<SourceCause, CauseWait>,
       coldStarts: this.coldStarts,
       environmentsCrashed: this.environmentsCrashed,
+      requestsByTrigger: this.requestsByTrigger(),
     };
+  }
+
+  private requestsByTrigger(): SourceWaits['requestsByTrigger'] {
+    const by: Record<Trigger, Partial<Record<KindName, Record<string, number>>>> = {
+      event: {},
+      receipt: {},
+      sweep: {},
+    };
+    for (const [key, n] of this.requests) {
+      const [trigger, kind, call] = key.split('|') as [Trigger, KindName, string];
+      const artifacts = this.producedOf.get(kind) ?? 0;
+      if (artifacts === 0) continue;
+      const calls = (by[trigger][kind] ??= {});
+      calls[call] = Math.round((n / artifacts) * 1000) / 1000;
+    }
+    return by;
   }
 }
 

@@ -96,14 +96,26 @@ export function shareBlocker(snapshot: RdsSnapshot, shareKeyArn: string): string
   return undefined;
 }
 
+/**
+ * An original held back: `judged` when its scope was read. An event at the
+ * cap holds an original back unjudged: the scope read waits for room, so an
+ * original held back by one environment and started by another (a receipt's
+ * count finds it) is judged once, not twice, and one out of scope is judged
+ * at most once too.
+ */
+interface Held {
+  readonly snapshot: RdsSnapshot;
+  readonly judged: boolean;
+}
+
 /** The RDS kinds' port of the shared core (`./agent/engine.ts`): how a DB or cluster snapshot is listed and copied. */
-type RdsPort = KindPort<RdsSnapshot, RdsSnapshot>;
+type RdsPort = KindPort<Held, RdsSnapshot>;
 
 function portOf(deps: AgentDeps, flavour: Flavour): RdsPort {
   const { store } = flavour;
   return {
     kind: flavour.kind,
-    memory: agentMemory(deps.memory, store).of<RdsSnapshot>(flavour.kind),
+    memory: agentMemory(deps.memory, store).of<Held, RdsSnapshot>(flavour.kind),
     noun: 'snapshot',
     failure: { message: 'snapshot could not be handled; the next sweep retries', field: 'snapshotId' },
     scopeInListing: false,
@@ -125,10 +137,14 @@ function portOf(deps: AgentDeps, flavour: Flavour): RdsPort {
       };
     },
     view: (snapshot) => ({ id: snapshot.id, tags: snapshot.tags, takenAt: snapshot.createdAt }),
-    originalOf: (snapshot) => snapshot,
+    originalOf: (held) => held.snapshot,
     releasable,
     retire: (id) => deleteIntermediate(id, deps, flavour),
-    startDeferred: (snapshot, pending) => startCopy(snapshot, deps, flavour, pending, true),
+    // Unjudged, it is judged now, as a candidate is (its entry is gone already: `housekeeping` deletes it first).
+    startDeferred: ({ snapshot, judged }, pending) =>
+      judged
+        ? startCopy(snapshot, deps, flavour, pending, true)
+        : rekey(snapshot, deps, flavour, pending, (resource) => store.instanceTags(resource)),
     candidateStarter: () => {
       const tags = memo((resource: string) => store.instanceTags(resource));
       return (snapshot, pending) => rekey(snapshot, deps, flavour, pending, tags);
@@ -191,11 +207,13 @@ async function deleteIntermediate(id: string, deps: AgentDeps, flavour: Flavour)
 }
 
 /**
- * Re-keys an original in scope. An event judges scope afresh; the sweep
+ * Re-keys an original in scope. An event judges scope afresh, unless there
+ * is no room under the cap: then it holds the original back unjudged
+ * (`Held`), and it is judged where it starts; the sweep
  * (`sweepTags` given: its per-sweep read of a resource's tags) trusts a
  * recent out-of-scope verdict instead of reading the resource's tags again
- * (`./agent/scope-cache.ts`), and an original this container deferred is
- * known in scope already.
+ * (`./agent/scope-cache.ts`), and an original this container judged and
+ * deferred is known in scope already.
  */
 async function rekey(
   snapshot: RdsSnapshot,
@@ -210,7 +228,12 @@ async function rekey(
   const resource = snapshot.dbInstanceId;
   const verdicts = scopeCacheOf(deps.memory ?? store, flavour.kind);
   const now = deps.clock.now().getTime();
-  const known = sweepTags !== undefined && memory.deferred.has(snapshot.id);
+  const known = sweepTags !== undefined && memory.deferred.get(snapshot.id)?.judged === true;
+  if (!known && sweepTags === undefined && atCapUnjudged(snapshot, pending, deps)) {
+    // An event at the cap: held back without reading the resource's tags, judged when there is room.
+    const held = engine.heldBack(port, deps, snapshot.id, { snapshot, judged: false }, pending, false, now);
+    if (held) return held;
+  }
   if (!known) {
     if (sweepTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
     const tags = (await (sweepTags ?? ((id: string) => store.instanceTags(id)))(resource)) ?? snapshot.tags;
@@ -225,10 +248,27 @@ async function rekey(
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
   if (snapshot.status !== 'available') return 'pending';
   // At the cap, an intermediate made already is found by the later copy's "already exists".
-  const held = engine.heldBack(port, deps, snapshot.id, snapshot, pending, sweepTags !== undefined, now);
+  const held = engine.heldBack(
+    port,
+    deps,
+    snapshot.id,
+    { snapshot, judged: true },
+    pending,
+    sweepTags !== undefined,
+    now,
+  );
   if (held) return held;
   // Found by a count or the sweep rather than by its own event: it waited.
   return startCopy(snapshot, deps, flavour, pending, sweepTags !== undefined);
+}
+
+/** Whether an event's original would only be held back at the cap once judged: available, not backed up, no room. */
+function atCapUnjudged(snapshot: RdsSnapshot, pending: PendingCount, deps: AgentDeps): boolean {
+  return (
+    snapshot.status === 'available' &&
+    !snapshot.tags[TAG_BACKED_UP_AT] &&
+    pending.count >= deps.settings.maxIntermediateSnapshots
+  );
 }
 
 /** Requests an original's intermediate copy, judged in scope and with room for it. */
@@ -244,7 +284,7 @@ async function startCopy(
   // Made in a backlog: it fills the cap, or its original was held back. Its receipt says so to any environment.
   const backlog = engine.backlogTags(waited, pending, deps);
   // No describe first: the copy's deterministic name makes "already there" the answer of the copy itself.
-  const outcome = await engine.requestCopy(portOf(deps, flavour), deps, snapshot.id, snapshot, () =>
+  const outcome = await engine.requestCopy(portOf(deps, flavour), deps, snapshot.id, { snapshot, judged: true }, () =>
     store.copySnapshot({
       sourceId: snapshot.id,
       targetId,
@@ -302,11 +342,18 @@ async function shareAndNotify(snapshot: RdsSnapshot, deps: AgentDeps, flavour: F
  * made within the hard horizon that have no intermediate yet, announces
  * available intermediates not yet announced, deletes intermediates the
  * vault has confirmed copying (after `intermediateRetentionHours`), and,
- * loudly, those past `intermediateHorizonHours` with no receipt.
+ * loudly, those past `intermediateHorizonHours` with no receipt. `mode`
+ * `scheduled` is the hourly schedule's: a kind is listed only when
+ * `sweepDue` (`./agent/engine.ts`).
  */
-export async function sweepSource(deps: AgentDeps): Promise<AgentSweepSummary> {
+export async function sweepSource(deps: AgentDeps, mode: engine.SweepMode = 'full'): Promise<AgentSweepSummary> {
   const tally = new engine.Tally();
-  for (const flavour of flavours(deps)) await sweepFlavour(deps, flavour, tally);
+  const now = deps.clock.now().getTime();
+  for (const flavour of flavours(deps)) {
+    // The hourly schedule lists a kind only when it is due (`sweepDue`): every few hours when nothing is known.
+    if (engine.sweepDue(mode, portOf(deps, flavour).memory, deps.settings, now))
+      await sweepFlavour(deps, flavour, tally);
+  }
   return tally.summary();
 }
 

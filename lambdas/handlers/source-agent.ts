@@ -18,6 +18,7 @@ import {
   recordEc2Receipt,
   sweepEc2Source,
 } from '../core/agent/ec2-agent';
+import type { SweepMode } from '../core/agent/engine';
 import { parseReceipt } from '../core/receipts';
 import {
   type AgentDeps,
@@ -75,7 +76,14 @@ export const EXPIRED_UNCOPIED_METRIC = 'IntermediatesExpiredUncopied';
 /** The metric of in-scope originals past the horizon that were never copied. */
 export const AGED_OUT_UNCOPIED_METRIC = 'SnapshotsAgedOutUncopied';
 
-export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metrics) {
+/**
+ * `sweepMode`: what a sweep lists. `scheduled`: each kind when due
+ * (`sweepDue` in `lambdas/core/agent/engine.ts`: hourly where the
+ * environment knows of work, else every `QUIET_SWEEP_HOURS`), what the
+ * deployed function runs when its stack sets `BUNKER_AGENT_SWEEP`; `full`:
+ * everything each time, as `bunker local run` and the tests sweep.
+ */
+export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metrics, sweepMode: SweepMode = 'full') {
   const ec2 = deps.ec2Deps;
   return async (event: unknown): Promise<AgentResult> => {
     const receipts = ReceiptBatchSchema.safeParse(event);
@@ -129,8 +137,8 @@ export function createSourceAgentHandler(deps: SourceAgentDeps, metrics?: Metric
       return { snapshot: image, step };
     }
     // Anything else (the hourly schedule) is a sweep: safe to run at any time.
-    const rds = await sweepSource(deps);
-    const summary = ec2 ? mergeSummaries(rds, await sweepEc2Source(ec2)) : rds;
+    const rds = await sweepSource(deps, sweepMode);
+    const summary = ec2 ? mergeSummaries(rds, await sweepEc2Source(ec2, sweepMode)) : rds;
     deps.log.info('source sweep finished', { ...summary });
     if (metrics) {
       // Zero included, so the alarm sees data every hour and a missing sweep is not mistaken for a quiet one.
@@ -154,6 +162,14 @@ function mergeSummaries(a: AgentSweepSummary, b: AgentSweepSummary): AgentSweepS
   };
 }
 
+/** The variable the source stack sets to `scheduled` on the agent function. */
+export const SWEEP_MODE_ENV = 'BUNKER_AGENT_SWEEP';
+
+/** The schedule's sweep mode from the function's environment: `scheduled` only when set so, else `full`. */
+export function sweepModeFromEnv(env: Readonly<Record<string, string | undefined>>): SweepMode {
+  return env[SWEEP_MODE_ENV] === 'scheduled' ? 'scheduled' : 'full';
+}
+
 let wired: ReturnType<typeof createSourceAgentHandler> | undefined;
 
 export const handler = (event: unknown): Promise<AgentResult> => {
@@ -161,7 +177,11 @@ export const handler = (event: unknown): Promise<AgentResult> => {
     const settings = sourceSettingsFromEnv();
     const log = powertoolsLog(newLogger('bunker-source-agent'));
     const metrics = newMetrics('bunker-source-agent');
-    return createSourceAgentHandler(agentDeps(settings, { region: settings.sourceRegion }, log), metrics);
+    return createSourceAgentHandler(
+      agentDeps(settings, { region: settings.sourceRegion }, log),
+      metrics,
+      sweepModeFromEnv(process.env),
+    );
   })();
   return wired(event);
 };

@@ -64,14 +64,42 @@ describe('the source agent at its cap', () => {
       intermediateSnapshotId('orders-3'),
     ]);
     // The receipt: describe the intermediate, tag the original and the intermediate; then the deferred copy,
-    // with no describe of the original (judged in scope when it was deferred); one count, the last being
-    // 10 minutes old.
+    // with no describe of the original, and its scope read now (held back at the cap unjudged); one count, the
+    // last being 10 minutes old.
     expect(calls()).toEqual({
       'source-rds.copySnapshot': 1,
       'source-rds.describeSnapshot': 1,
+      'source-rds.instanceTags': 1,
       'source-rds.listSnapshots': 1,
       'source-rds.tag': 2,
     });
+  });
+
+  it('holds an original back at the cap without reading its scope, and reads it once, where it starts', async () => {
+    const a = agentFixture({ maxIntermediates: 1, retentionHours: 1 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.world.addInstance(SOURCE, REGION, 'scratch-db', { backup: 'none' });
+    a.snapshot('orders-1');
+    a.snapshot('orders-2');
+    a.snapshot('scratch-1', 'scratch-db');
+    await processSnapshot('orders-1', a.deps);
+    const reads = () => a.monitor.byMethod.get('source-rds.instanceTags') ?? 0;
+    const before = reads();
+    const held = [await processSnapshot('orders-2', a.deps), await processSnapshot('scratch-1', a.deps)];
+    const atTheCapReads = reads() - before;
+    a.clock.advance(COPY_MS);
+    await processSnapshot(intermediateSnapshotId('orders-1'), a.deps);
+    await recordReceipt(receiptFor(intermediateSnapshotId('orders-1'), a.clock.now()), a.deps);
+
+    expect(held).toEqual(['waiting-for-room', 'waiting-for-room']);
+    expect(atTheCapReads).toBe(0);
+    // The receipt's room goes to orders-2 (released first: the same size and age, held back first): judged in
+    // scope, one read, and copied; scratch-1, out of scope, is not read while there is no room for it.
+    expect(reads() - before).toBe(1);
+    expect(a.world.copies.map((c) => c.targetId)).toEqual([
+      intermediateSnapshotId('orders-1'),
+      intermediateSnapshotId('orders-2'),
+    ]);
   });
 
   it('makes no request about a deferred original while the cap stays full, even when copies finish', async () => {

@@ -13,6 +13,10 @@
  *   sent, so a single artifact's run ends before them;
  * - the lock of an EBS or AMI copy (2 and 3 requests): the simulation's
  *   vault has no immutability settings.
+ *
+ * The source side is held to it per operation too, and to the kind: each
+ * request the agent makes is counted for the artifact it serves (an image's
+ * backing snapshot and its look by name are the image's, not EBS's).
  */
 import { describe, expect, it } from 'vitest';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
@@ -41,7 +45,13 @@ async function quietSingle(kind: KindName) {
     Object.fromEntries(
       Object.entries(result.counts.requests).filter(([key]) => SOURCE_PORTS.has(key.split('.')[0]) === source),
     );
-  return { settled: result.settled, source: side(true), vault: side(false) };
+  // The same requests as the kind's own: every one the agent made is attributed to the artifact it serves.
+  const ofKind = Object.fromEntries(
+    Object.entries(result.counts.requestsPerArtifact[kind] ?? {}).filter(([key]) =>
+      SOURCE_PORTS.has(key.split('.')[0]),
+    ),
+  );
+  return { settled: result.settled, source: side(true), vault: side(false), ofKind };
 }
 
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
@@ -62,15 +72,62 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
       'receipts.send': 1,
     });
     expect(total(vault)).toBe(12 - 1);
-    // Emulator, one artifact: describe, instance tags, copy, the count's listing; describe, share, publish, tag;
-    // the receipt's describe and two tags.
+    // Emulator, per artifact: DescribeDBSnapshots 3.25 (the snapshot's and the intermediate's events, the receipt,
+    // and a quarter of the count's listing), DescribeDBInstances 1, CopyDBSnapshot 1, ModifyDBSnapshotAttribute 1,
+    // SNS 1, AddTagsToResource 3 (notified; the receipt's two). One artifact alone pays the whole listing.
+    expect(source).toEqual({
+      'source-rds.describeSnapshot': 2,
+      'source-rds.listSnapshots': 1,
+      'source-rds.instanceTags': 1,
+      'source-rds.copySnapshot': 1,
+      'source-rds.share': 1,
+      'publisher.publish': 1,
+      'source-rds.tag': 1,
+    });
     expect(total(source)).toBe(11 - 3);
   });
 
   it('Aurora: the same requests on clusters', async () => {
-    const { source, vault } = await quietSingle('aurora-cluster-snapshot');
+    const { source, vault, ofKind } = await quietSingle('aurora-cluster-snapshot');
     expect(total(vault)).toBe(12 - 1);
     expect(total(source)).toBe(11 - 3);
+    expect(ofKind).toEqual(source);
+  });
+
+  it('EBS: the source 13 less the receipt and the delete, every request an EBS one', async () => {
+    const { source, ofKind } = await quietSingle('ebs-snapshot');
+    // Emulator, per artifact: DescribeSnapshots 5.25 (the original's and the copy's events, the look by name before
+    // the copy, the look for the canonical copy, the receipt, a quarter of the count), DescribeVolumes 1,
+    // CopySnapshot 1, ModifySnapshotAttribute 1, SNS 1, CreateTags 3. The copy's event names the copy: the original
+    // is judged once (one DescribeVolumes).
+    expect(source).toEqual({
+      'source-ec2.describeSnapshot': 2,
+      'source-ec2.listSnapshots': 3,
+      'source-ec2.volumeTags': 1,
+      'source-ec2.copySnapshot': 1,
+      'source-ec2.shareSnapshot': 1,
+      'publisher.publish': 1,
+      'source-ec2.tag': 1,
+    });
+    expect(ofKind).toEqual(source);
+  });
+
+  it('AMI: the source 13 less the receipt and the cleanup, the backing snapshot and the look by name its own', async () => {
+    const { source, ofKind } = await quietSingle('ami');
+    // Emulator, per artifact: DescribeImages 4.25 (the image's and the copy's events, the look by name, the receipt,
+    // a quarter of the count), CopyImage 1, ModifySnapshotAttribute 1 (the backing snapshot), ModifyImageAttribute 1,
+    // SNS 1, CreateTags 3.
+    expect(source).toEqual({
+      'source-ec2.describeImage': 2,
+      'source-ec2.imageByName': 1,
+      'source-ec2.listImages': 1,
+      'source-ec2.copyImage': 1,
+      'source-ec2.shareSnapshot': 1,
+      'source-ec2.shareImage': 1,
+      'publisher.publish': 1,
+      'source-ec2.tag': 1,
+    });
+    expect(ofKind).toEqual(source);
   });
 
   it('EBS: the vault 15 less the refill query and the lock', async () => {

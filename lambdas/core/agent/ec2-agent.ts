@@ -51,6 +51,8 @@ import {
   recordCopied,
   requestCopy,
   sweepCounted,
+  sweepDue,
+  type SweepMode,
   sweepOriginals,
   Tally,
   TAG_INTERMEDIATE,
@@ -566,10 +568,15 @@ const ORPHAN_GRACE_MS = HOUR_MS;
  * image is deregistered, then its backing snapshots deleted), and deletes
  * failed or duplicate copies that were never announced. It deletes nothing
  * not tagged `bunker:intermediate=true`, and one item's failure is logged
- * and never stops the others.
+ * and never stops the others. `mode` `scheduled` is the hourly schedule's:
+ * the account is listed only when `sweepDue` (`./engine.ts`) for either kind.
  */
-export async function sweepEc2Source(deps: Ec2AgentDeps): Promise<AgentSweepSummary> {
+export async function sweepEc2Source(deps: Ec2AgentDeps, mode: SweepMode = 'full'): Promise<AgentSweepSummary> {
   const now = deps.clock.now().getTime();
+  // Both kinds from the same two listings (an image's storage is told from EBS originals by the images): listed
+  // when either kind is due, and then both are swept.
+  const due = [ebsPort(deps), amiPort(deps)].some((port) => sweepDue(mode, port.memory, deps.settings, now));
+  if (!due) return new Tally().summary();
   // Originals are looked at for as long as an intermediate of theirs could be kept: one waiting
   // on the cap or a quota is found again by every sweep until the horizon.
   const windowStart = now - deps.settings.intermediateHorizonHours * HOUR_MS;

@@ -16,6 +16,7 @@
  */
 import type { KindName } from '../../kinds/types';
 import { CopyQuotaExceededError } from '../errors';
+import { fnv1a } from '../pipeline/copy';
 import type { Clock, Log, NotificationPublisher } from '../ports';
 import type { SourceSettings } from '../settings';
 import {
@@ -29,6 +30,8 @@ import {
   MISSED_AFTER_MS,
   type PendingCount,
   quotaFull,
+  recentlyAtCap,
+  recentlyBusy,
   type Releasable,
   releaseOrder,
   releasing,
@@ -83,6 +86,66 @@ export interface AgentSweepSummary {
 export const INTERMEDIATE_COUNT_TTL_MS = 5 * 60_000;
 
 const HOUR_MS = 3_600_000;
+
+/**
+ * How the hourly schedule sweeps a kind when the environment it lands in
+ * knows of no work of the kind: every this many hours, in an hour set by the
+ * account and Region (`sweepDue`). Listing every kind of every account every
+ * hour was a fixed cost that an account with a few snapshots a night paid
+ * two dozen times per snapshot (4.7 listings per Aurora snapshot in the
+ * fleet run). What the longer period gives up is bounded: it only delays
+ * what no event, receipt or count of the account found first (an original
+ * whose own event was lost in an account where nothing else happens, a
+ * "copy finished" event lost likewise, a confirmed intermediate's delete),
+ * by at most this many hours instead of one. Six: half the aging share of
+ * the default 24-hour RPO, so an artifact whose event was lost still has
+ * 18 hours for its copies.
+ */
+export const QUIET_SWEEP_HOURS = 6;
+
+/**
+ * What a sweep lists: `full`, every kind it handles (tests, a one-off run);
+ * `scheduled`, what the hourly schedule runs: each kind only when
+ * {@link sweepDue}.
+ */
+export type SweepMode = 'full' | 'scheduled';
+
+/**
+ * Whether this environment knows of work of the kind that waits for
+ * something only a sweep may do in time: originals held back or found
+ * waiting, intermediates its count found unannounced, a copy quota refused,
+ * the cap reached or nearly lately. Not the intermediates merely awaiting
+ * the vault (their receipts come) nor confirmed ones kept for their
+ * retention (a later delete costs storage only).
+ */
+export function knowsWork(memory: KindMemory<unknown, unknown>, now: number): boolean {
+  return (
+    memory.deferred.size > 0 ||
+    memory.candidates.length > 0 ||
+    memory.unannounced.size > 0 ||
+    quotaFull(memory, now) ||
+    recentlyAtCap(memory, now) ||
+    recentlyBusy(memory, now)
+  );
+}
+
+/**
+ * Whether the scheduled sweep lists a kind now: always in a full sweep;
+ * else when this environment knows of work of the kind ({@link knowsWork}),
+ * or once every {@link QUIET_SWEEP_HOURS} in the account's own hour (by a
+ * hash of the account and Region, so the fleet's listings are spread over
+ * the period rather than all in one hour).
+ */
+export function sweepDue(
+  mode: SweepMode,
+  memory: KindMemory<unknown, unknown>,
+  settings: Pick<SourceSettings, 'sourceAccount' | 'sourceRegion'>,
+  now: number,
+): boolean {
+  if (mode === 'full' || knowsWork(memory, now)) return true;
+  const hour = Math.floor(now / HOUR_MS);
+  return hour % QUIET_SWEEP_HOURS === fnv1a(`${settings.sourceAccount}:${settings.sourceRegion}`) % QUIET_SWEEP_HOURS;
+}
 
 /** What both agents work with besides their services' ports: each agent's deps are this and its ports. */
 export interface AgentContext {
