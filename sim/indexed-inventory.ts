@@ -21,6 +21,7 @@
 import {
   afterAccountKey,
   claimsQueue,
+  copyingQueue,
   type CopyStatus,
   expiredBefore,
   type InventoryFilter,
@@ -122,6 +123,18 @@ export class IndexedInventory implements Inventory {
     const record = id === undefined ? undefined : this.items.get(id);
     const entry = record && queueEntryOf(record);
     return entry && entry.queueKey < expiredBefore(now) ? record : undefined;
+  }
+
+  async copiesInFlight(pool: string, limit: number): Promise<InventoryRecord[]> {
+    const entries: { key: string; id: string }[] = [];
+    for (const ids of this.queues.get(copyingQueue(pool))?.values() ?? []) {
+      for (const [id, key] of ids) entries.push({ key, id });
+    }
+    entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return entries.slice(0, limit).flatMap(({ id }) => {
+      const record = this.items.get(id);
+      return record ? [record] : [];
+    });
   }
 
   async copiesInProgress(pool: string): Promise<number> {

@@ -26,6 +26,7 @@ import { CopyQuotaExceededError, CopyRefusedError } from '../lambdas/core/errors
 import {
   afterAccountKey,
   claimsQueue,
+  copyingQueue,
   type CopyStatus,
   expiredBefore,
   type InventoryFilter,
@@ -417,6 +418,19 @@ export class MemoryInventory implements Inventory {
       const first = this.first(claimsQueue(pool));
       const entry = first && queueEntryOf(first);
       return entry && entry.queueKey < expiredBefore(now) ? structuredClone(first) : undefined;
+    });
+  }
+
+  copiesInFlight(pool: string, limit: number): Promise<InventoryRecord[]> {
+    return this.monitor.run({ port: 'inventory', method: 'copiesInFlight', subject: pool }, () => {
+      const queue = copyingQueue(pool);
+      const entries: { key: string; record: InventoryRecord }[] = [];
+      for (const record of this.items.values()) {
+        const entry = queueEntryOf(record);
+        if (entry?.queue === queue) entries.push({ key: entry.queueKey, record });
+      }
+      entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return entries.slice(0, limit).map((e) => structuredClone(e.record));
     });
   }
 

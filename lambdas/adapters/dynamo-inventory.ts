@@ -32,6 +32,7 @@ import {
 import {
   afterAccountKey,
   claimsQueue,
+  copyingQueue,
   type CopyStatus,
   expiredBefore,
   type InventoryFilter,
@@ -279,6 +280,20 @@ export class DynamoInventory implements Inventory {
 
   async expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined> {
     return this.firstQueued(claimsQueue(pool), '<', expiredBefore(now));
+  }
+
+  async copiesInFlight(pool: string, limit: number): Promise<InventoryRecord[]> {
+    const { Items } = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: this.queueIndex,
+        KeyConditionExpression: '#queue = :queue',
+        ExpressionAttributeNames: { '#queue': 'queue' },
+        ExpressionAttributeValues: { ':queue': copyingQueue(pool) },
+        Limit: limit,
+      }),
+    );
+    return (Items ?? []).map(recordOf);
   }
 
   /** One item of the queue index: a query of one partition, `Limit: 1`, above or below a bound. */

@@ -249,6 +249,11 @@ export function matchesFilter(record: InventoryRecord, filter: InventoryFilter):
  *   account after X" is one query of one item (the round-robin walk).
  * - `claims:<pool>`, sorted by `claimedUntil`: claims not yet confirmed by a
  *   copy request, so "a claim whose lease ended before now" is one query.
+ * - `copying:<pool>`, sorted by `copyStartedAt`: the copies in flight whose
+ *   request was recorded, oldest first, so a look at a pool's copies knows
+ *   them all from one query, whichever container requested them. The write
+ *   that records the request moves the record here from `claims:`; the one
+ *   that settles it takes it out: no write of its own.
  */
 export const QUEUE_INDEX = 'by-queue';
 
@@ -259,6 +264,7 @@ export interface QueueEntry {
 
 export const waitingQueue = (pool: string) => `waiting:${pool}`;
 export const claimsQueue = (pool: string) => `claims:${pool}`;
+export const copyingQueue = (pool: string) => `copying:${pool}`;
 
 /** Where a record sits in the queue index; `undefined` for a record the scheduler never looks for. */
 export function queueEntryOf(record: InventoryRecord): QueueEntry | undefined {
@@ -271,6 +277,12 @@ export function queueEntryOf(record: InventoryRecord): QueueEntry | undefined {
   }
   if (record.status === 'copying' && record.claimedUntil) {
     return { queue: claimsQueue(record.pool), queueKey: `${record.claimedUntil}#${record.artifactId}` };
+  }
+  if (record.status === 'copying') {
+    return {
+      queue: copyingQueue(record.pool),
+      queueKey: `${record.copyStartedAt ?? record.updatedAt}#${record.artifactId}`,
+    };
   }
   return undefined;
 }

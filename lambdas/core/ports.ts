@@ -76,6 +76,13 @@ export interface Inventory {
   nextWaiting(pool: string, afterAccount?: string): Promise<InventoryRecord | undefined>;
   /** A `copying` record of `pool` whose claim's lease ({@link InventoryRecord.claimedUntil}) ended at or before `now`. */
   expiredClaim(pool: string, now: Date): Promise<InventoryRecord | undefined>;
+  /**
+   * The `copying` records of `pool` whose copy request was recorded (no
+   * claim's lease), oldest request first, at most `limit`: one query of the
+   * queue index, whichever container requested them. Eventually consistent:
+   * a record may have been settled since, and its version decides.
+   */
+  copiesInFlight(pool: string, limit: number): Promise<InventoryRecord[]>;
   listByStatus(status: CopyStatus): Promise<InventoryRecord[]>;
   list(filter?: InventoryFilter): Promise<InventoryRecord[]>;
 }

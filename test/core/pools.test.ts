@@ -149,6 +149,7 @@ function watchedInventory(
     copiesInProgress: (pool) => inner.copiesInProgress(pool),
     nextWaiting: (pool, after) => inner.nextWaiting(pool, after),
     expiredClaim: (pool, now) => inner.expiredClaim(pool, now),
+    copiesInFlight: (pool, limit) => inner.copiesInFlight(pool, limit),
     listByStatus: (status) => inner.listByStatus(status),
     list: (filter) => inner.list(filter),
   };

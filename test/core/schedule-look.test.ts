@@ -1,10 +1,11 @@
 /**
  * A pool's batched look at its copies in flight (`lookAtPool`), over the
- * memory AWS: one describe of every copy this container started in the
- * pool, from an invocation that runs anyway, settles each finished one as
- * its completion event would and refills its slot; a copy still running is
- * left; a look is not repeated within its period; and the event of a copy
- * a look settled costs no request.
+ * memory AWS: one query of the pool's copies in flight (whichever container
+ * requested them) and one describe of them, from an invocation that runs
+ * anyway, settles each finished one as its completion event would and
+ * refills its slot; a copy still running is left; a look is not repeated
+ * within its period (longer for a small pool, which describes only its
+ * overdue copies); and the event of a copy a look settled costs no request.
  *
  * The memory AWS's RDS copier has no `describeCopies` of its own: these
  * tests give it one that answers from its `describeCopy` and counts its
@@ -15,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
 import { handleDelivery } from '../../lambdas/core/pipeline/intake';
 import { RingMemory } from '../../lambdas/core/pipeline/schedule';
+import type { InventoryRecord } from '../../lambdas/core/inventory';
 import type { CopyView } from '../../lambdas/kinds/types';
 import { COPY_MS, delivered, notificationV2, REGION, SOURCE, vaultFixture } from './support/memory-fixtures';
 
@@ -110,13 +112,62 @@ describe('the batched look at a pool’s copies in flight (double: describeCopie
     expect([within - first, looks.length - within]).toEqual([0, 1]);
   });
 
-  it('never looks at a pool of fewer than twenty copies at once', async () => {
-    const { v, looks, announce } = lookingVault(5);
-    for (let n = 1; n <= 7; n += 1) await announce(`bunker-share-s${n}`);
-    v.clock.advance(COPY_MS);
-    await announce('bunker-share-probe');
+  it('knows the copies another container requested: the look reads them from the inventory', async () => {
+    const { v, deps, looks } = await fullPoolAtTen();
+    const before = looks.length;
+    // A cold container of another function: it requested none of the twenty.
+    const elsewhere = { ...deps, ring: new RingMemory(30_000) };
+    v.shared('bunker-share-probe');
+    await handleDelivery(
+      delivered(notificationV2('bunker-share-probe', { publishedAt: v.clock.now().toISOString() })),
+      elsewhere,
+    );
 
-    expect(looks).toEqual([]);
+    expect(looks.length - before).toBe(1);
+    expect(looks[looks.length - 1]).toHaveLength(20);
+    expect(v.inventory.peek(artifactOf('bunker-share-a1'))?.status).toBe('available');
+    expect(v.inventory.peek(artifactOf('bunker-share-a2'))?.status).toBe('available');
+    expect(v.inventory.peek(artifactOf('bunker-share-w1'))?.status).toBe('copying');
+  });
+
+  it('looks at a pool of five eight times less often than a pool of twenty: every 4 minutes at 30 s', async () => {
+    const { v, looks, announce } = lookingVault(5);
+    for (let n = 1; n <= 6; n += 1) await announce(`bunker-share-s${n}`);
+    const first = looks.length;
+    v.clock.advance(239_999);
+    await announce('bunker-share-p1');
+    const within = looks.length;
+    v.clock.advance(1);
+    await announce('bunker-share-p2');
+
+    // The sixth found the pool full and looked; a cold container has learned no copy time, so it describes the five.
+    expect(looks[0]).toHaveLength(5);
+    expect([first, within - first, looks.length - within]).toEqual([1, 0, 1]);
+  });
+
+  it('describes only the copies of a small pool past 1.3 times the time it learned', async () => {
+    const { v, deps, looks, announce } = lookingVault(5);
+    await announce('bunker-share-s1');
+    const first = v.inventory.peek(artifactOf('bunker-share-s1')) as InventoryRecord;
+    // Twenty earlier copies of this pool took 10 minutes to their events, whatever their size.
+    const now = v.clock.now().getTime();
+    for (let n = 0; n < 20; n += 1) {
+      deps.ring.copies.started({ ...first, artifactId: `taught-${n}`, sizeGiB: n }, now - COPY_MS);
+      deps.ring.copies.ended(`taught-${n}`, now, true);
+    }
+    for (let n = 2; n <= 6; n += 1) await announce(`bunker-share-s${n}`);
+    v.clock.advance(12 * 60_000);
+    await announce('bunker-share-early');
+    const early = looks.length;
+    v.clock.advance(4 * 60_000);
+    await announce('bunker-share-late');
+
+    // At 0 and at 12 minutes the five are short of 13 (1.3 times 10): those looks read the pool and describe none.
+    expect(early).toBe(0);
+    expect(looks).toEqual([
+      ['s1', 's2', 's3', 's4', 's5'].map((id) => v.inventory.peek(artifactOf(`bunker-share-${id}`))?.targetName),
+    ]);
+    expect(v.inventory.peek(artifactOf('bunker-share-s1'))?.status).toBe('available');
   });
 
   it('answers the later event of a copy a look settled with no request at all', async () => {

@@ -2,7 +2,8 @@
  * The Inventory port's scheduling contract, run on the memory double and on
  * the DynamoDB adapter against the emulator: the round-robin walk of
  * waiting records (the queue index), the claim that creates, one slot per
- * source resource, and claims whose lease ended. The table is made with the
+ * source resource, claims whose lease ended, and the copies in flight a
+ * pool's look reads. The table is made with the
  * keys and indexes the vault stack gives it.
  */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -168,6 +169,37 @@ describe.each([
     expect(ended).toEqual(claimed);
     expect(await inventory.expiredClaim(pool, at(59))).toBeUndefined();
     expect(await inventory.nextWaiting(pool)).toBeUndefined();
+  });
+
+  it('names a pool’s copies in flight, oldest request first, whoever requested them: not a claim, not a settled copy', async () => {
+    const pool = 'rds-snapshot@us-east-2';
+    const records = [4, 2, 3, 1].map((minute) => waiting(`flight-${minute}`, '600000000001', 0, { pool }));
+    for (const record of records) await inventory.create(record);
+    const confirmed: InventoryRecord[] = [];
+    for (const record of records) {
+      const minute = Number(record.artifactId.slice('flight-'.length));
+      const claimed = claimOf(record, minute);
+      expect(await inventory.claimCopy(record, claimed, NO_LIMIT)).toBe('claimed');
+      // flight-4's request is not recorded yet: its claim is still on its lease.
+      if (minute === 4) continue;
+      const requested = withFields(claimed, at(minute), {
+        copyStartedAt: at(minute).toISOString(),
+        claimedUntil: undefined,
+      });
+      expect(await inventory.replace(claimed, requested)).toBe(true);
+      confirmed.push(requested);
+    }
+    const settled = confirmed.find((r) => r.artifactId === 'flight-3') as InventoryRecord;
+    expect(await inventory.replace(settled, applyTransition(settled, 'available', at(20)))).toBe(true);
+
+    const all = await inventory.copiesInFlight(pool, 10);
+    const first = await inventory.copiesInFlight(pool, 1);
+
+    expect(all.map((r) => r.artifactId)).toEqual(['flight-1', 'flight-2']);
+    // Read back exactly as written: the index's attributes never leak into a record.
+    expect(all[0]).toEqual(confirmed.find((r) => r.artifactId === 'flight-1'));
+    expect(first.map((r) => r.artifactId)).toEqual(['flight-1']);
+    expect(await inventory.copiesInFlight('rds-snapshot@ap-south-1', 10)).toEqual([]);
   });
 
   it('tells which of many ids have a record, past one batch read of 100', async () => {

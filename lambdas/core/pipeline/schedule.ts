@@ -109,13 +109,27 @@ export const POOL_FULL_HINT_MS = 60_000;
  */
 export const POOL_LOOK_MS = 15_000;
 /**
- * The fewest copies at once of a pool that is looked at. A look finds about
- * `limit × event delay / copy time` copies finished and not yet announced:
- * about 1.9 in a pool of 20 RDS copies of 5.8 minutes (events 33 s late on
- * average), 0.5 in a pool of 5 Aurora copies, where a look cost more
- * requests than it saved (measured: docs/performance.md).
+ * The fewest copies at once of a pool that is looked at blind, every
+ * {@link POOL_LOOK_MS}: a look finds about `limit × event delay / copy time`
+ * copies finished and not yet announced, about 1.9 in a pool of 20 RDS
+ * copies of 5.8 minutes (events 33 s late on average). In a smaller pool (the
+ * Aurora pool of 5: 0.5 a look) a blind look costs more requests than it
+ * saves; there a look is less frequent ({@link SMALL_POOL_LOOK_FACTOR}) and
+ * describes only copies past their expected time ({@link SMALL_POOL_DUE}),
+ * which is what finds a copy whose completion event was lost.
  */
 export const LOOK_MIN_LIMIT = 20;
+/**
+ * A pool of fewer than {@link LOOK_MIN_LIMIT} copies is looked at this many
+ * times less often per copy slot: every 2 minutes for the Aurora pool of 5.
+ */
+export const SMALL_POOL_LOOK_FACTOR = 2;
+/**
+ * How far past its expected time (the container's learned line) a copy of a
+ * small pool must be for a look to describe it; a container that has learned
+ * no line yet describes them all.
+ */
+export const SMALL_POOL_DUE = 1.3;
 /** Copies a container remembers having settled by a look, so their events cost nothing. */
 export const SETTLED_MEMORY = 1_000;
 
@@ -149,13 +163,15 @@ export class RingMemory {
   /**
    * Whether `pool`, of `limit` copies at once, is due a batched look at
    * `nowMs`; when it is, the look is taken (marked at `nowMs`). A pool of
-   * fewer than {@link LOOK_MIN_LIMIT} copies is never looked at: its copies
-   * finish too few at a time for a look to find one.
+   * {@link LOOK_MIN_LIMIT} copies or more is looked at every `lookEveryMs`;
+   * a smaller one {@link SMALL_POOL_LOOK_FACTOR} times less often per slot.
    */
   takeLook(pool: string, nowMs: number, limit = LOOK_MIN_LIMIT): boolean {
-    if (this.lookEveryMs <= 0 || limit < LOOK_MIN_LIMIT) return false;
+    if (this.lookEveryMs <= 0) return false;
     const at = this.looked.get(pool);
-    if (at !== undefined && nowMs - at < this.lookEveryMs) return false;
+    const every =
+      limit >= LOOK_MIN_LIMIT ? this.lookEveryMs : (this.lookEveryMs * SMALL_POOL_LOOK_FACTOR * LOOK_MIN_LIMIT) / limit;
+    if (at !== undefined && nowMs - at < every) return false;
     this.looked.set(pool, nowMs);
     return true;
   }
@@ -299,43 +315,56 @@ export async function lookAtOverdue(deps: VaultDeps, pool: string): Promise<Copy
 }
 
 /**
- * One batched look at this container's copies in flight in `pool`, when
- * the pool's last look is older than the ring's `lookEveryMs`: one request
- * (the copier's `describeCopies`) answers for up to a hundred copies, each
- * copy it shows finished or failed is settled on the same path and with the
- * same conditional writes as its completion event, and each slot that frees
- * starts the pool's next copy. Its event then finds the copy in this
- * container's memory and costs nothing. Answers the steps of the copies
- * settled. An error is logged, never thrown: the events and the sweep settle
- * what a look does not.
+ * One batched look at the copies in flight in `pool`, when this container's
+ * last look at the pool is older than the ring's `lookEveryMs`: one query of
+ * the inventory's `copying:<pool>` index ({@link Inventory.copiesInFlight})
+ * names every copy of the pool whose request was recorded, whichever
+ * container requested it, and one request (the copier's `describeCopies`)
+ * answers for up to a hundred of them. Each copy it shows finished or failed
+ * is settled with the record the query returned, on the same path and with
+ * the same conditional writes as its completion event (a record settled
+ * since loses on its version), and each slot that frees starts the pool's
+ * next copy. An event that then lands in this container finds the copy in
+ * its memory and costs nothing. Answers the steps of the copies settled. An
+ * error is logged, never thrown: the events and the sweep settle what a look
+ * does not.
  */
 export async function lookAtPool(deps: VaultDeps, pool: string): Promise<CopyStep[]> {
   const ring = deps.ring;
   const kind = kindOfPool(pool);
   const copier = kind ? deps.copiers[kind] : undefined;
   if (!ring || !kind || !copier?.describeCopies) return [];
-  if (!ring.takeLook(pool, deps.clock.now().getTime(), deps.settings.kinds[kind].copyLimit)) return [];
-  const inFlight = ring.copies.inFlight(pool).slice(0, MAX_COPIES_PER_LOOK);
-  const [first] = inFlight;
-  if (!first) return [];
-  const region = first.location.region;
+  const limit = deps.settings.kinds[kind].copyLimit;
+  if (!ring.takeLook(pool, deps.clock.now().getTime(), limit)) return [];
   const steps: CopyStep[] = [];
   try {
+    const nowMs = deps.clock.now().getTime();
+    const records = (await deps.inventory.copiesInFlight(pool, Math.min(limit, MAX_COPIES_PER_LOOK))).filter(
+      (record) => limit >= LOOK_MIN_LIMIT || overdue(ring, record, nowMs),
+    );
+    const inFlight = records.flatMap((record) =>
+      record.targetName && record.targetRegion
+        ? [
+            {
+              record,
+              location: { targetName: record.targetName, targetId: record.targetId, region: record.targetRegion },
+            },
+          ]
+        : [],
+    );
+    const [first] = inFlight;
+    if (!first) return [];
+    const region = first.location.region;
     const copies = await copier.describeCopies(
       inFlight.filter((c) => c.location.region === region).map((c) => c.location),
       region,
     );
     const byTarget = new Map(copies.map((copy) => [copy.targetId, copy]));
-    for (const { artifactId, location } of inFlight) {
+    for (const { record, location } of inFlight) {
       const copy = byTarget.get(location.targetId ?? location.targetName);
       if (!copy || copy.state === 'pending') continue;
-      const record = await deps.inventory.get(artifactId);
-      if (!record || record.status !== 'copying') {
-        ring.copies.ended(artifactId, deps.clock.now().getTime(), false);
-        continue;
-      }
       const step = await settleCopy(deps, record, { copy }, false);
-      if (step.step === 'available' || step.step === 'failed') ring.lookSettled(copy.targetId, artifactId);
+      if (step.step === 'available' || step.step === 'failed') ring.lookSettled(copy.targetId, record.artifactId);
       steps.push(step);
       await refillAfter(deps, record, step, false);
     }
@@ -344,6 +373,14 @@ export async function lookAtPool(deps: VaultDeps, pool: string): Promise<CopySte
     deps.log.error('pool not looked at; the events and the sweep settle its copies', { pool, error: String(error) });
   }
   return steps;
+}
+
+/** A small pool's copy is described by a look only once past its expected time ({@link SMALL_POOL_DUE} times it). */
+function overdue(ring: RingMemory, record: InventoryRecord, nowMs: number): boolean {
+  if (!record.pool) return false;
+  const expected = ring.copies.expectedSeconds(record.pool, record.sizeGiB ?? 0);
+  const started = Date.parse(record.copyStartedAt ?? record.updatedAt);
+  return expected === undefined || nowMs - started >= SMALL_POOL_DUE * expected * 1000;
 }
 
 /**
