@@ -182,7 +182,7 @@ describe.each([
       expect(await inventory.claimCopy(record, claimed, NO_LIMIT)).toBe('claimed');
       // flight-4's request is not recorded yet: its claim is still on its lease.
       if (minute === 4) continue;
-      const requested = withFields(claimed, at(minute), {
+      const requested = applyTransition(claimed, 'copying', at(minute), {
         copyStartedAt: at(minute).toISOString(),
         claimedUntil: undefined,
       });
