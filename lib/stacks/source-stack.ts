@@ -273,6 +273,8 @@ export function addSourceResources(stack: Stack, props: SourceResourcesProps): S
     environment: {
       ...sourceSettingsToEnv(sourceSettings(config, sourceAccount, region, shareKey.keyArn, Aws.PARTITION)),
       POWERTOOLS_SERVICE_NAME: `${config.name}-source-agent`,
+      // The hourly sweep lists a quiet kind once every 6 hours (`sweepModeFromEnv`, lambdas/handlers/source-agent.ts).
+      BUNKER_AGENT_SWEEP: 'scheduled',
     },
   });
   grantAgentRights(agent, shareKey, config, sourceAccount, region);
@@ -468,7 +470,8 @@ function createReceipts(stack: Stack, agent: BunkerFunction, config: BunkerConfi
       metricName: 'SnapshotsAgedOutUncopied',
       dimensionsMap: { service: `${config.name}-source-agent` },
       statistic: cloudwatch.Stats.MAXIMUM,
-      period: Duration.hours(1),
+      // A quiet kind is counted by the sweep once every 6 hours: a shorter period would clear the alarm between counts.
+      period: Duration.hours(6),
     }),
     threshold: 0,
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -752,6 +752,26 @@ describe('the source stacks', () => {
     }
   });
 
+  it('run the agent’s hourly sweep on its schedule, and keep the aged-out alarm up between its 6-hourly counts', () => {
+    for (const { key, template } of each()) {
+      const agents = resourcesOf(template, 'AWS::Lambda::Function')
+        .map(([, fn]) => (fn.Properties?.Environment as { Variables: Record<string, unknown> }).Variables)
+        .filter((variables) => variables.POWERTOOLS_SERVICE_NAME === 'bunker-source-agent');
+      const agedOut = resourcesOf(template, 'AWS::CloudWatch::Alarm')
+        .map(([, alarm]) => alarm.Properties ?? {})
+        .filter((alarm) => alarm.MetricName === 'SnapshotsAgedOutUncopied');
+
+      expect(
+        agents.map((variables) => variables.BUNKER_AGENT_SWEEP),
+        key,
+      ).toEqual(['scheduled']);
+      expect(
+        agedOut.map((alarm) => [alarm.Period, alarm.Statistic, alarm.EvaluationPeriods]),
+        key,
+      ).toEqual([[21_600, 'Maximum', 1]]);
+    }
+  });
+
   it("tell the agent each enabled kind's RPO, which it ages waiting originals by", () => {
     for (const { key, template } of each()) {
       const agents = resourcesOf(template, 'AWS::Lambda::Function')
