@@ -7,21 +7,21 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ISSUE_FAULTS, runSimulation, type SimulationResult } from '../../sim/simulation';
 
-describe('the source agents under the issue faults (seeds 16, 36 and 38, 300 artifacts of every kind, 20 accounts)', () => {
+describe('the source agents under the issue faults (seeds 16, 30 and 38, 300 artifacts of every kind, 20 accounts)', () => {
   let result: SimulationResult;
   const more = new Map<number, SimulationResult>();
   beforeAll(async () => {
     const run = (seed: number) =>
       runSimulation({ seed, artifacts: 300, accounts: 20, agents: true, faults: ISSUE_FAULTS });
-    // Seeds chosen because their faults reach each path (rescanned over seeds 1 to 40 when an event at the cap
-    // stopped reading the original's scope): seed 16 crashes environments that held originals back and reclaims
-    // idle ones that did. Over seeds 1 to 40 no crashed environment's original waits for the hourly sweep; seeds
-    // 17 and 19 leave 3 and 1 an idle environment held back.
+    // Seeds chosen because their faults reach each path (rescanned over seeds 1 to 40 when the vault's functions
+    // got execution environments of their own and its looks read the inventory): seed 16 crashes environments that
+    // held originals back and reclaims idle ones that did. Over seeds 1 to 40 no crashed environment's original
+    // waits for the hourly sweep; seed 20 leaves 1 an idle environment held back.
     result = await run(16);
-    // Seeds 36 and 38 crash the most environments that held originals back (19 and 24 originals). Seeds 29 and
-    // 30 were chosen here before, when they left such originals to the hourly sweep while only the intermediate
+    // Seeds 30 and 38 crash the most environments that held originals back (19 and 24 originals). Seeds 29 and
+    // 30 were chosen here once, when they left such originals to the hourly sweep while only the intermediate
     // that filled the cap said the account had a backlog (`BUSY_SHARE`, agent/memory.ts); they no longer reach it.
-    for (const seed of [36, 38]) more.set(seed, await run(seed));
+    for (const seed of [30, 38]) more.set(seed, await run(seed));
   });
 
   it('leaves nothing a crash interrupted, or a crashed environment held back, to the hourly sweep', () => {
@@ -43,7 +43,7 @@ describe('the source agents under the issue faults (seeds 16, 36 and 38, 300 art
     expect(byCause?.['forgotten-idle'].recoveredBySweep).toBe(0);
   });
 
-  it.each([36, 38])(
+  it.each([30, 38])(
     'leaves nothing a crashed or reclaimed environment held back to the hourly sweep (seed %i)',
     (seed) => {
       const byCause = more.get(seed)?.counts.faultWaits.source?.byCause;
@@ -60,10 +60,10 @@ describe('the source agents under the issue faults (seeds 16, 36 and 38, 300 art
     const lost = [byCause?.['production-event-lost'], byCause?.['ready-event-lost']];
 
     // Some were found by the hourly sweep in the account's own hour (`QUIET_SWEEP_HOURS`), hours later; none
-    // later than six hours in this seed. Over seeds 1 to 40, six (15, 20, 21, 31, 33 and 40) have one that waited
-    // 6.4 to 9.6 hours, past one period; not traced further (a crash or a failed step in the account's sweep
-    // leaves it to the next one, six hours on).
-    expect(lost.map((w) => w?.recoveredBySweep)).toEqual([5, 11]);
+    // later than six hours in this seed. Over seeds 1 to 40, one (17) has one that waited 10.1 hours, past one
+    // period; not traced further (a crash or a failed step in the account's sweep leaves it to the next one, six
+    // hours on).
+    expect(lost.map((w) => w?.recoveredBySweep)).toEqual([5, 8]);
     expect(lost.map((w) => (w?.maxMinutes ?? 0) > 60)).toEqual([true, true]);
     expect(lost.map((w) => (w?.maxMinutes ?? Infinity) <= 6 * 60)).toEqual([true, true]);
   });
