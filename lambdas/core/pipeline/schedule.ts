@@ -127,7 +127,7 @@ export const SMALL_POOL_LOOK_FACTOR = 2;
 /**
  * How far past its expected time (the container's learned line) a copy of a
  * small pool must be for a look to describe it; a container that has learned
- * no line yet describes them all.
+ * no line yet describes those in flight for a whole look period of the pool.
  */
 export const SMALL_POOL_DUE = 1.3;
 /** Copies a container remembers having settled by a look, so their events cost nothing. */
@@ -169,11 +169,16 @@ export class RingMemory {
   takeLook(pool: string, nowMs: number, limit = LOOK_MIN_LIMIT): boolean {
     if (this.lookEveryMs <= 0) return false;
     const at = this.looked.get(pool);
-    const every =
-      limit >= LOOK_MIN_LIMIT ? this.lookEveryMs : (this.lookEveryMs * SMALL_POOL_LOOK_FACTOR * LOOK_MIN_LIMIT) / limit;
-    if (at !== undefined && nowMs - at < every) return false;
+    if (at !== undefined && nowMs - at < this.lookPeriodMs(limit)) return false;
     this.looked.set(pool, nowMs);
     return true;
+  }
+
+  /** How often this container looks at a pool of `limit` copies at once. */
+  lookPeriodMs(limit: number): number {
+    return limit >= LOOK_MIN_LIMIT
+      ? this.lookEveryMs
+      : (this.lookEveryMs * SMALL_POOL_LOOK_FACTOR * LOOK_MIN_LIMIT) / Math.max(1, limit);
   }
 
   /** A look of this container settled the copy `targetId` (its record's write won). */
@@ -340,7 +345,7 @@ export async function lookAtPool(deps: VaultDeps, pool: string): Promise<CopySte
   try {
     const nowMs = deps.clock.now().getTime();
     const records = (await deps.inventory.copiesInFlight(pool, Math.min(limit, MAX_COPIES_PER_LOOK))).filter(
-      (record) => limit >= LOOK_MIN_LIMIT || overdue(ring, record, nowMs),
+      (record) => limit >= LOOK_MIN_LIMIT || overdue(ring, record, nowMs, limit),
     );
     const inFlight = records.flatMap((record) =>
       record.targetName && record.targetRegion
@@ -375,12 +380,18 @@ export async function lookAtPool(deps: VaultDeps, pool: string): Promise<CopySte
   return steps;
 }
 
-/** A small pool's copy is described by a look only once past its expected time ({@link SMALL_POOL_DUE} times it). */
-function overdue(ring: RingMemory, record: InventoryRecord, nowMs: number): boolean {
+/**
+ * A small pool's copy is described by a look only once past its expected
+ * time ({@link SMALL_POOL_DUE} times it); in an environment that has
+ * learned no line yet, once it has been in flight for a whole look period
+ * of the pool (2 minutes for a pool of 5), so a copy requested a moment ago
+ * is left to its event or the next look.
+ */
+function overdue(ring: RingMemory, record: InventoryRecord, nowMs: number, limit: number): boolean {
   if (!record.pool) return false;
   const expected = ring.copies.expectedSeconds(record.pool, record.sizeGiB ?? 0);
-  const started = Date.parse(record.copyStartedAt ?? record.updatedAt);
-  return expected === undefined || nowMs - started >= SMALL_POOL_DUE * expected * 1000;
+  const age = nowMs - Date.parse(record.copyStartedAt ?? record.updatedAt);
+  return expected === undefined ? age >= ring.lookPeriodMs(limit) : age >= SMALL_POOL_DUE * expected * 1000;
 }
 
 /**
