@@ -82,6 +82,15 @@ export async function benchScenario(
       `${p.artifacts} copies, load ${hours(p.loadSeconds)} at quota ${p.quota}, peak in flight ${p.peakInFlight}`,
     );
   }
+  // Where each pool's slot time went, to its last copy: slot-hours by cause (while records waited).
+  for (const [pool, t] of Object.entries(result.slotTime)) {
+    f(
+      `  slot-hours ${pool.split('@')[0]}, to ${hours(t.endSeconds)}`,
+      Object.entries(t.hours)
+        .map(([cause, h]) => `${cause} ${h.toFixed(2)} (${t.waiting[cause as keyof typeof t.waiting].toFixed(2)})`)
+        .join(', '),
+    );
+  }
   for (const [kind, calls] of Object.entries(result.callsPerArtifact)) {
     f(
       `requests per artifact, ${kind}`,

@@ -234,6 +234,8 @@ export interface SimulationResult {
   readonly inFlight: Readonly<Record<string, readonly (readonly [number, number])[]>>;
   /** Per pool, the vault's claimed copy slots over time, `[seconds, slots]` at every change. */
   readonly slots: Readonly<Record<string, readonly (readonly [number, number])[]>>;
+  /** Per pool, where its slot time went up to the pool's last copy ({@link SlotTime}). */
+  readonly slotTime: Readonly<Record<string, SlotTime>>;
   /** Per source resource: its copies' `[accepted, starts, ends]` seconds, only for resources with more than one. */
   readonly resourceCopies: Readonly<Record<string, readonly (readonly [number, number, number])[]>>;
   readonly counts: SimulationCounts;
@@ -472,6 +474,104 @@ export function makespanBound(
   };
 }
 
+/**
+ * Where a pool's slot time went, in slot-hours, from the burst's start to
+ * the pool's last copy settled: the quota's slots at every moment, each
+ * either copying at AWS or lost to one cause. `waiting` is the part of each
+ * figure spent while records of the pool waited at the vault for a slot:
+ * the time a better schedule could have used.
+ */
+export interface SlotTime {
+  readonly quota: number;
+  readonly endSeconds: number;
+  /** Slot-hours by cause (`copying`: AWS transferring a copy). */
+  readonly hours: Readonly<Record<SlotCause, number>>;
+  /** The same, while records waited for a slot. */
+  readonly waiting: Readonly<Record<SlotCause, number>>;
+}
+
+/**
+ * - `copying`: AWS transferring the copy;
+ * - `queued`: accepted by AWS, behind another copy of its source resource;
+ * - `claimed`: claimed by the vault, not yet accepted by AWS (the request's latency);
+ * - `lease`: claimed, accepted a minute or more later or never (a crash left it to its lease);
+ * - `event`: finished, settled by its completion event, and the event's delay;
+ * - `look`: finished, its event lost or late, settled by a look (the watch's or the pool's);
+ * - `sweep`: finished, its event lost or late, settled by the sweep;
+ * - `idle`: no copy held the slot.
+ */
+export type SlotCause = 'copying' | 'queued' | 'claimed' | 'lease' | 'event' | 'look' | 'sweep' | 'idle';
+
+const SLOT_CAUSES: readonly SlotCause[] = ['copying', 'queued', 'claimed', 'lease', 'event', 'look', 'sweep', 'idle'];
+
+/** One slot the vault held: a record's time in `copying`, how it was settled, and the AWS copy it asked for. */
+export interface SlotHolding {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly settledBy: 'event' | 'look' | 'sweep' | 'none';
+  readonly copy?: { readonly acceptedAtMs: number; readonly startsAtMs: number; readonly endsAtMs: number };
+}
+
+/**
+ * Adds up {@link SlotTime} for one pool from the slots the vault held and
+ * its count of waiting records over time (`[ms, records]` at every change).
+ */
+export function slotTimeOf(
+  quota: number,
+  startMs: number,
+  holdings: readonly SlotHolding[],
+  waiting: readonly (readonly [number, number])[],
+): SlotTime {
+  const changes: [number, SlotCause | 'waiting', number][] = [];
+  const span = (from: number, to: number, cause: SlotCause) => {
+    if (to > from) changes.push([from, cause, 1], [to, cause, -1]);
+  };
+  let endMs = startMs;
+  for (const h of holdings) {
+    endMs = Math.max(endMs, h.toMs);
+    const copy = h.copy;
+    if (!copy) {
+      span(h.fromMs, h.toMs, h.toMs - h.fromMs >= 60_000 ? 'lease' : 'claimed');
+      continue;
+    }
+    const accepted = Math.min(Math.max(copy.acceptedAtMs, h.fromMs), h.toMs);
+    span(h.fromMs, accepted, accepted - h.fromMs >= 60_000 ? 'lease' : 'claimed');
+    const starts = Math.min(copy.startsAtMs, h.toMs);
+    const ends = Math.min(copy.endsAtMs, h.toMs);
+    span(accepted, starts, 'queued');
+    span(starts, ends, 'copying');
+    span(ends, h.toMs, h.settledBy === 'none' ? 'event' : h.settledBy);
+  }
+  let before = 0;
+  for (const [atMs, count] of waiting) {
+    changes.push([atMs, 'waiting', (count > 0 ? 1 : 0) - before]);
+    before = count > 0 ? 1 : 0;
+  }
+  changes.sort((a, b) => a[0] - b[0]);
+  const held = Object.fromEntries(SLOT_CAUSES.map((cause) => [cause, 0])) as Record<SlotCause, number>;
+  const hours = Object.fromEntries(SLOT_CAUSES.map((cause) => [cause, 0])) as Record<SlotCause, number>;
+  const whileWaiting = { ...hours };
+  let waits = 0;
+  let at = startMs;
+  for (const [atMs, cause, delta] of [...changes, [endMs, 'idle', 0] as [number, SlotCause, number]]) {
+    const to = Math.min(atMs, endMs);
+    if (to > at) {
+      const used = SLOT_CAUSES.reduce((sum, c) => sum + (c === 'idle' ? 0 : held[c]), 0);
+      for (const c of SLOT_CAUSES) {
+        const slots = c === 'idle' ? Math.max(0, quota - used) : held[c];
+        hours[c] += slots * (to - at);
+        if (waits > 0) whileWaiting[c] += slots * (to - at);
+      }
+      at = to;
+    }
+    if (cause === 'waiting') waits += delta;
+    else held[cause] += delta;
+  }
+  const inHours = (figures: Record<SlotCause, number>) =>
+    Object.fromEntries(SLOT_CAUSES.map((c) => [c, round(figures[c] / 3_600_000, 2)])) as Record<SlotCause, number>;
+  return { quota, endSeconds: seconds(endMs - startMs), hours: inHours(hours), waiting: inHours(whileWaiting) };
+}
+
 // ---------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------
@@ -652,6 +752,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const inventory = new IndexedInventory();
   const slotSeries = new Map<string, [number, number][]>();
   const doneAt = new Map<string, number>();
+  // For the slot-time figures: each slot the vault held, the pools' waiting records, the copy events' arrivals.
+  const held: (Omit<SlotHolding, 'copy'> & { readonly pool: string; readonly key: string | undefined })[] = [];
+  const holdFrom = new Map<string, number>();
+  const waitingNow = new Map<string, number>();
+  const waitingSeries = new Map<string, [number, number][]>();
+  const eventAt = new Map<string, number>();
+  let sweepsRunning = 0;
   /** Available first-hop copies whose receipt the vault has not recorded as sent (the sweep sends it again). */
   const awaitingReceipt = new Set<string>();
   inventory.onWrite = (before, after) => {
@@ -665,6 +772,33 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       agents?.trace.done(key, loop.epochMs);
     }
     const pool = after.pool ?? before?.pool;
+    if (pool && (before?.status === 'expected') !== (after.status === 'expected')) {
+      const count = (waitingNow.get(pool) ?? 0) + (after.status === 'expected' ? 1 : -1);
+      waitingNow.set(pool, count);
+      waitingSeries.set(pool, [...(waitingSeries.get(pool) ?? []), [loop.epochMs, count]]);
+    }
+    if (pool && after.status === 'copying' && before?.status !== 'copying')
+      holdFrom.set(after.artifactId, loop.epochMs);
+    if (pool && before?.status === 'copying' && after.status !== 'copying' && after.kind !== 'unknown') {
+      const target = after.targetId ?? after.targetName ?? '';
+      const arrived = eventAt.get(target);
+      const settledBy =
+        after.status === 'expected'
+          ? 'none'
+          : arrived !== undefined && arrived <= loop.epochMs
+            ? 'event'
+            : sweepsRunning > 0
+              ? 'sweep'
+              : 'look';
+      const artifact = byProduction.get(productionKey(after.kind, after.sourceAccount, after.sourceSnapshotId));
+      held.push({
+        pool,
+        key: artifact?.key,
+        fromMs: holdFrom.get(after.artifactId) ?? loop.epochMs,
+        toMs: loop.epochMs,
+        settledBy,
+      });
+    }
     if (!pool || (before?.status === 'copying') === (after.status === 'copying')) return;
     const points = slotSeries.get(pool) ?? [];
     slotSeries.set(pool, points);
@@ -843,6 +977,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       c.copyEvents += 1;
       const event = KINDS[kind].finishedCopyEvent(targetId, region, 'aws');
       const deliver = (attempt: number) => {
+        if (!eventAt.has(targetId)) eventAt.set(targetId, loop.epochMs);
         let invocation: Invocation | undefined;
         void invokeRaw('completion', (inv) => {
           invocation = inv;
@@ -959,7 +1094,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const sweepMs = (options.sweepMinutes ?? 15) * 60_000;
   const runSweep = (attempt: number) => {
     c.sweeps += 1;
+    sweepsRunning += 1;
     void invokeRaw('sweep', (inv) => sweepCopies(vaultDeps(inv), scheduledSweep(loop.now()))).then((ok) => {
+      sweepsRunning -= 1;
       if (!ok && attempt < SWEEP_RETRIES) loop.after(60_000, () => runSweep(attempt + 1));
     });
   };
@@ -1072,6 +1209,19 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       points.map((p) => [seconds(p.atMs - startMs), p.inFlight] as const),
     ]),
   );
+  const acceptedOf = new Map<string, (typeof world.accepted)[number][]>();
+  for (const copy of world.accepted) acceptedOf.set(copy.artifact, [...(acceptedOf.get(copy.artifact) ?? []), copy]);
+  const slotTime: Record<string, SlotTime> = {};
+  for (const k of KIND_NAMES) {
+    const pool = poolOf(k, BACKUP_REGION);
+    const holdings = held
+      .filter((h) => h.pool === pool)
+      .map(({ fromMs, toMs, settledBy, key }): SlotHolding => {
+        const copy = (acceptedOf.get(key ?? '') ?? []).find((a) => a.acceptedAtMs >= fromMs && a.acceptedAtMs <= toMs);
+        return { fromMs, toMs, settledBy, ...(copy ? { copy } : {}) };
+      });
+    slotTime[pool] = slotTimeOf(quotas[k], startMs, holdings, waitingSeries.get(pool) ?? []);
+  }
   const resourceOf = new Map(artifacts.map((a) => [a.key, a.resourceKey]));
   const resourceCopies: Record<string, [number, number, number][]> = {};
   for (const copy of world.accepted) {
@@ -1100,6 +1250,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     pools,
     inFlight,
     slots: Object.fromEntries(slotSeries),
+    slotTime,
     resourceCopies,
     counts: {
       invocations: { ...invocations },
