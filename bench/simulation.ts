@@ -41,6 +41,7 @@ export function scenarioFigures(result: SimulationResult) {
     rpoBreaches: result.rpoBreaches,
     callsPerArtifact: result.callsPerArtifact,
     pools: result.pools,
+    slotTime: result.slotTime,
     counts: result.counts,
     settled: result.settled,
     seed: result.seed,
