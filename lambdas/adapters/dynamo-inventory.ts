@@ -283,21 +283,17 @@ export class DynamoInventory implements Inventory {
   }
 
   async copiesInFlight(pool: string, limit: number): Promise<InventoryRecord[]> {
-    const { Items } = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: this.queueIndex,
-        KeyConditionExpression: '#queue = :queue',
-        ExpressionAttributeNames: { '#queue': 'queue' },
-        ExpressionAttributeValues: { ':queue': copyingQueue(pool) },
-        Limit: limit,
-      }),
-    );
-    return (Items ?? []).map(recordOf);
+    return this.queued(copyingQueue(pool), limit);
   }
 
   /** One item of the queue index: a query of one partition, `Limit: 1`, above or below a bound. */
   private async firstQueued(queue: string, op?: '<' | '>', bound?: string): Promise<InventoryRecord | undefined> {
+    const [first] = await this.queued(queue, 1, op, bound);
+    return first;
+  }
+
+  /** The first `limit` items of one partition of the queue index, in key order: one query. */
+  private async queued(queue: string, limit: number, op?: '<' | '>', bound?: string): Promise<InventoryRecord[]> {
     const { Items } = await this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -305,11 +301,10 @@ export class DynamoInventory implements Inventory {
         KeyConditionExpression: op ? '#queue = :queue AND #queueKey ' + op + ' :bound' : '#queue = :queue',
         ExpressionAttributeNames: { '#queue': 'queue', ...(op ? { '#queueKey': 'queueKey' } : {}) },
         ExpressionAttributeValues: { ':queue': queue, ...(op ? { ':bound': bound } : {}) },
-        Limit: 1,
+        Limit: limit,
       }),
     );
-    const item = Items?.[0];
-    return item ? recordOf(item) : undefined;
+    return (Items ?? []).map(recordOf);
   }
 
   async list(filter: InventoryFilter = {}): Promise<InventoryRecord[]> {
