@@ -21,6 +21,7 @@ import { IndexedInventory } from '../../sim/indexed-inventory';
 import { MemoryInventory } from '../../sim/memory-aws';
 import { clientConfig, DEFAULT_TEST_REGION, freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
+import { boto3 } from './support/boto3';
 
 const TABLE = 'bunker-inventory';
 const STATUS_INDEX = 'by-status';
@@ -29,8 +30,8 @@ const OTHER_POOL = 'ebs-snapshot@eu-west-1';
 const NO_LIMIT = 1000;
 const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 4, minute));
 
-async function dynamoInventory(): Promise<Inventory> {
-  const client = new DynamoDBClient(clientConfig(emulatorEndpoint(), freshAccountId(), DEFAULT_TEST_REGION));
+async function dynamoInventory(account = freshAccountId()): Promise<DynamoInventory> {
+  const client = new DynamoDBClient(clientConfig(emulatorEndpoint(), account, DEFAULT_TEST_REGION));
   const index = (name: string, hash: string, range: string) => ({
     IndexName: name,
     KeySchema: [
@@ -210,5 +211,51 @@ describe.each([
 
     expect([...found].sort()).toEqual(['existing-000', 'existing-099', 'existing-100', 'existing-129']);
     expect(await inventory.existing([])).toEqual(new Set());
+  });
+});
+
+describe('the queue index as DynamoDB holds it (read back with boto3)', () => {
+  /** The `by-queue` index's entries of one partition, as boto3 reads them: `[artifactId, queueKey, status]`. */
+  const partition = (endpoint: string, account: string, queue: string) =>
+    boto3<string[][]>(
+      endpoint,
+      account,
+      `
+pages = client('dynamodb').get_paginator('query').paginate(
+    TableName=ARGS['table'], IndexName=ARGS['index'],
+    KeyConditionExpression='#q = :q', ExpressionAttributeNames={'#q': 'queue'},
+    ExpressionAttributeValues={':q': {'S': ARGS['queue']}})
+out([[i['artifactId']['S'], i['queueKey']['S'], i['status']['S']] for p in pages for i in p['Items']])
+`,
+      { table: TABLE, index: QUEUE_INDEX, queue },
+    );
+
+  it('moves a copy from the claims partition to copying:<pool> when its request is recorded, and out when it settles', async () => {
+    const endpoint = emulatorEndpoint();
+    const account = freshAccountId();
+    const inventory = await dynamoInventory(account);
+    const record = waiting('boto-1', '700000000001', 0);
+    await inventory.create(record);
+    const claimed = claimOf(record, 5);
+    expect(await inventory.claimCopy(record, claimed, NO_LIMIT)).toBe('claimed');
+
+    const onLease = await partition(endpoint, account, `claims:${POOL}`);
+    const copyingOnLease = await partition(endpoint, account, `copying:${POOL}`);
+    const requested = applyTransition(claimed, 'copying', at(6), {
+      copyStartedAt: at(6).toISOString(),
+      claimedUntil: undefined,
+    });
+    expect(await inventory.replace(claimed, requested)).toBe(true);
+    const inFlight = await partition(endpoint, account, `copying:${POOL}`);
+    const claimsAfter = await partition(endpoint, account, `claims:${POOL}`);
+    expect(await inventory.replace(requested, applyTransition(requested, 'available', at(12)))).toBe(true);
+    const settled = await partition(endpoint, account, `copying:${POOL}`);
+
+    expect(onLease).toEqual([['boto-1', '2026-03-01T04:08:00.000Z#boto-1', 'copying']]);
+    expect(copyingOnLease).toEqual([]);
+    expect(inFlight).toEqual([['boto-1', '2026-03-01T04:06:00.000Z#boto-1', 'copying']]);
+    expect(claimsAfter).toEqual([]);
+    expect(settled).toEqual([]);
+    expect(await partition(endpoint, account, `waiting:${POOL}`)).toEqual([]);
   });
 });
