@@ -157,6 +157,26 @@ describe('processSnapshot: the scope tag its intermediate carries for the vault'
       ...row.carried,
     });
   });
+
+  it('keeps the scope tag for an original deferred on the copy quota, and writes it when the copy starts', async () => {
+    const a = agentFixture();
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-1');
+    a.snapshot('orders-2');
+    a.world.setCopyQuota(SOURCE, REGION, 1);
+
+    const steps = [await processSnapshot('orders-1', a.deps), await processSnapshot('orders-2', a.deps)];
+    // The instance is retagged after orders-2 was judged: the copy carries what it was judged on.
+    a.world.addInstance(SOURCE, REGION, 'orders-db', OUT_OF_SCOPE);
+    a.clock.advance(COPY_MS);
+    await processSnapshot(intermediateSnapshotId('orders-1'), a.deps);
+
+    expect(steps).toEqual(['rekeying', 'waiting-for-quota']);
+    expect(a.intermediateOf('orders-2')?.tags).toMatchObject({
+      'bunker:scope-key': 'backup',
+      'bunker:scope-value': 'daily',
+    });
+  });
 });
 
 describe('processSnapshot: share and announce', () => {
