@@ -19,6 +19,12 @@
  * - `listShared` lists the sources of the given accounts in a Region shared
  *   with the backup account (test/emulator/shared-listing-contract.test.ts
  *   holds it to the adapters' behaviour).
+ * - A source's `scopeTags` are its own; its production resource's tags are
+ *   given apart (`addSource`'s `resourceTags`) and read only on demand by
+ *   `resourceScopeTags` (not for AMIs, whose copier has none), combined as
+ *   the adapters do: for EBS the volume's under the snapshot's own, for the
+ *   others the resource's, else the snapshot's own. The reads are counted
+ *   ({@link MemoryCopier.resourceReads}).
  *
  * For the tests it records the peak number of copies in progress per Region,
  * the copy requests per source, and which copies finished since the last
@@ -134,6 +140,12 @@ export class MemoryCopier implements ArtifactCopier {
   private readonly perSource = new Map<string, SourceRequests>();
   private readonly reported = new Set<string>();
 
+  /** Calls of `resourceScopeTags`: the reads of a resource's tags the adapter would make. */
+  resourceReads = 0;
+  /** Only the kinds whose describe leaves the resource's tags to a read of their own (not AMIs). */
+  readonly resourceScopeTags?: (view: SourceView) => Promise<Readonly<Record<string, string>>>;
+  private readonly resourceTags = new Map<string, Readonly<Record<string, string>>>();
+
   /** Set by a test: `protect` throws, as a lock AWS refused would. */
   lockFails = false;
   /** Only the kinds AWS can lock (EBS snapshot lock, AMI deregistration protection). */
@@ -148,6 +160,7 @@ export class MemoryCopier implements ArtifactCopier {
   ) {
     this.partition = options.partition ?? 'aws';
     if (EC2_ID_PREFIX[kind]) this.protect = (copy, protection) => this.lock(copy, protection);
+    if (kind !== 'ami') this.resourceScopeTags = (view) => this.readResource(view);
   }
 
   // -- setup -----------------------------------------------------------------
@@ -157,8 +170,14 @@ export class MemoryCopier implements ArtifactCopier {
    * `ref.account`, shared with the backup account (an AMI's backing snapshot
    * too), encrypted, available, in scope by its ids (`ref.id` and
    * `resourceId` when given). `view` overrides any of that.
+   * `resourceTags`: the production resource's tags (absent: the resource
+   * is gone), read only by `resourceScopeTags`.
    */
-  addSource(ref: ArtifactRef, view: Partial<Omit<SourceView, 'ref'>> = {}): SourceView {
+  addSource(
+    ref: ArtifactRef,
+    view: Partial<Omit<SourceView, 'ref'>> = {},
+    resourceTags?: Readonly<Record<string, string>>,
+  ): SourceView {
     if (ref.kind !== this.kind) throw new Error(`a ${this.kind} copier cannot hold the ${ref.kind} ${ref.id}`);
     const keyArn = `arn:${ref.partition}:kms:${ref.region}:${ref.account}:key/memory-share-key`;
     const sharedWith = [this.options.backupAccount];
@@ -180,6 +199,8 @@ export class MemoryCopier implements ArtifactCopier {
       ...view,
     };
     this.sources.set(artifactId(ref), source);
+    if (resourceTags) this.resourceTags.set(artifactId(ref), { ...resourceTags });
+    else this.resourceTags.delete(artifactId(ref));
     return source;
   }
 
@@ -290,6 +311,14 @@ export class MemoryCopier implements ArtifactCopier {
       if (copy) found.push(copy);
     }
     return found;
+  }
+
+  private async readResource(view: SourceView): Promise<Readonly<Record<string, string>>> {
+    await Promise.resolve();
+    this.resourceReads += 1;
+    const ofResource = this.resourceTags.get(artifactId(view.ref));
+    if (this.kind === 'ebs-snapshot') return { ...ofResource, ...view.scopeTags };
+    return ofResource ? { ...ofResource } : { ...view.scopeTags };
   }
 
   private async lock(copy: CopyView, protection: CopyProtection): Promise<ProtectedCopy> {

@@ -2,8 +2,10 @@
  * How many AWS requests one call of a port makes in its SDK adapter, for
  * the simulation's counts: the memory doubles answer a port call at once,
  * but the adapter behind the same port may send several requests (intake's
- * `describeSource` is 3 for an RDS snapshot: the snapshot, its DB instance's
- * tags, its share attribute), and sends them whether AWS accepts them or
+ * `describeSource` is 2 for an RDS snapshot: the snapshot and its share
+ * attribute; its DB instance's tags are a call of their own,
+ * `resourceScopeTags`, made only when the intermediate's carried scope tag
+ * does not settle the scope), and sends them whether AWS accepts them or
  * not (a copy refused on the quota is a request too).
  *
  * Each entry is read from the adapter named beside it and answers from the
@@ -41,7 +43,8 @@ const refused = (call: AnsweredCall) => 'error' in call.outcome;
 /**
  * The vault's `describeSource` (`lambdas/adapters/rds-family.ts`,
  * `lambdas/kinds/{ebs-snapshot,ami}/copier.ts`): nothing found is the one
- * describe; found, the kind's reads of the resource, sharing and children.
+ * describe; found, the kind's reads of sharing and children. The
+ * resource's tags are not read here (`resourceScopeTags`, one request).
  */
 function describeSource(call: AnsweredCall): number {
   const view = resultOf(call) as SourceView | undefined;
@@ -49,9 +52,9 @@ function describeSource(call: AnsweredCall): number {
   // An image: DescribeImages, DescribeImageAttribute, and per backing snapshot DescribeSnapshots (and
   // DescribeSnapshotAttribute when it exists: the view then says who it is shared with).
   if (call.kind === 'ami') return 2 + (view.children ?? []).reduce((n, child) => n + (child.sharedWith ? 2 : 1), 0);
-  // An EBS snapshot: DescribeSnapshots, DescribeVolumes of its volume (when it names one), DescribeSnapshotAttribute.
-  // RDS and Aurora: DescribeDB(Cluster)Snapshots, DescribeDB(Instances|Clusters) for the resource's tags, the share attribute.
-  return 2 + (view.resourceId ? 1 : 0);
+  // An EBS snapshot: DescribeSnapshots, DescribeSnapshotAttribute. RDS and Aurora: DescribeDB(Cluster)Snapshots and
+  // the share attribute.
+  return 2;
 }
 
 /** An AMI copy's describe: DescribeImages, then DescribeSnapshots per backing snapshot of an image found. */
@@ -153,6 +156,8 @@ const RULES: Readonly<Record<string, Readonly<Record<string, Rule>>>> = {
   /** `lambdas/kinds/*` copiers, as the vault's functions use them. */
   copier: {
     describeSource,
+    /** DescribeDB(Instances|Clusters) or DescribeVolumes of the view's resource; intake asks only when it has one. */
+    resourceScopeTags: () => 1,
     listShared,
     copy,
     describeCopy: (call) => (call.kind === 'ami' ? amiDescribe(resultOf(call) as CopyView | undefined) : 1),

@@ -269,7 +269,6 @@ export class RdsFamilyCopier implements ArtifactCopier {
     // By id inside the named account, through that account's own role: the service says who owns it.
     const snapshot = await this.flavour.describe(client, ref.id);
     if (!snapshot || snapshot.id !== ref.id) return undefined;
-    const resourceTags = snapshot.resourceId ? await this.flavour.resourceTags(client, snapshot.resourceId) : undefined;
     const productionId = snapshot.tags[TAG_INTERMEDIATE_OF];
     return {
       ref,
@@ -284,11 +283,19 @@ export class RdsFamilyCopier implements ArtifactCopier {
       resourceId: snapshot.resourceId || undefined,
       productionId,
       scopeIds: [snapshot.resourceId, productionId, snapshot.id].filter((id): id is string => Boolean(id)),
-      // The resource's tags decide; a deleted resource's snapshot keeps its own.
-      scopeTags: resourceTags ?? snapshot.tags,
+      // Its own: an intermediate carries the agent's reading of the resource's scope tag (intake reads the resource
+      // only when that does not settle it, `resourceScopeTags`).
+      scopeTags: snapshot.tags,
       sizeGiB: snapshot.sizeGiB,
       engine: snapshot.engine,
     };
+  }
+
+  /** The DB instance's or cluster's tags decide; a deleted resource's snapshot keeps its own. */
+  async resourceScopeTags(view: SourceView): Promise<Readonly<Record<string, string>>> {
+    if (!view.resourceId) return view.scopeTags;
+    const client = this.reader.clientFor(view.ref.account, view.ref.region);
+    return (await this.flavour.resourceTags(client, view.resourceId)) ?? view.scopeTags;
   }
 
   /**

@@ -25,6 +25,7 @@ import {
 } from './agent/engine';
 import { agentMemory, type PendingCount, readOnce, type Releasable } from './agent/memory';
 import { intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './agent/retention';
+import { scopeTagsToCarry } from './agent/carried-scope';
 import { memo, scopeCacheOf } from './agent/scope-cache';
 import { sameKmsKey } from './keys';
 import { INTERMEDIATE_PREFIX, intermediateSnapshotId } from './names';
@@ -106,6 +107,8 @@ export function shareBlocker(snapshot: RdsSnapshot, shareKeyArn: string): string
 interface Held {
   readonly snapshot: RdsSnapshot;
   readonly judged: boolean;
+  /** Judged in scope by the resource's tags: the scope tag its intermediate carries (`./agent/carried-scope.ts`). */
+  readonly carry?: Readonly<Record<string, string>>;
 }
 
 /** The RDS kinds' port of the shared core (`./agent/engine.ts`): how a DB or cluster snapshot is listed and copied. */
@@ -141,9 +144,9 @@ function portOf(deps: AgentDeps, flavour: Flavour): RdsPort {
     releasable,
     retire: (id) => deleteIntermediate(id, deps, flavour),
     // Unjudged, it is judged now, as a candidate is (its entry is gone already: `housekeeping` deletes it first).
-    startDeferred: ({ snapshot, judged }, pending) =>
+    startDeferred: ({ snapshot, judged, carry }, pending) =>
       judged
-        ? startCopy(snapshot, deps, flavour, pending, true)
+        ? startCopy(snapshot, deps, flavour, pending, carry ?? {}, true)
         : rekey(snapshot, deps, flavour, pending, (resource) => store.instanceTags(resource)),
     candidateStarter: () => {
       const tags = memo((resource: string) => store.instanceTags(resource));
@@ -228,7 +231,9 @@ async function rekey(
   const resource = snapshot.dbInstanceId;
   const verdicts = scopeCacheOf(deps.memory ?? store, flavour.kind);
   const now = deps.clock.now().getTime();
-  const known = sweepTags !== undefined && memory.deferred.get(snapshot.id)?.judged === true;
+  const deferred = sweepTags !== undefined ? memory.deferred.get(snapshot.id) : undefined;
+  const known = deferred?.judged === true;
+  let carry = deferred?.carry ?? {};
   if (!known && sweepTags === undefined && atCapUnjudged(snapshot, pending, deps)) {
     // An event at the cap: held back without reading the resource's tags, judged when there is room.
     const held = engine.heldBack(port, deps, snapshot.id, { snapshot, judged: false }, pending, false, now);
@@ -236,13 +241,16 @@ async function rekey(
   }
   if (!known) {
     if (sweepTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
-    const tags = (await (sweepTags ?? ((id: string) => store.instanceTags(id)))(resource)) ?? snapshot.tags;
-    const wanted = inScope(deps.settings.scopes[flavour.kind], resource, tags);
+    const ofResource = await (sweepTags ?? ((id: string) => store.instanceTags(id)))(resource);
+    const scope = deps.settings.scopes[flavour.kind];
+    const wanted = inScope(scope, resource, ofResource ?? snapshot.tags);
     verdicts.judged(resource, snapshot.tags, wanted, now);
     if (!wanted) {
       memory.deferred.delete(snapshot.id);
       return 'out-of-scope';
     }
+    // Only the resource's own tags are carried: a deleted resource's snapshot is judged on its own tags by the vault too.
+    carry = scopeTagsToCarry(scope, ofResource);
   }
   // Already in the backup account: its intermediate may be gone, and must not be made again.
   if (snapshot.tags[TAG_BACKED_UP_AT]) return 'already-notified';
@@ -252,14 +260,14 @@ async function rekey(
     port,
     deps,
     snapshot.id,
-    { snapshot, judged: true },
+    { snapshot, judged: true, carry },
     pending,
     sweepTags !== undefined,
     now,
   );
   if (held) return held;
   // Found by a count or the sweep rather than by its own event: it waited.
-  return startCopy(snapshot, deps, flavour, pending, sweepTags !== undefined);
+  return startCopy(snapshot, deps, flavour, pending, carry, sweepTags !== undefined);
 }
 
 /** Whether an event's original would only be held back at the cap once judged: available, not backed up, no room. */
@@ -271,12 +279,16 @@ function atCapUnjudged(snapshot: RdsSnapshot, pending: PendingCount, deps: Agent
   );
 }
 
-/** Requests an original's intermediate copy, judged in scope and with room for it. */
+/**
+ * Requests an original's intermediate copy, judged in scope and with room
+ * for it; `carry`: the scope tag read from the resource, for the vault.
+ */
 async function startCopy(
   snapshot: RdsSnapshot,
   deps: AgentDeps,
   flavour: Flavour,
   pending: PendingCount,
+  carry: Readonly<Record<string, string>>,
   waited = false,
 ): Promise<AgentStep> {
   const store = flavour.store;
@@ -284,19 +296,25 @@ async function startCopy(
   // Made in a backlog: it fills the cap, or its original was held back. Its receipt says so to any environment.
   const backlog = engine.backlogTags(waited, pending, deps);
   // No describe first: the copy's deterministic name makes "already there" the answer of the copy itself.
-  const outcome = await engine.requestCopy(portOf(deps, flavour), deps, snapshot.id, { snapshot, judged: true }, () =>
-    store.copySnapshot({
-      sourceId: snapshot.id,
-      targetId,
-      kmsKeyArn: deps.settings.shareKeyArn,
-      tags: {
-        [TAG_INTERMEDIATE]: 'true',
-        [TAG_INTERMEDIATE_OF]: snapshot.id,
-        'bunker:source-db': snapshot.dbInstanceId,
-        ...(snapshot.createdAt ? { [TAG_SOURCE_CREATED_AT]: snapshot.createdAt } : {}),
-        ...backlog,
-      },
-    }),
+  const outcome = await engine.requestCopy(
+    portOf(deps, flavour),
+    deps,
+    snapshot.id,
+    { snapshot, judged: true, carry },
+    () =>
+      store.copySnapshot({
+        sourceId: snapshot.id,
+        targetId,
+        kmsKeyArn: deps.settings.shareKeyArn,
+        tags: {
+          [TAG_INTERMEDIATE]: 'true',
+          [TAG_INTERMEDIATE_OF]: snapshot.id,
+          'bunker:source-db': snapshot.dbInstanceId,
+          ...(snapshot.createdAt ? { [TAG_SOURCE_CREATED_AT]: snapshot.createdAt } : {}),
+          ...backlog,
+          ...carry,
+        },
+      }),
   );
   if (outcome === undefined) return 'waiting-for-quota';
   if (outcome === 'started') {

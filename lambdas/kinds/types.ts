@@ -65,6 +65,13 @@ export interface SourceView {
   readonly productionId?: string;
   /** What scope is judged on: identifiers (resource, production snapshot) and tags, as the service reports them. */
   readonly scopeIds: readonly string[];
+  /**
+   * The tags the describe gave. For the kinds whose copier reads the
+   * resource's tags on demand ({@link ArtifactCopier.resourceScopeTags}: RDS,
+   * Aurora, EBS) the artifact's own, where an intermediate carries the
+   * agent's reading of the scope tag (`lambdas/core/agent/carried-scope.ts`);
+   * for the others every tag scope is judged on (an image's own).
+   */
   readonly scopeTags: Readonly<Record<string, string>>;
   readonly sizeGiB?: number;
   readonly engine?: string;
@@ -148,6 +155,16 @@ export interface ArtifactCopier {
   readonly kind: KindName;
   /** `undefined` when the artifact does not exist in that account (or the account does not own it). */
   describeSource(ref: ArtifactRef): Promise<SourceView | undefined>;
+  /**
+   * The tags a tag scope is judged on once the production resource's are
+   * read (one request, through the reader role): for the view of
+   * {@link describeSource} with a `resourceId`, when the tags the agent
+   * carried onto its intermediate do not settle it. RDS and Aurora: the
+   * DB instance's or cluster's tags, a deleted one's snapshot its own; EBS:
+   * the volume's, under the snapshot's own. Kinds whose describe gives
+   * every tag scope is judged on (AMI) have none.
+   */
+  resourceScopeTags?(view: SourceView): Promise<Readonly<Record<string, string>>>;
   /**
    * The artifacts the `accounts` own in `region` that are shared with the
    * backup account, listed with the backup account's own credentials (what

@@ -329,6 +329,9 @@ describe('processEbsSnapshot: re-key, share and announce', () => {
             'bunker:source-volume': volumeId,
             'bunker:source-created-at': AT_T0,
             'bunker:copy-name': `bunker-share-${production.id}`,
+            // The scope it was judged in, for the vault: under the agent's own keys.
+            'bunker:scope-key': 'backup',
+            'bunker:scope-value': 'daily',
             'bunker:notified-at': AFTER_COPY,
           },
         },

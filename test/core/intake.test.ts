@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { CopyQuotaExceededError, RetryLaterError } from '../../lambdas/core/errors';
 import { handleCopyEvent, sweepCopies } from '../../lambdas/core/pipeline/completion';
 import { handleDelivery, sourceProblem } from '../../lambdas/core/pipeline/intake';
+import type { ScopeSetting } from '../../lambdas/core/settings';
 import type { SourceView } from '../../lambdas/kinds/types';
-import { SimulatedFaultError, snsEnvelope } from '../../sim/memory-aws';
+import { Prng, SimulatedFaultError, snsEnvelope } from '../../sim/memory-aws';
+import { MemoryCopier } from '../../sim/memory-copier';
 import {
   BACKUP,
   BY_TAG,
@@ -578,8 +580,85 @@ describe('handleDelivery: scope is judged by the vault on what RDS reports', () 
   });
 });
 
+describe("handleDelivery: a tag scope, by the tag the intermediate carries or else the resource's tags", () => {
+  /** The vault of {@link vaultFixture} with its RDS copier a {@link MemoryCopier}, whose reads of a resource count. */
+  const withCopier = (scope: ScopeSetting, ownTags: Record<string, string>, instanceTags?: Record<string, string>) => {
+    const v = vaultFixture({ scope });
+    const copier = new MemoryCopier('rds-snapshot', v.clock, new Prng(8), { backupAccount: BACKUP });
+    copier.addSource(
+      rdsRef(ID),
+      { resourceId: 'orders-db', scopeIds: ['orders-db', ID], scopeTags: ownTags },
+      instanceTags,
+    );
+    const deps = { ...v.deps, copiers: { ...v.deps.copiers, 'rds-snapshot': copier } };
+    return { copier, deliver: () => handleDelivery(delivered(notificationV2(ID)), deps) };
+  };
+  const CARRIED = { 'bunker:intermediate': 'true', 'bunker:scope-key': 'backup', 'bunker:scope-value': 'daily' };
+  const ACCEPTED = { outcome: 'accepted', artifactId: ARTIFACT, step: 'started' };
+  const OUT = {
+    outcome: 'rejected',
+    reason: 'DB instance orders-db is out of scope: it does not match the tag backup=daily',
+  };
+
+  it("accepts an intermediate carrying the vault's scope tag without reading the DB instance's tags", async () => {
+    const { copier, deliver } = withCopier(BY_TAG, CARRIED, IN_SCOPE);
+
+    expect(await deliver()).toEqual(ACCEPTED);
+    expect(copier.resourceReads).toBe(0);
+  });
+
+  it.each([
+    { name: 'nothing carried', own: { 'bunker:intermediate': 'true' } },
+    { name: 'another value carried', own: { ...CARRIED, 'bunker:scope-value': 'weekly' } },
+    { name: 'another key carried', own: { ...CARRIED, 'bunker:scope-key': 'tier' } },
+    // What CopyTags would copy from a production snapshot: the scope tag's own key is never the agent's reading.
+    { name: "the scope tag under its own key (a production snapshot's tag)", own: IN_SCOPE },
+  ])("with $name, reads the DB instance's tags and rejects an instance out of scope", async ({ own }) => {
+    const { copier, deliver } = withCopier(BY_TAG, own, OUT_OF_SCOPE);
+
+    expect(await deliver()).toMatchObject(OUT);
+    expect(copier.resourceReads).toBe(1);
+  });
+
+  it("with nothing carried, accepts on the DB instance's tags read once", async () => {
+    const { copier, deliver } = withCopier(BY_TAG, { 'bunker:intermediate': 'true' }, IN_SCOPE);
+
+    expect(await deliver()).toEqual(ACCEPTED);
+    expect(copier.resourceReads).toBe(1);
+  });
+
+  it("with nothing carried and the DB instance deleted, judges on the snapshot's own tags", async () => {
+    const { copier, deliver } = withCopier(BY_TAG, { 'bunker:intermediate': 'true' });
+
+    expect(await deliver()).toMatchObject(OUT);
+    expect(copier.resourceReads).toBe(1);
+  });
+
+  it('judges a scope by ids on the identifiers alone, never reading tags', async () => {
+    const listed = withCopier({ ids: ['orders-db'] }, {}, OUT_OF_SCOPE);
+    const unlisted = withCopier({ ids: ['billing-db'] }, CARRIED, IN_SCOPE);
+
+    expect(await listed.deliver()).toEqual(ACCEPTED);
+    expect(await unlisted.deliver()).toMatchObject({
+      outcome: 'rejected',
+      reason: 'DB instance orders-db is out of scope: it does not match the configured ids (1)',
+    });
+    expect([listed.copier.resourceReads, unlisted.copier.resourceReads]).toEqual([0, 0]);
+  });
+
+  it('accepts an intermediate tagged by hand with the scope tag while its DB instance is out of scope: the source account writes both, and could as well tag the instance', async () => {
+    const { copier, deliver } = withCopier(BY_TAG, CARRIED, OUT_OF_SCOPE);
+
+    expect(await deliver()).toEqual(ACCEPTED);
+    expect(copier.resourceReads).toBe(0);
+  });
+});
+
 describe('sourceProblem: what the Describe proves', () => {
-  const settings = () => ({ settings: vaultFixture().deps.settings });
+  const settings = () => {
+    const { deps } = vaultFixture();
+    return { settings: deps.settings, copiers: deps.copiers };
+  };
   const view = (fields: Partial<SourceView> = {}): SourceView => ({
     ref: rdsRef(ID),
     arn: SOURCE_ARN,
@@ -595,23 +674,23 @@ describe('sourceProblem: what the Describe proves', () => {
     ...fields,
   });
 
-  it('finds nothing wrong with an owned, shared, encrypted, in-scope, available snapshot', () => {
-    expect(sourceProblem(settings(), view())).toBeUndefined();
+  it('finds nothing wrong with an owned, shared, encrypted, in-scope, available snapshot', async () => {
+    expect(await sourceProblem(settings(), view())).toBeUndefined();
   });
 
-  it('refuses a snapshot the service says another account owns, whatever the sender', () => {
-    expect(sourceProblem(settings(), view({ ownerAccount: OTHER }))).toBe(
+  it('refuses a snapshot the service says another account owns, whatever the sender', async () => {
+    expect(await sourceProblem(settings(), view({ ownerAccount: OTHER }))).toBe(
       'RDS DB snapshot bunker-share-orders is owned by account 333333333333, not by the sender 222222222222',
     );
   });
 
-  it('refuses a snapshot not shared with the backup account', () => {
-    expect(sourceProblem(settings(), view({ sharedWith: [OTHER, STRANGER] }))).toBe(
+  it('refuses a snapshot not shared with the backup account', async () => {
+    expect(await sourceProblem(settings(), view({ sharedWith: [OTHER, STRANGER] }))).toBe(
       'RDS DB snapshot bunker-share-orders is not shared with the backup account 111111111111',
     );
   });
 
-  it('refuses an AMI whose backing snapshots are not all shared, naming each unshared one', () => {
+  it('refuses an AMI whose backing snapshots are not all shared, naming each unshared one', async () => {
     const ami = view({
       ref: { kind: 'ami', partition: 'aws', account: SOURCE, region: REGION, id: 'ami-0123456789abcdef0' },
       arn: 'arn:aws:ec2:eu-west-1::image/ami-0123456789abcdef0',
@@ -622,25 +701,25 @@ describe('sourceProblem: what the Describe proves', () => {
       ],
     });
 
-    expect(sourceProblem(settings(), ami)).toBe(
+    expect(await sourceProblem(settings(), ami)).toBe(
       'AMI ami-0123456789abcdef0 has backing snapshots not shared with the backup account: snap-0bbbbbbbbbbbbbbb2, snap-0ccccccccccccccc3',
     );
   });
 
-  it('refuses an unencrypted snapshot', () => {
-    expect(sourceProblem(settings(), view({ encrypted: false, keyArn: undefined }))).toBe(
+  it('refuses an unencrypted snapshot', async () => {
+    expect(await sourceProblem(settings(), view({ encrypted: false, keyArn: undefined }))).toBe(
       'RDS DB snapshot bunker-share-orders is not encrypted: the source agent re-keys before sharing',
     );
   });
 
-  it('refuses a snapshot out of scope, naming its DB instance', () => {
-    expect(sourceProblem(settings(), view({ resourceId: 'billing-db', scopeIds: ['billing-db', ID] }))).toBe(
+  it('refuses a snapshot out of scope, naming its DB instance', async () => {
+    expect(await sourceProblem(settings(), view({ resourceId: 'billing-db', scopeIds: ['billing-db', ID] }))).toBe(
       'DB instance billing-db is out of scope: it does not match the configured ids (1)',
     );
   });
 
-  it('shows a failed status word from the service escaped', () => {
-    expect(sourceProblem(settings(), view({ state: 'failed', detail: 'failed\u001b[2J' }))).toBe(
+  it('shows a failed status word from the service escaped', async () => {
+    expect(await sourceProblem(settings(), view({ state: 'failed', detail: 'failed\u001b[2J' }))).toBe(
       'RDS DB snapshot bunker-share-orders is failed\\u001b[2J in the source account',
     );
   });

@@ -111,6 +111,74 @@ describe('processSnapshot: scope', () => {
   });
 });
 
+describe('processSnapshot: the scope tag its intermediate carries for the vault', () => {
+  const ROWS: ReadonlyArray<{
+    readonly name: string;
+    readonly scope: ScopeSetting;
+    readonly instanceTags: Record<string, string> | undefined;
+    readonly snapshotTags: Record<string, string>;
+    readonly carried: Record<string, string>;
+  }> = [
+    {
+      name: "the instance's scope tag, under the agent's own keys, never the snapshot's tag of that key",
+      scope: BY_TAG,
+      instanceTags: IN_SCOPE,
+      snapshotTags: OUT_OF_SCOPE,
+      carried: { 'bunker:scope-key': 'backup', 'bunker:scope-value': 'daily' },
+    },
+    {
+      name: "nothing for a deleted instance judged on the snapshot's own tags",
+      scope: BY_TAG,
+      instanceTags: undefined,
+      snapshotTags: IN_SCOPE,
+      carried: {},
+    },
+    {
+      name: 'nothing for a scope by ids',
+      scope: { ids: ['orders-db'] },
+      instanceTags: IN_SCOPE,
+      snapshotTags: {},
+      carried: {},
+    },
+  ];
+
+  it.each(ROWS)('carries $name', async (row) => {
+    const a = agentFixture({ scope: row.scope });
+    if (row.instanceTags) a.world.addInstance(SOURCE, REGION, 'orders-db', row.instanceTags);
+    a.snapshot('orders-manual-1', 'orders-db', { tags: row.snapshotTags });
+
+    expect(await processSnapshot('orders-manual-1', a.deps)).toBe('rekeying');
+
+    expect(a.intermediateOf('orders-manual-1')?.tags).toEqual({
+      'bunker:intermediate': 'true',
+      'bunker:source-snapshot': 'orders-manual-1',
+      'bunker:source-db': 'orders-db',
+      'bunker:source-created-at': '2026-03-01T04:30:00.000Z',
+      ...row.carried,
+    });
+  });
+
+  it('keeps the scope tag for an original deferred on the copy quota, and writes it when the copy starts', async () => {
+    const a = agentFixture();
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    a.snapshot('orders-1');
+    a.snapshot('orders-2');
+    a.world.setCopyQuota(SOURCE, REGION, 1);
+
+    const steps = [await processSnapshot('orders-1', a.deps), await processSnapshot('orders-2', a.deps)];
+    // The instance is retagged after orders-2 was judged: the copy carries what it was judged on.
+    a.world.addInstance(SOURCE, REGION, 'orders-db', OUT_OF_SCOPE);
+    a.clock.advance(COPY_MS);
+    await processSnapshot(intermediateSnapshotId('orders-1'), a.deps);
+
+    expect(steps).toEqual(['rekeying', 'waiting-for-quota']);
+    expect(a.intermediateOf('orders-2')?.tags).toMatchObject({
+      'bunker:scope-key': 'backup',
+      'bunker:scope-value': 'daily',
+    });
+  });
+});
+
 describe('processSnapshot: share and announce', () => {
   it.each([
     {

@@ -57,13 +57,14 @@ async function quietSingle(kind: KindName) {
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
 
 describe('AWS requests of a quiet single artifact: the simulation against the emulator', () => {
-  it('RDS: the vault 12 less the refill query; the source 11 less the receipt', async () => {
+  it('RDS: the vault 11 less the refill query; the source 11 less the receipt', async () => {
     const { settled, source, vault } = await quietSingle('rds-snapshot');
     expect(settled).toBe(true);
-    // Emulator, per artifact: DescribeDBSnapshots 3 (the source, intake's look, completion), DescribeDBInstances 1,
+    // Emulator, per artifact: DescribeDBSnapshots 3 (the source, intake's look, completion),
     // DescribeDBSnapshotAttributes 1, CopyDBSnapshot 1, TransactWriteItems 2, PutItem 1, GetItem 1, SNS 1, Query 1.
+    // No DescribeDBInstances: the intermediate carries the instance's scope tag.
     expect(vault).toEqual({
-      'copier.describeSource': 3,
+      'copier.describeSource': 2,
       'copier.copy': 1,
       'copier.describeCopy': 2,
       'inventory.claimCopy': 1,
@@ -71,7 +72,7 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
       'inventory.get': 1,
       'receipts.send': 1,
     });
-    expect(total(vault)).toBe(12 - 1);
+    expect(total(vault)).toBe(11 - 1);
     // Emulator, per artifact: DescribeDBSnapshots 3.25 (the snapshot's and the intermediate's events, the receipt,
     // and a quarter of the count's listing), DescribeDBInstances 1, CopyDBSnapshot 1, ModifyDBSnapshotAttribute 1,
     // SNS 1, AddTagsToResource 3 (notified; the receipt's two). One artifact alone pays the whole listing.
@@ -89,7 +90,7 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
 
   it('Aurora: the same requests on clusters', async () => {
     const { source, vault, ofKind } = await quietSingle('aurora-cluster-snapshot');
-    expect(total(vault)).toBe(12 - 1);
+    expect(total(vault)).toBe(11 - 1);
     expect(total(source)).toBe(11 - 3);
     expect(ofKind).toEqual(source);
   });
@@ -130,13 +131,13 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
     expect(ofKind).toEqual(source);
   });
 
-  it('EBS: the vault 15 less the refill query and the lock', async () => {
+  it('EBS: the vault 14 less the refill query and the lock', async () => {
     const { vault } = await quietSingle('ebs-snapshot');
     // Emulator: DescribeSnapshots 4 (the source, the look by name before the copy, intake's look, completion),
-    // DescribeVolumes 1, DescribeSnapshotAttribute 1, CopySnapshot 1, DescribeLockedSnapshots 1, LockSnapshot 1,
-    // TransactWriteItems 2, PutItem 1, GetItem 1, SNS 1, Query 1.
+    // DescribeSnapshotAttribute 1, CopySnapshot 1, DescribeLockedSnapshots 1, LockSnapshot 1, TransactWriteItems 2,
+    // PutItem 1, GetItem 1, SNS 1, Query 1. No DescribeVolumes: the intermediate carries the scope tag.
     expect(vault).toEqual({
-      'copier.describeSource': 3,
+      'copier.describeSource': 2,
       'copier.copy': 2,
       'copier.describeCopy': 2,
       'inventory.claimCopy': 1,
@@ -144,7 +145,7 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
       'inventory.get': 1,
       'receipts.send': 1,
     });
-    expect(total(vault)).toBe(15 - 1 - 2);
+    expect(total(vault)).toBe(14 - 1 - 2);
   });
 
   it('AMI: the vault 19 less the refill query and the protection', async () => {
@@ -174,6 +175,15 @@ describe('awsRequestsOf', () => {
     expect(awsRequestsOf({ ...ebsCopy, outcome: { result: { outcome: 'exists', targetId: 'snap-1' } } }, {})).toBe(1);
     const rds = { ...ebsCopy, kind: 'rds-snapshot' as const };
     expect(awsRequestsOf({ ...rds, outcome: { error: new CopyQuotaExceededError('full') } }, {})).toBe(1);
+  });
+
+  it("counts intake's describe without the resource's tags, and their read on demand as one request", () => {
+    const view = { resourceId: 'orders-db', children: undefined };
+    const call = (kind: 'rds-snapshot' | 'ebs-snapshot', method: string) =>
+      awsRequestsOf({ kind, port: 'copier', method, args: [view], outcome: { result: view } }, {});
+
+    expect([call('rds-snapshot', 'describeSource'), call('ebs-snapshot', 'describeSource')]).toEqual([2, 2]);
+    expect([call('rds-snapshot', 'resourceScopeTags'), call('ebs-snapshot', 'resourceScopeTags')]).toEqual([1, 1]);
   });
 
   it("counts a pool's batched look as one request, whatever the copies it answers for", () => {

@@ -27,6 +27,7 @@ import type { Notification } from '../../lambdas/core/notification';
 import { silentLog, systemClock } from '../../lambdas/core/ports';
 import { ami } from '../../lambdas/kinds/ami/kind';
 import { ebsSnapshot } from '../../lambdas/kinds/ebs-snapshot/kind';
+import type { SourceView } from '../../lambdas/kinds/types';
 import { emulatorEndpoint } from '../support/emulator';
 import {
   amiRef,
@@ -159,7 +160,13 @@ describe('the EC2 source agent and the vault copiers', () => {
       resourceId: production.volumeId,
       productionId: production.snapshotId,
       scopeIds: [production.volumeId, production.snapshotId, intermediateId],
-      scopeTags: expect.objectContaining({ backup: 'daily', Name: 'orders-data' }),
+      // Production's tags carried by the copy request, and the scope it was judged in under the agent's own keys.
+      scopeTags: expect.objectContaining({
+        backup: 'daily',
+        Name: 'orders-data',
+        'bunker:scope-key': 'backup',
+        'bunker:scope-value': 'daily',
+      }),
       sizeGiB: 8,
     });
 
@@ -205,7 +212,7 @@ describe('the EC2 source agent and the vault copiers', () => {
       productionId: production.snapshotId,
       scopeIds: [production.volumeId, production.snapshotId, intermediate.snapshotId],
     });
-    expect(view?.scopeTags).toEqual({
+    expect(await ebs.resourceScopeTags?.(view as SourceView)).toEqual({
       backup: 'daily',
       Name: 'orders-data',
       'bunker:intermediate': 'true',

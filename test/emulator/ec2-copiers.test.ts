@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CopyRefusedError } from '../../lambdas/core/errors';
 import { ami } from '../../lambdas/kinds/ami/kind';
 import { ebsSnapshot } from '../../lambdas/kinds/ebs-snapshot/kind';
+import type { SourceView } from '../../lambdas/kinds/types';
 import { emulatorEndpoint } from '../support/emulator';
 import {
   amiRef,
@@ -44,7 +45,7 @@ afterAll(() => accounts.destroy());
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 describe('EbsSnapshotCopier.describeSource', () => {
-  it('reads a shared encrypted snapshot through the reader role: owner, key, sharing, volume and merged tags (bunker moto launcher)', async () => {
+  it("reads a shared encrypted snapshot through the reader role: owner, key, sharing, volume, its own tags, and the volume's under them only when asked (bunker moto launcher)", async () => {
     const source = accounts.account();
     const backup = accounts.account();
     const before = Date.now();
@@ -70,9 +71,15 @@ describe('EbsSnapshotCopier.describeSource', () => {
       producedAt: expect.stringMatching(ISO_TIMESTAMP),
       resourceId: volumeId,
       scopeIds: [volumeId, snapshotId],
-      // The snapshot's tag wins over the volume's.
-      scopeTags: { app: 'orders', team: 'snapshot-team', 'bunker:backup': 'true', purpose: 'nightly' },
+      scopeTags: { team: 'snapshot-team', purpose: 'nightly' },
       sizeGiB: 8,
+    });
+    // The snapshot's tag wins over the volume's.
+    expect(await ebs.resourceScopeTags?.(view as SourceView)).toEqual({
+      app: 'orders',
+      team: 'snapshot-team',
+      'bunker:backup': 'true',
+      purpose: 'nightly',
     });
     const producedAt = Date.parse(view?.producedAt ?? '');
     expect(producedAt).toBeGreaterThanOrEqual(before - 5_000);
@@ -280,8 +287,9 @@ describe('EbsSnapshotCopier.copy and describeCopy', () => {
       keyArn: sourceKey,
       sharedWith: [backup.id],
       resourceId: volumeId,
-      scopeTags: { app: 'orders' },
+      scopeTags: {},
     });
+    expect(await ebs.resourceScopeTags?.(view as SourceView)).toEqual({ app: 'orders' });
 
     const targetName = ebsSnapshot.targetName(ref, 0);
     const started = await ebs.copy(

@@ -525,7 +525,7 @@ describe.each([rdsSnapshots, auroraSnapshots, ebsSnapshots, amis])('$kind throug
       id: borrowed,
     });
     expect(asOwned?.ownerAccount).toBe(source);
-    expect(sourceProblem(deps, asOwned as SourceView)).toBeUndefined();
+    expect(await sourceProblem(deps, asOwned as SourceView)).toBeUndefined();
     // The announcer sees it, shared with it, as the other account's.
     expect(await fixture.sharedOwner(other, borrowed)).toBe(source);
     const before = await backupHolds();

@@ -25,7 +25,7 @@ import {
 import { kmsKeyIdOf } from '../../lambdas/core/keys';
 import { vaultNames } from '../../lambdas/core/names';
 import { auroraClusterSnapshotCopier } from '../../lambdas/kinds/aurora-cluster-snapshot/copier';
-import type { ArtifactCopier, ArtifactRef, CopyRequest } from '../../lambdas/kinds/types';
+import type { ArtifactCopier, ArtifactRef, CopyRequest, SourceView } from '../../lambdas/kinds/types';
 import { clientConfig, freshAccountId } from '../support/aws';
 import { emulatorEndpoint } from '../support/emulator';
 import {
@@ -336,7 +336,7 @@ describe('RdsFamilyCopier of RDS DB snapshots', () => {
     tags: COPY_TAGS,
   });
 
-  it('describes a source snapshot through the reader role: owner from the ARN RDS returns, restore attribute, and the DB instance tags as scope', async () => {
+  it("describes a source snapshot through the reader role: owner from the ARN RDS returns, restore attribute, its own tags, and the DB instance's tags only when asked", async () => {
     const taken = (await describeSnapshot(sourceRds, 'orders-shared')).SnapshotCreateTime?.toISOString();
 
     const view = await copier.describeSource(rdsRef('orders-shared'));
@@ -354,11 +354,12 @@ describe('RdsFamilyCopier of RDS DB snapshots', () => {
       resourceId: 'orders',
       productionId: undefined,
       scopeIds: ['orders', 'orders-shared'],
-      scopeTags: { 'bunker:backup': 'true' },
+      scopeTags: { team: 'payments' },
       sizeGiB: 20,
       engine: 'postgres',
     });
     expect(taken).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(await copier.resourceScopeTags?.(view as SourceView)).toEqual({ 'bunker:backup': 'true' });
   });
 
   it('reports an unshared source snapshot with nobody in its restore attribute', async () => {
@@ -377,6 +378,8 @@ describe('RdsFamilyCopier of RDS DB snapshots', () => {
           { Key: 'bunker:intermediate', Value: 'true' },
           { Key: 'bunker:source-snapshot', Value: 'rds:orders-2026-02-01-03-00' },
           { Key: 'bunker:source-created-at', Value: '2026-02-01T03:00:00.000Z' },
+          { Key: 'bunker:scope-key', Value: 'bunker:backup' },
+          { Key: 'bunker:scope-value', Value: 'true' },
         ],
       }),
     );
@@ -390,7 +393,14 @@ describe('RdsFamilyCopier of RDS DB snapshots', () => {
       productionId: 'rds:orders-2026-02-01-03-00',
       producedAt: '2026-02-01T03:00:00.000Z',
       scopeIds: ['orders', 'rds:orders-2026-02-01-03-00', 'bunker-share-orders-nightly-adapter'],
-      scopeTags: { 'bunker:backup': 'true' },
+      // Its own, with the scope tag the agent carried from the DB instance.
+      scopeTags: {
+        'bunker:intermediate': 'true',
+        'bunker:source-snapshot': 'rds:orders-2026-02-01-03-00',
+        'bunker:source-created-at': '2026-02-01T03:00:00.000Z',
+        'bunker:scope-key': 'bunker:backup',
+        'bunker:scope-value': 'true',
+      },
     });
   });
 
@@ -402,7 +412,7 @@ describe('RdsFamilyCopier of RDS DB snapshots', () => {
     const view = await copier.describeSource(rdsRef('retired-final'));
 
     expect(view?.resourceId).toBe('retired');
-    expect(view?.scopeTags).toEqual({ 'bunker:backup': 'true' });
+    expect(await copier.resourceScopeTags?.(view as SourceView)).toEqual({ 'bunker:backup': 'true' });
   });
 
   it('answers undefined for a snapshot that does not exist in the named account and Region', async () => {
@@ -488,7 +498,7 @@ describe('RdsFamilyCopier of Aurora DB cluster snapshots', () => {
     tags: COPY_TAGS,
   });
 
-  it('describes a source cluster snapshot through the reader role: owner, restore attribute, and the DB cluster tags as scope', async () => {
+  it("describes a source cluster snapshot through the reader role: owner, restore attribute, its own tags, and the DB cluster's tags only when asked", async () => {
     const taken = (await ownClusterSnapshots(sourceRds))
       .find((s) => s.DBClusterSnapshotIdentifier === 'ledger-shared')
       ?.SnapshotCreateTime?.toISOString();
@@ -508,10 +518,11 @@ describe('RdsFamilyCopier of Aurora DB cluster snapshots', () => {
       resourceId: 'ledger',
       productionId: undefined,
       scopeIds: ['ledger', 'ledger-shared'],
-      scopeTags: { 'bunker:backup': 'true' },
+      scopeTags: {},
       sizeGiB: 1,
       engine: 'aurora-postgresql',
     });
+    expect(await copier.resourceScopeTags?.(view as SourceView)).toEqual({ 'bunker:backup': 'true' });
     expect(taken).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect((await copier.describeSource(clusterRef('ledger-private')))?.sharedWith).toEqual([]);
   });

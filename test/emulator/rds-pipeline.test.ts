@@ -406,9 +406,12 @@ describe('the intake handler on the intake queue (bunker moto launcher)', () => 
   /** The real copier of RDS DB snapshots with some of its calls replaced. */
   function withCopier(replace: (real: ArtifactCopier) => Partial<ArtifactCopier>): VaultDeps {
     const real = deps.copiers['rds-snapshot'];
+    const readResource = real.resourceScopeTags?.bind(real);
     const copier: ArtifactCopier = {
       kind: real.kind,
       describeSource: (ref) => real.describeSource(ref),
+      // The DB instance's tags, which intake reads when the snapshot carries no scope tag of the agent's.
+      ...(readResource ? { resourceScopeTags: readResource } : {}),
       listShared: (region, accounts) => real.listShared(region, accounts),
       copy: (request) => real.copy(request),
       describeCopy: (location) => real.describeCopy(location),

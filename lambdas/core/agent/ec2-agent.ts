@@ -61,6 +61,7 @@ import {
   TAG_SOURCE_CREATED_AT,
 } from './engine';
 import { type IntermediateFate, intermediateFate, TAG_BACKED_UP_AT, TAG_COPIED_AT } from './retention';
+import { scopeTagsToCarry } from './carried-scope';
 import { memo, scopeCacheOf } from './scope-cache';
 
 export type { AgentStep, AgentSweepSummary, ReceiptStep } from './engine';
@@ -377,6 +378,8 @@ async function copyOrCarryOn(
     ...(snapshot.startTime ? { [TAG_SOURCE_CREATED_AT]: snapshot.startTime } : {}),
     [TAG_COPY_NAME]: intermediateEc2Name(snapshot.id),
     ...backlogTags(known.waited === true, known.pending, deps),
+    // The tags it was judged in scope by (the volume's under its own), as the vault reads them on demand.
+    ...scopeTagsToCarry(deps.settings.scopes['ebs-snapshot'], tags),
   };
   const copyId = await requestCopy(port, deps, snapshot.id, { snapshot, tags }, () =>
     deps.ec2.copySnapshot({

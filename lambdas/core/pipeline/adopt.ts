@@ -175,7 +175,9 @@ async function takeIn(
   const id = artifactId(ref);
 
   const view = await deps.copiers[kind].describeSource(ref);
-  const problem = view ? sourceProblem(deps, view) : `${label} ${ref.id} does not exist in account ${ref.account}`;
+  const problem = view
+    ? await sourceProblem(deps, view)
+    : `${label} ${ref.id} does not exist in account ${ref.account}`;
   if (problem || !view) {
     deps.log.warn('shared artifact refused by the sweep', { artifactId: id, reason: problem ?? 'not found' });
     return 'refused';

@@ -11,7 +11,8 @@
  * AMI's backing snapshots too), is in the configured scope, and is ready.
  */
 import { artifactId, KINDS, poolOf } from '../../kinds/registry';
-import type { ArtifactRef, SourceView } from '../../kinds/types';
+import type { ArtifactCopier, ArtifactRef, SourceView } from '../../kinds/types';
+import { carriesScope } from '../agent/carried-scope';
 import { listedSources } from '../enrolment/registry';
 import { RetryLaterError } from '../errors';
 import { type InventoryRecord, newRecord } from '../inventory';
@@ -19,6 +20,7 @@ import { rejectionId, sourceAccountOfTopic } from '../names';
 import { parseDelivery, parseNotification } from '../notification';
 import type { SourceRegistry } from '../ports';
 import { describeScope, inScope } from '../scope';
+import type { ScopeSetting } from '../settings';
 import { safeText } from '../text';
 import { recordBacklog } from './backlog';
 import { type CopyStep, startCopy, startNewCopy, type VaultDeps } from './copy';
@@ -82,7 +84,9 @@ export async function handleDelivery(body: string, deps: IntakeDeps): Promise<In
     id: subject.id,
   };
   const view = await deps.copiers[subject.kind].describeSource(ref);
-  const problem = view ? sourceProblem(deps, view) : `${kind.label} ${ref.id} does not exist in account ${account}`;
+  const problem = view
+    ? await sourceProblem(deps, view)
+    : `${kind.label} ${ref.id} does not exist in account ${account}`;
   if (problem || !view) return reject(deps, body, problem ?? 'not found', account);
   if (view.state === 'pending')
     throw new RetryLaterError(`${kind.label} ${ref.id} is ${view.detail}, not yet available`);
@@ -147,8 +151,15 @@ export async function admit(deps: IntakeDeps, ref: ArtifactRef, view: SourceView
   return { created: false, step: await advance(deps, record) };
 }
 
-/** Why the vault will not copy what the reader role sees; `undefined` when it may. */
-export function sourceProblem(deps: Pick<IntakeDeps, 'settings'>, view: SourceView): string | undefined {
+/**
+ * Why the vault will not copy what the reader role sees; `undefined` when
+ * it may. Scope is judged last of the checks that refuse for good, so an
+ * artifact refused on cheaper grounds never costs a read of its resource.
+ */
+export async function sourceProblem(
+  deps: Pick<IntakeDeps, 'settings' | 'copiers'>,
+  view: SourceView,
+): Promise<string | undefined> {
   const { ref } = view;
   const kind = KINDS[ref.kind];
   const backup = deps.settings.backupAccount;
@@ -163,12 +174,31 @@ export function sourceProblem(deps: Pick<IntakeDeps, 'settings'>, view: SourceVi
   }
   if (!view.encrypted) return `${kind.label} ${ref.id} is not encrypted: the source agent re-keys before sharing`;
   const scope = deps.settings.kinds[ref.kind].scope;
-  if (!inScope(scope, view.scopeIds, view.scopeTags)) {
+  if (!(await holdsScope(scope, view, deps.copiers[ref.kind]))) {
     const what = view.resourceId ? `${kind.resourceLabel} ${view.resourceId}` : `${kind.label} ${ref.id}`;
     return `${what} is out of scope: it does not match ${describeScope(scope)}`;
   }
   if (view.state === 'failed') return `${kind.label} ${ref.id} is ${safeText(view.detail, 40)} in the source account`;
   return undefined;
+}
+
+/**
+ * The vault's own scope decision. An ids scope is judged on the describe's
+ * identifiers alone, no tags read. A tag scope is settled, with no request,
+ * by the tag the source agent carried onto its intermediate from the
+ * resource's tags when it names exactly this scope (`carriesScope`): the
+ * same account wrote both, so the resource's tags would tell the vault
+ * nothing the carried tag does not. Otherwise (nothing carried: an agent
+ * with another scope, a deleted resource, an artifact shared by hand; or
+ * another key or value) the resource's tags are read now and decide, as
+ * the kind's copier combines them.
+ */
+async function holdsScope(scope: ScopeSetting, view: SourceView, copier: ArtifactCopier): Promise<boolean> {
+  if ('ids' in scope) return inScope(scope, view.scopeIds, {});
+  if (carriesScope(scope, view.scopeTags)) return true;
+  const tags =
+    copier.resourceScopeTags && view.resourceId !== undefined ? await copier.resourceScopeTags(view) : view.scopeTags;
+  return inScope(scope, view.scopeIds, tags);
 }
 
 async function advance(deps: IntakeDeps, record: InventoryRecord): Promise<CopyStep> {

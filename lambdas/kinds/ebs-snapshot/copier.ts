@@ -79,7 +79,6 @@ export class EbsSnapshotCopier implements ArtifactCopier {
     const volumeId =
       tags[TAG_SOURCE_VOLUME] ??
       (snapshot.VolumeId && snapshot.VolumeId !== 'vol-ffffffff' ? snapshot.VolumeId : undefined);
-    const ofVolume = volumeId ? await volumeTags(client, volumeId) : undefined;
     const productionId = tags[TAG_INTERMEDIATE_OF];
     const tagged = tags[TAG_SOURCE_CREATED_AT];
     return {
@@ -98,10 +97,17 @@ export class EbsSnapshotCopier implements ArtifactCopier {
       resourceId: volumeId,
       productionId,
       scopeIds: [volumeId, productionId, ref.id].filter((id): id is string => Boolean(id)),
-      // In scope by a tag on the volume or on the snapshot.
-      scopeTags: { ...ofVolume, ...tags },
+      // Its own: an intermediate carries the agent's reading of the scope tag; the volume's are read on demand.
+      scopeTags: tags,
       sizeGiB: snapshot.VolumeSize,
     };
+  }
+
+  /** In scope by a tag on the volume or on the snapshot: the volume's tags under the snapshot's own. */
+  async resourceScopeTags(view: SourceView): Promise<Readonly<Record<string, string>>> {
+    if (!view.resourceId) return view.scopeTags;
+    const ofVolume = await volumeTags(this.reader.clientFor(view.ref.account, view.ref.region), view.resourceId);
+    return { ...ofVolume, ...view.scopeTags };
   }
 
   /**
