@@ -369,6 +369,7 @@ describe('the four bundles, run as Lambda runs them, back up snapshots end to en
           describeSource: (ref) => rds.describeSource(ref),
           listShared: (region, accounts) => rds.listShared(region, accounts),
           copy: (request) => rds.copy(request),
+          resourceScopeTags: (view) => rds.resourceScopeTags?.(view) ?? Promise.resolve(view.scopeTags),
           describeCopy: async (location) => {
             const copy = await rds.describeCopy(location);
             return copy && { ...copy, state: 'pending', detail: 'creating' };
