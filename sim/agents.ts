@@ -287,12 +287,28 @@ export class SourceAgents {
     return ids.map((id) => ({ kind, partition: 'aws', account, region, id }));
   }
 
+  /**
+   * The production resource's tags, as the vault's copiers read them when
+   * the intermediate does not settle the scope: the DB instance's or
+   * cluster's through the RDS double's reader, the volume's under the EBS
+   * snapshot's own.
+   */
+  async resourceScopeTags(view: SourceView): Promise<Readonly<Record<string, string>>> {
+    const a = this.accounts.get(view.ref.account);
+    if (!a || a.region !== view.ref.region || !view.resourceId) return view.scopeTags;
+    if (view.ref.kind === 'rds-snapshot' || view.ref.kind === 'aurora-cluster-snapshot') {
+      const reader = view.ref.kind === 'rds-snapshot' ? a.rdsReader : a.clusterReader;
+      return (await reader.resourceScopeTags?.(view)) ?? view.scopeTags;
+    }
+    return { ...a.ec2.volumeTags(a.account, a.region, view.resourceId), ...view.scopeTags };
+  }
+
   /** The source as the vault's reader role sees it, read from the account's worlds. */
   async describe(ref: ArtifactRef): Promise<SourceView | undefined> {
     const a = this.accounts.get(ref.account);
     if (!a || a.region !== ref.region) return undefined;
     if (ref.kind === 'rds-snapshot' || ref.kind === 'aurora-cluster-snapshot') {
-      // The RDS double's own reader: scope from the DB instance's (or cluster's) tags, as the adapter reads it.
+      // The RDS double's own reader: the snapshot's own tags, as the adapter's describe answers.
       return (ref.kind === 'rds-snapshot' ? a.rdsReader : a.clusterReader).describeSource(ref);
     }
     if (ref.kind === 'ebs-snapshot') {

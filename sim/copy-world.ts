@@ -62,6 +62,8 @@ export interface SourceFacts {
 /** Where the copy world reads the shared sources: as the reader role sees them, and what the run knows of them. */
 export interface SourceReader {
   describe(ref: ArtifactRef): Promise<SourceView | undefined>;
+  /** The production resource's tags, as the kind's copier reads them on demand (`ArtifactCopier.resourceScopeTags`). */
+  resourceScopeTags?(view: SourceView): Promise<Readonly<Record<string, string>>>;
   /** What the `accounts` share with the backup account in `region`, as the sweep lists it (one listing). */
   listShared(kind: KindName, region: string, accounts: readonly string[]): Promise<ArtifactRef[]>;
   factsOf(ref: ArtifactRef, view: SourceView): SourceFacts | undefined;
@@ -157,6 +159,12 @@ export class CopyWorld {
       kind,
       describeSource: (ref) => this.options.sources.describe(ref),
       listShared: (region, accounts) => this.options.sources.listShared(kind, region, accounts),
+      ...(this.options.sources.resourceScopeTags && kind !== 'ami'
+        ? {
+            resourceScopeTags: async (view: SourceView) =>
+              (await this.options.sources.resourceScopeTags?.(view)) ?? view.scopeTags,
+          }
+        : {}),
       copy: async (request) => this.copy(kind, request, await this.options.sources.describe(request.ref)),
       describeCopy: async (location) => {
         const found = this.find(kind, location);

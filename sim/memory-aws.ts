@@ -940,7 +940,6 @@ export class MemoryRdsWorld {
             const found = this.regions.get(`${ref.account}/${ref.region}`)?.snapshots.get(ref.id);
             if (!found) return undefined;
             const status = this.status(found);
-            const instanceTags = this.regions.get(`${ref.account}/${ref.region}`)?.instances.get(found.dbInstanceId);
             const productionId = found.tags[TAG_INTERMEDIATE_OF];
             const tagged = found.tags[TAG_SOURCE_CREATED_AT];
             return {
@@ -956,10 +955,28 @@ export class MemoryRdsWorld {
               resourceId: found.dbInstanceId,
               ...(productionId ? { productionId } : {}),
               scopeIds: [found.dbInstanceId, productionId, found.id].filter((id): id is string => Boolean(id)),
-              scopeTags: instanceTags ? { ...instanceTags } : { ...found.tags },
+              // The snapshot's own tags, as RdsFamilyCopier's describe answers; the instance's only on demand.
+              scopeTags: { ...found.tags },
               ...(found.sizeGiB !== undefined ? { sizeGiB: found.sizeGiB } : {}),
               ...(found.engine ? { engine: found.engine } : {}),
             };
+          },
+        ),
+      // As `RdsFamilyCopier.resourceScopeTags`: the DB instance's tags through the reader role, a deleted one's snapshot's own.
+      resourceScopeTags: (view: SourceView) =>
+        this.monitor.run(
+          {
+            port: 'reader',
+            method: 'instanceTags',
+            account: view.ref.account,
+            region: view.ref.region,
+            subject: view.resourceId ?? view.ref.id,
+          },
+          (): Readonly<Record<string, string>> => {
+            const tags = view.resourceId
+              ? this.regions.get(`${view.ref.account}/${view.ref.region}`)?.instances.get(view.resourceId)
+              : undefined;
+            return tags ? { ...tags } : view.scopeTags;
           },
         ),
       // As the backup account lists them: the agent's `bunker-share-` snapshots shared with it, not through the reader role.

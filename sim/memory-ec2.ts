@@ -374,6 +374,12 @@ export class MemoryEc2World {
     return found ? this.snapshotView(found) : undefined;
   }
 
+  /** A volume's tags (`undefined` once it is deleted), as DescribeVolumes answers the reader role. */
+  volumeTags(account: string, region: string, volumeId: string): Record<string, string> | undefined {
+    const volume = this.regions.get(`${account}/${region}`)?.volumes.get(volumeId);
+    return volume ? { ...volume.tags } : undefined;
+  }
+
   /** Every snapshot an account owns in a Region, oldest first. */
   snapshots(account: string, region: string): Ec2Snapshot[] {
     return this.ownSnapshots(account, region).map((s) => this.snapshotView(s));
