@@ -1090,15 +1090,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       c.dynamoItemsRead += 1;
       return board.longest(pool);
     },
-    // The same query with `Limit: limit`: the double's entries, longest first and the lowest account on a tie.
-    leading: async (pool, limit) => {
-      const leaders = board
-        .entries(pool)
-        .sort((a, b) => b.backlog - a.backlog || (a.account < b.account ? -1 : a.account > b.account ? 1 : 0))
-        .slice(0, limit);
-      c.dynamoItemsRead += Math.max(1, leaders.length);
-      return leaders;
-    },
     forget: async (pool, account, at) => {
       await board.forget(pool, account, at);
       c.dynamoWrites += 1;

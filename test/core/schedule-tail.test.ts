@@ -1,32 +1,24 @@
 /**
  * The end of a burst, where the makespan is decided: within one account a
  * large copy waits less than a small one (longest processing time first,
- * bounded), and the backlog turns go to the few longest source backlogs in
- * proportion to what each holds back, not to the longest alone.
+ * bounded), while the ring still gives every account its turn.
  */
 import { describe, expect, it } from 'vitest';
 import { waitingSince } from '../../lambdas/core/inventory';
-import { backlogTurn, type SourceBacklogs } from '../../lambdas/core/pipeline/backlog';
 import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
 import { handleDelivery, type IntakeDeps } from '../../lambdas/core/pipeline/intake';
 import { RingMemory } from '../../lambdas/core/pipeline/schedule';
-import { MemorySourceBacklogs } from '../../sim/memory-backlogs';
 import {
   COPY_MS,
   delivered,
   notificationV2,
   OTHER,
-  REGION,
   SOURCE,
-  T0,
   type VaultFixture,
   vaultFixture,
 } from './support/memory-fixtures';
 
-const POOL = 'rds-snapshot@eu-west-1';
 const RDS_EVENT = 'RDS DB Snapshot Event';
-const THIRD = '555555555555';
-const artifactOf = (id: string, account = SOURCE) => `rds-snapshot:${account}:${REGION}:${id}`;
 
 /** Lets AWS finish the one copy in progress and delivers its event: one copy duration. */
 async function finishOne(v: VaultFixture, deps: IntakeDeps): Promise<void> {
@@ -102,88 +94,5 @@ describe("a waiting record's place in its account's queue", () => {
     await finishOne(v, deps);
 
     expect(copied(v)).toEqual(['bunker-share-running', 'bunker-share-single']);
-  });
-});
-
-/** A vault whose board answers its longest backlogs, as the DynamoDB board's `Limit: n` query does. */
-function withLeadingBoard() {
-  const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
-  const board = new MemorySourceBacklogs();
-  const reads: number[] = [];
-  const leading: SourceBacklogs = {
-    report: (pool, entry) => board.report(pool, entry),
-    longest: (pool) => board.longest(pool),
-    forget: (pool, account, at) => board.forget(pool, account, at),
-    leading: async (pool, limit) => {
-      reads.push(limit);
-      return board
-        .entries(pool)
-        .sort((a, b) => b.backlog - a.backlog)
-        .slice(0, limit);
-    },
-  };
-  const deps: IntakeDeps = { ...v.deps, backlogs: leading, ring: new RingMemory() };
-  return { v, board, deps, reads };
-}
-
-describe('the backlog turns, over the longest backlogs in order', () => {
-  it('go to the second-longest backlog when the longest has nothing waiting, not to the account after it', async () => {
-    const { v, board, deps, reads } = withLeadingBoard();
-    v.shared('bunker-share-r1');
-    await handleDelivery(delivered(notificationV2('bunker-share-r1')), deps);
-    // SOURCE holds the most back but has nothing else at the vault; THIRD sorts right after it.
-    v.inventory.put(v.waitingSince(v.shared('bunker-share-x1', { account: THIRD }).arn, '2026-03-01T04:01:00.000Z'));
-    v.inventory.put(v.waitingSince(v.shared('bunker-share-o1', { account: OTHER }).arn, '2026-03-01T04:02:00.000Z'));
-    await board.report(POOL, { account: SOURCE, backlog: 300, at: T0 });
-    await board.report(POOL, { account: OTHER, backlog: 200, at: T0 });
-
-    await finishOne(v, deps);
-
-    expect(backlogTurn(artifactOf('bunker-share-r1'))).toBe(true);
-    expect(reads).toEqual([4]);
-    // With the longest alone, the turn went past SOURCE to the next account round the ring: THIRD's x1.
-    expect(copied(v)).toEqual(['bunker-share-r1', 'bunker-share-o1']);
-  });
-
-  it("give the longest backlog every turn it can use, and keep the ring's turns for every other account", async () => {
-    const { v, board, deps } = withLeadingBoard();
-    v.shared('bunker-share-r1');
-    await handleDelivery(delivered(notificationV2('bunker-share-r1')), deps);
-    const waiting: [string, string][] = [
-      [SOURCE, 's1'],
-      [SOURCE, 's2'],
-      [SOURCE, 's3'],
-      [OTHER, 'o1'],
-      [OTHER, 'o2'],
-      [THIRD, 'x1'],
-    ];
-    waiting.forEach(([account, n], i) =>
-      v.inventory.put(
-        v.waitingSince(v.shared(`bunker-share-${n}`, { account }).arn, `2026-03-01T04:0${i + 1}:00.000Z`),
-      ),
-    );
-    await board.report(POOL, { account: SOURCE, backlog: 300, at: T0 });
-    await board.report(POOL, { account: OTHER, backlog: 200, at: T0 });
-
-    for (let copy = 0; copy < 6; copy += 1) await finishOne(v, deps);
-
-    // Whose turn each freed slot was: the freed copy's id decides.
-    const freed = [
-      artifactOf('bunker-share-r1'),
-      artifactOf('bunker-share-s1'),
-      artifactOf('bunker-share-o1', OTHER),
-      artifactOf('bunker-share-s2'),
-      artifactOf('bunker-share-x1', THIRD),
-    ];
-    expect(freed.map((id) => backlogTurn(id))).toEqual([true, false, true, false, true]);
-    expect(copied(v)).toEqual([
-      'bunker-share-r1',
-      'bunker-share-s1',
-      'bunker-share-o1',
-      'bunker-share-s2',
-      'bunker-share-x1',
-      'bunker-share-s3',
-      'bunker-share-o2',
-    ]);
   });
 });

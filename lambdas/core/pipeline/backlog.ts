@@ -48,12 +48,6 @@ export interface SourceBacklogs {
   report(pool: string, entry: BacklogEntry): Promise<void>;
   /** The entry with the longest backlog of `pool`, the lowest account first on a tie (one single-item query). */
   longest(pool: string): Promise<BacklogEntry | undefined>;
-  /**
-   * The entries with the `limit` longest backlogs of `pool`, longest first,
-   * the lowest account first on a tie: the same query with `Limit: limit`,
-   * still one request. Optional: a board without it serves the longest alone.
-   */
-  leading?(pool: string, limit: number): Promise<BacklogEntry[]>;
   /** Removes the account's entry of `pool` if it is still the one recorded at `at` (a stale report). */
   forget(pool: string, account: string, at: string): Promise<void>;
 }
@@ -85,23 +79,6 @@ export const BACKLOG_READ_TTL_MS = 60_000;
  * work waiting still gets a slot within about two turns of the ring.
  */
 export const BACKLOG_TURN_EVERY = 2;
-
-/**
- * How many of the longest backlogs a backlog turn tries, longest first: the
- * next is served when the one before has nothing waiting at the vault.
- * Served alone, the longest gets more turns than its agent can use (its cap
- * and its own copy quota bound what it delivers, about a third of a pool of
- * 20), the surplus went to the accounts after it round the ring, and the
- * second-longest waited its ring turn like an account of three snapshots: in
- * the fleet burst at seed 11 the second account's twenty intermediates
- * waited at the vault from the first hour to the eighteenth, and its 310
- * originals held back then took five more hours at what its agent alone
- * delivers. Four: a pool of 20 fed at the rate one agent delivers takes
- * three such accounts at once, and one more keeps a turn for the next while
- * one runs dry. The leaders come from one query (`Limit: 4`); each one tried
- * with nothing waiting costs one more single-item query of the queue index.
- */
-export const BACKLOG_LEADERS = 4;
 
 /** Whether intake records the backlog this notification of `id` carries ({@link BACKLOG_REPORT_EVERY}). */
 export function reportsBacklog(id: string): boolean {
@@ -147,43 +124,26 @@ export async function recordBacklog(deps: VaultDeps, ref: ArtifactRef, backlog: 
   }
 }
 
-/** One of the longest backlogs of a pool, as a backlog turn weighs it. */
-export interface BacklogLeader {
-  readonly account: string;
-  readonly backlog: number;
-}
-
 /**
- * The {@link BACKLOG_LEADERS} longest backlogs of `pool` reported within
- * {@link BACKLOG_MAX_AGE_MS}, longest first (only the longest from a board
- * without `leading`); a stale entry read is forgotten. A container reuses
- * its last read for {@link BACKLOG_READ_TTL_MS}. Never throws: the ring is
- * the fallback.
+ * The account with the longest backlog of `pool` reported within
+ * {@link BACKLOG_MAX_AGE_MS}; a stale top entry is forgotten (and nothing
+ * answered this time). A container reuses its last read for
+ * {@link BACKLOG_READ_TTL_MS}. Never throws: the ring is the fallback.
  */
-export async function backlogLeaders(deps: VaultDeps, pool: string): Promise<readonly BacklogLeader[]> {
-  if (!deps.backlogs) return [];
+export async function longestBacklog(deps: VaultDeps, pool: string): Promise<string | undefined> {
+  if (!deps.backlogs) return undefined;
   const nowMs = deps.clock.now().getTime();
   const remembered = deps.ring?.longestRead(pool, nowMs, BACKLOG_READ_TTL_MS);
-  if (remembered) return remembered.leaders;
+  if (remembered) return remembered.account;
   try {
-    const read = deps.backlogs.leading
-      ? await deps.backlogs.leading(pool, BACKLOG_LEADERS)
-      : [await deps.backlogs.longest(pool)].filter((entry): entry is BacklogEntry => entry !== undefined);
-    const leaders: BacklogLeader[] = [];
-    for (const entry of read) {
-      if (entry.backlog <= 0) continue;
-      if (nowMs - Date.parse(entry.at) <= BACKLOG_MAX_AGE_MS) leaders.push(entry);
-      else await deps.backlogs.forget(pool, entry.account, entry.at);
-    }
-    deps.ring?.readLongest(pool, leaders, nowMs);
-    return leaders;
+    const top = await deps.backlogs.longest(pool);
+    let account: string | undefined;
+    if (top && top.backlog > 0 && nowMs - Date.parse(top.at) <= BACKLOG_MAX_AGE_MS) account = top.account;
+    else if (top && top.backlog > 0) await deps.backlogs.forget(pool, top.account, top.at);
+    deps.ring?.readLongest(pool, account, nowMs);
+    return account;
   } catch (error) {
     deps.log.warn('source backlog not read; the ring serves this slot', { pool, error: String(error) });
-    return [];
+    return undefined;
   }
-}
-
-/** The account with the longest backlog of `pool` ({@link backlogLeaders}' first). */
-export async function longestBacklog(deps: VaultDeps, pool: string): Promise<string | undefined> {
-  return (await backlogLeaders(deps, pool))[0]?.account;
 }

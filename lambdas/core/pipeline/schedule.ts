@@ -20,7 +20,7 @@
  * alone at its end, and the other half keeps every account's turn.
  */
 import type { InventoryRecord } from '../inventory';
-import { backlogLeaders, backlogTurn, type BacklogLeader } from './backlog';
+import { backlogTurn, longestBacklog } from './backlog';
 import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
 import { type CopyView, type KindName, KIND_NAMES, MAX_COPIES_PER_LOOK } from '../../kinds/types';
 import { CopyWatch } from './watch';
@@ -52,10 +52,10 @@ export function ringPositionBefore(account: string): string {
 /**
  * Fills one free slot of `pool` with the next waiting record of the ring
  * walk after `afterAccount`, or, with `backlogFirst` and a backlog board,
- * from the longest source backlogs first ({@link backlogLeaders}: the next
- * of them when one has nothing waiting, then the ring). Answers the step of
- * the record that took the slot, the `deferred` step that says the pool (or
- * AWS's quota) is full, or `undefined` when nothing waits.
+ * from the account with the longest source backlog on (one more query).
+ * Answers the step of the record that took the slot, the `deferred` step
+ * that says the pool (or AWS's quota) is full, or `undefined` when nothing
+ * waits.
  */
 export async function startNext(
   deps: VaultDeps,
@@ -65,27 +65,9 @@ export async function startNext(
   backlogFirst = false,
 ): Promise<CopyStep | undefined> {
   const tried = new Set<string>();
-  let picks = 0;
-  const leaders = backlogFirst && deps.backlogs ? await backlogLeaders(deps, pool) : [];
-  for (const { account } of leaders) {
-    // The leader's own waiting records, past those that wait on a busy resource (each moves behind the others).
-    while (picks < maxPicks) {
-      picks += 1;
-      const candidate = await deps.inventory.nextWaiting(pool, ringPositionBefore(account));
-      if (!candidate) {
-        deps.ring?.sawRoom(pool);
-        return undefined;
-      }
-      // Nothing of the leader's waits (the first record is another account's), or only records it tried.
-      if (candidate.sourceAccount !== account || tried.has(candidate.artifactId)) break;
-      tried.add(candidate.artifactId);
-      const step = await startCopy(deps, candidate, { lookAtOnce: false });
-      if (step.step === 'started' || step.step === 'in-progress') return step;
-      if (step.step === 'deferred' && step.wait !== 'resource') return step;
-    }
-  }
-  let after = deps.ring?.after(pool) ?? afterAccount;
-  for (; picks < maxPicks; picks += 1) {
+  const longest = backlogFirst && deps.backlogs ? await longestBacklog(deps, pool) : undefined;
+  let after = longest === undefined ? (deps.ring?.after(pool) ?? afterAccount) : ringPositionBefore(longest);
+  for (let pick = 0; pick < maxPicks; pick += 1) {
     const candidate = await deps.inventory.nextWaiting(pool, after);
     // Nothing waits: the slot stays free, and the next artifact of the pool should try to claim it.
     if (!candidate) {
@@ -97,7 +79,7 @@ export async function startNext(
     tried.add(candidate.artifactId);
     const step = await startCopy(deps, candidate, { lookAtOnce: false });
     if (step.step === 'started' || step.step === 'in-progress') {
-      deps.ring?.served(pool, candidate.sourceAccount ?? '');
+      if (longest === undefined) deps.ring?.served(pool, candidate.sourceAccount ?? '');
       return step;
     }
     if (step.step === 'deferred' && step.wait !== 'resource') return step;
@@ -170,7 +152,7 @@ export class RingMemory {
   /** The copies this container requested, to settle one whose completion event was lost ({@link lookAtOverdue}). */
   readonly copies = new CopyWatch();
   private readonly last = new Map<string, string>();
-  private readonly longest = new Map<string, { readonly leaders: readonly BacklogLeader[]; readonly atMs: number }>();
+  private readonly longest = new Map<string, { readonly account: string | undefined; readonly atMs: number }>();
   private readonly full = new Map<string, number>();
   private readonly looked = new Map<string, number>();
   private readonly settledByLook = new Map<string, string>();
@@ -232,17 +214,17 @@ export class RingMemory {
   }
 
   /**
-   * The longest backlogs of `pool` this container read within `ttlMs` of
-   * `nowMs` (`{ leaders: [] }` when it read none); `undefined` when it must
-   * read the board again.
+   * The longest backlog of `pool` this container read within `ttlMs` of
+   * `nowMs` (`{ account: undefined }` when it read none); `undefined` when it
+   * must read the board again.
    */
-  longestRead(pool: string, nowMs: number, ttlMs: number): { readonly leaders: readonly BacklogLeader[] } | undefined {
+  longestRead(pool: string, nowMs: number, ttlMs: number): { readonly account: string | undefined } | undefined {
     const read = this.longest.get(pool);
     return read && nowMs - read.atMs < ttlMs ? read : undefined;
   }
 
-  readLongest(pool: string, leaders: readonly BacklogLeader[], nowMs: number): void {
-    this.longest.set(pool, { leaders: leaders.map(({ account, backlog }) => ({ account, backlog })), atMs: nowMs });
+  readLongest(pool: string, account: string | undefined, nowMs: number): void {
+    this.longest.set(pool, { account, atMs: nowMs });
   }
 
   /** The account this container's last ring turn of `pool` served; `undefined` before its first. */
