@@ -272,7 +272,7 @@ export function queueEntryOf(record: InventoryRecord): QueueEntry | undefined {
   if (record.status === 'expected') {
     return {
       queue: waitingQueue(record.pool),
-      queueKey: `${record.sourceAccount ?? ''}#${waitingSince(record)}#${record.artifactId}`,
+      queueKey: `${record.sourceAccount ?? ''}#${record.updatedAt}#${record.artifactId}`,
     };
   }
   if (record.status === 'copying' && record.claimedUntil) {
@@ -285,33 +285,6 @@ export function queueEntryOf(record: InventoryRecord): QueueEntry | undefined {
     };
   }
   return undefined;
-}
-
-/**
- * How much earlier than it was written a waiting record sorts within its
- * account, per GiB of its source: a copy's time grows with its size, and a
- * backlog ends on its bound only when the long copies start early (longest
- * processing time first). Within one account only: the ring still gives
- * every account its turn, whatever another account's sizes.
- */
-export const WAIT_CREDIT_PER_GIB_MS = 60_000;
-/**
- * The most a record's size moves it forward: a small snapshot waits at most
- * this much longer behind larger ones of its own account that came after it
- * (well inside the RPO the agents already age originals by).
- */
-export const WAIT_CREDIT_MAX_MS = 4 * 3_600_000;
-
-/**
- * When a waiting record counts as waiting since, for its place in its
- * account's queue: when it was written, less its size's credit. Records
- * with no size, or a time that does not parse, keep their written time.
- */
-export function waitingSince(record: Pick<InventoryRecord, 'updatedAt' | 'sizeGiB'>): string {
-  const written = Date.parse(record.updatedAt);
-  const size = record.sizeGiB ?? 0;
-  if (!Number.isFinite(written) || !(size > 0)) return record.updatedAt;
-  return new Date(written - Math.min(WAIT_CREDIT_MAX_MS, size * WAIT_CREDIT_PER_GIB_MS)).toISOString();
 }
 
 /** The upper bound of claims whose lease ended at or before `now` in the `claims:` partition. */
