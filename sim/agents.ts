@@ -638,6 +638,11 @@ interface Timeline {
   readonly hits: Map<SourceCause, number>;
 }
 
+/** A {@link Timeline} as the figures read it: the first time each cause hit it, by cause. */
+export type SourceTimeline = Readonly<Omit<Timeline, 'hits'>> & {
+  readonly hits: Readonly<Partial<Record<SourceCause, number>>>;
+};
+
 /** The wait a cause made: from when it hit to the artifact's next step, over the artifacts it hit. */
 export interface CauseWait {
   readonly artifacts: number;
@@ -731,6 +736,12 @@ export class SourceTrace {
   recorded(key: string | undefined, atMs: number): void {
     const t = key ? this.timelines.get(key) : undefined;
     if (t && t.recordedAtMs === undefined) t.recordedAtMs = atMs;
+  }
+
+  /** One artifact's way through its source account so far (for the figures of a pool's last copies). */
+  timelineOf(key: string): SourceTimeline | undefined {
+    const t = this.timelines.get(key);
+    return t ? { ...t, hits: Object.fromEntries(t.hits) } : undefined;
   }
 
   hit(key: string | undefined, cause: SourceCause, atMs: number): void {

@@ -46,7 +46,7 @@ import type { ReceiptSender } from '../lambdas/core/receipts';
 import type { KindsSettings, ScopeSetting } from '../lambdas/core/settings';
 import { artifactId, KIND_NAMES, KINDS, poolOf } from '../lambdas/kinds/registry';
 import type { ArtifactCopier, ArtifactRef, Copiers, CopyView, KindName, SourceView } from '../lambdas/kinds/types';
-import { type ProductionArtifact, SourceAgents } from './agents';
+import { type ProductionArtifact, type SourceCause, SourceAgents, type Trigger } from './agents';
 import { EventLoop } from './clock';
 import { CopyWorld, type SimSource, type SourceReader, simSourceView } from './copy-world';
 import {
@@ -176,6 +176,8 @@ export interface SimulationOptions {
    * @default 'lambda'
    */
   readonly vaultEnvironments?: 'lambda' | 'one';
+  /** How many of each pool's last copies `tail` describes. @default {@link TAIL_COPIES} */
+  readonly tailCopies?: number;
   /** A test's one-shot crash: the first call of `port.method` crashes its invocation after taking effect. */
   readonly crashAfter?: { readonly port: string; readonly method: string };
 }
@@ -238,10 +240,43 @@ export interface SimulationResult {
   readonly slotTime: Readonly<Record<string, SlotTime>>;
   /** Per source resource: its copies' `[accepted, starts, ends]` seconds, only for resources with more than one. */
   readonly resourceCopies: Readonly<Record<string, readonly (readonly [number, number, number])[]>>;
+  /** Per pool, its last `tailCopies` copies to end, latest last, with each artifact's way to its slot. */
+  readonly tail: Readonly<Record<string, readonly TailCopy[]>>;
   readonly counts: SimulationCounts;
   /** Whether every artifact was settled before `maxSimulatedHours`. */
   readonly settled: boolean;
   readonly simulatedSeconds: number;
+}
+
+/** The copies of a pool's tail a result describes: the ones that decide its makespan. */
+export const TAIL_COPIES = 5;
+
+/**
+ * One of a pool's last copies, every time in seconds since the burst began:
+ * whether it reached the vault late (the source side's steps, what hit it
+ * there) or waited at the vault for a slot (`recorded` to `claimed`).
+ */
+export interface TailCopy {
+  readonly artifact: string;
+  readonly account: string;
+  readonly sizeGiB: number;
+  readonly copySeconds: number;
+  readonly produced: number;
+  /** With agents: its intermediate requested, ready and announced, and which kind of invocation took each step. */
+  readonly requested?: number;
+  readonly requestedBy?: Trigger;
+  readonly ready?: number;
+  readonly announced?: number;
+  readonly announcedBy?: Trigger;
+  /** The source side's hits (`SourceCause`), at when each first hit. */
+  readonly hits?: Readonly<Partial<Record<SourceCause, number>>>;
+  /** Its vault record written first, and its slot claimed (the last claim, when a crash made it claim twice). */
+  readonly recorded?: number;
+  readonly claimed?: number;
+  /** Its copy at AWS: accepted, its own transfer begun (after its resource's earlier copies), ended. */
+  readonly accepted: number;
+  readonly starts: number;
+  readonly ends: number;
 }
 
 export interface SimulationCounts {
@@ -761,7 +796,16 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let sweepsRunning = 0;
   /** Available first-hop copies whose receipt the vault has not recorded as sent (the sweep sends it again). */
   const awaitingReceipt = new Set<string>();
+  /** Per artifact key: when the vault first wrote its record, and when it last claimed a slot for it (figures only). */
+  const recordedAt = new Map<string, number>();
+  const claimedAt = new Map<string, number>();
   inventory.onWrite = (before, after) => {
+    if (after.kind !== 'unknown') {
+      const artifact = byProduction.get(productionKey(after.kind, after.sourceAccount, after.sourceSnapshotId));
+      if (artifact && !recordedAt.has(artifact.key)) recordedAt.set(artifact.key, loop.epochMs);
+      if (artifact && after.status === 'copying' && before?.status !== 'copying')
+        claimedAt.set(artifact.key, loop.epochMs);
+    }
     if (after.status === 'available' && after.kind !== 'unknown' && after.hop !== 2 && !after.receiptSentAt) {
       awaitingReceipt.add(after.artifactId);
     } else awaitingReceipt.delete(after.artifactId);
@@ -1125,6 +1169,38 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   });
 
   // -- figures ----------------------------------------------------------------------
+  const at = (ms: number | undefined) => (ms === undefined ? undefined : seconds(ms - startMs));
+  const tailCopyOf = (
+    a: Artifact,
+    copy: { readonly acceptedAtMs: number; readonly startsAtMs: number; readonly endsAtMs: number },
+  ): TailCopy => {
+    const id = agents?.productionId(a);
+    const t = id === undefined ? undefined : agents?.trace.timelineOf(productionKey(a.kind, a.account, id));
+    const optional = {
+      requested: at(t?.requestedAtMs),
+      requestedBy: t?.requestedBy,
+      ready: at(t?.readyAtMs),
+      announced: at(t?.announcedAtMs),
+      announcedBy: t?.announcedBy,
+      hits:
+        t && Object.keys(t.hits).length > 0
+          ? Object.fromEntries(Object.entries(t.hits).map(([cause, ms]) => [cause, at(ms)]))
+          : undefined,
+      recorded: at(recordedAt.get(a.key)),
+      claimed: at(claimedAt.get(a.key)),
+    };
+    return {
+      artifact: a.resourceKey,
+      account: a.account,
+      sizeGiB: a.sizeGiB,
+      copySeconds: seconds(a.durationMs),
+      produced: seconds(a.producedAtMs - startMs),
+      ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+      accepted: seconds(copy.acceptedAtMs - startMs),
+      starts: seconds(copy.startsAtMs - startMs),
+      ends: seconds(copy.endsAtMs - startMs),
+    };
+  };
   const copiesOf = new Map<string, number>();
   for (const copy of world.accepted) copiesOf.set(copy.artifact, (copiesOf.get(copy.artifact) ?? 0) + 1);
   const rpoMs = (options.rpoHours ?? 24) * 3_600_000;
@@ -1233,6 +1309,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     ]);
   }
   for (const key of Object.keys(resourceCopies)) if (resourceCopies[key].length < 2) delete resourceCopies[key];
+  const byKey = new Map(artifacts.map((a) => [a.key, a]));
+  const tail: Record<string, TailCopy[]> = {};
+  for (const copy of [...world.accepted].sort((x, y) => x.endsAtMs - y.endsAtMs)) {
+    const a = byKey.get(copy.artifact);
+    if (a) (tail[a.pool] ??= []).push(tailCopyOf(a, copy));
+  }
+  const tailCopies = options.tailCopies ?? TAIL_COPIES;
+  for (const pool of Object.keys(tail)) tail[pool] = tailCopies > 0 ? tail[pool].slice(-tailCopies) : [];
 
   return {
     seed: options.seed,
@@ -1252,6 +1336,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     slots: Object.fromEntries(slotSeries),
     slotTime,
     resourceCopies,
+    tail,
     counts: {
       invocations: { ...invocations },
       lambdaSeconds: Object.fromEntries(Object.entries(lambdaMs).map(([fn, ms]) => [fn, seconds(ms)])),
