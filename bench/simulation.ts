@@ -42,6 +42,7 @@ export function scenarioFigures(result: SimulationResult) {
     callsPerArtifact: result.callsPerArtifact,
     pools: result.pools,
     slotTime: result.slotTime,
+    tail: result.tail,
     counts: result.counts,
     settled: result.settled,
     seed: result.seed,
