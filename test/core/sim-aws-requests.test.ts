@@ -57,7 +57,7 @@ async function quietSingle(kind: KindName) {
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
 
 describe('AWS requests of a quiet single artifact: the simulation against the emulator', () => {
-  it('RDS: the vault 11 less the refill query; the source 11 less the receipt', async () => {
+  it("RDS: the vault's minimum of 10 with intake's look at its copy, less the refill query; the source 11 less the receipt", async () => {
     const { settled, source, vault } = await quietSingle('rds-snapshot');
     expect(settled).toBe(true);
     // Emulator, per artifact: DescribeDBSnapshots 3 (the source, intake's look, completion),
@@ -72,7 +72,7 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
       'inventory.get': 1,
       'receipts.send': 1,
     });
-    expect(total(vault)).toBe(11 - 1);
+    expect(total(vault)).toBe(10 + 1 - 1);
     // Emulator, per artifact: DescribeDBSnapshots 3.25 (the snapshot's and the intermediate's events, the receipt,
     // and a quarter of the count's listing), DescribeDBInstances 1, CopyDBSnapshot 1, ModifyDBSnapshotAttribute 1,
     // SNS 1, AddTagsToResource 3 (notified; the receipt's two). One artifact alone pays the whole listing.
@@ -90,7 +90,7 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
 
   it('Aurora: the same requests on clusters', async () => {
     const { source, vault, ofKind } = await quietSingle('aurora-cluster-snapshot');
-    expect(total(vault)).toBe(11 - 1);
+    expect(total(vault)).toBe(10 + 1 - 1);
     expect(total(source)).toBe(11 - 3);
     expect(ofKind).toEqual(source);
   });
@@ -131,7 +131,7 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
     expect(ofKind).toEqual(source);
   });
 
-  it('EBS: the vault 14 less the refill query and the lock', async () => {
+  it("EBS: the vault's minimum of 13 with intake's look at its copy, less the refill query and the lock", async () => {
     const { vault } = await quietSingle('ebs-snapshot');
     // Emulator: DescribeSnapshots 4 (the source, the look by name before the copy, intake's look, completion),
     // DescribeSnapshotAttribute 1, CopySnapshot 1, DescribeLockedSnapshots 1, LockSnapshot 1, TransactWriteItems 2,
@@ -145,7 +145,7 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
       'inventory.get': 1,
       'receipts.send': 1,
     });
-    expect(total(vault)).toBe(14 - 1 - 2);
+    expect(total(vault)).toBe(13 + 1 - 1 - 2);
   });
 
   it('AMI: the vault 19 less the refill query and the protection', async () => {
