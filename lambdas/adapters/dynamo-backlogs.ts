@@ -16,15 +16,15 @@
  *
  * Every report is one `PutItem` conditional on the stored `at` being no
  * newer, so reports racing from several intake containers keep the newest.
- * Each item expires by the table's TTL (`expiresAt`) when the core would
- * ignore it anyway ({@link BACKLOG_MAX_AGE_MS}); DynamoDB deletes expired
- * items late, so a stale entry can still be read, and the core forgets it
- * (`forget`, one conditional delete) rather than trust it.
+ * Each item expires by the table's TTL (`expiresAt`) a day after its report
+ * ({@link BACKLOG_EXPIRY_MS}): the core lets a stale entry go itself (`forget`,
+ * one conditional delete) when a board turn finds none of its account's
+ * records waiting, and the TTL removes what no turn let go.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { QUEUE_INDEX } from '../core/inventory';
-import { BACKLOG_MAX_AGE_MS, type BacklogEntry, type SourceBacklogs } from '../core/pipeline/backlog';
+import { BACKLOG_EXPIRY_MS, type BacklogEntry, type SourceBacklogs } from '../core/pipeline/backlog';
 import { isConditionFailure } from './dynamo-conditional';
 
 /** The key prefix of the board's items: the inventory's readers leave them out. */
@@ -82,7 +82,7 @@ export class DynamoSourceBacklogs implements SourceBacklogs {
       account: entry.account,
       backlog: entry.backlog,
       at: entry.at,
-      expiresAt: Math.floor((Date.parse(entry.at) + BACKLOG_MAX_AGE_MS) / 1000),
+      expiresAt: Math.floor((Date.parse(entry.at) + BACKLOG_EXPIRY_MS) / 1000),
       ...(listed ? { queue: backlogQueue(pool), queueKey: backlogQueueKey(entry.backlog, entry.account) } : {}),
     };
     try {

@@ -11,7 +11,13 @@ import { BACKLOG_MAX_AGE_MS, backlogTurn, longestBacklog, reportsBacklog } from 
 import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
 import type { IntakeDeps } from '../../lambdas/core/pipeline/intake';
 import { handleDelivery } from '../../lambdas/core/pipeline/intake';
-import { RingMemory, ringPositionBefore } from '../../lambdas/core/pipeline/schedule';
+import {
+  coldRingStart,
+  MAX_PICKS,
+  RingMemory,
+  ringPositionBefore,
+  startNext,
+} from '../../lambdas/core/pipeline/schedule';
 import { MemorySourceBacklogs } from '../../sim/memory-backlogs';
 import {
   COPY_MS,
@@ -152,7 +158,7 @@ describe('the backlog board', () => {
     expect(await board.longest('ebs-snapshot@eu-west-1')).toBeUndefined();
   });
 
-  it('forgets a report older than two hours when it is read, and only that report', async () => {
+  it('answers a report older than two hours as stale, and keeps it on the board when it is read', async () => {
     const { v, board, deps } = withBoard();
     // No container memory: every look reads the board.
     const reading = { ...deps, ring: undefined };
@@ -161,12 +167,53 @@ describe('the backlog board', () => {
     const atTwoHours = await longestBacklog(reading, POOL);
     v.clock.advance(1);
     const after = await longestBacklog(reading, POOL);
-    await board.forget(POOL, SOURCE, T0);
 
     expect(BACKLOG_MAX_AGE_MS).toBe(7_200_000);
-    expect(atTwoHours).toBe(OTHER);
-    expect(after).toBeUndefined();
-    expect(board.entries(POOL)).toEqual([]);
+    expect(atTwoHours).toEqual({ account: OTHER, at: T0, stale: false });
+    expect(after).toEqual({ account: OTHER, at: T0, stale: true });
+    expect(board.entries(POOL)).toEqual([{ account: OTHER, backlog: 40, at: T0 }]);
+  });
+
+  it('serves a stale lead whose records still wait at the vault, and keeps its entry', async () => {
+    const { v, board, deps } = withBoard({ maxCopies: 1, oneDatabaseEach: true });
+    // Its agent stopped reporting because all it sent waits here: the report ages, the backlog does not.
+    await board.report(POOL, { account: OTHER, backlog: 300, at: T0 });
+    v.inventory.put(v.waitingSince(v.shared('bunker-share-s1').arn, '2026-03-01T04:01:00.000Z'));
+    v.inventory.put(v.waitingSince(v.shared('bunker-share-o1', { account: OTHER }).arn, '2026-03-01T04:02:00.000Z'));
+    v.clock.advance(3 * 3_600_000);
+
+    const step = await startNext(deps, POOL, SOURCE, MAX_PICKS, true);
+
+    expect(step?.record.sourceId).toBe('bunker-share-o1');
+    expect(board.entries(POOL)).toEqual([{ account: OTHER, backlog: 300, at: T0 }]);
+  });
+
+  it('forgets a stale lead once a board turn finds none of its records waiting, and serves the next account', async () => {
+    const { v, board, deps } = withBoard({ maxCopies: 1, oneDatabaseEach: true });
+    await board.report(POOL, { account: OTHER, backlog: 300, at: T0 });
+    await board.report(POOL, { account: SOURCE, backlog: 20, at: '2026-03-01T07:00:00.000Z' });
+    v.inventory.put(v.waitingSince(v.shared('bunker-share-s1').arn, '2026-03-01T04:01:00.000Z'));
+    v.clock.advance(3 * 3_600_000);
+
+    const stale = await startNext(deps, POOL, SOURCE, MAX_PICKS, true);
+    const fresh = await longestBacklog(deps, POOL);
+
+    expect(stale?.record.sourceId).toBe('bunker-share-s1');
+    expect(board.entries(POOL)).toEqual([{ account: SOURCE, backlog: 20, at: '2026-03-01T07:00:00.000Z' }]);
+    // The container's own read of the board is let go with it: the next turn reads the board again.
+    expect(fresh).toEqual({ account: SOURCE, at: '2026-03-01T07:00:00.000Z', stale: false });
+  });
+
+  it('keeps a fresh lead with nothing waiting: its agent is still sending', async () => {
+    const { v, board, deps } = withBoard({ maxCopies: 1, oneDatabaseEach: true });
+    await board.report(POOL, { account: OTHER, backlog: 300, at: T0 });
+    v.inventory.put(v.waitingSince(v.shared('bunker-share-s1').arn, '2026-03-01T04:01:00.000Z'));
+    v.clock.advance(BACKLOG_MAX_AGE_MS);
+
+    const step = await startNext(deps, POOL, SOURCE, MAX_PICKS, true);
+
+    expect(step?.record.sourceId).toBe('bunker-share-s1');
+    expect(board.entries(POOL)).toEqual([{ account: OTHER, backlog: 300, at: T0 }]);
   });
 
   it('is read once per minute by a container, and again after', async () => {
@@ -189,7 +236,7 @@ describe('the backlog board', () => {
     v.clock.advance(1);
     const fresh = await longestBacklog(counted, POOL);
 
-    expect([first, cached, fresh]).toEqual([OTHER, OTHER, SOURCE]);
+    expect([first, cached, fresh].map((lead) => lead?.account)).toEqual([OTHER, OTHER, SOURCE]);
     expect(reads).toBe(2);
   });
 
@@ -289,6 +336,43 @@ describe('serving the longest source backlog', () => {
     expect(afterOne).toEqual(['bunker-share-r1', 'bunker-share-s1']);
     expect(copied(v)).toEqual(['bunker-share-r1', 'bunker-share-s1', 'bunker-share-single']);
     expect(v.inventory.peek(artifactOf('bunker-share-single', OTHER))).toMatchObject({ status: 'copying' });
+  });
+
+  it("starts a cold container's ring at the registered account the clock points at, one further each minute", () => {
+    const sources = [{ account: THIRD }, { account: SOURCE }, { account: OTHER }, { account: SOURCE }];
+    const at = (iso: string) => coldRingStart(sources, Date.parse(iso));
+
+    expect(at('2026-03-01T04:30:00.000Z')).toBe('222222222221\uffff');
+    expect(at('2026-03-01T04:31:59.999Z')).toBe('333333333332\uffff');
+    expect(at('2026-03-01T04:32:00.000Z')).toBe('555555555554\uffff');
+    expect(at('2026-03-01T04:33:00.000Z')).toBe('222222222221\uffff');
+    expect(coldRingStart([], Date.parse(T0))).toBeUndefined();
+  });
+
+  it("gives a cold container's first ring turn to the account the clock points at, not the one after the freed copy", async () => {
+    const { v, deps } = withBoard({ maxCopies: 1, oneDatabaseEach: true });
+    const registered = {
+      ...deps,
+      settings: { ...deps.settings, sources: [...deps.settings.sources, { account: THIRD, regions: [REGION] }] },
+    };
+    v.shared('bunker-share-running');
+    await handleDelivery(delivered(notificationV2('bunker-share-running')), registered);
+    const waiting: [string, string][] = [
+      [SOURCE, 's1'],
+      [OTHER, 'o1'],
+      [THIRD, 'x1'],
+    ];
+    waiting.forEach(([account, n], i) =>
+      v.inventory.put(
+        v.waitingSince(v.shared(`bunker-share-${n}`, { account }).arn, `2026-03-01T04:0${i + 1}:00.000Z`),
+      ),
+    );
+    // The copy ends at 04:40 and its event reaches a container started a minute later, at 04:41: the third account.
+    v.clock.advance(60_000);
+    await finishOne(v, { ...registered, ring: new RingMemory() });
+
+    expect(backlogTurn(artifactOf('bunker-share-running'))).toBe(false);
+    expect(copied(v)).toEqual(['bunker-share-running', 'bunker-share-x1']);
   });
 
   it("goes round every account with the ring's turns, even when one account frees every slot", async () => {

@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
 import { handleDelivery } from '../../lambdas/core/pipeline/intake';
 import { RingMemory } from '../../lambdas/core/pipeline/schedule';
+import { MAX_COPIES_PER_LOOK } from '../../lambdas/kinds/types';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
 import type { CopyView } from '../../lambdas/kinds/types';
 import { COPY_MS, delivered, notificationV2, REGION, SOURCE, vaultFixture } from './support/memory-fixtures';
@@ -192,5 +193,78 @@ describe('the batched look at a pool’s copies in flight (double: describeCopie
       reason: `record ${artifactOf('bunker-share-a1')} was settled by a look`,
     });
     expect([...v.monitor.byMethod].filter(([method, n]) => n !== (calls.get(method) ?? 0))).toEqual([]);
+  });
+});
+
+describe('a completion event’s look: the event’s copy found among the pool’s copies in flight', () => {
+  const POOL = `rds-snapshot@${REGION}`;
+  /** What each port method was called, from `before` on, the unchanged left out. */
+  const callsSince = (v: { monitor: { byMethod: Map<string, number> } }, before: Map<string, number>) =>
+    Object.fromEntries(
+      [...v.monitor.byMethod].flatMap(([m, n]) => (n === (before.get(m) ?? 0) ? [] : [[m, n - (before.get(m) ?? 0)]])),
+    );
+
+  it('settles the event’s copy and the other finished one with one query and one describe, and reads no record', async () => {
+    const { v, deps, looks } = await fullPoolAtTen();
+    const target = v.inventory.peek(artifactOf('bunker-share-a1'))?.targetName as string;
+    const cold = { ...deps, ring: new RingMemory(30_000) };
+    const before = new Map(v.monitor.byMethod);
+    const looked = looks.length;
+
+    const outcome = await handleCopyEvent(RDS_EVENT, { EventID: 'RDS-EVENT-0197', SourceIdentifier: target }, cold);
+
+    expect(outcome).toEqual({ outcome: 'settled', artifactId: artifactOf('bunker-share-a1'), step: 'available' });
+    expect(v.inventory.peek(artifactOf('bunker-share-a2'))?.status).toBe('available');
+    // One describe of the twenty in flight, the event's copy among them.
+    expect(looks.slice(looked).map((names) => names.length)).toEqual([20]);
+    expect(looks[looked]).toContain(target);
+    expect(callsSince(v, before)).toMatchObject({ 'inventory.copiesInFlight': 1, 'receipts.send': 2 });
+    expect(callsSince(v, before)['inventory.get']).toBeUndefined();
+    expect(count(v.inventory.records().map((r) => [r.sourceId, r.status]))).toEqual({ available: 2, copying: 20 });
+  });
+
+  it('ignores, after one query, the event of a copy another container settled, when its own look is not due', async () => {
+    const { v, deps, announce } = await fullPoolAtTen();
+    await announce('bunker-share-probe');
+    const target = v.inventory.peek(artifactOf('bunker-share-a1'))?.targetName as string;
+    const other = { ...deps, ring: new RingMemory(30_000) };
+    other.ring.markLook(POOL, v.clock.now().getTime());
+    const before = new Map(v.monitor.byMethod);
+
+    const outcome = await handleCopyEvent(RDS_EVENT, { EventID: 'RDS-EVENT-0197', SourceIdentifier: target }, other);
+
+    expect(outcome).toEqual({
+      outcome: 'ignored',
+      reason: `${target} is not a copy in flight: settled already, or not Bunker's`,
+    });
+    expect(callsSince(v, before)).toEqual({ 'inventory.copiesInFlight': 1 });
+  });
+
+  it('finds the record from the copy’s tags when the query may not have named every copy in flight', async () => {
+    const { v, deps, looks } = await fullPoolAtTen();
+    const record = v.inventory.peek(artifactOf('bunker-share-b3')) as InventoryRecord;
+    const target = v.inventory.peek(artifactOf('bunker-share-a1'))?.targetName as string;
+    // A page of a hundred copies in flight that does not name the event's copy.
+    const full = Array.from({ length: MAX_COPIES_PER_LOOK }, (_, n) => ({
+      ...record,
+      targetName: `other-${n}`,
+      targetId: `other-${n}`,
+    }));
+    const paged = {
+      ...deps,
+      ring: new RingMemory(30_000),
+      inventory: Object.assign(Object.create(deps.inventory) as typeof deps.inventory, {
+        copiesInFlight: async () => full,
+      }),
+    };
+    paged.ring.markLook(POOL, v.clock.now().getTime());
+    const before = new Map(v.monitor.byMethod);
+    const looked = looks.length;
+
+    const outcome = await handleCopyEvent(RDS_EVENT, { EventID: 'RDS-EVENT-0197', SourceIdentifier: target }, paged);
+
+    expect(outcome).toEqual({ outcome: 'settled', artifactId: artifactOf('bunker-share-a1'), step: 'available' });
+    expect(callsSince(v, before)).toMatchObject({ 'inventory.get': 1 });
+    expect(looks.length).toBe(looked);
   });
 });

@@ -60,16 +60,18 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
   it("RDS: the vault's minimum of 10 with intake's look at its copy, less the refill query; the source 11 less the receipt", async () => {
     const { settled, source, vault } = await quietSingle('rds-snapshot');
     expect(settled).toBe(true);
-    // Emulator, per artifact: DescribeDBSnapshots 3 (the source, intake's look, completion),
-    // DescribeDBSnapshotAttributes 1, CopyDBSnapshot 1, TransactWriteItems 2, PutItem 1, GetItem 1, SNS 1, Query 1.
-    // No DescribeDBInstances: the intermediate carries the instance's scope tag.
+    // Emulator, per artifact: DescribeDBSnapshots 3 (the source, intake's look, completion's look at the pool),
+    // DescribeDBSnapshotAttributes 1, CopyDBSnapshot 1, TransactWriteItems 2, PutItem 1, SNS 1, Query 2 (the pool's
+    // copies in flight, which name the event's copy and hold its record; the refill). No GetItem, and no
+    // DescribeDBInstances: the intermediate carries the instance's scope tag.
     expect(vault).toEqual({
       'copier.describeSource': 2,
       'copier.copy': 1,
-      'copier.describeCopy': 2,
+      'copier.describeCopy': 1,
+      'copier.describeCopies': 1,
       'inventory.claimCopy': 1,
       'inventory.replace': 2,
-      'inventory.get': 1,
+      'inventory.copiesInFlight': 1,
       'receipts.send': 1,
     });
     expect(total(vault)).toBe(10 + 1 - 1);

@@ -3,8 +3,8 @@
  * emulator and the in-memory double the simulation uses alike: the newest
  * report wins whatever order reports land in, a backlog of 0 takes the
  * account off the board, the longest backlog comes first and the lowest
- * account on a tie, an entry older than two hours is forgotten when read,
- * and pools are apart. The stored items are read back once with boto3.
+ * account on a tie, an entry older than two hours is answered as stale and
+ * let go only when a board turn says so, and pools are apart. The stored items are read back once with boto3.
  */
 import {
   CreateTableCommand,
@@ -15,7 +15,12 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoSourceBacklogs } from '../../lambdas/adapters/dynamo-backlogs';
 import { DynamoInventory } from '../../lambdas/adapters/dynamo-inventory';
-import { longestBacklog, type SourceBacklogs } from '../../lambdas/core/pipeline/backlog';
+import {
+  type BacklogLead,
+  forgetStaleLead,
+  longestBacklog,
+  type SourceBacklogs,
+} from '../../lambdas/core/pipeline/backlog';
 import type { VaultDeps } from '../../lambdas/core/pipeline/copy';
 import { silentLog } from '../../lambdas/core/ports';
 import { ManualClock } from '../../sim/memory-aws';
@@ -116,7 +121,7 @@ describe.each([
     expect(await board.longest(pool('ties'))).toEqual({ account: C, backlog: 100_000, at: T2 });
   });
 
-  it('forgets an entry older than two hours when read, and answers the next one at the next read', async () => {
+  it('answers an entry older than two hours as stale, and after a stale lead is let go, the next one', async () => {
     const board = make();
     const clock = new ManualClock('2026-03-01T06:00:00.001Z');
     // No `ring`: every read goes to the board. Only what `longestBacklog` reads of the deps.
@@ -125,10 +130,14 @@ describe.each([
     await board.report(pool('age'), { account: B, backlog: 10, at: '2026-03-01T04:00:00.001Z' });
 
     const first = await longestBacklog(deps, pool('age'));
+    const kept = await board.longest(pool('age'));
+    // A board turn found none of A's records waiting: the walk lets the stale lead go.
+    await forgetStaleLead(deps, pool('age'), first as BacklogLead);
     const second = await longestBacklog(deps, pool('age'));
 
-    expect(first).toBeUndefined();
-    expect(second).toBe(B);
+    expect(first).toEqual({ account: A, at: '2026-03-01T04:00:00.000Z', stale: true });
+    expect(kept).toEqual({ account: A, backlog: 90, at: '2026-03-01T04:00:00.000Z' });
+    expect(second).toEqual({ account: B, at: '2026-03-01T04:00:00.001Z', stale: false });
     expect(await board.longest(pool('age'))).toEqual({ account: B, backlog: 10, at: '2026-03-01T04:00:00.001Z' });
   });
 
@@ -158,7 +167,7 @@ describe.each([
 describe('the board in the inventory table (emulator)', () => {
   const POOL = 'ebs-snapshot@eu-west-1';
 
-  it('stores one item per pool and account, in the queue index while the backlog is above 0, expiring two hours after its report (read with boto3)', async () => {
+  it('stores one item per pool and account, in the queue index while the backlog is above 0, expiring a day after its report (read with boto3)', async () => {
     const board = new DynamoSourceBacklogs(dynamo, TABLE);
     await board.report(POOL, { account: A, backlog: 42, at: T1 });
     await board.report(POOL, { account: B, backlog: 0, at: T2 });
@@ -183,7 +192,7 @@ out(sorted(mine, key=lambda item: item['artifactId']))
         account: A,
         backlog: '42',
         at: T1,
-        expiresAt: '1772344800',
+        expiresAt: '1772424000',
         queue: 'backlog:ebs-snapshot@eu-west-1',
         queueKey: '999957#111111111111',
       },
@@ -193,7 +202,7 @@ out(sorted(mine, key=lambda item: item['artifactId']))
         account: B,
         backlog: '0',
         at: T2,
-        expiresAt: '1772345100',
+        expiresAt: '1772424300',
       },
     ]);
   });

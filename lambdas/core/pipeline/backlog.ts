@@ -15,8 +15,9 @@
  * every account (see `startNext` in `./schedule.ts`).
  *
  * The board is a hint: a lost or stale report changes an order, never
- * whether a copy is made. Reports older than {@link BACKLOG_MAX_AGE_MS} are
- * forgotten when read, and intake writes one report in
+ * whether a copy is made. A report older than {@link BACKLOG_MAX_AGE_MS} is
+ * let go when a board turn finds none of its account's records waiting at
+ * the vault (`forgetStaleLead`), and intake writes one report in
  * {@link BACKLOG_REPORT_EVERY} (chosen by the artifact's id) to keep the
  * requests per artifact near the minimum.
  */
@@ -56,11 +57,21 @@ export interface SourceBacklogs {
 export const BACKLOG_REPORT_EVERY = 4;
 
 /**
- * A report this old is forgotten: the agent reports while it was at its
- * cap within the hour, so an account still holding originals back reports
- * again long before this.
+ * A report this old is stale: the agent reports while it was at its cap
+ * within the hour, so an account still holding originals back and being
+ * served reports again long before this. A stale report still leads while
+ * its account has records waiting at the vault (an account whose
+ * intermediates all wait there announces nothing, so its report ages while
+ * its backlog does not shrink); it is let go when a board turn finds none.
  */
 export const BACKLOG_MAX_AGE_MS = 2 * 60 * 60_000;
+
+/**
+ * When the table's TTL may delete a board entry: a day after its report,
+ * long past {@link BACKLOG_MAX_AGE_MS}, so the TTL removes only entries no
+ * board turn let go (an account deregistered, a pool no longer used).
+ */
+export const BACKLOG_EXPIRY_MS = 24 * 60 * 60_000;
 
 /**
  * How long a container reuses its last read of the board (`RingMemory`): a
@@ -124,26 +135,56 @@ export async function recordBacklog(deps: VaultDeps, ref: ArtifactRef, backlog: 
   }
 }
 
+/** The board's answer for a pool: the account with the longest backlog, and whether its report is old. */
+export interface BacklogLead {
+  readonly account: string;
+  /** The report's time, to forget exactly it. */
+  readonly at: string;
+  /** Reported more than {@link BACKLOG_MAX_AGE_MS} ago. */
+  readonly stale: boolean;
+}
+
 /**
- * The account with the longest backlog of `pool` reported within
- * {@link BACKLOG_MAX_AGE_MS}; a stale top entry is forgotten (and nothing
- * answered this time). A container reuses its last read for
+ * The account with the longest backlog of `pool`. A report older than
+ * {@link BACKLOG_MAX_AGE_MS} is answered too, marked `stale`: an account
+ * whose intermediates all wait at the vault announces nothing, so its
+ * report ages while its backlog is as long as ever; the walk forgets the
+ * entry only when it finds none of the account's records waiting
+ * ({@link forgetStaleLead}). A container reuses its last read for
  * {@link BACKLOG_READ_TTL_MS}. Never throws: the ring is the fallback.
  */
-export async function longestBacklog(deps: VaultDeps, pool: string): Promise<string | undefined> {
+export async function longestBacklog(deps: VaultDeps, pool: string): Promise<BacklogLead | undefined> {
   if (!deps.backlogs) return undefined;
   const nowMs = deps.clock.now().getTime();
   const remembered = deps.ring?.longestRead(pool, nowMs, BACKLOG_READ_TTL_MS);
-  if (remembered) return remembered.account;
+  if (remembered) return leadOf(remembered.entry, nowMs);
   try {
     const top = await deps.backlogs.longest(pool);
-    let account: string | undefined;
-    if (top && top.backlog > 0 && nowMs - Date.parse(top.at) <= BACKLOG_MAX_AGE_MS) account = top.account;
-    else if (top && top.backlog > 0) await deps.backlogs.forget(pool, top.account, top.at);
-    deps.ring?.readLongest(pool, account, nowMs);
-    return account;
+    const entry = top && top.backlog > 0 ? top : undefined;
+    deps.ring?.readLongest(pool, entry, nowMs);
+    return leadOf(entry, nowMs);
   } catch (error) {
     deps.log.warn('source backlog not read; the ring serves this slot', { pool, error: String(error) });
     return undefined;
+  }
+}
+
+function leadOf(entry: BacklogEntry | undefined, nowMs: number): BacklogLead | undefined {
+  return entry && { account: entry.account, at: entry.at, stale: nowMs - Date.parse(entry.at) > BACKLOG_MAX_AGE_MS };
+}
+
+/**
+ * A board turn's walk found none of the lead's records waiting: a stale
+ * lead (its agent has not reported for {@link BACKLOG_MAX_AGE_MS} and the
+ * vault holds nothing of it) is forgotten, on the board and in this
+ * container. A fresh lead stays: its agent is still sending. Never throws.
+ */
+export async function forgetStaleLead(deps: VaultDeps, pool: string, lead: BacklogLead): Promise<void> {
+  if (!lead.stale || !deps.backlogs) return;
+  deps.ring?.forgetLongest(pool);
+  try {
+    await deps.backlogs.forget(pool, lead.account, lead.at);
+  } catch (error) {
+    deps.log.warn('stale source backlog not forgotten; the next turn forgets it', { pool, error: String(error) });
   }
 }

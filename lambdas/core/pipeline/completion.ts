@@ -22,7 +22,7 @@ import {
   startSecondHop,
   type VaultDeps,
 } from './copy';
-import { fairOrder, settleAndRefill, startNext, SWEEP_MAX_PICKS } from './schedule';
+import { fairOrder, lookForEvent, settleAndRefill, startNext, SWEEP_MAX_PICKS } from './schedule';
 
 export type CompletionOutcome =
   | { readonly outcome: 'ignored'; readonly reason: string }
@@ -30,8 +30,11 @@ export type CompletionOutcome =
 
 /**
  * Handles a copy event (its EventBridge `detail-type` and `detail`). The
- * event is only a hint of which copy to look at: the copy is re-read, and
- * its record found from the copy's own tags.
+ * event is only a hint of which copy to look at: the copy is re-read. For a
+ * kind whose copier describes copies in batches (RDS, Aurora) its record is
+ * found among its pool's copies in flight, which are looked at with it
+ * (`lookForEvent`); otherwise, or when that query may not have named every
+ * copy in flight, from the copy's own tags.
  */
 export async function handleCopyEvent(
   detailType: string,
@@ -44,6 +47,13 @@ export async function handleCopyEvent(
     // A look of this container settled it (its write won): nothing to read.
     const looked = deps.ring?.settledBy(targetId);
     if (looked) return { outcome: 'ignored', reason: `record ${looked} was settled by a look` };
+    if (deps.copiers[kind.name].describeCopies) {
+      // The pool's copies in flight name the event's copy and its record, and one describe answers for them all.
+      const look = await lookForEvent(deps, kind.name, targetId);
+      if (look.found) return { outcome: 'settled', artifactId: look.record.artifactId, step: look.step.step };
+      if (look.complete)
+        return { outcome: 'ignored', reason: `${targetId} is not a copy in flight: settled already, or not Bunker's` };
+    }
     const copy = await deps.copiers[kind.name].describeCopy({
       targetName: targetId,
       targetId,

@@ -20,9 +20,10 @@
  * alone at its end, and the other half keeps every account's turn.
  */
 import type { InventoryRecord } from '../inventory';
-import { backlogTurn, longestBacklog } from './backlog';
+import { backlogTurn, type BacklogEntry, forgetStaleLead, longestBacklog } from './backlog';
 import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
-import { type CopyView, type KindName, KIND_NAMES, MAX_COPIES_PER_LOOK } from '../../kinds/types';
+import { type CopyLocation, type CopyView, type KindName, KIND_NAMES, MAX_COPIES_PER_LOOK } from '../../kinds/types';
+import { poolOf } from '../../kinds/registry';
 import { CopyWatch } from './watch';
 
 /**
@@ -50,6 +51,30 @@ export function ringPositionBefore(account: string): string {
 }
 
 /**
+ * How far a container with no ring turn of a pool yet moves its start round
+ * the registered accounts per minute of the clock ({@link coldRingStart}).
+ */
+export const COLD_RING_STEP_MS = 60_000;
+
+/**
+ * Where a container's first ring turn of a pool starts: just before the
+ * registered account the clock points at, one account further each
+ * {@link COLD_RING_STEP_MS}, so containers that start cold (scaled out,
+ * reclaimed idle, crashed) spread their walks round the whole ring.
+ * Starting after the freed copy's account instead put every cold start
+ * just after the accounts that hold the most slots, and with containers
+ * recycled often the ring turns went round only the accounts that follow
+ * them: in the faults run at seed 10 an account with 600 snapshots waiting
+ * at the vault had no slot for ten hours. `undefined` with no registered
+ * account.
+ */
+export function coldRingStart(sources: readonly { readonly account: string }[], nowMs: number): string | undefined {
+  const accounts = [...new Set(sources.map((source) => source.account))].sort();
+  if (accounts.length === 0) return undefined;
+  return ringPositionBefore(accounts[Math.floor(nowMs / COLD_RING_STEP_MS) % accounts.length]);
+}
+
+/**
  * Fills one free slot of `pool` with the next waiting record of the ring
  * walk after `afterAccount`, or, with `backlogFirst` and a backlog board,
  * from the account with the longest source backlog on (one more query).
@@ -65,10 +90,20 @@ export async function startNext(
   backlogFirst = false,
 ): Promise<CopyStep | undefined> {
   const tried = new Set<string>();
-  const longest = backlogFirst && deps.backlogs ? await longestBacklog(deps, pool) : undefined;
-  let after = longest === undefined ? (deps.ring?.after(pool) ?? afterAccount) : ringPositionBefore(longest);
+  const lead = backlogFirst && deps.backlogs ? await longestBacklog(deps, pool) : undefined;
+  const longest = lead?.account;
+  const cold =
+    longest === undefined && deps.ring !== undefined && deps.ring.after(pool) === undefined
+      ? coldRingStart(deps.settings.sources, deps.clock.now().getTime())
+      : undefined;
+  let after = longest === undefined ? (deps.ring?.after(pool) ?? cold ?? afterAccount) : ringPositionBefore(longest);
   for (let pick = 0; pick < maxPicks; pick += 1) {
-    const candidate = await deps.inventory.nextWaiting(pool, after);
+    let candidate = await deps.inventory.nextWaiting(pool, after);
+    // The lead has nothing waiting at the vault: a lead whose agent stopped reporting is let go.
+    if (pick === 0 && lead && candidate?.sourceAccount !== lead.account) await forgetStaleLead(deps, pool, lead);
+    // A cold start that lands on the freed copy's account passes it once: that account just had its turn.
+    if (pick === 0 && cold !== undefined && afterAccount !== undefined && candidate?.sourceAccount === afterAccount)
+      candidate = await deps.inventory.nextWaiting(pool, afterAccount);
     // Nothing waits: the slot stays free, and the next artifact of the pool should try to claim it.
     if (!candidate) {
       deps.ring?.sawRoom(pool);
@@ -143,8 +178,10 @@ export const SETTLED_MEMORY = 1_000;
  * place, and the accounts far round the ring would wait for hours.
  *
  * In the container, as the agent's memory is: a cold container starts
- * after the freed copy's account, and several containers each go round
- * the ring, which only gives an account more turns. It also keeps the
+ * where the clock points round the registered accounts
+ * ({@link coldRingStart}), passing the freed copy's account once, and
+ * several containers each go round the ring, which only gives an account
+ * more turns. It also keeps the
  * last read of the backlog board for `BACKLOG_READ_TTL_MS` (a minute): reports
  * change every few minutes, slots free every few seconds.
  */
@@ -152,7 +189,7 @@ export class RingMemory {
   /** The copies this container requested, to settle one whose completion event was lost ({@link lookAtOverdue}). */
   readonly copies = new CopyWatch();
   private readonly last = new Map<string, string>();
-  private readonly longest = new Map<string, { readonly account: string | undefined; readonly atMs: number }>();
+  private readonly longest = new Map<string, { readonly entry: BacklogEntry | undefined; readonly atMs: number }>();
   private readonly full = new Map<string, number>();
   private readonly looked = new Map<string, number>();
   private readonly settledByLook = new Map<string, string>();
@@ -172,6 +209,11 @@ export class RingMemory {
     if (at !== undefined && nowMs - at < this.lookPeriodMs(limit)) return false;
     this.looked.set(pool, nowMs);
     return true;
+  }
+
+  /** A completion event's look at `pool` was taken at `nowMs` ({@link lookForEvent}): the next is a period on. */
+  markLook(pool: string, nowMs: number): void {
+    this.looked.set(pool, nowMs);
   }
 
   /** How often this container looks at a pool of `limit` copies at once. */
@@ -215,16 +257,21 @@ export class RingMemory {
 
   /**
    * The longest backlog of `pool` this container read within `ttlMs` of
-   * `nowMs` (`{ account: undefined }` when it read none); `undefined` when it
+   * `nowMs` (`{ entry: undefined }` when it read none); `undefined` when it
    * must read the board again.
    */
-  longestRead(pool: string, nowMs: number, ttlMs: number): { readonly account: string | undefined } | undefined {
+  longestRead(pool: string, nowMs: number, ttlMs: number): { readonly entry: BacklogEntry | undefined } | undefined {
     const read = this.longest.get(pool);
     return read && nowMs - read.atMs < ttlMs ? read : undefined;
   }
 
-  readLongest(pool: string, account: string | undefined, nowMs: number): void {
-    this.longest.set(pool, { account, atMs: nowMs });
+  readLongest(pool: string, entry: BacklogEntry | undefined, nowMs: number): void {
+    this.longest.set(pool, { entry, atMs: nowMs });
+  }
+
+  /** Lets this container's last read of `pool`'s board go: the next board turn reads it again. */
+  forgetLongest(pool: string): void {
+    this.longest.delete(pool);
   }
 
   /** The account this container's last ring turn of `pool` served; `undefined` before its first. */
@@ -341,13 +388,41 @@ export async function lookAtPool(deps: VaultDeps, pool: string): Promise<CopySte
   if (!ring || !kind || !copier?.describeCopies) return [];
   const limit = deps.settings.kinds[kind].copyLimit;
   if (!ring.takeLook(pool, deps.clock.now().getTime(), limit)) return [];
-  const steps: CopyStep[] = [];
   try {
-    const nowMs = deps.clock.now().getTime();
-    const records = (await deps.inventory.copiesInFlight(pool, Math.min(limit, MAX_COPIES_PER_LOOK))).filter(
-      (record) => limit >= LOOK_MIN_LIMIT || overdue(ring, record, nowMs, limit),
-    );
-    const inFlight = records.flatMap((record) =>
+    const records = await deps.inventory.copiesInFlight(pool, Math.min(limit, MAX_COPIES_PER_LOOK));
+    return (await settleLooked(deps, pool, records)).steps;
+  } catch (error) {
+    deps.log.error('pool not looked at; the events and the sweep settle its copies', { pool, error: String(error) });
+    return [];
+  }
+}
+
+/**
+ * Describes, in one request, the copies of `records` (a pool's copies in
+ * flight, as its `copying:<pool>` query answered) that a look describes, and
+ * settles each one AWS shows finished or failed with the record the query
+ * returned; each slot that frees starts the pool's next copy. A pool of
+ * fewer than {@link LOOK_MIN_LIMIT} copies describes only its overdue ones.
+ * `event`, when a completion event of one of them is handled: that copy is
+ * described whatever its age, settled first (its event time teaches the
+ * container's line) and its slot refilled with the event's own look at the
+ * overdue copies; its step is answered as `eventStep`.
+ */
+async function settleLooked(
+  deps: VaultDeps,
+  pool: string,
+  records: readonly InventoryRecord[],
+  event?: InventoryRecord,
+): Promise<{ readonly steps: CopyStep[]; readonly eventStep?: CopyStep }> {
+  const ring = deps.ring;
+  const kind = kindOfPool(pool);
+  const copier = kind ? deps.copiers[kind] : undefined;
+  if (!kind || !copier?.describeCopies) return { steps: [] };
+  const limit = deps.settings.kinds[kind].copyLimit;
+  const nowMs = deps.clock.now().getTime();
+  const inFlight = records
+    .filter((record) => record === event || limit >= LOOK_MIN_LIMIT || (ring && overdue(ring, record, nowMs, limit)))
+    .flatMap((record) =>
       record.targetName && record.targetRegion
         ? [
             {
@@ -357,27 +432,81 @@ export async function lookAtPool(deps: VaultDeps, pool: string): Promise<CopySte
           ]
         : [],
     );
-    const [first] = inFlight;
-    if (!first) return [];
-    const region = first.location.region;
-    const copies = await copier.describeCopies(
-      inFlight.filter((c) => c.location.region === region).map((c) => c.location),
-      region,
-    );
-    const byTarget = new Map(copies.map((copy) => [copy.targetId, copy]));
-    for (const { record, location } of inFlight) {
-      const copy = byTarget.get(location.targetId ?? location.targetName);
-      if (!copy || copy.state === 'pending') continue;
-      const step = await settleCopy(deps, record, { copy }, false);
-      if (step.step === 'available' || step.step === 'failed') ring.lookSettled(copy.targetId, record.artifactId);
-      steps.push(step);
-      await refillAfter(deps, record, step, false);
-    }
-    if (steps.length > 0) deps.log.info('copies settled by a look', { pool, settled: steps.length });
-  } catch (error) {
-    deps.log.error('pool not looked at; the events and the sweep settle its copies', { pool, error: String(error) });
+  const region = event?.targetRegion ?? inFlight[0]?.location.region;
+  const described = inFlight.filter((c) => c.location.region === region);
+  if (!region || described.length === 0) return { steps: [] };
+  const copies = await copier.describeCopies(
+    described.map((c) => c.location),
+    region,
+  );
+  const byTarget = new Map(copies.map((copy) => [copy.targetId, copy]));
+  const seenOf = (location: CopyLocation) => byTarget.get(location.targetId ?? location.targetName);
+  const steps: CopyStep[] = [];
+  let eventStep: CopyStep | undefined;
+  const first = described.find((c) => c.record === event);
+  if (first) {
+    // The event's own copy: a copy AWS no longer knows is left to the sweep, as the event's describe did.
+    const copy = seenOf(first.location);
+    eventStep = copy
+      ? await settleAndRefill(deps, first.record, { copy })
+      : { step: 'unchanged', record: first.record };
+    if (copy && freedSlot(eventStep)) ring?.lookSettled(copy.targetId, first.record.artifactId);
   }
-  return steps;
+  for (const { record, location } of described) {
+    if (record === event) continue;
+    const copy = seenOf(location);
+    if (!copy || copy.state === 'pending') continue;
+    const step = await settleCopy(deps, record, { copy }, false);
+    if (freedSlot(step)) ring?.lookSettled(copy.targetId, record.artifactId);
+    steps.push(step);
+    await refillAfter(deps, record, step, false);
+  }
+  if (steps.length > 0) deps.log.info('copies settled by a look', { pool, settled: steps.length });
+  return { steps, eventStep };
+}
+
+/** What a completion event's look found ({@link lookForEvent}). */
+export type EventLook =
+  | { readonly found: true; readonly record: InventoryRecord; readonly step: CopyStep }
+  /** `complete`: the query listed every copy of the pool in flight, so the event's copy is settled already or is not Bunker's. */
+  | { readonly found: false; readonly complete: boolean };
+
+/**
+ * A completion event of a pool whose copier describes copies in batches
+ * (RDS, Aurora): the event's copy is found among the pool's copies in
+ * flight (one query of `copying:<pool>`, which names every copy whose
+ * request was recorded and returns its record), and, when it is there, it
+ * and the pool's other copies are described in one request and settled as
+ * a look settles them ({@link settleLooked}). Two requests, as the event's
+ * describe and record read were, and the event's copy is found from the
+ * inventory, not from the copy's tags. A copy the query does not name is
+ * settled already (by a look or an event in another container) or is not
+ * Bunker's: one request, and the pool is looked at with the records just
+ * read when this container's look is due.
+ */
+export async function lookForEvent(deps: VaultDeps, kind: KindName, targetId: string): Promise<EventLook> {
+  const pool = poolOf(kind, deps.settings.backupRegion);
+  const limit = deps.settings.kinds[kind].copyLimit;
+  const records = await deps.inventory.copiesInFlight(pool, MAX_COPIES_PER_LOOK);
+  const event = records.find((record) => (record.targetId ?? record.targetName) === targetId);
+  const nowMs = deps.clock.now().getTime();
+  if (!event) {
+    if (deps.ring?.takeLook(pool, nowMs, limit)) {
+      try {
+        await settleLooked(deps, pool, records);
+      } catch (error) {
+        deps.log.error('pool not looked at; the events and the sweep settle its copies', {
+          pool,
+          error: String(error),
+        });
+      }
+    }
+    return { found: false, complete: records.length < MAX_COPIES_PER_LOOK };
+  }
+  // This is the container's look at the pool: the next is a period on.
+  deps.ring?.markLook(pool, nowMs);
+  const { eventStep } = await settleLooked(deps, pool, records, event);
+  return { found: true, record: event, step: eventStep ?? { step: 'unchanged', record: event } };
 }
 
 /**
