@@ -13,7 +13,7 @@ import './zod-messages';
 import { KINDS } from '../kinds/registry';
 import { rdsSnapshot } from '../kinds/rds-snapshot/kind';
 import { KIND_NAMES, type KindName } from '../kinds/types';
-import { BUSY_MS } from './agent/memory';
+import { BUSY_MS, INTERMEDIATE_COUNT_TTL_MS } from './agent/memory';
 import { safeText } from './text';
 
 /** Bodies larger than this are rejected before parsing: a notification is about 250 bytes. */
@@ -218,6 +218,7 @@ export function notificationOf(input: {
 export interface BacklogMemory {
   readonly deferred: { readonly size: number };
   readonly candidates: readonly unknown[];
+  readonly candidatesAt?: number;
   readonly capReachedAt?: number;
 }
 
@@ -232,10 +233,19 @@ export interface BacklogMemory {
  * first; `undefined` (left out) otherwise: an account that never queues
  * sends nothing extra, and the originals a count saw just before this
  * container started them are not mistaken for a backlog.
+ *
+ * Left out too when the container has not counted within
+ * {@link INTERMEDIATE_COUNT_TTL_MS} (or found its count's list stale): its
+ * own deferrals alone would read as a small backlog, often 0, and the vault
+ * would let the account's lead on its board go while hundreds of its
+ * originals wait in the other containers' memories. A report is a count, or
+ * nothing; the vault keeps the last one it had.
  */
 export function sourceBacklogOf(memory: BacklogMemory, nowMs: number): number | undefined {
   const atCapLately = memory.capReachedAt !== undefined && nowMs - memory.capReachedAt < BUSY_MS;
   if (memory.deferred.size === 0 && !atCapLately) return undefined;
+  const counted = memory.candidatesAt !== undefined && nowMs - memory.candidatesAt < INTERMEDIATE_COUNT_TTL_MS;
+  if (!counted) return undefined;
   return memory.deferred.size + memory.candidates.length;
 }
 

@@ -216,7 +216,8 @@ async function deleteIntermediate(id: string, deps: AgentDeps, flavour: Flavour)
  * (`sweepTags` given: its per-sweep read of a resource's tags) trusts a
  * recent out-of-scope verdict instead of reading the resource's tags again
  * (`./agent/scope-cache.ts`), and an original this container judged and
- * deferred is known in scope already.
+ * deferred is known in scope already. Either reuses a resource judged in
+ * scope in the last ten minutes.
  */
 async function rekey(
   snapshot: RdsSnapshot,
@@ -241,10 +242,12 @@ async function rekey(
   }
   if (!known) {
     if (sweepTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
-    const ofResource = await (sweepTags ?? ((id: string) => store.instanceTags(id)))(resource);
+    // Judged in scope minutes ago (a burst's snapshots of one database): its tags are not read again.
+    const recent = verdicts.recentInScope(resource, now);
+    const ofResource = recent ?? (await (sweepTags ?? ((id: string) => store.instanceTags(id)))(resource));
     const scope = deps.settings.scopes[flavour.kind];
     const wanted = inScope(scope, resource, ofResource ?? snapshot.tags);
-    verdicts.judged(resource, snapshot.tags, wanted, now);
+    verdicts.judged(resource, snapshot.tags, wanted, now, recent ? undefined : ofResource);
     if (!wanted) {
       memory.deferred.delete(snapshot.id);
       return 'out-of-scope';

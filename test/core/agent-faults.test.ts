@@ -7,22 +7,22 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ISSUE_FAULTS, runSimulation, type SimulationResult } from '../../sim/simulation';
 
-describe('the source agents under the issue faults (seeds 20, 21 and 31, 300 artifacts of every kind, 20 accounts)', () => {
+describe('the source agents under the issue faults (seeds 38, 29 and 30, 300 artifacts of every kind, 20 accounts)', () => {
   let result: SimulationResult;
   const more = new Map<number, SimulationResult>();
   beforeAll(async () => {
     const run = (seed: number) =>
       runSimulation({ seed, artifacts: 300, accounts: 20, agents: true, faults: ISSUE_FAULTS });
-    // Seeds chosen because their faults reach each path (rescanned over seeds 1 to 40 when a completion event
-    // began to look at its pool's copies in flight and a cold vault container's ring turn to start where the
-    // clock points): seed 20 crashes environments that held originals back and reclaims idle ones that did. Over
-    // seeds 1 to 40, seed 4 leaves 1 artifact a crash interrupted to the hourly sweep (of 8), seed 13 1 original
-    // an idle environment held back (of 4) and seed 33 2 a crashed one held back (of 5).
-    result = await run(20);
-    // Seeds 21 and 31 crash the most environments that held originals back (23 and 20 originals). Seeds 29 and
-    // 30 were chosen here once, when they left such originals to the hourly sweep while only the intermediate
-    // that filled the cap said the account had a backlog (`BUSY_SHARE`, agent/memory.ts); they no longer reach it.
-    for (const seed of [21, 31]) more.set(seed, await run(seed));
+    // Seeds chosen because their faults reach each path (rescanned over seeds 1 to 40 when the agents began to
+    // report a backlog only within five minutes of their count and to reuse an in-scope verdict for ten
+    // minutes): seed 38 crashes environments that held originals back (9 originals) and reclaims idle ones that
+    // did (6). Over seeds 1 to 40, seed 23 leaves 1 artifact a crash interrupted to the hourly sweep (of 10),
+    // seed 32 1 original a crashed environment held back (of 12), and seeds 15 and 26 1 an idle one held back
+    // (of 8 each).
+    result = await run(38);
+    // Seeds 30 and 29 crash the most environments that held originals back (22 and 16 originals). Seeds 21 and
+    // 31 were chosen before; seed 21 no longer crashes one that held any back.
+    for (const seed of [29, 30]) more.set(seed, await run(seed));
   });
 
   it('leaves nothing a crash interrupted, or a crashed environment held back, to the hourly sweep', () => {
@@ -44,7 +44,7 @@ describe('the source agents under the issue faults (seeds 20, 21 and 31, 300 art
     expect(byCause?.['forgotten-idle'].recoveredBySweep).toBe(0);
   });
 
-  it.each([21, 31])(
+  it.each([29, 30])(
     'leaves nothing a crashed or reclaimed environment held back to the hourly sweep (seed %i)',
     (seed) => {
       const byCause = more.get(seed)?.counts.faultWaits.source?.byCause;
@@ -61,10 +61,10 @@ describe('the source agents under the issue faults (seeds 20, 21 and 31, 300 art
     const lost = [byCause?.['production-event-lost'], byCause?.['ready-event-lost']];
 
     // Some were found by the hourly sweep in the account's own hour (`QUIET_SWEEP_HOURS`), hours later; none
-    // later than six hours in this seed. Over seeds 1 to 40, six (10, 18, 21, 27, 28 and 29) have one that waited
-    // 7.5 to 11.5 hours, past one period; not traced further (a crash or a failed step in the account's sweep
+    // later than six hours in this seed. Over seeds 1 to 40, five (9, 17, 24, 29 and 39) have one that waited
+    // 6.5 to 11.6 hours, past one period; not traced further (a crash or a failed step in the account's sweep
     // leaves it to the next one, six hours on).
-    expect(lost.map((w) => w?.recoveredBySweep)).toEqual([8, 8]);
+    expect(lost.map((w) => w?.recoveredBySweep)).toEqual([4, 8]);
     expect(lost.map((w) => (w?.maxMinutes ?? 0) > 60)).toEqual([true, true]);
     expect(lost.map((w) => (w?.maxMinutes ?? Infinity) <= 6 * 60)).toEqual([true, true]);
   });

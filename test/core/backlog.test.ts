@@ -132,14 +132,41 @@ describe('sourceBacklog in the v2 notification', () => {
     const now = Date.parse('2026-03-01T06:00:00.000Z');
     const minutesAgo = (m: number) => now - m * 60_000;
     const deferred = (n: number) => ({ size: n });
-    expect(sourceBacklogOf({ deferred: deferred(3), candidates: [1, 2, 3, 4] }, now)).toBe(7);
-    expect(sourceBacklogOf({ deferred: deferred(0), candidates: [1, 2], capReachedAt: minutesAgo(59) }, now)).toBe(2);
-    expect(sourceBacklogOf({ deferred: deferred(0), candidates: [], capReachedAt: minutesAgo(59) }, now)).toBe(0);
-    expect(sourceBacklogOf({ deferred: deferred(0), candidates: [1], capReachedAt: minutesAgo(60) }, now)).toBe(
+    const counted = minutesAgo(1);
+    expect(sourceBacklogOf({ deferred: deferred(3), candidates: [1, 2, 3, 4], candidatesAt: counted }, now)).toBe(7);
+    expect(
+      sourceBacklogOf(
+        { deferred: deferred(0), candidates: [1, 2], candidatesAt: counted, capReachedAt: minutesAgo(59) },
+        now,
+      ),
+    ).toBe(2);
+    expect(
+      sourceBacklogOf(
+        { deferred: deferred(0), candidates: [], candidatesAt: counted, capReachedAt: minutesAgo(59) },
+        now,
+      ),
+    ).toBe(0);
+    expect(
+      sourceBacklogOf(
+        { deferred: deferred(0), candidates: [1], candidatesAt: counted, capReachedAt: minutesAgo(60) },
+        now,
+      ),
+    ).toBe(undefined);
+    // A count that saw an original just before this container started it is no backlog.
+    expect(sourceBacklogOf({ deferred: deferred(0), candidates: [1], candidatesAt: counted }, now)).toBe(undefined);
+  });
+
+  it('is left out, never 0, by a container that has not counted within 5 minutes, or found its count stale', () => {
+    const now = Date.parse('2026-03-01T06:00:00.000Z');
+    const minutesAgo = (m: number) => now - m * 60_000;
+    const atCap = { deferred: { size: 2 }, candidates: [1, 2, 3], capReachedAt: minutesAgo(10) };
+    expect(sourceBacklogOf({ ...atCap, candidatesAt: minutesAgo(4.99) }, now)).toBe(5);
+    expect(sourceBacklogOf({ ...atCap, candidatesAt: minutesAgo(5) }, now)).toBe(undefined);
+    // Its count's list found stale (started elsewhere) and dropped: unknown, not the 2 it still holds.
+    expect(sourceBacklogOf({ ...atCap, candidates: [] }, now)).toBe(undefined);
+    expect(sourceBacklogOf({ deferred: { size: 0 }, candidates: [], capReachedAt: minutesAgo(10) }, now)).toBe(
       undefined,
     );
-    // A count that saw an original just before this container started it is no backlog.
-    expect(sourceBacklogOf({ deferred: deferred(0), candidates: [1] }, now)).toBe(undefined);
   });
 });
 
@@ -216,7 +243,7 @@ describe('the backlog board', () => {
     expect(board.entries(POOL)).toEqual([{ account: OTHER, backlog: 300, at: T0 }]);
   });
 
-  it('is read once per minute by a container, and again after', async () => {
+  it('is read once per two minutes by a container, and again after', async () => {
     const { v, board, deps } = withBoard();
     let reads = 0;
     const counted = {
@@ -231,7 +258,7 @@ describe('the backlog board', () => {
     await board.report(POOL, { account: OTHER, backlog: 40, at: T0 });
     const first = await longestBacklog(counted, POOL);
     await board.report(POOL, { account: SOURCE, backlog: 90, at: T0 });
-    v.clock.advance(59_999);
+    v.clock.advance(119_999);
     const cached = await longestBacklog(counted, POOL);
     v.clock.advance(1);
     const fresh = await longestBacklog(counted, POOL);
@@ -252,6 +279,31 @@ describe('the backlog board', () => {
     expect(reportsBacklog(artifactOf('bunker-share-s1'))).toBe(true);
     expect(unchosen).toEqual([]);
     expect(board.entries(POOL)).toEqual([{ account: SOURCE, backlog: 40, at: T0 }]);
+  });
+
+  it('is recorded from the first notification of a backlog of 50 or more an intake container sees, chosen or not', async () => {
+    const { v, board, deps } = withBoard();
+    const backlogs: number[][] = [];
+    for (const [name, sourceBacklog] of [
+      ['s3', 30],
+      ['s6', 600],
+      ['s7', 590],
+      ['s8', 580],
+    ] as const) {
+      v.shared(`bunker-share-${name}`);
+      await handleDelivery(delivered(notificationV2(`bunker-share-${name}`, { sourceBacklog })), deps);
+      backlogs.push(board.entries(POOL).map((entry) => entry.backlog));
+      v.clock.advance(60_000);
+    }
+
+    // Only s8 is chosen by its id: s3's backlog is short, s6's is the first long one, s7's is not the first.
+    expect(['s3', 's6', 's7', 's8'].map((n) => reportsBacklog(artifactOf(`bunker-share-${n}`)))).toEqual([
+      false,
+      false,
+      false,
+      true,
+    ]);
+    expect(backlogs).toEqual([[], [600], [600], [580]]);
   });
 
   it('records nothing for a notification intake rejects', async () => {

@@ -552,6 +552,34 @@ describe('sweepSource', () => {
 });
 
 describe('sweepSource: remembered scope verdicts', () => {
+  it('reuses an in-scope database’s tags for ten minutes from their read, and reads them afresh after, or after an out-of-scope verdict', async () => {
+    const a = agentFixture();
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    const reads = () => a.monitor.byMethod.get('source-rds.instanceTags') ?? 0;
+    const steps: AgentStep[] = [];
+    const readsAfter: number[] = [];
+    const event = async (id: string) => {
+      a.snapshot(id, 'orders-db');
+      steps.push(await processSnapshot(id, a.deps));
+      readsAfter.push(reads());
+    };
+
+    await event('orders-1');
+    a.clock.advance(9 * 60_000);
+    // Nine minutes on: the tags read for orders-1 are reused, even though they changed since.
+    a.world.addInstance(SOURCE, REGION, 'orders-db', OUT_OF_SCOPE);
+    await event('orders-2');
+    // Ten minutes from the read (not from the reuse): read again, and the change is seen.
+    a.clock.advance(60_000);
+    await event('orders-3');
+    // Back in scope: an out-of-scope verdict left nothing to reuse, so the next event reads.
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    await event('orders-4');
+
+    expect(readsAfter).toEqual([1, 1, 2, 3]);
+    expect(steps).toEqual(['rekeying', 'rekeying', 'out-of-scope', 'rekeying']);
+  });
+
   it('reads an out-of-scope database’s tags once per six hours, not at every hourly sweep, and an event still reads them afresh', async () => {
     const a = agentFixture();
     a.world.addInstance(SOURCE, REGION, 'analytics-db', OUT_OF_SCOPE);

@@ -15,9 +15,9 @@
 import { describe, expect, it } from 'vitest';
 import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
 import { handleDelivery } from '../../lambdas/core/pipeline/intake';
-import { RingMemory } from '../../lambdas/core/pipeline/schedule';
+import { lookAtOverdue, pooledLooks, RingMemory } from '../../lambdas/core/pipeline/schedule';
 import { MAX_COPIES_PER_LOOK } from '../../lambdas/kinds/types';
-import type { InventoryRecord } from '../../lambdas/core/inventory';
+import { newRecord, type InventoryRecord } from '../../lambdas/core/inventory';
 import type { CopyView } from '../../lambdas/kinds/types';
 import { COPY_MS, delivered, notificationV2, REGION, SOURCE, vaultFixture } from './support/memory-fixtures';
 
@@ -266,5 +266,73 @@ describe('a completion event’s look: the event’s copy found among the pool�
     expect(outcome).toEqual({ outcome: 'settled', artifactId: artifactOf('bunker-share-a1'), step: 'available' });
     expect(callsSince(v, before)).toMatchObject({ 'inventory.get': 1 });
     expect(looks.length).toBe(looked);
+  });
+});
+
+describe('the overdue watch beside the batched look', () => {
+  const POOL = `rds-snapshot@${REGION}`;
+
+  /** A pool of 20 whose container learned that copies take a minute to their event, and one copy it started 15 minutes ago. */
+  async function overdueCopy(lookEveryMs: number) {
+    const looking = lookingVault(20);
+    const deps = { ...looking.deps, ring: new RingMemory(lookEveryMs) };
+    for (let n = 1; n <= 20; n += 1) {
+      deps.ring.copies.started(
+        newRecord(
+          { artifactId: `taught-${n}`, kind: 'rds-snapshot', status: 'copying', pool: POOL },
+          looking.v.clock.now(),
+        ),
+        looking.v.clock.now().getTime(),
+      );
+      deps.ring.copies.ended(`taught-${n}`, looking.v.clock.now().getTime() + 60_000, true);
+    }
+    looking.v.shared('bunker-share-slow');
+    await handleDelivery(delivered(notificationV2('bunker-share-slow')), deps);
+    looking.v.clock.advance(15 * 60_000);
+    return { ...looking, deps, before: new Map(looking.v.monitor.byMethod) };
+  }
+
+  const since = (byMethod: Map<string, number>, before: Map<string, number>) =>
+    Object.fromEntries(
+      [...byMethod].flatMap(([m, n]) => (n === (before.get(m) ?? 0) ? [] : [[m, n - (before.get(m) ?? 0)]])),
+    );
+
+  it('reads no record for an overdue copy of a pool the container looks at in batches: its look names it', async () => {
+    const { v, deps, before } = await overdueCopy(30_000);
+
+    expect(pooledLooks(deps, POOL)).toBe(true);
+    expect(await lookAtOverdue(deps, POOL)).toBeUndefined();
+    expect(since(v.monitor.byMethod, before)).toEqual({});
+    expect(v.inventory.peek(artifactOf('bunker-share-slow'))?.status).toBe('copying');
+  });
+
+  it('reads and settles the overdue copy when its container does not look at the pool in batches', async () => {
+    const { v, deps, before } = await overdueCopy(0);
+
+    expect(pooledLooks(deps, POOL)).toBe(false);
+    expect((await lookAtOverdue(deps, POOL))?.step).toBe('available');
+    expect(since(v.monitor.byMethod, before)).toMatchObject({ 'inventory.get': 1 });
+    expect(v.inventory.peek(artifactOf('bunker-share-slow'))?.status).toBe('available');
+  });
+
+  it('is kept for a pool whose copier describes one copy at a time, or whose limit one query cannot name', () => {
+    const { deps } = lookingVault(20);
+    const single = { ...deps.copiers['rds-snapshot'], describeCopies: undefined };
+    const unbatched = { ...deps, copiers: { ...deps.copiers, 'rds-snapshot': single } };
+    const wide = {
+      ...deps,
+      settings: {
+        ...deps.settings,
+        kinds: {
+          ...deps.settings.kinds,
+          'rds-snapshot': { ...deps.settings.kinds['rds-snapshot'], copyLimit: MAX_COPIES_PER_LOOK + 1 },
+        },
+      },
+    };
+
+    expect(pooledLooks(deps, POOL)).toBe(true);
+    expect(pooledLooks(unbatched, POOL)).toBe(false);
+    expect(pooledLooks(wide, POOL)).toBe(false);
+    expect(pooledLooks(deps, `ebs-snapshot@${REGION}`)).toBe(false);
   });
 });

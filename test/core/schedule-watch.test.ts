@@ -98,4 +98,22 @@ describe('the copy watch', () => {
     expect(watch.takeDue(POOL, start + 4 * 3_600 * SECOND + 1)).toBeUndefined();
     expect(watch.size).toBe(0);
   });
+
+  it('lets copies older than four hours go when pruned, of the pool named only', () => {
+    const watch = new CopyWatch();
+    const other = 'aurora-snapshot@eu-west-1';
+    const located = (id: string, pool: string) => ({
+      ...copying(id, 10, pool),
+      targetName: id,
+      targetRegion: 'eu-west-1',
+    });
+    watch.started(located('old', POOL), T0);
+    watch.started(located('old-elsewhere', other), T0);
+    watch.started(located('young', POOL), T0 + 3_600 * SECOND);
+
+    watch.prune(POOL, T0 + 4 * 3_600 * SECOND + 1);
+
+    expect(watch.inFlight(POOL).map((c) => c.artifactId)).toEqual(['young']);
+    expect(watch.inFlight(other).map((c) => c.artifactId)).toEqual(['old-elsewhere']);
+  });
 });

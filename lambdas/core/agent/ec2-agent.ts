@@ -330,12 +330,14 @@ async function rekeySnapshot(snapshot: Ec2Snapshot, deps: Ec2AgentDeps, known: K
     const resource = volumeId ?? snapshot.id;
     if (known.volumeTags && verdicts.knownOutOfScope(resource, snapshot.tags, now)) return 'out-of-scope';
     const readVolume = known.volumeTags ?? ((id: string) => deps.ec2.volumeTags(id));
-    const ofVolume = volumeId ? await readVolume(volumeId) : undefined;
+    // A volume judged in scope minutes ago (its snapshots held back and started one by one): not read again.
+    const recent = volumeId ? verdicts.recentInScope(volumeId, now) : undefined;
+    const ofVolume = recent ?? (volumeId ? await readVolume(volumeId) : undefined);
     // As the vault judges it: the volume's tags, overridden by the snapshot's own.
     tags = { ...ofVolume, ...snapshot.tags };
     const ids = volumeId ? [volumeId, snapshot.id] : [snapshot.id];
     const wanted = inScope(scope, ids, tags);
-    verdicts.judged(resource, snapshot.tags, wanted, now);
+    verdicts.judged(resource, snapshot.tags, wanted, now, recent ? undefined : ofVolume);
     if (!wanted) {
       memory.deferred.delete(snapshot.id);
       return 'out-of-scope';

@@ -23,6 +23,7 @@ import {
   type AgentMemory,
   agingMsOf,
   backlogTagOf,
+  INTERMEDIATE_COUNT_TTL_MS,
   type Freed,
   type KindMemory,
   learnBacklog,
@@ -75,15 +76,7 @@ export interface AgentSweepSummary {
   readonly agedOutUncopied: number;
 }
 
-/**
- * How long a count of the account's intermediates is reused by the events
- * an agent container handles: counting lists every snapshot of the account,
- * so doing it per event made a burst of N snapshots cost N listings. The
- * count is kept up to date with the copies the container starts and the
- * receipts it records; other containers' can make it off by their number,
- * which the next count corrects. The sweep counts afresh.
- */
-export const INTERMEDIATE_COUNT_TTL_MS = 5 * 60_000;
+export { INTERMEDIATE_COUNT_TTL_MS } from './memory';
 
 const HOUR_MS = 3_600_000;
 
@@ -255,6 +248,7 @@ export async function pendingOf<D, C>(port: KindPort<D, C>, ctx: AgentContext): 
   const horizon = now - ctx.settings.intermediateHorizonHours * HOUR_MS;
   // Old enough that their own event has come and gone: missed, or held back by an environment that is gone.
   const missed = now - MISSED_AFTER_MS;
+  memory.candidatesAt = now;
   memory.candidates = originals.filter((original) => {
     const { id, tags, takenAt } = port.view(original);
     const taken = takenAt ? Date.parse(takenAt) : undefined;
@@ -333,8 +327,11 @@ export async function housekeeping<D, C>(port: KindPort<D, C>, ctx: AgentContext
     // same moment, so it waits for the next count rather than cost a scope read and a copy request each.
     if (stale(step, before, pending)) candidatesLeft = false;
   }
-  if (!candidatesLeft) memory.candidates = [];
-  else if (tried.size > 0) memory.candidates = memory.candidates.filter((original) => !tried.has(original));
+  if (!candidatesLeft) {
+    // Started elsewhere since the count: what it showed waiting is unknown until the next count.
+    memory.candidates = [];
+    memory.candidatesAt = undefined;
+  } else if (tried.size > 0) memory.candidates = memory.candidates.filter((original) => !tried.has(original));
 }
 
 /** An intermediate's copy finished: a copy slot of the account freed, so what waited on the quota may go now. */
@@ -469,6 +466,7 @@ export function sweepCounted(
   memory.pending = pending;
   memory.quotaFullAt = undefined;
   memory.candidates = [];
+  memory.candidatesAt = pending.at;
   for (const id of memory.deferred.keys()) if (done(id)) memory.deferred.delete(id);
 }
 

@@ -33,6 +33,12 @@ export class KindMemory<Original, Candidate = Original> {
    * deferred (or whose event was lost), for when this container has room.
    */
   candidates: Candidate[] = [];
+  /**
+   * When {@link candidates} were last set by a count (a sweep's included),
+   * `undefined` once they were found stale: the backlog this container
+   * reports is only as good as that count ({@link INTERMEDIATE_COUNT_TTL_MS}).
+   */
+  candidatesAt?: number;
   /** When this container last found the cap reached: while recent, a receipt here looks for originals to start. */
   capReachedAt?: number;
   /**
@@ -71,6 +77,18 @@ export function agentMemory(memory: AgentMemory | undefined, port: object): Agen
   if (!found) byPort.set(port, (found = new AgentMemory()));
   return found;
 }
+
+/**
+ * How long a count of the account's intermediates is reused by the events
+ * an agent container handles: counting lists every snapshot of the account,
+ * so doing it per event made a burst of N snapshots cost N listings. The
+ * count is kept up to date with the copies the container starts and the
+ * receipts it records; other containers' can make it off by their number,
+ * which the next count corrects. The sweep counts afresh. The backlog a
+ * container reports to the vault is only reported within this time of its
+ * count (`sourceBacklogOf` in `../notification.ts`).
+ */
+export const INTERMEDIATE_COUNT_TTL_MS = 5 * 60_000;
 
 /** A quota refusal is trusted this long when no finished copy clears it first (a lost event, another container's copy). */
 export const QUOTA_FULL_MS = 5 * 60_000;

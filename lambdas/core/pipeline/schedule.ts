@@ -193,6 +193,7 @@ export class RingMemory {
   private readonly full = new Map<string, number>();
   private readonly looked = new Map<string, number>();
   private readonly settledByLook = new Map<string, string>();
+  private readonly reported = new Set<string>();
 
   /** `lookEveryMs`: how often a pool's copies in flight are looked at together ({@link lookAtPool}); 0: never. */
   constructor(readonly lookEveryMs = POOL_LOOK_MS) {}
@@ -234,6 +235,19 @@ export class RingMemory {
   /** The artifact whose copy `targetId` a look of this container settled; its event needs no request. */
   settledBy(targetId: string): string | undefined {
     return this.settledByLook.get(targetId);
+  }
+
+  /**
+   * Whether this is the first long backlog of `account` for `pool` this
+   * container records (`recordBacklog` in `./backlog.ts`); marks it recorded.
+   * Bounded like the looks' memory: the oldest entries are let go.
+   */
+  firstReport(pool: string, account: string): boolean {
+    const key = `${pool}|${account}`;
+    if (this.reported.has(key)) return false;
+    this.reported.add(key);
+    if (this.reported.size > SETTLED_MEMORY) this.reported.delete(this.reported.values().next().value as string);
+    return true;
   }
 
   /**
@@ -346,8 +360,18 @@ export async function refillAfter(
  * run anyway while the pool is full: a completion that refilled its slot,
  * an artifact that found no slot. At most one look each; an error is
  * logged, never thrown (the sweep is the backstop).
+ *
+ * Not for a pool this container looks at in batches ({@link pooledLooks}):
+ * its look, called just before, names every copy in flight, overdue ones
+ * included, every {@link POOL_LOOK_MS}; reading an overdue copy's record
+ * besides cost 0.19 inventory reads per RDS artifact in the fleet run and
+ * found nothing the look did not.
  */
 export async function lookAtOverdue(deps: VaultDeps, pool: string): Promise<CopyStep | undefined> {
+  if (pooledLooks(deps, pool)) {
+    deps.ring?.copies.prune(pool, deps.clock.now().getTime());
+    return undefined;
+  }
   const artifactId = deps.ring?.copies.takeDue(pool, deps.clock.now().getTime());
   if (!artifactId) return undefined;
   try {
@@ -364,6 +388,23 @@ export async function lookAtOverdue(deps: VaultDeps, pool: string): Promise<Copy
     deps.log.error('overdue copy not looked at; the sweep looks', { pool, artifactId, error: String(error) });
     return undefined;
   }
+}
+
+/**
+ * Whether this container looks at `pool`'s copies in flight in batches
+ * ({@link lookAtPool}): its looks are on, the pool's copier describes copies
+ * in batches (RDS, Aurora), and one query can name all of the pool's copies
+ * in flight (its limit is at most {@link MAX_COPIES_PER_LOOK}).
+ */
+export function pooledLooks(deps: VaultDeps, pool: string): boolean {
+  const kind = kindOfPool(pool);
+  return (
+    deps.ring !== undefined &&
+    deps.ring.lookEveryMs > 0 &&
+    kind !== undefined &&
+    deps.copiers[kind]?.describeCopies !== undefined &&
+    deps.settings.kinds[kind].copyLimit <= MAX_COPIES_PER_LOOK
+  );
 }
 
 /**

@@ -131,6 +131,12 @@ export class CopyWatch {
     return most.artifactId;
   }
 
+  /** Lets go of the watched copies of `pool` older than {@link WATCH_LIMIT_MS} at `nowMs`, as {@link takeDue} does. */
+  prune(pool: string, nowMs: number): void {
+    for (const watched of this.copies.values())
+      if (watched.pool === pool && nowMs - watched.startedAtMs > WATCH_LIMIT_MS) this.copies.delete(watched.artifactId);
+  }
+
   /** The copies of `pool` this container watches, where they are: what a batched look asks about. */
   inFlight(pool: string): { readonly artifactId: string; readonly location: CopyLocation }[] {
     const found: { artifactId: string; location: CopyLocation }[] = [];
