@@ -364,7 +364,7 @@ export async function refillAfter(
  * Not for a pool this container looks at in batches ({@link pooledLooks}):
  * its look, called just before, names every copy in flight, overdue ones
  * included, every {@link POOL_LOOK_MS}; reading an overdue copy's record
- * besides cost 0.19 inventory reads per RDS artifact in the fleet run and
+ * besides cost 0.15 inventory reads per RDS artifact in the fleet run and
  * found nothing the look did not.
  */
 export async function lookAtOverdue(deps: VaultDeps, pool: string): Promise<CopyStep | undefined> {
