@@ -267,6 +267,33 @@ describe('processEbsSnapshot: scope', () => {
   });
 });
 
+describe('processEbsSnapshot: an in-scope volume’s tags reused', () => {
+  it('reads a volume’s tags once for its snapshots within ten minutes of the read, and still applies each snapshot’s own tags', async () => {
+    const a = ec2Fixture();
+    const volumeId = a.volume(IN_SCOPE);
+    const steps: AgentStep[] = [];
+    const readsAfter: number[] = [];
+    const event = async (tags: Record<string, string> = {}) => {
+      const snapshot = a.world.addSnapshot(SOURCE, REGION, { volumeId, tags });
+      steps.push(await processEbsSnapshot(snapshot.id, a.deps));
+      readsAfter.push(a.world.calls.get('volumeTags') ?? 0);
+    };
+
+    await event();
+    a.clock.advance(9 * 60_000);
+    await event();
+    // Ten minutes from the read: read again.
+    a.clock.advance(60_000);
+    await event();
+    // Reused, and the snapshot's own tag still overrides the volume's.
+    a.clock.advance(60_000);
+    await event(OUT_OF_SCOPE);
+
+    expect(readsAfter).toEqual([1, 1, 2, 2]);
+    expect(steps).toEqual(['rekeying', 'rekeying', 'rekeying', 'out-of-scope']);
+  });
+});
+
 describe('processEbsSnapshot: re-key, share and announce', () => {
   it.each([
     {

@@ -551,6 +551,31 @@ describe('sweepSource', () => {
   });
 });
 
+describe('processSnapshot: the backlog announced with an intermediate', () => {
+  it('is left out when the container last counted ten minutes ago, and sent after a fresh count', async () => {
+    const a = agentFixture({ maxIntermediates: 2 });
+    a.world.addInstance(SOURCE, REGION, 'orders-db', IN_SCOPE);
+    // Counted at 04:30: two intermediates fill the cap, two originals are held back.
+    for (const id of ['orders-1', 'orders-2', 'orders-3', 'orders-4']) {
+      a.snapshot(id, 'orders-db');
+      await processSnapshot(id, a.deps);
+    }
+    a.clock.advance(COPY_MS);
+    // 04:40: the first intermediate is ready, and the count is ten minutes old.
+    await processSnapshot(intermediateSnapshotId('orders-1'), a.deps);
+    // A new original's event counts again (and holds it back too); the second intermediate follows.
+    a.snapshot('orders-5', 'orders-db');
+    await processSnapshot('orders-5', a.deps);
+    await processSnapshot(intermediateSnapshotId('orders-2'), a.deps);
+
+    const announced = a.publisher.published.map((n) => ('id' in n ? [n.id, n.sourceBacklog] : []));
+    expect(announced).toEqual([
+      [intermediateSnapshotId('orders-1'), undefined],
+      [intermediateSnapshotId('orders-2'), 3],
+    ]);
+  });
+});
+
 describe('sweepSource: remembered scope verdicts', () => {
   it('reuses an in-scope database’s tags for ten minutes from their read, and reads them afresh after, or after an out-of-scope verdict', async () => {
     const a = agentFixture();

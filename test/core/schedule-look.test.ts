@@ -73,6 +73,12 @@ async function fullPoolAtTen() {
   return looking;
 }
 
+/** What each port method was called, from `before` on, the unchanged left out. */
+const callsSince = (v: { monitor: { byMethod: Map<string, number> } }, before: Map<string, number>) =>
+  Object.fromEntries(
+    [...v.monitor.byMethod].flatMap(([m, n]) => (n === (before.get(m) ?? 0) ? [] : [[m, n - (before.get(m) ?? 0)]])),
+  );
+
 const count = (statuses: (string | undefined)[][]) =>
   statuses.reduce<Record<string, number>>(
     (n, [, status]) => ({ ...n, [status ?? '']: (n[status ?? ''] ?? 0) + 1 }),
@@ -198,12 +204,6 @@ describe('the batched look at a pool’s copies in flight (double: describeCopie
 
 describe('a completion event’s look: the event’s copy found among the pool’s copies in flight', () => {
   const POOL = `rds-snapshot@${REGION}`;
-  /** What each port method was called, from `before` on, the unchanged left out. */
-  const callsSince = (v: { monitor: { byMethod: Map<string, number> } }, before: Map<string, number>) =>
-    Object.fromEntries(
-      [...v.monitor.byMethod].flatMap(([m, n]) => (n === (before.get(m) ?? 0) ? [] : [[m, n - (before.get(m) ?? 0)]])),
-    );
-
   it('settles the event’s copy and the other finished one with one query and one describe, and reads no record', async () => {
     const { v, deps, looks } = await fullPoolAtTen();
     const target = v.inventory.peek(artifactOf('bunker-share-a1'))?.targetName as string;
@@ -292,17 +292,12 @@ describe('the overdue watch beside the batched look', () => {
     return { ...looking, deps, before: new Map(looking.v.monitor.byMethod) };
   }
 
-  const since = (byMethod: Map<string, number>, before: Map<string, number>) =>
-    Object.fromEntries(
-      [...byMethod].flatMap(([m, n]) => (n === (before.get(m) ?? 0) ? [] : [[m, n - (before.get(m) ?? 0)]])),
-    );
-
   it('reads no record for an overdue copy of a pool the container looks at in batches: its look names it', async () => {
     const { v, deps, before } = await overdueCopy(30_000);
 
     expect(pooledLooks(deps, POOL)).toBe(true);
     expect(await lookAtOverdue(deps, POOL)).toBeUndefined();
-    expect(since(v.monitor.byMethod, before)).toEqual({});
+    expect(callsSince(v, before)).toEqual({});
     expect(v.inventory.peek(artifactOf('bunker-share-slow'))?.status).toBe('copying');
   });
 
@@ -311,7 +306,7 @@ describe('the overdue watch beside the batched look', () => {
 
     expect(pooledLooks(deps, POOL)).toBe(false);
     expect((await lookAtOverdue(deps, POOL))?.step).toBe('available');
-    expect(since(v.monitor.byMethod, before)).toMatchObject({ 'inventory.get': 1 });
+    expect(callsSince(v, before)).toMatchObject({ 'inventory.get': 1 });
     expect(v.inventory.peek(artifactOf('bunker-share-slow'))?.status).toBe('available');
   });
 
