@@ -678,6 +678,71 @@ out({k: d.deserialize(v) for k, v in item.items()} if item else None)
     expect((await recordOf(started[0]))?.status).toBe('copying');
   });
 
+  it("records an account's first long backlog on the board in the inventory table whatever its id, and not that container's next unchosen report; another container records its own first (quota-refusing copier wrapper)", async () => {
+    const siblingRds = aws.rds(sibling);
+    const siblingKey = env.sources.find((s) => s.account === sibling)?.shareKeyArn;
+    await createDatabase(siblingRds, { id: 'sibling-long', inScope: true, kmsKeyId: siblingKey });
+    /** Snapshots `<name>-1`, `<name>-2`, … whose artifact ids the one-in-four does not choose (a fixture, not a result). */
+    const unchosen: string[] = [];
+    for (let n = 1; unchosen.length < 3; n += 1) {
+      if (!reportsBacklog(`rds-snapshot:${sibling}:eu-west-1:sibling-long-${n}`)) unchosen.push(`sibling-long-${n}`);
+    }
+    for (const id of unchosen) {
+      await createSnapshot(siblingRds, 'sibling-long', id);
+      await shareSnapshot(siblingRds, id, backup);
+    }
+    const announce = (id: string, sourceBacklog: number) =>
+      publish(
+        aws.sns(sibling),
+        env.topicArns[sibling],
+        JSON.stringify({ ...JSON.parse(notificationV2(sibling, id)), sourceBacklog }),
+      );
+    /** The sibling's board entry, read by boto3 from the inventory table. */
+    const boardEntry = () =>
+      boto3<Record<string, unknown> | null>(
+        endpoint,
+        backup,
+        `
+from boto3.dynamodb.types import TypeDeserializer
+d = TypeDeserializer()
+item = client('dynamodb').get_item(TableName=ARGS['table'], Key={'artifactId': {'S': ARGS['key']}}).get('Item')
+out({k: str(d.deserialize(v)) for k, v in item.items() if k in ('account', 'backlog')} if item else None)
+`,
+        { table: vaultNames(config.name).inventoryTable, key: `backlog:rds-snapshot@eu-west-1|${sibling}` },
+      );
+    const refusingDeps = withCopier(() => ({
+      copy: async () => {
+        throw new CopyQuotaExceededError('SnapshotQuotaExceeded: too many copies in progress');
+      },
+    }));
+    // One intake container (its ring memory), then another.
+    const container = createIntakeHandler({ ...refusingDeps, ring: new RingMemory(0) });
+    const before = await boardEntry();
+
+    await announce(unchosen[0], 600);
+    expect((await queue.deliver(container, 1)).response.batchItemFailures).toEqual([]);
+    const afterFirst = await boardEntry();
+    await announce(unchosen[1], 580);
+    expect((await queue.deliver(container, 1)).response.batchItemFailures).toEqual([]);
+    const afterSecond = await boardEntry();
+    await announce(unchosen[2], 550);
+    expect(
+      (await queue.deliver(createIntakeHandler({ ...refusingDeps, ring: new RingMemory(0) }), 1)).response
+        .batchItemFailures,
+    ).toEqual([]);
+    const afterOther = await boardEntry();
+
+    expect(before).toBeNull();
+    expect(afterFirst).toEqual({ account: sibling, backlog: '600' });
+    // The same container's second report is neither chosen nor its first: the board keeps 600.
+    expect(afterSecond).toEqual({ account: sibling, backlog: '600' });
+    expect(afterOther).toEqual({ account: sibling, backlog: '550' });
+    // Each was proved and recorded as a copy waiting for a slot, whatever the board did.
+    for (const id of unchosen) {
+      expect((await recordOf(`rds-snapshot:${sibling}:eu-west-1:${id}`))?.status).toBe('expected');
+    }
+  });
+
   it('marks the record failed, never available, when the source unshares between the check and the copy (fault-injecting copier wrapper)', async () => {
     const racing = await shared('ledger-unshared-in-between');
     // Intake's Describe sees the share; the source withdraws it right after, before the copy.
