@@ -15,7 +15,7 @@
 import { describe, expect, it } from 'vitest';
 import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
 import { handleDelivery } from '../../lambdas/core/pipeline/intake';
-import { lookAtOverdue, pooledLooks, RingMemory } from '../../lambdas/core/pipeline/schedule';
+import { lookAtOverdue, lookAtPool, pooledLooks, RingMemory } from '../../lambdas/core/pipeline/schedule';
 import { MAX_COPIES_PER_LOOK } from '../../lambdas/kinds/types';
 import { newRecord, type InventoryRecord } from '../../lambdas/core/inventory';
 import type { CopyView } from '../../lambdas/kinds/types';
@@ -25,8 +25,8 @@ const RDS_EVENT = 'RDS DB Snapshot Event';
 const artifactOf = (id: string) => `rds-snapshot:${SOURCE}:${REGION}:${id}`;
 
 /** A vault of `maxCopies` RDS copies at once, one container (its ring) with a look every 30 s, and its looks counted. */
-function lookingVault(maxCopies: number) {
-  const v = vaultFixture({ maxCopies, oneDatabaseEach: true });
+function lookingVault(maxCopies: number, oneDatabaseEach = true) {
+  const v = vaultFixture({ maxCopies, oneDatabaseEach });
   const copier = v.deps.copiers['rds-snapshot'];
   const looks: string[][] = [];
   const deps = {
@@ -308,6 +308,64 @@ describe('the overdue watch beside the batched look', () => {
     expect((await lookAtOverdue(deps, POOL))?.step).toBe('available');
     expect(callsSince(v, before)).toMatchObject({ 'inventory.get': 1 });
     expect(v.inventory.peek(artifactOf('bunker-share-slow'))?.status).toBe('available');
+  });
+
+  it('tells a cold container which DB instances hold a slot: its next snapshot of one waits with no refused claim', async () => {
+    // Every snapshot is of orders-db; Monday's copy was requested by another container.
+    const { v, deps, announce } = lookingVault(20, false);
+    await announce('bunker-share-monday');
+    const claims = () => v.monitor.byMethod.get('inventory.claimCopy') ?? 0;
+    const deliver = (id: string, container: typeof deps) => {
+      v.shared(id);
+      return handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), container);
+    };
+    const looked = { ...deps, ring: new RingMemory(30_000) };
+    const unlooked = { ...deps, ring: new RingMemory(30_000) };
+    v.clock.advance(10_000);
+    await lookAtPool(looked, POOL);
+    const before = claims();
+    await deliver('bunker-share-tuesday', looked);
+    const afterLooked = claims();
+    await deliver('bunker-share-wednesday', unlooked);
+
+    expect([afterLooked - before, claims() - afterLooked]).toEqual([0, 1]);
+    expect(v.inventory.records().map((r) => [r.sourceId, r.status])).toEqual([
+      ['bunker-share-monday', 'copying'],
+      ['bunker-share-tuesday', 'expected'],
+      ['bunker-share-wednesday', 'expected'],
+    ]);
+  });
+
+  it('forgets a busy DB instance its next look no longer names: the copy ended in another container', async () => {
+    const { v, deps, announce } = lookingVault(20, false);
+    await announce('bunker-share-monday');
+    const monday = v.inventory.peek(artifactOf('bunker-share-monday'));
+    const looked = { ...deps, ring: new RingMemory(30_000) };
+    const elsewhere = { ...deps, ring: new RingMemory(30_000) };
+    // 20 s before Monday's copy ends, this container's look names it; then the copy ends and another container
+    // settles it; this container's next look, 30 s after its first and within the minute, names nothing.
+    v.clock.advance(COPY_MS - 20_000);
+    await lookAtPool(looked, POOL);
+    v.clock.advance(20_000);
+    await handleCopyEvent(
+      RDS_EVENT,
+      { EventID: 'RDS-EVENT-0197', SourceIdentifier: monday?.targetName as string },
+      elsewhere,
+    );
+    v.clock.advance(10_000);
+    await lookAtPool(looked, POOL);
+    const before = v.monitor.byMethod.get('inventory.claimCopy') ?? 0;
+    v.shared('bunker-share-tuesday');
+    await handleDelivery(
+      delivered(notificationV2('bunker-share-tuesday', { publishedAt: v.clock.now().toISOString() })),
+      looked,
+    );
+
+    expect((v.monitor.byMethod.get('inventory.claimCopy') ?? 0) - before).toBe(1);
+    expect(v.inventory.records().map((r) => [r.sourceId, r.status])).toEqual([
+      ['bunker-share-monday', 'available'],
+      ['bunker-share-tuesday', 'copying'],
+    ]);
   });
 
   it('is kept for a pool whose copier describes one copy at a time, or whose limit one query cannot name', () => {

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { handleCopyEvent } from '../../lambdas/core/pipeline/completion';
 import { handleDelivery } from '../../lambdas/core/pipeline/intake';
 import { fairOrder, RingMemory } from '../../lambdas/core/pipeline/schedule';
+import { startCopy } from '../../lambdas/core/pipeline/copy';
+import type { InventoryRecord } from '../../lambdas/core/inventory';
 import { SimulatedFaultError } from '../../sim/memory-aws';
 import {
   BACKUP,
@@ -37,6 +39,12 @@ async function finishCopies(v: VaultFixture): Promise<void> {
       v.deps,
     );
   }
+}
+
+/** Shares `id` and delivers its notification to intake with `deps` (one container). */
+async function announce(v: VaultFixture, deps: VaultFixture['deps'], id: string): Promise<void> {
+  v.shared(id);
+  await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
 }
 
 /** The source snapshot ids of the copies AWS was asked for, in order. */
@@ -228,6 +236,71 @@ describe('scheduling copies at the quota bound', () => {
       ['bunker-share-hinted', 'expected'],
       ['bunker-share-after-the-minute', 'expected'],
     ]);
+  });
+
+  it('records a snapshot of a DB instance this container saw holding a slot within a minute as waiting, with no refused claim', async () => {
+    const v = vaultFixture({ maxCopies: 5 });
+    const deps = { ...v.deps, ring: new RingMemory() };
+    const announce = async (id: string) => {
+      v.shared(id);
+      await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
+      return v.monitor.byMethod.get('inventory.claimCopy') ?? 0;
+    };
+    const claims = [await announce('bunker-share-monday'), await announce('bunker-share-tuesday')];
+    v.clock.advance(59_999);
+    claims.push(await announce('bunker-share-wednesday'));
+    v.clock.advance(1);
+    claims.push(await announce('bunker-share-thursday'));
+    claims.push(await announce('bunker-share-friday'));
+
+    // Monday's claim took a slot for orders-db; within the minute no claim; at the minute one refused `busy`,
+    // which the table answered, so Friday's, right after, is not asked either.
+    expect(claims).toEqual([1, 1, 1, 2, 2]);
+    const busy =
+      'waiting for the copy of another snapshot of DB instance orders-db to finish: AWS copies them one after another';
+    expect(v.inventory.records().map((r) => [r.sourceId, r.status, r.reason])).toEqual([
+      ['bunker-share-monday', 'copying', undefined],
+      ['bunker-share-tuesday', 'expected', busy],
+      ['bunker-share-wednesday', 'expected', busy],
+      ['bunker-share-thursday', 'expected', busy],
+      ['bunker-share-friday', 'expected', busy],
+    ]);
+    expect(await v.inventory.copiesInProgress(POOL)).toBe(1);
+  });
+
+  it('passes a waiting snapshot of a DB instance it saw busy with no claim, and starts it once it saw that copy end', async () => {
+    const v = vaultFixture({ maxCopies: 5 });
+    const deps = { ...v.deps, ring: new RingMemory() };
+    await announce(v, deps, 'bunker-share-monday');
+    v.inventory.put(v.waitingSince(v.shared('bunker-share-tuesday').arn, '2026-03-01T04:30:00.000Z'));
+    const monday = v.inventory.peek(artifactOf('bunker-share-monday'));
+
+    // Within the minute, the sweep's look at what waits passes Tuesday without a claim: it moves behind the
+    // account's other records, as a refused claim would have it.
+    v.clock.advance(30_000);
+    const passed = await startCopy(deps, v.inventory.peek(artifactOf('bunker-share-tuesday')) as InventoryRecord);
+    const claimsWhileBusy = v.monitor.byMethod.get('inventory.claimCopy');
+    // Monday's copy ends. Wednesday arrives first: its claim is refused `busy` (Monday is still `copying` in the
+    // inventory), which renews the hint. Then this container settles Monday: the slot and the hint go, and the
+    // freed slot's walk claims Tuesday.
+    v.clock.advance(COPY_MS);
+    await announce(v, deps, 'bunker-share-wednesday');
+    await handleCopyEvent(
+      RDS_EVENT,
+      { EventID: 'RDS-EVENT-0197', SourceIdentifier: monday?.targetName as string },
+      deps,
+    );
+
+    expect(passed).toMatchObject({
+      step: 'deferred',
+      wait: 'resource',
+      record: { updatedAt: '2026-03-01T04:30:30.000Z' },
+    });
+    expect(claimsWhileBusy).toBe(1);
+    expect(copied(v)).toEqual(['bunker-share-monday', 'bunker-share-tuesday']);
+    expect(v.monitor.byMethod.get('inventory.claimCopy')).toBe(3);
+    expect(v.inventory.peek(artifactOf('bunker-share-tuesday'))).toMatchObject({ status: 'copying' });
+    expect(v.inventory.peek(artifactOf('bunker-share-wednesday'))).toMatchObject({ status: 'expected' });
   });
 
   it('forgets that a pool was full once a freed slot finds nothing waiting: the next artifact claims it at once', async () => {

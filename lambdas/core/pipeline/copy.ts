@@ -13,7 +13,14 @@
 import { KINDS, poolOf } from '../../kinds/registry';
 import type { ArtifactCopier, ArtifactRef, Copiers, CopyProtection, CopyView } from '../../kinds/types';
 import { CopyQuotaExceededError, CopyRefusedError } from '../errors';
-import { applyTransition, type InventoryRecord, newRecord, type RecordPatch, withFields } from '../inventory';
+import {
+  applyTransition,
+  type InventoryRecord,
+  newRecord,
+  type RecordPatch,
+  resourceKeyOf,
+  withFields,
+} from '../inventory';
 import { sameKmsKey } from '../keys';
 import type { Clock, Inventory, Log } from '../ports';
 import { type ReceiptSender, receiptOf } from '../receipts';
@@ -157,7 +164,11 @@ export async function backupKeyFor(deps: VaultDeps, region: string): Promise<str
 
 /** Writes `next` over `current` if nobody else moved it; answers what is stored now. */
 async function write(deps: VaultDeps, current: InventoryRecord, next: InventoryRecord) {
-  if (await deps.inventory.replace(current, next)) return { won: true as const, record: next };
+  if (await deps.inventory.replace(current, next)) {
+    // A copy that leaves `copying` frees its resource's slot: this container no longer counts it busy.
+    if (current.status === 'copying' && next.status !== 'copying') deps.ring?.resourceFreed(resourceKeyOf(current));
+    return { won: true as const, record: next };
+  }
   const stored = (await deps.inventory.get(current.artifactId)) ?? current;
   return { won: false as const, record: stored };
 }
@@ -186,7 +197,13 @@ export async function startCopy(
   const now = deps.clock.now();
   if (record.status === 'failed' && !retryDue(record, now)) return { step: 'unchanged', record };
   const next = claimOf(deps, record, now);
+  const resource = resourceKeyOf(next);
+  // Its resource holds a slot, as this container saw moments ago: the claim would be refused `busy`.
+  if (deps.ring?.seenBusy(resource, now.getTime())) {
+    return defer(deps, record, waitingReason(deps, record, 'busy'), 'resource');
+  }
   const claim = await deps.inventory.claimCopy(record, next, limitOf(deps, record));
+  if (claim === 'claimed' || claim === 'busy') deps.ring?.sawBusy(resource, now.getTime());
   if (claim === 'claimed') return requestCopy(deps, next, options);
   if (claim === 'conflict') {
     // Another worker moved it: nothing to write, it is theirs.
@@ -226,7 +243,11 @@ export async function startNewCopy(deps: VaultDeps, fresh: InventoryRecord): Pro
   // This container saw the pool full moments ago: the claim would be refused, so the record waits at once.
   // Only a claim the table refused renews the hint, so it never outlives what was seen.
   const hinted = deps.ring?.seenFull(pool, now.getTime()) ?? false;
-  const claim = hinted ? 'full' : await deps.inventory.claimCopy(undefined, next, limitOf(deps, fresh));
+  // Likewise when its resource was seen holding a slot (`BUSY_HINT_MS`).
+  const resource = resourceKeyOf(next);
+  const busy = !hinted && (deps.ring?.seenBusy(resource, now.getTime()) ?? false);
+  const claim = hinted ? 'full' : busy ? 'busy' : await deps.inventory.claimCopy(undefined, next, limitOf(deps, fresh));
+  if (claim === 'claimed' || (claim === 'busy' && !busy)) deps.ring?.sawBusy(resource, now.getTime());
   if (claim === 'claimed') return requestCopy(deps, next);
   if (claim === 'conflict') return undefined;
   if (claim === 'full' && !hinted) deps.ring?.sawFull(pool, now.getTime());

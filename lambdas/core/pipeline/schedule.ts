@@ -19,7 +19,7 @@
  * largest accounts are fed from the start of a burst instead of being left
  * alone at its end, and the other half keeps every account's turn.
  */
-import type { InventoryRecord } from '../inventory';
+import { type InventoryRecord, resourceKeyOf } from '../inventory';
 import { backlogTurn, type BacklogEntry, forgetStaleLead, longestBacklog } from './backlog';
 import { type CopyStep, settleCopy, startCopy, type VaultDeps } from './copy';
 import { type CopyLocation, type CopyView, type KindName, KIND_NAMES, MAX_COPIES_PER_LOOK } from '../../kinds/types';
@@ -139,6 +139,19 @@ export async function startNext(
 export const POOL_FULL_HINT_MS = 60_000;
 
 /**
+ * How long a container trusts that a source resource it saw hold a copy
+ * slot (its own claim, a claim refused because of it, its look's copies in
+ * flight) still holds it, unless it saw that copy leave its slot since: a
+ * record of that resource the walk or intake reaches meanwhile waits behind
+ * its account's other records at once, as a claim refused `busy` would have
+ * it do, without the claim (one write, not two). RDS copies take minutes,
+ * so a copy seen within the minute is usually still running; a stale hint
+ * costs that record one turn of the ring, never the slot: the walk goes on
+ * and fills it with the next account's record.
+ */
+export const BUSY_HINT_MS = 60_000;
+
+/**
  * How often a container looks at all the copies in flight of a pool with one
  * batched describe ({@link lookAtPool}), from an invocation that runs anyway.
  */
@@ -194,6 +207,7 @@ export class RingMemory {
   private readonly looked = new Map<string, number>();
   private readonly settledByLook = new Map<string, string>();
   private readonly reported = new Set<string>();
+  private readonly busy = new Map<string, number>();
 
   /** `lookEveryMs`: how often a pool's copies in flight are looked at together ({@link lookAtPool}); 0: never. */
   constructor(readonly lookEveryMs = POOL_LOOK_MS) {}
@@ -262,6 +276,46 @@ export class RingMemory {
   /** A claim of `pool` was refused for want of a slot (or its walk stopped on a full pool) at `nowMs`. */
   sawFull(pool: string, nowMs: number): void {
     this.full.set(pool, nowMs);
+  }
+
+  /**
+   * The source resource `resource` (`resourceKeyOf`) held a copy slot at
+   * `nowMs`: this container claimed one for it, a claim was refused because
+   * of it, or a look saw its copy in flight. Bounded like the looks' memory.
+   */
+  sawBusy(resource: string | undefined, nowMs: number): void {
+    if (resource === undefined) return;
+    this.busy.delete(resource);
+    this.busy.set(resource, nowMs);
+    if (this.busy.size > SETTLED_MEMORY) this.busy.delete(this.busy.keys().next().value as string);
+  }
+
+  /**
+   * Whether this container saw `resource` hold a slot within
+   * {@link BUSY_HINT_MS} of `nowMs` and has not seen that copy leave it since.
+   */
+  seenBusy(resource: string | undefined, nowMs: number): boolean {
+    if (resource === undefined) return false;
+    const at = this.busy.get(resource);
+    return at !== undefined && nowMs - at < BUSY_HINT_MS;
+  }
+
+  /**
+   * A look at `pool` found `resources` holding its slots at `nowMs` (the
+   * query names every copy of the pool in flight): they are busy, and any
+   * other resource of the pool this container counted busy is not, its copy
+   * having ended in whichever container. Resource keys begin with their pool
+   * (`resourceKeyOf`).
+   */
+  sawInFlight(pool: string, resources: readonly (string | undefined)[], nowMs: number): void {
+    const named = new Set(resources.filter((r): r is string => r !== undefined));
+    for (const key of [...this.busy.keys()]) if (key.startsWith(`${pool}|`) && !named.has(key)) this.busy.delete(key);
+    for (const key of named) this.sawBusy(key, nowMs);
+  }
+
+  /** A copy of `resource` left its slot in this container: settled, failed or sent back to wait. */
+  resourceFreed(resource: string | undefined): void {
+    if (resource !== undefined) this.busy.delete(resource);
   }
 
   /** A slot of `pool` was left free: nothing waited for it. */
@@ -461,6 +515,9 @@ async function settleLooked(
   if (!kind || !copier?.describeCopies) return { steps: [] };
   const limit = deps.settings.kinds[kind].copyLimit;
   const nowMs = deps.clock.now().getTime();
+  // The query named every copy in flight: their resources hold slots (`BUSY_HINT_MS`), no other of the pool does,
+  // and those settled below let theirs go.
+  ring?.sawInFlight(pool, records.map(resourceKeyOf), nowMs);
   const inFlight = records
     .filter((record) => record === event || limit >= LOOK_MIN_LIMIT || (ring && overdue(ring, record, nowMs, limit)))
     .flatMap((record) =>
