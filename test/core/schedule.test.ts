@@ -41,10 +41,11 @@ async function finishCopies(v: VaultFixture): Promise<void> {
   }
 }
 
-/** Shares `id` and delivers its notification to intake with `deps` (one container). */
-async function announce(v: VaultFixture, deps: VaultFixture['deps'], id: string): Promise<void> {
+/** Shares `id` and delivers its notification to intake with `deps` (one container); answers the claims so far. */
+async function announce(v: VaultFixture, deps: VaultFixture['deps'], id: string): Promise<number> {
   v.shared(id);
   await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
+  return v.monitor.byMethod.get('inventory.claimCopy') ?? 0;
 }
 
 /** The source snapshot ids of the copies AWS was asked for, in order. */
@@ -217,16 +218,12 @@ describe('scheduling copies at the quota bound', () => {
   it('records an artifact that reaches a pool this container saw full within a minute as waiting, with no refused claim', async () => {
     const v = vaultFixture({ maxCopies: 1, oneDatabaseEach: true });
     const deps = { ...v.deps, ring: new RingMemory() };
-    const announce = async (id: string) => {
-      v.shared(id);
-      await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
-      return v.monitor.byMethod.get('inventory.claimCopy') ?? 0;
-    };
-    const claims = [await announce('bunker-share-first'), await announce('bunker-share-refused')];
+    const claimsAfter = (id: string) => announce(v, deps, id);
+    const claims = [await claimsAfter('bunker-share-first'), await claimsAfter('bunker-share-refused')];
     v.clock.advance(59_999);
-    claims.push(await announce('bunker-share-hinted'));
+    claims.push(await claimsAfter('bunker-share-hinted'));
     v.clock.advance(1);
-    claims.push(await announce('bunker-share-after-the-minute'));
+    claims.push(await claimsAfter('bunker-share-after-the-minute'));
 
     // One claim that took the slot, one refused; none within the minute; one refused again after it.
     expect(claims).toEqual([1, 2, 2, 3]);
@@ -241,17 +238,13 @@ describe('scheduling copies at the quota bound', () => {
   it('records a snapshot of a DB instance this container saw holding a slot within a minute as waiting, with no refused claim', async () => {
     const v = vaultFixture({ maxCopies: 5 });
     const deps = { ...v.deps, ring: new RingMemory() };
-    const announce = async (id: string) => {
-      v.shared(id);
-      await handleDelivery(delivered(notificationV2(id, { publishedAt: v.clock.now().toISOString() })), deps);
-      return v.monitor.byMethod.get('inventory.claimCopy') ?? 0;
-    };
-    const claims = [await announce('bunker-share-monday'), await announce('bunker-share-tuesday')];
+    const claimsAfter = (id: string) => announce(v, deps, id);
+    const claims = [await claimsAfter('bunker-share-monday'), await claimsAfter('bunker-share-tuesday')];
     v.clock.advance(59_999);
-    claims.push(await announce('bunker-share-wednesday'));
+    claims.push(await claimsAfter('bunker-share-wednesday'));
     v.clock.advance(1);
-    claims.push(await announce('bunker-share-thursday'));
-    claims.push(await announce('bunker-share-friday'));
+    claims.push(await claimsAfter('bunker-share-thursday'));
+    claims.push(await claimsAfter('bunker-share-friday'));
 
     // Monday's claim took a slot for orders-db; within the minute no claim; at the minute one refused `busy`,
     // which the table answered, so Friday's, right after, is not asked either.
