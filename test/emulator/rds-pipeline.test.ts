@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRunSummary, localRun } from '../../cli/local/run';
 import { type LocalEnvironment, localUp } from '../../cli/local/up';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
+import { CallCounter, countCalls } from '../../lambdas/adapters/aws-context';
 import { kmsKeyIdOf } from '../../lambdas/core/keys';
 import { CopyQuotaExceededError } from '../../lambdas/core/errors';
 import { INTERMEDIATE_PREFIX, intermediateSnapshotId, rejectionId, vaultNames } from '../../lambdas/core/names';
@@ -403,9 +404,9 @@ describe('the intake handler on the intake queue (bunker moto launcher)', () => 
 
   const recordOf = (id: string): Promise<InventoryRecord | undefined> => deps.inventory.get(id);
 
-  /** The real copier of RDS DB snapshots with some of its calls replaced. */
-  function withCopier(replace: (real: ArtifactCopier) => Partial<ArtifactCopier>): VaultDeps {
-    const real = deps.copiers['rds-snapshot'];
+  /** The real copier of RDS DB snapshots (of `base`, the shared deps by default) with some of its calls replaced. */
+  function withCopier(replace: (real: ArtifactCopier) => Partial<ArtifactCopier>, base: VaultDeps = deps): VaultDeps {
+    const real = base.copiers['rds-snapshot'];
     const readResource = real.resourceScopeTags?.bind(real);
     const copier: ArtifactCopier = {
       kind: real.kind,
@@ -417,7 +418,7 @@ describe('the intake handler on the intake queue (bunker moto launcher)', () => 
       describeCopy: (location) => real.describeCopy(location),
       ...replace(real),
     };
-    return { ...deps, copiers: { ...deps.copiers, 'rds-snapshot': copier } };
+    return { ...base, copiers: { ...base.copiers, 'rds-snapshot': copier } };
   }
 
   it('consumes malformed, oversized, unsupported and unenveloped messages in the same batch as a good one, records why, and copies the good one', async () => {
@@ -741,6 +742,75 @@ out({k: str(d.deserialize(v)) for k, v in item.items() if k in ('account', 'back
     for (const id of unchosen) {
       expect((await recordOf(`rds-snapshot:${sibling}:eu-west-1:${id}`))?.status).toBe('expected');
     }
+  });
+
+  it("records a second snapshot of a database whose copy the same container just claimed as waiting without a transaction DynamoDB would refuse; a fresh container's claim is refused (copier wrapper whose copies stay in progress)", async () => {
+    const first = await shared('hinted-1', 'ledger');
+    const second = await shared('hinted-2', 'ledger');
+    const third = await shared('hinted-3', 'ledger');
+    // The vault's clients built with a request counter installed, as a container builds them at cold start.
+    const counter = new CallCounter();
+    countCalls(counter);
+    const counted = await realVaultDeps(config, env, endpoint);
+    countCalls(undefined);
+    const copying = withCopier(
+      (real) => ({
+        // The emulator's copies finish at once; AWS's take minutes: the first copy still holds the database's slot.
+        describeCopy: async (location) => {
+          const view = await real.describeCopy(location);
+          return view && { ...view, state: 'pending' as const };
+        },
+      }),
+      counted,
+    );
+    // One container (its ring memory; no look at the pool, which would settle the emulator's finished copy).
+    const container = createIntakeHandler({ ...copying, ring: new RingMemory(0) });
+    const transactions = () => counter.counts.get('DynamoDB:TransactWriteItems') ?? 0;
+
+    await publishAsSource(first.notification);
+    expect((await queue.deliver(container, 1)).response.batchItemFailures).toEqual([]);
+    const claimsOfFirst = transactions();
+    counter.reset();
+    await publishAsSource(second.notification);
+    expect((await queue.deliver(container, 1)).response.batchItemFailures).toEqual([]);
+    const claimsOfSecond = transactions();
+    const putsOfSecond = counter.counts.get('DynamoDB:PutItem') ?? 0;
+    counter.reset();
+    // Another container has not seen the first copy: it asks, and DynamoDB refuses the claim.
+    await publishAsSource(third.notification);
+    expect(
+      (await queue.deliver(createIntakeHandler({ ...copying, ring: new RingMemory(0) }), 1)).response.batchItemFailures,
+    ).toEqual([]);
+    const claimsOfThird = transactions();
+
+    expect(claimsOfFirst).toBe(1);
+    expect(claimsOfSecond).toBe(0);
+    expect(putsOfSecond).toBe(1);
+    expect(claimsOfThird).toBe(1);
+    // Read back by boto3 from the emulator's inventory table: one copy in flight, two waiting on it.
+    const stored = await boto3<Record<string, { status: string; reason: string | null }>>(
+      endpoint,
+      backup,
+      `
+table = client('dynamodb')
+got = {}
+for artifact_id in ARGS['ids']:
+    item = table.get_item(TableName=ARGS['table'], Key={'artifactId': {'S': artifact_id}}, ConsistentRead=True)['Item']
+    got[artifact_id] = {'status': item['status']['S'], 'reason': item.get('reason', {}).get('S')}
+out(got)
+`,
+      { table: vaultNames(config.name).inventoryTable, ids: [first.artifactId, second.artifactId, third.artifactId] },
+    );
+    const waiting = {
+      status: 'expected',
+      reason:
+        'waiting for the copy of another snapshot of DB instance ledger to finish: AWS copies them one after another',
+    };
+    expect(stored).toEqual({
+      [first.artifactId]: { status: 'copying', reason: null },
+      [second.artifactId]: waiting,
+      [third.artifactId]: waiting,
+    });
   });
 
   it('marks the record failed, never available, when the source unshares between the check and the copy (fault-injecting copier wrapper)', async () => {
