@@ -24,6 +24,7 @@ import {
   copyingQueue,
   type CopyStatus,
   expiredBefore,
+  followUpQueue,
   type InventoryFilter,
   type InventoryRecord,
   matchesFilter,
@@ -126,8 +127,13 @@ export class IndexedInventory implements Inventory {
   }
 
   async copiesInFlight(pool: string, limit: number): Promise<InventoryRecord[]> {
+    return this.queued(copyingQueue(pool), limit);
+  }
+
+  /** The first `limit` records of one queue, in key order. */
+  private queued(queue: string, limit: number): InventoryRecord[] {
     const entries: { key: string; id: string }[] = [];
-    for (const ids of this.queues.get(copyingQueue(pool))?.values() ?? []) {
+    for (const ids of this.queues.get(queue)?.values() ?? []) {
       for (const [id, key] of ids) entries.push({ key, id });
     }
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -135,6 +141,10 @@ export class IndexedInventory implements Inventory {
       const record = this.items.get(id);
       return record ? [record] : [];
     });
+  }
+
+  async awaitingFollowUp(pool: string): Promise<InventoryRecord[]> {
+    return this.queued(followUpQueue(pool), Number.POSITIVE_INFINITY);
   }
 
   async copiesInProgress(pool: string): Promise<number> {

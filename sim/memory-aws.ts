@@ -27,6 +27,7 @@ import {
   afterAccountKey,
   claimsQueue,
   copyingQueue,
+  followUpQueue,
   type CopyStatus,
   expiredBefore,
   type InventoryFilter,
@@ -422,16 +423,26 @@ export class MemoryInventory implements Inventory {
   }
 
   copiesInFlight(pool: string, limit: number): Promise<InventoryRecord[]> {
-    return this.monitor.run({ port: 'inventory', method: 'copiesInFlight', subject: pool }, () => {
-      const queue = copyingQueue(pool);
-      const entries: { key: string; record: InventoryRecord }[] = [];
-      for (const record of this.items.values()) {
-        const entry = queueEntryOf(record);
-        if (entry?.queue === queue) entries.push({ key: entry.queueKey, record });
-      }
-      entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      return entries.slice(0, limit).map((e) => structuredClone(e.record));
-    });
+    return this.monitor.run({ port: 'inventory', method: 'copiesInFlight', subject: pool }, () =>
+      this.queued(copyingQueue(pool), limit),
+    );
+  }
+
+  awaitingFollowUp(pool: string): Promise<InventoryRecord[]> {
+    return this.monitor.run({ port: 'inventory', method: 'awaitingFollowUp', subject: pool }, () =>
+      this.queued(followUpQueue(pool), Number.POSITIVE_INFINITY),
+    );
+  }
+
+  /** The first `limit` records of one partition of the queue index, in key order, as a query answers. */
+  private queued(queue: string, limit: number): InventoryRecord[] {
+    const entries: { key: string; record: InventoryRecord }[] = [];
+    for (const record of this.items.values()) {
+      const entry = queueEntryOf(record);
+      if (entry?.queue === queue) entries.push({ key: entry.queueKey, record });
+    }
+    entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return entries.slice(0, limit).map((e) => structuredClone(e.record));
   }
 
   /** The first record of one partition of the queue index (above `after`), as a query with `Limit: 1` answers. */

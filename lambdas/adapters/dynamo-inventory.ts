@@ -15,7 +15,8 @@
  * Each record carries the queue index's attributes (`queue`, `queueKey`),
  * derived from the record on every write ({@link queueEntryOf}) and
  * stripped on every read, so the scheduler's "next waiting record" and
- * "expired claim" are single-item queries of a sparse index.
+ * "expired claim" are single-item queries of a sparse index, and the
+ * sweep's follow-ups of available copies read only the unfinished ones.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -35,6 +36,7 @@ import {
   copyingQueue,
   type CopyStatus,
   expiredBefore,
+  followUpQueue,
   type InventoryFilter,
   type InventoryRecord,
   matchesFilter,
@@ -284,6 +286,22 @@ export class DynamoInventory implements Inventory {
 
   async copiesInFlight(pool: string, limit: number): Promise<InventoryRecord[]> {
     return this.queued(copyingQueue(pool), limit);
+  }
+
+  async awaitingFollowUp(pool: string): Promise<InventoryRecord[]> {
+    const records: InventoryRecord[] = [];
+    const pages = paginateQuery(
+      { client: this.doc },
+      {
+        TableName: this.tableName,
+        IndexName: this.queueIndex,
+        KeyConditionExpression: '#queue = :queue',
+        ExpressionAttributeNames: { '#queue': 'queue' },
+        ExpressionAttributeValues: { ':queue': followUpQueue(pool) },
+      },
+    );
+    for await (const page of pages) records.push(...(page.Items ?? []).map(recordOf));
+    return records;
   }
 
   /** One item of the queue index: a query of one partition, `Limit: 1`, above or below a bound. */

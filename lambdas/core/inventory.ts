@@ -95,6 +95,14 @@ export interface InventoryRecord {
   /** When the source agent was told the copy is in the backup account (its intermediate may go). */
   readonly receiptSentAt?: string;
   /**
+   * When an available copy had everything the vault does after it (receipt
+   * sent, lock set, second hop recorded): from then on the record leaves the
+   * queue index's `followup:` partition ({@link queueEntryOf}). Set by the
+   * write that does the last of them, or by the sweep for a record that owes
+   * nothing.
+   */
+  readonly finishedAt?: string;
+  /**
    * 2 for the second hop: a copy of the vault's own first copy into the
    * backup account's second Region (`backup.secondRegion`). Absent for the first.
    */
@@ -198,7 +206,10 @@ export function withFields(
   record: InventoryRecord,
   at: Date,
   fields: Partial<
-    Pick<InventoryRecord, 'receiptSentAt' | 'secondHopAt' | 'lockedUntil' | 'lock' | 'claimedUntil' | 'targetId'>
+    Pick<
+      InventoryRecord,
+      'receiptSentAt' | 'secondHopAt' | 'lockedUntil' | 'lock' | 'claimedUntil' | 'targetId' | 'finishedAt'
+    >
   >,
 ): InventoryRecord {
   return { ...record, ...fields, updatedAt: at.toISOString(), version: record.version + 1 };
@@ -254,6 +265,10 @@ export function matchesFilter(record: InventoryRecord, filter: InventoryFilter):
  *   them all from one query, whichever container requested them. The write
  *   that records the request moves the record here from `claims:`; the one
  *   that settles it takes it out: no write of its own.
+ * - `followup:<pool>`, sorted by `updatedAt`: the available copies the
+ *   vault still owes something (a receipt, a lock, a second hop), so the
+ *   sweep reads those and not every copy kept. The settling write leaves a
+ *   copy out when it owes nothing ({@link InventoryRecord.finishedAt}).
  */
 export const QUEUE_INDEX = 'by-queue';
 
@@ -265,6 +280,7 @@ export interface QueueEntry {
 export const waitingQueue = (pool: string) => `waiting:${pool}`;
 export const claimsQueue = (pool: string) => `claims:${pool}`;
 export const copyingQueue = (pool: string) => `copying:${pool}`;
+export const followUpQueue = (pool: string) => `followup:${pool}`;
 
 /** Where a record sits in the queue index; `undefined` for a record the scheduler never looks for. */
 export function queueEntryOf(record: InventoryRecord): QueueEntry | undefined {
@@ -283,6 +299,9 @@ export function queueEntryOf(record: InventoryRecord): QueueEntry | undefined {
       queue: copyingQueue(record.pool),
       queueKey: `${record.copyStartedAt ?? record.updatedAt}#${record.artifactId}`,
     };
+  }
+  if (record.status === 'available' && !record.finishedAt) {
+    return { queue: followUpQueue(record.pool), queueKey: `${record.updatedAt}#${record.artifactId}` };
   }
   return undefined;
 }

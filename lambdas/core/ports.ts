@@ -83,6 +83,13 @@ export interface Inventory {
    * a record may have been settled since, and its version decides.
    */
   copiesInFlight(pool: string, limit: number): Promise<InventoryRecord[]>;
+  /**
+   * The `available` records of `pool` not yet finished
+   * ({@link InventoryRecord.finishedAt}), oldest write first: every page of
+   * one partition of the queue index, not every copy kept. Eventually
+   * consistent, as {@link Inventory.copiesInFlight}.
+   */
+  awaitingFollowUp(pool: string): Promise<InventoryRecord[]>;
   listByStatus(status: CopyStatus): Promise<InventoryRecord[]>;
   list(filter?: InventoryFilter): Promise<InventoryRecord[]>;
 }

@@ -175,8 +175,14 @@ describe('locking copies as they become available', () => {
 
     expect(unlocked).toMatchObject({ status: 'available' });
     expect(unlocked?.lockedUntil).toBeUndefined();
-    // Locked an hour later: 35 days from the sweep, not from the copy.
-    expect(locked).toMatchObject({ status: 'available', lockedUntil: '2026-04-05T05:40:00.000Z' });
+    // Not finished while it owes its lock: the sweep's follow-up reads it from the queue index.
+    expect(unlocked?.finishedAt).toBeUndefined();
+    // Locked an hour later: 35 days from the sweep, not from the copy; finished by the same write.
+    expect(locked).toMatchObject({
+      status: 'available',
+      lockedUntil: '2026-04-05T05:40:00.000Z',
+      finishedAt: '2026-03-01T05:40:00.000Z',
+    });
     // The second sweep finds it locked and leaves the record alone.
     expect(f.record('ebs-snapshot')?.version).toBe(locked?.version);
   });

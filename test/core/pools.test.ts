@@ -150,6 +150,7 @@ function watchedInventory(
     nextWaiting: (pool, after) => inner.nextWaiting(pool, after),
     expiredClaim: (pool, now) => inner.expiredClaim(pool, now),
     copiesInFlight: (pool, limit) => inner.copiesInFlight(pool, limit),
+    awaitingFollowUp: (pool) => inner.awaitingFollowUp(pool),
     listByStatus: (status) => inner.listByStatus(status),
     list: (filter) => inner.list(filter),
   };

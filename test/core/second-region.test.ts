@@ -31,8 +31,19 @@ describe('a second hop into another Region of the backup account', () => {
       hopSourceId: 'bunker-222222222222-orders-aec5fb205d',
       hopSourceRegion: 'eu-west-1',
     });
-    expect(v.inventory.peek(SECOND)).toMatchObject({ status: 'available', kmsKeyArn: secondKey });
-    expect(v.inventory.peek(FIRST)).toMatchObject({ status: 'available', secondHopAt: '2026-03-01T04:40:00.000Z' });
+    // Each finished by the write that did the last thing it was owed: the first by its second hop's.
+    expect(v.inventory.peek(SECOND)).toMatchObject({
+      status: 'available',
+      kmsKeyArn: secondKey,
+      finishedAt: '2026-03-01T04:50:00.000Z',
+    });
+    expect(v.inventory.peek(FIRST)).toMatchObject({
+      status: 'available',
+      secondHopAt: '2026-03-01T04:40:00.000Z',
+      finishedAt: '2026-03-01T04:40:00.000Z',
+    });
+    expect(await v.inventory.awaitingFollowUp('rds-snapshot@eu-west-1')).toEqual([]);
+    expect(await v.inventory.awaitingFollowUp('rds-snapshot@us-east-1')).toEqual([]);
     // Read from the world, not the inventory: one copy in each Region, each under its Region's key.
     const second = v.world.snapshots('111111111111', 'us-east-1');
     expect(second.map((s) => [s.id, s.kmsKeyId])).toEqual([['bunker-222222222222-orders-aec5fb205d', secondKey]]);

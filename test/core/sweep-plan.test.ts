@@ -8,7 +8,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { takeInListingOf } from '../../lambdas/core/pipeline/adopt';
-import { copyLookDue, scheduledSweep, sweepCopies, takeInSlotOf } from '../../lambdas/core/pipeline/completion';
+import {
+  copyLookDue,
+  FULL_SWEEP,
+  scheduledSweep,
+  sweepCopies,
+  takeInSlotOf,
+} from '../../lambdas/core/pipeline/completion';
 import type { InventoryRecord } from '../../lambdas/core/inventory';
 import type { Inventory } from '../../lambdas/core/ports';
 import { SimulatedFaultError } from '../../sim/memory-aws';
@@ -34,6 +40,22 @@ function counted(inventory: Inventory): { inventory: Inventory; calls: Record<st
   return { inventory: proxy, calls };
 }
 
+/** The fixture's inventory with the statuses it was asked to list, in order. */
+function listings(inventory: Inventory): { inventory: Inventory; listed: string[] } {
+  const listed: string[] = [];
+  const proxy = new Proxy(inventory, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (property !== 'listByStatus' || typeof value !== 'function') return value;
+      return (status: string) => {
+        listed.push(status);
+        return (value as (s: string) => unknown).call(target, status);
+      };
+    },
+  });
+  return { inventory: proxy, listed };
+}
+
 /** A `copying` record as far as {@link copyLookDue} reads it. */
 const copying = (fields: Partial<InventoryRecord>) =>
   ({ status: 'copying', updatedAt: '2026-03-01T00:00:00.000Z', ...fields }) as InventoryRecord;
@@ -55,15 +77,28 @@ describe('when the scheduled sweep looks at a copy', () => {
 });
 
 describe('what the scheduled sweep at a time does', () => {
-  it('lists each account once in the 24 sweeps of a 6-hour period, and the available records in the first', () => {
+  it('lists each account once in the 24 sweeps of a 6-hour period, and follows up the unfinished copies in the first', () => {
     const accounts = ['222222222222', '333333333333', '444444444444', '555555555555'];
     const sweeps = Array.from({ length: 24 }, (_, i) => scheduledSweep(new Date(Date.UTC(2026, 2, 1, 6, i * 15))));
 
     for (const account of accounts) expect(sweeps.filter((plan) => plan.takeIn(account))).toHaveLength(1);
-    expect(sweeps.map((plan) => plan.available)).toEqual([true, ...Array<boolean>(23).fill(false)]);
+    expect(sweeps.map((plan) => plan.available)).toEqual(['unfinished', ...Array<string>(23).fill('none')]);
     // The next period lists them in the same slots: a sweep retried a minute later is still in its slot.
-    expect(scheduledSweep(new Date(Date.UTC(2026, 2, 1, 12, 1))).available).toBe(true);
+    expect(scheduledSweep(new Date(Date.UTC(2026, 2, 1, 12, 1))).available).toBe('unfinished');
     expect(takeInSlotOf('222222222222')).toBe(takeInSlotOf('222222222222'));
+  });
+
+  it('reads every available record in one sweep a day (midnight UTC), and the unfinished ones every 6 hours', () => {
+    const day = Array.from({ length: 96 }, (_, i) => scheduledSweep(new Date(Date.UTC(2026, 2, 2, 0, i * 15))));
+
+    const looks = day.flatMap((plan, i) => (plan.available === 'none' ? [] : [[i * 15, plan.available]]));
+
+    expect(looks).toEqual([
+      [0, 'all'],
+      [360, 'unfinished'],
+      [720, 'unfinished'],
+      [1080, 'unfinished'],
+    ]);
   });
 });
 
@@ -150,6 +185,83 @@ describe('the scheduled sweep keeps the backstop guarantees', () => {
     // One listing of the copying records, one of the failed ones, the full pool's counter, and for each pool of the
     // other three kinds its counter and the one query that finds nothing waiting: no waiting record read.
     expect(calls).toEqual({ listByStatus: 2, copiesInProgress: 4, nextWaiting: 3 });
+  });
+
+  it('sends a receipt that failed at the next follow-up, read from the queue index, not from a listing of every copy kept', async () => {
+    const v = vaultFixture({ oneDatabaseEach: true });
+    await v.announce('bunker-share-lost-receipt');
+    await v.announce('bunker-share-delivered');
+    v.clock.advance(COPY_MS);
+    // Down for the first copy's settling write only.
+    v.monitor.fail({ port: 'receipts', method: 'send' }, { times: 1 });
+    await sweepCopies(v.deps, { ...FULL_SWEEP, available: 'none' });
+    const unfinished = (await v.inventory.awaitingFollowUp(POOL)).map((r) => r.artifactId);
+    v.clock.advanceTo(Date.parse('2026-03-01T06:00:00.000Z'));
+    const { inventory, listed } = listings(v.deps.inventory);
+
+    const swept = await sweepCopies({ ...v.deps, inventory }, scheduledSweep(v.clock.now()));
+
+    expect(unfinished).toEqual([artifactOf('bunker-share-lost-receipt')]);
+    expect(v.inventory.peek(artifactOf('bunker-share-delivered'))).toMatchObject({
+      status: 'available',
+      receiptSentAt: '2026-03-01T04:40:00.000Z',
+      finishedAt: '2026-03-01T04:40:00.000Z',
+    });
+    expect(swept.receiptsResent).toBe(1);
+    expect(v.receipts.sent.map((r) => r.id)).toEqual(['bunker-share-delivered', 'bunker-share-lost-receipt']);
+    expect(v.inventory.peek(artifactOf('bunker-share-lost-receipt'))).toMatchObject({
+      receiptSentAt: '2026-03-01T06:00:00.000Z',
+      finishedAt: '2026-03-01T06:00:00.000Z',
+    });
+    expect(await v.inventory.awaitingFollowUp(POOL)).toEqual([]);
+    // The copying and failed records, as at every sweep: no listing of the available ones.
+    expect(listed).toEqual(['copying', 'failed']);
+  });
+
+  it('writes finished an unfinished copy that owes nothing any more, once, and sends nothing for it', async () => {
+    const v = vaultFixture();
+    const { artifactId } = await v.announce('bunker-share-orders');
+    v.clock.advance(COPY_MS);
+    await sweepCopies(v.deps, { ...FULL_SWEEP, available: 'none' });
+    const settled = v.inventory.peek(artifactId) as InventoryRecord;
+    // As a copy whose lock was owed under settings since changed leaves it: in the partition, owing nothing.
+    v.inventory.put({ ...settled, finishedAt: undefined });
+    v.clock.advanceTo(Date.parse('2026-03-01T06:00:00.000Z'));
+
+    await sweepCopies(v.deps, scheduledSweep(v.clock.now()));
+    const finished = v.inventory.peek(artifactId);
+    v.clock.advanceTo(Date.parse('2026-03-01T12:00:00.000Z'));
+    await sweepCopies(v.deps, scheduledSweep(v.clock.now()));
+
+    expect(finished).toMatchObject({ finishedAt: '2026-03-01T06:00:00.000Z', version: settled.version + 1 });
+    expect(v.inventory.peek(artifactId)?.version).toBe(settled.version + 1);
+    expect(v.receipts.sent.map((r) => r.id)).toEqual(['bunker-share-orders']);
+    expect(await v.inventory.awaitingFollowUp(POOL)).toEqual([]);
+  });
+
+  it('finds in the daily look a copy finished before a second Region was set, which the queue index cannot know', async () => {
+    const v = vaultFixture({ secondRegion: 'us-east-1' });
+    const { artifactId } = await v.announce('bunker-share-orders');
+    v.clock.advance(COPY_MS);
+    // The second hop's record cannot be written when the copy settles.
+    v.monitor.fail({ port: 'inventory', method: 'create' }, { times: 1 });
+    await sweepCopies(v.deps, { ...FULL_SWEEP, available: 'none' });
+    const settled = v.inventory.peek(artifactId) as InventoryRecord;
+    const hop = `${artifactId}@us-east-1`;
+    // As a copy settled with no second Region set leaves it: finished, no second hop.
+    v.inventory.put({ ...settled, finishedAt: settled.updatedAt });
+
+    v.clock.advanceTo(Date.parse('2026-03-01T18:00:00.000Z'));
+    await sweepCopies(v.deps, scheduledSweep(v.clock.now()));
+    const afterFollowUp = v.inventory.peek(hop);
+    v.clock.advanceTo(Date.parse('2026-03-02T00:00:00.000Z'));
+    await sweepCopies(v.deps, scheduledSweep(v.clock.now()));
+
+    expect(settled).toMatchObject({ status: 'available' });
+    expect(settled.finishedAt).toBeUndefined();
+    expect(afterFollowUp).toBeUndefined();
+    expect(v.inventory.peek(hop)).toMatchObject({ hop: 2, pool: 'rds-snapshot@us-east-1' });
+    expect(v.inventory.peek(artifactId)?.secondHopAt).toBe('2026-03-02T00:00:00.000Z');
   });
 
   it("lists a kind's shares in a Region only in its own sweep of the period", async () => {

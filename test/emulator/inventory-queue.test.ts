@@ -203,6 +203,36 @@ describe.each([
     expect(await inventory.copiesInFlight('rds-snapshot@ap-south-1', 10)).toEqual([]);
   });
 
+  it('names a pool’s available copies not yet finished, oldest write first, until the write that finishes them', async () => {
+    const pool = 'ebs-snapshot@us-west-2';
+    const settle = async (id: string, minute: number, fields: { finished?: boolean; pool?: string } = {}) => {
+      const record = waiting(id, '800000000001', 0, { pool: fields.pool ?? pool });
+      await inventory.create(record);
+      const claimed = claimOf(record, minute);
+      expect(await inventory.claimCopy(record, claimed, NO_LIMIT)).toBe('claimed');
+      const available = applyTransition(claimed, 'available', at(minute + 1), { claimedUntil: undefined });
+      const stored = fields.finished ? { ...available, finishedAt: available.updatedAt } : available;
+      expect(await inventory.replace(claimed, stored)).toBe(true);
+      return stored;
+    };
+    const late = await settle('follow-late', 20);
+    const early = await settle('follow-early', 10);
+    await settle('follow-finished', 5, { finished: true });
+    await settle('follow-elsewhere', 5, { pool: 'ebs-snapshot@eu-north-1' });
+    const still = waiting('follow-waiting', '800000000001', 0, { pool });
+    await inventory.create(still);
+
+    const before = await inventory.awaitingFollowUp(pool);
+    expect(await inventory.replace(early, withFields(early, at(30), { finishedAt: at(30).toISOString() }))).toBe(true);
+    const after = await inventory.awaitingFollowUp(pool);
+
+    expect(before.map((r) => r.artifactId)).toEqual(['follow-early', 'follow-late']);
+    // Read back exactly as written: the index's attributes never leak into a record.
+    expect(before[1]).toEqual(late);
+    expect(after.map((r) => r.artifactId)).toEqual(['follow-late']);
+    expect(await inventory.awaitingFollowUp('ami@us-west-2')).toEqual([]);
+  });
+
   it('tells which of many ids have a record, past one batch read of 100', async () => {
     const ids = Array.from({ length: 130 }, (_, n) => `existing-${String(n).padStart(3, '0')}`);
     for (const id of [ids[0], ids[99], ids[100], ids[129]]) await inventory.create(waiting(id, '500000000001', 0));
@@ -257,5 +287,38 @@ out([[i['artifactId']['S'], i['queueKey']['S'], i['status']['S']] for p in pages
     expect(claimsAfter).toEqual([]);
     expect(settled).toEqual([]);
     expect(await partition(endpoint, account, `waiting:${POOL}`)).toEqual([]);
+  });
+
+  it('holds an available copy in followup:<pool> while it owes something, and drops it from the index once finished', async () => {
+    const endpoint = emulatorEndpoint();
+    const account = freshAccountId();
+    const inventory = await dynamoInventory(account);
+    const record = waiting('boto-2', '700000000002', 0);
+    await inventory.create(record);
+    const claimed = claimOf(record, 5);
+    expect(await inventory.claimCopy(record, claimed, NO_LIMIT)).toBe('claimed');
+    const available = applyTransition(claimed, 'available', at(12), { claimedUntil: undefined });
+    expect(await inventory.replace(claimed, available)).toBe(true);
+    const owing = await partition(endpoint, account, `followup:${POOL}`);
+
+    const finished = withFields(available, at(40), {
+      receiptSentAt: at(40).toISOString(),
+      finishedAt: at(40).toISOString(),
+    });
+    expect(await inventory.replace(available, finished)).toBe(true);
+    // The item itself, as boto3 reads it: no queue attributes left behind for the index to hold.
+    const item = await boto3<Record<string, unknown>>(
+      endpoint,
+      account,
+      `
+item = client('dynamodb').get_item(TableName=ARGS['table'], Key={'artifactId': {'S': 'boto-2'}})['Item']
+out({k: list(v.values())[0] for k, v in item.items() if k in ('status', 'finishedAt', 'queue', 'queueKey')})
+`,
+      { table: TABLE },
+    );
+
+    expect(owing).toEqual([['boto-2', '2026-03-01T04:12:00.000Z#boto-2', 'available']]);
+    expect(await partition(endpoint, account, `followup:${POOL}`)).toEqual([]);
+    expect(item).toEqual({ status: 'available', finishedAt: '2026-03-01T04:40:00.000Z' });
   });
 });

@@ -11,9 +11,11 @@ import type { InventoryRecord } from '../inventory';
 import { type SweepDeps, takeInShared } from './adopt';
 import {
   type CopyStep,
+  finishRecord,
   fnv1a,
   lockAvailable,
   needsLock,
+  owesFollowUp,
   refOfCopy,
   retryDue,
   sendReceipt,
@@ -95,10 +97,18 @@ export const SWEEP_INTERVAL_MS = 15 * 60_000;
 /**
  * How often the scheduled sweep does what no event path needs at once: each
  * registered account, Region and kind is listed once in this period (the
- * accounts spread over its sweeps), and the available records are looked
- * over once (receipts not sent, copies not locked, second hops not recorded).
+ * accounts spread over its sweeps), and the available copies not yet
+ * finished are followed up once (receipts not sent, copies not locked,
+ * second hops not recorded), read from the queue index.
  */
 export const MAINTENANCE_PERIOD_MS = 6 * 3_600_000;
+/**
+ * How often the scheduled sweep reads every available record instead: for
+ * what the queue index cannot know, copies finished under settings that
+ * since asked for more (a second Region, a lock) and records written before
+ * the index had its `followup:` partition.
+ */
+export const FULL_LOOK_PERIOD_MS = 24 * 3_600_000;
 /**
  * The ages of a confirmed copy at which the scheduled sweep describes it, in
  * case its completion event was lost: 15, 30, 60 and 120 minutes, then every
@@ -114,16 +124,20 @@ export interface SweepPlan {
   readonly copying: 'all' | 'due';
   /** `list`: list every waiting record; `walk`: fill each pool's free slots with the ring walk ({@link startNext}). */
   readonly waiting: 'list' | 'walk';
-  /** Whether the available records are looked over (receipts, locks, second hops). */
-  readonly available: boolean;
+  /**
+   * Which available records are followed up (receipts, locks, second hops):
+   * `all` lists every one kept; `unfinished` reads only those the queue
+   * index holds as not finished ({@link Inventory.awaitingFollowUp}); `none`.
+   */
+  readonly available: 'all' | 'unfinished' | 'none';
 }
 
 /** Every pass over every record: what a test or an operator's one-off sweep wants. */
-export const FULL_SWEEP: SweepPlan = { takeIn: () => true, copying: 'all', waiting: 'list', available: true };
+export const FULL_SWEEP: SweepPlan = { takeIn: () => true, copying: 'all', waiting: 'list', available: 'all' };
 
-/** The sweep's slot in the maintenance period: 0 to 23. */
-function slotOf(atMs: number): number {
-  return Math.floor(atMs / SWEEP_INTERVAL_MS) % (MAINTENANCE_PERIOD_MS / SWEEP_INTERVAL_MS);
+/** The sweep's slot in a period of `periodMs`: 0 to the period's sweeps less one. */
+function slotOf(atMs: number, periodMs = MAINTENANCE_PERIOD_MS): number {
+  return Math.floor(atMs / SWEEP_INTERVAL_MS) % (periodMs / SWEEP_INTERVAL_MS);
 }
 
 /** An account's slot in the maintenance period (FNV-1a of its id): its take-in is spread, not all in one sweep. */
@@ -134,7 +148,9 @@ export function takeInSlotOf(account: string): number {
 /**
  * What the scheduled sweep at `now` does: the backstop of the event paths at
  * every sweep, reading only what an event may have missed; the take-in and
- * the look over available records once per {@link MAINTENANCE_PERIOD_MS}.
+ * the follow-up of unfinished available copies once per
+ * {@link MAINTENANCE_PERIOD_MS}, and of every available copy once per
+ * {@link FULL_LOOK_PERIOD_MS} instead.
  */
 export function scheduledSweep(now: Date): SweepPlan {
   const slot = slotOf(now.getTime());
@@ -142,7 +158,7 @@ export function scheduledSweep(now: Date): SweepPlan {
     takeIn: (account) => takeInSlotOf(account) === slot,
     copying: 'due',
     waiting: 'walk',
-    available: slot === 0,
+    available: slotOf(now.getTime(), FULL_LOOK_PERIOD_MS) === 0 ? 'all' : slot === 0 ? 'unfinished' : 'none',
   };
 }
 
@@ -247,7 +263,17 @@ export async function sweepCopies(deps: SweepDeps, plan: SweepPlan = FULL_SWEEP)
   if (plan.waiting === 'walk') {
     for (const [pool, limit] of poolsOf(deps)) await fillPool(deps, pool, limit, tally);
   }
-  if (plan.available) await lookOverAvailable(deps, counts);
+  if (plan.available === 'all') {
+    await followUp(deps, counts, await deps.inventory.listByStatus('available'), false);
+  } else if (plan.available === 'unfinished') {
+    for (const [pool] of poolsOf(deps)) {
+      try {
+        await followUp(deps, counts, await deps.inventory.awaitingFollowUp(pool), true);
+      } catch (error) {
+        deps.log.error('sweep could not read the copies awaiting follow-up', { pool, error: String(error) });
+      }
+    }
+  }
   return counts;
 }
 
@@ -288,10 +314,31 @@ async function fillPool(
   }
 }
 
-/** One listing of the available records for the three things an invocation may have left undone. */
-async function lookOverAvailable(deps: SweepDeps, counts: { receiptsResent: number }): Promise<void> {
-  for (const listed of await deps.inventory.listByStatus('available')) {
-    if (listed.kind === 'unknown') continue;
+/**
+ * Does for available records the three things an invocation may have left
+ * undone. `finish`: a record read from the `followup:` partition that owes
+ * nothing (any more) is written finished, so it leaves the partition; a
+ * full listing writes nothing for those (most records it lists left long ago).
+ */
+async function followUp(
+  deps: SweepDeps,
+  counts: { receiptsResent: number },
+  records: readonly InventoryRecord[],
+  finish: boolean,
+): Promise<void> {
+  for (const listed of records) {
+    if (listed.kind === 'unknown' || listed.status !== 'available') continue;
+    if (finish && !owesFollowUp(deps, listed)) {
+      try {
+        await finishRecord(deps, listed);
+      } catch (error) {
+        deps.log.error('sweep could not record a copy finished', {
+          artifactId: listed.artifactId,
+          error: String(error),
+        });
+      }
+      continue;
+    }
     let record = listed;
     if (!record.receiptSentAt && record.hop !== 2) {
       try {

@@ -162,8 +162,16 @@ export async function backupKeyFor(deps: VaultDeps, region: string): Promise<str
   return deps.keys.keyFor(region);
 }
 
-/** Writes `next` over `current` if nobody else moved it; answers what is stored now. */
-async function write(deps: VaultDeps, current: InventoryRecord, next: InventoryRecord) {
+/**
+ * Writes `next` over `current` if nobody else moved it; answers what is
+ * stored now. An available record that owes nothing more is written
+ * finished ({@link InventoryRecord.finishedAt}) by the same write.
+ */
+async function write(deps: VaultDeps, current: InventoryRecord, proposed: InventoryRecord) {
+  const next =
+    proposed.status === 'available' && !proposed.finishedAt && !owesFollowUp(deps, proposed)
+      ? { ...proposed, finishedAt: proposed.updatedAt }
+      : proposed;
   if (await deps.inventory.replace(current, next)) {
     // A copy that leaves `copying` frees its resource's slot: this container no longer counts it busy.
     if (current.status === 'copying' && next.status !== 'copying') deps.ring?.resourceFreed(resourceKeyOf(current));
@@ -546,6 +554,29 @@ async function lockPatch(deps: VaultDeps, record: InventoryRecord, copy: CopyVie
     });
     return {};
   }
+}
+
+/**
+ * Whether the vault still owes an available record something the sweep
+ * does: its receipt (a first copy that names its source), its lock, or its
+ * second hop's record (a first copy, with `backup.secondRegion` set).
+ */
+export function owesFollowUp(deps: VaultDeps, record: InventoryRecord): boolean {
+  if (record.status !== 'available' || record.kind === 'unknown') return false;
+  const receipt = !record.receiptSentAt && record.hop !== 2 && receiptOf(record, deps.clock.now()) !== undefined;
+  const secondHop =
+    deps.settings.secondRegion !== undefined &&
+    record.hop !== 2 &&
+    !record.secondHopAt &&
+    Boolean(record.targetId && record.targetArn && record.targetRegion);
+  return receipt || secondHop || needsLock(deps, record);
+}
+
+/** Records an available record that owes nothing as finished: it leaves the queue index's `followup:` partition. */
+export async function finishRecord(deps: VaultDeps, record: InventoryRecord): Promise<InventoryRecord> {
+  if (record.status !== 'available' || record.finishedAt || owesFollowUp(deps, record)) return record;
+  const now = deps.clock.now();
+  return (await write(deps, record, withFields(record, now, { finishedAt: now.toISOString() }))).record;
 }
 
 /** Whether an available record still lacks the lock its kind should have. */
