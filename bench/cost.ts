@@ -48,7 +48,7 @@ export const PRICE_SOURCES: Readonly<Record<string, string>> = {
   lambda:
     'https://aws.amazon.com/lambda/pricing/ (Arm $0.0000133334/GB-s, $0.20/M requests, as quoted by https://cloudchipr.com/blog/aws-lambda-pricing)',
   sqs: 'https://cloudburn.io/blog/amazon-sqs-pricing (standard $0.40/M requests, first 100 B a month)',
-  sns: 'https://awsnegotiations.com/sqs-sns-cost-optimization.html (standard topic $0.50/M publishes)',
+  sns: 'https://awsnegotiations.com/sqs-sns-cost-optimization.html (standard topic $0.50/M publishes); https://docs.aws.amazon.com/sns/latest/dg/sns-batch-api-actions.html (PublishBatch: up to 10 messages a request, publishing cost down by up to 10 times)',
   dynamodb:
     'https://airbyte.com/data-engineering-resources/dynamodb-pricing (on-demand $0.625/M write, $0.125/M read request units, US East)',
   kms: 'https://aws.amazon.com/kms/pricing/ ($1/key-month, each rotated backing key +$1; $0.03 per 10,000 requests; the caller of a cross-account use pays)',
@@ -78,6 +78,12 @@ const ASSUMED = {
   writeUnitsPerPut: 2,
   /** A transactional write of record and slot counter: twice the units of its two items. */
   writeUnitsPerTransactItem: 4,
+  /**
+   * An index entry put or deleted: both of the inventory's indexes project every attribute, so an entry is
+   * the record's size, over 1 KB (the simulation's records: median 1.1 KB), 2 units; a backlog report's
+   * entry is smaller and counted the same.
+   */
+  writeUnitsPerIndexWrite: 2,
   /** SQS: SNS's delivery, the mapping's ReceiveMessage per batch and DeleteMessageBatch per batch. */
   sqsRequestsPerMessage: 1,
   sqsRequestsPerBatch: 2,
@@ -111,10 +117,12 @@ const ASSUMED = {
   vaultKeys: 3,
   sourceKeysPerAccountRegion: 2,
   /**
-   * The sweep's look over the available records (receipts, locks, second hops) lists every record kept, once
-   * per 6 hours: a cost of time and of what is kept, not of the burst, so it is added apart from the counts.
+   * The sweep's daily look over every available record (for copies finished under settings that since ask for
+   * more): it lists every record kept, a cost of time and of what is kept, not of the burst, so it is added
+   * apart from the counts. The follow-up every 6 hours reads only the unfinished copies (`followup:` in the
+   * queue index), counted with the rest.
    */
-  sweepAvailableListingsPerDay: 4,
+  sweepAvailableListingsPerDay: 1,
   /** Records kept: a copy's record lives as long as the copy (`retentionDays`, 35 assumed). */
   retentionDays: 35,
   /** Snapshot storage, for the figure shown apart: 1 TiB kept. */
@@ -128,22 +136,25 @@ export interface CostLine {
 }
 
 /**
- * The cheapest any design can be that announces each artifact and records
- * it: one SNS publish per artifact (the notification; the receipt is a
- * second), SQS deliveries received and deleted in batches of 10, a Lambda
- * invocation per batch, and one DynamoDB write of one unit per artifact.
- * Nothing else (no KMS, no reads, no retries, no receipts).
+ * The cheapest a design can be that announces each artifact and records it
+ * on the services Bunker uses, billed as Bunker is billed: the notifications
+ * published in batches of 10 (`PublishBatch`; a batch under 64 KB is one
+ * request), SQS deliveries received and deleted in batches of 10, a Lambda
+ * invocation per batch, and one on-demand DynamoDB write of one unit per
+ * artifact. Nothing else (no KMS, no reads, no retries, no receipts). Only
+ * another billing model goes lower: provisioned write capacity, or several
+ * artifacts packed into one item.
  */
 export function floorOf(load: CostLoad = ISSUE_LOAD): { readonly usdPerMonth: number; readonly arithmetic: string } {
   const monthly = load.artifactsPerDay * 30;
-  const sns = (monthly / 1e6) * PRICES.snsPerMillionPublishes;
+  const sns = (monthly / 10 / 1e6) * PRICES.snsPerMillionPublishes;
   const sqs = ((monthly * 0.2) / 1e6) * PRICES.sqsPerMillionRequests;
   const lambda = (monthly / 10 / 1e6) * PRICES.lambdaPerMillionRequests;
   const dynamo = (monthly / 1e6) * PRICES.dynamoPerMillionWriteUnits;
   return {
     usdPerMonth: money(sns + sqs + lambda + dynamo),
     arithmetic:
-      `${(monthly / 1e6).toFixed(1)} M artifacts a month: SNS ${(monthly / 1e6).toFixed(1)} M x $${PRICES.snsPerMillionPublishes}/M = $${sns.toFixed(2)}; ` +
+      `${(monthly / 1e6).toFixed(1)} M artifacts a month: SNS ${(monthly / 10 / 1e6).toFixed(1)} M batches of 10 x $${PRICES.snsPerMillionPublishes}/M = $${sns.toFixed(2)}; ` +
       `SQS ${((monthly * 0.2) / 1e6).toFixed(1)} M x $${PRICES.sqsPerMillionRequests}/M = $${sqs.toFixed(2)}; ` +
       `Lambda ${(monthly / 10 / 1e6).toFixed(1)} M x $${PRICES.lambdaPerMillionRequests}/M = $${lambda.toFixed(2)}; ` +
       `DynamoDB ${(monthly / 1e6).toFixed(1)} M units x $${PRICES.dynamoPerMillionWriteUnits}/M = $${dynamo.toFixed(2)}`,
@@ -214,8 +225,11 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
   const writeUnits =
     monthly *
     per(
-      counts.dynamoWrites * ASSUMED.writeUnitsPerPut + counts.dynamoTransactWrites * ASSUMED.writeUnitsPerTransactItem,
+      counts.dynamoWrites * ASSUMED.writeUnitsPerPut +
+        counts.dynamoTransactWrites * ASSUMED.writeUnitsPerTransactItem +
+        counts.dynamoIndexWrites * ASSUMED.writeUnitsPerIndexWrite,
     );
+  const indexWriteUnits = monthly * per(counts.dynamoIndexWrites * ASSUMED.writeUnitsPerIndexWrite);
   // Each copy's KMS requests: the vault's copies under the backup key, the agents' intermediates under the share key.
   const kmsRequests = monthly * per((counts.copiesStarted + intermediateCopies) * ASSUMED.kmsRequestsPerCopy);
 
@@ -248,7 +262,7 @@ export function costModel(run: SimulationResult, load: CostLoad = ISSUE_LOAD): C
     {
       item: 'DynamoDB writes',
       usdPerMonth: (writeUnits / 1e6) * PRICES.dynamoPerMillionWriteUnits,
-      basis: `${Math.round(writeUnits).toLocaleString('en')} write units`,
+      basis: `${Math.round(writeUnits).toLocaleString('en')} write units, ${Math.round(indexWriteUnits).toLocaleString('en')} of them the indexes' entries`,
     },
     {
       item: 'KMS requests',

@@ -34,6 +34,7 @@
  * real clock or `Math.random` is read, and concurrency resolves in event
  * order, so the same options give the same result, to the last call.
  */
+import { type InventoryRecord, queueEntryOf } from '../lambdas/core/inventory';
 import { intakeTopicArn } from '../lambdas/core/names';
 import { type Notification, notificationOf } from '../lambdas/core/notification';
 import { handleCopyEvent, scheduledSweep, sweepCopies } from '../lambdas/core/pipeline/completion';
@@ -298,6 +299,11 @@ export interface SimulationCounts {
   readonly dynamoItemsRead: number;
   readonly dynamoWrites: number;
   readonly dynamoTransactWrites: number;
+  /**
+   * Index entries those writes put or deleted ({@link indexWritesOf}): DynamoDB bills each, at the size of
+   * what the index projects (every attribute, for both of the inventory's), on top of the table's write.
+   */
+  readonly dynamoIndexWrites: number;
   readonly notifications: number;
   readonly messagesReceived: number;
   readonly batches: number;
@@ -761,6 +767,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     dynamoItemsRead: 0,
     dynamoWrites: 0,
     dynamoTransactWrites: 0,
+    dynamoIndexWrites: 0,
     notifications: 0,
     messagesReceived: 0,
     batches: 0,
@@ -1067,13 +1074,22 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       return async (...args: unknown[]) => {
         const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         if (property === 'get') c.dynamoItemsRead += 1;
-        if (property === 'listByStatus' || property === 'list') c.dynamoItemsRead += (result as unknown[]).length;
-        if (property === 'create') c.dynamoWrites += 1;
-        if (property === 'claimCopy' && result === 'claimed') c.dynamoTransactWrites += 2;
+        if (property === 'listByStatus' || property === 'list' || property === 'awaitingFollowUp') {
+          c.dynamoItemsRead += (result as unknown[]).length;
+        }
+        if (property === 'create') {
+          c.dynamoWrites += 1;
+          if (result === true) c.dynamoIndexWrites += indexWritesOf(undefined, args[0] as InventoryRecord);
+        }
+        if (property === 'claimCopy' && result === 'claimed') {
+          c.dynamoTransactWrites += 2;
+          c.dynamoIndexWrites += indexWritesOf(args[0] as InventoryRecord | undefined, args[1] as InventoryRecord);
+        }
         if (property === 'replace') {
-          const [expected, next] = args as [{ status: string }, { status: string }];
+          const [expected, next] = args as [InventoryRecord, InventoryRecord];
           if (expected.status === 'copying' && next.status !== 'copying') c.dynamoTransactWrites += 2;
           else c.dynamoWrites += 1;
+          if (result === true) c.dynamoIndexWrites += indexWritesOf(expected, next);
         }
         return result;
       };
@@ -1085,6 +1101,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     report: async (pool, entry) => {
       await board.report(pool, entry);
       c.dynamoWrites += 1;
+      // Its entry in the queue index moves with the backlog: the old one deleted, the new one put.
+      c.dynamoIndexWrites += 2;
     },
     longest: async (pool) => {
       c.dynamoItemsRead += 1;
@@ -1351,4 +1369,21 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     settled: settledAtMs !== undefined,
     simulatedSeconds: seconds((settledAtMs ?? loop.epochMs) - startMs),
   };
+}
+
+/**
+ * The index entries DynamoDB writes for one record write, each billed apart
+ * from the table's write: the status index's entry, whose key (`status`,
+ * `updatedAt`) moves with every write (put on create, else deleted and put
+ * again), and the queue index's, none while the record is in no queue, one
+ * put or delete when it enters or leaves one, one put when it stays under
+ * the same key, two when its key moves.
+ */
+export function indexWritesOf(before: InventoryRecord | undefined, after: InventoryRecord): number {
+  const status = before === undefined ? 1 : 2;
+  const was = before === undefined ? undefined : queueEntryOf(before);
+  const is = queueEntryOf(after);
+  if (!was && !is) return status;
+  if (!was || !is) return status + 1;
+  return status + (was.queue === is.queue && was.queueKey === is.queueKey ? 1 : 2);
 }

@@ -51,7 +51,13 @@ async function quietSingle(kind: KindName) {
       SOURCE_PORTS.has(key.split('.')[0]),
     ),
   );
-  return { settled: result.settled, source: side(true), vault: side(false), ofKind };
+  return {
+    settled: result.settled,
+    source: side(true),
+    vault: side(false),
+    ofKind,
+    indexWrites: result.counts.dynamoIndexWrites,
+  };
 }
 
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
@@ -88,6 +94,14 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
       'source-rds.tag': 1,
     });
     expect(total(source)).toBe(11 - 3);
+  });
+
+  it("RDS: the indexes' entries its record's three writes put and delete, which DynamoDB bills on top of them", async () => {
+    const { indexWrites } = await quietSingle('rds-snapshot');
+    // The claim that creates: a status entry and a claims:<pool> entry (2). The request recorded: the status
+    // entry moved, claims:<pool> deleted and copying:<pool> put (4). Settled available with nothing owed: the
+    // status entry moved, copying:<pool> deleted, no followup:<pool> entry (3).
+    expect(indexWrites).toBe(2 + 4 + 3);
   });
 
   it('Aurora: the same requests on clusters', async () => {
