@@ -245,15 +245,20 @@ export class DynamoInventory implements Inventory {
   }
 
   async listByStatus(status: CopyStatus): Promise<InventoryRecord[]> {
+    return this.partition(this.statusIndex, 'status', status);
+  }
+
+  /** Every record of one partition of an index (`key` = `value`), page after page. */
+  private async partition(indexName: string, key: string, value: string): Promise<InventoryRecord[]> {
     const records: InventoryRecord[] = [];
     const pages = paginateQuery(
       { client: this.doc },
       {
         TableName: this.tableName,
-        IndexName: this.statusIndex,
-        KeyConditionExpression: '#status = :status',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':status': status },
+        IndexName: indexName,
+        KeyConditionExpression: '#key = :value',
+        ExpressionAttributeNames: { '#key': key },
+        ExpressionAttributeValues: { ':value': value },
       },
     );
     for await (const page of pages) records.push(...(page.Items ?? []).map(recordOf));
@@ -289,19 +294,7 @@ export class DynamoInventory implements Inventory {
   }
 
   async awaitingFollowUp(pool: string): Promise<InventoryRecord[]> {
-    const records: InventoryRecord[] = [];
-    const pages = paginateQuery(
-      { client: this.doc },
-      {
-        TableName: this.tableName,
-        IndexName: this.queueIndex,
-        KeyConditionExpression: '#queue = :queue',
-        ExpressionAttributeNames: { '#queue': 'queue' },
-        ExpressionAttributeValues: { ':queue': followUpQueue(pool) },
-      },
-    );
-    for await (const page of pages) records.push(...(page.Items ?? []).map(recordOf));
-    return records;
+    return this.partition(this.queueIndex, 'queue', followUpQueue(pool));
   }
 
   /** One item of the queue index: a query of one partition, `Limit: 1`, above or below a bound. */

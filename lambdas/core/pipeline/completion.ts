@@ -189,7 +189,7 @@ export function copyLookDue(record: InventoryRecord, now: Date): boolean {
  * lease whose copy never appeared is requested again), then, pool by pool,
  * retries failed records due a retry and starts waiting (`expected`)
  * records, round-robin over source accounts, while the pool has room, and
- * looks over the available records (receipts that did not go out, copies
+ * follows up the available records (receipts that did not go out, copies
  * not locked, second hops not recorded). One record's error is logged and
  * does not stop the others.
  *
