@@ -186,7 +186,13 @@ export function applyTransition(
     throw new IllegalTransitionError(`illegal inventory transition ${record.status} -> ${to} for ${record.artifactId}`);
   }
   const when = at.toISOString();
-  const history = [...record.history, { status: to, at: when, ...(patch.reason ? { reason: patch.reason } : {}) }];
+  // The history records changes: a write that keeps both the status and the reason (a record waiting
+  // again for the same thing) keeps the entry that says since when, instead of repeating it.
+  const last = record.history.at(-1);
+  const repeated = last !== undefined && last.status === to && last.reason === patch.reason && record.status === to;
+  const history = repeated
+    ? record.history
+    : [...record.history, { status: to, at: when, ...(patch.reason ? { reason: patch.reason } : {}) }];
   return {
     ...record,
     ...patch,

@@ -237,6 +237,21 @@ describe('applyTransition', () => {
     expect(original.reason).toBeUndefined();
   });
 
+  it('records a wait again for the same reason as no new status change, so the history says since when', () => {
+    const busy = 'waiting for the copy of another snapshot of DB instance orders-db to finish';
+    const waiting = applyTransition(record('expected'), 'expected', T1, { reason: busy });
+    const again = applyTransition(waiting, 'expected', T2, { reason: busy });
+    const other = applyTransition(again, 'expected', new Date('2026-03-01T05:20:00.000Z'), { reason: 'pool full' });
+
+    expect(again.history).toEqual([
+      { status: 'expected', at: T0.toISOString() },
+      { status: 'expected', at: T1.toISOString(), reason: busy },
+    ]);
+    expect(again.version).toBe(3);
+    expect(again.updatedAt).toBe(T2.toISOString());
+    expect(other.history.map((change) => change.reason)).toEqual([undefined, busy, 'pool full']);
+  });
+
   it(`keeps only the newest ${HISTORY_LIMIT} status changes`, () => {
     let current = record('expected');
     const times: string[] = [T0.toISOString()];
