@@ -481,6 +481,7 @@ export class SourceAgents {
     const rdsWorld = (kind: 'rds-snapshot' | 'aurora-cluster-snapshot') =>
       new MemoryRdsWorld({
         clock,
+        arnKind: kind,
         copyDurationMs: (copy) => {
           const ms = this.options.intermediateMs(kind);
           const key = SourceTrace.key(kind, account, copy.sourceArn.slice(copy.sourceArn.lastIndexOf(':') + 1));

@@ -38,7 +38,6 @@ import {
   waitingQueue,
 } from '../lambdas/core/inventory';
 import { kmsKeyIdOf } from '../lambdas/core/keys';
-import { rdsSnapshotArn } from '../lambdas/core/names';
 import type { Notification } from '../lambdas/core/notification';
 import type { Receipt, ReceiptSender } from '../lambdas/core/receipts';
 import type {
@@ -51,6 +50,7 @@ import type {
 } from '../lambdas/core/ports';
 import { TAG_INTERMEDIATE_OF, TAG_SOURCE_CREATED_AT } from '../lambdas/core/rds-source-agent';
 import { rdsSnapshot as rdsSnapshotKind } from '../lambdas/kinds/rds-snapshot/kind';
+import { KINDS } from '../lambdas/kinds/registry';
 import { INTERMEDIATE_PREFIX } from '../lambdas/kinds/shared';
 import type {
   ArtifactCopier,
@@ -558,6 +558,12 @@ export interface RdsWorldOptions {
    * (AssumeRole succeeds). @default - always
    */
   readonly readerTrust?: (sourceAccount: string, backupAccount: string) => boolean;
+  /**
+   * The kind whose ARNs the snapshots carry, as RDS names them: a DB
+   * snapshot's `snapshot:`, a cluster snapshot's `cluster-snapshot:`.
+   * @default 'rds-snapshot'
+   */
+  readonly arnKind?: 'rds-snapshot' | 'aurora-cluster-snapshot';
 }
 
 interface StoredSnapshot {
@@ -699,6 +705,10 @@ export class MemoryRdsWorld {
     this.partition = options.partition ?? 'aws';
   }
 
+  private arnOf(region: string, account: string, id: string): string {
+    return KINDS[this.options.arnKind ?? 'rds-snapshot'].arn({ partition: this.partition, account, region, id });
+  }
+
   // -- setup -----------------------------------------------------------------
 
   /** Creates (or returns) a customer-managed key, usable by its owner and by `usableBy`. */
@@ -747,7 +757,7 @@ export class MemoryRdsWorld {
     const encrypted = snapshot.encrypted ?? true;
     const stored: StoredSnapshot = {
       id: snapshot.id,
-      arn: rdsSnapshotArn(this.partition, region, account, snapshot.id),
+      arn: this.arnOf(region, account, snapshot.id),
       account,
       region,
       dbInstanceId: snapshot.dbInstanceId,
@@ -1192,7 +1202,7 @@ export class MemoryRdsWorld {
     const kmsKeyId = this.options.copyKmsKey?.(context) ?? kmsKeyArn;
     state.snapshots.set(targetId, {
       id: targetId,
-      arn: rdsSnapshotArn(this.partition, region, account, targetId),
+      arn: this.arnOf(region, account, targetId),
       account,
       region,
       dbInstanceId: source.dbInstanceId,
