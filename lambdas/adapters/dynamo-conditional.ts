@@ -31,7 +31,7 @@ export function putNew<T extends VersionedItem>(tableName: string, item: T) {
 }
 
 /** The conditional put of `next` over `expected`, as a plain or a transaction item. */
-export function putOver<T extends VersionedItem>(tableName: string, expected: T, next: T) {
+export function putOver<T extends VersionedItem>(tableName: string, expected: VersionedItem, next: T) {
   return {
     TableName: tableName,
     Item: next,

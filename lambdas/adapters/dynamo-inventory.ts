@@ -12,9 +12,11 @@
  * is a `resource:<key>` item naming its holder, put in the claim's
  * transaction and deleted in the release's.
  *
- * Each record carries the queue index's attributes (`queue`, `queueKey`),
- * derived from the record on every write ({@link queueEntryOf}) and
- * stripped on every read, so the scheduler's "next waiting record" and
+ * A record is stored without what it can derive (`lambdas/core/inventory-item.ts`:
+ * {@link itemOf} and {@link recordOf}), so most writes bill one write unit
+ * where the whole record would bill two. Each item carries the queue
+ * index's attributes (`queue`, `queueKey`), derived from the record on
+ * every write and stripped on every read, so the scheduler's "next waiting record" and
  * "expired claim" are single-item queries of a sparse index, and the
  * sweep's follow-ups of available copies read only the unfinished ones.
  */
@@ -41,10 +43,10 @@ import {
   type InventoryRecord,
   matchesFilter,
   QUEUE_INDEX,
-  queueEntryOf,
   resourceKeyOf,
   waitingQueue,
 } from '../core/inventory';
+import { itemOf, recordOf } from '../core/inventory-item';
 import type { Inventory } from '../core/ports';
 import { BACKLOG_PREFIX } from './dynamo-backlogs';
 import { cancelledConditions, isConditionFailure, putNew, putOver, sendConditionalPut } from './dynamo-conditional';
@@ -73,19 +75,6 @@ const slotsKey = (pool: string) => ({ artifactId: `${SLOTS_PREFIX}${pool}` });
 /** The slot counters, the source resources' slots and the backlog board's entries: items of the table that are no record. */
 const isBookkeeping = (id: string) =>
   id.startsWith(SLOTS_PREFIX) || id.startsWith(RESOURCE_PREFIX) || id.startsWith(BACKLOG_PREFIX);
-
-/** The item stored for a record: the record and its place in the queue index. */
-function itemOf(record: InventoryRecord): InventoryRecord {
-  return { ...record, ...queueEntryOf(record) };
-}
-
-/** The record an item holds, without the queue index's attributes. */
-function recordOf(item: Record<string, unknown>): InventoryRecord {
-  const record = { ...item };
-  delete record.queue;
-  delete record.queueKey;
-  return record as unknown as InventoryRecord;
-}
 
 function poolOfRecord(record: InventoryRecord): string {
   if (!record.pool) throw new Error(`record ${record.artifactId} has no copy pool`);

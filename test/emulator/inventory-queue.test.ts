@@ -322,3 +322,122 @@ out({k: list(v.values())[0] for k, v in item.items() if k in ('status', 'finishe
     expect(item).toEqual({ status: 'available', finishedAt: '2026-03-01T04:40:00.000Z' });
   });
 });
+
+describe('a record as DynamoDB stores it (read back with boto3)', () => {
+  const SOURCE = '700000000003';
+  const SHARED = 'bunker-share-orders-1';
+  const KEY = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  /** The item's attributes, as boto3 reads them, by name: `[type, value]`. */
+  const stored = (endpoint: string, account: string, artifactId: string) =>
+    boto3<Record<string, [string, unknown]>>(
+      endpoint,
+      account,
+      `
+item = client('dynamodb').get_item(TableName=ARGS['table'], Key={'artifactId': {'S': ARGS['id']}})['Item']
+out({k: list(v.items())[0] for k, v in item.items()})
+`,
+      { table: TABLE, id: artifactId },
+    );
+
+  it('leaves out what the record derives, and the adapter reads the whole record back', async () => {
+    const endpoint = emulatorEndpoint();
+    const account = freshAccountId();
+    const inventory = await dynamoInventory(account);
+    const id = `rds-snapshot:${SOURCE}:eu-central-1:${SHARED}`;
+    const record = newRecord(
+      {
+        artifactId: id,
+        kind: 'rds-snapshot',
+        status: 'expected',
+        reason: 'waiting for copy capacity',
+        sourceAccount: SOURCE,
+        sourceRegion: 'eu-central-1',
+        sourceId: SHARED,
+        sourceArn: `arn:aws:rds:eu-central-1:${SOURCE}:snapshot:${SHARED}`,
+        targetName: 'bunker-copy-orders-1',
+        targetRegion: 'eu-west-1',
+        pool: POOL,
+      },
+      at(0),
+    );
+    await inventory.create(record);
+    const claimed = claimOf(record, 5);
+    expect(await inventory.claimCopy(record, claimed, NO_LIMIT)).toBe('claimed');
+    const available = applyTransition(claimed, 'available', at(12), {
+      claimedUntil: undefined,
+      targetId: 'bunker-copy-orders-1',
+      targetArn: 'arn:aws:rds:eu-west-1:111111111111:snapshot:bunker-copy-orders-1',
+      kmsKeyArn: KEY,
+    });
+    expect(await inventory.replace(claimed, available)).toBe(true);
+
+    const item = await stored(endpoint, account, id);
+
+    expect(Object.keys(item).sort()).toEqual([
+      'artifactId',
+      'copyAttempts',
+      'createdAt',
+      'derived',
+      'failures',
+      'history',
+      'kind',
+      'kmsKeyArn',
+      'pool',
+      'queue',
+      'queueKey',
+      'status',
+      'targetName',
+      'targetRegion',
+      'updatedAt',
+      'version',
+    ]);
+    expect(item.derived).toEqual(['S', 'ARItsa']);
+    expect(await inventory.get(id)).toEqual(available);
+    expect(await inventory.awaitingFollowUp(POOL)).toEqual([available]);
+  });
+
+  it('reads an item written whole, as an earlier version wrote it, unchanged', async () => {
+    const endpoint = emulatorEndpoint();
+    const account = freshAccountId();
+    const inventory = await dynamoInventory(account);
+    const id = `rds-snapshot:${SOURCE}:eu-central-1:bunker-share-orders-2`;
+    await boto3(
+      endpoint,
+      account,
+      `
+client('dynamodb').put_item(TableName=ARGS['table'], Item={
+    'artifactId': {'S': ARGS['id']}, 'kind': {'S': 'rds-snapshot'}, 'status': {'S': 'available'},
+    'sourceAccount': {'S': ARGS['source']}, 'sourceRegion': {'S': 'eu-central-1'},
+    'sourceId': {'S': 'bunker-share-orders-2'},
+    'sourceArn': {'S': 'arn:aws:rds:eu-central-1:' + ARGS['source'] + ':snapshot:bunker-share-orders-2'},
+    'targetName': {'S': 'bunker-copy-orders-2'}, 'targetId': {'S': 'bunker-copy-orders-2'},
+    'targetArn': {'S': 'arn:aws:rds:eu-west-1:111111111111:snapshot:bunker-copy-orders-2'},
+    'targetRegion': {'S': 'eu-west-1'}, 'copyAttempts': {'N': '1'}, 'failures': {'N': '0'}, 'version': {'N': '3'},
+    'createdAt': {'S': '2026-03-01T04:00:00.000Z'}, 'updatedAt': {'S': '2026-03-01T04:12:00.000Z'},
+    'history': {'L': [{'M': {'status': {'S': 'available'}, 'at': {'S': '2026-03-01T04:12:00.000Z'}}}]}})
+out(True)
+`,
+      { table: TABLE, id, source: SOURCE },
+    );
+
+    expect(await inventory.get(id)).toEqual({
+      artifactId: id,
+      kind: 'rds-snapshot',
+      status: 'available',
+      sourceAccount: SOURCE,
+      sourceRegion: 'eu-central-1',
+      sourceId: 'bunker-share-orders-2',
+      sourceArn: `arn:aws:rds:eu-central-1:${SOURCE}:snapshot:bunker-share-orders-2`,
+      targetName: 'bunker-copy-orders-2',
+      targetId: 'bunker-copy-orders-2',
+      targetArn: 'arn:aws:rds:eu-west-1:111111111111:snapshot:bunker-copy-orders-2',
+      targetRegion: 'eu-west-1',
+      copyAttempts: 1,
+      failures: 0,
+      version: 3,
+      createdAt: '2026-03-01T04:00:00.000Z',
+      updatedAt: '2026-03-01T04:12:00.000Z',
+      history: [{ status: 'available', at: '2026-03-01T04:12:00.000Z' }],
+    });
+  });
+});
