@@ -34,7 +34,8 @@
  * real clock or `Math.random` is read, and concurrency resolves in event
  * order, so the same options give the same result, to the last call.
  */
-import { type InventoryRecord, queueEntryOf } from '../lambdas/core/inventory';
+import { type InventoryRecord, queueEntryOf, resourceKeyOf } from '../lambdas/core/inventory';
+import { itemOf, writeUnitsOf } from '../lambdas/core/inventory-item';
 import { intakeTopicArn } from '../lambdas/core/names';
 import { type Notification, notificationOf } from '../lambdas/core/notification';
 import { handleCopyEvent, scheduledSweep, sweepCopies } from '../lambdas/core/pipeline/completion';
@@ -304,6 +305,13 @@ export interface SimulationCounts {
    * what the index projects (every attribute, for both of the inventory's), on top of the table's write.
    */
   readonly dynamoIndexWrites: number;
+  /**
+   * Write units DynamoDB bills for the table's items: a write of an item, one per KB begun of what is
+   * stored (`itemOf`, `writeUnitsOf`), twice that in a transaction, whether the condition held or not.
+   */
+  readonly dynamoWriteUnits: number;
+  /** Write units of the index entries: each entry put or deleted, one per KB begun of the item it projects. */
+  readonly dynamoIndexWriteUnits: number;
   readonly notifications: number;
   readonly messagesReceived: number;
   readonly batches: number;
@@ -768,6 +776,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     dynamoWrites: 0,
     dynamoTransactWrites: 0,
     dynamoIndexWrites: 0,
+    dynamoWriteUnits: 0,
+    dynamoIndexWriteUnits: 0,
     notifications: 0,
     messagesReceived: 0,
     batches: 0,
@@ -1077,19 +1087,33 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         if (property === 'listByStatus' || property === 'list' || property === 'awaitingFollowUp') {
           c.dynamoItemsRead += (result as unknown[]).length;
         }
+        const indexed = (before: InventoryRecord | undefined, after: InventoryRecord) => {
+          const written = indexWritesOf(before, after);
+          c.dynamoIndexWrites += written.entries;
+          c.dynamoIndexWriteUnits += written.units;
+        };
         if (property === 'create') {
+          const record = args[0] as InventoryRecord;
           c.dynamoWrites += 1;
-          if (result === true) c.dynamoIndexWrites += indexWritesOf(undefined, args[0] as InventoryRecord);
+          c.dynamoWriteUnits += writeUnitsOf(itemOf(record));
+          if (result === true) indexed(undefined, record);
         }
         if (property === 'claimCopy' && result === 'claimed') {
+          const [expected, next] = args as [InventoryRecord | undefined, InventoryRecord];
           c.dynamoTransactWrites += 2;
-          c.dynamoIndexWrites += indexWritesOf(args[0] as InventoryRecord | undefined, args[1] as InventoryRecord);
+          c.dynamoWriteUnits += transactionUnits(next);
+          indexed(expected, next);
         }
         if (property === 'replace') {
           const [expected, next] = args as [InventoryRecord, InventoryRecord];
-          if (expected.status === 'copying' && next.status !== 'copying') c.dynamoTransactWrites += 2;
-          else c.dynamoWrites += 1;
-          if (result === true) c.dynamoIndexWrites += indexWritesOf(expected, next);
+          if (expected.status === 'copying' && next.status !== 'copying') {
+            c.dynamoTransactWrites += 2;
+            c.dynamoWriteUnits += transactionUnits(next, expected);
+          } else {
+            c.dynamoWrites += 1;
+            c.dynamoWriteUnits += writeUnitsOf(itemOf(next));
+          }
+          if (result === true) indexed(expected, next);
         }
         return result;
       };
@@ -1101,8 +1125,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     report: async (pool, entry) => {
       await board.report(pool, entry);
       c.dynamoWrites += 1;
-      // Its entry in the queue index moves with the backlog: the old one deleted, the new one put.
+      c.dynamoWriteUnits += 1;
+      // Its entry in the queue index moves with the backlog: the old one deleted, the new one put (small items).
       c.dynamoIndexWrites += 2;
+      c.dynamoIndexWriteUnits += 2;
     },
     longest: async (pool) => {
       c.dynamoItemsRead += 1;
@@ -1111,6 +1137,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     forget: async (pool, account, at) => {
       await board.forget(pool, account, at);
       c.dynamoWrites += 1;
+      c.dynamoWriteUnits += 1;
     },
   };
   /** The vault's dependencies as one invocation sees them: every port behind the fault Proxy. */
@@ -1373,17 +1400,33 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
 /**
  * The index entries DynamoDB writes for one record write, each billed apart
- * from the table's write: the status index's entry, whose key (`status`,
- * `updatedAt`) moves with every write (put on create, else deleted and put
- * again), and the queue index's, none while the record is in no queue, one
- * put or delete when it enters or leaves one, one put when it stays under
- * the same key, two when its key moves.
+ * from the table's write at the size of the item it projects (both indexes
+ * project every attribute): the status index's entry, whose key (`status`,
+ * `updatedAt`) moves with every write (put on create, else the old one
+ * deleted and the new one put), and the queue index's, none while the
+ * record is in no queue, one put or delete when it enters or leaves one, one
+ * put when it stays under the same key, a delete and a put when its key moves.
  */
-export function indexWritesOf(before: InventoryRecord | undefined, after: InventoryRecord): number {
-  const status = before === undefined ? 1 : 2;
+export function indexWritesOf(
+  before: InventoryRecord | undefined,
+  after: InventoryRecord,
+): { entries: number; units: number } {
   const was = before === undefined ? undefined : queueEntryOf(before);
   const is = queueEntryOf(after);
-  if (!was && !is) return status;
-  if (!was || !is) return status + 1;
-  return status + (was.queue === is.queue && was.queueKey === is.queueKey ? 1 : 2);
+  const moved = was !== undefined && is !== undefined && (was.queue !== is.queue || was.queueKey !== is.queueKey);
+  const puts = 1 + (is ? 1 : 0);
+  const deletes = (before ? 1 : 0) + ((was && !is) || moved ? 1 : 0);
+  const putUnits = writeUnitsOf(itemOf(after));
+  const deleteUnits = before ? writeUnitsOf(itemOf(before)) : 0;
+  return { entries: puts + deletes, units: puts * putUnits + deletes * deleteUnits };
+}
+
+/**
+ * A transaction's write units: twice those of its items, the record, the
+ * pool's slot counter and, when the record names one, its resource's slot
+ * (both small items, one unit each). `released` is the record leaving
+ * `copying`, whose resource the transaction gives back.
+ */
+function transactionUnits(record: InventoryRecord, released: InventoryRecord = record): number {
+  return 2 * (writeUnitsOf(itemOf(record)) + 1 + (resourceKeyOf(released) ? 1 : 0));
 }

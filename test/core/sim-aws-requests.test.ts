@@ -57,6 +57,8 @@ async function quietSingle(kind: KindName) {
     vault: side(false),
     ofKind,
     indexWrites: result.counts.dynamoIndexWrites,
+    writeUnits: result.counts.dynamoWriteUnits,
+    indexWriteUnits: result.counts.dynamoIndexWriteUnits,
   };
 }
 
@@ -102,6 +104,14 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
     // entry moved, claims:<pool> deleted and copying:<pool> put (4). Settled available with nothing owed: the
     // status entry moved, copying:<pool> deleted, no followup:<pool> entry (3).
     expect(indexWrites).toBe(2 + 4 + 3);
+  });
+
+  it('RDS: the write units its record bills, stored under 1 KB: one per item and per index entry, twice in a transaction', async () => {
+    const { writeUnits, indexWriteUnits } = await quietSingle('rds-snapshot');
+    // The claim that creates and the settle are transactions of the record, the pool's slot counter and the
+    // DB instance's slot (2 x 3 units each); the request recorded is one put (1). Each index entry is 1 unit.
+    expect(writeUnits).toBe(6 + 1 + 6);
+    expect(indexWriteUnits).toBe(2 + 4 + 3);
   });
 
   it('Aurora: the same requests on clusters', async () => {
