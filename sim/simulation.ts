@@ -35,7 +35,7 @@
  * order, so the same options give the same result, to the last call.
  */
 import { type InventoryRecord, queueEntryOf, resourceKeyOf } from '../lambdas/core/inventory';
-import { itemOf, writeUnitsOf } from '../lambdas/core/inventory-item';
+import { itemBytes, itemOf, writeUnitsOf } from '../lambdas/core/inventory-item';
 import { intakeTopicArn } from '../lambdas/core/names';
 import { type Notification, notificationOf } from '../lambdas/core/notification';
 import { handleCopyEvent, scheduledSweep, sweepCopies } from '../lambdas/core/pipeline/completion';
@@ -312,6 +312,8 @@ export interface SimulationCounts {
   readonly dynamoWriteUnits: number;
   /** Write units of the index entries: each entry put or deleted, one per KB begun of the item it projects. */
   readonly dynamoIndexWriteUnits: number;
+  /** Read units DynamoDB bills for the inventory's reads ({@link readUnitsOf}), from the stored items' sizes. */
+  readonly dynamoReadUnits: number;
   readonly notifications: number;
   readonly messagesReceived: number;
   readonly batches: number;
@@ -778,6 +780,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     dynamoIndexWrites: 0,
     dynamoWriteUnits: 0,
     dynamoIndexWriteUnits: 0,
+    dynamoReadUnits: 0,
     notifications: 0,
     messagesReceived: 0,
     batches: 0,
@@ -1087,6 +1090,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         if (property === 'listByStatus' || property === 'list' || property === 'awaitingFollowUp') {
           c.dynamoItemsRead += (result as unknown[]).length;
         }
+        c.dynamoReadUnits += readUnitsOf(String(property), args, result);
         const indexed = (before: InventoryRecord | undefined, after: InventoryRecord) => {
           const written = indexWritesOf(before, after);
           c.dynamoIndexWrites += written.entries;
@@ -1132,6 +1136,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     },
     longest: async (pool) => {
       c.dynamoItemsRead += 1;
+      // A query of one small item, eventually consistent.
+      c.dynamoReadUnits += 0.5;
       return board.longest(pool);
     },
     forget: async (pool, account, at) => {
@@ -1419,6 +1425,38 @@ export function indexWritesOf(
   const putUnits = writeUnitsOf(itemOf(after));
   const deleteUnits = before ? writeUnitsOf(itemOf(before)) : 0;
   return { entries: puts + deletes, units: puts * putUnits + deletes * deleteUnits };
+}
+
+/**
+ * The read units of one call of the inventory port, as its DynamoDB adapter
+ * makes it: a strongly consistent `GetItem` (a record, a slot counter) or
+ * each key of a `BatchGetItem` one unit per 4 KB begun, at least one; a
+ * query (eventually consistent) half a unit per 4 KB begun of the items it
+ * returns, at least half: the walk's and the expired claim's `Limit: 1`,
+ * the copies in flight, the follow-up and the status listings.
+ */
+export function readUnitsOf(method: string, args: readonly unknown[], result: unknown): number {
+  const bytes = (records: readonly InventoryRecord[]) =>
+    records.reduce((sum, record) => sum + itemBytes(itemOf(record)), 0);
+  switch (method) {
+    case 'get':
+      return result ? Math.max(1, Math.ceil(bytes([result as InventoryRecord]) / 4096)) : 1;
+    case 'copiesInProgress':
+      return 1;
+    case 'existing':
+      return new Set(args[0] as readonly string[]).size;
+    case 'nextWaiting':
+    case 'expiredClaim':
+    case 'copiesInFlight':
+    case 'awaitingFollowUp':
+    case 'listByStatus':
+    case 'list': {
+      const records = Array.isArray(result) ? (result as InventoryRecord[]) : result ? [result as InventoryRecord] : [];
+      return Math.max(0.5, Math.ceil(bytes(records) / 4096) * 0.5);
+    }
+    default:
+      return 0;
+  }
 }
 
 /**

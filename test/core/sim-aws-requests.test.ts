@@ -59,6 +59,7 @@ async function quietSingle(kind: KindName) {
     indexWrites: result.counts.dynamoIndexWrites,
     writeUnits: result.counts.dynamoWriteUnits,
     indexWriteUnits: result.counts.dynamoIndexWriteUnits,
+    readUnits: result.counts.dynamoReadUnits,
   };
 }
 
@@ -106,12 +107,14 @@ describe('AWS requests of a quiet single artifact: the simulation against the em
     expect(indexWrites).toBe(2 + 4 + 3);
   });
 
-  it('RDS: the write units its record bills, stored under 1 KB: one per item and per index entry, twice in a transaction', async () => {
-    const { writeUnits, indexWriteUnits } = await quietSingle('rds-snapshot');
+  it('RDS: the units its record bills, stored under 1 KB: one per item and index entry written, twice in a transaction; half a read', async () => {
+    const { writeUnits, indexWriteUnits, readUnits } = await quietSingle('rds-snapshot');
     // The claim that creates and the settle are transactions of the record, the pool's slot counter and the
     // DB instance's slot (2 x 3 units each); the request recorded is one put (1). Each index entry is 1 unit.
     expect(writeUnits).toBe(6 + 1 + 6);
     expect(indexWriteUnits).toBe(2 + 4 + 3);
+    // Its one read: the query of the pool's copies in flight, which returns its record (under 4 KB).
+    expect(readUnits).toBe(0.5);
   });
 
   it('Aurora: the same requests on clusters', async () => {
