@@ -96,6 +96,8 @@ async function launch(port: number, log: ((line: string) => void) | undefined): 
     ...process.env,
     PYTHONUNBUFFERED: '1',
     BUNKER_MOTO_EXIT_ON_STDIN_EOF: '1',
+    // Without a reader of the request log, the server leaves it out (errors are still printed).
+    ...(log ? {} : { BUNKER_MOTO_QUIET: '1' }),
   };
   // MOTO_ACCOUNT_ID would put every request into one account and defeat the
   // cross-account setup (moto checks it before the access key).

@@ -191,6 +191,28 @@ What is patched (everything else is moto as released):
   DeregisterImage answers ``OperationNotPermitted`` (the error code is the
   launcher's choice: AWS documents the refusal, not its code).
 
+Speed only (nothing answers differently):
+
+* ``moto.kms.models.generate_private_key``: moto made a 2048-bit RSA key
+  pair for every KMS key it created, symmetric keys included, which is most
+  of CreateKey's time (a tenth of a second or more). The pair is made the
+  first time it is used (Sign, Verify, GetPublicKey), which symmetric keys
+  never do.
+* ``moto.backends.list_of_moto_modules``: read once instead of listing and
+  stat-ing moto's package folder on every request, which the server's
+  dispatcher did to route each one.
+* ``moto.sns.models.Subscription.private_key``: one signing key for every
+  subscription instead of a new 2048-bit key for each (the signature is
+  moto's own; no client checks it against a certificate).
+* ``moto.core.responses.method_names_from_class``: a response class's
+  method names are read once, not inspected again on every request.
+* The request log (werkzeug's line per request) is left out when
+  ``BUNKER_MOTO_QUIET=1``, which the Node launcher sets when nothing reads
+  it; errors are still printed.
+* moto's default images (``MOTO_EC2_LOAD_DEFAULT_AMIS=false`` unless set):
+  every new account and Region built a few hundred public Amazon images
+  that Bunker never uses; an account's first EC2 request took that long.
+
 Patches are applied on import of this module, before the server starts.
 """
 
@@ -214,6 +236,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import moto
+import moto.backends
+import moto.core.responses
+import moto.kms.models
+import moto.sns.models
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.exceptions import (
@@ -1817,6 +1843,65 @@ def _patch_dynamodb_exports() -> None:
 
 
 _patch_dynamodb_exports()
+
+
+# --- Speed only: nothing answers differently (see the module's docstring) ---
+
+
+class _LazyPrivateKey:
+    """A KMS key's signing key pair, made on first use: moto made one for
+    every key, symmetric ones too, at a tenth of a second or more each."""
+
+    def __init__(self, key_spec: str, make: Any) -> None:
+        self._key_spec = key_spec
+        self._make = make
+        self._made: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._made is None:
+                self._made = self._make(self._key_spec)
+        return getattr(self._made, name)
+
+
+def _lazy_private_keys() -> None:
+    make = moto.kms.models.generate_private_key
+    moto.kms.models.generate_private_key = lambda key_spec: _LazyPrivateKey(key_spec, make)
+
+
+def _cached_module_list() -> None:
+    modules = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: modules
+
+
+_SNS_SIGNING_KEY: list[Any] = []
+_SNS_SIGNING_KEY_LOCK = threading.Lock()
+
+
+def _shared_sns_signing_key(self: Any) -> Any:
+    with _SNS_SIGNING_KEY_LOCK:
+        if not _SNS_SIGNING_KEY:
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            _SNS_SIGNING_KEY.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return _SNS_SIGNING_KEY[0]
+
+
+def _quiet_request_log() -> None:
+    if os.environ.get("BUNKER_MOTO_QUIET") == "1":
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+_lazy_private_keys()
+_cached_module_list()
+moto.sns.models.Subscription.private_key = _shared_sns_signing_key  # type: ignore[method-assign]
+moto.core.responses.method_names_from_class = functools.cache(moto.core.responses.method_names_from_class)
+_quiet_request_log()
+# Read by moto each time it builds an account's EC2 backend; a caller's own setting wins.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 import lambda_bridge  # noqa: E402,F401  (tools/moto/lambda_bridge.py: state machines run, Lambda tasks reach a test's function host)
 
