@@ -580,26 +580,9 @@ export function pullerStatements(config: BunkerConfig, source: SourceConfig): ia
         conditions: scoped(ssm.scope),
       }),
     );
-    if (!('ids' in ssm.scope)) {
-      statements.push(
-        // IAM authorizes GetParametersByPath on the path, which carries no
-        // tags: a tag scope cannot narrow it, only the paths do. A path
-        // "/app/" is asked for as "/app", whose ARN ends without the slash.
-        new iam.PolicyStatement({
-          sid: 'ReadParametersByPath',
-          actions: ['ssm:GetParametersByPath'],
-          resources: [
-            ...parameters,
-            ...regions.flatMap((r) =>
-              (ssm.paths ?? [])
-                .filter((path) => path.length > 1 && path.endsWith('/'))
-                .map((path) => `arn:${partition}:ssm:${r}:${account}:parameter${path.slice(0, -1)}`),
-            ),
-          ],
-          conditions: inRegions,
-        }),
-      );
-    }
+    // No ssm:GetParametersByPath: IAM authorizes it on the path, which carries
+    // no tags, so a tag scope could not narrow it, and the pull never asks by
+    // path (it lists with DescribeParameters and reads named parameters).
     viaServices.push(...regions.map((r) => `ssm.${r}.amazonaws.com`));
   }
   if (secrets.enabled) {

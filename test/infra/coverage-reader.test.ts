@@ -99,7 +99,6 @@ describe('the reader role for coverage', () => {
         actionsOf(statement).some((a) => /^(ssm:GetParameter|secretsmanager:GetSecretValue|dynamodb:Scan)/.test(a)),
     );
     expect(puller.map(({ statement }) => statement.Sid).sort()).toEqual([
-      'ReadParametersByPath',
       'ReadParametersInScope',
       'ReadSecretsInScope',
       'ReadTablesInScope',
