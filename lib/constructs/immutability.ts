@@ -61,6 +61,9 @@ export const EC2_COPY_EVENTS = [
   'DeregisterImage',
   'UnlockSnapshot',
   'DisableImageDeregistrationProtection',
+  // Who may restore it: sharing a copy with another account (a recovery does too, and is worth the alert).
+  'ModifySnapshotAttribute',
+  'ModifyImageAttribute',
 ] as const;
 
 /** CloudTrail calls that stop, remove or narrow what a trail logs: the tampering alarms would go quiet. */
@@ -99,7 +102,11 @@ export interface ImmutabilityProps {
   readonly dataKeys: readonly kms.Key[];
   /** Every Bunker key of the stack: a guarded action on any of them is alarmed. */
   readonly watchedKeys: readonly kms.IKey[];
-  /** The alerts topic of this stack's Region: EventBridge targets a topic of its own Region. */
+  /**
+   * The alerts topic of this stack's Region: EventBridge targets a topic of
+   * its own Region. Its key is guarded and watched like the data keys:
+   * disabling it would silence every alarm and tamper alert at once.
+   */
   readonly alertsTopic: sns.Topic;
   /**
    * Deploy the trail the rules read, when `alerts.trail` is "create": only
@@ -131,8 +138,10 @@ export class Immutability extends Construct {
       // The local mode's template applier skips the trail itself (cli/local/template-applier.ts), not this stack.
       this.trail = new TamperTrail(this, 'Trail', { config });
     }
-    const dataKeys = [...props.dataKeys, ...(this.trail ? [this.trail.key] : [])];
-    const watchedKeys = [...props.watchedKeys, ...(this.trail ? [this.trail.key] : [])];
+    const alertsKey = alertsTopic.masterKey;
+    if (!(alertsKey instanceof kms.Key)) throw new Error('the alerts topic must be encrypted under a key of the stack');
+    const dataKeys = [...props.dataKeys, alertsKey, ...(this.trail ? [this.trail.key] : [])];
+    const watchedKeys = [...props.watchedKeys, alertsKey, ...(this.trail ? [this.trail.key] : [])];
 
     for (const key of dataKeys) {
       key.addToResourcePolicy(
@@ -188,7 +197,7 @@ export class Immutability extends Construct {
 
     this.ec2ChangesRule = new events.Rule(this, 'Ec2CopyChanges', {
       ruleName: names.ec2Changes,
-      description: 'Someone other than the pruner deleted or unlocked an EBS snapshot or AMI, or lifted its protection',
+      description: 'Someone other than the pruner deleted, unlocked or re-shared an EBS snapshot or AMI, or lifted its protection',
       eventPattern: {
         source: ['aws.ec2'],
         detailType: ['AWS API Call via CloudTrail'],
@@ -203,7 +212,7 @@ export class Immutability extends Construct {
           events.RuleTargetInput.fromText(
             `Bunker ${config.name}: ${who} called ${what} on ` +
               `${field('$.detail.requestParameters.snapshotId')}${field('$.detail.requestParameters.imageId')} in ${where} ` +
-              `(error code if refused: ${refused}). Only the pruner deletes Bunker's copies or lifts what protects them.`,
+              `(error code if refused: ${refused}). Only the pruner deletes Bunker's copies or lifts what protects them, and only a recorded recovery shares them.`,
           ),
         ),
       ],

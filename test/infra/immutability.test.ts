@@ -75,7 +75,8 @@ function ruleNamed(template: TemplateJson, name: string) {
 }
 
 describe('the data keys', () => {
-  it.each(['alias/bunker-backup-data', 'alias/bunker-inventory'])(
+  // The alerts key too: disabling it would silence every alarm and tamper alert at once.
+  it.each(['alias/bunker-backup-data', 'alias/bunker-inventory', 'alias/bunker-alerts'])(
     '%s denies disabling, scheduling deletion and rewriting its policy to everyone but the deployment role',
     (alias) => {
       const denials = keyPolicy(all.vault, keyOfAlias(all.vault, alias)).filter((s) => s.Effect === 'Deny');
@@ -163,7 +164,7 @@ describe('the alarms on tampering', () => {
     );
   });
 
-  it('alarms on a deletion or unlock of an EBS snapshot or AMI by anyone but the pruner', () => {
+  it('alarms on a deletion, unlock or re-share of an EBS snapshot or AMI by anyone but the pruner', () => {
     const rule = ruleNamed(all.vault, 'bunker-ec2-copy-changes');
 
     expect(rule.EventPattern).toEqual({
@@ -171,7 +172,14 @@ describe('the alarms on tampering', () => {
       'detail-type': ['AWS API Call via CloudTrail'],
       detail: {
         eventSource: ['ec2.amazonaws.com'],
-        eventName: ['DeleteSnapshot', 'DeregisterImage', 'UnlockSnapshot', 'DisableImageDeregistrationProtection'],
+        eventName: [
+          'DeleteSnapshot',
+          'DeregisterImage',
+          'UnlockSnapshot',
+          'DisableImageDeregistrationProtection',
+          'ModifySnapshotAttribute',
+          'ModifyImageAttribute',
+        ],
         userIdentity: {
           arn: [{ 'anything-but': { wildcard: 'arn:aws*:sts::111111111111:assumed-role/bunker-retention/*' } }],
         },
@@ -182,7 +190,7 @@ describe('the alarms on tampering', () => {
 
   it('alarms on any attempt to disable, delete or rewrite the policy of any Bunker key', () => {
     const rule = ruleNamed(all.vault, 'bunker-key-changes');
-    const keys = ['backup-data', 'inventory', 'intake', 'pull', 'trail'].map(
+    const keys = ['backup-data', 'inventory', 'intake', 'pull', 'alerts', 'trail'].map(
       (name) => `<${keyOfAlias(all.vault, `alias/bunker-${name}`)}.Arn>`,
     );
 

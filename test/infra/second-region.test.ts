@@ -111,7 +111,14 @@ describe('a second Region of the backup account', () => {
     };
     expect(keyRule.EventPattern.detail.resources.ARN.map(flatten)).toEqual([
       `<${keyOfAlias(region, 'alias/bunker-backup-data')}.Arn>`,
+      `<${keyOfAlias(region, 'alias/bunker-alerts')}.Arn>`,
     ]);
+    // The alerts key is guarded like the data key: disabling it would silence that Region's alarms.
+    const alertsDenials = policyStatements(region)
+      .filter((found) => found.logicalId === keyOfAlias(region, 'alias/bunker-alerts'))
+      .map((found) => found.statement)
+      .filter((statement) => statement.Effect === 'Deny');
+    expect(alertsDenials.map(actionsOf)).toEqual([['kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:PutKeyPolicy']]);
     const publish = policyStatements(region).filter((found) => found.statement.Sid === 'ImmutabilityRulesPublish');
     expect(publish.length).toBe(2);
     for (const { statement } of publish) {
