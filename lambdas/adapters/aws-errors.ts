@@ -93,6 +93,12 @@ const NOT_FOUND = new Set([
   'InvalidAMIID.Unavailable',
   'InvalidVolume.NotFound',
   'InvalidInstanceID.NotFound',
+  // An id EC2 cannot parse names nothing (a notification's id that the schema's pattern let through): final, so
+  // the message is rejected with its reason instead of retried into the dead-letter queue.
+  'InvalidSnapshotID.Malformed',
+  'InvalidAMIID.Malformed',
+  'InvalidVolumeID.Malformed',
+  'InvalidInstanceID.Malformed',
 ]);
 
 /**

@@ -6,6 +6,14 @@ import type { ArtifactRef } from './types';
 
 /** Partitions Bunker builds ARNs in. */
 export const PARTITION = '(aws|aws-cn|aws-us-gov)';
+/**
+ * RDS's rule for DB and cluster snapshot identifiers beyond the characters
+ * (first a letter; letters, digits and hyphens): no two hyphens in a row and
+ * none at the end. RDS may answer such an id with InvalidParameterValue
+ * rather than "not found", so the schema refuses it up front.
+ */
+export const rdsIdentifierShapeOk = (id: string): boolean => !id.includes('--') && !id.endsWith('-');
+
 export const REGION_PATTERN = '([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\\d{1,2})';
 
 export const hash = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);

@@ -229,6 +229,16 @@ describe('classifyAwsError', () => {
         ec2Error('InvalidAMIID.NotFound', "The image id '[ami-0123456789abcdef0]' does not exist"),
       ],
       [
+        'a snapshot id EC2 cannot parse',
+        'not-found',
+        ec2Error('InvalidSnapshotID.Malformed', 'Invalid id: "snap-123456789" (expecting "snap-...")'),
+      ],
+      [
+        'an image id EC2 cannot parse',
+        'not-found',
+        ec2Error('InvalidAMIID.Malformed', 'Invalid id: "ami-123456789" (expecting "ami-...")'),
+      ],
+      [
         'a deregistered AMI',
         'not-found',
         ec2Error('InvalidAMIID.Unavailable', "The image id '[ami-0123456789abcdef0]' is no longer available"),

@@ -94,9 +94,25 @@ describe('identifiers', () => {
     { kind: 'ami' as const, good: 'ami-0123abcd', bad: 'ami-0123abcd; rm -rf /' },
     { kind: 'rds-snapshot' as const, good: 'bunker-share-orders-1a2b', bad: 'rds:orders-2026' },
     { kind: 'aurora-cluster-snapshot' as const, good: 'ledger-final', bad: `l${'x'.repeat(63)}` },
+    // RDS refuses two hyphens in a row or one at the end, and may answer a Describe of such an id with
+    // InvalidParameterValue instead of "not found": the schema refuses it.
+    { kind: 'rds-snapshot' as const, good: 'orders-2026-11-23', bad: 'orders--2026' },
+    { kind: 'rds-snapshot' as const, good: 'orders-a', bad: 'orders-' },
+    { kind: 'aurora-cluster-snapshot' as const, good: 'ledger-2', bad: 'ledger--2' },
   ])('accepts $good and refuses $bad as a $kind id', ({ kind, good, bad }) => {
     expect(KINDS[kind].isId(good)).toBe(true);
     expect(KINDS[kind].isId(bad)).toBe(false);
+  });
+});
+
+describe('ARNs of identifiers RDS refuses', () => {
+  it.each([
+    'arn:aws:rds:eu-west-1:222222222222:snapshot:orders--1',
+    'arn:aws:rds:eu-west-1:222222222222:snapshot:orders-',
+    'arn:aws:rds:eu-west-1:222222222222:cluster-snapshot:ledger--1',
+  ])('does not parse %s', (arn) => {
+    expect(KINDS['rds-snapshot'].parseArn(arn)).toBeUndefined();
+    expect(KINDS['aurora-cluster-snapshot'].parseArn(arn)).toBeUndefined();
   });
 });
 

@@ -9,6 +9,7 @@ import {
   COPY_PREFIX,
   field,
   PARTITION,
+  rdsIdentifierShapeOk,
   REGION_PATTERN,
   readableSource,
   uniqueKey,
@@ -28,11 +29,11 @@ export const auroraClusterSnapshot: Kind = {
   label: 'Aurora DB cluster snapshot',
   resourceLabel: 'DB cluster',
   defaultCopyLimit: 5,
-  isId: (id) => ID.test(id),
+  isId: (id) => ID.test(id) && rdsIdentifierShapeOk(id),
   arn: (ref) => `arn:${ref.partition}:rds:${ref.region}:${ref.account}:cluster-snapshot:${ref.id}`,
   parseArn(arn) {
     const match = ARN.exec(arn);
-    if (!match) return undefined;
+    if (!match || !rdsIdentifierShapeOk(match[4])) return undefined;
     const [, partition, region, account, id] = match;
     return { kind: 'aurora-cluster-snapshot', partition, region, account, id };
   },

@@ -8,6 +8,7 @@ import {
   COPY_PREFIX,
   field,
   PARTITION,
+  rdsIdentifierShapeOk,
   REGION_PATTERN,
   readableSource,
   uniqueKey,
@@ -26,11 +27,11 @@ export const rdsSnapshot: Kind = {
   label: 'RDS DB snapshot',
   resourceLabel: 'DB instance',
   defaultCopyLimit: 20,
-  isId: (id) => ID.test(id),
+  isId: (id) => ID.test(id) && rdsIdentifierShapeOk(id),
   arn: (ref) => `arn:${ref.partition}:rds:${ref.region}:${ref.account}:snapshot:${ref.id}`,
   parseArn(arn) {
     const match = ARN.exec(arn);
-    if (!match) return undefined;
+    if (!match || !rdsIdentifierShapeOk(match[4])) return undefined;
     const [, partition, region, account, id] = match;
     return { kind: 'rds-snapshot', partition, region, account, id };
   },
