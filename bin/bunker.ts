@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { BunkerError } from '../lambdas/core/errors';
 import { COPY_STATUSES, type InventoryFilter } from '../lambdas/core/inventory';
 import { PULLED_CONFIG_KEYS, PULLED_KIND_OF, type PulledKindName } from '../lambdas/core/pull/types';
+import { parseRewrite } from '../lambdas/core/pull/restore/rewrite';
 import { ALL_KINDS } from '../lambdas/kinds/registry';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../lib/config/load';
 import {
@@ -36,8 +37,9 @@ const profileOption = () =>
 const operatorOption = () =>
   new Option(
     '--operator',
-    "assume the vault's read-only <name>-operator role with those credentials (needed by status in AWS: the " +
-      'reader roles trust it); on the emulator, act as that role',
+    "assume the vault's read-only <name>-operator role with those credentials: the role the source accounts' " +
+      'reader roles trust, so status needs it in AWS; other commands read only the vault with it. On the emulator, ' +
+      'act as that role',
   );
 
 const accountOption = (flag: string, description: string) =>
@@ -433,7 +435,14 @@ function restoreCommand(name: string, description: string) {
       new Option(
         '--rewrite <OLD=NEW>',
         'replace OLD with NEW inside every restored value (account ids, Regions, ARNs, host names); repeatable, applied in order',
-      ).argParser((v: string, previous: string[] = []) => [...previous, v]),
+      ).argParser((v: string, previous: string[] = []) => {
+        try {
+          parseRewrite(v);
+        } catch (error) {
+          throw new InvalidArgumentError((error as Error).message);
+        }
+        return [...previous, v];
+      }),
     )
     .addOption(configOption())
     .addOption(endpointOption());

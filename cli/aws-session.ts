@@ -34,6 +34,9 @@ export interface SessionOptions {
 /** Credentials that belong to another account than the one a command must act in. */
 export class WrongAccountError extends BunkerError {}
 
+/** No credentials were found, or STS refused the ones found. */
+export class CredentialsError extends BunkerError {}
+
 /** The account `context`'s credentials belong to. */
 export async function accountOf(context: AwsContext): Promise<string | undefined> {
   return (await callerOf(context)).account;
@@ -41,7 +44,15 @@ export async function accountOf(context: AwsContext): Promise<string | undefined
 
 /** Who `context`'s credentials are: account and ARN, as STS says. */
 export async function callerOf(context: AwsContext): Promise<{ account?: string; arn?: string }> {
-  const { Account, Arn } = await new STSClient(clientConfig(context)).send(new GetCallerIdentityCommand({}));
+  const { Account, Arn } = await new STSClient(clientConfig(context))
+    .send(new GetCallerIdentityCommand({}))
+    .catch((error: unknown) => {
+      throw new CredentialsError(
+        `could not tell whose credentials these are (${(error as Error).message}): give credentials of the ` +
+          'account through the default chain (environment, profile, SSO) or --profile',
+        { cause: error },
+      );
+    });
   return { account: Account, arn: Arn };
 }
 
