@@ -197,7 +197,8 @@ export class Immutability extends Construct {
 
     this.ec2ChangesRule = new events.Rule(this, 'Ec2CopyChanges', {
       ruleName: names.ec2Changes,
-      description: 'Someone other than the pruner deleted, unlocked or re-shared an EBS snapshot or AMI, or lifted its protection',
+      description:
+        'Someone other than the pruner deleted, unlocked or re-shared an EBS snapshot or AMI, or lifted its protection',
       eventPattern: {
         source: ['aws.ec2'],
         detailType: ['AWS API Call via CloudTrail'],
